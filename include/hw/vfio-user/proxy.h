@@ -1,0 +1,166 @@
+/*
+ * vfio-user client: one connection to a server (the "proxy").
+ *
+ * The proxy owns the socket, negotiates VERSION, numbers requests, matches
+ * replies and runs one receive thread.  Server-to-client requests
+ * (DMA_READ/DMA_WRITE) are dispatched to a handler on the receive thread, so
+ * they are served even while another thread waits for a reply.
+ *
+ * Locking: proxy->lock guards the pending-request table and the state;
+ * proxy->send_lock serialises writes to the socket (a message is written
+ * whole under it).  Neither is held while a handler runs.
+ *
+ * Failure model: when the server hangs up or sends something malformed the
+ * proxy enters VFIO_PROXY_ERROR, closes the socket, and every waiter returns
+ * at once with an error (ECONNRESET or EPROTO), never after its timeout.
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef HW_VFIO_USER_PROXY_H
+#define HW_VFIO_USER_PROXY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+#include <glib.h>
+#include "vfio-user/caps.h"
+#include "vfio-user/protocol.h"
+
+typedef struct VFIOUserProxy VFIOUserProxy;
+
+typedef enum VFIOProxyState {
+    VFIO_PROXY_CONNECTED, /* negotiated (or negotiating), usable */
+    VFIO_PROXY_ERROR,     /* peer failed; every call fails at once */
+    VFIO_PROXY_CLOSING,   /* vfio_user_proxy_close() in progress */
+    VFIO_PROXY_CLOSED,
+} VFIOProxyState;
+
+#define VFIO_USER_DEF_MSG_TIMEOUT_MS 5000
+
+typedef struct VFIOUserProxyOptions {
+    uint32_t msg_timeout_ms; /* per blocking request; 0 = default 5000 */
+    VFIOUserCaps caps;       /* what we offer in VERSION */
+} VFIOUserProxyOptions;
+
+/* Fills in defaults: 5000 ms, vfu_caps_init_ours(). */
+void vfio_user_proxy_options_init(VFIOUserProxyOptions *opts);
+
+/*
+ * Server-to-client request handler, called on the receive thread after the
+ * header passed the transport checks.  The payload (hdr->size - 16 bytes)
+ * is still in the socket: the handler must consume all of it with
+ * vfio_user_proxy_recv_payload()/_discard(), then answer with
+ * vfio_user_proxy_send_reply() or vfio_user_proxy_send_error().  It owns
+ * @fds (close what it does not keep).  Returning false (with @errp set)
+ * declares a protocol violation: the connection is dropped.
+ */
+typedef bool (*VFIOUserRequestHandler)(VFIOUserProxy *proxy,
+                                       const VFIOUserHdr *hdr, int *fds,
+                                       size_t nfds, void *opaque,
+                                       GError **errp);
+
+/* Called (once, from whichever thread saw it) when the proxy fails. */
+typedef void (*VFIOUserFailureNotify)(VFIOUserProxy *proxy, const GError *err,
+                                      void *opaque);
+
+/*
+ * Connect to @path and negotiate.  Errors name the path and the cause: no
+ * such file, connection refused (no server listening), not a socket,
+ * permission denied, negotiation failures (timeout, bad JSON, other major).
+ * On success the receive thread runs and the proxy is CONNECTED.
+ */
+VFIOUserProxy *vfio_user_proxy_connect(const char *path,
+                                       const VFIOUserProxyOptions *opts,
+                                       GError **errp);
+
+/* The same on an already-connected socket (tests, socketpair); takes @sock. */
+VFIOUserProxy *vfio_user_proxy_new_from_fd(int sock,
+                                           const VFIOUserProxyOptions *opts,
+                                           GError **errp);
+
+/* Register the server-to-client request handler (before DMA_MAP). */
+void vfio_user_proxy_set_request_handler(VFIOUserProxy *proxy,
+                                         VFIOUserRequestHandler fn,
+                                         void *opaque);
+void vfio_user_proxy_set_failure_notify(VFIOUserProxy *proxy,
+                                        VFIOUserFailureNotify fn,
+                                        void *opaque);
+
+/* Orderly shutdown: fail pending waiters (ECANCELED), join the thread,
+ * close the socket, free.  NULL is fine. */
+void vfio_user_proxy_close(VFIOUserProxy *proxy);
+
+/* Negotiated capabilities (valid after connect). */
+const VFIOUserCaps *vfio_user_proxy_caps(VFIOUserProxy *proxy);
+const VFIOUserCaps *vfio_user_proxy_server_caps(VFIOUserProxy *proxy);
+VFIOProxyState vfio_user_proxy_state(VFIOUserProxy *proxy);
+const char *vfio_user_proxy_path(VFIOUserProxy *proxy);
+
+/*
+ * A blocking request.  Caller fills cmd, the payload iov and optional fds
+ * (at most the negotiated max_msg_fds), and where the reply payload goes:
+ * @reply_iov (scatter; may point into guest memory) and room for fds.
+ * On return: reply_len = payload bytes received, reply_nfds = fds stored
+ * (owned by the caller), reply_errno = errno from an error reply (0 if none).
+ */
+typedef struct VFIOUserRequest {
+    uint16_t cmd;
+    const struct iovec *iov; /* payload, header not included */
+    int iovcnt;
+    const int *fds;
+    size_t nfds;
+    bool no_reply;           /* posted: see vfio_user_proxy_post() */
+    struct iovec *reply_iov; /* where the reply payload goes */
+    int reply_iovcnt;
+    int *reply_fds;
+    size_t reply_max_fds;
+    /* out */
+    size_t reply_len;
+    size_t reply_nfds;
+    int reply_errno;
+} VFIOUserRequest;
+
+/*
+ * Send @req and wait for its reply, at most the message timeout.
+ * Returns false with @errp on: send failure, timeout (ETIMEDOUT), proxy
+ * failure (ECONNRESET / EPROTO, at once), a reply larger than reply_iov
+ * (EMSGSIZE; the payload is discarded, the connection stays up).  An error
+ * *reply* from the server is not a false return: it is reply_errno, so the
+ * caller decides what it means (e.g. DMA_MAP fallback on EINVAL).
+ */
+bool vfio_user_proxy_call(VFIOUserProxy *proxy, VFIOUserRequest *req,
+                          GError **errp);
+
+/*
+ * Send @req with the no-reply flag and return at once.  A server that
+ * still answers it with an error reply gets that error counted and logged
+ * ("posted write to region 2 failed: errno 22"), never dropped silently.
+ */
+bool vfio_user_proxy_post(VFIOUserProxy *proxy, VFIOUserRequest *req,
+                          GError **errp);
+
+/* For request handlers on the receive thread (see VFIOUserRequestHandler). */
+bool vfio_user_proxy_recv_payload(VFIOUserProxy *proxy, struct iovec *iov,
+                                  int iovcnt, GError **errp);
+bool vfio_user_proxy_discard(VFIOUserProxy *proxy, size_t len, GError **errp);
+bool vfio_user_proxy_send_reply(VFIOUserProxy *proxy, const VFIOUserHdr *req,
+                                const struct iovec *iov, int iovcnt,
+                                GError **errp);
+bool vfio_user_proxy_send_error(VFIOUserProxy *proxy, const VFIOUserHdr *req,
+                                int errnum, GError **errp);
+
+/* Counters for `info vfio-user`, tests and benchmarks. */
+typedef struct VFIOUserProxyStats {
+    uint64_t requests;       /* blocking requests sent */
+    uint64_t posted;         /* no-reply requests sent */
+    uint64_t replies;        /* matched replies */
+    uint64_t error_replies;  /* replies with the error flag */
+    uint64_t posted_errors;  /* error replies to posted requests */
+    uint64_t unknown_replies; /* late, duplicate or never-sent ids */
+    uint64_t timeouts;
+    uint64_t server_requests; /* DMA_READ/WRITE etc. received */
+} VFIOUserProxyStats;
+void vfio_user_proxy_get_stats(VFIOUserProxy *proxy, VFIOUserProxyStats *out);
+
+#endif /* HW_VFIO_USER_PROXY_H */

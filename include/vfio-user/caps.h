@@ -1,0 +1,65 @@
+/*
+ * VERSION negotiation: the capabilities JSON (json-glib) and its rules.
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef VFIO_USER_CAPS_H
+#define VFIO_USER_CAPS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <glib.h>
+
+/* Our own sanity ceilings: a peer may ask for less, never for more. */
+#define VFU_CAPS_MAX_XFER (64u * 1024 * 1024)
+
+typedef struct VFIOUserCaps {
+    uint16_t major;
+    uint16_t minor;
+    uint32_t max_msg_fds;        /* default 1 */
+    uint64_t max_data_xfer_size; /* default 1 MiB */
+    uint64_t pgsizes;            /* default 4096 */
+    uint32_t max_dma_maps;       /* default 65535 */
+    bool write_multiple;         /* default false */
+    bool migration;              /* a "migration" object was present */
+    uint64_t migration_pgsize;   /* its "pgsize", 0 when absent */
+} VFIOUserCaps;
+
+/* The spec's defaults for every key (version 0.1). */
+void vfu_caps_init_defaults(VFIOUserCaps *caps);
+
+/* This project's own offer: 16 fds, 1 MiB transfers, 4 KiB pages... */
+void vfu_caps_init_ours(VFIOUserCaps *caps);
+
+/* Serialise as {"capabilities":{...}}; caller frees with g_free(). */
+char *vfu_caps_to_json(const VFIOUserCaps *caps);
+
+/*
+ * Parse a VERSION payload (@payload, @len bytes: major, minor, then optional
+ * NUL-terminated JSON that must end inside @len).  Missing keys take the
+ * defaults; unknown keys are ignored; malformed JSON, a wrong type, a zero
+ * or absurd value (max_data_xfer_size 0, pgsizes without 4 KiB...) or a
+ * major version other than 0 are EINVAL with a message naming the key.
+ */
+bool vfu_caps_parse_version(const void *payload, size_t len,
+                            VFIOUserCaps *caps, GError **errp);
+
+/*
+ * Build a VERSION payload for @caps: returns a g_malloc'd buffer of *@len
+ * bytes (major, minor, JSON, NUL).
+ */
+void *vfu_caps_build_version(const VFIOUserCaps *caps, size_t *len);
+
+/*
+ * What both sides will respect: the lower minor, the smaller of every limit,
+ * the intersection of pgsizes, write_multiple only if both offered it.
+ * Fails (EINVAL) when pgsizes do not intersect.
+ */
+bool vfu_caps_merge(const VFIOUserCaps *ours, const VFIOUserCaps *theirs,
+                    VFIOUserCaps *out, GError **errp);
+
+/* One-line human description for logs and the demo. */
+char *vfu_caps_describe(const VFIOUserCaps *caps);
+
+#endif /* VFIO_USER_CAPS_H */

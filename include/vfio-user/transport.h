@@ -1,0 +1,87 @@
+/*
+ * Message transport over AF_UNIX stream sockets, with fds in SCM_RIGHTS.
+ *
+ * Both sides (client proxy and server library) move whole vfio-user
+ * messages with these calls.  They hide partial reads and writes and EINTR,
+ * receive fds close-on-exec, never leak an fd (extra or unexpected fds are
+ * closed), and check a header before anything is allocated for the body.
+ *
+ * A message is received in two steps so that a caller can decide where the
+ * payload goes (e.g. straight into guest memory) after seeing the header:
+ *     vfu_msg_recv_hdr()  -> header + the fds that came with it
+ *     vfu_msg_recv_body() / vfu_msg_recv_bodyv() / vfu_msg_discard()
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef VFIO_USER_TRANSPORT_H
+#define VFIO_USER_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/uio.h>
+#include <glib.h>
+#include "vfio-user/protocol.h"
+
+/* Hard ceiling on fds per message, whatever a peer negotiates. */
+#define VFU_MAX_FDS 64
+
+/*
+ * Send one message: @iov holds the header and payload (the header's size
+ * field must equal the iov total).  @fds go with the first byte.  Loops over
+ * short writes and EINTR; MSG_NOSIGNAL, so a dead peer is EPIPE, not SIGPIPE.
+ */
+bool vfu_msg_sendv(int sock, const struct iovec *iov, int iovcnt,
+                   const int *fds, size_t nfds, GError **errp);
+
+/* Convenience: header + one payload buffer (may be NULL/0). */
+bool vfu_msg_send(int sock, const VFIOUserHdr *hdr, const void *payload,
+                  size_t len, const int *fds, size_t nfds, GError **errp);
+
+/*
+ * Receive exactly one header, plus the fds sent with it.  At most @max_fds
+ * fds are stored in @fds (*@nfds set); any beyond are closed, and so is
+ * everything when the control data was truncated (MSG_CTRUNC is an error).
+ * End of stream before the first byte: error code ECONNRESET with message
+ * "peer closed the connection"; in the middle of a header: EPROTO.
+ * The header is then checked: size >= 16, size <= @max_msg_size, a known
+ * message type.  On any error no fd is left open.
+ */
+bool vfu_msg_recv_hdr(int sock, VFIOUserHdr *hdr, int *fds, size_t *nfds,
+                      size_t max_fds, size_t max_msg_size, GError **errp);
+
+/* Receive exactly @len payload bytes.  Fds arriving here are closed (EPROTO). */
+bool vfu_msg_recv_body(int sock, void *buf, size_t len, GError **errp);
+bool vfu_msg_recv_bodyv(int sock, struct iovec *iov, int iovcnt,
+                        GError **errp);
+
+/* Read and drop @len payload bytes (bounded stack buffer, no allocation). */
+bool vfu_msg_discard(int sock, size_t len, GError **errp);
+
+/* Fill in a header. */
+static inline void vfu_hdr_init(VFIOUserHdr *hdr, uint16_t id, uint16_t cmd,
+                                uint32_t size, uint32_t flags)
+{
+    hdr->id = id;
+    hdr->cmd = cmd;
+    hdr->size = size;
+    hdr->flags = flags;
+    hdr->error = 0;
+}
+
+static inline bool vfu_hdr_is_reply(const VFIOUserHdr *hdr)
+{
+    return (hdr->flags & VFIO_USER_F_TYPE_MASK) == VFIO_USER_F_TYPE_REPLY;
+}
+
+/* Send a header-only error reply to request @req with @errnum. */
+bool vfu_msg_send_error(int sock, const VFIOUserHdr *req, int errnum,
+                        GError **errp);
+
+/* Close @n fds in @fds (skipping -1 entries) and set them to -1. */
+void vfu_close_fds(int *fds, size_t n);
+
+/* Name of a command for logs ("DMA_MAP"), "UNKNOWN" if out of range. */
+const char *vfu_cmd_name(unsigned cmd);
+
+#endif /* VFIO_USER_TRANSPORT_H */
