@@ -1,0 +1,275 @@
+/*
+ * libvfio-user-server: the server side of the vfio-user protocol.
+ *
+ * This is the only header a device author includes.  A device is described
+ * once (PCI identity, regions, interrupts, reset), then the library listens
+ * on a UNIX socket, negotiates VERSION, answers every request and lets the
+ * device reach guest memory (DMA) in whichever access mode the client chose
+ * for each map: "mmap", "file-io" or "message".
+ *
+ * Typical use:
+ *
+ *     VfuServer *srv = vfu_server_new("/run/dev.sock", NULL, &err);
+ *     VfuPciDesc pci = { .vendor_id = 0x1234, .device_id = 0x11e8, ... };
+ *     vfu_server_setup_pci(srv, &pci, &err);
+ *     VfuRegionDesc bar0 = { .size = 4096, .flags = VFU_REGION_F_RW,
+ *                            .access = my_bar0_access, .opaque = dev };
+ *     vfu_server_setup_region(srv, VFIO_PCI_BAR0_REGION_INDEX, &bar0,
+ *                             NULL, &err);
+ *     while (vfu_server_accept(srv, &err)) {
+ *         vfu_server_run(srv, &err);   // one client, until it hangs up
+ *     }
+ *     vfu_server_free(srv);
+ *
+ * Threading: vfu_server_run() serves requests on the calling thread and
+ * calls the device's callbacks there.  vfu_dma_read(), vfu_dma_write() and
+ * vfu_irq_trigger() may be called from those callbacks and from any other
+ * thread of the device; they serialise on the server's (recursive) lock.
+ *
+ * Logging: g_log domain "vfio-user-server" (G_MESSAGES_DEBUG to see debug).
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef VFIO_USER_SERVER_H
+#define VFIO_USER_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <glib.h>
+#include <linux/vfio.h>
+#include "vfio-user/caps.h"
+#include "vfio-user/error.h"
+#include "vfio-user/protocol.h"
+
+#define VFU_SERVER_LOG_DOMAIN "vfio-user-server"
+
+typedef struct VfuServer VfuServer;
+
+/* ---- Server object and its connection ---- */
+
+#define VFU_SERVER_DEF_DMA_TIMEOUT_MS 5000
+
+typedef struct VfuServerOptions {
+    /*
+     * Behave like a server that predates DMA access modes: any DMA_MAP flag
+     * bit other than read/write is EINVAL; an fd means mmap, none means
+     * messages.  Used to test the client's fallback.
+     */
+    bool legacy_dma_map;
+    uint32_t dma_timeout_ms; /* wait for a DMA_READ/WRITE reply; 0 = 5000 */
+    VFIOUserCaps caps;       /* offered in VERSION; zeroed = our defaults */
+} VfuServerOptions;
+
+/*
+ * Create a server listening on @socket_path (NULL: no listening socket, use
+ * vfu_server_attach()).  A stale socket file is replaced; a path where a
+ * live server answers is EADDRINUSE.  @opts may be NULL (defaults).
+ */
+VfuServer *vfu_server_new(const char *socket_path,
+                          const VfuServerOptions *opts, GError **errp);
+
+/* Wait for one client on the listening socket (blocking). */
+bool vfu_server_accept(VfuServer *srv, GError **errp);
+
+/* Serve an already connected socket instead (the server takes @sock). */
+bool vfu_server_attach(VfuServer *srv, int sock, GError **errp);
+
+/*
+ * Serve the attached client until it disconnects.  Returns true when the
+ * client hung up or vfu_server_stop() was called, false with @errp set when
+ * the connection was dropped for a protocol violation.  Either way the
+ * client's DMA maps and irq eventfds are gone afterwards, the device state
+ * is kept and the server can accept the next client.
+ */
+bool vfu_server_run(VfuServer *srv, GError **errp);
+
+/* Make a blocked vfu_server_accept()/vfu_server_run() return (any thread). */
+void vfu_server_stop(VfuServer *srv);
+
+/* Closes the socket, unlinks the socket file, frees region memory. */
+void vfu_server_free(VfuServer *srv);
+
+/* Negotiated capabilities of the current connection (NULL before). */
+const VFIOUserCaps *vfu_server_caps(VfuServer *srv);
+
+/* ---- Device description ---- */
+
+/*
+ * Region access callback: @len bytes at offset @off of the region, into or
+ * from @buf.  Returns @len on success or a negative errno (sent to the
+ * client as the error of the reply).  Offsets and lengths are already
+ * checked against the region size.
+ */
+typedef ssize_t (*VfuRegionAccessFn)(void *opaque, bool is_write,
+                                     uint64_t off, void *buf, size_t len);
+
+#define VFU_REGION_F_READ (1u << 0)
+#define VFU_REGION_F_WRITE (1u << 1)
+#define VFU_REGION_F_RW (VFU_REGION_F_READ | VFU_REGION_F_WRITE)
+
+/* How a BAR region appears in config space (ignored for other regions). */
+#define VFU_BAR_F_IO (1u << 0)       /* I/O space BAR */
+#define VFU_BAR_F_MEM64 (1u << 1)    /* 64-bit memory BAR (uses 2 slots) */
+#define VFU_BAR_F_PREFETCH (1u << 2) /* prefetchable memory */
+
+typedef struct VfuSparseArea {
+    uint64_t offset;
+    uint64_t size;
+} VfuSparseArea;
+
+#define VFU_MAX_REGIONS 16 /* VFIO_PCI_NUM_REGIONS (9) + device-specific */
+#define VFU_MAX_SPARSE_AREAS 16
+
+typedef struct VfuRegionDesc {
+    uint64_t size;
+    uint32_t flags;           /* VFU_REGION_F_* */
+    uint32_t bar_flags;       /* VFU_BAR_F_*, BAR regions only */
+    /*
+     * Callback for accesses that come as messages.  With @mem it may be
+     * NULL: messages then read/write the memory directly.
+     */
+    VfuRegionAccessFn access;
+    void *opaque;
+    /*
+     * Memory-backed: the library allocates a memfd of @size bytes, maps it
+     * and returns the pointer from vfu_server_setup_region(); the client is
+     * offered mmap of it (whole region, or only @sparse areas if given).
+     */
+    bool mem;
+    const VfuSparseArea *sparse;
+    size_t nr_sparse;
+    /* Optional VFIO_REGION_INFO_CAP_TYPE. */
+    bool has_type;
+    uint32_t type;
+    uint32_t subtype;
+} VfuRegionDesc;
+
+/*
+ * Declare region @index (VFIO_PCI_BAR0_REGION_INDEX... or device-specific
+ * up to VFU_MAX_REGIONS - 1).  *@mem_out gets the memory of a memory-backed
+ * region (may be NULL).  The config region is provided by
+ * vfu_server_setup_pci() and cannot be declared here.
+ */
+bool vfu_server_setup_region(VfuServer *srv, uint32_t index,
+                             const VfuRegionDesc *desc, void **mem_out,
+                             GError **errp);
+
+/*
+ * Offer an ioeventfd for a write of @size bytes at @offset of region
+ * @index (optionally only when the value equals @datamatch).  The library
+ * creates the eventfd, hands it out in GET_REGION_IO_FDS and, when the
+ * client signals it, calls the region's access callback with a write of
+ * @datamatch (0 without datamatch).  The region needs a callback.
+ */
+bool vfu_server_add_ioeventfd(VfuServer *srv, uint32_t index,
+                              uint64_t offset, uint32_t size,
+                              bool use_datamatch, uint64_t datamatch,
+                              GError **errp);
+
+/* PCI identity and capabilities; the library serves config space. */
+typedef struct VfuPciDesc {
+    uint16_t vendor_id;
+    uint16_t device_id;
+    uint16_t subsys_vendor_id;
+    uint16_t subsys_id;
+    uint32_t class_code;     /* base << 16 | sub << 8 | prog-if */
+    uint8_t revision;
+    uint8_t intx_pin;        /* 0 none, 1..4 = INTA..INTD */
+    bool extended_config;    /* 4 KiB config space instead of 256 bytes */
+    uint32_t msi_vectors;    /* 0 = no MSI capability, else 1..32 */
+    uint32_t msix_vectors;   /* 0 = no MSI-X capability, else 1..2048 */
+    uint8_t msix_bar;        /* BAR index holding table and PBA */
+    uint32_t msix_table_offset;
+    uint32_t msix_pba_offset;
+    bool express;            /* add a minimal PCI Express capability */
+    /*
+     * Device registers in config space: accesses to bytes outside the
+     * standard header and the capabilities the library built (0x40 up,
+     * except the capabilities) go here; NULL = they read 0, writes ignored.
+     */
+    VfuRegionAccessFn config_access;
+    void *config_opaque;
+} VfuPciDesc;
+
+/*
+ * Build config space (region VFIO_PCI_CONFIG_REGION_INDEX) and the irq
+ * counts (INTx 1 if a pin is set, MSI, MSI-X).  Call after the BAR regions
+ * are declared (their sizes and VFU_BAR_F_* make the BARs).
+ */
+bool vfu_server_setup_pci(VfuServer *srv, const VfuPciDesc *desc,
+                          GError **errp);
+
+/* Direct access to config space (e.g. to read the command register). */
+uint8_t *vfu_pci_config_space(VfuServer *srv);
+
+/* Interrupts: @count vectors for VFIO_PCI_{INTX,MSI,MSIX,ERR,REQ}_IRQ_INDEX. */
+bool vfu_server_setup_irq(VfuServer *srv, uint32_t index, uint32_t count,
+                          GError **errp);
+
+typedef struct VfuDeviceOps {
+    /* DEVICE_RESET: 0 or a negative errno.  NULL = reset always succeeds. */
+    int (*reset)(void *opaque);
+    /* Client connected (after VERSION) / disconnected; may be NULL. */
+    void (*connected)(void *opaque);
+    void (*disconnected)(void *opaque);
+} VfuDeviceOps;
+
+void vfu_server_set_device_ops(VfuServer *srv, const VfuDeviceOps *ops,
+                               void *opaque);
+
+/* ---- Interrupts ---- */
+
+/*
+ * Signal vector @vector of irq @index: writes the eventfd the client set
+ * with SET_IRQS.  Returns true when an eventfd was signalled; false when
+ * there is none or the vector is masked (then it is counted as pending and
+ * delivered on unmask / counted as undelivered).
+ */
+bool vfu_irq_trigger(VfuServer *srv, uint32_t index, uint32_t vector);
+
+/* Does @index/@vector have an eventfd assigned right now? */
+bool vfu_irq_enabled(VfuServer *srv, uint32_t index, uint32_t vector);
+
+/* Triggers that found no eventfd, per irq index. */
+uint64_t vfu_irq_undelivered(VfuServer *srv, uint32_t index);
+
+/* ---- DMA: guest memory as the client mapped it ---- */
+
+typedef enum VfuDmaMode {
+    VFU_DMA_MODE_MMAP,    /* "mmap": memcpy through our mapping of the fd */
+    VFU_DMA_MODE_FILE_IO, /* "file-io": pread/pwrite on the fd */
+    VFU_DMA_MODE_MESSAGE, /* "message": DMA_READ/DMA_WRITE to the client */
+} VfuDmaMode;
+
+const char *vfu_dma_mode_name(VfuDmaMode mode);
+
+/*
+ * Copy guest memory [@addr, @addr + @len) into @buf (or @buf into it).  The
+ * range may span adjacent maps; each part uses its map's mode and must be
+ * allowed by its map's read/write permission.  Unmapped bytes: EFAULT;
+ * permission: EPERM; client error or timeout in message mode: that errno /
+ * ETIMEDOUT.  Message-mode transfers are split at max_data_xfer_size.
+ */
+bool vfu_dma_read(VfuServer *srv, uint64_t addr, void *buf, size_t len,
+                  GError **errp);
+bool vfu_dma_write(VfuServer *srv, uint64_t addr, const void *buf,
+                   size_t len, GError **errp);
+
+typedef struct VfuDmaMapInfo {
+    uint64_t addr;
+    uint64_t size;
+    uint64_t fd_offset;
+    uint32_t flags;         /* DMA_MAP flags as the client sent them */
+    VfuDmaMode mode;
+    bool has_fd;
+    uint64_t bytes_read;    /* by vfu_dma_read() */
+    uint64_t bytes_written; /* by vfu_dma_write() */
+} VfuDmaMapInfo;
+
+/* Snapshot of the current maps, sorted by address; g_array_unref() it. */
+GArray *vfu_dma_get_maps(VfuServer *srv);
+
+#endif /* VFIO_USER_SERVER_H */
