@@ -7,6 +7,7 @@
 #ifndef VFIO_USER_ERROR_H
 #define VFIO_USER_ERROR_H
 
+#include <stdbool.h>
 #include <glib.h>
 
 /*

@@ -1,0 +1,32 @@
+/*
+ * GError helpers: one domain, errno codes.
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include "vfio-user/error.h"
+
+G_DEFINE_QUARK(vfio-user-error-quark, vfu_error)
+
+bool vfu_error_set(GError **errp, int errnum, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (errp) {
+        va_start(ap, fmt);
+        g_propagate_error(errp,
+                          g_error_new_valist(VFU_ERROR, errnum, fmt, ap));
+        va_end(ap);
+    }
+    return false;
+}
+
+int vfu_error_errno(const GError *err)
+{
+    if (err && err->domain == VFU_ERROR && err->code > 0) {
+        return err->code;
+    }
+    return EIO;
+}

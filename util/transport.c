@@ -1,0 +1,327 @@
+/*
+ * Whole-message I/O on AF_UNIX stream sockets with SCM_RIGHTS fds.
+ *
+ * The stream gives no message boundaries, so every helper here loops until
+ * the exact byte count has moved, retrying EINTR.  Fds are only accepted
+ * with the first bytes of a header; fds anywhere else are a protocol error.
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include "vfio-user/error.h"
+#include "vfio-user/transport.h"
+
+#define VFU_MAX_IOV 64
+
+static const char *const cmd_names[VFIO_USER_MAX_COMMAND] = {
+    [VFIO_USER_VERSION] = "VERSION",
+    [VFIO_USER_DMA_MAP] = "DMA_MAP",
+    [VFIO_USER_DMA_UNMAP] = "DMA_UNMAP",
+    [VFIO_USER_DEVICE_GET_INFO] = "DEVICE_GET_INFO",
+    [VFIO_USER_DEVICE_GET_REGION_INFO] = "DEVICE_GET_REGION_INFO",
+    [VFIO_USER_DEVICE_GET_REGION_IO_FDS] = "DEVICE_GET_REGION_IO_FDS",
+    [VFIO_USER_DEVICE_GET_IRQ_INFO] = "DEVICE_GET_IRQ_INFO",
+    [VFIO_USER_DEVICE_SET_IRQS] = "DEVICE_SET_IRQS",
+    [VFIO_USER_REGION_READ] = "REGION_READ",
+    [VFIO_USER_REGION_WRITE] = "REGION_WRITE",
+    [VFIO_USER_DMA_READ] = "DMA_READ",
+    [VFIO_USER_DMA_WRITE] = "DMA_WRITE",
+    [VFIO_USER_DEVICE_RESET] = "DEVICE_RESET",
+    [VFIO_USER_DIRTY_PAGES] = "DIRTY_PAGES",
+    [VFIO_USER_REGION_WRITE_MULTI] = "REGION_WRITE_MULTI",
+    [VFIO_USER_DEVICE_FEATURE] = "DEVICE_FEATURE",
+    [VFIO_USER_MIG_DATA_READ] = "MIG_DATA_READ",
+    [VFIO_USER_MIG_DATA_WRITE] = "MIG_DATA_WRITE",
+};
+
+const char *vfu_cmd_name(unsigned cmd)
+{
+    if (cmd < VFIO_USER_MAX_COMMAND && cmd_names[cmd]) {
+        return cmd_names[cmd];
+    }
+    return "UNKNOWN";
+}
+
+void vfu_close_fds(int *fds, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (fds[i] >= 0) {
+            close(fds[i]);
+            fds[i] = -1;
+        }
+    }
+}
+
+/* Advance @iov/@iovcnt past @done bytes (modifies the caller's copy). */
+static void iov_advance(struct iovec **iov, int *iovcnt, size_t done)
+{
+    while (*iovcnt > 0 && done >= (*iov)->iov_len) {
+        done -= (*iov)->iov_len;
+        (*iov)++;
+        (*iovcnt)--;
+    }
+    if (*iovcnt > 0) {
+        (*iov)->iov_base = (char *)(*iov)->iov_base + done;
+        (*iov)->iov_len -= done;
+    }
+}
+
+static size_t iov_total(const struct iovec *iov, int iovcnt)
+{
+    size_t n = 0;
+
+    for (int i = 0; i < iovcnt; i++) {
+        n += iov[i].iov_len;
+    }
+    return n;
+}
+
+bool vfu_msg_sendv(int sock, const struct iovec *iov_in, int iovcnt,
+                   const int *fds, size_t nfds, GError **errp)
+{
+    struct iovec iov_buf[VFU_MAX_IOV];
+    struct iovec *iov = iov_buf;
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * VFU_MAX_FDS)];
+        struct cmsghdr align;
+    } ctl;
+    struct msghdr msg = { 0 };
+    size_t left;
+
+    if (iovcnt < 1 || iovcnt > VFU_MAX_IOV) {
+        return vfu_error_set(errp, EINVAL, "message has %d pieces (max %d)",
+                             iovcnt, VFU_MAX_IOV);
+    }
+    if (nfds > VFU_MAX_FDS) {
+        return vfu_error_set(errp, E2BIG, "%zu fds in one message (max %d)",
+                             nfds, VFU_MAX_FDS);
+    }
+    memcpy(iov_buf, iov_in, sizeof(*iov) * iovcnt);
+    left = iov_total(iov, iovcnt);
+    if (nfds) {
+        struct cmsghdr *cmsg;
+
+        memset(&ctl, 0, sizeof(ctl));
+        msg.msg_control = ctl.buf;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+        cmsg = CMSG_FIRSTHDR(&msg);
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+        memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * nfds);
+    }
+    while (left > 0) {
+        ssize_t n;
+
+        msg.msg_iov = iov;
+        msg.msg_iovlen = iovcnt;
+        n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return vfu_error_set(errp, errno, "send failed: %s",
+                                 g_strerror(errno));
+        }
+        /* The fds went with the first bytes; never send them twice. */
+        msg.msg_control = NULL;
+        msg.msg_controllen = 0;
+        left -= n;
+        iov_advance(&iov, &iovcnt, n);
+    }
+    return true;
+}
+
+bool vfu_msg_send(int sock, const VFIOUserHdr *hdr, const void *payload,
+                  size_t len, const int *fds, size_t nfds, GError **errp)
+{
+    struct iovec iov[2] = {
+        { .iov_base = (void *)hdr, .iov_len = sizeof(*hdr) },
+        { .iov_base = (void *)payload, .iov_len = len },
+    };
+
+    return vfu_msg_sendv(sock, iov, len ? 2 : 1, fds, nfds, errp);
+}
+
+bool vfu_msg_send_error(int sock, const VFIOUserHdr *req, int errnum,
+                        GError **errp)
+{
+    VFIOUserHdr hdr;
+
+    vfu_hdr_init(&hdr, req->id, req->cmd, sizeof(hdr),
+                 VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR);
+    hdr.error = errnum;
+    return vfu_msg_send(sock, &hdr, NULL, 0, NULL, 0, errp);
+}
+
+/*
+ * Collect the fds of one recvmsg() into @fds, closing whatever does not fit.
+ * Returns false when the control data was truncated or malformed (all fds
+ * of this call closed, *@nfds untouched beyond what was already stored).
+ */
+static bool take_fds(struct msghdr *msg, int *fds, size_t *nfds,
+                     size_t max_fds, bool accept_fds, size_t *dropped)
+{
+    bool ok = !(msg->msg_flags & MSG_CTRUNC);
+
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+        size_t n;
+        int *p;
+
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+            c->cmsg_len < CMSG_LEN(0)) {
+            continue;
+        }
+        n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        p = (int *)CMSG_DATA(c);
+        for (size_t i = 0; i < n; i++) {
+            int fd;
+
+            memcpy(&fd, p + i, sizeof(fd));
+            if (ok && accept_fds && *nfds < max_fds) {
+                fds[(*nfds)++] = fd;
+            } else {
+                close(fd);
+                (*dropped)++;
+            }
+        }
+    }
+    return ok;
+}
+
+/*
+ * Read exactly iov-total bytes.  @fds == NULL means no fds are expected
+ * here: any that arrive are closed and the read fails with EPROTO.
+ * @eof_ok_at_start: EOF before the first byte is reported as ECONNRESET.
+ */
+static bool recv_exact(int sock, struct iovec *iov, int iovcnt, int *fds,
+                       size_t *nfds, size_t max_fds, GError **errp)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * VFU_MAX_FDS)];
+        struct cmsghdr align;
+    } ctl;
+    size_t total = iov_total(iov, iovcnt), got = 0, dropped = 0;
+    size_t none = 0;
+
+    while (got < total) {
+        struct msghdr msg = {
+            .msg_iov = iov,
+            .msg_iovlen = iovcnt,
+            .msg_control = ctl.buf,
+            .msg_controllen = sizeof(ctl.buf),
+        };
+        ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return vfu_error_set(errp, errno, "receive failed: %s",
+                                 g_strerror(errno));
+        }
+        if (!take_fds(&msg, fds ? fds : NULL, fds ? nfds : &none,
+                      fds ? max_fds : 0, fds != NULL, &dropped)) {
+            return vfu_error_set(errp, EPROTO,
+                                 "file descriptors were truncated");
+        }
+        if (!fds && dropped) {
+            return vfu_error_set(errp, EPROTO,
+                                 "file descriptors inside a message body");
+        }
+        if (n == 0) {
+            if (got == 0 && fds) {
+                return vfu_error_set(errp, ECONNRESET,
+                                     "peer closed the connection");
+            }
+            return vfu_error_set(errp, EPROTO,
+                                 "peer closed the connection mid-message");
+        }
+        got += n;
+        iov_advance(&iov, &iovcnt, n);
+    }
+    if (dropped) {
+        g_debug("vfio-user: closed %zu file descriptors beyond the limit",
+                dropped);
+    }
+    return true;
+}
+
+bool vfu_msg_recv_hdr(int sock, VFIOUserHdr *hdr, int *fds, size_t *nfds,
+                      size_t max_fds, size_t max_msg_size, GError **errp)
+{
+    struct iovec iov = { .iov_base = hdr, .iov_len = sizeof(*hdr) };
+    int dummy[1];
+    unsigned type;
+
+    *nfds = 0;
+    if (!fds) {
+        fds = dummy;
+        max_fds = 0;
+    }
+    if (max_fds > VFU_MAX_FDS) {
+        max_fds = VFU_MAX_FDS;
+    }
+    if (!recv_exact(sock, &iov, 1, fds, nfds, max_fds, errp)) {
+        vfu_close_fds(fds, *nfds);
+        *nfds = 0;
+        return false;
+    }
+    type = hdr->flags & VFIO_USER_F_TYPE_MASK;
+    if (hdr->size < sizeof(*hdr) || hdr->size > max_msg_size ||
+        type > VFIO_USER_F_TYPE_REPLY) {
+        vfu_close_fds(fds, *nfds);
+        *nfds = 0;
+        if (type > VFIO_USER_F_TYPE_REPLY) {
+            return vfu_error_set(errp, EPROTO,
+                                 "message %u (%s) has unknown type %u",
+                                 hdr->id, vfu_cmd_name(hdr->cmd), type);
+        }
+        return vfu_error_set(errp, EPROTO,
+                             "message %u (%s) has size %u, outside [%zu, %zu]",
+                             hdr->id, vfu_cmd_name(hdr->cmd), hdr->size,
+                             sizeof(*hdr), max_msg_size);
+    }
+    return true;
+}
+
+bool vfu_msg_recv_bodyv(int sock, struct iovec *iov_in, int iovcnt,
+                        GError **errp)
+{
+    struct iovec iov[VFU_MAX_IOV];
+
+    if (iovcnt > VFU_MAX_IOV) {
+        return vfu_error_set(errp, EINVAL, "too many receive buffers");
+    }
+    if (iovcnt == 0 || iov_total(iov_in, iovcnt) == 0) {
+        return true;
+    }
+    memcpy(iov, iov_in, sizeof(*iov) * iovcnt);
+    return recv_exact(sock, iov, iovcnt, NULL, NULL, 0, errp);
+}
+
+bool vfu_msg_recv_body(int sock, void *buf, size_t len, GError **errp)
+{
+    struct iovec iov = { .iov_base = buf, .iov_len = len };
+
+    return vfu_msg_recv_bodyv(sock, &iov, 1, errp);
+}
+
+bool vfu_msg_discard(int sock, size_t len, GError **errp)
+{
+    char sink[4096];
+
+    while (len > 0) {
+        size_t n = MIN(len, sizeof(sink));
+
+        if (!vfu_msg_recv_body(sock, sink, n, errp)) {
+            return false;
+        }
+        len -= n;
+    }
+    return true;
+}
