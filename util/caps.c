@@ -15,7 +15,7 @@
 
 /* Sanity bounds on what a peer may claim; beyond them the value is absurd. */
 #define CAPS_MAX_FDS_CLAIM 1024
-#define CAPS_MIN_XFER 4096
+#define CAPS_MIN_XFER 256 /* libvfio-user's sample client offers 1024 */
 
 void vfu_caps_init_defaults(VFIOUserCaps *caps)
 {
