@@ -1,0 +1,1056 @@
+/*
+ * vfio-user client connection (the "proxy"): connect, VERSION negotiation,
+ * message ids, request/reply matching, posted requests, the receive thread
+ * and dispatch of server-to-client requests.  The API and its rules are in
+ * include/hw/vfio-user/proxy.h.
+ *
+ * A blocking request registers a waiter (on the caller's stack) in a fixed
+ * table indexed by message id, sends, and sleeps on the waiter's condition.
+ * The receive thread reads every message: for a reply it claims the waiter
+ * under proxy->lock and only then reads the payload straight into the
+ * caller's buffers, so a waiter that timed out is never written into.
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#define G_LOG_DOMAIN "vfio-user-proxy"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "hw/vfio-user/proxy.h"
+#include "vfio-user/error.h"
+#include "vfio-user/transport.h"
+
+/* Pending-request table: slot = id % size; ids with a busy slot are skipped */
+#define PROXY_SLOTS 1024
+/* Bytes allowed beyond max_data_xfer_size for command headers and caps. */
+#define PROXY_HDR_ALLOWANCE 4096
+/* Posted requests remembered so that an error reply to one can be named. */
+#define PROXY_POSTED_RING 64
+/* Largest VERSION reply we accept. */
+#define PROXY_VERSION_MAX 65536
+/* iovec entries per message: the transport's 64 minus our header. */
+#define PROXY_MAX_IOV 63
+/* iovec entries per scatter step (the transport's receive limit). */
+#define PROXY_SCATTER_IOV 64
+
+typedef enum WaiterState {
+    WAITER_PENDING, /* in the table, nothing received for it yet */
+    WAITER_CLAIMED, /* out of the table; the receive thread fills it */
+    WAITER_DONE,    /* finished: err and the request's out fields are final */
+} WaiterState;
+
+/* One vfio_user_proxy_call() in progress; lives on the caller's stack. */
+typedef struct VFIOUserWaiter {
+    VFIOUserRequest *req;
+    GCond cond;        /* signalled under proxy->lock when state is DONE */
+    uint16_t id;
+    uint16_t cmd;
+    WaiterState state; /* proxy->lock */
+    int err;           /* 0 or the errno of the failure (proxy->lock) */
+    size_t reply_size; /* payload size of a reply that did not fit */
+} VFIOUserWaiter;
+
+typedef struct PostedEntry {
+    uint16_t id;
+    uint16_t cmd;
+    bool valid;
+} PostedEntry;
+
+typedef enum StrayKind {
+    STRAY_UNKNOWN,
+    STRAY_POSTED_ERROR,
+    STRAY_POSTED_OK,
+} StrayKind;
+
+struct VFIOUserProxy {
+    /* Constant after construction. */
+    int sock;
+    char *path;
+    uint32_t timeout_ms;
+    VFIOUserCaps ours;
+    VFIOUserCaps server_caps;
+    VFIOUserCaps caps;       /* merged: what both sides respect */
+    size_t max_msg_size;     /* largest message the receive thread accepts */
+    size_t max_fds;          /* fds accepted per received message */
+    GThread *thread;
+
+    GMutex lock;             /* guards every field from here to send_lock */
+    VFIOProxyState state;
+    GError *fail_err;        /* why the proxy entered ERROR */
+    bool notified;           /* the failure notify has run */
+    bool free_on_thread;     /* close() ran on the receive thread */
+    unsigned users;          /* threads inside call()/post() */
+    GCond users_cond;        /* broadcast when users drops to zero */
+    uint16_t next_id;
+    VFIOUserWaiter *slots[PROXY_SLOTS];
+    PostedEntry posted[PROXY_POSTED_RING];
+    unsigned posted_next;
+    VFIOUserRequestHandler handler;
+    void *handler_opaque;
+    VFIOUserFailureNotify notify;
+    void *notify_opaque;
+    VFIOUserProxyStats stats;
+
+    GMutex send_lock;        /* held while one whole message is written */
+
+    /* Receive thread only: unread payload of the request being handled. */
+    size_t req_remaining;
+};
+
+void vfio_user_proxy_options_init(VFIOUserProxyOptions *opts)
+{
+    memset(opts, 0, sizeof(*opts));
+    opts->msg_timeout_ms = VFIO_USER_DEF_MSG_TIMEOUT_MS;
+    vfu_caps_init_ours(&opts->caps);
+}
+
+/* Sum of @iov lengths; false when it does not fit in a size_t. */
+static bool proxy_iov_total(const struct iovec *iov, int iovcnt, size_t *out)
+{
+    size_t n = 0;
+
+    for (int i = 0; i < iovcnt; i++) {
+        if (n + iov[i].iov_len < n) {
+            return false;
+        }
+        n += iov[i].iov_len;
+    }
+    *out = n;
+    return true;
+}
+
+/* errno the current failure gives a woken waiter; proxy->lock held. */
+static int proxy_failure_errno_locked(VFIOUserProxy *proxy)
+{
+    if (proxy->state == VFIO_PROXY_ERROR && proxy->fail_err) {
+        return vfu_error_errno(proxy->fail_err);
+    }
+    return ECANCELED;
+}
+
+/* Finish every PENDING waiter with @errnum at once; proxy->lock held. */
+static void proxy_wake_all_locked(VFIOUserProxy *proxy, int errnum)
+{
+    for (size_t i = 0; i < PROXY_SLOTS; i++) {
+        VFIOUserWaiter *w = proxy->slots[i];
+
+        if (w) {
+            proxy->slots[i] = NULL;
+            w->err = errnum;
+            w->state = WAITER_DONE;
+            g_cond_signal(&w->cond);
+        }
+    }
+}
+
+/*
+ * Enter ERROR (only from CONNECTED): remember @err, wake all waiters, and
+ * shut the socket down so that the receive thread stops.  proxy->lock held.
+ * The failure notify runs later, on the receive thread.
+ */
+static void proxy_fail_locked(VFIOUserProxy *proxy, const GError *err)
+{
+    if (proxy->state != VFIO_PROXY_CONNECTED) {
+        return;
+    }
+    g_debug("vfio-user: %s: connection failed: %s", proxy->path,
+            err->message);
+    proxy->state = VFIO_PROXY_ERROR;
+    proxy->fail_err = g_error_copy(err);
+    proxy_wake_all_locked(proxy, vfu_error_errno(err));
+    shutdown(proxy->sock, SHUT_RDWR);
+}
+
+/* Write one whole message (header + iov) under send_lock. */
+static bool proxy_send_msg(VFIOUserProxy *proxy, VFIOUserHdr *hdr,
+                           const struct iovec *iov, int iovcnt,
+                           const int *fds, size_t nfds, GError **errp)
+{
+    struct iovec vec[PROXY_MAX_IOV + 1];
+    GError *err = NULL;
+    bool ok;
+
+    vec[0].iov_base = hdr;
+    vec[0].iov_len = sizeof(*hdr);
+    if (iovcnt > 0) {
+        memcpy(&vec[1], iov, sizeof(*iov) * iovcnt);
+    }
+    g_debug("vfio-user: %s: send %s id %u size %u flags 0x%x", proxy->path,
+            vfu_cmd_name(hdr->cmd), hdr->id, hdr->size, hdr->flags);
+    g_mutex_lock(&proxy->send_lock);
+    ok = vfu_msg_sendv(proxy->sock, vec, iovcnt + 1, fds, nfds, &err);
+    g_mutex_unlock(&proxy->send_lock);
+    if (ok) {
+        return true;
+    }
+    if (err->code == EPIPE || err->code == ECONNRESET) {
+        err->code = ECONNRESET;
+    }
+    /* EBADF/EINVAL are refused before any byte moves: the stream is fine. */
+    if (err->code != EBADF && err->code != EINVAL) {
+        g_mutex_lock(&proxy->lock);
+        proxy_fail_locked(proxy, err);
+        g_mutex_unlock(&proxy->lock);
+    }
+    vfu_error_set(errp, err->code, "vfio-user: %s: cannot send %s: %s",
+                  proxy->path, vfu_cmd_name(hdr->cmd), err->message);
+    g_error_free(err);
+    return false;
+}
+
+/* ---- Connection set-up and VERSION negotiation ---- */
+
+static void proxy_set_rcvtimeo(int sock, uint32_t ms)
+{
+    struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+    setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
+/* Wait for the VERSION reply header and check it answers our request. */
+static bool proxy_version_reply_hdr(VFIOUserProxy *proxy, VFIOUserHdr *hdr,
+                                    GError **errp)
+{
+    struct pollfd pfd = { .fd = proxy->sock, .events = POLLIN };
+    GError *err = NULL;
+    size_t nfds;
+    int r;
+
+    do {
+        r = poll(&pfd, 1, proxy->timeout_ms);
+    } while (r < 0 && errno == EINTR);
+    if (r == 0) {
+        return vfu_error_set(errp, ETIMEDOUT, "no VERSION reply within %u ms",
+                             proxy->timeout_ms);
+    }
+    if (!vfu_msg_recv_hdr(proxy->sock, hdr, NULL, &nfds, 0,
+                          sizeof(*hdr) + PROXY_VERSION_MAX, &err)) {
+        if (err->code == EAGAIN) {
+            err->code = ETIMEDOUT;
+        }
+        g_propagate_error(errp, err);
+        return false;
+    }
+    if (!vfu_hdr_is_reply(hdr)) {
+        return vfu_error_set(errp, EPROTO, "server sent a %s request instead "
+                             "of the VERSION reply", vfu_cmd_name(hdr->cmd));
+    }
+    if (hdr->cmd != VFIO_USER_VERSION || hdr->id != 0) {
+        return vfu_error_set(errp, EPROTO, "server answered VERSION (id 0) "
+                             "with a %s reply to id %u",
+                             vfu_cmd_name(hdr->cmd), hdr->id);
+    }
+    if (hdr->flags & VFIO_USER_F_ERROR) {
+        int e = hdr->error ? (int)hdr->error : EIO;
+
+        return vfu_error_set(errp, e, "server rejected VERSION: %s",
+                             g_strerror(e));
+    }
+    return true;
+}
+
+/* Send VERSION, read and check the reply, merge; on the calling thread. */
+static bool proxy_negotiate(VFIOUserProxy *proxy, GError **errp)
+{
+    g_autofree void *payload = NULL;
+    g_autofree char *desc = NULL;
+    GError *err = NULL;
+    VFIOUserHdr hdr;
+    size_t len;
+    bool ok;
+
+    payload = vfu_caps_build_version(&proxy->ours, &len);
+    vfu_hdr_init(&hdr, 0, VFIO_USER_VERSION, sizeof(hdr) + len,
+                 VFIO_USER_F_TYPE_REQUEST);
+    ok = vfu_msg_send(proxy->sock, &hdr, payload, len, NULL, 0, &err);
+    g_clear_pointer(&payload, g_free);
+    proxy_set_rcvtimeo(proxy->sock, proxy->timeout_ms);
+    ok = ok && proxy_version_reply_hdr(proxy, &hdr, &err);
+    if (ok) {
+        len = hdr.size - sizeof(hdr);
+        payload = g_malloc(len ? len : 1);
+        ok = vfu_msg_recv_body(proxy->sock, payload, len, &err) &&
+             vfu_caps_parse_version(payload, len, &proxy->server_caps, &err) &&
+             vfu_caps_merge(&proxy->ours, &proxy->server_caps, &proxy->caps,
+                            &err);
+    }
+    proxy_set_rcvtimeo(proxy->sock, 0);
+    if (!ok) {
+        vfu_error_set(errp, err->code == EAGAIN ? ETIMEDOUT : err->code,
+                      "vfio-user: %s: version negotiation failed: %s",
+                      proxy->path, err->message);
+        g_error_free(err);
+        return false;
+    }
+    desc = vfu_caps_describe(&proxy->caps);
+    g_debug("vfio-user: %s: negotiated %s", proxy->path, desc);
+    return true;
+}
+
+static void proxy_destroy(VFIOUserProxy *proxy);
+static gpointer proxy_thread_main(gpointer opaque);
+
+static VFIOUserProxy *proxy_new(int sock, char *path,
+                                const VFIOUserProxyOptions *opts,
+                                GError **errp)
+{
+    VFIOUserProxy *proxy = g_new0(VFIOUserProxy, 1);
+    GError *err = NULL;
+
+    proxy->sock = sock;
+    proxy->path = path;
+    proxy->timeout_ms = opts && opts->msg_timeout_ms ?
+                        opts->msg_timeout_ms : VFIO_USER_DEF_MSG_TIMEOUT_MS;
+    if (opts) {
+        proxy->ours = opts->caps;
+    } else {
+        vfu_caps_init_ours(&proxy->ours);
+    }
+    g_mutex_init(&proxy->lock);
+    g_mutex_init(&proxy->send_lock);
+    g_cond_init(&proxy->users_cond);
+    proxy->state = VFIO_PROXY_CONNECTED;
+    proxy->next_id = 1;
+    if (!proxy_negotiate(proxy, errp)) {
+        proxy_destroy(proxy);
+        return NULL;
+    }
+    proxy->max_fds = MIN(proxy->ours.max_msg_fds, VFU_MAX_FDS);
+    proxy->max_msg_size = sizeof(VFIOUserHdr) + PROXY_HDR_ALLOWANCE +
+                          proxy->caps.max_data_xfer_size;
+    proxy->thread = g_thread_try_new("vfio-user-rx", proxy_thread_main,
+                                     proxy, &err);
+    if (!proxy->thread) {
+        vfu_error_set(errp, EAGAIN, "vfio-user: %s: cannot start the "
+                      "receive thread: %s", proxy->path, err->message);
+        g_error_free(err);
+        proxy_destroy(proxy);
+        return NULL;
+    }
+    return proxy;
+}
+
+VFIOUserProxy *vfio_user_proxy_new_from_fd(int sock,
+                                           const VFIOUserProxyOptions *opts,
+                                           GError **errp)
+{
+    return proxy_new(sock, g_strdup_printf("fd %d", sock), opts, errp);
+}
+
+static bool proxy_connect_error(const char *path, int e, GError **errp)
+{
+    struct stat st;
+
+    if (e == ENOENT) {
+        return vfu_error_set(errp, e, "vfio-user: cannot connect to %s: no "
+                             "such file (is the server running?)", path);
+    }
+    if ((e == ECONNREFUSED || e == ENOTSOCK) && stat(path, &st) == 0 &&
+        !S_ISSOCK(st.st_mode)) {
+        return vfu_error_set(errp, ENOTSOCK, "vfio-user: cannot connect to "
+                             "%s: it is not a socket", path);
+    }
+    if (e == ECONNREFUSED) {
+        return vfu_error_set(errp, e, "vfio-user: cannot connect to %s: "
+                             "nothing listening (connection refused)", path);
+    }
+    if (e == EACCES || e == EPERM) {
+        return vfu_error_set(errp, e, "vfio-user: cannot connect to %s: "
+                             "permission denied", path);
+    }
+    return vfu_error_set(errp, e, "vfio-user: cannot connect to %s: %s",
+                         path, g_strerror(e));
+}
+
+VFIOUserProxy *vfio_user_proxy_connect(const char *path,
+                                       const VFIOUserProxyOptions *opts,
+                                       GError **errp)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    size_t len = strlen(path);
+    int sock, r;
+
+    if (len == 0 || len >= sizeof(sa.sun_path)) {
+        vfu_error_set(errp, ENAMETOOLONG, "vfio-user: socket path '%s' is %s "
+                      "(at most %zu bytes)", path, len ? "too long" : "empty",
+                      sizeof(sa.sun_path) - 1);
+        return NULL;
+    }
+    memcpy(sa.sun_path, path, len + 1);
+    sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (sock < 0) {
+        vfu_error_set(errp, errno, "vfio-user: cannot create a socket: %s",
+                      g_strerror(errno));
+        return NULL;
+    }
+    do {
+        r = connect(sock, (struct sockaddr *)&sa, sizeof(sa));
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) {
+        int e = errno;
+
+        close(sock);
+        proxy_connect_error(path, e, errp);
+        return NULL;
+    }
+    return proxy_new(sock, g_strdup(path), opts, errp);
+}
+
+void vfio_user_proxy_set_request_handler(VFIOUserProxy *proxy,
+                                         VFIOUserRequestHandler fn,
+                                         void *opaque)
+{
+    g_mutex_lock(&proxy->lock);
+    proxy->handler = fn;
+    proxy->handler_opaque = opaque;
+    g_mutex_unlock(&proxy->lock);
+}
+
+void vfio_user_proxy_set_failure_notify(VFIOUserProxy *proxy,
+                                        VFIOUserFailureNotify fn,
+                                        void *opaque)
+{
+    g_mutex_lock(&proxy->lock);
+    proxy->notify = fn;
+    proxy->notify_opaque = opaque;
+    g_mutex_unlock(&proxy->lock);
+}
+
+/* ---- Shutdown ---- */
+
+/* Wait for call()/post() to drain, close the socket, free. */
+static void proxy_destroy(VFIOUserProxy *proxy)
+{
+    g_mutex_lock(&proxy->lock);
+    while (proxy->users) {
+        g_cond_wait(&proxy->users_cond, &proxy->lock);
+    }
+    proxy->state = VFIO_PROXY_CLOSED;
+    g_mutex_unlock(&proxy->lock);
+    if (proxy->thread) {
+        g_thread_unref(proxy->thread);
+    }
+    close(proxy->sock);
+    g_clear_error(&proxy->fail_err);
+    g_cond_clear(&proxy->users_cond);
+    g_mutex_clear(&proxy->send_lock);
+    g_mutex_clear(&proxy->lock);
+    g_free(proxy->path);
+    g_free(proxy);
+}
+
+void vfio_user_proxy_close(VFIOUserProxy *proxy)
+{
+    bool on_thread;
+
+    if (!proxy) {
+        return;
+    }
+    g_mutex_lock(&proxy->lock);
+    if (proxy->state == VFIO_PROXY_CLOSING ||
+        proxy->state == VFIO_PROXY_CLOSED) {
+        g_mutex_unlock(&proxy->lock);
+        g_critical("vfio-user: %s: closed twice", proxy->path);
+        return;
+    }
+    proxy->state = VFIO_PROXY_CLOSING;
+    proxy_wake_all_locked(proxy, ECANCELED);
+    on_thread = g_thread_self() == proxy->thread;
+    proxy->free_on_thread = on_thread;
+    g_mutex_unlock(&proxy->lock);
+    shutdown(proxy->sock, SHUT_RDWR);
+    if (on_thread) {
+        /* From a handler or the failure notify: the thread frees on exit. */
+        return;
+    }
+    g_thread_join(proxy->thread);
+    proxy->thread = NULL;
+    proxy_destroy(proxy);
+}
+
+/* ---- Accessors ---- */
+
+const VFIOUserCaps *vfio_user_proxy_caps(VFIOUserProxy *proxy)
+{
+    return &proxy->caps;
+}
+
+const VFIOUserCaps *vfio_user_proxy_server_caps(VFIOUserProxy *proxy)
+{
+    return &proxy->server_caps;
+}
+
+VFIOProxyState vfio_user_proxy_state(VFIOUserProxy *proxy)
+{
+    VFIOProxyState s;
+
+    g_mutex_lock(&proxy->lock);
+    s = proxy->state;
+    g_mutex_unlock(&proxy->lock);
+    return s;
+}
+
+const char *vfio_user_proxy_path(VFIOUserProxy *proxy)
+{
+    return proxy->path;
+}
+
+void vfio_user_proxy_get_stats(VFIOUserProxy *proxy, VFIOUserProxyStats *out)
+{
+    g_mutex_lock(&proxy->lock);
+    *out = proxy->stats;
+    g_mutex_unlock(&proxy->lock);
+}
+
+/* ---- Requests from this side ---- */
+
+/* Caller-side checks that need no lock; sets *@payload_len. */
+static bool proxy_check_request(VFIOUserProxy *proxy,
+                                const VFIOUserRequest *req,
+                                size_t *payload_len, GError **errp)
+{
+    const char *name = vfu_cmd_name(req->cmd);
+
+    if (req->iovcnt < 0 || req->iovcnt > PROXY_MAX_IOV ||
+        (req->iovcnt && !req->iov) || req->reply_iovcnt < 0 ||
+        (req->reply_iovcnt && !req->reply_iov) || (req->nfds && !req->fds)) {
+        return vfu_error_set(errp, EINVAL, "vfio-user: %s: malformed %s "
+                             "request (at most %d payload pieces)",
+                             proxy->path, name, PROXY_MAX_IOV);
+    }
+    if (req->nfds > proxy->caps.max_msg_fds) {
+        return vfu_error_set(errp, E2BIG, "vfio-user: %s: %s with %zu fds, "
+                             "the server accepts at most %u per message",
+                             proxy->path, name, req->nfds,
+                             proxy->caps.max_msg_fds);
+    }
+    if (!proxy_iov_total(req->iov, req->iovcnt, payload_len) ||
+        *payload_len > proxy->caps.max_data_xfer_size + PROXY_HDR_ALLOWANCE) {
+        return vfu_error_set(errp, EMSGSIZE, "vfio-user: %s: %s payload is "
+                             "larger than the negotiated limit (%" PRIu64
+                             " bytes of data)", proxy->path, name,
+                             proxy->caps.max_data_xfer_size);
+    }
+    return true;
+}
+
+/* Count a user in (state must be CONNECTED); proxy->lock held. */
+static bool proxy_enter_locked(VFIOUserProxy *proxy, uint16_t cmd,
+                               GError **errp)
+{
+    if (proxy->state == VFIO_PROXY_CONNECTED) {
+        proxy->users++;
+        return true;
+    }
+    if (proxy->state == VFIO_PROXY_ERROR) {
+        return vfu_error_set(errp, vfu_error_errno(proxy->fail_err),
+                             "vfio-user: %s: cannot send %s: the connection "
+                             "failed earlier: %s", proxy->path,
+                             vfu_cmd_name(cmd), proxy->fail_err->message);
+    }
+    return vfu_error_set(errp, ECANCELED, "vfio-user: %s: cannot send %s: "
+                         "the connection is closed", proxy->path,
+                         vfu_cmd_name(cmd));
+}
+
+static void proxy_leave_locked(VFIOUserProxy *proxy)
+{
+    if (--proxy->users == 0) {
+        g_cond_broadcast(&proxy->users_cond);
+    }
+}
+
+/* Next id whose table slot is free; proxy->lock held. */
+static bool proxy_alloc_id_locked(VFIOUserProxy *proxy, uint16_t *id,
+                                  GError **errp)
+{
+    for (unsigned i = 0; i < PROXY_SLOTS; i++) {
+        uint16_t cand = proxy->next_id++;
+
+        if (!proxy->slots[cand % PROXY_SLOTS]) {
+            *id = cand;
+            return true;
+        }
+    }
+    return vfu_error_set(errp, EAGAIN, "vfio-user: %s: more than %d "
+                         "requests outstanding", proxy->path, PROXY_SLOTS);
+}
+
+/* Explain why @w finished with an error; proxy->lock held. */
+static bool proxy_waiter_error(VFIOUserProxy *proxy, VFIOUserWaiter *w,
+                               GError **errp)
+{
+    const char *name = vfu_cmd_name(w->cmd);
+    size_t room = 0;
+
+    switch (w->err) {
+    case ETIMEDOUT:
+        return vfu_error_set(errp, ETIMEDOUT, "vfio-user: %s: no reply to %s "
+                             "within %u ms", proxy->path, name,
+                             proxy->timeout_ms);
+    case EMSGSIZE:
+        proxy_iov_total(w->req->reply_iov, w->req->reply_iovcnt, &room);
+        return vfu_error_set(errp, EMSGSIZE, "vfio-user: %s: %s reply has "
+                             "%zu bytes, more than the %zu expected",
+                             proxy->path, name, w->reply_size, room);
+    case ECANCELED:
+        return vfu_error_set(errp, ECANCELED, "vfio-user: %s: connection "
+                             "closed while waiting for %s", proxy->path, name);
+    default:
+        return vfu_error_set(errp, w->err, "vfio-user: %s: %s failed: %s",
+                             proxy->path, name, proxy->fail_err ?
+                             proxy->fail_err->message : g_strerror(w->err));
+    }
+}
+
+/*
+ * Sleep until @w is DONE or its time is up; proxy->lock held.  A claimed
+ * waiter gets one more timeout period to finish; after that the server is
+ * declared stalled and the connection failed, which ends the claim.
+ */
+static bool proxy_wait_locked(VFIOUserProxy *proxy, VFIOUserWaiter *w,
+                              GError **errp)
+{
+    gint64 deadline = g_get_monotonic_time() +
+                      (gint64)proxy->timeout_ms * G_TIME_SPAN_MILLISECOND;
+    bool grace = false;
+
+    while (w->state != WAITER_DONE) {
+        if (g_cond_wait_until(&w->cond, &proxy->lock, deadline)) {
+            continue;
+        }
+        if (w->state == WAITER_PENDING) {
+            proxy->slots[w->id % PROXY_SLOTS] = NULL;
+            w->state = WAITER_DONE;
+            w->err = ETIMEDOUT;
+            proxy->stats.timeouts++;
+            g_debug("vfio-user: %s: %s id %u timed out", proxy->path,
+                    vfu_cmd_name(w->cmd), w->id);
+        } else if (w->state == WAITER_CLAIMED && !grace) {
+            grace = true;
+            deadline += (gint64)proxy->timeout_ms * G_TIME_SPAN_MILLISECOND;
+        } else if (w->state == WAITER_CLAIMED) {
+            GError *err = NULL;
+
+            vfu_error_set(&err, ETIMEDOUT, "server stalled in the middle of "
+                          "a %s reply", vfu_cmd_name(w->cmd));
+            proxy_fail_locked(proxy, err);
+            g_error_free(err);
+            while (w->state != WAITER_DONE) {
+                g_cond_wait(&w->cond, &proxy->lock);
+            }
+        }
+    }
+    return w->err ? proxy_waiter_error(proxy, w, errp) : true;
+}
+
+bool vfio_user_proxy_call(VFIOUserProxy *proxy, VFIOUserRequest *req,
+                          GError **errp)
+{
+    VFIOUserWaiter w = { .req = req, .cmd = req->cmd };
+    GError *err = NULL;
+    VFIOUserHdr hdr;
+    size_t len;
+    bool ok;
+
+    req->reply_len = 0;
+    req->reply_nfds = 0;
+    req->reply_errno = 0;
+    if (!proxy_check_request(proxy, req, &len, errp)) {
+        return false;
+    }
+    g_mutex_lock(&proxy->lock);
+    if (!proxy_enter_locked(proxy, req->cmd, errp)) {
+        g_mutex_unlock(&proxy->lock);
+        return false;
+    }
+    if (!proxy_alloc_id_locked(proxy, &w.id, errp)) {
+        proxy_leave_locked(proxy);
+        g_mutex_unlock(&proxy->lock);
+        return false;
+    }
+    g_cond_init(&w.cond);
+    proxy->slots[w.id % PROXY_SLOTS] = &w;
+    proxy->stats.requests++;
+    g_mutex_unlock(&proxy->lock);
+
+    vfu_hdr_init(&hdr, w.id, req->cmd, sizeof(hdr) + len,
+                 VFIO_USER_F_TYPE_REQUEST);
+    ok = proxy_send_msg(proxy, &hdr, req->iov, req->iovcnt, req->fds,
+                        req->nfds, &err);
+
+    g_mutex_lock(&proxy->lock);
+    if (ok) {
+        ok = proxy_wait_locked(proxy, &w, errp);
+    } else {
+        if (w.state == WAITER_PENDING) {
+            proxy->slots[w.id % PROXY_SLOTS] = NULL;
+        }
+        while (w.state == WAITER_CLAIMED) {
+            g_cond_wait(&w.cond, &proxy->lock);
+        }
+        g_propagate_error(errp, err);
+    }
+    proxy_leave_locked(proxy);
+    g_mutex_unlock(&proxy->lock);
+    g_cond_clear(&w.cond);
+    return ok;
+}
+
+bool vfio_user_proxy_post(VFIOUserProxy *proxy, VFIOUserRequest *req,
+                          GError **errp)
+{
+    VFIOUserHdr hdr;
+    PostedEntry *p;
+    uint16_t id = 0;
+    size_t len;
+    bool ok;
+
+    req->reply_len = 0;
+    req->reply_nfds = 0;
+    req->reply_errno = 0;
+    if (!proxy_check_request(proxy, req, &len, errp)) {
+        return false;
+    }
+    g_mutex_lock(&proxy->lock);
+    if (!proxy_enter_locked(proxy, req->cmd, errp)) {
+        g_mutex_unlock(&proxy->lock);
+        return false;
+    }
+    if (!proxy_alloc_id_locked(proxy, &id, errp)) {
+        proxy_leave_locked(proxy);
+        g_mutex_unlock(&proxy->lock);
+        return false;
+    }
+    p = &proxy->posted[proxy->posted_next++ % PROXY_POSTED_RING];
+    *p = (PostedEntry) { .id = id, .cmd = req->cmd, .valid = true };
+    proxy->stats.posted++;
+    g_mutex_unlock(&proxy->lock);
+
+    vfu_hdr_init(&hdr, id, req->cmd, sizeof(hdr) + len,
+                 VFIO_USER_F_TYPE_REQUEST | VFIO_USER_F_NO_REPLY);
+    ok = proxy_send_msg(proxy, &hdr, req->iov, req->iovcnt, req->fds,
+                        req->nfds, errp);
+    g_mutex_lock(&proxy->lock);
+    proxy_leave_locked(proxy);
+    g_mutex_unlock(&proxy->lock);
+    return ok;
+}
+
+/* ---- Receive thread ---- */
+
+/* Read @len payload bytes into the front of @iov, 64 pieces at a time. */
+static bool proxy_recv_scatter(int sock, const struct iovec *iov, int iovcnt,
+                               size_t len, GError **errp)
+{
+    struct iovec vec[PROXY_SCATTER_IOV];
+    int i = 0;
+
+    while (len > 0) {
+        size_t chunk = 0;
+        int n = 0;
+
+        while (n < PROXY_SCATTER_IOV && i < iovcnt && chunk < len) {
+            size_t take = MIN(iov[i].iov_len, len - chunk);
+
+            if (take) {
+                vec[n].iov_base = iov[i].iov_base;
+                vec[n++].iov_len = take;
+                chunk += take;
+            }
+            i++;
+        }
+        if (!vfu_msg_recv_bodyv(sock, vec, n, errp)) {
+            return false;
+        }
+        len -= chunk;
+    }
+    return true;
+}
+
+/* Move the claimed reply into @w's request.  Consumes @fds and payload. */
+static bool proxy_fill_reply(VFIOUserProxy *proxy, VFIOUserWaiter *w,
+                             const VFIOUserHdr *hdr, int *fds, size_t nfds,
+                             GError **errp)
+{
+    VFIOUserRequest *req = w->req;
+    size_t len = hdr->size - sizeof(*hdr), room, keep;
+
+    if (hdr->cmd != w->cmd) {
+        vfu_close_fds(fds, nfds);
+        return vfu_error_set(errp, EPROTO, "reply to %s id %u carries "
+                             "command %s", vfu_cmd_name(w->cmd), w->id,
+                             vfu_cmd_name(hdr->cmd));
+    }
+    if (hdr->flags & VFIO_USER_F_ERROR) {
+        req->reply_errno = hdr->error && hdr->error < 4096 ?
+                           (int)hdr->error : EIO;
+        vfu_close_fds(fds, nfds);
+        return vfu_msg_discard(proxy->sock, len, errp);
+    }
+    if (!proxy_iov_total(req->reply_iov, req->reply_iovcnt, &room) ||
+        len > room) {
+        w->err = EMSGSIZE;
+        w->reply_size = len;
+        vfu_close_fds(fds, nfds);
+        return vfu_msg_discard(proxy->sock, len, errp);
+    }
+    if (!proxy_recv_scatter(proxy->sock, req->reply_iov, req->reply_iovcnt,
+                            len, errp)) {
+        vfu_close_fds(fds, nfds);
+        return false;
+    }
+    req->reply_len = len;
+    keep = req->reply_fds ? MIN(nfds, req->reply_max_fds) : 0;
+    if (keep) {
+        memcpy(req->reply_fds, fds, keep * sizeof(int));
+    }
+    vfu_close_fds(fds + keep, nfds - keep);
+    req->reply_nfds = keep;
+    return true;
+}
+
+/* A reply nobody waits for: was it for a posted request?  Lock held. */
+static StrayKind proxy_classify_stray_locked(VFIOUserProxy *proxy,
+                                             const VFIOUserHdr *hdr)
+{
+    for (unsigned i = 0; i < PROXY_POSTED_RING; i++) {
+        PostedEntry *p = &proxy->posted[i];
+
+        if (p->valid && p->id == hdr->id && p->cmd == hdr->cmd) {
+            p->valid = false;
+            if (hdr->flags & VFIO_USER_F_ERROR) {
+                proxy->stats.posted_errors++;
+                return STRAY_POSTED_ERROR;
+            }
+            return STRAY_POSTED_OK;
+        }
+    }
+    proxy->stats.unknown_replies++;
+    return STRAY_UNKNOWN;
+}
+
+static bool proxy_drop_stray(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
+                             int *fds, size_t nfds, GError **errp)
+{
+    const char *name = vfu_cmd_name(hdr->cmd);
+    StrayKind kind;
+
+    g_mutex_lock(&proxy->lock);
+    kind = proxy_classify_stray_locked(proxy, hdr);
+    g_mutex_unlock(&proxy->lock);
+    if (kind == STRAY_POSTED_ERROR) {
+        g_warning("vfio-user: %s: posted %s failed: %s", proxy->path, name,
+                  g_strerror(hdr->error ? (int)hdr->error : EIO));
+    } else if (kind == STRAY_POSTED_OK) {
+        g_debug("vfio-user: %s: ignored a reply to posted %s id %u",
+                proxy->path, name, hdr->id);
+    } else {
+        g_debug("vfio-user: %s: dropped a %s reply to unknown id %u "
+                "(%u bytes, %zu fds)", proxy->path, name, hdr->id,
+                hdr->size, nfds);
+    }
+    vfu_close_fds(fds, nfds);
+    return vfu_msg_discard(proxy->sock, hdr->size - sizeof(*hdr), errp);
+}
+
+static bool proxy_handle_reply(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
+                               int *fds, size_t nfds, GError **errp)
+{
+    VFIOUserWaiter *w;
+    bool ok;
+
+    g_mutex_lock(&proxy->lock);
+    w = proxy->slots[hdr->id % PROXY_SLOTS];
+    if (w && w->id == hdr->id && w->state == WAITER_PENDING) {
+        proxy->slots[hdr->id % PROXY_SLOTS] = NULL;
+        w->state = WAITER_CLAIMED;
+    } else {
+        w = NULL;
+    }
+    g_mutex_unlock(&proxy->lock);
+    if (!w) {
+        return proxy_drop_stray(proxy, hdr, fds, nfds, errp);
+    }
+
+    ok = proxy_fill_reply(proxy, w, hdr, fds, nfds, errp);
+    g_mutex_lock(&proxy->lock);
+    if (ok) {
+        proxy->stats.replies++;
+        if (hdr->flags & VFIO_USER_F_ERROR) {
+            proxy->stats.error_replies++;
+        }
+    } else {
+        proxy_fail_locked(proxy, *errp);
+        w->err = proxy_failure_errno_locked(proxy);
+    }
+    w->state = WAITER_DONE;
+    g_cond_signal(&w->cond);
+    g_mutex_unlock(&proxy->lock);
+    return ok;
+}
+
+static bool proxy_handle_request(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
+                                 int *fds, size_t nfds, GError **errp)
+{
+    size_t len = hdr->size - sizeof(*hdr);
+    VFIOUserRequestHandler fn;
+    void *opaque;
+
+    g_mutex_lock(&proxy->lock);
+    fn = proxy->handler;
+    opaque = proxy->handler_opaque;
+    proxy->stats.server_requests++;
+    g_mutex_unlock(&proxy->lock);
+
+    if (!fn) {
+        g_debug("vfio-user: %s: no handler for server request %s id %u",
+                proxy->path, vfu_cmd_name(hdr->cmd), hdr->id);
+        vfu_close_fds(fds, nfds);
+        if (!vfu_msg_discard(proxy->sock, len, errp)) {
+            return false;
+        }
+        return (hdr->flags & VFIO_USER_F_NO_REPLY) ||
+               vfio_user_proxy_send_error(proxy, hdr, ENOSYS, errp);
+    }
+    proxy->req_remaining = len;
+    if (!fn(proxy, hdr, fds, nfds, opaque, errp)) {
+        if (!*errp) {
+            vfu_error_set(errp, EPROTO, "handler refused server request %s",
+                          vfu_cmd_name(hdr->cmd));
+        }
+        return false;
+    }
+    if (proxy->req_remaining) {
+        g_debug("vfio-user: %s: handler left %zu bytes of %s unread",
+                proxy->path, proxy->req_remaining, vfu_cmd_name(hdr->cmd));
+        return vfu_msg_discard(proxy->sock, proxy->req_remaining, errp);
+    }
+    return true;
+}
+
+static bool proxy_recv_one(VFIOUserProxy *proxy, GError **errp)
+{
+    int fds[VFU_MAX_FDS];
+    VFIOUserHdr hdr;
+    size_t nfds = 0;
+
+    if (!vfu_msg_recv_hdr(proxy->sock, &hdr, fds, &nfds, proxy->max_fds,
+                          proxy->max_msg_size, errp)) {
+        return false;
+    }
+    g_debug("vfio-user: %s: recv %s id %u size %u flags 0x%x fds %zu",
+            proxy->path, vfu_cmd_name(hdr.cmd), hdr.id, hdr.size, hdr.flags,
+            nfds);
+    if (vfu_hdr_is_reply(&hdr)) {
+        return proxy_handle_reply(proxy, &hdr, fds, nfds, errp);
+    }
+    return proxy_handle_request(proxy, &hdr, fds, nfds, errp);
+}
+
+static gpointer proxy_thread_main(gpointer opaque)
+{
+    VFIOUserProxy *proxy = opaque;
+    VFIOUserFailureNotify notify = NULL;
+    void *notify_opaque = NULL;
+    GError *err = NULL;
+    bool self_free;
+
+    while (proxy_recv_one(proxy, &err)) {
+        /* one message per iteration */
+    }
+    if (!err) {
+        vfu_error_set(&err, EPROTO, "receive failed without a reason");
+    }
+    g_mutex_lock(&proxy->lock);
+    proxy_fail_locked(proxy, err);
+    if (proxy->state == VFIO_PROXY_ERROR && !proxy->notified) {
+        proxy->notified = true;
+        notify = proxy->notify;
+        notify_opaque = proxy->notify_opaque;
+    }
+    g_mutex_unlock(&proxy->lock);
+    g_debug("vfio-user: %s: receive thread stops: %s", proxy->path,
+            err->message);
+    g_error_free(err);
+    if (notify) {
+        notify(proxy, proxy->fail_err, notify_opaque);
+    }
+    g_mutex_lock(&proxy->lock);
+    self_free = proxy->free_on_thread;
+    g_mutex_unlock(&proxy->lock);
+    if (self_free) {
+        proxy_destroy(proxy);
+    }
+    return NULL;
+}
+
+/* ---- For request handlers, on the receive thread ---- */
+
+bool vfio_user_proxy_recv_payload(VFIOUserProxy *proxy, struct iovec *iov,
+                                  int iovcnt, GError **errp)
+{
+    size_t len;
+
+    if (!proxy_iov_total(iov, iovcnt, &len) || len > proxy->req_remaining) {
+        return vfu_error_set(errp, EPROTO, "vfio-user: %s: request payload "
+                             "has only %zu bytes left", proxy->path,
+                             proxy->req_remaining);
+    }
+    if (!proxy_recv_scatter(proxy->sock, iov, iovcnt, len, errp)) {
+        return false;
+    }
+    proxy->req_remaining -= len;
+    return true;
+}
+
+bool vfio_user_proxy_discard(VFIOUserProxy *proxy, size_t len, GError **errp)
+{
+    if (len > proxy->req_remaining) {
+        return vfu_error_set(errp, EPROTO, "vfio-user: %s: request payload "
+                             "has only %zu bytes left", proxy->path,
+                             proxy->req_remaining);
+    }
+    if (!vfu_msg_discard(proxy->sock, len, errp)) {
+        return false;
+    }
+    proxy->req_remaining -= len;
+    return true;
+}
+
+bool vfio_user_proxy_send_reply(VFIOUserProxy *proxy, const VFIOUserHdr *req,
+                                const struct iovec *iov, int iovcnt,
+                                GError **errp)
+{
+    VFIOUserHdr hdr;
+    size_t len;
+
+    if (iovcnt < 0 || iovcnt > PROXY_MAX_IOV ||
+        !proxy_iov_total(iov, iovcnt, &len) ||
+        len > UINT32_MAX - sizeof(hdr)) {
+        return vfu_error_set(errp, EINVAL, "vfio-user: %s: malformed %s "
+                             "reply", proxy->path, vfu_cmd_name(req->cmd));
+    }
+    vfu_hdr_init(&hdr, req->id, req->cmd, sizeof(hdr) + len,
+                 VFIO_USER_F_TYPE_REPLY);
+    return proxy_send_msg(proxy, &hdr, iov, iovcnt, NULL, 0, errp);
+}
+
+bool vfio_user_proxy_send_error(VFIOUserProxy *proxy, const VFIOUserHdr *req,
+                                int errnum, GError **errp)
+{
+    VFIOUserHdr hdr;
+
+    vfu_hdr_init(&hdr, req->id, req->cmd, sizeof(hdr),
+                 VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR);
+    hdr.error = errnum;
+    return proxy_send_msg(proxy, &hdr, NULL, 0, NULL, 0, errp);
+}
