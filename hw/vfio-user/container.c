@@ -1,0 +1,704 @@
+/*
+ * vfio-user client DMA: the map table, the access-mode policy (mmap, file
+ * I/O, messages), DMA_MAP / DMA_UNMAP with the legacy-server fallback, and
+ * serving the server's DMA_READ / DMA_WRITE requests straight from and into
+ * guest memory on the proxy's receive thread.
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#define G_LOG_DOMAIN "vfio-user-dma"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "hw/vfio-user/container.h"
+#include "vfio-user/error.h"
+#include "vfio-user/transport.h"
+
+/* Most maps one DMA_READ/DMA_WRITE may span (stack iovec, no allocation). */
+#define CONTAINER_MAX_PIECES 16
+
+/* One DMA_MAP the server accepted. */
+typedef struct VFIOUserDMAMapEntry {
+    char name[64];
+    uint64_t iova;
+    uint64_t size;
+    void *host;
+    uint32_t flags;          /* as sent (after any fallback) */
+    VFIOUserDMAAccess mode;
+    bool sent_fd;
+    bool via_proc_self_mem;
+    uint64_t bytes_read;     /* atomic: updated under the read lock */
+    uint64_t bytes_written;  /* atomic */
+} VFIOUserDMAMapEntry;
+
+/* mmap() verdict for one file (st_dev, st_ino), so each fd is probed once. */
+typedef struct ContainerProbe {
+    dev_t dev;
+    ino_t ino;
+    bool mmappable;
+} ContainerProbe;
+
+/* What one DMA_MAP will carry. */
+typedef struct ContainerPlan {
+    uint32_t flags;
+    int fd;                  /* -1: no fd */
+    uint64_t offset;
+    VFIOUserDMAAccess mode;
+    bool mmappable;          /* fd accepted by mmap(): kept by a fallback */
+    bool via_proc_self_mem;
+} ContainerPlan;
+
+/*
+ * Locking:
+ * - map_lock (GMutex) serialises map/unmap/free: it is held across the
+ *   DMA_MAP / DMA_UNMAP round trip and guards probes, proc_mem_fd and the
+ *   decision to mark the connection legacy.
+ * - lock (GRWLock) guards @maps: the receive thread holds it for reading
+ *   while it touches guest memory; @maps is changed only with map_lock held
+ *   AND lock held for writing, so a map_lock holder may read it unlocked.
+ *   lock is never held across a request to the server (the server may need
+ *   DMA before it answers).
+ * - legacy and the stats are atomics.
+ */
+struct VFIOUserContainer {
+    VFIOUserProxy *proxy;
+    VFIOUserDMAAccess policy;
+    GMutex map_lock;
+    GRWLock lock;
+    GArray *maps;            /* VFIOUserDMAMapEntry, sorted by iova */
+    GArray *probes;          /* ContainerProbe; map_lock */
+    int proc_mem_fd;         /* /proc/self/mem or -1; map_lock */
+    gint legacy;             /* atomic: server rejects access-mode bits */
+    uint64_t dma_reads;      /* atomic */
+    uint64_t dma_writes;     /* atomic */
+    uint64_t dma_rejected;   /* atomic */
+};
+
+static const char *const access_names[] = {
+    [VFIO_USER_DMA_ACCESS_AUTO] = "auto",
+    [VFIO_USER_DMA_ACCESS_MMAP] = "mmap",
+    [VFIO_USER_DMA_ACCESS_FILE_IO] = "file-io",
+    [VFIO_USER_DMA_ACCESS_MESSAGE] = "message",
+};
+
+const char *vfio_user_dma_access_name(VFIOUserDMAAccess a)
+{
+    if ((unsigned)a >= G_N_ELEMENTS(access_names)) {
+        return "unknown";
+    }
+    return access_names[a];
+}
+
+bool vfio_user_dma_access_parse(const char *s, VFIOUserDMAAccess *out,
+                                GError **errp)
+{
+    for (unsigned i = 0; s && i < G_N_ELEMENTS(access_names); i++) {
+        if (strcmp(s, access_names[i]) == 0) {
+            *out = (VFIOUserDMAAccess)i;
+            return true;
+        }
+    }
+    return vfu_error_set(errp, EINVAL, "invalid dma-access value '%s': "
+                         "expected auto, mmap, file-io or message",
+                         s ? s : "");
+}
+
+/* Index of the first map starting above @addr. */
+static guint container_upper(const GArray *maps, uint64_t addr)
+{
+    guint lo = 0, hi = maps->len;
+
+    while (lo < hi) {
+        guint mid = lo + (hi - lo) / 2;
+        if (g_array_index(maps, VFIOUserDMAMapEntry, mid).iova <= addr) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+static uint64_t container_min_pgsize(VFIOUserContainer *c)
+{
+    uint64_t pg = vfio_user_proxy_caps(c->proxy)->pgsizes;
+
+    return pg ? pg & (~pg + 1) : VFIO_USER_DEF_PGSIZES;
+}
+
+/* Does mmap() accept @s->fd?  Probed once per file. */
+static bool container_probe(VFIOUserContainer *c,
+                            const VFIOUserDMASection *s, bool *mmappable,
+                            GError **errp)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    struct stat st;
+    ContainerProbe pr;
+    void *p;
+
+    if (fstat(s->fd, &st) < 0) {
+        return vfu_error_set(errp, errno, "section '%s': bad backing fd %d: "
+                             "%s", s->name, s->fd, g_strerror(errno));
+    }
+    for (guint i = 0; i < c->probes->len; i++) {
+        ContainerProbe *e = &g_array_index(c->probes, ContainerProbe, i);
+        if (e->dev == st.st_dev && e->ino == st.st_ino) {
+            *mmappable = e->mmappable;
+            return true;
+        }
+    }
+    p = mmap(NULL, page, PROT_READ, MAP_SHARED, s->fd,
+             (off_t)(s->fd_offset & ~(uint64_t)(page - 1)));
+    pr.dev = st.st_dev;
+    pr.ino = st.st_ino;
+    pr.mmappable = p != MAP_FAILED;
+    if (pr.mmappable) {
+        munmap(p, page);
+    } else {
+        g_debug("section %s: fd %d cannot be mmapped: %s", s->name, s->fd,
+                g_strerror(errno));
+    }
+    g_array_append_val(c->probes, pr);
+    *mmappable = pr.mmappable;
+    return true;
+}
+
+static bool container_proc_mem(VFIOUserContainer *c,
+                               const VFIOUserDMASection *s, GError **errp)
+{
+    if (c->proc_mem_fd < 0) {
+        c->proc_mem_fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+        if (c->proc_mem_fd < 0) {
+            return vfu_error_set(errp, errno, "section '%s': dma-access="
+                                 "file-io cannot open /proc/self/mem: %s",
+                                 s->name, g_strerror(errno));
+        }
+    }
+    return true;
+}
+
+static void plan_fd(ContainerPlan *p, uint32_t mode_bit, int fd,
+                    uint64_t offset)
+{
+    p->flags |= mode_bit;
+    p->fd = fd;
+    p->offset = offset;
+    p->mode = mode_bit == VFIO_USER_DMA_MAP_F_MODE_MMAP ?
+              VFIO_USER_DMA_ACCESS_MMAP : VFIO_USER_DMA_ACCESS_FILE_IO;
+}
+
+/* Apply the access-mode policy to @s. */
+static bool container_plan(VFIOUserContainer *c, const VFIOUserDMASection *s,
+                           ContainerPlan *p, GError **errp)
+{
+    bool has_fd = s->fd >= 0;
+
+    *p = (ContainerPlan) {
+        .flags = VFIO_USER_DMA_MAP_F_READ |
+                 (s->readonly ? 0 : VFIO_USER_DMA_MAP_F_WRITE),
+        .fd = -1,
+        .mode = VFIO_USER_DMA_ACCESS_MESSAGE,
+    };
+    if (has_fd && c->policy != VFIO_USER_DMA_ACCESS_MESSAGE &&
+        !container_probe(c, s, &p->mmappable, errp)) {
+        return false;
+    }
+    switch (c->policy) {
+    case VFIO_USER_DMA_ACCESS_MESSAGE:
+        return true;
+    case VFIO_USER_DMA_ACCESS_MMAP:
+        if (!has_fd) {
+            return vfu_error_set(errp, EINVAL, "section '%s': dma-access=mmap"
+                                 " needs an fd-backed memory backend (memory-"
+                                 "backend-memfd or -file); this one is "
+                                 "anonymous", s->name);
+        }
+        if (!p->mmappable) {
+            return vfu_error_set(errp, EINVAL, "section '%s': dma-access=mmap"
+                                 " but mmap() refuses its fd (use dma-access="
+                                 "file-io or auto)", s->name);
+        }
+        plan_fd(p, VFIO_USER_DMA_MAP_F_MODE_MMAP, s->fd, s->fd_offset);
+        return true;
+    case VFIO_USER_DMA_ACCESS_FILE_IO:
+        if (has_fd) {
+            plan_fd(p, VFIO_USER_DMA_MAP_F_MODE_FILE_IO, s->fd, s->fd_offset);
+            return true;
+        }
+        if (!container_proc_mem(c, s, errp)) {
+            return false;
+        }
+        plan_fd(p, VFIO_USER_DMA_MAP_F_MODE_FILE_IO, c->proc_mem_fd,
+                (uint64_t)(uintptr_t)s->host);
+        p->via_proc_self_mem = true;
+        return true;
+    case VFIO_USER_DMA_ACCESS_AUTO:
+    default:
+        if (has_fd) {
+            plan_fd(p, p->mmappable ? VFIO_USER_DMA_MAP_F_MODE_MMAP :
+                    VFIO_USER_DMA_MAP_F_MODE_FILE_IO, s->fd, s->fd_offset);
+        }
+        return true;
+    }
+}
+
+/* What a server without access modes gets: mmappable fd or messages. */
+static void container_plan_legacy(ContainerPlan *p)
+{
+    p->flags &= ~VFIO_USER_DMA_MAP_F_MODES;
+    if (p->fd >= 0 && p->mmappable && !p->via_proc_self_mem) {
+        p->mode = VFIO_USER_DMA_ACCESS_MMAP;
+        return;
+    }
+    p->fd = -1;
+    p->offset = 0;
+    p->mode = VFIO_USER_DMA_ACCESS_MESSAGE;
+    p->via_proc_self_mem = false;
+}
+
+/* Local checks before anything is sent: range, alignment, overlap, limit. */
+static bool container_check(VFIOUserContainer *c, const VFIOUserDMASection *s,
+                            GError **errp)
+{
+    uint64_t pg = container_min_pgsize(c);
+    uint32_t max_maps = vfio_user_proxy_caps(c->proxy)->max_dma_maps;
+    guint i;
+
+    if (!s->size || !s->host || s->size > UINT64_MAX - s->iova) {
+        return vfu_error_set(errp, EINVAL, "section '%s': invalid range iova"
+                             "=0x%" PRIx64 " size=0x%" PRIx64 "%s", s->name,
+                             s->iova, s->size, s->host ? "" : " (no host)");
+    }
+    if ((s->iova | s->size) & (pg - 1)) {
+        return vfu_error_set(errp, EINVAL, "section '%s': iova 0x%" PRIx64
+                             " and size 0x%" PRIx64 " must be multiples of "
+                             "the server's page size 0x%" PRIx64, s->name,
+                             s->iova, s->size, pg);
+    }
+    if (c->maps->len >= max_maps) {
+        return vfu_error_set(errp, ENOSPC, "section '%s': the server allows "
+                             "at most %" PRIu32 " DMA maps", s->name,
+                             max_maps);
+    }
+    i = container_upper(c->maps, s->iova);
+    for (guint j = i ? i - 1 : 0; j < c->maps->len && j <= i; j++) {
+        VFIOUserDMAMapEntry *e = &g_array_index(c->maps,
+                                                VFIOUserDMAMapEntry, j);
+        if (e->iova < s->iova + s->size && s->iova < e->iova + e->size) {
+            return vfu_error_set(errp, EEXIST, "section '%s' [0x%" PRIx64
+                                 ", 0x%" PRIx64 ") overlaps mapped section "
+                                 "'%s'", s->name, s->iova, s->iova + s->size,
+                                 e->name);
+        }
+    }
+    return true;
+}
+
+/* Send one DMA_MAP; *rerr is the server's errno (0: accepted). */
+static bool container_send_map(VFIOUserContainer *c,
+                               const VFIOUserDMASection *s,
+                               const ContainerPlan *p, int *rerr,
+                               GError **errp)
+{
+    VFIOUserDMAMap m = {
+        .argsz = sizeof(m),
+        .flags = p->flags,
+        .offset = p->offset,
+        .addr = s->iova,
+        .size = s->size,
+    };
+    struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
+    VFIOUserRequest req = {
+        .cmd = VFIO_USER_DMA_MAP,
+        .iov = &iov,
+        .iovcnt = 1,
+        .fds = p->fd >= 0 ? &p->fd : NULL,
+        .nfds = p->fd >= 0 ? 1 : 0,
+    };
+
+    if (!vfio_user_proxy_call(c->proxy, &req, errp)) {
+        g_prefix_error(errp, "section '%s': DMA_MAP: ", s->name);
+        return false;
+    }
+    *rerr = req.reply_errno;
+    return true;
+}
+
+static void container_insert(VFIOUserContainer *c,
+                             const VFIOUserDMASection *s,
+                             const ContainerPlan *p)
+{
+    VFIOUserDMAMapEntry e = {
+        .iova = s->iova,
+        .size = s->size,
+        .host = s->host,
+        .flags = p->flags,
+        .mode = p->mode,
+        .sent_fd = p->fd >= 0,
+        .via_proc_self_mem = p->via_proc_self_mem,
+    };
+
+    g_strlcpy(e.name, s->name, sizeof(e.name));
+    g_rw_lock_writer_lock(&c->lock);
+    g_array_insert_val(c->maps, container_upper(c->maps, s->iova), e);
+    g_rw_lock_writer_unlock(&c->lock);
+    g_debug("map %s iova=0x%" PRIx64 " size=0x%" PRIx64 " mode=%s fd=%s%s",
+            e.name, e.iova, e.size, vfio_user_dma_access_name(e.mode),
+            e.sent_fd ? "yes" : "no",
+            e.via_proc_self_mem ? " (/proc/self/mem)" : "");
+}
+
+/* Send the plan; on EINVAL for mode bits, fall back once per connection. */
+static bool container_map_locked(VFIOUserContainer *c,
+                                 const VFIOUserDMASection *s, GError **errp)
+{
+    uint64_t pg = container_min_pgsize(c);
+    ContainerPlan p;
+    int rerr;
+
+    if (!container_check(c, s, errp) || !container_plan(c, s, &p, errp)) {
+        return false;
+    }
+    if (p.fd >= 0 && (p.offset & (pg - 1))) {
+        return vfu_error_set(errp, EINVAL, "section '%s': fd offset 0x%"
+                             PRIx64 " must be a multiple of the server's "
+                             "page size 0x%" PRIx64, s->name, p.offset, pg);
+    }
+    if (g_atomic_int_get(&c->legacy)) {
+        container_plan_legacy(&p);
+    }
+    if (!container_send_map(c, s, &p, &rerr, errp)) {
+        return false;
+    }
+    if (rerr == EINVAL && (p.flags & VFIO_USER_DMA_MAP_F_MODES)) {
+        container_plan_legacy(&p);
+        if (!container_send_map(c, s, &p, &rerr, errp)) {
+            return false;
+        }
+        if (rerr == 0) {
+            g_atomic_int_set(&c->legacy, 1);
+            g_message("vfio-user: %s: server does not support DMA access "
+                      "modes; using legacy DMA_MAP",
+                      vfio_user_proxy_path(c->proxy));
+        }
+    }
+    if (rerr) {
+        return vfu_error_set(errp, rerr, "section '%s': the server refused "
+                             "DMA_MAP of iova=0x%" PRIx64 " size=0x%" PRIx64
+                             " (%s): %s", s->name, s->iova, s->size,
+                             vfio_user_dma_access_name(p.mode),
+                             g_strerror(rerr));
+    }
+    container_insert(c, s, &p);
+    return true;
+}
+
+bool vfio_user_container_map(VFIOUserContainer *c,
+                             const VFIOUserDMASection *s, GError **errp)
+{
+    bool ok;
+
+    g_mutex_lock(&c->map_lock);
+    ok = container_map_locked(c, s, errp);
+    g_mutex_unlock(&c->map_lock);
+    return ok;
+}
+
+/* Drop entry @i locally: no DMA request touches it once this returns. */
+static void container_remove(VFIOUserContainer *c, guint i)
+{
+    g_rw_lock_writer_lock(&c->lock);
+    g_array_remove_index(c->maps, i);
+    g_rw_lock_writer_unlock(&c->lock);
+}
+
+static bool container_send_unmap(VFIOUserContainer *c, uint64_t iova,
+                                 uint64_t size, GError **errp)
+{
+    VFIOUserDMAUnmap u = {
+        .argsz = sizeof(u),
+        .addr = iova,
+        .size = size,
+    };
+    VFIOUserDMAUnmap echo;
+    struct iovec iov = { .iov_base = &u, .iov_len = sizeof(u) };
+    struct iovec riov = { .iov_base = &echo, .iov_len = sizeof(echo) };
+    VFIOUserRequest req = {
+        .cmd = VFIO_USER_DMA_UNMAP,
+        .iov = &iov,
+        .iovcnt = 1,
+        .reply_iov = &riov,
+        .reply_iovcnt = 1,
+    };
+
+    if (!vfio_user_proxy_call(c->proxy, &req, errp)) {
+        g_prefix_error(errp, "DMA_UNMAP iova=0x%" PRIx64 ": ", iova);
+        return false;
+    }
+    if (req.reply_errno) {
+        return vfu_error_set(errp, req.reply_errno, "the server refused "
+                             "DMA_UNMAP of iova=0x%" PRIx64 " size=0x%"
+                             PRIx64 ": %s", iova, size,
+                             g_strerror(req.reply_errno));
+    }
+    return true;
+}
+
+bool vfio_user_container_unmap(VFIOUserContainer *c, uint64_t iova,
+                               uint64_t size, GError **errp)
+{
+    VFIOUserDMAMapEntry *e;
+    bool ok;
+    guint i;
+
+    g_mutex_lock(&c->map_lock);
+    i = container_upper(c->maps, iova);
+    e = i ? &g_array_index(c->maps, VFIOUserDMAMapEntry, i - 1) : NULL;
+    if (!e || e->iova != iova || e->size != size) {
+        g_mutex_unlock(&c->map_lock);
+        return vfu_error_set(errp, ENOENT, "no DMA map at iova=0x%" PRIx64
+                             " size=0x%" PRIx64, iova, size);
+    }
+    g_debug("unmap %s iova=0x%" PRIx64 " size=0x%" PRIx64, e->name, iova,
+            size);
+    container_remove(c, i - 1);
+    ok = container_send_unmap(c, iova, size, errp);
+    g_mutex_unlock(&c->map_lock);
+    return ok;
+}
+
+/*
+ * Check a server DMA request and describe its range as host pieces.
+ * Returns 0 or the errno for the error reply.
+ */
+static int container_collect(VFIOUserContainer *c, uint64_t addr,
+                             uint64_t count, uint32_t need,
+                             struct iovec *iov, VFIOUserDMAMapEntry **ents,
+                             int *n)
+{
+    uint64_t cur = addr, end = addr + count;
+    guint i = container_upper(c->maps, addr);
+    int k = 0;
+
+    if (i-- == 0) {
+        return EFAULT;
+    }
+    while (cur < end) {
+        VFIOUserDMAMapEntry *e;
+        uint64_t off, len;
+
+        if (i >= c->maps->len || k == CONTAINER_MAX_PIECES) {
+            return EFAULT;
+        }
+        e = &g_array_index(c->maps, VFIOUserDMAMapEntry, i++);
+        if (cur < e->iova || cur - e->iova >= e->size) {
+            return EFAULT;
+        }
+        if (!(e->flags & need)) {
+            return EPERM;
+        }
+        off = cur - e->iova;
+        len = MIN(e->size - off, end - cur);
+        iov[k].iov_base = (uint8_t *)e->host + off;
+        iov[k].iov_len = len;
+        ents[k++] = e;
+        cur += len;
+    }
+    *n = k;
+    return 0;
+}
+
+/* Errno for a DMA request's header, 0 if it may go on to the range check. */
+static int container_check_rw(VFIOUserContainer *c, const VFIOUserHdr *hdr,
+                              const VFIOUserDMARW *rw, size_t rest)
+{
+    if (rw->count == 0 || rw->count > UINT64_MAX - rw->addr) {
+        return EINVAL;
+    }
+    if (rw->count > vfio_user_proxy_caps(c->proxy)->max_data_xfer_size) {
+        return EMSGSIZE;
+    }
+    if (hdr->cmd == VFIO_USER_DMA_READ ? rest != 0 : rest != rw->count) {
+        return EINVAL;
+    }
+    return 0;
+}
+
+/* Move the data and answer; called with the read lock held. */
+static bool container_serve(VFIOUserContainer *c, const VFIOUserHdr *hdr,
+                            VFIOUserDMARW *rw, struct iovec *iov,
+                            VFIOUserDMAMapEntry **ents, int n,
+                            GError **errp)
+{
+    bool is_read = hdr->cmd == VFIO_USER_DMA_READ;
+
+    if (is_read) {
+        iov[0].iov_base = rw;
+        iov[0].iov_len = sizeof(*rw);
+        if (!vfio_user_proxy_send_reply(c->proxy, hdr, iov, n + 1, errp)) {
+            return false;
+        }
+    } else {
+        struct iovec hiov = { .iov_base = rw, .iov_len = sizeof(*rw) };
+        if (!vfio_user_proxy_recv_payload(c->proxy, iov + 1, n, errp) ||
+            !vfio_user_proxy_send_reply(c->proxy, hdr, &hiov, 1, errp)) {
+            return false;
+        }
+    }
+    for (int k = 0; k < n; k++) {
+        uint64_t *ctr = is_read ? &ents[k]->bytes_read
+                                : &ents[k]->bytes_written;
+        __atomic_fetch_add(ctr, iov[k + 1].iov_len, __ATOMIC_RELAXED);
+    }
+    __atomic_fetch_add(is_read ? &c->dma_reads : &c->dma_writes, 1,
+                       __ATOMIC_RELAXED);
+    return true;
+}
+
+static bool container_reject(VFIOUserContainer *c, const VFIOUserHdr *hdr,
+                             size_t rest, int err, GError **errp)
+{
+    __atomic_fetch_add(&c->dma_rejected, 1, __ATOMIC_RELAXED);
+    g_debug("rejected %s: %s", vfu_cmd_name(hdr->cmd), g_strerror(err));
+    return vfio_user_proxy_discard(c->proxy, rest, errp) &&
+           vfio_user_proxy_send_error(c->proxy, hdr, err, errp);
+}
+
+/* The proxy's request handler: DMA_READ / DMA_WRITE from the server. */
+static bool container_handle_request(VFIOUserProxy *proxy,
+                                     const VFIOUserHdr *hdr, int *fds,
+                                     size_t nfds, void *opaque,
+                                     GError **errp)
+{
+    VFIOUserContainer *c = opaque;
+    size_t payload = hdr->size - sizeof(*hdr);
+    struct iovec iov[CONTAINER_MAX_PIECES + 1];
+    VFIOUserDMAMapEntry *ents[CONTAINER_MAX_PIECES];
+    VFIOUserDMARW rw;
+    struct iovec hiov = { .iov_base = &rw, .iov_len = sizeof(rw) };
+    bool ok;
+    int err, n = 0;
+
+    vfu_close_fds(fds, nfds);
+    if (hdr->cmd != VFIO_USER_DMA_READ && hdr->cmd != VFIO_USER_DMA_WRITE) {
+        return vfio_user_proxy_discard(proxy, payload, errp) &&
+               vfio_user_proxy_send_error(proxy, hdr, ENOSYS, errp);
+    }
+    if (payload < sizeof(rw)) {
+        return vfu_error_set(errp, EPROTO, "%s request of %zu bytes is "
+                             "shorter than its header",
+                             vfu_cmd_name(hdr->cmd), payload);
+    }
+    if (!vfio_user_proxy_recv_payload(proxy, &hiov, 1, errp)) {
+        return false;
+    }
+    payload -= sizeof(rw);
+    err = container_check_rw(c, hdr, &rw, payload);
+    if (err) {
+        return container_reject(c, hdr, payload, err, errp);
+    }
+    g_rw_lock_reader_lock(&c->lock);
+    err = container_collect(c, rw.addr, rw.count,
+                            hdr->cmd == VFIO_USER_DMA_READ ?
+                            VFIO_USER_DMA_MAP_F_READ :
+                            VFIO_USER_DMA_MAP_F_WRITE, iov + 1, ents, &n);
+    ok = err ? container_reject(c, hdr, payload, err, errp)
+             : container_serve(c, hdr, &rw, iov, ents, n, errp);
+    g_rw_lock_reader_unlock(&c->lock);
+    return ok;
+}
+
+VFIOUserContainer *vfio_user_container_new(VFIOUserProxy *proxy,
+                                           VFIOUserDMAAccess policy)
+{
+    VFIOUserContainer *c = g_new0(VFIOUserContainer, 1);
+
+    c->proxy = proxy;
+    c->policy = policy;
+    g_mutex_init(&c->map_lock);
+    g_rw_lock_init(&c->lock);
+    c->maps = g_array_new(FALSE, FALSE, sizeof(VFIOUserDMAMapEntry));
+    c->probes = g_array_new(FALSE, FALSE, sizeof(ContainerProbe));
+    c->proc_mem_fd = -1;
+    vfio_user_proxy_set_request_handler(proxy, container_handle_request, c);
+    return c;
+}
+
+void vfio_user_container_free(VFIOUserContainer *c)
+{
+    bool live;
+
+    if (!c) {
+        return;
+    }
+    g_mutex_lock(&c->map_lock);
+    live = vfio_user_proxy_state(c->proxy) == VFIO_PROXY_CONNECTED;
+    while (c->maps->len) {
+        guint i = c->maps->len - 1;
+        VFIOUserDMAMapEntry e = g_array_index(c->maps, VFIOUserDMAMapEntry,
+                                              i);
+        g_autoptr(GError) err = NULL;
+
+        container_remove(c, i);
+        if (live && !container_send_unmap(c, e.iova, e.size, &err)) {
+            g_warning("section %s: %s", e.name, err->message);
+            live = vfio_user_proxy_state(c->proxy) == VFIO_PROXY_CONNECTED;
+        }
+    }
+    g_mutex_unlock(&c->map_lock);
+    vfio_user_proxy_set_request_handler(c->proxy, NULL, NULL);
+    if (c->proc_mem_fd >= 0) {
+        close(c->proc_mem_fd);
+    }
+    g_array_free(c->maps, TRUE);
+    g_array_free(c->probes, TRUE);
+    g_rw_lock_clear(&c->lock);
+    g_mutex_clear(&c->map_lock);
+    g_free(c);
+}
+
+size_t vfio_user_container_maps(VFIOUserContainer *c,
+                                VFIOUserDMAMapInfo *out, size_t max)
+{
+    size_t n;
+
+    g_rw_lock_reader_lock(&c->lock);
+    n = c->maps->len;
+    for (size_t i = 0; i < n && i < max; i++) {
+        VFIOUserDMAMapEntry *e = &g_array_index(c->maps,
+                                                VFIOUserDMAMapEntry, i);
+        VFIOUserDMAMapInfo *o = &out[i];
+
+        memcpy(o->name, e->name, sizeof(o->name));
+        o->iova = e->iova;
+        o->size = e->size;
+        o->flags = e->flags;
+        o->mode = e->mode;
+        o->sent_fd = e->sent_fd;
+        o->via_proc_self_mem = e->via_proc_self_mem;
+        o->bytes_read = __atomic_load_n(&e->bytes_read, __ATOMIC_RELAXED);
+        o->bytes_written = __atomic_load_n(&e->bytes_written,
+                                           __ATOMIC_RELAXED);
+    }
+    g_rw_lock_reader_unlock(&c->lock);
+    return n;
+}
+
+bool vfio_user_container_legacy_server(VFIOUserContainer *c)
+{
+    return g_atomic_int_get(&c->legacy);
+}
+
+void vfio_user_container_stats(VFIOUserContainer *c, VFIOUserDMAStats *out)
+{
+    out->dma_reads = __atomic_load_n(&c->dma_reads, __ATOMIC_RELAXED);
+    out->dma_writes = __atomic_load_n(&c->dma_writes, __ATOMIC_RELAXED);
+    out->dma_rejected = __atomic_load_n(&c->dma_rejected, __ATOMIC_RELAXED);
+}
