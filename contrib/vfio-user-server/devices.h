@@ -1,0 +1,96 @@
+/*
+ * Sample devices of vfio-user-server: private interface between the
+ * devices (edu.c, ram.c) and the program (main.c) or the unit tests.
+ *
+ * A device type describes itself to a VfuServer (PCI identity, regions,
+ * interrupts, reset) in create() and keeps its own state; destroy() frees
+ * that state and must run after vfu_server_free() (the server may call the
+ * device's callbacks until it is freed).
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef VFIO_USER_SAMPLE_DEVICES_H
+#define VFIO_USER_SAMPLE_DEVICES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <glib.h>
+#include "vfio-user/server.h"
+
+/* g_log domain of the sample devices (the library logs under its own). */
+#define SAMPLE_LOG_DOMAIN "vfio-user-sample"
+
+typedef struct SampleDeviceType {
+    const char *name;        /* "edu", "ram": the --device argument */
+    const char *description; /* one line for --help */
+    void *(*create)(VfuServer *srv, GError **errp);
+    void (*destroy)(void *dev);
+} SampleDeviceType;
+
+extern const SampleDeviceType sample_edu_type;
+extern const SampleDeviceType sample_ram_type;
+
+/* The device named @name, or NULL. */
+const SampleDeviceType *sample_device_find(const char *name);
+
+/* "edu, ram": the known names, for messages; g_free() it. */
+char *sample_device_names(void);
+
+/* ---- edu: register layout of BAR0 (see edu.c) ---- */
+
+#define EDU_PCI_VENDOR_ID 0x1234
+#define EDU_PCI_DEVICE_ID 0x11e8
+#define EDU_PCI_REVISION 0x10
+#define EDU_PCI_CLASS 0x00ff00
+#define EDU_BAR0_SIZE (1024 * 1024)
+
+#define EDU_REG_ID 0x00
+#define EDU_REG_LIVENESS 0x04
+#define EDU_REG_FACTORIAL 0x08
+#define EDU_REG_STATUS 0x20
+#define EDU_REG_IRQ_STATUS 0x24
+#define EDU_REG_IRQ_RAISE 0x60
+#define EDU_REG_IRQ_ACK 0x64
+#define EDU_REG_DMA_SRC 0x80
+#define EDU_REG_DMA_DST 0x88
+#define EDU_REG_DMA_COUNT 0x90
+#define EDU_REG_DMA_CMD 0x98
+
+#define EDU_ID_VALUE 0x010000edu
+
+#define EDU_STATUS_COMPUTING 0x01
+#define EDU_STATUS_IRQ_FACT 0x80
+
+#define EDU_IRQ_FACT 0x001
+#define EDU_IRQ_DMA 0x100
+
+#define EDU_DMA_CMD_START 0x1u
+#define EDU_DMA_CMD_TO_RAM 0x2u   /* 0: RAM to device, 1: device to RAM */
+#define EDU_DMA_CMD_IRQ 0x4u
+#define EDU_DMA_CMD_ERROR (1u << 31) /* our extension: last DMA failed */
+
+/* Device address of the DMA buffer; QEMU's is 4 KiB, ours 1 MiB. */
+#define EDU_DMA_BUF_ADDR 0x40000
+#define EDU_DMA_BUF_SIZE (1024 * 1024)
+
+/* ---- ram: identity and BAR layouts (see ram.c) ---- */
+
+#define RAM_PCI_VENDOR_ID 0x4e58
+#define RAM_PCI_DEVICE_ID 0x0001
+#define RAM_PCI_REVISION 0x01
+#define RAM_PCI_CLASS 0x050000
+#define RAM_BAR0_SIZE (1024 * 1024)
+#define RAM_BAR0_HOLE_OFFSET (512 * 1024)
+#define RAM_BAR0_HOLE_SIZE 4096
+#define RAM_BAR2_SIZE 4096
+
+#define RAM_REG_ID 0x00
+#define RAM_REG_SCRATCH 0x04
+#define RAM_REG_READ_COUNT 0x08
+#define RAM_REG_BAR0_SIZE 0x0c
+#define RAM_REG_IRQ 0x10
+
+#define RAM_ID_VALUE 0x4e580001u
+
+#endif /* VFIO_USER_SAMPLE_DEVICES_H */

@@ -1,0 +1,270 @@
+/*
+ * vfio-user-server: serve one sample device (edu, ram) on a UNIX socket.
+ *
+ *     vfio-user-server --device edu --socket /run/edu.sock [-v]
+ *
+ * Clients are served one after another until SIGTERM or SIGINT (or, with
+ * --once, until the first client disconnects).  When the socket listens, one
+ * line "vfio-user-server: listening on PATH (device NAME)" goes to stdout,
+ * so that scripts and tests can wait for it.
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <glib-unix.h>
+#include "devices.h"
+
+#define PROG "vfio-user-server"
+
+typedef struct SampleOptions {
+    char *device;
+    char *socket;
+    char *pidfile;
+    gboolean legacy_dma_map;
+    gboolean once;
+    gboolean verbose;
+} SampleOptions;
+
+/*
+ * Signal handling: SIGTERM/SIGINT are turned into GSources of a private
+ * main context that a thread runs, so the handler itself only sets a flag
+ * and stops the server from an ordinary thread.  @quit is atomic; the
+ * other fields are set before the thread starts.
+ */
+typedef struct SampleSignals {
+    VfuServer *srv;
+    GMainContext *ctx;
+    GMainLoop *loop;
+    GThread *thread;
+    gint quit;
+} SampleSignals;
+
+static gboolean sample_on_signal(gpointer opaque)
+{
+    SampleSignals *sig = opaque;
+
+    g_atomic_int_set(&sig->quit, 1);
+    vfu_server_stop(sig->srv);
+    return G_SOURCE_CONTINUE;
+}
+
+static gpointer sample_signal_thread(gpointer opaque)
+{
+    SampleSignals *sig = opaque;
+
+    g_main_context_push_thread_default(sig->ctx);
+    g_main_loop_run(sig->loop);
+    g_main_context_pop_thread_default(sig->ctx);
+    return NULL;
+}
+
+static void sample_signals_start(SampleSignals *sig, VfuServer *srv)
+{
+    static const int signals[] = { SIGTERM, SIGINT };
+
+    sig->srv = srv;
+    sig->ctx = g_main_context_new();
+    sig->loop = g_main_loop_new(sig->ctx, false);
+    for (size_t i = 0; i < G_N_ELEMENTS(signals); i++) {
+        GSource *src = g_unix_signal_source_new(signals[i]);
+
+        g_source_set_callback(src, sample_on_signal, sig, NULL);
+        g_source_attach(src, sig->ctx);
+        g_source_unref(src);
+    }
+    sig->thread = g_thread_new("signals", sample_signal_thread, sig);
+}
+
+static void sample_signals_stop(SampleSignals *sig)
+{
+    g_main_loop_quit(sig->loop);
+    g_thread_join(sig->thread);
+    g_main_loop_unref(sig->loop);
+    g_main_context_unref(sig->ctx);
+}
+
+/* -v: debug output of the library and of the devices (stderr). */
+static void sample_enable_debug(void)
+{
+    const char *old = g_getenv("G_MESSAGES_DEBUG");
+    char *domains = g_strjoin(" ", VFU_SERVER_LOG_DOMAIN, SAMPLE_LOG_DOMAIN,
+                              old, NULL);
+
+    g_setenv("G_MESSAGES_DEBUG", domains, true);
+    g_free(domains);
+}
+
+static bool sample_parse(int argc, char **argv, SampleOptions *opts)
+{
+    char *names = sample_device_names();
+    char *dev_help = g_strdup_printf("device to serve: %s", names);
+    GOptionEntry entries[] = {
+        { "device", 'd', 0, G_OPTION_ARG_STRING, &opts->device,
+          dev_help, "NAME" },
+        { "socket", 's', 0, G_OPTION_ARG_FILENAME, &opts->socket,
+          "UNIX socket to listen on", "PATH" },
+        { "legacy-dma-map", 0, 0, G_OPTION_ARG_NONE, &opts->legacy_dma_map,
+          "reject DMA_MAP access-mode bits like a pre-2026 server", NULL },
+        { "once", 0, 0, G_OPTION_ARG_NONE, &opts->once,
+          "exit after the first client disconnects", NULL },
+        { "verbose", 'v', 0, G_OPTION_ARG_NONE, &opts->verbose,
+          "log debug messages of the library and the device", NULL },
+        { "pidfile", 0, 0, G_OPTION_ARG_FILENAME, &opts->pidfile,
+          "write the process id to FILE (removed on exit)", "FILE" },
+        { NULL }
+    };
+    GOptionContext *ctx = g_option_context_new("- sample vfio-user device "
+                                               "server");
+    GError *err = NULL;
+    bool ok;
+
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    ok = g_option_context_parse(ctx, &argc, &argv, &err);
+
+    if (!ok) {
+        g_printerr(PROG ": %s (see --help)\n", err->message);
+        g_error_free(err);
+    } else if (argc > 1) {
+        g_printerr(PROG ": unexpected argument '%s' (see --help)\n", argv[1]);
+        ok = false;
+    } else if (!opts->device) {
+        g_printerr(PROG ": --device is required (one of: %s)\n", names);
+        ok = false;
+    } else if (!sample_device_find(opts->device)) {
+        g_printerr(PROG ": unknown device '%s' (known devices: %s)\n",
+                   opts->device, names);
+        ok = false;
+    } else if (!opts->socket) {
+        g_printerr(PROG ": --socket PATH is required\n");
+        ok = false;
+    }
+    g_option_context_free(ctx);
+    g_free(dev_help);
+    g_free(names);
+    return ok;
+}
+
+static VfuServer *sample_listen(const SampleOptions *opts)
+{
+    VfuServerOptions sopts = { .legacy_dma_map = opts->legacy_dma_map };
+    GError *err = NULL;
+    VfuServer *srv = vfu_server_new(opts->socket, &sopts, &err);
+
+    if (!srv) {
+        if (err->code == EADDRINUSE) {
+            g_printerr(PROG ": socket %s is in use by a running server: %s\n",
+                       opts->socket, err->message);
+        } else {
+            g_printerr(PROG ": cannot listen on %s: %s\n", opts->socket,
+                       err->message);
+        }
+        g_error_free(err);
+    }
+    return srv;
+}
+
+static bool sample_write_pidfile(const char *path)
+{
+    char *pid = g_strdup_printf("%d\n", (int)getpid());
+    GError *err = NULL;
+    bool ok = g_file_set_contents(path, pid, -1, &err);
+
+    if (!ok) {
+        g_printerr(PROG ": cannot write pid file: %s\n", err->message);
+        g_error_free(err);
+    }
+    g_free(pid);
+    return ok;
+}
+
+/* Serve clients until stopped; false when accepting failed. */
+static bool sample_serve(VfuServer *srv, SampleSignals *sig, bool once)
+{
+    GError *err = NULL;
+
+    while (!g_atomic_int_get(&sig->quit)) {
+        if (!vfu_server_accept(srv, &err)) {
+            if (g_atomic_int_get(&sig->quit)) {
+                break;
+            }
+            g_printerr(PROG ": accept failed: %s\n", err->message);
+            g_error_free(err);
+            return false;
+        }
+        g_debug("client connected");
+        if (vfu_server_run(srv, &err)) {
+            g_debug("client disconnected");
+        } else {
+            g_warning("client dropped: %s", err->message);
+            g_clear_error(&err);
+        }
+        if (once) {
+            break;
+        }
+    }
+    g_clear_error(&err);
+    return true;
+}
+
+int main(int argc, char **argv)
+{
+    SampleOptions opts = { 0 };
+    SampleSignals sig = { 0 };
+    const SampleDeviceType *type = NULL;
+    VfuServer *srv = NULL;
+    void *dev = NULL;
+    GError *err = NULL;
+    bool pidfile_written = false;
+    int ret = EXIT_FAILURE;
+
+    if (!sample_parse(argc, argv, &opts)) {
+        goto out;
+    }
+    if (opts.verbose) {
+        sample_enable_debug();
+    }
+    type = sample_device_find(opts.device);
+    srv = sample_listen(&opts);
+    if (!srv) {
+        goto out;
+    }
+    dev = type->create(srv, &err);
+    if (!dev) {
+        g_printerr(PROG ": cannot set up device %s: %s\n", type->name,
+                   err->message);
+        g_error_free(err);
+        goto out;
+    }
+    if (opts.pidfile) {
+        pidfile_written = sample_write_pidfile(opts.pidfile);
+        if (!pidfile_written) {
+            goto out;
+        }
+    }
+    sample_signals_start(&sig, srv);
+    printf(PROG ": listening on %s (device %s)\n", opts.socket, type->name);
+    fflush(stdout);
+    if (sample_serve(srv, &sig, opts.once)) {
+        ret = EXIT_SUCCESS;
+    }
+    sample_signals_stop(&sig);
+out:
+    if (srv) {
+        vfu_server_free(srv);
+    }
+    if (dev) {
+        type->destroy(dev);
+    }
+    if (pidfile_written) {
+        unlink(opts.pidfile);
+    }
+    g_free(opts.device);
+    g_free(opts.socket);
+    g_free(opts.pidfile);
+    return ret;
+}
