@@ -1,0 +1,230 @@
+/*
+ * Fake vfio-user server for the proxy unit tests: a script that runs on
+ * its own thread against one end of a socketpair (or an accepted socket),
+ * speaking through the transport functions, plus a one-shot gate for
+ * ordering steps between the test and its server.  Prototypes are at the
+ * top of test-proxy.c.
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <glib.h>
+
+#include "vfio-user/caps.h"
+#include "vfio-user/error.h"
+#include "vfio-user/transport.h"
+
+typedef void (*ServerScript)(int sock, void *opaque);
+
+typedef struct Peer {
+    int client_fd;
+    int server_fd;
+    ServerScript fn;
+    void *opaque;
+    GThread *thread;
+} Peer;
+
+typedef struct Gate {
+    GMutex lock;
+    GCond cond;
+    bool open;
+} Gate;
+
+void gate_init(Gate *g)
+{
+    g_mutex_init(&g->lock);
+    g_cond_init(&g->cond);
+    g->open = false;
+}
+
+void gate_open(Gate *g)
+{
+    g_mutex_lock(&g->lock);
+    g->open = true;
+    g_cond_broadcast(&g->cond);
+    g_mutex_unlock(&g->lock);
+}
+
+/* Wait (at most 10 s, so a broken test fails instead of hanging). */
+void gate_wait(Gate *g)
+{
+    gint64 deadline = g_get_monotonic_time() + 10 * G_TIME_SPAN_SECOND;
+
+    g_mutex_lock(&g->lock);
+    while (!g->open) {
+        g_assert_true(g_cond_wait_until(&g->cond, &g->lock, deadline));
+    }
+    g_mutex_unlock(&g->lock);
+}
+
+void gate_clear(Gate *g)
+{
+    g_cond_clear(&g->cond);
+    g_mutex_clear(&g->lock);
+}
+
+static gpointer peer_main(gpointer opaque)
+{
+    Peer *p = opaque;
+
+    p->fn(p->server_fd, p->opaque);
+    return NULL;
+}
+
+/* A socketpair; @fn runs on a thread with the server end. */
+Peer *peer_start(ServerScript fn, void *opaque)
+{
+    Peer *p = g_new0(Peer, 1);
+    int sv[2];
+
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+                    ==, 0);
+    p->client_fd = sv[0];
+    p->server_fd = sv[1];
+    p->fn = fn;
+    p->opaque = opaque;
+    p->thread = g_thread_new("fake-server", peer_main, p);
+    return p;
+}
+
+/* Join the script and close the server end (the proxy owns client_fd). */
+void peer_join(Peer *p)
+{
+    g_thread_join(p->thread);
+    close(p->server_fd);
+    g_free(p);
+}
+
+/* Receive one message whole; the payload must fit in @buf. */
+size_t srv_recv(int sock, VFIOUserHdr *hdr, void *buf, size_t size,
+                int *fds, size_t *nfds)
+{
+    GError *err = NULL;
+    size_t dummy, len;
+
+    g_assert_true(vfu_msg_recv_hdr(sock, hdr, fds, nfds ? nfds : &dummy,
+                                   fds ? VFU_MAX_FDS : 0, 1 << 24, &err));
+    g_assert_no_error(err);
+    len = hdr->size - sizeof(*hdr);
+    g_assert_cmpuint(len, <=, size);
+    g_assert_true(vfu_msg_recv_body(sock, buf, len, &err));
+    g_assert_no_error(err);
+    return len;
+}
+
+/* True when the peer closed the connection (EOF at a message boundary). */
+bool srv_wait_eof(int sock)
+{
+    GError *err = NULL;
+    VFIOUserHdr hdr;
+    size_t nfds;
+    bool eof;
+
+    if (vfu_msg_recv_hdr(sock, &hdr, NULL, &nfds, 0, 1 << 24, &err)) {
+        return false;
+    }
+    eof = err->code == ECONNRESET;
+    g_error_free(err);
+    return eof;
+}
+
+void srv_reply(int sock, const VFIOUserHdr *req, const void *payload,
+               size_t len, const int *fds, size_t nfds)
+{
+    GError *err = NULL;
+    VFIOUserHdr hdr;
+
+    vfu_hdr_init(&hdr, req->id, req->cmd, sizeof(hdr) + len,
+                 VFIO_USER_F_TYPE_REPLY);
+    g_assert_true(vfu_msg_send(sock, &hdr, payload, len, fds, nfds, &err));
+    g_assert_no_error(err);
+}
+
+void srv_error(int sock, const VFIOUserHdr *req, int errnum)
+{
+    GError *err = NULL;
+
+    g_assert_true(vfu_msg_send_error(sock, req, errnum, &err));
+    g_assert_no_error(err);
+}
+
+/* Send a request to the client (server-to-client direction). */
+void srv_request(int sock, uint16_t id, uint16_t cmd, const void *payload,
+                 size_t len)
+{
+    GError *err = NULL;
+    VFIOUserHdr hdr;
+
+    vfu_hdr_init(&hdr, id, cmd, sizeof(hdr) + len, VFIO_USER_F_TYPE_REQUEST);
+    g_assert_true(vfu_msg_send(sock, &hdr, payload, len, NULL, 0, &err));
+    g_assert_no_error(err);
+}
+
+/*
+ * Receive the client's VERSION, check it parses, and answer with @payload
+ * (@len bytes) and @flags/@errnum in the reply header.  The client's offer
+ * is stored in @client_caps when not NULL.
+ */
+void srv_version_raw(int sock, const void *payload, size_t len,
+                     uint16_t cmd, uint16_t id_delta, uint32_t flags,
+                     int errnum, VFIOUserCaps *client_caps)
+{
+    char buf[4096];
+    VFIOUserCaps caps;
+    GError *err = NULL;
+    VFIOUserHdr req, hdr;
+    size_t n = srv_recv(sock, &req, buf, sizeof(buf), NULL, NULL);
+
+    g_assert_cmpuint(req.cmd, ==, VFIO_USER_VERSION);
+    g_assert_cmpuint(req.flags, ==, VFIO_USER_F_TYPE_REQUEST);
+    g_assert_true(vfu_caps_parse_version(buf, n, &caps, &err));
+    g_assert_no_error(err);
+    if (client_caps) {
+        *client_caps = caps;
+    }
+    vfu_hdr_init(&hdr, req.id + id_delta, cmd, sizeof(hdr) + len, flags);
+    hdr.error = errnum;
+    g_assert_true(vfu_msg_send(sock, &hdr, payload, len, NULL, 0, &err));
+    g_assert_no_error(err);
+}
+
+/* Answer VERSION with version @major.1 and @json (NULL: no JSON at all). */
+void srv_version_json(int sock, uint16_t major, const char *json)
+{
+    size_t jlen = json ? strlen(json) + 1 : 0;
+    g_autofree char *p = g_malloc(4 + jlen);
+    uint16_t v[2] = { major, 1 };
+
+    memcpy(p, v, sizeof(v));
+    if (json) {
+        memcpy(p + 4, json, jlen);
+    }
+    srv_version_raw(sock, p, 4 + jlen, VFIO_USER_VERSION, 0,
+                    VFIO_USER_F_TYPE_REPLY, 0, NULL);
+}
+
+/* The usual server answer: 8 fds, 1 MiB transfers. */
+void srv_version(int sock)
+{
+    srv_version_json(sock, 0, "{\"capabilities\":{\"max_msg_fds\":8,"
+                     "\"max_data_xfer_size\":1048576,\"pgsizes\":4096}}");
+}
+
+/* Open file descriptors of this process (the directory's own fd counted). */
+unsigned count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    unsigned n = 0;
+
+    g_assert_nonnull(d);
+    while (readdir(d)) {
+        n++;
+    }
+    closedir(d);
+    return n;
+}

@@ -1,0 +1,1160 @@
+/*
+ * Unit tests for the vfio-user client connection (hw/vfio-user/proxy.c):
+ * connect errors, VERSION negotiation, request/reply matching, scatter,
+ * fds, timeouts, posted requests, server-to-client requests and the
+ * failure model, against a fake server on a thread over real sockets.
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "hw/vfio-user/proxy.h"
+#include "vfio-user/error.h"
+#include "vfio-user/transport.h"
+
+/* ---- From test-proxy-helpers.c ---- */
+typedef void (*ServerScript)(int sock, void *opaque);
+typedef struct Peer {
+    int client_fd;
+    int server_fd;
+    ServerScript fn;
+    void *opaque;
+    GThread *thread;
+} Peer;
+typedef struct Gate {
+    GMutex lock;
+    GCond cond;
+    bool open;
+} Gate;
+void gate_init(Gate *g);
+void gate_open(Gate *g);
+void gate_wait(Gate *g);
+void gate_clear(Gate *g);
+Peer *peer_start(ServerScript fn, void *opaque);
+void peer_join(Peer *p);
+size_t srv_recv(int sock, VFIOUserHdr *hdr, void *buf, size_t size,
+                int *fds, size_t *nfds);
+bool srv_wait_eof(int sock);
+void srv_reply(int sock, const VFIOUserHdr *req, const void *payload,
+               size_t len, const int *fds, size_t nfds);
+void srv_error(int sock, const VFIOUserHdr *req, int errnum);
+void srv_request(int sock, uint16_t id, uint16_t cmd, const void *payload,
+                 size_t len);
+void srv_version_raw(int sock, const void *payload, size_t len,
+                     uint16_t cmd, uint16_t id_delta, uint32_t flags,
+                     int errnum, VFIOUserCaps *client_caps);
+void srv_version_json(int sock, uint16_t major, const char *json);
+void srv_version(int sock);
+unsigned count_fds(void);
+
+/* Warnings of the proxy's log domain, captured instead of aborting. */
+static GMutex log_lock;
+static GString *log_warnings;
+
+static void log_capture(const gchar *domain G_GNUC_UNUSED,
+                        GLogLevelFlags level G_GNUC_UNUSED,
+                        const gchar *msg, gpointer opaque G_GNUC_UNUSED)
+{
+    g_mutex_lock(&log_lock);
+    g_string_append_printf(log_warnings, "%s\n", msg);
+    g_mutex_unlock(&log_lock);
+}
+
+static bool log_contains(const char *needle)
+{
+    bool found;
+
+    g_mutex_lock(&log_lock);
+    found = strstr(log_warnings->str, needle) != NULL;
+    g_mutex_unlock(&log_lock);
+    return found;
+}
+
+/* ---- Small client-side helpers ---- */
+
+static VFIOUserProxy *client_new(Peer *p, uint32_t timeout_ms)
+{
+    VFIOUserProxyOptions opts;
+    GError *err = NULL;
+    VFIOUserProxy *proxy;
+
+    vfio_user_proxy_options_init(&opts);
+    opts.msg_timeout_ms = timeout_ms;
+    proxy = vfio_user_proxy_new_from_fd(p->client_fd, &opts, &err);
+    g_assert_no_error(err);
+    g_assert_nonnull(proxy);
+    return proxy;
+}
+
+/* Blocking request with one payload buffer and one reply buffer. */
+static bool client_call(VFIOUserProxy *proxy, uint16_t cmd, const void *data,
+                        size_t len, void *reply, size_t reply_size,
+                        VFIOUserRequest *out, GError **errp)
+{
+    struct iovec iov = { (void *)data, len };
+    struct iovec riov = { reply, reply_size };
+
+    *out = (VFIOUserRequest) {
+        .cmd = cmd, .iov = &iov, .iovcnt = len ? 1 : 0,
+        .reply_iov = &riov, .reply_iovcnt = reply_size ? 1 : 0,
+    };
+    return vfio_user_proxy_call(proxy, out, errp);
+}
+
+/* Round trip with the echo server step below; asserts it works. */
+static void client_ping(VFIOUserProxy *proxy, const char *word)
+{
+    char buf[64] = "";
+    VFIOUserRequest req;
+    GError *err = NULL;
+
+    g_assert_true(client_call(proxy, VFIO_USER_DEVICE_GET_INFO, word,
+                              strlen(word), buf, sizeof(buf), &req, &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(req.reply_len, ==, strlen(word));
+    g_assert_cmpmem(buf, req.reply_len, word, strlen(word));
+}
+
+/* Server side of client_ping(): echo one request's payload. */
+static void srv_echo_one(int sock)
+{
+    char buf[256];
+    VFIOUserHdr hdr;
+    size_t n = srv_recv(sock, &hdr, buf, sizeof(buf), NULL, NULL);
+
+    srv_reply(sock, &hdr, buf, n, NULL, 0);
+}
+
+static void script_version_then_eof(int sock, void *opaque G_GNUC_UNUSED)
+{
+    srv_version(sock);
+    g_assert_true(srv_wait_eof(sock));
+}
+
+static void assert_error(GError *err, int code, const char *needle)
+{
+    g_assert_nonnull(err);
+    g_assert_true(err->domain == VFU_ERROR);
+    g_assert_cmpint(err->code, ==, code);
+    if (!strstr(err->message, needle)) {
+        g_error("'%s' not in error '%s'", needle, err->message);
+    }
+}
+
+/* ---- Connect errors (a temporary directory with real paths) ---- */
+
+static void test_connect_missing(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("proxy-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "none.sock", NULL);
+    GError *err = NULL;
+
+    g_assert_null(vfio_user_proxy_connect(path, NULL, &err));
+    assert_error(err, ENOENT, "no such file");
+    g_assert_nonnull(strstr(err->message, path));
+    g_error_free(err);
+    g_rmdir(dir);
+}
+
+static void test_connect_not_socket(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("proxy-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "plain", NULL);
+    GError *err = NULL;
+
+    g_assert_true(g_file_set_contents(path, "x", 1, NULL));
+    g_assert_null(vfio_user_proxy_connect(path, NULL, &err));
+    assert_error(err, ENOTSOCK, "is not a socket");
+    g_assert_nonnull(strstr(err->message, path));
+    g_error_free(err);
+    g_unlink(path);
+    g_rmdir(dir);
+}
+
+static int bind_unix(const char *path)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    g_assert_cmpint(s, >=, 0);
+    g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
+    g_assert_cmpint(bind(s, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+    return s;
+}
+
+static void test_connect_refused(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("proxy-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "dead.sock", NULL);
+    GError *err = NULL;
+    int s = bind_unix(path); /* bound, never listening */
+
+    g_assert_null(vfio_user_proxy_connect(path, NULL, &err));
+    assert_error(err, ECONNREFUSED, "nothing listening");
+    g_assert_nonnull(strstr(err->message, path));
+    g_error_free(err);
+    close(s);
+    g_unlink(path);
+    g_rmdir(dir);
+}
+
+static void test_connect_too_long(void)
+{
+    g_autofree char *path = g_strnfill(200, 'a');
+    GError *err = NULL;
+
+    g_assert_null(vfio_user_proxy_connect(path, NULL, &err));
+    assert_error(err, ENAMETOOLONG, "too long");
+    g_error_free(err);
+}
+
+static gpointer accept_and_serve(gpointer opaque)
+{
+    int s = accept4(GPOINTER_TO_INT(opaque), NULL, NULL, SOCK_CLOEXEC);
+
+    g_assert_cmpint(s, >=, 0);
+    script_version_then_eof(s, NULL);
+    close(s);
+    return NULL;
+}
+
+/* A real listening socket: connect, negotiate, close; no fd left behind. */
+static void test_connect_cycle_fds(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("proxy-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "srv.sock", NULL);
+    int ls = bind_unix(path);
+    unsigned before;
+
+    g_assert_cmpint(listen(ls, 4), ==, 0);
+    before = count_fds();
+    for (int i = 0; i < 3; i++) {
+        GThread *t = g_thread_new("accept", accept_and_serve,
+                                  GINT_TO_POINTER(ls));
+        GError *err = NULL;
+        VFIOUserProxy *proxy = vfio_user_proxy_connect(path, NULL, &err);
+
+        g_assert_no_error(err);
+        g_assert_cmpstr(vfio_user_proxy_path(proxy), ==, path);
+        g_assert_cmpint(vfio_user_proxy_state(proxy), ==,
+                        VFIO_PROXY_CONNECTED);
+        g_assert_cmpuint(vfio_user_proxy_caps(proxy)->max_msg_fds, ==, 8);
+        vfio_user_proxy_close(proxy);
+        g_thread_join(t);
+    }
+    g_assert_cmpuint(count_fds(), ==, before);
+    close(ls);
+    g_unlink(path);
+    g_rmdir(dir);
+}
+
+/* ---- Negotiation ---- */
+
+typedef struct VersionCase {
+    uint16_t major;
+    const char *json;
+    VFIOUserCaps client_caps;
+} VersionCase;
+
+static void script_version_case(int sock, void *opaque)
+{
+    VersionCase *vc = opaque;
+    size_t jlen = vc->json ? strlen(vc->json) + 1 : 0;
+    g_autofree char *p = g_malloc(4 + jlen);
+    uint16_t v[2] = { vc->major, 3 };
+
+    memcpy(p, v, sizeof(v));
+    if (vc->json) {
+        memcpy(p + 4, vc->json, jlen);
+    }
+    srv_version_raw(sock, p, 4 + jlen, VFIO_USER_VERSION, 0,
+                    VFIO_USER_F_TYPE_REPLY, 0, &vc->client_caps);
+    srv_wait_eof(sock);
+}
+
+static void test_negotiate_merge(void)
+{
+    VersionCase vc = {
+        .json = "{\"capabilities\":{\"max_msg_fds\":8,"
+                "\"max_data_xfer_size\":65536,\"pgsizes\":4096,"
+                "\"max_dma_maps\":100000,\"unknown_key\":[1,2]}}",
+    };
+    Peer *p = peer_start(script_version_case, &vc);
+    VFIOUserProxy *proxy = client_new(p, 0);
+    const VFIOUserCaps *m = vfio_user_proxy_caps(proxy);
+    const VFIOUserCaps *s = vfio_user_proxy_server_caps(proxy);
+
+    g_assert_cmpuint(s->max_msg_fds, ==, 8);
+    g_assert_cmpuint(s->max_data_xfer_size, ==, 65536);
+    g_assert_cmpuint(s->minor, ==, 3);
+    g_assert_cmpuint(m->max_msg_fds, ==, 8);          /* theirs smaller */
+    g_assert_cmpuint(m->max_data_xfer_size, ==, 65536);
+    g_assert_cmpuint(m->max_dma_maps, ==, 65535);     /* ours smaller */
+    g_assert_cmpuint(m->minor, ==, VFIO_USER_MINOR_VER);
+    vfio_user_proxy_close(proxy);
+    peer_join(p);
+    /* What we offered reached the server. */
+    g_assert_cmpuint(vc.client_caps.max_msg_fds, ==, 16);
+    g_assert_cmpuint(vc.client_caps.max_data_xfer_size, ==, 1024 * 1024);
+}
+
+static void test_negotiate_defaults(void)
+{
+    VersionCase vc = { .json = NULL };
+    Peer *p = peer_start(script_version_case, &vc);
+    VFIOUserProxy *proxy = client_new(p, 0);
+    const VFIOUserCaps *m = vfio_user_proxy_caps(proxy);
+    const VFIOUserCaps *s = vfio_user_proxy_server_caps(proxy);
+
+    g_assert_cmpuint(s->max_msg_fds, ==, VFIO_USER_DEF_MAX_MSG_FDS);
+    g_assert_cmpuint(s->max_data_xfer_size, ==, VFIO_USER_DEF_MAX_XFER);
+    g_assert_cmpuint(s->pgsizes, ==, VFIO_USER_DEF_PGSIZES);
+    g_assert_cmpuint(m->max_msg_fds, ==, 1);
+    g_assert_false(m->write_multiple);
+    vfio_user_proxy_close(proxy);
+    peer_join(p);
+}
+
+/* The negotiation must fail with @code and @needle in the message. */
+static void expect_version_failure(VersionCase *vc, int code,
+                                   const char *needle)
+{
+    Peer *p = peer_start(script_version_case, vc);
+    GError *err = NULL;
+    unsigned before = count_fds();
+
+    g_assert_null(vfio_user_proxy_new_from_fd(p->client_fd, NULL, &err));
+    assert_error(err, code, needle);
+    g_assert_nonnull(strstr(err->message, "version negotiation failed"));
+    g_error_free(err);
+    peer_join(p);
+    g_assert_cmpuint(count_fds(), ==, before - 2); /* both ends closed */
+}
+
+static void test_negotiate_bad_json(void)
+{
+    VersionCase vc = { .json = "{\"capabilities\":{\"max_msg_fds\":" };
+
+    expect_version_failure(&vc, EINVAL, "");
+}
+
+static void test_negotiate_wrong_type(void)
+{
+    VersionCase vc = { .json = "{\"capabilities\":{\"max_msg_fds\":\"8\"}}" };
+
+    expect_version_failure(&vc, EINVAL, "max_msg_fds");
+}
+
+static void test_negotiate_major(void)
+{
+    VersionCase vc = { .major = 1, .json = "{}" };
+
+    expect_version_failure(&vc, EINVAL, "major");
+}
+
+typedef struct BadReply {
+    uint16_t cmd;
+    uint16_t id_delta;
+    uint32_t flags;
+    int errnum;
+} BadReply;
+
+static void script_bad_version_reply(int sock, void *opaque)
+{
+    BadReply *b = opaque;
+    uint16_t v[2] = { 0, 1 };
+
+    srv_version_raw(sock, v, sizeof(v), b->cmd, b->id_delta, b->flags,
+                    b->errnum, NULL);
+    srv_wait_eof(sock);
+}
+
+static void expect_bad_reply(BadReply *b, int code, const char *needle)
+{
+    Peer *p = peer_start(script_bad_version_reply, b);
+    GError *err = NULL;
+
+    g_assert_null(vfio_user_proxy_new_from_fd(p->client_fd, NULL, &err));
+    assert_error(err, code, needle);
+    g_error_free(err);
+    peer_join(p);
+}
+
+static void test_negotiate_error_reply(void)
+{
+    BadReply b = { VFIO_USER_VERSION, 0,
+                   VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR, ENOTSUP };
+
+    expect_bad_reply(&b, ENOTSUP, "rejected VERSION");
+}
+
+static void test_negotiate_wrong_reply(void)
+{
+    BadReply other_cmd = { VFIO_USER_DMA_MAP, 0, VFIO_USER_F_TYPE_REPLY, 0 };
+    BadReply other_id = { VFIO_USER_VERSION, 7, VFIO_USER_F_TYPE_REPLY, 0 };
+    BadReply request = { VFIO_USER_DMA_READ, 0, VFIO_USER_F_TYPE_REQUEST, 0 };
+
+    expect_bad_reply(&other_cmd, EPROTO, "DMA_MAP reply");
+    expect_bad_reply(&other_id, EPROTO, "id 7");
+    expect_bad_reply(&request, EPROTO, "instead of the VERSION reply");
+}
+
+static void script_version_silent(int sock, void *opaque G_GNUC_UNUSED)
+{
+    char buf[4096];
+    VFIOUserHdr hdr;
+
+    srv_recv(sock, &hdr, buf, sizeof(buf), NULL, NULL);
+    g_assert_true(srv_wait_eof(sock));
+}
+
+static void test_negotiate_timeout(void)
+{
+    Peer *p = peer_start(script_version_silent, NULL);
+    VFIOUserProxyOptions opts;
+    GError *err = NULL;
+
+    vfio_user_proxy_options_init(&opts);
+    opts.msg_timeout_ms = 100;
+    g_assert_null(vfio_user_proxy_new_from_fd(p->client_fd, &opts, &err));
+    assert_error(err, ETIMEDOUT, "100 ms");
+    g_error_free(err);
+    peer_join(p);
+}
+
+/* ---- Requests and replies ---- */
+
+static void script_roundtrip(int sock, void *opaque G_GNUC_UNUSED)
+{
+    static const char reply[] = "0123456789abcdefghijklm"; /* 24 with NUL */
+    char buf[64];
+    VFIOUserHdr hdr;
+    size_t n;
+
+    srv_version(sock);
+    n = srv_recv(sock, &hdr, buf, sizeof(buf), NULL, NULL);
+    g_assert_cmpuint(hdr.cmd, ==, VFIO_USER_DEVICE_GET_REGION_INFO);
+    g_assert_cmpuint(hdr.flags, ==, VFIO_USER_F_TYPE_REQUEST);
+    g_assert_cmpmem(buf, n, "hello world", 11);
+    srv_reply(sock, &hdr, reply, sizeof(reply), NULL, 0);
+    g_assert_true(srv_wait_eof(sock));
+}
+
+/* Payload in two iovecs; reply scattered into three caller buffers. */
+static void test_roundtrip_scatter(void)
+{
+    Peer *p = peer_start(script_roundtrip, NULL);
+    VFIOUserProxy *proxy = client_new(p, 0);
+    char a[5], b[10], c[16];
+    struct iovec iov[2] = { { "hello ", 6 }, { "world", 5 } };
+    struct iovec riov[3] = { { a, 5 }, { b, 10 }, { c, 16 } };
+    VFIOUserRequest req = {
+        .cmd = VFIO_USER_DEVICE_GET_REGION_INFO, .iov = iov, .iovcnt = 2,
+        .reply_iov = riov, .reply_iovcnt = 3,
+    };
+    VFIOUserProxyStats st;
+    GError *err = NULL;
+
+    memset(c, '#', sizeof(c));
+    g_assert_true(vfio_user_proxy_call(proxy, &req, &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(req.reply_len, ==, 24);
+    g_assert_cmpint(req.reply_errno, ==, 0);
+    g_assert_cmpmem(a, 5, "01234", 5);
+    g_assert_cmpmem(b, 10, "56789abcde", 10);
+    g_assert_cmpmem(c, 9, "fghijklm", 9);
+    g_assert_cmpint(c[9], ==, '#'); /* nothing beyond the reply */
+    vfio_user_proxy_get_stats(proxy, &st);
+    g_assert_cmpuint(st.requests, ==, 1);
+    g_assert_cmpuint(st.replies, ==, 1);
+    vfio_user_proxy_close(proxy);
+    peer_join(p);
+}
+
+static int memfd_with(const char *text)
+{
+    int fd = memfd_create("proxy-test", MFD_CLOEXEC);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(write(fd, text, strlen(text)), ==, (ssize_t)strlen(text));
+    return fd;
+}
+
+static void script_reply_fds(int sock, void *opaque)
+{
+    Gate *closed = opaque;
+    char buf[64];
+    VFIOUserHdr hdr;
+
+    srv_version(sock);
+    for (int round = 0; round < 2; round++) {
+        int fds[3];
+
+        srv_recv(sock, &hdr, buf, sizeof(buf), NULL, NULL);
+        fds[0] = memfd_with("fd0");
+        fds[1] = memfd_with("fd1");
+        fds[2] = memfd_with("fd2");
+        srv_reply(sock, &hdr, "ok", 2, fds, 3);
+        vfu_close_fds(fds, 3);
+        gate_open(&closed[round]);
+    }
+    g_assert_true(srv_wait_eof(sock));
+}
+
+static void test_reply_fds(void)
+{
+    Gate closed[2];
+    Peer *p;
+    VFIOUserProxy *proxy;
+    unsigned before;
+    char buf[8], text[4] = "";
+    struct iovec riov = { buf, sizeof(buf) };
+    int fds[4] = { -1, -1, -1, -1 };
+    VFIOUserRequest req = {
+        .cmd = VFIO_USER_DEVICE_GET_REGION_IO_FDS,
+        .reply_iov = &riov, .reply_iovcnt = 1,
+        .reply_fds = fds, .reply_max_fds = 4,
+    };
+    GError *err = NULL;
+
+    gate_init(&closed[0]);
+    gate_init(&closed[1]);
+    p = peer_start(script_reply_fds, closed);
+    proxy = client_new(p, 0);
+    before = count_fds();
+    g_assert_true(vfio_user_proxy_call(proxy, &req, &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(req.reply_nfds, ==, 3);
+    for (int i = 0; i < 3; i++) {
+        g_autofree char *want = g_strdup_printf("fd%d", i);
+
+        g_assert_cmpint(pread(fds[i], text, 3, 0), ==, 3);
+        g_assert_cmpmem(text, 3, want, 3);
+    }
+    gate_wait(&closed[0]);
+    g_assert_cmpuint(count_fds(), ==, before + 3);
+    vfu_close_fds(fds, 3);
+
+    /* Room for one fd: the other two are closed, not leaked. */
+    req.reply_max_fds = 1;
+    g_assert_true(vfio_user_proxy_call(proxy, &req, &err));
+    g_assert_cmpuint(req.reply_nfds, ==, 1);
+    gate_wait(&closed[1]);
+    g_assert_cmpuint(count_fds(), ==, before + 1);
+    vfu_close_fds(fds, 1);
+    vfio_user_proxy_close(proxy);
+    peer_join(p);
+    gate_clear(&closed[0]);
+    gate_clear(&closed[1]);
+}
+
+/* Two requests from two threads, answered in the opposite order. */
+static void script_out_of_order(int sock, void *opaque G_GNUC_UNUSED)
+{
+    char b1[64], b2[64];
+    VFIOUserHdr h1, h2;
+    size_t n1, n2;
+
+    srv_version(sock);
+    n1 = srv_recv(sock, &h1, b1, sizeof(b1), NULL, NULL);
+    n2 = srv_recv(sock, &h2, b2, sizeof(b2), NULL, NULL);
+    g_assert_cmpuint(h1.id, !=, h2.id);
+    srv_reply(sock, &h2, b2, n2, NULL, 0);
+    srv_reply(sock, &h1, b1, n1, NULL, 0);
+    g_assert_true(srv_wait_eof(sock));
+}
+
+static gpointer ping_thread(gpointer opaque)
+{
+    VFIOUserProxy **pp = opaque;
+
+    client_ping(pp[0], (const char *)pp[1]);
+    return NULL;
+}
+
+static void test_out_of_order(void)
+{
+    Peer *p = peer_start(script_out_of_order, NULL);
+    VFIOUserProxy *proxy = client_new(p, 0);
+    void *arg1[2] = { proxy, "first thread" };
+    void *arg2[2] = { proxy, "second thread, longer" };
+    GThread *t1 = g_thread_new("c1", ping_thread, arg1);
+    GThread *t2 = g_thread_new("c2", ping_thread, arg2);
+    VFIOUserProxyStats st;
+
+    g_thread_join(t1);
+    g_thread_join(t2);
+    vfio_user_proxy_get_stats(proxy, &st);
+    g_assert_cmpuint(st.replies, ==, 2);
+    g_assert_cmpuint(st.unknown_replies, ==, 0);
+    vfio_user_proxy_close(proxy);
+    peer_join(p);
+}
+
+/* An unsolicited reply (with payload and an fd) before the real one. */
+static void script_unknown_reply(int sock, void *opaque G_GNUC_UNUSED)
+{
+    char buf[64], junk[32] = { 0 };
+    VFIOUserHdr hdr, fake;
+    size_t n;
+    int fd;
+
+    srv_version(sock);
+    n = srv_recv(sock, &hdr, buf, sizeof(buf), NULL, NULL);
+    fd = memfd_with("stray"); /* after the client counted its fds */
+    fake = hdr;
+    fake.id = hdr.id + 100;
+    srv_reply(sock, &fake, junk, sizeof(junk), &fd, 1);
+    close(fd);
+    srv_reply(sock, &hdr, buf, n, NULL, 0);
+    srv_echo_one(sock);
+    g_assert_true(srv_wait_eof(sock));
+}
+
+static void test_unknown_reply(void)
+{
+    Peer *p = peer_start(script_unknown_reply, NULL);
+    VFIOUserProxy *proxy = client_new(p, 0);
+    unsigned before = count_fds();
+    VFIOUserProxyStats st;
+
+    client_ping(proxy, "real reply");
+    vfio_user_proxy_get_stats(proxy, &st);
+    g_assert_cmpuint(st.unknown_replies, ==, 1);
+    g_assert_cmpuint(st.replies, ==, 1);
+    g_assert_cmpuint(count_fds(), ==, before); /* the stray fd was closed */
+    g_assert_cmpint(vfio_user_proxy_state(proxy), ==, VFIO_PROXY_CONNECTED);
+    client_ping(proxy, "still works");
+    vfio_user_proxy_close(proxy);
+    peer_join(p);
+}
+
+static void script_oversized(int sock, void *opaque G_GNUC_UNUSED)
+{
+    char buf[64], big[100];
+    VFIOUserHdr hdr;
+
+    memset(big, 'x', sizeof(big));
+    srv_version(sock);
+    srv_recv(sock, &hdr, buf, sizeof(buf), NULL, NULL);
+    srv_reply(sock, &hdr, big, sizeof(big), NULL, 0);
+    srv_echo_one(sock);
+    g_assert_true(srv_wait_eof(sock));
+}
+
+static void test_oversized_reply(void)
+{
+    Peer *p = peer_start(script_oversized, NULL);
+    VFIOUserProxy *proxy = client_new(p, 0);
+    char small[8];
+    VFIOUserRequest req;
+    GError *err = NULL;
+
+    g_assert_false(client_call(proxy, VFIO_USER_REGION_READ, NULL, 0, small,
+                               sizeof(small), &req, &err));
+    assert_error(err, EMSGSIZE, "100 bytes");
+    g_clear_error(&err);
+    g_assert_cmpint(vfio_user_proxy_state(proxy), ==, VFIO_PROXY_CONNECTED);
+    client_ping(proxy, "next");
+    vfio_user_proxy_close(proxy);
+    peer_join(p);
+}
+
+/* ---- Timeouts and failures ---- */
+
+static void script_late_reply(int sock, void *opaque)
+{
+    Gate *gate = opaque;
+    char buf[64];
+    VFIOUserHdr hdr;
+    size_t n;
+
+    srv_version(sock);
+    n = srv_recv(sock, &hdr, buf, sizeof(buf), NULL, NULL);
+    gate_wait(gate);
+    srv_reply(sock, &hdr, buf, n, NULL, 0);
+    srv_echo_one(sock);
+    g_assert_true(srv_wait_eof(sock));
+}
+
+static void test_timeout_late_reply(void)
+{
+    Gate gate;
+    Peer *p;
+    VFIOUserProxy *proxy;
+    VFIOUserProxyStats st;
+    VFIOUserRequest req;
+    GError *err = NULL;
+    char buf[16];
+
+    gate_init(&gate);
+    p = peer_start(script_late_reply, &gate);
+    proxy = client_new(p, 100);
+    g_assert_false(client_call(proxy, VFIO_USER_REGION_READ, "late", 4, buf,
+                               sizeof(buf), &req, &err));
+    assert_error(err, ETIMEDOUT, "REGION_READ");
+    g_clear_error(&err);
+    vfio_user_proxy_get_stats(proxy, &st);
+    g_assert_cmpuint(st.timeouts, ==, 1);
+    g_assert_cmpint(vfio_user_proxy_state(proxy), ==, VFIO_PROXY_CONNECTED);
+    gate_open(&gate);
+    client_ping(proxy, "after");    /* the late reply comes before this */
+    vfio_user_proxy_get_stats(proxy, &st);
+    g_assert_cmpuint(st.unknown_replies, ==, 1);
+    g_assert_cmpuint(st.replies, ==, 1);
+    vfio_user_proxy_close(proxy);
+    peer_join(p);
+    gate_clear(&gate);
+}
+
+typedef struct NotifyCount {
+    Gate gate;
+    int calls;
+    int code;
+} NotifyCount;
+
+static void count_notify(VFIOUserProxy *proxy G_GNUC_UNUSED, const GError *err,
+                         void *opaque)
+{
+    NotifyCount *nc = opaque;
+
+    nc->calls++;
+    nc->code = err->code;
+    gate_open(&nc->gate);
+}
+
+static void script_hangup(int sock, void *opaque G_GNUC_UNUSED)
+{
+    char buf[64];
+    VFIOUserHdr hdr;
+
+    srv_version(sock);
+    srv_recv(sock, &hdr, buf, sizeof(buf), NULL, NULL);
+    shutdown(sock, SHUT_RDWR);
+}
+
+static void test_hangup_wakes(void)
+{
+    Peer *p = peer_start(script_hangup, NULL);
+    VFIOUserProxy *proxy = client_new(p, 10000);
+    NotifyCount nc = { 0 };
+    VFIOUserRequest req;
+    GError *err = NULL;
+    gint64 t0, t1;
+    char buf[8];
+
+    gate_init(&nc.gate);
+    vfio_user_proxy_set_failure_notify(proxy, count_notify, &nc);
+    t0 = g_get_monotonic_time();
+    g_assert_false(client_call(proxy, VFIO_USER_REGION_READ, "x", 1, buf,
+                               sizeof(buf), &req, &err));
+    t1 = g_get_monotonic_time();
+    assert_error(err, ECONNRESET, "REGION_READ");
+    g_clear_error(&err);
+    g_assert_cmpint(t1 - t0, <, G_TIME_SPAN_SECOND);
+    g_assert_cmpint(vfio_user_proxy_state(proxy), ==, VFIO_PROXY_ERROR);
+    gate_wait(&nc.gate);
+    /* Later calls fail at once with the original cause. */
+    g_assert_false(client_call(proxy, VFIO_USER_REGION_READ, "x", 1, buf,
+                               sizeof(buf), &req, &err));
+    assert_error(err, ECONNRESET, "failed earlier");
+    g_clear_error(&err);
+    vfio_user_proxy_close(proxy);
+    g_assert_cmpint(nc.calls, ==, 1);
+    g_assert_cmpint(nc.code, ==, ECONNRESET);
+    peer_join(p);
+    gate_clear(&nc.gate);
+}
+
+typedef struct FailCall {
+    VFIOUserProxy *proxy;
+    int code;
+} FailCall;
+
+static gpointer failing_call_thread(gpointer opaque)
+{
+    FailCall *fc = opaque;
+    VFIOUserRequest req;
+    GError *err = NULL;
+    char buf[8];
+
+    g_assert_false(client_call(fc->proxy, VFIO_USER_REGION_READ, "y", 1, buf,
+                               sizeof(buf), &req, &err));
+    fc->code = err->code;
+    g_error_free(err);
+    return NULL;
+}
+
+static void script_garbage(int sock, void *opaque G_GNUC_UNUSED)
+{
+    char buf[64];
+    VFIOUserHdr hdr;
+
+    srv_version(sock);
+    srv_recv(sock, &hdr, buf, sizeof(buf), NULL, NULL);
+    srv_recv(sock, &hdr, buf, sizeof(buf), NULL, NULL);
+    vfu_hdr_init(&hdr, hdr.id, hdr.cmd, 8, VFIO_USER_F_TYPE_REPLY);
+    g_assert_cmpint(write(sock, &hdr, sizeof(hdr)), ==, sizeof(hdr));
+    g_assert_true(srv_wait_eof(sock));
+}
+
+/* A header with size < 16 fails the proxy and wakes both waiters. */
+static void test_garbage_wakes_all(void)
+{
+    Peer *p = peer_start(script_garbage, NULL);
+    VFIOUserProxy *proxy = client_new(p, 10000);
+    FailCall a = { proxy, 0 }, b = { proxy, 0 };
+    GThread *ta = g_thread_new("a", failing_call_thread, &a);
+    GThread *tb = g_thread_new("b", failing_call_thread, &b);
+    gint64 t0 = g_get_monotonic_time();
+
+    g_thread_join(ta);
+    g_thread_join(tb);
+    g_assert_cmpint(g_get_monotonic_time() - t0, <, G_TIME_SPAN_SECOND);
+    g_assert_cmpint(a.code, ==, EPROTO);
+    g_assert_cmpint(b.code, ==, EPROTO);
+    g_assert_cmpint(vfio_user_proxy_state(proxy), ==, VFIO_PROXY_ERROR);
+    vfio_user_proxy_close(proxy);
+    peer_join(p);
+}
+
+static void script_close_waiting(int sock, void *opaque)
+{
+    char buf[64];
+    VFIOUserHdr hdr;
+
+    srv_version(sock);
+    srv_recv(sock, &hdr, buf, sizeof(buf), NULL, NULL);
+    gate_open(opaque);
+    g_assert_true(srv_wait_eof(sock));
+}
+
+/* close() while another thread waits: it returns ECANCELED, no hang. */
+static void test_close_while_waiting(void)
+{
+    Gate gate;
+    Peer *p;
+    FailCall fc = { NULL, 0 };
+    GThread *t;
+
+    gate_init(&gate);
+    p = peer_start(script_close_waiting, &gate);
+    fc.proxy = client_new(p, 10000);
+    t = g_thread_new("waiter", failing_call_thread, &fc);
+    gate_wait(&gate);       /* the request is on the wire: it is waiting */
+    vfio_user_proxy_close(fc.proxy);
+    g_thread_join(t);
+    g_assert_cmpint(fc.code, ==, ECANCELED);
+    peer_join(p);
+    gate_clear(&gate);
+}
+
+static void close_in_notify(VFIOUserProxy *proxy,
+                            const GError *err G_GNUC_UNUSED,
+                            void *opaque)
+{
+    vfio_user_proxy_close(proxy);
+    gate_open(opaque);
+}
+
+static void script_hangup_now(int sock, void *opaque)
+{
+    srv_version(sock);
+    gate_wait(opaque);
+    shutdown(sock, SHUT_RDWR);
+}
+
+/* The failure notify may close the proxy (on the receive thread). */
+static void test_close_from_notify(void)
+{
+    Gate registered, closed;
+    Peer *p;
+    VFIOUserProxy *proxy;
+
+    gate_init(&registered);
+    gate_init(&closed);
+    p = peer_start(script_hangup_now, &registered);
+    proxy = client_new(p, 0);
+    vfio_user_proxy_set_failure_notify(proxy, close_in_notify, &closed);
+    gate_open(&registered);
+    gate_wait(&closed);
+    peer_join(p);
+    gate_clear(&registered);
+    gate_clear(&closed);
+}
+
+/* ---- Posted requests ---- */
+
+static void script_posted_error(int sock, void *opaque G_GNUC_UNUSED)
+{
+    char buf[64];
+    VFIOUserHdr hdr;
+
+    srv_version(sock);
+    srv_recv(sock, &hdr, buf, sizeof(buf), NULL, NULL);
+    g_assert_cmpuint(hdr.cmd, ==, VFIO_USER_REGION_WRITE);
+    g_assert_cmpuint(hdr.flags, ==,
+                     VFIO_USER_F_TYPE_REQUEST | VFIO_USER_F_NO_REPLY);
+    srv_error(sock, &hdr, EINVAL);
+    srv_echo_one(sock);
+    g_assert_true(srv_wait_eof(sock));
+}
+
+static void test_posted_error(void)
+{
+    Peer *p = peer_start(script_posted_error, NULL);
+    VFIOUserProxy *proxy = client_new(p, 0);
+    struct iovec iov = { "data", 4 };
+    VFIOUserRequest req = {
+        .cmd = VFIO_USER_REGION_WRITE, .iov = &iov, .iovcnt = 1,
+    };
+    VFIOUserProxyStats st;
+    GError *err = NULL;
+
+    g_assert_true(vfio_user_proxy_post(proxy, &req, &err));
+    g_assert_no_error(err);
+    client_ping(proxy, "after the posted write");
+    vfio_user_proxy_get_stats(proxy, &st);
+    g_assert_cmpuint(st.posted, ==, 1);
+    g_assert_cmpuint(st.posted_errors, ==, 1);
+    g_assert_cmpuint(st.unknown_replies, ==, 0);
+    g_assert_true(log_contains("posted REGION_WRITE failed"));
+    vfio_user_proxy_close(proxy);
+    peer_join(p);
+}
+
+/* ---- Server-to-client requests ---- */
+
+static const char dma_data[] = "guest memory!";
+
+/* Answers DMA_READ from dma_data, on the receive thread. */
+static bool dma_read_handler(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
+                             int *fds G_GNUC_UNUSED, size_t nfds, void *opaque,
+                             GError **errp)
+{
+    VFIOUserDMARW rw;
+    struct iovec in = { &rw, sizeof(rw) };
+    struct iovec out[2] = { { &rw, sizeof(rw) },
+                            { (void *)dma_data, sizeof(dma_data) } };
+
+    g_assert_cmpuint(hdr->cmd, ==, VFIO_USER_DMA_READ);
+    g_assert_cmpuint(nfds, ==, 0);
+    if (!vfio_user_proxy_recv_payload(proxy, &in, 1, errp)) {
+        return false;
+    }
+    g_assert_cmpuint(rw.count, ==, sizeof(dma_data));
+    (*(int *)opaque)++;
+    return vfio_user_proxy_send_reply(proxy, hdr, out, 2, errp);
+}
+
+static void script_dma_during_wait(int sock, void *opaque G_GNUC_UNUSED)
+{
+    VFIOUserDMARW rw = { .addr = 0x1000, .count = sizeof(dma_data) };
+    char buf[64], dma[64];
+    VFIOUserHdr hdr, dhdr;
+    size_t n;
+
+    srv_version(sock);
+    n = srv_recv(sock, &hdr, buf, sizeof(buf), NULL, NULL);
+    /* Before answering, the server needs guest memory. */
+    srv_request(sock, 0x42, VFIO_USER_DMA_READ, &rw, sizeof(rw));
+    g_assert_cmpuint(srv_recv(sock, &dhdr, dma, sizeof(dma), NULL, NULL), ==,
+                     sizeof(rw) + sizeof(dma_data));
+    g_assert_cmpuint(dhdr.id, ==, 0x42);
+    g_assert_true(vfu_hdr_is_reply(&dhdr));
+    g_assert_cmpmem(dma + sizeof(rw), sizeof(dma_data), dma_data,
+                    sizeof(dma_data));
+    srv_reply(sock, &hdr, buf, n, NULL, 0);
+    g_assert_true(srv_wait_eof(sock));
+}
+
+static void test_server_request_during_wait(void)
+{
+    Peer *p = peer_start(script_dma_during_wait, NULL);
+    VFIOUserProxy *proxy = client_new(p, 5000);
+    VFIOUserProxyStats st;
+    int handled = 0;
+
+    vfio_user_proxy_set_request_handler(proxy, dma_read_handler, &handled);
+    client_ping(proxy, "region read");
+    g_assert_cmpint(handled, ==, 1);
+    vfio_user_proxy_get_stats(proxy, &st);
+    g_assert_cmpuint(st.server_requests, ==, 1);
+    vfio_user_proxy_close(proxy);
+    peer_join(p);
+}
+
+static void script_no_handler(int sock, void *opaque)
+{
+    VFIOUserDMARW rw = { .addr = 0x2000, .count = 16 };
+    char payload[sizeof(rw) + 16] = { 0 };
+    char buf[64];
+    VFIOUserHdr hdr;
+
+    memcpy(payload, &rw, sizeof(rw));
+    srv_version(sock);
+    srv_request(sock, 9, VFIO_USER_DMA_WRITE, payload, sizeof(payload));
+    g_assert_cmpuint(srv_recv(sock, &hdr, buf, sizeof(buf), NULL, NULL), ==,
+                     0);
+    g_assert_cmpuint(hdr.id, ==, 9);
+    g_assert_cmpuint(hdr.cmd, ==, VFIO_USER_DMA_WRITE);
+    g_assert_cmpuint(hdr.flags, ==,
+                     VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR);
+    g_assert_cmpuint(hdr.error, ==, ENOSYS);
+    gate_open(opaque);
+    srv_echo_one(sock);
+    g_assert_true(srv_wait_eof(sock));
+}
+
+static void test_no_handler_enosys(void)
+{
+    Gate gate;
+    Peer *p;
+    VFIOUserProxy *proxy;
+
+    gate_init(&gate);
+    p = peer_start(script_no_handler, &gate);
+    proxy = client_new(p, 0);
+    gate_wait(&gate);
+    client_ping(proxy, "payload was skipped");
+    vfio_user_proxy_close(proxy);
+    peer_join(p);
+    gate_clear(&gate);
+}
+
+static bool refusing_handler(VFIOUserProxy *proxy G_GNUC_UNUSED,
+                             const VFIOUserHdr *hdr G_GNUC_UNUSED,
+                             int *fds, size_t nfds, void *opaque G_GNUC_UNUSED,
+                             GError **errp)
+{
+    vfu_close_fds(fds, nfds);
+    return vfu_error_set(errp, EPROTO, "DMA request outside any mapping");
+}
+
+static void script_refused_request(int sock, void *opaque G_GNUC_UNUSED)
+{
+    VFIOUserDMARW rw = { .addr = 0xdead0000, .count = 8 };
+    char buf[64];
+    VFIOUserHdr hdr;
+
+    srv_version(sock);
+    srv_recv(sock, &hdr, buf, sizeof(buf), NULL, NULL);
+    srv_request(sock, 1, VFIO_USER_DMA_READ, &rw, sizeof(rw));
+    g_assert_true(srv_wait_eof(sock));
+}
+
+/* A handler that returns false fails the connection and the waiter. */
+static void test_handler_failure(void)
+{
+    Peer *p = peer_start(script_refused_request, NULL);
+    VFIOUserProxy *proxy = client_new(p, 10000);
+    NotifyCount nc = { 0 };
+    VFIOUserRequest req;
+    GError *err = NULL;
+    char buf[8];
+
+    gate_init(&nc.gate);
+    vfio_user_proxy_set_request_handler(proxy, refusing_handler, NULL);
+    vfio_user_proxy_set_failure_notify(proxy, count_notify, &nc);
+    g_assert_false(client_call(proxy, VFIO_USER_REGION_READ, "z", 1, buf,
+                               sizeof(buf), &req, &err));
+    assert_error(err, EPROTO, "outside any mapping");
+    g_clear_error(&err);
+    gate_wait(&nc.gate);
+    g_assert_cmpint(nc.calls, ==, 1);
+    g_assert_cmpint(vfio_user_proxy_state(proxy), ==, VFIO_PROXY_ERROR);
+    vfio_user_proxy_close(proxy);
+    peer_join(p);
+    gate_clear(&nc.gate);
+}
+
+/* ---- Send-side limits ---- */
+
+static void test_too_many_fds(void)
+{
+    Peer *p = peer_start(script_version_then_eof, NULL);
+    VFIOUserProxy *proxy = client_new(p, 0);
+    int fds[9];
+    VFIOUserRequest req = {
+        .cmd = VFIO_USER_DEVICE_SET_IRQS, .fds = fds, .nfds = 9,
+    };
+    GError *err = NULL;
+
+    for (int i = 0; i < 9; i++) {
+        fds[i] = 0;
+    }
+    g_assert_false(vfio_user_proxy_call(proxy, &req, &err));
+    assert_error(err, E2BIG, "at most 8");
+    g_clear_error(&err);
+    g_assert_cmpint(vfio_user_proxy_state(proxy), ==, VFIO_PROXY_CONNECTED);
+    vfio_user_proxy_close(proxy);
+    peer_join(p);
+}
+
+/* new_from_fd/close cycles leave the fd table as it was. */
+static void test_fd_cycle_socketpair(void)
+{
+    unsigned before = count_fds();
+
+    for (int i = 0; i < 5; i++) {
+        Peer *p = peer_start(script_version_then_eof, NULL);
+
+        vfio_user_proxy_close(client_new(p, 0));
+        peer_join(p);
+    }
+    g_assert_cmpuint(count_fds(), ==, before);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    /* Proxy warnings are checked by the tests, not fatal. */
+    g_log_set_always_fatal(G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+    log_warnings = g_string_new(NULL);
+    g_log_set_handler("vfio-user-proxy", G_LOG_LEVEL_WARNING, log_capture,
+                      NULL);
+
+    g_test_add_func("/proxy/connect/missing", test_connect_missing);
+    g_test_add_func("/proxy/connect/not-socket", test_connect_not_socket);
+    g_test_add_func("/proxy/connect/refused", test_connect_refused);
+    g_test_add_func("/proxy/connect/too-long", test_connect_too_long);
+    g_test_add_func("/proxy/connect/cycle-fds", test_connect_cycle_fds);
+    g_test_add_func("/proxy/negotiate/merge", test_negotiate_merge);
+    g_test_add_func("/proxy/negotiate/defaults", test_negotiate_defaults);
+    g_test_add_func("/proxy/negotiate/bad-json", test_negotiate_bad_json);
+    g_test_add_func("/proxy/negotiate/wrong-type", test_negotiate_wrong_type);
+    g_test_add_func("/proxy/negotiate/major", test_negotiate_major);
+    g_test_add_func("/proxy/negotiate/error-reply",
+                    test_negotiate_error_reply);
+    g_test_add_func("/proxy/negotiate/wrong-reply",
+                    test_negotiate_wrong_reply);
+    g_test_add_func("/proxy/negotiate/timeout", test_negotiate_timeout);
+    g_test_add_func("/proxy/call/roundtrip-scatter", test_roundtrip_scatter);
+    g_test_add_func("/proxy/call/reply-fds", test_reply_fds);
+    g_test_add_func("/proxy/call/out-of-order", test_out_of_order);
+    g_test_add_func("/proxy/call/unknown-reply", test_unknown_reply);
+    g_test_add_func("/proxy/call/oversized-reply", test_oversized_reply);
+    g_test_add_func("/proxy/call/too-many-fds", test_too_many_fds);
+    g_test_add_func("/proxy/fail/timeout-late-reply",
+                    test_timeout_late_reply);
+    g_test_add_func("/proxy/fail/hangup-wakes", test_hangup_wakes);
+    g_test_add_func("/proxy/fail/garbage-wakes-all", test_garbage_wakes_all);
+    g_test_add_func("/proxy/fail/handler-failure", test_handler_failure);
+    g_test_add_func("/proxy/close/while-waiting", test_close_while_waiting);
+    g_test_add_func("/proxy/close/from-notify", test_close_from_notify);
+    g_test_add_func("/proxy/close/fd-cycle", test_fd_cycle_socketpair);
+    g_test_add_func("/proxy/posted/error-reply", test_posted_error);
+    g_test_add_func("/proxy/server-request/during-wait",
+                    test_server_request_during_wait);
+    g_test_add_func("/proxy/server-request/no-handler",
+                    test_no_handler_enosys);
+    return g_test_run();
+}
