@@ -14,6 +14,7 @@
 #include "hw/vfio-user/proxy.h"
 
 #define VFIO_USER_MAX_SPARSE 16
+#define VFIO_USER_MAX_IOEVENTFDS 16 /* sub-regions kept per region */
 
 typedef struct VFIOUserRegion {
     uint32_t index;
@@ -36,7 +37,7 @@ typedef struct VFIOUserRegion {
         uint64_t offset, size, datamatch;
         bool match;
         int fd;
-    } ioeventfds[8];
+    } ioeventfds[VFIO_USER_MAX_IOEVENTFDS];
 } VFIOUserRegion;
 
 typedef struct VFIOUserDevice {
@@ -50,15 +51,27 @@ typedef struct VFIOUserDevice {
     uint64_t posted_write_errors;
 } VFIOUserDevice;
 
-/* GET_INFO, then GET_REGION_INFO for every region (caps, sparse mmaps). */
+/*
+ * GET_INFO, then GET_REGION_INFO for every region (caps, sparse mmaps).
+ * Resets every field of @dev (posted_writes becomes true: clear it after
+ * init for x-no-posted-writes).  A malformed reply (capability loop or
+ * out-of-bounds cap, sparse area outside its region, too many areas...)
+ * fails the init with EPROTO; nothing is left mapped or open on failure.
+ */
 bool vfio_user_device_init(VFIOUserDevice *dev, VFIOUserProxy *proxy,
                            GError **errp);
 /* Unmaps region mappings, closes region fds and ioeventfds. */
 void vfio_user_device_cleanup(VFIOUserDevice *dev);
 
-/* Region I/O: uses an mmapped area when the range lies inside one,
- * otherwise REGION_READ/WRITE split at max_data_xfer_size.  @post allows a
- * posted (no-reply) write; never used for the config region. */
+/*
+ * Region I/O: uses an mmapped area when the range lies inside one (1, 2, 4
+ * and 8-byte accesses keep their width), otherwise REGION_READ/WRITE split
+ * at max_data_xfer_size.  @post allows a posted (no-reply) write; never used
+ * for the PCI config region nor when posted_writes is false.  A write that
+ * matches an ioeventfd (offset, size, datamatch) signals it instead.
+ * Out-of-range accesses are EINVAL.  A failed device (or proxy) reads
+ * all-ones and drops writes, returning false with ENODEV.
+ */
 bool vfio_user_region_read(VFIOUserDevice *dev, uint32_t index, uint64_t off,
                            void *buf, size_t len, GError **errp);
 bool vfio_user_region_write(VFIOUserDevice *dev, uint32_t index, uint64_t off,
@@ -67,14 +80,29 @@ bool vfio_user_region_write(VFIOUserDevice *dev, uint32_t index, uint64_t off,
 
 bool vfio_user_device_get_irq_info(VFIOUserDevice *dev, uint32_t index,
                                    struct vfio_irq_info *out, GError **errp);
-/* SET_IRQS.  @flags: one DATA_* and one ACTION_*.  For DATA_EVENTFD, @fds
+/*
+ * SET_IRQS.  @flags: one DATA_* and one ACTION_*.  For DATA_EVENTFD, @fds
  * holds @count fds (-1 = de-assign); split into messages of at most
- * max_msg_fds fds.  For DATA_BOOL, @bools holds @count bytes. */
+ * max_msg_fds fds.  For DATA_BOOL, @bools holds @count bytes.  DATA_NONE
+ * with @count 0 disables the whole index.
+ *
+ * Eventfd splitting: @fds is cut into runs.  A run of valid fds (at most
+ * max_msg_fds long) goes in one message whose start/count cover exactly
+ * those vectors, with the fds in SCM_RIGHTS.  A run of -1 entries goes in
+ * one message with no fds at all, which the specification defines as
+ * "de-assign these vectors".  Messages go in order and stop at the first
+ * error.
+ */
 bool vfio_user_device_set_irqs(VFIOUserDevice *dev, uint32_t index,
                                uint32_t flags, uint32_t start, uint32_t count,
                                const int *fds, const uint8_t *bools,
                                GError **errp);
 bool vfio_user_device_reset(VFIOUserDevice *dev, GError **errp);
+/*
+ * GET_REGION_IO_FDS for region @index: replaces the region's ioeventfds
+ * (each entry owns its own fd).  Entries of other types (ioregionfd) are
+ * skipped.  Call while no other thread writes to that region.
+ */
 bool vfio_user_device_get_region_io_fds(VFIOUserDevice *dev, uint32_t index,
                                         GError **errp);
 
