@@ -32,3 +32,14 @@ char *sample_device_names(void)
     }
     return g_string_free(s, false);
 }
+
+char *sample_device_help(void)
+{
+    GString *s = g_string_new("Devices:\n");
+
+    for (size_t i = 0; i < G_N_ELEMENTS(sample_devices); i++) {
+        g_string_append_printf(s, "  %-8s%s\n", sample_devices[i]->name,
+                               sample_devices[i]->description);
+    }
+    return g_string_free(s, false);
+}

@@ -37,6 +37,9 @@ const SampleDeviceType *sample_device_find(const char *name);
 /* "edu, ram": the known names, for messages; g_free() it. */
 char *sample_device_names(void);
 
+/* One line per device, "  name    description", for --help; g_free() it. */
+char *sample_device_help(void);
+
 /* ---- edu: register layout of BAR0 (see edu.c) ---- */
 
 #define EDU_PCI_VENDOR_ID 0x1234

@@ -103,13 +103,14 @@ static bool sample_parse(int argc, char **argv, SampleOptions *opts)
 {
     char *names = sample_device_names();
     char *dev_help = g_strdup_printf("device to serve: %s", names);
+    char *desc = sample_device_help();
     GOptionEntry entries[] = {
         { "device", 'd', 0, G_OPTION_ARG_STRING, &opts->device,
           dev_help, "NAME" },
         { "socket", 's', 0, G_OPTION_ARG_FILENAME, &opts->socket,
           "UNIX socket to listen on", "PATH" },
         { "legacy-dma-map", 0, 0, G_OPTION_ARG_NONE, &opts->legacy_dma_map,
-          "reject DMA_MAP access-mode bits like a pre-2026 server", NULL },
+          "act as a server without DMA access modes (mode bits are EINVAL)", NULL },
         { "once", 0, 0, G_OPTION_ARG_NONE, &opts->once,
           "exit after the first client disconnects", NULL },
         { "verbose", 'v', 0, G_OPTION_ARG_NONE, &opts->verbose,
@@ -124,6 +125,7 @@ static bool sample_parse(int argc, char **argv, SampleOptions *opts)
     bool ok;
 
     g_option_context_add_main_entries(ctx, entries, NULL);
+    g_option_context_set_description(ctx, desc);
     ok = g_option_context_parse(ctx, &argc, &argv, &err);
 
     if (!ok) {
@@ -145,6 +147,7 @@ static bool sample_parse(int argc, char **argv, SampleOptions *opts)
     }
     g_option_context_free(ctx);
     g_free(dev_help);
+    g_free(desc);
     g_free(names);
     return ok;
 }
@@ -157,8 +160,8 @@ static VfuServer *sample_listen(const SampleOptions *opts)
 
     if (!srv) {
         if (err->code == EADDRINUSE) {
-            g_printerr(PROG ": socket %s is in use by a running server: %s\n",
-                       opts->socket, err->message);
+            g_printerr(PROG ": socket %s is in use by a running server\n",
+                       opts->socket);
         } else {
             g_printerr(PROG ": cannot listen on %s: %s\n", opts->socket,
                        err->message);
