@@ -183,22 +183,18 @@ static uint8_t *dev_region_info_fetch(VFIOUserDevice *dev, uint32_t index,
             g_free(buf);
             return NULL;
         }
-        if (*len < sizeof(info)) {
-            vfu_error_set(errp, EPROTO, "GET_REGION_INFO reply too short "
-                          "(%zu bytes)", *len);
-            break;
-        }
         memcpy(&info, buf, sizeof(info));
-        if (info.index != index) {
-            vfu_error_set(errp, EPROTO, "GET_REGION_INFO reply is for "
-                          "region %u", info.index);
-            break;
-        }
-        if (info.argsz <= room) {
+        if (*len >= sizeof(info) && info.index == index &&
+            info.argsz <= room) {
             return buf;
         }
         vfu_close_fds(fd, 1);
         g_free(buf);
+        if (*len < sizeof(info) || info.index != index) {
+            vfu_error_set(errp, EPROTO, "bad GET_REGION_INFO reply (%zu "
+                          "bytes, index %u)", *len, info.index);
+            return NULL;
+        }
         if (attempt == 1 || info.argsz > DEV_REGION_INFO_MAX) {
             vfu_error_set(errp, EPROTO, "server wants %u bytes for the "
                           "region info (offered %u)", info.argsz, room);
@@ -208,7 +204,7 @@ static uint8_t *dev_region_info_fetch(VFIOUserDevice *dev, uint32_t index,
                 info.argsz);
         room = info.argsz;
     }
-    vfu_close_fds(fd, 1);
+    g_assert_not_reached();
     return NULL;
 }
 

@@ -276,9 +276,12 @@ static void test_hostile_region_info(void)
     raw_cap(&r, 32, VFIO_REGION_INFO_CAP_SPARSE_MMAP, 0, 1, 0x800,
             UINT64_MAX - 0x100);
     hostile_case(&r, sizeof(r), false, 0);
-    /* nr_areas far beyond what the reply holds. */
+    /* nr_areas far beyond, and just beyond, what the reply holds. */
     raw_init(&r, 32);
     raw_cap(&r, 32, VFIO_REGION_INFO_CAP_SPARSE_MMAP, 0, 0xffffffff, 0, 16);
+    hostile_case(&r, sizeof(r), false, 0);
+    raw_init(&r, 32);
+    raw_cap(&r, 32, VFIO_REGION_INFO_CAP_SPARSE_MMAP, 0, 6, 0, 16);
     hostile_case(&r, sizeof(r), false, 0);
     /* Reply shorter than the fixed part. */
     raw_init(&r, 0);
