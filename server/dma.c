@@ -1,0 +1,472 @@
+/*
+ * libvfio-user-server DMA: the map table (DMA_MAP / DMA_UNMAP) and the
+ * device's way into guest memory, vfu_dma_read() / vfu_dma_write(), in the
+ * three access modes: "mmap" (memcpy through our mapping of the client's
+ * fd), "file-io" (pread/pwrite on the fd at fd_offset + (addr - base)) and
+ * "message" (DMA_READ / DMA_WRITE requests answered by the client).
+ *
+ * DMA_MAP rules (the access-mode change to the spec, plus our choices):
+ *   mmap bit: mmap() the fd; file-I/O bit: keep the fd for pread/pwrite;
+ *   no mode bit: mmap if an fd came, messages otherwise;
+ *   a mode bit without an fd, both mode bits (meaningless, our decision),
+ *   unknown bits, argsz < 32, zero size, address or offset overflow, or more
+ *   than one fd: EINVAL; any overlap with a map (an exact repeat too):
+ *   EEXIST; more than max_dma_maps: ENOSPC; mmap() failure: its errno.
+ * With the legacy_dma_map option every bit beyond read/write is EINVAL.
+ *
+ * DMA_UNMAP: the range must match a map exactly, else ENOENT; the unmap-all
+ * flag needs address and size 0; the dirty bitmap flag is ENOTSUP.  The
+ * memory is unmapped / the fd closed before the reply goes out.
+ *
+ * The table is a GArray of maps sorted by address (binary search).  All of
+ * it is guarded by VfuServer.lock.
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include "internal.h"
+
+static const char *const mode_names[] = {
+    [VFU_DMA_MODE_MMAP] = "mmap",
+    [VFU_DMA_MODE_FILE_IO] = "file-io",
+    [VFU_DMA_MODE_MESSAGE] = "message",
+};
+
+const char *vfu_dma_mode_name(VfuDmaMode mode)
+{
+    return (unsigned)mode < G_N_ELEMENTS(mode_names) ? mode_names[mode]
+                                                     : "unknown";
+}
+
+static VfuDmaMap *map_at(VfuServer *srv, guint i)
+{
+    return g_array_index(srv->maps, VfuDmaMap *, i);
+}
+
+/* Index of the first map whose address is above @addr. */
+static guint upper_bound(VfuServer *srv, uint64_t addr)
+{
+    guint lo = 0, hi = srv->maps->len;
+
+    while (lo < hi) {
+        guint mid = lo + (hi - lo) / 2;
+
+        if (map_at(srv, mid)->addr <= addr) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+static VfuDmaMap *lookup(VfuServer *srv, uint64_t addr)
+{
+    guint i = upper_bound(srv, addr);
+    VfuDmaMap *m;
+
+    if (i == 0) {
+        return NULL;
+    }
+    m = map_at(srv, i - 1);
+    return addr - m->addr < m->size ? m : NULL;
+}
+
+static bool overlaps(VfuServer *srv, uint64_t addr, uint64_t size)
+{
+    guint i = upper_bound(srv, addr);
+
+    if (i > 0 && addr - map_at(srv, i - 1)->addr < map_at(srv, i - 1)->size) {
+        return true;
+    }
+    return i < srv->maps->len && map_at(srv, i)->addr - addr < size;
+}
+
+static void map_free(VfuDmaMap *m)
+{
+    if (m->mmap_base) {
+        munmap(m->mmap_base, m->mmap_len);
+    }
+    if (m->fd >= 0) {
+        close(m->fd);
+    }
+    g_free(m);
+}
+
+void vfu_dma_init(VfuServer *srv)
+{
+    srv->maps = g_array_new(FALSE, FALSE, sizeof(VfuDmaMap *));
+}
+
+void vfu_dma_unmap_all(VfuServer *srv)
+{
+    for (guint i = 0; i < srv->maps->len; i++) {
+        map_free(map_at(srv, i));
+    }
+    g_array_set_size(srv->maps, 0);
+}
+
+/* Check the request; returns 0 and the mode, or an errno. */
+static int dma_map_check(VfuServer *srv, const VFIOUserDMAMap *req,
+                         size_t nfds, VfuDmaMode *mode)
+{
+    uint32_t modes = req->flags & VFIO_USER_DMA_MAP_F_MODES;
+    uint32_t known = srv->opts.legacy_dma_map
+        ? (VFIO_USER_DMA_MAP_F_READ | VFIO_USER_DMA_MAP_F_WRITE)
+        : VFIO_USER_DMA_MAP_F_ALL;
+
+    if (req->argsz < sizeof(*req) || (req->flags & ~known) || nfds > 1 ||
+        req->size == 0 || req->addr + req->size < req->addr ||
+        (nfds && req->offset + req->size < req->offset)) {
+        return EINVAL;
+    }
+    /* Both bits name two different modes at once: meaningless, EINVAL. */
+    if (modes == VFIO_USER_DMA_MAP_F_MODES) {
+        return EINVAL;
+    }
+    if (modes && !nfds) {
+        return EINVAL; /* the spec: a mode that needs an fd, without one */
+    }
+    if (modes == VFIO_USER_DMA_MAP_F_MODE_FILE_IO) {
+        *mode = VFU_DMA_MODE_FILE_IO;
+    } else {
+        *mode = nfds ? VFU_DMA_MODE_MMAP : VFU_DMA_MODE_MESSAGE;
+    }
+    if (overlaps(srv, req->addr, req->size)) {
+        return EEXIST;
+    }
+    if (srv->maps->len >= srv->caps.max_dma_maps) {
+        return ENOSPC;
+    }
+    return 0;
+}
+
+static int dma_map_mmap(VfuDmaMap *m, int fd)
+{
+    uint64_t pgsz = (uint64_t)sysconf(_SC_PAGESIZE);
+    uint64_t delta = m->fd_offset % pgsz;
+    int prot = PROT_NONE;
+    void *p;
+
+    if (m->size > SIZE_MAX - delta) {
+        return EINVAL;
+    }
+    if (m->flags & VFIO_USER_DMA_MAP_F_READ) {
+        prot |= PROT_READ;
+    }
+    if (m->flags & VFIO_USER_DMA_MAP_F_WRITE) {
+        prot |= PROT_WRITE;
+    }
+    p = mmap(NULL, m->size + delta, prot, MAP_SHARED, fd,
+             (off_t)(m->fd_offset - delta));
+    if (p == MAP_FAILED) {
+        int e = errno;
+
+        vfu_srv_warn("dma map 0x%" PRIx64 "+0x%" PRIx64 ": mmap failed: %s",
+                     m->addr, m->size, g_strerror(e));
+        return e;
+    }
+    m->mmap_base = p;
+    m->mmap_len = m->size + delta;
+    m->mem = (uint8_t *)p + delta;
+    return 0;
+}
+
+int vfu_handle_dma_map(VfuServer *srv, VfuMsg *msg, VfuReply *r)
+{
+    VFIOUserDMAMap req;
+    VfuDmaMode mode = VFU_DMA_MODE_MESSAGE;
+    VfuDmaMap *m;
+    guint pos;
+    int ret;
+
+    (void)r;
+    if (msg->len < sizeof(req)) {
+        return EINVAL;
+    }
+    memcpy(&req, msg->payload, sizeof(req));
+    ret = dma_map_check(srv, &req, msg->nfds, &mode);
+    if (ret) {
+        vfu_srv_info("dma map 0x%" PRIx64 "+0x%" PRIx64 " flags 0x%x fds %zu"
+                     " rejected: %s", req.addr, req.size, req.flags,
+                     msg->nfds, g_strerror(ret));
+        return ret;
+    }
+    m = g_new0(VfuDmaMap, 1);
+    m->addr = req.addr;
+    m->size = req.size;
+    m->fd_offset = req.offset;
+    m->flags = req.flags;
+    m->mode = mode;
+    m->has_fd = msg->nfds == 1;
+    m->fd = -1;
+    if (mode == VFU_DMA_MODE_MMAP) {
+        ret = dma_map_mmap(m, msg->fds[0]);
+        if (ret) {
+            g_free(m);
+            return ret;
+        }
+    } else if (mode == VFU_DMA_MODE_FILE_IO) {
+        m->fd = msg->fds[0];
+        msg->fds[0] = -1; /* kept */
+    }
+    pos = upper_bound(srv, m->addr);
+    g_array_insert_val(srv->maps, pos, m);
+    vfu_srv_info("dma map 0x%" PRIx64 "+0x%" PRIx64 " mode=%s fd=%s",
+                 m->addr, m->size, vfu_dma_mode_name(mode),
+                 m->has_fd ? "yes" : "no");
+    return 0;
+}
+
+int vfu_handle_dma_unmap(VfuServer *srv, VfuMsg *msg, VfuReply *r)
+{
+    VFIOUserDMAUnmap req;
+    guint i;
+    VfuDmaMap *m;
+
+    if (msg->len < sizeof(req) || msg->nfds) {
+        return EINVAL;
+    }
+    memcpy(&req, msg->payload, sizeof(req));
+    if (req.argsz < sizeof(req) ||
+        (req.flags & ~(VFIO_USER_DMA_UNMAP_F_ALL |
+                       VFIO_USER_DMA_UNMAP_F_GET_DIRTY_BITMAP))) {
+        return EINVAL;
+    }
+    if (req.flags & VFIO_USER_DMA_UNMAP_F_GET_DIRTY_BITMAP) {
+        return ENOTSUP; /* no dirty page tracking in this server */
+    }
+    if (req.flags & VFIO_USER_DMA_UNMAP_F_ALL) {
+        if (req.addr || req.size) {
+            return EINVAL;
+        }
+        vfu_srv_info("dma unmap all (%u maps)", srv->maps->len);
+        vfu_dma_unmap_all(srv);
+    } else {
+        i = upper_bound(srv, req.addr);
+        m = i > 0 ? map_at(srv, i - 1) : NULL;
+        if (!m || m->addr != req.addr || m->size != req.size) {
+            return ENOENT; /* only whole maps can be unmapped */
+        }
+        vfu_srv_info("dma unmap 0x%" PRIx64 "+0x%" PRIx64 " mode=%s read %"
+                     PRIu64 " written %" PRIu64, m->addr, m->size,
+                     vfu_dma_mode_name(m->mode), m->bytes_read,
+                     m->bytes_written);
+        g_array_remove_index(srv->maps, i - 1);
+        map_free(m);
+    }
+    r->payload = g_malloc(sizeof(req));
+    memcpy(r->payload, &req, sizeof(req));
+    r->len = sizeof(req);
+    return 0;
+}
+
+/* Whole range mapped and allowed?  Checked before any byte moves. */
+static bool dma_check_range(VfuServer *srv, uint64_t addr, size_t len,
+                            bool is_write, GError **errp)
+{
+    uint32_t need = is_write ? VFIO_USER_DMA_MAP_F_WRITE
+                             : VFIO_USER_DMA_MAP_F_READ;
+
+    if (addr + len < addr) {
+        return vfu_error_set(errp, EFAULT, "DMA range 0x%" PRIx64
+                             "+0x%zx wraps around", addr, len);
+    }
+    while (len > 0) {
+        VfuDmaMap *m = lookup(srv, addr);
+        uint64_t n;
+
+        if (!m) {
+            return vfu_error_set(errp, EFAULT, "DMA address 0x%" PRIx64
+                                 " is not mapped", addr);
+        }
+        if (!(m->flags & need)) {
+            return vfu_error_set(errp, EPERM, "DMA map 0x%" PRIx64 "+0x%"
+                                 PRIx64 " does not allow %s", m->addr,
+                                 m->size, is_write ? "writes" : "reads");
+        }
+        n = MIN((uint64_t)len, m->size - (addr - m->addr));
+        addr += n;
+        len -= n;
+    }
+    return true;
+}
+
+static bool dma_file_io(VfuDmaMap *m, uint64_t addr, uint8_t *buf,
+                        size_t len, bool is_write, GError **errp)
+{
+    uint64_t off = m->fd_offset + (addr - m->addr);
+
+    while (len > 0) {
+        ssize_t n = is_write ? pwrite(m->fd, buf, len, (off_t)off)
+                             : pread(m->fd, buf, len, (off_t)off);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            int e = n < 0 ? errno : EFAULT;
+
+            return vfu_error_set(errp, e, "DMA %s at 0x%" PRIx64 " (fd "
+                                 "offset 0x%" PRIx64 "): %s",
+                                 is_write ? "pwrite" : "pread", addr, off,
+                                 n < 0 ? g_strerror(e) : "end of file");
+        }
+        buf += n;
+        off += (uint64_t)n;
+        addr += (uint64_t)n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+/* The socket failed in the middle of a reply: the stream is lost. */
+static bool dma_stream_lost(VfuServer *srv, GError *err, GError **errp)
+{
+    vfu_server_mark_broken(srv, g_error_copy(err));
+    g_propagate_error(errp, err);
+    return false;
+}
+
+/* Read the reply body of a DMA_READ / DMA_WRITE. */
+static bool dma_reply_body(VfuServer *srv, const VFIOUserHdr *reply,
+                           uint64_t addr, uint8_t *buf, size_t len,
+                           bool is_write, GError **errp)
+{
+    size_t body = reply->size - sizeof(*reply);
+    GError *err = NULL;
+    VFIOUserDMARW ans;
+    struct iovec riov[2] = {
+        { .iov_base = &ans, .iov_len = sizeof(ans) },
+        { .iov_base = buf, .iov_len = len },
+    };
+
+    if (is_write ? body > sizeof(ans) : body != sizeof(ans) + len) {
+        if (!vfu_msg_discard(srv->sock, body, &err)) {
+            return dma_stream_lost(srv, err, errp);
+        }
+        return vfu_error_set(errp, EPROTO, "%s reply has %zu bytes",
+                             vfu_cmd_name(reply->cmd), body);
+    }
+    if (is_write) {
+        if (!vfu_msg_discard(srv->sock, body, &err)) {
+            return dma_stream_lost(srv, err, errp);
+        }
+        return true;
+    }
+    if (!vfu_msg_recv_bodyv(srv->sock, riov, 2, &err)) {
+        return dma_stream_lost(srv, err, errp);
+    }
+    if (ans.addr != addr || ans.count != len) {
+        return vfu_error_set(errp, EPROTO, "DMA_READ reply is for 0x%"
+                             PRIx64 "+0x%" PRIx64 ", asked 0x%" PRIx64
+                             "+0x%zx", ans.addr, ans.count, addr, len);
+    }
+    return true;
+}
+
+/* One DMA_READ / DMA_WRITE round trip of at most max_data_xfer_size. */
+static bool dma_message(VfuServer *srv, uint64_t addr, uint8_t *buf,
+                        size_t len, bool is_write, GError **errp)
+{
+    VFIOUserDMARW rw = { .addr = addr, .count = len };
+    struct iovec iov[2] = {
+        { .iov_base = &rw, .iov_len = sizeof(rw) },
+        { .iov_base = buf, .iov_len = len },
+    };
+    uint16_t cmd = is_write ? VFIO_USER_DMA_WRITE : VFIO_USER_DMA_READ;
+    VFIOUserHdr reply;
+
+    return vfu_server_call(srv, cmd, iov, is_write ? 2 : 1, &reply, errp) &&
+           dma_reply_body(srv, &reply, addr, buf, len, is_write, errp);
+}
+
+static bool dma_part(VfuServer *srv, VfuDmaMap *m, uint64_t addr,
+                     uint8_t *buf, size_t n, bool is_write, GError **errp)
+{
+    size_t max = srv->caps.max_data_xfer_size;
+
+    switch (m->mode) {
+    case VFU_DMA_MODE_MMAP:
+        if (is_write) {
+            memcpy(m->mem + (addr - m->addr), buf, n);
+        } else {
+            memcpy(buf, m->mem + (addr - m->addr), n);
+        }
+        return true;
+    case VFU_DMA_MODE_FILE_IO:
+        return dma_file_io(m, addr, buf, n, is_write, errp);
+    case VFU_DMA_MODE_MESSAGE:
+        for (size_t done = 0; done < n; done += MIN(max, n - done)) {
+            if (!dma_message(srv, addr + done, buf + done,
+                             MIN(max, n - done), is_write, errp)) {
+                return false;
+            }
+        }
+        return true;
+    }
+    g_assert_not_reached();
+}
+
+static bool dma_rw(VfuServer *srv, uint64_t addr, uint8_t *buf, size_t len,
+                   bool is_write, GError **errp)
+{
+    bool ok;
+
+    g_rec_mutex_lock(&srv->lock);
+    ok = dma_check_range(srv, addr, len, is_write, errp);
+    while (ok && len > 0) {
+        VfuDmaMap *m = lookup(srv, addr);
+        size_t n = MIN((uint64_t)len, m->size - (addr - m->addr));
+
+        ok = dma_part(srv, m, addr, buf, n, is_write, errp);
+        if (ok) {
+            if (is_write) {
+                m->bytes_written += n;
+            } else {
+                m->bytes_read += n;
+            }
+        }
+        addr += n;
+        buf += n;
+        len -= n;
+    }
+    g_rec_mutex_unlock(&srv->lock);
+    return ok;
+}
+
+bool vfu_dma_read(VfuServer *srv, uint64_t addr, void *buf, size_t len,
+                  GError **errp)
+{
+    return dma_rw(srv, addr, buf, len, false, errp);
+}
+
+bool vfu_dma_write(VfuServer *srv, uint64_t addr, const void *buf,
+                   size_t len, GError **errp)
+{
+    /* dma_rw only reads @buf when is_write is set. */
+    return dma_rw(srv, addr, (uint8_t *)buf, len, true, errp);
+}
+
+GArray *vfu_dma_get_maps(VfuServer *srv)
+{
+    GArray *out = g_array_new(FALSE, TRUE, sizeof(VfuDmaMapInfo));
+
+    g_rec_mutex_lock(&srv->lock);
+    for (guint i = 0; i < srv->maps->len; i++) {
+        VfuDmaMap *m = map_at(srv, i);
+        VfuDmaMapInfo info = {
+            .addr = m->addr, .size = m->size, .fd_offset = m->fd_offset,
+            .flags = m->flags, .mode = m->mode, .has_fd = m->has_fd,
+            .bytes_read = m->bytes_read, .bytes_written = m->bytes_written,
+        };
+
+        g_array_append_val(out, info);
+    }
+    g_rec_mutex_unlock(&srv->lock);
+    return out;
+}

@@ -1,0 +1,632 @@
+/*
+ * libvfio-user-server core: lifetime, listening socket, the serving loop,
+ * request dispatch, VERSION negotiation and server-to-client calls.
+ *
+ * Requests that arrive while the server waits for the reply to one of its
+ * own requests (DMA_READ/DMA_WRITE issued from a device callback, or from a
+ * device thread) are read whole and queued; the loop handles them after the
+ * current handler returns, in arrival order.  The queue is bounded (twice
+ * the largest message we accept, 256 messages): a client that floods it
+ * breaks the connection.  This keeps one reader of the socket at a time and
+ * never runs a handler inside another handler.
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include "internal.h"
+
+#define PENDING_MAX_MSGS 256
+
+void vfu_msg_free(VfuMsg *msg)
+{
+    if (msg) {
+        vfu_close_fds(msg->fds, msg->nfds);
+        g_free(msg->payload);
+        g_free(msg);
+    }
+}
+
+size_t vfu_server_max_msg_size(VfuServer *srv)
+{
+    uint64_t xfer = srv->negotiated ? srv->caps.max_data_xfer_size
+                                    : srv->opts.caps.max_data_xfer_size;
+
+    /* Header + the largest fixed part (DMA/region rw) + data. */
+    return sizeof(VFIOUserHdr) + sizeof(VFIOUserDMARW) +
+           MAX(xfer, 65536);
+}
+
+void vfu_server_mark_broken(VfuServer *srv, GError *err)
+{
+    if (!srv->broken) {
+        srv->broken = true;
+        srv->broken_err = err;
+    } else {
+        g_error_free(err);
+    }
+}
+
+static void wake(VfuServer *srv)
+{
+    uint64_t one = 1;
+
+    if (write(srv->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN) {
+        vfu_srv_warn("cannot wake the server loop: %s", g_strerror(errno));
+    }
+}
+
+static bool check_stale_socket(const struct sockaddr_un *sa, GError **errp)
+{
+    struct stat st;
+    int fd;
+
+    if (lstat(sa->sun_path, &st) < 0) {
+        return true;
+    }
+    if (!S_ISSOCK(st.st_mode)) {
+        return vfu_error_set(errp, EEXIST, "%s exists and is not a socket",
+                             sa->sun_path);
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return vfu_error_set(errp, errno, "socket: %s", g_strerror(errno));
+    }
+    if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0) {
+        close(fd);
+        return vfu_error_set(errp, EADDRINUSE,
+                             "%s: another server is listening there",
+                             sa->sun_path);
+    }
+    close(fd);
+    if (unlink(sa->sun_path) < 0 && errno != ENOENT) {
+        return vfu_error_set(errp, errno, "cannot remove stale socket %s: %s",
+                             sa->sun_path, g_strerror(errno));
+    }
+    return true;
+}
+
+static bool server_listen(VfuServer *srv, const char *path, GError **errp)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        return vfu_error_set(errp, ENAMETOOLONG, "socket path too long: %s",
+                             path);
+    }
+    strcpy(sa.sun_path, path);
+    if (!check_stale_socket(&sa, errp)) {
+        return false;
+    }
+    srv->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (srv->listen_fd < 0) {
+        return vfu_error_set(errp, errno, "socket: %s", g_strerror(errno));
+    }
+    if (bind(srv->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+        listen(srv->listen_fd, 4) < 0) {
+        return vfu_error_set(errp, errno, "cannot listen on %s: %s", path,
+                             g_strerror(errno));
+    }
+    srv->socket_path = g_strdup(path);
+    vfu_srv_info("listening on %s", path);
+    return true;
+}
+
+VfuServer *vfu_server_new(const char *socket_path,
+                          const VfuServerOptions *opts, GError **errp)
+{
+    VfuServer *srv = g_new0(VfuServer, 1);
+
+    g_rec_mutex_init(&srv->lock);
+    srv->listen_fd = -1;
+    srv->sock = -1;
+    if (opts) {
+        srv->opts = *opts;
+    }
+    if (!srv->opts.dma_timeout_ms) {
+        srv->opts.dma_timeout_ms = VFU_SERVER_DEF_DMA_TIMEOUT_MS;
+    }
+    if (!srv->opts.caps.max_data_xfer_size) {
+        vfu_caps_init_ours(&srv->opts.caps);
+    }
+    srv->pending = g_queue_new();
+    vfu_regions_init(srv);
+    vfu_dma_init(srv);
+    srv->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (srv->wake_fd < 0) {
+        vfu_error_set(errp, errno, "eventfd: %s", g_strerror(errno));
+        vfu_server_free(srv);
+        return NULL;
+    }
+    if (socket_path && !server_listen(srv, socket_path, errp)) {
+        vfu_server_free(srv);
+        return NULL;
+    }
+    return srv;
+}
+
+bool vfu_server_attach(VfuServer *srv, int sock, GError **errp)
+{
+    g_rec_mutex_lock(&srv->lock);
+    if (srv->sock >= 0) {
+        g_rec_mutex_unlock(&srv->lock);
+        close(sock);
+        return vfu_error_set(errp, EBUSY, "a client is already connected");
+    }
+    srv->sock = sock;
+    srv->negotiated = false;
+    srv->broken = false;
+    g_clear_error(&srv->broken_err);
+    g_rec_mutex_unlock(&srv->lock);
+    return true;
+}
+
+bool vfu_server_accept(VfuServer *srv, GError **errp)
+{
+    struct pollfd pfd[2] = {
+        { .fd = srv->listen_fd, .events = POLLIN },
+        { .fd = srv->wake_fd, .events = POLLIN },
+    };
+    int fd;
+
+    if (srv->listen_fd < 0) {
+        return vfu_error_set(errp, EINVAL, "server has no listening socket");
+    }
+    for (;;) {
+        if (g_atomic_int_get(&srv->stopping)) {
+            return vfu_error_set(errp, ECANCELED, "server stopped");
+        }
+        if (poll(pfd, 2, -1) < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return vfu_error_set(errp, errno, "poll: %s", g_strerror(errno));
+        }
+        if (!(pfd[0].revents & POLLIN)) {
+            continue;
+        }
+        fd = accept4(srv->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd >= 0) {
+            vfu_srv_info("client connected on %s", srv->socket_path);
+            return vfu_server_attach(srv, fd, errp);
+        }
+        if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED) {
+            return vfu_error_set(errp, errno, "accept: %s",
+                                 g_strerror(errno));
+        }
+    }
+}
+
+void vfu_server_stop(VfuServer *srv)
+{
+    g_atomic_int_set(&srv->stopping, 1);
+    wake(srv);
+}
+
+static void server_disconnect(VfuServer *srv)
+{
+    VfuMsg *msg;
+
+    vfu_dma_unmap_all(srv);
+    vfu_irqs_disconnect(srv);
+    vfu_regions_disconnect(srv);
+    while ((msg = g_queue_pop_head(srv->pending))) {
+        vfu_msg_free(msg);
+    }
+    srv->pending_bytes = 0;
+    if (srv->sock >= 0) {
+        close(srv->sock);
+        srv->sock = -1;
+        if (srv->negotiated && srv->ops.disconnected) {
+            srv->ops.disconnected(srv->ops_opaque);
+        }
+    }
+    srv->negotiated = false;
+}
+
+void vfu_server_free(VfuServer *srv)
+{
+    if (!srv) {
+        return;
+    }
+    g_rec_mutex_lock(&srv->lock);
+    server_disconnect(srv);
+    vfu_regions_cleanup(srv);
+    vfu_irqs_cleanup(srv);
+    vfu_pci_config_free(srv->pci);
+    g_array_unref(srv->maps);
+    g_queue_free(srv->pending);
+    g_clear_error(&srv->broken_err);
+    if (srv->listen_fd >= 0) {
+        close(srv->listen_fd);
+        unlink(srv->socket_path);
+    }
+    if (srv->wake_fd >= 0) {
+        close(srv->wake_fd);
+    }
+    g_free(srv->socket_path);
+    g_rec_mutex_unlock(&srv->lock);
+    g_rec_mutex_clear(&srv->lock);
+    g_free(srv);
+}
+
+const VFIOUserCaps *vfu_server_caps(VfuServer *srv)
+{
+    return srv->negotiated ? &srv->caps : NULL;
+}
+
+void vfu_server_set_device_ops(VfuServer *srv, const VfuDeviceOps *ops,
+                               void *opaque)
+{
+    g_rec_mutex_lock(&srv->lock);
+    srv->ops = *ops;
+    srv->ops_opaque = opaque;
+    g_rec_mutex_unlock(&srv->lock);
+}
+
+/* Read one whole message (header already checked by the transport). */
+static VfuMsg *read_msg(VfuServer *srv, GError **errp)
+{
+    VfuMsg *msg = g_new0(VfuMsg, 1);
+
+    if (!vfu_msg_recv_hdr(srv->sock, &msg->hdr, msg->fds, &msg->nfds,
+                          VFU_MAX_FDS, vfu_server_max_msg_size(srv), errp)) {
+        g_free(msg);
+        return NULL;
+    }
+    msg->len = msg->hdr.size - sizeof(VFIOUserHdr);
+    msg->payload = g_malloc(msg->len ? msg->len : 1);
+    if (!vfu_msg_recv_body(srv->sock, msg->payload, msg->len, errp)) {
+        vfu_msg_free(msg);
+        return NULL;
+    }
+    return msg;
+}
+
+static int handle_version(VfuServer *srv, VfuMsg *msg, VfuReply *r)
+{
+    g_autoptr(GError) err = NULL;
+    VFIOUserCaps theirs, merged, answer;
+    g_autofree char *desc = NULL;
+
+    if (srv->negotiated) {
+        vfu_srv_warn("VERSION sent twice; rejected");
+        return EINVAL;
+    }
+    if (!vfu_caps_parse_version(msg->payload, msg->len, &theirs, &err) ||
+        !vfu_caps_merge(&srv->opts.caps, &theirs, &merged, &err)) {
+        vfu_srv_warn("VERSION rejected, closing: %s", err->message);
+        vfu_server_mark_broken(srv, g_steal_pointer(&err));
+        return EINVAL;
+    }
+    answer = srv->opts.caps;
+    answer.minor = merged.minor;
+    r->payload = vfu_caps_build_version(&answer, &r->len);
+    srv->caps = merged;
+    srv->negotiated = true;
+    desc = vfu_caps_describe(&merged);
+    vfu_srv_info("negotiated %s", desc);
+    return 0;
+}
+
+static int handle_unsupported(VfuServer *srv, VfuMsg *msg, VfuReply *r)
+{
+    (void)srv;
+    (void)r;
+    vfu_srv_debug("%s not supported", vfu_cmd_name(msg->hdr.cmd));
+    return ENOTSUP;
+}
+
+static int handle_wrong_direction(VfuServer *srv, VfuMsg *msg, VfuReply *r)
+{
+    (void)srv;
+    (void)r;
+    vfu_srv_warn("client sent %s, a server-to-client request",
+                 vfu_cmd_name(msg->hdr.cmd));
+    return EINVAL;
+}
+
+static int handle_reset(VfuServer *srv, VfuMsg *msg, VfuReply *r)
+{
+    int ret = 0;
+
+    (void)r;
+    if (msg->len != 0) {
+        return EINVAL;
+    }
+    if (srv->pci) {
+        vfu_pci_config_reset(srv->pci);
+    }
+    if (srv->ops.reset) {
+        ret = srv->ops.reset(srv->ops_opaque);
+    }
+    vfu_srv_debug("device reset: %s", ret ? g_strerror(-ret) : "done");
+    return ret < 0 ? -ret : (ret ? EIO : 0);
+}
+
+static const VfuHandler handlers[VFIO_USER_MAX_COMMAND] = {
+    [VFIO_USER_VERSION] = handle_version,
+    [VFIO_USER_DMA_MAP] = vfu_handle_dma_map,
+    [VFIO_USER_DMA_UNMAP] = vfu_handle_dma_unmap,
+    [VFIO_USER_DEVICE_GET_INFO] = vfu_handle_device_get_info,
+    [VFIO_USER_DEVICE_GET_REGION_INFO] = vfu_handle_region_info,
+    [VFIO_USER_DEVICE_GET_REGION_IO_FDS] = vfu_handle_region_io_fds,
+    [VFIO_USER_DEVICE_GET_IRQ_INFO] = vfu_handle_irq_info,
+    [VFIO_USER_DEVICE_SET_IRQS] = vfu_handle_set_irqs,
+    [VFIO_USER_REGION_READ] = vfu_handle_region_read,
+    [VFIO_USER_REGION_WRITE] = vfu_handle_region_write,
+    [VFIO_USER_DMA_READ] = handle_wrong_direction,
+    [VFIO_USER_DMA_WRITE] = handle_wrong_direction,
+    [VFIO_USER_DEVICE_RESET] = handle_reset,
+    [VFIO_USER_DIRTY_PAGES] = handle_unsupported,
+    [VFIO_USER_REGION_WRITE_MULTI] = vfu_handle_region_write_multi,
+    [VFIO_USER_DEVICE_FEATURE] = handle_unsupported,
+    [VFIO_USER_MIG_DATA_READ] = handle_unsupported,
+    [VFIO_USER_MIG_DATA_WRITE] = handle_unsupported,
+};
+
+static int dispatch(VfuServer *srv, VfuMsg *msg, VfuReply *r)
+{
+    uint16_t cmd = msg->hdr.cmd;
+
+    if (!srv->negotiated && cmd != VFIO_USER_VERSION) {
+        vfu_server_mark_broken(srv, g_error_new(VFU_ERROR, EPROTO,
+                               "%s before VERSION", vfu_cmd_name(cmd)));
+        return EINVAL;
+    }
+    if (msg->nfds > srv->opts.caps.max_msg_fds) {
+        vfu_srv_warn("%s came with %zu fds (max %u)", vfu_cmd_name(cmd),
+                     msg->nfds, srv->opts.caps.max_msg_fds);
+        return EINVAL;
+    }
+    if (cmd >= VFIO_USER_MAX_COMMAND || !handlers[cmd]) {
+        vfu_srv_warn("unknown command %u", cmd);
+        return ENOSYS;
+    }
+    return handlers[cmd](srv, msg, r);
+}
+
+/*
+ * Handle one request and answer it.  Requests with the no-reply flag get
+ * no reply on success, but an error reply on failure, so that the client
+ * can report it (our documented choice).
+ */
+static void handle_request(VfuServer *srv, VfuMsg *msg)
+{
+    VfuReply r = { .len = 0 };
+    VFIOUserHdr hdr;
+    GError *err = NULL;
+    int ret;
+
+    vfu_srv_debug("<- %s id %u size %u fds %zu", vfu_cmd_name(msg->hdr.cmd),
+                  msg->hdr.id, msg->hdr.size, msg->nfds);
+    ret = dispatch(srv, msg, &r);
+    vfu_close_fds(msg->fds, msg->nfds);
+    if (ret) {
+        vfu_srv_debug("-> %s id %u error %d (%s)", vfu_cmd_name(msg->hdr.cmd),
+                      msg->hdr.id, ret, g_strerror(ret));
+        if (srv->sock >= 0 &&
+            !vfu_msg_send_error(srv->sock, &msg->hdr, ret, &err)) {
+            vfu_server_mark_broken(srv, err);
+        }
+    } else if (!(msg->hdr.flags & VFIO_USER_F_NO_REPLY) && srv->sock >= 0) {
+        vfu_hdr_init(&hdr, msg->hdr.id, msg->hdr.cmd,
+                     sizeof(hdr) + r.len, VFIO_USER_F_TYPE_REPLY);
+        if (!vfu_msg_send(srv->sock, &hdr, r.payload, r.len, r.fds, r.nfds,
+                          &err)) {
+            vfu_server_mark_broken(srv, err);
+        }
+    }
+    g_free(r.payload);
+}
+
+/* Reply nobody waits for (late, or a confused client): drop it. */
+static void drop_reply(VfuMsg *msg)
+{
+    vfu_srv_warn("dropping unexpected reply id %u (%s)", msg->hdr.id,
+                 vfu_cmd_name(msg->hdr.cmd));
+}
+
+/* Receive and handle the next message; false on disconnect/error. */
+static bool serve_one(VfuServer *srv)
+{
+    GError *err = NULL;
+    VfuMsg *msg = read_msg(srv, &err);
+
+    if (!msg) {
+        vfu_server_mark_broken(srv, err);
+        return false;
+    }
+    if (vfu_hdr_is_reply(&msg->hdr)) {
+        drop_reply(msg);
+    } else {
+        handle_request(srv, msg);
+    }
+    vfu_msg_free(msg);
+    return !srv->broken;
+}
+
+static bool sock_readable(int fd, int timeout_ms)
+{
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+    return poll(&pfd, 1, timeout_ms) > 0 && pfd.revents;
+}
+
+/* Wait for the socket, the wake eventfd or an ioeventfd (lock dropped). */
+static void wait_events(VfuServer *srv)
+{
+    struct pollfd pfd[2 + VFU_MAX_REGIONS * VFU_MAX_IOEVENTFDS];
+    int iofds[VFU_MAX_REGIONS * VFU_MAX_IOEVENTFDS];
+    size_t n = vfu_regions_poll_fds(srv, iofds, G_N_ELEMENTS(iofds));
+    uint64_t v;
+
+    pfd[0] = (struct pollfd){ .fd = srv->sock, .events = POLLIN };
+    pfd[1] = (struct pollfd){ .fd = srv->wake_fd, .events = POLLIN };
+    for (size_t i = 0; i < n; i++) {
+        pfd[2 + i] = (struct pollfd){ .fd = iofds[i], .events = POLLIN };
+    }
+    g_rec_mutex_unlock(&srv->lock);
+    if (poll(pfd, 2 + n, -1) < 0 && errno != EINTR) {
+        vfu_srv_warn("poll: %s", g_strerror(errno));
+    }
+    g_rec_mutex_lock(&srv->lock);
+    if (pfd[1].revents && read(srv->wake_fd, &v, sizeof(v)) < 0) {
+        /* EAGAIN: another waiter drained it; nothing to do */
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (pfd[2 + i].revents & POLLIN) {
+            vfu_regions_ioeventfd_fired(srv, iofds[i]);
+        }
+    }
+}
+
+bool vfu_server_run(VfuServer *srv, GError **errp)
+{
+    VfuMsg *msg;
+    bool ok;
+
+    g_rec_mutex_lock(&srv->lock);
+    if (srv->sock < 0) {
+        g_rec_mutex_unlock(&srv->lock);
+        return vfu_error_set(errp, ENOTCONN, "no client connected");
+    }
+    while (!srv->broken && !g_atomic_int_get(&srv->stopping)) {
+        msg = g_queue_pop_head(srv->pending);
+        if (msg) {
+            srv->pending_bytes -= msg->hdr.size;
+            handle_request(srv, msg);
+            vfu_msg_free(msg);
+            continue;
+        }
+        wait_events(srv);
+        /* Another thread may have read what woke us: check again. */
+        if (!srv->broken && sock_readable(srv->sock, 0)) {
+            serve_one(srv);
+        }
+    }
+    ok = !srv->broken_err || srv->broken_err->code == ECONNRESET;
+    if (srv->broken_err) {
+        vfu_srv_info("client gone: %s", srv->broken_err->message);
+        if (!ok) {
+            g_propagate_error(errp, g_steal_pointer(&srv->broken_err));
+        }
+    }
+    g_clear_error(&srv->broken_err);
+    server_disconnect(srv);
+    srv->broken = false;
+    g_rec_mutex_unlock(&srv->lock);
+    return ok;
+}
+
+/* During a call: queue a request that came in, bounded. */
+static bool queue_request(VfuServer *srv, VfuMsg *msg, GError **errp)
+{
+    if (g_queue_get_length(srv->pending) >= PENDING_MAX_MSGS ||
+        srv->pending_bytes + msg->hdr.size > 2 * vfu_server_max_msg_size(srv)) {
+        vfu_msg_free(msg);
+        return vfu_error_set(errp, ENOBUFS,
+                             "client sent too many requests while the "
+                             "server waited for a DMA reply");
+    }
+    srv->pending_bytes += msg->hdr.size;
+    g_queue_push_tail(srv->pending, msg);
+    wake(srv);
+    return true;
+}
+
+/* Read messages until the reply header for @id arrives (body left). */
+static bool wait_reply(VfuServer *srv, uint16_t id, uint16_t cmd,
+                       VFIOUserHdr *reply, GError **errp)
+{
+    gint64 deadline = g_get_monotonic_time() +
+                      (gint64)srv->opts.dma_timeout_ms * 1000;
+    int fds[VFU_MAX_FDS];
+    size_t nfds;
+    VfuMsg *msg;
+
+    for (;;) {
+        gint64 left = (deadline - g_get_monotonic_time()) / 1000;
+
+        if (left <= 0 || !sock_readable(srv->sock, (int)left)) {
+            return vfu_error_set(errp, ETIMEDOUT,
+                                 "no reply to %s within %u ms",
+                                 vfu_cmd_name(cmd), srv->opts.dma_timeout_ms);
+        }
+        msg = g_new0(VfuMsg, 1);
+        if (!vfu_msg_recv_hdr(srv->sock, &msg->hdr, fds, &nfds, VFU_MAX_FDS,
+                              vfu_server_max_msg_size(srv), errp)) {
+            g_free(msg);
+            return false;
+        }
+        if (vfu_hdr_is_reply(&msg->hdr) && msg->hdr.id == id &&
+            msg->hdr.cmd == cmd) {
+            vfu_close_fds(fds, nfds);
+            *reply = msg->hdr;
+            g_free(msg);
+            return true;
+        }
+        memcpy(msg->fds, fds, nfds * sizeof(int));
+        msg->nfds = nfds;
+        msg->len = msg->hdr.size - sizeof(VFIOUserHdr);
+        msg->payload = g_malloc(msg->len ? msg->len : 1);
+        if (!vfu_msg_recv_body(srv->sock, msg->payload, msg->len, errp)) {
+            vfu_msg_free(msg);
+            return false;
+        }
+        if (vfu_hdr_is_reply(&msg->hdr)) {
+            drop_reply(msg);
+            vfu_msg_free(msg);
+        } else if (!queue_request(srv, msg, errp)) {
+            return false;
+        }
+    }
+}
+
+bool vfu_server_call(VfuServer *srv, uint16_t cmd, const struct iovec *iov,
+                     int iovcnt, VFIOUserHdr *reply, GError **errp)
+{
+    struct iovec v[4];
+    VFIOUserHdr hdr;
+    size_t len = 0;
+    GError *err = NULL;
+
+    if (srv->sock < 0 || srv->broken || !srv->negotiated) {
+        return vfu_error_set(errp, ENOTCONN, "no client connected");
+    }
+    g_assert(iovcnt < (int)G_N_ELEMENTS(v));
+    for (int i = 0; i < iovcnt; i++) {
+        v[i + 1] = iov[i];
+        len += iov[i].iov_len;
+    }
+    vfu_hdr_init(&hdr, srv->next_id++, cmd, sizeof(hdr) + len,
+                 VFIO_USER_F_TYPE_REQUEST);
+    v[0] = (struct iovec){ .iov_base = &hdr, .iov_len = sizeof(hdr) };
+    if (!vfu_msg_sendv(srv->sock, v, iovcnt + 1, NULL, 0, &err) ||
+        !wait_reply(srv, hdr.id, cmd, reply, &err)) {
+        if (err->code != ETIMEDOUT) {
+            vfu_server_mark_broken(srv, g_error_copy(err));
+        }
+        g_propagate_error(errp, err);
+        return false;
+    }
+    if (reply->flags & VFIO_USER_F_ERROR) {
+        if (!vfu_msg_discard(srv->sock, reply->size - sizeof(*reply), &err)) {
+            vfu_server_mark_broken(srv, g_error_copy(err));
+            g_propagate_error(errp, err);
+            return false;
+        }
+        return vfu_error_set(errp, reply->error ? (int)reply->error : EIO,
+                             "client failed %s: %s", vfu_cmd_name(cmd),
+                             g_strerror(reply->error ? (int)reply->error
+                                                     : EIO));
+    }
+    return true;
+}
