@@ -494,8 +494,13 @@ static VFIOUserRegion *dev_region(VFIOUserDevice *dev, uint32_t index,
     return r;
 }
 
-static uint8_t *dev_mmap_lookup(VFIOUserRegion *r, uint64_t off, size_t len)
+/* The mapping that holds [off, off + len) and allows @need (READ/WRITE). */
+static uint8_t *dev_mmap_lookup(VFIOUserRegion *r, uint64_t off, size_t len,
+                                uint32_t need)
 {
+    if (!len || !(r->flags & need)) {
+        return NULL;
+    }
     for (uint32_t i = 0; i < r->nr_mmaps; i++) {
         uint64_t a = r->mmaps[i].offset, size = r->mmaps[i].size;
 
@@ -687,7 +692,7 @@ bool vfio_user_region_read(VFIOUserDevice *dev, uint32_t index, uint64_t off,
         memset(buf, 0xff, len);
         return false;
     }
-    host = len ? dev_mmap_lookup(r, off, len) : NULL;
+    host = dev_mmap_lookup(r, off, len, VFIO_REGION_INFO_FLAG_READ);
     if (host) {
         dev_mmio_load(buf, host, len);
         return true;
@@ -718,7 +723,7 @@ bool vfio_user_region_write(VFIOUserDevice *dev, uint32_t index, uint64_t off,
     if (!len || dev_ioeventfd_write(r, off, buf, len)) {
         return true;
     }
-    host = dev_mmap_lookup(r, off, len);
+    host = dev_mmap_lookup(r, off, len, VFIO_REGION_INFO_FLAG_WRITE);
     if (host) {
         dev_mmio_store(host, buf, len);
         return true;

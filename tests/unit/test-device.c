@@ -111,6 +111,8 @@ static void test_mmap_vs_message(void)
     fake_region_memfd(fx.fs, 0, 0x4000, 0x1000);
     fake_region_sparse(fx.fs, 0, 2, areas);
     fake_region_mem(fx.fs, 1, 0x4000);
+    fake_region_memfd(fx.fs, 2, 0x1000, 0);
+    fx.fs->regions[2].flags &= ~VFIO_REGION_INFO_FLAG_WRITE;
     fill_pattern(want, sizeof(want), 3);
     memcpy(fx.fs->regions[0].mem, want, sizeof(want));
     memcpy(fx.fs->regions[1].mem, want, sizeof(want));
@@ -152,6 +154,15 @@ static void test_mmap_vs_message(void)
     g_assert_cmpmem(fx.fs->regions[0].mem + 0x2004, 4, &v, 4);
     fake_server_snapshot(fx.fs, &snap);
     g_assert_cmpuint(snap.writes[0], ==, 0);
+
+    /* A read-only mapping is never written through: a message instead. */
+    g_assert_nonnull(fx.dev.regions[2].mmaps[0].host);
+    g_assert_true(vfio_user_region_write(&fx.dev, 2, 0x8, &v, 4, false,
+                                         &err));
+    g_assert_no_error(err);
+    fake_server_snapshot(fx.fs, &snap);
+    g_assert_cmpuint(snap.writes[2], ==, 1);
+    g_assert_cmpmem(fx.fs->regions[2].mem + 0x8, 4, &v, 4);
 
     /* Out of range. */
     g_assert_false(vfio_user_region_read(&fx.dev, 0, 0x3ffe, &v, 4, &err));
