@@ -47,8 +47,12 @@ typedef struct VFIOUserDevice {
     uint32_t num_irqs;
     VFIOUserRegion *regions; /* num_regions entries */
     bool posted_writes;    /* BAR writes may be posted (no x-no-posted-writes) */
-    bool failed;           /* proxy failed: reads all-ones, writes dropped */
-    uint64_t posted_write_errors;
+    bool failed;           /* proxy failed: reads all-ones, writes dropped
+                            * (set and read atomically) */
+    uint64_t posted_write_errors; /* posted writes that could not be sent
+                                   * (atomic); the server's error replies
+                                   * to posted writes are counted by the
+                                   * proxy (posted_errors) */
 } VFIOUserDevice;
 
 /*
