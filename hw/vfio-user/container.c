@@ -531,35 +531,38 @@ static int container_check_rw(VFIOUserContainer *c, const VFIOUserHdr *hdr,
     return 0;
 }
 
+/* Count served bytes per map (before the reply, so a peer sees them). */
+static void container_count(VFIOUserContainer *c, bool is_read,
+                            const struct iovec *iov,
+                            VFIOUserDMAMapEntry **ents, int n)
+{
+    for (int k = 0; k < n; k++) {
+        uint64_t *ctr = is_read ? &ents[k]->bytes_read
+                                : &ents[k]->bytes_written;
+        __atomic_fetch_add(ctr, iov[k].iov_len, __ATOMIC_RELAXED);
+    }
+    __atomic_fetch_add(is_read ? &c->dma_reads : &c->dma_writes, 1,
+                       __ATOMIC_RELAXED);
+}
+
 /* Move the data and answer; called with the read lock held. */
 static bool container_serve(VFIOUserContainer *c, const VFIOUserHdr *hdr,
                             VFIOUserDMARW *rw, struct iovec *iov,
                             VFIOUserDMAMapEntry **ents, int n,
                             GError **errp)
 {
-    bool is_read = hdr->cmd == VFIO_USER_DMA_READ;
+    struct iovec hiov = { .iov_base = rw, .iov_len = sizeof(*rw) };
 
-    if (is_read) {
-        iov[0].iov_base = rw;
-        iov[0].iov_len = sizeof(*rw);
-        if (!vfio_user_proxy_send_reply(c->proxy, hdr, iov, n + 1, errp)) {
-            return false;
-        }
-    } else {
-        struct iovec hiov = { .iov_base = rw, .iov_len = sizeof(*rw) };
-        if (!vfio_user_proxy_recv_payload(c->proxy, iov + 1, n, errp) ||
-            !vfio_user_proxy_send_reply(c->proxy, hdr, &hiov, 1, errp)) {
-            return false;
-        }
+    if (hdr->cmd == VFIO_USER_DMA_READ) {
+        iov[0] = hiov;
+        container_count(c, true, iov + 1, ents, n);
+        return vfio_user_proxy_send_reply(c->proxy, hdr, iov, n + 1, errp);
     }
-    for (int k = 0; k < n; k++) {
-        uint64_t *ctr = is_read ? &ents[k]->bytes_read
-                                : &ents[k]->bytes_written;
-        __atomic_fetch_add(ctr, iov[k + 1].iov_len, __ATOMIC_RELAXED);
+    if (!vfio_user_proxy_recv_payload(c->proxy, iov + 1, n, errp)) {
+        return false;
     }
-    __atomic_fetch_add(is_read ? &c->dma_reads : &c->dma_writes, 1,
-                       __ATOMIC_RELAXED);
-    return true;
+    container_count(c, false, iov + 1, ents, n);
+    return vfio_user_proxy_send_reply(c->proxy, hdr, &hiov, 1, errp);
 }
 
 static bool container_reject(VFIOUserContainer *c, const VFIOUserHdr *hdr,
@@ -571,46 +574,60 @@ static bool container_reject(VFIOUserContainer *c, const VFIOUserHdr *hdr,
            vfio_user_proxy_send_error(c->proxy, hdr, err, errp);
 }
 
-/* The proxy's request handler: DMA_READ / DMA_WRITE from the server. */
+/* Serve one DMA_READ / DMA_WRITE; called with the read lock held. */
+static bool container_handle_dma(VFIOUserContainer *c, const VFIOUserHdr *hdr,
+                                 GError **errp)
+{
+    size_t payload = hdr->size - sizeof(*hdr);
+    struct iovec iov[CONTAINER_MAX_PIECES + 1];
+    VFIOUserDMAMapEntry *ents[CONTAINER_MAX_PIECES];
+    VFIOUserDMARW rw;
+    struct iovec hiov = { .iov_base = &rw, .iov_len = sizeof(rw) };
+    int err, n = 0;
+
+    if (payload < sizeof(rw)) {
+        return vfu_error_set(errp, EPROTO, "%s request of %zu bytes is "
+                             "shorter than its header",
+                             vfu_cmd_name(hdr->cmd), payload);
+    }
+    if (!vfio_user_proxy_recv_payload(c->proxy, &hiov, 1, errp)) {
+        return false;
+    }
+    payload -= sizeof(rw);
+    err = container_check_rw(c, hdr, &rw, payload);
+    if (!err) {
+        err = container_collect(c, rw.addr, rw.count,
+                                hdr->cmd == VFIO_USER_DMA_READ ?
+                                VFIO_USER_DMA_MAP_F_READ :
+                                VFIO_USER_DMA_MAP_F_WRITE, iov + 1, ents, &n);
+    }
+    if (err) {
+        return container_reject(c, hdr, payload, err, errp);
+    }
+    return container_serve(c, hdr, &rw, iov, ents, n, errp);
+}
+
+/*
+ * The proxy's request handler, on its receive thread.  Everything that
+ * touches the container happens under the read lock, so that
+ * vfio_user_container_free() can wait for a request still being served.
+ */
 static bool container_handle_request(VFIOUserProxy *proxy,
                                      const VFIOUserHdr *hdr, int *fds,
                                      size_t nfds, void *opaque,
                                      GError **errp)
 {
     VFIOUserContainer *c = opaque;
-    size_t payload = hdr->size - sizeof(*hdr);
-    struct iovec iov[CONTAINER_MAX_PIECES + 1];
-    VFIOUserDMAMapEntry *ents[CONTAINER_MAX_PIECES];
-    VFIOUserDMARW rw;
-    struct iovec hiov = { .iov_base = &rw, .iov_len = sizeof(rw) };
     bool ok;
-    int err, n = 0;
 
     vfu_close_fds(fds, nfds);
     if (hdr->cmd != VFIO_USER_DMA_READ && hdr->cmd != VFIO_USER_DMA_WRITE) {
-        return vfio_user_proxy_discard(proxy, payload, errp) &&
+        return vfio_user_proxy_discard(proxy, hdr->size - sizeof(*hdr),
+                                       errp) &&
                vfio_user_proxy_send_error(proxy, hdr, ENOSYS, errp);
     }
-    if (payload < sizeof(rw)) {
-        return vfu_error_set(errp, EPROTO, "%s request of %zu bytes is "
-                             "shorter than its header",
-                             vfu_cmd_name(hdr->cmd), payload);
-    }
-    if (!vfio_user_proxy_recv_payload(proxy, &hiov, 1, errp)) {
-        return false;
-    }
-    payload -= sizeof(rw);
-    err = container_check_rw(c, hdr, &rw, payload);
-    if (err) {
-        return container_reject(c, hdr, payload, err, errp);
-    }
     g_rw_lock_reader_lock(&c->lock);
-    err = container_collect(c, rw.addr, rw.count,
-                            hdr->cmd == VFIO_USER_DMA_READ ?
-                            VFIO_USER_DMA_MAP_F_READ :
-                            VFIO_USER_DMA_MAP_F_WRITE, iov + 1, ents, &n);
-    ok = err ? container_reject(c, hdr, payload, err, errp)
-             : container_serve(c, hdr, &rw, iov, ents, n, errp);
+    ok = container_handle_dma(c, hdr, errp);
     g_rw_lock_reader_unlock(&c->lock);
     return ok;
 }
@@ -654,6 +671,9 @@ void vfio_user_container_free(VFIOUserContainer *c)
     }
     g_mutex_unlock(&c->map_lock);
     vfio_user_proxy_set_request_handler(c->proxy, NULL, NULL);
+    /* Wait for a request the receive thread may still be serving. */
+    g_rw_lock_writer_lock(&c->lock);
+    g_rw_lock_writer_unlock(&c->lock);
     if (c->proc_mem_fd >= 0) {
         close(c->proc_mem_fd);
     }
