@@ -113,7 +113,9 @@ static void test_mmap_vs_message(void)
     fake_region_mem(fx.fs, 1, 0x4000);
     fake_region_memfd(fx.fs, 2, 0x1000, 0);
     fx.fs->regions[2].flags &= ~VFIO_REGION_INFO_FLAG_WRITE;
+    fake_region_memfd(fx.fs, 3, 0x1000, 0x10); /* unaligned: mmap fails */
     fill_pattern(want, sizeof(want), 3);
+    memcpy(fx.fs->regions[3].mem, want, 0x1000);
     memcpy(fx.fs->regions[0].mem, want, sizeof(want));
     memcpy(fx.fs->regions[1].mem, want, sizeof(want));
     fx_connect(&fx);
@@ -163,6 +165,16 @@ static void test_mmap_vs_message(void)
     fake_server_snapshot(fx.fs, &snap);
     g_assert_cmpuint(snap.writes[2], ==, 1);
     g_assert_cmpmem(fx.fs->regions[2].mem + 0x8, 4, &v, 4);
+
+    /* A mapping that failed falls back to messages for that area. */
+    g_assert_cmpint(fx.dev.regions[3].fd, >=, 0);
+    g_assert_cmpuint(fx.dev.regions[3].nr_mmaps, ==, 1);
+    g_assert_null(fx.dev.regions[3].mmaps[0].host);
+    g_assert_true(vfio_user_region_read(&fx.dev, 3, 0x10, a, 0x20, &err));
+    g_assert_no_error(err);
+    g_assert_cmpmem(a, 0x20, want + 0x10, 0x20);
+    fake_server_snapshot(fx.fs, &snap);
+    g_assert_cmpuint(snap.reads[3], ==, 1);
 
     /* Out of range. */
     g_assert_false(vfio_user_region_read(&fx.dev, 0, 0x3ffe, &v, 4, &err));
