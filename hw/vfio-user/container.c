@@ -30,12 +30,12 @@ typedef struct VFIOUserDMAMapEntry {
     uint64_t iova;
     uint64_t size;
     void *host;
-    uint32_t flags;          /* as sent (after any fallback) */
+    uint32_t flags; /* as sent (after any fallback) */
     VFIOUserDMAAccess mode;
     bool sent_fd;
     bool via_proc_self_mem;
-    uint64_t bytes_read;     /* atomic: updated under the read lock */
-    uint64_t bytes_written;  /* atomic */
+    uint64_t bytes_read;    /* atomic: updated under the read lock */
+    uint64_t bytes_written; /* atomic */
 } VFIOUserDMAMapEntry;
 
 /* mmap() verdict for one file (st_dev, st_ino), so each fd is probed once. */
@@ -48,10 +48,10 @@ typedef struct ContainerProbe {
 /* What one DMA_MAP will carry. */
 typedef struct ContainerPlan {
     uint32_t flags;
-    int fd;                  /* -1: no fd */
+    int fd; /* -1: no fd */
     uint64_t offset;
     VFIOUserDMAAccess mode;
-    bool mmappable;          /* fd accepted by mmap(): kept by a fallback */
+    bool mmappable; /* fd accepted by mmap(): kept by a fallback */
     bool via_proc_self_mem;
 } ContainerPlan;
 
@@ -72,13 +72,13 @@ struct VFIOUserContainer {
     VFIOUserDMAAccess policy;
     GMutex map_lock;
     GRWLock lock;
-    GArray *maps;            /* VFIOUserDMAMapEntry, sorted by iova */
-    GArray *probes;          /* ContainerProbe; map_lock */
-    int proc_mem_fd;         /* /proc/self/mem or -1; map_lock */
-    gint legacy;             /* atomic: server rejects access-mode bits */
-    uint64_t dma_reads;      /* atomic */
-    uint64_t dma_writes;     /* atomic */
-    uint64_t dma_rejected;   /* atomic */
+    GArray *maps;          /* VFIOUserDMAMapEntry, sorted by iova */
+    GArray *probes;        /* ContainerProbe; map_lock */
+    int proc_mem_fd;       /* /proc/self/mem or -1; map_lock */
+    gint legacy;           /* atomic: server rejects access-mode bits */
+    uint64_t dma_reads;    /* atomic */
+    uint64_t dma_writes;   /* atomic */
+    uint64_t dma_rejected; /* atomic */
 };
 
 static const char *const access_names[] = {
@@ -105,7 +105,8 @@ bool vfio_user_dma_access_parse(const char *s, VFIOUserDMAAccess *out,
             return true;
         }
     }
-    return vfu_error_set(errp, EINVAL, "invalid dma-access value '%s': "
+    return vfu_error_set(errp, EINVAL,
+                         "invalid dma-access value '%s': "
                          "expected auto, mmap, file-io or message",
                          s ? s : "");
 }
@@ -134,9 +135,8 @@ static uint64_t container_min_pgsize(VFIOUserContainer *c)
 }
 
 /* Does mmap() accept @s->fd?  Probed once per file. */
-static bool container_probe(VFIOUserContainer *c,
-                            const VFIOUserDMASection *s, bool *mmappable,
-                            GError **errp)
+static bool container_probe(VFIOUserContainer *c, const VFIOUserDMASection *s,
+                            bool *mmappable, GError **errp)
 {
     long page = sysconf(_SC_PAGESIZE);
     struct stat st;
@@ -144,8 +144,10 @@ static bool container_probe(VFIOUserContainer *c,
     void *p;
 
     if (fstat(s->fd, &st) < 0) {
-        return vfu_error_set(errp, errno, "section '%s': bad backing fd %d: "
-                             "%s", s->name, s->fd, g_strerror(errno));
+        return vfu_error_set(errp, errno,
+                             "section '%s': bad backing fd %d: "
+                             "%s",
+                             s->name, s->fd, g_strerror(errno));
     }
     for (guint i = 0; i < c->probes->len; i++) {
         ContainerProbe *e = &g_array_index(c->probes, ContainerProbe, i);
@@ -176,7 +178,8 @@ static bool container_proc_mem(VFIOUserContainer *c,
     if (c->proc_mem_fd < 0) {
         c->proc_mem_fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
         if (c->proc_mem_fd < 0) {
-            return vfu_error_set(errp, errno, "section '%s': dma-access="
+            return vfu_error_set(errp, errno,
+                                 "section '%s': dma-access="
                                  "file-io cannot open /proc/self/mem: %s",
                                  s->name, g_strerror(errno));
         }
@@ -190,8 +193,9 @@ static void plan_fd(ContainerPlan *p, uint32_t mode_bit, int fd,
     p->flags |= mode_bit;
     p->fd = fd;
     p->offset = offset;
-    p->mode = mode_bit == VFIO_USER_DMA_MAP_F_MODE_MMAP ?
-              VFIO_USER_DMA_ACCESS_MMAP : VFIO_USER_DMA_ACCESS_FILE_IO;
+    p->mode = mode_bit == VFIO_USER_DMA_MAP_F_MODE_MMAP
+                  ? VFIO_USER_DMA_ACCESS_MMAP
+                  : VFIO_USER_DMA_ACCESS_FILE_IO;
 }
 
 /* Apply the access-mode policy to @s. */
@@ -200,7 +204,7 @@ static bool container_plan(VFIOUserContainer *c, const VFIOUserDMASection *s,
 {
     bool has_fd = s->fd >= 0;
 
-    *p = (ContainerPlan) {
+    *p = (ContainerPlan){
         .flags = VFIO_USER_DMA_MAP_F_READ |
                  (s->readonly ? 0 : VFIO_USER_DMA_MAP_F_WRITE),
         .fd = -1,
@@ -215,15 +219,19 @@ static bool container_plan(VFIOUserContainer *c, const VFIOUserDMASection *s,
         return true;
     case VFIO_USER_DMA_ACCESS_MMAP:
         if (!has_fd) {
-            return vfu_error_set(errp, EINVAL, "section '%s': dma-access=mmap"
+            return vfu_error_set(errp, EINVAL,
+                                 "section '%s': dma-access=mmap"
                                  " needs an fd-backed memory backend (memory-"
                                  "backend-memfd or -file); this one is "
-                                 "anonymous", s->name);
+                                 "anonymous",
+                                 s->name);
         }
         if (!p->mmappable) {
-            return vfu_error_set(errp, EINVAL, "section '%s': dma-access=mmap"
+            return vfu_error_set(errp, EINVAL,
+                                 "section '%s': dma-access=mmap"
                                  " but mmap() refuses its fd (use dma-access="
-                                 "file-io or auto)", s->name);
+                                 "file-io or auto)",
+                                 s->name);
         }
         plan_fd(p, VFIO_USER_DMA_MAP_F_MODE_MMAP, s->fd, s->fd_offset);
         return true;
@@ -242,8 +250,10 @@ static bool container_plan(VFIOUserContainer *c, const VFIOUserDMASection *s,
     case VFIO_USER_DMA_ACCESS_AUTO:
     default:
         if (has_fd) {
-            plan_fd(p, p->mmappable ? VFIO_USER_DMA_MAP_F_MODE_MMAP :
-                    VFIO_USER_DMA_MAP_F_MODE_FILE_IO, s->fd, s->fd_offset);
+            plan_fd(p,
+                    p->mmappable ? VFIO_USER_DMA_MAP_F_MODE_MMAP
+                                 : VFIO_USER_DMA_MAP_F_MODE_FILE_IO,
+                    s->fd, s->fd_offset);
         }
         return true;
     }
@@ -272,30 +282,35 @@ static bool container_check(VFIOUserContainer *c, const VFIOUserDMASection *s,
     guint i;
 
     if (!s->size || !s->host || s->size > UINT64_MAX - s->iova) {
-        return vfu_error_set(errp, EINVAL, "section '%s': invalid range iova"
-                             "=0x%" PRIx64 " size=0x%" PRIx64 "%s", s->name,
-                             s->iova, s->size, s->host ? "" : " (no host)");
+        return vfu_error_set(errp, EINVAL,
+                             "section '%s': invalid range iova"
+                             "=0x%" PRIx64 " size=0x%" PRIx64 "%s",
+                             s->name, s->iova, s->size,
+                             s->host ? "" : " (no host)");
     }
     if ((s->iova | s->size) & (pg - 1)) {
-        return vfu_error_set(errp, EINVAL, "section '%s': iova 0x%" PRIx64
+        return vfu_error_set(errp, EINVAL,
+                             "section '%s': iova 0x%" PRIx64
                              " and size 0x%" PRIx64 " must be multiples of "
-                             "the server's page size 0x%" PRIx64, s->name,
-                             s->iova, s->size, pg);
+                             "the server's page size 0x%" PRIx64,
+                             s->name, s->iova, s->size, pg);
     }
     if (c->maps->len >= max_maps) {
-        return vfu_error_set(errp, ENOSPC, "section '%s': the server allows "
-                             "at most %" PRIu32 " DMA maps", s->name,
-                             max_maps);
+        return vfu_error_set(errp, ENOSPC,
+                             "section '%s': the server allows "
+                             "at most %" PRIu32 " DMA maps",
+                             s->name, max_maps);
     }
     i = container_upper(c->maps, s->iova);
     for (guint j = i ? i - 1 : 0; j < c->maps->len && j <= i; j++) {
-        VFIOUserDMAMapEntry *e = &g_array_index(c->maps,
-                                                VFIOUserDMAMapEntry, j);
+        VFIOUserDMAMapEntry *e =
+            &g_array_index(c->maps, VFIOUserDMAMapEntry, j);
         if (e->iova < s->iova + s->size && s->iova < e->iova + e->size) {
-            return vfu_error_set(errp, EEXIST, "section '%s' [0x%" PRIx64
-                                 ", 0x%" PRIx64 ") overlaps mapped section "
-                                 "'%s'", s->name, s->iova, s->iova + s->size,
-                                 e->name);
+            return vfu_error_set(errp, EEXIST,
+                                 "section '%s' [0x%" PRIx64 ", 0x%" PRIx64
+                                 ") overlaps mapped section "
+                                 "'%s'",
+                                 s->name, s->iova, s->iova + s->size, e->name);
         }
     }
     return true;
@@ -304,8 +319,7 @@ static bool container_check(VFIOUserContainer *c, const VFIOUserDMASection *s,
 /* Send one DMA_MAP; *rerr is the server's errno (0: accepted). */
 static bool container_send_map(VFIOUserContainer *c,
                                const VFIOUserDMASection *s,
-                               const ContainerPlan *p, int *rerr,
-                               GError **errp)
+                               const ContainerPlan *p, int *rerr, GError **errp)
 {
     VFIOUserDMAMap m = {
         .argsz = sizeof(m),
@@ -314,7 +328,7 @@ static bool container_send_map(VFIOUserContainer *c,
         .addr = s->iova,
         .size = s->size,
     };
-    struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
+    struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m)};
     VFIOUserRequest req = {
         .cmd = VFIO_USER_DMA_MAP,
         .iov = &iov,
@@ -331,8 +345,7 @@ static bool container_send_map(VFIOUserContainer *c,
     return true;
 }
 
-static void container_insert(VFIOUserContainer *c,
-                             const VFIOUserDMASection *s,
+static void container_insert(VFIOUserContainer *c, const VFIOUserDMASection *s,
                              const ContainerPlan *p)
 {
     VFIOUserDMAMapEntry e = {
@@ -367,9 +380,11 @@ static bool container_map_locked(VFIOUserContainer *c,
         return false;
     }
     if (p.fd >= 0 && (p.offset & (pg - 1))) {
-        return vfu_error_set(errp, EINVAL, "section '%s': fd offset 0x%"
-                             PRIx64 " must be a multiple of the server's "
-                             "page size 0x%" PRIx64, s->name, p.offset, pg);
+        return vfu_error_set(errp, EINVAL,
+                             "section '%s': fd offset 0x%" PRIx64
+                             " must be a multiple of the server's "
+                             "page size 0x%" PRIx64,
+                             s->name, p.offset, pg);
     }
     if (g_atomic_int_get(&c->legacy)) {
         container_plan_legacy(&p);
@@ -390,18 +405,19 @@ static bool container_map_locked(VFIOUserContainer *c,
         }
     }
     if (rerr) {
-        return vfu_error_set(errp, rerr, "section '%s': the server refused "
-                             "DMA_MAP of iova=0x%" PRIx64 " size=0x%" PRIx64
-                             " (%s): %s", s->name, s->iova, s->size,
-                             vfio_user_dma_access_name(p.mode),
-                             g_strerror(rerr));
+        return vfu_error_set(
+            errp, rerr,
+            "section '%s': the server refused "
+            "DMA_MAP of iova=0x%" PRIx64 " size=0x%" PRIx64 " (%s): %s",
+            s->name, s->iova, s->size, vfio_user_dma_access_name(p.mode),
+            g_strerror(rerr));
     }
     container_insert(c, s, &p);
     return true;
 }
 
-bool vfio_user_container_map(VFIOUserContainer *c,
-                             const VFIOUserDMASection *s, GError **errp)
+bool vfio_user_container_map(VFIOUserContainer *c, const VFIOUserDMASection *s,
+                             GError **errp)
 {
     bool ok;
 
@@ -428,8 +444,8 @@ static bool container_send_unmap(VFIOUserContainer *c, uint64_t iova,
         .size = size,
     };
     VFIOUserDMAUnmap echo;
-    struct iovec iov = { .iov_base = &u, .iov_len = sizeof(u) };
-    struct iovec riov = { .iov_base = &echo, .iov_len = sizeof(echo) };
+    struct iovec iov = {.iov_base = &u, .iov_len = sizeof(u)};
+    struct iovec riov = {.iov_base = &echo, .iov_len = sizeof(echo)};
     VFIOUserRequest req = {
         .cmd = VFIO_USER_DMA_UNMAP,
         .iov = &iov,
@@ -443,10 +459,11 @@ static bool container_send_unmap(VFIOUserContainer *c, uint64_t iova,
         return false;
     }
     if (req.reply_errno) {
-        return vfu_error_set(errp, req.reply_errno, "the server refused "
-                             "DMA_UNMAP of iova=0x%" PRIx64 " size=0x%"
-                             PRIx64 ": %s", iova, size,
-                             g_strerror(req.reply_errno));
+        return vfu_error_set(errp, req.reply_errno,
+                             "the server refused "
+                             "DMA_UNMAP of iova=0x%" PRIx64 " size=0x%" PRIx64
+                             ": %s",
+                             iova, size, g_strerror(req.reply_errno));
     }
     return true;
 }
@@ -463,11 +480,11 @@ bool vfio_user_container_unmap(VFIOUserContainer *c, uint64_t iova,
     e = i ? &g_array_index(c->maps, VFIOUserDMAMapEntry, i - 1) : NULL;
     if (!e || e->iova != iova || e->size != size) {
         g_mutex_unlock(&c->map_lock);
-        return vfu_error_set(errp, ENOENT, "no DMA map at iova=0x%" PRIx64
-                             " size=0x%" PRIx64, iova, size);
+        return vfu_error_set(errp, ENOENT,
+                             "no DMA map at iova=0x%" PRIx64 " size=0x%" PRIx64,
+                             iova, size);
     }
-    g_debug("unmap %s iova=0x%" PRIx64 " size=0x%" PRIx64, e->name, iova,
-            size);
+    g_debug("unmap %s iova=0x%" PRIx64 " size=0x%" PRIx64, e->name, iova, size);
     container_remove(c, i - 1);
     ok = container_send_unmap(c, iova, size, errp);
     g_mutex_unlock(&c->map_lock);
@@ -479,9 +496,8 @@ bool vfio_user_container_unmap(VFIOUserContainer *c, uint64_t iova,
  * Returns 0 or the errno for the error reply.
  */
 static int container_collect(VFIOUserContainer *c, uint64_t addr,
-                             uint64_t count, uint32_t need,
-                             struct iovec *iov, VFIOUserDMAMapEntry **ents,
-                             int *n)
+                             uint64_t count, uint32_t need, struct iovec *iov,
+                             VFIOUserDMAMapEntry **ents, int *n)
 {
     uint64_t cur = addr, end = addr + count;
     guint i = container_upper(c->maps, addr);
@@ -533,12 +549,12 @@ static int container_check_rw(VFIOUserContainer *c, const VFIOUserHdr *hdr,
 
 /* Count served bytes per map (before the reply, so a peer sees them). */
 static void container_count(VFIOUserContainer *c, bool is_read,
-                            const struct iovec *iov,
-                            VFIOUserDMAMapEntry **ents, int n)
+                            const struct iovec *iov, VFIOUserDMAMapEntry **ents,
+                            int n)
 {
     for (int k = 0; k < n; k++) {
-        uint64_t *ctr = is_read ? &ents[k]->bytes_read
-                                : &ents[k]->bytes_written;
+        uint64_t *ctr =
+            is_read ? &ents[k]->bytes_read : &ents[k]->bytes_written;
         __atomic_fetch_add(ctr, iov[k].iov_len, __ATOMIC_RELAXED);
     }
     __atomic_fetch_add(is_read ? &c->dma_reads : &c->dma_writes, 1,
@@ -548,10 +564,9 @@ static void container_count(VFIOUserContainer *c, bool is_read,
 /* Move the data and answer; called with the read lock held. */
 static bool container_serve(VFIOUserContainer *c, const VFIOUserHdr *hdr,
                             VFIOUserDMARW *rw, struct iovec *iov,
-                            VFIOUserDMAMapEntry **ents, int n,
-                            GError **errp)
+                            VFIOUserDMAMapEntry **ents, int n, GError **errp)
 {
-    struct iovec hiov = { .iov_base = rw, .iov_len = sizeof(*rw) };
+    struct iovec hiov = {.iov_base = rw, .iov_len = sizeof(*rw)};
 
     if (hdr->cmd == VFIO_USER_DMA_READ) {
         iov[0] = hiov;
@@ -582,11 +597,12 @@ static bool container_handle_dma(VFIOUserContainer *c, const VFIOUserHdr *hdr,
     struct iovec iov[CONTAINER_MAX_PIECES + 1];
     VFIOUserDMAMapEntry *ents[CONTAINER_MAX_PIECES];
     VFIOUserDMARW rw;
-    struct iovec hiov = { .iov_base = &rw, .iov_len = sizeof(rw) };
+    struct iovec hiov = {.iov_base = &rw, .iov_len = sizeof(rw)};
     int err, n = 0;
 
     if (payload < sizeof(rw)) {
-        return vfu_error_set(errp, EPROTO, "%s request of %zu bytes is "
+        return vfu_error_set(errp, EPROTO,
+                             "%s request of %zu bytes is "
                              "shorter than its header",
                              vfu_cmd_name(hdr->cmd), payload);
     }
@@ -597,9 +613,10 @@ static bool container_handle_dma(VFIOUserContainer *c, const VFIOUserHdr *hdr,
     err = container_check_rw(c, hdr, &rw, payload);
     if (!err) {
         err = container_collect(c, rw.addr, rw.count,
-                                hdr->cmd == VFIO_USER_DMA_READ ?
-                                VFIO_USER_DMA_MAP_F_READ :
-                                VFIO_USER_DMA_MAP_F_WRITE, iov + 1, ents, &n);
+                                hdr->cmd == VFIO_USER_DMA_READ
+                                    ? VFIO_USER_DMA_MAP_F_READ
+                                    : VFIO_USER_DMA_MAP_F_WRITE,
+                                iov + 1, ents, &n);
     }
     if (err) {
         return container_reject(c, hdr, payload, err, errp);
@@ -614,16 +631,14 @@ static bool container_handle_dma(VFIOUserContainer *c, const VFIOUserHdr *hdr,
  */
 static bool container_handle_request(VFIOUserProxy *proxy,
                                      const VFIOUserHdr *hdr, int *fds,
-                                     size_t nfds, void *opaque,
-                                     GError **errp)
+                                     size_t nfds, void *opaque, GError **errp)
 {
     VFIOUserContainer *c = opaque;
     bool ok;
 
     vfu_close_fds(fds, nfds);
     if (hdr->cmd != VFIO_USER_DMA_READ && hdr->cmd != VFIO_USER_DMA_WRITE) {
-        return vfio_user_proxy_discard(proxy, hdr->size - sizeof(*hdr),
-                                       errp) &&
+        return vfio_user_proxy_discard(proxy, hdr->size - sizeof(*hdr), errp) &&
                vfio_user_proxy_send_error(proxy, hdr, ENOSYS, errp);
     }
     g_rw_lock_reader_lock(&c->lock);
@@ -659,8 +674,7 @@ void vfio_user_container_free(VFIOUserContainer *c)
     live = vfio_user_proxy_state(c->proxy) == VFIO_PROXY_CONNECTED;
     while (c->maps->len) {
         guint i = c->maps->len - 1;
-        VFIOUserDMAMapEntry e = g_array_index(c->maps, VFIOUserDMAMapEntry,
-                                              i);
+        VFIOUserDMAMapEntry e = g_array_index(c->maps, VFIOUserDMAMapEntry, i);
         g_autoptr(GError) err = NULL;
 
         container_remove(c, i);
@@ -684,16 +698,16 @@ void vfio_user_container_free(VFIOUserContainer *c)
     g_free(c);
 }
 
-size_t vfio_user_container_maps(VFIOUserContainer *c,
-                                VFIOUserDMAMapInfo *out, size_t max)
+size_t vfio_user_container_maps(VFIOUserContainer *c, VFIOUserDMAMapInfo *out,
+                                size_t max)
 {
     size_t n;
 
     g_rw_lock_reader_lock(&c->lock);
     n = c->maps->len;
     for (size_t i = 0; i < n && i < max; i++) {
-        VFIOUserDMAMapEntry *e = &g_array_index(c->maps,
-                                                VFIOUserDMAMapEntry, i);
+        VFIOUserDMAMapEntry *e =
+            &g_array_index(c->maps, VFIOUserDMAMapEntry, i);
         VFIOUserDMAMapInfo *o = &out[i];
 
         memcpy(o->name, e->name, sizeof(o->name));
@@ -704,8 +718,7 @@ size_t vfio_user_container_maps(VFIOUserContainer *c,
         o->sent_fd = e->sent_fd;
         o->via_proc_self_mem = e->via_proc_self_mem;
         o->bytes_read = __atomic_load_n(&e->bytes_read, __ATOMIC_RELAXED);
-        o->bytes_written = __atomic_load_n(&e->bytes_written,
-                                           __ATOMIC_RELAXED);
+        o->bytes_written = __atomic_load_n(&e->bytes_written, __ATOMIC_RELAXED);
     }
     g_rw_lock_reader_unlock(&c->lock);
     return n;

@@ -29,8 +29,8 @@ struct FakeServer {
     GMutex lock;
     GCond cond;
     GMutex send_lock;
-    GArray *maps;    /* FakeMap */
-    GArray *unmaps;  /* uint64_t pairs: addr, size */
+    GArray *maps;   /* FakeMap */
+    GArray *unmaps; /* uint64_t pairs: addr, size */
     bool closed;
     bool have_reply;
     VFIOUserHdr reply_hdr;
@@ -85,10 +85,9 @@ static void fake_version(FakeServer *fs, const VFIOUserHdr *req)
 }
 
 static void fake_dma_map(FakeServer *fs, const VFIOUserHdr *req,
-                         const uint8_t *buf, size_t len, int *fds,
-                         size_t nfds)
+                         const uint8_t *buf, size_t len, int *fds, size_t nfds)
 {
-    FakeMap m = { .fd = -1, .nfds = nfds };
+    FakeMap m = {.fd = -1, .nfds = nfds};
     VFIOUserDMAMap dm;
 
     g_assert_cmpuint(len, ==, sizeof(dm));
@@ -102,8 +101,8 @@ static void fake_dma_map(FakeServer *fs, const VFIOUserHdr *req,
         m.fd = fds[0];
         fds[0] = -1;
     }
-    if (fs->cfg.legacy && (dm.flags & ~(VFIO_USER_DMA_MAP_F_READ |
-                                        VFIO_USER_DMA_MAP_F_WRITE))) {
+    if (fs->cfg.legacy &&
+        (dm.flags & ~(VFIO_USER_DMA_MAP_F_READ | VFIO_USER_DMA_MAP_F_WRITE))) {
         m.reply_errno = EINVAL;
     } else {
         m.reply_errno = fs->cfg.map_errno;
@@ -202,8 +201,8 @@ FakeServer *fake_server_new(const FakeConfig *cfg, int *client_sock)
     FakeServer *fs = g_new0(FakeServer, 1);
     int sv[2];
 
-    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
-                    ==, 0);
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==,
+                    0);
     fs->sock = sv[0];
     *client_sock = sv[1];
     if (cfg) {
@@ -270,8 +269,7 @@ size_t fake_server_nunmaps(FakeServer *fs)
     return n;
 }
 
-void fake_server_unmap(FakeServer *fs, size_t i, uint64_t *addr,
-                       uint64_t *size)
+void fake_server_unmap(FakeServer *fs, size_t i, uint64_t *addr, uint64_t *size)
 {
     g_mutex_lock(&fs->lock);
     g_assert_cmpuint(i, <, fs->unmaps->len / 2);
@@ -281,8 +279,8 @@ void fake_server_unmap(FakeServer *fs, size_t i, uint64_t *addr,
 }
 
 int fake_server_request(FakeServer *fs, uint16_t cmd, const void *payload,
-                        size_t len, const int *fds, size_t nfds,
-                        void *reply, size_t max, size_t *reply_len)
+                        size_t len, const int *fds, size_t nfds, void *reply,
+                        size_t max, size_t *reply_len)
 {
     gint64 deadline = g_get_monotonic_time() + FAKE_TIMEOUT_US;
     VFIOUserHdr hdr;
@@ -304,8 +302,9 @@ int fake_server_request(FakeServer *fs, uint16_t cmd, const void *payload,
     if (fs->have_reply) {
         g_assert_cmpuint(fs->reply_hdr.id, ==, hdr.id);
         g_assert_cmpuint(fs->reply_hdr.cmd, ==, cmd);
-        ret = (fs->reply_hdr.flags & VFIO_USER_F_ERROR) ?
-              (int)fs->reply_hdr.error : 0;
+        ret = (fs->reply_hdr.flags & VFIO_USER_F_ERROR)
+                  ? (int)fs->reply_hdr.error
+                  : 0;
         if (reply_len) {
             *reply_len = fs->reply_len;
         }
@@ -321,13 +320,13 @@ int fake_server_request(FakeServer *fs, uint16_t cmd, const void *payload,
 int fake_server_dma_read(FakeServer *fs, uint64_t addr, uint64_t count,
                          void *buf)
 {
-    VFIOUserDMARW rw = { .addr = addr, .count = count };
+    VFIOUserDMARW rw = {.addr = addr, .count = count};
     g_autofree uint8_t *rep = g_malloc(sizeof(rw) + count);
     size_t len = 0;
     int ret;
 
-    ret = fake_server_request(fs, VFIO_USER_DMA_READ, &rw, sizeof(rw),
-                              NULL, 0, rep, sizeof(rw) + count, &len);
+    ret = fake_server_request(fs, VFIO_USER_DMA_READ, &rw, sizeof(rw), NULL, 0,
+                              rep, sizeof(rw) + count, &len);
     if (ret == 0) {
         VFIOUserDMARW echo;
         g_assert_cmpuint(len, ==, sizeof(rw) + count);
@@ -342,7 +341,7 @@ int fake_server_dma_read(FakeServer *fs, uint64_t addr, uint64_t count,
 int fake_server_dma_write(FakeServer *fs, uint64_t addr, uint64_t count,
                           const void *data)
 {
-    VFIOUserDMARW rw = { .addr = addr, .count = count };
+    VFIOUserDMARW rw = {.addr = addr, .count = count};
     g_autofree uint8_t *msg = g_malloc(sizeof(rw) + count);
     VFIOUserDMARW echo;
     size_t len = 0;
@@ -350,9 +349,8 @@ int fake_server_dma_write(FakeServer *fs, uint64_t addr, uint64_t count,
 
     memcpy(msg, &rw, sizeof(rw));
     memcpy(msg + sizeof(rw), data, count);
-    ret = fake_server_request(fs, VFIO_USER_DMA_WRITE, msg,
-                              sizeof(rw) + count, NULL, 0, &echo,
-                              sizeof(echo), &len);
+    ret = fake_server_request(fs, VFIO_USER_DMA_WRITE, msg, sizeof(rw) + count,
+                              NULL, 0, &echo, sizeof(echo), &len);
     if (ret == 0) {
         g_assert_cmpuint(len, ==, sizeof(echo));
         g_assert_cmpuint(echo.addr, ==, addr);

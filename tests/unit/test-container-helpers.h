@@ -16,10 +16,10 @@
 #include <glib.h>
 
 typedef struct FakeConfig {
-    uint64_t max_xfer;      /* offered max_data_xfer_size; 0: 64 KiB */
-    uint32_t max_dma_maps;  /* 0: default */
-    bool legacy;            /* EINVAL on DMA_MAP mode bits (bits 2/3) */
-    int map_errno;          /* answer every DMA_MAP with this errno */
+    uint64_t max_xfer;     /* offered max_data_xfer_size; 0: 64 KiB */
+    uint32_t max_dma_maps; /* 0: default */
+    bool legacy;           /* EINVAL on DMA_MAP mode bits (bits 2/3) */
+    int map_errno;         /* answer every DMA_MAP with this errno */
 } FakeConfig;
 
 /* One DMA_MAP as the server received it. */
@@ -29,9 +29,9 @@ typedef struct FakeMap {
     uint64_t addr;
     uint64_t size;
     size_t nfds;
-    int fd;           /* the server's copy while mapped, else -1 */
-    struct stat st;   /* fstat of the received fd (nfds > 0) */
-    int reply_errno;  /* what the fake answered */
+    int fd;          /* the server's copy while mapped, else -1 */
+    struct stat st;  /* fstat of the received fd (nfds > 0) */
+    int reply_errno; /* what the fake answered */
 } FakeMap;
 
 typedef struct FakeServer FakeServer;
@@ -53,8 +53,8 @@ void fake_server_unmap(FakeServer *fs, size_t i, uint64_t *addr,
  * bytes to @reply (*@reply_len set); -1 if no reply came.
  */
 int fake_server_request(FakeServer *fs, uint16_t cmd, const void *payload,
-                        size_t len, const int *fds, size_t nfds,
-                        void *reply, size_t max, size_t *reply_len);
+                        size_t len, const int *fds, size_t nfds, void *reply,
+                        size_t max, size_t *reply_len);
 /* DMA_READ of @count bytes into @buf; returns the reply errno. */
 int fake_server_dma_read(FakeServer *fs, uint64_t addr, uint64_t count,
                          void *buf);

@@ -68,9 +68,13 @@ static VFIOUserDMASection section(const char *name, uint64_t iova,
                                   uint64_t size, void *host, int fd,
                                   uint64_t fd_offset)
 {
-    return (VFIOUserDMASection) {
-        .name = name, .iova = iova, .size = size, .host = host,
-        .fd = fd, .fd_offset = fd_offset,
+    return (VFIOUserDMASection){
+        .name = name,
+        .iova = iova,
+        .size = size,
+        .host = host,
+        .fd = fd,
+        .fd_offset = fd_offset,
     };
 }
 
@@ -106,14 +110,14 @@ static void test_access_names(void)
     g_autoptr(GError) err = NULL;
     VFIOUserDMAAccess a;
 
-    for (int i = VFIO_USER_DMA_ACCESS_AUTO;
-         i <= VFIO_USER_DMA_ACCESS_MESSAGE; i++) {
-        g_assert_true(vfio_user_dma_access_parse(
-            vfio_user_dma_access_name(i), &a, &err));
+    for (int i = VFIO_USER_DMA_ACCESS_AUTO; i <= VFIO_USER_DMA_ACCESS_MESSAGE;
+         i++) {
+        g_assert_true(
+            vfio_user_dma_access_parse(vfio_user_dma_access_name(i), &a, &err));
         g_assert_cmpint(a, ==, i);
     }
-    g_assert_cmpstr(vfio_user_dma_access_name(VFIO_USER_DMA_ACCESS_FILE_IO),
-                    ==, "file-io");
+    g_assert_cmpstr(vfio_user_dma_access_name(VFIO_USER_DMA_ACCESS_FILE_IO), ==,
+                    "file-io");
     g_assert_false(vfio_user_dma_access_parse("fileio", &a, &err));
     g_assert_error(err, VFU_ERROR, EINVAL);
     g_assert_nonnull(strstr(err->message, "fileio"));
@@ -245,8 +249,8 @@ static void test_file_io_proc_mem(void)
     g_assert_cmpint(map_info(&e, 1).mode, ==, VFIO_USER_DMA_ACCESS_FILE_IO);
 
     /* the server reads guest RAM with one pread at offset + (addr - base) */
-    g_assert_cmpint(pread(ma.fd, buf, sizeof(buf), ma.offset + PG + 100),
-                    ==, sizeof(buf));
+    g_assert_cmpint(pread(ma.fd, buf, sizeof(buf), ma.offset + PG + 100), ==,
+                    sizeof(buf));
     g_assert_cmpmem(buf, sizeof(buf), a + PG + 100, sizeof(buf));
     memset(buf, 0x5a, sizeof(buf));
     g_assert_cmpint(pwrite(mb.fd, buf, 16, mb.offset + 8), ==, 16);
@@ -266,7 +270,8 @@ static void test_mmap_forced(void)
     g_assert_cmpint(pipe2(p, O_CLOEXEC), ==, 0);
     env_init(&e, NULL, VFIO_USER_DMA_ACCESS_MMAP);
     VFIOUserDMASection s = section("ram0", 0, PG, host, -1, 0);
-    map_fails(&e, &s, EINVAL, "section 'ram0': dma-access=mmap needs an "
+    map_fails(&e, &s, EINVAL,
+              "section 'ram0': dma-access=mmap needs an "
               "fd-backed memory backend");
     s = section("piped", 0, PG, host, p[0], 0);
     map_fails(&e, &s, EINVAL, "'piped'");
@@ -299,7 +304,7 @@ static void test_message_forced(void)
 
 static void test_legacy(void)
 {
-    FakeConfig cfg = { .legacy = true };
+    FakeConfig cfg = {.legacy = true};
     int fd = memfd_create("ram0", MFD_CLOEXEC), p[2];
     uint8_t *host, *b = anon_ram(PG, 6), buf[64];
     Env e;
@@ -332,8 +337,8 @@ static void test_legacy(void)
     g_assert_cmpuint(m2.nfds, ==, 0);
     g_assert_cmpint(m2.reply_errno, ==, 0);
     g_assert_cmpint(map_info(&e, 1).mode, ==, VFIO_USER_DMA_ACCESS_MESSAGE);
-    g_assert_cmpint(fake_server_dma_read(e.fs, 0x10000 + 8, sizeof(buf),
-                                         buf), ==, 0);
+    g_assert_cmpint(fake_server_dma_read(e.fs, 0x10000 + 8, sizeof(buf), buf),
+                    ==, 0);
     g_assert_cmpmem(buf, sizeof(buf), b + 8, sizeof(buf));
     env_fini(&e);
     munmap(host, PG);
@@ -345,7 +350,7 @@ static void test_legacy(void)
 
 static void test_legacy_file_io(void)
 {
-    FakeConfig cfg = { .legacy = true };
+    FakeConfig cfg = {.legacy = true};
     uint8_t *host = anon_ram(PG, 7);
     Env e;
 
@@ -366,7 +371,7 @@ static void test_legacy_file_io(void)
 
 static void test_server_errno(void)
 {
-    FakeConfig cfg = { .map_errno = ENOMEM };
+    FakeConfig cfg = {.map_errno = ENOMEM};
     void *host = anon_ram(PG, 8);
     VFIOUserDMAMapInfo info[1];
     Env e;
@@ -383,7 +388,7 @@ static void test_server_errno(void)
 
 static void test_local_checks(void)
 {
-    FakeConfig cfg = { .max_dma_maps = 2 };
+    FakeConfig cfg = {.max_dma_maps = 2};
     uint8_t *host = anon_ram(4 * PG, 9);
     int fd = memfd_create("ram", MFD_CLOEXEC);
     Env e;
@@ -439,8 +444,7 @@ static void test_unmap(void)
     fake_server_unmap(e.fs, 0, &addr, &size);
     g_assert_cmphex(addr, ==, 0x40000);
     g_assert_cmphex(size, ==, 2 * PG);
-    g_assert_cmpint(fake_server_dma_read(e.fs, 0x40000, 16, buf), ==,
-                    EFAULT);
+    g_assert_cmpint(fake_server_dma_read(e.fs, 0x40000, 16, buf), ==, EFAULT);
     g_assert_cmpuint(vfio_user_container_maps(e.c, NULL, 0), ==, 0);
     env_fini(&e);
     munmap(host, 2 * PG);
@@ -497,16 +501,16 @@ static void test_dma_rw(void)
     for (size_t i = 0; i < 1000; i++) {
         data[i] = (uint8_t)(0xa0 ^ i);
     }
-    g_assert_cmpint(fake_server_dma_write(e.fs, 0x12000 - 500, 1000, data),
-                    ==, 0);
+    g_assert_cmpint(fake_server_dma_write(e.fs, 0x12000 - 500, 1000, data), ==,
+                    0);
     g_assert_cmpmem(a + 2 * PG - 500, 500, data, 500);
     g_assert_cmpmem(b, 500, data + 500, 500);
 
     /* a read across the boundary returns both */
     memcpy(want, a, 2 * PG);
     memcpy(want + 2 * PG, b, PG);
-    g_assert_cmpint(fake_server_dma_read(e.fs, 0x10004, 3 * PG - 8, data),
-                    ==, 0);
+    g_assert_cmpint(fake_server_dma_read(e.fs, 0x10004, 3 * PG - 8, data), ==,
+                    0);
     g_assert_cmpmem(data, 3 * PG - 8, want + 4, 3 * PG - 8);
 
     g_assert_cmpuint(map_info(&e, 0).bytes_written, ==, 500);
@@ -527,12 +531,12 @@ static int raw_dma(Env *e, uint16_t cmd, uint64_t addr, uint64_t count,
                    size_t data_len)
 {
     g_autofree uint8_t *msg = g_malloc0(sizeof(VFIOUserDMARW) + data_len);
-    VFIOUserDMARW rw = { .addr = addr, .count = count };
+    VFIOUserDMARW rw = {.addr = addr, .count = count};
 
     memset(msg + sizeof(rw), 0xee, data_len);
     memcpy(msg, &rw, sizeof(rw));
-    return fake_server_request(e->fs, cmd, msg, sizeof(rw) + data_len,
-                               NULL, 0, NULL, 0, NULL);
+    return fake_server_request(e->fs, cmd, msg, sizeof(rw) + data_len, NULL, 0,
+                               NULL, 0, NULL);
 }
 
 static void test_dma_hostile(void)
@@ -580,15 +584,14 @@ static void test_dma_hostile(void)
     g_assert_cmpuint(st.dma_writes, ==, 0);
 
     /* still alive: reads of the read-only map and real writes work */
-    g_assert_cmpint(fake_server_dma_read(e.fs, 2 * PG, sizeof(buf), buf),
-                    ==, 0);
+    g_assert_cmpint(fake_server_dma_read(e.fs, 2 * PG, sizeof(buf), buf), ==,
+                    0);
     g_assert_cmpmem(buf, sizeof(buf), b, sizeof(buf));
     memset(buf, 0x11, sizeof(buf));
-    g_assert_cmpint(fake_server_dma_write(e.fs, 0x10000, sizeof(buf), buf),
-                    ==, 0);
+    g_assert_cmpint(fake_server_dma_write(e.fs, 0x10000, sizeof(buf), buf), ==,
+                    0);
     g_assert_cmpmem(c, sizeof(buf), buf, sizeof(buf));
-    g_assert_cmpint(fake_server_dma_read(e.fs, 0, 4 * PG, copy), ==,
-                    EFAULT);
+    g_assert_cmpint(fake_server_dma_read(e.fs, 0, 4 * PG, copy), ==, EFAULT);
     env_fini(&e);
     munmap(a, 2 * PG);
     munmap(b, PG);
@@ -610,8 +613,8 @@ static void test_dma_many_pieces(void)
     }
     g_assert_cmpint(fake_server_dma_read(e.fs, 0, 16 * PG, buf), ==, 0);
     g_assert_cmpmem(buf, 16 * PG, ram, 16 * PG);
-    g_assert_cmpint(fake_server_dma_read(e.fs, PG - 8, 15 * PG + 16, buf),
-                    ==, EFAULT);
+    g_assert_cmpint(fake_server_dma_read(e.fs, PG - 8, 15 * PG + 16, buf), ==,
+                    EFAULT);
     env_fini(&e);
     munmap(ram, n * PG);
 }
@@ -619,7 +622,7 @@ static void test_dma_many_pieces(void)
 static void test_dma_other(void)
 {
     uint8_t *a = anon_ram(PG, 18), buf[32];
-    VFIOUserDMARW rw = { .addr = 64, .count = sizeof(buf) };
+    VFIOUserDMARW rw = {.addr = 64, .count = sizeof(buf)};
     uint8_t reply[sizeof(rw) + sizeof(buf)];
     int efd = eventfd(0, EFD_CLOEXEC), fds;
     size_t len = 0;
@@ -636,7 +639,8 @@ static void test_dma_other(void)
     fds = count_open_fds();
     g_assert_cmpint(fake_server_request(e.fs, VFIO_USER_DMA_READ, &rw,
                                         sizeof(rw), &efd, 1, reply,
-                                        sizeof(reply), &len), ==, 0);
+                                        sizeof(reply), &len),
+                    ==, 0);
     g_assert_cmpuint(len, ==, sizeof(reply));
     g_assert_cmpmem(reply + sizeof(rw), sizeof(buf), a + 64, sizeof(buf));
     g_assert_cmpint(count_open_fds(), ==, fds);
@@ -655,8 +659,8 @@ static void test_dma_short_header(void)
     VFIOUserDMASection s = section("ram0", 0, PG, a, -1, 0);
     map_ok(&e, &s);
     g_assert_cmpint(fake_server_request(e.fs, VFIO_USER_DMA_WRITE, &half,
-                                        sizeof(half), NULL, 0, NULL, 0,
-                                        NULL), ==, -1);
+                                        sizeof(half), NULL, 0, NULL, 0, NULL),
+                    ==, -1);
     g_assert_true(fake_server_wait_closed(e.fs));
     g_assert_cmpint(vfio_user_proxy_state(e.proxy), ==, VFIO_PROXY_ERROR);
     vfio_user_container_free(e.c);
