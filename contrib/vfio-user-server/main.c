@@ -199,10 +199,7 @@ static bool sample_serve(VfuServer *srv, SampleSignals *sig, bool once)
             g_error_free(err);
             return false;
         }
-        g_debug("client connected");
-        if (vfu_server_run(srv, &err)) {
-            g_debug("client disconnected");
-        } else {
+        if (!vfu_server_run(srv, &err)) {
             g_warning("client dropped: %s", err->message);
             g_clear_error(&err);
         }
@@ -228,6 +225,10 @@ int main(int argc, char **argv)
     if (!sample_parse(argc, argv, &opts)) {
         goto out;
     }
+#if GLIB_CHECK_VERSION(2, 68, 0)
+    /* stdout carries the ready line only: logs of every level to stderr. */
+    g_log_writer_default_set_use_stderr(true);
+#endif
     if (opts.verbose) {
         sample_enable_debug();
     }

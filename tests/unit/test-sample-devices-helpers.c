@@ -24,7 +24,7 @@ static gpointer harness_server_thread(gpointer opaque)
     return NULL;
 }
 
-static void harness_negotiate(Harness *h)
+void harness_negotiate(Harness *h)
 {
     VFIOUserCaps caps, theirs;
     g_autofree uint8_t *reply = g_malloc(4096);
@@ -40,30 +40,37 @@ static void harness_negotiate(Harness *h)
     g_assert_no_error(err);
 }
 
-Harness *harness_new(const SampleDeviceType *type)
+Harness *harness_new_client(int sock)
 {
     Harness *h = g_new0(Harness, 1);
-    GError *err = NULL;
-    int sv[2];
 
-    h->type = type;
     h->guest_fd = memfd_create("test-guest", MFD_CLOEXEC);
     g_assert_cmpint(h->guest_fd, >=, 0);
     g_assert_cmpint(ftruncate(h->guest_fd, HARNESS_GUEST_SIZE), ==, 0);
     h->guest = mmap(NULL, HARNESS_GUEST_SIZE, PROT_READ | PROT_WRITE,
                     MAP_SHARED, h->guest_fd, 0);
     g_assert_true(h->guest != MAP_FAILED);
+    h->sock = sock;
+    return h;
+}
 
+Harness *harness_new(const SampleDeviceType *type)
+{
+    GError *err = NULL;
+    Harness *h;
+    int sv[2];
+
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+                    ==, 0);
+    h = harness_new_client(sv[1]);
+    h->type = type;
     h->srv = vfu_server_new(NULL, NULL, &err);
     g_assert_no_error(err);
     h->dev = type->create(h->srv, &err);
     g_assert_no_error(err);
     g_assert_nonnull(h->dev);
-    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
-                    ==, 0);
     g_assert_true(vfu_server_attach(h->srv, sv[0], &err));
     g_assert_no_error(err);
-    h->sock = sv[1];
     h->thread = g_thread_new("server", harness_server_thread, h);
     harness_negotiate(h);
     return h;
@@ -72,11 +79,13 @@ Harness *harness_new(const SampleDeviceType *type)
 void harness_free(Harness *h)
 {
     close(h->sock);
-    g_thread_join(h->thread);
-    g_assert_no_error(h->run_err);
-    g_assert_true(h->run_ok);
-    vfu_server_free(h->srv);
-    h->type->destroy(h->dev);
+    if (h->thread) {
+        g_thread_join(h->thread);
+        g_assert_no_error(h->run_err);
+        g_assert_true(h->run_ok);
+        vfu_server_free(h->srv);
+        h->type->destroy(h->dev);
+    }
     munmap(h->guest, HARNESS_GUEST_SIZE);
     close(h->guest_fd);
     g_free(h);

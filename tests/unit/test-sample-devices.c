@@ -10,9 +10,16 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include "test-sample-devices.h"
+
+#define SERVER_BIN BUILD_DIR "/contrib/vfio-user-server/vfio-user-server"
 
 #define BAR0 VFIO_PCI_BAR0_REGION_INDEX
 #define BAR2 VFIO_PCI_BAR2_REGION_INDEX
@@ -436,6 +443,194 @@ static void test_ram_bar2(void)
     close(intx);
 }
 
+/* ---- The vfio-user-server program ---- */
+
+typedef struct ServerProc {
+    GPid pid;
+    char *dir;
+    char *sock;
+} ServerProc;
+
+static bool server_bin_check(void)
+{
+    if (!g_file_test(SERVER_BIN, G_FILE_TEST_IS_EXECUTABLE)) {
+        g_test_skip("vfio-user-server is not built");
+        return false;
+    }
+    return true;
+}
+
+/* Read one line from @fd (10 s at most); g_free() it. */
+static char *read_line(int fd)
+{
+    GString *line = g_string_new(NULL);
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+    char c;
+
+    while (poll(&pfd, 1, 10000) == 1 && read(fd, &c, 1) == 1 && c != '\n') {
+        g_string_append_c(line, c);
+    }
+    return g_string_free(line, false);
+}
+
+/* Start the server with @dev (and @extra) and wait for its ready line. */
+static void server_start(ServerProc *p, const char *dev, const char *extra)
+{
+    const char *argv[] = { SERVER_BIN, "--device", dev, "--socket", NULL,
+                           extra, NULL };
+    g_autofree char *want = NULL;
+    g_autofree char *line = NULL;
+    GError *err = NULL;
+    int out;
+
+    if (!p->dir) {
+        p->dir = g_dir_make_tmp("sample-XXXXXX", &err);
+        g_assert_no_error(err);
+        p->sock = g_build_filename(p->dir, "dev.sock", NULL);
+    }
+    argv[4] = p->sock;
+    g_spawn_async_with_pipes(NULL, (char **)argv, NULL,
+                             G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &p->pid,
+                             NULL, &out, NULL, &err);
+    g_assert_no_error(err);
+    line = read_line(out);
+    close(out);
+    want = g_strdup_printf("vfio-user-server: listening on %s (device %s)",
+                           p->sock, dev);
+    g_assert_cmpstr(line, ==, want);
+}
+
+/* Wait for the server to exit; returns its wait status. */
+static int server_wait(ServerProc *p)
+{
+    int status = 0;
+
+    g_assert_cmpint(waitpid(p->pid, &status, 0), ==, p->pid);
+    g_spawn_close_pid(p->pid);
+    return status;
+}
+
+static void server_cleanup(ServerProc *p)
+{
+    g_assert_false(g_file_test(p->sock, G_FILE_TEST_EXISTS));
+    g_assert_cmpint(rmdir(p->dir), ==, 0);
+    g_free(p->sock);
+    g_free(p->dir);
+}
+
+static Harness *server_connect(ServerProc *p)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    Harness *h;
+
+    g_assert_cmpint(fd, >=, 0);
+    g_strlcpy(sa.sun_path, p->sock, sizeof(sa.sun_path));
+    g_assert_cmpint(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+    h = harness_new_client(fd);
+    harness_negotiate(h);
+    return h;
+}
+
+/* Clients one after another, DMA in message mode, SIGTERM. */
+static void test_server_lifecycle(void)
+{
+    ServerProc p = { 0 };
+    Harness *h;
+    int msi, status;
+
+    if (!server_bin_check()) {
+        return;
+    }
+    server_start(&p, "edu", "-v");
+    h = server_connect(&p);
+    msi = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    g_assert_cmpint(harness_dma_map(h, HARNESS_GUEST_BASE, HARNESS_GUEST_SIZE,
+                                    0, RW_FLAGS, false), ==, 0);
+    g_assert_cmpint(harness_set_irq_fd(h, VFIO_PCI_MSI_IRQ_INDEX, msi), ==,
+                    0);
+    edu_round_trip(h, 65536, msi);
+    g_assert_cmpuint(h->dma_read_msgs, ==, 1);
+    g_assert_cmpuint(h->dma_write_msgs, ==, 1);
+    harness_write(h, BAR0, EDU_REG_LIVENESS, 0xf0f0f0f0, 4);
+    harness_free(h);
+    close(msi);
+
+    /* The next client finds the device state, not the maps. */
+    h = server_connect(&p);
+    g_assert_cmphex(harness_read(h, BAR0, EDU_REG_LIVENESS, 4), ==,
+                    0x0f0f0f0f);
+    g_assert_cmphex(edu_dma(h, HARNESS_GUEST_BASE, EDU_DMA_BUF_ADDR, 8,
+                            EDU_DMA_CMD_START), ==, EDU_DMA_CMD_ERROR);
+    harness_free(h);
+
+    g_assert_cmpint(kill(p.pid, SIGTERM), ==, 0);
+    status = server_wait(&p);
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+    server_cleanup(&p);
+}
+
+/* --once: the first hang-up ends the server with status 0. */
+static void test_server_once(void)
+{
+    ServerProc p = { 0 };
+    Harness *h;
+    int status;
+
+    if (!server_bin_check()) {
+        return;
+    }
+    server_start(&p, "ram", "--once");
+    h = server_connect(&p);
+    g_assert_cmphex(harness_read(h, BAR2, RAM_REG_ID, 4), ==, RAM_ID_VALUE);
+    harness_free(h);
+    status = server_wait(&p);
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+    server_cleanup(&p);
+}
+
+/* Run the server expecting failure; stderr must contain @msg. */
+static void server_expect_error(const char *const *argv, const char *msg)
+{
+    g_autofree char *err_out = NULL;
+    GError *err = NULL;
+    int status = 0;
+
+    g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL,
+                 NULL, NULL, &err_out, &status, &err);
+    g_assert_no_error(err);
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 1);
+    g_assert_nonnull(strstr(err_out, msg));
+}
+
+static void test_server_errors(void)
+{
+    ServerProc p = { 0 };
+    const char *unknown[] = { SERVER_BIN, "--device", "nvme", "--socket",
+                              "/nonexistent/x.sock", NULL };
+    const char *no_sock[] = { SERVER_BIN, "--device", "edu", NULL };
+    const char *no_dev[] = { SERVER_BIN, "--socket", "x.sock", NULL };
+    const char *in_use[] = { SERVER_BIN, "--device", "ram", "--socket", NULL,
+                             NULL };
+
+    if (!server_bin_check()) {
+        return;
+    }
+    server_expect_error(unknown, "unknown device 'nvme' (known devices: "
+                        "edu, ram)");
+    server_expect_error(no_sock, "--socket PATH is required");
+    server_expect_error(no_dev, "--device is required");
+    server_start(&p, "edu", NULL);
+    in_use[4] = p.sock;
+    server_expect_error(in_use, "is in use by a running server");
+    g_assert_cmpint(kill(p.pid, SIGINT), ==, 0);
+    g_assert_cmpint(server_wait(&p), ==, 0);
+    server_cleanup(&p);
+}
+
 static void test_device_table(void)
 {
     g_autofree char *names = sample_device_names();
@@ -468,5 +663,8 @@ int main(int argc, char **argv)
     g_test_add_func("/sample/edu/reset", test_edu_reset);
     g_test_add_func("/sample/ram/bar0-sparse", test_ram_bar0);
     g_test_add_func("/sample/ram/bar2-registers", test_ram_bar2);
+    g_test_add_func("/sample/server/lifecycle", test_server_lifecycle);
+    g_test_add_func("/sample/server/once", test_server_once);
+    g_test_add_func("/sample/server/errors", test_server_errors);
     return g_test_run();
 }

@@ -23,6 +23,8 @@
 /*
  * The server thread only touches srv/dev through the library; the test
  * thread owns everything else.  run_ok/run_err are read after the join.
+ * Without a server thread (harness_new_client()) srv, dev, type and thread
+ * are NULL: the server is another process.
  */
 typedef struct Harness {
     VfuServer *srv;
@@ -42,7 +44,16 @@ typedef struct Harness {
 /* Start @type on a server thread and negotiate VERSION. */
 Harness *harness_new(const SampleDeviceType *type);
 
-/* Hang up, join the server thread (asserting it ended cleanly), free. */
+/* A fake client on connected @sock (taken) without a server thread. */
+Harness *harness_new_client(int sock);
+
+/* VERSION exchange (harness_new() does it). */
+void harness_negotiate(Harness *h);
+
+/*
+ * Hang up; with a server thread, join it (asserting it ended cleanly) and
+ * free the server and device.
+ */
 void harness_free(Harness *h);
 
 /*
