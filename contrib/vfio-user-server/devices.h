@@ -69,7 +69,7 @@ char *sample_device_help(void);
 #define EDU_IRQ_DMA 0x100
 
 #define EDU_DMA_CMD_START 0x1u
-#define EDU_DMA_CMD_TO_RAM 0x2u   /* 0: RAM to device, 1: device to RAM */
+#define EDU_DMA_CMD_TO_RAM 0x2u /* 0: RAM to device, 1: device to RAM */
 #define EDU_DMA_CMD_IRQ 0x4u
 #define EDU_DMA_CMD_ERROR (1u << 31) /* our extension: last DMA failed */
 

@@ -70,15 +70,15 @@
  */
 typedef struct EduDevice {
     VfuServer *srv;
-    uint32_t liveness;   /* already inverted */
+    uint32_t liveness; /* already inverted */
     uint32_t fact;
-    uint32_t status;     /* EDU_STATUS_IRQ_FACT only (never computing) */
+    uint32_t status; /* EDU_STATUS_IRQ_FACT only (never computing) */
     uint32_t irq_status;
     uint64_t dma_src;
     uint64_t dma_dst;
     uint64_t dma_count;
     uint64_t dma_cmd;
-    uint8_t *dma_buf;    /* EDU_DMA_BUF_SIZE bytes */
+    uint8_t *dma_buf; /* EDU_DMA_BUF_SIZE bytes */
 } EduDevice;
 
 static void edu_raise_irq(EduDevice *edu, uint32_t val)
@@ -147,8 +147,8 @@ static bool edu_dma_transfer(EduDevice *edu)
     bool ok;
 
     if (!edu_buf_range_ok(dev_addr, edu->dma_count)) {
-        g_message("edu: DMA of %" PRIu64 " bytes at device address 0x%"
-                  PRIx64 " is outside the buffer [0x%x, 0x%x)",
+        g_message("edu: DMA of %" PRIu64 " bytes at device address 0x%" PRIx64
+                  " is outside the buffer [0x%x, 0x%x)",
                   edu->dma_count, dev_addr, EDU_DMA_BUF_ADDR,
                   EDU_DMA_BUF_ADDR + EDU_DMA_BUF_SIZE);
         return false;
@@ -164,7 +164,8 @@ static bool edu_dma_transfer(EduDevice *edu)
     }
     if (!ok) {
         g_message("edu: DMA %s of %zu bytes at guest address 0x%" PRIx64
-                  " failed: %s", dir, count, ram_addr, err->message);
+                  " failed: %s",
+                  dir, count, ram_addr, err->message);
         g_error_free(err);
         return false;
     }
@@ -353,7 +354,7 @@ static void edu_destroy(void *dev)
 
 static void *edu_create(VfuServer *srv, GError **errp)
 {
-    static const VfuDeviceOps ops = { .reset = edu_reset };
+    static const VfuDeviceOps ops = {.reset = edu_reset};
     EduDevice *edu = g_new0(EduDevice, 1);
     VfuRegionDesc bar0 = {
         .size = EDU_BAR0_SIZE,
@@ -374,8 +375,8 @@ static void *edu_create(VfuServer *srv, GError **errp)
 
     edu->srv = srv;
     edu->dma_buf = g_malloc0(EDU_DMA_BUF_SIZE);
-    if (!vfu_server_setup_region(srv, VFIO_PCI_BAR0_REGION_INDEX, &bar0,
-                                 NULL, errp) ||
+    if (!vfu_server_setup_region(srv, VFIO_PCI_BAR0_REGION_INDEX, &bar0, NULL,
+                                 errp) ||
         !vfu_server_setup_pci(srv, &pci, errp) ||
         !vfu_server_setup_irq(srv, VFIO_PCI_INTX_IRQ_INDEX, 1, errp) ||
         !vfu_server_setup_irq(srv, VFIO_PCI_MSI_IRQ_INDEX, 1, errp)) {

@@ -65,7 +65,7 @@ static gpointer sample_signal_thread(gpointer opaque)
 
 static void sample_signals_start(SampleSignals *sig, VfuServer *srv)
 {
-    static const int signals[] = { SIGTERM, SIGINT };
+    static const int signals[] = {SIGTERM, SIGINT};
 
     sig->srv = srv;
     sig->ctx = g_main_context_new();
@@ -92,8 +92,8 @@ static void sample_signals_stop(SampleSignals *sig)
 static void sample_enable_debug(void)
 {
     const char *old = g_getenv("G_MESSAGES_DEBUG");
-    char *domains = g_strjoin(" ", VFU_SERVER_LOG_DOMAIN, SAMPLE_LOG_DOMAIN,
-                              old, NULL);
+    char *domains =
+        g_strjoin(" ", VFU_SERVER_LOG_DOMAIN, SAMPLE_LOG_DOMAIN, old, NULL);
 
     g_setenv("G_MESSAGES_DEBUG", domains, true);
     g_free(domains);
@@ -105,20 +105,20 @@ static bool sample_parse(int argc, char **argv, SampleOptions *opts)
     char *dev_help = g_strdup_printf("device to serve: %s", names);
     char *desc = sample_device_help();
     GOptionEntry entries[] = {
-        { "device", 'd', 0, G_OPTION_ARG_STRING, &opts->device,
-          dev_help, "NAME" },
-        { "socket", 's', 0, G_OPTION_ARG_FILENAME, &opts->socket,
-          "UNIX socket to listen on", "PATH" },
-        { "legacy-dma-map", 0, 0, G_OPTION_ARG_NONE, &opts->legacy_dma_map,
-          "act as a server without DMA access modes (mode bits are EINVAL)", NULL },
-        { "once", 0, 0, G_OPTION_ARG_NONE, &opts->once,
-          "exit after the first client disconnects", NULL },
-        { "verbose", 'v', 0, G_OPTION_ARG_NONE, &opts->verbose,
-          "log debug messages of the library and the device", NULL },
-        { "pidfile", 0, 0, G_OPTION_ARG_FILENAME, &opts->pidfile,
-          "write the process id to FILE (removed on exit)", "FILE" },
-        { NULL }
-    };
+        {"device", 'd', 0, G_OPTION_ARG_STRING, &opts->device, dev_help,
+         "NAME"},
+        {"socket", 's', 0, G_OPTION_ARG_FILENAME, &opts->socket,
+         "UNIX socket to listen on", "PATH"},
+        {"legacy-dma-map", 0, 0, G_OPTION_ARG_NONE, &opts->legacy_dma_map,
+         "act as a server without DMA access modes (mode bits are EINVAL)",
+         NULL},
+        {"once", 0, 0, G_OPTION_ARG_NONE, &opts->once,
+         "exit after the first client disconnects", NULL},
+        {"verbose", 'v', 0, G_OPTION_ARG_NONE, &opts->verbose,
+         "log debug messages of the library and the device", NULL},
+        {"pidfile", 0, 0, G_OPTION_ARG_FILENAME, &opts->pidfile,
+         "write the process id to FILE (removed on exit)", "FILE"},
+        {NULL}};
     GOptionContext *ctx = g_option_context_new("- sample vfio-user device "
                                                "server");
     GError *err = NULL;
@@ -154,7 +154,7 @@ static bool sample_parse(int argc, char **argv, SampleOptions *opts)
 
 static VfuServer *sample_listen(const SampleOptions *opts)
 {
-    VfuServerOptions sopts = { .legacy_dma_map = opts->legacy_dma_map };
+    VfuServerOptions sopts = {.legacy_dma_map = opts->legacy_dma_map};
     GError *err = NULL;
     VfuServer *srv = vfu_server_new(opts->socket, &sopts, &err);
 
@@ -213,8 +213,8 @@ static bool sample_serve(VfuServer *srv, SampleSignals *sig, bool once)
 
 int main(int argc, char **argv)
 {
-    SampleOptions opts = { 0 };
-    SampleSignals sig = { 0 };
+    SampleOptions opts = {0};
+    SampleSignals sig = {0};
     const SampleDeviceType *type = NULL;
     VfuServer *srv = NULL;
     void *dev = NULL;

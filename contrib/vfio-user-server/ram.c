@@ -48,9 +48,9 @@ typedef struct RamDevice {
 } RamDevice;
 
 static const VfuSparseArea ram_bar0_areas[] = {
-    { 0, RAM_BAR0_HOLE_OFFSET },
-    { RAM_BAR0_HOLE_OFFSET + RAM_BAR0_HOLE_SIZE,
-      RAM_BAR0_SIZE - RAM_BAR0_HOLE_OFFSET - RAM_BAR0_HOLE_SIZE },
+    {0, RAM_BAR0_HOLE_OFFSET},
+    {RAM_BAR0_HOLE_OFFSET + RAM_BAR0_HOLE_SIZE,
+     RAM_BAR0_SIZE - RAM_BAR0_HOLE_OFFSET - RAM_BAR0_HOLE_SIZE},
 };
 
 static uint32_t ram_reg_read(RamDevice *ram, uint64_t off)
@@ -128,7 +128,7 @@ static void ram_destroy(void *dev)
 
 static void *ram_create(VfuServer *srv, GError **errp)
 {
-    static const VfuDeviceOps ops = { .reset = ram_reset };
+    static const VfuDeviceOps ops = {.reset = ram_reset};
     RamDevice *ram = g_new0(RamDevice, 1);
     VfuRegionDesc bar0 = {
         .size = RAM_BAR0_SIZE,
@@ -156,10 +156,10 @@ static void *ram_create(VfuServer *srv, GError **errp)
     };
 
     ram->srv = srv;
-    if (!vfu_server_setup_region(srv, VFIO_PCI_BAR0_REGION_INDEX, &bar0,
-                                 NULL, errp) ||
-        !vfu_server_setup_region(srv, VFIO_PCI_BAR2_REGION_INDEX, &bar2,
-                                 NULL, errp) ||
+    if (!vfu_server_setup_region(srv, VFIO_PCI_BAR0_REGION_INDEX, &bar0, NULL,
+                                 errp) ||
+        !vfu_server_setup_region(srv, VFIO_PCI_BAR2_REGION_INDEX, &bar2, NULL,
+                                 errp) ||
         !vfu_server_setup_pci(srv, &pci, errp) ||
         !vfu_server_setup_irq(srv, VFIO_PCI_INTX_IRQ_INDEX, 1, errp) ||
         !vfu_server_setup_irq(srv, VFIO_PCI_MSI_IRQ_INDEX, 1, errp)) {

@@ -35,7 +35,8 @@ void harness_negotiate(Harness *h)
     vfu_caps_init_ours(&caps);
     payload = vfu_caps_build_version(&caps, &len);
     g_assert_cmpint(harness_call(h, VFIO_USER_VERSION, payload, len, NULL, 0,
-                                 reply, 4096, &got, NULL, 0, NULL), ==, 0);
+                                 reply, 4096, &got, NULL, 0, NULL),
+                    ==, 0);
     g_assert_true(vfu_caps_parse_version(reply, got, &theirs, &err));
     g_assert_no_error(err);
 }
@@ -60,8 +61,8 @@ Harness *harness_new(const SampleDeviceType *type)
     Harness *h;
     int sv[2];
 
-    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
-                    ==, 0);
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==,
+                    0);
     h = harness_new_client(sv[1]);
     h->type = type;
     h->srv = vfu_server_new(NULL, NULL, &err);
@@ -104,7 +105,7 @@ static int64_t harness_guest_off(uint64_t addr, uint64_t count)
 static void harness_send(Harness *h, const VFIOUserHdr *hdr,
                          const struct iovec *iov, int iovcnt)
 {
-    struct iovec all[3] = { { (void *)hdr, sizeof(*hdr) } };
+    struct iovec all[3] = {{(void *)hdr, sizeof(*hdr)}};
     GError *err = NULL;
 
     g_assert_cmpint(iovcnt, <=, 2);
@@ -131,8 +132,7 @@ static void harness_serve_dma(Harness *h, const VFIOUserHdr *req)
     off = harness_guest_off(rw.addr, rw.count);
     g_assert_cmpint(off, >=, 0);
     if (req->cmd == VFIO_USER_DMA_READ) {
-        struct iovec iov[2] = { { &rw, sizeof(rw) },
-                                { h->guest + off, rw.count } };
+        struct iovec iov[2] = {{&rw, sizeof(rw)}, {h->guest + off, rw.count}};
 
         g_assert_cmpuint(len, ==, sizeof(rw));
         vfu_hdr_init(&hdr, req->id, req->cmd,
@@ -141,7 +141,7 @@ static void harness_serve_dma(Harness *h, const VFIOUserHdr *req)
         harness_send(h, &hdr, iov, 2);
         h->dma_read_msgs++;
     } else {
-        struct iovec iov = { &rw, sizeof(rw) };
+        struct iovec iov = {&rw, sizeof(rw)};
 
         g_assert_cmpuint(len, ==, sizeof(rw) + rw.count);
         memcpy(h->guest + off, body + sizeof(rw), rw.count);
@@ -153,8 +153,8 @@ static void harness_serve_dma(Harness *h, const VFIOUserHdr *req)
 }
 
 /* Read the body of our reply @hdr into @reply; returns its errno or 0. */
-static int harness_take_reply(Harness *h, const VFIOUserHdr *hdr,
-                              void *reply, size_t reply_len, size_t *got)
+static int harness_take_reply(Harness *h, const VFIOUserHdr *hdr, void *reply,
+                              size_t reply_len, size_t *got)
 {
     size_t len = hdr->size - sizeof(*hdr);
     GError *err = NULL;
@@ -186,8 +186,8 @@ int harness_call(Harness *h, uint16_t cmd, const void *req, size_t req_len,
 
     vfu_hdr_init(&hdr, id, cmd, sizeof(hdr) + req_len,
                  VFIO_USER_F_TYPE_REQUEST);
-    g_assert_true(vfu_msg_send(h->sock, &hdr, req, req_len, send_fds,
-                               send_nfds, &err));
+    g_assert_true(
+        vfu_msg_send(h->sock, &hdr, req, req_len, send_fds, send_nfds, &err));
     g_assert_no_error(err);
     for (;;) {
         g_assert_true(vfu_msg_recv_hdr(h->sock, &hdr, rfds, &n, VFU_MAX_FDS,
@@ -213,8 +213,8 @@ int harness_call(Harness *h, uint16_t cmd, const void *req, size_t req_len,
     }
 }
 
-int harness_region_rw(Harness *h, bool is_write, uint32_t region,
-                      uint64_t off, void *buf, uint32_t len)
+int harness_region_rw(Harness *h, bool is_write, uint32_t region, uint64_t off,
+                      void *buf, uint32_t len)
 {
     size_t req_len = sizeof(VFIOUserRegionRW) + (is_write ? len : 0);
     size_t rep_len = sizeof(VFIOUserRegionRW) + (is_write ? 0 : len);
@@ -229,10 +229,9 @@ int harness_region_rw(Harness *h, bool is_write, uint32_t region,
     if (is_write) {
         memcpy(req->data, buf, len);
     }
-    ret = harness_call(h, is_write ? VFIO_USER_REGION_WRITE
-                                   : VFIO_USER_REGION_READ,
-                       req, req_len, NULL, 0, rep, rep_len, &got, NULL, 0,
-                       NULL);
+    ret = harness_call(
+        h, is_write ? VFIO_USER_REGION_WRITE : VFIO_USER_REGION_READ, req,
+        req_len, NULL, 0, rep, rep_len, &got, NULL, 0, NULL);
     if (ret) {
         return ret;
     }
@@ -246,14 +245,12 @@ int harness_region_rw(Harness *h, bool is_write, uint32_t region,
     return 0;
 }
 
-uint64_t harness_read(Harness *h, uint32_t region, uint64_t off,
-                      uint32_t len)
+uint64_t harness_read(Harness *h, uint32_t region, uint64_t off, uint32_t len)
 {
     uint64_t val = 0;
 
     g_assert_cmpuint(len, <=, sizeof(val));
-    g_assert_cmpint(harness_region_rw(h, false, region, off, &val, len), ==,
-                    0);
+    g_assert_cmpint(harness_region_rw(h, false, region, off, &val, len), ==, 0);
     return val;
 }
 
@@ -261,8 +258,7 @@ void harness_write(Harness *h, uint32_t region, uint64_t off, uint64_t val,
                    uint32_t len)
 {
     g_assert_cmpuint(len, <=, sizeof(val));
-    g_assert_cmpint(harness_region_rw(h, true, region, off, &val, len), ==,
-                    0);
+    g_assert_cmpint(harness_region_rw(h, true, region, off, &val, len), ==, 0);
 }
 
 int harness_dma_map(Harness *h, uint64_t addr, uint64_t size, uint64_t goff,
@@ -277,8 +273,8 @@ int harness_dma_map(Harness *h, uint64_t addr, uint64_t size, uint64_t goff,
     };
 
     return harness_call(h, VFIO_USER_DMA_MAP, &map, sizeof(map),
-                        send_fd ? &h->guest_fd : NULL, send_fd ? 1 : 0,
-                        NULL, 0, NULL, NULL, 0, NULL);
+                        send_fd ? &h->guest_fd : NULL, send_fd ? 1 : 0, NULL, 0,
+                        NULL, NULL, 0, NULL);
 }
 
 int harness_set_irq_fd(Harness *h, uint32_t index, int efd)
@@ -292,8 +288,8 @@ int harness_set_irq_fd(Harness *h, uint32_t index, int efd)
     };
 
     return harness_call(h, VFIO_USER_DEVICE_SET_IRQS, &set, sizeof(set),
-                        efd >= 0 ? &efd : NULL, efd >= 0 ? 1 : 0, NULL, 0,
-                        NULL, NULL, 0, NULL);
+                        efd >= 0 ? &efd : NULL, efd >= 0 ? 1 : 0, NULL, 0, NULL,
+                        NULL, 0, NULL);
 }
 
 bool harness_eventfd_fired(int efd)

@@ -34,8 +34,8 @@ static void fill_pattern(uint8_t *p, size_t len, uint32_t seed)
 }
 
 /* Program and start one edu DMA; returns the command register after. */
-static uint64_t edu_dma(Harness *h, uint64_t src, uint64_t dst,
-                        uint64_t count, uint32_t cmd)
+static uint64_t edu_dma(Harness *h, uint64_t src, uint64_t dst, uint64_t count,
+                        uint32_t cmd)
 {
     harness_write(h, BAR0, EDU_REG_DMA_SRC, src, 8);
     harness_write(h, BAR0, EDU_REG_DMA_DST, dst, 8);
@@ -65,27 +65,33 @@ static void test_edu_liveness(void)
     Harness *h = harness_new(&sample_edu_type);
 
     harness_write(h, BAR0, EDU_REG_LIVENESS, 0x12345678, 4);
-    g_assert_cmphex(harness_read(h, BAR0, EDU_REG_LIVENESS, 4), ==,
-                    0xedcba987);
+    g_assert_cmphex(harness_read(h, BAR0, EDU_REG_LIVENESS, 4), ==, 0xedcba987);
     harness_write(h, BAR0, EDU_REG_LIVENESS, 0, 4);
-    g_assert_cmphex(harness_read(h, BAR0, EDU_REG_LIVENESS, 4), ==,
-                    0xffffffff);
+    g_assert_cmphex(harness_read(h, BAR0, EDU_REG_LIVENESS, 4), ==, 0xffffffff);
     harness_free(h);
 }
 
 static void test_edu_factorial(void)
 {
-    static const struct { uint32_t n, fact; } cases[] = {
-        { 0, 1 }, { 1, 1 }, { 5, 120 }, { 12, 479001600 },
-        { 13, 1932053504 }, /* 13! mod 2^32 */
-        { 33, 2147483648u }, { 34, 0 }, { 0xffffffff, 0 },
+    static const struct {
+        uint32_t n, fact;
+    } cases[] = {
+        {0, 1},
+        {1, 1},
+        {5, 120},
+        {12, 479001600},
+        {13, 1932053504}, /* 13! mod 2^32 */
+        {33, 2147483648u},
+        {34, 0},
+        {0xffffffff, 0},
     };
     Harness *h = harness_new(&sample_edu_type);
 
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         harness_write(h, BAR0, EDU_REG_FACTORIAL, cases[i].n, 4);
         g_assert_cmphex(harness_read(h, BAR0, EDU_REG_STATUS, 4) &
-                        EDU_STATUS_COMPUTING, ==, 0);
+                            EDU_STATUS_COMPUTING,
+                        ==, 0);
         g_assert_cmpuint(harness_read(h, BAR0, EDU_REG_FACTORIAL, 4), ==,
                          cases[i].fact);
     }
@@ -120,8 +126,7 @@ static void test_edu_access_sizes(void)
     g_assert_cmphex(harness_read(h, BAR0, EDU_REG_DMA_SRC + 4, 4), ==,
                     0x11223344);
     harness_write(h, BAR0, EDU_REG_DMA_SRC, 0xaabbccdd, 4); /* zero-ext */
-    g_assert_cmphex(harness_read(h, BAR0, EDU_REG_DMA_SRC, 8), ==,
-                    0xaabbccdd);
+    g_assert_cmphex(harness_read(h, BAR0, EDU_REG_DMA_SRC, 8), ==, 0xaabbccdd);
     harness_write(h, BAR0, EDU_REG_DMA_SRC + 4, 0x1, 4);
     g_assert_cmphex(harness_read(h, BAR0, EDU_REG_DMA_SRC, 8), ==,
                     0x1aabbccddull);
@@ -131,15 +136,15 @@ static void test_edu_access_sizes(void)
 
     /* The DMA buffer window: any size, through BAR0. */
     memcpy(buf, "abcdefgh", 8);
-    g_assert_cmpint(harness_region_rw(h, true, BAR0, EDU_DMA_BUF_ADDR + 3,
-                                      buf, 5), ==, 0);
+    g_assert_cmpint(
+        harness_region_rw(h, true, BAR0, EDU_DMA_BUF_ADDR + 3, buf, 5), ==, 0);
     memset(buf, 0, sizeof(buf));
-    g_assert_cmpint(harness_region_rw(h, false, BAR0, EDU_DMA_BUF_ADDR + 2,
-                                      buf, 7), ==, 0);
+    g_assert_cmpint(
+        harness_region_rw(h, false, BAR0, EDU_DMA_BUF_ADDR + 2, buf, 7), ==, 0);
     g_assert_cmpmem(buf, 7, "\0abcde\0", 7);
     /* The end of BAR0 is the library's to check. */
-    g_assert_cmpint(harness_region_rw(h, false, BAR0, EDU_BAR0_SIZE - 4, buf,
-                                      8), !=, 0);
+    g_assert_cmpint(
+        harness_region_rw(h, false, BAR0, EDU_BAR0_SIZE - 4, buf, 8), !=, 0);
     harness_free(h);
 }
 
@@ -162,8 +167,7 @@ static void test_edu_irq(void)
     g_assert_false(harness_eventfd_fired(intx));
 
     /* With an MSI eventfd, MSI is used instead of INTx. */
-    g_assert_cmpint(harness_set_irq_fd(h, VFIO_PCI_MSI_IRQ_INDEX, msi), ==,
-                    0);
+    g_assert_cmpint(harness_set_irq_fd(h, VFIO_PCI_MSI_IRQ_INDEX, msi), ==, 0);
     harness_write(h, BAR0, EDU_REG_IRQ_RAISE, 0x10, 4);
     g_assert_true(harness_eventfd_fired(msi));
     g_assert_false(harness_eventfd_fired(intx));
@@ -194,14 +198,15 @@ static void edu_round_trip(Harness *h, size_t len, int msi)
     g_assert_cmphex(edu_dma(h, src, EDU_DMA_BUF_ADDR, len, EDU_DMA_CMD_START),
                     ==, 0);
     /* The buffer holds the data (checked through the BAR0 window). */
-    g_assert_cmpint(harness_region_rw(h, false, BAR0, EDU_DMA_BUF_ADDR,
-                                      probe, sizeof(probe)), ==, 0);
+    g_assert_cmpint(harness_region_rw(h, false, BAR0, EDU_DMA_BUF_ADDR, probe,
+                                      sizeof(probe)),
+                    ==, 0);
     g_assert_cmpmem(probe, MIN(len, sizeof(probe)), g_src,
                     MIN(len, sizeof(probe)));
-    g_assert_cmphex(edu_dma(h, EDU_DMA_BUF_ADDR, dst, len,
-                            EDU_DMA_CMD_START | EDU_DMA_CMD_TO_RAM |
-                            EDU_DMA_CMD_IRQ), ==,
-                    EDU_DMA_CMD_TO_RAM | EDU_DMA_CMD_IRQ);
+    g_assert_cmphex(
+        edu_dma(h, EDU_DMA_BUF_ADDR, dst, len,
+                EDU_DMA_CMD_START | EDU_DMA_CMD_TO_RAM | EDU_DMA_CMD_IRQ),
+        ==, EDU_DMA_CMD_TO_RAM | EDU_DMA_CMD_IRQ);
     g_assert_cmpmem(g_dst, len, g_src, len);
     g_assert_cmphex(harness_read(h, BAR0, EDU_REG_IRQ_STATUS, 4), ==,
                     EDU_IRQ_DMA);
@@ -213,7 +218,7 @@ static void edu_round_trip(Harness *h, size_t len, int msi)
 static VfuDmaMapInfo edu_map_info(Harness *h, uint64_t addr)
 {
     GArray *maps = vfu_dma_get_maps(h->srv);
-    VfuDmaMapInfo info = { 0 };
+    VfuDmaMapInfo info = {0};
 
     for (guint i = 0; i < maps->len; i++) {
         if (g_array_index(maps, VfuDmaMapInfo, i).addr == addr) {
@@ -231,8 +236,7 @@ static void test_edu_dma_mode(gconstpointer data)
     Harness *h = harness_new(&sample_edu_type);
     int msi = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     uint32_t flags = RW_FLAGS;
-    static const size_t sizes[] = { 1, 100, 4096, 65536 + 3,
-                                    EDU_DMA_BUF_SIZE };
+    static const size_t sizes[] = {1, 100, 4096, 65536 + 3, EDU_DMA_BUF_SIZE};
     uint64_t total = 0;
     VfuDmaMapInfo info;
 
@@ -244,8 +248,7 @@ static void test_edu_dma_mode(gconstpointer data)
     g_assert_cmpint(harness_dma_map(h, HARNESS_GUEST_BASE, HARNESS_GUEST_SIZE,
                                     0, flags, mode != VFU_DMA_MODE_MESSAGE),
                     ==, 0);
-    g_assert_cmpint(harness_set_irq_fd(h, VFIO_PCI_MSI_IRQ_INDEX, msi), ==,
-                    0);
+    g_assert_cmpint(harness_set_irq_fd(h, VFIO_PCI_MSI_IRQ_INDEX, msi), ==, 0);
     for (size_t i = 0; i < G_N_ELEMENTS(sizes); i++) {
         edu_round_trip(h, sizes[i], msi);
         total += sizes[i];
@@ -273,7 +276,8 @@ static void test_edu_dma_errors(void)
 
     g_assert_cmpint(harness_dma_map(h, base, 0x10000, 0,
                                     RW_FLAGS | VFIO_USER_DMA_MAP_F_MODE_MMAP,
-                                    true), ==, 0);
+                                    true),
+                    ==, 0);
     /* Unmapped guest memory: error bit, completion irq still raised. */
     cmd = edu_dma(h, base + 0x10000, EDU_DMA_BUF_ADDR, 16,
                   EDU_DMA_CMD_START | EDU_DMA_CMD_IRQ);
@@ -284,26 +288,31 @@ static void test_edu_dma_errors(void)
     g_assert_cmphex(edu_dma(h, base, EDU_DMA_BUF_ADDR, 16, EDU_DMA_CMD_START),
                     ==, 0);
     /* Outside the device buffer, in either direction, or too long. */
-    g_assert_cmphex(edu_dma(h, base, EDU_DMA_BUF_ADDR - 1, 16,
-                            EDU_DMA_CMD_START), ==, EDU_DMA_CMD_ERROR);
+    g_assert_cmphex(
+        edu_dma(h, base, EDU_DMA_BUF_ADDR - 1, 16, EDU_DMA_CMD_START), ==,
+        EDU_DMA_CMD_ERROR);
     g_assert_cmphex(edu_dma(h, EDU_DMA_BUF_ADDR + EDU_DMA_BUF_SIZE - 8, base,
-                            16, EDU_DMA_CMD_START | EDU_DMA_CMD_TO_RAM), ==,
-                    EDU_DMA_CMD_ERROR | EDU_DMA_CMD_TO_RAM);
+                            16, EDU_DMA_CMD_START | EDU_DMA_CMD_TO_RAM),
+                    ==, EDU_DMA_CMD_ERROR | EDU_DMA_CMD_TO_RAM);
     g_assert_cmphex(edu_dma(h, base, EDU_DMA_BUF_ADDR, EDU_DMA_BUF_SIZE + 1,
-                            EDU_DMA_CMD_START), ==, EDU_DMA_CMD_ERROR);
-    g_assert_cmphex(edu_dma(h, base, EDU_DMA_BUF_ADDR, UINT64_MAX,
-                            EDU_DMA_CMD_START), ==, EDU_DMA_CMD_ERROR);
+                            EDU_DMA_CMD_START),
+                    ==, EDU_DMA_CMD_ERROR);
+    g_assert_cmphex(
+        edu_dma(h, base, EDU_DMA_BUF_ADDR, UINT64_MAX, EDU_DMA_CMD_START), ==,
+        EDU_DMA_CMD_ERROR);
     /* The last byte of the buffer is fine. */
-    g_assert_cmphex(edu_dma(h, base, EDU_DMA_BUF_ADDR + EDU_DMA_BUF_SIZE - 1,
-                            1, EDU_DMA_CMD_START), ==, 0);
+    g_assert_cmphex(edu_dma(h, base, EDU_DMA_BUF_ADDR + EDU_DMA_BUF_SIZE - 1, 1,
+                            EDU_DMA_CMD_START),
+                    ==, 0);
     /* A read-only map refuses device-to-RAM transfers. */
     g_assert_cmpint(harness_dma_map(h, base + 0x20000, 0x1000, 0x20000,
                                     VFIO_USER_DMA_MAP_F_READ |
-                                    VFIO_USER_DMA_MAP_F_MODE_MMAP, true),
+                                        VFIO_USER_DMA_MAP_F_MODE_MMAP,
+                                    true),
                     ==, 0);
     g_assert_cmphex(edu_dma(h, EDU_DMA_BUF_ADDR, base + 0x20000, 16,
-                            EDU_DMA_CMD_START | EDU_DMA_CMD_TO_RAM), ==,
-                    EDU_DMA_CMD_ERROR | EDU_DMA_CMD_TO_RAM);
+                            EDU_DMA_CMD_START | EDU_DMA_CMD_TO_RAM),
+                    ==, EDU_DMA_CMD_ERROR | EDU_DMA_CMD_TO_RAM);
     harness_free(h);
 }
 
@@ -319,13 +328,14 @@ static void test_edu_reset(void)
     g_assert_cmpint(harness_region_rw(h, true, BAR0, EDU_DMA_BUF_ADDR, &v, 4),
                     ==, 0);
     g_assert_cmpint(harness_call(h, VFIO_USER_DEVICE_RESET, NULL, 0, NULL, 0,
-                                 NULL, 0, NULL, NULL, 0, NULL), ==, 0);
+                                 NULL, 0, NULL, NULL, 0, NULL),
+                    ==, 0);
     g_assert_cmphex(harness_read(h, BAR0, EDU_REG_LIVENESS, 4), ==, 0);
     g_assert_cmphex(harness_read(h, BAR0, EDU_REG_FACTORIAL, 4), ==, 0);
     g_assert_cmphex(harness_read(h, BAR0, EDU_REG_IRQ_STATUS, 4), ==, 0);
     g_assert_cmphex(harness_read(h, BAR0, EDU_REG_DMA_COUNT, 8), ==, 0);
-    g_assert_cmpint(harness_region_rw(h, false, BAR0, EDU_DMA_BUF_ADDR, &out,
-                                      4), ==, 0);
+    g_assert_cmpint(
+        harness_region_rw(h, false, BAR0, EDU_DMA_BUF_ADDR, &out, 4), ==, 0);
     g_assert_cmphex(out, ==, 0);
     harness_free(h);
 }
@@ -334,23 +344,24 @@ static void test_edu_reset(void)
 static uint8_t *ram_map_bar0(Harness *h, void **map_base)
 {
     uint8_t buf[256];
-    VFIOUserRegionInfo info = { .argsz = sizeof(buf),
-                                .index = BAR0 };
+    VFIOUserRegionInfo info = {.argsz = sizeof(buf), .index = BAR0};
     VFIOUserCapSparseMmap cap;
     size_t got = 0, nfds = 0;
     int fd = -1;
     uint8_t *p;
 
     g_assert_cmpint(harness_call(h, VFIO_USER_DEVICE_GET_REGION_INFO, &info,
-                                 sizeof(info), NULL, 0, buf, sizeof(buf),
-                                 &got, &fd, 1, &nfds), ==, 0);
+                                 sizeof(info), NULL, 0, buf, sizeof(buf), &got,
+                                 &fd, 1, &nfds),
+                    ==, 0);
     g_assert_cmpuint(nfds, ==, 1);
     memcpy(&info, buf, sizeof(info));
     g_assert_cmpuint(info.size, ==, RAM_BAR0_SIZE);
     g_assert_true(info.flags & VFIO_REGION_INFO_FLAG_MMAP);
     g_assert_true(info.flags & VFIO_REGION_INFO_FLAG_CAPS);
-    g_assert_cmpuint(info.cap_offset + sizeof(cap) + 2 *
-                     sizeof(VFIOUserSparseArea), <=, got);
+    g_assert_cmpuint(info.cap_offset + sizeof(cap) +
+                         2 * sizeof(VFIOUserSparseArea),
+                     <=, got);
     memcpy(&cap, buf + info.cap_offset, sizeof(cap));
     g_assert_cmpuint(cap.hdr.id, ==, VFIO_REGION_INFO_CAP_SPARSE_MMAP);
     g_assert_cmpuint(cap.nr_areas, ==, 2);
@@ -386,13 +397,13 @@ static void test_ram_bar0(void)
     g_assert_cmphex(harness_read(h, CFG, 8, 4) >> 8, ==, RAM_PCI_CLASS);
     /* Messages across the hole land in the same memory as the mmap... */
     fill_pattern(in, sizeof(in), 7);
-    g_assert_cmpint(harness_region_rw(h, true, BAR0, start, in, sizeof(in)),
-                    ==, 0);
+    g_assert_cmpint(harness_region_rw(h, true, BAR0, start, in, sizeof(in)), ==,
+                    0);
     g_assert_cmpmem(mem + start, sizeof(in), in, sizeof(in));
     /* ...and what the mmap wrote reads back through messages. */
     fill_pattern(mem + start, sizeof(in), 99);
-    g_assert_cmpint(harness_region_rw(h, false, BAR0, start, out,
-                                      sizeof(out)), ==, 0);
+    g_assert_cmpint(harness_region_rw(h, false, BAR0, start, out, sizeof(out)),
+                    ==, 0);
     g_assert_cmpmem(out, sizeof(out), mem + start, sizeof(out));
     g_assert_cmpmem(out + 32, 8, mem + RAM_BAR0_HOLE_OFFSET, 8);
     g_assert_cmpuint(harness_read(h, BAR0, RAM_BAR0_SIZE - 8, 8), ==,
@@ -411,8 +422,7 @@ static void test_ram_bar2(void)
     harness_write(h, BAR2, RAM_REG_ID, 0, 4);
     g_assert_cmphex(harness_read(h, BAR2, RAM_REG_ID, 4), ==, RAM_ID_VALUE);
     harness_write(h, BAR2, RAM_REG_SCRATCH, 0xcafef00d, 4);
-    g_assert_cmphex(harness_read(h, BAR2, RAM_REG_SCRATCH, 4), ==,
-                    0xcafef00d);
+    g_assert_cmphex(harness_read(h, BAR2, RAM_REG_SCRATCH, 4), ==, 0xcafef00d);
     for (uint32_t i = 0; i < 3; i++) {
         g_assert_cmpuint(harness_read(h, BAR2, RAM_REG_READ_COUNT, 4), ==, i);
     }
@@ -429,14 +439,14 @@ static void test_ram_bar2(void)
                     0);
     harness_write(h, BAR2, RAM_REG_IRQ, 1, 4);
     g_assert_true(harness_eventfd_fired(intx));
-    g_assert_cmpint(harness_set_irq_fd(h, VFIO_PCI_MSI_IRQ_INDEX, msi), ==,
-                    0);
+    g_assert_cmpint(harness_set_irq_fd(h, VFIO_PCI_MSI_IRQ_INDEX, msi), ==, 0);
     harness_write(h, BAR2, RAM_REG_IRQ, 1, 4);
     g_assert_true(harness_eventfd_fired(msi));
     g_assert_false(harness_eventfd_fired(intx));
 
     g_assert_cmpint(harness_call(h, VFIO_USER_DEVICE_RESET, NULL, 0, NULL, 0,
-                                 NULL, 0, NULL, NULL, 0, NULL), ==, 0);
+                                 NULL, 0, NULL, NULL, 0, NULL),
+                    ==, 0);
     g_assert_cmphex(harness_read(h, BAR2, RAM_REG_SCRATCH, 4), ==, 0);
     harness_free(h);
     close(msi);
@@ -464,7 +474,7 @@ static bool server_bin_check(void)
 static char *read_line(int fd)
 {
     GString *line = g_string_new(NULL);
-    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
     char c;
 
     while (poll(&pfd, 1, 10000) == 1 && read(fd, &c, 1) == 1 && c != '\n') {
@@ -476,8 +486,8 @@ static char *read_line(int fd)
 /* Start the server with @dev (and @extra) and wait for its ready line. */
 static void server_start(ServerProc *p, const char *dev, const char *extra)
 {
-    const char *argv[] = { SERVER_BIN, "--device", dev, "--socket", NULL,
-                           extra, NULL };
+    const char *argv[] = {SERVER_BIN, "--device", dev, "--socket",
+                          NULL,       extra,      NULL};
     g_autofree char *want = NULL;
     g_autofree char *line = NULL;
     GError *err = NULL;
@@ -520,7 +530,7 @@ static void server_cleanup(ServerProc *p)
 
 static Harness *server_connect(ServerProc *p)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     Harness *h;
 
@@ -535,7 +545,7 @@ static Harness *server_connect(ServerProc *p)
 /* Clients one after another, DMA in message mode, SIGTERM. */
 static void test_server_lifecycle(void)
 {
-    ServerProc p = { 0 };
+    ServerProc p = {0};
     Harness *h;
     int msi, status;
 
@@ -546,9 +556,9 @@ static void test_server_lifecycle(void)
     h = server_connect(&p);
     msi = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     g_assert_cmpint(harness_dma_map(h, HARNESS_GUEST_BASE, HARNESS_GUEST_SIZE,
-                                    0, RW_FLAGS, false), ==, 0);
-    g_assert_cmpint(harness_set_irq_fd(h, VFIO_PCI_MSI_IRQ_INDEX, msi), ==,
-                    0);
+                                    0, RW_FLAGS, false),
+                    ==, 0);
+    g_assert_cmpint(harness_set_irq_fd(h, VFIO_PCI_MSI_IRQ_INDEX, msi), ==, 0);
     edu_round_trip(h, 65536, msi);
     g_assert_cmpuint(h->dma_read_msgs, ==, 1);
     g_assert_cmpuint(h->dma_write_msgs, ==, 1);
@@ -558,10 +568,10 @@ static void test_server_lifecycle(void)
 
     /* The next client finds the device state, not the maps. */
     h = server_connect(&p);
-    g_assert_cmphex(harness_read(h, BAR0, EDU_REG_LIVENESS, 4), ==,
-                    0x0f0f0f0f);
-    g_assert_cmphex(edu_dma(h, HARNESS_GUEST_BASE, EDU_DMA_BUF_ADDR, 8,
-                            EDU_DMA_CMD_START), ==, EDU_DMA_CMD_ERROR);
+    g_assert_cmphex(harness_read(h, BAR0, EDU_REG_LIVENESS, 4), ==, 0x0f0f0f0f);
+    g_assert_cmphex(
+        edu_dma(h, HARNESS_GUEST_BASE, EDU_DMA_BUF_ADDR, 8, EDU_DMA_CMD_START),
+        ==, EDU_DMA_CMD_ERROR);
     harness_free(h);
 
     g_assert_cmpint(kill(p.pid, SIGTERM), ==, 0);
@@ -574,7 +584,7 @@ static void test_server_lifecycle(void)
 /* --once: the first hang-up ends the server with status 0. */
 static void test_server_once(void)
 {
-    ServerProc p = { 0 };
+    ServerProc p = {0};
     Harness *h;
     int status;
 
@@ -608,19 +618,20 @@ static void server_expect_error(const char *const *argv, const char *msg)
 
 static void test_server_errors(void)
 {
-    ServerProc p = { 0 };
-    const char *unknown[] = { SERVER_BIN, "--device", "nvme", "--socket",
-                              "/nonexistent/x.sock", NULL };
-    const char *no_sock[] = { SERVER_BIN, "--device", "edu", NULL };
-    const char *no_dev[] = { SERVER_BIN, "--socket", "x.sock", NULL };
-    const char *in_use[] = { SERVER_BIN, "--device", "ram", "--socket", NULL,
-                             NULL };
+    ServerProc p = {0};
+    const char *unknown[] = {
+        SERVER_BIN, "--device", "nvme", "--socket", "/nonexistent/x.sock",
+        NULL};
+    const char *no_sock[] = {SERVER_BIN, "--device", "edu", NULL};
+    const char *no_dev[] = {SERVER_BIN, "--socket", "x.sock", NULL};
+    const char *in_use[] = {SERVER_BIN, "--device", "ram",
+                            "--socket", NULL,       NULL};
 
     if (!server_bin_check()) {
         return;
     }
     server_expect_error(unknown, "unknown device 'nvme' (known devices: "
-                        "edu, ram)");
+                                 "edu, ram)");
     server_expect_error(no_sock, "--socket PATH is required");
     server_expect_error(no_dev, "--device is required");
     server_start(&p, "edu", NULL);
@@ -654,8 +665,7 @@ int main(int argc, char **argv)
                          GINT_TO_POINTER(VFU_DMA_MODE_MESSAGE),
                          test_edu_dma_mode);
     g_test_add_data_func("/sample/edu/dma/mmap",
-                         GINT_TO_POINTER(VFU_DMA_MODE_MMAP),
-                         test_edu_dma_mode);
+                         GINT_TO_POINTER(VFU_DMA_MODE_MMAP), test_edu_dma_mode);
     g_test_add_data_func("/sample/edu/dma/file-io",
                          GINT_TO_POINTER(VFU_DMA_MODE_FILE_IO),
                          test_edu_dma_mode);

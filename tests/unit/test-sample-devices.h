@@ -33,9 +33,9 @@ typedef struct Harness {
     GThread *thread;
     bool run_ok;
     GError *run_err;
-    int sock;               /* client end of the socketpair */
+    int sock; /* client end of the socketpair */
     uint16_t next_id;
-    uint8_t *guest;         /* HARNESS_GUEST_SIZE bytes, shared memfd */
+    uint8_t *guest; /* HARNESS_GUEST_SIZE bytes, shared memfd */
     int guest_fd;
     unsigned dma_read_msgs;  /* DMA_READ requests served */
     unsigned dma_write_msgs; /* DMA_WRITE requests served */
@@ -68,12 +68,11 @@ int harness_call(Harness *h, uint16_t cmd, const void *req, size_t req_len,
                  size_t *nfds);
 
 /* REGION_READ / REGION_WRITE of @len bytes; 0 or an errno. */
-int harness_region_rw(Harness *h, bool is_write, uint32_t region,
-                      uint64_t off, void *buf, uint32_t len);
+int harness_region_rw(Harness *h, bool is_write, uint32_t region, uint64_t off,
+                      void *buf, uint32_t len);
 
 /* 4- or 8-byte register accesses that must succeed. */
-uint64_t harness_read(Harness *h, uint32_t region, uint64_t off,
-                      uint32_t len);
+uint64_t harness_read(Harness *h, uint32_t region, uint64_t off, uint32_t len);
 void harness_write(Harness *h, uint32_t region, uint64_t off, uint64_t val,
                    uint32_t len);
 
