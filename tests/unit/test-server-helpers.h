@@ -1,0 +1,123 @@
+/*
+ * Shared by test-server.c and test-server-dma.c: a test device built on
+ * libvfio-user-server, served on one end of a socketpair by a server
+ * thread, and a fake client on the other end written with the transport
+ * functions only (not the client library).
+ *
+ * The test device:
+ *   BAR0 4 KiB callback region: 0x00 DMA address (8), 0x08 DMA length (4),
+ *        0x0c command (4: 1 = DMA guest -> dev.buf, 2 = dev.buf -> guest,
+ *        3 = trigger MSI vector 0), 0x10 status (4, errno of the last
+ *        command), 0x20 ioeventfd target, other bytes a scratch array;
+ *   BAR1 16 KiB memory-backed, sparse area [4 KiB, 12 KiB), MSI-X table at
+ *        0 and PBA at 0x800 (8 vectors);
+ *   BAR2 64 bytes read-only callback region;
+ *   region 9 (device-specific) 4 KiB memory, type cap (1, 2);
+ *   config space 256 bytes, MSI 4 vectors, INTx pin A, PCI Express;
+ *   ERR irq with 1 vector.
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef TEST_SERVER_HELPERS_H
+#define TEST_SERVER_HELPERS_H
+
+#include <glib.h>
+#include "vfio-user/server.h"
+#include "vfio-user/transport.h"
+
+/*
+ * "&error_abort" for calls that must succeed: the result is asserted and a
+ * failure leaves its message here for the debugger.
+ */
+static __thread GError *error_abort G_GNUC_UNUSED;
+
+#define TEST_DEV_BUF_SIZE (4u << 20)
+#define TEST_REGION_DEV 9
+
+typedef struct TestDev {
+    VfuServer *srv;
+    uint64_t dma_addr;
+    uint32_t dma_len;
+    uint32_t status;
+    uint8_t *buf;           /* TEST_DEV_BUF_SIZE bytes */
+    uint8_t scratch[4096];
+    uint8_t bar2[64];
+    void *bar1_mem;
+    void *dev_region_mem;
+    unsigned ioevent_writes;
+    uint64_t ioevent_value;
+    unsigned resets;
+    int reset_ret;          /* what the reset callback returns */
+} TestDev;
+
+typedef struct TestReply {
+    VFIOUserHdr hdr;
+    uint8_t *data;
+    size_t len;
+    int fds[VFU_MAX_FDS];
+    size_t nfds;
+} TestReply;
+
+typedef struct TestConn {
+    VfuServer *srv;
+    TestDev dev;
+    GThread *thread;
+    int sock;               /* client end */
+    uint16_t next_id;
+    bool run_ok;
+    int run_errno;          /* 0 when run returned true */
+    /* "guest memory" the fake client serves DMA_READ/DMA_WRITE from */
+    uint8_t *guest;
+    uint64_t guest_base;
+    size_t guest_size;
+    int dma_errno;          /* when set, DMA requests get this error */
+    unsigned dma_reads;
+    unsigned dma_writes;
+    uint64_t dma_max_count;
+    VFIOUserCaps server_caps;
+} TestConn;
+
+/* Server with the test device attached to a socketpair, no VERSION yet. */
+TestConn *tc_new(const VfuServerOptions *opts);
+/* VERSION with @max_xfer; asserts success. */
+void tc_negotiate(TestConn *tc, uint64_t max_xfer);
+/* tc_new() + tc_negotiate(1 MiB). */
+TestConn *tc_start(const VfuServerOptions *opts);
+/* Hang up, join the server thread, free everything; returns run()'s ok. */
+bool tc_finish(TestConn *tc);
+
+/* Send a request; returns its id. */
+uint16_t tc_send(TestConn *tc, uint16_t cmd, uint32_t flags,
+                 const void *payload, size_t len, const int *fds,
+                 size_t nfds);
+/*
+ * Wait for the reply to @id, serving DMA_READ/DMA_WRITE meanwhile.
+ * Returns 0 or the errno of an error reply.  @out may be NULL.
+ */
+int tc_wait(TestConn *tc, uint16_t id, TestReply *out);
+int tc_call(TestConn *tc, uint16_t cmd, const void *payload, size_t len,
+            const int *fds, size_t nfds, TestReply *out);
+void tc_reply_clear(TestReply *r);
+
+/* Is there anything to read on the client socket within @ms? */
+bool tc_readable(TestConn *tc, int ms);
+
+/* REGION_READ / REGION_WRITE helpers: return 0 or errno. */
+int tc_region_read(TestConn *tc, uint32_t index, uint64_t off, void *buf,
+                   uint32_t count);
+int tc_region_write(TestConn *tc, uint32_t index, uint64_t off,
+                    const void *buf, uint32_t count);
+/* DMA_MAP / DMA_UNMAP: return 0 or errno. */
+int tc_dma_map(TestConn *tc, uint32_t flags, uint64_t offset, uint64_t addr,
+               uint64_t size, int fd);
+int tc_dma_unmap(TestConn *tc, uint32_t flags, uint64_t addr, uint64_t size);
+/* Ask the device to DMA via BAR0; returns the device's status (errno). */
+uint32_t tc_dev_dma(TestConn *tc, uint32_t cmd, uint64_t addr, uint32_t len);
+
+/* A memfd of @size bytes filled with @pattern (each byte i: pattern + i). */
+int test_memfd(size_t size, uint8_t pattern);
+/* Open fds of this process. */
+unsigned test_count_fds(void);
+
+#endif /* TEST_SERVER_HELPERS_H */
