@@ -41,6 +41,23 @@
 /* iovec entries per scatter step (the transport's receive limit). */
 #define PROXY_SCATTER_IOV 64
 
+/*
+ * Trace points: g_debug() in this log domain, shown with
+ * G_MESSAGES_DEBUG=vfio-user-proxy.  Checking first keeps the formatting
+ * (and its allocation) off the hot path when tracing is off.
+ */
+#if GLIB_CHECK_VERSION(2, 68, 0)
+#define proxy_trace(...) \
+    do { \
+        if (!g_log_writer_default_would_drop(G_LOG_LEVEL_DEBUG, \
+                                             G_LOG_DOMAIN)) { \
+            g_debug(__VA_ARGS__); \
+        } \
+    } while (0)
+#else
+#define proxy_trace(...) g_debug(__VA_ARGS__)
+#endif
+
 typedef enum WaiterState {
     WAITER_PENDING, /* in the table, nothing received for it yet */
     WAITER_CLAIMED, /* out of the table; the receive thread fills it */
@@ -161,8 +178,8 @@ static void proxy_fail_locked(VFIOUserProxy *proxy, const GError *err)
     if (proxy->state != VFIO_PROXY_CONNECTED) {
         return;
     }
-    g_debug("vfio-user: %s: connection failed: %s", proxy->path,
-            err->message);
+    proxy_trace("vfio-user: %s: connection failed: %s", proxy->path,
+                err->message);
     proxy->state = VFIO_PROXY_ERROR;
     proxy->fail_err = g_error_copy(err);
     proxy_wake_all_locked(proxy, vfu_error_errno(err));
@@ -183,8 +200,8 @@ static bool proxy_send_msg(VFIOUserProxy *proxy, VFIOUserHdr *hdr,
     if (iovcnt > 0) {
         memcpy(&vec[1], iov, sizeof(*iov) * iovcnt);
     }
-    g_debug("vfio-user: %s: send %s id %u size %u flags 0x%x", proxy->path,
-            vfu_cmd_name(hdr->cmd), hdr->id, hdr->size, hdr->flags);
+    proxy_trace("vfio-user: %s: send %s id %u size %u flags 0x%x", proxy->path,
+                vfu_cmd_name(hdr->cmd), hdr->id, hdr->size, hdr->flags);
     g_mutex_lock(&proxy->send_lock);
     ok = vfu_msg_sendv(proxy->sock, vec, iovcnt + 1, fds, nfds, &err);
     g_mutex_unlock(&proxy->send_lock);
@@ -225,7 +242,7 @@ static bool proxy_version_reply_hdr(VFIOUserProxy *proxy, VFIOUserHdr *hdr,
     int r;
 
     do {
-        r = poll(&pfd, 1, proxy->timeout_ms);
+        r = poll(&pfd, 1, MIN(proxy->timeout_ms, (uint32_t)G_MAXINT));
     } while (r < 0 && errno == EINTR);
     if (r == 0) {
         return vfu_error_set(errp, ETIMEDOUT, "no VERSION reply within %u ms",
@@ -291,7 +308,7 @@ static bool proxy_negotiate(VFIOUserProxy *proxy, GError **errp)
         return false;
     }
     desc = vfu_caps_describe(&proxy->caps);
-    g_debug("vfio-user: %s: negotiated %s", proxy->path, desc);
+    proxy_trace("vfio-user: %s: negotiated %s", proxy->path, desc);
     return true;
 }
 
@@ -632,8 +649,8 @@ static bool proxy_wait_locked(VFIOUserProxy *proxy, VFIOUserWaiter *w,
             w->state = WAITER_DONE;
             w->err = ETIMEDOUT;
             proxy->stats.timeouts++;
-            g_debug("vfio-user: %s: %s id %u timed out", proxy->path,
-                    vfu_cmd_name(w->cmd), w->id);
+            proxy_trace("vfio-user: %s: %s id %u timed out", proxy->path,
+                        vfu_cmd_name(w->cmd), w->id);
         } else if (w->state == WAITER_CLAIMED && !grace) {
             grace = true;
             deadline += (gint64)proxy->timeout_ms * G_TIME_SPAN_MILLISECOND;
@@ -666,6 +683,12 @@ bool vfio_user_proxy_call(VFIOUserProxy *proxy, VFIOUserRequest *req,
     req->reply_errno = 0;
     if (!proxy_check_request(proxy, req, &len, errp)) {
         return false;
+    }
+    if (g_thread_self() == proxy->thread) {
+        /* Nobody would read the reply: a handler must not block on one. */
+        return vfu_error_set(errp, EDEADLK, "vfio-user: %s: %s sent from "
+                             "the receive thread would wait forever",
+                             proxy->path, vfu_cmd_name(req->cmd));
     }
     g_mutex_lock(&proxy->lock);
     if (!proxy_enter_locked(proxy, req->cmd, errp)) {
@@ -851,12 +874,12 @@ static bool proxy_drop_stray(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
         g_warning("vfio-user: %s: posted %s failed: %s", proxy->path, name,
                   g_strerror(hdr->error ? (int)hdr->error : EIO));
     } else if (kind == STRAY_POSTED_OK) {
-        g_debug("vfio-user: %s: ignored a reply to posted %s id %u",
-                proxy->path, name, hdr->id);
+        proxy_trace("vfio-user: %s: ignored a reply to posted %s id %u",
+                    proxy->path, name, hdr->id);
     } else {
-        g_debug("vfio-user: %s: dropped a %s reply to unknown id %u "
-                "(%u bytes, %zu fds)", proxy->path, name, hdr->id,
-                hdr->size, nfds);
+        proxy_trace("vfio-user: %s: dropped a %s reply to unknown id %u "
+                    "(%u bytes, %zu fds)", proxy->path, name, hdr->id,
+                    hdr->size, nfds);
     }
     vfu_close_fds(fds, nfds);
     return vfu_msg_discard(proxy->sock, hdr->size - sizeof(*hdr), errp);
@@ -912,8 +935,8 @@ static bool proxy_handle_request(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
     g_mutex_unlock(&proxy->lock);
 
     if (!fn) {
-        g_debug("vfio-user: %s: no handler for server request %s id %u",
-                proxy->path, vfu_cmd_name(hdr->cmd), hdr->id);
+        proxy_trace("vfio-user: %s: no handler for server request %s id %u",
+                    proxy->path, vfu_cmd_name(hdr->cmd), hdr->id);
         vfu_close_fds(fds, nfds);
         if (!vfu_msg_discard(proxy->sock, len, errp)) {
             return false;
@@ -930,8 +953,8 @@ static bool proxy_handle_request(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
         return false;
     }
     if (proxy->req_remaining) {
-        g_debug("vfio-user: %s: handler left %zu bytes of %s unread",
-                proxy->path, proxy->req_remaining, vfu_cmd_name(hdr->cmd));
+        proxy_trace("vfio-user: %s: handler left %zu bytes of %s unread",
+                    proxy->path, proxy->req_remaining, vfu_cmd_name(hdr->cmd));
         return vfu_msg_discard(proxy->sock, proxy->req_remaining, errp);
     }
     return true;
@@ -947,9 +970,9 @@ static bool proxy_recv_one(VFIOUserProxy *proxy, GError **errp)
                           proxy->max_msg_size, errp)) {
         return false;
     }
-    g_debug("vfio-user: %s: recv %s id %u size %u flags 0x%x fds %zu",
-            proxy->path, vfu_cmd_name(hdr.cmd), hdr.id, hdr.size, hdr.flags,
-            nfds);
+    proxy_trace("vfio-user: %s: recv %s id %u size %u flags 0x%x fds %zu",
+                proxy->path, vfu_cmd_name(hdr.cmd), hdr.id, hdr.size, hdr.flags,
+                nfds);
     if (vfu_hdr_is_reply(&hdr)) {
         return proxy_handle_reply(proxy, &hdr, fds, nfds, errp);
     }
@@ -978,8 +1001,8 @@ static gpointer proxy_thread_main(gpointer opaque)
         notify_opaque = proxy->notify_opaque;
     }
     g_mutex_unlock(&proxy->lock);
-    g_debug("vfio-user: %s: receive thread stops: %s", proxy->path,
-            err->message);
+    proxy_trace("vfio-user: %s: receive thread stops: %s", proxy->path,
+                err->message);
     g_error_free(err);
     if (notify) {
         notify(proxy, proxy->fail_err, notify_opaque);

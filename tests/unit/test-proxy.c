@@ -8,6 +8,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -886,6 +887,14 @@ static void test_close_from_notify(void)
     vfio_user_proxy_set_failure_notify(proxy, close_in_notify, &closed);
     gate_open(&registered);
     gate_wait(&closed);
+    /*
+     * The receive thread frees the proxy after the notify returns and
+     * nothing signals that moment: watch its socket go away (bounded).
+     */
+    for (int i = 0; i < 5000 && fcntl(p->client_fd, F_GETFD) >= 0; i++) {
+        g_usleep(1000);
+    }
+    g_assert_cmpint(fcntl(p->client_fd, F_GETFD), ==, -1);
     peer_join(p);
     gate_clear(&registered);
     gate_clear(&closed);
@@ -940,6 +949,8 @@ static bool dma_read_handler(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
                              int *fds G_GNUC_UNUSED, size_t nfds, void *opaque,
                              GError **errp)
 {
+    VFIOUserRequest nested;
+    GError *err = NULL;
     VFIOUserDMARW rw;
     struct iovec in = { &rw, sizeof(rw) };
     struct iovec out[2] = { { &rw, sizeof(rw) },
@@ -951,6 +962,11 @@ static bool dma_read_handler(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
         return false;
     }
     g_assert_cmpuint(rw.count, ==, sizeof(dma_data));
+    /* A blocking request from here could never get its reply. */
+    g_assert_false(client_call(proxy, VFIO_USER_DEVICE_RESET, NULL, 0, NULL,
+                               0, &nested, &err));
+    g_assert_error(err, VFU_ERROR, EDEADLK);
+    g_error_free(err);
     (*(int *)opaque)++;
     return vfio_user_proxy_send_reply(proxy, hdr, out, 2, errp);
 }
