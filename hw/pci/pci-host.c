@@ -1,0 +1,342 @@
+/*
+ * PCI host bridge of the vfio-user-vmm machine: bus 0 with the bridge at
+ * 00.0, ECAM config access, MMIO dispatch to BARs, and what firmware would
+ * do at boot (BAR sizing and placement, decode enable, interrupt line).
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include "hw/pci/pci_host.h"
+#include "system/machine.h"
+#include "vfio-user/error.h"
+
+static uint32_t bridge_config_read(PCIDevice *d, uint32_t off, unsigned len)
+{
+    return pci_default_config_read(d, off, len);
+}
+
+static void bridge_config_write(PCIDevice *d, uint32_t off, uint32_t val,
+                                unsigned len)
+{
+    pci_default_config_write(d, off, val, len);
+}
+
+static const PCIDeviceOps bridge_ops = {
+    .type = "pci-host-bridge",
+    .config_read = bridge_config_read,
+    .config_write = bridge_config_write,
+};
+
+PCIHost *pci_host_new(Machine *m)
+{
+    PCIHost *h = g_new0(PCIHost, 1);
+    PCIDevice *b = &h->bridge;
+
+    h->machine = m;
+    pci_device_init(b, &bridge_ops, "host-bridge");
+    b->host = h;
+    pci_device_emulate(b, 0, 256, 0);
+    pci_set_config(b, PCI_VENDOR_ID, PCI_HOST_VENDOR_ID, 2);
+    pci_set_config(b, PCI_DEVICE_ID, PCI_HOST_DEVICE_ID, 2);
+    pci_set_config(b, PCI_CLASS_DEVICE, 0x0600, 2);
+    pci_set_config(b, PCI_HEADER_TYPE, PCI_HEADER_TYPE_NORMAL, 1);
+    b->wmask[PCI_COMMAND] = PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+    h->slots[0] = b;
+    return h;
+}
+
+void pci_host_free(PCIHost *h)
+{
+    if (!h) {
+        return;
+    }
+    for (int s = 1; s < PCI_SLOT_MAX; s++) {
+        PCIDevice *d = h->slots[s];
+
+        if (d) {
+            h->slots[s] = NULL;
+            d->ops->destroy(d);
+        }
+    }
+    pci_device_finalize(&h->bridge);
+    g_free(h);
+}
+
+int pci_host_free_slot(PCIHost *h)
+{
+    for (int s = 1; s < PCI_SLOT_MAX; s++) {
+        if (!h->slots[s]) {
+            return s;
+        }
+    }
+    return -1;
+}
+
+PCIDevice *pci_host_find(PCIHost *h, const char *id)
+{
+    for (int s = 1; s < PCI_SLOT_MAX; s++) {
+        if (h->slots[s] && g_strcmp0(h->slots[s]->id, id) == 0) {
+            return h->slots[s];
+        }
+    }
+    return NULL;
+}
+
+bool pci_host_plug(PCIHost *h, PCIDevice *d, unsigned slot, GError **errp)
+{
+    if (slot == 0 || slot >= PCI_SLOT_MAX || h->slots[slot]) {
+        return vfu_error_set(errp, EBUSY, "PCI slot %u is not free", slot);
+    }
+    if (d->id && pci_host_find(h, d->id)) {
+        return vfu_error_set(errp, EEXIST, "duplicate device id '%s'",
+                             d->id);
+    }
+    d->host = h;
+    d->devfn = slot << 3;
+    h->slots[slot] = d;
+    return true;
+}
+
+bool pci_host_unplug(PCIHost *h, const char *id, GError **errp)
+{
+    PCIDevice *d = pci_host_find(h, id);
+
+    if (!d) {
+        return vfu_error_set(errp, ENOENT, "Device '%s' not found", id);
+    }
+    h->slots[d->devfn >> 3] = NULL;
+    pci_set_irq(d, false);
+    d->ops->destroy(d);
+    return true;
+}
+
+static PCIDevice *pci_host_ecam_dev(PCIHost *h, uint64_t off,
+                                    uint32_t *reg)
+{
+    unsigned bus = off >> 20, slot = (off >> 15) & 31, fn = (off >> 12) & 7;
+
+    *reg = off & 0xfff;
+    if (bus != 0 || fn != 0) {
+        return NULL;
+    }
+    return h->slots[slot];
+}
+
+uint32_t pci_host_ecam_read(PCIHost *h, uint64_t off, unsigned len)
+{
+    uint32_t reg;
+    PCIDevice *d = pci_host_ecam_dev(h, off, &reg);
+
+    if (!d) {
+        return (uint32_t)((1ULL << (8 * len)) - 1);
+    }
+    return pci_config_read(d, reg, len);
+}
+
+void pci_host_ecam_write(PCIHost *h, uint64_t off, uint32_t val,
+                         unsigned len)
+{
+    uint32_t reg;
+    PCIDevice *d = pci_host_ecam_dev(h, off, &reg);
+
+    if (d) {
+        pci_config_write(d, reg, val, len);
+    }
+}
+
+uint64_t pci_host_mmio_rw(PCIHost *h, uint64_t addr, void *buf, uint64_t len,
+                          bool is_write)
+{
+    for (int s = 1; s < PCI_SLOT_MAX; s++) {
+        PCIDevice *d = h->slots[s];
+
+        for (int i = 0; d && i < PCI_NUM_BARS; i++) {
+            uint64_t base = pci_bar_address(d, i), n;
+
+            if (base == PCI_BAR_UNMAPPED || addr < base ||
+                addr - base >= d->bars[i].size) {
+                continue;
+            }
+            n = MIN(len, d->bars[i].size - (addr - base));
+            d->ops->bar_rw(d, i, addr - base, buf, n, is_write);
+            return n;
+        }
+    }
+    return 0;
+}
+
+typedef struct BarRef {
+    PCIDevice *dev;
+    int bar;
+} BarRef;
+
+static gint bar_ref_cmp(gconstpointer a, gconstpointer b)
+{
+    const BarRef *x = a, *y = b;
+    uint64_t sx = x->dev->bars[x->bar].size, sy = y->dev->bars[y->bar].size;
+
+    return sx < sy ? 1 : sx > sy ? -1 : 0;
+}
+
+static bool alloc_in(uint64_t *next, uint64_t base, uint64_t size,
+                     uint64_t bar_size, uint64_t *out)
+{
+    uint64_t a = (*next + bar_size - 1) & ~(bar_size - 1);
+
+    if (a < *next || a + bar_size > base + size || a + bar_size < a) {
+        return false;
+    }
+    *out = a;
+    *next = a + bar_size;
+    return true;
+}
+
+static void pci_host_place_bar(PCIDevice *d, int i, uint64_t *next32,
+                               uint64_t *next64)
+{
+    uint32_t reg = PCI_BASE_ADDRESS_0 + 4 * i;
+    bool is64 = d->bars[i].type & PCI_BASE_ADDRESS_MEM_TYPE_64;
+    uint64_t addr;
+
+    if (!alloc_in(next32, VMM_MMIO32_BASE, VMM_MMIO32_SIZE, d->bars[i].size,
+                  &addr)) {
+        if (!is64 || !alloc_in(next64, VMM_MMIO64_BASE, VMM_MMIO64_SIZE,
+                               d->bars[i].size, &addr)) {
+            g_warning("%s: no room for BAR%d (0x%" PRIx64 " bytes)", d->id,
+                      i, d->bars[i].size);
+            return;
+        }
+    }
+    pci_config_write(d, reg, (uint32_t)addr, 4);
+    if (is64) {
+        pci_config_write(d, reg + 4, (uint32_t)(addr >> 32), 4);
+    }
+}
+
+void pci_host_firmware_init(PCIHost *h)
+{
+    GArray *bars = g_array_new(false, false, sizeof(BarRef));
+    uint64_t next32 = VMM_MMIO32_BASE, next64 = VMM_MMIO64_BASE;
+
+    for (int s = 1; s < PCI_SLOT_MAX; s++) {
+        PCIDevice *d = h->slots[s];
+        uint8_t pin;
+
+        if (!d) {
+            continue;
+        }
+        for (int i = 0; i < PCI_NUM_BARS; i++) {
+            BarRef r = { d, i };
+
+            if (d->bars[i].size &&
+                !(d->bars[i].type & PCI_BASE_ADDRESS_SPACE_IO)) {
+                g_array_append_val(bars, r);
+            }
+        }
+        pin = pci_config_read(d, PCI_INTERRUPT_PIN, 1);
+        if (pin >= 1 && pin <= 4) {
+            pci_config_write(d, PCI_INTERRUPT_LINE,
+                             VMM_INTX_BASE + (s + pin - 1) % 4, 1);
+        }
+    }
+    g_array_sort(bars, bar_ref_cmp);
+    for (guint k = 0; k < bars->len; k++) {
+        BarRef *r = &g_array_index(bars, BarRef, k);
+
+        pci_host_place_bar(r->dev, r->bar, &next32, &next64);
+    }
+    g_array_free(bars, true);
+    for (int s = 1; s < PCI_SLOT_MAX; s++) {
+        PCIDevice *d = h->slots[s];
+
+        if (d) {
+            uint16_t cmd = pci_config_read(d, PCI_COMMAND, 2);
+
+            cmd |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+            pci_config_write(d, PCI_COMMAND, cmd, 2);
+        }
+    }
+}
+
+void pci_host_reset(PCIHost *h)
+{
+    for (int s = 1; s < PCI_SLOT_MAX; s++) {
+        PCIDevice *d = h->slots[s];
+
+        if (d && d->ops->reset) {
+            pci_set_irq(d, false);
+            d->ops->reset(d);
+        }
+    }
+    pci_host_firmware_init(h);
+}
+
+static void pci_host_info_dev(PCIDevice *d, GString *out)
+{
+    uint8_t pin = pci_config_read(d, PCI_INTERRUPT_PIN, 1);
+
+    g_string_append_printf(out,
+                           "  Bus  0, device %2u, function 0:\n"
+                           "    class 0x%04x, vendor 0x%04x, device 0x%04x,"
+                           " subsystem 0x%04x:0x%04x, id \"%s\"\n",
+                           d->devfn >> 3,
+                           pci_config_read(d, PCI_CLASS_DEVICE, 2),
+                           pci_config_read(d, PCI_VENDOR_ID, 2),
+                           pci_config_read(d, PCI_DEVICE_ID, 2),
+                           pci_config_read(d, PCI_SUBSYSTEM_VENDOR_ID, 2),
+                           pci_config_read(d, PCI_SUBSYSTEM_ID, 2),
+                           d->id ? d->id : "");
+    if (pin) {
+        g_string_append_printf(out, "    IRQ %u, pin %c\n",
+                               pci_config_read(d, PCI_INTERRUPT_LINE, 1),
+                               'A' + pin - 1);
+    }
+    for (int i = 0; i < PCI_NUM_BARS; i++) {
+        uint64_t addr = pci_bar_address(d, i);
+        const PCIBar *b = &d->bars[i];
+
+        if (!b->size) {
+            continue;
+        }
+        g_string_append_printf(out, "    BAR%d: %s%s, size 0x%" PRIx64, i,
+                               (b->type & PCI_BASE_ADDRESS_SPACE_IO) ? "I/O" :
+                               (b->type & PCI_BASE_ADDRESS_MEM_TYPE_64) ?
+                               "64 bit memory" : "32 bit memory",
+                               (b->type & PCI_BASE_ADDRESS_MEM_PREFETCH) ?
+                               " prefetchable" : "", b->size);
+        if (addr == PCI_BAR_UNMAPPED) {
+            g_string_append(out, ", unmapped\n");
+        } else {
+            g_string_append_printf(out, " at 0x%" PRIx64 " [0x%" PRIx64
+                                   "]\n", addr, addr + b->size - 1);
+        }
+    }
+}
+
+void pci_host_info(PCIHost *h, GString *out)
+{
+    for (int s = 0; s < PCI_SLOT_MAX; s++) {
+        if (h->slots[s]) {
+            pci_host_info_dev(h->slots[s], out);
+        }
+    }
+}
+
+void pci_host_device_info(PCIHost *h, GString *out)
+{
+    bool any = false;
+
+    for (int s = 1; s < PCI_SLOT_MAX; s++) {
+        PCIDevice *d = h->slots[s];
+
+        if (d && d->ops->info) {
+            d->ops->info(d, out);
+            any = true;
+        }
+    }
+    if (!any) {
+        g_string_append(out, "no vfio-user devices\n");
+    }
+}

@@ -1,0 +1,52 @@
+/*
+ * vfio-user-pci: a PCI device of the machine whose function lives in a
+ * vfio-user server.  Config space is read from the server with local
+ * virtualisation (BARs, MSI, MSI-X, interrupt line, id overrides); BAR
+ * accesses go to mmapped sparse areas or region messages; interrupts come
+ * back as eventfds (INTx, MSI, MSI-X) served on the main loop.
+ *
+ * INTx model: the eventfd firing raises the device's interrupt line.  The
+ * next guest access to any BAR of the device lowers it and sends SET_IRQS
+ * UNMASK for INTx (like an EOI); a device that still asserts its interrupt
+ * signals the eventfd again and the line goes up again.
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef HW_VFIO_USER_PCI_H
+#define HW_VFIO_USER_PCI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <glib.h>
+#include "hw/vfio-user/container.h"
+
+typedef struct Machine Machine;
+typedef struct PCIDevice PCIDevice;
+
+#define VFIO_USER_PCI_TYPE "vfio-user-pci"
+
+/* -device vfio-user-pci,... as parsed. */
+typedef struct VFIOUserPCIOptions {
+    char *id;               /* NULL: named after the slot ("dev1") */
+    char *socket;           /* required */
+    VFIOUserDMAAccess dma_access;
+    uint32_t msg_timeout_ms;
+    bool no_posted_writes;
+    int32_t vendor_id;      /* x-pci-*: -1 = take the server's */
+    int32_t device_id;
+    int32_t sub_vendor_id;
+    int32_t sub_device_id;
+} VFIOUserPCIOptions;
+
+void vfio_user_pci_options_init(VFIOUserPCIOptions *o);
+void vfio_user_pci_options_clear(VFIOUserPCIOptions *o);
+
+/*
+ * Connect, negotiate, DMA-map the machine's RAM, read the device and plug
+ * it into slot @slot of bus 0.  Errors name the device and the cause.
+ */
+PCIDevice *vfio_user_pci_realize(Machine *m, const VFIOUserPCIOptions *o,
+                                 unsigned slot, GError **errp);
+
+#endif /* HW_VFIO_USER_PCI_H */

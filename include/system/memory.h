@@ -1,0 +1,64 @@
+/*
+ * Host memory backends for guest RAM (-object memory-backend-*).
+ *
+ *   memory-backend-ram    anonymous mmap; no fd, so DMA goes by messages
+ *                         (or /proc/self/mem with dma-access=file-io)
+ *   memory-backend-memfd  memfd_create + ftruncate + MAP_SHARED
+ *   memory-backend-file   mem-path=FILE (created or opened, grown to
+ *                         offset + size) or a directory (an unlinked
+ *                         temporary file in it); offset= places the RAM
+ *                         inside a larger file (a multiple of the page size)
+ *
+ * share=off (default for -file and -ram, like QEMU) maps privately: the
+ * file then does not hold what the guest sees, so no fd is offered to
+ * devices and DMA goes by messages.  memfd defaults to share=on.
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef SYSTEM_MEMORY_H
+#define SYSTEM_MEMORY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <glib.h>
+
+typedef enum HostMemType {
+    HOSTMEM_RAM,
+    HOSTMEM_MEMFD,
+    HOSTMEM_FILE,
+} HostMemType;
+
+/* What -object asked for (filled by option parsing). */
+typedef struct HostMemoryOptions {
+    HostMemType type;
+    char *id;
+    uint64_t size;
+    char *mem_path;  /* file backend only */
+    bool share;
+    bool share_set;  /* share= given explicitly */
+    uint64_t offset; /* file backend only */
+} HostMemoryOptions;
+
+typedef struct HostMemoryBackend {
+    HostMemoryOptions opts;
+    uint8_t *host;   /* size bytes of guest RAM */
+    int fd;          /* fd holding the RAM, -1 for anonymous */
+    bool shared;     /* MAP_SHARED: fd content is what the guest sees */
+} HostMemoryBackend;
+
+const char *host_mem_type_name(HostMemType t);
+/* "memory-backend-ram" etc. to the type; false if unknown. */
+bool host_mem_type_parse(const char *s, HostMemType *out);
+
+/* Allocate the memory; errors name the backend id and the cause. */
+HostMemoryBackend *host_memory_backend_new(const HostMemoryOptions *opts,
+                                           GError **errp);
+void host_memory_backend_free(HostMemoryBackend *b);
+void host_memory_options_clear(HostMemoryOptions *o);
+
+/* The fd devices may share (-1 if none) and its offset for RAM byte 0. */
+int host_memory_backend_share_fd(const HostMemoryBackend *b,
+                                 uint64_t *offset);
+
+#endif /* SYSTEM_MEMORY_H */

@@ -1,0 +1,273 @@
+/*
+ * Line-oriented character devices (stdio, UNIX socket client or server)
+ * for qtest and the monitor, driven by the GLib main loop.
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <glib-unix.h>
+#include "system/chardev.h"
+#include "vfio-user/error.h"
+
+#define CHAR_MAX_LINE (1024 * 1024) /* longer input is dropped */
+
+/* Main-thread only. */
+struct CharLine {
+    const CharLineOps *ops;
+    void *opaque;
+    bool is_stdio;
+    bool server;
+    char *path;
+    int listen_fd;
+    int in_fd;
+    int out_fd;
+    guint listen_src;
+    guint in_src;
+    guint idle_src;
+    bool paused;
+    bool broken;     /* output failed: drop further output */
+    bool eof;        /* input ended; close once the buffered lines ran */
+    GString *inbuf;
+};
+
+static gboolean char_line_readable(gint fd, GIOCondition cond, gpointer p);
+static void char_line_hangup(CharLine *c);
+
+static void char_line_process(CharLine *c)
+{
+    char *nl;
+
+    while (!c->paused && c->in_fd >= 0 &&
+           (nl = memchr(c->inbuf->str, '\n', c->inbuf->len))) {
+        gsize n = nl - c->inbuf->str;
+        g_autofree char *line = g_strndup(c->inbuf->str, n);
+
+        g_string_erase(c->inbuf, 0, n + 1);
+        if (n && line[n - 1] == '\r') {
+            line[n - 1] = 0;
+        }
+        c->ops->line(c, line, c->opaque);
+    }
+    if (c->eof && !c->paused) {
+        char_line_hangup(c);
+    }
+}
+
+static gboolean char_line_idle(gpointer p)
+{
+    CharLine *c = p;
+
+    c->idle_src = 0;
+    char_line_process(c);
+    return G_SOURCE_REMOVE;
+}
+
+static void char_line_attach(CharLine *c, int in_fd, int out_fd)
+{
+    c->in_fd = in_fd;
+    c->out_fd = out_fd;
+    c->broken = false;
+    c->eof = false;
+    g_string_truncate(c->inbuf, 0);
+    c->in_src = g_unix_fd_add(in_fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
+                              char_line_readable, c);
+    if (c->ops->opened) {
+        c->ops->opened(c, c->opaque);
+    }
+}
+
+static gboolean char_line_accept(gint fd, GIOCondition cond, gpointer p)
+{
+    CharLine *c = p;
+    int conn = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+
+    (void)cond;
+    if (conn < 0) {
+        return G_SOURCE_CONTINUE;
+    }
+    c->listen_src = 0;
+    char_line_attach(c, conn, conn);
+    return G_SOURCE_REMOVE; /* one client at a time */
+}
+
+static void char_line_detach(CharLine *c)
+{
+    if (c->in_src) {
+        g_source_remove(c->in_src);
+        c->in_src = 0;
+    }
+    if (!c->is_stdio && c->in_fd >= 0) {
+        close(c->in_fd);
+    }
+    c->in_fd = c->out_fd = -1;
+}
+
+/* The peer is gone and every line it sent has been handled. */
+static void char_line_hangup(CharLine *c)
+{
+    c->eof = false;
+    char_line_detach(c);
+    if (c->server) {
+        c->listen_src = g_unix_fd_add(c->listen_fd, G_IO_IN,
+                                      char_line_accept, c);
+    }
+    c->ops->closed(c, !c->server, c->opaque);
+}
+
+static gboolean char_line_readable(gint fd, GIOCondition cond, gpointer p)
+{
+    CharLine *c = p;
+    char buf[4096];
+    ssize_t n;
+
+    (void)cond;
+    n = read(fd, buf, sizeof(buf));
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+        return G_SOURCE_CONTINUE;
+    }
+    if (n <= 0) {
+        c->in_src = 0;
+        c->eof = true;
+        if (c->inbuf->len && c->inbuf->str[c->inbuf->len - 1] != '\n') {
+            g_string_append_c(c->inbuf, '\n'); /* a last unterminated line */
+        }
+        char_line_process(c);
+        return G_SOURCE_REMOVE;
+    }
+    g_string_append_len(c->inbuf, buf, n);
+    if (c->inbuf->len > CHAR_MAX_LINE && !memchr(c->inbuf->str, '\n',
+                                                 c->inbuf->len)) {
+        g_string_truncate(c->inbuf, 0);
+    }
+    char_line_process(c);
+    return G_SOURCE_CONTINUE;
+}
+
+static int char_line_socket(const char *path, bool server, GError **errp)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    struct stat st;
+    int fd;
+
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        vfu_error_set(errp, ENAMETOOLONG, "socket path '%s' is too long",
+                      path);
+        return -1;
+    }
+    strcpy(sa.sun_path, path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        vfu_error_set(errp, errno, "socket: %s", g_strerror(errno));
+        return -1;
+    }
+    if (server && stat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+        unlink(path); /* a stale socket of an earlier run */
+    }
+    if (server ? (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+                  listen(fd, 1) < 0)
+               : connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        vfu_error_set(errp, errno, "cannot %s '%s': %s",
+                      server ? "listen on" : "connect to", path,
+                      g_strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+CharLine *char_line_new(const CharSpec *spec, const CharLineOps *ops,
+                        void *opaque, GError **errp)
+{
+    CharLine *c = g_new0(CharLine, 1);
+    int fd = -1;
+
+    c->ops = ops;
+    c->opaque = opaque;
+    c->listen_fd = c->in_fd = c->out_fd = -1;
+    c->inbuf = g_string_new(NULL);
+    c->is_stdio = spec->is_stdio;
+    c->server = !spec->is_stdio && spec->server;
+    c->path = g_strdup(spec->path);
+    if (!c->is_stdio) {
+        fd = char_line_socket(spec->path, c->server, errp);
+        if (fd < 0) {
+            char_line_free(c);
+            return NULL;
+        }
+    }
+    if (c->is_stdio) {
+        char_line_attach(c, STDIN_FILENO, STDOUT_FILENO);
+    } else if (c->server) {
+        c->listen_fd = fd;
+        c->listen_src = g_unix_fd_add(fd, G_IO_IN, char_line_accept, c);
+    } else {
+        char_line_attach(c, fd, fd);
+    }
+    return c;
+}
+
+void char_line_free(CharLine *c)
+{
+    if (!c) {
+        return;
+    }
+    char_line_detach(c);
+    if (c->listen_src) {
+        g_source_remove(c->listen_src);
+    }
+    if (c->idle_src) {
+        g_source_remove(c->idle_src);
+    }
+    if (c->listen_fd >= 0) {
+        close(c->listen_fd);
+        unlink(c->path);
+    }
+    g_free(c->path);
+    g_string_free(c->inbuf, true);
+    g_free(c);
+}
+
+void char_line_write(CharLine *c, const char *s)
+{
+    size_t len = strlen(s);
+
+    while (len && c->out_fd >= 0 && !c->broken) {
+        ssize_t n = write(c->out_fd, s, len);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            c->broken = true; /* the reader is gone; input EOF will follow */
+            break;
+        }
+        s += n;
+        len -= n;
+    }
+}
+
+void char_line_printf(CharLine *c, const char *fmt, ...)
+{
+    va_list ap;
+    g_autofree char *s = NULL;
+
+    va_start(ap, fmt);
+    s = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    char_line_write(c, s);
+}
+
+void char_line_pause(CharLine *c, bool paused)
+{
+    c->paused = paused;
+    if (!paused && !c->idle_src) {
+        c->idle_src = g_idle_add(char_line_idle, c);
+    }
+}

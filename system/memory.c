@@ -1,0 +1,190 @@
+/*
+ * Host memory backends: anonymous RAM, memfd and file-backed guest memory.
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "system/memory.h"
+#include "vfio-user/error.h"
+
+static const char *const type_names[] = {
+    [HOSTMEM_RAM] = "memory-backend-ram",
+    [HOSTMEM_MEMFD] = "memory-backend-memfd",
+    [HOSTMEM_FILE] = "memory-backend-file",
+};
+
+const char *host_mem_type_name(HostMemType t)
+{
+    return t < G_N_ELEMENTS(type_names) ? type_names[t] : "?";
+}
+
+bool host_mem_type_parse(const char *s, HostMemType *out)
+{
+    for (unsigned i = 0; i < G_N_ELEMENTS(type_names); i++) {
+        if (g_strcmp0(s, type_names[i]) == 0) {
+            *out = i;
+            return true;
+        }
+    }
+    return false;
+}
+
+void host_memory_options_clear(HostMemoryOptions *o)
+{
+    g_clear_pointer(&o->id, g_free);
+    g_clear_pointer(&o->mem_path, g_free);
+}
+
+/* Open (or create) the file at mem-path; a directory gets a temp file. */
+static int hostmem_open_file(const HostMemoryOptions *o, GError **errp)
+{
+    struct stat st;
+    int fd;
+
+    if (stat(o->mem_path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        char *tmpl = g_build_filename(o->mem_path, "vfio-user-vmm.XXXXXX",
+                                      NULL);
+
+        fd = g_mkstemp_full(tmpl, O_RDWR | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            unlink(tmpl);
+        }
+        g_free(tmpl);
+    } else {
+        fd = open(o->mem_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    }
+    if (fd < 0) {
+        vfu_error_set(errp, errno, "%s: cannot open mem-path '%s': %s",
+                      o->id, o->mem_path, g_strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &st) < 0 ||
+        ((uint64_t)st.st_size < o->offset + o->size &&
+         ftruncate(fd, o->offset + o->size) < 0)) {
+        vfu_error_set(errp, errno, "%s: cannot size '%s' to %" PRIu64
+                      " bytes: %s", o->id, o->mem_path, o->offset + o->size,
+                      g_strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int hostmem_open_memfd(const HostMemoryOptions *o, GError **errp)
+{
+    int fd = memfd_create(o->id, MFD_CLOEXEC);
+
+    if (fd < 0) {
+        vfu_error_set(errp, errno, "%s: memfd_create failed: %s", o->id,
+                      g_strerror(errno));
+        return -1;
+    }
+    if (ftruncate(fd, o->size) < 0) {
+        vfu_error_set(errp, errno, "%s: cannot size memfd to %" PRIu64
+                      " bytes: %s", o->id, o->size, g_strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static bool hostmem_check(const HostMemoryOptions *o, GError **errp)
+{
+    uint64_t page = sysconf(_SC_PAGESIZE);
+
+    if (!o->size || o->size % page) {
+        return vfu_error_set(errp, EINVAL, "%s: size must be a non-zero "
+                             "multiple of %" PRIu64, o->id, page);
+    }
+    if (o->size > SIZE_MAX || o->offset + o->size < o->offset) {
+        return vfu_error_set(errp, EINVAL, "%s: size too large", o->id);
+    }
+    if (o->type == HOSTMEM_FILE && !o->mem_path) {
+        return vfu_error_set(errp, EINVAL, "%s: memory-backend-file needs "
+                             "mem-path", o->id);
+    }
+    if (o->type != HOSTMEM_FILE && (o->mem_path || o->offset)) {
+        return vfu_error_set(errp, EINVAL, "%s: mem-path and offset are for "
+                             "memory-backend-file only", o->id);
+    }
+    if (o->offset % page) {
+        return vfu_error_set(errp, EINVAL, "%s: offset must be a multiple "
+                             "of %" PRIu64, o->id, page);
+    }
+    return true;
+}
+
+HostMemoryBackend *host_memory_backend_new(const HostMemoryOptions *opts,
+                                           GError **errp)
+{
+    HostMemoryBackend *b;
+    int fd = -1, flags;
+    bool share;
+    void *p;
+
+    if (!hostmem_check(opts, errp)) {
+        return NULL;
+    }
+    share = opts->share_set ? opts->share : opts->type == HOSTMEM_MEMFD;
+    if (opts->type == HOSTMEM_FILE) {
+        fd = hostmem_open_file(opts, errp);
+    } else if (opts->type == HOSTMEM_MEMFD) {
+        fd = hostmem_open_memfd(opts, errp);
+    }
+    if (opts->type != HOSTMEM_RAM && fd < 0) {
+        return NULL;
+    }
+    flags = share ? MAP_SHARED : MAP_PRIVATE;
+    if (fd < 0) {
+        flags |= MAP_ANONYMOUS;
+    }
+    p = mmap(NULL, opts->size, PROT_READ | PROT_WRITE, flags, fd,
+             fd < 0 ? 0 : (off_t)opts->offset);
+    if (p == MAP_FAILED) {
+        vfu_error_set(errp, errno, "%s: cannot map %" PRIu64 " bytes: %s",
+                      opts->id, opts->size, g_strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+        }
+        return NULL;
+    }
+    b = g_new0(HostMemoryBackend, 1);
+    b->opts = *opts;
+    b->opts.id = g_strdup(opts->id);
+    b->opts.mem_path = g_strdup(opts->mem_path);
+    b->host = p;
+    b->fd = fd;
+    b->shared = share && fd >= 0;
+    return b;
+}
+
+void host_memory_backend_free(HostMemoryBackend *b)
+{
+    if (!b) {
+        return;
+    }
+    munmap(b->host, b->opts.size);
+    if (b->fd >= 0) {
+        close(b->fd);
+    }
+    host_memory_options_clear(&b->opts);
+    g_free(b);
+}
+
+int host_memory_backend_share_fd(const HostMemoryBackend *b,
+                                 uint64_t *offset)
+{
+    if (!b->shared) {
+        *offset = 0;
+        return -1;
+    }
+    *offset = b->opts.offset;
+    return b->fd;
+}
