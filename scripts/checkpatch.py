@@ -46,7 +46,8 @@ class GitError(Exception):
 
 
 def git(repo, *args, binary=False):
-    proc = subprocess.run(['git', '-C', repo] + list(args),
+    proc = subprocess.run(['git', '-C', repo, '-c', 'core.quotePath=off']
+                          + list(args),
                           capture_output=True)
     if proc.returncode != 0:
         raise GitError('git %s: %s' % (' '.join(args),
