@@ -72,6 +72,7 @@ typedef struct VFIOUserWaiter {
     uint16_t cmd;
     WaiterState state; /* proxy->lock */
     int err;           /* 0 or the errno of the failure (proxy->lock) */
+    bool timed_out;    /* err is our own timeout, not a proxy failure */
     size_t reply_size; /* payload size of a reply that did not fit */
 } VFIOUserWaiter;
 
@@ -608,11 +609,12 @@ static bool proxy_waiter_error(VFIOUserProxy *proxy, VFIOUserWaiter *w,
     const char *name = vfu_cmd_name(w->cmd);
     size_t room = 0;
 
-    switch (w->err) {
-    case ETIMEDOUT:
+    if (w->timed_out) {
         return vfu_error_set(errp, ETIMEDOUT, "vfio-user: %s: no reply to %s "
                              "within %u ms", proxy->path, name,
                              proxy->timeout_ms);
+    }
+    switch (w->err) {
     case EMSGSIZE:
         proxy_iov_total(w->req->reply_iov, w->req->reply_iovcnt, &room);
         return vfu_error_set(errp, EMSGSIZE, "vfio-user: %s: %s reply has "
@@ -648,6 +650,7 @@ static bool proxy_wait_locked(VFIOUserProxy *proxy, VFIOUserWaiter *w,
             proxy->slots[w->id % PROXY_SLOTS] = NULL;
             w->state = WAITER_DONE;
             w->err = ETIMEDOUT;
+            w->timed_out = true;
             proxy->stats.timeouts++;
             proxy_trace("vfio-user: %s: %s id %u timed out", proxy->path,
                         vfu_cmd_name(w->cmd), w->id);

@@ -669,6 +669,66 @@ static void test_oversized_reply(void)
     peer_join(p);
 }
 
+/* Ids wrap after 65536 messages and skip an id still waiting. */
+typedef struct WrapCase {
+    Gate a_sent;
+    unsigned posted;
+} WrapCase;
+
+static void script_id_wrap(int sock, void *opaque)
+{
+    WrapCase *wc = opaque;
+    char a_buf[64], buf[64];
+    VFIOUserHdr a, hdr;
+    size_t a_len, n;
+
+    srv_version(sock);
+    a_len = srv_recv(sock, &a, a_buf, sizeof(a_buf), NULL, NULL);
+    gate_open(&wc->a_sent);
+    for (;;) {
+        n = srv_recv(sock, &hdr, buf, sizeof(buf), NULL, NULL);
+        if (!(hdr.flags & VFIO_USER_F_NO_REPLY)) {
+            break;
+        }
+        wc->posted++;
+    }
+    g_assert_cmpuint(hdr.id, !=, a.id);
+    srv_reply(sock, &hdr, buf, n, NULL, 0);
+    srv_reply(sock, &a, a_buf, a_len, NULL, 0);
+    g_assert_true(srv_wait_eof(sock));
+}
+
+static void test_id_wrap(void)
+{
+    WrapCase wc = { .posted = 0 };
+    Peer *p;
+    VFIOUserProxy *proxy;
+    void *arg[2];
+    GThread *t;
+    struct iovec iov = { "w", 1 };
+    VFIOUserRequest req = {
+        .cmd = VFIO_USER_REGION_WRITE, .iov = &iov, .iovcnt = 1,
+    };
+    GError *err = NULL;
+
+    gate_init(&wc.a_sent);
+    p = peer_start(script_id_wrap, &wc);
+    proxy = client_new(p, 10000);
+    arg[0] = proxy;
+    arg[1] = "held across the wrap";
+    t = g_thread_new("held", ping_thread, arg);
+    gate_wait(&wc.a_sent);
+    for (unsigned i = 0; i < 65535; i++) {
+        g_assert_true(vfio_user_proxy_post(proxy, &req, &err));
+    }
+    client_ping(proxy, "after the wrap");
+    g_thread_join(t);
+    g_assert_cmpuint(wc.posted, ==, 65535);
+    vfio_user_proxy_close(proxy);
+    peer_join(p);
+    gate_clear(&wc.a_sent);
+}
+
 /* ---- Timeouts and failures ---- */
 
 static void script_late_reply(int sock, void *opaque)
@@ -714,6 +774,50 @@ static void test_timeout_late_reply(void)
     vfio_user_proxy_close(proxy);
     peer_join(p);
     gate_clear(&gate);
+}
+
+static void script_stalled_reply(int sock, void *opaque)
+{
+    char buf[64];
+    VFIOUserHdr hdr;
+    GError *err = NULL;
+
+    srv_version(sock);
+    srv_recv(sock, &hdr, buf, sizeof(buf), NULL, NULL);
+    hdr.size = sizeof(hdr) + 100;       /* promise 100 bytes, send 10 */
+    hdr.flags = VFIO_USER_F_TYPE_REPLY;
+    memset(buf, 's', 10);
+    g_assert_true(vfu_msg_send(sock, &hdr, NULL, 0, NULL, 0, &err));
+    g_assert_cmpint(write(sock, buf, 10), ==, 10);
+    gate_wait(opaque);
+}
+
+/* A reply that stops mid-payload: the waiter is not left hanging. */
+static void test_stalled_reply(void)
+{
+    Gate done;
+    Peer *p;
+    VFIOUserProxy *proxy;
+    VFIOUserRequest req;
+    GError *err = NULL;
+    char buf[128];
+    gint64 t0;
+
+    gate_init(&done);
+    p = peer_start(script_stalled_reply, &done);
+    proxy = client_new(p, 100);
+    t0 = g_get_monotonic_time();
+    g_assert_false(client_call(proxy, VFIO_USER_REGION_READ, "s", 1, buf,
+                               sizeof(buf), &req, &err));
+    g_assert_cmpint(g_get_monotonic_time() - t0, >=,
+                    200 * G_TIME_SPAN_MILLISECOND);
+    assert_error(err, ETIMEDOUT, "stalled");
+    g_clear_error(&err);
+    g_assert_cmpint(vfio_user_proxy_state(proxy), ==, VFIO_PROXY_ERROR);
+    gate_open(&done);
+    vfio_user_proxy_close(proxy);
+    peer_join(p);
+    gate_clear(&done);
 }
 
 typedef struct NotifyCount {
@@ -1159,8 +1263,10 @@ int main(int argc, char **argv)
     g_test_add_func("/proxy/call/unknown-reply", test_unknown_reply);
     g_test_add_func("/proxy/call/oversized-reply", test_oversized_reply);
     g_test_add_func("/proxy/call/too-many-fds", test_too_many_fds);
+    g_test_add_func("/proxy/call/id-wrap", test_id_wrap);
     g_test_add_func("/proxy/fail/timeout-late-reply",
                     test_timeout_late_reply);
+    g_test_add_func("/proxy/fail/stalled-reply", test_stalled_reply);
     g_test_add_func("/proxy/fail/hangup-wakes", test_hangup_wakes);
     g_test_add_func("/proxy/fail/garbage-wakes-all", test_garbage_wakes_all);
     g_test_add_func("/proxy/fail/handler-failure", test_handler_failure);
