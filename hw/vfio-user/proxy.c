@@ -47,12 +47,12 @@
  * (and its allocation) off the hot path when tracing is off.
  */
 #if GLIB_CHECK_VERSION(2, 68, 0)
-#define proxy_trace(...) \
-    do { \
-        if (!g_log_writer_default_would_drop(G_LOG_LEVEL_DEBUG, \
-                                             G_LOG_DOMAIN)) { \
-            g_debug(__VA_ARGS__); \
-        } \
+#define proxy_trace(...)                                                       \
+    do {                                                                       \
+        if (!g_log_writer_default_would_drop(G_LOG_LEVEL_DEBUG,                \
+                                             G_LOG_DOMAIN)) {                  \
+            g_debug(__VA_ARGS__);                                              \
+        }                                                                      \
     } while (0)
 #else
 #define proxy_trace(...) g_debug(__VA_ARGS__)
@@ -67,7 +67,7 @@ typedef enum WaiterState {
 /* One vfio_user_proxy_call() in progress; lives on the caller's stack. */
 typedef struct VFIOUserWaiter {
     VFIOUserRequest *req;
-    GCond cond;        /* signalled under proxy->lock when state is DONE */
+    GCond cond; /* signalled under proxy->lock when state is DONE */
     uint16_t id;
     uint16_t cmd;
     WaiterState state; /* proxy->lock */
@@ -95,18 +95,18 @@ struct VFIOUserProxy {
     uint32_t timeout_ms;
     VFIOUserCaps ours;
     VFIOUserCaps server_caps;
-    VFIOUserCaps caps;       /* merged: what both sides respect */
-    size_t max_msg_size;     /* largest message the receive thread accepts */
-    size_t max_fds;          /* fds accepted per received message */
+    VFIOUserCaps caps;   /* merged: what both sides respect */
+    size_t max_msg_size; /* largest message the receive thread accepts */
+    size_t max_fds;      /* fds accepted per received message */
     GThread *thread;
 
-    GMutex lock;             /* guards every field from here to send_lock */
+    GMutex lock; /* guards every field from here to send_lock */
     VFIOProxyState state;
-    GError *fail_err;        /* why the proxy entered ERROR */
-    bool notified;           /* the failure notify has run */
-    bool free_on_thread;     /* close() ran on the receive thread */
-    unsigned users;          /* threads inside call()/post() */
-    GCond users_cond;        /* broadcast when users drops to zero */
+    GError *fail_err;    /* why the proxy entered ERROR */
+    bool notified;       /* the failure notify has run */
+    bool free_on_thread; /* close() ran on the receive thread */
+    unsigned users;      /* threads inside call()/post() */
+    GCond users_cond;    /* broadcast when users drops to zero */
     uint16_t next_id;
     VFIOUserWaiter *slots[PROXY_SLOTS];
     PostedEntry posted[PROXY_POSTED_RING];
@@ -117,7 +117,7 @@ struct VFIOUserProxy {
     void *notify_opaque;
     VFIOUserProxyStats stats;
 
-    GMutex send_lock;        /* held while one whole message is written */
+    GMutex send_lock; /* held while one whole message is written */
 
     /* Receive thread only: unread payload of the request being handled. */
     size_t req_remaining;
@@ -189,8 +189,8 @@ static void proxy_fail_locked(VFIOUserProxy *proxy, const GError *err)
 
 /* Write one whole message (header + iov) under send_lock. */
 static bool proxy_send_msg(VFIOUserProxy *proxy, VFIOUserHdr *hdr,
-                           const struct iovec *iov, int iovcnt,
-                           const int *fds, size_t nfds, GError **errp)
+                           const struct iovec *iov, int iovcnt, const int *fds,
+                           size_t nfds, GError **errp)
 {
     struct iovec vec[PROXY_MAX_IOV + 1];
     GError *err = NULL;
@@ -228,7 +228,7 @@ static bool proxy_send_msg(VFIOUserProxy *proxy, VFIOUserHdr *hdr,
 
 static void proxy_set_rcvtimeo(int sock, uint32_t ms)
 {
-    struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
 
     setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 }
@@ -237,7 +237,7 @@ static void proxy_set_rcvtimeo(int sock, uint32_t ms)
 static bool proxy_version_reply_hdr(VFIOUserProxy *proxy, VFIOUserHdr *hdr,
                                     GError **errp)
 {
-    struct pollfd pfd = { .fd = proxy->sock, .events = POLLIN };
+    struct pollfd pfd = {.fd = proxy->sock, .events = POLLIN};
     GError *err = NULL;
     size_t nfds;
     int r;
@@ -258,11 +258,14 @@ static bool proxy_version_reply_hdr(VFIOUserProxy *proxy, VFIOUserHdr *hdr,
         return false;
     }
     if (!vfu_hdr_is_reply(hdr)) {
-        return vfu_error_set(errp, EPROTO, "server sent a %s request instead "
-                             "of the VERSION reply", vfu_cmd_name(hdr->cmd));
+        return vfu_error_set(errp, EPROTO,
+                             "server sent a %s request instead "
+                             "of the VERSION reply",
+                             vfu_cmd_name(hdr->cmd));
     }
     if (hdr->cmd != VFIO_USER_VERSION || hdr->id != 0) {
-        return vfu_error_set(errp, EPROTO, "server answered VERSION (id 0) "
+        return vfu_error_set(errp, EPROTO,
+                             "server answered VERSION (id 0) "
                              "with a %s reply to id %u",
                              vfu_cmd_name(hdr->cmd), hdr->id);
     }
@@ -317,16 +320,16 @@ static void proxy_destroy(VFIOUserProxy *proxy);
 static gpointer proxy_thread_main(gpointer opaque);
 
 static VFIOUserProxy *proxy_new(int sock, char *path,
-                                const VFIOUserProxyOptions *opts,
-                                GError **errp)
+                                const VFIOUserProxyOptions *opts, GError **errp)
 {
     VFIOUserProxy *proxy = g_new0(VFIOUserProxy, 1);
     GError *err = NULL;
 
     proxy->sock = sock;
     proxy->path = path;
-    proxy->timeout_ms = opts && opts->msg_timeout_ms ?
-                        opts->msg_timeout_ms : VFIO_USER_DEF_MSG_TIMEOUT_MS;
+    proxy->timeout_ms = opts && opts->msg_timeout_ms
+                            ? opts->msg_timeout_ms
+                            : VFIO_USER_DEF_MSG_TIMEOUT_MS;
     if (opts) {
         proxy->ours = opts->caps;
     } else {
@@ -344,11 +347,13 @@ static VFIOUserProxy *proxy_new(int sock, char *path,
     proxy->max_fds = MIN(proxy->ours.max_msg_fds, VFU_MAX_FDS);
     proxy->max_msg_size = sizeof(VFIOUserHdr) + PROXY_HDR_ALLOWANCE +
                           proxy->caps.max_data_xfer_size;
-    proxy->thread = g_thread_try_new("vfio-user-rx", proxy_thread_main,
-                                     proxy, &err);
+    proxy->thread =
+        g_thread_try_new("vfio-user-rx", proxy_thread_main, proxy, &err);
     if (!proxy->thread) {
-        vfu_error_set(errp, EAGAIN, "vfio-user: %s: cannot start the "
-                      "receive thread: %s", proxy->path, err->message);
+        vfu_error_set(errp, EAGAIN,
+                      "vfio-user: %s: cannot start the "
+                      "receive thread: %s",
+                      proxy->path, err->message);
         g_error_free(err);
         proxy_destroy(proxy);
         return NULL;
@@ -368,37 +373,47 @@ static bool proxy_connect_error(const char *path, int e, GError **errp)
     struct stat st;
 
     if (e == ENOENT) {
-        return vfu_error_set(errp, e, "vfio-user: cannot connect to %s: no "
-                             "such file (is the server running?)", path);
+        return vfu_error_set(errp, e,
+                             "vfio-user: cannot connect to %s: no "
+                             "such file (is the server running?)",
+                             path);
     }
     if ((e == ECONNREFUSED || e == ENOTSOCK) && stat(path, &st) == 0 &&
         !S_ISSOCK(st.st_mode)) {
-        return vfu_error_set(errp, ENOTSOCK, "vfio-user: cannot connect to "
-                             "%s: it is not a socket", path);
+        return vfu_error_set(errp, ENOTSOCK,
+                             "vfio-user: cannot connect to "
+                             "%s: it is not a socket",
+                             path);
     }
     if (e == ECONNREFUSED) {
-        return vfu_error_set(errp, e, "vfio-user: cannot connect to %s: "
-                             "nothing listening (connection refused)", path);
+        return vfu_error_set(errp, e,
+                             "vfio-user: cannot connect to %s: "
+                             "nothing listening (connection refused)",
+                             path);
     }
     if (e == EACCES || e == EPERM) {
-        return vfu_error_set(errp, e, "vfio-user: cannot connect to %s: "
-                             "permission denied", path);
+        return vfu_error_set(errp, e,
+                             "vfio-user: cannot connect to %s: "
+                             "permission denied",
+                             path);
     }
-    return vfu_error_set(errp, e, "vfio-user: cannot connect to %s: %s",
-                         path, g_strerror(e));
+    return vfu_error_set(errp, e, "vfio-user: cannot connect to %s: %s", path,
+                         g_strerror(e));
 }
 
 VFIOUserProxy *vfio_user_proxy_connect(const char *path,
                                        const VFIOUserProxyOptions *opts,
                                        GError **errp)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
     size_t len = strlen(path);
     int sock, r;
 
     if (len == 0 || len >= sizeof(sa.sun_path)) {
-        vfu_error_set(errp, ENAMETOOLONG, "vfio-user: socket path '%s' is %s "
-                      "(at most %zu bytes)", path, len ? "too long" : "empty",
+        vfu_error_set(errp, ENAMETOOLONG,
+                      "vfio-user: socket path '%s' is %s "
+                      "(at most %zu bytes)",
+                      path, len ? "too long" : "empty",
                       sizeof(sa.sun_path) - 1);
         return NULL;
     }
@@ -433,8 +448,7 @@ void vfio_user_proxy_set_request_handler(VFIOUserProxy *proxy,
 }
 
 void vfio_user_proxy_set_failure_notify(VFIOUserProxy *proxy,
-                                        VFIOUserFailureNotify fn,
-                                        void *opaque)
+                                        VFIOUserFailureNotify fn, void *opaque)
 {
     g_mutex_lock(&proxy->lock);
     proxy->notify = fn;
@@ -532,30 +546,33 @@ void vfio_user_proxy_get_stats(VFIOUserProxy *proxy, VFIOUserProxyStats *out)
 
 /* Caller-side checks that need no lock; sets *@payload_len. */
 static bool proxy_check_request(VFIOUserProxy *proxy,
-                                const VFIOUserRequest *req,
-                                size_t *payload_len, GError **errp)
+                                const VFIOUserRequest *req, size_t *payload_len,
+                                GError **errp)
 {
     const char *name = vfu_cmd_name(req->cmd);
 
     if (req->iovcnt < 0 || req->iovcnt > PROXY_MAX_IOV ||
         (req->iovcnt && !req->iov) || req->reply_iovcnt < 0 ||
         (req->reply_iovcnt && !req->reply_iov) || (req->nfds && !req->fds)) {
-        return vfu_error_set(errp, EINVAL, "vfio-user: %s: malformed %s "
+        return vfu_error_set(errp, EINVAL,
+                             "vfio-user: %s: malformed %s "
                              "request (at most %d payload pieces)",
                              proxy->path, name, PROXY_MAX_IOV);
     }
     if (req->nfds > proxy->caps.max_msg_fds) {
-        return vfu_error_set(errp, E2BIG, "vfio-user: %s: %s with %zu fds, "
+        return vfu_error_set(errp, E2BIG,
+                             "vfio-user: %s: %s with %zu fds, "
                              "the server accepts at most %u per message",
                              proxy->path, name, req->nfds,
                              proxy->caps.max_msg_fds);
     }
     if (!proxy_iov_total(req->iov, req->iovcnt, payload_len) ||
         *payload_len > proxy->caps.max_data_xfer_size + PROXY_HDR_ALLOWANCE) {
-        return vfu_error_set(errp, EMSGSIZE, "vfio-user: %s: %s payload is "
+        return vfu_error_set(errp, EMSGSIZE,
+                             "vfio-user: %s: %s payload is "
                              "larger than the negotiated limit (%" PRIu64
-                             " bytes of data)", proxy->path, name,
-                             proxy->caps.max_data_xfer_size);
+                             " bytes of data)",
+                             proxy->path, name, proxy->caps.max_data_xfer_size);
     }
     return true;
 }
@@ -571,12 +588,14 @@ static bool proxy_enter_locked(VFIOUserProxy *proxy, uint16_t cmd,
     if (proxy->state == VFIO_PROXY_ERROR) {
         return vfu_error_set(errp, vfu_error_errno(proxy->fail_err),
                              "vfio-user: %s: cannot send %s: the connection "
-                             "failed earlier: %s", proxy->path,
-                             vfu_cmd_name(cmd), proxy->fail_err->message);
+                             "failed earlier: %s",
+                             proxy->path, vfu_cmd_name(cmd),
+                             proxy->fail_err->message);
     }
-    return vfu_error_set(errp, ECANCELED, "vfio-user: %s: cannot send %s: "
-                         "the connection is closed", proxy->path,
-                         vfu_cmd_name(cmd));
+    return vfu_error_set(errp, ECANCELED,
+                         "vfio-user: %s: cannot send %s: "
+                         "the connection is closed",
+                         proxy->path, vfu_cmd_name(cmd));
 }
 
 static void proxy_leave_locked(VFIOUserProxy *proxy)
@@ -598,8 +617,10 @@ static bool proxy_alloc_id_locked(VFIOUserProxy *proxy, uint16_t *id,
             return true;
         }
     }
-    return vfu_error_set(errp, EAGAIN, "vfio-user: %s: more than %d "
-                         "requests outstanding", proxy->path, PROXY_SLOTS);
+    return vfu_error_set(errp, EAGAIN,
+                         "vfio-user: %s: more than %d "
+                         "requests outstanding",
+                         proxy->path, PROXY_SLOTS);
 }
 
 /* Explain why @w finished with an error; proxy->lock held. */
@@ -610,23 +631,27 @@ static bool proxy_waiter_error(VFIOUserProxy *proxy, VFIOUserWaiter *w,
     size_t room = 0;
 
     if (w->timed_out) {
-        return vfu_error_set(errp, ETIMEDOUT, "vfio-user: %s: no reply to %s "
-                             "within %u ms", proxy->path, name,
-                             proxy->timeout_ms);
+        return vfu_error_set(errp, ETIMEDOUT,
+                             "vfio-user: %s: no reply to %s "
+                             "within %u ms",
+                             proxy->path, name, proxy->timeout_ms);
     }
     switch (w->err) {
     case EMSGSIZE:
         proxy_iov_total(w->req->reply_iov, w->req->reply_iovcnt, &room);
-        return vfu_error_set(errp, EMSGSIZE, "vfio-user: %s: %s reply has "
+        return vfu_error_set(errp, EMSGSIZE,
+                             "vfio-user: %s: %s reply has "
                              "%zu bytes, more than the %zu expected",
                              proxy->path, name, w->reply_size, room);
     case ECANCELED:
-        return vfu_error_set(errp, ECANCELED, "vfio-user: %s: connection "
-                             "closed while waiting for %s", proxy->path, name);
+        return vfu_error_set(errp, ECANCELED,
+                             "vfio-user: %s: connection "
+                             "closed while waiting for %s",
+                             proxy->path, name);
     default:
-        return vfu_error_set(errp, w->err, "vfio-user: %s: %s failed: %s",
-                             proxy->path, name, proxy->fail_err ?
-                             proxy->fail_err->message : g_strerror(w->err));
+        return vfu_error_set(
+            errp, w->err, "vfio-user: %s: %s failed: %s", proxy->path, name,
+            proxy->fail_err ? proxy->fail_err->message : g_strerror(w->err));
     }
 }
 
@@ -660,8 +685,10 @@ static bool proxy_wait_locked(VFIOUserProxy *proxy, VFIOUserWaiter *w,
         } else if (w->state == WAITER_CLAIMED) {
             GError *err = NULL;
 
-            vfu_error_set(&err, ETIMEDOUT, "server stalled in the middle of "
-                          "a %s reply", vfu_cmd_name(w->cmd));
+            vfu_error_set(&err, ETIMEDOUT,
+                          "server stalled in the middle of "
+                          "a %s reply",
+                          vfu_cmd_name(w->cmd));
             proxy_fail_locked(proxy, err);
             g_error_free(err);
             while (w->state != WAITER_DONE) {
@@ -675,7 +702,7 @@ static bool proxy_wait_locked(VFIOUserProxy *proxy, VFIOUserWaiter *w,
 bool vfio_user_proxy_call(VFIOUserProxy *proxy, VFIOUserRequest *req,
                           GError **errp)
 {
-    VFIOUserWaiter w = { .req = req, .cmd = req->cmd };
+    VFIOUserWaiter w = {.req = req, .cmd = req->cmd};
     GError *err = NULL;
     VFIOUserHdr hdr;
     size_t len;
@@ -689,7 +716,8 @@ bool vfio_user_proxy_call(VFIOUserProxy *proxy, VFIOUserRequest *req,
     }
     if (g_thread_self() == proxy->thread) {
         /* Nobody would read the reply: a handler must not block on one. */
-        return vfu_error_set(errp, EDEADLK, "vfio-user: %s: %s sent from "
+        return vfu_error_set(errp, EDEADLK,
+                             "vfio-user: %s: %s sent from "
                              "the receive thread would wait forever",
                              proxy->path, vfu_cmd_name(req->cmd));
     }
@@ -710,8 +738,8 @@ bool vfio_user_proxy_call(VFIOUserProxy *proxy, VFIOUserRequest *req,
 
     vfu_hdr_init(&hdr, w.id, req->cmd, sizeof(hdr) + len,
                  VFIO_USER_F_TYPE_REQUEST);
-    ok = proxy_send_msg(proxy, &hdr, req->iov, req->iovcnt, req->fds,
-                        req->nfds, &err);
+    ok = proxy_send_msg(proxy, &hdr, req->iov, req->iovcnt, req->fds, req->nfds,
+                        &err);
 
     g_mutex_lock(&proxy->lock);
     if (ok) {
@@ -757,14 +785,14 @@ bool vfio_user_proxy_post(VFIOUserProxy *proxy, VFIOUserRequest *req,
         return false;
     }
     p = &proxy->posted[proxy->posted_next++ % PROXY_POSTED_RING];
-    *p = (PostedEntry) { .id = id, .cmd = req->cmd, .valid = true };
+    *p = (PostedEntry){.id = id, .cmd = req->cmd, .valid = true};
     proxy->stats.posted++;
     g_mutex_unlock(&proxy->lock);
 
     vfu_hdr_init(&hdr, id, req->cmd, sizeof(hdr) + len,
                  VFIO_USER_F_TYPE_REQUEST | VFIO_USER_F_NO_REPLY);
-    ok = proxy_send_msg(proxy, &hdr, req->iov, req->iovcnt, req->fds,
-                        req->nfds, errp);
+    ok = proxy_send_msg(proxy, &hdr, req->iov, req->iovcnt, req->fds, req->nfds,
+                        errp);
     g_mutex_lock(&proxy->lock);
     proxy_leave_locked(proxy);
     g_mutex_unlock(&proxy->lock);
@@ -812,13 +840,15 @@ static bool proxy_fill_reply(VFIOUserProxy *proxy, VFIOUserWaiter *w,
 
     if (hdr->cmd != w->cmd) {
         vfu_close_fds(fds, nfds);
-        return vfu_error_set(errp, EPROTO, "reply to %s id %u carries "
-                             "command %s", vfu_cmd_name(w->cmd), w->id,
+        return vfu_error_set(errp, EPROTO,
+                             "reply to %s id %u carries "
+                             "command %s",
+                             vfu_cmd_name(w->cmd), w->id,
                              vfu_cmd_name(hdr->cmd));
     }
     if (hdr->flags & VFIO_USER_F_ERROR) {
-        req->reply_errno = hdr->error && hdr->error < 4096 ?
-                           (int)hdr->error : EIO;
+        req->reply_errno =
+            hdr->error && hdr->error < 4096 ? (int)hdr->error : EIO;
         vfu_close_fds(fds, nfds);
         return vfu_msg_discard(proxy->sock, len, errp);
     }
@@ -829,8 +859,8 @@ static bool proxy_fill_reply(VFIOUserProxy *proxy, VFIOUserWaiter *w,
         vfu_close_fds(fds, nfds);
         return vfu_msg_discard(proxy->sock, len, errp);
     }
-    if (!proxy_recv_scatter(proxy->sock, req->reply_iov, req->reply_iovcnt,
-                            len, errp)) {
+    if (!proxy_recv_scatter(proxy->sock, req->reply_iov, req->reply_iovcnt, len,
+                            errp)) {
         vfu_close_fds(fds, nfds);
         return false;
     }
@@ -881,8 +911,8 @@ static bool proxy_drop_stray(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
                     proxy->path, name, hdr->id);
     } else {
         proxy_trace("vfio-user: %s: dropped a %s reply to unknown id %u "
-                    "(%u bytes, %zu fds)", proxy->path, name, hdr->id,
-                    hdr->size, nfds);
+                    "(%u bytes, %zu fds)",
+                    proxy->path, name, hdr->id, hdr->size, nfds);
     }
     vfu_close_fds(fds, nfds);
     return vfu_msg_discard(proxy->sock, hdr->size - sizeof(*hdr), errp);
@@ -1027,9 +1057,10 @@ bool vfio_user_proxy_recv_payload(VFIOUserProxy *proxy, struct iovec *iov,
     size_t len;
 
     if (!proxy_iov_total(iov, iovcnt, &len) || len > proxy->req_remaining) {
-        return vfu_error_set(errp, EPROTO, "vfio-user: %s: request payload "
-                             "has only %zu bytes left", proxy->path,
-                             proxy->req_remaining);
+        return vfu_error_set(errp, EPROTO,
+                             "vfio-user: %s: request payload "
+                             "has only %zu bytes left",
+                             proxy->path, proxy->req_remaining);
     }
     if (!proxy_recv_scatter(proxy->sock, iov, iovcnt, len, errp)) {
         return false;
@@ -1041,9 +1072,10 @@ bool vfio_user_proxy_recv_payload(VFIOUserProxy *proxy, struct iovec *iov,
 bool vfio_user_proxy_discard(VFIOUserProxy *proxy, size_t len, GError **errp)
 {
     if (len > proxy->req_remaining) {
-        return vfu_error_set(errp, EPROTO, "vfio-user: %s: request payload "
-                             "has only %zu bytes left", proxy->path,
-                             proxy->req_remaining);
+        return vfu_error_set(errp, EPROTO,
+                             "vfio-user: %s: request payload "
+                             "has only %zu bytes left",
+                             proxy->path, proxy->req_remaining);
     }
     if (!vfu_msg_discard(proxy->sock, len, errp)) {
         return false;
@@ -1060,10 +1092,11 @@ bool vfio_user_proxy_send_reply(VFIOUserProxy *proxy, const VFIOUserHdr *req,
     size_t len;
 
     if (iovcnt < 0 || iovcnt > PROXY_MAX_IOV ||
-        !proxy_iov_total(iov, iovcnt, &len) ||
-        len > UINT32_MAX - sizeof(hdr)) {
-        return vfu_error_set(errp, EINVAL, "vfio-user: %s: malformed %s "
-                             "reply", proxy->path, vfu_cmd_name(req->cmd));
+        !proxy_iov_total(iov, iovcnt, &len) || len > UINT32_MAX - sizeof(hdr)) {
+        return vfu_error_set(errp, EINVAL,
+                             "vfio-user: %s: malformed %s "
+                             "reply",
+                             proxy->path, vfu_cmd_name(req->cmd));
     }
     vfu_hdr_init(&hdr, req->id, req->cmd, sizeof(hdr) + len,
                  VFIO_USER_F_TYPE_REPLY);

@@ -82,8 +82,8 @@ Peer *peer_start(ServerScript fn, void *opaque)
     Peer *p = g_new0(Peer, 1);
     int sv[2];
 
-    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
-                    ==, 0);
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==,
+                    0);
     p->client_fd = sv[0];
     p->server_fd = sv[1];
     p->fn = fn;
@@ -101,8 +101,8 @@ void peer_join(Peer *p)
 }
 
 /* Receive one message whole; the payload must fit in @buf. */
-size_t srv_recv(int sock, VFIOUserHdr *hdr, void *buf, size_t size,
-                int *fds, size_t *nfds)
+size_t srv_recv(int sock, VFIOUserHdr *hdr, void *buf, size_t size, int *fds,
+                size_t *nfds)
 {
     GError *err = NULL;
     size_t dummy, len;
@@ -170,9 +170,9 @@ void srv_request(int sock, uint16_t id, uint16_t cmd, const void *payload,
  * (@len bytes) and @flags/@errnum in the reply header.  The client's offer
  * is stored in @client_caps when not NULL.
  */
-void srv_version_raw(int sock, const void *payload, size_t len,
-                     uint16_t cmd, uint16_t id_delta, uint32_t flags,
-                     int errnum, VFIOUserCaps *client_caps)
+void srv_version_raw(int sock, const void *payload, size_t len, uint16_t cmd,
+                     uint16_t id_delta, uint32_t flags, int errnum,
+                     VFIOUserCaps *client_caps)
 {
     char buf[4096];
     VFIOUserCaps caps;
@@ -198,7 +198,7 @@ void srv_version_json(int sock, uint16_t major, const char *json)
 {
     size_t jlen = json ? strlen(json) + 1 : 0;
     g_autofree char *p = g_malloc(4 + jlen);
-    uint16_t v[2] = { major, 1 };
+    uint16_t v[2] = {major, 1};
 
     memcpy(p, v, sizeof(v));
     if (json) {
@@ -211,7 +211,8 @@ void srv_version_json(int sock, uint16_t major, const char *json)
 /* The usual server answer: 8 fds, 1 MiB transfers. */
 void srv_version(int sock)
 {
-    srv_version_json(sock, 0, "{\"capabilities\":{\"max_msg_fds\":8,"
+    srv_version_json(sock, 0,
+                     "{\"capabilities\":{\"max_msg_fds\":8,"
                      "\"max_data_xfer_size\":1048576,\"pgsizes\":4096}}");
 }
 

@@ -41,17 +41,17 @@ void gate_wait(Gate *g);
 void gate_clear(Gate *g);
 Peer *peer_start(ServerScript fn, void *opaque);
 void peer_join(Peer *p);
-size_t srv_recv(int sock, VFIOUserHdr *hdr, void *buf, size_t size,
-                int *fds, size_t *nfds);
+size_t srv_recv(int sock, VFIOUserHdr *hdr, void *buf, size_t size, int *fds,
+                size_t *nfds);
 bool srv_wait_eof(int sock);
 void srv_reply(int sock, const VFIOUserHdr *req, const void *payload,
                size_t len, const int *fds, size_t nfds);
 void srv_error(int sock, const VFIOUserHdr *req, int errnum);
 void srv_request(int sock, uint16_t id, uint16_t cmd, const void *payload,
                  size_t len);
-void srv_version_raw(int sock, const void *payload, size_t len,
-                     uint16_t cmd, uint16_t id_delta, uint32_t flags,
-                     int errnum, VFIOUserCaps *client_caps);
+void srv_version_raw(int sock, const void *payload, size_t len, uint16_t cmd,
+                     uint16_t id_delta, uint32_t flags, int errnum,
+                     VFIOUserCaps *client_caps);
 void srv_version_json(int sock, uint16_t major, const char *json);
 void srv_version(int sock);
 unsigned count_fds(void);
@@ -61,8 +61,8 @@ static GMutex log_lock;
 static GString *log_warnings;
 
 static void log_capture(const gchar *domain G_GNUC_UNUSED,
-                        GLogLevelFlags level G_GNUC_UNUSED,
-                        const gchar *msg, gpointer opaque G_GNUC_UNUSED)
+                        GLogLevelFlags level G_GNUC_UNUSED, const gchar *msg,
+                        gpointer opaque G_GNUC_UNUSED)
 {
     g_mutex_lock(&log_lock);
     g_string_append_printf(log_warnings, "%s\n", msg);
@@ -100,12 +100,15 @@ static bool client_call(VFIOUserProxy *proxy, uint16_t cmd, const void *data,
                         size_t len, void *reply, size_t reply_size,
                         VFIOUserRequest *out, GError **errp)
 {
-    struct iovec iov = { (void *)data, len };
-    struct iovec riov = { reply, reply_size };
+    struct iovec iov = {(void *)data, len};
+    struct iovec riov = {reply, reply_size};
 
-    *out = (VFIOUserRequest) {
-        .cmd = cmd, .iov = &iov, .iovcnt = len ? 1 : 0,
-        .reply_iov = &riov, .reply_iovcnt = reply_size ? 1 : 0,
+    *out = (VFIOUserRequest){
+        .cmd = cmd,
+        .iov = &iov,
+        .iovcnt = len ? 1 : 0,
+        .reply_iov = &riov,
+        .reply_iovcnt = reply_size ? 1 : 0,
     };
     return vfio_user_proxy_call(proxy, out, errp);
 }
@@ -182,7 +185,7 @@ static void test_connect_not_socket(void)
 
 static int bind_unix(const char *path)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
     int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
     g_assert_cmpint(s, >=, 0);
@@ -238,15 +241,14 @@ static void test_connect_cycle_fds(void)
     g_assert_cmpint(listen(ls, 4), ==, 0);
     before = count_fds();
     for (int i = 0; i < 3; i++) {
-        GThread *t = g_thread_new("accept", accept_and_serve,
-                                  GINT_TO_POINTER(ls));
+        GThread *t =
+            g_thread_new("accept", accept_and_serve, GINT_TO_POINTER(ls));
         GError *err = NULL;
         VFIOUserProxy *proxy = vfio_user_proxy_connect(path, NULL, &err);
 
         g_assert_no_error(err);
         g_assert_cmpstr(vfio_user_proxy_path(proxy), ==, path);
-        g_assert_cmpint(vfio_user_proxy_state(proxy), ==,
-                        VFIO_PROXY_CONNECTED);
+        g_assert_cmpint(vfio_user_proxy_state(proxy), ==, VFIO_PROXY_CONNECTED);
         g_assert_cmpuint(vfio_user_proxy_caps(proxy)->max_msg_fds, ==, 8);
         vfio_user_proxy_close(proxy);
         g_thread_join(t);
@@ -270,7 +272,7 @@ static void script_version_case(int sock, void *opaque)
     VersionCase *vc = opaque;
     size_t jlen = vc->json ? strlen(vc->json) + 1 : 0;
     g_autofree char *p = g_malloc(4 + jlen);
-    uint16_t v[2] = { vc->major, 3 };
+    uint16_t v[2] = {vc->major, 3};
 
     memcpy(p, v, sizeof(v));
     if (vc->json) {
@@ -296,9 +298,9 @@ static void test_negotiate_merge(void)
     g_assert_cmpuint(s->max_msg_fds, ==, 8);
     g_assert_cmpuint(s->max_data_xfer_size, ==, 65536);
     g_assert_cmpuint(s->minor, ==, 3);
-    g_assert_cmpuint(m->max_msg_fds, ==, 8);          /* theirs smaller */
+    g_assert_cmpuint(m->max_msg_fds, ==, 8); /* theirs smaller */
     g_assert_cmpuint(m->max_data_xfer_size, ==, 65536);
-    g_assert_cmpuint(m->max_dma_maps, ==, 65535);     /* ours smaller */
+    g_assert_cmpuint(m->max_dma_maps, ==, 65535); /* ours smaller */
     g_assert_cmpuint(m->minor, ==, VFIO_USER_MINOR_VER);
     vfio_user_proxy_close(proxy);
     peer_join(p);
@@ -309,7 +311,7 @@ static void test_negotiate_merge(void)
 
 static void test_negotiate_defaults(void)
 {
-    VersionCase vc = { .json = NULL };
+    VersionCase vc = {.json = NULL};
     Peer *p = peer_start(script_version_case, &vc);
     VFIOUserProxy *proxy = client_new(p, 0);
     const VFIOUserCaps *m = vfio_user_proxy_caps(proxy);
@@ -342,21 +344,21 @@ static void expect_version_failure(VersionCase *vc, int code,
 
 static void test_negotiate_bad_json(void)
 {
-    VersionCase vc = { .json = "{\"capabilities\":{\"max_msg_fds\":" };
+    VersionCase vc = {.json = "{\"capabilities\":{\"max_msg_fds\":"};
 
     expect_version_failure(&vc, EINVAL, "");
 }
 
 static void test_negotiate_wrong_type(void)
 {
-    VersionCase vc = { .json = "{\"capabilities\":{\"max_msg_fds\":\"8\"}}" };
+    VersionCase vc = {.json = "{\"capabilities\":{\"max_msg_fds\":\"8\"}}"};
 
     expect_version_failure(&vc, EINVAL, "max_msg_fds");
 }
 
 static void test_negotiate_major(void)
 {
-    VersionCase vc = { .major = 1, .json = "{}" };
+    VersionCase vc = {.major = 1, .json = "{}"};
 
     expect_version_failure(&vc, EINVAL, "major");
 }
@@ -371,7 +373,7 @@ typedef struct BadReply {
 static void script_bad_version_reply(int sock, void *opaque)
 {
     BadReply *b = opaque;
-    uint16_t v[2] = { 0, 1 };
+    uint16_t v[2] = {0, 1};
 
     srv_version_raw(sock, v, sizeof(v), b->cmd, b->id_delta, b->flags,
                     b->errnum, NULL);
@@ -391,17 +393,17 @@ static void expect_bad_reply(BadReply *b, int code, const char *needle)
 
 static void test_negotiate_error_reply(void)
 {
-    BadReply b = { VFIO_USER_VERSION, 0,
-                   VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR, ENOTSUP };
+    BadReply b = {VFIO_USER_VERSION, 0,
+                  VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR, ENOTSUP};
 
     expect_bad_reply(&b, ENOTSUP, "rejected VERSION");
 }
 
 static void test_negotiate_wrong_reply(void)
 {
-    BadReply other_cmd = { VFIO_USER_DMA_MAP, 0, VFIO_USER_F_TYPE_REPLY, 0 };
-    BadReply other_id = { VFIO_USER_VERSION, 7, VFIO_USER_F_TYPE_REPLY, 0 };
-    BadReply request = { VFIO_USER_DMA_READ, 0, VFIO_USER_F_TYPE_REQUEST, 0 };
+    BadReply other_cmd = {VFIO_USER_DMA_MAP, 0, VFIO_USER_F_TYPE_REPLY, 0};
+    BadReply other_id = {VFIO_USER_VERSION, 7, VFIO_USER_F_TYPE_REPLY, 0};
+    BadReply request = {VFIO_USER_DMA_READ, 0, VFIO_USER_F_TYPE_REQUEST, 0};
 
     expect_bad_reply(&other_cmd, EPROTO, "DMA_MAP reply");
     expect_bad_reply(&other_id, EPROTO, "id 7");
@@ -455,11 +457,14 @@ static void test_roundtrip_scatter(void)
     Peer *p = peer_start(script_roundtrip, NULL);
     VFIOUserProxy *proxy = client_new(p, 0);
     char a[5], b[10], c[16];
-    struct iovec iov[2] = { { "hello ", 6 }, { "world", 5 } };
-    struct iovec riov[3] = { { a, 5 }, { b, 10 }, { c, 16 } };
+    struct iovec iov[2] = {{"hello ", 6}, {"world", 5}};
+    struct iovec riov[3] = {{a, 5}, {b, 10}, {c, 16}};
     VFIOUserRequest req = {
-        .cmd = VFIO_USER_DEVICE_GET_REGION_INFO, .iov = iov, .iovcnt = 2,
-        .reply_iov = riov, .reply_iovcnt = 3,
+        .cmd = VFIO_USER_DEVICE_GET_REGION_INFO,
+        .iov = iov,
+        .iovcnt = 2,
+        .reply_iov = riov,
+        .reply_iovcnt = 3,
     };
     VFIOUserProxyStats st;
     GError *err = NULL;
@@ -517,12 +522,14 @@ static void test_reply_fds(void)
     VFIOUserProxy *proxy;
     unsigned before;
     char buf[8], text[4] = "";
-    struct iovec riov = { buf, sizeof(buf) };
-    int fds[4] = { -1, -1, -1, -1 };
+    struct iovec riov = {buf, sizeof(buf)};
+    int fds[4] = {-1, -1, -1, -1};
     VFIOUserRequest req = {
         .cmd = VFIO_USER_DEVICE_GET_REGION_IO_FDS,
-        .reply_iov = &riov, .reply_iovcnt = 1,
-        .reply_fds = fds, .reply_max_fds = 4,
+        .reply_iov = &riov,
+        .reply_iovcnt = 1,
+        .reply_fds = fds,
+        .reply_max_fds = 4,
     };
     GError *err = NULL;
 
@@ -585,8 +592,8 @@ static void test_out_of_order(void)
 {
     Peer *p = peer_start(script_out_of_order, NULL);
     VFIOUserProxy *proxy = client_new(p, 0);
-    void *arg1[2] = { proxy, "first thread" };
-    void *arg2[2] = { proxy, "second thread, longer" };
+    void *arg1[2] = {proxy, "first thread"};
+    void *arg2[2] = {proxy, "second thread, longer"};
     GThread *t1 = g_thread_new("c1", ping_thread, arg1);
     GThread *t2 = g_thread_new("c2", ping_thread, arg2);
     VFIOUserProxyStats st;
@@ -603,7 +610,7 @@ static void test_out_of_order(void)
 /* An unsolicited reply (with payload and an fd) before the real one. */
 static void script_unknown_reply(int sock, void *opaque G_GNUC_UNUSED)
 {
-    char buf[64], junk[32] = { 0 };
+    char buf[64], junk[32] = {0};
     VFIOUserHdr hdr, fake;
     size_t n;
     int fd;
@@ -700,14 +707,16 @@ static void script_id_wrap(int sock, void *opaque)
 
 static void test_id_wrap(void)
 {
-    WrapCase wc = { .posted = 0 };
+    WrapCase wc = {.posted = 0};
     Peer *p;
     VFIOUserProxy *proxy;
     void *arg[2];
     GThread *t;
-    struct iovec iov = { "w", 1 };
+    struct iovec iov = {"w", 1};
     VFIOUserRequest req = {
-        .cmd = VFIO_USER_REGION_WRITE, .iov = &iov, .iovcnt = 1,
+        .cmd = VFIO_USER_REGION_WRITE,
+        .iov = &iov,
+        .iovcnt = 1,
     };
     GError *err = NULL;
 
@@ -767,7 +776,7 @@ static void test_timeout_late_reply(void)
     g_assert_cmpuint(st.timeouts, ==, 1);
     g_assert_cmpint(vfio_user_proxy_state(proxy), ==, VFIO_PROXY_CONNECTED);
     gate_open(&gate);
-    client_ping(proxy, "after");    /* the late reply comes before this */
+    client_ping(proxy, "after"); /* the late reply comes before this */
     vfio_user_proxy_get_stats(proxy, &st);
     g_assert_cmpuint(st.unknown_replies, ==, 1);
     g_assert_cmpuint(st.replies, ==, 1);
@@ -784,7 +793,7 @@ static void script_stalled_reply(int sock, void *opaque)
 
     srv_version(sock);
     srv_recv(sock, &hdr, buf, sizeof(buf), NULL, NULL);
-    hdr.size = sizeof(hdr) + 100;       /* promise 100 bytes, send 10 */
+    hdr.size = sizeof(hdr) + 100; /* promise 100 bytes, send 10 */
     hdr.flags = VFIO_USER_F_TYPE_REPLY;
     memset(buf, 's', 10);
     g_assert_true(vfu_msg_send(sock, &hdr, NULL, 0, NULL, 0, &err));
@@ -850,7 +859,7 @@ static void test_hangup_wakes(void)
 {
     Peer *p = peer_start(script_hangup, NULL);
     VFIOUserProxy *proxy = client_new(p, 10000);
-    NotifyCount nc = { 0 };
+    NotifyCount nc = {0};
     VFIOUserRequest req;
     GError *err = NULL;
     gint64 t0, t1;
@@ -916,7 +925,7 @@ static void test_garbage_wakes_all(void)
 {
     Peer *p = peer_start(script_garbage, NULL);
     VFIOUserProxy *proxy = client_new(p, 10000);
-    FailCall a = { proxy, 0 }, b = { proxy, 0 };
+    FailCall a = {proxy, 0}, b = {proxy, 0};
     GThread *ta = g_thread_new("a", failing_call_thread, &a);
     GThread *tb = g_thread_new("b", failing_call_thread, &b);
     gint64 t0 = g_get_monotonic_time();
@@ -947,14 +956,14 @@ static void test_close_while_waiting(void)
 {
     Gate gate;
     Peer *p;
-    FailCall fc = { NULL, 0 };
+    FailCall fc = {NULL, 0};
     GThread *t;
 
     gate_init(&gate);
     p = peer_start(script_close_waiting, &gate);
     fc.proxy = client_new(p, 10000);
     t = g_thread_new("waiter", failing_call_thread, &fc);
-    gate_wait(&gate);       /* the request is on the wire: it is waiting */
+    gate_wait(&gate); /* the request is on the wire: it is waiting */
     vfio_user_proxy_close(fc.proxy);
     g_thread_join(t);
     g_assert_cmpint(fc.code, ==, ECANCELED);
@@ -963,8 +972,7 @@ static void test_close_while_waiting(void)
 }
 
 static void close_in_notify(VFIOUserProxy *proxy,
-                            const GError *err G_GNUC_UNUSED,
-                            void *opaque)
+                            const GError *err G_GNUC_UNUSED, void *opaque)
 {
     vfio_user_proxy_close(proxy);
     gate_open(opaque);
@@ -1025,9 +1033,11 @@ static void test_posted_error(void)
 {
     Peer *p = peer_start(script_posted_error, NULL);
     VFIOUserProxy *proxy = client_new(p, 0);
-    struct iovec iov = { "data", 4 };
+    struct iovec iov = {"data", 4};
     VFIOUserRequest req = {
-        .cmd = VFIO_USER_REGION_WRITE, .iov = &iov, .iovcnt = 1,
+        .cmd = VFIO_USER_REGION_WRITE,
+        .iov = &iov,
+        .iovcnt = 1,
     };
     VFIOUserProxyStats st;
     GError *err = NULL;
@@ -1056,9 +1066,9 @@ static bool dma_read_handler(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
     VFIOUserRequest nested;
     GError *err = NULL;
     VFIOUserDMARW rw;
-    struct iovec in = { &rw, sizeof(rw) };
-    struct iovec out[2] = { { &rw, sizeof(rw) },
-                            { (void *)dma_data, sizeof(dma_data) } };
+    struct iovec in = {&rw, sizeof(rw)};
+    struct iovec out[2] = {{&rw, sizeof(rw)},
+                           {(void *)dma_data, sizeof(dma_data)}};
 
     g_assert_cmpuint(hdr->cmd, ==, VFIO_USER_DMA_READ);
     g_assert_cmpuint(nfds, ==, 0);
@@ -1067,8 +1077,8 @@ static bool dma_read_handler(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
     }
     g_assert_cmpuint(rw.count, ==, sizeof(dma_data));
     /* A blocking request from here could never get its reply. */
-    g_assert_false(client_call(proxy, VFIO_USER_DEVICE_RESET, NULL, 0, NULL,
-                               0, &nested, &err));
+    g_assert_false(client_call(proxy, VFIO_USER_DEVICE_RESET, NULL, 0, NULL, 0,
+                               &nested, &err));
     g_assert_error(err, VFU_ERROR, EDEADLK);
     g_error_free(err);
     (*(int *)opaque)++;
@@ -1077,7 +1087,7 @@ static bool dma_read_handler(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
 
 static void script_dma_during_wait(int sock, void *opaque G_GNUC_UNUSED)
 {
-    VFIOUserDMARW rw = { .addr = 0x1000, .count = sizeof(dma_data) };
+    VFIOUserDMARW rw = {.addr = 0x1000, .count = sizeof(dma_data)};
     char buf[64], dma[64];
     VFIOUserHdr hdr, dhdr;
     size_t n;
@@ -1114,20 +1124,18 @@ static void test_server_request_during_wait(void)
 
 static void script_no_handler(int sock, void *opaque)
 {
-    VFIOUserDMARW rw = { .addr = 0x2000, .count = 16 };
-    char payload[sizeof(rw) + 16] = { 0 };
+    VFIOUserDMARW rw = {.addr = 0x2000, .count = 16};
+    char payload[sizeof(rw) + 16] = {0};
     char buf[64];
     VFIOUserHdr hdr;
 
     memcpy(payload, &rw, sizeof(rw));
     srv_version(sock);
     srv_request(sock, 9, VFIO_USER_DMA_WRITE, payload, sizeof(payload));
-    g_assert_cmpuint(srv_recv(sock, &hdr, buf, sizeof(buf), NULL, NULL), ==,
-                     0);
+    g_assert_cmpuint(srv_recv(sock, &hdr, buf, sizeof(buf), NULL, NULL), ==, 0);
     g_assert_cmpuint(hdr.id, ==, 9);
     g_assert_cmpuint(hdr.cmd, ==, VFIO_USER_DMA_WRITE);
-    g_assert_cmpuint(hdr.flags, ==,
-                     VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR);
+    g_assert_cmpuint(hdr.flags, ==, VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR);
     g_assert_cmpuint(hdr.error, ==, ENOSYS);
     gate_open(opaque);
     srv_echo_one(sock);
@@ -1151,8 +1159,8 @@ static void test_no_handler_enosys(void)
 }
 
 static bool refusing_handler(VFIOUserProxy *proxy G_GNUC_UNUSED,
-                             const VFIOUserHdr *hdr G_GNUC_UNUSED,
-                             int *fds, size_t nfds, void *opaque G_GNUC_UNUSED,
+                             const VFIOUserHdr *hdr G_GNUC_UNUSED, int *fds,
+                             size_t nfds, void *opaque G_GNUC_UNUSED,
                              GError **errp)
 {
     vfu_close_fds(fds, nfds);
@@ -1161,7 +1169,7 @@ static bool refusing_handler(VFIOUserProxy *proxy G_GNUC_UNUSED,
 
 static void script_refused_request(int sock, void *opaque G_GNUC_UNUSED)
 {
-    VFIOUserDMARW rw = { .addr = 0xdead0000, .count = 8 };
+    VFIOUserDMARW rw = {.addr = 0xdead0000, .count = 8};
     char buf[64];
     VFIOUserHdr hdr;
 
@@ -1176,7 +1184,7 @@ static void test_handler_failure(void)
 {
     Peer *p = peer_start(script_refused_request, NULL);
     VFIOUserProxy *proxy = client_new(p, 10000);
-    NotifyCount nc = { 0 };
+    NotifyCount nc = {0};
     VFIOUserRequest req;
     GError *err = NULL;
     char buf[8];
@@ -1204,7 +1212,9 @@ static void test_too_many_fds(void)
     VFIOUserProxy *proxy = client_new(p, 0);
     int fds[9];
     VFIOUserRequest req = {
-        .cmd = VFIO_USER_DEVICE_SET_IRQS, .fds = fds, .nfds = 9,
+        .cmd = VFIO_USER_DEVICE_SET_IRQS,
+        .fds = fds,
+        .nfds = 9,
     };
     GError *err = NULL;
 
@@ -1252,10 +1262,8 @@ int main(int argc, char **argv)
     g_test_add_func("/proxy/negotiate/bad-json", test_negotiate_bad_json);
     g_test_add_func("/proxy/negotiate/wrong-type", test_negotiate_wrong_type);
     g_test_add_func("/proxy/negotiate/major", test_negotiate_major);
-    g_test_add_func("/proxy/negotiate/error-reply",
-                    test_negotiate_error_reply);
-    g_test_add_func("/proxy/negotiate/wrong-reply",
-                    test_negotiate_wrong_reply);
+    g_test_add_func("/proxy/negotiate/error-reply", test_negotiate_error_reply);
+    g_test_add_func("/proxy/negotiate/wrong-reply", test_negotiate_wrong_reply);
     g_test_add_func("/proxy/negotiate/timeout", test_negotiate_timeout);
     g_test_add_func("/proxy/call/roundtrip-scatter", test_roundtrip_scatter);
     g_test_add_func("/proxy/call/reply-fds", test_reply_fds);
@@ -1264,8 +1272,7 @@ int main(int argc, char **argv)
     g_test_add_func("/proxy/call/oversized-reply", test_oversized_reply);
     g_test_add_func("/proxy/call/too-many-fds", test_too_many_fds);
     g_test_add_func("/proxy/call/id-wrap", test_id_wrap);
-    g_test_add_func("/proxy/fail/timeout-late-reply",
-                    test_timeout_late_reply);
+    g_test_add_func("/proxy/fail/timeout-late-reply", test_timeout_late_reply);
     g_test_add_func("/proxy/fail/stalled-reply", test_stalled_reply);
     g_test_add_func("/proxy/fail/hangup-wakes", test_hangup_wakes);
     g_test_add_func("/proxy/fail/garbage-wakes-all", test_garbage_wakes_all);
@@ -1276,7 +1283,6 @@ int main(int argc, char **argv)
     g_test_add_func("/proxy/posted/error-reply", test_posted_error);
     g_test_add_func("/proxy/server-request/during-wait",
                     test_server_request_during_wait);
-    g_test_add_func("/proxy/server-request/no-handler",
-                    test_no_handler_enosys);
+    g_test_add_func("/proxy/server-request/no-handler", test_no_handler_enosys);
     return g_test_run();
 }
