@@ -148,14 +148,19 @@ TestConn *tc_new(const VfuServerOptions *opts)
 void tc_negotiate(TestConn *tc, uint64_t max_xfer)
 {
     VFIOUserCaps caps;
+
+    vfu_caps_init_ours(&caps);
+    caps.max_data_xfer_size = max_xfer;
+    tc_negotiate_caps(tc, &caps);
+}
+
+void tc_negotiate_caps(TestConn *tc, const VFIOUserCaps *caps)
+{
     TestReply r = { .len = 0 };
     g_autofree void *payload = NULL;
     size_t len;
 
-    vfu_caps_init_ours(&caps);
-    caps.minor = 1;
-    caps.max_data_xfer_size = max_xfer;
-    payload = vfu_caps_build_version(&caps, &len);
+    payload = vfu_caps_build_version(caps, &len);
     g_assert_cmpint(tc_call(tc, VFIO_USER_VERSION, payload, len, NULL, 0, &r),
                     ==, 0);
     g_assert_true(vfu_caps_parse_version(r.data, r.len, &tc->server_caps,
@@ -171,18 +176,26 @@ TestConn *tc_start(const VfuServerOptions *opts)
     return tc;
 }
 
-bool tc_finish(TestConn *tc)
+bool tc_hangup(TestConn *tc)
 {
-    bool ok;
-
-    if (tc->sock >= 0) {
-        close(tc->sock);
-    }
+    close(tc->sock);
+    tc->sock = -1;
     g_thread_join(tc->thread);
-    ok = tc->run_ok;
+    return tc->run_ok;
+}
+
+void tc_free(TestConn *tc)
+{
     vfu_server_free(tc->srv);
     g_free(tc->dev.buf);
     g_free(tc);
+}
+
+bool tc_finish(TestConn *tc)
+{
+    bool ok = tc_hangup(tc);
+
+    tc_free(tc);
     return ok;
 }
 

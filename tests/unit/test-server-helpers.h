@@ -80,11 +80,16 @@ typedef struct TestConn {
 
 /* Server with the test device attached to a socketpair, no VERSION yet. */
 TestConn *tc_new(const VfuServerOptions *opts);
-/* VERSION with @max_xfer; asserts success. */
+/* VERSION with our caps but @max_xfer; asserts success. */
 void tc_negotiate(TestConn *tc, uint64_t max_xfer);
+void tc_negotiate_caps(TestConn *tc, const VFIOUserCaps *caps);
 /* tc_new() + tc_negotiate(1 MiB). */
 TestConn *tc_start(const VfuServerOptions *opts);
-/* Hang up, join the server thread, free everything; returns run()'s ok. */
+/* Hang up and join the server thread; returns what vfu_server_run() did. */
+bool tc_hangup(TestConn *tc);
+/* Free the server and the connection (after tc_hangup()). */
+void tc_free(TestConn *tc);
+/* tc_hangup() + tc_free(). */
 bool tc_finish(TestConn *tc);
 
 /* Send a request; returns its id. */

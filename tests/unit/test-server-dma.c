@@ -1,0 +1,555 @@
+/*
+ * Unit tests of libvfio-user-server DMA: the DMA_MAP rules of the access
+ * mode change one by one, DMA_UNMAP, and vfu_dma_read()/vfu_dma_write() in
+ * the mmap, file-io and message modes (splits at map boundaries and at
+ * max_data_xfer_size, permissions, timeouts, requests arriving while the
+ * server waits for a DMA reply), plus a replay of the DMA_MAP requests of
+ * a recorded session (tests/data/libvfio-user-access-modes.jsonl).
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <json-glib/json-glib.h>
+#include "test-server-helpers.h"
+
+#define R VFIO_USER_DMA_MAP_F_READ
+#define W VFIO_USER_DMA_MAP_F_WRITE
+#define RW (R | W)
+#define MMAP VFIO_USER_DMA_MAP_F_MODE_MMAP
+#define FILE_IO VFIO_USER_DMA_MAP_F_MODE_FILE_IO
+#define MAPSZ 0x10000
+
+/* Mode of the map at @addr (asserts it exists). */
+static VfuDmaMode map_mode(TestConn *tc, uint64_t addr, VfuDmaMapInfo *out)
+{
+    g_autoptr(GArray) maps = vfu_dma_get_maps(tc->srv);
+
+    for (guint i = 0; i < maps->len; i++) {
+        VfuDmaMapInfo *m = &g_array_index(maps, VfuDmaMapInfo, i);
+
+        if (m->addr == addr) {
+            if (out) {
+                *out = *m;
+            }
+            return m->mode;
+        }
+    }
+    g_assert_not_reached();
+}
+
+static guint map_count(TestConn *tc)
+{
+    g_autoptr(GArray) maps = vfu_dma_get_maps(tc->srv);
+
+    return maps->len;
+}
+
+static void test_map_seed(void)
+{
+    TestConn *tc = tc_start(NULL);
+    int fd = test_memfd(4 * MAPSZ, 0);
+    VfuDmaMapInfo info;
+
+    /* A mode bit that needs an fd, without one: EINVAL (each bit). */
+    g_assert_cmpint(tc_dma_map(tc, RW | MMAP, 0, 0x100000, MAPSZ, -1), ==,
+                    EINVAL);
+    g_assert_cmpint(tc_dma_map(tc, RW | FILE_IO, 0, 0x100000, MAPSZ, -1), ==,
+                    EINVAL);
+    /* Both bits: EINVAL, with or without an fd. */
+    g_assert_cmpint(tc_dma_map(tc, RW | MMAP | FILE_IO, 0, 0x100000, MAPSZ,
+                               fd), ==, EINVAL);
+    g_assert_cmpint(tc_dma_map(tc, RW | MMAP | FILE_IO, 0, 0x100000, MAPSZ,
+                               -1), ==, EINVAL);
+    /* Unknown bit. */
+    g_assert_cmpint(tc_dma_map(tc, RW | (1u << 4), 0, 0x100000, MAPSZ, fd),
+                    ==, EINVAL);
+    g_assert_cmpuint(map_count(tc), ==, 0);
+
+    /* No mode bit + fd: mmap; no mode bit, no fd: message. */
+    g_assert_cmpint(tc_dma_map(tc, RW, 0, 0x100000, MAPSZ, fd), ==, 0);
+    g_assert_cmpint(map_mode(tc, 0x100000, &info), ==, VFU_DMA_MODE_MMAP);
+    g_assert_true(info.has_fd);
+    g_assert_cmpint(tc_dma_map(tc, RW, 0, 0x200000, MAPSZ, -1), ==, 0);
+    g_assert_cmpint(map_mode(tc, 0x200000, &info), ==, VFU_DMA_MODE_MESSAGE);
+    g_assert_false(info.has_fd);
+    /* Explicit modes. */
+    g_assert_cmpint(tc_dma_map(tc, RW | MMAP, MAPSZ, 0x300000, MAPSZ, fd), ==,
+                    0);
+    g_assert_cmpint(map_mode(tc, 0x300000, NULL), ==, VFU_DMA_MODE_MMAP);
+    g_assert_cmpint(tc_dma_map(tc, RW | FILE_IO, 2 * MAPSZ, 0x400000, MAPSZ,
+                               fd), ==, 0);
+    g_assert_cmpint(map_mode(tc, 0x400000, &info), ==, VFU_DMA_MODE_FILE_IO);
+    g_assert_cmpuint(info.fd_offset, ==, 2 * MAPSZ);
+    g_assert_cmpuint(info.flags, ==, RW | FILE_IO);
+    g_assert_cmpstr(vfu_dma_mode_name(info.mode), ==, "file-io");
+
+    /* Overlap, exact repeat, repeat with another mode: EEXIST. */
+    g_assert_cmpint(tc_dma_map(tc, RW | MMAP, 0, 0x3f8000, MAPSZ, fd), ==,
+                    EEXIST);
+    g_assert_cmpint(tc_dma_map(tc, RW | MMAP, 0, 0x30f000, MAPSZ, fd), ==,
+                    EEXIST);
+    g_assert_cmpint(tc_dma_map(tc, RW | MMAP, MAPSZ, 0x300000, MAPSZ, fd), ==,
+                    EEXIST);
+    g_assert_cmpint(tc_dma_map(tc, RW | FILE_IO, MAPSZ, 0x300000, MAPSZ, fd),
+                    ==, EEXIST);
+    g_assert_cmpint(tc_dma_map(tc, RW, 0, 0x0, 0x1000000, -1), ==, EEXIST);
+    g_assert_cmpuint(map_count(tc), ==, 4);
+    close(fd);
+    g_assert_true(tc_finish(tc));
+}
+
+static int map_raw(TestConn *tc, const VFIOUserDMAMap *m, size_t len,
+                   const int *fds, size_t nfds)
+{
+    return tc_call(tc, VFIO_USER_DMA_MAP, m, len, fds, nfds, NULL);
+}
+
+static void test_map_errors(void)
+{
+    unsigned before = test_count_fds();
+    TestConn *tc = tc_new(NULL);
+    int fd = test_memfd(MAPSZ, 0);
+    int fds[2] = { fd, fd };
+    int pipefd[2], mmap_errno;
+    VFIOUserDMAMap m = { .argsz = 32, .flags = RW, .addr = 0x1000,
+                         .size = MAPSZ };
+    VFIOUserCaps caps;
+
+    vfu_caps_init_ours(&caps);
+    caps.max_dma_maps = 2;
+    tc_negotiate_caps(tc, &caps);
+    m.argsz = 31;
+    g_assert_cmpint(map_raw(tc, &m, sizeof(m), NULL, 0), ==, EINVAL);
+    m.argsz = 32;
+    g_assert_cmpint(map_raw(tc, &m, 24, NULL, 0), ==, EINVAL);
+    m.size = 0;
+    g_assert_cmpint(map_raw(tc, &m, sizeof(m), NULL, 0), ==, EINVAL);
+    m.size = MAPSZ;
+    m.addr = UINT64_MAX - 0x1000;
+    g_assert_cmpint(map_raw(tc, &m, sizeof(m), NULL, 0), ==, EINVAL);
+    m.addr = 0x1000;
+    m.offset = UINT64_MAX - 0x1000;
+    g_assert_cmpint(map_raw(tc, &m, sizeof(m), &fd, 1), ==, EINVAL);
+    m.offset = 0;
+    g_assert_cmpint(map_raw(tc, &m, sizeof(m), fds, 2), ==, EINVAL);
+    /* mmap() refuses a pipe: its errno comes back. */
+    g_assert_cmpint(pipe(pipefd), ==, 0);
+    g_assert_true(mmap(NULL, MAPSZ, PROT_READ | PROT_WRITE, MAP_SHARED,
+                       pipefd[0], 0) == MAP_FAILED);
+    mmap_errno = errno;
+    m.flags = RW | MMAP;
+    g_assert_cmpint(map_raw(tc, &m, sizeof(m), &pipefd[0], 1), ==,
+                    mmap_errno);
+    close(pipefd[0]);
+    close(pipefd[1]);
+    g_assert_cmpuint(map_count(tc), ==, 0);
+    /* max_dma_maps (the client offered 2). */
+    m.flags = RW;
+    g_assert_cmpint(map_raw(tc, &m, sizeof(m), NULL, 0), ==, 0);
+    m.addr = 0x100000;
+    g_assert_cmpint(map_raw(tc, &m, sizeof(m), &fd, 1), ==, 0);
+    m.addr = 0x200000;
+    g_assert_cmpint(map_raw(tc, &m, sizeof(m), NULL, 0), ==, ENOSPC);
+    close(fd);
+    g_assert_true(tc_hangup(tc));
+    g_assert_cmpuint(map_count(tc), ==, 0); /* gone with the client */
+    tc_free(tc);
+    g_assert_cmpuint(test_count_fds(), ==, before);
+}
+
+static void test_legacy(void)
+{
+    VfuServerOptions opts = { .legacy_dma_map = true };
+    TestConn *tc = tc_start(&opts);
+    int fd = test_memfd(MAPSZ, 0);
+
+    g_assert_cmpint(tc_dma_map(tc, RW | MMAP, 0, 0x100000, MAPSZ, fd), ==,
+                    EINVAL);
+    g_assert_cmpint(tc_dma_map(tc, RW | FILE_IO, 0, 0x100000, MAPSZ, fd), ==,
+                    EINVAL);
+    g_assert_cmpint(tc_dma_map(tc, RW, 0, 0x100000, MAPSZ, fd), ==, 0);
+    g_assert_cmpint(map_mode(tc, 0x100000, NULL), ==, VFU_DMA_MODE_MMAP);
+    g_assert_cmpint(tc_dma_map(tc, R, 0, 0x200000, MAPSZ, -1), ==, 0);
+    g_assert_cmpint(map_mode(tc, 0x200000, NULL), ==, VFU_DMA_MODE_MESSAGE);
+    close(fd);
+    g_assert_true(tc_finish(tc));
+}
+
+static void test_unmap(void)
+{
+    TestConn *tc = tc_start(NULL);
+    VFIOUserDMAUnmap u = { .argsz = 16 };
+
+    g_assert_cmpint(tc_dma_map(tc, RW, 0, 0x100000, MAPSZ, -1), ==, 0);
+    g_assert_cmpint(tc_dma_map(tc, RW, 0, 0x200000, MAPSZ, -1), ==, 0);
+    g_assert_cmpint(tc_dma_map(tc, RW, 0, 0x300000, MAPSZ, -1), ==, 0);
+    g_assert_cmpint(tc_dma_unmap(tc, 0, 0x100000, MAPSZ / 2), ==, ENOENT);
+    g_assert_cmpint(tc_dma_unmap(tc, 0, 0x108000, MAPSZ / 2), ==, ENOENT);
+    g_assert_cmpint(tc_dma_unmap(tc, 0, 0x500000, MAPSZ), ==, ENOENT);
+    g_assert_cmpint(tc_dma_unmap(tc, VFIO_USER_DMA_UNMAP_F_ALL, 0x100000,
+                                 MAPSZ), ==, EINVAL);
+    g_assert_cmpint(tc_dma_unmap(tc, 4, 0x100000, MAPSZ), ==, EINVAL);
+    g_assert_cmpint(tc_dma_unmap(tc, VFIO_USER_DMA_UNMAP_F_GET_DIRTY_BITMAP,
+                                 0x100000, MAPSZ), ==, ENOTSUP);
+    g_assert_cmpint(tc_call(tc, VFIO_USER_DMA_UNMAP, &u, sizeof(u), NULL, 0,
+                            NULL), ==, EINVAL);
+    g_assert_cmpint(tc_dma_unmap(tc, 0, 0x200000, MAPSZ), ==, 0);
+    g_assert_cmpint(tc_dma_unmap(tc, 0, 0x200000, MAPSZ), ==, ENOENT);
+    g_assert_cmpuint(map_count(tc), ==, 2);
+    g_assert_cmpint(tc_dma_unmap(tc, VFIO_USER_DMA_UNMAP_F_ALL, 0, 0), ==, 0);
+    g_assert_cmpuint(map_count(tc), ==, 0);
+    g_assert_true(tc_finish(tc));
+}
+
+/* vfu_dma_* straight from the test thread (no client round trip). */
+static void check_fd_mode(uint32_t mode_bit, VfuDmaMode mode)
+{
+    TestConn *tc = tc_start(NULL);
+    int fd = test_memfd(3 * MAPSZ, 0x10);
+    uint8_t buf[300], back[300];
+    g_autoptr(GError) err = NULL;
+    VfuDmaMapInfo info;
+
+    /* The map starts at fd offset MAPSZ. */
+    g_assert_cmpint(tc_dma_map(tc, RW | mode_bit, MAPSZ, 0x40000, 2 * MAPSZ,
+                               fd), ==, 0);
+    g_assert_cmpint(map_mode(tc, 0x40000, NULL), ==, mode);
+    g_assert_true(vfu_dma_read(tc->srv, 0x40000 + 100, buf, sizeof(buf),
+                               &error_abort));
+    for (size_t i = 0; i < sizeof(buf); i++) {
+        g_assert_cmpuint(buf[i], ==, (uint8_t)(0x10 + MAPSZ + 100 + i));
+    }
+    memset(buf, 0xee, sizeof(buf));
+    g_assert_true(vfu_dma_write(tc->srv, 0x40000 + MAPSZ - 50, buf,
+                                sizeof(buf), &error_abort));
+    g_assert_cmpint(pread(fd, back, sizeof(back), 2 * MAPSZ - 50), ==,
+                    sizeof(back));
+    g_assert_cmpmem(buf, sizeof(buf), back, sizeof(back));
+    map_mode(tc, 0x40000, &info);
+    g_assert_cmpuint(info.bytes_read, ==, sizeof(buf));
+    g_assert_cmpuint(info.bytes_written, ==, sizeof(buf));
+    /* Past the end of the map. */
+    g_assert_false(vfu_dma_read(tc->srv, 0x40000 + 2 * MAPSZ - 10, buf, 20,
+                                &err));
+    g_assert_error(err, VFU_ERROR, EFAULT);
+    close(fd);
+    g_assert_true(tc_finish(tc));
+}
+
+static void test_mmap_mode(void)
+{
+    check_fd_mode(MMAP, VFU_DMA_MODE_MMAP);
+    check_fd_mode(0, VFU_DMA_MODE_MMAP);
+}
+
+static void test_file_io_mode(void)
+{
+    check_fd_mode(FILE_IO, VFU_DMA_MODE_FILE_IO);
+}
+
+static void test_message_mode(void)
+{
+    TestConn *tc = tc_new(NULL);
+    size_t len = 10000;
+    VfuDmaMapInfo info;
+    g_autofree uint8_t *guest = g_malloc(2 * MAPSZ);
+
+    tc_negotiate(tc, 4096);
+    tc->guest_size = 2 * MAPSZ;
+    tc->guest_base = 0x80000;
+    tc->guest = guest;
+    for (size_t i = 0; i < tc->guest_size; i++) {
+        tc->guest[i] = (uint8_t)(i * 7);
+    }
+    g_assert_cmpint(tc_dma_map(tc, RW, 0, 0x80000, 2 * MAPSZ, -1), ==, 0);
+    /* The device reads guest memory: three DMA_READs of <= 4096 bytes. */
+    g_assert_cmpuint(tc_dev_dma(tc, 1, 0x80000 + 5, len), ==, 0);
+    g_assert_cmpuint(tc->dma_reads, ==, 3);
+    g_assert_cmpuint(tc->dma_max_count, ==, 4096);
+    g_assert_cmpmem(tc->dev.buf, len, tc->guest + 5, len);
+    /* and writes it back elsewhere. */
+    g_assert_cmpuint(tc_dev_dma(tc, 2, 0x80000 + MAPSZ, len), ==, 0);
+    g_assert_cmpuint(tc->dma_writes, ==, 3);
+    g_assert_cmpmem(tc->guest + MAPSZ, len, tc->guest + 5, len);
+    map_mode(tc, 0x80000, &info);
+    g_assert_cmpuint(info.bytes_read, ==, len);
+    g_assert_cmpuint(info.bytes_written, ==, len);
+    /* The client refuses: its errno reaches the device. */
+    tc->dma_errno = EIO;
+    g_assert_cmpuint(tc_dev_dma(tc, 1, 0x80000, 16), ==, EIO);
+    tc->dma_errno = 0;
+    g_assert_cmpuint(tc_dev_dma(tc, 1, 0x80000, 16), ==, 0);
+    g_assert_true(tc_finish(tc));
+}
+
+static void test_span_and_permissions(void)
+{
+    TestConn *tc = tc_start(NULL);
+    int fd = test_memfd(MAPSZ, 0);
+    uint8_t back[0x200];
+    g_autofree uint8_t *guest = g_malloc0(MAPSZ);
+
+    tc->guest_size = MAPSZ;
+    tc->guest_base = 0x20000;
+    tc->guest = guest;
+    memset(tc->guest, 0x33, 0x100);
+    /* [0x10000, 0x20000) mmap, [0x20000, 0x30000) message, adjacent. */
+    g_assert_cmpint(tc_dma_map(tc, RW | MMAP, 0, 0x10000, MAPSZ, fd), ==, 0);
+    g_assert_cmpint(tc_dma_map(tc, RW, 0, 0x20000, MAPSZ, -1), ==, 0);
+    g_assert_cmpuint(tc_dev_dma(tc, 1, 0x1ff00, 0x200), ==, 0);
+    g_assert_cmpuint(tc->dev.buf[0xff], ==, 0xff); /* memfd pattern */
+    g_assert_cmpuint(tc->dev.buf[0x100], ==, 0x33);
+    g_assert_cmpuint(tc->dma_reads, ==, 1);
+    memset(tc->dev.buf, 0x44, 0x200);
+    g_assert_cmpuint(tc_dev_dma(tc, 2, 0x1ff00, 0x200), ==, 0);
+    g_assert_cmpuint(tc->guest[0xff], ==, 0x44);
+    g_assert_cmpuint(tc->guest[0x100], ==, 0);
+    /* Read-only second half: a spanning write fails before any byte. */
+    g_assert_cmpint(tc_dma_unmap(tc, 0, 0x20000, MAPSZ), ==, 0);
+    g_assert_cmpint(tc_dma_map(tc, R, 0, 0x20000, MAPSZ, -1), ==, 0);
+    memset(tc->dev.buf, 0x55, 0x200);
+    g_assert_cmpuint(tc_dev_dma(tc, 2, 0x1ff00, 0x200), ==, EPERM);
+    g_assert_cmpint(pread(fd, back, 0x100, 0xff00), ==, 0x100);
+    g_assert_cmpuint(back[0], ==, 0x44);
+    /* Write-only map refuses reads; a gap is EFAULT. */
+    g_assert_cmpint(tc_dma_map(tc, W, 0, 0x40000, MAPSZ, -1), ==, 0);
+    g_assert_cmpuint(tc_dev_dma(tc, 1, 0x40000, 16), ==, EPERM);
+    g_assert_cmpuint(tc_dev_dma(tc, 1, 0x2ff00, 0x200), ==, EFAULT);
+    /* Unmapped: EFAULT, and the mmap is gone. */
+    g_assert_cmpint(tc_dma_unmap(tc, 0, 0x10000, MAPSZ), ==, 0);
+    g_assert_cmpuint(tc_dev_dma(tc, 1, 0x10000, 16), ==, EFAULT);
+    g_assert_cmpuint(tc_dev_dma(tc, 1, UINT64_MAX - 8, 16), ==, EFAULT);
+    close(fd);
+    g_assert_true(tc_finish(tc));
+}
+
+typedef struct DmaThread {
+    VfuServer *srv;
+    uint64_t addr;
+    uint8_t buf[64];
+    bool ok;
+    int err;
+} DmaThread;
+
+static gpointer dma_thread(gpointer opaque)
+{
+    DmaThread *t = opaque;
+    g_autoptr(GError) err = NULL;
+
+    t->ok = vfu_dma_read(t->srv, t->addr, t->buf, sizeof(t->buf), &err);
+    t->err = err ? err->code : 0;
+    return NULL;
+}
+
+/* Receive the server's DMA_READ request on the client side. */
+static VFIOUserHdr recv_dma_request(TestConn *tc, VFIOUserDMARW *rw)
+{
+    VFIOUserHdr hdr;
+    size_t nfds;
+
+    g_assert_true(tc_readable(tc, 10000));
+    g_assert_true(vfu_msg_recv_hdr(tc->sock, &hdr, NULL, &nfds, 0, 1 << 20,
+                                   &error_abort));
+    g_assert_cmpuint(hdr.cmd, ==, VFIO_USER_DMA_READ);
+    g_assert_cmpuint(hdr.size, ==, sizeof(hdr) + sizeof(*rw));
+    g_assert_true(vfu_msg_recv_body(tc->sock, rw, sizeof(*rw),
+                                    &error_abort));
+    return hdr;
+}
+
+static void send_dma_read_reply(TestConn *tc, VFIOUserHdr *req,
+                                VFIOUserDMARW *rw, uint8_t fill)
+{
+    uint8_t data[64];
+    VFIOUserHdr rh;
+    struct iovec iov[3] = { { &rh, sizeof(rh) }, { rw, sizeof(*rw) },
+                            { data, sizeof(data) } };
+
+    memset(data, fill, sizeof(data));
+    vfu_hdr_init(&rh, req->id, req->cmd, sizeof(rh) + sizeof(*rw) + 64,
+                 VFIO_USER_F_TYPE_REPLY);
+    g_assert_true(vfu_msg_sendv(tc->sock, iov, 3, NULL, 0, &error_abort));
+}
+
+static void test_queued_request(void)
+{
+    TestConn *tc = tc_start(NULL);
+    DmaThread t = { .srv = tc->srv, .addr = 0x80000 };
+    uint8_t vals[4] = { 1, 2, 3, 4 };
+    VFIOUserRegionRW rw = { .offset = 0x300, .region = 0, .count = 4 };
+    uint8_t wr[sizeof(rw) + 4];
+    VFIOUserDMARW dma;
+    VFIOUserHdr req;
+    GThread *th;
+    uint16_t id;
+
+    g_assert_cmpint(tc_dma_map(tc, RW, 0, 0x80000, MAPSZ, -1), ==, 0);
+    /* A device thread reads guest memory while the loop is idle. */
+    th = g_thread_new("dma", dma_thread, &t);
+    req = recv_dma_request(tc, &dma);
+    g_assert_cmpuint(dma.addr, ==, 0x80000);
+    g_assert_cmpuint(dma.count, ==, 64);
+    /* Before answering, the client sends a request of its own. */
+    memcpy(wr, &rw, sizeof(rw));
+    memcpy(wr + sizeof(rw), vals, 4);
+    id = tc_send(tc, VFIO_USER_REGION_WRITE, 0, wr, sizeof(wr), NULL, 0);
+    send_dma_read_reply(tc, &req, &dma, 0x6b);
+    g_thread_join(th);
+    g_assert_true(t.ok);
+    g_assert_cmpuint(t.buf[63], ==, 0x6b);
+    /* The queued request is served afterwards. */
+    g_assert_cmpint(tc_wait(tc, id, NULL), ==, 0);
+    g_assert_cmpmem(tc->dev.scratch + 0x300, 4, vals, 4);
+    g_assert_true(tc_finish(tc));
+}
+
+static void test_timeout(void)
+{
+    VfuServerOptions opts = { .dma_timeout_ms = 200 };
+    TestConn *tc = tc_start(&opts);
+    g_autoptr(GError) err = NULL;
+    uint8_t buf[64];
+    VFIOUserDMARW dma;
+    VFIOUserHdr req;
+    uint32_t v;
+
+    g_assert_cmpint(tc_dma_map(tc, RW, 0, 0x80000, MAPSZ, -1), ==, 0);
+    /* Nobody answers: ETIMEDOUT, the connection survives. */
+    g_assert_false(vfu_dma_read(tc->srv, 0x80000, buf, sizeof(buf), &err));
+    g_assert_error(err, VFU_ERROR, ETIMEDOUT);
+    req = recv_dma_request(tc, &dma);
+    /* The late reply is dropped; the server keeps serving. */
+    send_dma_read_reply(tc, &req, &dma, 0);
+    g_assert_cmpint(tc_region_read(tc, 0, 0x10, &v, 4), ==, 0);
+    g_assert_true(tc_finish(tc));
+}
+
+/* Recorded reply errno for request @id (0 = OK). */
+static int recorded_errno(JsonArray *lines, unsigned id)
+{
+    for (guint i = 0; i < json_array_get_length(lines); i++) {
+        JsonObject *o = json_array_get_object_element(lines, i);
+
+        if (!g_strcmp0(json_object_get_string_member(o, "dir"), "s2c") &&
+            json_object_get_int_member(o, "id") == id) {
+            return json_object_get_boolean_member(o, "error_flag")
+                   ? (int)json_object_get_int_member(o, "errno") : 0;
+        }
+    }
+    g_assert_not_reached();
+}
+
+static JsonArray *load_vectors(const char *name)
+{
+    g_autofree char *path = g_build_filename(TEST_DATA_DIR, name, NULL);
+    g_autofree char *text = NULL;
+    g_auto(GStrv) lines = NULL;
+    JsonArray *arr = json_array_new();
+
+    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+    lines = g_strsplit(text, "\n", -1);
+    for (int i = 0; lines[i]; i++) {
+        g_autoptr(JsonParser) p = json_parser_new();
+
+        if (!*lines[i]) {
+            continue;
+        }
+        g_assert_true(json_parser_load_from_data(p, lines[i], -1, NULL));
+        json_array_add_element(arr, json_node_copy(json_parser_get_root(p)));
+    }
+    return arr;
+}
+
+/* Replay one recorded DMA_MAP / DMA_UNMAP request; returns our errno. */
+static int replay_one(TestConn *tc, JsonObject *o)
+{
+    const char *hex = json_object_get_string_member(o, "payload_hex");
+    size_t len = strlen(hex) / 2;
+    g_autofree uint8_t *p = g_malloc(len);
+    int nfds = (int)json_object_get_int_member(o, "nfds");
+    uint16_t cmd = json_object_get_int_member(o, "cmd");
+    VFIOUserDMAMap m;
+    int fd = -1, ret;
+
+    for (size_t i = 0; i < len; i++) {
+        p[i] = (uint8_t)(g_ascii_xdigit_value(hex[2 * i]) << 4 |
+                         g_ascii_xdigit_value(hex[2 * i + 1]));
+    }
+    if (nfds) {
+        g_assert_cmpint(nfds, ==, 1);
+        g_assert_cmpuint(cmd, ==, VFIO_USER_DMA_MAP);
+        memcpy(&m, p, sizeof(m));
+        fd = memfd_create("replay", MFD_CLOEXEC);
+        g_assert_cmpint(ftruncate(fd, (off_t)(m.offset + m.size)), ==, 0);
+    }
+    ret = tc_call(tc, cmd, p, len, &fd, nfds, NULL);
+    if (fd >= 0) {
+        close(fd);
+    }
+    return ret;
+}
+
+static void test_vectors(void)
+{
+    g_autoptr(JsonArray) lines = load_vectors(
+        "libvfio-user-access-modes.jsonl");
+    TestConn *tc = tc_start(NULL);
+    unsigned ok = 0, einval = 0, eexist = 0, unmaps = 0;
+
+    for (guint i = 0; i < json_array_get_length(lines); i++) {
+        JsonObject *o = json_array_get_object_element(lines, i);
+        unsigned id = json_object_get_int_member(o, "id");
+        uint16_t cmd = json_object_get_int_member(o, "cmd");
+        int ours, theirs;
+
+        if (g_strcmp0(json_object_get_string_member(o, "dir"), "c2s") ||
+            (cmd != VFIO_USER_DMA_MAP && cmd != VFIO_USER_DMA_UNMAP)) {
+            continue;
+        }
+        ours = replay_one(tc, o);
+        theirs = recorded_errno(lines, id);
+        if (cmd == VFIO_USER_DMA_UNMAP) {
+            g_assert_cmpint(ours, ==, 0);
+            unmaps++;
+        } else if (ours != theirs) {
+            /* libvfio-user: EINVAL or OK for overlaps; the seed: EEXIST. */
+            g_assert_cmpint(ours, ==, EEXIST);
+            eexist++;
+        } else if (ours == 0) {
+            ok++;
+        } else {
+            g_assert_cmpint(ours, ==, EINVAL);
+            einval++;
+        }
+    }
+    /* 0x3, 0xb, 0x3 and 0x7 OK; 0xf, 0x7/0xb/0xf without fd, 0x13 EINVAL;
+     * the overlap and the two repeats EEXIST; four unmaps. */
+    g_assert_cmpuint(ok, ==, 4);
+    g_assert_cmpuint(einval, ==, 5);
+    g_assert_cmpuint(eexist, ==, 3);
+    g_assert_cmpuint(unmaps, ==, 4);
+    g_assert_cmpuint(map_count(tc), ==, 0);
+    g_assert_true(tc_finish(tc));
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/server-dma/map-seed", test_map_seed);
+    g_test_add_func("/server-dma/map-errors", test_map_errors);
+    g_test_add_func("/server-dma/legacy", test_legacy);
+    g_test_add_func("/server-dma/unmap", test_unmap);
+    g_test_add_func("/server-dma/mmap-mode", test_mmap_mode);
+    g_test_add_func("/server-dma/file-io-mode", test_file_io_mode);
+    g_test_add_func("/server-dma/message-mode", test_message_mode);
+    g_test_add_func("/server-dma/span-and-permissions",
+                    test_span_and_permissions);
+    g_test_add_func("/server-dma/queued-request", test_queued_request);
+    g_test_add_func("/server-dma/timeout", test_timeout);
+    g_test_add_func("/server-dma/vectors", test_vectors);
+    return g_test_run();
+}
