@@ -1,0 +1,324 @@
+/*
+ * Unit tests of vfio-user-vmm's command line parsing, memory backends and
+ * guest address space (RAM, ECAM of the host bridge, holes, MSI window).
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include <glib.h>
+#include "system/machine.h"
+#include "system/options.h"
+#include "vfio-user/error.h"
+
+/* Parse a NULL-terminated argument list (argv[0] added here). */
+static bool parse(VmmOptions *o, GError **errp, ...)
+{
+    g_autoptr(GPtrArray) argv = g_ptr_array_new();
+    va_list ap;
+    const char *a;
+
+    g_ptr_array_add(argv, (char *)"vfio-user-vmm");
+    va_start(ap, errp);
+    while ((a = va_arg(ap, const char *))) {
+        g_ptr_array_add(argv, (char *)a);
+    }
+    va_end(ap);
+    vmm_options_init(o);
+    return vmm_parse_args(o, argv->len, (char **)argv->pdata, errp);
+}
+
+/* Expect a parse failure whose message is exactly @msg. */
+#define EXPECT_ERROR(msg, ...) do {                                     \
+        VmmOptions o_;                                                  \
+        g_autoptr(GError) e_ = NULL;                                    \
+        g_assert_false(parse(&o_, &e_, __VA_ARGS__, NULL));             \
+        g_assert_nonnull(e_);                                           \
+        g_assert_cmpstr(e_->message, ==, msg);                          \
+        vmm_options_clear(&o_);                                         \
+    } while (0)
+
+static void test_sizes(void)
+{
+    uint64_t v;
+
+    g_assert_true(vmm_parse_size("64M", 1, &v));
+    g_assert_cmpuint(v, ==, 64ULL << 20);
+    g_assert_true(vmm_parse_size("2g", 1, &v));
+    g_assert_cmpuint(v, ==, 2ULL << 30);
+    g_assert_true(vmm_parse_size("512", 1ULL << 20, &v));
+    g_assert_cmpuint(v, ==, 512ULL << 20);
+    g_assert_true(vmm_parse_size("4096", 1, &v));
+    g_assert_cmpuint(v, ==, 4096);
+    g_assert_true(vmm_parse_size("0x1000K", 1, &v));
+    g_assert_cmpuint(v, ==, 4ULL << 20);
+    g_assert_false(vmm_parse_size("12Q", 1, &v));
+    g_assert_false(vmm_parse_size("12MB", 1, &v));
+    g_assert_false(vmm_parse_size("-1M", 1, &v));
+    g_assert_false(vmm_parse_size("", 1, &v));
+    g_assert_false(vmm_parse_size("99999999999T", 1, &v));
+}
+
+static void test_full_command_line(void)
+{
+    VmmOptions o;
+    g_autoptr(GError) err = NULL;
+    HostMemoryOptions *m;
+    VFIOUserPCIOptions *d;
+
+    g_assert_true(parse(&o, &err, "-m", "64M",
+                        "-object", "memory-backend-file,id=ram0,size=64M,"
+                        "mem-path=/tmp/a,,b,share=on,offset=2M",
+                        "-machine", "vfio-user-vmm,memory-backend=ram0",
+                        "-device", "vfio-user-pci,socket=/s1,id=edu0,"
+                        "dma-access=file-io,x-msg-timeout=250,"
+                        "x-no-posted-writes=on,x-pci-vendor-id=0x1af4,"
+                        "x-pci-sub-device-id=17",
+                        "--device", "vfio-user-pci,socket=/s2",
+                        "-qtest", "unix:/tmp/q.sock",
+                        "-monitor", "unix:/tmp/m.sock,server,nowait",
+                        "-D", "/tmp/log", "-pidfile", "/tmp/pid", NULL));
+    g_assert_no_error(err);
+    g_assert_null(o.print);
+    g_assert_cmpuint(o.ram_size, ==, 64ULL << 20);
+    g_assert_cmpuint(o.objects->len, ==, 1);
+    m = g_ptr_array_index(o.objects, 0);
+    g_assert_cmpint(m->type, ==, HOSTMEM_FILE);
+    g_assert_cmpstr(m->mem_path, ==, "/tmp/a,b");
+    g_assert_cmpuint(m->offset, ==, 2ULL << 20);
+    g_assert_true(m->share_set && m->share);
+    g_assert_cmpstr(o.machine_backend, ==, "ram0");
+    g_assert_cmpuint(o.devices->len, ==, 2);
+    d = g_ptr_array_index(o.devices, 0);
+    g_assert_cmpstr(d->socket, ==, "/s1");
+    g_assert_cmpstr(d->id, ==, "edu0");
+    g_assert_cmpint(d->dma_access, ==, VFIO_USER_DMA_ACCESS_FILE_IO);
+    g_assert_cmpuint(d->msg_timeout_ms, ==, 250);
+    g_assert_true(d->no_posted_writes);
+    g_assert_cmpint(d->vendor_id, ==, 0x1af4);
+    g_assert_cmpint(d->device_id, ==, -1);
+    g_assert_cmpint(d->sub_device_id, ==, 17);
+    d = g_ptr_array_index(o.devices, 1);
+    g_assert_null(d->id);
+    g_assert_cmpint(d->dma_access, ==, VFIO_USER_DMA_ACCESS_AUTO);
+    g_assert_cmpuint(d->msg_timeout_ms, ==, 5000);
+    g_assert_false(d->no_posted_writes);
+    g_assert_false(o.qtest->is_stdio || o.qtest->server);
+    g_assert_cmpstr(o.qtest->path, ==, "/tmp/q.sock");
+    g_assert_true(o.monitor->server);
+    g_assert_cmpstr(o.monitor->path, ==, "/tmp/m.sock");
+    g_assert_cmpstr(o.logfile, ==, "/tmp/log");
+    g_assert_cmpstr(o.pidfile, ==, "/tmp/pid");
+    vmm_options_clear(&o);
+}
+
+static void test_defaults(void)
+{
+    VmmOptions o;
+
+    g_assert_true(parse(&o, NULL, NULL));
+    g_assert_cmpuint(o.ram_size, ==, VMM_DEFAULT_RAM_SIZE);
+    g_assert_null(o.machine_backend);
+    g_assert_null(o.qtest);
+    vmm_options_clear(&o);
+    /* The backend's size becomes the RAM size when -m is absent. */
+    g_assert_true(parse(&o, NULL, "-object",
+                        "memory-backend-memfd,id=r,size=32M",
+                        "-machine", "memory-backend=r", NULL));
+    g_assert_cmpuint(o.ram_size, ==, 32ULL << 20);
+    vmm_options_clear(&o);
+}
+
+static void test_errors(void)
+{
+    EXPECT_ERROR("-device vfio-user-pci: dma-access: expected auto, mmap, "
+                 "file-io or message, got 'foo'",
+                 "-device", "vfio-user-pci,socket=/s,dma-access=foo");
+    EXPECT_ERROR("-device vfio-user-pci: unknown property 'sockett' (see "
+                 "-device vfio-user-pci,help)",
+                 "-device", "vfio-user-pci,sockett=/s");
+    EXPECT_ERROR("-device vfio-user-pci: socket=PATH is required",
+                 "-device", "vfio-user-pci,id=a");
+    EXPECT_ERROR("-device vfio-user-pci: x-msg-timeout: expected "
+                 "milliseconds from 1 to 4294967295, got '0'",
+                 "-device", "vfio-user-pci,socket=/s,x-msg-timeout=0");
+    EXPECT_ERROR("-device vfio-user-pci: x-pci-vendor-id: expected a number "
+                 "from 0 to 0xffff, got '0x10000'",
+                 "-device", "vfio-user-pci,socket=/s,x-pci-vendor-id=0x10000");
+    EXPECT_ERROR("-device vfio-user-pci: x-no-posted-writes: expected on or "
+                 "off, got 'maybe'",
+                 "-device", "vfio-user-pci,socket=/s,x-no-posted-writes=maybe");
+    EXPECT_ERROR("-device e1000: unknown device type (available: "
+                 "vfio-user-pci)", "-device", "e1000");
+    EXPECT_ERROR("unknown option '-cpu' (see -help)", "-cpu", "max");
+    EXPECT_ERROR("-m: missing argument", "-m");
+    EXPECT_ERROR("-m: expected a size like 512M, got '1X'", "-m", "1X");
+    EXPECT_ERROR("-object memory-backend-memfd: size: expected a size like "
+                 "64M, got 'big'",
+                 "-object", "memory-backend-memfd,id=a,size=big");
+    EXPECT_ERROR("-object memory-backend-file: mem-path=PATH is required",
+                 "-object", "memory-backend-file,id=a,size=1M");
+    EXPECT_ERROR("-object memory-backend-ram: offset: only "
+                 "memory-backend-file has it",
+                 "-object", "memory-backend-ram,id=a,size=1M,offset=4K");
+    EXPECT_ERROR("-object memory-backend-ram: duplicate id 'a'",
+                 "-object", "memory-backend-ram,id=a,size=1M",
+                 "-object", "memory-backend-ram,id=a,size=1M");
+    EXPECT_ERROR("-machine memory-backend=b: no -object with that id",
+                 "-machine", "memory-backend=b");
+    EXPECT_ERROR("-machine memory-backend=a: backend size 1048576 differs "
+                 "from -m 2097152",
+                 "-m", "2M", "-object", "memory-backend-ram,id=a,size=1M",
+                 "-machine", "memory-backend=a");
+    EXPECT_ERROR("-machine: unknown machine type 'q35' (available: "
+                 "vfio-user-vmm)", "-machine", "q35");
+    EXPECT_ERROR("-qtest: expected stdio or unix:PATH, got 'tcp:1'",
+                 "-qtest", "tcp:1");
+    EXPECT_ERROR("-qtest stdio and -monitor stdio cannot share standard "
+                 "input", "-qtest", "stdio", "-monitor", "stdio");
+    EXPECT_ERROR("-device: duplicate id 'x'",
+                 "-device", "vfio-user-pci,socket=/a,id=x",
+                 "-device", "vfio-user-pci,socket=/b,id=x");
+    EXPECT_ERROR("unexpected argument 'foo' (see -help)", "foo");
+}
+
+static void test_help(void)
+{
+    VmmOptions o;
+
+    g_assert_true(parse(&o, NULL, "-device", "vfio-user-pci,help", NULL));
+    g_assert_nonnull(o.print);
+    g_assert_nonnull(strstr(o.print->str, "dma-access"));
+    g_assert_nonnull(strstr(o.print->str, "<auto|mmap|file-io|message>"));
+    g_assert_nonnull(strstr(o.print->str, "(default: auto)"));
+    g_assert_nonnull(strstr(o.print->str, "x-msg-timeout        <uint32>"));
+    vmm_options_clear(&o);
+    g_assert_true(parse(&o, NULL, "-version", NULL));
+    g_assert_true(g_str_has_prefix(o.print->str, "vfio-user-vmm version "));
+    vmm_options_clear(&o);
+    g_assert_true(parse(&o, NULL, "-help", NULL));
+    g_assert_nonnull(strstr(o.print->str, "-qtest stdio|unix:PATH"));
+    vmm_options_clear(&o);
+}
+
+static Machine *make_machine(HostMemType type, const char *path,
+                             uint64_t offset, bool share)
+{
+    HostMemoryOptions mo = {
+        .type = type, .id = (char *)"ram0", .size = 1 << 20,
+        .mem_path = (char *)path, .offset = offset, .share = share,
+        .share_set = true,
+    };
+    g_autoptr(GError) err = NULL;
+    HostMemoryBackend *b = host_memory_backend_new(&mo, &err);
+    Machine *m;
+
+    g_assert_no_error(err);
+    m = machine_new(b, true, &err);
+    g_assert_no_error(err);
+    return m;
+}
+
+static void test_address_space(void)
+{
+    Machine *m = make_machine(HOSTMEM_RAM, NULL, 0, false);
+    uint8_t buf[16];
+    MSIRecord r;
+
+    g_assert_cmpint(m->sections[0].fd, ==, -1);
+    machine_stq(m, 0x1000, 0x1122334455667788ULL, 8);
+    g_assert_cmpuint(machine_ldq(m, 0x1000, 8), ==, 0x1122334455667788ULL);
+    g_assert_cmpuint(machine_ldq(m, 0x1004, 2), ==, 0x3344);
+    /* Host bridge at 00.0 through ECAM; empty slots read all-ones. */
+    g_assert_cmpuint(machine_ldq(m, VMM_ECAM_BASE, 4), ==, 0x00081b36);
+    g_assert_cmpuint(machine_ldq(m, VMM_ECAM_BASE + 0xa, 2), ==, 0x0600);
+    g_assert_cmpuint(machine_ldq(m, VMM_ECAM_BASE, 8), ==,
+                     0x0000000000081b36ULL |
+                     ((uint64_t)machine_ldq(m, VMM_ECAM_BASE + 4, 4) << 32));
+    g_assert_cmpuint(machine_ldq(m, VMM_ECAM_BASE + (1 << 15), 4), ==,
+                     0xffffffff);
+    /* Beyond RAM and in the MMIO window without BARs: all-ones. */
+    g_assert_cmpuint(machine_ldq(m, 1 << 20, 4), ==, 0xffffffff);
+    g_assert_cmpuint(machine_ldq(m, VMM_MMIO32_BASE, 8), ==, UINT64_MAX);
+    /* A read straddling the end of RAM: RAM bytes then all-ones. */
+    machine_stq(m, (1 << 20) - 4, 0xa5a5a5a5, 4);
+    machine_rw(m, (1 << 20) - 4, buf, 8, false);
+    g_assert_cmpuint(buf[3], ==, 0xa5);
+    g_assert_cmpuint(buf[4], ==, 0xff);
+    /* MSI window: writes are recorded in order, reads return zero. */
+    g_assert_false(machine_msi_pop(m, &r));
+    machine_stq(m, VMM_MSI_BASE + 0x1000, 0x4041, 4);
+    machine_stq(m, VMM_MSI_BASE, 7, 4);
+    g_assert_cmpuint(machine_msi_pending(m), ==, 2);
+    g_assert_cmpuint(machine_ldq(m, VMM_MSI_BASE, 4), ==, 0);
+    g_assert_true(machine_msi_pop(m, &r));
+    g_assert_cmpuint(r.addr, ==, VMM_MSI_BASE + 0x1000);
+    g_assert_cmpuint(r.data, ==, 0x4041);
+    g_assert_true(machine_msi_pop(m, &r));
+    g_assert_cmpuint(r.data, ==, 7);
+    g_assert_false(machine_msi_pop(m, &r));
+    machine_free(m);
+}
+
+static void test_file_backend_offset(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("vmm-test-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "ram", NULL);
+    Machine *m = make_machine(HOSTMEM_FILE, path, 8192, true);
+    uint64_t off, val = 0;
+    int fd;
+
+    g_assert_cmpint(m->sections[0].fd, >=, 0);
+    g_assert_cmpuint(m->sections[0].fd_offset, ==, 8192);
+    machine_stq(m, 0x10, 0xfeedfacecafef00dULL, 8);
+    fd = open(path, O_RDONLY);
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(pread(fd, &val, 8, 8192 + 0x10), ==, 8);
+    g_assert_cmpuint(val, ==, 0xfeedfacecafef00dULL);
+    g_assert_cmpint(lseek(fd, 0, SEEK_END), ==, 8192 + (1 << 20));
+    close(fd);
+    g_assert_cmpint(host_memory_backend_share_fd(m->ram, &off), >=, 0);
+    machine_free(m);
+    /* share=off: private mapping, so no fd is offered to devices. */
+    m = make_machine(HOSTMEM_FILE, path, 0, false);
+    g_assert_cmpint(m->sections[0].fd, ==, -1);
+    machine_free(m);
+    unlink(path);
+    rmdir(dir);
+}
+
+static void test_backend_errors(void)
+{
+    HostMemoryOptions mo = {
+        .type = HOSTMEM_FILE, .id = (char *)"f", .size = 1 << 20,
+        .mem_path = (char *)"/nonexistent-dir/x",
+    };
+    g_autoptr(GError) err = NULL;
+
+    g_assert_null(host_memory_backend_new(&mo, &err));
+    g_assert_error(err, VFU_ERROR, ENOENT);
+    g_assert_nonnull(strstr(err->message, "/nonexistent-dir/x"));
+    g_clear_error(&err);
+    mo.type = HOSTMEM_MEMFD;
+    mo.mem_path = NULL;
+    mo.size = 1000; /* not a page multiple */
+    g_assert_null(host_memory_backend_new(&mo, &err));
+    g_assert_error(err, VFU_ERROR, EINVAL);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/vmm/options/sizes", test_sizes);
+    g_test_add_func("/vmm/options/full", test_full_command_line);
+    g_test_add_func("/vmm/options/defaults", test_defaults);
+    g_test_add_func("/vmm/options/errors", test_errors);
+    g_test_add_func("/vmm/options/help", test_help);
+    g_test_add_func("/vmm/machine/address-space", test_address_space);
+    g_test_add_func("/vmm/machine/file-offset", test_file_backend_offset);
+    g_test_add_func("/vmm/machine/backend-errors", test_backend_errors);
+    return g_test_run();
+}
