@@ -2,8 +2,9 @@
  * Fake vfio-user server for the proxy unit tests: a script that runs on
  * its own thread against one end of a socketpair (or an accepted socket),
  * speaking through the transport functions, plus a one-shot gate for
- * ordering steps between the test and its server.  Prototypes are at the
- * top of test-proxy.c.
+ * ordering steps between the test and its server, and a loader for the
+ * recorded sessions in tests/data.  Prototypes are at the top of
+ * test-proxy.c.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -14,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <glib.h>
+#include <json-glib/json-glib.h>
 
 #include "vfio-user/caps.h"
 #include "vfio-user/error.h"
@@ -228,4 +230,155 @@ unsigned count_fds(void)
     }
     closedir(d);
     return n;
+}
+
+/* ---- Recorded sessions of real peers (the .jsonl files in tests/data) ---- */
+
+/* One recorded request of the client and the server's recorded answer. */
+typedef struct VecPair {
+    uint16_t cmd;
+    GBytes *request;
+    GBytes *reply;
+    uint32_t errnum; /* non-zero: the reply was an error reply */
+} VecPair;
+
+static GBytes *vec_payload(JsonObject *o)
+{
+    const char *hex = json_object_get_string_member(o, "payload_hex");
+    size_t n = strlen(hex) / 2;
+    guint8 *buf = g_malloc(n + 1);
+
+    for (size_t i = 0; i < n; i++) {
+        buf[i] = g_ascii_xdigit_value(hex[2 * i]) << 4 |
+                 g_ascii_xdigit_value(hex[2 * i + 1]);
+    }
+    return g_bytes_new_take(buf, n);
+}
+
+/* Whole messages only: no fds, no truncated payload. */
+static bool vec_usable(JsonObject *o)
+{
+    return json_object_get_int_member(o, "nfds") == 0 &&
+           !json_object_has_member(o, "payload_len");
+}
+
+static bool vec_is(JsonObject *o, const char *dir, const char *type)
+{
+    return !strcmp(json_object_get_string_member(o, "dir"), dir) &&
+           !strcmp(json_object_get_string_member(o, "type"), type);
+}
+
+static JsonObject *vec_reply_to(GPtrArray *msgs, guint from, gint64 id)
+{
+    for (guint j = from; j < msgs->len; j++) {
+        JsonObject *r = g_ptr_array_index(msgs, j);
+
+        if (vec_is(r, "s2c", "reply") &&
+            json_object_get_int_member(r, "id") == id) {
+            return r;
+        }
+    }
+    return NULL;
+}
+
+static void vec_pair_free(gpointer p)
+{
+    VecPair *v = p;
+
+    g_bytes_unref(v->request);
+    g_bytes_unref(v->reply);
+    g_free(v);
+}
+
+/*
+ * Load @file: *@version gets the server's VERSION reply payload; the
+ * result holds every blocking client request (without fds) whose reply
+ * was recorded whole, in order.
+ */
+GPtrArray *vec_load(const char *file, GBytes **version)
+{
+    g_autofree char *path = g_build_filename(TEST_DATA_DIR, file, NULL);
+    g_autofree char *text = NULL;
+    g_auto(GStrv) lines = NULL;
+    g_autoptr(GPtrArray) parsers =
+        g_ptr_array_new_with_free_func(g_object_unref);
+    g_autoptr(GPtrArray) msgs = g_ptr_array_new();
+    GPtrArray *pairs = g_ptr_array_new_with_free_func(vec_pair_free);
+
+    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+    lines = g_strsplit(text, "\n", -1);
+    for (char **l = lines; *l; l++) {
+        JsonParser *parser;
+
+        if (!**l) {
+            continue;
+        }
+        parser = json_parser_new();
+        g_assert_true(json_parser_load_from_data(parser, *l, -1, NULL));
+        g_ptr_array_add(parsers, parser);
+        g_ptr_array_add(msgs,
+                        json_node_get_object(json_parser_get_root(parser)));
+    }
+    *version = NULL;
+    for (guint i = 0; i < msgs->len; i++) {
+        JsonObject *m = g_ptr_array_index(msgs, i), *r;
+        gint64 cmd = json_object_get_int_member(m, "cmd");
+        VecPair *v;
+
+        if (cmd == VFIO_USER_VERSION && vec_is(m, "s2c", "reply")) {
+            *version = *version ? *version : vec_payload(m);
+        }
+        if (cmd == VFIO_USER_VERSION || !vec_is(m, "c2s", "request") ||
+            json_object_get_boolean_member(m, "no_reply") || !vec_usable(m)) {
+            continue;
+        }
+        r = vec_reply_to(msgs, i + 1, json_object_get_int_member(m, "id"));
+        if (!r || !vec_usable(r)) {
+            continue;
+        }
+        v = g_new0(VecPair, 1);
+        v->cmd = cmd;
+        v->request = vec_payload(m);
+        v->reply = vec_payload(r);
+        if (json_object_get_boolean_member(r, "error_flag")) {
+            v->errnum = json_object_get_int_member(r, "errno");
+        }
+        g_ptr_array_add(pairs, v);
+    }
+    g_assert_nonnull(*version);
+    return pairs;
+}
+
+typedef struct VecReplay {
+    GBytes *version;
+    GPtrArray *pairs;
+} VecReplay;
+
+/* Server side of a replay: the recorded server's answers, byte for byte. */
+void script_vec_replay(int sock, void *opaque)
+{
+    VecReplay *vr = opaque;
+    char buf[4096];
+    VFIOUserHdr hdr;
+    size_t n;
+
+    srv_version_raw(sock, g_bytes_get_data(vr->version, NULL),
+                    g_bytes_get_size(vr->version), VFIO_USER_VERSION, 0,
+                    VFIO_USER_F_TYPE_REPLY, 0, NULL);
+    for (guint i = 0; i < vr->pairs->len; i++) {
+        VecPair *v = g_ptr_array_index(vr->pairs, i);
+        size_t len;
+        const void *data = g_bytes_get_data(v->request, &len);
+
+        n = srv_recv(sock, &hdr, buf, sizeof(buf), NULL, NULL);
+        g_assert_cmpuint(hdr.cmd, ==, v->cmd);
+        g_assert_cmpmem(buf, n, data, len);
+        if (v->errnum) {
+            srv_error(sock, &hdr, v->errnum);
+        } else {
+            data = g_bytes_get_data(v->reply, &len);
+            srv_reply(sock, &hdr, data, len, NULL, 0);
+        }
+    }
+    g_assert_true(srv_wait_eof(sock));
 }

@@ -55,6 +55,18 @@ void srv_version_raw(int sock, const void *payload, size_t len, uint16_t cmd,
 void srv_version_json(int sock, uint16_t major, const char *json);
 void srv_version(int sock);
 unsigned count_fds(void);
+typedef struct VecPair {
+    uint16_t cmd;
+    GBytes *request;
+    GBytes *reply;
+    uint32_t errnum;
+} VecPair;
+typedef struct VecReplay {
+    GBytes *version;
+    GPtrArray *pairs;
+} VecReplay;
+GPtrArray *vec_load(const char *file, GBytes **version);
+void script_vec_replay(int sock, void *opaque);
 
 /* Warnings of the proxy's log domain, captured instead of aborting. */
 static GMutex log_lock;
@@ -1243,6 +1255,58 @@ static void test_fd_cycle_socketpair(void)
     g_assert_cmpuint(count_fds(), ==, before);
 }
 
+/*
+ * Replay a recorded libvfio-user session: its real VERSION reply, then
+ * every recorded request of the client (as our own request) answered with
+ * the server's recorded reply; each must come back to us unchanged.
+ */
+static void test_vector_replay(gconstpointer file)
+{
+    VecReplay vr;
+    Peer *p;
+    VFIOUserProxy *proxy;
+    const VFIOUserCaps *s, *m;
+    VFIOUserProxyStats st;
+
+    vr.pairs = vec_load(file, &vr.version);
+    g_assert_cmpuint(vr.pairs->len, >, 10);
+    p = peer_start(script_vec_replay, &vr);
+    proxy = client_new(p, 0);
+    s = vfio_user_proxy_server_caps(proxy);
+    m = vfio_user_proxy_caps(proxy);
+    g_assert_cmpuint(s->minor, ==, 2);
+    g_assert_cmpuint(s->max_msg_fds, ==, 8);
+    g_assert_true(s->migration);
+    g_assert_cmpuint(s->migration_pgsize, ==, 4096);
+    g_assert_cmpuint(m->minor, ==, 1);
+    g_assert_cmpuint(m->max_msg_fds, ==, 8);
+    g_assert_cmpuint(m->max_data_xfer_size, ==, 1048576);
+    for (guint i = 0; i < vr.pairs->len; i++) {
+        VecPair *v = g_ptr_array_index(vr.pairs, i);
+        size_t len, rlen;
+        const void *data = g_bytes_get_data(v->request, &len);
+        const void *want = g_bytes_get_data(v->reply, &rlen);
+        char buf[4096];
+        VFIOUserRequest req;
+        GError *err = NULL;
+
+        g_assert_true(client_call(proxy, v->cmd, data, len, buf, sizeof(buf),
+                                  &req, &err));
+        g_assert_no_error(err);
+        g_assert_cmpint(req.reply_errno, ==, v->errnum);
+        if (!v->errnum) {
+            g_assert_cmpmem(buf, req.reply_len, want, rlen);
+        }
+    }
+    vfio_user_proxy_get_stats(proxy, &st);
+    g_assert_cmpuint(st.replies, ==, vr.pairs->len);
+    g_assert_cmpuint(st.unknown_replies, ==, 0);
+    vfio_user_proxy_close(proxy);
+    peer_join(p);
+    g_ptr_array_unref(vr.pairs);
+    g_bytes_unref(vr.version);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1284,5 +1348,12 @@ int main(int argc, char **argv)
     g_test_add_func("/proxy/server-request/during-wait",
                     test_server_request_during_wait);
     g_test_add_func("/proxy/server-request/no-handler", test_no_handler_enosys);
+    g_test_add_data_func("/proxy/vectors/sample-client-server",
+                         "libvfio-user-sample-client-server.jsonl",
+                         test_vector_replay);
+    g_test_add_data_func("/proxy/vectors/gpio-client",
+                         "libvfio-user-gpio-client.jsonl", test_vector_replay);
+    g_test_add_data_func("/proxy/vectors/access-modes",
+                         "libvfio-user-access-modes.jsonl", test_vector_replay);
     return g_test_run();
 }
