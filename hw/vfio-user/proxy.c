@@ -351,8 +351,7 @@ static VFIOUserProxy *proxy_new(int sock, char *path,
         g_thread_try_new("vfio-user-rx", proxy_thread_main, proxy, &err);
     if (!proxy->thread) {
         vfu_error_set(errp, EAGAIN,
-                      "vfio-user: %s: cannot start the "
-                      "receive thread: %s",
+                      "vfio-user: %s: cannot start the receive thread: %s",
                       proxy->path, err->message);
         g_error_free(err);
         proxy_destroy(proxy);
@@ -411,8 +410,7 @@ VFIOUserProxy *vfio_user_proxy_connect(const char *path,
 
     if (len == 0 || len >= sizeof(sa.sun_path)) {
         vfu_error_set(errp, ENAMETOOLONG,
-                      "vfio-user: socket path '%s' is %s "
-                      "(at most %zu bytes)",
+                      "vfio-user: socket path '%s' is %s (at most %zu bytes)",
                       path, len ? "too long" : "empty",
                       sizeof(sa.sun_path) - 1);
         return NULL;
@@ -618,8 +616,7 @@ static bool proxy_alloc_id_locked(VFIOUserProxy *proxy, uint16_t *id,
         }
     }
     return vfu_error_set(errp, EAGAIN,
-                         "vfio-user: %s: more than %d "
-                         "requests outstanding",
+                         "vfio-user: %s: more than %d requests outstanding",
                          proxy->path, PROXY_SLOTS);
 }
 
@@ -632,8 +629,7 @@ static bool proxy_waiter_error(VFIOUserProxy *proxy, VFIOUserWaiter *w,
 
     if (w->timed_out) {
         return vfu_error_set(errp, ETIMEDOUT,
-                             "vfio-user: %s: no reply to %s "
-                             "within %u ms",
+                             "vfio-user: %s: no reply to %s within %u ms",
                              proxy->path, name, proxy->timeout_ms);
     }
     switch (w->err) {
@@ -686,8 +682,7 @@ static bool proxy_wait_locked(VFIOUserProxy *proxy, VFIOUserWaiter *w,
             GError *err = NULL;
 
             vfu_error_set(&err, ETIMEDOUT,
-                          "server stalled in the middle of "
-                          "a %s reply",
+                          "server stalled in the middle of a %s reply",
                           vfu_cmd_name(w->cmd));
             proxy_fail_locked(proxy, err);
             g_error_free(err);
@@ -699,6 +694,32 @@ static bool proxy_wait_locked(VFIOUserProxy *proxy, VFIOUserWaiter *w,
     return w->err ? proxy_waiter_error(proxy, w, errp) : true;
 }
 
+/*
+ * Common start of call() and post(): check @req, count the caller in and
+ * pick an id.  On success proxy->lock is held.
+ */
+static bool proxy_begin_locked(VFIOUserProxy *proxy, VFIOUserRequest *req,
+                               size_t *len, uint16_t *id, GError **errp)
+{
+    req->reply_len = 0;
+    req->reply_nfds = 0;
+    req->reply_errno = 0;
+    if (!proxy_check_request(proxy, req, len, errp)) {
+        return false;
+    }
+    g_mutex_lock(&proxy->lock);
+    if (!proxy_enter_locked(proxy, req->cmd, errp)) {
+        g_mutex_unlock(&proxy->lock);
+        return false;
+    }
+    if (!proxy_alloc_id_locked(proxy, id, errp)) {
+        proxy_leave_locked(proxy);
+        g_mutex_unlock(&proxy->lock);
+        return false;
+    }
+    return true;
+}
+
 bool vfio_user_proxy_call(VFIOUserProxy *proxy, VFIOUserRequest *req,
                           GError **errp)
 {
@@ -708,27 +729,14 @@ bool vfio_user_proxy_call(VFIOUserProxy *proxy, VFIOUserRequest *req,
     size_t len;
     bool ok;
 
-    req->reply_len = 0;
-    req->reply_nfds = 0;
-    req->reply_errno = 0;
-    if (!proxy_check_request(proxy, req, &len, errp)) {
-        return false;
-    }
     if (g_thread_self() == proxy->thread) {
         /* Nobody would read the reply: a handler must not block on one. */
         return vfu_error_set(errp, EDEADLK,
-                             "vfio-user: %s: %s sent from "
-                             "the receive thread would wait forever",
+                             "vfio-user: %s: %s sent from the receive thread "
+                             "would wait forever",
                              proxy->path, vfu_cmd_name(req->cmd));
     }
-    g_mutex_lock(&proxy->lock);
-    if (!proxy_enter_locked(proxy, req->cmd, errp)) {
-        g_mutex_unlock(&proxy->lock);
-        return false;
-    }
-    if (!proxy_alloc_id_locked(proxy, &w.id, errp)) {
-        proxy_leave_locked(proxy);
-        g_mutex_unlock(&proxy->lock);
+    if (!proxy_begin_locked(proxy, req, &len, &w.id, errp)) {
         return false;
     }
     g_cond_init(&w.cond);
@@ -768,20 +776,7 @@ bool vfio_user_proxy_post(VFIOUserProxy *proxy, VFIOUserRequest *req,
     size_t len;
     bool ok;
 
-    req->reply_len = 0;
-    req->reply_nfds = 0;
-    req->reply_errno = 0;
-    if (!proxy_check_request(proxy, req, &len, errp)) {
-        return false;
-    }
-    g_mutex_lock(&proxy->lock);
-    if (!proxy_enter_locked(proxy, req->cmd, errp)) {
-        g_mutex_unlock(&proxy->lock);
-        return false;
-    }
-    if (!proxy_alloc_id_locked(proxy, &id, errp)) {
-        proxy_leave_locked(proxy);
-        g_mutex_unlock(&proxy->lock);
+    if (!proxy_begin_locked(proxy, req, &len, &id, errp)) {
         return false;
     }
     p = &proxy->posted[proxy->posted_next++ % PROXY_POSTED_RING];
@@ -840,11 +835,9 @@ static bool proxy_fill_reply(VFIOUserProxy *proxy, VFIOUserWaiter *w,
 
     if (hdr->cmd != w->cmd) {
         vfu_close_fds(fds, nfds);
-        return vfu_error_set(errp, EPROTO,
-                             "reply to %s id %u carries "
-                             "command %s",
-                             vfu_cmd_name(w->cmd), w->id,
-                             vfu_cmd_name(hdr->cmd));
+        return vfu_error_set(
+            errp, EPROTO, "reply to %s id %u carries command %s",
+            vfu_cmd_name(w->cmd), w->id, vfu_cmd_name(hdr->cmd));
     }
     if (hdr->flags & VFIO_USER_F_ERROR) {
         req->reply_errno =
@@ -1093,9 +1086,7 @@ bool vfio_user_proxy_send_reply(VFIOUserProxy *proxy, const VFIOUserHdr *req,
 
     if (iovcnt < 0 || iovcnt > PROXY_MAX_IOV ||
         !proxy_iov_total(iov, iovcnt, &len) || len > UINT32_MAX - sizeof(hdr)) {
-        return vfu_error_set(errp, EINVAL,
-                             "vfio-user: %s: malformed %s "
-                             "reply",
+        return vfu_error_set(errp, EINVAL, "vfio-user: %s: malformed %s reply",
                              proxy->path, vfu_cmd_name(req->cmd));
     }
     vfu_hdr_init(&hdr, req->id, req->cmd, sizeof(hdr) + len,
