@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <glib.h>
+#include "hw/pci/pci_host.h"
 #include "system/machine.h"
 #include "system/options.h"
 #include "vfio-user/error.h"
@@ -309,6 +310,187 @@ static void test_backend_errors(void)
     g_assert_error(err, VFU_ERROR, EINVAL);
 }
 
+/* ---- a device model with emulated MSI and MSI-X, plugged in slot 3 ---- */
+
+#define DUMMY_ECAM (VMM_ECAM_BASE + (3 << 15))
+#define MSI_CAP 0x40
+#define MSIX_CAP 0x60
+
+static uint32_t dummy_config_read(PCIDevice *d, uint32_t off, unsigned len)
+{
+    return pci_default_config_read(d, off, len);
+}
+
+static void dummy_config_write(PCIDevice *d, uint32_t off, uint32_t val,
+                               unsigned len)
+{
+    pci_default_config_write(d, off, val, len);
+}
+
+/* Outside the MSI-X structures every byte reads 0xab. */
+static void dummy_bar_rw(PCIDevice *d, int bar, uint64_t off, void *buf,
+                         uint64_t len, bool is_write)
+{
+    uint8_t *p = buf;
+
+    while (len) {
+        uint64_t plain, n = msix_bar_rw(d, bar, off, p, len, is_write,
+                                        &plain);
+
+        if (!n) {
+            n = plain;
+            if (!is_write) {
+                memset(p, 0xab, n);
+            }
+        }
+        off += n;
+        p += n;
+        len -= n;
+    }
+}
+
+static void dummy_destroy(PCIDevice *d)
+{
+    pci_device_finalize(d);
+    g_free(d);
+}
+
+static const PCIDeviceOps dummy_ops = {
+    .type = "dummy",
+    .config_read = dummy_config_read,
+    .config_write = dummy_config_write,
+    .bar_rw = dummy_bar_rw,
+    .destroy = dummy_destroy,
+};
+
+static Machine *make_dummy_machine(void)
+{
+    Machine *m = make_machine(HOSTMEM_MEMFD, NULL, 0, true);
+    PCIDevice *d = g_new0(PCIDevice, 1);
+    g_autoptr(GError) err = NULL;
+
+    pci_device_init(d, &dummy_ops, "dummy");
+    pci_device_emulate(d, 0, 256, 0);
+    pci_set_config(d, PCI_VENDOR_ID, 0x1234, 2);
+    pci_set_config(d, PCI_DEVICE_ID, 0x5678, 2);
+    d->wmask[PCI_COMMAND] = PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+    d->wmask[PCI_INTERRUPT_LINE] = 0xff;
+    pci_set_config(d, PCI_INTERRUPT_PIN, 1, 1);
+    pci_device_set_bar(d, 0, 0x1000, 0);
+    pci_device_set_bar(d, 2, 0x100000, PCI_BASE_ADDRESS_MEM_TYPE_64 |
+                       PCI_BASE_ADDRESS_MEM_PREFETCH);
+    /* MSI: 64-bit, per-vector mask, 4 vectors; MSI-X: 4 vectors in BAR0. */
+    msi_init(d, MSI_CAP, PCI_MSI_FLAGS_64BIT | PCI_MSI_FLAGS_MASKBIT |
+             (2 << 1));
+    g_assert_true(msix_init(d, MSIX_CAP, 3, 0x800, 0xc00, &err));
+    g_assert_no_error(err);
+    g_assert_true(pci_host_plug(m->pci, d, 3, &err));
+    pci_host_firmware_init(m->pci);
+    return m;
+}
+
+static void test_pci_firmware(void)
+{
+    Machine *m = make_dummy_machine();
+
+    /* Largest BAR first, naturally aligned, in the 32-bit window. */
+    g_assert_cmpuint(machine_ldq(m, DUMMY_ECAM + 0x18, 4), ==,
+                     VMM_MMIO32_BASE | 0xc);
+    g_assert_cmpuint(machine_ldq(m, DUMMY_ECAM + 0x1c, 4), ==, 0);
+    g_assert_cmpuint(machine_ldq(m, DUMMY_ECAM + 0x10, 4), ==,
+                     VMM_MMIO32_BASE + 0x100000);
+    g_assert_cmpuint(machine_ldq(m, DUMMY_ECAM + PCI_COMMAND, 2), ==,
+                     PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+    g_assert_cmpuint(machine_ldq(m, DUMMY_ECAM + PCI_INTERRUPT_LINE, 1), ==,
+                     VMM_INTX_BASE + 3);
+    g_assert_cmpuint(machine_ldq(m, VMM_MMIO32_BASE + 0x100000, 4), ==,
+                     0xabababab);
+    /* Sizing, then moving BAR2 to the 64-bit window. */
+    machine_stq(m, DUMMY_ECAM + 0x10, 0xffffffff, 4);
+    g_assert_cmpuint(machine_ldq(m, DUMMY_ECAM + 0x10, 4), ==, 0xfffff000);
+    machine_stq(m, DUMMY_ECAM + 0x10, VMM_MMIO32_BASE + 0x100000, 4);
+    machine_stq(m, DUMMY_ECAM + 0x18, 0, 4);
+    machine_stq(m, DUMMY_ECAM + 0x1c, VMM_MMIO64_BASE >> 32, 4);
+    g_assert_cmpuint(machine_ldq(m, VMM_MMIO32_BASE, 4), ==, 0xffffffff);
+    g_assert_cmpuint(machine_ldq(m, VMM_MMIO64_BASE + 8, 4), ==, 0xabababab);
+    /* Memory decoding off: the BARs disappear. */
+    machine_stq(m, DUMMY_ECAM + PCI_COMMAND, 0, 2);
+    g_assert_cmpuint(machine_ldq(m, VMM_MMIO64_BASE, 4), ==, 0xffffffff);
+    machine_free(m);
+}
+
+static void expect_msi(Machine *m, uint64_t addr, uint32_t data)
+{
+    MSIRecord r;
+
+    g_assert_true(machine_msi_pop(m, &r));
+    g_assert_cmphex(r.addr, ==, addr);
+    g_assert_cmphex(r.data, ==, data);
+}
+
+static void test_pci_msi(void)
+{
+    Machine *m = make_dummy_machine();
+    PCIDevice *d = pci_host_find(m->pci, "dummy");
+
+    msi_notify(d, 0); /* not enabled: dropped */
+    g_assert_cmpuint(machine_msi_pending(m), ==, 0);
+    machine_stq(m, DUMMY_ECAM + MSI_CAP + 4, 0xfee01000, 4);
+    machine_stq(m, DUMMY_ECAM + MSI_CAP + 12, 0x50, 2);
+    machine_stq(m, DUMMY_ECAM + MSI_CAP + 2, 1 | (2 << 4), 2);
+    g_assert_cmpuint(msi_nr_vectors(d), ==, 4);
+    msi_notify(d, 2);
+    expect_msi(m, 0xfee01000, 0x52);
+    /* Masked vector 1 becomes pending, and is sent when unmasked. */
+    machine_stq(m, DUMMY_ECAM + MSI_CAP + 16, 2, 4);
+    msi_notify(d, 1);
+    g_assert_cmpuint(machine_msi_pending(m), ==, 0);
+    g_assert_cmpuint(machine_ldq(m, DUMMY_ECAM + MSI_CAP + 20, 4), ==, 2);
+    machine_stq(m, DUMMY_ECAM + MSI_CAP + 16, 0, 4);
+    expect_msi(m, 0xfee01000, 0x51);
+    g_assert_cmpuint(machine_ldq(m, DUMMY_ECAM + MSI_CAP + 20, 4), ==, 0);
+    machine_free(m);
+}
+
+static void test_pci_msix(void)
+{
+    Machine *m = make_dummy_machine();
+    PCIDevice *d = pci_host_find(m->pci, "dummy");
+    uint64_t table = VMM_MMIO32_BASE + 0x100000 + 0x800;
+    uint64_t pba = VMM_MMIO32_BASE + 0x100000 + 0xc00;
+
+    g_assert_cmpuint(machine_ldq(m, DUMMY_ECAM + MSIX_CAP + 2, 2), ==, 3);
+    g_assert_cmpuint(machine_ldq(m, DUMMY_ECAM + MSIX_CAP + 4, 4), ==, 0x800);
+    machine_stq(m, DUMMY_ECAM + MSIX_CAP + 2, PCI_MSIX_FLAGS_ENABLE, 2);
+    g_assert_cmpuint(msix_nr_vectors(d), ==, 4);
+    /* Every vector starts masked. */
+    g_assert_cmpuint(machine_ldq(m, table + 16 + 12, 4), ==, 1);
+    machine_stq(m, table + 16, 0xfee02000, 8);
+    machine_stq(m, table + 16 + 8, 0x77, 4);
+    machine_stq(m, table + 16 + 12, 0, 4);
+    msix_notify(d, 1);
+    expect_msi(m, 0xfee02000, 0x77);
+    /* Vector 2 masked: pending bit in the PBA, sent on unmask. */
+    machine_stq(m, table + 32, 0xfee03000, 8);
+    machine_stq(m, table + 32 + 8, 0x88, 4);
+    msix_notify(d, 2);
+    g_assert_cmpuint(machine_msi_pending(m), ==, 0);
+    g_assert_cmpuint(machine_ldq(m, pba, 8), ==, 4);
+    machine_stq(m, table + 32 + 12, 0, 4);
+    expect_msi(m, 0xfee03000, 0x88);
+    g_assert_cmpuint(machine_ldq(m, pba, 8), ==, 0);
+    /* Function mask holds everything back until cleared. */
+    machine_stq(m, DUMMY_ECAM + MSIX_CAP + 2,
+                PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL, 2);
+    msix_notify(d, 1);
+    g_assert_cmpuint(machine_msi_pending(m), ==, 0);
+    machine_stq(m, DUMMY_ECAM + MSIX_CAP + 2, PCI_MSIX_FLAGS_ENABLE, 2);
+    expect_msi(m, 0xfee02000, 0x77);
+    /* A read across the end of the PBA: PBA bytes, then plain BAR. */
+    g_assert_cmphex(machine_ldq(m, pba + 4, 8), ==, 0xabababab00000000ULL);
+    machine_free(m);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -320,5 +502,8 @@ int main(int argc, char **argv)
     g_test_add_func("/vmm/machine/address-space", test_address_space);
     g_test_add_func("/vmm/machine/file-offset", test_file_backend_offset);
     g_test_add_func("/vmm/machine/backend-errors", test_backend_errors);
+    g_test_add_func("/vmm/pci/firmware", test_pci_firmware);
+    g_test_add_func("/vmm/pci/msi", test_pci_msi);
+    g_test_add_func("/vmm/pci/msix", test_pci_msix);
     return g_test_run();
 }
