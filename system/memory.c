@@ -61,15 +61,15 @@ static int hostmem_open_file(const HostMemoryOptions *o, GError **errp)
         fd = open(o->mem_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     }
     if (fd < 0) {
-        vfu_error_set(errp, errno, "%s: cannot open mem-path '%s': %s",
-                      o->id, o->mem_path, g_strerror(errno));
+        vfu_error_set(errp, errno, "cannot open mem-path '%s': %s",
+                      o->mem_path, g_strerror(errno));
         return -1;
     }
     if (fstat(fd, &st) < 0 ||
         ((uint64_t)st.st_size < o->offset + o->size &&
          ftruncate(fd, o->offset + o->size) < 0)) {
-        vfu_error_set(errp, errno, "%s: cannot size '%s' to %" PRIu64
-                      " bytes: %s", o->id, o->mem_path, o->offset + o->size,
+        vfu_error_set(errp, errno, "cannot size '%s' to %" PRIu64
+                      " bytes: %s", o->mem_path, o->offset + o->size,
                       g_strerror(errno));
         close(fd);
         return -1;
@@ -82,13 +82,13 @@ static int hostmem_open_memfd(const HostMemoryOptions *o, GError **errp)
     int fd = memfd_create(o->id, MFD_CLOEXEC);
 
     if (fd < 0) {
-        vfu_error_set(errp, errno, "%s: memfd_create failed: %s", o->id,
+        vfu_error_set(errp, errno, "memfd_create failed: %s",
                       g_strerror(errno));
         return -1;
     }
     if (ftruncate(fd, o->size) < 0) {
-        vfu_error_set(errp, errno, "%s: cannot size memfd to %" PRIu64
-                      " bytes: %s", o->id, o->size, g_strerror(errno));
+        vfu_error_set(errp, errno, "cannot size memfd to %" PRIu64
+                      " bytes: %s", o->size, g_strerror(errno));
         close(fd);
         return -1;
     }
@@ -100,23 +100,23 @@ static bool hostmem_check(const HostMemoryOptions *o, GError **errp)
     uint64_t page = sysconf(_SC_PAGESIZE);
 
     if (!o->size || o->size % page) {
-        return vfu_error_set(errp, EINVAL, "%s: size must be a non-zero "
-                             "multiple of %" PRIu64, o->id, page);
+        return vfu_error_set(errp, EINVAL, "size must be a non-zero "
+                             "multiple of %" PRIu64, page);
     }
     if (o->size > SIZE_MAX || o->offset + o->size < o->offset) {
-        return vfu_error_set(errp, EINVAL, "%s: size too large", o->id);
+        return vfu_error_set(errp, EINVAL, "size too large");
     }
     if (o->type == HOSTMEM_FILE && !o->mem_path) {
-        return vfu_error_set(errp, EINVAL, "%s: memory-backend-file needs "
-                             "mem-path", o->id);
+        return vfu_error_set(errp, EINVAL, "memory-backend-file needs "
+                             "mem-path");
     }
     if (o->type != HOSTMEM_FILE && (o->mem_path || o->offset)) {
-        return vfu_error_set(errp, EINVAL, "%s: mem-path and offset are for "
-                             "memory-backend-file only", o->id);
+        return vfu_error_set(errp, EINVAL, "mem-path and offset are for "
+                             "memory-backend-file only");
     }
     if (o->offset % page) {
-        return vfu_error_set(errp, EINVAL, "%s: offset must be a multiple "
-                             "of %" PRIu64, o->id, page);
+        return vfu_error_set(errp, EINVAL, "offset must be a multiple "
+                             "of %" PRIu64, page);
     }
     return true;
 }
@@ -148,8 +148,8 @@ HostMemoryBackend *host_memory_backend_new(const HostMemoryOptions *opts,
     p = mmap(NULL, opts->size, PROT_READ | PROT_WRITE, flags, fd,
              fd < 0 ? 0 : (off_t)opts->offset);
     if (p == MAP_FAILED) {
-        vfu_error_set(errp, errno, "%s: cannot map %" PRIu64 " bytes: %s",
-                      opts->id, opts->size, g_strerror(errno));
+        vfu_error_set(errp, errno, "cannot map %" PRIu64 " bytes: %s",
+                      opts->size, g_strerror(errno));
         if (fd >= 0) {
             close(fd);
         }

@@ -571,7 +571,7 @@ static void vupci_info(PCIDevice *d, GString *out)
                            vupci_failed(dev) ? "failed" : "connected");
     g_string_append_printf(out, "  caps: %s\n", caps);
     g_string_append_printf(out, "  dma-access %s, x-msg-timeout %u ms, "
-                           "posted writes %s, interrupts %s (%u vectors)\n",
+                           "posted writes %s, interrupts %s (vectors: %u)\n",
                            vfio_user_dma_access_name(dev->opts.dma_access),
                            dev->opts.msg_timeout_ms,
                            dev->vdev.posted_writes ? "on" : "off",

@@ -51,7 +51,7 @@ const char *host_mem_type_name(HostMemType t);
 /* "memory-backend-ram" etc. to the type; false if unknown. */
 bool host_mem_type_parse(const char *s, HostMemType *out);
 
-/* Allocate the memory; errors name the backend id and the cause. */
+/* Allocate the memory; errors give the cause (the caller names the id). */
 HostMemoryBackend *host_memory_backend_new(const HostMemoryOptions *opts,
                                            GError **errp);
 void host_memory_backend_free(HostMemoryBackend *b);
