@@ -32,8 +32,8 @@ struct CharLine {
     guint in_src;
     guint idle_src;
     bool paused;
-    bool broken;     /* output failed: drop further output */
-    bool eof;        /* input ended; close once the buffered lines ran */
+    bool broken; /* output failed: drop further output */
+    bool eof;    /* input ended; close once the buffered lines ran */
     GString *inbuf;
 };
 
@@ -115,8 +115,8 @@ static void char_line_hangup(CharLine *c)
     c->eof = false;
     char_line_detach(c);
     if (c->server) {
-        c->listen_src = g_unix_fd_add(c->listen_fd, G_IO_IN,
-                                      char_line_accept, c);
+        c->listen_src =
+            g_unix_fd_add(c->listen_fd, G_IO_IN, char_line_accept, c);
     }
     c->ops->closed(c, !c->server, c->opaque);
 }
@@ -142,8 +142,8 @@ static gboolean char_line_readable(gint fd, GIOCondition cond, gpointer p)
         return G_SOURCE_REMOVE;
     }
     g_string_append_len(c->inbuf, buf, n);
-    if (c->inbuf->len > CHAR_MAX_LINE && !memchr(c->inbuf->str, '\n',
-                                                 c->inbuf->len)) {
+    if (c->inbuf->len > CHAR_MAX_LINE &&
+        !memchr(c->inbuf->str, '\n', c->inbuf->len)) {
         g_string_truncate(c->inbuf, 0);
     }
     char_line_process(c);
@@ -152,13 +152,12 @@ static gboolean char_line_readable(gint fd, GIOCondition cond, gpointer p)
 
 static int char_line_socket(const char *path, bool server, GError **errp)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
     struct stat st;
     int fd;
 
     if (strlen(path) >= sizeof(sa.sun_path)) {
-        vfu_error_set(errp, ENAMETOOLONG, "socket path '%s' is too long",
-                      path);
+        vfu_error_set(errp, ENAMETOOLONG, "socket path '%s' is too long", path);
         return -1;
     }
     strcpy(sa.sun_path, path);

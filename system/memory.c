@@ -49,8 +49,8 @@ static int hostmem_open_file(const HostMemoryOptions *o, GError **errp)
     int fd;
 
     if (stat(o->mem_path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        char *tmpl = g_build_filename(o->mem_path, "vfio-user-vmm.XXXXXX",
-                                      NULL);
+        char *tmpl =
+            g_build_filename(o->mem_path, "vfio-user-vmm.XXXXXX", NULL);
 
         fd = g_mkstemp_full(tmpl, O_RDWR | O_CLOEXEC, 0600);
         if (fd >= 0) {
@@ -61,16 +61,14 @@ static int hostmem_open_file(const HostMemoryOptions *o, GError **errp)
         fd = open(o->mem_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     }
     if (fd < 0) {
-        vfu_error_set(errp, errno, "cannot open mem-path '%s': %s",
-                      o->mem_path, g_strerror(errno));
+        vfu_error_set(errp, errno, "cannot open mem-path '%s': %s", o->mem_path,
+                      g_strerror(errno));
         return -1;
     }
-    if (fstat(fd, &st) < 0 ||
-        ((uint64_t)st.st_size < o->offset + o->size &&
-         ftruncate(fd, o->offset + o->size) < 0)) {
-        vfu_error_set(errp, errno, "cannot size '%s' to %" PRIu64
-                      " bytes: %s", o->mem_path, o->offset + o->size,
-                      g_strerror(errno));
+    if (fstat(fd, &st) < 0 || ((uint64_t)st.st_size < o->offset + o->size &&
+                               ftruncate(fd, o->offset + o->size) < 0)) {
+        vfu_error_set(errp, errno, "cannot size '%s' to %" PRIu64 " bytes: %s",
+                      o->mem_path, o->offset + o->size, g_strerror(errno));
         close(fd);
         return -1;
     }
@@ -87,8 +85,8 @@ static int hostmem_open_memfd(const HostMemoryOptions *o, GError **errp)
         return -1;
     }
     if (ftruncate(fd, o->size) < 0) {
-        vfu_error_set(errp, errno, "cannot size memfd to %" PRIu64
-                      " bytes: %s", o->size, g_strerror(errno));
+        vfu_error_set(errp, errno, "cannot size memfd to %" PRIu64 " bytes: %s",
+                      o->size, g_strerror(errno));
         close(fd);
         return -1;
     }
@@ -100,23 +98,29 @@ static bool hostmem_check(const HostMemoryOptions *o, GError **errp)
     uint64_t page = sysconf(_SC_PAGESIZE);
 
     if (!o->size || o->size % page) {
-        return vfu_error_set(errp, EINVAL, "size must be a non-zero "
-                             "multiple of %" PRIu64, page);
+        return vfu_error_set(errp, EINVAL,
+                             "size must be a non-zero "
+                             "multiple of %" PRIu64,
+                             page);
     }
     if (o->size > SIZE_MAX || o->offset + o->size < o->offset) {
         return vfu_error_set(errp, EINVAL, "size too large");
     }
     if (o->type == HOSTMEM_FILE && !o->mem_path) {
-        return vfu_error_set(errp, EINVAL, "memory-backend-file needs "
+        return vfu_error_set(errp, EINVAL,
+                             "memory-backend-file needs "
                              "mem-path");
     }
     if (o->type != HOSTMEM_FILE && (o->mem_path || o->offset)) {
-        return vfu_error_set(errp, EINVAL, "mem-path and offset are for "
+        return vfu_error_set(errp, EINVAL,
+                             "mem-path and offset are for "
                              "memory-backend-file only");
     }
     if (o->offset % page) {
-        return vfu_error_set(errp, EINVAL, "offset must be a multiple "
-                             "of %" PRIu64, page);
+        return vfu_error_set(errp, EINVAL,
+                             "offset must be a multiple "
+                             "of %" PRIu64,
+                             page);
     }
     return true;
 }
@@ -178,8 +182,7 @@ void host_memory_backend_free(HostMemoryBackend *b)
     g_free(b);
 }
 
-int host_memory_backend_share_fd(const HostMemoryBackend *b,
-                                 uint64_t *offset)
+int host_memory_backend_share_fd(const HostMemoryBackend *b, uint64_t *offset)
 {
     if (!b->shared) {
         *offset = 0;

@@ -46,9 +46,10 @@ static void monitor_info_memory(Machine *m, GString *out)
     for (unsigned i = 0; i < m->nr_sections; i++) {
         const RAMSection *s = &m->sections[i];
 
-        g_string_append_printf(out, "  gpa 0x%010" PRIx64 "-0x%010" PRIx64
-                               " fd %s offset 0x%" PRIx64 "\n", s->gpa,
-                               s->gpa + s->size - 1,
+        g_string_append_printf(out,
+                               "  gpa 0x%010" PRIx64 "-0x%010" PRIx64
+                               " fd %s offset 0x%" PRIx64 "\n",
+                               s->gpa, s->gpa + s->size - 1,
                                s->fd >= 0 ? "yes" : "no", s->fd_offset);
     }
 }
@@ -124,7 +125,7 @@ static void monitor_xp(Machine *m, char **w, unsigned n, GString *out)
     if (n < 2 || n > 3 || fmt[0] != '/' ||
         !xp_parse_fmt(fmt + 1, &count, &format, &size)) {
         g_string_append(out, "usage: xp /FMT ADDR (FMT: [count][x|d|u|o|c]"
-                        "[b|h|w|g])\n");
+                             "[b|h|w|g])\n");
         return;
     }
     errno = 0;
@@ -138,8 +139,7 @@ static void monitor_xp(Machine *m, char **w, unsigned n, GString *out)
         uint64_t at = addr + (uint64_t)i * size;
 
         if ((i * size) % line == 0) {
-            g_string_append_printf(out, "%s%016" PRIx64 ":", i ? "\n" : "",
-                                   at);
+            g_string_append_printf(out, "%s%016" PRIx64 ":", i ? "\n" : "", at);
         }
         xp_value(out, format, size, machine_ldq(m, at, size));
     }
@@ -149,7 +149,7 @@ static void monitor_xp(Machine *m, char **w, unsigned n, GString *out)
 void monitor_execute(Machine *m, const char *line, GString *out)
 {
     g_auto(GStrv) all = g_strsplit_set(line, " \t", -1);
-    char *w[4] = { 0 };
+    char *w[4] = {0};
     unsigned n = 0;
     g_autoptr(GError) err = NULL;
 
@@ -165,8 +165,7 @@ void monitor_execute(Machine *m, const char *line, GString *out)
         g_string_append(out, help_text);
     } else if (!strcmp(w[0], "info") && n == 2 && !strcmp(w[1], "pci")) {
         pci_host_info(m->pci, out);
-    } else if (!strcmp(w[0], "info") && n == 2 &&
-               !strcmp(w[1], "vfio-user")) {
+    } else if (!strcmp(w[0], "info") && n == 2 && !strcmp(w[1], "vfio-user")) {
         pci_host_device_info(m->pci, out);
     } else if (!strcmp(w[0], "info") && n == 2 && !strcmp(w[1], "memory")) {
         monitor_info_memory(m, out);
@@ -185,8 +184,7 @@ void monitor_execute(Machine *m, const char *line, GString *out)
     } else if (!strcmp(w[0], "quit") || !strcmp(w[0], "q")) {
         vmm_request_quit();
     } else {
-        g_string_append_printf(out, "unknown command: '%s' (try help)\n",
-                               w[0]);
+        g_string_append_printf(out, "unknown command: '%s' (try help)\n", w[0]);
     }
 }
 
@@ -194,7 +192,7 @@ static void monitor_opened(CharLine *c, void *opaque)
 {
     (void)opaque;
     char_line_write(c, "vfio-user-vmm monitor - type 'help' for more "
-                    "information\n" MONITOR_PROMPT);
+                       "information\n" MONITOR_PROMPT);
 }
 
 static void monitor_line(CharLine *c, const char *line, void *opaque)

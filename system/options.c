@@ -26,26 +26,26 @@ typedef struct PropHelp {
 } PropHelp;
 
 static const PropHelp device_props[] = {
-    { "socket", "str", "(required)", "UNIX socket of the vfio-user server" },
-    { "id", "str", "dev<slot>", "name for the monitor (device_del, info)" },
-    { "dma-access", "auto|mmap|file-io|message", "auto",
-      "how the server reaches guest RAM" },
-    { "x-msg-timeout", "uint32", "5000", "reply timeout in milliseconds" },
-    { "x-no-posted-writes", "bool", "off",
-      "wait for a reply to every BAR write" },
-    { "x-pci-vendor-id", "uint16", "from the server", "override" },
-    { "x-pci-device-id", "uint16", "from the server", "override" },
-    { "x-pci-sub-vendor-id", "uint16", "from the server", "override" },
-    { "x-pci-sub-device-id", "uint16", "from the server", "override" },
+    {"socket", "str", "(required)", "UNIX socket of the vfio-user server"},
+    {"id", "str", "dev<slot>", "name for the monitor (device_del, info)"},
+    {"dma-access", "auto|mmap|file-io|message", "auto",
+     "how the server reaches guest RAM"},
+    {"x-msg-timeout", "uint32", "5000", "reply timeout in milliseconds"},
+    {"x-no-posted-writes", "bool", "off",
+     "wait for a reply to every BAR write"},
+    {"x-pci-vendor-id", "uint16", "from the server", "override"},
+    {"x-pci-device-id", "uint16", "from the server", "override"},
+    {"x-pci-sub-vendor-id", "uint16", "from the server", "override"},
+    {"x-pci-sub-device-id", "uint16", "from the server", "override"},
 };
 
 static const PropHelp object_props[] = {
-    { "id", "str", "(required)", "name used by -machine memory-backend=" },
-    { "size", "size", "(required)", "bytes, K/M/G/T suffixes" },
-    { "mem-path", "str", "(file: required)", "file or directory" },
-    { "share", "bool", "on for memfd, off otherwise",
-      "MAP_SHARED; off keeps the fd from devices" },
-    { "offset", "size", "0", "file only: where guest RAM starts in it" },
+    {"id", "str", "(required)", "name used by -machine memory-backend="},
+    {"size", "size", "(required)", "bytes, K/M/G/T suffixes"},
+    {"mem-path", "str", "(file: required)", "file or directory"},
+    {"share", "bool", "on for memfd, off otherwise",
+     "MAP_SHARED; off keeps the fd from devices"},
+    {"offset", "size", "0", "file only: where guest RAM starts in it"},
 };
 
 static void prop_help(GString *out, const char *type, const PropHelp *p,
@@ -60,11 +60,13 @@ static void prop_help(GString *out, const char *type, const PropHelp *p,
 
 void vmm_usage(GString *out)
 {
-    g_string_append(out,
+    g_string_append(
+        out,
         "usage: vfio-user-vmm [options]\n"
         "A minimal machine hosting vfio-user-pci devices, driven by qtest\n"
         "and a monitor (no CPU).\n\n"
-        "-m SIZE                 guest RAM size (default 128M; no suffix = MiB)\n"
+        "-m SIZE                 guest RAM size (default 128M; no suffix = "
+        "MiB)\n"
         "-object memory-backend-ram|memfd|file,id=ID,size=SIZE[,mem-path=P]"
         "\n                        [,share=on|off][,offset=OFF]\n"
         "-machine [" MACHINE_TYPE ",]memory-backend=ID\n"
@@ -158,12 +160,23 @@ bool vmm_parse_size(const char *s, uint64_t default_unit, uint64_t *out)
     }
     if (*e) {
         switch (g_ascii_toupper(*e)) {
-        case 'B': unit = 1; break;
-        case 'K': unit = 1ULL << 10; break;
-        case 'M': unit = 1ULL << 20; break;
-        case 'G': unit = 1ULL << 30; break;
-        case 'T': unit = 1ULL << 40; break;
-        default: return false;
+        case 'B':
+            unit = 1;
+            break;
+        case 'K':
+            unit = 1ULL << 10;
+            break;
+        case 'M':
+            unit = 1ULL << 20;
+            break;
+        case 'G':
+            unit = 1ULL << 30;
+            break;
+        case 'T':
+            unit = 1ULL << 40;
+            break;
+        default:
+            return false;
         }
         if (e[1]) {
             return false;
@@ -178,8 +191,8 @@ bool vmm_parse_size(const char *s, uint64_t default_unit, uint64_t *out)
 
 bool vmm_parse_bool(const char *s, bool *out)
 {
-    static const char *const yes[] = { "on", "yes", "true", "y" };
-    static const char *const no[] = { "off", "no", "false", "n" };
+    static const char *const yes[] = {"on", "yes", "true", "y"};
+    static const char *const no[] = {"off", "no", "false", "n"};
 
     for (unsigned i = 0; i < G_N_ELEMENTS(yes); i++) {
         if (g_strcmp0(s, yes[i]) == 0) {
@@ -237,8 +250,8 @@ static GPtrArray *keyval_split(const char *s)
             KeyVal *kv = g_new0(KeyVal, 1);
             char *eq = strchr(cur->str, '=');
 
-            kv->key = g_strndup(cur->str, eq ? (gsize)(eq - cur->str)
-                                             : cur->len);
+            kv->key =
+                g_strndup(cur->str, eq ? (gsize)(eq - cur->str) : cur->len);
             kv->val = eq ? g_strdup(eq + 1) : NULL;
             g_ptr_array_add(items, kv);
         }
@@ -290,15 +303,16 @@ static bool device_id_prop(int32_t *dst, const KeyVal *kv, GError **errp)
     uint64_t v;
 
     if (!parse_uint_max(kv->val, 0xffff, &v)) {
-        return vfu_error_set(errp, EINVAL, "%s: expected a number from 0 to "
-                             "0xffff, got '%s'", kv->key, kv->val);
+        return vfu_error_set(errp, EINVAL,
+                             "%s: expected a number from 0 to "
+                             "0xffff, got '%s'",
+                             kv->key, kv->val);
     }
     *dst = v;
     return true;
 }
 
-static bool device_prop(VFIOUserPCIOptions *d, const KeyVal *kv,
-                        GError **errp)
+static bool device_prop(VFIOUserPCIOptions *d, const KeyVal *kv, GError **errp)
 {
     uint64_t v;
 
@@ -307,7 +321,8 @@ static bool device_prop(VFIOUserPCIOptions *d, const KeyVal *kv,
         d->socket = g_strdup(kv->val);
     } else if (!strcmp(kv->key, "id")) {
         if (!valid_id(kv->val)) {
-            return vfu_error_set(errp, EINVAL, "id: expected a letter then "
+            return vfu_error_set(errp, EINVAL,
+                                 "id: expected a letter then "
                                  "letters, digits, '-', '_' or '.', got '%s'",
                                  kv->val);
         }
@@ -320,19 +335,25 @@ static bool device_prop(VFIOUserPCIOptions *d, const KeyVal *kv,
                 return true;
             }
         }
-        return vfu_error_set(errp, EINVAL, "dma-access: expected auto, mmap, "
-                             "file-io or message, got '%s'", kv->val);
+        return vfu_error_set(errp, EINVAL,
+                             "dma-access: expected auto, mmap, "
+                             "file-io or message, got '%s'",
+                             kv->val);
     } else if (!strcmp(kv->key, "x-msg-timeout")) {
         if (!parse_uint_max(kv->val, UINT32_MAX, &v) || !v) {
-            return vfu_error_set(errp, EINVAL, "x-msg-timeout: expected "
+            return vfu_error_set(errp, EINVAL,
+                                 "x-msg-timeout: expected "
                                  "milliseconds from 1 to 4294967295, got "
-                                 "'%s'", kv->val);
+                                 "'%s'",
+                                 kv->val);
         }
         d->msg_timeout_ms = v;
     } else if (!strcmp(kv->key, "x-no-posted-writes")) {
         if (!vmm_parse_bool(kv->val, &d->no_posted_writes)) {
-            return vfu_error_set(errp, EINVAL, "x-no-posted-writes: expected "
-                                 "on or off, got '%s'", kv->val);
+            return vfu_error_set(errp, EINVAL,
+                                 "x-no-posted-writes: expected "
+                                 "on or off, got '%s'",
+                                 kv->val);
         }
     } else if (!strcmp(kv->key, "x-pci-vendor-id")) {
         return device_id_prop(&d->vendor_id, kv, errp);
@@ -343,8 +364,10 @@ static bool device_prop(VFIOUserPCIOptions *d, const KeyVal *kv,
     } else if (!strcmp(kv->key, "x-pci-sub-device-id")) {
         return device_id_prop(&d->sub_device_id, kv, errp);
     } else {
-        return vfu_error_set(errp, EINVAL, "unknown property '%s' (see "
-                             "-device " VFIO_USER_PCI_TYPE ",help)", kv->key);
+        return vfu_error_set(errp, EINVAL,
+                             "unknown property '%s' (see "
+                             "-device " VFIO_USER_PCI_TYPE ",help)",
+                             kv->key);
     }
     return true;
 }
@@ -377,7 +400,8 @@ static bool parse_device(VmmOptions *o, const char *arg, GError **errp)
         return true;
     }
     if (!type || strcmp(type, VFIO_USER_PCI_TYPE)) {
-        return vfu_error_set(errp, EINVAL, "-device %s: unknown device type "
+        return vfu_error_set(errp, EINVAL,
+                             "-device %s: unknown device type "
                              "(available: " VFIO_USER_PCI_TYPE ")",
                              type ? type : arg);
     }
@@ -413,12 +437,12 @@ static bool parse_device(VmmOptions *o, const char *arg, GError **errp)
 
 /* ---- -object ---- */
 
-static bool object_prop(HostMemoryOptions *m, const KeyVal *kv,
-                        GError **errp)
+static bool object_prop(HostMemoryOptions *m, const KeyVal *kv, GError **errp)
 {
     if (!strcmp(kv->key, "id")) {
         if (!valid_id(kv->val)) {
-            return vfu_error_set(errp, EINVAL, "id: expected a letter then "
+            return vfu_error_set(errp, EINVAL,
+                                 "id: expected a letter then "
                                  "letters, digits, '-', '_' or '.', got '%s'",
                                  kv->val);
         }
@@ -428,11 +452,14 @@ static bool object_prop(HostMemoryOptions *m, const KeyVal *kv,
         uint64_t *dst = kv->key[0] == 's' ? &m->size : &m->offset;
 
         if (!vmm_parse_size(kv->val, 1, dst)) {
-            return vfu_error_set(errp, EINVAL, "%s: expected a size like "
-                                 "64M, got '%s'", kv->key, kv->val);
+            return vfu_error_set(errp, EINVAL,
+                                 "%s: expected a size like "
+                                 "64M, got '%s'",
+                                 kv->key, kv->val);
         }
         if (dst == &m->offset && m->type != HOSTMEM_FILE) {
-            return vfu_error_set(errp, EINVAL, "offset: only "
+            return vfu_error_set(errp, EINVAL,
+                                 "offset: only "
                                  "memory-backend-file has it");
         }
     } else if (!strcmp(kv->key, "mem-path") && m->type == HOSTMEM_FILE) {
@@ -440,14 +467,17 @@ static bool object_prop(HostMemoryOptions *m, const KeyVal *kv,
         m->mem_path = g_strdup(kv->val);
     } else if (!strcmp(kv->key, "share")) {
         if (!vmm_parse_bool(kv->val, &m->share)) {
-            return vfu_error_set(errp, EINVAL, "share: expected on or off, "
-                                 "got '%s'", kv->val);
+            return vfu_error_set(errp, EINVAL,
+                                 "share: expected on or off, "
+                                 "got '%s'",
+                                 kv->val);
         }
         m->share_set = true;
     } else {
-        return vfu_error_set(errp, EINVAL, "unknown property '%s' (see "
-                             "-object %s,help)", kv->key,
-                             host_mem_type_name(m->type));
+        return vfu_error_set(errp, EINVAL,
+                             "unknown property '%s' (see "
+                             "-object %s,help)",
+                             kv->key, host_mem_type_name(m->type));
     }
     return true;
 }
@@ -489,7 +519,8 @@ static bool parse_object(VmmOptions *o, const char *arg, GError **errp)
         return true;
     }
     if (!host_mem_type_parse(type, &t)) {
-        return vfu_error_set(errp, EINVAL, "-object %s: unknown object type "
+        return vfu_error_set(errp, EINVAL,
+                             "-object %s: unknown object type "
                              "(available: memory-backend-ram, "
                              "memory-backend-memfd, memory-backend-file)",
                              type ? type : arg);
@@ -527,8 +558,9 @@ static bool parse_machine(VmmOptions *o, const char *arg, GError **errp)
 
     for (guint i = 0; i < items->len; i++) {
         KeyVal *kv = g_ptr_array_index(items, i);
-        const char *type = !kv->val ? kv->key :
-                           !strcmp(kv->key, "type") ? kv->val : NULL;
+        const char *type = !kv->val                   ? kv->key
+                           : !strcmp(kv->key, "type") ? kv->val
+                                                      : NULL;
 
         if (type && (!strcmp(type, "help") || !strcmp(type, "?"))) {
             o->print = g_string_new("available machines:\n  " MACHINE_TYPE
@@ -540,12 +572,14 @@ static bool parse_machine(VmmOptions *o, const char *arg, GError **errp)
             continue;
         }
         if (type) {
-            return vfu_error_set(errp, EINVAL, "-machine: unknown machine "
+            return vfu_error_set(errp, EINVAL,
+                                 "-machine: unknown machine "
                                  "type '%s' (available: " MACHINE_TYPE ")",
                                  type);
         }
         if (strcmp(kv->key, "memory-backend")) {
-            return vfu_error_set(errp, EINVAL, "-machine: unknown property "
+            return vfu_error_set(errp, EINVAL,
+                                 "-machine: unknown property "
                                  "'%s' (expected memory-backend=ID)",
                                  kv->key);
         }
@@ -560,8 +594,10 @@ static bool parse_mem(VmmOptions *o, const char *arg, GError **errp)
     const char *s = g_str_has_prefix(arg, "size=") ? arg + 5 : arg;
 
     if (!vmm_parse_size(s, 1ULL << 20, &o->ram_size) || !o->ram_size) {
-        return vfu_error_set(errp, EINVAL, "-m: expected a size like 512M, "
-                             "got '%s'", arg);
+        return vfu_error_set(errp, EINVAL,
+                             "-m: expected a size like 512M, "
+                             "got '%s'",
+                             arg);
     }
     o->ram_size_set = true;
     return true;
@@ -578,8 +614,10 @@ bool vmm_parse_char(const char *s, CharSpec *out, GError **errp)
         return true;
     }
     if (!g_str_has_prefix(s, "unix:") || !s[5] || s[5] == ',') {
-        return vfu_error_set(errp, EINVAL, "expected stdio or unix:PATH, "
-                             "got '%s'", s);
+        return vfu_error_set(errp, EINVAL,
+                             "expected stdio or unix:PATH, "
+                             "got '%s'",
+                             s);
     }
     items = keyval_split(s + 5);
     first = g_ptr_array_index(items, 0);
@@ -589,8 +627,8 @@ bool vmm_parse_char(const char *s, CharSpec *out, GError **errp)
         KeyVal *kv = g_ptr_array_index(items, i);
         bool b = true;
 
-        if (!strcmp(kv->key, "server") && (!kv->val ||
-                                           vmm_parse_bool(kv->val, &b))) {
+        if (!strcmp(kv->key, "server") &&
+            (!kv->val || vmm_parse_bool(kv->val, &b))) {
             out->server = b;
         } else if ((!strcmp(kv->key, "nowait") && !kv->val) ||
                    (!strcmp(kv->key, "wait") && kv->val &&
@@ -598,7 +636,8 @@ bool vmm_parse_char(const char *s, CharSpec *out, GError **errp)
             continue; /* we never block waiting for a client */
         } else {
             g_clear_pointer(&out->path, g_free);
-            return vfu_error_set(errp, EINVAL, "unknown socket option '%s' "
+            return vfu_error_set(errp, EINVAL,
+                                 "unknown socket option '%s' "
                                  "(expected server, nowait or wait=off)",
                                  kv->key);
         }
@@ -636,14 +675,17 @@ static bool vmm_check(VmmOptions *o, GError **errp)
             }
         }
         if (!m) {
-            return vfu_error_set(errp, ENOENT, "-machine memory-backend=%s: "
+            return vfu_error_set(errp, ENOENT,
+                                 "-machine memory-backend=%s: "
                                  "no -object with that id",
                                  o->machine_backend);
         }
         if (o->ram_size_set && o->ram_size != m->size) {
-            return vfu_error_set(errp, EINVAL, "-machine memory-backend=%s: "
+            return vfu_error_set(errp, EINVAL,
+                                 "-machine memory-backend=%s: "
                                  "backend size %" PRIu64 " differs from -m "
-                                 "%" PRIu64, m->id, m->size, o->ram_size);
+                                 "%" PRIu64,
+                                 m->id, m->size, o->ram_size);
         }
         o->ram_size = m->size;
     }
@@ -658,8 +700,10 @@ static bool vmm_check(VmmOptions *o, GError **errp)
             VFIOUserPCIOptions *b = g_ptr_array_index(o->devices, j);
 
             if (!g_strcmp0(a->id, b->id)) {
-                return vfu_error_set(errp, EEXIST, "-device: duplicate id "
-                                     "'%s'", a->id);
+                return vfu_error_set(errp, EEXIST,
+                                     "-device: duplicate id "
+                                     "'%s'",
+                                     a->id);
             }
         }
     }
@@ -667,9 +711,9 @@ static bool vmm_check(VmmOptions *o, GError **errp)
         return vfu_error_set(errp, ENOSPC, "-device: at most %d devices",
                              PCI_SLOT_MAX - 1);
     }
-    if (o->qtest && o->monitor && o->qtest->is_stdio &&
-        o->monitor->is_stdio) {
-        return vfu_error_set(errp, EINVAL, "-qtest stdio and -monitor stdio "
+    if (o->qtest && o->monitor && o->qtest->is_stdio && o->monitor->is_stdio) {
+        return vfu_error_set(errp, EINVAL,
+                             "-qtest stdio and -monitor stdio "
                              "cannot share standard input");
     }
     return true;
@@ -704,8 +748,7 @@ static bool vmm_parse_one(VmmOptions *o, const char *name, const char *arg,
 }
 
 static const char *const opts_with_arg[] = {
-    "m", "object", "machine", "M", "device", "qtest", "monitor", "D",
-    "pidfile",
+    "m", "object", "machine", "M", "device", "qtest", "monitor", "D", "pidfile",
 };
 
 bool vmm_parse_args(VmmOptions *o, int argc, char **argv, GError **errp)
@@ -715,8 +758,10 @@ bool vmm_parse_args(VmmOptions *o, int argc, char **argv, GError **errp)
         bool known = false;
 
         if (name[0] != '-' || !name[1]) {
-            return vfu_error_set(errp, EINVAL, "unexpected argument '%s' "
-                                 "(see -help)", name);
+            return vfu_error_set(errp, EINVAL,
+                                 "unexpected argument '%s' "
+                                 "(see -help)",
+                                 name);
         }
         name += name[1] == '-' ? 2 : 1;
         if (!strcmp(name, "help") || !strcmp(name, "h")) {
@@ -725,16 +770,17 @@ bool vmm_parse_args(VmmOptions *o, int argc, char **argv, GError **errp)
             return true;
         }
         if (!strcmp(name, "version")) {
-            o->print = g_string_new("vfio-user-vmm version " VMM_VERSION
-                                    "\n");
+            o->print = g_string_new("vfio-user-vmm version " VMM_VERSION "\n");
             return true;
         }
         for (unsigned k = 0; k < G_N_ELEMENTS(opts_with_arg); k++) {
             known |= !strcmp(name, opts_with_arg[k]);
         }
         if (!known) {
-            return vfu_error_set(errp, EINVAL, "unknown option '%s' (see "
-                                 "-help)", argv[i]);
+            return vfu_error_set(errp, EINVAL,
+                                 "unknown option '%s' (see "
+                                 "-help)",
+                                 argv[i]);
         }
         if (i + 1 >= argc) {
             return vfu_error_set(errp, EINVAL, "-%s: missing argument", name);

@@ -23,27 +23,33 @@ Machine *machine_new(HostMemoryBackend *ram, bool owned, GError **errp)
     int fd = host_memory_backend_share_fd(ram, &fd_off);
 
     if (size > VMM_MAX_RAM_SIZE) {
-        vfu_error_set(errp, EINVAL, "RAM size 0x%" PRIx64 " is larger than "
-                      "the machine's maximum 0x%llx", size,
-                      (unsigned long long)VMM_MAX_RAM_SIZE);
+        vfu_error_set(errp, EINVAL,
+                      "RAM size 0x%" PRIx64 " is larger than "
+                      "the machine's maximum 0x%llx",
+                      size, (unsigned long long)VMM_MAX_RAM_SIZE);
         return NULL;
     }
     m = g_new0(Machine, 1);
     m->ram = ram;
     m->ram_owned = owned;
     g_queue_init(&m->msi_log);
-    m->sections[0] = (RAMSection) {
-        .name = ram->opts.id, .gpa = VMM_RAM_BASE,
-        .size = MIN(size, VMM_LOW_RAM_MAX), .host = ram->host,
-        .fd = fd, .fd_offset = fd_off,
+    m->sections[0] = (RAMSection){
+        .name = ram->opts.id,
+        .gpa = VMM_RAM_BASE,
+        .size = MIN(size, VMM_LOW_RAM_MAX),
+        .host = ram->host,
+        .fd = fd,
+        .fd_offset = fd_off,
     };
     m->nr_sections = 1;
     if (size > VMM_LOW_RAM_MAX) {
-        m->sections[1] = (RAMSection) {
-            .name = ram->opts.id, .gpa = VMM_HIGH_RAM_BASE,
+        m->sections[1] = (RAMSection){
+            .name = ram->opts.id,
+            .gpa = VMM_HIGH_RAM_BASE,
             .size = size - VMM_LOW_RAM_MAX,
             .host = ram->host + VMM_LOW_RAM_MAX,
-            .fd = fd, .fd_offset = fd_off + VMM_LOW_RAM_MAX,
+            .fd = fd,
+            .fd_offset = fd_off + VMM_LOW_RAM_MAX,
         };
         m->nr_sections = 2;
     }

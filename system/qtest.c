@@ -21,7 +21,7 @@ struct QTestServer {
     CharLine *chr;
     bool intercept;
     uint64_t clock_ns;
-    guint wait_src;  /* msi_wait timeout, 0 when not waiting */
+    guint wait_src; /* msi_wait timeout, 0 when not waiting */
 };
 
 static bool qtest_num(const char *s, uint64_t *out)
@@ -80,8 +80,7 @@ static void qtest_irq(int irq, bool level, void *opaque)
     QTestServer *q = opaque;
 
     if (q->intercept) {
-        char_line_printf(q->chr, "IRQ %s %d\n", level ? "raise" : "lower",
-                         irq);
+        char_line_printf(q->chr, "IRQ %s %d\n", level ? "raise" : "lower", irq);
     }
 }
 
@@ -152,8 +151,8 @@ static void qtest_block(QTestServer *q, char **w, unsigned n)
     bool needs_arg = strcmp(w[0], "read") && strcmp(w[0], "b64read");
 
     if (n != (needs_arg ? 4u : 3u) || !qtest_num(w[1], &addr) ||
-        !qtest_num(w[2], &len) || (!strcmp(w[0], "memset") &&
-                                   !qtest_num(w[3], &val))) {
+        !qtest_num(w[2], &len) ||
+        (!strcmp(w[0], "memset") && !qtest_num(w[3], &val))) {
         char_line_printf(q->chr, "FAIL usage: %s ADDR SIZE%s\n", w[0],
                          needs_arg ? " DATA" : "");
     } else if (len == 0 || len > QTEST_MAX_XFER) {
@@ -161,8 +160,9 @@ static void qtest_block(QTestServer *q, char **w, unsigned n)
     } else if (!strcmp(w[0], "read")) {
         qtest_hex_read(q, addr, len);
     } else if (!strcmp(w[0], "write")) {
-        char_line_write(q->chr, qtest_hex_write(q, addr, len, w[3]) ?
-                        "OK\n" : "FAIL data must be 0x<hex>\n");
+        char_line_write(q->chr, qtest_hex_write(q, addr, len, w[3])
+                                    ? "OK\n"
+                                    : "FAIL data must be 0x<hex>\n");
     } else if (!strcmp(w[0], "memset")) {
         g_autofree uint8_t *buf = g_malloc(len);
 
@@ -245,7 +245,7 @@ static void qtest_line(CharLine *c, const char *line, void *opaque)
 {
     QTestServer *q = opaque;
     g_auto(GStrv) w = g_strsplit_set(line, " \t", -1);
-    char *words[8] = { 0 };
+    char *words[8] = {0};
     unsigned n = 0;
 
     (void)c;
@@ -260,8 +260,8 @@ static void qtest_line(CharLine *c, const char *line, void *opaque)
     if (g_str_has_prefix(words[0], "read") && strlen(words[0]) == 5 &&
         qtest_width(words[0][4])) {
         qtest_rw(q, words, n, false);
-    } else if (g_str_has_prefix(words[0], "write") &&
-               strlen(words[0]) == 6 && qtest_width(words[0][5])) {
+    } else if (g_str_has_prefix(words[0], "write") && strlen(words[0]) == 6 &&
+               qtest_width(words[0][5])) {
         qtest_rw(q, words, n, true);
     } else if (!strcmp(words[0], "read") || !strcmp(words[0], "write") ||
                !strcmp(words[0], "b64read") || !strcmp(words[0], "b64write") ||
@@ -293,8 +293,7 @@ static const CharLineOps qtest_chr_ops = {
     .closed = qtest_closed,
 };
 
-QTestServer *qtest_server_new(Machine *m, const CharSpec *spec,
-                              GError **errp)
+QTestServer *qtest_server_new(Machine *m, const CharSpec *spec, GError **errp)
 {
     QTestServer *q = g_new0(QTestServer, 1);
 

@@ -25,8 +25,8 @@
 static FILE *log_file; /* -D; written by whichever thread logs */
 
 static GLogWriterOutput vmm_log_writer(GLogLevelFlags level,
-                                       const GLogField *fields,
-                                       gsize n_fields, gpointer data)
+                                       const GLogField *fields, gsize n_fields,
+                                       gpointer data)
 {
     g_autofree char *line = NULL;
     const char *domain = NULL;
@@ -53,8 +53,7 @@ static bool vmm_open_log(const char *path, GError **errp)
 {
     log_file = fopen(path, "a");
     if (!log_file) {
-        return vfu_error_set(errp, errno, "-D %s: %s", path,
-                             g_strerror(errno));
+        return vfu_error_set(errp, errno, "-D %s: %s", path, g_strerror(errno));
     }
     setvbuf(log_file, NULL, _IOLBF, 0);
     g_log_set_writer_func(vmm_log_writer, NULL, NULL);
@@ -88,8 +87,9 @@ static Machine *vmm_build_machine(VmmOptions *o, GPtrArray *backends,
         HostMemoryBackend *b = host_memory_backend_new(mo, errp);
 
         if (!b) {
-            g_prefix_error(errp, "-object %s,id=%s: ",
-                           host_mem_type_name(mo->type), mo->id);
+            g_prefix_error(errp,
+                           "-object %s,id=%s: ", host_mem_type_name(mo->type),
+                           mo->id);
             return NULL;
         }
         g_ptr_array_add(backends, b);
@@ -99,7 +99,9 @@ static Machine *vmm_build_machine(VmmOptions *o, GPtrArray *backends,
     }
     if (!ram) {
         HostMemoryOptions def = {
-            .type = HOSTMEM_RAM, .id = (char *)"ram", .size = o->ram_size,
+            .type = HOSTMEM_RAM,
+            .id = (char *)"ram",
+            .size = o->ram_size,
         };
 
         ram = host_memory_backend_new(&def, errp);
@@ -119,8 +121,8 @@ static Machine *vmm_build_machine(VmmOptions *o, GPtrArray *backends,
 static bool vmm_add_devices(VmmOptions *o, Machine *m, GError **errp)
 {
     for (guint i = 0; i < o->devices->len; i++) {
-        if (!vfio_user_pci_realize(m, g_ptr_array_index(o->devices, i),
-                                   i + 1, errp)) {
+        if (!vfio_user_pci_realize(m, g_ptr_array_index(o->devices, i), i + 1,
+                                   errp)) {
             return false;
         }
     }
@@ -130,9 +132,8 @@ static bool vmm_add_devices(VmmOptions *o, Machine *m, GError **errp)
 
 static int vmm_run(VmmOptions *o, GError **errp)
 {
-    g_autoptr(GPtrArray) backends =
-        g_ptr_array_new_with_free_func((GDestroyNotify)
-                                       host_memory_backend_free);
+    g_autoptr(GPtrArray) backends = g_ptr_array_new_with_free_func(
+        (GDestroyNotify)host_memory_backend_free);
     Machine *m = vmm_build_machine(o, backends, errp);
     QTestServer *qt = NULL;
     Monitor *mon = NULL;

@@ -90,8 +90,7 @@ bool pci_host_plug(PCIHost *h, PCIDevice *d, unsigned slot, GError **errp)
         return vfu_error_set(errp, EBUSY, "PCI slot %u is not free", slot);
     }
     if (d->id && pci_host_find(h, d->id)) {
-        return vfu_error_set(errp, EEXIST, "duplicate device id '%s'",
-                             d->id);
+        return vfu_error_set(errp, EEXIST, "duplicate device id '%s'", d->id);
     }
     d->host = h;
     d->devfn = slot << 3;
@@ -112,8 +111,7 @@ bool pci_host_unplug(PCIHost *h, const char *id, GError **errp)
     return true;
 }
 
-static PCIDevice *pci_host_ecam_dev(PCIHost *h, uint64_t off,
-                                    uint32_t *reg)
+static PCIDevice *pci_host_ecam_dev(PCIHost *h, uint64_t off, uint32_t *reg)
 {
     unsigned bus = off >> 20, slot = (off >> 15) & 31, fn = (off >> 12) & 7;
 
@@ -135,8 +133,7 @@ uint32_t pci_host_ecam_read(PCIHost *h, uint64_t off, unsigned len)
     return pci_config_read(d, reg, len);
 }
 
-void pci_host_ecam_write(PCIHost *h, uint64_t off, uint32_t val,
-                         unsigned len)
+void pci_host_ecam_write(PCIHost *h, uint64_t off, uint32_t val, unsigned len)
 {
     uint32_t reg;
     PCIDevice *d = pci_host_ecam_dev(h, off, &reg);
@@ -204,8 +201,8 @@ static void pci_host_place_bar(PCIDevice *d, int i, uint64_t *next32,
                   &addr)) {
         if (!is64 || !alloc_in(next64, VMM_MMIO64_BASE, VMM_MMIO64_SIZE,
                                d->bars[i].size, &addr)) {
-            g_warning("%s: no room for BAR%d (0x%" PRIx64 " bytes)", d->id,
-                      i, d->bars[i].size);
+            g_warning("%s: no room for BAR%d (0x%" PRIx64 " bytes)", d->id, i,
+                      d->bars[i].size);
             return;
         }
     }
@@ -228,7 +225,7 @@ void pci_host_firmware_init(PCIHost *h)
             continue;
         }
         for (int i = 0; i < PCI_NUM_BARS; i++) {
-            BarRef r = { d, i };
+            BarRef r = {d, i};
 
             if (d->bars[i].size &&
                 !(d->bars[i].type & PCI_BASE_ADDRESS_SPACE_IO)) {
@@ -277,17 +274,16 @@ static void pci_host_info_dev(PCIDevice *d, GString *out)
 {
     uint8_t pin = pci_config_read(d, PCI_INTERRUPT_PIN, 1);
 
-    g_string_append_printf(out,
-                           "  Bus  0, device %2u, function 0:\n"
-                           "    class 0x%04x, vendor 0x%04x, device 0x%04x,"
-                           " subsystem 0x%04x:0x%04x, id \"%s\"\n",
-                           d->devfn >> 3,
-                           pci_config_read(d, PCI_CLASS_DEVICE, 2),
-                           pci_config_read(d, PCI_VENDOR_ID, 2),
-                           pci_config_read(d, PCI_DEVICE_ID, 2),
-                           pci_config_read(d, PCI_SUBSYSTEM_VENDOR_ID, 2),
-                           pci_config_read(d, PCI_SUBSYSTEM_ID, 2),
-                           d->id ? d->id : "");
+    g_string_append_printf(
+        out,
+        "  Bus  0, device %2u, function 0:\n"
+        "    class 0x%04x, vendor 0x%04x, device 0x%04x,"
+        " subsystem 0x%04x:0x%04x, id \"%s\"\n",
+        d->devfn >> 3, pci_config_read(d, PCI_CLASS_DEVICE, 2),
+        pci_config_read(d, PCI_VENDOR_ID, 2),
+        pci_config_read(d, PCI_DEVICE_ID, 2),
+        pci_config_read(d, PCI_SUBSYSTEM_VENDOR_ID, 2),
+        pci_config_read(d, PCI_SUBSYSTEM_ID, 2), d->id ? d->id : "");
     if (pin) {
         g_string_append_printf(out, "    IRQ %u, pin %c\n",
                                pci_config_read(d, PCI_INTERRUPT_LINE, 1),
@@ -300,17 +296,18 @@ static void pci_host_info_dev(PCIDevice *d, GString *out)
         if (!b->size) {
             continue;
         }
-        g_string_append_printf(out, "    BAR%d: %s%s, size 0x%" PRIx64, i,
-                               (b->type & PCI_BASE_ADDRESS_SPACE_IO) ? "I/O" :
-                               (b->type & PCI_BASE_ADDRESS_MEM_TYPE_64) ?
-                               "64 bit memory" : "32 bit memory",
-                               (b->type & PCI_BASE_ADDRESS_MEM_PREFETCH) ?
-                               " prefetchable" : "", b->size);
+        g_string_append_printf(
+            out, "    BAR%d: %s%s, size 0x%" PRIx64, i,
+            (b->type & PCI_BASE_ADDRESS_SPACE_IO)      ? "I/O"
+            : (b->type & PCI_BASE_ADDRESS_MEM_TYPE_64) ? "64 bit memory"
+                                                       : "32 bit memory",
+            (b->type & PCI_BASE_ADDRESS_MEM_PREFETCH) ? " prefetchable" : "",
+            b->size);
         if (addr == PCI_BAR_UNMAPPED) {
             g_string_append(out, ", unmapped\n");
         } else {
-            g_string_append_printf(out, " at 0x%" PRIx64 " [0x%" PRIx64
-                                   "]\n", addr, addr + b->size - 1);
+            g_string_append_printf(out, " at 0x%" PRIx64 " [0x%" PRIx64 "]\n",
+                                   addr, addr + b->size - 1);
         }
     }
 }

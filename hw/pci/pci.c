@@ -41,8 +41,7 @@ uint32_t pci_get_config(const PCIDevice *d, uint32_t off, unsigned len)
     return val;
 }
 
-void pci_device_emulate(PCIDevice *d, uint32_t off, uint32_t len,
-                        uint8_t wmask)
+void pci_device_emulate(PCIDevice *d, uint32_t off, uint32_t len, uint8_t wmask)
 {
     for (uint32_t i = off; i < off + len && i < PCI_CONFIG_MAX; i++) {
         d->emulated[i] = 0xff;
@@ -111,8 +110,7 @@ uint32_t pci_config_read(PCIDevice *d, uint32_t off, unsigned len)
     return d->ops->config_read(d, off, len);
 }
 
-void pci_config_write(PCIDevice *d, uint32_t off, uint32_t val,
-                      unsigned len)
+void pci_config_write(PCIDevice *d, uint32_t off, uint32_t val, unsigned len)
 {
     if (off + len <= d->config_size) {
         d->ops->config_write(d, off, val, len);

@@ -118,8 +118,8 @@ static void vupci_failure_notify(VFIOUserProxy *proxy, const GError *err,
     __atomic_store_n(&dev->failed, 1, __ATOMIC_RELEASE);
     __atomic_store_n(&dev->vdev.failed, true, __ATOMIC_RELEASE);
     g_printerr("vfio-user-vmm: vfio-user-pci '%s': server %s failed: %s; "
-               "the device now reads all-ones\n", dev->pdev.id,
-               vfio_user_proxy_path(proxy), err->message);
+               "the device now reads all-ones\n",
+               dev->pdev.id, vfio_user_proxy_path(proxy), err->message);
 }
 
 /* ---- interrupts ---- */
@@ -158,8 +158,8 @@ static void vupci_irq_teardown(VFIOUserPCIDevice *dev)
     if (dev->irq_mode != VUPCI_IRQ_NONE && !vupci_failed(dev) &&
         !vfio_user_device_set_irqs(&dev->vdev, irq_index[dev->irq_mode],
                                    VFIO_IRQ_SET_DATA_NONE |
-                                   VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0, NULL,
-                                   NULL, &err)) {
+                                       VFIO_IRQ_SET_ACTION_TRIGGER,
+                                   0, 0, NULL, NULL, &err)) {
         vupci_note_error(dev, "disabling interrupts", err);
         g_clear_error(&err);
     }
@@ -200,8 +200,8 @@ static bool vupci_irq_setup(VFIOUserPCIDevice *dev, VUPCIIrqMode mode,
     if (dev->nr_vectors < n ||
         !vfio_user_device_set_irqs(&dev->vdev, irq_index[mode],
                                    VFIO_IRQ_SET_DATA_EVENTFD |
-                                   VFIO_IRQ_SET_ACTION_TRIGGER, 0, n, fds,
-                                   NULL, errp)) {
+                                       VFIO_IRQ_SET_ACTION_TRIGGER,
+                                   0, n, fds, NULL, errp)) {
         dev->irq_mode = VUPCI_IRQ_NONE; /* nothing armed on the server */
         vupci_irq_teardown(dev);
         return false;
@@ -226,8 +226,7 @@ static void vupci_update_irqs(VFIOUserPCIDevice *dev)
         mode = VUPCI_IRQ_INTX;
         n = 1;
     }
-    if (vupci_failed(dev) ||
-        (mode == dev->irq_mode && n == dev->nr_vectors)) {
+    if (vupci_failed(dev) || (mode == dev->irq_mode && n == dev->nr_vectors)) {
         return;
     }
     vupci_irq_teardown(dev);
@@ -249,8 +248,8 @@ static void vupci_intx_eoi(VFIOUserPCIDevice *dev)
     pci_set_irq(&dev->pdev, false);
     if (!vfio_user_device_set_irqs(&dev->vdev, VFIO_PCI_INTX_IRQ_INDEX,
                                    VFIO_IRQ_SET_DATA_NONE |
-                                   VFIO_IRQ_SET_ACTION_UNMASK, 0, 1, NULL,
-                                   NULL, &err)) {
+                                       VFIO_IRQ_SET_ACTION_UNMASK,
+                                   0, 1, NULL, NULL, &err)) {
         g_debug("vfio-user-pci '%s': INTx unmask: %s", dev->pdev.id,
                 err->message);
         g_clear_error(&err);
@@ -266,8 +265,7 @@ static bool vupci_local_byte(VFIOUserPCIDevice *dev, uint32_t off)
 
     return (off >= PCI_BASE_ADDRESS_0 && off < PCI_CARDBUS_CIS) ||
            (off >= PCI_ROM_ADDRESS && off < PCI_ROM_ADDRESS + 4) ||
-           off == PCI_INTERRUPT_LINE ||
-           (off < 2 && o->vendor_id >= 0) ||
+           off == PCI_INTERRUPT_LINE || (off < 2 && o->vendor_id >= 0) ||
            (off >= 2 && off < 4 && o->device_id >= 0) ||
            (off >= 0x2c && off < 0x2e && o->sub_vendor_id >= 0) ||
            (off >= 0x2e && off < 0x30 && o->sub_device_id >= 0);
@@ -334,8 +332,8 @@ static void vupci_config_write(PCIDevice *d, uint32_t off, uint32_t val,
     for (unsigned i = 0; i < len; i++) {
         forward |= !vupci_local_byte(dev, off + i);
     }
-    if (forward && !vfio_user_region_write(&dev->vdev, CONFIG_INDEX, off,
-                                           &val, len, false, &err)) {
+    if (forward && !vfio_user_region_write(&dev->vdev, CONFIG_INDEX, off, &val,
+                                           len, false, &err)) {
         vupci_note_error(dev, "config write", err);
         g_clear_error(&err);
     }
@@ -362,8 +360,8 @@ static void vupci_setup_bars(VFIOUserPCIDevice *dev)
 
     for (int i = 0; i < PCI_NUM_BARS; i++) {
         uint32_t reg = vupci_server_config(dev, PCI_BASE_ADDRESS_0 + 4 * i, 4);
-        uint64_t size = i < (int)dev->vdev.num_regions ?
-                        dev->vdev.regions[i].size : 0;
+        uint64_t size =
+            i < (int)dev->vdev.num_regions ? dev->vdev.regions[i].size : 0;
         uint32_t type;
 
         if (!size) {
@@ -394,11 +392,14 @@ static void vupci_setup_bars(VFIOUserPCIDevice *dev)
 static void vupci_setup_ids(VFIOUserPCIDevice *dev)
 {
     const VFIOUserPCIOptions *o = &dev->opts;
-    const struct { int32_t val; uint32_t off; } ids[] = {
-        { o->vendor_id, PCI_VENDOR_ID },
-        { o->device_id, PCI_DEVICE_ID },
-        { o->sub_vendor_id, PCI_SUBSYSTEM_VENDOR_ID },
-        { o->sub_device_id, PCI_SUBSYSTEM_ID },
+    const struct {
+        int32_t val;
+        uint32_t off;
+    } ids[] = {
+        {o->vendor_id, PCI_VENDOR_ID},
+        {o->device_id, PCI_DEVICE_ID},
+        {o->sub_vendor_id, PCI_SUBSYSTEM_VENDOR_ID},
+        {o->sub_device_id, PCI_SUBSYSTEM_ID},
     };
 
     for (unsigned i = 0; i < G_N_ELEMENTS(ids); i++) {
@@ -460,13 +461,12 @@ static void vupci_bar_rw(PCIDevice *d, int bar, uint64_t off, void *buf,
 
         if (!n) {
             n = plain;
-            ok = is_write ?
-                 vfio_user_region_write(&dev->vdev, bar, off, p, n, true,
-                                        &err) :
-                 vfio_user_region_read(&dev->vdev, bar, off, p, n, &err);
+            ok = is_write
+                     ? vfio_user_region_write(&dev->vdev, bar, off, p, n, true,
+                                              &err)
+                     : vfio_user_region_read(&dev->vdev, bar, off, p, n, &err);
             if (!ok) {
-                vupci_note_error(dev, is_write ? "BAR write" : "BAR read",
-                                 err);
+                vupci_note_error(dev, is_write ? "BAR write" : "BAR read", err);
                 g_clear_error(&err);
             }
         }
@@ -522,33 +522,35 @@ static void vupci_destroy(PCIDevice *d)
 static void vupci_info_maps(VFIOUserPCIDevice *dev, GString *out)
 {
     VFIOUserDMAMapInfo maps[16];
-    size_t n = vfio_user_container_maps(dev->container, maps,
-                                        G_N_ELEMENTS(maps));
+    size_t n =
+        vfio_user_container_maps(dev->container, maps, G_N_ELEMENTS(maps));
     uint64_t msg_rd = 0, msg_wr = 0;
 
     g_string_append_printf(out, "  dma maps: %zu%s\n", n,
-                           vfio_user_container_legacy_server(dev->container) ?
-                           " (server predates access modes: fallback)" : "");
+                           vfio_user_container_legacy_server(dev->container)
+                               ? " (server predates access modes: fallback)"
+                               : "");
     for (size_t i = 0; i < MIN(n, G_N_ELEMENTS(maps)); i++) {
         const VFIOUserDMAMapInfo *m = &maps[i];
 
-        g_string_append_printf(out, "    %s: iova 0x%" PRIx64 " size 0x%"
-                               PRIx64 " mode %s flags 0x%x fd %s%s",
+        g_string_append_printf(out,
+                               "    %s: iova 0x%" PRIx64 " size 0x%" PRIx64
+                               " mode %s flags 0x%x fd %s%s",
                                m->name, m->iova, m->size,
                                vfio_user_dma_access_name(m->mode), m->flags,
                                m->sent_fd ? "sent" : "not sent",
-                               m->via_proc_self_mem ?
-                               " (/proc/self/mem)" : "");
+                               m->via_proc_self_mem ? " (/proc/self/mem)" : "");
         if (m->mode == VFIO_USER_DMA_ACCESS_MESSAGE) {
-            g_string_append_printf(out, ", served read %" PRIu64
-                                   " written %" PRIu64 " bytes",
-                                   m->bytes_read, m->bytes_written);
+            g_string_append_printf(
+                out, ", served read %" PRIu64 " written %" PRIu64 " bytes",
+                m->bytes_read, m->bytes_written);
             msg_rd += m->bytes_read;
             msg_wr += m->bytes_written;
         }
         g_string_append_c(out, '\n');
     }
-    g_string_append_printf(out, "  dma bytes: message read %" PRIu64
+    g_string_append_printf(out,
+                           "  dma bytes: message read %" PRIu64
                            " written %" PRIu64 "; mmap and file-io: done by "
                            "the server, not seen by the client\n",
                            msg_rd, msg_wr);
@@ -559,9 +561,8 @@ static void vupci_info(PCIDevice *d, GString *out)
     VFIOUserPCIDevice *dev = vupci(d);
     VFIOUserProxyStats ps;
     VFIOUserDMAStats ds;
-    g_autofree char *caps = vfu_caps_describe(
-        vfio_user_proxy_caps(dev->proxy));
-    static const char *const modes[] = { "none", "INTx", "MSI", "MSI-X" };
+    g_autofree char *caps = vfu_caps_describe(vfio_user_proxy_caps(dev->proxy));
+    static const char *const modes[] = {"none", "INTx", "MSI", "MSI-X"};
 
     vfio_user_proxy_get_stats(dev->proxy, &ps);
     vfio_user_container_stats(dev->container, &ds);
@@ -570,22 +571,24 @@ static void vupci_info(PCIDevice *d, GString *out)
                            dev->opts.socket,
                            vupci_failed(dev) ? "failed" : "connected");
     g_string_append_printf(out, "  caps: %s\n", caps);
-    g_string_append_printf(out, "  dma-access %s, x-msg-timeout %u ms, "
+    g_string_append_printf(out,
+                           "  dma-access %s, x-msg-timeout %u ms, "
                            "posted writes %s, interrupts %s (vectors: %u)\n",
                            vfio_user_dma_access_name(dev->opts.dma_access),
                            dev->opts.msg_timeout_ms,
                            dev->vdev.posted_writes ? "on" : "off",
                            modes[dev->irq_mode], dev->nr_vectors);
     vupci_info_maps(dev, out);
-    g_string_append_printf(out, "  messages: requests %" PRIu64 " posted %"
-                           PRIu64 " replies %" PRIu64 " error-replies %"
-                           PRIu64 " posted-errors %" PRIu64 " unknown-replies %"
-                           PRIu64 " timeouts %" PRIu64 " server-requests %"
-                           PRIu64 "\n", ps.requests, ps.posted, ps.replies,
-                           ps.error_replies, ps.posted_errors,
-                           ps.unknown_replies, ps.timeouts,
-                           ps.server_requests);
-    g_string_append_printf(out, "  dma requests served: read %" PRIu64
+    g_string_append_printf(
+        out,
+        "  messages: requests %" PRIu64 " posted %" PRIu64 " replies %" PRIu64
+        " error-replies %" PRIu64 " posted-errors %" PRIu64
+        " unknown-replies %" PRIu64 " timeouts %" PRIu64
+        " server-requests %" PRIu64 "\n",
+        ps.requests, ps.posted, ps.replies, ps.error_replies, ps.posted_errors,
+        ps.unknown_replies, ps.timeouts, ps.server_requests);
+    g_string_append_printf(out,
+                           "  dma requests served: read %" PRIu64
                            " write %" PRIu64 " rejected %" PRIu64 "\n",
                            ds.dma_reads, ds.dma_writes, ds.dma_rejected);
     g_mutex_lock(&dev->err_lock);
@@ -630,13 +633,16 @@ static bool vupci_connect(VFIOUserPCIDevice *dev, Machine *m, GError **errp)
         return false;
     }
     vfio_user_proxy_set_failure_notify(dev->proxy, vupci_failure_notify, dev);
-    dev->container = vfio_user_container_new(dev->proxy,
-                                             dev->opts.dma_access);
+    dev->container = vfio_user_container_new(dev->proxy, dev->opts.dma_access);
     for (unsigned i = 0; i < m->nr_sections; i++) {
         const RAMSection *s = &m->sections[i];
         VFIOUserDMASection sec = {
-            .name = s->name, .iova = s->gpa, .size = s->size,
-            .host = s->host, .fd = s->fd, .fd_offset = s->fd_offset,
+            .name = s->name,
+            .iova = s->gpa,
+            .size = s->size,
+            .host = s->host,
+            .fd = s->fd,
+            .fd_offset = s->fd_offset,
         };
 
         if (!vfio_user_container_map(dev->container, &sec, errp)) {
@@ -651,7 +657,8 @@ static bool vupci_connect(VFIOUserPCIDevice *dev, Machine *m, GError **errp)
     if (!(dev->vdev.flags & VFIO_DEVICE_FLAGS_PCI) ||
         dev->vdev.num_regions <= CONFIG_INDEX ||
         dev->vdev.regions[CONFIG_INDEX].size < 256) {
-        return vfu_error_set(errp, ENODEV, "the server does not offer a PCI "
+        return vfu_error_set(errp, ENODEV,
+                             "the server does not offer a PCI "
                              "device with a config region");
     }
     return true;
@@ -663,8 +670,8 @@ static bool vupci_init_config(VFIOUserPCIDevice *dev, GError **errp)
     GError *err = NULL;
     uint8_t pin;
 
-    dev->pdev.config_size = MIN(dev->vdev.regions[CONFIG_INDEX].size,
-                                (uint64_t)PCI_CONFIG_MAX);
+    dev->pdev.config_size =
+        MIN(dev->vdev.regions[CONFIG_INDEX].size, (uint64_t)PCI_CONFIG_MAX);
     vupci_setup_ids(dev);
     vupci_setup_bars(dev);
     if (!vupci_setup_caps(dev, errp)) {
@@ -674,8 +681,8 @@ static bool vupci_init_config(VFIOUserPCIDevice *dev, GError **errp)
     if (pin >= 1 && pin <= 4 && dev->vdev.num_irqs > VFIO_PCI_INTX_IRQ_INDEX) {
         if (vfio_user_device_get_irq_info(&dev->vdev, VFIO_PCI_INTX_IRQ_INDEX,
                                           &info, &err)) {
-            dev->has_intx = info.count >= 1 &&
-                            (info.flags & VFIO_IRQ_INFO_EVENTFD);
+            dev->has_intx =
+                info.count >= 1 && (info.flags & VFIO_IRQ_INFO_EVENTFD);
         } else {
             g_debug("%s: no INTx: %s", dev->pdev.id, err->message);
             g_clear_error(&err);
@@ -692,8 +699,8 @@ PCIDevice *vfio_user_pci_realize(Machine *m, const VFIOUserPCIOptions *o,
                                  unsigned slot, GError **errp)
 {
     VFIOUserPCIDevice *dev = g_new0(VFIOUserPCIDevice, 1);
-    g_autofree char *id = o->id ? g_strdup(o->id) :
-                          g_strdup_printf("dev%u", slot);
+    g_autofree char *id =
+        o->id ? g_strdup(o->id) : g_strdup_printf("dev%u", slot);
 
     pci_device_init(&dev->pdev, &vupci_ops, id);
     g_mutex_init(&dev->err_lock);
@@ -702,8 +709,8 @@ PCIDevice *vfio_user_pci_realize(Machine *m, const VFIOUserPCIOptions *o,
     dev->opts.socket = g_strdup(o->socket);
     if (!vupci_connect(dev, m, errp) || !vupci_init_config(dev, errp) ||
         !pci_host_plug(m->pci, &dev->pdev, slot, errp)) {
-        g_prefix_error(errp, "-device %s,id=%s,socket=%s: ",
-                       VFIO_USER_PCI_TYPE, id, o->socket);
+        g_prefix_error(errp, "-device %s,id=%s,socket=%s: ", VFIO_USER_PCI_TYPE,
+                       id, o->socket);
         vupci_destroy(&dev->pdev);
         return NULL;
     }

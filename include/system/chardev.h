@@ -18,7 +18,7 @@
 typedef struct CharLine CharLine;
 
 typedef struct CharLineOps {
-    void (*opened)(CharLine *c, void *opaque);   /* a peer is connected */
+    void (*opened)(CharLine *c, void *opaque); /* a peer is connected */
     void (*line)(CharLine *c, const char *line, void *opaque);
     /* The peer left.  @final: nobody can come back (stdio or a socket we
      * connected to); a listening socket waits for the next client. */

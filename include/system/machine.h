@@ -49,28 +49,27 @@
 #include <glib.h>
 #include "system/memory.h"
 
-#define VMM_RAM_BASE         0x0ULL
-#define VMM_LOW_RAM_MAX      0xb0000000ULL
-#define VMM_HIGH_RAM_BASE    0x100000000ULL
-#define VMM_ECAM_BASE        0xb0000000ULL
-#define VMM_ECAM_SIZE        0x10000000ULL
-#define VMM_MMIO32_BASE      0xc0000000ULL
-#define VMM_MMIO32_SIZE      0x3e000000ULL /* up to 0xfdffffff */
-#define VMM_MSI_BASE         0xfee00000ULL
-#define VMM_MSI_SIZE         0x100000ULL
-#define VMM_MMIO64_BASE      0x8000000000ULL
-#define VMM_MMIO64_SIZE      0x8000000000ULL
-#define VMM_INTX_BASE        16 /* first interrupt number used for INTx */
+#define VMM_RAM_BASE 0x0ULL
+#define VMM_LOW_RAM_MAX 0xb0000000ULL
+#define VMM_HIGH_RAM_BASE 0x100000000ULL
+#define VMM_ECAM_BASE 0xb0000000ULL
+#define VMM_ECAM_SIZE 0x10000000ULL
+#define VMM_MMIO32_BASE 0xc0000000ULL
+#define VMM_MMIO32_SIZE 0x3e000000ULL /* up to 0xfdffffff */
+#define VMM_MSI_BASE 0xfee00000ULL
+#define VMM_MSI_SIZE 0x100000ULL
+#define VMM_MMIO64_BASE 0x8000000000ULL
+#define VMM_MMIO64_SIZE 0x8000000000ULL
+#define VMM_INTX_BASE 16 /* first interrupt number used for INTx */
 #define VMM_DEFAULT_RAM_SIZE (128ULL * 1024 * 1024)
 /* Largest RAM that fits below the 64-bit MMIO window. */
-#define VMM_MAX_RAM_SIZE     (VMM_MMIO64_BASE - VMM_HIGH_RAM_BASE + \
-                              VMM_LOW_RAM_MAX)
+#define VMM_MAX_RAM_SIZE (VMM_MMIO64_BASE - VMM_HIGH_RAM_BASE + VMM_LOW_RAM_MAX)
 
 typedef struct PCIHost PCIHost;
 
 /* One contiguous piece of guest RAM as devices see it. */
 typedef struct RAMSection {
-    const char *name;   /* backend id */
+    const char *name; /* backend id */
     uint64_t gpa;
     uint64_t size;
     uint8_t *host;
@@ -91,12 +90,12 @@ typedef void (*MachineMsiNotify)(void *opaque);
 
 /* Main-thread only (qtest, monitor, interrupt sources all run there). */
 typedef struct Machine {
-    HostMemoryBackend *ram;      /* the backend that holds guest RAM */
-    bool ram_owned;              /* ram was created for the machine */
+    HostMemoryBackend *ram; /* the backend that holds guest RAM */
+    bool ram_owned;         /* ram was created for the machine */
     RAMSection sections[VMM_MAX_RAM_SECTIONS];
     unsigned nr_sections;
     PCIHost *pci;
-    GQueue msi_log;              /* MSIRecord *, oldest first */
+    GQueue msi_log; /* MSIRecord *, oldest first */
     uint64_t msi_total;
     bool irq_level[256];
     MachineIrqNotify irq_notify;

@@ -34,7 +34,7 @@ typedef struct HostMemoryOptions {
     HostMemType type;
     char *id;
     uint64_t size;
-    char *mem_path;  /* file backend only */
+    char *mem_path; /* file backend only */
     bool share;
     bool share_set;  /* share= given explicitly */
     uint64_t offset; /* file backend only */
@@ -42,9 +42,9 @@ typedef struct HostMemoryOptions {
 
 typedef struct HostMemoryBackend {
     HostMemoryOptions opts;
-    uint8_t *host;   /* size bytes of guest RAM */
-    int fd;          /* fd holding the RAM, -1 for anonymous */
-    bool shared;     /* MAP_SHARED: fd content is what the guest sees */
+    uint8_t *host; /* size bytes of guest RAM */
+    int fd;        /* fd holding the RAM, -1 for anonymous */
+    bool shared;   /* MAP_SHARED: fd content is what the guest sees */
 } HostMemoryBackend;
 
 const char *host_mem_type_name(HostMemType t);
@@ -58,7 +58,6 @@ void host_memory_backend_free(HostMemoryBackend *b);
 void host_memory_options_clear(HostMemoryOptions *o);
 
 /* The fd devices may share (-1 if none) and its offset for RAM byte 0. */
-int host_memory_backend_share_fd(const HostMemoryBackend *b,
-                                 uint64_t *offset);
+int host_memory_backend_share_fd(const HostMemoryBackend *b, uint64_t *offset);
 
 #endif /* SYSTEM_MEMORY_H */

@@ -19,20 +19,20 @@
 typedef struct CharSpec {
     bool is_stdio;
     char *path;
-    bool server;  /* listen on path instead of connecting to it */
+    bool server; /* listen on path instead of connecting to it */
 } CharSpec;
 
 typedef struct VmmOptions {
-    uint64_t ram_size;       /* -m, VMM_DEFAULT_RAM_SIZE by default */
+    uint64_t ram_size; /* -m, VMM_DEFAULT_RAM_SIZE by default */
     bool ram_size_set;
-    GPtrArray *objects;      /* HostMemoryOptions *, command-line order */
-    char *machine_backend;   /* -machine memory-backend= */
-    GPtrArray *devices;      /* VFIOUserPCIOptions * */
+    GPtrArray *objects;    /* HostMemoryOptions *, command-line order */
+    char *machine_backend; /* -machine memory-backend= */
+    GPtrArray *devices;    /* VFIOUserPCIOptions * */
     CharSpec *qtest;
     CharSpec *monitor;
-    char *logfile;           /* -D */
+    char *logfile; /* -D */
     char *pidfile;
-    GString *print;          /* -help, -version, ...,help: print and exit */
+    GString *print; /* -help, -version, ...,help: print and exit */
 } VmmOptions;
 
 void vmm_options_init(VmmOptions *o);

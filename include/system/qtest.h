@@ -35,8 +35,7 @@
 
 typedef struct QTestServer QTestServer;
 
-QTestServer *qtest_server_new(Machine *m, const CharSpec *spec,
-                              GError **errp);
+QTestServer *qtest_server_new(Machine *m, const CharSpec *spec, GError **errp);
 void qtest_server_free(QTestServer *q);
 
 #endif /* SYSTEM_QTEST_H */

@@ -33,13 +33,14 @@ static bool parse(VmmOptions *o, GError **errp, ...)
 }
 
 /* Expect a parse failure whose message is exactly @msg. */
-#define EXPECT_ERROR(msg, ...) do {                                     \
-        VmmOptions o_;                                                  \
-        g_autoptr(GError) e_ = NULL;                                    \
-        g_assert_false(parse(&o_, &e_, __VA_ARGS__, NULL));             \
-        g_assert_nonnull(e_);                                           \
-        g_assert_cmpstr(e_->message, ==, msg);                          \
-        vmm_options_clear(&o_);                                         \
+#define EXPECT_ERROR(msg, ...)                                                 \
+    do {                                                                       \
+        VmmOptions o_;                                                         \
+        g_autoptr(GError) e_ = NULL;                                           \
+        g_assert_false(parse(&o_, &e_, __VA_ARGS__, NULL));                    \
+        g_assert_nonnull(e_);                                                  \
+        g_assert_cmpstr(e_->message, ==, msg);                                 \
+        vmm_options_clear(&o_);                                                \
     } while (0)
 
 static void test_sizes(void)
@@ -70,18 +71,18 @@ static void test_full_command_line(void)
     HostMemoryOptions *m;
     VFIOUserPCIOptions *d;
 
-    g_assert_true(parse(&o, &err, "-m", "64M",
-                        "-object", "memory-backend-file,id=ram0,size=64M,"
-                        "mem-path=/tmp/a,,b,share=on,offset=2M",
-                        "-machine", "vfio-user-vmm,memory-backend=ram0",
-                        "-device", "vfio-user-pci,socket=/s1,id=edu0,"
-                        "dma-access=file-io,x-msg-timeout=250,"
-                        "x-no-posted-writes=on,x-pci-vendor-id=0x1af4,"
-                        "x-pci-sub-device-id=17",
-                        "--device", "vfio-user-pci,socket=/s2",
-                        "-qtest", "unix:/tmp/q.sock",
-                        "-monitor", "unix:/tmp/m.sock,server,nowait",
-                        "-D", "/tmp/log", "-pidfile", "/tmp/pid", NULL));
+    g_assert_true(
+        parse(&o, &err, "-m", "64M", "-object",
+              "memory-backend-file,id=ram0,size=64M,"
+              "mem-path=/tmp/a,,b,share=on,offset=2M",
+              "-machine", "vfio-user-vmm,memory-backend=ram0", "-device",
+              "vfio-user-pci,socket=/s1,id=edu0,"
+              "dma-access=file-io,x-msg-timeout=250,"
+              "x-no-posted-writes=on,x-pci-vendor-id=0x1af4,"
+              "x-pci-sub-device-id=17",
+              "--device", "vfio-user-pci,socket=/s2", "-qtest",
+              "unix:/tmp/q.sock", "-monitor", "unix:/tmp/m.sock,server,nowait",
+              "-D", "/tmp/log", "-pidfile", "/tmp/pid", NULL));
     g_assert_no_error(err);
     g_assert_null(o.print);
     g_assert_cmpuint(o.ram_size, ==, 64ULL << 20);
@@ -127,8 +128,8 @@ static void test_defaults(void)
     vmm_options_clear(&o);
     /* The backend's size becomes the RAM size when -m is absent. */
     g_assert_true(parse(&o, NULL, "-object",
-                        "memory-backend-memfd,id=r,size=32M",
-                        "-machine", "memory-backend=r", NULL));
+                        "memory-backend-memfd,id=r,size=32M", "-machine",
+                        "memory-backend=r", NULL));
     g_assert_cmpuint(o.ram_size, ==, 32ULL << 20);
     vmm_options_clear(&o);
 }
@@ -141,8 +142,8 @@ static void test_errors(void)
     EXPECT_ERROR("-device vfio-user-pci: unknown property 'sockett' (see "
                  "-device vfio-user-pci,help)",
                  "-device", "vfio-user-pci,sockett=/s");
-    EXPECT_ERROR("-device vfio-user-pci: socket=PATH is required",
-                 "-device", "vfio-user-pci,id=a");
+    EXPECT_ERROR("-device vfio-user-pci: socket=PATH is required", "-device",
+                 "vfio-user-pci,id=a");
     EXPECT_ERROR("-device vfio-user-pci: x-msg-timeout: expected "
                  "milliseconds from 1 to 4294967295, got '0'",
                  "-device", "vfio-user-pci,socket=/s,x-msg-timeout=0");
@@ -153,7 +154,8 @@ static void test_errors(void)
                  "off, got 'maybe'",
                  "-device", "vfio-user-pci,socket=/s,x-no-posted-writes=maybe");
     EXPECT_ERROR("-device e1000: unknown device type (available: "
-                 "vfio-user-pci)", "-device", "e1000");
+                 "vfio-user-pci)",
+                 "-device", "e1000");
     EXPECT_ERROR("unknown option '-cpu' (see -help)", "-cpu", "max");
     EXPECT_ERROR("-m: missing argument", "-m");
     EXPECT_ERROR("-m: expected a size like 512M, got '1X'", "-m", "1X");
@@ -165,9 +167,9 @@ static void test_errors(void)
     EXPECT_ERROR("-object memory-backend-ram: offset: only "
                  "memory-backend-file has it",
                  "-object", "memory-backend-ram,id=a,size=1M,offset=4K");
-    EXPECT_ERROR("-object memory-backend-ram: duplicate id 'a'",
-                 "-object", "memory-backend-ram,id=a,size=1M",
-                 "-object", "memory-backend-ram,id=a,size=1M");
+    EXPECT_ERROR("-object memory-backend-ram: duplicate id 'a'", "-object",
+                 "memory-backend-ram,id=a,size=1M", "-object",
+                 "memory-backend-ram,id=a,size=1M");
     EXPECT_ERROR("-machine memory-backend=b: no -object with that id",
                  "-machine", "memory-backend=b");
     EXPECT_ERROR("-machine memory-backend=a: backend size 1048576 differs "
@@ -175,14 +177,16 @@ static void test_errors(void)
                  "-m", "2M", "-object", "memory-backend-ram,id=a,size=1M",
                  "-machine", "memory-backend=a");
     EXPECT_ERROR("-machine: unknown machine type 'q35' (available: "
-                 "vfio-user-vmm)", "-machine", "q35");
-    EXPECT_ERROR("-qtest: expected stdio or unix:PATH, got 'tcp:1'",
-                 "-qtest", "tcp:1");
+                 "vfio-user-vmm)",
+                 "-machine", "q35");
+    EXPECT_ERROR("-qtest: expected stdio or unix:PATH, got 'tcp:1'", "-qtest",
+                 "tcp:1");
     EXPECT_ERROR("-qtest stdio and -monitor stdio cannot share standard "
-                 "input", "-qtest", "stdio", "-monitor", "stdio");
-    EXPECT_ERROR("-device: duplicate id 'x'",
-                 "-device", "vfio-user-pci,socket=/a,id=x",
-                 "-device", "vfio-user-pci,socket=/b,id=x");
+                 "input",
+                 "-qtest", "stdio", "-monitor", "stdio");
+    EXPECT_ERROR("-device: duplicate id 'x'", "-device",
+                 "vfio-user-pci,socket=/a,id=x", "-device",
+                 "vfio-user-pci,socket=/b,id=x");
     EXPECT_ERROR("unexpected argument 'foo' (see -help)", "foo");
 }
 
@@ -209,8 +213,12 @@ static Machine *make_machine(HostMemType type, const char *path,
                              uint64_t offset, bool share)
 {
     HostMemoryOptions mo = {
-        .type = type, .id = (char *)"ram0", .size = 1 << 20,
-        .mem_path = (char *)path, .offset = offset, .share = share,
+        .type = type,
+        .id = (char *)"ram0",
+        .size = 1 << 20,
+        .mem_path = (char *)path,
+        .offset = offset,
+        .share = share,
         .share_set = true,
     };
     g_autoptr(GError) err = NULL;
@@ -236,9 +244,10 @@ static void test_address_space(void)
     /* Host bridge at 00.0 through ECAM; empty slots read all-ones. */
     g_assert_cmpuint(machine_ldq(m, VMM_ECAM_BASE, 4), ==, 0x00081b36);
     g_assert_cmpuint(machine_ldq(m, VMM_ECAM_BASE + 0xa, 2), ==, 0x0600);
-    g_assert_cmpuint(machine_ldq(m, VMM_ECAM_BASE, 8), ==,
-                     0x0000000000081b36ULL |
-                     ((uint64_t)machine_ldq(m, VMM_ECAM_BASE + 4, 4) << 32));
+    g_assert_cmpuint(
+        machine_ldq(m, VMM_ECAM_BASE, 8), ==,
+        0x0000000000081b36ULL |
+            ((uint64_t)machine_ldq(m, VMM_ECAM_BASE + 4, 4) << 32));
     g_assert_cmpuint(machine_ldq(m, VMM_ECAM_BASE + (1 << 15), 4), ==,
                      0xffffffff);
     /* Beyond RAM and in the MMIO window without BARs: all-ones. */
@@ -294,7 +303,9 @@ static void test_file_backend_offset(void)
 static void test_backend_errors(void)
 {
     HostMemoryOptions mo = {
-        .type = HOSTMEM_FILE, .id = (char *)"f", .size = 1 << 20,
+        .type = HOSTMEM_FILE,
+        .id = (char *)"f",
+        .size = 1 << 20,
         .mem_path = (char *)"/nonexistent-dir/x",
     };
     g_autoptr(GError) err = NULL;
@@ -334,8 +345,7 @@ static void dummy_bar_rw(PCIDevice *d, int bar, uint64_t off, void *buf,
     uint8_t *p = buf;
 
     while (len) {
-        uint64_t plain, n = msix_bar_rw(d, bar, off, p, len, is_write,
-                                        &plain);
+        uint64_t plain, n = msix_bar_rw(d, bar, off, p, len, is_write, &plain);
 
         if (!n) {
             n = plain;
@@ -377,11 +387,12 @@ static Machine *make_dummy_machine(void)
     d->wmask[PCI_INTERRUPT_LINE] = 0xff;
     pci_set_config(d, PCI_INTERRUPT_PIN, 1, 1);
     pci_device_set_bar(d, 0, 0x1000, 0);
-    pci_device_set_bar(d, 2, 0x100000, PCI_BASE_ADDRESS_MEM_TYPE_64 |
-                       PCI_BASE_ADDRESS_MEM_PREFETCH);
+    pci_device_set_bar(d, 2, 0x100000,
+                       PCI_BASE_ADDRESS_MEM_TYPE_64 |
+                           PCI_BASE_ADDRESS_MEM_PREFETCH);
     /* MSI: 64-bit, per-vector mask, 4 vectors; MSI-X: 4 vectors in BAR0. */
-    msi_init(d, MSI_CAP, PCI_MSI_FLAGS_64BIT | PCI_MSI_FLAGS_MASKBIT |
-             (2 << 1));
+    msi_init(d, MSI_CAP,
+             PCI_MSI_FLAGS_64BIT | PCI_MSI_FLAGS_MASKBIT | (2 << 1));
     g_assert_true(msix_init(d, MSIX_CAP, 3, 0x800, 0xc00, &err));
     g_assert_no_error(err);
     g_assert_true(pci_host_plug(m->pci, d, 3, &err));

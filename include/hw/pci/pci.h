@@ -44,34 +44,34 @@ typedef struct PCIDeviceOps {
     void (*config_write)(PCIDevice *d, uint32_t off, uint32_t val,
                          unsigned len);
     /* A guest access inside BAR @bar (any length, inside the BAR). */
-    void (*bar_rw)(PCIDevice *d, int bar, uint64_t off, void *buf,
-                   uint64_t len, bool is_write);
-    void (*reset)(PCIDevice *d);     /* device reset, then config reset */
-    void (*destroy)(PCIDevice *d);   /* unplugged: release everything */
+    void (*bar_rw)(PCIDevice *d, int bar, uint64_t off, void *buf, uint64_t len,
+                   bool is_write);
+    void (*reset)(PCIDevice *d);   /* device reset, then config reset */
+    void (*destroy)(PCIDevice *d); /* unplugged: release everything */
     void (*info)(PCIDevice *d, GString *out); /* `info vfio-user` text */
 } PCIDeviceOps;
 
 typedef struct PCIBar {
-    uint64_t size;   /* 0: not implemented */
-    uint32_t type;   /* low bits of the register: io / 64-bit / prefetch */
+    uint64_t size; /* 0: not implemented */
+    uint32_t type; /* low bits of the register: io / 64-bit / prefetch */
 } PCIBar;
 
 typedef struct PCIMSIState {
-    uint8_t cap;        /* 0: no MSI capability */
+    uint8_t cap; /* 0: no MSI capability */
     bool is64;
-    bool pvm;           /* per-vector masking */
-    uint32_t pending;   /* vectors raised while masked */
+    bool pvm;         /* per-vector masking */
+    uint32_t pending; /* vectors raised while masked */
 } PCIMSIState;
 
 typedef struct PCIMSIXState {
-    uint8_t cap;        /* 0: no MSI-X capability */
+    uint8_t cap; /* 0: no MSI-X capability */
     unsigned nvec;
     int table_bar;
     uint64_t table_off;
     int pba_bar;
     uint64_t pba_off;
-    uint8_t *table;     /* nvec * 16 bytes */
-    uint64_t *pba;      /* DIV_ROUND_UP(nvec, 64) words */
+    uint8_t *table; /* nvec * 16 bytes */
+    uint64_t *pba;  /* DIV_ROUND_UP(nvec, 64) words */
 } PCIMSIXState;
 
 struct PCIDevice {
@@ -110,8 +110,7 @@ void pci_default_config_write(PCIDevice *d, uint32_t off, uint32_t val,
 
 /* Through the device model (what ECAM and firmware use). */
 uint32_t pci_config_read(PCIDevice *d, uint32_t off, unsigned len);
-void pci_config_write(PCIDevice *d, uint32_t off, uint32_t val,
-                      unsigned len);
+void pci_config_write(PCIDevice *d, uint32_t off, uint32_t val, unsigned len);
 
 /* Current guest address of BAR @i, PCI_BAR_UNMAPPED when not decoding. */
 uint64_t pci_bar_address(PCIDevice *d, int i);
@@ -126,7 +125,7 @@ void pci_set_irq(PCIDevice *d, bool level);
 /* Emulate the MSI capability at @cap whose control word is @ctrl. */
 void msi_init(PCIDevice *d, uint8_t cap, uint16_t ctrl);
 bool msi_enabled(const PCIDevice *d);
-unsigned msi_nr_vectors(const PCIDevice *d);    /* enabled vectors */
+unsigned msi_nr_vectors(const PCIDevice *d); /* enabled vectors */
 void msi_notify(PCIDevice *d, unsigned vector);
 /* After a config write overlapping the capability: deliver unmasked
  * pending vectors. */

@@ -37,8 +37,7 @@ PCIDevice *pci_host_find(PCIHost *h, const char *id);
 
 /* ECAM access at @off (inside the ECAM window), len 1, 2 or 4, aligned. */
 uint32_t pci_host_ecam_read(PCIHost *h, uint64_t off, unsigned len);
-void pci_host_ecam_write(PCIHost *h, uint64_t off, uint32_t val,
-                         unsigned len);
+void pci_host_ecam_write(PCIHost *h, uint64_t off, uint32_t val, unsigned len);
 
 /*
  * MMIO dispatch: if a BAR decodes @addr, access up to @len bytes of it

@@ -28,12 +28,12 @@ typedef struct PCIDevice PCIDevice;
 
 /* -device vfio-user-pci,... as parsed. */
 typedef struct VFIOUserPCIOptions {
-    char *id;               /* NULL: named after the slot ("dev1") */
-    char *socket;           /* required */
+    char *id;     /* NULL: named after the slot ("dev1") */
+    char *socket; /* required */
     VFIOUserDMAAccess dma_access;
     uint32_t msg_timeout_ms;
     bool no_posted_writes;
-    int32_t vendor_id;      /* x-pci-*: -1 = take the server's */
+    int32_t vendor_id; /* x-pci-*: -1 = take the server's */
     int32_t device_id;
     int32_t sub_vendor_id;
     int32_t sub_device_id;
