@@ -113,6 +113,8 @@ struct VFIOUserProxy {
     unsigned posted_next;
     VFIOUserRequestHandler handler;
     void *handler_opaque;
+    bool in_handler;    /* the receive thread is running the handler */
+    GCond handler_cond; /* broadcast when in_handler becomes false */
     VFIOUserFailureNotify notify;
     void *notify_opaque;
     VFIOUserProxyStats stats;
@@ -338,6 +340,7 @@ static VFIOUserProxy *proxy_new(int sock, char *path,
     g_mutex_init(&proxy->lock);
     g_mutex_init(&proxy->send_lock);
     g_cond_init(&proxy->users_cond);
+    g_cond_init(&proxy->handler_cond);
     proxy->state = VFIO_PROXY_CONNECTED;
     proxy->next_id = 1;
     if (!proxy_negotiate(proxy, errp)) {
@@ -435,11 +438,19 @@ VFIOUserProxy *vfio_user_proxy_connect(const char *path,
     return proxy_new(sock, g_strdup(path), opts, errp);
 }
 
+/*
+ * Once this returns, the previous handler is not running and will not be
+ * called again (unless we are that handler, on the receive thread), so its
+ * owner may free what @opaque points to.
+ */
 void vfio_user_proxy_set_request_handler(VFIOUserProxy *proxy,
                                          VFIOUserRequestHandler fn,
                                          void *opaque)
 {
     g_mutex_lock(&proxy->lock);
+    while (proxy->in_handler && g_thread_self() != proxy->thread) {
+        g_cond_wait(&proxy->handler_cond, &proxy->lock);
+    }
     proxy->handler = fn;
     proxy->handler_opaque = opaque;
     g_mutex_unlock(&proxy->lock);
@@ -471,6 +482,7 @@ static void proxy_destroy(VFIOUserProxy *proxy)
     close(proxy->sock);
     g_clear_error(&proxy->fail_err);
     g_cond_clear(&proxy->users_cond);
+    g_cond_clear(&proxy->handler_cond);
     g_mutex_clear(&proxy->send_lock);
     g_mutex_clear(&proxy->lock);
     g_free(proxy->path);
@@ -953,10 +965,12 @@ static bool proxy_handle_request(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
     size_t len = hdr->size - sizeof(*hdr);
     VFIOUserRequestHandler fn;
     void *opaque;
+    bool ok;
 
     g_mutex_lock(&proxy->lock);
     fn = proxy->handler;
     opaque = proxy->handler_opaque;
+    proxy->in_handler = fn != NULL;
     proxy->stats.server_requests++;
     g_mutex_unlock(&proxy->lock);
 
@@ -971,7 +985,12 @@ static bool proxy_handle_request(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
                vfio_user_proxy_send_error(proxy, hdr, ENOSYS, errp);
     }
     proxy->req_remaining = len;
-    if (!fn(proxy, hdr, fds, nfds, opaque, errp)) {
+    ok = fn(proxy, hdr, fds, nfds, opaque, errp);
+    g_mutex_lock(&proxy->lock);
+    proxy->in_handler = false;
+    g_cond_broadcast(&proxy->handler_cond);
+    g_mutex_unlock(&proxy->lock);
+    if (!ok) {
         if (!*errp) {
             vfu_error_set(errp, EPROTO, "handler refused server request %s",
                           vfu_cmd_name(hdr->cmd));

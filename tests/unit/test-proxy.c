@@ -1170,6 +1170,88 @@ static void test_no_handler_enosys(void)
     gate_clear(&gate);
 }
 
+typedef struct SwapCase {
+    Gate registered;
+    Gate entered;
+    Gate release;
+    Gate replied;
+    VFIOUserProxy *proxy;
+    gint swapped; /* set_request_handler() has returned */
+    gint seen_swapped;
+} SwapCase;
+
+static bool slow_handler(VFIOUserProxy *proxy, const VFIOUserHdr *hdr, int *fds,
+                         size_t nfds, void *opaque, GError **errp)
+{
+    SwapCase *sc = opaque;
+
+    vfu_close_fds(fds, nfds);
+    gate_open(&sc->entered);
+    gate_wait(&sc->release);
+    g_atomic_int_set(&sc->seen_swapped, g_atomic_int_get(&sc->swapped));
+    return vfio_user_proxy_discard(proxy, hdr->size - sizeof(*hdr), errp) &&
+           vfio_user_proxy_send_error(proxy, hdr, EIO, errp);
+}
+
+static gpointer swap_thread(gpointer opaque)
+{
+    SwapCase *sc = opaque;
+
+    vfio_user_proxy_set_request_handler(sc->proxy, NULL, NULL);
+    g_atomic_int_set(&sc->swapped, 1);
+    return NULL;
+}
+
+static void script_one_dma(int sock, void *opaque)
+{
+    SwapCase *sc = opaque;
+    VFIOUserDMARW rw = {.addr = 0, .count = 4};
+    char buf[64];
+    VFIOUserHdr hdr;
+
+    srv_version(sock);
+    gate_wait(&sc->registered);
+    srv_request(sock, 3, VFIO_USER_DMA_READ, &rw, sizeof(rw));
+    srv_recv(sock, &hdr, buf, sizeof(buf), NULL, NULL);
+    g_assert_cmpuint(hdr.error, ==, EIO);
+    gate_open(&sc->replied);
+    g_assert_true(srv_wait_eof(sock));
+}
+
+/*
+ * Replacing the handler waits for a call of the old one to finish, so its
+ * owner may free its state right after.  The short pause gives a broken
+ * implementation the time to return early; the pass does not depend on it.
+ */
+static void test_handler_swap_waits(void)
+{
+    SwapCase sc = {.swapped = 0, .seen_swapped = -1};
+    Peer *p;
+    GThread *t;
+
+    gate_init(&sc.registered);
+    gate_init(&sc.entered);
+    gate_init(&sc.release);
+    gate_init(&sc.replied);
+    p = peer_start(script_one_dma, &sc);
+    sc.proxy = client_new(p, 0);
+    vfio_user_proxy_set_request_handler(sc.proxy, slow_handler, &sc);
+    gate_open(&sc.registered);
+    gate_wait(&sc.entered);
+    t = g_thread_new("swap", swap_thread, &sc);
+    g_usleep(50 * 1000);
+    gate_open(&sc.release);
+    g_thread_join(t);
+    gate_wait(&sc.replied); /* the handler has looked at sc.swapped */
+    g_assert_cmpint(g_atomic_int_get(&sc.seen_swapped), ==, 0);
+    vfio_user_proxy_close(sc.proxy);
+    peer_join(p);
+    gate_clear(&sc.registered);
+    gate_clear(&sc.entered);
+    gate_clear(&sc.release);
+    gate_clear(&sc.replied);
+}
+
 static bool refusing_handler(VFIOUserProxy *proxy G_GNUC_UNUSED,
                              const VFIOUserHdr *hdr G_GNUC_UNUSED, int *fds,
                              size_t nfds, void *opaque G_GNUC_UNUSED,
@@ -1347,6 +1429,8 @@ int main(int argc, char **argv)
     g_test_add_func("/proxy/posted/error-reply", test_posted_error);
     g_test_add_func("/proxy/server-request/during-wait",
                     test_server_request_during_wait);
+    g_test_add_func("/proxy/server-request/handler-swap-waits",
+                    test_handler_swap_waits);
     g_test_add_func("/proxy/server-request/no-handler", test_no_handler_enosys);
     g_test_add_data_func("/proxy/vectors/sample-client-server",
                          "libvfio-user-sample-client-server.jsonl",

@@ -79,7 +79,11 @@ VFIOUserProxy *vfio_user_proxy_new_from_fd(int sock,
                                            const VFIOUserProxyOptions *opts,
                                            GError **errp);
 
-/* Register the server-to-client request handler (before DMA_MAP). */
+/*
+ * Register the server-to-client request handler (before DMA_MAP).  On
+ * return the previous handler is no longer running (unless this is called
+ * from it) and will not be called again.
+ */
 void vfio_user_proxy_set_request_handler(VFIOUserProxy *proxy,
                                          VFIOUserRequestHandler fn,
                                          void *opaque);
