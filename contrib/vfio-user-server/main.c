@@ -33,23 +33,31 @@ typedef struct SampleOptions {
 /*
  * Signal handling: SIGTERM/SIGINT are turned into GSources of a private
  * main context that a thread runs, so the handler itself only sets a flag
- * and stops the server from an ordinary thread.  @quit is atomic; the
- * other fields are set before the thread starts.
+ * and stops the server from an ordinary thread.  The sources exist from
+ * the start, so a signal that arrives while the server is being set up
+ * still ends the program cleanly.  @quit, @done and @srv are atomic (@srv
+ * is set once the server exists); the other fields are set before the
+ * thread starts.
  */
 typedef struct SampleSignals {
     VfuServer *srv;
     GMainContext *ctx;
-    GMainLoop *loop;
     GThread *thread;
-    gint quit;
+    gint quit; /* a signal came */
+    gint done; /* the thread must end */
 } SampleSignals;
 
 static gboolean sample_on_signal(gpointer opaque)
 {
     SampleSignals *sig = opaque;
 
+    VfuServer *srv;
+
     g_atomic_int_set(&sig->quit, 1);
-    vfu_server_stop(sig->srv);
+    srv = g_atomic_pointer_get(&sig->srv);
+    if (srv) {
+        vfu_server_stop(srv);
+    }
     return G_SOURCE_CONTINUE;
 }
 
@@ -57,19 +65,20 @@ static gpointer sample_signal_thread(gpointer opaque)
 {
     SampleSignals *sig = opaque;
 
+    /* Not a GMainLoop: its quit is lost when it comes before the run. */
     g_main_context_push_thread_default(sig->ctx);
-    g_main_loop_run(sig->loop);
+    while (!g_atomic_int_get(&sig->done)) {
+        g_main_context_iteration(sig->ctx, true);
+    }
     g_main_context_pop_thread_default(sig->ctx);
     return NULL;
 }
 
-static void sample_signals_start(SampleSignals *sig, VfuServer *srv)
+static void sample_signals_start(SampleSignals *sig)
 {
     static const int signals[] = {SIGTERM, SIGINT};
 
-    sig->srv = srv;
     sig->ctx = g_main_context_new();
-    sig->loop = g_main_loop_new(sig->ctx, false);
     for (size_t i = 0; i < G_N_ELEMENTS(signals); i++) {
         GSource *src = g_unix_signal_source_new(signals[i]);
 
@@ -80,11 +89,20 @@ static void sample_signals_start(SampleSignals *sig, VfuServer *srv)
     sig->thread = g_thread_new("signals", sample_signal_thread, sig);
 }
 
+/* From now on a signal stops @srv (also if one came already). */
+static void sample_signals_set_server(SampleSignals *sig, VfuServer *srv)
+{
+    g_atomic_pointer_set(&sig->srv, srv);
+    if (g_atomic_int_get(&sig->quit)) {
+        vfu_server_stop(srv);
+    }
+}
+
 static void sample_signals_stop(SampleSignals *sig)
 {
-    g_main_loop_quit(sig->loop);
+    g_atomic_int_set(&sig->done, 1);
+    g_main_context_wakeup(sig->ctx);
     g_thread_join(sig->thread);
-    g_main_loop_unref(sig->loop);
     g_main_context_unref(sig->ctx);
 }
 
@@ -232,6 +250,7 @@ int main(int argc, char **argv)
     if (opts.verbose) {
         sample_enable_debug();
     }
+    sample_signals_start(&sig);
     type = sample_device_find(opts.device);
     srv = sample_listen(&opts);
     if (!srv) {
@@ -250,14 +269,16 @@ int main(int argc, char **argv)
             goto out;
         }
     }
-    sample_signals_start(&sig, srv);
+    sample_signals_set_server(&sig, srv);
     printf(PROG ": listening on %s (device %s)\n", opts.socket, type->name);
     fflush(stdout);
     if (sample_serve(srv, &sig, opts.once)) {
         ret = EXIT_SUCCESS;
     }
-    sample_signals_stop(&sig);
 out:
+    if (sig.thread) {
+        sample_signals_stop(&sig);
+    }
     if (srv) {
         vfu_server_free(srv);
     }

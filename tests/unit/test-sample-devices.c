@@ -601,6 +601,37 @@ static void test_server_once(void)
     server_cleanup(&p);
 }
 
+/* --legacy-dma-map reaches the library: mode bits are refused. */
+static void test_server_legacy_dma_map(void)
+{
+    ServerProc p = {0};
+    Harness *h;
+    int msi;
+
+    if (!server_bin_check()) {
+        return;
+    }
+    server_start(&p, "edu", "--legacy-dma-map");
+    h = server_connect(&p);
+    msi = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    g_assert_cmpint(harness_dma_map(h, HARNESS_GUEST_BASE, HARNESS_GUEST_SIZE,
+                                    0, RW_FLAGS | VFIO_USER_DMA_MAP_F_MODE_MMAP,
+                                    true),
+                    ==, EINVAL);
+    /* An fd without mode bits still means mmap: no DMA messages. */
+    g_assert_cmpint(harness_dma_map(h, HARNESS_GUEST_BASE, HARNESS_GUEST_SIZE,
+                                    0, RW_FLAGS, true),
+                    ==, 0);
+    g_assert_cmpint(harness_set_irq_fd(h, VFIO_PCI_MSI_IRQ_INDEX, msi), ==, 0);
+    edu_round_trip(h, 4096, msi);
+    g_assert_cmpuint(h->dma_read_msgs + h->dma_write_msgs, ==, 0);
+    harness_free(h);
+    close(msi);
+    g_assert_cmpint(kill(p.pid, SIGTERM), ==, 0);
+    g_assert_cmpint(server_wait(&p), ==, 0);
+    server_cleanup(&p);
+}
+
 /* Run the server expecting failure; stderr must contain @msg. */
 static void server_expect_error(const char *const *argv, const char *msg)
 {
@@ -675,6 +706,8 @@ int main(int argc, char **argv)
     g_test_add_func("/sample/ram/bar2-registers", test_ram_bar2);
     g_test_add_func("/sample/server/lifecycle", test_server_lifecycle);
     g_test_add_func("/sample/server/once", test_server_once);
+    g_test_add_func("/sample/server/legacy-dma-map",
+                    test_server_legacy_dma_map);
     g_test_add_func("/sample/server/errors", test_server_errors);
     return g_test_run();
 }
