@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -483,6 +484,13 @@ static char *read_line(int fd)
     return g_string_free(line, false);
 }
 
+/* In the child: a server whose test died (timeout) must not linger. */
+static void server_child_setup(gpointer unused)
+{
+    (void)unused;
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+}
+
 /* Start the server with @dev (and @extra) and wait for its ready line. */
 static void server_start(ServerProc *p, const char *dev, const char *extra)
 {
@@ -500,8 +508,8 @@ static void server_start(ServerProc *p, const char *dev, const char *extra)
     }
     argv[4] = p->sock;
     g_spawn_async_with_pipes(NULL, (char **)argv, NULL,
-                             G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &p->pid,
-                             NULL, &out, NULL, &err);
+                             G_SPAWN_DO_NOT_REAP_CHILD, server_child_setup,
+                             NULL, &p->pid, NULL, &out, NULL, &err);
     g_assert_no_error(err);
     line = read_line(out);
     close(out);
@@ -639,8 +647,8 @@ static void server_expect_error(const char *const *argv, const char *msg)
     GError *err = NULL;
     int status = 0;
 
-    g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL,
-                 NULL, NULL, &err_out, &status, &err);
+    g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL,
+                 server_child_setup, NULL, NULL, &err_out, &status, &err);
     g_assert_no_error(err);
     g_assert_true(WIFEXITED(status));
     g_assert_cmpint(WEXITSTATUS(status), ==, 1);
