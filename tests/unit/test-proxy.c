@@ -358,7 +358,7 @@ static void test_negotiate_bad_json(void)
 {
     VersionCase vc = {.json = "{\"capabilities\":{\"max_msg_fds\":"};
 
-    expect_version_failure(&vc, EINVAL, "");
+    expect_version_failure(&vc, EINVAL, "JSON");
 }
 
 static void test_negotiate_wrong_type(void)
