@@ -121,8 +121,9 @@ static int dma_map_check(VfuServer *srv, const VFIOUserDMAMap *req,
 
     if (req->argsz < sizeof(*req) || (req->flags & ~known) || nfds > 1 ||
         req->size == 0 || req->addr + req->size < req->addr ||
-        (nfds && req->offset + req->size < req->offset)) {
-        return EINVAL;
+        (nfds && (req->offset + req->size < req->offset ||
+                  req->offset + req->size > (uint64_t)INT64_MAX))) {
+        return EINVAL; /* the fd range must also fit an off_t */
     }
     /* Both bits name two different modes at once: meaningless, EINVAL. */
     if (modes == VFIO_USER_DMA_MAP_F_MODES) {
@@ -166,7 +167,7 @@ static int dma_map_mmap(VfuDmaMap *m, int fd)
     if (p == MAP_FAILED) {
         int e = errno;
 
-        vfu_srv_warn("dma map 0x%" PRIx64 "+0x%" PRIx64 ": mmap failed: %s",
+        vfu_srv_info("dma map 0x%" PRIx64 "+0x%" PRIx64 ": mmap failed: %s",
                      m->addr, m->size, g_strerror(e));
         return e;
     }

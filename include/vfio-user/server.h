@@ -27,6 +27,18 @@
  * thread of the device; they serialise on the server's (recursive) lock.
  *
  * Logging: g_log domain "vfio-user-server" (G_MESSAGES_DEBUG to see debug).
+ * One info line per DMA map: "dma map 0x0+0x20000000 mode=mmap fd=yes".
+ *
+ * What a client gets back (errno of the error reply):
+ *   malformed request, bad index/offset/count/argsz/flags/fd count: EINVAL;
+ *   access against a region's read/write flags: EPERM; DMA_MAP over an
+ *   existing map: EEXIST; more maps than max_dma_maps: ENOSPC; DMA_UNMAP of
+ *   a range that is not exactly one map: ENOENT; dirty bitmaps, migration,
+ *   DEVICE_FEATURE: ENOTSUP; unknown command: ENOSYS.  A request with the
+ *   no-reply flag gets no reply on success but an error reply on failure.
+ *   A bad VERSION (or any request before it) is answered with EINVAL and the
+ *   connection is closed; so is a message larger than the negotiated
+ *   limit (closed without a reply).
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -86,10 +98,16 @@ bool vfu_server_attach(VfuServer *srv, int sock, GError **errp);
  */
 bool vfu_server_run(VfuServer *srv, GError **errp);
 
-/* Make a blocked vfu_server_accept()/vfu_server_run() return (any thread). */
+/*
+ * Make a blocked vfu_server_accept()/vfu_server_run() return (any thread,
+ * async-signal-safe: one eventfd write).  The server stays stopped.
+ */
 void vfu_server_stop(VfuServer *srv);
 
-/* Closes the socket, unlinks the socket file, frees region memory. */
+/*
+ * Closes the socket, unlinks the socket file, frees region memory.  Call it
+ * once no thread is inside vfu_server_accept()/vfu_server_run().
+ */
 void vfu_server_free(VfuServer *srv);
 
 /* Negotiated capabilities of the current connection (NULL before). */
