@@ -152,8 +152,28 @@ VfuServer *vfu_server_new(const char *socket_path,
     return srv;
 }
 
+/*
+ * A client that stops in the middle of a message (or stops reading our
+ * replies) would hold the server, and its lock, forever: socket timeouts of
+ * dma_timeout_ms turn that into an error that drops the connection.  Waits
+ * between messages use poll() and are not limited.
+ */
+static void set_io_timeouts(VfuServer *srv, int sock)
+{
+    struct timeval tv = {
+        .tv_sec = srv->opts.dma_timeout_ms / 1000,
+        .tv_usec = (srv->opts.dma_timeout_ms % 1000) * 1000,
+    };
+
+    if (setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+        setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
+        vfu_srv_info("cannot set socket timeouts: %s", g_strerror(errno));
+    }
+}
+
 bool vfu_server_attach(VfuServer *srv, int sock, GError **errp)
 {
+    set_io_timeouts(srv, sock);
     g_rec_mutex_lock(&srv->lock);
     if (srv->sock >= 0) {
         g_rec_mutex_unlock(&srv->lock);
@@ -297,12 +317,12 @@ static int handle_version(VfuServer *srv, VfuMsg *msg, VfuReply *r)
     g_autofree char *desc = NULL;
 
     if (srv->negotiated) {
-        vfu_srv_warn("VERSION sent twice; rejected");
+        vfu_srv_info("VERSION sent twice; rejected");
         return EINVAL;
     }
     if (!vfu_caps_parse_version(msg->payload, msg->len, &theirs, &err) ||
         !vfu_caps_merge(&srv->opts.caps, &theirs, &merged, &err)) {
-        vfu_srv_warn("VERSION rejected, closing: %s", err->message);
+        vfu_srv_info("VERSION rejected, closing: %s", err->message);
         vfu_server_mark_broken(srv, g_steal_pointer(&err));
         return EINVAL;
     }
@@ -313,6 +333,9 @@ static int handle_version(VfuServer *srv, VfuMsg *msg, VfuReply *r)
     srv->negotiated = true;
     desc = vfu_caps_describe(&merged);
     vfu_srv_info("negotiated %s", desc);
+    if (srv->ops.connected) {
+        srv->ops.connected(srv->ops_opaque);
+    }
     return 0;
 }
 
@@ -328,7 +351,7 @@ static int handle_wrong_direction(VfuServer *srv, VfuMsg *msg, VfuReply *r)
 {
     (void)srv;
     (void)r;
-    vfu_srv_warn("client sent %s, a server-to-client request",
+    vfu_srv_info("client sent %s, a server-to-client request",
                  vfu_cmd_name(msg->hdr.cmd));
     return EINVAL;
 }
@@ -382,12 +405,12 @@ static int dispatch(VfuServer *srv, VfuMsg *msg, VfuReply *r)
         return EINVAL;
     }
     if (msg->nfds > srv->opts.caps.max_msg_fds) {
-        vfu_srv_warn("%s came with %zu fds (max %u)", vfu_cmd_name(cmd),
+        vfu_srv_info("%s came with %zu fds (max %u)", vfu_cmd_name(cmd),
                      msg->nfds, srv->opts.caps.max_msg_fds);
         return EINVAL;
     }
     if (cmd >= VFIO_USER_MAX_COMMAND || !handlers[cmd]) {
-        vfu_srv_warn("unknown command %u", cmd);
+        vfu_srv_info("unknown command %u", cmd);
         return ENOSYS;
     }
     return handlers[cmd](srv, msg, r);
@@ -430,7 +453,7 @@ static void handle_request(VfuServer *srv, VfuMsg *msg)
 /* Reply nobody waits for (late, or a confused client): drop it. */
 static void drop_reply(VfuMsg *msg)
 {
-    vfu_srv_warn("dropping unexpected reply id %u (%s)", msg->hdr.id,
+    vfu_srv_info("dropping unexpected reply id %u (%s)", msg->hdr.id,
                  vfu_cmd_name(msg->hdr.cmd));
 }
 

@@ -71,7 +71,11 @@ typedef struct VfuServerOptions {
      * messages.  Used to test the client's fallback.
      */
     bool legacy_dma_map;
-    uint32_t dma_timeout_ms; /* wait for a DMA_READ/WRITE reply; 0 = 5000 */
+    /*
+     * Wait for a DMA_READ/WRITE reply, and longest stall inside one message
+     * (either direction) before the client is dropped; 0 = 5000.
+     */
+    uint32_t dma_timeout_ms;
     VFIOUserCaps caps;       /* offered in VERSION; zeroed = our defaults */
 } VfuServerOptions;
 

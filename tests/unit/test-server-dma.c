@@ -134,6 +134,8 @@ static void test_map_errors(void)
     m.addr = 0x1000;
     m.offset = UINT64_MAX - 0x1000;
     g_assert_cmpint(map_raw(tc, &m, sizeof(m), &fd, 1), ==, EINVAL);
+    m.offset = (uint64_t)INT64_MAX - 0x1000; /* beyond any off_t */
+    g_assert_cmpint(map_raw(tc, &m, sizeof(m), &fd, 1), ==, EINVAL);
     m.offset = 0;
     g_assert_cmpint(map_raw(tc, &m, sizeof(m), fds, 2), ==, EINVAL);
     /* mmap() refuses a pipe: its errno comes back. */

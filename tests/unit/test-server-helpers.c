@@ -72,6 +72,16 @@ static int dev_reset(void *opaque)
     return d->reset_ret;
 }
 
+static void dev_connected(void *opaque)
+{
+    ((TestDev *)opaque)->connects++;
+}
+
+static void dev_disconnected(void *opaque)
+{
+    ((TestDev *)opaque)->disconnects++;
+}
+
 static void test_dev_setup(TestDev *d, VfuServer *srv)
 {
     static const VfuSparseArea sparse[] = { { 4096, 8192 } };
@@ -97,7 +107,10 @@ static void test_dev_setup(TestDev *d, VfuServer *srv)
         .intx_pin = 1, .msi_vectors = 4, .msix_vectors = 8, .msix_bar = 1,
         .msix_table_offset = 0, .msix_pba_offset = 0x800, .express = true,
     };
-    VfuDeviceOps ops = { .reset = dev_reset };
+    VfuDeviceOps ops = {
+        .reset = dev_reset, .connected = dev_connected,
+        .disconnected = dev_disconnected,
+    };
 
     d->srv = srv;
     d->buf = g_malloc0(TEST_DEV_BUF_SIZE);

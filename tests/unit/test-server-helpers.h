@@ -49,6 +49,8 @@ typedef struct TestDev {
     uint64_t ioevent_value;
     unsigned resets;
     int reset_ret;          /* what the reset callback returns */
+    unsigned connects;      /* VfuDeviceOps.connected calls */
+    unsigned disconnects;
 } TestDev;
 
 typedef struct TestReply {

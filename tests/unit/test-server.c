@@ -59,9 +59,13 @@ static void test_negotiate(void)
     g_assert_cmpuint(caps.max_dma_maps, ==, 65535);
     g_assert_true(caps.write_multiple);
     tc_reply_clear(&r);
+    g_assert_cmpuint(tc->dev.connects, ==, 1);
     /* A second VERSION is refused but the connection stays. */
     send_version(tc, 0, 1, NULL, EINVAL);
-    g_assert_true(tc_finish(tc));
+    g_assert_true(tc_hangup(tc));
+    g_assert_cmpuint(tc->dev.connects, ==, 1);
+    g_assert_cmpuint(tc->dev.disconnects, ==, 1);
+    tc_free(tc);
 
     tc = tc_new(NULL);
     send_version(tc, 0, 2, &r, 0);
@@ -609,6 +613,23 @@ static void test_oversize(void)
     g_assert_cmpuint(test_count_fds(), ==, before);
 }
 
+/* A client that stops in the middle of a message is dropped. */
+static void test_stall(void)
+{
+    VfuServerOptions opts = { .dma_timeout_ms = 100 };
+    TestConn *tc = tc_start(&opts);
+    VFIOUserHdr hdr;
+    uint8_t part[10] = { 0 };
+
+    vfu_hdr_init(&hdr, 1, VFIO_USER_REGION_WRITE, sizeof(hdr) + 100, 0);
+    g_assert_cmpint(send(tc->sock, &hdr, sizeof(hdr), 0), ==, sizeof(hdr));
+    g_assert_cmpint(send(tc->sock, part, sizeof(part), 0), ==, sizeof(part));
+    assert_closed(tc);
+    g_assert_false(tc_hangup(tc));
+    g_assert_cmpint(tc->run_errno, ==, EAGAIN);
+    tc_free(tc);
+}
+
 static void test_fd_leak(void)
 {
     unsigned before = test_count_fds();
@@ -788,6 +809,7 @@ int main(int argc, char **argv)
     g_test_add_func("/server/io-fds", test_io_fds);
     g_test_add_func("/server/unsupported", test_unsupported);
     g_test_add_func("/server/oversize", test_oversize);
+    g_test_add_func("/server/stall", test_stall);
     g_test_add_func("/server/fd-leak", test_fd_leak);
     g_test_add_func("/server/listen", test_listen);
     g_test_add_func("/server/stop", test_stop);
