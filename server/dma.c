@@ -111,13 +111,14 @@ void vfu_dma_unmap_all(VfuServer *srv)
 }
 
 /* Check the request; returns 0 and the mode, or an errno. */
-static int dma_map_check(VfuServer *srv, const VFIOUserDMAMap *req,
-                         size_t nfds, VfuDmaMode *mode)
+static int dma_map_check(VfuServer *srv, const VFIOUserDMAMap *req, size_t nfds,
+                         VfuDmaMode *mode)
 {
     uint32_t modes = req->flags & VFIO_USER_DMA_MAP_F_MODES;
-    uint32_t known = srv->opts.legacy_dma_map
-        ? (VFIO_USER_DMA_MAP_F_READ | VFIO_USER_DMA_MAP_F_WRITE)
-        : VFIO_USER_DMA_MAP_F_ALL;
+    uint32_t known =
+        srv->opts.legacy_dma_map
+            ? (VFIO_USER_DMA_MAP_F_READ | VFIO_USER_DMA_MAP_F_WRITE)
+            : VFIO_USER_DMA_MAP_F_ALL;
 
     if (req->argsz < sizeof(*req) || (req->flags & ~known) || nfds > 1 ||
         req->size == 0 || req->addr + req->size < req->addr ||
@@ -193,8 +194,8 @@ int vfu_handle_dma_map(VfuServer *srv, VfuMsg *msg, VfuReply *r)
     ret = dma_map_check(srv, &req, msg->nfds, &mode);
     if (ret) {
         vfu_srv_info("dma map 0x%" PRIx64 "+0x%" PRIx64 " flags 0x%x fds %zu"
-                     " rejected: %s", req.addr, req.size, req.flags,
-                     msg->nfds, g_strerror(ret));
+                     " rejected: %s",
+                     req.addr, req.size, req.flags, msg->nfds, g_strerror(ret));
         return ret;
     }
     m = g_new0(VfuDmaMap, 1);
@@ -217,9 +218,8 @@ int vfu_handle_dma_map(VfuServer *srv, VfuMsg *msg, VfuReply *r)
     }
     pos = upper_bound(srv, m->addr);
     g_array_insert_val(srv->maps, pos, m);
-    vfu_srv_info("dma map 0x%" PRIx64 "+0x%" PRIx64 " mode=%s fd=%s",
-                 m->addr, m->size, vfu_dma_mode_name(mode),
-                 m->has_fd ? "yes" : "no");
+    vfu_srv_info("dma map 0x%" PRIx64 "+0x%" PRIx64 " mode=%s fd=%s", m->addr,
+                 m->size, vfu_dma_mode_name(mode), m->has_fd ? "yes" : "no");
     return 0;
 }
 
@@ -253,10 +253,10 @@ int vfu_handle_dma_unmap(VfuServer *srv, VfuMsg *msg, VfuReply *r)
         if (!m || m->addr != req.addr || m->size != req.size) {
             return ENOENT; /* only whole maps can be unmapped */
         }
-        vfu_srv_info("dma unmap 0x%" PRIx64 "+0x%" PRIx64 " mode=%s read %"
-                     PRIu64 " written %" PRIu64, m->addr, m->size,
-                     vfu_dma_mode_name(m->mode), m->bytes_read,
-                     m->bytes_written);
+        vfu_srv_info("dma unmap 0x%" PRIx64 "+0x%" PRIx64
+                     " mode=%s read %" PRIu64 " written %" PRIu64,
+                     m->addr, m->size, vfu_dma_mode_name(m->mode),
+                     m->bytes_read, m->bytes_written);
         g_array_remove_index(srv->maps, i - 1);
         map_free(m);
     }
@@ -270,25 +270,27 @@ int vfu_handle_dma_unmap(VfuServer *srv, VfuMsg *msg, VfuReply *r)
 static bool dma_check_range(VfuServer *srv, uint64_t addr, size_t len,
                             bool is_write, GError **errp)
 {
-    uint32_t need = is_write ? VFIO_USER_DMA_MAP_F_WRITE
-                             : VFIO_USER_DMA_MAP_F_READ;
+    uint32_t need =
+        is_write ? VFIO_USER_DMA_MAP_F_WRITE : VFIO_USER_DMA_MAP_F_READ;
 
     if (addr + len < addr) {
-        return vfu_error_set(errp, EFAULT, "DMA range 0x%" PRIx64
-                             "+0x%zx wraps around", addr, len);
+        return vfu_error_set(errp, EFAULT,
+                             "DMA range 0x%" PRIx64 "+0x%zx wraps around", addr,
+                             len);
     }
     while (len > 0) {
         VfuDmaMap *m = lookup(srv, addr);
         uint64_t n;
 
         if (!m) {
-            return vfu_error_set(errp, EFAULT, "DMA address 0x%" PRIx64
-                                 " is not mapped", addr);
+            return vfu_error_set(
+                errp, EFAULT, "DMA address 0x%" PRIx64 " is not mapped", addr);
         }
         if (!(m->flags & need)) {
-            return vfu_error_set(errp, EPERM, "DMA map 0x%" PRIx64 "+0x%"
-                                 PRIx64 " does not allow %s", m->addr,
-                                 m->size, is_write ? "writes" : "reads");
+            return vfu_error_set(
+                errp, EPERM,
+                "DMA map 0x%" PRIx64 "+0x%" PRIx64 " does not allow %s",
+                m->addr, m->size, is_write ? "writes" : "reads");
         }
         n = MIN((uint64_t)len, m->size - (addr - m->addr));
         addr += n;
@@ -297,8 +299,8 @@ static bool dma_check_range(VfuServer *srv, uint64_t addr, size_t len,
     return true;
 }
 
-static bool dma_file_io(VfuDmaMap *m, uint64_t addr, uint8_t *buf,
-                        size_t len, bool is_write, GError **errp)
+static bool dma_file_io(VfuDmaMap *m, uint64_t addr, uint8_t *buf, size_t len,
+                        bool is_write, GError **errp)
 {
     uint64_t off = m->fd_offset + (addr - m->addr);
 
@@ -312,7 +314,8 @@ static bool dma_file_io(VfuDmaMap *m, uint64_t addr, uint8_t *buf,
         if (n <= 0) {
             int e = n < 0 ? errno : EFAULT;
 
-            return vfu_error_set(errp, e, "DMA %s at 0x%" PRIx64 " (fd "
+            return vfu_error_set(errp, e,
+                                 "DMA %s at 0x%" PRIx64 " (fd "
                                  "offset 0x%" PRIx64 "): %s",
                                  is_write ? "pwrite" : "pread", addr, off,
                                  n < 0 ? g_strerror(e) : "end of file");
@@ -342,8 +345,8 @@ static bool dma_reply_body(VfuServer *srv, const VFIOUserHdr *reply,
     GError *err = NULL;
     VFIOUserDMARW ans;
     struct iovec riov[2] = {
-        { .iov_base = &ans, .iov_len = sizeof(ans) },
-        { .iov_base = buf, .iov_len = len },
+        {.iov_base = &ans, .iov_len = sizeof(ans)},
+        {.iov_base = buf, .iov_len = len},
     };
 
     if (is_write ? body > sizeof(ans) : body != sizeof(ans) + len) {
@@ -363,21 +366,22 @@ static bool dma_reply_body(VfuServer *srv, const VFIOUserHdr *reply,
         return dma_stream_lost(srv, err, errp);
     }
     if (ans.addr != addr || ans.count != len) {
-        return vfu_error_set(errp, EPROTO, "DMA_READ reply is for 0x%"
-                             PRIx64 "+0x%" PRIx64 ", asked 0x%" PRIx64
-                             "+0x%zx", ans.addr, ans.count, addr, len);
+        return vfu_error_set(errp, EPROTO,
+                             "DMA_READ reply is for 0x%" PRIx64 "+0x%" PRIx64
+                             ", asked 0x%" PRIx64 "+0x%zx",
+                             ans.addr, ans.count, addr, len);
     }
     return true;
 }
 
 /* One DMA_READ / DMA_WRITE round trip of at most max_data_xfer_size. */
-static bool dma_message(VfuServer *srv, uint64_t addr, uint8_t *buf,
-                        size_t len, bool is_write, GError **errp)
+static bool dma_message(VfuServer *srv, uint64_t addr, uint8_t *buf, size_t len,
+                        bool is_write, GError **errp)
 {
-    VFIOUserDMARW rw = { .addr = addr, .count = len };
+    VFIOUserDMARW rw = {.addr = addr, .count = len};
     struct iovec iov[2] = {
-        { .iov_base = &rw, .iov_len = sizeof(rw) },
-        { .iov_base = buf, .iov_len = len },
+        {.iov_base = &rw, .iov_len = sizeof(rw)},
+        {.iov_base = buf, .iov_len = len},
     };
     uint16_t cmd = is_write ? VFIO_USER_DMA_WRITE : VFIO_USER_DMA_READ;
     VFIOUserHdr reply;
@@ -386,8 +390,8 @@ static bool dma_message(VfuServer *srv, uint64_t addr, uint8_t *buf,
            dma_reply_body(srv, &reply, addr, buf, len, is_write, errp);
 }
 
-static bool dma_part(VfuServer *srv, VfuDmaMap *m, uint64_t addr,
-                     uint8_t *buf, size_t n, bool is_write, GError **errp)
+static bool dma_part(VfuServer *srv, VfuDmaMap *m, uint64_t addr, uint8_t *buf,
+                     size_t n, bool is_write, GError **errp)
 {
     size_t max = srv->caps.max_data_xfer_size;
 
@@ -403,8 +407,8 @@ static bool dma_part(VfuServer *srv, VfuDmaMap *m, uint64_t addr,
         return dma_file_io(m, addr, buf, n, is_write, errp);
     case VFU_DMA_MODE_MESSAGE:
         for (size_t done = 0; done < n; done += MIN(max, n - done)) {
-            if (!dma_message(srv, addr + done, buf + done,
-                             MIN(max, n - done), is_write, errp)) {
+            if (!dma_message(srv, addr + done, buf + done, MIN(max, n - done),
+                             is_write, errp)) {
                 return false;
             }
         }
@@ -446,8 +450,8 @@ bool vfu_dma_read(VfuServer *srv, uint64_t addr, void *buf, size_t len,
     return dma_rw(srv, addr, buf, len, false, errp);
 }
 
-bool vfu_dma_write(VfuServer *srv, uint64_t addr, const void *buf,
-                   size_t len, GError **errp)
+bool vfu_dma_write(VfuServer *srv, uint64_t addr, const void *buf, size_t len,
+                   GError **errp)
 {
     /* dma_rw only reads @buf when is_write is set. */
     return dma_rw(srv, addr, (uint8_t *)buf, len, true, errp);
@@ -461,9 +465,14 @@ GArray *vfu_dma_get_maps(VfuServer *srv)
     for (guint i = 0; i < srv->maps->len; i++) {
         VfuDmaMap *m = map_at(srv, i);
         VfuDmaMapInfo info = {
-            .addr = m->addr, .size = m->size, .fd_offset = m->fd_offset,
-            .flags = m->flags, .mode = m->mode, .has_fd = m->has_fd,
-            .bytes_read = m->bytes_read, .bytes_written = m->bytes_written,
+            .addr = m->addr,
+            .size = m->size,
+            .fd_offset = m->fd_offset,
+            .flags = m->flags,
+            .mode = m->mode,
+            .has_fd = m->has_fd,
+            .bytes_read = m->bytes_read,
+            .bytes_written = m->bytes_written,
         };
 
         g_array_append_val(out, info);

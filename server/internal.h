@@ -24,11 +24,11 @@
 #include "vfio-user/server.h"
 #include "vfio-user/transport.h"
 
-#define vfu_srv_debug(...) \
+#define vfu_srv_debug(...)                                                     \
     g_log(VFU_SERVER_LOG_DOMAIN, G_LOG_LEVEL_DEBUG, __VA_ARGS__)
-#define vfu_srv_info(...) \
+#define vfu_srv_info(...)                                                      \
     g_log(VFU_SERVER_LOG_DOMAIN, G_LOG_LEVEL_INFO, __VA_ARGS__)
-#define vfu_srv_warn(...) \
+#define vfu_srv_warn(...)                                                      \
     g_log(VFU_SERVER_LOG_DOMAIN, G_LOG_LEVEL_WARNING, __VA_ARGS__)
 
 #define VFU_MAX_IOEVENTFDS 16 /* per region */
@@ -44,7 +44,7 @@ typedef struct VfuMsg {
 
 /* What a handler answers on success (payload may be NULL). */
 typedef struct VfuReply {
-    void *payload;       /* g_free'd by the dispatcher */
+    void *payload; /* g_free'd by the dispatcher */
     size_t len;
     int fds[VFU_MAX_FDS]; /* not owned: sent, never closed here */
     size_t nfds;
@@ -59,12 +59,12 @@ typedef struct VfuIoEventFd {
 } VfuIoEventFd;
 
 typedef struct VfuRegion {
-    uint64_t size;          /* 0: not declared */
-    uint32_t flags;         /* VFU_REGION_F_* */
+    uint64_t size;  /* 0: not declared */
+    uint32_t flags; /* VFU_REGION_F_* */
     uint32_t bar_flags;
     VfuRegionAccessFn access;
     void *opaque;
-    int mem_fd;             /* memfd of a memory-backed region, or -1 */
+    int mem_fd; /* memfd of a memory-backed region, or -1 */
     void *mem;
     VfuSparseArea sparse[VFU_MAX_SPARSE_AREAS];
     size_t nr_sparse;
@@ -77,9 +77,9 @@ typedef struct VfuRegion {
 
 typedef struct VfuIrq {
     uint32_t count;
-    int *efds;          /* count entries, -1 = none */
+    int *efds; /* count entries, -1 = none */
     bool *masked;
-    bool *pending;      /* triggered while masked */
+    bool *pending; /* triggered while masked */
     uint64_t undelivered;
 } VfuIrq;
 
@@ -90,10 +90,10 @@ typedef struct VfuDmaMap {
     uint32_t flags;
     VfuDmaMode mode;
     bool has_fd;
-    int fd;             /* file-io mode only, else -1 */
-    void *mmap_base;    /* mmap mode: what munmap() gets */
+    int fd;          /* file-io mode only, else -1 */
+    void *mmap_base; /* mmap mode: what munmap() gets */
     size_t mmap_len;
-    uint8_t *mem;       /* mmap mode: byte at addr */
+    uint8_t *mem; /* mmap mode: byte at addr */
     uint64_t bytes_read;
     uint64_t bytes_written;
 } VfuDmaMap;
@@ -105,15 +105,15 @@ struct VfuServer {
     VfuServerOptions opts;
     char *socket_path;
     int listen_fd;
-    int sock;               /* connected client or -1 */
-    int wake_fd;            /* eventfd: stop request or queued messages */
-    gint stopping;          /* atomic */
+    int sock;      /* connected client or -1 */
+    int wake_fd;   /* eventfd: stop request or queued messages */
+    gint stopping; /* atomic */
     bool negotiated;
-    bool broken;            /* connection must be dropped */
+    bool broken; /* connection must be dropped */
     GError *broken_err;
-    VFIOUserCaps caps;      /* negotiated */
-    uint16_t next_id;       /* for DMA_READ/DMA_WRITE requests */
-    GQueue *pending;        /* VfuMsg* that arrived during a DMA wait */
+    VFIOUserCaps caps; /* negotiated */
+    uint16_t next_id;  /* for DMA_READ/DMA_WRITE requests */
+    GQueue *pending;   /* VfuMsg* that arrived during a DMA wait */
     size_t pending_bytes;
 
     VfuRegion regions[VFU_MAX_REGIONS];
@@ -123,7 +123,7 @@ struct VfuServer {
     VfuDeviceOps ops;
     void *ops_opaque;
 
-    GArray *maps;           /* VfuDmaMap*, sorted by addr, no overlap */
+    GArray *maps; /* VfuDmaMap*, sorted by addr, no overlap */
 };
 
 /* server.c */

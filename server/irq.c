@@ -67,17 +67,18 @@ bool vfu_server_setup_irq(VfuServer *srv, uint32_t index, uint32_t count,
                           GError **errp)
 {
     VfuIrq *irq;
-    uint32_t max = (index == VFIO_PCI_MSI_IRQ_INDEX) ? 32
-                 : (index == VFIO_PCI_MSIX_IRQ_INDEX) ? VFU_MAX_IRQ_VECTORS
-                 : 1;
+    uint32_t max = (index == VFIO_PCI_MSI_IRQ_INDEX)    ? 32
+                   : (index == VFIO_PCI_MSIX_IRQ_INDEX) ? VFU_MAX_IRQ_VECTORS
+                                                        : 1;
 
     if (index >= VFIO_PCI_NUM_IRQS) {
-        return vfu_error_set(errp, EINVAL, "irq index %u out of range",
-                             index);
+        return vfu_error_set(errp, EINVAL, "irq index %u out of range", index);
     }
     if (count > max) {
-        return vfu_error_set(errp, EINVAL, "irq index %u: %u vectors, at "
-                             "most %u", index, count, max);
+        return vfu_error_set(errp, EINVAL,
+                             "irq index %u: %u vectors, at "
+                             "most %u",
+                             index, count, max);
     }
     g_rec_mutex_lock(&srv->lock);
     irq = &srv->irqs[index];
@@ -154,8 +155,8 @@ static int set_irqs_check(VfuServer *srv, const VFIOUserIrqSet *req,
     const VfuIrq *irq;
 
     if (req->argsz < sizeof(*req) || req->argsz > msg->len ||
-        (req->flags & ~(VFIO_IRQ_SET_DATA_TYPE_MASK |
-                        VFIO_IRQ_SET_ACTION_TYPE_MASK)) ||
+        (req->flags &
+         ~(VFIO_IRQ_SET_DATA_TYPE_MASK | VFIO_IRQ_SET_ACTION_TYPE_MASK)) ||
         __builtin_popcount(data) != 1 || __builtin_popcount(action) != 1 ||
         req->index >= VFIO_PCI_NUM_IRQS) {
         return EINVAL;
@@ -164,7 +165,8 @@ static int set_irqs_check(VfuServer *srv, const VFIOUserIrqSet *req,
     if (req->count == 0) {
         return (data == VFIO_IRQ_SET_DATA_NONE &&
                 action == VFIO_IRQ_SET_ACTION_TRIGGER && !msg->nfds)
-               ? 0 : EINVAL;
+                   ? 0
+                   : EINVAL;
     }
     if (req->start >= irq->count || req->count > irq->count - req->start) {
         return EINVAL;
@@ -173,8 +175,8 @@ static int set_irqs_check(VfuServer *srv, const VFIOUserIrqSet *req,
     case VFIO_IRQ_SET_DATA_NONE:
         return msg->nfds ? EINVAL : 0;
     case VFIO_IRQ_SET_DATA_BOOL:
-        return (msg->nfds || req->argsz - sizeof(*req) < req->count)
-               ? EINVAL : 0;
+        return (msg->nfds || req->argsz - sizeof(*req) < req->count) ? EINVAL
+                                                                     : 0;
     default:
         if (msg->nfds != 0 && msg->nfds != req->count) {
             return EINVAL;

@@ -24,19 +24,19 @@
 #define CFG_SIZE 256
 #define CFG_EXP_SIZE 4096
 #define CAP_START 0x40
-#define MSI_CAP_LEN 16    /* 64-bit, no per-vector mask */
+#define MSI_CAP_LEN 16 /* 64-bit, no per-vector mask */
 #define MSIX_CAP_LEN 12
-#define EXP_CAP_LEN 0x3c  /* version 2 */
+#define EXP_CAP_LEN 0x3c /* version 2 */
 
 struct VfuPciConfig {
     size_t size;
     uint8_t cfg[CFG_EXP_SIZE];
-    uint8_t init[CFG_EXP_SIZE];   /* contents after reset */
-    uint8_t wmask[CFG_EXP_SIZE];  /* bits a write may change */
-    uint8_t w1c[CFG_EXP_SIZE];    /* bits a written 1 clears */
-    bool owned[CFG_EXP_SIZE];     /* served by the library */
-    uint8_t next_cap;             /* where the next capability goes */
-    uint8_t *last_next;           /* "next" byte of the last capability */
+    uint8_t init[CFG_EXP_SIZE];  /* contents after reset */
+    uint8_t wmask[CFG_EXP_SIZE]; /* bits a write may change */
+    uint8_t w1c[CFG_EXP_SIZE];   /* bits a written 1 clears */
+    bool owned[CFG_EXP_SIZE];    /* served by the library */
+    uint8_t next_cap;            /* where the next capability goes */
+    uint8_t *last_next;          /* "next" byte of the last capability */
     VfuRegionAccessFn dev_access;
     void *dev_opaque;
 };
@@ -75,8 +75,8 @@ static size_t add_cap(VfuPciConfig *pci, uint8_t id, size_t len)
 static void add_msi(VfuPciConfig *pci, uint32_t vectors)
 {
     size_t pos = add_cap(pci, PCI_CAP_ID_MSI, MSI_CAP_LEN);
-    uint16_t ctrl = PCI_MSI_FLAGS_64BIT |
-                    (uint16_t)(__builtin_ctz(vectors) << 1);
+    uint16_t ctrl =
+        PCI_MSI_FLAGS_64BIT | (uint16_t)(__builtin_ctz(vectors) << 1);
 
     put16(pci->cfg, pos + PCI_MSI_FLAGS, ctrl);
     put16(pci->wmask, pos + PCI_MSI_FLAGS,
@@ -104,7 +104,7 @@ static void add_express(VfuPciConfig *pci)
     put16(pci->cfg, pos + PCI_EXP_FLAGS, 2 | (PCI_EXP_TYPE_ENDPOINT << 4));
     put16(pci->wmask, pos + PCI_EXP_DEVCTL, 0x7fff);
     put16(pci->w1c, pos + PCI_EXP_DEVSTA, 0x000f);
-    put32(pci->cfg, pos + PCI_EXP_LNKCAP, 0x11);  /* 2.5 GT/s, x1 */
+    put32(pci->cfg, pos + PCI_EXP_LNKCAP, 0x11); /* 2.5 GT/s, x1 */
     put16(pci->wmask, pos + PCI_EXP_LNKCTL, 0x0003);
     put16(pci->cfg, pos + PCI_EXP_LNKSTA, 0x11);
 }
@@ -119,13 +119,16 @@ static bool setup_bar(VfuPciConfig *pci, VfuServer *srv, int i, int *skip,
     uint32_t low;
 
     if (reg->size & (reg->size - 1)) {
-        return vfu_error_set(errp, EINVAL, "BAR%d: size 0x%" PRIx64
-                             " is not a power of two", i, reg->size);
+        return vfu_error_set(errp, EINVAL,
+                             "BAR%d: size 0x%" PRIx64 " is not a power of two",
+                             i, reg->size);
     }
     if (reg->bar_flags & VFU_BAR_F_IO) {
         if (reg->size < 4 || reg->size > 256) {
-            return vfu_error_set(errp, EINVAL, "BAR%d: I/O size must be "
-                                 "4..256 bytes", i);
+            return vfu_error_set(errp, EINVAL,
+                                 "BAR%d: I/O size must be "
+                                 "4..256 bytes",
+                                 i);
         }
         put32(pci->cfg, off, PCI_BASE_ADDRESS_SPACE_IO);
         put32(pci->wmask, off, (uint32_t)mask & 0xfffffffc);
@@ -133,15 +136,19 @@ static bool setup_bar(VfuPciConfig *pci, VfuServer *srv, int i, int *skip,
     }
     if (reg->size < 16 ||
         (!(reg->bar_flags & VFU_BAR_F_MEM64) && reg->size > (1ull << 31))) {
-        return vfu_error_set(errp, EINVAL, "BAR%d: memory size must be at "
-                             "least 16 bytes (above 2 GiB: 64-bit)", i);
+        return vfu_error_set(errp, EINVAL,
+                             "BAR%d: memory size must be at "
+                             "least 16 bytes (above 2 GiB: 64-bit)",
+                             i);
     }
-    low = (reg->bar_flags & VFU_BAR_F_PREFETCH)
-          ? PCI_BASE_ADDRESS_MEM_PREFETCH : 0;
+    low = (reg->bar_flags & VFU_BAR_F_PREFETCH) ? PCI_BASE_ADDRESS_MEM_PREFETCH
+                                                : 0;
     if (reg->bar_flags & VFU_BAR_F_MEM64) {
         if (i == 5 || srv->regions[i + 1].size) {
-            return vfu_error_set(errp, EINVAL, "BAR%d: a 64-bit BAR needs "
-                                 "BAR%d free", i, i + 1);
+            return vfu_error_set(errp, EINVAL,
+                                 "BAR%d: a 64-bit BAR needs "
+                                 "BAR%d free",
+                                 i, i + 1);
         }
         low |= PCI_BASE_ADDRESS_MEM_TYPE_64;
         put32(pci->wmask, off + 4, (uint32_t)(mask >> 32));
@@ -167,12 +174,13 @@ static bool setup_bars(VfuPciConfig *pci, VfuServer *srv, GError **errp)
     if (rom->size) {
         if ((rom->size & (rom->size - 1)) || rom->size < 2048 ||
             rom->size > (1ull << 31)) {
-            return vfu_error_set(errp, EINVAL, "ROM: size must be a power "
+            return vfu_error_set(errp, EINVAL,
+                                 "ROM: size must be a power "
                                  "of two, 2 KiB..2 GiB");
         }
         put32(pci->wmask, PCI_ROM_ADDRESS,
-              ((uint32_t)~(rom->size - 1) & PCI_ROM_ADDRESS_MASK) |
-              PCI_ROM_ADDRESS_ENABLE);
+              ((uint32_t) ~(rom->size - 1) & PCI_ROM_ADDRESS_MASK) |
+                  PCI_ROM_ADDRESS_ENABLE);
     }
     return true;
 }
@@ -188,7 +196,8 @@ static bool check_desc(VfuServer *srv, const VfuPciDesc *d, GError **errp)
     }
     if (d->intx_pin > 4 || d->msi_vectors > 32 ||
         (d->msi_vectors & (d->msi_vectors - 1)) || d->msix_vectors > 2048) {
-        return vfu_error_set(errp, EINVAL, "PCI: intx_pin 0..4, "
+        return vfu_error_set(errp, EINVAL,
+                             "PCI: intx_pin 0..4, "
                              "msi_vectors a power of two up to 32, "
                              "msix_vectors up to 2048");
     }
@@ -201,7 +210,8 @@ static bool check_desc(VfuServer *srv, const VfuPciDesc *d, GError **errp)
         table_len > bar->size - d->msix_table_offset ||
         d->msix_pba_offset > bar->size ||
         pba_len > bar->size - d->msix_pba_offset) {
-        return vfu_error_set(errp, EINVAL, "MSI-X: table and PBA must be "
+        return vfu_error_set(errp, EINVAL,
+                             "MSI-X: table and PBA must be "
                              "8-byte aligned inside declared BAR%u",
                              d->msix_bar);
     }
@@ -215,12 +225,13 @@ static void build_header(VfuPciConfig *pci, const VfuPciDesc *d)
     }
     put16(pci->cfg, PCI_VENDOR_ID, d->vendor_id);
     put16(pci->cfg, PCI_DEVICE_ID, d->device_id);
-    put16(pci->wmask, PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MEMORY |
-          PCI_COMMAND_MASTER | PCI_COMMAND_PARITY | PCI_COMMAND_SERR |
-          PCI_COMMAND_INTX_DISABLE);
-    put16(pci->w1c, PCI_STATUS, PCI_STATUS_PARITY | PCI_STATUS_SIG_TARGET_ABORT
-          | PCI_STATUS_REC_TARGET_ABORT | PCI_STATUS_REC_MASTER_ABORT |
-          PCI_STATUS_SIG_SYSTEM_ERROR | PCI_STATUS_DETECTED_PARITY);
+    put16(pci->wmask, PCI_COMMAND,
+          PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER |
+              PCI_COMMAND_PARITY | PCI_COMMAND_SERR | PCI_COMMAND_INTX_DISABLE);
+    put16(pci->w1c, PCI_STATUS,
+          PCI_STATUS_PARITY | PCI_STATUS_SIG_TARGET_ABORT |
+              PCI_STATUS_REC_TARGET_ABORT | PCI_STATUS_REC_MASTER_ABORT |
+              PCI_STATUS_SIG_SYSTEM_ERROR | PCI_STATUS_DETECTED_PARITY);
     put8(pci->cfg, PCI_REVISION_ID, d->revision);
     put8(pci->cfg, PCI_CLASS_PROG, d->class_code & 0xff);
     put16(pci->cfg, PCI_CLASS_DEVICE, (uint16_t)(d->class_code >> 8));
@@ -240,12 +251,11 @@ static bool setup_irqs(VfuServer *srv, const VfuPciDesc *d, GError **errp)
                                 d->intx_pin ? 1 : 0, errp) &&
            vfu_server_setup_irq(srv, VFIO_PCI_MSI_IRQ_INDEX, d->msi_vectors,
                                 errp) &&
-           vfu_server_setup_irq(srv, VFIO_PCI_MSIX_IRQ_INDEX,
-                                d->msix_vectors, errp);
+           vfu_server_setup_irq(srv, VFIO_PCI_MSIX_IRQ_INDEX, d->msix_vectors,
+                                errp);
 }
 
-bool vfu_server_setup_pci(VfuServer *srv, const VfuPciDesc *desc,
-                          GError **errp)
+bool vfu_server_setup_pci(VfuServer *srv, const VfuPciDesc *desc, GError **errp)
 {
     VfuPciConfig *pci;
     VfuRegion *reg;
@@ -311,8 +321,7 @@ static void generic_access(VfuPciConfig *pci, bool is_write, size_t off,
             buf[i] = pci->cfg[a];
             continue;
         }
-        pci->cfg[a] = (pci->cfg[a] & ~pci->wmask[a]) |
-                      (buf[i] & pci->wmask[a]);
+        pci->cfg[a] = (pci->cfg[a] & ~pci->wmask[a]) | (buf[i] & pci->wmask[a]);
         pci->cfg[a] &= ~(buf[i] & pci->w1c[a]);
     }
 }

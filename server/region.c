@@ -75,35 +75,46 @@ static bool region_check_desc(uint32_t index, const VfuRegionDesc *d,
     uint64_t pgsz = (uint64_t)sysconf(_SC_PAGESIZE);
 
     if (index >= VFU_MAX_REGIONS || index == VFIO_PCI_CONFIG_REGION_INDEX) {
-        return vfu_error_set(errp, EINVAL, "region index %u cannot be "
+        return vfu_error_set(errp, EINVAL,
+                             "region index %u cannot be "
                              "declared (config space comes from "
-                             "vfu_server_setup_pci())", index);
+                             "vfu_server_setup_pci())",
+                             index);
     }
     if (d->size == 0 || !(d->flags & VFU_REGION_F_RW) ||
         (d->flags & ~VFU_REGION_F_RW)) {
-        return vfu_error_set(errp, EINVAL, "region %u: needs a size and "
-                             "read and/or write flags", index);
+        return vfu_error_set(errp, EINVAL,
+                             "region %u: needs a size and "
+                             "read and/or write flags",
+                             index);
     }
     if (!d->mem && !d->access) {
-        return vfu_error_set(errp, EINVAL, "region %u: neither memory nor "
-                             "an access callback", index);
+        return vfu_error_set(errp, EINVAL,
+                             "region %u: neither memory nor "
+                             "an access callback",
+                             index);
     }
     if (d->mem && d->size % pgsz) {
-        return vfu_error_set(errp, EINVAL, "region %u: memory-backed size "
-                             "must be a multiple of %" PRIu64, index, pgsz);
+        return vfu_error_set(errp, EINVAL,
+                             "region %u: memory-backed size "
+                             "must be a multiple of %" PRIu64,
+                             index, pgsz);
     }
     if ((d->nr_sparse && !d->mem) || d->nr_sparse > VFU_MAX_SPARSE_AREAS) {
-        return vfu_error_set(errp, EINVAL, "region %u: sparse areas need "
-                             "memory, at most %d", index,
-                             VFU_MAX_SPARSE_AREAS);
+        return vfu_error_set(errp, EINVAL,
+                             "region %u: sparse areas need "
+                             "memory, at most %d",
+                             index, VFU_MAX_SPARSE_AREAS);
     }
     for (size_t i = 0; i < d->nr_sparse; i++) {
         const VfuSparseArea *a = &d->sparse[i];
 
         if (a->size == 0 || a->offset % pgsz || a->size % pgsz ||
             a->offset > d->size || a->size > d->size - a->offset) {
-            return vfu_error_set(errp, EINVAL, "region %u: sparse area %zu "
-                                 "is empty, unaligned or outside", index, i);
+            return vfu_error_set(errp, EINVAL,
+                                 "region %u: sparse area %zu "
+                                 "is empty, unaligned or outside",
+                                 index, i);
         }
     }
     return true;
@@ -115,9 +126,9 @@ static bool region_alloc_mem(VfuRegion *reg, uint32_t index, GError **errp)
 
     reg->mem_fd = memfd_create(name, MFD_CLOEXEC);
     if (reg->mem_fd < 0 || ftruncate(reg->mem_fd, (off_t)reg->size) < 0) {
-        return vfu_error_set(errp, errno, "region %u: memfd of %" PRIu64
-                             " bytes: %s", index, reg->size,
-                             g_strerror(errno));
+        return vfu_error_set(errp, errno,
+                             "region %u: memfd of %" PRIu64 " bytes: %s", index,
+                             reg->size, g_strerror(errno));
     }
     reg->mem = mmap(NULL, reg->size, PROT_READ | PROT_WRITE, MAP_SHARED,
                     reg->mem_fd, 0);
@@ -173,10 +184,9 @@ out:
     return ok;
 }
 
-bool vfu_server_add_ioeventfd(VfuServer *srv, uint32_t index,
-                              uint64_t offset, uint32_t size,
-                              bool use_datamatch, uint64_t datamatch,
-                              GError **errp)
+bool vfu_server_add_ioeventfd(VfuServer *srv, uint32_t index, uint64_t offset,
+                              uint32_t size, bool use_datamatch,
+                              uint64_t datamatch, GError **errp)
 {
     VfuRegion *reg;
     VfuIoEventFd *e;
@@ -187,10 +197,11 @@ bool vfu_server_add_ioeventfd(VfuServer *srv, uint32_t index,
     if (!reg || !reg->access || reg->nr_ioeventfds >= VFU_MAX_IOEVENTFDS ||
         (size != 1 && size != 2 && size != 4 && size != 8) ||
         offset > reg->size || size > reg->size - offset) {
-        vfu_error_set(errp, EINVAL, "ioeventfd %u@0x%" PRIx64 " in region "
+        vfu_error_set(errp, EINVAL,
+                      "ioeventfd %u@0x%" PRIx64 " in region "
                       "%u: needs a declared callback region, size 1/2/4/8 "
-                      "inside it, at most %d per region", size, offset,
-                      index, VFU_MAX_IOEVENTFDS);
+                      "inside it, at most %d per region",
+                      size, offset, index, VFU_MAX_IOEVENTFDS);
         goto out;
     }
     e = &reg->ioeventfds[reg->nr_ioeventfds];
@@ -234,8 +245,8 @@ void vfu_regions_ioeventfd_fired(VfuServer *srv, int fd)
             if (e->fd != fd || read(fd, &v, sizeof(v)) != sizeof(v)) {
                 continue;
             }
-            vfu_srv_debug("ioeventfd region %d offset 0x%" PRIx64 " fired",
-                          i, e->offset);
+            vfu_srv_debug("ioeventfd region %d offset 0x%" PRIx64 " fired", i,
+                          e->offset);
             reg->access(reg->opaque, true, e->offset, &data, e->size);
         }
     }
@@ -253,8 +264,8 @@ int vfu_handle_device_get_info(VfuServer *srv, VfuMsg *msg, VfuReply *r)
         return EINVAL;
     }
     info.argsz = sizeof(info);
-    info.flags = VFIO_DEVICE_FLAGS_RESET | (srv->pci ? VFIO_DEVICE_FLAGS_PCI
-                                                     : 0);
+    info.flags =
+        VFIO_DEVICE_FLAGS_RESET | (srv->pci ? VFIO_DEVICE_FLAGS_PCI : 0);
     info.num_regions = srv->num_regions;
     info.num_irqs = VFIO_PCI_NUM_IRQS;
     r->payload = g_malloc(sizeof(info));
@@ -268,8 +279,9 @@ static uint8_t *region_info_build(const VfuRegion *reg, uint32_t index,
                                   size_t *len)
 {
     size_t sparse_len = reg->nr_sparse
-        ? sizeof(VFIOUserCapSparseMmap) + reg->nr_sparse *
-          sizeof(VFIOUserSparseArea) : 0;
+                            ? sizeof(VFIOUserCapSparseMmap) +
+                                  reg->nr_sparse * sizeof(VFIOUserSparseArea)
+                            : 0;
     size_t type_len = reg->has_type ? sizeof(VFIOUserCapType) : 0;
     size_t total = sizeof(VFIOUserRegionInfo) + sparse_len + type_len;
     uint8_t *buf = g_malloc0(total);
@@ -279,12 +291,11 @@ static uint8_t *region_info_build(const VfuRegion *reg, uint32_t index,
     info->argsz = total;
     info->index = index;
     info->size = reg->size;
-    info->flags = ((reg->flags & VFU_REGION_F_READ) ? VFIO_REGION_INFO_FLAG_READ
-                                                    : 0) |
-                  ((reg->flags & VFU_REGION_F_WRITE)
-                   ? VFIO_REGION_INFO_FLAG_WRITE : 0) |
-                  (reg->mem ? VFIO_REGION_INFO_FLAG_MMAP : 0) |
-                  (sparse_len + type_len ? VFIO_REGION_INFO_FLAG_CAPS : 0);
+    info->flags =
+        ((reg->flags & VFU_REGION_F_READ) ? VFIO_REGION_INFO_FLAG_READ : 0) |
+        ((reg->flags & VFU_REGION_F_WRITE) ? VFIO_REGION_INFO_FLAG_WRITE : 0) |
+        (reg->mem ? VFIO_REGION_INFO_FLAG_MMAP : 0) |
+        (sparse_len + type_len ? VFIO_REGION_INFO_FLAG_CAPS : 0);
     if (sparse_len) {
         VFIOUserCapSparseMmap *cap = (VFIOUserCapSparseMmap *)(buf + pos);
 
@@ -294,8 +305,7 @@ static uint8_t *region_info_build(const VfuRegion *reg, uint32_t index,
         cap->hdr.next = type_len ? pos + sparse_len : 0;
         cap->nr_areas = reg->nr_sparse;
         for (size_t i = 0; i < reg->nr_sparse; i++) {
-            VFIOUserSparseArea a = { reg->sparse[i].offset,
-                                     reg->sparse[i].size };
+            VFIOUserSparseArea a = {reg->sparse[i].offset, reg->sparse[i].size};
 
             memcpy(buf + pos + sizeof(*cap) + i * sizeof(a), &a, sizeof(a));
         }
@@ -355,8 +365,7 @@ int vfu_handle_region_io_fds(VfuServer *srv, VfuMsg *msg, VfuReply *r)
         return EINVAL;
     }
     memcpy(&req, msg->payload, sizeof(req));
-    if (req.argsz < sizeof(req) || req.flags ||
-        req.index >= srv->num_regions) {
+    if (req.argsz < sizeof(req) || req.flags || req.index >= srv->num_regions) {
         return EINVAL;
     }
     reg = &srv->regions[req.index];
@@ -376,7 +385,9 @@ int vfu_handle_region_io_fds(VfuServer *srv, VfuMsg *msg, VfuReply *r)
     for (size_t i = 0; i < reg->nr_ioeventfds; i++) {
         const VfuIoEventFd *e = &reg->ioeventfds[i];
         VFIOUserSubRegionIOFd sub = {
-            .offset = e->offset, .size = e->size, .fd_index = i,
+            .offset = e->offset,
+            .size = e->size,
+            .fd_index = i,
             .type = VFIO_USER_IO_FD_TYPE_IOEVENTFD,
             .flags = e->use_datamatch ? VFIO_USER_IOEVENTFD_F_DATAMATCH : 0,
             .datamatch = e->datamatch,
@@ -398,8 +409,8 @@ static int region_access(VfuServer *srv, uint32_t index, uint64_t off,
     const VfuRegion *reg;
     ssize_t ret;
 
-    if (index >= VFU_MAX_REGIONS || !srv->regions[index].size ||
-        count == 0 || count > srv->caps.max_data_xfer_size) {
+    if (index >= VFU_MAX_REGIONS || !srv->regions[index].size || count == 0 ||
+        count > srv->caps.max_data_xfer_size) {
         return EINVAL;
     }
     reg = &srv->regions[index];
@@ -462,8 +473,8 @@ int vfu_handle_region_write(VfuServer *srv, VfuMsg *msg, VfuReply *r)
     if (msg->len - sizeof(req) != req.count) {
         return EINVAL;
     }
-    ret = region_access(srv, req.region, req.offset,
-                        msg->payload + sizeof(req), req.count, true);
+    ret = region_access(srv, req.region, req.offset, msg->payload + sizeof(req),
+                        req.count, true);
     if (ret) {
         return ret;
     }
@@ -473,8 +484,7 @@ int vfu_handle_region_write(VfuServer *srv, VfuMsg *msg, VfuReply *r)
     return 0;
 }
 
-static int write_multi_check(VfuServer *srv, const VfuMsg *msg,
-                             uint64_t *cnt)
+static int write_multi_check(VfuServer *srv, const VfuMsg *msg, uint64_t *cnt)
 {
     VFIOUserWriteMulti m;
 
@@ -519,8 +529,7 @@ int vfu_handle_region_write_multi(VfuServer *srv, VfuMsg *msg, VfuReply *r)
     for (uint64_t i = 0; !ret && i < cnt; i++) {
         VFIOUserWriteMultiEntry e;
 
-        memcpy(&e, msg->payload + sizeof(uint64_t) + i * sizeof(e),
-               sizeof(e));
+        memcpy(&e, msg->payload + sizeof(uint64_t) + i * sizeof(e), sizeof(e));
         ret = region_access(srv, e.region, e.offset, e.data, e.count, true);
     }
     if (ret) {

@@ -40,8 +40,7 @@ size_t vfu_server_max_msg_size(VfuServer *srv)
                                     : srv->opts.caps.max_data_xfer_size;
 
     /* Header + the largest fixed part (DMA/region rw) + data. */
-    return sizeof(VFIOUserHdr) + sizeof(VFIOUserDMARW) +
-           MAX(xfer, 65536);
+    return sizeof(VFIOUserHdr) + sizeof(VFIOUserDMARW) + MAX(xfer, 65536);
 }
 
 void vfu_server_mark_broken(VfuServer *srv, GError *err)
@@ -95,7 +94,7 @@ static bool check_stale_socket(const struct sockaddr_un *sa, GError **errp)
 
 static bool server_listen(VfuServer *srv, const char *path, GError **errp)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
 
     if (strlen(path) >= sizeof(sa.sun_path)) {
         return vfu_error_set(errp, ENAMETOOLONG, "socket path too long: %s",
@@ -119,8 +118,8 @@ static bool server_listen(VfuServer *srv, const char *path, GError **errp)
     return true;
 }
 
-VfuServer *vfu_server_new(const char *socket_path,
-                          const VfuServerOptions *opts, GError **errp)
+VfuServer *vfu_server_new(const char *socket_path, const VfuServerOptions *opts,
+                          GError **errp)
 {
     VfuServer *srv = g_new0(VfuServer, 1);
 
@@ -191,8 +190,8 @@ bool vfu_server_attach(VfuServer *srv, int sock, GError **errp)
 bool vfu_server_accept(VfuServer *srv, GError **errp)
 {
     struct pollfd pfd[2] = {
-        { .fd = srv->listen_fd, .events = POLLIN },
-        { .fd = srv->wake_fd, .events = POLLIN },
+        {.fd = srv->listen_fd, .events = POLLIN},
+        {.fd = srv->wake_fd, .events = POLLIN},
     };
     int fd;
 
@@ -218,8 +217,7 @@ bool vfu_server_accept(VfuServer *srv, GError **errp)
             return vfu_server_attach(srv, fd, errp);
         }
         if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED) {
-            return vfu_error_set(errp, errno, "accept: %s",
-                                 g_strerror(errno));
+            return vfu_error_set(errp, errno, "accept: %s", g_strerror(errno));
         }
     }
 }
@@ -401,7 +399,8 @@ static int dispatch(VfuServer *srv, VfuMsg *msg, VfuReply *r)
 
     if (!srv->negotiated && cmd != VFIO_USER_VERSION) {
         vfu_server_mark_broken(srv, g_error_new(VFU_ERROR, EPROTO,
-                               "%s before VERSION", vfu_cmd_name(cmd)));
+                                                "%s before VERSION",
+                                                vfu_cmd_name(cmd)));
         return EINVAL;
     }
     if (msg->nfds > srv->opts.caps.max_msg_fds) {
@@ -423,7 +422,7 @@ static int dispatch(VfuServer *srv, VfuMsg *msg, VfuReply *r)
  */
 static void handle_request(VfuServer *srv, VfuMsg *msg)
 {
-    VfuReply r = { .len = 0 };
+    VfuReply r = {.len = 0};
     VFIOUserHdr hdr;
     GError *err = NULL;
     int ret;
@@ -440,8 +439,8 @@ static void handle_request(VfuServer *srv, VfuMsg *msg)
             vfu_server_mark_broken(srv, err);
         }
     } else if (!(msg->hdr.flags & VFIO_USER_F_NO_REPLY) && srv->sock >= 0) {
-        vfu_hdr_init(&hdr, msg->hdr.id, msg->hdr.cmd,
-                     sizeof(hdr) + r.len, VFIO_USER_F_TYPE_REPLY);
+        vfu_hdr_init(&hdr, msg->hdr.id, msg->hdr.cmd, sizeof(hdr) + r.len,
+                     VFIO_USER_F_TYPE_REPLY);
         if (!vfu_msg_send(srv->sock, &hdr, r.payload, r.len, r.fds, r.nfds,
                           &err)) {
             vfu_server_mark_broken(srv, err);
@@ -478,7 +477,7 @@ static bool serve_one(VfuServer *srv)
 
 static bool sock_readable(int fd, int timeout_ms)
 {
-    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
 
     return poll(&pfd, 1, timeout_ms) > 0 && pfd.revents;
 }
@@ -491,10 +490,10 @@ static void wait_events(VfuServer *srv)
     size_t n = vfu_regions_poll_fds(srv, iofds, G_N_ELEMENTS(iofds));
     uint64_t v;
 
-    pfd[0] = (struct pollfd){ .fd = srv->sock, .events = POLLIN };
-    pfd[1] = (struct pollfd){ .fd = srv->wake_fd, .events = POLLIN };
+    pfd[0] = (struct pollfd){.fd = srv->sock, .events = POLLIN};
+    pfd[1] = (struct pollfd){.fd = srv->wake_fd, .events = POLLIN};
     for (size_t i = 0; i < n; i++) {
-        pfd[2 + i] = (struct pollfd){ .fd = iofds[i], .events = POLLIN };
+        pfd[2 + i] = (struct pollfd){.fd = iofds[i], .events = POLLIN};
     }
     g_rec_mutex_unlock(&srv->lock);
     if (poll(pfd, 2 + n, -1) < 0 && errno != EINTR) {
@@ -569,8 +568,8 @@ static bool queue_request(VfuServer *srv, VfuMsg *msg, GError **errp)
 static bool wait_reply(VfuServer *srv, uint16_t id, uint16_t cmd,
                        VFIOUserHdr *reply, GError **errp)
 {
-    gint64 deadline = g_get_monotonic_time() +
-                      (gint64)srv->opts.dma_timeout_ms * 1000;
+    gint64 deadline =
+        g_get_monotonic_time() + (gint64)srv->opts.dma_timeout_ms * 1000;
     int fds[VFU_MAX_FDS];
     size_t nfds;
     VfuMsg *msg;
@@ -579,8 +578,7 @@ static bool wait_reply(VfuServer *srv, uint16_t id, uint16_t cmd,
         gint64 left = (deadline - g_get_monotonic_time()) / 1000;
 
         if (left <= 0 || !sock_readable(srv->sock, (int)left)) {
-            return vfu_error_set(errp, ETIMEDOUT,
-                                 "no reply to %s within %u ms",
+            return vfu_error_set(errp, ETIMEDOUT, "no reply to %s within %u ms",
                                  vfu_cmd_name(cmd), srv->opts.dma_timeout_ms);
         }
         msg = g_new0(VfuMsg, 1);
@@ -631,7 +629,7 @@ bool vfu_server_call(VfuServer *srv, uint16_t cmd, const struct iovec *iov,
     }
     vfu_hdr_init(&hdr, srv->next_id++, cmd, sizeof(hdr) + len,
                  VFIO_USER_F_TYPE_REQUEST);
-    v[0] = (struct iovec){ .iov_base = &hdr, .iov_len = sizeof(hdr) };
+    v[0] = (struct iovec){.iov_base = &hdr, .iov_len = sizeof(hdr)};
     if (!vfu_msg_sendv(srv->sock, v, iovcnt + 1, NULL, 0, &err) ||
         !wait_reply(srv, hdr.id, cmd, reply, &err)) {
         if (err->code != ETIMEDOUT) {
@@ -646,10 +644,10 @@ bool vfu_server_call(VfuServer *srv, uint16_t cmd, const struct iovec *iov,
             g_propagate_error(errp, err);
             return false;
         }
-        return vfu_error_set(errp, reply->error ? (int)reply->error : EIO,
-                             "client failed %s: %s", vfu_cmd_name(cmd),
-                             g_strerror(reply->error ? (int)reply->error
-                                                     : EIO));
+        return vfu_error_set(
+            errp, reply->error ? (int)reply->error : EIO,
+            "client failed %s: %s", vfu_cmd_name(cmd),
+            g_strerror(reply->error ? (int)reply->error : EIO));
     }
     return true;
 }

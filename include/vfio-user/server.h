@@ -76,7 +76,7 @@ typedef struct VfuServerOptions {
      * (either direction) before the client is dropped; 0 = 5000.
      */
     uint32_t dma_timeout_ms;
-    VFIOUserCaps caps;       /* offered in VERSION; zeroed = our defaults */
+    VFIOUserCaps caps; /* offered in VERSION; zeroed = our defaults */
 } VfuServerOptions;
 
 /*
@@ -84,8 +84,8 @@ typedef struct VfuServerOptions {
  * vfu_server_attach()).  A stale socket file is replaced; a path where a
  * live server answers is EADDRINUSE.  @opts may be NULL (defaults).
  */
-VfuServer *vfu_server_new(const char *socket_path,
-                          const VfuServerOptions *opts, GError **errp);
+VfuServer *vfu_server_new(const char *socket_path, const VfuServerOptions *opts,
+                          GError **errp);
 
 /* Wait for one client on the listening socket (blocking). */
 bool vfu_server_accept(VfuServer *srv, GError **errp);
@@ -125,8 +125,8 @@ const VFIOUserCaps *vfu_server_caps(VfuServer *srv);
  * client as the error of the reply).  Offsets and lengths are already
  * checked against the region size.
  */
-typedef ssize_t (*VfuRegionAccessFn)(void *opaque, bool is_write,
-                                     uint64_t off, void *buf, size_t len);
+typedef ssize_t (*VfuRegionAccessFn)(void *opaque, bool is_write, uint64_t off,
+                                     void *buf, size_t len);
 
 #define VFU_REGION_F_READ (1u << 0)
 #define VFU_REGION_F_WRITE (1u << 1)
@@ -147,8 +147,8 @@ typedef struct VfuSparseArea {
 
 typedef struct VfuRegionDesc {
     uint64_t size;
-    uint32_t flags;           /* VFU_REGION_F_* */
-    uint32_t bar_flags;       /* VFU_BAR_F_*, BAR regions only */
+    uint32_t flags;     /* VFU_REGION_F_* */
+    uint32_t bar_flags; /* VFU_BAR_F_*, BAR regions only */
     /*
      * Callback for accesses that come as messages.  With @mem it may be
      * NULL: messages then read/write the memory directly.
@@ -186,10 +186,9 @@ bool vfu_server_setup_region(VfuServer *srv, uint32_t index,
  * client signals it, calls the region's access callback with a write of
  * @datamatch (0 without datamatch).  The region needs a callback.
  */
-bool vfu_server_add_ioeventfd(VfuServer *srv, uint32_t index,
-                              uint64_t offset, uint32_t size,
-                              bool use_datamatch, uint64_t datamatch,
-                              GError **errp);
+bool vfu_server_add_ioeventfd(VfuServer *srv, uint32_t index, uint64_t offset,
+                              uint32_t size, bool use_datamatch,
+                              uint64_t datamatch, GError **errp);
 
 /* PCI identity and capabilities; the library serves config space. */
 typedef struct VfuPciDesc {
@@ -197,16 +196,16 @@ typedef struct VfuPciDesc {
     uint16_t device_id;
     uint16_t subsys_vendor_id;
     uint16_t subsys_id;
-    uint32_t class_code;     /* base << 16 | sub << 8 | prog-if */
+    uint32_t class_code; /* base << 16 | sub << 8 | prog-if */
     uint8_t revision;
-    uint8_t intx_pin;        /* 0 none, 1..4 = INTA..INTD */
-    bool extended_config;    /* 4 KiB config space instead of 256 bytes */
-    uint32_t msi_vectors;    /* 0 = no MSI capability, else 1..32 */
-    uint32_t msix_vectors;   /* 0 = no MSI-X capability, else 1..2048 */
-    uint8_t msix_bar;        /* BAR index holding table and PBA */
+    uint8_t intx_pin;      /* 0 none, 1..4 = INTA..INTD */
+    bool extended_config;  /* 4 KiB config space instead of 256 bytes */
+    uint32_t msi_vectors;  /* 0 = no MSI capability, else 1..32 */
+    uint32_t msix_vectors; /* 0 = no MSI-X capability, else 1..2048 */
+    uint8_t msix_bar;      /* BAR index holding table and PBA */
     uint32_t msix_table_offset;
     uint32_t msix_pba_offset;
-    bool express;            /* add a minimal PCI Express capability */
+    bool express; /* add a minimal PCI Express capability */
     /*
      * Device registers in config space: accesses to bytes outside the
      * standard header and the capabilities the library built (0x40 up,
@@ -277,14 +276,14 @@ const char *vfu_dma_mode_name(VfuDmaMode mode);
  */
 bool vfu_dma_read(VfuServer *srv, uint64_t addr, void *buf, size_t len,
                   GError **errp);
-bool vfu_dma_write(VfuServer *srv, uint64_t addr, const void *buf,
-                   size_t len, GError **errp);
+bool vfu_dma_write(VfuServer *srv, uint64_t addr, const void *buf, size_t len,
+                   GError **errp);
 
 typedef struct VfuDmaMapInfo {
     uint64_t addr;
     uint64_t size;
     uint64_t fd_offset;
-    uint32_t flags;         /* DMA_MAP flags as the client sent them */
+    uint32_t flags; /* DMA_MAP flags as the client sent them */
     VfuDmaMode mode;
     bool has_fd;
     uint64_t bytes_read;    /* by vfu_dma_read() */

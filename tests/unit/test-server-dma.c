@@ -60,13 +60,13 @@ static void test_map_seed(void)
     g_assert_cmpint(tc_dma_map(tc, RW | FILE_IO, 0, 0x100000, MAPSZ, -1), ==,
                     EINVAL);
     /* Both bits: EINVAL, with or without an fd. */
-    g_assert_cmpint(tc_dma_map(tc, RW | MMAP | FILE_IO, 0, 0x100000, MAPSZ,
-                               fd), ==, EINVAL);
-    g_assert_cmpint(tc_dma_map(tc, RW | MMAP | FILE_IO, 0, 0x100000, MAPSZ,
-                               -1), ==, EINVAL);
-    /* Unknown bit. */
-    g_assert_cmpint(tc_dma_map(tc, RW | (1u << 4), 0, 0x100000, MAPSZ, fd),
+    g_assert_cmpint(tc_dma_map(tc, RW | MMAP | FILE_IO, 0, 0x100000, MAPSZ, fd),
                     ==, EINVAL);
+    g_assert_cmpint(tc_dma_map(tc, RW | MMAP | FILE_IO, 0, 0x100000, MAPSZ, -1),
+                    ==, EINVAL);
+    /* Unknown bit. */
+    g_assert_cmpint(tc_dma_map(tc, RW | (1u << 4), 0, 0x100000, MAPSZ, fd), ==,
+                    EINVAL);
     g_assert_cmpuint(map_count(tc), ==, 0);
 
     /* No mode bit + fd: mmap; no mode bit, no fd: message. */
@@ -80,8 +80,8 @@ static void test_map_seed(void)
     g_assert_cmpint(tc_dma_map(tc, RW | MMAP, MAPSZ, 0x300000, MAPSZ, fd), ==,
                     0);
     g_assert_cmpint(map_mode(tc, 0x300000, NULL), ==, VFU_DMA_MODE_MMAP);
-    g_assert_cmpint(tc_dma_map(tc, RW | FILE_IO, 2 * MAPSZ, 0x400000, MAPSZ,
-                               fd), ==, 0);
+    g_assert_cmpint(
+        tc_dma_map(tc, RW | FILE_IO, 2 * MAPSZ, 0x400000, MAPSZ, fd), ==, 0);
     g_assert_cmpint(map_mode(tc, 0x400000, &info), ==, VFU_DMA_MODE_FILE_IO);
     g_assert_cmpuint(info.fd_offset, ==, 2 * MAPSZ);
     g_assert_cmpuint(info.flags, ==, RW | FILE_IO);
@@ -113,10 +113,10 @@ static void test_map_errors(void)
     unsigned before = test_count_fds();
     TestConn *tc = tc_new(NULL);
     int fd = test_memfd(MAPSZ, 0);
-    int fds[2] = { fd, fd };
+    int fds[2] = {fd, fd};
     int pipefd[2], mmap_errno;
-    VFIOUserDMAMap m = { .argsz = 32, .flags = RW, .addr = 0x1000,
-                         .size = MAPSZ };
+    VFIOUserDMAMap m = {
+        .argsz = 32, .flags = RW, .addr = 0x1000, .size = MAPSZ};
     VFIOUserCaps caps;
 
     vfu_caps_init_ours(&caps);
@@ -144,8 +144,7 @@ static void test_map_errors(void)
                        pipefd[0], 0) == MAP_FAILED);
     mmap_errno = errno;
     m.flags = RW | MMAP;
-    g_assert_cmpint(map_raw(tc, &m, sizeof(m), &pipefd[0], 1), ==,
-                    mmap_errno);
+    g_assert_cmpint(map_raw(tc, &m, sizeof(m), &pipefd[0], 1), ==, mmap_errno);
     close(pipefd[0]);
     close(pipefd[1]);
     g_assert_cmpuint(map_count(tc), ==, 0);
@@ -165,7 +164,7 @@ static void test_map_errors(void)
 
 static void test_legacy(void)
 {
-    VfuServerOptions opts = { .legacy_dma_map = true };
+    VfuServerOptions opts = {.legacy_dma_map = true};
     TestConn *tc = tc_start(&opts);
     int fd = test_memfd(MAPSZ, 0);
 
@@ -184,7 +183,7 @@ static void test_legacy(void)
 static void test_unmap(void)
 {
     TestConn *tc = tc_start(NULL);
-    VFIOUserDMAUnmap u = { .argsz = 16 };
+    VFIOUserDMAUnmap u = {.argsz = 16};
 
     g_assert_cmpint(tc_dma_map(tc, RW, 0, 0x100000, MAPSZ, -1), ==, 0);
     g_assert_cmpint(tc_dma_map(tc, RW, 0, 0x200000, MAPSZ, -1), ==, 0);
@@ -192,13 +191,16 @@ static void test_unmap(void)
     g_assert_cmpint(tc_dma_unmap(tc, 0, 0x100000, MAPSZ / 2), ==, ENOENT);
     g_assert_cmpint(tc_dma_unmap(tc, 0, 0x108000, MAPSZ / 2), ==, ENOENT);
     g_assert_cmpint(tc_dma_unmap(tc, 0, 0x500000, MAPSZ), ==, ENOENT);
-    g_assert_cmpint(tc_dma_unmap(tc, VFIO_USER_DMA_UNMAP_F_ALL, 0x100000,
-                                 MAPSZ), ==, EINVAL);
+    g_assert_cmpint(
+        tc_dma_unmap(tc, VFIO_USER_DMA_UNMAP_F_ALL, 0x100000, MAPSZ), ==,
+        EINVAL);
     g_assert_cmpint(tc_dma_unmap(tc, 4, 0x100000, MAPSZ), ==, EINVAL);
     g_assert_cmpint(tc_dma_unmap(tc, VFIO_USER_DMA_UNMAP_F_GET_DIRTY_BITMAP,
-                                 0x100000, MAPSZ), ==, ENOTSUP);
-    g_assert_cmpint(tc_call(tc, VFIO_USER_DMA_UNMAP, &u, sizeof(u), NULL, 0,
-                            NULL), ==, EINVAL);
+                                 0x100000, MAPSZ),
+                    ==, ENOTSUP);
+    g_assert_cmpint(
+        tc_call(tc, VFIO_USER_DMA_UNMAP, &u, sizeof(u), NULL, 0, NULL), ==,
+        EINVAL);
     g_assert_cmpint(tc_dma_unmap(tc, 0, 0x200000, MAPSZ), ==, 0);
     g_assert_cmpint(tc_dma_unmap(tc, 0, 0x200000, MAPSZ), ==, ENOENT);
     g_assert_cmpuint(map_count(tc), ==, 2);
@@ -217,17 +219,17 @@ static void check_fd_mode(uint32_t mode_bit, VfuDmaMode mode)
     VfuDmaMapInfo info;
 
     /* The map starts at fd offset MAPSZ. */
-    g_assert_cmpint(tc_dma_map(tc, RW | mode_bit, MAPSZ, 0x40000, 2 * MAPSZ,
-                               fd), ==, 0);
+    g_assert_cmpint(
+        tc_dma_map(tc, RW | mode_bit, MAPSZ, 0x40000, 2 * MAPSZ, fd), ==, 0);
     g_assert_cmpint(map_mode(tc, 0x40000, NULL), ==, mode);
-    g_assert_true(vfu_dma_read(tc->srv, 0x40000 + 100, buf, sizeof(buf),
-                               &error_abort));
+    g_assert_true(
+        vfu_dma_read(tc->srv, 0x40000 + 100, buf, sizeof(buf), &error_abort));
     for (size_t i = 0; i < sizeof(buf); i++) {
         g_assert_cmpuint(buf[i], ==, (uint8_t)(0x10 + MAPSZ + 100 + i));
     }
     memset(buf, 0xee, sizeof(buf));
-    g_assert_true(vfu_dma_write(tc->srv, 0x40000 + MAPSZ - 50, buf,
-                                sizeof(buf), &error_abort));
+    g_assert_true(vfu_dma_write(tc->srv, 0x40000 + MAPSZ - 50, buf, sizeof(buf),
+                                &error_abort));
     g_assert_cmpint(pread(fd, back, sizeof(back), 2 * MAPSZ - 50), ==,
                     sizeof(back));
     g_assert_cmpmem(buf, sizeof(buf), back, sizeof(back));
@@ -235,8 +237,8 @@ static void check_fd_mode(uint32_t mode_bit, VfuDmaMode mode)
     g_assert_cmpuint(info.bytes_read, ==, sizeof(buf));
     g_assert_cmpuint(info.bytes_written, ==, sizeof(buf));
     /* Past the end of the map. */
-    g_assert_false(vfu_dma_read(tc->srv, 0x40000 + 2 * MAPSZ - 10, buf, 20,
-                                &err));
+    g_assert_false(
+        vfu_dma_read(tc->srv, 0x40000 + 2 * MAPSZ - 10, buf, 20, &err));
     g_assert_error(err, VFU_ERROR, EFAULT);
     close(fd);
     g_assert_true(tc_finish(tc));
@@ -358,8 +360,7 @@ static VFIOUserHdr recv_dma_request(TestConn *tc, VFIOUserDMARW *rw)
                                    &error_abort));
     g_assert_cmpuint(hdr.cmd, ==, VFIO_USER_DMA_READ);
     g_assert_cmpuint(hdr.size, ==, sizeof(hdr) + sizeof(*rw));
-    g_assert_true(vfu_msg_recv_body(tc->sock, rw, sizeof(*rw),
-                                    &error_abort));
+    g_assert_true(vfu_msg_recv_body(tc->sock, rw, sizeof(*rw), &error_abort));
     return hdr;
 }
 
@@ -368,8 +369,8 @@ static void send_dma_read_reply(TestConn *tc, VFIOUserHdr *req,
 {
     uint8_t data[64];
     VFIOUserHdr rh;
-    struct iovec iov[3] = { { &rh, sizeof(rh) }, { rw, sizeof(*rw) },
-                            { data, sizeof(data) } };
+    struct iovec iov[3] = {
+        {&rh, sizeof(rh)}, {rw, sizeof(*rw)}, {data, sizeof(data)}};
 
     memset(data, fill, sizeof(data));
     vfu_hdr_init(&rh, req->id, req->cmd, sizeof(rh) + sizeof(*rw) + 64,
@@ -380,9 +381,9 @@ static void send_dma_read_reply(TestConn *tc, VFIOUserHdr *req,
 static void test_queued_request(void)
 {
     TestConn *tc = tc_start(NULL);
-    DmaThread t = { .srv = tc->srv, .addr = 0x80000 };
-    uint8_t vals[4] = { 1, 2, 3, 4 };
-    VFIOUserRegionRW rw = { .offset = 0x300, .region = 0, .count = 4 };
+    DmaThread t = {.srv = tc->srv, .addr = 0x80000};
+    uint8_t vals[4] = {1, 2, 3, 4};
+    VFIOUserRegionRW rw = {.offset = 0x300, .region = 0, .count = 4};
     uint8_t wr[sizeof(rw) + 4];
     VFIOUserDMARW dma;
     VFIOUserHdr req;
@@ -411,7 +412,7 @@ static void test_queued_request(void)
 
 static void test_timeout(void)
 {
-    VfuServerOptions opts = { .dma_timeout_ms = 200 };
+    VfuServerOptions opts = {.dma_timeout_ms = 200};
     TestConn *tc = tc_start(&opts);
     g_autoptr(GError) err = NULL;
     uint8_t buf[64];
@@ -439,7 +440,8 @@ static int recorded_errno(JsonArray *lines, unsigned id)
         if (!g_strcmp0(json_object_get_string_member(o, "dir"), "s2c") &&
             json_object_get_int_member(o, "id") == id) {
             return json_object_get_boolean_member(o, "error_flag")
-                   ? (int)json_object_get_int_member(o, "errno") : 0;
+                       ? (int)json_object_get_int_member(o, "errno")
+                       : 0;
         }
     }
     g_assert_not_reached();
@@ -497,8 +499,8 @@ static int replay_one(TestConn *tc, JsonObject *o)
 
 static void test_vectors(void)
 {
-    g_autoptr(JsonArray) lines = load_vectors(
-        "libvfio-user-access-modes.jsonl");
+    g_autoptr(JsonArray) lines =
+        load_vectors("libvfio-user-access-modes.jsonl");
     TestConn *tc = tc_start(NULL);
     unsigned ok = 0, einval = 0, eexist = 0, unmaps = 0;
 

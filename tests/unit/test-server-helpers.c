@@ -13,8 +13,8 @@
 #include <sys/socket.h>
 #include "test-server-helpers.h"
 
-static ssize_t bar0_access(void *opaque, bool is_write, uint64_t off,
-                           void *buf, size_t len)
+static ssize_t bar0_access(void *opaque, bool is_write, uint64_t off, void *buf,
+                           size_t len)
 {
     TestDev *d = opaque;
     g_autoptr(GError) err = NULL;
@@ -38,8 +38,7 @@ static ssize_t bar0_access(void *opaque, bool is_write, uint64_t off,
         if (cmd == 1) {
             ok = vfu_dma_read(d->srv, d->dma_addr, d->buf, d->dma_len, &err);
         } else if (cmd == 2) {
-            ok = vfu_dma_write(d->srv, d->dma_addr, d->buf, d->dma_len,
-                               &err);
+            ok = vfu_dma_write(d->srv, d->dma_addr, d->buf, d->dma_len, &err);
         } else if (cmd == 3) {
             vfu_irq_trigger(d->srv, VFIO_PCI_MSI_IRQ_INDEX, 0);
         }
@@ -54,8 +53,8 @@ static ssize_t bar0_access(void *opaque, bool is_write, uint64_t off,
     return (ssize_t)len;
 }
 
-static ssize_t bar2_access(void *opaque, bool is_write, uint64_t off,
-                           void *buf, size_t len)
+static ssize_t bar2_access(void *opaque, bool is_write, uint64_t off, void *buf,
+                           size_t len)
 {
     TestDev *d = opaque;
 
@@ -84,31 +83,53 @@ static void dev_disconnected(void *opaque)
 
 static void test_dev_setup(TestDev *d, VfuServer *srv)
 {
-    static const VfuSparseArea sparse[] = { { 4096, 8192 } };
+    static const VfuSparseArea sparse[] = {{4096, 8192}};
     VfuRegionDesc bar0 = {
-        .size = 4096, .flags = VFU_REGION_F_RW, .access = bar0_access,
+        .size = 4096,
+        .flags = VFU_REGION_F_RW,
+        .access = bar0_access,
         .opaque = d,
     };
     VfuRegionDesc bar1 = {
-        .size = 16384, .flags = VFU_REGION_F_RW, .mem = true,
-        .sparse = sparse, .nr_sparse = 1, .bar_flags = VFU_BAR_F_MEM64,
+        .size = 16384,
+        .flags = VFU_REGION_F_RW,
+        .mem = true,
+        .sparse = sparse,
+        .nr_sparse = 1,
+        .bar_flags = VFU_BAR_F_MEM64,
     };
     VfuRegionDesc bar2 = {
-        .size = 64, .flags = VFU_REGION_F_READ, .access = bar2_access,
+        .size = 64,
+        .flags = VFU_REGION_F_READ,
+        .access = bar2_access,
         .opaque = d,
     };
     VfuRegionDesc devreg = {
-        .size = 4096, .flags = VFU_REGION_F_RW, .mem = true,
-        .has_type = true, .type = 1, .subtype = 2,
+        .size = 4096,
+        .flags = VFU_REGION_F_RW,
+        .mem = true,
+        .has_type = true,
+        .type = 1,
+        .subtype = 2,
     };
     VfuPciDesc pci = {
-        .vendor_id = 0x1234, .device_id = 0x11e8, .subsys_vendor_id = 0x1af4,
-        .subsys_id = 0x1100, .class_code = 0x00ff00, .revision = 0x10,
-        .intx_pin = 1, .msi_vectors = 4, .msix_vectors = 8, .msix_bar = 1,
-        .msix_table_offset = 0, .msix_pba_offset = 0x800, .express = true,
+        .vendor_id = 0x1234,
+        .device_id = 0x11e8,
+        .subsys_vendor_id = 0x1af4,
+        .subsys_id = 0x1100,
+        .class_code = 0x00ff00,
+        .revision = 0x10,
+        .intx_pin = 1,
+        .msi_vectors = 4,
+        .msix_vectors = 8,
+        .msix_bar = 1,
+        .msix_table_offset = 0,
+        .msix_pba_offset = 0x800,
+        .express = true,
     };
     VfuDeviceOps ops = {
-        .reset = dev_reset, .connected = dev_connected,
+        .reset = dev_reset,
+        .connected = dev_connected,
         .disconnected = dev_disconnected,
     };
 
@@ -118,16 +139,16 @@ static void test_dev_setup(TestDev *d, VfuServer *srv)
         d->bar2[i] = (uint8_t)(0xa0 + i);
     }
     g_assert_true(vfu_server_setup_region(srv, 0, &bar0, NULL, &error_abort));
-    g_assert_true(vfu_server_setup_region(srv, 1, &bar1, &d->bar1_mem,
-                                          &error_abort));
+    g_assert_true(
+        vfu_server_setup_region(srv, 1, &bar1, &d->bar1_mem, &error_abort));
     g_assert_true(vfu_server_setup_region(srv, 3, &bar2, NULL, &error_abort));
     g_assert_true(vfu_server_setup_region(srv, TEST_REGION_DEV, &devreg,
                                           &d->dev_region_mem, &error_abort));
-    g_assert_true(vfu_server_add_ioeventfd(srv, 0, 0x20, 4, true, 0x5a,
-                                           &error_abort));
+    g_assert_true(
+        vfu_server_add_ioeventfd(srv, 0, 0x20, 4, true, 0x5a, &error_abort));
     g_assert_true(vfu_server_setup_pci(srv, &pci, &error_abort));
-    g_assert_true(vfu_server_setup_irq(srv, VFIO_PCI_ERR_IRQ_INDEX, 1,
-                                       &error_abort));
+    g_assert_true(
+        vfu_server_setup_irq(srv, VFIO_PCI_ERR_IRQ_INDEX, 1, &error_abort));
     vfu_server_set_device_ops(srv, &ops, d);
 }
 
@@ -146,8 +167,8 @@ TestConn *tc_new(const VfuServerOptions *opts)
     TestConn *tc = g_new0(TestConn, 1);
     int sv[2];
 
-    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
-                    ==, 0);
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==,
+                    0);
     tc->srv = vfu_server_new(NULL, opts, &error_abort);
     g_assert_nonnull(tc->srv);
     test_dev_setup(&tc->dev, tc->srv);
@@ -169,15 +190,15 @@ void tc_negotiate(TestConn *tc, uint64_t max_xfer)
 
 void tc_negotiate_caps(TestConn *tc, const VFIOUserCaps *caps)
 {
-    TestReply r = { .len = 0 };
+    TestReply r = {.len = 0};
     g_autofree void *payload = NULL;
     size_t len;
 
     payload = vfu_caps_build_version(caps, &len);
     g_assert_cmpint(tc_call(tc, VFIO_USER_VERSION, payload, len, NULL, 0, &r),
                     ==, 0);
-    g_assert_true(vfu_caps_parse_version(r.data, r.len, &tc->server_caps,
-                                         &error_abort));
+    g_assert_true(
+        vfu_caps_parse_version(r.data, r.len, &tc->server_caps, &error_abort));
     tc_reply_clear(&r);
 }
 
@@ -213,21 +234,20 @@ bool tc_finish(TestConn *tc)
 }
 
 uint16_t tc_send(TestConn *tc, uint16_t cmd, uint32_t flags,
-                 const void *payload, size_t len, const int *fds,
-                 size_t nfds)
+                 const void *payload, size_t len, const int *fds, size_t nfds)
 {
     VFIOUserHdr hdr;
     uint16_t id = tc->next_id++;
 
     vfu_hdr_init(&hdr, id, cmd, sizeof(hdr) + len, flags);
-    g_assert_true(vfu_msg_send(tc->sock, &hdr, payload, len, fds, nfds,
-                               &error_abort));
+    g_assert_true(
+        vfu_msg_send(tc->sock, &hdr, payload, len, fds, nfds, &error_abort));
     return id;
 }
 
 /* Answer a DMA_READ / DMA_WRITE from the "guest memory" buffer. */
-static void serve_dma(TestConn *tc, const VFIOUserHdr *hdr,
-                      const uint8_t *body, size_t len)
+static void serve_dma(TestConn *tc, const VFIOUserHdr *hdr, const uint8_t *body,
+                      size_t len)
 {
     VFIOUserDMARW rw;
     VFIOUserHdr rh;
@@ -242,22 +262,21 @@ static void serve_dma(TestConn *tc, const VFIOUserHdr *hdr,
     tc->dma_max_count = MAX(tc->dma_max_count, rw.count);
     if (!ok || tc->dma_errno) {
         g_assert_true(vfu_msg_send_error(tc->sock, hdr,
-                                         tc->dma_errno ? tc->dma_errno
-                                                       : EFAULT,
+                                         tc->dma_errno ? tc->dma_errno : EFAULT,
                                          &error_abort));
         return;
     }
     vfu_hdr_init(&rh, hdr->id, hdr->cmd, 0, VFIO_USER_F_TYPE_REPLY);
     if (is_read) {
         struct iovec iov[3] = {
-            { &rh, sizeof(rh) }, { &rw, sizeof(rw) },
-            { tc->guest + (rw.addr - tc->guest_base), rw.count },
+            {&rh, sizeof(rh)},
+            {&rw, sizeof(rw)},
+            {tc->guest + (rw.addr - tc->guest_base), rw.count},
         };
 
         tc->dma_reads++;
         rh.size = sizeof(rh) + sizeof(rw) + rw.count;
-        g_assert_true(vfu_msg_sendv(tc->sock, iov, 3, NULL, 0,
-                                    &error_abort));
+        g_assert_true(vfu_msg_sendv(tc->sock, iov, 3, NULL, 0, &error_abort));
     } else {
         tc->dma_writes++;
         memcpy(tc->guest + (rw.addr - tc->guest_base), body + sizeof(rw),
@@ -271,15 +290,14 @@ static void serve_dma(TestConn *tc, const VFIOUserHdr *hdr,
 int tc_wait(TestConn *tc, uint16_t id, TestReply *out)
 {
     for (;;) {
-        TestReply r = { .len = 0 };
+        TestReply r = {.len = 0};
 
         g_assert_true(tc_readable(tc, 10000));
         g_assert_true(vfu_msg_recv_hdr(tc->sock, &r.hdr, r.fds, &r.nfds,
                                        VFU_MAX_FDS, 64 << 20, &error_abort));
         r.len = r.hdr.size - sizeof(r.hdr);
         r.data = g_malloc0(r.len + 1);
-        g_assert_true(vfu_msg_recv_body(tc->sock, r.data, r.len,
-                                        &error_abort));
+        g_assert_true(vfu_msg_recv_body(tc->sock, r.data, r.len, &error_abort));
         if (!vfu_hdr_is_reply(&r.hdr)) {
             serve_dma(tc, &r.hdr, r.data, r.len);
             tc_reply_clear(&r);
@@ -319,7 +337,7 @@ void tc_reply_clear(TestReply *r)
 
 bool tc_readable(TestConn *tc, int ms)
 {
-    struct pollfd pfd = { .fd = tc->sock, .events = POLLIN };
+    struct pollfd pfd = {.fd = tc->sock, .events = POLLIN};
 
     return poll(&pfd, 1, ms) == 1;
 }
@@ -327,10 +345,9 @@ bool tc_readable(TestConn *tc, int ms)
 int tc_region_read(TestConn *tc, uint32_t index, uint64_t off, void *buf,
                    uint32_t count)
 {
-    VFIOUserRegionRW rw = { .offset = off, .region = index, .count = count };
+    VFIOUserRegionRW rw = {.offset = off, .region = index, .count = count};
     TestReply r;
-    int ret = tc_call(tc, VFIO_USER_REGION_READ, &rw, sizeof(rw), NULL, 0,
-                      &r);
+    int ret = tc_call(tc, VFIO_USER_REGION_READ, &rw, sizeof(rw), NULL, 0, &r);
 
     if (ret) {
         return ret;
@@ -341,18 +358,18 @@ int tc_region_read(TestConn *tc, uint32_t index, uint64_t off, void *buf,
     return 0;
 }
 
-int tc_region_write(TestConn *tc, uint32_t index, uint64_t off,
-                    const void *buf, uint32_t count)
+int tc_region_write(TestConn *tc, uint32_t index, uint64_t off, const void *buf,
+                    uint32_t count)
 {
     g_autofree uint8_t *p = g_malloc(sizeof(VFIOUserRegionRW) + count);
-    VFIOUserRegionRW rw = { .offset = off, .region = index, .count = count };
+    VFIOUserRegionRW rw = {.offset = off, .region = index, .count = count};
     TestReply r;
     int ret;
 
     memcpy(p, &rw, sizeof(rw));
     memcpy(p + sizeof(rw), buf, count);
-    ret = tc_call(tc, VFIO_USER_REGION_WRITE, p, sizeof(rw) + count, NULL, 0,
-                  &r);
+    ret =
+        tc_call(tc, VFIO_USER_REGION_WRITE, p, sizeof(rw) + count, NULL, 0, &r);
     if (!ret) {
         g_assert_cmpuint(r.len, ==, sizeof(rw));
         tc_reply_clear(&r);
@@ -363,17 +380,19 @@ int tc_region_write(TestConn *tc, uint32_t index, uint64_t off,
 int tc_dma_map(TestConn *tc, uint32_t flags, uint64_t offset, uint64_t addr,
                uint64_t size, int fd)
 {
-    VFIOUserDMAMap m = { .argsz = sizeof(m), .flags = flags,
-                         .offset = offset, .addr = addr, .size = size };
+    VFIOUserDMAMap m = {.argsz = sizeof(m),
+                        .flags = flags,
+                        .offset = offset,
+                        .addr = addr,
+                        .size = size};
 
-    return tc_call(tc, VFIO_USER_DMA_MAP, &m, sizeof(m), &fd, fd >= 0,
-                   NULL);
+    return tc_call(tc, VFIO_USER_DMA_MAP, &m, sizeof(m), &fd, fd >= 0, NULL);
 }
 
 int tc_dma_unmap(TestConn *tc, uint32_t flags, uint64_t addr, uint64_t size)
 {
-    VFIOUserDMAUnmap u = { .argsz = sizeof(u), .flags = flags,
-                           .addr = addr, .size = size };
+    VFIOUserDMAUnmap u = {
+        .argsz = sizeof(u), .flags = flags, .addr = addr, .size = size};
     TestReply r;
     int ret = tc_call(tc, VFIO_USER_DMA_UNMAP, &u, sizeof(u), NULL, 0, &r);
 
@@ -420,4 +439,118 @@ unsigned test_count_fds(void)
     }
     g_dir_close(dir);
     return n;
+}
+
+void send_version(TestConn *tc, uint16_t major, uint16_t minor, TestReply *r,
+                  int expect)
+{
+    VFIOUserCaps caps;
+    g_autofree uint8_t *p = NULL;
+    size_t len;
+
+    vfu_caps_init_ours(&caps);
+    caps.major = major;
+    caps.minor = minor;
+    p = vfu_caps_build_version(&caps, &len);
+    g_assert_cmpint(tc_call(tc, VFIO_USER_VERSION, p, len, NULL, 0, r), ==,
+                    expect);
+}
+
+/* The server closed its end: we read EOF. */
+void assert_closed(TestConn *tc)
+{
+    char c;
+
+    g_assert_true(tc_readable(tc, 10000));
+    g_assert_cmpint(recv(tc->sock, &c, 1, 0), ==, 0);
+}
+
+int region_info(TestConn *tc, uint32_t index, uint32_t argsz, TestReply *r)
+{
+    VFIOUserRegionInfo ri = {.argsz = argsz, .index = index};
+
+    return tc_call(tc, VFIO_USER_DEVICE_GET_REGION_INFO, &ri, sizeof(ri), NULL,
+                   0, r);
+}
+
+int write_multi(TestConn *tc, const VFIOUserWriteMultiEntry *e, uint64_t n,
+                uint64_t claim)
+{
+    g_autofree uint8_t *p = g_malloc0(8 + n * sizeof(*e));
+    TestReply r;
+    uint64_t done;
+    int ret;
+
+    memcpy(p, &claim, 8);
+    memcpy(p + 8, e, n * sizeof(*e));
+    ret = tc_call(tc, VFIO_USER_REGION_WRITE_MULTI, p, 8 + n * sizeof(*e), NULL,
+                  0, &r);
+    if (!ret) {
+        memcpy(&done, r.data, 8);
+        g_assert_cmpuint(done, ==, n);
+        tc_reply_clear(&r);
+    }
+    return ret;
+}
+
+uint32_t cfg_read32(TestConn *tc, uint64_t off)
+{
+    uint32_t v = 0;
+
+    g_assert_cmpint(
+        tc_region_read(tc, VFIO_PCI_CONFIG_REGION_INDEX, off, &v, 4), ==, 0);
+    return v;
+}
+
+void cfg_write32(TestConn *tc, uint64_t off, uint32_t v)
+{
+    g_assert_cmpint(
+        tc_region_write(tc, VFIO_PCI_CONFIG_REGION_INDEX, off, &v, 4), ==, 0);
+}
+
+int irq_info(TestConn *tc, uint32_t index, uint32_t *count)
+{
+    VFIOUserIrqInfo ii = {.argsz = sizeof(ii), .index = index};
+    TestReply r;
+    int ret = tc_call(tc, VFIO_USER_DEVICE_GET_IRQ_INFO, &ii, sizeof(ii), NULL,
+                      0, &r);
+
+    if (!ret) {
+        memcpy(&ii, r.data, sizeof(ii));
+        g_assert_cmpuint(ii.index, ==, index);
+        g_assert_true(ii.flags & VFIO_IRQ_INFO_EVENTFD);
+        *count = ii.count;
+        tc_reply_clear(&r);
+    }
+    return ret;
+}
+
+int set_irqs(TestConn *tc, uint32_t flags, uint32_t index, uint32_t start,
+             uint32_t count, const uint8_t *bools, const int *fds, size_t nfds)
+{
+    uint8_t buf[sizeof(VFIOUserIrqSet) + 64];
+    VFIOUserIrqSet s = {.argsz = sizeof(s) + (bools ? count : 0),
+                        .flags = flags,
+                        .index = index,
+                        .start = start,
+                        .count = count};
+
+    memcpy(buf, &s, sizeof(s));
+    if (bools) {
+        memcpy(buf + sizeof(s), bools, count);
+    }
+    return tc_call(tc, VFIO_USER_DEVICE_SET_IRQS, buf, s.argsz, fds, nfds,
+                   NULL);
+}
+
+bool efd_fired(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    uint64_t v;
+
+    if (poll(&p, 1, 0) != 1) {
+        return false;
+    }
+    g_assert_cmpint(read(fd, &v, 8), ==, 8);
+    return true;
 }

@@ -40,7 +40,7 @@ typedef struct TestDev {
     uint64_t dma_addr;
     uint32_t dma_len;
     uint32_t status;
-    uint8_t *buf;           /* TEST_DEV_BUF_SIZE bytes */
+    uint8_t *buf; /* TEST_DEV_BUF_SIZE bytes */
     uint8_t scratch[4096];
     uint8_t bar2[64];
     void *bar1_mem;
@@ -48,8 +48,8 @@ typedef struct TestDev {
     unsigned ioevent_writes;
     uint64_t ioevent_value;
     unsigned resets;
-    int reset_ret;          /* what the reset callback returns */
-    unsigned connects;      /* VfuDeviceOps.connected calls */
+    int reset_ret;     /* what the reset callback returns */
+    unsigned connects; /* VfuDeviceOps.connected calls */
     unsigned disconnects;
 } TestDev;
 
@@ -65,15 +65,15 @@ typedef struct TestConn {
     VfuServer *srv;
     TestDev dev;
     GThread *thread;
-    int sock;               /* client end */
+    int sock; /* client end */
     uint16_t next_id;
     bool run_ok;
-    int run_errno;          /* 0 when run returned true */
+    int run_errno; /* 0 when run returned true */
     /* "guest memory" the fake client serves DMA_READ/DMA_WRITE from */
     uint8_t *guest;
     uint64_t guest_base;
     size_t guest_size;
-    int dma_errno;          /* when set, DMA requests get this error */
+    int dma_errno; /* when set, DMA requests get this error */
     unsigned dma_reads;
     unsigned dma_writes;
     uint64_t dma_max_count;
@@ -96,8 +96,7 @@ bool tc_finish(TestConn *tc);
 
 /* Send a request; returns its id. */
 uint16_t tc_send(TestConn *tc, uint16_t cmd, uint32_t flags,
-                 const void *payload, size_t len, const int *fds,
-                 size_t nfds);
+                 const void *payload, size_t len, const int *fds, size_t nfds);
 /*
  * Wait for the reply to @id, serving DMA_READ/DMA_WRITE meanwhile.
  * Returns 0 or the errno of an error reply.  @out may be NULL.
@@ -113,8 +112,8 @@ bool tc_readable(TestConn *tc, int ms);
 /* REGION_READ / REGION_WRITE helpers: return 0 or errno. */
 int tc_region_read(TestConn *tc, uint32_t index, uint64_t off, void *buf,
                    uint32_t count);
-int tc_region_write(TestConn *tc, uint32_t index, uint64_t off,
-                    const void *buf, uint32_t count);
+int tc_region_write(TestConn *tc, uint32_t index, uint64_t off, const void *buf,
+                    uint32_t count);
 /* DMA_MAP / DMA_UNMAP: return 0 or errno. */
 int tc_dma_map(TestConn *tc, uint32_t flags, uint64_t offset, uint64_t addr,
                uint64_t size, int fd);
@@ -126,5 +125,21 @@ uint32_t tc_dev_dma(TestConn *tc, uint32_t cmd, uint64_t addr, uint32_t len);
 int test_memfd(size_t size, uint8_t pattern);
 /* Open fds of this process. */
 unsigned test_count_fds(void);
+
+/* Small request helpers of test-server.c (asserting what they must). */
+#define EFD_TRIGGER (VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER)
+#define NONE_TRIGGER (VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER)
+void send_version(TestConn *tc, uint16_t major, uint16_t minor, TestReply *r,
+                  int expect);
+void assert_closed(TestConn *tc);
+int region_info(TestConn *tc, uint32_t index, uint32_t argsz, TestReply *r);
+int write_multi(TestConn *tc, const VFIOUserWriteMultiEntry *e, uint64_t n,
+                uint64_t claim);
+uint32_t cfg_read32(TestConn *tc, uint64_t off);
+void cfg_write32(TestConn *tc, uint64_t off, uint32_t v);
+int irq_info(TestConn *tc, uint32_t index, uint32_t *count);
+int set_irqs(TestConn *tc, uint32_t flags, uint32_t index, uint32_t start,
+             uint32_t count, const uint8_t *bools, const int *fds, size_t nfds);
+bool efd_fired(int fd);
 
 #endif /* TEST_SERVER_HELPERS_H */

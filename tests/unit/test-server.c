@@ -19,30 +19,6 @@
 #include <glib/gstdio.h>
 #include "test-server-helpers.h"
 
-static void send_version(TestConn *tc, uint16_t major, uint16_t minor,
-                         TestReply *r, int expect)
-{
-    VFIOUserCaps caps;
-    g_autofree uint8_t *p = NULL;
-    size_t len;
-
-    vfu_caps_init_ours(&caps);
-    caps.major = major;
-    caps.minor = minor;
-    p = vfu_caps_build_version(&caps, &len);
-    g_assert_cmpint(tc_call(tc, VFIO_USER_VERSION, p, len, NULL, 0, r), ==,
-                    expect);
-}
-
-/* The server closed its end: we read EOF. */
-static void assert_closed(TestConn *tc)
-{
-    char c;
-
-    g_assert_true(tc_readable(tc, 10000));
-    g_assert_cmpint(recv(tc->sock, &c, 1, 0), ==, 0);
-}
-
 static void test_negotiate(void)
 {
     TestConn *tc = tc_new(NULL);
@@ -87,13 +63,15 @@ static void test_version_bad(void)
 
     tc = tc_new(NULL);
     g_assert_cmpint(tc_call(tc, VFIO_USER_VERSION, bad_json, sizeof(bad_json),
-                            NULL, 0, NULL), ==, EINVAL);
+                            NULL, 0, NULL),
+                    ==, EINVAL);
     assert_closed(tc);
     g_assert_false(tc_finish(tc));
 
     tc = tc_new(NULL);
-    g_assert_cmpint(tc_call(tc, VFIO_USER_DEVICE_RESET, &dummy, 0, NULL, 0,
-                            NULL), ==, EINVAL);
+    g_assert_cmpint(
+        tc_call(tc, VFIO_USER_DEVICE_RESET, &dummy, 0, NULL, 0, NULL), ==,
+        EINVAL);
     assert_closed(tc);
     g_assert_false(tc_finish(tc));
 }
@@ -101,11 +79,12 @@ static void test_version_bad(void)
 static void test_device_info(void)
 {
     TestConn *tc = tc_start(NULL);
-    VFIOUserDeviceInfo info = { .argsz = sizeof(info) };
+    VFIOUserDeviceInfo info = {.argsz = sizeof(info)};
     TestReply r;
 
-    g_assert_cmpint(tc_call(tc, VFIO_USER_DEVICE_GET_INFO, &info,
-                            sizeof(info), NULL, 0, &r), ==, 0);
+    g_assert_cmpint(tc_call(tc, VFIO_USER_DEVICE_GET_INFO, &info, sizeof(info),
+                            NULL, 0, &r),
+                    ==, 0);
     g_assert_cmpuint(r.len, ==, sizeof(info));
     memcpy(&info, r.data, sizeof(info));
     g_assert_cmpuint(info.argsz, ==, sizeof(info));
@@ -115,18 +94,10 @@ static void test_device_info(void)
     g_assert_cmpuint(info.num_irqs, ==, VFIO_PCI_NUM_IRQS);
     tc_reply_clear(&r);
     info.argsz = 8;
-    g_assert_cmpint(tc_call(tc, VFIO_USER_DEVICE_GET_INFO, &info,
-                            sizeof(info), NULL, 0, NULL), ==, EINVAL);
+    g_assert_cmpint(tc_call(tc, VFIO_USER_DEVICE_GET_INFO, &info, sizeof(info),
+                            NULL, 0, NULL),
+                    ==, EINVAL);
     g_assert_true(tc_finish(tc));
-}
-
-static int region_info(TestConn *tc, uint32_t index, uint32_t argsz,
-                       TestReply *r)
-{
-    VFIOUserRegionInfo ri = { .argsz = argsz, .index = index };
-
-    return tc_call(tc, VFIO_USER_DEVICE_GET_REGION_INFO, &ri, sizeof(ri),
-                   NULL, 0, r);
 }
 
 static void test_region_info(void)
@@ -143,8 +114,8 @@ static void test_region_info(void)
     memcpy(&ri, r.data, sizeof(ri));
     g_assert_cmpuint(r.len, ==, 32);
     g_assert_cmpuint(ri.size, ==, 4096);
-    g_assert_cmpuint(ri.flags, ==, VFIO_REGION_INFO_FLAG_READ |
-                     VFIO_REGION_INFO_FLAG_WRITE);
+    g_assert_cmpuint(ri.flags, ==,
+                     VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE);
     g_assert_cmpuint(r.nfds, ==, 0);
     tc_reply_clear(&r);
 
@@ -160,9 +131,10 @@ static void test_region_info(void)
     g_assert_cmpuint(r.len, ==, 64);
     g_assert_cmpuint(r.nfds, ==, 1);
     memcpy(&ri, r.data, sizeof(ri));
-    g_assert_cmpuint(ri.flags, ==, VFIO_REGION_INFO_FLAG_READ |
-                     VFIO_REGION_INFO_FLAG_WRITE | VFIO_REGION_INFO_FLAG_MMAP |
-                     VFIO_REGION_INFO_FLAG_CAPS);
+    g_assert_cmpuint(ri.flags, ==,
+                     VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE |
+                         VFIO_REGION_INFO_FLAG_MMAP |
+                         VFIO_REGION_INFO_FLAG_CAPS);
     g_assert_cmpuint(ri.cap_offset, ==, 32);
     memcpy(&sp, r.data + 32, sizeof(sp));
     memcpy(&area, r.data + 48, sizeof(area));
@@ -190,8 +162,8 @@ static void test_region_info(void)
     tc_reply_clear(&r);
 
     /* Config space; an undeclared BAR; errors. */
-    g_assert_cmpint(region_info(tc, VFIO_PCI_CONFIG_REGION_INDEX, 32, &r),
-                    ==, 0);
+    g_assert_cmpint(region_info(tc, VFIO_PCI_CONFIG_REGION_INDEX, 32, &r), ==,
+                    0);
     memcpy(&ri, r.data, sizeof(ri));
     g_assert_cmpuint(ri.size, ==, 256);
     tc_reply_clear(&r);
@@ -199,8 +171,7 @@ static void test_region_info(void)
     memcpy(&ri, r.data, sizeof(ri));
     g_assert_cmpuint(ri.size, ==, 0);
     tc_reply_clear(&r);
-    g_assert_cmpint(region_info(tc, TEST_REGION_DEV + 1, 32, NULL), ==,
-                    EINVAL);
+    g_assert_cmpint(region_info(tc, TEST_REGION_DEV + 1, 32, NULL), ==, EINVAL);
     g_assert_cmpint(region_info(tc, 0, 16, NULL), ==, EINVAL);
     g_assert_true(tc_finish(tc));
 }
@@ -208,9 +179,9 @@ static void test_region_info(void)
 static void test_region_rw(void)
 {
     TestConn *tc = tc_start(NULL);
-    uint8_t buf[64] = { 0 }, out[64];
+    uint8_t buf[64] = {0}, out[64];
     uint16_t ids[2];
-    VFIOUserRegionRW rw = { .offset = 0x100, .region = 0, .count = 8 };
+    VFIOUserRegionRW rw = {.offset = 0x100, .region = 0, .count = 8};
     uint8_t big[sizeof(rw) + 4];
 
     for (int i = 0; i < 64; i++) {
@@ -219,8 +190,8 @@ static void test_region_rw(void)
     g_assert_cmpint(tc_region_write(tc, 0, 0x100, buf, 64), ==, 0);
     g_assert_cmpint(tc_region_read(tc, 0, 0x100, out, 64), ==, 0);
     g_assert_cmpmem(buf, 64, out, 64);
-    g_assert_cmpint(tc_region_read(tc, VFIO_PCI_CONFIG_REGION_INDEX, 0, out,
-                                   4), ==, 0);
+    g_assert_cmpint(tc_region_read(tc, VFIO_PCI_CONFIG_REGION_INDEX, 0, out, 4),
+                    ==, 0);
     g_assert_cmpuint(out[0] | out[1] << 8, ==, 0x1234);
     g_assert_cmpuint(out[2] | out[3] << 8, ==, 0x11e8);
     /* Memory-backed region without callback: straight to memory. */
@@ -234,63 +205,46 @@ static void test_region_rw(void)
     g_assert_cmpint(tc_region_read(tc, 4, 0, out, 4), ==, EINVAL);
     g_assert_cmpint(tc_region_read(tc, 99, 0, out, 4), ==, EINVAL);
     g_assert_cmpint(tc_region_read(tc, 0, 4094, out, 4), ==, EINVAL);
-    g_assert_cmpint(tc_region_read(tc, 0, UINT64_MAX - 1, out, 4), ==,
-                    EINVAL);
+    g_assert_cmpint(tc_region_read(tc, 0, UINT64_MAX - 1, out, 4), ==, EINVAL);
     g_assert_cmpint(tc_region_write(tc, 0, 4096, buf, 1), ==, EINVAL);
     g_assert_cmpint(tc_region_read(tc, 0, 0, out, 0), ==, EINVAL);
     g_assert_cmpint(tc_region_read(tc, 1, 0, out, (1 << 20) + 1), ==, EINVAL);
     /* Payload shorter than count. */
     memcpy(big, &rw, sizeof(rw));
-    g_assert_cmpint(tc_call(tc, VFIO_USER_REGION_WRITE, big, sizeof(big),
-                            NULL, 0, NULL), ==, EINVAL);
+    g_assert_cmpint(
+        tc_call(tc, VFIO_USER_REGION_WRITE, big, sizeof(big), NULL, 0, NULL),
+        ==, EINVAL);
 
     /* Posted write: no reply on success, an error reply on failure. */
     rw.count = 4;
     memcpy(big, &rw, sizeof(rw));
     memset(big + sizeof(rw), 0x5c, 4);
-    tc_send(tc, VFIO_USER_REGION_WRITE, VFIO_USER_F_NO_REPLY, big,
-            sizeof(big), NULL, 0);
+    tc_send(tc, VFIO_USER_REGION_WRITE, VFIO_USER_F_NO_REPLY, big, sizeof(big),
+            NULL, 0);
     rw.region = 3;
     rw.offset = 0;
     memcpy(big, &rw, sizeof(rw));
     ids[0] = tc_send(tc, VFIO_USER_REGION_WRITE, VFIO_USER_F_NO_REPLY, big,
                      sizeof(big), NULL, 0);
     g_assert_cmpint(tc_wait(tc, ids[0], NULL), ==, EPERM);
-    ids[1] = tc_send(tc, VFIO_USER_REGION_READ, 0, &(VFIOUserRegionRW){
-                         .offset = 0x100, .region = 0, .count = 4 },
-                     sizeof(rw), NULL, 0);
+    ids[1] =
+        tc_send(tc, VFIO_USER_REGION_READ, 0,
+                &(VFIOUserRegionRW){.offset = 0x100, .region = 0, .count = 4},
+                sizeof(rw), NULL, 0);
     g_assert_cmpint(tc_wait(tc, ids[1], NULL), ==, 0);
     g_assert_cmpuint(tc->dev.scratch[0x103], ==, 0x5c);
     g_assert_true(tc_finish(tc));
-}
-
-static int write_multi(TestConn *tc, const VFIOUserWriteMultiEntry *e,
-                       uint64_t n, uint64_t claim)
-{
-    g_autofree uint8_t *p = g_malloc0(8 + n * sizeof(*e));
-    TestReply r;
-    uint64_t done;
-    int ret;
-
-    memcpy(p, &claim, 8);
-    memcpy(p + 8, e, n * sizeof(*e));
-    ret = tc_call(tc, VFIO_USER_REGION_WRITE_MULTI, p, 8 + n * sizeof(*e),
-                  NULL, 0, &r);
-    if (!ret) {
-        memcpy(&done, r.data, 8);
-        g_assert_cmpuint(done, ==, n);
-        tc_reply_clear(&r);
-    }
-    return ret;
 }
 
 static void test_write_multi(void)
 {
     TestConn *tc = tc_start(NULL);
     VFIOUserWriteMultiEntry e[2] = {
-        { .offset = 0x200, .region = 0, .count = 4, .data = { 1, 2, 3, 4 } },
-        { .offset = 0x208, .region = 0, .count = 8,
-          .data = { 9, 9, 9, 9, 9, 9, 9, 9 } },
+        {.offset = 0x200, .region = 0, .count = 4, .data = {1, 2, 3, 4}},
+        {.offset = 0x208,
+         .region = 0,
+         .count = 8,
+         .data = {9, 9, 9, 9, 9, 9, 9, 9}},
     };
 
     g_assert_cmpint(write_multi(tc, e, 2, 2), ==, 0);
@@ -313,21 +267,6 @@ static void test_write_multi(void)
     e[1].offset = 4093;
     g_assert_cmpint(write_multi(tc, e, 2, 2), ==, EINVAL);
     g_assert_true(tc_finish(tc));
-}
-
-static uint32_t cfg_read32(TestConn *tc, uint64_t off)
-{
-    uint32_t v = 0;
-
-    g_assert_cmpint(tc_region_read(tc, VFIO_PCI_CONFIG_REGION_INDEX, off, &v,
-                                   4), ==, 0);
-    return v;
-}
-
-static void cfg_write32(TestConn *tc, uint64_t off, uint32_t v)
-{
-    g_assert_cmpint(tc_region_write(tc, VFIO_PCI_CONFIG_REGION_INDEX, off,
-                                    &v, 4), ==, 0);
 }
 
 static void test_pci_config(void)
@@ -378,74 +317,24 @@ static void test_pci_config(void)
     g_assert_cmphex(cfg_read32(tc, 0xf0), ==, 0);
     g_assert_cmphex(vfu_pci_config_space(tc->srv)[PCI_COMMAND], ==, 0x47);
     /* Reset restores the header and calls the device. */
-    g_assert_cmpint(tc_call(tc, VFIO_USER_DEVICE_RESET, NULL, 0, NULL, 0,
-                            NULL), ==, 0);
+    g_assert_cmpint(tc_call(tc, VFIO_USER_DEVICE_RESET, NULL, 0, NULL, 0, NULL),
+                    ==, 0);
     g_assert_cmpuint(tc->dev.resets, ==, 1);
     g_assert_cmphex(cfg_read32(tc, PCI_BASE_ADDRESS_0), ==, 0);
     g_assert_cmphex(cfg_read32(tc, PCI_COMMAND) & 0xffff, ==, 0);
     tc->dev.reset_ret = -EBUSY;
-    g_assert_cmpint(tc_call(tc, VFIO_USER_DEVICE_RESET, NULL, 0, NULL, 0,
-                            NULL), ==, EBUSY);
+    g_assert_cmpint(tc_call(tc, VFIO_USER_DEVICE_RESET, NULL, 0, NULL, 0, NULL),
+                    ==, EBUSY);
     g_assert_true(tc_finish(tc));
 }
 
-static int irq_info(TestConn *tc, uint32_t index, uint32_t *count)
-{
-    VFIOUserIrqInfo ii = { .argsz = sizeof(ii), .index = index };
-    TestReply r;
-    int ret = tc_call(tc, VFIO_USER_DEVICE_GET_IRQ_INFO, &ii, sizeof(ii),
-                      NULL, 0, &r);
-
-    if (!ret) {
-        memcpy(&ii, r.data, sizeof(ii));
-        g_assert_cmpuint(ii.index, ==, index);
-        g_assert_true(ii.flags & VFIO_IRQ_INFO_EVENTFD);
-        *count = ii.count;
-        tc_reply_clear(&r);
-    }
-    return ret;
-}
-
-static int set_irqs(TestConn *tc, uint32_t flags, uint32_t index,
-                    uint32_t start, uint32_t count, const uint8_t *bools,
-                    const int *fds, size_t nfds)
-{
-    uint8_t buf[sizeof(VFIOUserIrqSet) + 64];
-    VFIOUserIrqSet s = { .argsz = sizeof(s) + (bools ? count : 0),
-                         .flags = flags, .index = index, .start = start,
-                         .count = count };
-
-    memcpy(buf, &s, sizeof(s));
-    if (bools) {
-        memcpy(buf + sizeof(s), bools, count);
-    }
-    return tc_call(tc, VFIO_USER_DEVICE_SET_IRQS, buf, s.argsz, fds, nfds,
-                   NULL);
-}
-
-static bool efd_fired(int fd)
-{
-    struct pollfd p = { .fd = fd, .events = POLLIN };
-    uint64_t v;
-
-    if (poll(&p, 1, 0) != 1) {
-        return false;
-    }
-    g_assert_cmpint(read(fd, &v, 8), ==, 8);
-    return true;
-}
-
-#define EFD_TRIGGER (VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER)
-#define NONE_TRIGGER (VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER)
-
 static void test_irqs(void)
 {
-    static const uint32_t expect[] = { 1, 4, 8, 1, 0 };
+    static const uint32_t expect[] = {1, 4, 8, 1, 0};
     TestConn *tc = tc_start(NULL);
-    unsigned fds_before;
     uint32_t count, cmd = 3;
     int efd[2];
-    uint8_t bools[2] = { 0, 1 };
+    uint8_t bools[2] = {0, 1};
 
     for (uint32_t i = 0; i < VFIO_PCI_NUM_IRQS; i++) {
         g_assert_cmpint(irq_info(tc, i, &count), ==, 0);
@@ -454,71 +343,94 @@ static void test_irqs(void)
     g_assert_cmpint(irq_info(tc, VFIO_PCI_NUM_IRQS, &count), ==, EINVAL);
     efd[0] = eventfd(0, EFD_CLOEXEC);
     efd[1] = eventfd(0, EFD_CLOEXEC);
-    g_assert_cmpint(set_irqs(tc, EFD_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX, 0, 2,
-                             NULL, efd, 2), ==, 0);
+    g_assert_cmpint(
+        set_irqs(tc, EFD_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX, 0, 2, NULL, efd, 2),
+        ==, 0);
     g_assert_true(vfu_irq_enabled(tc->srv, VFIO_PCI_MSI_IRQ_INDEX, 1));
     g_assert_cmpint(tc_region_write(tc, 0, 0x0c, &cmd, 4), ==, 0);
     g_assert_true(efd_fired(efd[0]));
     g_assert_false(efd_fired(efd[1]));
     /* Trigger by message: NONE and BOOL data. */
-    g_assert_cmpint(set_irqs(tc, NONE_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX, 1, 1,
-                             NULL, NULL, 0), ==, 0);
+    g_assert_cmpint(
+        set_irqs(tc, NONE_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX, 1, 1, NULL, NULL, 0),
+        ==, 0);
     g_assert_true(efd_fired(efd[1]));
-    g_assert_cmpint(set_irqs(tc, VFIO_IRQ_SET_DATA_BOOL |
-                             VFIO_IRQ_SET_ACTION_TRIGGER,
-                             VFIO_PCI_MSI_IRQ_INDEX, 0, 2, bools, NULL, 0),
-                    ==, 0);
+    g_assert_cmpint(
+        set_irqs(tc, VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_TRIGGER,
+                 VFIO_PCI_MSI_IRQ_INDEX, 0, 2, bools, NULL, 0),
+        ==, 0);
     g_assert_false(efd_fired(efd[0]));
     g_assert_true(efd_fired(efd[1]));
     /* Masked: pending, delivered on unmask. */
-    g_assert_cmpint(set_irqs(tc, VFIO_IRQ_SET_DATA_NONE |
-                             VFIO_IRQ_SET_ACTION_MASK, VFIO_PCI_MSI_IRQ_INDEX,
-                             0, 1, NULL, NULL, 0), ==, 0);
-    g_assert_false(vfu_irq_trigger(tc->srv, VFIO_PCI_MSI_IRQ_INDEX, 0));
-    g_assert_false(efd_fired(efd[0]));
-    g_assert_cmpint(set_irqs(tc, VFIO_IRQ_SET_DATA_NONE |
-                             VFIO_IRQ_SET_ACTION_UNMASK,
+    g_assert_cmpint(set_irqs(tc,
+                             VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_MASK,
                              VFIO_PCI_MSI_IRQ_INDEX, 0, 1, NULL, NULL, 0),
                     ==, 0);
+    g_assert_false(vfu_irq_trigger(tc->srv, VFIO_PCI_MSI_IRQ_INDEX, 0));
+    g_assert_false(efd_fired(efd[0]));
+    g_assert_cmpint(
+        set_irqs(tc, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_UNMASK,
+                 VFIO_PCI_MSI_IRQ_INDEX, 0, 1, NULL, NULL, 0),
+        ==, 0);
     g_assert_true(efd_fired(efd[0]));
+    close(efd[0]);
+    close(efd[1]);
+    g_assert_true(tc_finish(tc));
+}
+
+static void test_irqs_errors(void)
+{
+    TestConn *tc = tc_start(NULL);
+    int efd[2] = {eventfd(0, EFD_CLOEXEC), eventfd(0, EFD_CLOEXEC)};
+    unsigned fds_before;
 
     /* Errors: fd count, range, index, flags; refused fds are closed. */
     fds_before = test_count_fds();
-    g_assert_cmpint(set_irqs(tc, EFD_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX, 0, 2,
-                             NULL, efd, 1), ==, EINVAL);
-    g_assert_cmpint(set_irqs(tc, EFD_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX, 3, 2,
-                             NULL, efd, 2), ==, EINVAL);
+    g_assert_cmpint(
+        set_irqs(tc, EFD_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX, 0, 2, NULL, efd, 1),
+        ==, EINVAL);
+    g_assert_cmpint(
+        set_irqs(tc, EFD_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX, 3, 2, NULL, efd, 2),
+        ==, EINVAL);
     g_assert_cmpint(set_irqs(tc, EFD_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX,
-                             UINT32_MAX, 2, NULL, efd, 2), ==, EINVAL);
-    g_assert_cmpint(set_irqs(tc, EFD_TRIGGER, VFIO_PCI_REQ_IRQ_INDEX, 0, 1,
-                             NULL, efd, 1), ==, EINVAL);
+                             UINT32_MAX, 2, NULL, efd, 2),
+                    ==, EINVAL);
+    g_assert_cmpint(
+        set_irqs(tc, EFD_TRIGGER, VFIO_PCI_REQ_IRQ_INDEX, 0, 1, NULL, efd, 1),
+        ==, EINVAL);
     g_assert_cmpint(set_irqs(tc, EFD_TRIGGER, 7, 0, 1, NULL, efd, 1), ==,
                     EINVAL);
     g_assert_cmpint(set_irqs(tc, EFD_TRIGGER | VFIO_IRQ_SET_DATA_BOOL,
-                             VFIO_PCI_MSI_IRQ_INDEX, 0, 1, NULL, efd, 1), ==,
-                    EINVAL);
-    g_assert_cmpint(set_irqs(tc, NONE_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX, 0, 1,
-                             NULL, efd, 1), ==, EINVAL);
-    g_assert_cmpint(set_irqs(tc, VFIO_IRQ_SET_DATA_EVENTFD |
-                             VFIO_IRQ_SET_ACTION_MASK, VFIO_PCI_MSI_IRQ_INDEX,
-                             0, 1, NULL, efd, 1), ==, ENOTSUP);
-    g_assert_cmpint(set_irqs(tc, EFD_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX, 0, 0,
-                             NULL, NULL, 0), ==, EINVAL);
+                             VFIO_PCI_MSI_IRQ_INDEX, 0, 1, NULL, efd, 1),
+                    ==, EINVAL);
+    g_assert_cmpint(
+        set_irqs(tc, NONE_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX, 0, 1, NULL, efd, 1),
+        ==, EINVAL);
+    g_assert_cmpint(
+        set_irqs(tc, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_MASK,
+                 VFIO_PCI_MSI_IRQ_INDEX, 0, 1, NULL, efd, 1),
+        ==, ENOTSUP);
+    g_assert_cmpint(
+        set_irqs(tc, EFD_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX, 0, 0, NULL, NULL, 0),
+        ==, EINVAL);
     g_assert_cmpuint(test_count_fds(), ==, fds_before);
 
     /* count 0 with DATA_NONE disables every vector. */
-    g_assert_cmpint(set_irqs(tc, NONE_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX, 0, 0,
-                             NULL, NULL, 0), ==, 0);
+    g_assert_cmpint(
+        set_irqs(tc, NONE_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX, 0, 0, NULL, NULL, 0),
+        ==, 0);
     g_assert_false(vfu_irq_enabled(tc->srv, VFIO_PCI_MSI_IRQ_INDEX, 0));
     g_assert_false(vfu_irq_trigger(tc->srv, VFIO_PCI_MSI_IRQ_INDEX, 0));
-    g_assert_cmpuint(vfu_irq_undelivered(tc->srv, VFIO_PCI_MSI_IRQ_INDEX),
-                     ==, 1);
+    g_assert_cmpuint(vfu_irq_undelivered(tc->srv, VFIO_PCI_MSI_IRQ_INDEX), ==,
+                     1);
     /* Eventfd with 0 fds de-assigns a range. */
-    g_assert_cmpint(set_irqs(tc, EFD_TRIGGER, VFIO_PCI_INTX_IRQ_INDEX, 0, 1,
-                             NULL, efd, 1), ==, 0);
+    g_assert_cmpint(
+        set_irqs(tc, EFD_TRIGGER, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, NULL, efd, 1),
+        ==, 0);
     g_assert_true(vfu_irq_enabled(tc->srv, VFIO_PCI_INTX_IRQ_INDEX, 0));
-    g_assert_cmpint(set_irqs(tc, EFD_TRIGGER, VFIO_PCI_INTX_IRQ_INDEX, 0, 1,
-                             NULL, NULL, 0), ==, 0);
+    g_assert_cmpint(
+        set_irqs(tc, EFD_TRIGGER, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, NULL, NULL, 0),
+        ==, 0);
     g_assert_false(vfu_irq_enabled(tc->srv, VFIO_PCI_INTX_IRQ_INDEX, 0));
     close(efd[0]);
     close(efd[1]);
@@ -528,14 +440,15 @@ static void test_irqs(void)
 static void test_io_fds(void)
 {
     TestConn *tc = tc_start(NULL);
-    VFIOUserRegionIOFds req = { .argsz = sizeof(req), .index = 0 };
+    VFIOUserRegionIOFds req = {.argsz = sizeof(req), .index = 0};
     VFIOUserSubRegionIOFd sub;
     TestReply r;
     uint64_t one = 1;
     uint32_t v;
 
     g_assert_cmpint(tc_call(tc, VFIO_USER_DEVICE_GET_REGION_IO_FDS, &req,
-                            sizeof(req), NULL, 0, &r), ==, 0);
+                            sizeof(req), NULL, 0, &r),
+                    ==, 0);
     g_assert_cmpuint(r.len, ==, sizeof(req));
     g_assert_cmpuint(r.nfds, ==, 0);
     memcpy(&req, r.data, sizeof(req));
@@ -543,7 +456,8 @@ static void test_io_fds(void)
     g_assert_cmpuint(req.argsz, ==, sizeof(req) + sizeof(sub));
     tc_reply_clear(&r);
     g_assert_cmpint(tc_call(tc, VFIO_USER_DEVICE_GET_REGION_IO_FDS, &req,
-                            sizeof(req), NULL, 0, &r), ==, 0);
+                            sizeof(req), NULL, 0, &r),
+                    ==, 0);
     g_assert_cmpuint(r.nfds, ==, 1);
     memcpy(&sub, r.data + sizeof(req), sizeof(sub));
     g_assert_cmpuint(sub.offset, ==, 0x20);
@@ -561,37 +475,44 @@ static void test_io_fds(void)
     /* A region without ioeventfds; errors. */
     req.index = 3;
     g_assert_cmpint(tc_call(tc, VFIO_USER_DEVICE_GET_REGION_IO_FDS, &req,
-                            sizeof(req), NULL, 0, &r), ==, 0);
+                            sizeof(req), NULL, 0, &r),
+                    ==, 0);
     memcpy(&req, r.data, sizeof(req));
     g_assert_cmpuint(req.count, ==, 0);
     tc_reply_clear(&r);
     req.index = 50;
     g_assert_cmpint(tc_call(tc, VFIO_USER_DEVICE_GET_REGION_IO_FDS, &req,
-                            sizeof(req), NULL, 0, NULL), ==, EINVAL);
+                            sizeof(req), NULL, 0, NULL),
+                    ==, EINVAL);
     req.index = 0;
     req.argsz = 4;
     g_assert_cmpint(tc_call(tc, VFIO_USER_DEVICE_GET_REGION_IO_FDS, &req,
-                            sizeof(req), NULL, 0, NULL), ==, EINVAL);
+                            sizeof(req), NULL, 0, NULL),
+                    ==, EINVAL);
     g_assert_true(tc_finish(tc));
 }
 
 static void test_unsupported(void)
 {
     TestConn *tc = tc_start(NULL);
-    uint8_t payload[16] = { 0 };
+    uint8_t payload[16] = {0};
     uint32_t v;
 
-    g_assert_cmpint(tc_call(tc, VFIO_USER_DEVICE_FEATURE, payload, 8, NULL,
-                            0, NULL), ==, ENOTSUP);
-    g_assert_cmpint(tc_call(tc, VFIO_USER_MIG_DATA_READ, payload, 8, NULL, 0,
-                            NULL), ==, ENOTSUP);
-    g_assert_cmpint(tc_call(tc, VFIO_USER_DIRTY_PAGES, payload, 8, NULL, 0,
-                            NULL), ==, ENOTSUP);
+    g_assert_cmpint(
+        tc_call(tc, VFIO_USER_DEVICE_FEATURE, payload, 8, NULL, 0, NULL), ==,
+        ENOTSUP);
+    g_assert_cmpint(
+        tc_call(tc, VFIO_USER_MIG_DATA_READ, payload, 8, NULL, 0, NULL), ==,
+        ENOTSUP);
+    g_assert_cmpint(
+        tc_call(tc, VFIO_USER_DIRTY_PAGES, payload, 8, NULL, 0, NULL), ==,
+        ENOTSUP);
     g_assert_cmpint(tc_call(tc, 99, payload, 8, NULL, 0, NULL), ==, ENOSYS);
-    g_assert_cmpint(tc_call(tc, VFIO_USER_DMA_READ, payload, 16, NULL, 0,
-                            NULL), ==, EINVAL);
-    g_assert_cmpint(tc_call(tc, VFIO_USER_DEVICE_RESET, payload, 4, NULL, 0,
-                            NULL), ==, EINVAL);
+    g_assert_cmpint(tc_call(tc, VFIO_USER_DMA_READ, payload, 16, NULL, 0, NULL),
+                    ==, EINVAL);
+    g_assert_cmpint(
+        tc_call(tc, VFIO_USER_DEVICE_RESET, payload, 4, NULL, 0, NULL), ==,
+        EINVAL);
     /* Still serving. */
     g_assert_cmpint(tc_region_read(tc, 0, 0x10, &v, 4), ==, 0);
     g_assert_true(tc_finish(tc));
@@ -605,8 +526,7 @@ static void test_oversize(void)
     int fd = eventfd(0, EFD_CLOEXEC);
 
     vfu_hdr_init(&hdr, 1, VFIO_USER_REGION_WRITE, 64 << 20, 0);
-    g_assert_true(vfu_msg_send(tc->sock, &hdr, NULL, 0, &fd, 1,
-                               &error_abort));
+    g_assert_true(vfu_msg_send(tc->sock, &hdr, NULL, 0, &fd, 1, &error_abort));
     close(fd);
     assert_closed(tc);
     g_assert_false(tc_finish(tc));
@@ -616,10 +536,10 @@ static void test_oversize(void)
 /* A client that stops in the middle of a message is dropped. */
 static void test_stall(void)
 {
-    VfuServerOptions opts = { .dma_timeout_ms = 100 };
+    VfuServerOptions opts = {.dma_timeout_ms = 100};
     TestConn *tc = tc_start(&opts);
     VFIOUserHdr hdr;
-    uint8_t part[10] = { 0 };
+    uint8_t part[10] = {0};
 
     vfu_hdr_init(&hdr, 1, VFIO_USER_REGION_WRITE, sizeof(hdr) + 100, 0);
     g_assert_cmpint(send(tc->sock, &hdr, sizeof(hdr), 0), ==, sizeof(hdr));
@@ -635,18 +555,22 @@ static void test_fd_leak(void)
     unsigned before = test_count_fds();
     TestConn *tc = tc_start(NULL);
     int mfd = test_memfd(65536, 0);
-    int efd[2] = { eventfd(0, EFD_CLOEXEC), eventfd(0, EFD_CLOEXEC) };
+    int efd[2] = {eventfd(0, EFD_CLOEXEC), eventfd(0, EFD_CLOEXEC)};
     TestReply r;
 
     g_assert_cmpint(tc_dma_map(tc, 3, 0, 0x100000, 65536, mfd), ==, 0);
     g_assert_cmpint(tc_dma_map(tc, 3 | VFIO_USER_DMA_MAP_F_MODE_FILE_IO, 0,
-                               0x200000, 65536, mfd), ==, 0);
+                               0x200000, 65536, mfd),
+                    ==, 0);
     g_assert_cmpint(tc_dma_map(tc, 3 | VFIO_USER_DMA_MAP_F_MODE_FILE_IO, 0,
-                               0x200000, 65536, mfd), ==, EEXIST);
-    g_assert_cmpint(set_irqs(tc, EFD_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX, 0, 2,
-                             NULL, efd, 2), ==, 0);
-    g_assert_cmpint(set_irqs(tc, EFD_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX, 0, 2,
-                             NULL, efd, 2), ==, 0); /* replaces, closes */
+                               0x200000, 65536, mfd),
+                    ==, EEXIST);
+    g_assert_cmpint(
+        set_irqs(tc, EFD_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX, 0, 2, NULL, efd, 2),
+        ==, 0);
+    g_assert_cmpint(
+        set_irqs(tc, EFD_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX, 0, 2, NULL, efd, 2),
+        ==, 0); /* replaces, closes */
     g_assert_cmpint(region_info(tc, 1, 64, &r), ==, 0);
     tc_reply_clear(&r);
     close(mfd);
@@ -671,8 +595,7 @@ static gpointer listen_thread(gpointer opaque)
      * server accepts again after each hang-up.
      */
     for (int i = 0; i < 3; i++) {
-        c->ok = vfu_server_accept(c->srv, &err) &&
-                vfu_server_run(c->srv, &err);
+        c->ok = vfu_server_accept(c->srv, &err) && vfu_server_run(c->srv, &err);
         if (!c->ok) {
             break;
         }
@@ -682,7 +605,7 @@ static gpointer listen_thread(gpointer opaque)
 
 static int connect_to(const char *path)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
     g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
@@ -695,8 +618,8 @@ static void test_listen(void)
     g_autofree char *dir = g_dir_make_tmp("vfu-srv-XXXXXX", NULL);
     g_autofree char *path = g_build_filename(dir, "s.sock", NULL);
     g_autoptr(GError) err = NULL;
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    ListenCtx c = { 0 };
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    ListenCtx c = {0};
     VFIOUserCaps caps;
     VFIOUserHdr hdr;
     GThread *t;
@@ -722,10 +645,10 @@ static void test_listen(void)
         p = vfu_caps_build_version(&caps, &len);
         vfu_hdr_init(&hdr, 1, VFIO_USER_VERSION, sizeof(hdr) + len, 0);
         g_assert_true(vfu_msg_send(fd, &hdr, p, len, NULL, 0, &error_abort));
-        g_assert_true(vfu_msg_recv_hdr(fd, &hdr, NULL, &nfds, 0, 4096,
-                                       &error_abort));
-        g_assert_true(vfu_msg_discard(fd, hdr.size - sizeof(hdr),
-                                      &error_abort));
+        g_assert_true(
+            vfu_msg_recv_hdr(fd, &hdr, NULL, &nfds, 0, 4096, &error_abort));
+        g_assert_true(
+            vfu_msg_discard(fd, hdr.size - sizeof(hdr), &error_abort));
         g_assert_true(vfu_hdr_is_reply(&hdr));
         close(fd);
     }
@@ -750,7 +673,7 @@ static void test_stop(void)
 {
     g_autofree char *dir = g_dir_make_tmp("vfu-srv-XXXXXX", NULL);
     g_autofree char *path = g_build_filename(dir, "s.sock", NULL);
-    ListenCtx c = { .ok = true };
+    ListenCtx c = {.ok = true};
     GThread *t;
 
     c.srv = vfu_server_new(path, NULL, &error_abort);
@@ -765,9 +688,9 @@ static void test_stop(void)
 static void test_setup_errors(void)
 {
     VfuServer *srv = vfu_server_new(NULL, NULL, &error_abort);
-    VfuRegionDesc d = { .size = 4096, .flags = VFU_REGION_F_RW };
-    VfuSparseArea bad = { 4096, 4096 };
-    VfuPciDesc pci = { .msi_vectors = 3 };
+    VfuRegionDesc d = {.size = 4096, .flags = VFU_REGION_F_RW};
+    VfuSparseArea bad = {4096, 4096};
+    VfuPciDesc pci = {.msi_vectors = 3};
     g_autoptr(GError) err = NULL;
 
     g_assert_false(vfu_server_setup_region(srv, 0, &d, NULL, &err));
@@ -806,6 +729,7 @@ int main(int argc, char **argv)
     g_test_add_func("/server/write-multi", test_write_multi);
     g_test_add_func("/server/pci-config", test_pci_config);
     g_test_add_func("/server/irqs", test_irqs);
+    g_test_add_func("/server/irqs-errors", test_irqs_errors);
     g_test_add_func("/server/io-fds", test_io_fds);
     g_test_add_func("/server/unsupported", test_unsupported);
     g_test_add_func("/server/oversize", test_oversize);
