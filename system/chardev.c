@@ -16,7 +16,8 @@
 #include "system/chardev.h"
 #include "vfio-user/error.h"
 
-#define CHAR_MAX_LINE (1024 * 1024) /* longer input is dropped */
+/* Longest line: a b64write of qtest's largest transfer fits. */
+#define CHAR_MAX_LINE (64u * 1024 * 1024)
 
 /* Main-thread only. */
 struct CharLine {
@@ -35,25 +36,40 @@ struct CharLine {
     bool broken; /* output failed: drop further output */
     bool eof;    /* input ended; close once the buffered lines ran */
     GString *inbuf;
+    gsize head;      /* inbuf bytes before head were handed out */
+    gsize scanned;   /* bytes after head known to hold no newline */
+    bool discarding; /* dropping the rest of an overlong line */
 };
 
 static gboolean char_line_readable(gint fd, GIOCondition cond, gpointer p);
 static void char_line_hangup(CharLine *c);
 
+/* Hand out complete lines; a line is parsed in place, never re-scanned. */
 static void char_line_process(CharLine *c)
 {
-    char *nl;
+    while (!c->paused && c->in_fd >= 0) {
+        char *start = c->inbuf->str + c->head;
+        gsize avail = c->inbuf->len - c->head;
+        char *nl = memchr(start + c->scanned, '\n', avail - c->scanned);
 
-    while (!c->paused && c->in_fd >= 0 &&
-           (nl = memchr(c->inbuf->str, '\n', c->inbuf->len))) {
-        gsize n = nl - c->inbuf->str;
-        g_autofree char *line = g_strndup(c->inbuf->str, n);
-
-        g_string_erase(c->inbuf, 0, n + 1);
-        if (n && line[n - 1] == '\r') {
-            line[n - 1] = 0;
+        if (!nl) {
+            c->scanned = avail;
+            break;
         }
-        c->ops->line(c, line, c->opaque);
+        *nl = 0;
+        if (nl > start && nl[-1] == '\r') {
+            nl[-1] = 0;
+        }
+        c->head += nl - start + 1;
+        c->scanned = 0;
+        c->ops->line(c, start, c->opaque);
+    }
+    if (c->head == c->inbuf->len) {
+        g_string_truncate(c->inbuf, 0);
+        c->head = 0;
+    } else if (c->head > 65536 && c->head > c->inbuf->len / 2) {
+        g_string_erase(c->inbuf, 0, c->head);
+        c->head = 0;
     }
     if (c->eof && !c->paused) {
         char_line_hangup(c);
@@ -75,7 +91,9 @@ static void char_line_attach(CharLine *c, int in_fd, int out_fd)
     c->out_fd = out_fd;
     c->broken = false;
     c->eof = false;
+    c->discarding = false;
     g_string_truncate(c->inbuf, 0);
+    c->head = c->scanned = 0;
     c->in_src = g_unix_fd_add(in_fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
                               char_line_readable, c);
     if (c->ops->opened) {
@@ -121,30 +139,57 @@ static void char_line_hangup(CharLine *c)
     c->ops->closed(c, !c->server, c->opaque);
 }
 
+/* Drop input up to the end of an overlong line; false if none yet. */
+static bool char_line_skip_overlong(CharLine *c, const char **buf, ssize_t *n)
+{
+    const char *nl = memchr(*buf, '\n', *n);
+
+    if (!nl) {
+        return false;
+    }
+    *n -= nl + 1 - *buf;
+    *buf = nl + 1;
+    c->discarding = false;
+    if (c->ops->overlong) {
+        c->ops->overlong(c, c->opaque);
+    }
+    return true;
+}
+
 static gboolean char_line_readable(gint fd, GIOCondition cond, gpointer p)
 {
     CharLine *c = p;
-    char buf[4096];
+    static char rbuf[65536]; /* main thread only */
+    const char *buf = rbuf;
     ssize_t n;
 
     (void)cond;
-    n = read(fd, buf, sizeof(buf));
+    n = read(fd, rbuf, sizeof(rbuf));
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
         return G_SOURCE_CONTINUE;
     }
     if (n <= 0) {
         c->in_src = 0;
         c->eof = true;
-        if (c->inbuf->len && c->inbuf->str[c->inbuf->len - 1] != '\n') {
+        c->discarding = false;
+        if (c->inbuf->len > c->head &&
+            c->inbuf->str[c->inbuf->len - 1] != '\n') {
             g_string_append_c(c->inbuf, '\n'); /* a last unterminated line */
         }
         char_line_process(c);
         return G_SOURCE_REMOVE;
     }
+    if (c->discarding && !char_line_skip_overlong(c, &buf, &n)) {
+        return G_SOURCE_CONTINUE;
+    }
     g_string_append_len(c->inbuf, buf, n);
-    if (c->inbuf->len > CHAR_MAX_LINE &&
-        !memchr(c->inbuf->str, '\n', c->inbuf->len)) {
-        g_string_truncate(c->inbuf, 0);
+    if (c->inbuf->len - c->head > CHAR_MAX_LINE &&
+        !memchr(c->inbuf->str + c->head + c->scanned, '\n',
+                c->inbuf->len - c->head - c->scanned)) {
+        g_string_truncate(c->inbuf, c->head);
+        c->scanned = 0;
+        c->discarding = true;
+        return G_SOURCE_CONTINUE;
     }
     char_line_process(c);
     return G_SOURCE_CONTINUE;

@@ -215,10 +215,17 @@ static void monitor_closed(CharLine *c, bool final, void *opaque)
     }
 }
 
+static void monitor_overlong(CharLine *c, void *opaque)
+{
+    (void)opaque;
+    char_line_write(c, "line too long, ignored\n" MONITOR_PROMPT);
+}
+
 static const CharLineOps monitor_chr_ops = {
     .opened = monitor_opened,
     .line = monitor_line,
     .closed = monitor_closed,
+    .overlong = monitor_overlong,
 };
 
 Monitor *monitor_new(Machine *m, const CharSpec *spec, GError **errp)

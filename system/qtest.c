@@ -288,9 +288,16 @@ static void qtest_closed(CharLine *c, bool final, void *opaque)
     }
 }
 
+static void qtest_overlong(CharLine *c, void *opaque)
+{
+    (void)opaque;
+    char_line_write(c, "FAIL line too long\n");
+}
+
 static const CharLineOps qtest_chr_ops = {
     .line = qtest_line,
     .closed = qtest_closed,
+    .overlong = qtest_overlong,
 };
 
 QTestServer *qtest_server_new(Machine *m, const CharSpec *spec, GError **errp)

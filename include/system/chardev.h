@@ -23,6 +23,8 @@ typedef struct CharLineOps {
     /* The peer left.  @final: nobody can come back (stdio or a socket we
      * connected to); a listening socket waits for the next client. */
     void (*closed)(CharLine *c, bool final, void *opaque);
+    /* A line longer than the limit (64 MiB) was dropped. */
+    void (*overlong)(CharLine *c, void *opaque);
 } CharLineOps;
 
 CharLine *char_line_new(const CharSpec *spec, const CharLineOps *ops,
