@@ -1,0 +1,55 @@
+/*
+ * Helpers of the edu qtest: start a machine with one edu device on a given
+ * RAM backend and dma-access, and the checks each case runs.
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef TESTS_QTEST_TEST_EDU_HELPERS_H
+#define TESTS_QTEST_TEST_EDU_HELPERS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "libqtest.h"
+
+/* edu registers and constants (QEMU's edu, plus our 1 MiB DMA buffer). */
+#define EDU_ID 0x010000edu
+#define EDU_BUF 0x40000
+#define EDU_BUF_SIZE (1024 * 1024)
+#define EDU_BAR0_SIZE (1024 * 1024)
+#define EDU_SLOT 1
+#define EDU_MSI_ADDR 0xfee01000ULL
+
+typedef struct EduMachine {
+    QTestState *qts;
+    char *dir;        /* file backend's directory, or NULL */
+    uint64_t bar0;
+} EduMachine;
+
+/*
+ * Start a VMM with 64 MiB of @backend ("memfd", "file" with a non-zero
+ * offset, "ram") and an edu on @srv's socket with dma-access=@access and
+ * the extra device options @extra (or NULL); checks enumeration.
+ */
+EduMachine *edu_machine_start(QTestServer *srv, const char *backend,
+                              const char *access, const char *extra);
+void edu_machine_stop(EduMachine *m);
+
+void edu_check_identity(EduMachine *m);
+/* Liveness, factorial and status registers. */
+void edu_check_registers(EduMachine *m);
+/* @len bytes RAM(@src) -> device -> RAM(@dst), checked on the way. */
+void edu_check_dma(EduMachine *m, size_t len, uint64_t src, uint64_t dst);
+/* Interrupt raise register and DMA completion through INTx. */
+void edu_check_intx(EduMachine *m);
+/* DMA completion through MSI; leaves MSI disabled. */
+void edu_check_msi(EduMachine *m);
+
+/* The `info vfio-user` line of DMA map @name (g_free it). */
+char *edu_info_map_line(QTestState *qts, const char *name);
+void edu_assert_map_mode(const char *line, const char *mode,
+                         bool proc_self_mem);
+/* Message-mode bytes the client served so far. */
+void edu_info_message_bytes(QTestState *qts, uint64_t *rd, uint64_t *wr);
+
+#endif /* TESTS_QTEST_TEST_EDU_HELPERS_H */

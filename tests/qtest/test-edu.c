@@ -1,0 +1,196 @@
+/*
+ * qtest of vfio-user-pci with the sample edu server: for every guest RAM
+ * backend and every dma-access value that applies, enumerate the device,
+ * use its registers, run DMA both ways, take INTx and MSI interrupts and
+ * check that `info vfio-user` reports the access mode the policy promises.
+ * Then the edges: a server that predates access modes, a forced mode that
+ * cannot be honoured, a server that dies, and hot-unplug.
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <inttypes.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <linux/pci_regs.h>
+#include "libqtest.h"
+#include "test-edu-helpers.h"
+
+typedef struct EduCase {
+    const char *backend;   /* "memfd", "file", "ram" */
+    const char *access;    /* dma-access= */
+    const char *mode;      /* expected mode in info vfio-user */
+    bool proc_self_mem;    /* expected "(/proc/self/mem)" */
+} EduCase;
+
+static const EduCase edu_cases[] = {
+    { "memfd", "auto", "mmap", false },
+    { "memfd", "mmap", "mmap", false },
+    { "memfd", "file-io", "file-io", false },
+    { "memfd", "message", "message", false },
+    { "file", "auto", "mmap", false },
+    { "file", "mmap", "mmap", false },
+    { "file", "file-io", "file-io", false },
+    { "file", "message", "message", false },
+    { "ram", "auto", "message", false },
+    { "ram", "file-io", "file-io", true },
+    { "ram", "message", "message", false },
+};
+
+/* Registers, DMA both ways, INTx, MSI, and the reported mode. */
+static void test_edu_case(gconstpointer opaque)
+{
+    const EduCase *c = opaque;
+    QTestServer *srv = qtest_server_start("edu", NULL);
+    EduMachine *m = edu_machine_start(srv, c->backend, c->access, NULL);
+    g_autofree char *map = NULL;
+    uint64_t before_rd = 0, before_wr = 0, after_rd = 0, after_wr = 0;
+    bool message = !strcmp(c->mode, "message");
+
+    edu_check_identity(m);
+    edu_check_registers(m);
+
+    map = edu_info_map_line(m->qts, "ram0");
+    edu_assert_map_mode(map, c->mode, c->proc_self_mem);
+    edu_info_message_bytes(m->qts, &before_rd, &before_wr);
+    edu_check_dma(m, 256 * 1024, 0x100000, 0x800000);
+    edu_check_dma(m, 4096, 0x3ff000, 0x1000);  /* edge of low pages */
+    edu_info_message_bytes(m->qts, &after_rd, &after_wr);
+    if (message) {
+        /* the data really travelled as DMA_READ / DMA_WRITE */
+        g_assert_cmpuint(after_rd - before_rd, >=, 256 * 1024 + 4096);
+        g_assert_cmpuint(after_wr - before_wr, >=, 256 * 1024 + 4096);
+    } else {
+        g_assert_cmpuint(after_rd, ==, before_rd);
+        g_assert_cmpuint(after_wr, ==, before_wr);
+    }
+    edu_check_intx(m);
+    edu_check_msi(m);
+    edu_check_intx(m);   /* MSI off again: back to INTx */
+
+    edu_machine_stop(m);
+    qtest_server_free(srv);
+}
+
+/* A server that rejects the mode bits: the client falls back per map. */
+static void test_edu_legacy_server(void)
+{
+    static const char *const backends[][2] = {
+        { "memfd", "auto" }, { "memfd", "file-io" },
+        { "ram", "file-io" }, { "ram", "auto" },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(backends); i++) {
+        QTestServer *srv = qtest_server_start("edu", "--legacy-dma-map");
+        EduMachine *m = edu_machine_start(srv, backends[i][0],
+                                          backends[i][1], NULL);
+        g_autofree char *info = qtest_hmp(m->qts, "info vfio-user");
+        g_autofree char *map = edu_info_map_line(m->qts, "ram0");
+        bool has_fd = !strcmp(backends[i][0], "memfd");
+
+        g_test_message("legacy %s/%s: %s", backends[i][0], backends[i][1],
+                       map);
+        /* with an mmappable fd: fd only (mmap); otherwise messages */
+        edu_assert_map_mode(map, has_fd ? "mmap" : "message", false);
+        if (strcmp(backends[i][1], "auto") != 0) {
+            g_assert_nonnull(strstr(info, "fallback"));
+        }
+        edu_check_identity(m);
+        edu_check_dma(m, 128 * 1024, 0x200000, 0x600000);
+        edu_machine_stop(m);
+        qtest_server_free(srv);
+    }
+}
+
+/* dma-access=mmap cannot be honoured for anonymous RAM: start fails. */
+static void test_edu_mmap_anon_fails(void)
+{
+    QTestServer *srv = qtest_server_start("edu", NULL);
+    g_autofree char *err = NULL;
+    int status = 0;
+    QTestState *qts;
+
+    qts = qtest_try_init(&err, &status,
+                         "-m 64M -object memory-backend-ram,id=ram0,"
+                         "size=64M -machine memory-backend=ram0 "
+                         "-device vfio-user-pci,socket=%s,id=edu0,"
+                         "dma-access=mmap", qtest_server_socket(srv));
+    g_assert_null(qts);
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), !=, 0);
+    g_test_message("VMM said: %s", err);
+    g_assert_nonnull(strstr(err, "ram0"));    /* the section */
+    g_assert_nonnull(strstr(err, "mmap"));
+    g_assert_nonnull(strstr(err, "edu0"));    /* the device */
+    qtest_server_free(srv);
+}
+
+/* The server dies: the VMM lives on, the device reads all-ones, quickly. */
+static void test_edu_server_killed(void)
+{
+    QTestServer *srv = qtest_server_start("edu", NULL);
+    EduMachine *m = edu_machine_start(srv, "memfd", "auto",
+                                      "x-msg-timeout=20000");
+    g_autofree char *info = NULL;
+    gint64 t0;
+    double elapsed;
+
+    edu_check_identity(m);
+    qtest_server_kill(srv);
+    t0 = g_get_monotonic_time();
+    g_assert_cmphex(qtest_readl(m->qts, m->bar0 + 0x00), ==, 0xffffffff);
+    g_assert_cmphex(qtest_readl(m->qts, m->bar0 + 0x04), ==, 0xffffffff);
+    qtest_writel(m->qts, m->bar0 + 0x08, 5);     /* dropped, no hang */
+    g_assert_cmphex(qtest_readl(m->qts, m->bar0 + 0x08), ==, 0xffffffff);
+    elapsed = (g_get_monotonic_time() - t0) / 1e6;
+    g_test_message("failed device answered in %.3f s", elapsed);
+    g_assert_cmpfloat(elapsed, <, 2.0);         /* timeout is 20 s */
+    g_assert_true(qtest_vmm_running(m->qts));
+    info = qtest_hmp(m->qts, "info vfio-user");
+    g_assert_nonnull(strstr(info, "state failed"));
+    /* guest RAM and the rest of the machine still work */
+    qtest_writel(m->qts, 0x1000, 0xcafef00d);
+    g_assert_cmphex(qtest_readl(m->qts, 0x1000), ==, 0xcafef00d);
+    edu_machine_stop(m);
+    qtest_server_free(srv);
+}
+
+/* device_del: the client disconnects and the server (--once) exits. */
+static void test_edu_device_del(void)
+{
+    QTestServer *srv = qtest_server_start("edu", "--once");
+    EduMachine *m = edu_machine_start(srv, "memfd", "auto", NULL);
+    g_autofree char *out = NULL;
+    g_autofree char *pci = NULL;
+    int status = -1;
+
+    edu_check_identity(m);
+    out = qtest_hmp(m->qts, "device_del edu0");
+    g_test_message("device_del: %s", out);
+    g_assert_true(qtest_server_wait_exit(srv, qtest_timeout_ms(), &status));
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+    g_assert_cmphex(qpci_config_readw(m->qts, 1, PCI_VENDOR_ID), ==, 0xffff);
+    pci = qtest_hmp(m->qts, "info pci");
+    g_assert_null(strstr(pci, "device 0x11e8"));
+    edu_machine_stop(m);
+    qtest_server_free(srv);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    for (size_t i = 0; i < G_N_ELEMENTS(edu_cases); i++) {
+        g_autofree char *path = g_strdup_printf("/edu/%s/%s",
+                                                edu_cases[i].backend,
+                                                edu_cases[i].access);
+
+        g_test_add_data_func(path, &edu_cases[i], test_edu_case);
+    }
+    g_test_add_func("/edu/legacy-server", test_edu_legacy_server);
+    g_test_add_func("/edu/mmap-anon-fails", test_edu_mmap_anon_fails);
+    g_test_add_func("/edu/server-killed", test_edu_server_killed);
+    g_test_add_func("/edu/device-del", test_edu_device_del);
+    return g_test_run();
+}
