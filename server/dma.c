@@ -9,8 +9,9 @@
  *   mmap bit: mmap() the fd; file-I/O bit: keep the fd for pread/pwrite;
  *   no mode bit: mmap if an fd came, messages otherwise;
  *   a mode bit without an fd, both mode bits (meaningless, our decision),
- *   unknown bits, argsz < 32, zero size, address or offset overflow, or more
- *   than one fd: EINVAL; any overlap with a map (an exact repeat too):
+ *   unknown bits, argsz < 32, zero size, address or offset overflow, more
+ *   than one fd, or (mmap) a regular file shorter than offset + size:
+ *   EINVAL; any overlap with a map (an exact repeat too):
  *   EEXIST; more than max_dma_maps: ENOSPC; mmap() failure: its errno.
  * With the legacy_dma_map option every bit beyond read/write is EINVAL.
  *
@@ -28,6 +29,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include "internal.h"
 
 static const char *const mode_names[] = {
@@ -154,7 +156,21 @@ static int dma_map_mmap(VfuDmaMap *m, int fd)
     int prot = PROT_NONE;
     void *p;
 
+    struct stat st;
+
     if (m->size > SIZE_MAX - delta) {
+        return EINVAL;
+    }
+    /*
+     * Touching a shared mapping beyond the end of a file is SIGBUS: refuse
+     * a regular file (memfd, tmpfs, hugetlbfs...) too short for the map.
+     * (A client that shrinks the file afterwards is not defended against.)
+     */
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+        m->fd_offset + m->size > (uint64_t)st.st_size) {
+        vfu_srv_info("dma map 0x%" PRIx64 "+0x%" PRIx64 ": fd range ends "
+                     "past the file's %" PRIu64 " bytes",
+                     m->addr, m->size, (uint64_t)st.st_size);
         return EINVAL;
     }
     if (m->flags & VFIO_USER_DMA_MAP_F_READ) {

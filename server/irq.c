@@ -10,7 +10,8 @@
  * BOOL masks vectors (a trigger on a masked vector is kept pending and
  * delivered on unmask).  count 0 is only valid as DATA_NONE + TRIGGER, and
  * de-assigns every eventfd of the index.  MASK/UNMASK with eventfds (irqfd
- * resampling) is ENOTSUP; every other malformed request is EINVAL.
+ * resampling) is ENOTSUP; an fd that is not an eventfd, and every other
+ * malformed request, is EINVAL.
  *
  * INTx is reported maskable but not automasked: our client does not have
  * to unmask after every interrupt.
@@ -146,6 +147,23 @@ static void irq_set_mask(VfuIrq *irq, uint32_t v, bool mask)
     }
 }
 
+/*
+ * Only real eventfds are kept: a pipe or socket in their place would block
+ * the server (or another thread) in write() once full.
+ */
+static bool is_eventfd(int fd)
+{
+    g_autofree char *link = g_strdup_printf("/proc/self/fd/%d", fd);
+    char target[64];
+    ssize_t n = readlink(link, target, sizeof(target) - 1);
+
+    if (n < 0) {
+        return false;
+    }
+    target[n] = 0;
+    return !strcmp(target, "anon_inode:[eventfd]");
+}
+
 /* Validate the header of a SET_IRQS request; 0 or an errno. */
 static int set_irqs_check(VfuServer *srv, const VFIOUserIrqSet *req,
                           const VfuMsg *msg)
@@ -180,6 +198,11 @@ static int set_irqs_check(VfuServer *srv, const VFIOUserIrqSet *req,
     default:
         if (msg->nfds != 0 && msg->nfds != req->count) {
             return EINVAL;
+        }
+        for (size_t i = 0; i < msg->nfds; i++) {
+            if (!is_eventfd(msg->fds[i])) {
+                return EINVAL;
+            }
         }
         return action == VFIO_IRQ_SET_ACTION_TRIGGER ? 0 : ENOTSUP;
     }

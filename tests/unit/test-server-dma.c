@@ -147,6 +147,11 @@ static void test_map_errors(void)
     g_assert_cmpint(map_raw(tc, &m, sizeof(m), &pipefd[0], 1), ==, mmap_errno);
     close(pipefd[0]);
     close(pipefd[1]);
+    /* A memfd shorter than offset + size would be SIGBUS on access. */
+    m.flags = RW;
+    m.offset = 4096;
+    g_assert_cmpint(map_raw(tc, &m, sizeof(m), &fd, 1), ==, EINVAL);
+    m.offset = 0;
     g_assert_cmpuint(map_count(tc), ==, 0);
     /* max_dma_maps (the client offered 2). */
     m.flags = RW;

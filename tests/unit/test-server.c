@@ -383,6 +383,7 @@ static void test_irqs_errors(void)
     TestConn *tc = tc_start(NULL);
     int efd[2] = {eventfd(0, EFD_CLOEXEC), eventfd(0, EFD_CLOEXEC)};
     unsigned fds_before;
+    int pipefd[2];
 
     /* Errors: fd count, range, index, flags; refused fds are closed. */
     fds_before = test_count_fds();
@@ -413,6 +414,13 @@ static void test_irqs_errors(void)
     g_assert_cmpint(
         set_irqs(tc, EFD_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX, 0, 0, NULL, NULL, 0),
         ==, EINVAL);
+    /* Something else than an eventfd (a full pipe would block us). */
+    g_assert_cmpint(pipe(pipefd), ==, 0);
+    g_assert_cmpint(set_irqs(tc, EFD_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX, 0, 1,
+                             NULL, &pipefd[1], 1),
+                    ==, EINVAL);
+    close(pipefd[0]);
+    close(pipefd[1]);
     g_assert_cmpuint(test_count_fds(), ==, fds_before);
 
     /* count 0 with DATA_NONE disables every vector. */
