@@ -1,7 +1,9 @@
 /*
- * vfio-user client connection (the "proxy"): connect, VERSION negotiation,
- * message ids, request/reply matching, posted requests, the receive thread
- * and dispatch of server-to-client requests.  The API and its rules are in
+ * vfio-user client connection (the "proxy"): its lifecycle, message ids,
+ * request/reply matching, posted requests, the send path, the receive
+ * thread and dispatch of server-to-client requests.  Connect errors and
+ * VERSION negotiation are in proxy-version.c; the struct and what the two
+ * files share are in proxy-internal.h.  The API and its rules are in
  * include/hw/vfio-user/proxy.h.
  *
  * A blocking request registers a waiter (on the caller's stack) in a fixed
@@ -17,113 +19,27 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "hw/vfio-user/proxy.h"
+#include "proxy-internal.h"
 #include "vfio-user/error.h"
 #include "vfio-user/transport.h"
 
-/* Pending-request table: slot = id % size; ids with a busy slot are skipped */
-#define PROXY_SLOTS 1024
 /* Bytes allowed beyond max_data_xfer_size for command headers and caps. */
 #define PROXY_HDR_ALLOWANCE 4096
-/* Posted requests remembered so that an error reply to one can be named. */
-#define PROXY_POSTED_RING 64
-/* Largest VERSION reply we accept. */
-#define PROXY_VERSION_MAX 65536
 /* iovec entries per message: the transport's 64 minus our header. */
 #define PROXY_MAX_IOV 63
 /* iovec entries per scatter step (the transport's receive limit). */
 #define PROXY_SCATTER_IOV 64
-
-/*
- * Trace points: g_debug() in this log domain, shown with
- * G_MESSAGES_DEBUG=vfio-user-proxy.  Checking first keeps the formatting
- * (and its allocation) off the hot path when tracing is off.
- */
-#if GLIB_CHECK_VERSION(2, 68, 0)
-#define proxy_trace(...)                                                       \
-    do {                                                                       \
-        if (!g_log_writer_default_would_drop(G_LOG_LEVEL_DEBUG,                \
-                                             G_LOG_DOMAIN)) {                  \
-            g_debug(__VA_ARGS__);                                              \
-        }                                                                      \
-    } while (0)
-#else
-#define proxy_trace(...) g_debug(__VA_ARGS__)
-#endif
-
-typedef enum WaiterState {
-    WAITER_PENDING, /* in the table, nothing received for it yet */
-    WAITER_CLAIMED, /* out of the table; the receive thread fills it */
-    WAITER_DONE,    /* finished: err and the request's out fields are final */
-} WaiterState;
-
-/* One vfio_user_proxy_call() in progress; lives on the caller's stack. */
-typedef struct VFIOUserWaiter {
-    VFIOUserRequest *req;
-    GCond cond; /* signalled under proxy->lock when state is DONE */
-    uint16_t id;
-    uint16_t cmd;
-    WaiterState state; /* proxy->lock */
-    int err;           /* 0 or the errno of the failure (proxy->lock) */
-    bool timed_out;    /* err is our own timeout, not a proxy failure */
-    size_t reply_size; /* payload size of a reply that did not fit */
-} VFIOUserWaiter;
-
-typedef struct PostedEntry {
-    uint16_t id;
-    uint16_t cmd;
-    bool valid;
-} PostedEntry;
 
 typedef enum StrayKind {
     STRAY_UNKNOWN,
     STRAY_POSTED_ERROR,
     STRAY_POSTED_OK,
 } StrayKind;
-
-struct VFIOUserProxy {
-    /* Constant after construction. */
-    int sock;
-    char *path;
-    uint32_t timeout_ms;
-    VFIOUserCaps ours;
-    VFIOUserCaps server_caps;
-    VFIOUserCaps caps;   /* merged: what both sides respect */
-    size_t max_msg_size; /* largest message the receive thread accepts */
-    size_t max_fds;      /* fds accepted per received message */
-    GThread *thread;
-
-    GMutex lock; /* guards every field from here to send_lock */
-    VFIOProxyState state;
-    GError *fail_err;    /* why the proxy entered ERROR */
-    bool notified;       /* the failure notify has run */
-    bool free_on_thread; /* close() ran on the receive thread */
-    unsigned users;      /* threads inside call()/post() */
-    GCond users_cond;    /* broadcast when users drops to zero */
-    uint16_t next_id;
-    VFIOUserWaiter *slots[PROXY_SLOTS];
-    PostedEntry posted[PROXY_POSTED_RING];
-    unsigned posted_next;
-    VFIOUserRequestHandler handler;
-    void *handler_opaque;
-    bool in_handler;    /* the receive thread is running the handler */
-    GCond handler_cond; /* broadcast when in_handler becomes false */
-    VFIOUserFailureNotify notify;
-    void *notify_opaque;
-    VFIOUserProxyStats stats;
-
-    GMutex send_lock; /* held while one whole message is written */
-
-    /* Receive thread only: unread payload of the request being handled. */
-    size_t req_remaining;
-};
 
 void vfio_user_proxy_options_init(VFIOUserProxyOptions *opts)
 {
@@ -226,97 +142,7 @@ static bool proxy_send_msg(VFIOUserProxy *proxy, VFIOUserHdr *hdr,
     return false;
 }
 
-/* ---- Connection set-up and VERSION negotiation ---- */
-
-static void proxy_set_rcvtimeo(int sock, uint32_t ms)
-{
-    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-
-    setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-}
-
-/* Wait for the VERSION reply header and check it answers our request. */
-static bool proxy_version_reply_hdr(VFIOUserProxy *proxy, VFIOUserHdr *hdr,
-                                    GError **errp)
-{
-    struct pollfd pfd = {.fd = proxy->sock, .events = POLLIN};
-    GError *err = NULL;
-    size_t nfds;
-    int r;
-
-    do {
-        r = poll(&pfd, 1, MIN(proxy->timeout_ms, (uint32_t)G_MAXINT));
-    } while (r < 0 && errno == EINTR);
-    if (r == 0) {
-        return vfu_error_set(errp, ETIMEDOUT, "no VERSION reply within %u ms",
-                             proxy->timeout_ms);
-    }
-    if (!vfu_msg_recv_hdr(proxy->sock, hdr, NULL, &nfds, 0,
-                          sizeof(*hdr) + PROXY_VERSION_MAX, &err)) {
-        if (err->code == EAGAIN) {
-            err->code = ETIMEDOUT;
-        }
-        g_propagate_error(errp, err);
-        return false;
-    }
-    if (!vfu_hdr_is_reply(hdr)) {
-        return vfu_error_set(errp, EPROTO,
-                             "server sent a %s request instead "
-                             "of the VERSION reply",
-                             vfu_cmd_name(hdr->cmd));
-    }
-    if (hdr->cmd != VFIO_USER_VERSION || hdr->id != 0) {
-        return vfu_error_set(errp, EPROTO,
-                             "server answered VERSION (id 0) "
-                             "with a %s reply to id %u",
-                             vfu_cmd_name(hdr->cmd), hdr->id);
-    }
-    if (hdr->flags & VFIO_USER_F_ERROR) {
-        int e = hdr->error ? (int)hdr->error : EIO;
-
-        return vfu_error_set(errp, e, "server rejected VERSION: %s",
-                             g_strerror(e));
-    }
-    return true;
-}
-
-/* Send VERSION, read and check the reply, merge; on the calling thread. */
-static bool proxy_negotiate(VFIOUserProxy *proxy, GError **errp)
-{
-    g_autofree void *payload = NULL;
-    g_autofree char *desc = NULL;
-    GError *err = NULL;
-    VFIOUserHdr hdr;
-    size_t len;
-    bool ok;
-
-    payload = vfu_caps_build_version(&proxy->ours, &len);
-    vfu_hdr_init(&hdr, 0, VFIO_USER_VERSION, sizeof(hdr) + len,
-                 VFIO_USER_F_TYPE_REQUEST);
-    ok = vfu_msg_send(proxy->sock, &hdr, payload, len, NULL, 0, &err);
-    g_clear_pointer(&payload, g_free);
-    proxy_set_rcvtimeo(proxy->sock, proxy->timeout_ms);
-    ok = ok && proxy_version_reply_hdr(proxy, &hdr, &err);
-    if (ok) {
-        len = hdr.size - sizeof(hdr);
-        payload = g_malloc(len ? len : 1);
-        ok = vfu_msg_recv_body(proxy->sock, payload, len, &err) &&
-             vfu_caps_parse_version(payload, len, &proxy->server_caps, &err) &&
-             vfu_caps_merge(&proxy->ours, &proxy->server_caps, &proxy->caps,
-                            &err);
-    }
-    proxy_set_rcvtimeo(proxy->sock, 0);
-    if (!ok) {
-        vfu_error_set(errp, err->code == EAGAIN ? ETIMEDOUT : err->code,
-                      "vfio-user: %s: version negotiation failed: %s",
-                      proxy->path, err->message);
-        g_error_free(err);
-        return false;
-    }
-    desc = vfu_caps_describe(&proxy->caps);
-    proxy_trace("vfio-user: %s: negotiated %s", proxy->path, desc);
-    return true;
-}
+/* ---- Connection set-up (negotiation: proxy-version.c) ---- */
 
 static void proxy_destroy(VFIOUserProxy *proxy);
 static gpointer proxy_thread_main(gpointer opaque);
@@ -343,7 +169,7 @@ static VFIOUserProxy *proxy_new(int sock, char *path,
     g_cond_init(&proxy->handler_cond);
     proxy->state = VFIO_PROXY_CONNECTED;
     proxy->next_id = 1;
-    if (!proxy_negotiate(proxy, errp)) {
+    if (!vfio_user_proxy_negotiate(proxy, errp)) {
         proxy_destroy(proxy);
         return NULL;
     }
@@ -368,39 +194,6 @@ VFIOUserProxy *vfio_user_proxy_new_from_fd(int sock,
                                            GError **errp)
 {
     return proxy_new(sock, g_strdup_printf("fd %d", sock), opts, errp);
-}
-
-static bool proxy_connect_error(const char *path, int e, GError **errp)
-{
-    struct stat st;
-
-    if (e == ENOENT) {
-        return vfu_error_set(errp, e,
-                             "vfio-user: cannot connect to %s: no "
-                             "such file (is the server running?)",
-                             path);
-    }
-    if ((e == ECONNREFUSED || e == ENOTSOCK) && stat(path, &st) == 0 &&
-        !S_ISSOCK(st.st_mode)) {
-        return vfu_error_set(errp, ENOTSOCK,
-                             "vfio-user: cannot connect to "
-                             "%s: it is not a socket",
-                             path);
-    }
-    if (e == ECONNREFUSED) {
-        return vfu_error_set(errp, e,
-                             "vfio-user: cannot connect to %s: "
-                             "nothing listening (connection refused)",
-                             path);
-    }
-    if (e == EACCES || e == EPERM) {
-        return vfu_error_set(errp, e,
-                             "vfio-user: cannot connect to %s: "
-                             "permission denied",
-                             path);
-    }
-    return vfu_error_set(errp, e, "vfio-user: cannot connect to %s: %s", path,
-                         g_strerror(e));
 }
 
 VFIOUserProxy *vfio_user_proxy_connect(const char *path,
@@ -432,7 +225,7 @@ VFIOUserProxy *vfio_user_proxy_connect(const char *path,
         int e = errno;
 
         close(sock);
-        proxy_connect_error(path, e, errp);
+        vfio_user_proxy_connect_error(path, e, errp);
         return NULL;
     }
     return proxy_new(sock, g_strdup(path), opts, errp);

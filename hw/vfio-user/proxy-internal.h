@@ -1,0 +1,107 @@
+/*
+ * vfio-user client connection: what proxy.c and proxy-version.c share.
+ *
+ * Private to hw/vfio-user/proxy*.c; users go through
+ * include/hw/vfio-user/proxy.h.  Holds the VFIOUserProxy definition (with
+ * its locking rules), the waiter of a blocking request, the trace macro and
+ * the functions one file calls in the other.  Include it after defining
+ * G_LOG_DOMAIN.
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef HW_VFIO_USER_PROXY_INTERNAL_H
+#define HW_VFIO_USER_PROXY_INTERNAL_H
+
+#include "hw/vfio-user/proxy.h"
+
+/* Pending-request table: slot = id % size; ids with a busy slot are skipped */
+#define PROXY_SLOTS 1024
+/* Posted requests remembered so that an error reply to one can be named. */
+#define PROXY_POSTED_RING 64
+
+/*
+ * Trace points: g_debug() in this log domain, shown with
+ * G_MESSAGES_DEBUG=vfio-user-proxy.  Checking first keeps the formatting
+ * (and its allocation) off the hot path when tracing is off.
+ */
+#if GLIB_CHECK_VERSION(2, 68, 0)
+#define proxy_trace(...)                                                       \
+    do {                                                                       \
+        if (!g_log_writer_default_would_drop(G_LOG_LEVEL_DEBUG,                \
+                                             G_LOG_DOMAIN)) {                  \
+            g_debug(__VA_ARGS__);                                              \
+        }                                                                      \
+    } while (0)
+#else
+#define proxy_trace(...) g_debug(__VA_ARGS__)
+#endif
+
+typedef enum WaiterState {
+    WAITER_PENDING, /* in the table, nothing received for it yet */
+    WAITER_CLAIMED, /* out of the table; the receive thread fills it */
+    WAITER_DONE,    /* finished: err and the request's out fields are final */
+} WaiterState;
+
+/* One vfio_user_proxy_call() in progress; lives on the caller's stack. */
+typedef struct VFIOUserWaiter {
+    VFIOUserRequest *req;
+    GCond cond; /* signalled under proxy->lock when state is DONE */
+    uint16_t id;
+    uint16_t cmd;
+    WaiterState state; /* proxy->lock */
+    int err;           /* 0 or the errno of the failure (proxy->lock) */
+    bool timed_out;    /* err is our own timeout, not a proxy failure */
+    size_t reply_size; /* payload size of a reply that did not fit */
+} VFIOUserWaiter;
+
+typedef struct PostedEntry {
+    uint16_t id;
+    uint16_t cmd;
+    bool valid;
+} PostedEntry;
+
+struct VFIOUserProxy {
+    /* Constant after construction. */
+    int sock;
+    char *path;
+    uint32_t timeout_ms;
+    VFIOUserCaps ours;
+    VFIOUserCaps server_caps;
+    VFIOUserCaps caps;   /* merged: what both sides respect */
+    size_t max_msg_size; /* largest message the receive thread accepts */
+    size_t max_fds;      /* fds accepted per received message */
+    GThread *thread;
+
+    GMutex lock; /* guards every field from here to send_lock */
+    VFIOProxyState state;
+    GError *fail_err;    /* why the proxy entered ERROR */
+    bool notified;       /* the failure notify has run */
+    bool free_on_thread; /* close() ran on the receive thread */
+    unsigned users;      /* threads inside call()/post() */
+    GCond users_cond;    /* broadcast when users drops to zero */
+    uint16_t next_id;
+    VFIOUserWaiter *slots[PROXY_SLOTS];
+    PostedEntry posted[PROXY_POSTED_RING];
+    unsigned posted_next;
+    VFIOUserRequestHandler handler;
+    void *handler_opaque;
+    bool in_handler;    /* the receive thread is running the handler */
+    GCond handler_cond; /* broadcast when in_handler becomes false */
+    VFIOUserFailureNotify notify;
+    void *notify_opaque;
+    VFIOUserProxyStats stats;
+
+    GMutex send_lock; /* held while one whole message is written */
+
+    /* Receive thread only: unread payload of the request being handled. */
+    size_t req_remaining;
+};
+
+/* proxy-version.c: send VERSION, check the reply, merge the capabilities. */
+bool vfio_user_proxy_negotiate(VFIOUserProxy *proxy, GError **errp);
+
+/* proxy-version.c: explain why connect() to @path failed with errno @e. */
+bool vfio_user_proxy_connect_error(const char *path, int e, GError **errp);
+
+#endif /* HW_VFIO_USER_PROXY_INTERNAL_H */
