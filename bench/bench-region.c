@@ -1,0 +1,149 @@
+/*
+ * vfu-bench region section: 4-byte REGION_READ / REGION_WRITE round trips
+ * to a callback BAR and to config space (compared with the raw socket
+ * round trip of the same CPU placement), posted BAR writes (compared with
+ * waited-for ones), and accesses to a memory-backed BAR that the client
+ * mmapped (compared with plain loads and memcpy).
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <stdio.h>
+#include "bench.h"
+#include "vfio-user/error.h"
+
+typedef enum RegionOp {
+    OP_BAR_READ,
+    OP_CONFIG_READ,
+    OP_BAR_WRITE,
+    OP_POSTED_WRITE,
+    OP_MMAP_READ4,
+    OP_MMAP_READ64K,
+} RegionOp;
+
+typedef struct RegionArgs {
+    BenchConn *conn;
+    RegionOp op;
+    uint8_t *buf;
+} RegionArgs;
+
+static bool region_op(RegionArgs *a, uint64_t i, GError **errp)
+{
+    VFIOUserDevice *dev = &a->conn->dev;
+    uint32_t v = (uint32_t)i;
+
+    switch (a->op) {
+    case OP_BAR_READ:
+        return vfio_user_region_read(dev, VFIO_PCI_BAR0_REGION_INDEX,
+                                     BENCH_REG_SCRATCH, &v, 4, errp);
+    case OP_CONFIG_READ:
+        return vfio_user_region_read(dev, VFIO_PCI_CONFIG_REGION_INDEX, 0, &v,
+                                     4, errp);
+    case OP_BAR_WRITE:
+    case OP_POSTED_WRITE:
+        return vfio_user_region_write(dev, VFIO_PCI_BAR0_REGION_INDEX,
+                                      BENCH_REG_SCRATCH, &v, 4,
+                                      a->op == OP_POSTED_WRITE, errp);
+    case OP_MMAP_READ4:
+        return vfio_user_region_read(dev, VFIO_PCI_BAR2_REGION_INDEX,
+                                     (i * 4) & 0xffc, &v, 4, errp);
+    case OP_MMAP_READ64K:
+        return vfio_user_region_read(dev, VFIO_PCI_BAR2_REGION_INDEX, 0,
+                                     a->buf, 64 * KiB, errp);
+    }
+    return vfu_error_set(errp, EINVAL, "unknown region operation");
+}
+
+static bool region_batch(void *opaque, uint64_t iters, double *ns,
+                         GError **errp)
+{
+    RegionArgs *a = opaque;
+    uint64_t t0 = bench_now_ns();
+    uint32_t v;
+
+    for (uint64_t i = 0; i < iters; i++) {
+        if (!region_op(a, i, errp)) {
+            return false;
+        }
+    }
+    /* Posted writes are done once a later read has come back. */
+    if (a->op == OP_POSTED_WRITE &&
+        !vfio_user_region_read(&a->conn->dev, VFIO_PCI_BAR0_REGION_INDEX,
+                               BENCH_REG_SCRATCH, &v, 4, errp)) {
+        return false;
+    }
+    *ns = (double)(bench_now_ns() - t0);
+    return true;
+}
+
+static void region_figure(BenchConn *c, RegionOp op, const char *key,
+                          const char *label, const char *limit)
+{
+    RegionArgs a = { .conn = c, .op = op };
+    g_autoptr(GError) err = NULL;
+    double ns;
+
+    a.buf = op == OP_MMAP_READ64K ? g_malloc(64 * KiB) : NULL;
+    if (!bench_measure(region_batch, &a, UINT64_MAX, &ns, &err)) {
+        bench_add_error("region", label, err);
+    } else if (op == OP_MMAP_READ64K) {
+        bench_add("region", key, label, "MiB/s", bench_mib_s(64 * KiB, ns),
+                  limit);
+    } else {
+        bench_add("region", key, label, "ns/op", ns, limit);
+    }
+    g_free(a.buf);
+}
+
+static void region_placement(BenchPlacement pl)
+{
+    static const struct {
+        RegionOp op;
+        const char *name, *what, *limit;
+    } figs[] = {
+        { OP_BAR_READ, "bar_read", "BAR REGION_READ 4 B", "limit.sock_rtt" },
+        { OP_CONFIG_READ, "config_read", "config REGION_READ 4 B",
+          "limit.sock_rtt" },
+        { OP_BAR_WRITE, "bar_write", "BAR REGION_WRITE 4 B",
+          "limit.sock_rtt" },
+        { OP_POSTED_WRITE, "posted_write", "BAR posted write 4 B",
+          "region.bar_write" },
+    };
+    const char *pn = bench_placement_name(pl);
+    g_autoptr(GError) err = NULL;
+    BenchConn c;
+
+    if (!bench_conn_open(&c, bench_placement_client_cpu(pl),
+                         bench_placement_server_cpu(pl),
+                         VFIO_USER_DMA_ACCESS_AUTO, BENCH_RAM_NONE, &err)) {
+        bench_add_error("region", pn, err);
+        bench_pin(-1);
+        return;
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(figs); i++) {
+        g_autofree char *key = g_strdup_printf("region.%s.%s", figs[i].name,
+                                               pn);
+        g_autofree char *label = g_strdup_printf("%s (%s)", figs[i].what, pn);
+        g_autofree char *limit = g_strdup_printf("%s.%s", figs[i].limit, pn);
+
+        region_figure(&c, figs[i].op, key, label, limit);
+    }
+    if (pl == BENCH_SAME_CPU) {
+        region_figure(&c, OP_MMAP_READ4, "region.mmap_read4",
+                      "mmapped BAR read 4 B", "limit.load4");
+        region_figure(&c, OP_MMAP_READ64K, "region.mmap_read.65536",
+                      "mmapped BAR read 64 KiB", "limit.memcpy.65536");
+    }
+    bench_conn_close(&c);
+    bench_pin(-1);
+}
+
+void bench_region(void)
+{
+    for (int p = BENCH_SAME_CPU; p <= BENCH_SPLIT_CPU; p++) {
+        if (bench_placement_available(p)) {
+            region_placement(p);
+        }
+    }
+}

@@ -1,0 +1,137 @@
+/*
+ * vfu-bench server: the device served by each forked server process.
+ *
+ * BAR0 is a small register file behind an access callback (the BENCH_REG_*
+ * layout in bench.h).  Writing the GO register runs COUNT DMA transfers of
+ * LEN bytes at ADDR with vfu_dma_read() or vfu_dma_write(), on the serving
+ * thread, and stores how long they took, how many heap allocations they
+ * made and a checksum of the server's buffer.  The client's REGION_WRITE
+ * returns once they are done, so a batch is one region write.  SCRATCH is
+ * a plain register for latency measurements.  BAR2 is memory-backed, which
+ * the client maps.
+ *
+ * One process serves one connection; only its serving thread runs.
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include "bench.h"
+#include "vfio-user/server.h"
+
+typedef struct BenchDev {
+    VfuServer *srv;
+    uint8_t regs[BENCH_BAR0_SIZE];
+    uint8_t *buf; /* BENCH_XFER_MAX bytes: source/destination of the DMA */
+} BenchDev;
+
+static uint64_t reg64(BenchDev *d, unsigned off)
+{
+    uint64_t v;
+
+    memcpy(&v, d->regs + off, sizeof(v));
+    return v;
+}
+
+static void set_reg64(BenchDev *d, unsigned off, uint64_t v)
+{
+    memcpy(d->regs + off, &v, sizeof(v));
+}
+
+static void bench_dev_run(BenchDev *d, uint32_t op)
+{
+    uint64_t addr = reg64(d, BENCH_REG_ADDR), len = reg64(d, BENCH_REG_LEN);
+    uint64_t count = reg64(d, BENCH_REG_COUNT), a0, t0;
+    uint32_t seed, status = 0;
+    g_autoptr(GError) err = NULL;
+
+    memcpy(&seed, d->regs + BENCH_REG_SEED, sizeof(seed));
+    if (len > BENCH_XFER_MAX || (op != BENCH_GO_READ && op != BENCH_GO_WRITE)) {
+        status = EINVAL;
+        count = 0;
+    }
+    if (op == BENCH_GO_WRITE && count) {
+        bench_fill(d->buf, len, seed);
+    }
+    a0 = bench_alloc_count();
+    t0 = bench_now_ns();
+    for (uint64_t i = 0; i < count; i++) {
+        bool ok = op == BENCH_GO_READ
+                      ? vfu_dma_read(d->srv, addr, d->buf, len, &err)
+                      : vfu_dma_write(d->srv, addr, d->buf, len, &err);
+
+        if (!ok) {
+            status = err->code ? (uint32_t)err->code : EIO;
+            break;
+        }
+    }
+    set_reg64(d, BENCH_REG_NS, bench_now_ns() - t0);
+    set_reg64(d, BENCH_REG_ALLOCS, bench_alloc_count() - a0);
+    set_reg64(d, BENCH_REG_SUM, bench_checksum(d->buf, MIN(len, BENCH_XFER_MAX)));
+    memcpy(d->regs + BENCH_REG_STATUS, &status, sizeof(status));
+}
+
+static ssize_t bench_bar0_access(void *opaque, bool is_write, uint64_t off,
+                                 void *buf, size_t len)
+{
+    BenchDev *d = opaque;
+    uint32_t op;
+
+    if (off > sizeof(d->regs) || len > sizeof(d->regs) - off) {
+        return -EINVAL;
+    }
+    if (!is_write) {
+        set_reg64(d, BENCH_REG_ALLOCS_NOW, bench_alloc_count());
+        memcpy(buf, d->regs + off, len);
+        return (ssize_t)len;
+    }
+    memcpy(d->regs + off, buf, len);
+    if (off <= BENCH_REG_GO && BENCH_REG_GO + 4 <= off + len) {
+        memcpy(&op, d->regs + BENCH_REG_GO, sizeof(op));
+        bench_dev_run(d, op);
+    }
+    return (ssize_t)len;
+}
+
+static bool bench_dev_setup(BenchDev *d, GError **errp)
+{
+    VfuRegionDesc bar0 = {
+        .size = BENCH_BAR0_SIZE, .flags = VFU_REGION_F_RW,
+        .access = bench_bar0_access, .opaque = d,
+    };
+    VfuRegionDesc bar2 = {
+        .size = BENCH_BAR2_SIZE, .flags = VFU_REGION_F_RW, .mem = true,
+    };
+    VfuPciDesc pci = {
+        .vendor_id = 0x1234, .device_id = 0xbe4c, .class_code = 0xff0000,
+    };
+
+    d->srv = vfu_server_new(NULL, NULL, errp);
+    return d->srv &&
+           vfu_server_setup_region(d->srv, VFIO_PCI_BAR0_REGION_INDEX, &bar0,
+                                   NULL, errp) &&
+           vfu_server_setup_region(d->srv, VFIO_PCI_BAR2_REGION_INDEX, &bar2,
+                                   NULL, errp) &&
+           vfu_server_setup_pci(d->srv, &pci, errp);
+}
+
+int bench_server_main(int sock, int cpu)
+{
+    BenchDev *d = g_new0(BenchDev, 1);
+    g_autoptr(GError) err = NULL;
+    bool ok;
+
+    bench_pin(cpu);
+    d->buf = g_malloc0(BENCH_XFER_MAX);
+    ok = bench_dev_setup(d, &err) && vfu_server_attach(d->srv, sock, &err) &&
+         vfu_server_run(d->srv, &err);
+    if (!ok) {
+        fprintf(stderr, "vfu-bench server: %s\n", err->message);
+    }
+    vfu_server_free(d->srv);
+    g_free(d->buf);
+    g_free(d);
+    return ok ? 0 : 1;
+}

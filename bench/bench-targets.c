@@ -1,0 +1,128 @@
+/*
+ * vfu-bench targets: the goals of the benchmark issue, each computed from
+ * two measured figures and reported as met or not met.
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <stdio.h>
+#include "bench.h"
+
+/*
+ * value(@key) / value(@base), or value(@base) / value(@key) when @inverse
+ * (for ns/op figures, where less is faster).
+ */
+static void target(const char *name, const char *key, const char *base,
+                   bool inverse, double threshold, bool at_least)
+{
+    const BenchResult *a = bench_find(key), *b = bench_find(base);
+    bool ok = a && b && a->value > 0 && b->value > 0;
+    double v = 0;
+
+    if (ok) {
+        v = inverse ? b->value / a->value : a->value / b->value;
+    }
+    bench_add_target(name, v, threshold, at_least, ok);
+}
+
+static void targets_dma(const char *own)
+{
+    static const char *const dirs[] = { "read", "write" };
+    static const uint64_t big[] = { 64 * KiB, 1 * MiB };
+    static const uint64_t fio[] = { 4 * KiB, 1 * MiB };
+    static const char *const fio_kind[][2] = {
+        { "file-io-memfd", "memfd" }, { "file-io-procmem", "procmem" },
+    };
+
+    for (int d = 0; d < 2; d++) {
+        const char *raw = d ? "pwrite" : "pread";
+
+        for (int s = 0; s < 2; s++) {
+            g_autofree char *n = g_strdup_printf(
+                "mmap %s %s / memcpy", dirs[d], bench_size_name(big[s]));
+            g_autofree char *k = g_strdup_printf(
+                "dma.mmap.%s.%" PRIu64 ".%s", dirs[d], big[s], own);
+            g_autofree char *b = g_strdup_printf("limit.memcpy.%" PRIu64,
+                                                 big[s]);
+
+            target(n, k, b, false, 0.9, true);
+        }
+        for (int f = 0; f < 2; f++) {
+            for (int s = 0; s < 2; s++) {
+                g_autofree char *n = g_strdup_printf(
+                    "%s %s %s / %s loop", fio_kind[f][0], dirs[d],
+                    bench_size_name(fio[s]), raw);
+                g_autofree char *k = g_strdup_printf(
+                    "dma.%s.%s.%" PRIu64 ".%s", fio_kind[f][0], dirs[d],
+                    fio[s], own);
+                g_autofree char *b = g_strdup_printf(
+                    "limit.%s.%s.%" PRIu64, fio_kind[f][1], raw, fio[s]);
+
+                target(n, k, b, false, 0.9, true);
+            }
+        }
+    }
+}
+
+static void targets_fileio_vs_message(const char *own)
+{
+    for (int d = 0; d < 2; d++) {
+        const char *dir = d ? "write" : "read";
+        g_autofree char *n = g_strdup_printf(
+            "file-io-procmem %s 4 KiB op / message (%s)", dir, own);
+        g_autofree char *k = g_strdup_printf(
+            "dma.file-io-procmem.%s.4096.%s", dir, own);
+        g_autofree char *b = g_strdup_printf("dma.message.%s.4096.%s", dir,
+                                             own);
+
+        target(n, k, b, false, 20, true);
+    }
+}
+
+static void targets_placement(BenchPlacement pl)
+{
+    const char *pn = bench_placement_name(pl);
+
+    for (int d = 0; d < 2; d++) {
+        const char *dir = d ? "write" : "read";
+        g_autofree char *n = g_strdup_printf(
+            "message %s 1 MiB / socket streaming (%s)", dir, pn);
+        g_autofree char *k = g_strdup_printf("dma.message.%s.1048576.%s",
+                                             dir, pn);
+        g_autofree char *b = g_strdup_printf("limit.sock_stream.%s", pn);
+
+        target(n, k, b, false, 0.9, true);
+    }
+    for (int r = 0; r < 2; r++) {
+        const char *what = r ? "config" : "bar";
+        g_autofree char *n = g_strdup_printf(
+            "%s REGION_READ 4 B / socket round trip (%s)", what, pn);
+        g_autofree char *k = g_strdup_printf("region.%s_read.%s", what, pn);
+        g_autofree char *b = g_strdup_printf("limit.sock_rtt.%s", pn);
+
+        target(n, k, b, false, 1.05, false);
+    }
+    {
+        g_autofree char *n = g_strdup_printf(
+            "posted / non-posted write throughput (%s)", pn);
+        g_autofree char *k = g_strdup_printf("region.posted_write.%s", pn);
+        g_autofree char *b = g_strdup_printf("region.bar_write.%s", pn);
+
+        target(n, k, b, true, 10, true);
+    }
+}
+
+void bench_targets(void)
+{
+    const char *own = bench_placement_available(BENCH_SPLIT_CPU)
+                          ? "split"
+                          : "same";
+
+    targets_dma(own);
+    targets_fileio_vs_message(own);
+    for (int p = BENCH_SAME_CPU; p <= BENCH_SPLIT_CPU; p++) {
+        if (bench_placement_available(p)) {
+            targets_placement(p);
+        }
+    }
+}

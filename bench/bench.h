@@ -1,0 +1,211 @@
+/*
+ * vfu-bench: shared declarations of the benchmark program.
+ *
+ * The program measures the limits of the machine (memcpy, AF_UNIX round
+ * trips and streaming, pread/pwrite) and, side by side, the vfio-user
+ * paths built on them (DMA in each access mode, region accesses, memory
+ * per connection, many connections).  Results are collected in one table
+ * (bench-report.c) and printed as text or JSON with their ratio to the
+ * limit they are compared with.
+ *
+ * Everything runs on the main thread of the parent process; servers run in
+ * forked child processes (bench-server.c), one per connection.  Nothing
+ * here is shared between threads except the allocation counter.
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef BENCH_BENCH_H
+#define BENCH_BENCH_H
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <glib.h>
+#include "hw/vfio-user/container.h"
+#include "hw/vfio-user/device.h"
+
+#define KiB 1024ull
+#define MiB (1024ull * 1024)
+
+/* ---- configuration (bench-util.c) ---- */
+
+typedef struct BenchConfig {
+    bool quick;         /* short runs for CI smoke tests */
+    double batch_ns;    /* target length of one measured batch */
+    int reps;           /* measured batches per figure (median taken) */
+    uint64_t alloc_ops; /* operations for the allocation counts */
+    int cpu_a, cpu_b;   /* the two CPUs used for placements (-1: none) */
+} BenchConfig;
+
+extern BenchConfig bench_cfg;
+
+void bench_config_init(bool quick);
+
+/* Client and server CPUs of a placement; "same" or "split". */
+typedef enum BenchPlacement {
+    BENCH_SAME_CPU,
+    BENCH_SPLIT_CPU,
+} BenchPlacement;
+
+const char *bench_placement_name(BenchPlacement p);
+bool bench_placement_available(BenchPlacement p);
+int bench_placement_server_cpu(BenchPlacement p);
+int bench_placement_client_cpu(BenchPlacement p);
+
+/* Pin the calling thread to @cpu; -1 restores the CPUs we started with. */
+void bench_pin(int cpu);
+
+uint64_t bench_now_ns(void);
+
+/*
+ * One measured batch of @iters operations: stores the elapsed time in
+ * *@ns.  bench_measure() warms up, sizes the batch to bench_cfg.batch_ns
+ * (at most @max_iters operations) and returns the median ns per operation
+ * of bench_cfg.reps batches.
+ */
+typedef bool (*BenchBatchFn)(void *opaque, uint64_t iters, double *ns,
+                             GError **errp);
+bool bench_measure(BenchBatchFn fn, void *opaque, uint64_t max_iters,
+                   double *ns_per_op, GError **errp);
+
+/* MiB/s for @bytes per operation taking @ns_per_op. */
+double bench_mib_s(uint64_t bytes, double ns_per_op);
+
+/* "4 KiB", "64 KiB", "1 MiB". */
+const char *bench_size_name(uint64_t bytes);
+
+/* A cheap 64-bit checksum (FNV-1a) to check data after a phase. */
+uint64_t bench_checksum(const void *buf, size_t len);
+void bench_fill(void *buf, size_t len, uint64_t seed);
+
+/* Resident set size and open fds of this process. */
+uint64_t bench_rss_bytes(void);
+unsigned bench_fd_count(void);
+
+/* ---- allocation counter (bench-alloc.c) ---- */
+
+/* Heap allocations (malloc, calloc, realloc) so far in this process. */
+uint64_t bench_alloc_count(void);
+bool bench_alloc_counting(void);
+
+/* ---- results (bench-report.c) ---- */
+
+/*
+ * One figure.  @limit_key names the result it is compared with ("" for
+ * none); the ratio is value / limit in the same unit.
+ */
+typedef struct BenchResult {
+    char section[16];
+    char key[64];
+    char label[64];
+    char unit[16];
+    double value;
+    char limit_key[64];
+} BenchResult;
+
+void bench_add(const char *section, const char *key, const char *label,
+               const char *unit, double value, const char *limit_key);
+const BenchResult *bench_find(const char *key);
+/* An error that stopped part of a section (printed and put in JSON). */
+void bench_add_error(const char *section, const char *what,
+                     const GError *err);
+/* A target from the issue: @value compared with @threshold. */
+typedef struct BenchTarget {
+    char name[96];
+    double value;
+    double threshold;
+    bool at_least;  /* value >= threshold, else value <= threshold */
+    bool available; /* both figures were measured */
+    bool met;
+} BenchTarget;
+
+void bench_add_target(const char *name, double value, double threshold,
+                      bool at_least, bool available);
+/* Compute every target from the results (bench-targets.c). */
+void bench_targets(void);
+
+void bench_report_text(void);
+void bench_report_json(void);
+void bench_report_free(void);
+
+/* ---- the server child and client connections (bench-conn.c) ---- */
+
+/* Registers of the benchmark device's BAR0 (a callback region). */
+#define BENCH_BAR0_SIZE 4096
+#define BENCH_REG_ADDR 0x00     /* u64: guest address of the transfers */
+#define BENCH_REG_LEN 0x08      /* u64: bytes per transfer */
+#define BENCH_REG_COUNT 0x10    /* u64: number of transfers */
+#define BENCH_REG_GO 0x18       /* u32: write 1 (read) or 2 (write) to run */
+#define BENCH_REG_SEED 0x1c     /* u32: pattern seed for DMA writes */
+#define BENCH_REG_NS 0x20       /* u64: time the transfers took */
+#define BENCH_REG_ALLOCS 0x28   /* u64: server allocations during them */
+#define BENCH_REG_SUM 0x30      /* u64: checksum of the server buffer */
+#define BENCH_REG_STATUS 0x38   /* u32: errno of the first failure, or 0 */
+#define BENCH_REG_SCRATCH 0x40  /* u32: plain register for latency */
+#define BENCH_REG_ALLOCS_NOW 0x48 /* u64: server allocations so far */
+#define BENCH_GO_READ 1
+#define BENCH_GO_WRITE 2
+
+#define BENCH_BAR2_SIZE (1 * MiB) /* memory-backed, mmapped by the client */
+#define BENCH_XFER_MAX (1 * MiB)
+#define BENCH_RAM_IOVA 0x80000000ull
+#define BENCH_RAM_SIZE (2 * MiB)
+
+/* Kind of guest RAM: a memfd, or anonymous memory. */
+typedef enum BenchRam {
+    BENCH_RAM_NONE,
+    BENCH_RAM_MEMFD,
+    BENCH_RAM_ANON,
+} BenchRam;
+
+typedef struct BenchConn {
+    pid_t pid;
+    int sock;               /* until the proxy takes it */
+    VFIOUserProxy *proxy;
+    VFIOUserContainer *container;
+    VFIOUserDevice dev;
+    bool dev_ok;
+    uint8_t *ram;
+    int ram_fd;
+} BenchConn;
+
+/* Fork a server serving one end of a socket pair, pinned to @cpu. */
+bool bench_server_spawn(BenchConn *c, int cpu, GError **errp);
+/* Connect to the spawned server, set up the device and map guest RAM. */
+bool bench_conn_connect(BenchConn *c, VFIOUserDMAAccess policy, BenchRam ram,
+                        GError **errp);
+/* Spawn + connect; the client threads are pinned to @client_cpu. */
+bool bench_conn_open(BenchConn *c, int client_cpu, int server_cpu,
+                     VFIOUserDMAAccess policy, BenchRam ram, GError **errp);
+/* Close the client side and reap the server. */
+void bench_conn_close(BenchConn *c);
+
+typedef struct BenchDmaRun {
+    bool is_write;
+    uint64_t len;
+    uint64_t count;
+    uint32_t seed;
+    /* out */
+    uint64_t ns;
+    uint64_t server_allocs;
+    uint64_t sum;
+} BenchDmaRun;
+
+/* Have the server run @run->count transfers; checks the data after. */
+bool bench_conn_dma(BenchConn *c, BenchDmaRun *run, GError **errp);
+uint64_t bench_conn_server_allocs(BenchConn *c, GError **errp);
+
+/* The server child's main function (bench-server.c). */
+int bench_server_main(int sock, int cpu);
+
+/* ---- sections ---- */
+
+void bench_limits(void);
+void bench_dma(void);
+void bench_region(void);
+void bench_memory(void);
+void bench_scale(void);
+
+#endif /* BENCH_BENCH_H */
