@@ -83,15 +83,19 @@ typedef struct EduDevice {
 
 static void edu_raise_irq(EduDevice *edu, uint32_t val)
 {
+    uint32_t index;
+    bool msi, sent;
+
     edu->irq_status |= val;
     if (!edu->irq_status) {
         return;
     }
-    if (vfu_irq_enabled(edu->srv, VFIO_PCI_MSI_IRQ_INDEX, 0)) {
-        vfu_irq_trigger(edu->srv, VFIO_PCI_MSI_IRQ_INDEX, 0);
-    } else {
-        vfu_irq_trigger(edu->srv, VFIO_PCI_INTX_IRQ_INDEX, 0);
-    }
+    msi = vfu_irq_enabled(edu->srv, VFIO_PCI_MSI_IRQ_INDEX, 0);
+    index = msi ? VFIO_PCI_MSI_IRQ_INDEX : VFIO_PCI_INTX_IRQ_INDEX;
+    sent = vfu_irq_trigger(edu->srv, index, 0);
+    g_debug("edu: interrupt status 0x%x: %s %s", edu->irq_status,
+            msi ? "MSI" : "INTx",
+            sent ? "signalled" : "not delivered (no eventfd, or masked)");
 }
 
 /* n! modulo 2^32; from 34 on, 2^32 divides n! so the result is 0. */
