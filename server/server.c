@@ -43,22 +43,32 @@ size_t vfu_server_max_msg_size(VfuServer *srv)
     return sizeof(VFIOUserHdr) + sizeof(VFIOUserDMARW) + MAX(xfer, 65536);
 }
 
-void vfu_server_mark_broken(VfuServer *srv, GError *err)
-{
-    if (!srv->broken) {
-        srv->broken = true;
-        srv->broken_err = err;
-    } else {
-        g_error_free(err);
-    }
-}
-
 static void wake(VfuServer *srv)
 {
     uint64_t one = 1;
 
     if (write(srv->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN) {
         vfu_srv_warn("cannot wake the server loop: %s", g_strerror(errno));
+    }
+}
+
+static void drain_wake(VfuServer *srv)
+{
+    uint64_t v;
+
+    if (read(srv->wake_fd, &v, sizeof(v)) < 0) {
+        /* EAGAIN: another waiter drained it first */
+    }
+}
+
+void vfu_server_mark_broken(VfuServer *srv, GError *err)
+{
+    if (!srv->broken) {
+        srv->broken = true;
+        srv->broken_err = err;
+        wake(srv); /* a device thread may have found it: end the loop */
+    } else {
+        g_error_free(err);
     }
 }
 
@@ -207,6 +217,9 @@ bool vfu_server_accept(VfuServer *srv, GError **errp)
                 continue;
             }
             return vfu_error_set(errp, errno, "poll: %s", g_strerror(errno));
+        }
+        if (pfd[1].revents) {
+            drain_wake(srv); /* a stop, or left over from the last client */
         }
         if (!(pfd[0].revents & POLLIN)) {
             continue;
@@ -488,7 +501,6 @@ static void wait_events(VfuServer *srv)
     struct pollfd pfd[2 + VFU_MAX_REGIONS * VFU_MAX_IOEVENTFDS];
     int iofds[VFU_MAX_REGIONS * VFU_MAX_IOEVENTFDS];
     size_t n = vfu_regions_poll_fds(srv, iofds, G_N_ELEMENTS(iofds));
-    uint64_t v;
 
     pfd[0] = (struct pollfd){.fd = srv->sock, .events = POLLIN};
     pfd[1] = (struct pollfd){.fd = srv->wake_fd, .events = POLLIN};
@@ -500,8 +512,8 @@ static void wait_events(VfuServer *srv)
         vfu_srv_warn("poll: %s", g_strerror(errno));
     }
     g_rec_mutex_lock(&srv->lock);
-    if (pfd[1].revents && read(srv->wake_fd, &v, sizeof(v)) < 0) {
-        /* EAGAIN: another waiter drained it; nothing to do */
+    if (pfd[1].revents) {
+        drain_wake(srv);
     }
     for (size_t i = 0; i < n; i++) {
         if (pfd[2 + i].revents & POLLIN) {
