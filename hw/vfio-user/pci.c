@@ -88,7 +88,10 @@ static VFIOUserPCIDevice *vupci(PCIDevice *d)
 
 static bool vupci_failed(VFIOUserPCIDevice *dev)
 {
-    return __atomic_load_n(&dev->failed, __ATOMIC_ACQUIRE);
+    /* The proxy enters ERROR before its failure notify has run. */
+    return __atomic_load_n(&dev->failed, __ATOMIC_ACQUIRE) ||
+           (dev->proxy &&
+            vfio_user_proxy_state(dev->proxy) == VFIO_PROXY_ERROR);
 }
 
 static void vupci_note_error(VFIOUserPCIDevice *dev, const char *what,

@@ -11,8 +11,11 @@
 #include <unistd.h>
 #include <glib.h>
 #include "hw/pci/pci_host.h"
+#include "hw/vfio-user/pci.h"
 #include "system/machine.h"
+#include "system/monitor.h"
 #include "system/options.h"
+#include "test-vmm-options-helpers.h"
 #include "vfio-user/error.h"
 
 /* Parse a NULL-terminated argument list (argv[0] added here). */
@@ -502,6 +505,238 @@ static void test_pci_msix(void)
     machine_free(m);
 }
 
+/* ---- vfio-user-pci against an in-process server ---- */
+
+#define DEV1_ECAM (VMM_ECAM_BASE + (1 << 15))
+
+static void set_flag(gpointer p)
+{
+    *(bool *)p = true;
+}
+
+static gboolean timeout_flag(gpointer p)
+{
+    set_flag(p);
+    return G_SOURCE_REMOVE;
+}
+
+/* Run the main loop (interrupt eventfds) until @done or 10 s passed. */
+static bool run_until(bool (*done)(Machine *m, void *arg), Machine *m,
+                      void *arg)
+{
+    bool expired = false;
+    guint t = g_timeout_add_seconds(10, timeout_flag, &expired);
+
+    while (!done(m, arg) && !expired) {
+        g_main_context_iteration(NULL, true);
+    }
+    if (!expired) {
+        g_source_remove(t);
+    }
+    return done(m, arg);
+}
+
+static bool msi_count_is(Machine *m, void *arg)
+{
+    return machine_msi_pending(m) >= GPOINTER_TO_UINT(arg);
+}
+
+static bool irq_is_high(Machine *m, void *arg)
+{
+    return m->irq_level[GPOINTER_TO_INT(arg)];
+}
+
+static Machine *vfu_machine(TestServer *ts, TestServer *ts2)
+{
+    Machine *m = make_machine(HOSTMEM_MEMFD, NULL, 0, true);
+    VFIOUserPCIOptions o;
+    g_autoptr(GError) err = NULL;
+
+    vfio_user_pci_options_init(&o);
+    o.socket = ts->path;
+    o.id = (char *)"t0";
+    o.sub_device_id = 0x4242;
+    g_assert_nonnull(vfio_user_pci_realize(m, &o, 1, &err));
+    g_assert_no_error(err);
+    if (ts2) {
+        o.socket = ts2->path;
+        o.id = (char *)"t1";
+        g_assert_nonnull(vfio_user_pci_realize(m, &o, 2, &err));
+        g_assert_no_error(err);
+    }
+    pci_host_firmware_init(m->pci);
+    return m;
+}
+
+static uint8_t find_cap(Machine *m, uint8_t id)
+{
+    uint8_t pos = machine_ldq(m, DEV1_ECAM + PCI_CAPABILITY_LIST, 1);
+
+    for (int guard = 0; pos && guard < 48; guard++) {
+        if (machine_ldq(m, DEV1_ECAM + pos, 1) == id) {
+            return pos;
+        }
+        pos = machine_ldq(m, DEV1_ECAM + pos + 1, 1);
+    }
+    return 0;
+}
+
+static uint64_t bar(Machine *m, int i)
+{
+    return machine_ldq(m, DEV1_ECAM + PCI_BASE_ADDRESS_0 + 4 * i, 4) & ~0xfu;
+}
+
+static void test_vfu_config_and_bars(void)
+{
+    TestServer *ts = test_server_start();
+    Machine *m = vfu_machine(ts, NULL);
+
+    g_assert_cmphex(machine_ldq(m, DEV1_ECAM, 4), ==,
+                    TDEV_DEVICE << 16 | TDEV_VENDOR);
+    g_assert_cmphex(machine_ldq(m, DEV1_ECAM + PCI_SUBSYSTEM_ID, 2), ==,
+                    0x4242);
+    g_assert_cmphex(bar(m, 0), ==, VMM_MMIO32_BASE);
+    g_assert_cmphex(bar(m, 2), ==, VMM_MMIO32_BASE + 0x10000);
+    /* BAR0 outside the MSI-X structures is the server's memory. */
+    machine_stq(m, bar(m, 0) + 0x100, 0x11223344, 4);
+    g_assert_cmphex(ts->bar0[0x100], ==, 0x44);
+    ts->bar0[0x104] = 0x5a;
+    g_assert_cmphex(machine_ldq(m, bar(m, 0) + 0x104, 1), ==, 0x5a);
+    /* Registers by message; the posted write is done before the read. */
+    machine_stq(m, bar(m, 2) + 0x8, 0, 4);
+    g_assert_cmpuint(machine_ldq(m, bar(m, 2) + 0xc, 4), ==, 1);
+    /* Sizing stays local, and the guest can move the BAR. */
+    machine_stq(m, DEV1_ECAM + PCI_BASE_ADDRESS_2, 0xffffffff, 4);
+    g_assert_cmphex(machine_ldq(m, DEV1_ECAM + PCI_BASE_ADDRESS_2, 4), ==,
+                    0xfffff000);
+    machine_stq(m, DEV1_ECAM + PCI_BASE_ADDRESS_2, 0xd0000000, 4);
+    g_assert_cmpuint(machine_ldq(m, 0xd000000c, 4), ==, 1);
+    machine_free(m);
+    g_assert_true(test_server_wait_disconnects(ts, 1));
+    test_server_stop(ts);
+}
+
+static void test_vfu_msix(void)
+{
+    TestServer *ts = test_server_start();
+    Machine *m = vfu_machine(ts, NULL);
+    uint8_t cap = find_cap(m, PCI_CAP_ID_MSIX);
+    uint64_t entry2 = bar(m, 0) + TDEV_MSIX_TABLE + 32, regs = bar(m, 2);
+    MSIRecord r;
+
+    g_assert_cmpuint(cap, !=, 0);
+    machine_stq(m, DEV1_ECAM + cap + 2, PCI_MSIX_FLAGS_ENABLE, 2);
+    machine_stq(m, entry2, VMM_MSI_BASE + 0x20, 8);
+    machine_stq(m, entry2 + 8, 0x1234, 4);
+    machine_stq(m, entry2 + 12, 0, 4);
+    /* The table is the client's: the server's memory stays untouched. */
+    g_assert_cmphex(machine_ldq(m, entry2 + 8, 4), ==, 0x1234);
+    g_assert_cmphex(ts->bar0[TDEV_MSIX_TABLE + 32 + 8], ==, 0);
+    machine_stq(m, regs, 2, 4);
+    g_assert_true(run_until(msi_count_is, m, GUINT_TO_POINTER(1)));
+    g_assert_true(machine_msi_pop(m, &r));
+    g_assert_cmphex(r.addr, ==, VMM_MSI_BASE + 0x20);
+    g_assert_cmphex(r.data, ==, 0x1234);
+    /* Masked: pending in the PBA, delivered on unmask. */
+    machine_stq(m, entry2 + 12, 1, 4);
+    machine_stq(m, regs, 2, 4);
+    machine_ldq(m, regs + 0xc, 4);
+    while (!(machine_ldq(m, bar(m, 0) + TDEV_MSIX_PBA, 8) & 4)) {
+        g_main_context_iteration(NULL, true);
+    }
+    g_assert_cmpuint(machine_msi_pending(m), ==, 0);
+    machine_stq(m, entry2 + 12, 0, 4);
+    g_assert_cmpuint(machine_msi_pending(m), ==, 1);
+    g_assert_cmphex(machine_ldq(m, bar(m, 0) + TDEV_MSIX_PBA, 8), ==, 0);
+    machine_free(m);
+    test_server_stop(ts);
+}
+
+static void test_vfu_msi(void)
+{
+    TestServer *ts = test_server_start();
+    Machine *m = vfu_machine(ts, NULL);
+    uint8_t cap = find_cap(m, PCI_CAP_ID_MSI);
+    uint16_t ctrl = machine_ldq(m, DEV1_ECAM + cap + PCI_MSI_FLAGS, 2);
+    uint32_t data_off = ctrl & PCI_MSI_FLAGS_64BIT ? 12 : 8;
+    MSIRecord r;
+
+    g_assert_cmpuint(cap, !=, 0);
+    machine_stq(m, DEV1_ECAM + cap + 4, VMM_MSI_BASE + 0x40, 4);
+    machine_stq(m, DEV1_ECAM + cap + data_off, 0x4060, 2);
+    machine_stq(m, DEV1_ECAM + cap + 2, PCI_MSI_FLAGS_ENABLE | (2 << 4), 2);
+    machine_stq(m, bar(m, 2) + 0x8, 3, 4);
+    g_assert_true(run_until(msi_count_is, m, GUINT_TO_POINTER(1)));
+    g_assert_true(machine_msi_pop(m, &r));
+    g_assert_cmphex(r.addr, ==, VMM_MSI_BASE + 0x40);
+    g_assert_cmphex(r.data, ==, 0x4063);
+    machine_free(m);
+    test_server_stop(ts);
+}
+
+static void irq_changed(int irq, bool level, void *opaque)
+{
+    int *log = opaque;
+
+    log[irq] += level ? 1 : 100;
+}
+
+static void test_vfu_intx_reset(void)
+{
+    TestServer *ts = test_server_start();
+    Machine *m = vfu_machine(ts, NULL);
+    int irq = machine_ldq(m, DEV1_ECAM + PCI_INTERRUPT_LINE, 1);
+    int log[256] = {0};
+
+    g_assert_cmpint(irq, ==, VMM_INTX_BASE + 1);
+    machine_set_irq_notify(m, irq_changed, log);
+    machine_stq(m, bar(m, 2) + 0x4, 1, 4);
+    g_assert_true(run_until(irq_is_high, m, GINT_TO_POINTER(irq)));
+    g_assert_cmpint(log[irq], ==, 1);
+    /* The next BAR access is the EOI: the line goes down. */
+    machine_ldq(m, bar(m, 2) + 0xc, 4);
+    g_assert_false(m->irq_level[irq]);
+    g_assert_cmpint(log[irq], ==, 101);
+    /* Reset: BARs placed again, memory decoding on, MSI-X off. */
+    machine_stq(m, DEV1_ECAM + PCI_BASE_ADDRESS_2, 0xd0000000, 4);
+    machine_reset(m);
+    g_assert_cmphex(bar(m, 2), ==, VMM_MMIO32_BASE + 0x10000);
+    g_assert_cmpuint(
+        machine_ldq(m, DEV1_ECAM + PCI_COMMAND, 2) & PCI_COMMAND_MEMORY, !=, 0);
+    g_assert_cmpuint(machine_ldq(m, bar(m, 2) + 0xc, 4), ==, 1);
+    machine_free(m);
+    test_server_stop(ts);
+}
+
+static void test_vfu_unplug_and_failure(void)
+{
+    TestServer *ts = test_server_start(), *ts2 = test_server_start();
+    Machine *m = vfu_machine(ts, ts2);
+    uint64_t dev2 = VMM_ECAM_BASE + (2 << 15);
+    g_autoptr(GString) out = g_string_new(NULL);
+
+    monitor_execute(m, "device_del t0", out);
+    g_assert_cmpstr(out->str, ==, "");
+    g_assert_true(test_server_wait_disconnects(ts, 1));
+    g_assert_cmphex(machine_ldq(m, DEV1_ECAM, 4), ==, 0xffffffff);
+    monitor_execute(m, "info pci", out);
+    g_assert_null(strstr(out->str, "\"t0\""));
+    g_assert_nonnull(strstr(out->str, "\"t1\""));
+    /* The other server goes away: all-ones, writes dropped, VMM alive. */
+    test_server_stop(ts2);
+    g_assert_cmphex(machine_ldq(m, dev2, 4), ==, 0xffffffff);
+    machine_stq(m, dev2 + PCI_COMMAND, 0, 2);
+    g_assert_cmphex(machine_ldq(m, dev2, 4), ==, 0xffffffff);
+    machine_stq(m, 0x2000, 0x77, 4);
+    g_assert_cmphex(machine_ldq(m, 0x2000, 4), ==, 0x77);
+    g_string_truncate(out, 0);
+    monitor_execute(m, "info vfio-user", out);
+    g_assert_nonnull(strstr(out->str, "t1: vfio-user-pci at 00:02.0"));
+    g_assert_nonnull(strstr(out->str, "state failed"));
+    machine_free(m);
+    test_server_stop(ts);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -516,5 +751,11 @@ int main(int argc, char **argv)
     g_test_add_func("/vmm/pci/firmware", test_pci_firmware);
     g_test_add_func("/vmm/pci/msi", test_pci_msi);
     g_test_add_func("/vmm/pci/msix", test_pci_msix);
+    g_test_add_func("/vmm/vfio-user-pci/config-bars", test_vfu_config_and_bars);
+    g_test_add_func("/vmm/vfio-user-pci/msix", test_vfu_msix);
+    g_test_add_func("/vmm/vfio-user-pci/msi", test_vfu_msi);
+    g_test_add_func("/vmm/vfio-user-pci/intx-reset", test_vfu_intx_reset);
+    g_test_add_func("/vmm/vfio-user-pci/unplug-failure",
+                    test_vfu_unplug_and_failure);
     return g_test_run();
 }

@@ -1,0 +1,129 @@
+/*
+ * In-process vfio-user server for the VMM tests (see
+ * test-vmm-options-helpers.h).
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include "test-vmm-options-helpers.h"
+
+static ssize_t tdev_regs(void *opaque, bool is_write, uint64_t off, void *buf,
+                         size_t len)
+{
+    TestServer *ts = opaque;
+    uint32_t val = 0;
+
+    if (len != 4) {
+        return -EINVAL;
+    }
+    if (!is_write) {
+        g_mutex_lock(&ts->lock);
+        val = off == 0xc ? ts->writes : 0;
+        g_mutex_unlock(&ts->lock);
+        memcpy(buf, &val, 4);
+        return 4;
+    }
+    memcpy(&val, buf, 4);
+    if (off == 0x0) {
+        vfu_irq_trigger(ts->srv, VFIO_PCI_MSIX_IRQ_INDEX, val);
+    } else if (off == 0x4) {
+        vfu_irq_trigger(ts->srv, VFIO_PCI_INTX_IRQ_INDEX, 0);
+    } else if (off == 0x8) {
+        vfu_irq_trigger(ts->srv, VFIO_PCI_MSI_IRQ_INDEX, val);
+    }
+    g_mutex_lock(&ts->lock);
+    ts->writes++;
+    g_mutex_unlock(&ts->lock);
+    return 4;
+}
+
+/* Serve clients one after the other until vfu_server_stop(). */
+static gpointer test_server_thread(gpointer p)
+{
+    TestServer *ts = p;
+
+    while (vfu_server_accept(ts->srv, NULL)) {
+        vfu_server_run(ts->srv, NULL);
+        g_mutex_lock(&ts->lock);
+        ts->disconnects++;
+        g_cond_broadcast(&ts->cond);
+        g_mutex_unlock(&ts->lock);
+    }
+    return NULL;
+}
+
+TestServer *test_server_start(void)
+{
+    TestServer *ts = g_new0(TestServer, 1);
+    g_autoptr(GError) err = NULL;
+    VfuRegionDesc bar0 = {
+        .size = 0x10000,
+        .flags = VFU_REGION_F_RW,
+        .mem = true,
+    };
+    VfuRegionDesc bar2 = {
+        .size = 0x1000,
+        .flags = VFU_REGION_F_RW,
+        .access = tdev_regs,
+        .opaque = ts,
+    };
+    VfuPciDesc pci = {
+        .vendor_id = TDEV_VENDOR,
+        .device_id = TDEV_DEVICE,
+        .class_code = 0xff0000,
+        .intx_pin = 1,
+        .msi_vectors = 4,
+        .msix_vectors = 4,
+        .msix_bar = 0,
+        .msix_table_offset = TDEV_MSIX_TABLE,
+        .msix_pba_offset = TDEV_MSIX_PBA,
+    };
+    void *mem = NULL;
+
+    g_mutex_init(&ts->lock);
+    g_cond_init(&ts->cond);
+    ts->dir = g_dir_make_tmp("vmm-test-XXXXXX", &err);
+    g_assert_no_error(err);
+    ts->path = g_build_filename(ts->dir, "dev.sock", NULL);
+    ts->srv = vfu_server_new(ts->path, NULL, &err);
+    g_assert_no_error(err);
+    g_assert_true(vfu_server_setup_region(ts->srv, VFIO_PCI_BAR0_REGION_INDEX,
+                                          &bar0, &mem, &err));
+    ts->bar0 = mem;
+    g_assert_true(vfu_server_setup_region(ts->srv, VFIO_PCI_BAR2_REGION_INDEX,
+                                          &bar2, NULL, &err));
+    g_assert_true(vfu_server_setup_pci(ts->srv, &pci, &err));
+    g_assert_no_error(err);
+    ts->thread = g_thread_new("test-server", test_server_thread, ts);
+    return ts;
+}
+
+bool test_server_wait_disconnects(TestServer *ts, unsigned n)
+{
+    gint64 end = g_get_monotonic_time() + 10 * G_TIME_SPAN_SECOND;
+    bool ok = true;
+
+    g_mutex_lock(&ts->lock);
+    while (ts->disconnects < n && ok) {
+        ok = g_cond_wait_until(&ts->cond, &ts->lock, end);
+    }
+    ok = ts->disconnects >= n;
+    g_mutex_unlock(&ts->lock);
+    return ok;
+}
+
+void test_server_stop(TestServer *ts)
+{
+    vfu_server_stop(ts->srv);
+    g_thread_join(ts->thread);
+    vfu_server_free(ts->srv);
+    rmdir(ts->dir);
+    g_free(ts->path);
+    g_free(ts->dir);
+    g_mutex_clear(&ts->lock);
+    g_cond_clear(&ts->cond);
+    g_free(ts);
+}

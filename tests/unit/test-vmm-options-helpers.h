@@ -1,0 +1,43 @@
+/*
+ * An in-process vfio-user server for the VMM tests: a device with MSI-X
+ * in a memory BAR, MSI, INTx and a register BAR that raises interrupts.
+ *
+ *   BAR0  64 KiB memory (mmapped by the client); MSI-X table of 4 vectors
+ *         at 0x8000, PBA at 0x9000
+ *   BAR2  4 KiB registers, 4-byte accesses:
+ *         0x0 W  signal MSI-X vector N    0x4 W  signal INTx
+ *         0x8 W  signal MSI vector N      0xc R  number of writes so far
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef TEST_VMM_OPTIONS_HELPERS_H
+#define TEST_VMM_OPTIONS_HELPERS_H
+
+#include <glib.h>
+#include "vfio-user/server.h"
+
+#define TDEV_VENDOR 0x4e58
+#define TDEV_DEVICE 0x00aa
+#define TDEV_MSIX_TABLE 0x8000
+#define TDEV_MSIX_PBA 0x9000
+
+/* Fields after srv are guarded by lock. */
+typedef struct TestServer {
+    VfuServer *srv;
+    char *dir;
+    char *path;
+    uint8_t *bar0;
+    GThread *thread;
+    GMutex lock;
+    GCond cond;
+    unsigned disconnects;
+    uint32_t writes;
+} TestServer;
+
+TestServer *test_server_start(void);
+/* Wait (at most 10 s) until the client has disconnected @n times. */
+bool test_server_wait_disconnects(TestServer *ts, unsigned n);
+void test_server_stop(TestServer *ts);
+
+#endif /* TEST_VMM_OPTIONS_HELPERS_H */
