@@ -25,6 +25,9 @@
  * calls the device's callbacks there.  vfu_dma_read(), vfu_dma_write() and
  * vfu_irq_trigger() may be called from those callbacks and from any other
  * thread of the device; they serialise on the server's (recursive) lock.
+ * In message mode the caller waits (up to dma_timeout_ms) for the client's
+ * reply; requests the client sends meanwhile are queued (bounded) and
+ * served after the current handler returns, never inside it.
  *
  * Logging: g_log domain "vfio-user-server" (G_MESSAGES_DEBUG to see debug).
  * One info line per DMA map: "dma map 0x0+0x20000000 mode=mmap fd=yes".
