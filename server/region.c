@@ -165,7 +165,10 @@ bool vfu_server_setup_region(VfuServer *srv, uint32_t index,
     reg->type = desc->type;
     reg->subtype = desc->subtype;
     reg->nr_sparse = desc->nr_sparse;
-    memcpy(reg->sparse, desc->sparse, desc->nr_sparse * sizeof(VfuSparseArea));
+    if (desc->nr_sparse) {
+        memcpy(reg->sparse, desc->sparse,
+               desc->nr_sparse * sizeof(VfuSparseArea));
+    }
     if (desc->mem && !region_alloc_mem(reg, index, errp)) {
         if (reg->mem_fd >= 0) {
             close(reg->mem_fd);
