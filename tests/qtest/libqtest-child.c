@@ -230,6 +230,29 @@ void qtest_child_free(QTestChild *c)
     g_free(c);
 }
 
+void qtest_child_assert_sane(QTestChild *c, bool clean_exit)
+{
+    static const char *const reports[] = {
+        "runtime error:", "AddressSanitizer", "LeakSanitizer",
+        "ThreadSanitizer", "CRITICAL **", "ERROR **",
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(reports); i++) {
+        if (strstr(c->err->str, reports[i])) {
+            g_printerr("qtest: %s reported '%s' (see its stderr above)\n",
+                       c->name, reports[i]);
+            g_assert_null(strstr(c->err->str, reports[i]));
+        }
+    }
+    if (clean_exit && c->exited &&
+        (!WIFEXITED(c->status) || WEXITSTATUS(c->status) != 0)) {
+        g_printerr("qtest: %s exited with wait status 0x%x\n", c->name,
+                   c->status);
+        g_assert_true(WIFEXITED(c->status));
+        g_assert_cmpint(WEXITSTATUS(c->status), ==, 0);
+    }
+}
+
 void qtest_dump_children(void)
 {
     for (guint i = 0; live_children && i < live_children->len; i++) {

@@ -41,6 +41,11 @@ bool qtest_child_wait(QTestChild *c, gint64 deadline);
 void qtest_child_kill(QTestChild *c, int sig);
 /* Reap (killing if needed) and free. */
 void qtest_child_free(QTestChild *c);
+/*
+ * Fail the test if @c's stderr holds a sanitizer or GLib error report,
+ * or, with @clean_exit, if it exited with a non-zero status.
+ */
+void qtest_child_assert_sane(QTestChild *c, bool clean_exit);
 /* Print what every live child said to stderr (failure diagnostics). */
 void qtest_dump_children(void);
 /* Monotonic deadline @ms from now. */

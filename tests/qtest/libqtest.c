@@ -24,6 +24,7 @@
 
 struct QTestServer {
     QTestChild *child;
+    bool killed;        /* by the test: no clean exit expected */
     char *dir;
     char *socket;
 };
@@ -133,6 +134,7 @@ const char *qtest_server_stderr(QTestServer *srv)
 
 void qtest_server_kill(QTestServer *srv)
 {
+    srv->killed = true;
     qtest_child_kill(srv->child, SIGKILL);
 }
 
@@ -153,6 +155,7 @@ void qtest_server_free(QTestServer *srv)
     if (!srv->child->exited) {
         qtest_child_kill(srv->child, SIGTERM);
     }
+    qtest_child_assert_sane(srv->child, !srv->killed);
     qtest_child_free(srv->child);
     qtest_cleanup_tmpdir(srv->dir);
     g_free(srv->socket);
@@ -291,6 +294,7 @@ static bool qtest_accept_both(QTestState *s, int lq, int lm)
 }
 
 static char *qtest_mon_read_reply(QTestState *s);
+static void qtest_stop(QTestState *s, bool check);
 
 static QTestState *qtest_vinit(char **errout, int *status, const char *fmt,
                                va_list ap)
@@ -323,8 +327,8 @@ static QTestState *qtest_vinit(char **errout, int *status, const char *fmt,
         qtest_child_wait(s->vmm, qtest_deadline(qtest_timeout_ms()));
         *errout = g_strdup(s->vmm->err->str);
         *status = s->vmm->status;
-        s->vmm->exited = true;
-        qtest_quit(s);
+        qtest_child_assert_sane(s->vmm, false);
+        qtest_stop(s, false);
         return NULL;
     }
     g_free(qtest_mon_read_reply(s));  /* banner and first prompt */
@@ -354,9 +358,11 @@ QTestState *qtest_try_init(char **errout, int *status, const char *fmt, ...)
     return s;
 }
 
-void qtest_quit(QTestState *s)
+/* Stop the VMM (if still running) and free everything. */
+static void qtest_stop(QTestState *s, bool check)
 {
     gint64 deadline = qtest_deadline(qtest_timeout_ms());
+    bool quit_ok = true;
 
     if (!s->vmm->exited && s->mfd >= 0) {
         send(s->mfd, "quit\n", 5, MSG_NOSIGNAL);
@@ -365,6 +371,11 @@ void qtest_quit(QTestState *s)
         qtest_dump_children();
         g_printerr("qtest: the VMM did not quit, killing it\n");
         qtest_child_kill(s->vmm, SIGKILL);
+        quit_ok = false;
+    }
+    if (check) {
+        g_assert_true(quit_ok);
+        qtest_child_assert_sane(s->vmm, true);
     }
     if (s->qfd >= 0) {
         close(s->qfd);
@@ -377,6 +388,11 @@ void qtest_quit(QTestState *s)
     g_string_free(s->qbuf, TRUE);
     g_string_free(s->mbuf, TRUE);
     g_free(s);
+}
+
+void qtest_quit(QTestState *s)
+{
+    qtest_stop(s, true);
 }
 
 const char *qtest_vmm_stderr(QTestState *s)

@@ -47,7 +47,11 @@ void qtest_server_kill(QTestServer *srv);
 /* Wait up to @timeout_ms for the server to exit; true with its wait
  * status in @status if it did. */
 bool qtest_server_wait_exit(QTestServer *srv, int timeout_ms, int *status);
-/* Kill if still running, reap, remove its socket directory. */
+/*
+ * SIGTERM if still running, reap, remove its socket directory; fails the
+ * test on a sanitizer report or (unless qtest_server_kill() was used) a
+ * non-zero exit status.
+ */
 void qtest_server_free(QTestServer *srv);
 
 /* ---- the VMM ---- */
@@ -63,7 +67,11 @@ QTestState *qtest_init(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
  */
 QTestState *qtest_try_init(char **errout, int *status, const char *fmt,
                            ...) G_GNUC_PRINTF(3, 4);
-/* "quit" over the monitor, wait for exit (kill on timeout), clean up. */
+/*
+ * "quit" over the monitor, wait for exit (kill on timeout), clean up;
+ * fails the test unless the VMM exited with status 0 and without a
+ * sanitizer report.
+ */
 void qtest_quit(QTestState *s);
 /* What the VMM wrote to stderr so far. */
 const char *qtest_vmm_stderr(QTestState *s);
