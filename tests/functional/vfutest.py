@@ -25,6 +25,9 @@ SERVER = os.environ.get("VFU_SERVER",
                         os.path.join(BUILD_DIR, "contrib", "vfio-user-server",
                                      "vfio-user-server"))
 TIMEOUT = float(os.environ.get("VFU_TIMEOUT", "30"))
+# What sanitizers and GLib print when something went badly wrong.
+REPORTS = ("runtime error:", "AddressSanitizer", "LeakSanitizer",
+           "CRITICAL **", "ERROR **")
 
 
 def _load_driver():
@@ -58,13 +61,27 @@ class VfuTestCase(unittest.TestCase):
     def path(self, name):
         return os.path.join(self.dir, name)
 
+    def assert_sane(self, name, stderr_text):
+        """No sanitizer or GLib error report in a child's stderr."""
+        for marker in REPORTS:
+            self.assertNotIn(marker, stderr_text,
+                             "%s reported a problem" % name)
+
     def start_server(self, device="edu", extra=()):
         srv = driver.Server(SERVER, device, self.path(device + ".sock"),
                             extra)
-        self.addCleanup(srv.stop)
+
+        def stop():
+            srv.stop()
+            self.assert_sane("vfio-user-server", srv.err.text())
+        self.addCleanup(stop)
         return srv
 
     def start_vmm(self, args):
         vmm = driver.Vmm(VMM, args, self.dir)
-        self.addCleanup(vmm.kill)
+
+        def stop():
+            vmm.kill()
+            self.assert_sane("vfio-user-vmm", vmm.err.text())
+        self.addCleanup(stop)
         return vmm
