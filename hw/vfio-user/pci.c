@@ -444,12 +444,40 @@ static bool vupci_setup_caps(VFIOUserPCIDevice *dev, GError **errp)
 
 /* ---- BARs ---- */
 
+/* A plain part of a BAR access; beyond the region (BARs are rounded up to
+ * a power of two) reads all-ones and drops writes. */
+static void vupci_region_rw(VFIOUserPCIDevice *dev, int bar, uint64_t off,
+                            uint8_t *p, uint64_t n, bool is_write)
+{
+    uint64_t size = dev->vdev.regions[bar].size;
+    GError *err = NULL;
+    bool ok;
+
+    if (off >= size || n > size - off) {
+        uint64_t inside = off < size ? size - off : 0;
+
+        if (!is_write) {
+            memset(p + inside, 0xff, n - inside);
+        }
+        n = inside;
+    }
+    if (!n) {
+        return;
+    }
+    ok = is_write
+             ? vfio_user_region_write(&dev->vdev, bar, off, p, n, true, &err)
+             : vfio_user_region_read(&dev->vdev, bar, off, p, n, &err);
+    if (!ok) {
+        vupci_note_error(dev, is_write ? "BAR write" : "BAR read", err);
+        g_clear_error(&err);
+    }
+}
+
 static void vupci_bar_rw(PCIDevice *d, int bar, uint64_t off, void *buf,
                          uint64_t len, bool is_write)
 {
     VFIOUserPCIDevice *dev = vupci(d);
     uint8_t *p = buf;
-    GError *err = NULL;
 
     if (vupci_failed(dev)) {
         if (!is_write) {
@@ -460,18 +488,10 @@ static void vupci_bar_rw(PCIDevice *d, int bar, uint64_t off, void *buf,
     vupci_intx_eoi(dev);
     while (len) {
         uint64_t plain, n = msix_bar_rw(d, bar, off, p, len, is_write, &plain);
-        bool ok;
 
         if (!n) {
             n = plain;
-            ok = is_write
-                     ? vfio_user_region_write(&dev->vdev, bar, off, p, n, true,
-                                              &err)
-                     : vfio_user_region_read(&dev->vdev, bar, off, p, n, &err);
-            if (!ok) {
-                vupci_note_error(dev, is_write ? "BAR write" : "BAR read", err);
-                g_clear_error(&err);
-            }
+            vupci_region_rw(dev, bar, off, p, n, is_write);
         }
         off += n;
         p += n;
