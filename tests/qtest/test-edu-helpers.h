@@ -19,6 +19,7 @@
 #define EDU_BAR0_SIZE (1024 * 1024)
 #define EDU_SLOT 1
 #define EDU_MSI_ADDR 0xfee01000ULL
+#define EDU_DEFAULT_RAM_MB 64
 
 typedef struct EduMachine {
     QTestState *qts;
@@ -33,11 +34,19 @@ typedef struct EduMachine {
  */
 EduMachine *edu_machine_start(QTestServer *srv, const char *backend,
                               const char *access, const char *extra);
+/* The same with @ram_mb MiB of RAM (above 2816 MiB: two sections). */
+EduMachine *edu_machine_start_sized(QTestServer *srv, const char *backend,
+                                    const char *access, const char *extra,
+                                    unsigned ram_mb);
 void edu_machine_stop(EduMachine *m);
 
 void edu_check_identity(EduMachine *m);
 /* Liveness, factorial and status registers. */
 void edu_check_registers(EduMachine *m);
+/* Run one transfer (edu command @cmd); false if the device flagged an
+ * error. */
+bool edu_dma_try(EduMachine *m, uint64_t src, uint64_t dst, uint64_t len,
+                 uint32_t cmd);
 /* @len bytes RAM(@src) -> device -> RAM(@dst), checked on the way. */
 void edu_check_dma(EduMachine *m, size_t len, uint64_t src, uint64_t dst);
 /* Interrupt raise register and DMA completion through INTx. */
@@ -45,8 +54,10 @@ void edu_check_intx(EduMachine *m);
 /* DMA completion through MSI; leaves MSI disabled. */
 void edu_check_msi(EduMachine *m);
 
-/* The `info vfio-user` line of DMA map @name (g_free it). */
+/* The `info vfio-user` line of DMA map @name at iova 0 (g_free it). */
 char *edu_info_map_line(QTestState *qts, const char *name);
+/* Same for the map of @name starting at @iova. */
+char *edu_info_map_line_at(QTestState *qts, const char *name, uint64_t iova);
 void edu_assert_map_mode(const char *line, const char *mode,
                          bool proc_self_mem);
 /* Message-mode bytes the client served so far. */

@@ -73,6 +73,72 @@ static void test_edu_case(gconstpointer opaque)
     qtest_server_free(srv);
 }
 
+static const EduCase edu_high_cases[] = {
+    { "memfd", "auto", "mmap", false },
+    { "file", "auto", "mmap", false },
+    { "ram", "file-io", "file-io", true },
+    { "ram", "message", "message", false },
+};
+
+#define EDU_HIGH_RAM 0x100000000ULL
+
+/* 3 GiB of RAM: two sections, the second at 4 GiB, each mapped. */
+static void test_edu_high_ram(gconstpointer opaque)
+{
+    const EduCase *c = opaque;
+    QTestServer *srv = qtest_server_start("edu", NULL);
+    EduMachine *m = edu_machine_start_sized(srv, c->backend, c->access,
+                                            NULL, 3072);
+    g_autofree char *low = edu_info_map_line_at(m->qts, "ram0", 0);
+    g_autofree char *high = edu_info_map_line_at(m->qts, "ram0",
+                                                 EDU_HIGH_RAM);
+
+    edu_assert_map_mode(low, c->mode, c->proc_self_mem);
+    edu_assert_map_mode(high, c->mode, c->proc_self_mem);
+    g_assert_nonnull(strstr(low, "size 0xb0000000 "));
+    g_assert_nonnull(strstr(high, "size 0x10000000 "));
+    edu_check_dma(m, 128 * 1024, EDU_HIGH_RAM + 0x10000, 0x1000000);
+    edu_check_dma(m, 128 * 1024, 0x200000, EDU_HIGH_RAM + 0x8000000);
+    /* the last bytes of each section */
+    edu_check_dma(m, 4096, 0xb0000000 - 4096, EDU_HIGH_RAM + 0x10000000 -
+                  4096);
+    edu_machine_stop(m);
+    qtest_server_free(srv);
+}
+
+/*
+ * DMA that leaves guest RAM is refused (the edu flags an error), the
+ * bytes around stay intact, and the device goes on working.
+ */
+static void test_edu_dma_outside(gconstpointer opaque)
+{
+    const EduCase *c = opaque;
+    QTestServer *srv = qtest_server_start("edu", NULL);
+    EduMachine *m = edu_machine_start(srv, c->backend, c->access, NULL);
+    const uint64_t end = EDU_DEFAULT_RAM_MB << 20;
+    g_autofree char *info = NULL;
+    uint8_t before[256], after[256];
+
+    qtest_memset(m->qts, end - sizeof(before), 0x6d, sizeof(before));
+    /* device -> RAM across the end of RAM, RAM -> device from MMIO */
+    g_assert_false(edu_dma_try(m, 0x40000, end - 0x800, 0x1000, 0x3));
+    g_assert_false(edu_dma_try(m, 0xc0000000ULL, 0x40000, 0x100, 0x1));
+    g_assert_false(edu_dma_try(m, 0xfffffffffffff000ULL, 0x40000, 0x2000,
+                               0x1));
+    qtest_memread(m->qts, end - sizeof(before), after, sizeof(after));
+    memset(before, 0x6d, sizeof(before));
+    if (!strcmp(c->mode, "message")) {
+        /* the client checked the range itself: nothing written */
+        g_assert_cmpmem(after, sizeof(after), before, sizeof(before));
+    }
+    info = qtest_hmp(m->qts, "info vfio-user");
+    g_assert_nonnull(strstr(info, "state connected"));
+    edu_check_identity(m);
+    edu_check_dma(m, 64 * 1024, 0x100000, 0x300000);
+    edu_machine_stop(m);
+    qtest_server_free(srv);
+}
+
 /* A server that rejects the mode bits: the client falls back per map. */
 static void test_edu_legacy_server(void)
 {
@@ -187,6 +253,23 @@ int main(int argc, char **argv)
                                                 edu_cases[i].access);
 
         g_test_add_data_func(path, &edu_cases[i], test_edu_case);
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(edu_high_cases); i++) {
+        g_autofree char *path = g_strdup_printf("/edu/high-ram/%s/%s",
+                                                edu_high_cases[i].backend,
+                                                edu_high_cases[i].access);
+
+        g_test_add_data_func(path, &edu_high_cases[i], test_edu_high_ram);
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(edu_cases); i++) {
+        g_autofree char *path = NULL;
+
+        if (strcmp(edu_cases[i].backend, "file") == 0) {
+            continue;   /* same client paths as memfd */
+        }
+        path = g_strdup_printf("/edu/dma-outside/%s/%s",
+                               edu_cases[i].backend, edu_cases[i].access);
+        g_test_add_data_func(path, &edu_cases[i], test_edu_dma_outside);
     }
     g_test_add_func("/edu/legacy-server", test_edu_legacy_server);
     g_test_add_func("/edu/mmap-anon-fails", test_edu_mmap_anon_fails);
