@@ -92,12 +92,25 @@ def check_message(repo, commit, msg):
                         % (len(subject), MAX_SUBJECT))
     if len(lines) > 1 and lines[1].strip():
         problems.append('the subject must be followed by a blank line')
-    body = [ln for ln in lines[1:] if ln.strip() and not TRAILER_RE.match(ln)]
-    if not body:
+    if not body_text(lines[1:]):
         problems.append('the body is empty: say why the change is needed')
     if not any(SOB_RE.match(ln) for ln in lines):
         problems.append('no "Signed-off-by: Name <address>" line')
     return problems
+
+
+def body_text(lines):
+    """Non-blank body lines, leaving out the closing trailer paragraph."""
+    paragraphs, cur = [], []
+    for ln in lines + ['']:
+        if ln.strip():
+            cur.append(ln)
+        elif cur:
+            paragraphs.append(cur)
+            cur = []
+    if paragraphs and all(TRAILER_RE.match(ln) for ln in paragraphs[-1]):
+        paragraphs.pop()
+    return [ln for par in paragraphs for ln in par]
 
 
 def path_exists(repo, commit, path):
