@@ -132,6 +132,12 @@ const char *qtest_server_stderr(QTestServer *srv)
     return srv->child->err->str;
 }
 
+void qtest_server_signal(QTestServer *srv, int sig)
+{
+    g_assert_false(srv->child->exited);
+    g_assert_cmpint(kill(srv->child->pid, sig), ==, 0);
+}
+
 void qtest_server_kill(QTestServer *srv)
 {
     srv->killed = true;
@@ -510,6 +516,24 @@ char *qtest_command(QTestState *s, const char *fmt, ...)
         qtest_fail(s, "command failed");
     }
     return g_strdup(g_strchug(reply + 2));
+}
+
+void qtest_command_send(QTestState *s, const char *fmt, ...)
+{
+    g_autofree char *cmd = NULL;
+    g_autofree char *line = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    cmd = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    line = g_strconcat(cmd, "\n", NULL);
+    qtest_send_all(s, s->qfd, s->qbuf, line, strlen(line));
+}
+
+char *qtest_command_recv(QTestState *s)
+{
+    return qtest_recv_line(s, qtest_timeout_ms());
 }
 
 static uint64_t qtest_read_n(QTestState *s, const char *op, uint64_t addr)

@@ -42,6 +42,8 @@ const char *qtest_server_socket(QTestServer *srv);
 /* Everything the server printed so far (stdout then stderr). */
 const char *qtest_server_stdout(QTestServer *srv);
 const char *qtest_server_stderr(QTestServer *srv);
+/* Send @sig (e.g. SIGSTOP, SIGCONT) to the server. */
+void qtest_server_signal(QTestServer *srv, int sig);
 /* SIGKILL the server and reap it. */
 void qtest_server_kill(QTestServer *srv);
 /* Wait up to @timeout_ms for the server to exit; true with its wait
@@ -84,6 +86,12 @@ char *qtest_command(QTestState *s, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 /* Same, but return the full reply line ("OK ..." or "FAIL ..."). */
 char *qtest_command_raw(QTestState *s, const char *fmt, ...)
     G_GNUC_PRINTF(2, 3);
+
+/* Send a command without waiting; collect its reply (as
+ * qtest_command_raw) with qtest_command_recv().  One at a time. */
+void qtest_command_send(QTestState *s, const char *fmt, ...)
+    G_GNUC_PRINTF(2, 3);
+char *qtest_command_recv(QTestState *s);
 
 uint8_t qtest_readb(QTestState *s, uint64_t addr);
 uint16_t qtest_readw(QTestState *s, uint64_t addr);

@@ -197,7 +197,7 @@ static void test_edu_server_killed(void)
 {
     QTestServer *srv = qtest_server_start("edu", NULL);
     EduMachine *m = edu_machine_start(srv, "memfd", "auto",
-                                      "x-msg-timeout=20000");
+                                      "x-msg-timeout=30000");
     g_autofree char *info = NULL;
     gint64 t0;
     double elapsed;
@@ -211,13 +211,72 @@ static void test_edu_server_killed(void)
     g_assert_cmphex(qtest_readl(m->qts, m->bar0 + 0x08), ==, 0xffffffff);
     elapsed = (g_get_monotonic_time() - t0) / 1e6;
     g_test_message("failed device answered in %.3f s", elapsed);
-    g_assert_cmpfloat(elapsed, <, 2.0);         /* timeout is 20 s */
+    g_assert_cmpfloat(elapsed, <, 5.0);         /* timeout is 30 s */
     g_assert_true(qtest_vmm_running(m->qts));
     info = qtest_hmp(m->qts, "info vfio-user");
     g_assert_nonnull(strstr(info, "state failed"));
     /* guest RAM and the rest of the machine still work */
     qtest_writel(m->qts, 0x1000, 0xcafef00d);
     g_assert_cmphex(qtest_readl(m->qts, 0x1000), ==, 0xcafef00d);
+    edu_machine_stop(m);
+    qtest_server_free(srv);
+}
+
+/*
+ * The server dies while the VMM waits for its reply: the waiter is woken
+ * at once by the hang-up, not by the 30 s message timeout.
+ */
+static void test_edu_server_dies_while_waiting(void)
+{
+    QTestServer *srv = qtest_server_start("edu", NULL);
+    EduMachine *m = edu_machine_start(srv, "memfd", "auto",
+                                      "x-msg-timeout=30000");
+    g_autofree char *reply = NULL;
+    g_autofree char *info = NULL;
+    gint64 t0;
+    double elapsed;
+
+    edu_check_identity(m);
+    qtest_server_signal(srv, SIGSTOP);   /* requests now go unanswered */
+    t0 = g_get_monotonic_time();
+    qtest_command_send(m->qts, "readl 0x%" PRIx64, m->bar0 + 0x04);
+    qtest_server_kill(srv);
+    reply = qtest_command_recv(m->qts);
+    elapsed = (g_get_monotonic_time() - t0) / 1e6;
+    g_test_message("waiter woken after %.3f s", elapsed);
+    g_assert_cmpstr(reply, ==, "OK 0x00000000ffffffff");
+    g_assert_cmpfloat(elapsed, <, 5.0);
+    info = qtest_hmp(m->qts, "info vfio-user");
+    g_assert_nonnull(strstr(info, "state failed"));
+    edu_machine_stop(m);
+    qtest_server_free(srv);
+}
+
+/* A server that does not answer: the request times out, the VMM lives. */
+static void test_edu_server_timeout(void)
+{
+    QTestServer *srv = qtest_server_start("edu", NULL);
+    EduMachine *m = edu_machine_start(srv, "memfd", "auto",
+                                      "x-msg-timeout=500");
+    g_autofree char *info = NULL;
+    gint64 t0;
+    double elapsed;
+
+    edu_check_identity(m);
+    qtest_server_signal(srv, SIGSTOP);
+    t0 = g_get_monotonic_time();
+    g_assert_cmphex(qtest_readl(m->qts, m->bar0 + 0x04), ==, 0xffffffff);
+    elapsed = (g_get_monotonic_time() - t0) / 1e6;
+    g_test_message("request timed out after %.3f s", elapsed);
+    g_assert_cmpfloat(elapsed, >=, 0.45);
+    g_assert_cmpfloat(elapsed, <, 10.0);
+    g_assert_true(qtest_vmm_running(m->qts));
+    info = qtest_hmp(m->qts, "info vfio-user");
+    g_assert_null(strstr(info, "timeouts 0 "));
+    qtest_server_signal(srv, SIGCONT);
+    /* guest RAM is still served by the machine itself */
+    qtest_writel(m->qts, 0x2000, 0x12345678);
+    g_assert_cmphex(qtest_readl(m->qts, 0x2000), ==, 0x12345678);
     edu_machine_stop(m);
     qtest_server_free(srv);
 }
@@ -274,6 +333,9 @@ int main(int argc, char **argv)
     g_test_add_func("/edu/legacy-server", test_edu_legacy_server);
     g_test_add_func("/edu/mmap-anon-fails", test_edu_mmap_anon_fails);
     g_test_add_func("/edu/server-killed", test_edu_server_killed);
+    g_test_add_func("/edu/server-dies-while-waiting",
+                    test_edu_server_dies_while_waiting);
+    g_test_add_func("/edu/server-timeout", test_edu_server_timeout);
     g_test_add_func("/edu/device-del", test_edu_device_del);
     return g_test_run();
 }
