@@ -16,6 +16,7 @@
 #include <linux/pci_regs.h>
 #include "libqtest.h"
 #include "test-edu-helpers.h"
+#include "system/machine.h"
 
 typedef struct EduCase {
     const char *backend;   /* "memfd", "file", "ram" */
@@ -281,6 +282,72 @@ static void test_edu_server_timeout(void)
     qtest_server_free(srv);
 }
 
+/* system_reset: DEVICE_RESET clears the edu, firmware runs again. */
+static void test_edu_system_reset(void)
+{
+    QTestServer *srv = qtest_server_start("edu", NULL);
+    EduMachine *m = edu_machine_start(srv, "ram", "auto", NULL);
+    QTestState *qts = m->qts;
+    uint8_t buf[64], zero[64] = { 0 };
+    uint8_t cap;
+
+    qtest_writel(qts, m->bar0 + 0x04, 0x1234);
+    qtest_writel(qts, m->bar0 + 0x08, 5);
+    qtest_memset(qts, m->bar0 + EDU_BUF, 0xaa, sizeof(buf));
+    qpci_msi_enable(qts, EDU_SLOT, EDU_MSI_ADDR, 1);
+    g_free(qtest_hmp(qts, "system_reset"));
+
+    g_assert_cmphex(qpci_bar_addr(qts, EDU_SLOT, 0, NULL), ==, m->bar0);
+    g_assert_true(qpci_config_readw(qts, EDU_SLOT, PCI_COMMAND) &
+                  PCI_COMMAND_MEMORY);
+    cap = qpci_find_capability(qts, EDU_SLOT, PCI_CAP_ID_MSI);
+    g_assert_false(qpci_config_readw(qts, EDU_SLOT, cap + PCI_MSI_FLAGS) &
+                   PCI_MSI_FLAGS_ENABLE);
+    g_assert_cmphex(qtest_readl(qts, m->bar0 + 0x04), ==, 0);
+    g_assert_cmphex(qtest_readl(qts, m->bar0 + 0x08), ==, 0);
+    qtest_memread(qts, m->bar0 + EDU_BUF, buf, sizeof(buf));
+    g_assert_cmpmem(buf, sizeof(buf), zero, sizeof(zero));
+    /* DMA maps survive the reset */
+    edu_check_dma(m, 8192, 0x100000, 0x200000);
+    edu_check_intx(m);
+    edu_machine_stop(m);
+    qtest_server_free(srv);
+}
+
+/* Two devices, two servers, one RAM, two access modes side by side. */
+static void test_edu_two_devices(void)
+{
+    QTestServer *srv1 = qtest_server_start("edu", NULL);
+    QTestServer *srv2 = qtest_server_start("edu", NULL);
+    EduMachine *m = g_new0(EduMachine, 1);
+    g_autofree char *info = NULL;
+
+    /* 01.0 by messages with another device id, 02.0 mmap */
+    m->qts = qtest_init("-m 64M -object memory-backend-memfd,id=ram0,"
+                        "size=64M -machine memory-backend=ram0 "
+                        "-device vfio-user-pci,socket=%s,id=a,"
+                        "dma-access=message,x-pci-device-id=0x11e9 "
+                        "-device vfio-user-pci,socket=%s,id=b",
+                        qtest_server_socket(srv1), qtest_server_socket(srv2));
+    g_assert_cmphex(qpci_config_readw(m->qts, 1, PCI_DEVICE_ID), ==, 0x11e9);
+    g_assert_cmphex(qpci_config_readw(m->qts, 2, PCI_DEVICE_ID), ==, 0x11e8);
+    g_assert_cmpuint(qpci_config_readb(m->qts, 2, PCI_INTERRUPT_LINE), ==,
+                     VMM_INTX_BASE + 2 % 4);
+    info = qtest_hmp(m->qts, "info vfio-user");
+    g_assert_nonnull(strstr(info, "a: vfio-user-pci at 00:01.0"));
+    g_assert_nonnull(strstr(info, "b: vfio-user-pci at 00:02.0"));
+    g_assert_nonnull(strstr(info, "mode message"));
+    g_assert_nonnull(strstr(info, "mode mmap"));
+    for (int slot = 1; slot <= 2; slot++) {
+        m->bar0 = qpci_bar_addr(m->qts, slot, 0, NULL);
+        edu_check_identity(m);
+        edu_check_dma(m, 64 * 1024, 0x100000 * slot, 0x1000000 * slot);
+    }
+    edu_machine_stop(m);
+    qtest_server_free(srv1);
+    qtest_server_free(srv2);
+}
+
 /* device_del: the client disconnects and the server (--once) exits. */
 static void test_edu_device_del(void)
 {
@@ -337,5 +404,7 @@ int main(int argc, char **argv)
                     test_edu_server_dies_while_waiting);
     g_test_add_func("/edu/server-timeout", test_edu_server_timeout);
     g_test_add_func("/edu/device-del", test_edu_device_del);
+    g_test_add_func("/edu/system-reset", test_edu_system_reset);
+    g_test_add_func("/edu/two-devices", test_edu_two_devices);
     return g_test_run();
 }
