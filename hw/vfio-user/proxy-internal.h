@@ -1,10 +1,11 @@
 /*
- * vfio-user client connection: what proxy.c and proxy-version.c share.
+ * vfio-user client connection: what proxy.c, proxy-version.c and
+ * proxy-recv.c share.
  *
  * Private to hw/vfio-user/proxy*.c; users go through
  * include/hw/vfio-user/proxy.h.  Holds the VFIOUserProxy definition (with
  * its locking rules), the waiter of a blocking request, the trace macro and
- * the functions one file calls in the other.  Include it after defining
+ * the functions one file calls in another.  Include it after defining
  * G_LOG_DOMAIN.
  *
  * Copyright (c) 2026 vfio-user-client developers
@@ -97,6 +98,26 @@ struct VFIOUserProxy {
     /* Receive thread only: unread payload of the request being handled. */
     size_t req_remaining;
 };
+
+/* proxy.c: sum of @iov lengths; false when it does not fit in a size_t. */
+bool vfio_user_proxy_iov_total(const struct iovec *iov, int iovcnt,
+                               size_t *out);
+
+/* proxy.c: errno the current failure gives a woken waiter; lock held. */
+int vfio_user_proxy_failure_errno_locked(VFIOUserProxy *proxy);
+
+/*
+ * proxy.c: enter ERROR (only from CONNECTED): remember @err, wake all
+ * waiters, and shut the socket down so that the receive thread stops.
+ * proxy->lock held.  The failure notify runs later, on the receive thread.
+ */
+void vfio_user_proxy_fail_locked(VFIOUserProxy *proxy, const GError *err);
+
+/* proxy.c: wait for call()/post() to drain, close the socket, free. */
+void vfio_user_proxy_destroy(VFIOUserProxy *proxy);
+
+/* proxy-recv.c: the receive thread; @opaque is the proxy. */
+gpointer vfio_user_proxy_thread_main(gpointer opaque);
 
 /* proxy-version.c: send VERSION, check the reply, merge the capabilities. */
 bool vfio_user_proxy_negotiate(VFIOUserProxy *proxy, GError **errp);

@@ -1,16 +1,16 @@
 /*
  * vfio-user client connection (the "proxy"): its lifecycle, message ids,
- * request/reply matching, posted requests, the send path, the receive
- * thread and dispatch of server-to-client requests.  Connect errors and
- * VERSION negotiation are in proxy-version.c; the struct and what the two
- * files share are in proxy-internal.h.  The API and its rules are in
+ * blocking and posted requests, waiting with timeouts, the failure model
+ * and the send path.  Connect errors and VERSION negotiation are in
+ * proxy-version.c; the receive thread (reply matching, server-to-client
+ * requests) is in proxy-recv.c; the struct and what the files share are in
+ * proxy-internal.h.  The API and its rules are in
  * include/hw/vfio-user/proxy.h.
  *
  * A blocking request registers a waiter (on the caller's stack) in a fixed
- * table indexed by message id, sends, and sleeps on the waiter's condition.
- * The receive thread reads every message: for a reply it claims the waiter
- * under proxy->lock and only then reads the payload straight into the
- * caller's buffers, so a waiter that timed out is never written into.
+ * table indexed by message id, sends, and sleeps on the waiter's condition
+ * until the receive thread finishes it, the timeout runs out or the
+ * connection fails.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -32,14 +32,6 @@
 #define PROXY_HDR_ALLOWANCE 4096
 /* iovec entries per message: the transport's 64 minus our header. */
 #define PROXY_MAX_IOV 63
-/* iovec entries per scatter step (the transport's receive limit). */
-#define PROXY_SCATTER_IOV 64
-
-typedef enum StrayKind {
-    STRAY_UNKNOWN,
-    STRAY_POSTED_ERROR,
-    STRAY_POSTED_OK,
-} StrayKind;
 
 void vfio_user_proxy_options_init(VFIOUserProxyOptions *opts)
 {
@@ -48,8 +40,7 @@ void vfio_user_proxy_options_init(VFIOUserProxyOptions *opts)
     vfu_caps_init_ours(&opts->caps);
 }
 
-/* Sum of @iov lengths; false when it does not fit in a size_t. */
-static bool proxy_iov_total(const struct iovec *iov, int iovcnt, size_t *out)
+bool vfio_user_proxy_iov_total(const struct iovec *iov, int iovcnt, size_t *out)
 {
     size_t n = 0;
 
@@ -63,8 +54,7 @@ static bool proxy_iov_total(const struct iovec *iov, int iovcnt, size_t *out)
     return true;
 }
 
-/* errno the current failure gives a woken waiter; proxy->lock held. */
-static int proxy_failure_errno_locked(VFIOUserProxy *proxy)
+int vfio_user_proxy_failure_errno_locked(VFIOUserProxy *proxy)
 {
     if (proxy->state == VFIO_PROXY_ERROR && proxy->fail_err) {
         return vfu_error_errno(proxy->fail_err);
@@ -87,12 +77,7 @@ static void proxy_wake_all_locked(VFIOUserProxy *proxy, int errnum)
     }
 }
 
-/*
- * Enter ERROR (only from CONNECTED): remember @err, wake all waiters, and
- * shut the socket down so that the receive thread stops.  proxy->lock held.
- * The failure notify runs later, on the receive thread.
- */
-static void proxy_fail_locked(VFIOUserProxy *proxy, const GError *err)
+void vfio_user_proxy_fail_locked(VFIOUserProxy *proxy, const GError *err)
 {
     if (proxy->state != VFIO_PROXY_CONNECTED) {
         return;
@@ -133,7 +118,7 @@ static bool proxy_send_msg(VFIOUserProxy *proxy, VFIOUserHdr *hdr,
     /* EBADF/EINVAL are refused before any byte moves: the stream is fine. */
     if (err->code != EBADF && err->code != EINVAL) {
         g_mutex_lock(&proxy->lock);
-        proxy_fail_locked(proxy, err);
+        vfio_user_proxy_fail_locked(proxy, err);
         g_mutex_unlock(&proxy->lock);
     }
     vfu_error_set(errp, err->code, "vfio-user: %s: cannot send %s: %s",
@@ -143,9 +128,6 @@ static bool proxy_send_msg(VFIOUserProxy *proxy, VFIOUserHdr *hdr,
 }
 
 /* ---- Connection set-up (negotiation: proxy-version.c) ---- */
-
-static void proxy_destroy(VFIOUserProxy *proxy);
-static gpointer proxy_thread_main(gpointer opaque);
 
 static VFIOUserProxy *proxy_new(int sock, char *path,
                                 const VFIOUserProxyOptions *opts, GError **errp)
@@ -170,20 +152,20 @@ static VFIOUserProxy *proxy_new(int sock, char *path,
     proxy->state = VFIO_PROXY_CONNECTED;
     proxy->next_id = 1;
     if (!vfio_user_proxy_negotiate(proxy, errp)) {
-        proxy_destroy(proxy);
+        vfio_user_proxy_destroy(proxy);
         return NULL;
     }
     proxy->max_fds = MIN(proxy->ours.max_msg_fds, VFU_MAX_FDS);
     proxy->max_msg_size = sizeof(VFIOUserHdr) + PROXY_HDR_ALLOWANCE +
                           proxy->caps.max_data_xfer_size;
-    proxy->thread =
-        g_thread_try_new("vfio-user-rx", proxy_thread_main, proxy, &err);
+    proxy->thread = g_thread_try_new("vfio-user-rx",
+                                     vfio_user_proxy_thread_main, proxy, &err);
     if (!proxy->thread) {
         vfu_error_set(errp, EAGAIN,
                       "vfio-user: %s: cannot start the receive thread: %s",
                       proxy->path, err->message);
         g_error_free(err);
-        proxy_destroy(proxy);
+        vfio_user_proxy_destroy(proxy);
         return NULL;
     }
     return proxy;
@@ -260,8 +242,7 @@ void vfio_user_proxy_set_failure_notify(VFIOUserProxy *proxy,
 
 /* ---- Shutdown ---- */
 
-/* Wait for call()/post() to drain, close the socket, free. */
-static void proxy_destroy(VFIOUserProxy *proxy)
+void vfio_user_proxy_destroy(VFIOUserProxy *proxy)
 {
     g_mutex_lock(&proxy->lock);
     while (proxy->users) {
@@ -308,7 +289,7 @@ void vfio_user_proxy_close(VFIOUserProxy *proxy)
     }
     g_thread_join(proxy->thread);
     proxy->thread = NULL;
-    proxy_destroy(proxy);
+    vfio_user_proxy_destroy(proxy);
 }
 
 /* ---- Accessors ---- */
@@ -369,7 +350,7 @@ static bool proxy_check_request(VFIOUserProxy *proxy,
                              proxy->path, name, req->nfds,
                              proxy->caps.max_msg_fds);
     }
-    if (!proxy_iov_total(req->iov, req->iovcnt, payload_len) ||
+    if (!vfio_user_proxy_iov_total(req->iov, req->iovcnt, payload_len) ||
         *payload_len > proxy->caps.max_data_xfer_size + PROXY_HDR_ALLOWANCE) {
         return vfu_error_set(errp, EMSGSIZE,
                              "vfio-user: %s: %s payload is "
@@ -439,7 +420,8 @@ static bool proxy_waiter_error(VFIOUserProxy *proxy, VFIOUserWaiter *w,
     }
     switch (w->err) {
     case EMSGSIZE:
-        proxy_iov_total(w->req->reply_iov, w->req->reply_iovcnt, &room);
+        vfio_user_proxy_iov_total(w->req->reply_iov, w->req->reply_iovcnt,
+                                  &room);
         return vfu_error_set(errp, EMSGSIZE,
                              "vfio-user: %s: %s reply has "
                              "%zu bytes, more than the %zu expected",
@@ -489,7 +471,7 @@ static bool proxy_wait_locked(VFIOUserProxy *proxy, VFIOUserWaiter *w,
             vfu_error_set(&err, ETIMEDOUT,
                           "server stalled in the middle of a %s reply",
                           vfu_cmd_name(w->cmd));
-            proxy_fail_locked(proxy, err);
+            vfio_user_proxy_fail_locked(proxy, err);
             g_error_free(err);
             while (w->state != WAITER_DONE) {
                 g_cond_wait(&w->cond, &proxy->lock);
@@ -599,295 +581,7 @@ bool vfio_user_proxy_post(VFIOUserProxy *proxy, VFIOUserRequest *req,
     return ok;
 }
 
-/* ---- Receive thread ---- */
-
-/* Read @len payload bytes into the front of @iov, 64 pieces at a time. */
-static bool proxy_recv_scatter(int sock, const struct iovec *iov, int iovcnt,
-                               size_t len, GError **errp)
-{
-    struct iovec vec[PROXY_SCATTER_IOV];
-    int i = 0;
-
-    while (len > 0) {
-        size_t chunk = 0;
-        int n = 0;
-
-        while (n < PROXY_SCATTER_IOV && i < iovcnt && chunk < len) {
-            size_t take = MIN(iov[i].iov_len, len - chunk);
-
-            if (take) {
-                vec[n].iov_base = iov[i].iov_base;
-                vec[n++].iov_len = take;
-                chunk += take;
-            }
-            i++;
-        }
-        if (!vfu_msg_recv_bodyv(sock, vec, n, errp)) {
-            return false;
-        }
-        len -= chunk;
-    }
-    return true;
-}
-
-/* Move the claimed reply into @w's request.  Consumes @fds and payload. */
-static bool proxy_fill_reply(VFIOUserProxy *proxy, VFIOUserWaiter *w,
-                             const VFIOUserHdr *hdr, int *fds, size_t nfds,
-                             GError **errp)
-{
-    VFIOUserRequest *req = w->req;
-    size_t len = hdr->size - sizeof(*hdr), room, keep;
-
-    if (hdr->cmd != w->cmd) {
-        vfu_close_fds(fds, nfds);
-        return vfu_error_set(
-            errp, EPROTO, "reply to %s id %u carries command %s",
-            vfu_cmd_name(w->cmd), w->id, vfu_cmd_name(hdr->cmd));
-    }
-    if (hdr->flags & VFIO_USER_F_ERROR) {
-        req->reply_errno =
-            hdr->error && hdr->error < 4096 ? (int)hdr->error : EIO;
-        vfu_close_fds(fds, nfds);
-        return vfu_msg_discard(proxy->sock, len, errp);
-    }
-    if (!proxy_iov_total(req->reply_iov, req->reply_iovcnt, &room) ||
-        len > room) {
-        w->err = EMSGSIZE;
-        w->reply_size = len;
-        vfu_close_fds(fds, nfds);
-        return vfu_msg_discard(proxy->sock, len, errp);
-    }
-    if (!proxy_recv_scatter(proxy->sock, req->reply_iov, req->reply_iovcnt, len,
-                            errp)) {
-        vfu_close_fds(fds, nfds);
-        return false;
-    }
-    req->reply_len = len;
-    keep = req->reply_fds ? MIN(nfds, req->reply_max_fds) : 0;
-    if (keep) {
-        memcpy(req->reply_fds, fds, keep * sizeof(int));
-    }
-    vfu_close_fds(fds + keep, nfds - keep);
-    req->reply_nfds = keep;
-    return true;
-}
-
-/* A reply nobody waits for: was it for a posted request?  Lock held. */
-static StrayKind proxy_classify_stray_locked(VFIOUserProxy *proxy,
-                                             const VFIOUserHdr *hdr)
-{
-    for (unsigned i = 0; i < PROXY_POSTED_RING; i++) {
-        PostedEntry *p = &proxy->posted[i];
-
-        if (p->valid && p->id == hdr->id && p->cmd == hdr->cmd) {
-            p->valid = false;
-            if (hdr->flags & VFIO_USER_F_ERROR) {
-                proxy->stats.posted_errors++;
-                return STRAY_POSTED_ERROR;
-            }
-            return STRAY_POSTED_OK;
-        }
-    }
-    proxy->stats.unknown_replies++;
-    return STRAY_UNKNOWN;
-}
-
-static bool proxy_drop_stray(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
-                             int *fds, size_t nfds, GError **errp)
-{
-    const char *name = vfu_cmd_name(hdr->cmd);
-    StrayKind kind;
-
-    g_mutex_lock(&proxy->lock);
-    kind = proxy_classify_stray_locked(proxy, hdr);
-    g_mutex_unlock(&proxy->lock);
-    if (kind == STRAY_POSTED_ERROR) {
-        g_warning("vfio-user: %s: posted %s failed: %s", proxy->path, name,
-                  g_strerror(hdr->error ? (int)hdr->error : EIO));
-    } else if (kind == STRAY_POSTED_OK) {
-        proxy_trace("vfio-user: %s: ignored a reply to posted %s id %u",
-                    proxy->path, name, hdr->id);
-    } else {
-        proxy_trace("vfio-user: %s: dropped a %s reply to unknown id %u "
-                    "(%u bytes, %zu fds)",
-                    proxy->path, name, hdr->id, hdr->size, nfds);
-    }
-    vfu_close_fds(fds, nfds);
-    return vfu_msg_discard(proxy->sock, hdr->size - sizeof(*hdr), errp);
-}
-
-static bool proxy_handle_reply(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
-                               int *fds, size_t nfds, GError **errp)
-{
-    VFIOUserWaiter *w;
-    bool ok;
-
-    g_mutex_lock(&proxy->lock);
-    w = proxy->slots[hdr->id % PROXY_SLOTS];
-    if (w && w->id == hdr->id && w->state == WAITER_PENDING) {
-        proxy->slots[hdr->id % PROXY_SLOTS] = NULL;
-        w->state = WAITER_CLAIMED;
-    } else {
-        w = NULL;
-    }
-    g_mutex_unlock(&proxy->lock);
-    if (!w) {
-        return proxy_drop_stray(proxy, hdr, fds, nfds, errp);
-    }
-
-    ok = proxy_fill_reply(proxy, w, hdr, fds, nfds, errp);
-    g_mutex_lock(&proxy->lock);
-    if (ok) {
-        proxy->stats.replies++;
-        if (hdr->flags & VFIO_USER_F_ERROR) {
-            proxy->stats.error_replies++;
-        }
-    } else {
-        proxy_fail_locked(proxy, *errp);
-        w->err = proxy_failure_errno_locked(proxy);
-    }
-    w->state = WAITER_DONE;
-    g_cond_signal(&w->cond);
-    g_mutex_unlock(&proxy->lock);
-    return ok;
-}
-
-static bool proxy_handle_request(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
-                                 int *fds, size_t nfds, GError **errp)
-{
-    size_t len = hdr->size - sizeof(*hdr);
-    VFIOUserRequestHandler fn;
-    void *opaque;
-    bool ok;
-
-    g_mutex_lock(&proxy->lock);
-    fn = proxy->handler;
-    opaque = proxy->handler_opaque;
-    proxy->in_handler = fn != NULL;
-    proxy->stats.server_requests++;
-    g_mutex_unlock(&proxy->lock);
-
-    if (!fn) {
-        proxy_trace("vfio-user: %s: no handler for server request %s id %u",
-                    proxy->path, vfu_cmd_name(hdr->cmd), hdr->id);
-        vfu_close_fds(fds, nfds);
-        if (!vfu_msg_discard(proxy->sock, len, errp)) {
-            return false;
-        }
-        return (hdr->flags & VFIO_USER_F_NO_REPLY) ||
-               vfio_user_proxy_send_error(proxy, hdr, ENOSYS, errp);
-    }
-    proxy->req_remaining = len;
-    ok = fn(proxy, hdr, fds, nfds, opaque, errp);
-    g_mutex_lock(&proxy->lock);
-    proxy->in_handler = false;
-    g_cond_broadcast(&proxy->handler_cond);
-    g_mutex_unlock(&proxy->lock);
-    if (!ok) {
-        if (!*errp) {
-            vfu_error_set(errp, EPROTO, "handler refused server request %s",
-                          vfu_cmd_name(hdr->cmd));
-        }
-        return false;
-    }
-    if (proxy->req_remaining) {
-        proxy_trace("vfio-user: %s: handler left %zu bytes of %s unread",
-                    proxy->path, proxy->req_remaining, vfu_cmd_name(hdr->cmd));
-        return vfu_msg_discard(proxy->sock, proxy->req_remaining, errp);
-    }
-    return true;
-}
-
-static bool proxy_recv_one(VFIOUserProxy *proxy, GError **errp)
-{
-    int fds[VFU_MAX_FDS];
-    VFIOUserHdr hdr;
-    size_t nfds = 0;
-
-    if (!vfu_msg_recv_hdr(proxy->sock, &hdr, fds, &nfds, proxy->max_fds,
-                          proxy->max_msg_size, errp)) {
-        return false;
-    }
-    proxy_trace("vfio-user: %s: recv %s id %u size %u flags 0x%x fds %zu",
-                proxy->path, vfu_cmd_name(hdr.cmd), hdr.id, hdr.size, hdr.flags,
-                nfds);
-    if (vfu_hdr_is_reply(&hdr)) {
-        return proxy_handle_reply(proxy, &hdr, fds, nfds, errp);
-    }
-    return proxy_handle_request(proxy, &hdr, fds, nfds, errp);
-}
-
-static gpointer proxy_thread_main(gpointer opaque)
-{
-    VFIOUserProxy *proxy = opaque;
-    VFIOUserFailureNotify notify = NULL;
-    void *notify_opaque = NULL;
-    GError *err = NULL;
-    bool self_free;
-
-    while (proxy_recv_one(proxy, &err)) {
-        /* one message per iteration */
-    }
-    if (!err) {
-        vfu_error_set(&err, EPROTO, "receive failed without a reason");
-    }
-    g_mutex_lock(&proxy->lock);
-    proxy_fail_locked(proxy, err);
-    if (proxy->state == VFIO_PROXY_ERROR && !proxy->notified) {
-        proxy->notified = true;
-        notify = proxy->notify;
-        notify_opaque = proxy->notify_opaque;
-    }
-    g_mutex_unlock(&proxy->lock);
-    proxy_trace("vfio-user: %s: receive thread stops: %s", proxy->path,
-                err->message);
-    g_error_free(err);
-    if (notify) {
-        notify(proxy, proxy->fail_err, notify_opaque);
-    }
-    g_mutex_lock(&proxy->lock);
-    self_free = proxy->free_on_thread;
-    g_mutex_unlock(&proxy->lock);
-    if (self_free) {
-        proxy_destroy(proxy);
-    }
-    return NULL;
-}
-
-/* ---- For request handlers, on the receive thread ---- */
-
-bool vfio_user_proxy_recv_payload(VFIOUserProxy *proxy, struct iovec *iov,
-                                  int iovcnt, GError **errp)
-{
-    size_t len;
-
-    if (!proxy_iov_total(iov, iovcnt, &len) || len > proxy->req_remaining) {
-        return vfu_error_set(errp, EPROTO,
-                             "vfio-user: %s: request payload "
-                             "has only %zu bytes left",
-                             proxy->path, proxy->req_remaining);
-    }
-    if (!proxy_recv_scatter(proxy->sock, iov, iovcnt, len, errp)) {
-        return false;
-    }
-    proxy->req_remaining -= len;
-    return true;
-}
-
-bool vfio_user_proxy_discard(VFIOUserProxy *proxy, size_t len, GError **errp)
-{
-    if (len > proxy->req_remaining) {
-        return vfu_error_set(errp, EPROTO,
-                             "vfio-user: %s: request payload "
-                             "has only %zu bytes left",
-                             proxy->path, proxy->req_remaining);
-    }
-    if (!vfu_msg_discard(proxy->sock, len, errp)) {
-        return false;
-    }
-    proxy->req_remaining -= len;
-    return true;
-}
+/* ---- Replies from request handlers, on the receive thread ---- */
 
 bool vfio_user_proxy_send_reply(VFIOUserProxy *proxy, const VFIOUserHdr *req,
                                 const struct iovec *iov, int iovcnt,
@@ -897,7 +591,8 @@ bool vfio_user_proxy_send_reply(VFIOUserProxy *proxy, const VFIOUserHdr *req,
     size_t len;
 
     if (iovcnt < 0 || iovcnt > PROXY_MAX_IOV ||
-        !proxy_iov_total(iov, iovcnt, &len) || len > UINT32_MAX - sizeof(hdr)) {
+        !vfio_user_proxy_iov_total(iov, iovcnt, &len) ||
+        len > UINT32_MAX - sizeof(hdr)) {
         return vfu_error_set(errp, EINVAL, "vfio-user: %s: malformed %s reply",
                              proxy->path, vfu_cmd_name(req->cmd));
     }
