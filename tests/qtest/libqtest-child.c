@@ -53,13 +53,12 @@ QTestChild *qtest_child_spawn(const char *name, char **argv)
     GError *err = NULL;
     int in_fd;
 
-    if (!g_spawn_async_with_pipes(NULL, argv, NULL,
-                                  G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
-                                  &c->pid, &in_fd, &c->out_fd, &c->err_fd,
-                                  &err)) {
+    if (!g_spawn_async_with_pipes(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
+                                  NULL, NULL, &c->pid, &in_fd, &c->out_fd,
+                                  &c->err_fd, &err)) {
         g_error("cannot start %s (%s): %s", name, argv[0], err->message);
     }
-    close(in_fd);  /* the child's stdin reads EOF */
+    close(in_fd); /* the child's stdin reads EOF */
     c->name = g_strdup(name);
     c->pidfd = qtest_pidfd_open(c->pid);
     c->out = g_string_new(NULL);
@@ -118,7 +117,7 @@ static void child_reap(QTestChild *c)
 /* Add @c's fds to @pfd; returns the new count. */
 static unsigned child_add_fds(QTestChild *c, struct pollfd *pfd, unsigned n)
 {
-    int fds[3] = { c->out_fd, c->err_fd, c->exited ? -1 : c->pidfd };
+    int fds[3] = {c->out_fd, c->err_fd, c->exited ? -1 : c->pidfd};
 
     for (unsigned i = 0; i < 3; i++) {
         pfd[n].fd = fds[i];
@@ -149,7 +148,7 @@ bool qtest_pump(int fd, gint64 deadline)
     pfd[n].events = POLLIN;
     timeout_ms = now >= deadline ? 0 : (int)((deadline - now + 999) / 1000);
     if (need_tick && timeout_ms > 20) {
-        timeout_ms = 20;   /* no pidfd: look at waitpid() now and then */
+        timeout_ms = 20; /* no pidfd: look at waitpid() now and then */
     }
     r = poll(pfd, n + 1, timeout_ms);
     if (r < 0 && errno != EINTR) {
@@ -233,8 +232,8 @@ void qtest_child_free(QTestChild *c)
 void qtest_child_assert_sane(QTestChild *c, bool clean_exit)
 {
     static const char *const reports[] = {
-        "runtime error:", "AddressSanitizer", "LeakSanitizer",
-        "ThreadSanitizer", "CRITICAL **", "ERROR **",
+        "runtime error:",  "AddressSanitizer", "LeakSanitizer",
+        "ThreadSanitizer", "CRITICAL **",      "ERROR **",
     };
 
     for (size_t i = 0; i < G_N_ELEMENTS(reports); i++) {

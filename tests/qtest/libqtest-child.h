@@ -14,15 +14,15 @@
 
 /* One spawned process.  Single-threaded test code only. */
 struct QTestChild {
-    char *name;      /* prefix of echoed lines, e.g. "vmm" */
+    char *name; /* prefix of echoed lines, e.g. "vmm" */
     GPid pid;
-    int pidfd;       /* readable once the child exited; -1 if unsupported */
-    int out_fd;      /* -1 after EOF */
-    int err_fd;      /* -1 after EOF */
+    int pidfd;  /* readable once the child exited; -1 if unsupported */
+    int out_fd; /* -1 after EOF */
+    int err_fd; /* -1 after EOF */
     GString *out;
     GString *err;
     bool exited;
-    int status;      /* wait status, valid once exited */
+    int status; /* wait status, valid once exited */
 };
 
 typedef struct QTestChild QTestChild;

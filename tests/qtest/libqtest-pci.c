@@ -13,8 +13,7 @@
 uint64_t qpci_ecam_addr(int dev, int fn, uint32_t off)
 {
     g_assert(dev >= 0 && dev < 32 && fn >= 0 && fn < 8 && off < 4096);
-    return VMM_ECAM_BASE + ((uint64_t)dev << 15) + ((uint64_t)fn << 12) +
-           off;
+    return VMM_ECAM_BASE + ((uint64_t)dev << 15) + ((uint64_t)fn << 12) + off;
 }
 
 uint8_t qpci_config_readb(QTestState *s, int dev, uint32_t off)
@@ -69,7 +68,7 @@ static bool qpci_bar_is64(uint32_t reg)
 {
     return !(reg & PCI_BASE_ADDRESS_SPACE_IO) &&
            (reg & PCI_BASE_ADDRESS_MEM_TYPE_MASK) ==
-           PCI_BASE_ADDRESS_MEM_TYPE_64;
+               PCI_BASE_ADDRESS_MEM_TYPE_64;
 }
 
 /* Size of a memory BAR by writing all-ones with decoding switched off. */

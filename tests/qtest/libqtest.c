@@ -24,7 +24,7 @@
 
 struct QTestServer {
     QTestChild *child;
-    bool killed;        /* by the test: no clean exit expected */
+    bool killed; /* by the test: no clean exit expected */
     char *dir;
     char *socket;
 };
@@ -33,10 +33,10 @@ struct QTestServer {
 struct QTestState {
     QTestChild *vmm;
     char *dir;
-    int qfd;            /* qtest connection */
-    int mfd;            /* monitor connection */
-    GString *qbuf;      /* received, not yet consumed qtest bytes */
-    GString *mbuf;      /* same for the monitor */
+    int qfd;       /* qtest connection */
+    int mfd;       /* monitor connection */
+    GString *qbuf; /* received, not yet consumed qtest bytes */
+    GString *mbuf; /* same for the monitor */
     bool irq_level[QTEST_MAX_IRQ];
     unsigned irq_raised[QTEST_MAX_IRQ];
 };
@@ -97,8 +97,7 @@ QTestServer *qtest_server_start(const char *device, const char *extra)
     gint64 deadline = qtest_deadline(qtest_timeout_ms());
 
     srv->dir = qtest_make_tmpdir();
-    srv->socket = g_strdup_printf("%s/%s-%u.sock", srv->dir, device,
-                                  counter++);
+    srv->socket = g_strdup_printf("%s/%s-%u.sock", srv->dir, device, counter++);
     cmd = g_strdup_printf("'%s' --device %s --socket '%s' %s",
                           qtest_binary("VFU_SERVER"), device, srv->socket,
                           extra ? extra : "");
@@ -172,7 +171,7 @@ void qtest_server_free(QTestServer *srv)
 
 static int qtest_listen(const char *path)
 {
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
     g_assert_cmpint(fd, >=, 0);
@@ -218,14 +217,14 @@ static bool qtest_fill(int fd, GString *buf, gint64 deadline, bool *timeout)
  * Send all of @buf without ever blocking: while the socket is full, keep
  * reading what the VMM sends back (into @in) and the children's output.
  */
-static void qtest_send_all(QTestState *s, int fd, GString *in,
-                           const char *buf, size_t len)
+static void qtest_send_all(QTestState *s, int fd, GString *in, const char *buf,
+                           size_t len)
 {
     gint64 deadline = qtest_deadline(qtest_timeout_ms());
 
     while (len) {
         ssize_t n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-        struct pollfd pfd = { .fd = fd, .events = POLLIN | POLLOUT };
+        struct pollfd pfd = {.fd = fd, .events = POLLIN | POLLOUT};
         char tmp[65536];
 
         if (n > 0) {
@@ -337,7 +336,7 @@ static QTestState *qtest_vinit(char **errout, int *status, const char *fmt,
         qtest_stop(s, false);
         return NULL;
     }
-    g_free(qtest_mon_read_reply(s));  /* banner and first prompt */
+    g_free(qtest_mon_read_reply(s)); /* banner and first prompt */
     g_free(qtest_command(s, "irq_intercept_in ioapic"));
     return s;
 }
@@ -484,8 +483,8 @@ static char *qtest_send_cmd(QTestState *s, int timeout_ms, const char *cmd)
     return qtest_recv_line(s, timeout_ms);
 }
 
-static char *qtest_vcommand_raw(QTestState *s, int timeout_ms,
-                                const char *fmt, va_list ap)
+static char *qtest_vcommand_raw(QTestState *s, int timeout_ms, const char *fmt,
+                                va_list ap)
 {
     g_autofree char *cmd = g_strdup_vprintf(fmt, ap);
 
@@ -608,8 +607,7 @@ void qtest_memread(QTestState *s, uint64_t addr, void *buf, size_t len)
     memcpy(buf, data, len);
 }
 
-void qtest_memwrite(QTestState *s, uint64_t addr, const void *buf,
-                    size_t len)
+void qtest_memwrite(QTestState *s, uint64_t addr, const void *buf, size_t len)
 {
     g_autofree char *b64 = NULL;
 
@@ -617,15 +615,14 @@ void qtest_memwrite(QTestState *s, uint64_t addr, const void *buf,
         return;
     }
     b64 = g_base64_encode(buf, len);
-    g_free(qtest_command(s, "b64write 0x%" PRIx64 " 0x%zx %s", addr, len,
-                         b64));
+    g_free(qtest_command(s, "b64write 0x%" PRIx64 " 0x%zx %s", addr, len, b64));
 }
 
 void qtest_memset(QTestState *s, uint64_t addr, uint8_t val, size_t len)
 {
     if (len) {
-        g_free(qtest_command(s, "memset 0x%" PRIx64 " 0x%zx 0x%02x", addr,
-                             len, val));
+        g_free(qtest_command(s, "memset 0x%" PRIx64 " 0x%zx 0x%02x", addr, len,
+                             val));
     }
 }
 
@@ -653,8 +650,7 @@ void qtest_drain(QTestState *s, int timeout_ms)
     }
 }
 
-bool qtest_wait_irq_raise(QTestState *s, int irq, unsigned seen,
-                          int timeout_ms)
+bool qtest_wait_irq_raise(QTestState *s, int irq, unsigned seen, int timeout_ms)
 {
     gint64 deadline = qtest_deadline(timeout_ms);
 
@@ -675,8 +671,8 @@ bool qtest_wait_msi(QTestState *s, uint64_t *addr, uint32_t *data,
 {
     g_autofree char *cmd = g_strdup_printf("msi_wait %d", timeout_ms);
     /* the VMM answers when an MSI lands or after timeout_ms */
-    g_autofree char *r = qtest_send_cmd(s, timeout_ms + qtest_timeout_ms(),
-                                        cmd);
+    g_autofree char *r =
+        qtest_send_cmd(s, timeout_ms + qtest_timeout_ms(), cmd);
 
     if (!strcmp(r, "OK none")) {
         return false;
@@ -699,9 +695,8 @@ static char *qtest_mon_read_reply(QTestState *s)
     size_t plen = strlen(QTEST_MON_PROMPT);
     char *out;
 
-    while (s->mbuf->len < plen ||
-           memcmp(s->mbuf->str + s->mbuf->len - plen, QTEST_MON_PROMPT,
-                  plen) != 0) {
+    while (s->mbuf->len < plen || memcmp(s->mbuf->str + s->mbuf->len - plen,
+                                         QTEST_MON_PROMPT, plen) != 0) {
         bool timeout;
 
         if (!qtest_fill(s->mfd, s->mbuf, deadline, &timeout)) {

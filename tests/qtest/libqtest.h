@@ -67,8 +67,8 @@ QTestState *qtest_init(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
  * Like qtest_init, but a VMM that exits before connecting is not an
  * error: returns NULL, its stderr in *@errout and wait status in *@status.
  */
-QTestState *qtest_try_init(char **errout, int *status, const char *fmt,
-                           ...) G_GNUC_PRINTF(3, 4);
+QTestState *qtest_try_init(char **errout, int *status, const char *fmt, ...)
+    G_GNUC_PRINTF(3, 4);
 /*
  * "quit" over the monitor, wait for exit (kill on timeout), clean up;
  * fails the test unless the VMM exited with status 0 and without a
@@ -103,8 +103,7 @@ void qtest_writel(QTestState *s, uint64_t addr, uint32_t val);
 void qtest_writeq(QTestState *s, uint64_t addr, uint64_t val);
 /* Bulk guest memory access (b64read / b64write / memset). */
 void qtest_memread(QTestState *s, uint64_t addr, void *buf, size_t len);
-void qtest_memwrite(QTestState *s, uint64_t addr, const void *buf,
-                    size_t len);
+void qtest_memwrite(QTestState *s, uint64_t addr, const void *buf, size_t len);
 void qtest_memset(QTestState *s, uint64_t addr, uint8_t val, size_t len);
 
 /* ---- interrupts ---- */

@@ -13,8 +13,7 @@
 
 #define EDU_FILE_OFFSET (2 * 1024 * 1024)
 
-static char *edu_backend_object(EduMachine *m, const char *backend,
-                                unsigned mb)
+static char *edu_backend_object(EduMachine *m, const char *backend, unsigned mb)
 {
     if (!strcmp(backend, "memfd")) {
         return g_strdup_printf("memory-backend-memfd,id=ram0,size=%uM", mb);
@@ -47,8 +46,8 @@ EduMachine *edu_machine_start_sized(QTestServer *srv, const char *backend,
 
     m->qts = qtest_init("-m %uM -object %s -machine memory-backend=ram0 "
                         "-device vfio-user-pci,socket=%s,id=edu0,"
-                        "dma-access=%s%s%s", ram_mb, obj,
-                        qtest_server_socket(srv), access,
+                        "dma-access=%s%s%s",
+                        ram_mb, obj, qtest_server_socket(srv), access,
                         extra ? "," : "", extra ? extra : "");
     g_assert_cmphex(qpci_config_readw(m->qts, EDU_SLOT, PCI_VENDOR_ID), ==,
                     0x1234);
@@ -109,13 +108,13 @@ bool edu_dma_try(EduMachine *m, uint64_t src, uint64_t dst, uint64_t len,
     qtest_writeq(qts, m->bar0 + 0x90, len);
     qtest_writel(qts, m->bar0 + 0x98, cmd);
     after = qtest_readl(qts, m->bar0 + 0x98);
-    g_assert_cmphex(after & 1, ==, 0);            /* finished */
-    return !(after & 0x80000000u);                /* error bit */
+    g_assert_cmphex(after & 1, ==, 0); /* finished */
+    return !(after & 0x80000000u);     /* error bit */
 }
 
 /* Program and run one transfer that must succeed. */
-static void edu_dma_run(EduMachine *m, uint64_t src, uint64_t dst,
-                        uint64_t len, uint32_t cmd)
+static void edu_dma_run(EduMachine *m, uint64_t src, uint64_t dst, uint64_t len,
+                        uint32_t cmd)
 {
     g_assert_true(edu_dma_try(m, src, dst, len, cmd));
 }
@@ -216,8 +215,8 @@ char *edu_info_map_line_at(QTestState *qts, const char *name, uint64_t iova)
 {
     g_autofree char *info = qtest_hmp(qts, "info vfio-user");
     g_auto(GStrv) lines = g_strsplit(info, "\n", -1);
-    g_autofree char *key = g_strdup_printf("%s: iova 0x%" PRIx64 " ", name,
-                                           iova);
+    g_autofree char *key =
+        g_strdup_printf("%s: iova 0x%" PRIx64 " ", name, iova);
 
     for (int i = 0; lines[i]; i++) {
         if (strstr(lines[i], key)) {
@@ -228,8 +227,7 @@ char *edu_info_map_line_at(QTestState *qts, const char *name, uint64_t iova)
     g_assert_not_reached();
 }
 
-void edu_assert_map_mode(const char *line, const char *mode,
-                         bool proc_self_mem)
+void edu_assert_map_mode(const char *line, const char *mode, bool proc_self_mem)
 {
     g_autofree char *want = g_strdup_printf(" mode %s ", mode);
 
@@ -237,8 +235,7 @@ void edu_assert_map_mode(const char *line, const char *mode,
         g_printerr("map line '%s' lacks '%s'\n", line, want);
     }
     g_assert_nonnull(strstr(line, want));
-    g_assert_cmpint(strstr(line, "/proc/self/mem") != NULL, ==,
-                    proc_self_mem);
+    g_assert_cmpint(strstr(line, "/proc/self/mem") != NULL, ==, proc_self_mem);
 }
 
 void edu_info_message_bytes(QTestState *qts, uint64_t *rd, uint64_t *wr)
@@ -247,6 +244,8 @@ void edu_info_message_bytes(QTestState *qts, uint64_t *rd, uint64_t *wr)
     const char *p = strstr(info, "dma bytes: message read ");
 
     g_assert_nonnull(p);
-    g_assert_cmpint(sscanf(p, "dma bytes: message read %" SCNu64
-                           " written %" SCNu64, rd, wr), ==, 2);
+    g_assert_cmpint(
+        sscanf(p, "dma bytes: message read %" SCNu64 " written %" SCNu64, rd,
+               wr),
+        ==, 2);
 }

@@ -23,7 +23,7 @@
 
 typedef struct EduMachine {
     QTestState *qts;
-    char *dir;        /* file backend's directory, or NULL */
+    char *dir; /* file backend's directory, or NULL */
     uint64_t bar0;
 } EduMachine;
 

@@ -19,24 +19,24 @@
 #include "system/machine.h"
 
 typedef struct EduCase {
-    const char *backend;   /* "memfd", "file", "ram" */
-    const char *access;    /* dma-access= */
-    const char *mode;      /* expected mode in info vfio-user */
-    bool proc_self_mem;    /* expected "(/proc/self/mem)" */
+    const char *backend; /* "memfd", "file", "ram" */
+    const char *access;  /* dma-access= */
+    const char *mode;    /* expected mode in info vfio-user */
+    bool proc_self_mem;  /* expected "(/proc/self/mem)" */
 } EduCase;
 
 static const EduCase edu_cases[] = {
-    { "memfd", "auto", "mmap", false },
-    { "memfd", "mmap", "mmap", false },
-    { "memfd", "file-io", "file-io", false },
-    { "memfd", "message", "message", false },
-    { "file", "auto", "mmap", false },
-    { "file", "mmap", "mmap", false },
-    { "file", "file-io", "file-io", false },
-    { "file", "message", "message", false },
-    { "ram", "auto", "message", false },
-    { "ram", "file-io", "file-io", true },
-    { "ram", "message", "message", false },
+    {"memfd", "auto", "mmap", false},
+    {"memfd", "mmap", "mmap", false},
+    {"memfd", "file-io", "file-io", false},
+    {"memfd", "message", "message", false},
+    {"file", "auto", "mmap", false},
+    {"file", "mmap", "mmap", false},
+    {"file", "file-io", "file-io", false},
+    {"file", "message", "message", false},
+    {"ram", "auto", "message", false},
+    {"ram", "file-io", "file-io", true},
+    {"ram", "message", "message", false},
 };
 
 /* Registers, DMA both ways, INTx, MSI, and the reported mode. */
@@ -56,7 +56,7 @@ static void test_edu_case(gconstpointer opaque)
     edu_assert_map_mode(map, c->mode, c->proc_self_mem);
     edu_info_message_bytes(m->qts, &before_rd, &before_wr);
     edu_check_dma(m, 256 * 1024, 0x100000, 0x800000);
-    edu_check_dma(m, 4096, 0x3ff000, 0x1000);  /* edge of low pages */
+    edu_check_dma(m, 4096, 0x3ff000, 0x1000); /* edge of low pages */
     edu_info_message_bytes(m->qts, &after_rd, &after_wr);
     if (message) {
         /* the data really travelled as DMA_READ / DMA_WRITE */
@@ -68,17 +68,17 @@ static void test_edu_case(gconstpointer opaque)
     }
     edu_check_intx(m);
     edu_check_msi(m);
-    edu_check_intx(m);   /* MSI off again: back to INTx */
+    edu_check_intx(m); /* MSI off again: back to INTx */
 
     edu_machine_stop(m);
     qtest_server_free(srv);
 }
 
 static const EduCase edu_high_cases[] = {
-    { "memfd", "auto", "mmap", false },
-    { "file", "auto", "mmap", false },
-    { "ram", "file-io", "file-io", true },
-    { "ram", "message", "message", false },
+    {"memfd", "auto", "mmap", false},
+    {"file", "auto", "mmap", false},
+    {"ram", "file-io", "file-io", true},
+    {"ram", "message", "message", false},
 };
 
 #define EDU_HIGH_RAM 0x100000000ULL
@@ -88,11 +88,10 @@ static void test_edu_high_ram(gconstpointer opaque)
 {
     const EduCase *c = opaque;
     QTestServer *srv = qtest_server_start("edu", NULL);
-    EduMachine *m = edu_machine_start_sized(srv, c->backend, c->access,
-                                            NULL, 3072);
+    EduMachine *m =
+        edu_machine_start_sized(srv, c->backend, c->access, NULL, 3072);
     g_autofree char *low = edu_info_map_line_at(m->qts, "ram0", 0);
-    g_autofree char *high = edu_info_map_line_at(m->qts, "ram0",
-                                                 EDU_HIGH_RAM);
+    g_autofree char *high = edu_info_map_line_at(m->qts, "ram0", EDU_HIGH_RAM);
 
     edu_assert_map_mode(low, c->mode, c->proc_self_mem);
     edu_assert_map_mode(high, c->mode, c->proc_self_mem);
@@ -101,8 +100,7 @@ static void test_edu_high_ram(gconstpointer opaque)
     edu_check_dma(m, 128 * 1024, EDU_HIGH_RAM + 0x10000, 0x1000000);
     edu_check_dma(m, 128 * 1024, 0x200000, EDU_HIGH_RAM + 0x8000000);
     /* the last bytes of each section */
-    edu_check_dma(m, 4096, 0xb0000000 - 4096, EDU_HIGH_RAM + 0x10000000 -
-                  4096);
+    edu_check_dma(m, 4096, 0xb0000000 - 4096, EDU_HIGH_RAM + 0x10000000 - 4096);
     edu_machine_stop(m);
     qtest_server_free(srv);
 }
@@ -124,8 +122,7 @@ static void test_edu_dma_outside(gconstpointer opaque)
     /* device -> RAM across the end of RAM, RAM -> device from MMIO */
     g_assert_false(edu_dma_try(m, 0x40000, end - 0x800, 0x1000, 0x3));
     g_assert_false(edu_dma_try(m, 0xc0000000ULL, 0x40000, 0x100, 0x1));
-    g_assert_false(edu_dma_try(m, 0xfffffffffffff000ULL, 0x40000, 0x2000,
-                               0x1));
+    g_assert_false(edu_dma_try(m, 0xfffffffffffff000ULL, 0x40000, 0x2000, 0x1));
     qtest_memread(m->qts, end - sizeof(before), after, sizeof(after));
     memset(before, 0x6d, sizeof(before));
     if (!strcmp(c->mode, "message")) {
@@ -144,20 +141,21 @@ static void test_edu_dma_outside(gconstpointer opaque)
 static void test_edu_legacy_server(void)
 {
     static const char *const backends[][2] = {
-        { "memfd", "auto" }, { "memfd", "file-io" },
-        { "ram", "file-io" }, { "ram", "auto" },
+        {"memfd", "auto"},
+        {"memfd", "file-io"},
+        {"ram", "file-io"},
+        {"ram", "auto"},
     };
 
     for (size_t i = 0; i < G_N_ELEMENTS(backends); i++) {
         QTestServer *srv = qtest_server_start("edu", "--legacy-dma-map");
-        EduMachine *m = edu_machine_start(srv, backends[i][0],
-                                          backends[i][1], NULL);
+        EduMachine *m =
+            edu_machine_start(srv, backends[i][0], backends[i][1], NULL);
         g_autofree char *info = qtest_hmp(m->qts, "info vfio-user");
         g_autofree char *map = edu_info_map_line(m->qts, "ram0");
         bool has_fd = !strcmp(backends[i][0], "memfd");
 
-        g_test_message("legacy %s/%s: %s", backends[i][0], backends[i][1],
-                       map);
+        g_test_message("legacy %s/%s: %s", backends[i][0], backends[i][1], map);
         /* with an mmappable fd: fd only (mmap); otherwise messages */
         edu_assert_map_mode(map, has_fd ? "mmap" : "message", false);
         if (strcmp(backends[i][1], "auto") != 0) {
@@ -182,14 +180,15 @@ static void test_edu_mmap_anon_fails(void)
                          "-m 64M -object memory-backend-ram,id=ram0,"
                          "size=64M -machine memory-backend=ram0 "
                          "-device vfio-user-pci,socket=%s,id=edu0,"
-                         "dma-access=mmap", qtest_server_socket(srv));
+                         "dma-access=mmap",
+                         qtest_server_socket(srv));
     g_assert_null(qts);
     g_assert_true(WIFEXITED(status));
     g_assert_cmpint(WEXITSTATUS(status), !=, 0);
     g_test_message("VMM said: %s", err);
-    g_assert_nonnull(strstr(err, "ram0"));    /* the section */
+    g_assert_nonnull(strstr(err, "ram0")); /* the section */
     g_assert_nonnull(strstr(err, "mmap"));
-    g_assert_nonnull(strstr(err, "edu0"));    /* the device */
+    g_assert_nonnull(strstr(err, "edu0")); /* the device */
     qtest_server_free(srv);
 }
 
@@ -197,8 +196,8 @@ static void test_edu_mmap_anon_fails(void)
 static void test_edu_server_killed(void)
 {
     QTestServer *srv = qtest_server_start("edu", NULL);
-    EduMachine *m = edu_machine_start(srv, "memfd", "auto",
-                                      "x-msg-timeout=30000");
+    EduMachine *m =
+        edu_machine_start(srv, "memfd", "auto", "x-msg-timeout=30000");
     g_autofree char *info = NULL;
     gint64 t0;
     double elapsed;
@@ -208,11 +207,11 @@ static void test_edu_server_killed(void)
     t0 = g_get_monotonic_time();
     g_assert_cmphex(qtest_readl(m->qts, m->bar0 + 0x00), ==, 0xffffffff);
     g_assert_cmphex(qtest_readl(m->qts, m->bar0 + 0x04), ==, 0xffffffff);
-    qtest_writel(m->qts, m->bar0 + 0x08, 5);     /* dropped, no hang */
+    qtest_writel(m->qts, m->bar0 + 0x08, 5); /* dropped, no hang */
     g_assert_cmphex(qtest_readl(m->qts, m->bar0 + 0x08), ==, 0xffffffff);
     elapsed = (g_get_monotonic_time() - t0) / 1e6;
     g_test_message("failed device answered in %.3f s", elapsed);
-    g_assert_cmpfloat(elapsed, <, 5.0);         /* timeout is 30 s */
+    g_assert_cmpfloat(elapsed, <, 5.0); /* timeout is 30 s */
     g_assert_true(qtest_vmm_running(m->qts));
     info = qtest_hmp(m->qts, "info vfio-user");
     g_assert_nonnull(strstr(info, "state failed"));
@@ -230,15 +229,15 @@ static void test_edu_server_killed(void)
 static void test_edu_server_dies_while_waiting(void)
 {
     QTestServer *srv = qtest_server_start("edu", NULL);
-    EduMachine *m = edu_machine_start(srv, "memfd", "auto",
-                                      "x-msg-timeout=30000");
+    EduMachine *m =
+        edu_machine_start(srv, "memfd", "auto", "x-msg-timeout=30000");
     g_autofree char *reply = NULL;
     g_autofree char *info = NULL;
     gint64 t0;
     double elapsed;
 
     edu_check_identity(m);
-    qtest_server_signal(srv, SIGSTOP);   /* requests now go unanswered */
+    qtest_server_signal(srv, SIGSTOP); /* requests now go unanswered */
     t0 = g_get_monotonic_time();
     qtest_command_send(m->qts, "readl 0x%" PRIx64, m->bar0 + 0x04);
     qtest_server_kill(srv);
@@ -257,8 +256,8 @@ static void test_edu_server_dies_while_waiting(void)
 static void test_edu_server_timeout(void)
 {
     QTestServer *srv = qtest_server_start("edu", NULL);
-    EduMachine *m = edu_machine_start(srv, "memfd", "auto",
-                                      "x-msg-timeout=500");
+    EduMachine *m =
+        edu_machine_start(srv, "memfd", "auto", "x-msg-timeout=500");
     g_autofree char *info = NULL;
     gint64 t0;
     double elapsed;
@@ -288,7 +287,7 @@ static void test_edu_system_reset(void)
     QTestServer *srv = qtest_server_start("edu", NULL);
     EduMachine *m = edu_machine_start(srv, "ram", "auto", NULL);
     QTestState *qts = m->qts;
-    uint8_t buf[64], zero[64] = { 0 };
+    uint8_t buf[64], zero[64] = {0};
     uint8_t cap;
 
     qtest_writel(qts, m->bar0 + 0x04, 0x1234);
@@ -374,16 +373,15 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     for (size_t i = 0; i < G_N_ELEMENTS(edu_cases); i++) {
-        g_autofree char *path = g_strdup_printf("/edu/%s/%s",
-                                                edu_cases[i].backend,
-                                                edu_cases[i].access);
+        g_autofree char *path = g_strdup_printf(
+            "/edu/%s/%s", edu_cases[i].backend, edu_cases[i].access);
 
         g_test_add_data_func(path, &edu_cases[i], test_edu_case);
     }
     for (size_t i = 0; i < G_N_ELEMENTS(edu_high_cases); i++) {
-        g_autofree char *path = g_strdup_printf("/edu/high-ram/%s/%s",
-                                                edu_high_cases[i].backend,
-                                                edu_high_cases[i].access);
+        g_autofree char *path =
+            g_strdup_printf("/edu/high-ram/%s/%s", edu_high_cases[i].backend,
+                            edu_high_cases[i].access);
 
         g_test_add_data_func(path, &edu_high_cases[i], test_edu_high_ram);
     }
@@ -391,10 +389,10 @@ int main(int argc, char **argv)
         g_autofree char *path = NULL;
 
         if (strcmp(edu_cases[i].backend, "file") == 0) {
-            continue;   /* same client paths as memfd */
+            continue; /* same client paths as memfd */
         }
-        path = g_strdup_printf("/edu/dma-outside/%s/%s",
-                               edu_cases[i].backend, edu_cases[i].access);
+        path = g_strdup_printf("/edu/dma-outside/%s/%s", edu_cases[i].backend,
+                               edu_cases[i].access);
         g_test_add_data_func(path, &edu_cases[i], test_edu_dma_outside);
     }
     g_test_add_func("/edu/legacy-server", test_edu_legacy_server);

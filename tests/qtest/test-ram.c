@@ -136,7 +136,10 @@ static void test_ram_edges(void)
     RamMachine *m = ram_machine_start_opts(",x-no-posted-writes=on");
     QTestState *qts = m->qts;
     static const uint64_t edges[] = {
-        RAM_HOLE, RAM_HOLE + RAM_HOLE_SIZE, RAM_BAR0_SIZE - 8, 0,
+        RAM_HOLE,
+        RAM_HOLE + RAM_HOLE_SIZE,
+        RAM_BAR0_SIZE - 8,
+        0,
     };
 
     for (size_t e = 0; e < G_N_ELEMENTS(edges); e++) {
@@ -177,7 +180,7 @@ static void test_ram_posted_write_order(void)
 {
     RamMachine *m = ram_machine_start();
     const size_t len = 2 * RAM_HOLE_SIZE;
-    const uint64_t start = RAM_HOLE - RAM_HOLE_SIZE;   /* mmapped part */
+    const uint64_t start = RAM_HOLE - RAM_HOLE_SIZE; /* mmapped part */
 
     for (uint32_t round = 0; round < 50; round++) {
         g_autofree uint8_t *pat = ram_pattern(len, round + 100);
