@@ -64,22 +64,23 @@ configs=(
     "ram file-io file-io /proc/self/mem"
 )
 
-fmt="%-30s | %-24s | %10s | %9s | %s\n"
-printf "$fmt" "RAM backend" "access mode (info)" "bytes" "MB/s" "verified"
-printf "$fmt" "------------------------------" "------------------------" \
+row() {
+    printf '%-30s | %-24s | %10s | %9s | %s\n' "$@"
+}
+row "RAM backend" "access mode (info)" "bytes" "MB/s" "verified"
+row "------------------------------" "------------------------" \
     "----------" "---------" "--------"
 failed=0
 for config in "${configs[@]}"; do
     read -r backend access expect <<<"$config"
-    row=$("$python" "$driver" --vmm "$vmm" --socket "$tmp/edu.sock" \
+    result=$("$python" "$driver" --vmm "$vmm" --socket "$tmp/edu.sock" \
           --workdir "$tmp" --backend "$backend" --dma-access "$access" \
           --expect "$expect" --size "$size" --rounds "$rounds")
     rc=$?
-    IFS=$'\t' read -r b mode bytes mbps verdict <<<"$row"
+    IFS=$'\t' read -r _ mode bytes mbps verdict <<<"$result"
     label="memory-backend-$backend"
     [ "$access" != auto ] && label="$label ($access)"
-    printf "$fmt" "$label" "${mode:--}" "${bytes:-0}" "${mbps:-0}" \
-        "${verdict:-FAILED}"
+    row "$label" "${mode:--}" "${bytes:-0}" "${mbps:-0}" "${verdict:-FAILED}"
     if [ $rc -ne 0 ] || [ "${verdict:-}" != verified ]; then
         failed=1
     fi
