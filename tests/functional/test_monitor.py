@@ -104,5 +104,28 @@ class Monitor(VfuTestCase):
         self.assertIn("state connected", proc.stdout)
 
 
+class QtestStdio(VfuTestCase):
+    """qtest on stdin/stdout, as someone poking at the machine by hand."""
+
+    def test_qtest_stdio(self):
+        srv = self.start_server("edu")
+        proc = subprocess.run(
+            [VMM] + RAM + ["-device", "vfio-user-pci,socket=%s,id=edu0"
+                           % srv.sock, "-qtest", "stdio", "-monitor", "none"],
+            input="endianness\nreadl 0xb0000000\nreadl 0xb0008000\n"
+                  "writeq 0x1000 0x1122334455667788\nreadq 0x1000\n"
+                  "frobnicate\n",
+            capture_output=True, text=True, timeout=TIMEOUT)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(proc.stdout.splitlines(), [
+            "OK little",
+            "OK 0x0000000000081b36",        # host bridge
+            "OK 0x0000000011e81234",        # edu
+            "OK",
+            "OK 0x1122334455667788",
+            "FAIL Unknown command 'frobnicate'",
+        ])
+
+
 if __name__ == "__main__":
     unittest.main()
