@@ -9,6 +9,8 @@
  *   message          anonymous RAM, dma-access=message vs socket streaming
  * Message mode involves the client's receive thread, so it is measured in
  * both CPU placements; the others only with the server on its own CPU.
+ * Each figure's limit is measured again next to it, batches interleaved
+ * (bench_measure_pair), so that the ratio survives a busy machine.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -20,16 +22,15 @@ typedef struct DmaMode {
     const char *name;
     VFIOUserDMAAccess policy;
     BenchRam ram;
-    const char *limit; /* printf format: direction name, size */
+    const char *file_kind; /* file-io: the limit's kind of fd */
 } DmaMode;
 
 static const DmaMode modes[] = {
-    { "mmap", VFIO_USER_DMA_ACCESS_MMAP, BENCH_RAM_MEMFD,
-      "limit.memcpy.%.0s%" PRIu64 },
+    { "mmap", VFIO_USER_DMA_ACCESS_MMAP, BENCH_RAM_MEMFD, NULL },
     { "file-io-memfd", VFIO_USER_DMA_ACCESS_FILE_IO, BENCH_RAM_MEMFD,
-      "limit.memfd.%s.%" PRIu64 },
+      "memfd" },
     { "file-io-procmem", VFIO_USER_DMA_ACCESS_FILE_IO, BENCH_RAM_ANON,
-      "limit.procmem.%s.%" PRIu64 },
+      "procmem" },
     { "message", VFIO_USER_DMA_ACCESS_MESSAGE, BENCH_RAM_ANON, NULL },
 };
 
@@ -53,8 +54,31 @@ static bool dma_batch(void *opaque, uint64_t iters, double *ns, GError **errp)
     return true;
 }
 
+/* The limit @m is compared with, measured next to it. */
+static BenchLimit *dma_limit(const DmaMode *m, BenchPlacement pl,
+                             bool is_write, uint64_t size, BenchLimit *stream,
+                             char **key, GError **errp)
+{
+    const char *raw = is_write ? "pwrite" : "pread";
+    int cpu = bench_placement_server_cpu(pl);
+
+    switch (m->policy) {
+    case VFIO_USER_DMA_ACCESS_MMAP:
+        *key = g_strdup_printf("limit.memcpy.%" PRIu64, size);
+        return bench_limit_memcpy(size, cpu);
+    case VFIO_USER_DMA_ACCESS_FILE_IO:
+        *key = g_strdup_printf("limit.%s.%s.%" PRIu64, m->file_kind, raw,
+                               size);
+        return bench_limit_file(m->file_kind, is_write, size, cpu, errp);
+    default:
+        *key = g_strdup_printf("limit.sock_stream.%s",
+                               bench_placement_name(pl));
+        return stream;
+    }
+}
+
 static void dma_figure(BenchConn *c, const DmaMode *m, BenchPlacement pl,
-                       bool is_write, uint64_t size)
+                       bool is_write, uint64_t size, BenchLimit *stream)
 {
     const char *dir = is_write ? "write" : "read";
     const char *pn = bench_placement_name(pl);
@@ -64,47 +88,59 @@ static void dma_figure(BenchConn *c, const DmaMode *m, BenchPlacement pl,
                                            m->name, dir, size, pn);
     g_autofree char *label = g_strdup_printf("%s %s %s (%s)", m->name, dir,
                                              bench_size_name(size), pn);
-    g_autofree char *limit = NULL;
-    double ns;
+    g_autofree char *limit_key = NULL;
+    BenchLimit *l = dma_limit(m, pl, is_write, size, stream, &limit_key,
+                              &err);
+    double ns, lns;
 
-    if (m->limit) {
-        limit = g_strdup_printf(m->limit, is_write ? "pwrite" : "pread",
-                                size);
-    } else {
-        limit = g_strdup_printf("limit.sock_stream.%s", pn);
-    }
-    if (!bench_measure(dma_batch, &a, UINT64_MAX, &ns, &err)) {
+    if (!l || !bench_measure_pair(dma_batch, &a, bench_limit_batch, l, &ns,
+                                  &lns, &err)) {
         bench_add_error("dma", label, err);
-        return;
-    }
-    bench_add("dma", key, label, "MiB/s", bench_mib_s(size, ns), limit);
-    if (size == 4 * KiB) {
-        g_autofree char *k2 = g_strdup_printf("%s.ns", key);
-        g_autofree char *l2 = g_strdup_printf("%s %s 4 KiB op (%s)", m->name,
-                                              dir, pn);
+    } else {
+        bench_add_paired("dma", key, label, "MiB/s", bench_mib_s(size, ns),
+                         limit_key,
+                         bench_mib_s(bench_limit_bytes(l), lns));
+        if (size == 4 * KiB) {
+            g_autofree char *k2 = g_strdup_printf("%s.ns", key);
+            g_autofree char *l2 = g_strdup_printf("%s %s 4 KiB op (%s)",
+                                                  m->name, dir, pn);
 
-        bench_add("dma", k2, l2, "ns/op", ns, NULL);
+            bench_add("dma", k2, l2, "ns/op", ns, NULL);
+        }
+    }
+    if (l != stream) {
+        bench_limit_free(l);
     }
 }
 
 static void dma_mode(const DmaMode *m, BenchPlacement pl)
 {
     g_autoptr(GError) err = NULL;
+    BenchLimit *stream = NULL;
     BenchConn c;
 
+    /* Fork the streaming peer before the client library starts threads. */
+    if (m->policy == VFIO_USER_DMA_ACCESS_MESSAGE) {
+        stream = bench_limit_socket(true, bench_placement_server_cpu(pl),
+                                    &err);
+        if (!stream) {
+            bench_add_error("dma", m->name, err);
+            return;
+        }
+    }
     if (!bench_conn_open(&c, bench_placement_client_cpu(pl),
                          bench_placement_server_cpu(pl), m->policy, m->ram,
                          &err)) {
         bench_add_error("dma", m->name, err);
-        bench_pin(-1);
-        return;
-    }
-    for (int w = 0; w < 2; w++) {
-        for (size_t i = 0; i < G_N_ELEMENTS(sizes); i++) {
-            dma_figure(&c, m, pl, w, sizes[i]);
+    } else {
+        for (int w = 0; w < 2; w++) {
+            for (size_t i = 0; i < G_N_ELEMENTS(sizes); i++) {
+                dma_figure(&c, m, pl, w, sizes[i], stream);
+            }
         }
+        bench_conn_close(&c);
     }
-    bench_conn_close(&c);
+    bench_limit_free(stream);
     bench_pin(-1);
 }
 

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -24,76 +25,148 @@
 
 static const uint64_t sizes[] = { 4 * KiB, 64 * KiB, 1 * MiB };
 
-/* ---- memcpy ---- */
+/* ---- the probes ---- */
 
-typedef struct CopyArgs {
-    uint8_t *src, *dst;
-    size_t len;
-} CopyArgs;
+typedef enum LimitKind {
+    LIMIT_MEMCPY,
+    LIMIT_LOAD4,
+    LIMIT_FILE,
+    LIMIT_PINGPONG,
+    LIMIT_STREAM,
+} LimitKind;
 
-static bool copy_batch(void *opaque, uint64_t iters, double *ns,
-                       GError **errp)
+typedef struct Peer {
+    pid_t pid;
+    int fd;
+} Peer;
+
+struct BenchLimit {
+    LimitKind kind;
+    int cpu;          /* in-process probes run pinned here; -1: anywhere */
+    uint64_t bytes;   /* per operation */
+    uint8_t *src;     /* memcpy source, load4 source */
+    uint8_t *buf;     /* memcpy destination, file and socket buffer */
+    int fd;           /* file probes: the memfd or /proc/self/mem */
+    off_t off;
+    bool is_write;
+    uint8_t *mem;     /* file probes: the memory behind fd */
+    Peer peer;        /* socket probes */
+};
+
+#define LIMIT_MEM_SIZE (2 * MiB) /* as big as the guest RAM */
+
+static BenchLimit *limit_new(LimitKind kind, uint64_t bytes, int cpu)
 {
-    CopyArgs *a = opaque;
-    uint64_t t0 = bench_now_ns();
+    BenchLimit *l = g_new0(BenchLimit, 1);
 
-    (void)errp;
+    l->kind = kind;
+    l->bytes = bytes;
+    l->cpu = cpu;
+    l->fd = -1;
+    l->peer.pid = -1;
+    l->peer.fd = -1;
+    l->buf = g_malloc(1 * MiB);
+    memset(l->buf, 0x11, 1 * MiB); /* fault it in */
+    return l;
+}
+
+BenchLimit *bench_limit_memcpy(uint64_t size, int cpu)
+{
+    BenchLimit *l = limit_new(LIMIT_MEMCPY, size, cpu);
+
+    l->src = g_malloc(1 * MiB);
+    memset(l->src, 0x5a, 1 * MiB);
+    return l;
+}
+
+BenchLimit *bench_limit_load4(int cpu)
+{
+    BenchLimit *l = bench_limit_memcpy(4, cpu);
+
+    l->kind = LIMIT_LOAD4;
+    return l;
+}
+
+static bool copy_batch(BenchLimit *l, uint64_t iters)
+{
     for (uint64_t i = 0; i < iters; i++) {
-        memcpy(a->dst, a->src, a->len);
-        __asm__ volatile("" : : "r"(a->dst) : "memory");
+        memcpy(l->buf, l->src, l->bytes);
+        __asm__ volatile("" : : "r"(l->buf) : "memory");
     }
-    *ns = (double)(bench_now_ns() - t0);
     return true;
 }
 
 /* One 4-byte load per operation: the cost of a mmapped register read. */
-static bool load4_batch(void *opaque, uint64_t iters, double *ns,
-                        GError **errp)
+static bool load4_batch(BenchLimit *l, uint64_t iters)
 {
-    CopyArgs *a = opaque;
     uint32_t sum = 0;
-    uint64_t t0 = bench_now_ns();
 
-    (void)errp;
     for (uint64_t i = 0; i < iters; i++) {
         uint32_t v;
 
-        memcpy(&v, a->src + ((i * 4) & 0xffc), 4);
+        memcpy(&v, l->src + ((i * 4) & 0xffc), 4);
         sum += v;
         __asm__ volatile("" : "+r"(sum) : : "memory");
     }
-    *ns = (double)(bench_now_ns() - t0);
     return true;
 }
 
-static void limits_memcpy(void)
+/* ---- pread / pwrite ---- */
+
+static bool limit_file_mem(BenchLimit *l, const char *kind, GError **errp)
 {
-    CopyArgs a = {
-        .src = g_malloc(1 * MiB), .dst = g_malloc(1 * MiB),
-    };
-    g_autoptr(GError) err = NULL;
-    double ns;
+    int prot = PROT_READ | PROT_WRITE;
 
-    memset(a.src, 0x5a, 1 * MiB);
-    memset(a.dst, 0, 1 * MiB);
-    for (size_t i = 0; i < G_N_ELEMENTS(sizes); i++) {
-        g_autofree char *key = g_strdup_printf("limit.memcpy.%" PRIu64,
-                                               sizes[i]);
-        g_autofree char *label = g_strdup_printf("memcpy %s",
-                                                 bench_size_name(sizes[i]));
+    if (!strcmp(kind, "memfd")) {
+        l->fd = memfd_create("vfu-bench-limit", MFD_CLOEXEC);
+        if (l->fd < 0 || ftruncate(l->fd, LIMIT_MEM_SIZE) < 0) {
+            return vfu_error_set(errp, errno, "memfd: %s", g_strerror(errno));
+        }
+        l->mem = mmap(NULL, LIMIT_MEM_SIZE, prot, MAP_SHARED, l->fd, 0);
+    } else {
+        l->fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+        if (l->fd < 0) {
+            return vfu_error_set(errp, errno, "/proc/self/mem: %s",
+                                 g_strerror(errno));
+        }
+        l->mem = mmap(NULL, LIMIT_MEM_SIZE, prot,
+                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        l->off = (off_t)(uintptr_t)l->mem;
+    }
+    if (l->mem == MAP_FAILED) {
+        l->mem = NULL;
+        return vfu_error_set(errp, errno, "mmap: %s", g_strerror(errno));
+    }
+    memset(l->mem, 0x33, LIMIT_MEM_SIZE);
+    return true;
+}
 
-        a.len = sizes[i];
-        if (bench_measure(copy_batch, &a, UINT64_MAX, &ns, &err)) {
-            bench_add("limits", key, label, "MiB/s",
-                      bench_mib_s(sizes[i], ns), NULL);
+BenchLimit *bench_limit_file(const char *kind, bool is_write, uint64_t size,
+                             int cpu, GError **errp)
+{
+    BenchLimit *l = limit_new(LIMIT_FILE, size, cpu);
+
+    l->is_write = is_write;
+    if (!limit_file_mem(l, kind, errp)) {
+        bench_limit_free(l);
+        return NULL;
+    }
+    return l;
+}
+
+static bool file_batch(BenchLimit *l, uint64_t iters, GError **errp)
+{
+    for (uint64_t i = 0; i < iters; i++) {
+        ssize_t n = l->is_write ? pwrite(l->fd, l->buf, l->bytes, l->off)
+                                : pread(l->fd, l->buf, l->bytes, l->off);
+
+        if (n != (ssize_t)l->bytes) {
+            return vfu_error_set(errp, n < 0 ? errno : EIO, "%s: %s",
+                                 l->is_write ? "pwrite" : "pread",
+                                 n < 0 ? g_strerror(errno) : "short");
         }
     }
-    if (bench_measure(load4_batch, &a, UINT64_MAX, &ns, &err)) {
-        bench_add("limits", "limit.load4", "4-byte memory load", "ns/op", ns,
-                  NULL);
-    }
-    g_free(a.src);
-    g_free(a.dst);
+    return true;
 }
 
 /* ---- AF_UNIX between two processes ---- */
@@ -147,12 +220,6 @@ static int peer_main(int fd, int cpu)
     return 0;
 }
 
-typedef struct Peer {
-    pid_t pid;
-    int fd;
-    uint8_t *buf;
-} Peer;
-
 static bool peer_start(Peer *p, int cpu, GError **errp)
 {
     int sv[2];
@@ -169,193 +236,222 @@ static bool peer_start(Peer *p, int cpu, GError **errp)
     }
     if (p->pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
-        close(sv[0]);
-        _exit(peer_main(sv[1], cpu));
+        if (dup2(sv[1], 3) < 0) {
+            _exit(1);
+        }
+        close_range(4, ~0u, 0);
+        _exit(peer_main(3, cpu));
     }
     close(sv[1]);
     p->fd = sv[0];
-    p->buf = g_malloc0(1 * MiB);
     return true;
 }
 
-static void peer_stop(Peer *p)
+BenchLimit *bench_limit_socket(bool stream, int peer_cpu, GError **errp)
 {
-    close(p->fd);
-    waitpid(p->pid, NULL, 0);
-    g_free(p->buf);
+    BenchLimit *l = limit_new(stream ? LIMIT_STREAM : LIMIT_PINGPONG,
+                              stream ? 1 * MiB : 16, -1);
+
+    if (!peer_start(&l->peer, peer_cpu, errp)) {
+        bench_limit_free(l);
+        return NULL;
+    }
+    return l;
 }
 
-static bool pingpong_batch(void *opaque, uint64_t iters, double *ns,
-                           GError **errp)
+static bool pingpong_batch(BenchLimit *l, uint64_t iters, GError **errp)
 {
-    Peer *p = opaque;
     PeerCmd cmd = { .op = PEER_PINGPONG, .count = iters };
-    uint64_t t0;
 
-    if (!io_all(p->fd, &cmd, sizeof(cmd), true)) {
+    if (!io_all(l->peer.fd, &cmd, sizeof(cmd), true)) {
         return vfu_error_set(errp, EPIPE, "ping-pong peer went away");
     }
-    t0 = bench_now_ns();
     for (uint64_t i = 0; i < iters; i++) {
-        if (!io_all(p->fd, p->buf, 16, true) ||
-            !io_all(p->fd, p->buf, 16, false)) {
+        if (!io_all(l->peer.fd, l->buf, 16, true) ||
+            !io_all(l->peer.fd, l->buf, 16, false)) {
             return vfu_error_set(errp, EPIPE, "ping-pong peer went away");
         }
     }
-    *ns = (double)(bench_now_ns() - t0);
     return true;
 }
 
-static bool stream_batch(void *opaque, uint64_t iters, double *ns,
-                         GError **errp)
+static bool stream_batch(BenchLimit *l, uint64_t iters, GError **errp)
 {
-    Peer *p = opaque;
     PeerCmd cmd = { .op = PEER_STREAM, .count = iters };
-    uint64_t t0 = bench_now_ns();
 
-    if (!io_all(p->fd, &cmd, sizeof(cmd), true)) {
+    if (!io_all(l->peer.fd, &cmd, sizeof(cmd), true)) {
         return vfu_error_set(errp, EPIPE, "streaming peer went away");
     }
     for (uint64_t i = 0; i < iters; i++) {
-        if (!io_all(p->fd, p->buf, 1 * MiB, false)) {
+        if (!io_all(l->peer.fd, l->buf, 1 * MiB, false)) {
             return vfu_error_set(errp, EPIPE, "streaming peer went away");
         }
     }
-    *ns = (double)(bench_now_ns() - t0);
     return true;
+}
+
+/* ---- the common batch function ---- */
+
+static bool limit_run(BenchLimit *l, uint64_t iters, GError **errp)
+{
+    switch (l->kind) {
+    case LIMIT_MEMCPY:
+        return copy_batch(l, iters);
+    case LIMIT_LOAD4:
+        return load4_batch(l, iters);
+    case LIMIT_FILE:
+        return file_batch(l, iters, errp);
+    case LIMIT_PINGPONG:
+        return pingpong_batch(l, iters, errp);
+    case LIMIT_STREAM:
+        return stream_batch(l, iters, errp);
+    }
+    return vfu_error_set(errp, EINVAL, "unknown limit");
+}
+
+bool bench_limit_batch(void *opaque, uint64_t iters, double *ns,
+                       GError **errp)
+{
+    BenchLimit *l = opaque;
+    cpu_set_t saved;
+    bool pinned = l->cpu >= 0 &&
+                  sched_getaffinity(0, sizeof(saved), &saved) == 0;
+    uint64_t t0;
+    bool ok;
+
+    if (pinned) {
+        bench_pin(l->cpu);
+    }
+    t0 = bench_now_ns();
+    ok = limit_run(l, iters, errp);
+    *ns = (double)(bench_now_ns() - t0);
+    if (pinned) {
+        sched_setaffinity(0, sizeof(saved), &saved);
+    }
+    return ok;
+}
+
+uint64_t bench_limit_bytes(BenchLimit *l)
+{
+    return l->bytes;
+}
+
+void bench_limit_free(BenchLimit *l)
+{
+    if (!l) {
+        return;
+    }
+    if (l->peer.fd >= 0) {
+        close(l->peer.fd);
+    }
+    if (l->peer.pid > 0) {
+        waitpid(l->peer.pid, NULL, 0);
+    }
+    if (l->mem) {
+        munmap(l->mem, LIMIT_MEM_SIZE);
+    }
+    if (l->fd >= 0) {
+        close(l->fd);
+    }
+    g_free(l->src);
+    g_free(l->buf);
+    g_free(l);
+}
+
+/* ---- the limits section ---- */
+
+/* Measure @l and add it as @key; takes @l. */
+static void limit_figure(BenchLimit *l, const char *key, const char *label,
+                         bool latency)
+{
+    g_autoptr(GError) err = NULL;
+    double ns;
+
+    if (!bench_measure(bench_limit_batch, l, UINT64_MAX, &ns, &err)) {
+        bench_add_error("limits", label, err);
+    } else if (latency) {
+        bench_add("limits", key, label, "ns/op", ns, NULL);
+    } else {
+        bench_add("limits", key, label, "MiB/s",
+                  bench_mib_s(bench_limit_bytes(l), ns), NULL);
+    }
+    bench_limit_free(l);
 }
 
 static void limits_socket(BenchPlacement pl)
 {
     const char *pn = bench_placement_name(pl);
     g_autoptr(GError) err = NULL;
-    g_autofree char *k1 = g_strdup_printf("limit.sock_rtt.%s", pn);
-    g_autofree char *l1 = g_strdup_printf("socket 16 B round trip (%s)", pn);
-    g_autofree char *k2 = g_strdup_printf("limit.sock_stream.%s", pn);
-    g_autofree char *l2 = g_strdup_printf("socket streaming 1 MiB (%s)", pn);
-    Peer p;
-    double ns;
 
     bench_pin(bench_placement_client_cpu(pl));
-    if (!peer_start(&p, bench_placement_server_cpu(pl), &err)) {
-        bench_add_error("limits", "socket peer", err);
-        bench_pin(-1);
-        return;
+    for (int stream = 0; stream < 2; stream++) {
+        g_autofree char *key = g_strdup_printf(
+            "limit.%s.%s", stream ? "sock_stream" : "sock_rtt", pn);
+        g_autofree char *label = g_strdup_printf(
+            stream ? "socket streaming 1 MiB (%s)"
+                   : "socket 16 B round trip (%s)", pn);
+        BenchLimit *l = bench_limit_socket(stream,
+                                           bench_placement_server_cpu(pl),
+                                           &err);
+
+        if (!l) {
+            bench_add_error("limits", label, err);
+            g_clear_error(&err);
+            continue;
+        }
+        limit_figure(l, key, label, !stream);
     }
-    if (bench_measure(pingpong_batch, &p, UINT64_MAX, &ns, &err)) {
-        bench_add("limits", k1, l1, "ns/op", ns, NULL);
-    } else {
-        bench_add_error("limits", l1, err);
-        g_clear_error(&err);
-    }
-    if (bench_measure(stream_batch, &p, UINT64_MAX, &ns, &err)) {
-        bench_add("limits", k2, l2, "MiB/s", bench_mib_s(1 * MiB, ns), NULL);
-    } else {
-        bench_add_error("limits", l2, err);
-    }
-    peer_stop(&p);
     bench_pin(-1);
 }
 
-/* ---- pread / pwrite ---- */
-
-typedef struct FileArgs {
-    int fd;
-    off_t off;
-    uint8_t *buf;
-    size_t len;
-    bool is_write;
-} FileArgs;
-
-static bool file_batch(void *opaque, uint64_t iters, double *ns,
-                       GError **errp)
+static void limits_files(int cpu)
 {
-    FileArgs *a = opaque;
-    uint64_t t0 = bench_now_ns();
-
-    for (uint64_t i = 0; i < iters; i++) {
-        ssize_t n = a->is_write ? pwrite(a->fd, a->buf, a->len, a->off)
-                                : pread(a->fd, a->buf, a->len, a->off);
-
-        if (n != (ssize_t)a->len) {
-            return vfu_error_set(errp, n < 0 ? errno : EIO, "%s: %s",
-                                 a->is_write ? "pwrite" : "pread",
-                                 n < 0 ? g_strerror(errno) : "short");
-        }
-    }
-    *ns = (double)(bench_now_ns() - t0);
-    return true;
-}
-
-static void limits_file(const char *kind, int fd, off_t off)
-{
-    FileArgs a = { .fd = fd, .off = off, .buf = g_malloc0(1 * MiB) };
+    static const char *const kinds[] = { "memfd", "procmem" };
     g_autoptr(GError) err = NULL;
-    double ns;
 
-    for (int w = 0; w < 2; w++) {
-        for (size_t i = 0; i < G_N_ELEMENTS(sizes); i++) {
-            const char *op = w ? "pwrite" : "pread";
-            g_autofree char *key = g_strdup_printf(
-                "limit.%s.%s.%" PRIu64, kind, op, sizes[i]);
-            g_autofree char *label = g_strdup_printf(
-                "%s %s %s", kind, op, bench_size_name(sizes[i]));
+    for (size_t k = 0; k < G_N_ELEMENTS(kinds); k++) {
+        for (int w = 0; w < 2; w++) {
+            for (size_t i = 0; i < G_N_ELEMENTS(sizes); i++) {
+                const char *op = w ? "pwrite" : "pread";
+                g_autofree char *key = g_strdup_printf(
+                    "limit.%s.%s.%" PRIu64, kinds[k], op, sizes[i]);
+                g_autofree char *label = g_strdup_printf(
+                    "%s %s %s", kinds[k], op, bench_size_name(sizes[i]));
+                BenchLimit *l = bench_limit_file(kinds[k], w, sizes[i], cpu,
+                                                 &err);
 
-            a.len = sizes[i];
-            a.is_write = w;
-            if (bench_measure(file_batch, &a, UINT64_MAX, &ns, &err)) {
-                bench_add("limits", key, label, "MiB/s",
-                          bench_mib_s(sizes[i], ns), NULL);
-            } else {
-                bench_add_error("limits", label, err);
-                g_clear_error(&err);
+                if (!l) {
+                    bench_add_error("limits", label, err);
+                    g_clear_error(&err);
+                    continue;
+                }
+                limit_figure(l, key, label, false);
             }
         }
-    }
-    g_free(a.buf);
-}
-
-static void limits_files(void)
-{
-    int memfd = memfd_create("vfu-bench-limit", MFD_CLOEXEC);
-    int mem = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
-    void *anon = mmap(NULL, 1 * MiB, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    GError *err = NULL;
-
-    if (memfd >= 0 && ftruncate(memfd, 1 * MiB) == 0) {
-        limits_file("memfd", memfd, 0);
-    } else {
-        vfu_error_set(&err, errno, "memfd: %s", g_strerror(errno));
-        bench_add_error("limits", "memfd", err);
-        g_clear_error(&err);
-    }
-    if (mem >= 0 && anon != MAP_FAILED) {
-        memset(anon, 0x33, 1 * MiB);
-        limits_file("procmem", mem, (off_t)(uintptr_t)anon);
-    } else {
-        vfu_error_set(&err, errno, "/proc/self/mem: %s", g_strerror(errno));
-        bench_add_error("limits", "procmem", err);
-        g_clear_error(&err);
-    }
-    if (memfd >= 0) {
-        close(memfd);
-    }
-    if (mem >= 0) {
-        close(mem);
-    }
-    if (anon != MAP_FAILED) {
-        munmap(anon, 1 * MiB);
     }
 }
 
 void bench_limits(void)
 {
-    limits_memcpy();
+    /* In-process limits run where the DMA server runs. */
+    int cpu = bench_placement_available(BENCH_SPLIT_CPU)
+                  ? bench_placement_server_cpu(BENCH_SPLIT_CPU)
+                  : bench_cfg.cpu_a;
+
+    for (size_t i = 0; i < G_N_ELEMENTS(sizes); i++) {
+        g_autofree char *key = g_strdup_printf("limit.memcpy.%" PRIu64,
+                                               sizes[i]);
+        g_autofree char *label = g_strdup_printf("memcpy %s",
+                                                 bench_size_name(sizes[i]));
+
+        limit_figure(bench_limit_memcpy(sizes[i], cpu), key, label, false);
+    }
+    limit_figure(bench_limit_load4(cpu), "limit.load4", "4-byte memory load",
+                 true);
     for (int p = BENCH_SAME_CPU; p <= BENCH_SPLIT_CPU; p++) {
         if (bench_placement_available(p)) {
             limits_socket(p);
         }
     }
-    limits_files();
+    limits_files(cpu);
 }

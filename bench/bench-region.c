@@ -3,7 +3,8 @@
  * to a callback BAR and to config space (compared with the raw socket
  * round trip of the same CPU placement), posted BAR writes (compared with
  * waited-for ones), and accesses to a memory-backed BAR that the client
- * mmapped (compared with plain loads and memcpy).
+ * mmapped (compared with plain loads and memcpy).  Every limit is measured
+ * again next to its figure, batches interleaved (bench_measure_pair).
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -77,47 +78,75 @@ static bool region_batch(void *opaque, uint64_t iters, double *ns,
     return true;
 }
 
+/* Measure @op next to its limit (@lfn on @lopaque, @lbytes per op). */
 static void region_figure(BenchConn *c, RegionOp op, const char *key,
-                          const char *label, const char *limit)
+                          const char *label, const char *limit_key,
+                          BenchBatchFn lfn, void *lopaque, uint64_t lbytes)
 {
     RegionArgs a = { .conn = c, .op = op };
     g_autoptr(GError) err = NULL;
-    double ns;
+    double ns, lns;
 
     a.buf = op == OP_MMAP_READ64K ? g_malloc(64 * KiB) : NULL;
-    if (!bench_measure(region_batch, &a, UINT64_MAX, &ns, &err)) {
+    if (!bench_measure_pair(region_batch, &a, lfn, lopaque, &ns, &lns,
+                            &err)) {
         bench_add_error("region", label, err);
     } else if (op == OP_MMAP_READ64K) {
-        bench_add("region", key, label, "MiB/s", bench_mib_s(64 * KiB, ns),
-                  limit);
+        bench_add_paired("region", key, label, "MiB/s",
+                         bench_mib_s(64 * KiB, ns), limit_key,
+                         bench_mib_s(lbytes, lns));
     } else {
-        bench_add("region", key, label, "ns/op", ns, limit);
+        bench_add_paired("region", key, label, "ns/op", ns, limit_key, lns);
     }
     g_free(a.buf);
+}
+
+/* Accesses to the mmapped BAR against loads and memcpy (client CPU). */
+static void region_mmap(BenchConn *c, int cpu)
+{
+    BenchLimit *load4 = bench_limit_load4(cpu);
+    BenchLimit *copy = bench_limit_memcpy(64 * KiB, cpu);
+
+    region_figure(c, OP_MMAP_READ4, "region.mmap_read4",
+                  "mmapped BAR read 4 B", "limit.load4", bench_limit_batch,
+                  load4, 4);
+    region_figure(c, OP_MMAP_READ64K, "region.mmap_read.65536",
+                  "mmapped BAR read 64 KiB", "limit.memcpy.65536",
+                  bench_limit_batch, copy, 64 * KiB);
+    bench_limit_free(load4);
+    bench_limit_free(copy);
 }
 
 static void region_placement(BenchPlacement pl)
 {
     static const struct {
         RegionOp op;
-        const char *name, *what, *limit;
+        const char *name, *what;
     } figs[] = {
-        { OP_BAR_READ, "bar_read", "BAR REGION_READ 4 B", "limit.sock_rtt" },
-        { OP_CONFIG_READ, "config_read", "config REGION_READ 4 B",
-          "limit.sock_rtt" },
-        { OP_BAR_WRITE, "bar_write", "BAR REGION_WRITE 4 B",
-          "limit.sock_rtt" },
-        { OP_POSTED_WRITE, "posted_write", "BAR posted write 4 B",
-          "region.bar_write" },
+        { OP_BAR_READ, "bar_read", "BAR REGION_READ 4 B" },
+        { OP_CONFIG_READ, "config_read", "config REGION_READ 4 B" },
+        { OP_BAR_WRITE, "bar_write", "BAR REGION_WRITE 4 B" },
     };
     const char *pn = bench_placement_name(pl);
     g_autoptr(GError) err = NULL;
+    g_autofree char *rtt_key = g_strdup_printf("limit.sock_rtt.%s", pn);
+    g_autofree char *wr_key = g_strdup_printf("region.bar_write.%s", pn);
+    g_autofree char *pw_key = g_strdup_printf("region.posted_write.%s", pn);
+    g_autofree char *pw_label = g_strdup_printf("BAR posted write 4 B (%s)",
+                                                pn);
+    /* Fork the ping-pong peer before the client library starts threads. */
+    BenchLimit *rtt = bench_limit_socket(false,
+                                         bench_placement_server_cpu(pl),
+                                         &err);
+    RegionArgs nonposted;
     BenchConn c;
 
-    if (!bench_conn_open(&c, bench_placement_client_cpu(pl),
-                         bench_placement_server_cpu(pl),
-                         VFIO_USER_DMA_ACCESS_AUTO, BENCH_RAM_NONE, &err)) {
+    if (!rtt || !bench_conn_open(&c, bench_placement_client_cpu(pl),
+                                 bench_placement_server_cpu(pl),
+                                 VFIO_USER_DMA_ACCESS_AUTO, BENCH_RAM_NONE,
+                                 &err)) {
         bench_add_error("region", pn, err);
+        bench_limit_free(rtt);
         bench_pin(-1);
         return;
     }
@@ -125,17 +154,18 @@ static void region_placement(BenchPlacement pl)
         g_autofree char *key = g_strdup_printf("region.%s.%s", figs[i].name,
                                                pn);
         g_autofree char *label = g_strdup_printf("%s (%s)", figs[i].what, pn);
-        g_autofree char *limit = g_strdup_printf("%s.%s", figs[i].limit, pn);
 
-        region_figure(&c, figs[i].op, key, label, limit);
+        region_figure(&c, figs[i].op, key, label, rtt_key,
+                      bench_limit_batch, rtt, 16);
     }
+    nonposted = (RegionArgs){ .conn = &c, .op = OP_BAR_WRITE };
+    region_figure(&c, OP_POSTED_WRITE, pw_key, pw_label, wr_key,
+                  region_batch, &nonposted, 4);
     if (pl == BENCH_SAME_CPU) {
-        region_figure(&c, OP_MMAP_READ4, "region.mmap_read4",
-                      "mmapped BAR read 4 B", "limit.load4");
-        region_figure(&c, OP_MMAP_READ64K, "region.mmap_read.65536",
-                      "mmapped BAR read 64 KiB", "limit.memcpy.65536");
+        region_mmap(&c, bench_placement_client_cpu(pl));
     }
     bench_conn_close(&c);
+    bench_limit_free(rtt);
     bench_pin(-1);
 }
 

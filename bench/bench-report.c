@@ -31,7 +31,14 @@ static GArray *targets;   /* BenchTarget */
 void bench_add(const char *section, const char *key, const char *label,
                const char *unit, double value, const char *limit_key)
 {
-    BenchResult r = { .value = value };
+    bench_add_paired(section, key, label, unit, value, limit_key, 0);
+}
+
+void bench_add_paired(const char *section, const char *key,
+                      const char *label, const char *unit, double value,
+                      const char *limit_key, double limit_value)
+{
+    BenchResult r = { .value = value, .limit_value = limit_value };
 
     if (!results) {
         results = g_array_new(FALSE, TRUE, sizeof(BenchResult));
@@ -93,6 +100,36 @@ static const BenchResult *limit_of(const BenchResult *r)
     return r->limit_key[0] ? bench_find(r->limit_key) : NULL;
 }
 
+/* The limit's value for @r: the paired one, else the looked-up one. */
+static double limit_value(const BenchResult *r)
+{
+    const BenchResult *l = limit_of(r);
+
+    return r->limit_value > 0 ? r->limit_value : l ? l->value : 0;
+}
+
+/* The limit's label ("paired" when measured next to the figure). */
+static char *limit_label(const BenchResult *r)
+{
+    const BenchResult *l = limit_of(r);
+    const char *name = l ? l->label : r->limit_key;
+
+    return r->limit_value > 0 ? g_strdup_printf("%s, paired", name)
+                              : g_strdup(name);
+}
+
+bool bench_ratio(const char *key, double *ratio)
+{
+    const BenchResult *r = bench_find(key);
+    double lv = r ? limit_value(r) : 0;
+
+    if (!r || lv <= 0 || r->value <= 0) {
+        return false;
+    }
+    *ratio = r->value / lv;
+    return true;
+}
+
 static char *cpu_model(void)
 {
     g_autofree char *text = NULL;
@@ -129,11 +166,13 @@ static void print_machine_text(void)
 
 static void print_result_text(const BenchResult *r)
 {
-    const BenchResult *l = limit_of(r);
+    double lv = limit_value(r);
 
     printf("  %-46s %12.2f %-10s", r->label, r->value, r->unit);
-    if (l && l->value > 0) {
-        printf(" %7.3f x %s", r->value / l->value, l->label);
+    if (lv > 0) {
+        g_autofree char *ll = limit_label(r);
+
+        printf(" %7.3f x %s", r->value / lv, ll);
     }
     printf("\n");
 }
@@ -170,7 +209,7 @@ void bench_report_text(void)
 
 static void json_result(JsonBuilder *b, const BenchResult *r)
 {
-    const BenchResult *l = limit_of(r);
+    double lv = limit_value(r);
 
     json_builder_begin_object(b);
     json_builder_set_member_name(b, "key");
@@ -181,13 +220,15 @@ static void json_result(JsonBuilder *b, const BenchResult *r)
     json_builder_add_string_value(b, r->unit);
     json_builder_set_member_name(b, "value");
     json_builder_add_double_value(b, isfinite(r->value) ? r->value : 0);
-    if (l && l->value > 0) {
+    if (lv > 0) {
         json_builder_set_member_name(b, "limit");
-        json_builder_add_string_value(b, l->key);
+        json_builder_add_string_value(b, r->limit_key);
         json_builder_set_member_name(b, "limit_value");
-        json_builder_add_double_value(b, l->value);
+        json_builder_add_double_value(b, lv);
+        json_builder_set_member_name(b, "limit_paired");
+        json_builder_add_boolean_value(b, r->limit_value > 0);
         json_builder_set_member_name(b, "ratio");
-        json_builder_add_double_value(b, r->value / l->value);
+        json_builder_add_double_value(b, r->value / lv);
     }
     json_builder_end_object(b);
 }

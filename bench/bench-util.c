@@ -141,6 +141,36 @@ bool bench_measure(BenchBatchFn fn, void *opaque, uint64_t max_iters,
     return true;
 }
 
+bool bench_measure_pair(BenchBatchFn fa, void *a, BenchBatchFn fb, void *b,
+                        double *ns_a, double *ns_b, GError **errp)
+{
+    double pa[64], pb[64];
+    int reps = MIN(bench_cfg.reps, (int)G_N_ELEMENTS(pa));
+    uint64_t ia, ib;
+
+    if (!bench_size_batch(fa, a, UINT64_MAX, &ia, errp) ||
+        !bench_size_batch(fb, b, UINT64_MAX, &ib, errp)) {
+        return false;
+    }
+    for (int i = 0; i < reps; i++) {
+        double ns;
+
+        if (!fa(a, ia, &ns, errp)) {
+            return false;
+        }
+        pa[i] = ns / (double)ia;
+        if (!fb(b, ib, &ns, errp)) {
+            return false;
+        }
+        pb[i] = ns / (double)ib;
+    }
+    qsort(pa, reps, sizeof(pa[0]), cmp_double);
+    qsort(pb, reps, sizeof(pb[0]), cmp_double);
+    *ns_a = pa[reps / 2];
+    *ns_b = pb[reps / 2];
+    return true;
+}
+
 double bench_mib_s(uint64_t bytes, double ns_per_op)
 {
     return ns_per_op > 0 ? (double)bytes / ns_per_op * 1e9 / (double)MiB : 0;

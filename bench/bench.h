@@ -69,6 +69,13 @@ typedef bool (*BenchBatchFn)(void *opaque, uint64_t iters, double *ns,
                              GError **errp);
 bool bench_measure(BenchBatchFn fn, void *opaque, uint64_t max_iters,
                    double *ns_per_op, GError **errp);
+/*
+ * The same for a figure and the limit it is compared with, their batches
+ * interleaved (a, b, a, b...) so that a change in machine load hits both:
+ * the ratio is then much steadier than that of two separate measurements.
+ */
+bool bench_measure_pair(BenchBatchFn fa, void *a, BenchBatchFn fb, void *b,
+                        double *ns_a, double *ns_b, GError **errp);
 
 /* MiB/s for @bytes per operation taking @ns_per_op. */
 double bench_mib_s(uint64_t bytes, double ns_per_op);
@@ -103,11 +110,18 @@ typedef struct BenchResult {
     char unit[16];
     double value;
     char limit_key[64];
+    double limit_value; /* measured with the figure (paired); 0: look up */
 } BenchResult;
 
 void bench_add(const char *section, const char *key, const char *label,
                const char *unit, double value, const char *limit_key);
+/* A figure with its limit measured alongside it (bench_measure_pair). */
+void bench_add_paired(const char *section, const char *key,
+                      const char *label, const char *unit, double value,
+                      const char *limit_key, double limit_value);
 const BenchResult *bench_find(const char *key);
+/* value / limit of @key (paired limit first); false if not measured. */
+bool bench_ratio(const char *key, double *ratio);
 /* An error that stopped part of a section (printed and put in JSON). */
 void bench_add_error(const char *section, const char *what,
                      const GError *err);
@@ -199,6 +213,27 @@ uint64_t bench_conn_server_allocs(BenchConn *c, GError **errp);
 
 /* The server child's main function (bench-server.c). */
 int bench_server_main(int sock, int cpu);
+
+/* ---- limit probes (bench-limits.c) ---- */
+
+/*
+ * A limit that a section can measure next to its own figure: a batch
+ * function (bench_limit_batch) plus what it needs (buffers, fds, a peer
+ * process).  In-process probes run pinned to @cpu; socket probes run a
+ * peer process pinned to @cpu and run on the caller's CPU themselves.
+ */
+typedef struct BenchLimit BenchLimit;
+
+BenchLimit *bench_limit_memcpy(uint64_t size, int cpu);
+BenchLimit *bench_limit_load4(int cpu);
+/* @kind: "memfd" or "procmem" (anonymous memory via /proc/self/mem). */
+BenchLimit *bench_limit_file(const char *kind, bool is_write, uint64_t size,
+                             int cpu, GError **errp);
+BenchLimit *bench_limit_socket(bool stream, int peer_cpu, GError **errp);
+bool bench_limit_batch(void *limit, uint64_t iters, double *ns,
+                       GError **errp);
+uint64_t bench_limit_bytes(BenchLimit *l); /* per operation */
+void bench_limit_free(BenchLimit *l);
 
 /* ---- sections ---- */
 
