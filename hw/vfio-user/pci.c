@@ -75,6 +75,9 @@ struct VFIOUserPCIDevice {
     VUPCIVector *vectors;
     bool has_intx;
     bool intx_level;
+    /* Per BAR, bytes [lo, hi) that posted writes may still be changing */
+    uint64_t posted_lo[PCI_NUM_BARS];
+    uint64_t posted_hi[PCI_NUM_BARS];
     int failed;
     GMutex err_lock;
     char *last_error;
@@ -259,6 +262,61 @@ static void vupci_intx_eoi(VFIOUserPCIDevice *dev)
     }
 }
 
+/* ---- posted-write ordering ---- */
+
+/* Would device.c serve [off, off+len) of @r from an mmapped area? */
+static bool vupci_mmapped(const VFIOUserRegion *r, uint64_t off, uint64_t len)
+{
+    for (uint32_t i = 0; i < r->nr_mmaps; i++) {
+        if (r->mmaps[i].host && off >= r->mmaps[i].offset &&
+            len <= r->mmaps[i].size &&
+            off - r->mmaps[i].offset <= r->mmaps[i].size - len) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * Ordering: an access served from mmapped BAR memory must not pass a
+ * posted REGION_WRITE of the same bytes.  When it would, wait for one
+ * round trip first (the server handles a connection's messages in order).
+ * Any blocking request has the same effect, so it clears the record.
+ */
+static void vupci_posted_clear(VFIOUserPCIDevice *dev)
+{
+    memset(dev->posted_hi, 0, sizeof(dev->posted_hi));
+}
+
+static void vupci_posted_add(VFIOUserPCIDevice *dev, int bar, uint64_t off,
+                             uint64_t len)
+{
+    if (!dev->posted_hi[bar]) {
+        dev->posted_lo[bar] = off;
+        dev->posted_hi[bar] = off + len;
+    } else {
+        dev->posted_lo[bar] = MIN(dev->posted_lo[bar], off);
+        dev->posted_hi[bar] = MAX(dev->posted_hi[bar], off + len);
+    }
+}
+
+static void vupci_flush_posted(VFIOUserPCIDevice *dev, int bar, uint64_t off,
+                               uint64_t len)
+{
+    uint32_t dummy;
+    GError *err = NULL;
+
+    if (off >= dev->posted_hi[bar] || off + len <= dev->posted_lo[bar]) {
+        return;
+    }
+    if (!vfio_user_region_read(&dev->vdev, CONFIG_INDEX, PCI_VENDOR_ID, &dummy,
+                               sizeof(dummy), &err)) {
+        g_debug("%s: flushing posted writes: %s", dev->pdev.id, err->message);
+        g_clear_error(&err);
+    }
+    vupci_posted_clear(dev);
+}
+
 /* ---- config space ---- */
 
 /* Bytes never forwarded to the server: BARs, ROM, line, id overrides. */
@@ -281,6 +339,7 @@ static uint32_t vupci_server_config(VFIOUserPCIDevice *dev, uint32_t off,
     uint32_t val = UINT32_MAX;
     GError *err = NULL;
 
+    vupci_posted_clear(dev); /* a blocking request orders what came before */
     if (!vfio_user_region_read(&dev->vdev, CONFIG_INDEX, off, &val, len,
                                &err)) {
         if (!vupci_failed(dev)) {
@@ -449,12 +508,12 @@ static bool vupci_setup_caps(VFIOUserPCIDevice *dev, GError **errp)
 static void vupci_region_rw(VFIOUserPCIDevice *dev, int bar, uint64_t off,
                             uint8_t *p, uint64_t n, bool is_write)
 {
-    uint64_t size = dev->vdev.regions[bar].size;
+    const VFIOUserRegion *r = &dev->vdev.regions[bar];
     GError *err = NULL;
-    bool ok;
+    bool ok, direct;
 
-    if (off >= size || n > size - off) {
-        uint64_t inside = off < size ? size - off : 0;
+    if (off >= r->size || n > r->size - off) {
+        uint64_t inside = off < r->size ? r->size - off : 0;
 
         if (!is_write) {
             memset(p + inside, 0xff, n - inside);
@@ -464,9 +523,18 @@ static void vupci_region_rw(VFIOUserPCIDevice *dev, int bar, uint64_t off,
     if (!n) {
         return;
     }
+    direct = vupci_mmapped(r, off, n);
+    if (direct) {
+        vupci_flush_posted(dev, bar, off, n);
+    }
     ok = is_write
              ? vfio_user_region_write(&dev->vdev, bar, off, p, n, true, &err)
              : vfio_user_region_read(&dev->vdev, bar, off, p, n, &err);
+    if (!direct && is_write && dev->vdev.posted_writes) {
+        vupci_posted_add(dev, bar, off, n);
+    } else if (!direct) {
+        vupci_posted_clear(dev);
+    }
     if (!ok) {
         vupci_note_error(dev, is_write ? "BAR write" : "BAR read", err);
         g_clear_error(&err);
