@@ -95,8 +95,9 @@ struct VFIOUserProxy {
 
     GMutex send_lock; /* held while one whole message is written */
 
-    /* Receive thread only: unread payload of the request being handled. */
-    size_t req_remaining;
+    /* Receive thread only: the server request being handled. */
+    uint16_t req_cmd;     /* its command, for messages */
+    size_t req_remaining; /* its unread payload */
 };
 
 /* proxy.c: sum of @iov lengths; false when it does not fit in a size_t. */

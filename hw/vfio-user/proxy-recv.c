@@ -187,10 +187,61 @@ static bool proxy_handle_reply(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
     return ok;
 }
 
-static bool proxy_handle_request(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
-                                 int *fds, size_t nfds, GError **errp)
+/*
+ * Bound the reads of a server request's payload (@on) or lift the bound:
+ * with SO_RCVTIMEO set, a read that sees no byte for twice the message
+ * timeout fails with EAGAIN instead of blocking the receive thread, and
+ * whatever lock its handler holds, forever.  Lifted before the next header,
+ * which may take as long as the server likes to come.
+ */
+static bool proxy_bound_reads(VFIOUserProxy *proxy, bool on, GError **errp)
 {
-    size_t len = hdr->size - sizeof(*hdr);
+    uint64_t ms = on ? 2 * (uint64_t)proxy->timeout_ms : 0;
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+
+    if (setsockopt(proxy->sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+        return vfu_error_set(errp, errno, "cannot set a receive timeout: %s",
+                             g_strerror(errno));
+    }
+    return true;
+}
+
+/*
+ * Read @len bytes of the current server request's payload into @iov, or
+ * drop them when @iov is NULL.  A stall (EAGAIN from the bound set by
+ * proxy_bound_reads()) fails the connection with ETIMEDOUT right here, so
+ * the proxy is in ERROR whatever the handler then makes of the failure.
+ */
+static bool proxy_req_read(VFIOUserProxy *proxy, const struct iovec *iov,
+                           int iovcnt, size_t len, GError **errp)
+{
+    GError *err = NULL;
+    bool ok = iov ? proxy_recv_scatter(proxy->sock, iov, iovcnt, len, &err)
+                  : vfu_msg_discard(proxy->sock, len, &err);
+
+    if (ok) {
+        proxy->req_remaining -= len;
+        return true;
+    }
+    if (err->code == EAGAIN || err->code == EWOULDBLOCK) {
+        g_clear_error(&err);
+        vfu_error_set(&err, ETIMEDOUT,
+                      "server stalled in the middle of a %s request "
+                      "(nothing for %" PRIu64 " ms)",
+                      vfu_cmd_name(proxy->req_cmd),
+                      2 * (uint64_t)proxy->timeout_ms);
+        g_mutex_lock(&proxy->lock);
+        vfio_user_proxy_fail_locked(proxy, err);
+        g_mutex_unlock(&proxy->lock);
+    }
+    g_propagate_error(errp, err);
+    return false;
+}
+
+/* Give a server request to the handler, or refuse it (ENOSYS). */
+static bool proxy_dispatch_request(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
+                                   int *fds, size_t nfds, GError **errp)
+{
     VFIOUserRequestHandler fn;
     void *opaque;
     bool ok;
@@ -206,31 +257,46 @@ static bool proxy_handle_request(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
         proxy_trace("vfio-user: %s: no handler for server request %s id %u",
                     proxy->path, vfu_cmd_name(hdr->cmd), hdr->id);
         vfu_close_fds(fds, nfds);
-        if (!vfu_msg_discard(proxy->sock, len, errp)) {
+        if (!proxy_req_read(proxy, NULL, 0, proxy->req_remaining, errp)) {
             return false;
         }
         return (hdr->flags & VFIO_USER_F_NO_REPLY) ||
                vfio_user_proxy_send_error(proxy, hdr, ENOSYS, errp);
     }
-    proxy->req_remaining = len;
     ok = fn(proxy, hdr, fds, nfds, opaque, errp);
     g_mutex_lock(&proxy->lock);
     proxy->in_handler = false;
     g_cond_broadcast(&proxy->handler_cond);
     g_mutex_unlock(&proxy->lock);
-    if (!ok) {
-        if (!*errp) {
-            vfu_error_set(errp, EPROTO, "handler refused server request %s",
-                          vfu_cmd_name(hdr->cmd));
-        }
+    if (!ok && !*errp) {
+        vfu_error_set(errp, EPROTO, "handler refused server request %s",
+                      vfu_cmd_name(hdr->cmd));
+    }
+    return ok;
+}
+
+static bool proxy_handle_request(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
+                                 int *fds, size_t nfds, GError **errp)
+{
+    size_t len = hdr->size - sizeof(*hdr);
+
+    if (len && !proxy_bound_reads(proxy, true, errp)) {
+        vfu_close_fds(fds, nfds);
+        return false;
+    }
+    proxy->req_cmd = hdr->cmd;
+    proxy->req_remaining = len;
+    if (!proxy_dispatch_request(proxy, hdr, fds, nfds, errp)) {
         return false;
     }
     if (proxy->req_remaining) {
         proxy_trace("vfio-user: %s: handler left %zu bytes of %s unread",
                     proxy->path, proxy->req_remaining, vfu_cmd_name(hdr->cmd));
-        return vfu_msg_discard(proxy->sock, proxy->req_remaining, errp);
+        if (!proxy_req_read(proxy, NULL, 0, proxy->req_remaining, errp)) {
+            return false;
+        }
     }
-    return true;
+    return !len || proxy_bound_reads(proxy, false, errp);
 }
 
 static bool proxy_recv_one(VFIOUserProxy *proxy, GError **errp)
@@ -303,11 +369,7 @@ bool vfio_user_proxy_recv_payload(VFIOUserProxy *proxy, struct iovec *iov,
                              "has only %zu bytes left",
                              proxy->path, proxy->req_remaining);
     }
-    if (!proxy_recv_scatter(proxy->sock, iov, iovcnt, len, errp)) {
-        return false;
-    }
-    proxy->req_remaining -= len;
-    return true;
+    return proxy_req_read(proxy, iov, iovcnt, len, errp);
 }
 
 bool vfio_user_proxy_discard(VFIOUserProxy *proxy, size_t len, GError **errp)
@@ -318,9 +380,5 @@ bool vfio_user_proxy_discard(VFIOUserProxy *proxy, size_t len, GError **errp)
                              "has only %zu bytes left",
                              proxy->path, proxy->req_remaining);
     }
-    if (!vfu_msg_discard(proxy->sock, len, errp)) {
-        return false;
-    }
-    proxy->req_remaining -= len;
-    return true;
+    return proxy_req_read(proxy, NULL, 0, len, errp);
 }

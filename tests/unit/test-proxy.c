@@ -857,6 +857,91 @@ static void count_notify(VFIOUserProxy *proxy G_GNUC_UNUSED, const GError *err,
     gate_open(&nc->gate);
 }
 
+/* What a request handler saw when the payload it read never came. */
+typedef struct StallSeen {
+    bool use_discard; /* read with vfio_user_proxy_discard() */
+    bool ok;
+    int code;
+    char *message;
+    gint64 elapsed_us;
+    VFIOProxyState state; /* the proxy's, right after the read */
+} StallSeen;
+
+static bool stall_handler(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
+                          int *fds G_GNUC_UNUSED, size_t nfds G_GNUC_UNUSED,
+                          void *opaque, GError **errp)
+{
+    StallSeen *seen = opaque;
+    char buf[64];
+    struct iovec iov = {buf, sizeof(buf)};
+    gint64 t0 = g_get_monotonic_time();
+    GError *err = NULL;
+
+    g_assert_cmpuint(hdr->size, ==, sizeof(*hdr) + sizeof(buf));
+    seen->ok = seen->use_discard
+                   ? vfio_user_proxy_discard(proxy, sizeof(buf), &err)
+                   : vfio_user_proxy_recv_payload(proxy, &iov, 1, &err);
+    seen->elapsed_us = g_get_monotonic_time() - t0;
+    seen->state = vfio_user_proxy_state(proxy);
+    if (err) {
+        seen->code = err->code;
+        seen->message = g_strdup(err->message);
+    }
+    g_propagate_error(errp, err);
+    return seen->ok;
+}
+
+/* A DMA_WRITE that promises 64 payload bytes, sends 8 and stalls. */
+static void script_stalled_request(int sock, void *opaque)
+{
+    VFIOUserHdr hdr;
+    GError *err = NULL;
+
+    srv_version(sock);
+    vfu_hdr_init(&hdr, 7, VFIO_USER_DMA_WRITE, sizeof(hdr) + 64,
+                 VFIO_USER_F_TYPE_REQUEST);
+    g_assert_true(vfu_msg_send(sock, &hdr, "partial!", 8, NULL, 0, &err));
+    gate_wait(opaque);
+}
+
+/*
+ * A handler reading a server request's payload that never arrives gets
+ * ETIMEDOUT after twice the message timeout (not never), and the
+ * connection is failed by then, whatever the handler does next.
+ */
+static void test_stalled_request(gconstpointer data)
+{
+    StallSeen seen = {.use_discard = GPOINTER_TO_INT(data)};
+    NotifyCount nc = {0};
+    Gate done;
+    Peer *p;
+    VFIOUserProxy *proxy;
+
+    gate_init(&done);
+    gate_init(&nc.gate);
+    p = peer_start(script_stalled_request, &done);
+    proxy = client_new(p, 100);
+    vfio_user_proxy_set_failure_notify(proxy, count_notify, &nc);
+    vfio_user_proxy_set_request_handler(proxy, stall_handler, &seen);
+    gate_wait(&nc.gate); /* at most 10 s */
+    g_assert_false(seen.ok);
+    g_assert_cmpint(seen.code, ==, ETIMEDOUT);
+    g_assert_nonnull(strstr(seen.message, "stalled"));
+    g_assert_nonnull(strstr(seen.message, "DMA_WRITE"));
+    g_assert_cmpint(seen.elapsed_us, >=, 200 * G_TIME_SPAN_MILLISECOND);
+    g_assert_cmpint(seen.elapsed_us, <, 5 * G_TIME_SPAN_SECOND);
+    g_assert_cmpint(seen.state, ==, VFIO_PROXY_ERROR);
+    g_assert_cmpint(nc.calls, ==, 1);
+    g_assert_cmpint(nc.code, ==, ETIMEDOUT);
+    g_assert_cmpint(vfio_user_proxy_state(proxy), ==, VFIO_PROXY_ERROR);
+    gate_open(&done);
+    vfio_user_proxy_close(proxy);
+    peer_join(p);
+    g_free(seen.message);
+    gate_clear(&done);
+    gate_clear(&nc.gate);
+}
+
 static void script_hangup(int sock, void *opaque G_GNUC_UNUSED)
 {
     char buf[64];
@@ -1420,6 +1505,10 @@ int main(int argc, char **argv)
     g_test_add_func("/proxy/call/id-wrap", test_id_wrap);
     g_test_add_func("/proxy/fail/timeout-late-reply", test_timeout_late_reply);
     g_test_add_func("/proxy/fail/stalled-reply", test_stalled_reply);
+    g_test_add_data_func("/proxy/fail/stalled-request-payload",
+                         GINT_TO_POINTER(false), test_stalled_request);
+    g_test_add_data_func("/proxy/fail/stalled-request-discard",
+                         GINT_TO_POINTER(true), test_stalled_request);
     g_test_add_func("/proxy/fail/hangup-wakes", test_hangup_wakes);
     g_test_add_func("/proxy/fail/garbage-wakes-all", test_garbage_wakes_all);
     g_test_add_func("/proxy/fail/handler-failure", test_handler_failure);
