@@ -273,6 +273,7 @@ static bool qtest_accept_both(QTestState *s, int lq, int lm)
 {
     gint64 deadline = qtest_deadline(qtest_timeout_ms());
 
+    /* A connection waits in the backlog, so the order does not matter. */
     while (s->qfd < 0 || s->mfd < 0) {
         int lfd = s->qfd < 0 ? lq : lm;
 
@@ -282,17 +283,11 @@ static bool qtest_accept_both(QTestState *s, int lq, int lm)
         if (g_get_monotonic_time() >= deadline) {
             qtest_fail(s, "timed out waiting for the VMM to connect");
         }
-        if (qtest_pump(lfd, MIN(deadline, qtest_deadline(50)))) {
+        if (qtest_pump(lfd, deadline)) {
             int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 
             g_assert_cmpint(fd, >=, 0);
             *(lfd == lq ? &s->qfd : &s->mfd) = fd;
-        } else if (s->qfd < 0 && s->mfd < 0) {
-            /* the VMM may connect the monitor first */
-            if (qtest_pump(lm, qtest_deadline(0))) {
-                s->mfd = accept4(lm, NULL, NULL, SOCK_CLOEXEC);
-                g_assert_cmpint(s->mfd, >=, 0);
-            }
         }
     }
     return true;
