@@ -1,0 +1,1507 @@
+/*
+ * Malicious-client tests: libvfio-user-server against a raw client that
+ * sends every kind of garbage: bad headers, unknown commands, requests
+ * before VERSION, bad JSON, out-of-range region accesses, broken SET_IRQS
+ * and DMA_MAP requests, fd floods, hang-ups in the middle of a message,
+ * and hostile answers to the server's own DMA requests.
+ *
+ * After each error the server must either still answer a valid request or
+ * (where the protocol leaves no choice) drop the connection with an error
+ * from vfu_server_run(); in both cases no fd may be left open.
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <glib.h>
+
+#include "vfio-user/caps.h"
+#include "vfio-user/error.h"
+#include "vfio-user/server.h"
+#include "vfio-user/transport.h"
+
+#define MAX_XFER 65536
+#define DMA_TIMEOUT_MS 200
+#define RECV_MS 3000
+
+/* BAR0 (callback, 4 KiB) registers of the test device. */
+#define R_DMA_ADDR 0x100   /* u64 */
+#define R_DMA_LEN 0x108    /* u32 */
+#define R_DMA_GO 0x10c     /* write: vfu_dma_read(addr, len) into dma_buf */
+#define R_DMA_STATUS 0x110 /* u32: errno of the last DMA */
+#define BAR1_SIZE 8192     /* memory-backed */
+#define BAR2_SIZE 64       /* read-only callback */
+#define MSIX_VECTORS 8
+#define GUEST_IOVA 0x10000ull
+#define GUEST_SIZE 0x1000ull
+
+/* How the test client answers the server's DMA_READ requests. */
+typedef enum DmaAnswer {
+    DMA_OK,
+    DMA_ERROR,    /* error reply EFAULT */
+    DMA_SHORT,    /* reply with 4 bytes of data fewer than asked */
+    DMA_WRONG_ID, /* reply for another id first, then the right one */
+    DMA_SILENT,   /* never answer */
+    DMA_FLOOD,    /* send many requests instead of answering */
+} DmaAnswer;
+
+typedef struct Srv {
+    VfuServer *srv;
+    GThread *thread;
+    int sock; /* client end */
+    uint16_t next_id;
+    unsigned fds0;
+    uint8_t bar0[4096]; /* server thread while it handles a message */
+    uint8_t bar2[BAR2_SIZE];
+    uint8_t dma_buf[4096];
+    void *bar1;
+    DmaAnswer answer;
+    unsigned dma_requests; /* DMA_READs the client saw */
+    size_t last_nfds;      /* fds that came with the last message */
+    GMutex lock;           /* guards the three fields below */
+    GCond cond;
+    bool finished;
+    bool run_ok;
+    int run_errno;
+} Srv;
+
+static unsigned count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    unsigned n = 0;
+
+    g_assert_nonnull(d);
+    while (readdir(d)) {
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
+static ssize_t bar0_access(void *opaque, bool is_write, uint64_t off, void *buf,
+                           size_t len)
+{
+    Srv *s = opaque;
+    GError *err = NULL;
+    uint64_t addr;
+    uint32_t dlen, status = 0;
+
+    if (!is_write) {
+        memcpy(buf, s->bar0 + off, len);
+        return len;
+    }
+    memcpy(s->bar0 + off, buf, len);
+    if (off == R_DMA_GO) {
+        memcpy(&addr, s->bar0 + R_DMA_ADDR, sizeof(addr));
+        memcpy(&dlen, s->bar0 + R_DMA_LEN, sizeof(dlen));
+        if (!vfu_dma_read(s->srv, addr, s->dma_buf,
+                          MIN(dlen, sizeof(s->dma_buf)), &err)) {
+            status = err->code;
+            g_error_free(err);
+        }
+        memcpy(s->bar0 + R_DMA_STATUS, &status, sizeof(status));
+    }
+    return len;
+}
+
+static ssize_t bar2_access(void *opaque, bool is_write, uint64_t off, void *buf,
+                           size_t len)
+{
+    Srv *s = opaque;
+
+    g_assert_false(is_write); /* the library enforces read-only */
+    memcpy(buf, s->bar2 + off, len);
+    return len;
+}
+
+static gpointer srv_thread(gpointer opaque)
+{
+    Srv *s = opaque;
+    GError *err = NULL;
+    bool ok = vfu_server_run(s->srv, &err);
+
+    g_mutex_lock(&s->lock);
+    s->finished = true;
+    s->run_ok = ok;
+    s->run_errno = err ? err->code : 0;
+    g_cond_broadcast(&s->cond);
+    g_mutex_unlock(&s->lock);
+    g_clear_error(&err);
+    return NULL;
+}
+
+static Srv *srv_start(void)
+{
+    Srv *s = g_new0(Srv, 1);
+    VfuServerOptions o = {.dma_timeout_ms = DMA_TIMEOUT_MS};
+    VfuRegionDesc bar0 = {.size = sizeof(s->bar0),
+                          .flags = VFU_REGION_F_RW,
+                          .access = bar0_access,
+                          .opaque = s};
+    static const VfuSparseArea sparse = {.offset = 4096, .size = 4096};
+    VfuRegionDesc bar1 = {.size = BAR1_SIZE,
+                          .flags = VFU_REGION_F_RW,
+                          .mem = true,
+                          .sparse = &sparse,
+                          .nr_sparse = 1};
+    VfuRegionDesc bar2 = {.size = BAR2_SIZE,
+                          .flags = VFU_REGION_F_READ,
+                          .access = bar2_access,
+                          .opaque = s};
+    GError *err = NULL;
+    int sv[2];
+
+    s->fds0 = count_fds();
+    vfu_caps_init_ours(&o.caps);
+    o.caps.max_data_xfer_size = MAX_XFER;
+    o.caps.max_msg_fds = 8;
+    s->srv = vfu_server_new(NULL, &o, &err);
+    g_assert_no_error(err);
+    g_assert_true(vfu_server_setup_region(s->srv, VFIO_PCI_BAR0_REGION_INDEX,
+                                          &bar0, NULL, &err));
+    g_assert_true(vfu_server_setup_region(s->srv, VFIO_PCI_BAR1_REGION_INDEX,
+                                          &bar1, &s->bar1, &err));
+    g_assert_true(vfu_server_setup_region(s->srv, VFIO_PCI_BAR2_REGION_INDEX,
+                                          &bar2, NULL, &err));
+    g_assert_true(vfu_server_setup_irq(s->srv, VFIO_PCI_MSIX_IRQ_INDEX,
+                                       MSIX_VECTORS, &err));
+    g_assert_true(
+        vfu_server_setup_irq(s->srv, VFIO_PCI_INTX_IRQ_INDEX, 1, &err));
+    g_assert_no_error(err);
+    for (size_t i = 0; i < sizeof(s->bar2); i++) {
+        s->bar2[i] = (uint8_t)(0x40 + i);
+    }
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==,
+                    0);
+    s->sock = sv[0];
+    s->next_id = 1;
+    g_mutex_init(&s->lock);
+    g_cond_init(&s->cond);
+    g_assert_true(vfu_server_attach(s->srv, sv[1], &err));
+    s->thread = g_thread_new("vfu-server", srv_thread, s);
+    return s;
+}
+
+/* Wait (bounded) for vfu_server_run() to return. */
+static bool srv_wait_finished(Srv *s, int ms)
+{
+    gint64 deadline = g_get_monotonic_time() + ms * G_TIME_SPAN_MILLISECOND;
+    bool done;
+
+    g_mutex_lock(&s->lock);
+    while (!s->finished && g_cond_wait_until(&s->cond, &s->lock, deadline)) {
+    }
+    done = s->finished;
+    g_mutex_unlock(&s->lock);
+    return done;
+}
+
+/* Hang up, join the server, free it, and check that no fd is left. */
+static void srv_end(Srv *s)
+{
+    if (s->sock >= 0) {
+        close(s->sock);
+    }
+    g_assert_true(srv_wait_finished(s, RECV_MS));
+    g_thread_join(s->thread);
+    vfu_server_free(s->srv);
+    g_cond_clear(&s->cond);
+    g_mutex_clear(&s->lock);
+    g_assert_cmpuint(count_fds(), ==, s->fds0);
+    g_free(s);
+}
+
+static bool readable(int fd, int ms)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+
+    return poll(&pfd, 1, ms) > 0;
+}
+
+static void cl_send_raw(Srv *s, const void *bytes, size_t len, const int *fds,
+                        size_t nfds)
+{
+    struct iovec iov = {.iov_base = (void *)bytes, .iov_len = len};
+    GError *err = NULL;
+
+    g_assert_true(vfu_msg_sendv(s->sock, &iov, 1, fds, nfds, &err));
+    g_assert_no_error(err);
+}
+
+/* Send a request; returns its id. */
+static uint16_t cl_send(Srv *s, uint16_t cmd, uint32_t flags,
+                        const void *payload, size_t len, const int *fds,
+                        size_t nfds)
+{
+    uint16_t id = s->next_id++;
+    VFIOUserHdr hdr;
+    GError *err = NULL;
+
+    vfu_hdr_init(&hdr, id, cmd, sizeof(hdr) + len,
+                 VFIO_USER_F_TYPE_REQUEST | flags);
+    g_assert_true(vfu_msg_send(s->sock, &hdr, payload, len, fds, nfds, &err));
+    g_assert_no_error(err);
+    return id;
+}
+
+/* Receive one message within RECV_MS; false on EOF. */
+static bool cl_recv(Srv *s, VFIOUserHdr *hdr, uint8_t *buf, size_t room,
+                    size_t *len)
+{
+    int fds[VFU_MAX_FDS];
+    GError *err = NULL;
+    size_t nfds;
+
+    g_assert_true(readable(s->sock, RECV_MS));
+    if (!vfu_msg_recv_hdr(s->sock, hdr, fds, &nfds, VFU_MAX_FDS, 1u << 24,
+                          &err)) {
+        g_assert_error(err, VFU_ERROR, ECONNRESET);
+        g_error_free(err);
+        return false;
+    }
+    vfu_close_fds(fds, nfds);
+    *len = hdr->size - sizeof(*hdr);
+    s->last_nfds = nfds;
+    g_assert_cmpuint(*len, <=, room);
+    g_assert_true(vfu_msg_recv_body(s->sock, buf, *len, &err));
+    g_assert_no_error(err);
+    return true;
+}
+
+static void cl_dma_reply(Srv *s, const VFIOUserHdr *req, const uint8_t *p,
+                         size_t len)
+{
+    static uint8_t data[sizeof(VFIOUserDMARW) + 4096];
+    VFIOUserDMARW rw;
+    VFIOUserHdr hdr;
+    size_t n;
+
+    g_assert_cmpuint(len, >=, sizeof(rw));
+    memcpy(&rw, p, sizeof(rw));
+    g_assert_cmpuint(rw.count, <=, 4096);
+    s->dma_requests++;
+    memcpy(data, &rw, sizeof(rw));
+    memset(data + sizeof(rw), 0x3c, rw.count);
+    n = sizeof(rw) + rw.count;
+    switch (s->answer) {
+    case DMA_SILENT:
+        return;
+    case DMA_ERROR:
+        g_assert_true(vfu_msg_send_error(s->sock, req, EFAULT, NULL));
+        return;
+    case DMA_FLOOD:
+        for (int i = 0; i < 300; i++) {
+            VFIOUserDeviceInfo q = {.argsz = sizeof(q)};
+
+            cl_send(s, VFIO_USER_DEVICE_GET_INFO, 0, &q, sizeof(q), NULL, 0);
+        }
+        return;
+    case DMA_SHORT:
+        n -= 4;
+        break;
+    case DMA_WRONG_ID:
+        vfu_hdr_init(&hdr, req->id + 1, req->cmd, sizeof(hdr) + n,
+                     VFIO_USER_F_TYPE_REPLY);
+        g_assert_true(vfu_msg_send(s->sock, &hdr, data, n, NULL, 0, NULL));
+        break;
+    case DMA_OK:
+        break;
+    }
+    vfu_hdr_init(&hdr, req->id, req->cmd, sizeof(hdr) + n,
+                 VFIO_USER_F_TYPE_REPLY);
+    g_assert_true(vfu_msg_send(s->sock, &hdr, data, n, NULL, 0, NULL));
+}
+
+/*
+ * Wait for the reply to @id, answering DMA_READ requests on the way.
+ * Returns 0, the errno of an error reply, or -1 when the server hung up.
+ */
+static int cl_wait(Srv *s, uint16_t id, void *out, size_t room, size_t *out_len)
+{
+    static uint8_t buf[MAX_XFER + 4096];
+
+    for (;;) {
+        VFIOUserHdr hdr;
+        size_t len;
+
+        if (!cl_recv(s, &hdr, buf, sizeof(buf), &len)) {
+            return -1;
+        }
+        if (!vfu_hdr_is_reply(&hdr)) {
+            g_assert_cmpuint(hdr.cmd, ==, VFIO_USER_DMA_READ);
+            cl_dma_reply(s, &hdr, buf, len);
+            continue;
+        }
+        if (hdr.id != id) {
+            continue; /* e.g. answers to a flood */
+        }
+        if (hdr.flags & VFIO_USER_F_ERROR) {
+            g_assert_cmpuint(hdr.error, !=, 0);
+            return (int)hdr.error;
+        }
+        g_assert_cmpuint(len, <=, room);
+        if (len) {
+            memcpy(out, buf, len);
+        }
+        if (out_len) {
+            *out_len = len;
+        }
+        return 0;
+    }
+}
+
+static int cl_call_fds(Srv *s, uint16_t cmd, const void *payload, size_t len,
+                       const int *fds, size_t nfds, void *out, size_t room,
+                       size_t *out_len)
+{
+    uint16_t id = cl_send(s, cmd, 0, payload, len, fds, nfds);
+
+    return cl_wait(s, id, out, room, out_len);
+}
+
+static int cl_call(Srv *s, uint16_t cmd, const void *payload, size_t len,
+                   void *out, size_t room)
+{
+    return cl_call_fds(s, cmd, payload, len, NULL, 0, out, room, NULL);
+}
+
+static void cl_version(Srv *s)
+{
+    VFIOUserCaps caps;
+    g_autofree void *p = NULL;
+    uint8_t reply[4096];
+    size_t len, rlen;
+
+    vfu_caps_init_ours(&caps);
+    caps.max_data_xfer_size = MAX_XFER;
+    caps.max_msg_fds = 8;
+    p = vfu_caps_build_version(&caps, &len);
+    g_assert_cmpint(cl_call_fds(s, VFIO_USER_VERSION, p, len, NULL, 0, reply,
+                                sizeof(reply), &rlen),
+                    ==, 0);
+    g_assert_cmpuint(rlen, >, 4);
+}
+
+static Srv *srv_ready(void)
+{
+    Srv *s = srv_start();
+
+    cl_version(s);
+    return s;
+}
+
+/* The server still answers a valid request. */
+static void assert_alive(Srv *s)
+{
+    VFIOUserDeviceInfo q = {.argsz = sizeof(q)}, info;
+
+    g_assert_cmpint(cl_call(s, VFIO_USER_DEVICE_GET_INFO, &q, sizeof(q), &info,
+                            sizeof(info)),
+                    ==, 0);
+    g_assert_cmpuint(info.num_regions, >=, VFIO_PCI_NUM_REGIONS);
+}
+
+/* The server dropped the connection: EOF here, run() failed with @want
+ * (0: any error). */
+static void assert_dropped(Srv *s, int want)
+{
+    char c;
+
+    do {
+        /* an error reply may come before the end */
+        g_assert_true(readable(s->sock, RECV_MS));
+    } while (recv(s->sock, &c, 1, 0) > 0);
+    g_assert_true(srv_wait_finished(s, RECV_MS));
+    g_assert_false(s->run_ok);
+    if (want) {
+        g_assert_cmpint(s->run_errno, ==, want);
+    }
+}
+
+/* The request @payload gets error @want; the server keeps serving. */
+static void expect_error(Srv *s, uint16_t cmd, const void *payload, size_t len,
+                         int want)
+{
+    uint8_t out[MAX_XFER + 64];
+
+    g_assert_cmpint(cl_call(s, cmd, payload, len, out, sizeof(out)), ==, want);
+    assert_alive(s);
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define HC_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HC_ASAN 1
+#endif
+#endif
+
+static struct rlimit saved_as;
+
+/* Until unlimit(): an allocation of a peer-chosen large size aborts. */
+static void limit_address_space(void)
+{
+#ifndef HC_ASAN
+    g_autofree char *text = NULL;
+    struct rlimit r;
+    const char *p;
+
+    g_assert_true(g_file_get_contents("/proc/self/status", &text, NULL, NULL));
+    p = strstr(text, "VmSize:");
+    g_assert_nonnull(p);
+    g_assert_cmpint(getrlimit(RLIMIT_AS, &saved_as), ==, 0);
+    r = saved_as;
+    r.rlim_cur = (strtoull(p + 7, NULL, 10) << 10) + (512u << 20);
+    g_assert_cmpint(setrlimit(RLIMIT_AS, &r), ==, 0);
+#endif
+}
+
+static void unlimit_address_space(void)
+{
+#ifndef HC_ASAN
+    g_assert_cmpint(setrlimit(RLIMIT_AS, &saved_as), ==, 0);
+#endif
+}
+
+/* ---- headers and commands ---- */
+
+static void send_hdr(Srv *s, uint16_t cmd, uint32_t size, uint32_t flags)
+{
+    VFIOUserHdr hdr;
+
+    vfu_hdr_init(&hdr, s->next_id++, cmd, size, flags);
+    cl_send_raw(s, &hdr, sizeof(hdr), NULL, 0);
+}
+
+static void test_header_size_below(void)
+{
+    for (uint32_t size = 0; size < 16; size += 8) {
+        Srv *s = srv_ready();
+
+        send_hdr(s, VFIO_USER_DEVICE_GET_INFO, size, 0);
+        assert_dropped(s, EPROTO);
+        srv_end(s);
+    }
+}
+
+/* 2 GiB and "one byte more than the limit": refused from the header,
+ * nothing allocated for them. */
+static void test_header_size_over(void)
+{
+    static const uint32_t sizes[] = {
+        0x80000000u,
+        0xffffffffu,
+        16 + sizeof(VFIOUserDMARW) + MAX_XFER + 1,
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(sizes); i++) {
+        Srv *s = srv_ready();
+
+        limit_address_space();
+        send_hdr(s, VFIO_USER_REGION_WRITE, sizes[i], 0);
+        assert_dropped(s, EPROTO);
+        unlimit_address_space();
+        srv_end(s);
+    }
+}
+
+static void test_header_unknown_type(void)
+{
+    Srv *s = srv_ready();
+
+    send_hdr(s, VFIO_USER_DEVICE_GET_INFO, 16, 0x5);
+    assert_dropped(s, EPROTO);
+    srv_end(s);
+}
+
+static void test_cmd_unknown(void)
+{
+    static const uint16_t cmds[] = {0, 19, 99, 0xffff};
+    static const uint8_t junk[40] = {0xde, 0xad};
+    Srv *s = srv_ready();
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cmds); i++) {
+        expect_error(s, cmds[i], junk, sizeof(junk), ENOSYS);
+    }
+    srv_end(s);
+}
+
+static void test_cmd_unsupported(void)
+{
+    static const uint16_t cmds[] = {
+        VFIO_USER_DIRTY_PAGES,
+        VFIO_USER_DEVICE_FEATURE,
+        VFIO_USER_MIG_DATA_READ,
+        VFIO_USER_MIG_DATA_WRITE,
+    };
+    static const uint8_t junk[16] = {16};
+    Srv *s = srv_ready();
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cmds); i++) {
+        expect_error(s, cmds[i], junk, sizeof(junk), ENOTSUP);
+    }
+    srv_end(s);
+}
+
+/* DMA_READ / DMA_WRITE go server to client only. */
+static void test_cmd_wrong_direction(void)
+{
+    VFIOUserDMARW rw = {.addr = GUEST_IOVA, .count = 8};
+    Srv *s = srv_ready();
+
+    expect_error(s, VFIO_USER_DMA_READ, &rw, sizeof(rw), EINVAL);
+    expect_error(s, VFIO_USER_DMA_WRITE, &rw, sizeof(rw), EINVAL);
+    srv_end(s);
+}
+
+/* Replies nobody asked for are dropped, with or without payload/fds. */
+static void test_cmd_unsolicited_reply(void)
+{
+    uint8_t junk[64] = {0};
+    VFIOUserHdr hdr;
+    Srv *s = srv_ready();
+    int fd = eventfd(0, EFD_CLOEXEC);
+
+    vfu_hdr_init(&hdr, 0x4444, VFIO_USER_DMA_READ, sizeof(hdr) + sizeof(junk),
+                 VFIO_USER_F_TYPE_REPLY);
+    memcpy(junk, &hdr, sizeof(hdr));
+    cl_send_raw(s, &hdr, sizeof(hdr), &fd, 1);
+    cl_send_raw(s, junk, sizeof(junk), NULL, 0);
+    close(fd);
+    assert_alive(s);
+    srv_end(s);
+}
+
+/* ---- VERSION ---- */
+
+static void test_version_missing(void)
+{
+    VFIOUserDeviceInfo q = {.argsz = sizeof(q)};
+    Srv *s = srv_start();
+
+    g_assert_cmpint(
+        cl_call(s, VFIO_USER_DEVICE_GET_INFO, &q, sizeof(q), NULL, 0), ==,
+        EINVAL);
+    assert_dropped(s, EPROTO);
+    srv_end(s);
+}
+
+static void test_version_twice(void)
+{
+    VFIOUserCaps caps;
+    g_autofree void *p = NULL;
+    size_t len;
+    Srv *s = srv_ready();
+
+    vfu_caps_init_ours(&caps);
+    p = vfu_caps_build_version(&caps, &len);
+    expect_error(s, VFIO_USER_VERSION, p, len, EINVAL);
+    srv_end(s);
+}
+
+/* Each payload is refused with EINVAL and the connection dropped. */
+static void test_version_bad(void)
+{
+    static const struct {
+        uint16_t major;
+        const char *json;
+        size_t extra; /* bytes after the JSON text (0: no NUL at all) */
+    } bad[] = {
+        {0, "{\"capabilities\":{\"max_msg_fds\":\"8\"}}", 1},
+        {0, "{\"capabilities\":{\"max_data_xfer_size\":0}}", 1},
+        {0, "{\"capabilities\":{\"pgsizes\":0}}", 1},
+        {0, "{\"capabilities\":{\"max_msg_fds\":100000}}", 1},
+        {0, "{\"capabilities\":", 1},
+        {0, "not json at all", 1},
+        {0, "{\"capabilities\":{}}", 0},
+        {1, "{\"capabilities\":{}}", 1},
+        {0, "", 0}, /* only two bytes: a truncated version */
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        size_t jlen = strlen(bad[i].json);
+        g_autofree uint8_t *p = g_malloc0(4 + jlen + 1);
+        uint16_t v[2] = {bad[i].major, 1};
+        size_t len = 4 + jlen + bad[i].extra;
+        Srv *s = srv_start();
+
+        memcpy(p, v, sizeof(v));
+        memcpy(p + 4, bad[i].json, jlen);
+        if (!*bad[i].json) {
+            len = 2;
+        }
+        g_assert_cmpint(cl_call(s, VFIO_USER_VERSION, p, len, NULL, 0), ==,
+                        EINVAL);
+        assert_dropped(s, 0);
+        srv_end(s);
+    }
+}
+
+/* ---- region access ---- */
+
+static int region_read(Srv *s, uint32_t index, uint64_t off, uint32_t count,
+                       void *out)
+{
+    VFIOUserRegionRW rw = {.offset = off, .region = index, .count = count};
+    static uint8_t reply[sizeof(VFIOUserRegionRW) + MAX_XFER];
+    int ret = cl_call(s, VFIO_USER_REGION_READ, &rw, sizeof(rw), reply,
+                      sizeof(reply));
+
+    if (!ret && out) {
+        memcpy(out, reply + sizeof(rw), count);
+    }
+    return ret;
+}
+
+static void test_region_read_bad_index(void)
+{
+    static const uint32_t idx[] = {5, 9, 15, 16, 100, 0xffffffffu};
+    Srv *s = srv_ready();
+
+    for (size_t i = 0; i < G_N_ELEMENTS(idx); i++) {
+        g_assert_cmpint(region_read(s, idx[i], 0, 4, NULL), ==, EINVAL);
+    }
+    assert_alive(s);
+    srv_end(s);
+}
+
+static void test_region_read_range(void)
+{
+    static const struct {
+        uint32_t index;
+        uint64_t off;
+        uint32_t count;
+    } bad[] = {
+        {VFIO_PCI_BAR0_REGION_INDEX, 0xffffffffffffff00ull, 0x200},
+        {VFIO_PCI_BAR0_REGION_INDEX, UINT64_MAX, 1},
+        {VFIO_PCI_BAR0_REGION_INDEX, 4096, 1},
+        {VFIO_PCI_BAR0_REGION_INDEX, 4095, 2},
+        {VFIO_PCI_BAR1_REGION_INDEX, BAR1_SIZE - 4, 8},
+        {VFIO_PCI_BAR2_REGION_INDEX, 0, BAR2_SIZE + 1},
+        {VFIO_PCI_BAR0_REGION_INDEX, 0, 0},
+        {VFIO_PCI_BAR0_REGION_INDEX, 0, MAX_XFER + 1},
+        {VFIO_PCI_BAR0_REGION_INDEX, 0, 0xffffffffu},
+    };
+    uint8_t v[BAR2_SIZE];
+    Srv *s = srv_ready();
+
+    limit_address_space();
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_assert_cmpint(
+            region_read(s, bad[i].index, bad[i].off, bad[i].count, NULL), ==,
+            EINVAL);
+    }
+    unlimit_address_space();
+    /* The edges themselves are fine. */
+    g_assert_cmpint(region_read(s, VFIO_PCI_BAR2_REGION_INDEX, 0, BAR2_SIZE, v),
+                    ==, 0);
+    g_assert_cmpmem(v, BAR2_SIZE, s->bar2, BAR2_SIZE);
+    srv_end(s);
+}
+
+/* REGION_READ carries no data: a payload of another size is refused. */
+static void test_region_read_payload(void)
+{
+    uint8_t p[64] = {0};
+    VFIOUserRegionRW rw = {.region = 0, .count = 4};
+    Srv *s = srv_ready();
+
+    memcpy(p, &rw, sizeof(rw));
+    expect_error(s, VFIO_USER_REGION_READ, p, 8, EINVAL);
+    expect_error(s, VFIO_USER_REGION_READ, p, sizeof(rw) + 4, EINVAL);
+    expect_error(s, VFIO_USER_REGION_READ, p, 0, EINVAL);
+    srv_end(s);
+}
+
+static void test_region_write_mismatch(void)
+{
+    static const struct {
+        uint32_t count;
+        size_t data;
+    } bad[] = {
+        {8, 4}, {4, 8}, {0xffffffffu, 4}, {0, 0}, {0, 8},
+    };
+    uint8_t before[4096];
+    Srv *s = srv_ready();
+
+    memcpy(before, s->bar0, sizeof(before));
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        uint8_t p[sizeof(VFIOUserRegionRW) + 16];
+        VFIOUserRegionRW rw = {
+            .offset = 0x20, .region = 0, .count = bad[i].count};
+
+        memset(p, 0xee, sizeof(p));
+        memcpy(p, &rw, sizeof(rw));
+        expect_error(s, VFIO_USER_REGION_WRITE, p, sizeof(rw) + bad[i].data,
+                     EINVAL);
+    }
+    /* Short of even the fixed part. */
+    expect_error(s, VFIO_USER_REGION_WRITE, before, 12, EINVAL);
+    g_assert_cmpmem(s->bar0, sizeof(before), before, sizeof(before));
+    srv_end(s);
+}
+
+static void test_region_write_denied(void)
+{
+    uint8_t p[sizeof(VFIOUserRegionRW) + 4] = {0};
+    VFIOUserRegionRW rw = {.region = VFIO_PCI_BAR2_REGION_INDEX, .count = 4};
+    uint8_t before[BAR2_SIZE];
+    Srv *s = srv_ready();
+
+    memcpy(before, s->bar2, sizeof(before));
+    memcpy(p, &rw, sizeof(rw));
+    expect_error(s, VFIO_USER_REGION_WRITE, p, sizeof(p), EPERM);
+    rw.region = 6; /* never declared */
+    memcpy(p, &rw, sizeof(rw));
+    expect_error(s, VFIO_USER_REGION_WRITE, p, sizeof(p), EINVAL);
+    g_assert_cmpmem(s->bar2, sizeof(before), before, sizeof(before));
+    srv_end(s);
+}
+
+static void test_region_write_multi(void)
+{
+    uint8_t p[8 + 2 * sizeof(VFIOUserWriteMultiEntry)] = {0};
+    VFIOUserWriteMultiEntry e = {.offset = 0x40, .region = 0, .count = 4};
+    uint64_t n;
+    Srv *s = srv_ready();
+
+    n = 0;
+    memcpy(p, &n, 8);
+    expect_error(s, VFIO_USER_REGION_WRITE_MULTI, p, 8, EINVAL);
+    n = UINT64_MAX;
+    memcpy(p, &n, 8);
+    expect_error(s, VFIO_USER_REGION_WRITE_MULTI, p, sizeof(p), EINVAL);
+    n = 2; /* says two, carries one */
+    memcpy(p, &n, 8);
+    memcpy(p + 8, &e, sizeof(e));
+    expect_error(s, VFIO_USER_REGION_WRITE_MULTI, p, 8 + sizeof(e), EINVAL);
+    e.count = 9; /* more than the 8 data bytes of an entry */
+    memcpy(p + 8, &e, sizeof(e));
+    memcpy(p + 8 + sizeof(e), &e, sizeof(e));
+    expect_error(s, VFIO_USER_REGION_WRITE_MULTI, p, sizeof(p), EINVAL);
+    e.count = 4;
+    memset(e.data, 0x77, sizeof(e.data));
+    memcpy(p + 8, &e, sizeof(e));
+    e.offset = 4094; /* the second runs past the end of BAR0 */
+    memcpy(p + 8 + sizeof(e), &e, sizeof(e));
+    expect_error(s, VFIO_USER_REGION_WRITE_MULTI, p, sizeof(p), EINVAL);
+    /* All entries are checked before any is written. */
+    g_assert_cmpuint(s->bar0[0x40], ==, 0);
+    srv_end(s);
+}
+
+/* ---- interrupts ---- */
+
+static void make_eventfds(int *fds, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        fds[i] = eventfd(0, EFD_CLOEXEC);
+        g_assert_cmpint(fds[i], >=, 0);
+    }
+}
+
+static int set_irqs(Srv *s, uint32_t argsz, uint32_t flags, uint32_t index,
+                    uint32_t start, uint32_t count, const void *data,
+                    size_t data_len, const int *fds, size_t nfds)
+{
+    uint8_t p[sizeof(VFIOUserIrqSet) + 64] = {0};
+    VFIOUserIrqSet q = {.argsz = argsz,
+                        .flags = flags,
+                        .index = index,
+                        .start = start,
+                        .count = count};
+
+    g_assert_cmpuint(data_len, <=, 64);
+    memcpy(p, &q, sizeof(q));
+    if (data_len) {
+        memcpy(p + sizeof(q), data, data_len);
+    }
+    return cl_call_fds(s, VFIO_USER_DEVICE_SET_IRQS, p, sizeof(q) + data_len,
+                       fds, nfds, NULL, 0, NULL);
+}
+
+#define EVT (VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER)
+#define MSIX VFIO_PCI_MSIX_IRQ_INDEX
+
+/* A wrong number of eventfds: refused, and every fd sent is closed. */
+static void test_irq_fd_count(void)
+{
+    int fds[8];
+    Srv *s = srv_ready();
+
+    make_eventfds(fds, G_N_ELEMENTS(fds));
+    g_assert_cmpint(set_irqs(s, 20, EVT, MSIX, 0, 4, NULL, 0, fds, 2), ==,
+                    EINVAL);
+    g_assert_cmpint(set_irqs(s, 20, EVT, MSIX, 0, 1, NULL, 0, fds, 3), ==,
+                    EINVAL);
+    /* fds with a data type that takes none */
+    g_assert_cmpint(
+        set_irqs(s, 20, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
+                 MSIX, 0, 1, NULL, 0, fds, 1),
+        ==, EINVAL);
+    /* the right count (max_msg_fds of them) is taken */
+    g_assert_cmpint(set_irqs(s, 20, EVT, MSIX, 0, 8, NULL, 0, fds, 8), ==, 0);
+    g_assert_true(vfu_irq_enabled(s->srv, MSIX, 7));
+    /* count 0 with fds */
+    g_assert_cmpint(
+        set_irqs(s, 20, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
+                 MSIX, 0, 0, NULL, 0, fds, 1),
+        ==, EINVAL);
+    vfu_close_fds(fds, G_N_ELEMENTS(fds));
+    assert_alive(s);
+    srv_end(s);
+}
+
+static void test_irq_range(void)
+{
+    static const uint32_t bad[][2] = {
+        {0, 0xffffffffu},      {0xffffffffu, 2},  {MSIX_VECTORS, 1},
+        {MSIX_VECTORS - 1, 2}, {1, MSIX_VECTORS},
+    };
+    Srv *s = srv_ready();
+
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_assert_cmpint(
+            set_irqs(s, 20,
+                     VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, MSIX,
+                     bad[i][0], bad[i][1], NULL, 0, NULL, 0),
+            ==, EINVAL);
+    }
+    assert_alive(s);
+    srv_end(s);
+}
+
+static void test_irq_bad_index(void)
+{
+    VFIOUserIrqInfo q = {.argsz = sizeof(q), .index = 99};
+    Srv *s = srv_ready();
+    int fd = eventfd(0, EFD_CLOEXEC);
+
+    g_assert_cmpint(set_irqs(s, 20, EVT, 99, 0, 1, NULL, 0, &fd, 1), ==,
+                    EINVAL);
+    g_assert_cmpint(set_irqs(s, 20, EVT, 0xffffffffu, 0, 1, NULL, 0, &fd, 1),
+                    ==, EINVAL);
+    expect_error(s, VFIO_USER_DEVICE_GET_IRQ_INFO, &q, sizeof(q), EINVAL);
+    q.index = 1;
+    q.argsz = 4;
+    expect_error(s, VFIO_USER_DEVICE_GET_IRQ_INFO, &q, sizeof(q), EINVAL);
+    expect_error(s, VFIO_USER_DEVICE_GET_IRQ_INFO, &q, 8, EINVAL);
+    close(fd);
+    srv_end(s);
+}
+
+static void test_irq_bad_flags(void)
+{
+    static const uint32_t flags[] = {
+        0,
+        VFIO_IRQ_SET_DATA_NONE,
+        VFIO_IRQ_SET_ACTION_TRIGGER,
+        VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_DATA_BOOL |
+            VFIO_IRQ_SET_ACTION_TRIGGER,
+        VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_MASK |
+            VFIO_IRQ_SET_ACTION_UNMASK,
+        VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER | (1u << 31),
+    };
+    Srv *s = srv_ready();
+
+    for (size_t i = 0; i < G_N_ELEMENTS(flags); i++) {
+        g_assert_cmpint(set_irqs(s, 20, flags[i], MSIX, 0, 1, NULL, 0, NULL, 0),
+                        ==, EINVAL);
+    }
+    assert_alive(s);
+    srv_end(s);
+}
+
+static void test_irq_argsz(void)
+{
+    static const uint8_t bools[4] = {1, 1, 1, 1};
+    const uint32_t bool_trig =
+        VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_TRIGGER;
+    Srv *s = srv_ready();
+
+    /* argsz beyond the message */
+    g_assert_cmpint(set_irqs(s, 1000, bool_trig, MSIX, 0, 4, bools, 4, NULL, 0),
+                    ==, EINVAL);
+    /* argsz below the fixed part */
+    g_assert_cmpint(set_irqs(s, 8, bool_trig, MSIX, 0, 4, bools, 4, NULL, 0),
+                    ==, EINVAL);
+    /* bools for 4 vectors, argsz and payload hold only 2 */
+    g_assert_cmpint(set_irqs(s, 22, bool_trig, MSIX, 0, 4, bools, 2, NULL, 0),
+                    ==, EINVAL);
+    /* payload shorter than the fixed part */
+    expect_error(s, VFIO_USER_DEVICE_SET_IRQS, bools, 4, EINVAL);
+    /* the well-formed request works */
+    g_assert_cmpint(set_irqs(s, 24, bool_trig, MSIX, 0, 4, bools, 4, NULL, 0),
+                    ==, 0);
+    srv_end(s);
+}
+
+/* ---- DMA_MAP / DMA_UNMAP ---- */
+
+static int dma_map(Srv *s, uint32_t argsz, uint32_t flags, uint64_t offset,
+                   uint64_t addr, uint64_t size, const int *fds, size_t nfds)
+{
+    VFIOUserDMAMap m = {.argsz = argsz,
+                        .flags = flags,
+                        .offset = offset,
+                        .addr = addr,
+                        .size = size};
+
+    return cl_call_fds(s, VFIO_USER_DMA_MAP, &m, sizeof(m), fds, nfds, NULL, 0,
+                       NULL);
+}
+
+static int dma_unmap(Srv *s, uint32_t argsz, uint32_t flags, uint64_t addr,
+                     uint64_t size)
+{
+    VFIOUserDMAUnmap u = {
+        .argsz = argsz, .flags = flags, .addr = addr, .size = size};
+    VFIOUserDMAUnmap echo;
+
+    return cl_call(s, VFIO_USER_DMA_UNMAP, &u, sizeof(u), &echo, sizeof(echo));
+}
+
+static int guest_memfd(void)
+{
+    int fd = memfd_create("hostile-guest", MFD_CLOEXEC);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(ftruncate(fd, 0x10000), ==, 0);
+    return fd;
+}
+
+/* What the server must answer for DMA_MAP @flags with or without an fd. */
+static int map_verdict(uint32_t flags, bool fd)
+{
+    uint32_t modes = flags & VFIO_USER_DMA_MAP_F_MODES;
+
+    if (flags & ~VFIO_USER_DMA_MAP_F_ALL) {
+        return EINVAL;
+    }
+    if (modes == VFIO_USER_DMA_MAP_F_MODES || (modes && !fd)) {
+        return EINVAL;
+    }
+    return 0;
+}
+
+/* Every combination of the low 6 flag bits, with and without an fd. */
+static void test_dma_map_flags(void)
+{
+    Srv *s = srv_ready();
+    int fd = guest_memfd();
+    unsigned ok = 0;
+
+    for (uint32_t flags = 0; flags < 64; flags++) {
+        for (int with_fd = 0; with_fd < 2; with_fd++) {
+            int want = map_verdict(flags, with_fd);
+            int got =
+                dma_map(s, 32, flags, 0, GUEST_IOVA, GUEST_SIZE, &fd, with_fd);
+
+            if (got != want) {
+                g_test_fail_printf("DMA_MAP flags 0x%x %s fd: errno %d, "
+                                   "expected %d",
+                                   flags, with_fd ? "with" : "without", got,
+                                   want);
+            }
+            if (got == 0) {
+                ok++;
+                g_assert_cmpint(dma_unmap(s, 24, 0, GUEST_IOVA, GUEST_SIZE), ==,
+                                0);
+            }
+        }
+    }
+    g_assert_cmpuint(ok, >, 0);
+    /* Unknown high bits too. */
+    g_assert_cmpint(
+        dma_map(s, 32, 3 | (1u << 31), 0, GUEST_IOVA, GUEST_SIZE, NULL, 0), ==,
+        EINVAL);
+    close(fd);
+    assert_alive(s);
+    srv_end(s);
+}
+
+static void test_dma_map_ranges(void)
+{
+    Srv *s = srv_ready();
+    int fd = guest_memfd();
+
+    /* size 0, address + size wrapping, fd offset + size wrapping */
+    g_assert_cmpint(dma_map(s, 32, 3, 0, GUEST_IOVA, 0, NULL, 0), ==, EINVAL);
+    g_assert_cmpint(dma_map(s, 32, 3, 0, UINT64_MAX - 0xfff, 0x2000, NULL, 0),
+                    ==, EINVAL);
+    g_assert_cmpint(dma_map(s, 32, 3, 0, 0, UINT64_MAX, NULL, 0), ==, 0);
+    g_assert_cmpint(dma_unmap(s, 24, 0, 0, UINT64_MAX), ==, 0);
+    g_assert_cmpint(dma_map(s, 32, 3 | VFIO_USER_DMA_MAP_F_MODE_FILE_IO,
+                            UINT64_MAX - 0xfff, GUEST_IOVA, 0x2000, &fd, 1),
+                    ==, EINVAL);
+    /* an mmap beyond what the file can give fails, nothing kept */
+    g_assert_cmpint(dma_map(s, 32, 3 | VFIO_USER_DMA_MAP_F_MODE_MMAP,
+                            1ull << 62, GUEST_IOVA, 0x2000, &fd, 1),
+                    !=, 0);
+    close(fd);
+    assert_alive(s);
+    srv_end(s);
+}
+
+static void test_dma_map_overlap(void)
+{
+    Srv *s = srv_ready();
+
+    g_assert_cmpint(dma_map(s, 32, 3, 0, GUEST_IOVA, GUEST_SIZE, NULL, 0), ==,
+                    0);
+    g_assert_cmpint(dma_map(s, 32, 3, 0, GUEST_IOVA, GUEST_SIZE, NULL, 0), ==,
+                    EEXIST);
+    g_assert_cmpint(dma_map(s, 32, 1, 0, GUEST_IOVA - 0x1000, 0x2000, NULL, 0),
+                    ==, EEXIST);
+    g_assert_cmpint(dma_map(s, 32, 1, 0, GUEST_IOVA + 0xfff, 1, NULL, 0), ==,
+                    EEXIST);
+    g_assert_cmpint(dma_map(s, 32, 1, 0, 0, UINT64_MAX, NULL, 0), ==, EEXIST);
+    g_assert_cmpint(
+        dma_map(s, 32, 1, 0, GUEST_IOVA + GUEST_SIZE, 0x1000, NULL, 0), ==, 0);
+    srv_end(s);
+}
+
+static void test_dma_map_fds(void)
+{
+    int fds[9];
+    Srv *s = srv_ready();
+
+    for (size_t i = 0; i < G_N_ELEMENTS(fds); i++) {
+        fds[i] = guest_memfd();
+    }
+    g_assert_cmpint(dma_map(s, 32, 3, 0, GUEST_IOVA, GUEST_SIZE, fds, 2), ==,
+                    EINVAL);
+    g_assert_cmpint(dma_map(s, 32, 3, 0, GUEST_IOVA, GUEST_SIZE, fds, 9), ==,
+                    EINVAL);
+    /* an fd that mmap() refuses, with the mmap bit */
+    {
+        int pipefd[2];
+
+        g_assert_cmpint(pipe(pipefd), ==, 0);
+        g_assert_cmpint(dma_map(s, 32, 3 | VFIO_USER_DMA_MAP_F_MODE_MMAP, 0,
+                                GUEST_IOVA, GUEST_SIZE, pipefd, 1),
+                        !=, 0);
+        close(pipefd[0]);
+        close(pipefd[1]);
+    }
+    vfu_close_fds(fds, G_N_ELEMENTS(fds));
+    assert_alive(s);
+    srv_end(s);
+}
+
+static void test_dma_map_argsz(void)
+{
+    VFIOUserDMAMap m = {
+        .argsz = 32, .flags = 3, .addr = GUEST_IOVA, .size = GUEST_SIZE};
+    Srv *s = srv_ready();
+
+    g_assert_cmpint(dma_map(s, 16, 3, 0, GUEST_IOVA, GUEST_SIZE, NULL, 0), ==,
+                    EINVAL);
+    g_assert_cmpint(dma_map(s, 0, 3, 0, GUEST_IOVA, GUEST_SIZE, NULL, 0), ==,
+                    EINVAL);
+    expect_error(s, VFIO_USER_DMA_MAP, &m, 16, EINVAL);
+    expect_error(s, VFIO_USER_DMA_MAP, &m, 0, EINVAL);
+    srv_end(s);
+}
+
+static void test_dma_unmap_bad(void)
+{
+    Srv *s = srv_ready();
+
+    g_assert_cmpint(dma_unmap(s, 24, 0, GUEST_IOVA, GUEST_SIZE), ==, ENOENT);
+    g_assert_cmpint(dma_map(s, 32, 3, 0, GUEST_IOVA, 0x4000, NULL, 0), ==, 0);
+    g_assert_cmpint(dma_unmap(s, 24, 0, GUEST_IOVA, 0x1000), ==, ENOENT);
+    g_assert_cmpint(dma_unmap(s, 24, 0, GUEST_IOVA + 0x1000, 0x3000), ==,
+                    ENOENT);
+    g_assert_cmpint(dma_unmap(s, 24, 0, 0, UINT64_MAX), ==, ENOENT);
+    g_assert_cmpint(dma_unmap(s, 8, 0, GUEST_IOVA, 0x4000), ==, EINVAL);
+    g_assert_cmpint(dma_unmap(s, 24, 1u << 7, GUEST_IOVA, 0x4000), ==, EINVAL);
+    g_assert_cmpint(dma_unmap(s, 24, VFIO_USER_DMA_UNMAP_F_ALL, GUEST_IOVA, 0),
+                    ==, EINVAL);
+    g_assert_cmpint(dma_unmap(s, 24, VFIO_USER_DMA_UNMAP_F_GET_DIRTY_BITMAP,
+                              GUEST_IOVA, 0x4000),
+                    ==, ENOTSUP);
+    expect_error(s, VFIO_USER_DMA_UNMAP, "short", 5, EINVAL);
+    g_assert_cmpint(dma_unmap(s, 24, 0, GUEST_IOVA, 0x4000), ==, 0);
+    srv_end(s);
+}
+
+/* ---- region info ---- */
+
+static void test_region_info_argsz(void)
+{
+    VFIOUserRegionInfo q = {.argsz = 8, .index = VFIO_PCI_BAR1_REGION_INDEX};
+    VFIOUserRegionInfo r;
+    size_t len;
+    Srv *s = srv_ready();
+
+    expect_error(s, VFIO_USER_DEVICE_GET_REGION_INFO, &q, sizeof(q), EINVAL);
+    expect_error(s, VFIO_USER_DEVICE_GET_REGION_INFO, &q, 8, EINVAL);
+    /* Room for the fixed part only: the size needed, no caps, no fd. */
+    q.argsz = sizeof(q);
+    g_assert_cmpint(cl_call_fds(s, VFIO_USER_DEVICE_GET_REGION_INFO, &q,
+                                sizeof(q), NULL, 0, &r, sizeof(r), &len),
+                    ==, 0);
+    g_assert_cmpuint(len, ==, sizeof(r));
+    g_assert_cmpuint(r.argsz, >, sizeof(r));
+    g_assert_cmpuint(r.cap_offset, ==, 0);
+    g_assert_cmpuint(s->last_nfds, ==, 0);
+    q.index = 0xffffffffu;
+    expect_error(s, VFIO_USER_DEVICE_GET_REGION_INFO, &q, sizeof(q), EINVAL);
+    q.index = 200;
+    expect_error(s, VFIO_USER_DEVICE_GET_REGION_INFO, &q, sizeof(q), EINVAL);
+    srv_end(s);
+}
+
+/* ---- fd floods ---- */
+
+/* More fds than max_msg_fds on one message: refused, all closed; more
+ * than the transport's control buffer: the connection is dropped. */
+static void test_fds_flood_one(void)
+{
+    VFIOUserDeviceInfo q = {.argsz = sizeof(q)};
+    int fds[200];
+    Srv *s = srv_ready();
+
+    make_eventfds(fds, G_N_ELEMENTS(fds));
+    g_assert_cmpint(cl_call_fds(s, VFIO_USER_DEVICE_GET_INFO, &q, sizeof(q),
+                                fds, 9, NULL, 0, NULL),
+                    ==, EINVAL);
+    g_assert_cmpint(cl_call_fds(s, VFIO_USER_DEVICE_GET_INFO, &q, sizeof(q),
+                                fds, 64, NULL, 0, NULL),
+                    ==, EINVAL);
+    assert_alive(s);
+    cl_send(s, VFIO_USER_DEVICE_GET_INFO, 0, &q, sizeof(q), fds, 64);
+    {
+        /* Past VFU_MAX_FDS the transport refuses to send; go raw. */
+        union {
+            char buf[CMSG_SPACE(sizeof(int) * 200)];
+            struct cmsghdr align;
+        } ctl;
+        VFIOUserHdr hdr;
+        struct iovec iov = {.iov_base = &hdr, .iov_len = sizeof(hdr)};
+        struct msghdr msg = {.msg_iov = &iov,
+                             .msg_iovlen = 1,
+                             .msg_control = ctl.buf,
+                             .msg_controllen = sizeof(ctl.buf)};
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+        vfu_hdr_init(&hdr, 0x999, VFIO_USER_DEVICE_GET_INFO, sizeof(hdr),
+                     VFIO_USER_F_TYPE_REQUEST);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * 200);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * 200);
+        g_assert_cmpint(sendmsg(s->sock, &msg, 0), ==, sizeof(hdr));
+    }
+    vfu_close_fds(fds, G_N_ELEMENTS(fds));
+    assert_dropped(s, EPROTO);
+    srv_end(s);
+}
+
+/* A thousand messages, each with an fd it should not carry. */
+static void test_fds_flood_many(void)
+{
+    VFIOUserDeviceInfo q = {.argsz = sizeof(q)};
+    Srv *s = srv_ready();
+    int fd = eventfd(0, EFD_CLOEXEC);
+
+    for (int i = 0; i < 1000; i++) {
+        uint16_t cmd = i % 2 ? VFIO_USER_DEVICE_GET_INFO : 99;
+
+        g_assert_cmpint(
+            cl_call_fds(s, cmd, &q, sizeof(q), &fd, 1, NULL, 0, NULL), ==,
+            i % 2 ? EINVAL : ENOSYS);
+    }
+    close(fd);
+    assert_alive(s);
+    srv_end(s);
+}
+
+/* ---- hang-ups and stalls ---- */
+
+static void test_disconnect_mid_header(void)
+{
+    VFIOUserHdr hdr;
+    Srv *s = srv_ready();
+
+    vfu_hdr_init(&hdr, 7, VFIO_USER_DEVICE_GET_INFO, 32,
+                 VFIO_USER_F_TYPE_REQUEST);
+    cl_send_raw(s, &hdr, 7, NULL, 0);
+    shutdown(s->sock, SHUT_WR);
+    assert_dropped(s, EPROTO);
+    srv_end(s);
+}
+
+static void test_disconnect_mid_body(void)
+{
+    uint8_t p[16 + 10] = {0};
+    VFIOUserHdr hdr;
+    Srv *s = srv_ready();
+    int fd = eventfd(0, EFD_CLOEXEC);
+
+    vfu_hdr_init(&hdr, 7, VFIO_USER_REGION_WRITE, 16 + 100,
+                 VFIO_USER_F_TYPE_REQUEST);
+    memcpy(p, &hdr, sizeof(hdr));
+    cl_send_raw(s, p, sizeof(p), &fd, 1);
+    close(fd);
+    shutdown(s->sock, SHUT_WR);
+    assert_dropped(s, EPROTO);
+    srv_end(s);
+}
+
+static void test_disconnect_clean(void)
+{
+    Srv *s = srv_ready();
+
+    assert_alive(s);
+    shutdown(s->sock, SHUT_WR);
+    g_assert_true(srv_wait_finished(s, RECV_MS));
+    g_assert_true(s->run_ok);
+    srv_end(s);
+}
+
+/*
+ * Half a message, then silence: vfu_server_stop() must still end
+ * vfu_server_run() (a device must be able to shut down with a client
+ * that stopped talking in the middle of a message).
+ */
+static void test_stall_then_stop(void)
+{
+    uint8_t p[16 + 10] = {0};
+    VFIOUserHdr hdr;
+    Srv *s = srv_ready();
+
+    vfu_hdr_init(&hdr, 7, VFIO_USER_REGION_WRITE, 16 + 100,
+                 VFIO_USER_F_TYPE_REQUEST);
+    memcpy(p, &hdr, sizeof(hdr));
+    cl_send_raw(s, p, sizeof(p), NULL, 0);
+    vfu_server_stop(s->srv);
+    if (!srv_wait_finished(s, 1000)) {
+        g_test_fail_printf("vfu_server_run() did not return within 1 s of "
+                           "vfu_server_stop() while a client stalled in "
+                           "the middle of a message");
+    }
+    srv_end(s); /* the hang-up ends the stall in any case */
+}
+
+/* ---- hostile answers to the server's DMA requests ---- */
+
+/* Map guest memory for messages, start a device DMA through BAR0 and
+ * return the device's status (errno of vfu_dma_read()). */
+static uint32_t device_dma(Srv *s, uint64_t addr, uint32_t len)
+{
+    uint8_t p[sizeof(VFIOUserRegionRW) + 8];
+    VFIOUserRegionRW rw = {.region = 0, .count = 8, .offset = R_DMA_ADDR};
+    uint8_t reply[64];
+    uint32_t status;
+
+    memcpy(p, &rw, sizeof(rw));
+    memcpy(p + sizeof(rw), &addr, 8);
+    g_assert_cmpint(
+        cl_call(s, VFIO_USER_REGION_WRITE, p, sizeof(p), reply, sizeof(reply)),
+        ==, 0);
+    rw.offset = R_DMA_LEN;
+    rw.count = 4;
+    memcpy(p, &rw, sizeof(rw));
+    memcpy(p + sizeof(rw), &len, 4);
+    g_assert_cmpint(cl_call(s, VFIO_USER_REGION_WRITE, p, sizeof(rw) + 4, reply,
+                            sizeof(reply)),
+                    ==, 0);
+    rw.offset = R_DMA_GO;
+    memcpy(p, &rw, sizeof(rw));
+    g_assert_cmpint(cl_call(s, VFIO_USER_REGION_WRITE, p, sizeof(rw) + 4, reply,
+                            sizeof(reply)),
+                    ==, 0);
+    g_assert_cmpint(region_read(s, 0, R_DMA_STATUS, 4, &status), ==, 0);
+    return status;
+}
+
+static Srv *srv_with_guest(DmaAnswer answer)
+{
+    Srv *s = srv_ready();
+
+    g_assert_cmpint(dma_map(s, 32, 3, 0, GUEST_IOVA, GUEST_SIZE, NULL, 0), ==,
+                    0);
+    s->answer = answer;
+    return s;
+}
+
+static void test_dma_reply_ok(void)
+{
+    Srv *s = srv_with_guest(DMA_OK);
+
+    g_assert_cmpuint(device_dma(s, GUEST_IOVA, 64), ==, 0);
+    g_assert_cmpuint(s->dma_buf[63], ==, 0x3c);
+    g_assert_cmpuint(s->dma_requests, ==, 1);
+    /* Outside the map: refused by the server without asking us. */
+    g_assert_cmpuint(device_dma(s, GUEST_IOVA + GUEST_SIZE, 64), ==, EFAULT);
+    g_assert_cmpuint(s->dma_requests, ==, 1);
+    srv_end(s);
+}
+
+static void test_dma_reply_error(void)
+{
+    Srv *s = srv_with_guest(DMA_ERROR);
+
+    g_assert_cmpuint(device_dma(s, GUEST_IOVA, 64), ==, EFAULT);
+    assert_alive(s);
+    srv_end(s);
+}
+
+static void test_dma_reply_short(void)
+{
+    Srv *s = srv_with_guest(DMA_SHORT);
+
+    g_assert_cmpuint(device_dma(s, GUEST_IOVA, 64), ==, EPROTO);
+    assert_alive(s);
+    s->answer = DMA_OK;
+    g_assert_cmpuint(device_dma(s, GUEST_IOVA, 64), ==, 0);
+    srv_end(s);
+}
+
+static void test_dma_reply_wrong_id(void)
+{
+    Srv *s = srv_with_guest(DMA_WRONG_ID);
+
+    g_assert_cmpuint(device_dma(s, GUEST_IOVA, 64), ==, 0);
+    assert_alive(s);
+    srv_end(s);
+}
+
+static void test_dma_reply_silent(void)
+{
+    gint64 t0 = g_get_monotonic_time();
+    Srv *s = srv_with_guest(DMA_SILENT);
+
+    g_assert_cmpuint(device_dma(s, GUEST_IOVA, 64), ==, ETIMEDOUT);
+    g_assert_cmpint((g_get_monotonic_time() - t0) / 1000, <,
+                    DMA_TIMEOUT_MS + 2000);
+    assert_alive(s);
+    srv_end(s);
+}
+
+/* Requests flooding in while the server waits for a DMA reply: the queue
+ * is bounded, so the connection is dropped rather than memory growing. */
+static void test_dma_reply_flood(void)
+{
+    Srv *s = srv_with_guest(DMA_FLOOD);
+    uint8_t p[sizeof(VFIOUserRegionRW) + 8] = {0};
+    VFIOUserRegionRW rw = {.region = 0, .count = 4, .offset = R_DMA_LEN};
+    uint32_t len = 64;
+    uint64_t addr = GUEST_IOVA;
+    uint8_t out[64];
+
+    memcpy(p, &rw, sizeof(rw));
+    memcpy(p + sizeof(rw), &len, 4);
+    g_assert_cmpint(
+        cl_call(s, VFIO_USER_REGION_WRITE, p, sizeof(rw) + 4, out, sizeof(out)),
+        ==, 0);
+    rw.offset = R_DMA_ADDR;
+    rw.count = 8;
+    memcpy(p, &rw, sizeof(rw));
+    memcpy(p + sizeof(rw), &addr, 8);
+    g_assert_cmpint(
+        cl_call(s, VFIO_USER_REGION_WRITE, p, sizeof(p), out, sizeof(out)), ==,
+        0);
+    rw.offset = R_DMA_GO;
+    rw.count = 4;
+    memcpy(p, &rw, sizeof(rw));
+    /* The write itself may still be answered before the server hangs up. */
+    g_assert_cmpint(
+        cl_call(s, VFIO_USER_REGION_WRITE, p, sizeof(rw) + 4, out, sizeof(out)),
+        <=, 0);
+    g_assert_true(srv_wait_finished(s, RECV_MS));
+    g_assert_false(s->run_ok);
+    g_assert_cmpint(s->run_errno, ==, ENOBUFS);
+    srv_end(s);
+}
+
+/* ---- other fixed-size requests ---- */
+
+static void test_misc_small_payloads(void)
+{
+    VFIOUserDeviceInfo q = {.argsz = 4};
+    Srv *s = srv_ready();
+
+    expect_error(s, VFIO_USER_DEVICE_GET_INFO, &q, sizeof(q), EINVAL);
+    expect_error(s, VFIO_USER_DEVICE_GET_INFO, &q, 4, EINVAL);
+    expect_error(s, VFIO_USER_DEVICE_GET_INFO, NULL, 0, EINVAL);
+    expect_error(s, VFIO_USER_DEVICE_RESET, &q, sizeof(q), EINVAL);
+    expect_error(s, VFIO_USER_DEVICE_GET_REGION_IO_FDS, &q, 8, EINVAL);
+    g_assert_cmpint(cl_call(s, VFIO_USER_DEVICE_RESET, NULL, 0, NULL, 0), ==,
+                    0);
+    srv_end(s);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_log_set_always_fatal(G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+
+    g_test_add_func("/hostile-client/header/size-below",
+                    test_header_size_below);
+    g_test_add_func("/hostile-client/header/size-over", test_header_size_over);
+    g_test_add_func("/hostile-client/header/unknown-type",
+                    test_header_unknown_type);
+    g_test_add_func("/hostile-client/cmd/unknown", test_cmd_unknown);
+    g_test_add_func("/hostile-client/cmd/unsupported", test_cmd_unsupported);
+    g_test_add_func("/hostile-client/cmd/wrong-direction",
+                    test_cmd_wrong_direction);
+    g_test_add_func("/hostile-client/cmd/unsolicited-reply",
+                    test_cmd_unsolicited_reply);
+    g_test_add_func("/hostile-client/version/missing", test_version_missing);
+    g_test_add_func("/hostile-client/version/twice", test_version_twice);
+    g_test_add_func("/hostile-client/version/bad", test_version_bad);
+    g_test_add_func("/hostile-client/region/read-bad-index",
+                    test_region_read_bad_index);
+    g_test_add_func("/hostile-client/region/read-range",
+                    test_region_read_range);
+    g_test_add_func("/hostile-client/region/read-payload",
+                    test_region_read_payload);
+    g_test_add_func("/hostile-client/region/write-mismatch",
+                    test_region_write_mismatch);
+    g_test_add_func("/hostile-client/region/write-denied",
+                    test_region_write_denied);
+    g_test_add_func("/hostile-client/region/write-multi",
+                    test_region_write_multi);
+    g_test_add_func("/hostile-client/region/info-argsz",
+                    test_region_info_argsz);
+    g_test_add_func("/hostile-client/irq/fd-count", test_irq_fd_count);
+    g_test_add_func("/hostile-client/irq/range", test_irq_range);
+    g_test_add_func("/hostile-client/irq/bad-index", test_irq_bad_index);
+    g_test_add_func("/hostile-client/irq/bad-flags", test_irq_bad_flags);
+    g_test_add_func("/hostile-client/irq/argsz", test_irq_argsz);
+    g_test_add_func("/hostile-client/dma-map/flags", test_dma_map_flags);
+    g_test_add_func("/hostile-client/dma-map/ranges", test_dma_map_ranges);
+    g_test_add_func("/hostile-client/dma-map/overlap", test_dma_map_overlap);
+    g_test_add_func("/hostile-client/dma-map/fds", test_dma_map_fds);
+    g_test_add_func("/hostile-client/dma-map/argsz", test_dma_map_argsz);
+    g_test_add_func("/hostile-client/dma-unmap/bad", test_dma_unmap_bad);
+    g_test_add_func("/hostile-client/fds/flood-one", test_fds_flood_one);
+    g_test_add_func("/hostile-client/fds/flood-many", test_fds_flood_many);
+    g_test_add_func("/hostile-client/disconnect/mid-header",
+                    test_disconnect_mid_header);
+    g_test_add_func("/hostile-client/disconnect/mid-body",
+                    test_disconnect_mid_body);
+    g_test_add_func("/hostile-client/disconnect/clean", test_disconnect_clean);
+    g_test_add_func("/hostile-client/stall/stop", test_stall_then_stop);
+    g_test_add_func("/hostile-client/dma-reply/ok", test_dma_reply_ok);
+    g_test_add_func("/hostile-client/dma-reply/error", test_dma_reply_error);
+    g_test_add_func("/hostile-client/dma-reply/short", test_dma_reply_short);
+    g_test_add_func("/hostile-client/dma-reply/wrong-id",
+                    test_dma_reply_wrong_id);
+    g_test_add_func("/hostile-client/dma-reply/silent", test_dma_reply_silent);
+    g_test_add_func("/hostile-client/dma-reply/flood", test_dma_reply_flood);
+    g_test_add_func("/hostile-client/misc/small-payloads",
+                    test_misc_small_payloads);
+    return g_test_run();
+}
