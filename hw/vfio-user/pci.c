@@ -82,6 +82,7 @@ struct VFIOUserPCIDevice {
     GMutex err_lock;
     char *last_error;
     uint64_t errors;
+    guint fail_idle; /* main-loop callback after a failure, under err_lock */
 };
 
 static VFIOUserPCIDevice *vupci(PCIDevice *d)
@@ -111,6 +112,20 @@ static void vupci_note_error(VFIOUserPCIDevice *dev, const char *what,
     }
 }
 
+static void vupci_irq_teardown(VFIOUserPCIDevice *dev);
+
+/* On the main loop after a failure: drop the interrupt eventfds. */
+static gboolean vupci_failed_main(gpointer p)
+{
+    VFIOUserPCIDevice *dev = p;
+
+    g_mutex_lock(&dev->err_lock);
+    dev->fail_idle = 0;
+    g_mutex_unlock(&dev->err_lock);
+    vupci_irq_teardown(dev);
+    return G_SOURCE_REMOVE;
+}
+
 static void vupci_failure_notify(VFIOUserProxy *proxy, const GError *err,
                                  void *opaque)
 {
@@ -126,6 +141,11 @@ static void vupci_failure_notify(VFIOUserProxy *proxy, const GError *err,
     g_printerr("vfio-user-vmm: vfio-user-pci '%s': server %s failed: %s; "
                "the device now reads all-ones\n",
                dev->pdev.id, vfio_user_proxy_path(proxy), err->message);
+    g_mutex_lock(&dev->err_lock);
+    if (!dev->fail_idle) {
+        dev->fail_idle = g_idle_add(vupci_failed_main, dev);
+    }
+    g_mutex_unlock(&dev->err_lock);
 }
 
 /* ---- interrupts ---- */
@@ -601,6 +621,10 @@ static void vupci_destroy(PCIDevice *d)
         vfio_user_device_cleanup(&dev->vdev);
     }
     g_clear_pointer(&dev->proxy, vfio_user_proxy_close);
+    /* The receive thread is gone: no new failure callback can appear. */
+    if (dev->fail_idle) {
+        g_source_remove(dev->fail_idle);
+    }
     pci_device_finalize(d);
     vfio_user_pci_options_clear(&dev->opts);
     g_free(dev->last_error);
