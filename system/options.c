@@ -80,7 +80,11 @@ void vmm_usage(GString *out)
         "-D FILE                 write log messages to FILE\n"
         "-pidfile FILE           write the process id to FILE\n"
         "-version                print the version\n"
-        "-help                   this text\n");
+        "-help                   this text\n\n"
+        "Guest memory map: RAM at 0 (above 0xb0000000 bytes: rest at 4G),\n"
+        "PCI ECAM 0xb0000000 (01.0 at 0xb0008000), BARs from 0xc0000000\n"
+        "(64-bit: 0x8000000000), MSI window 0xfee00000-0xfeefffff.\n"
+        "qtest extensions: msi_pop, msi_wait MS, msi_count, irq_level N.\n");
 }
 
 void vmm_options_init(VmmOptions *o)
