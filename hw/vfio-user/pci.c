@@ -414,6 +414,9 @@ static void vupci_config_write(PCIDevice *d, uint32_t off, uint32_t val,
     for (unsigned i = 0; i < len; i++) {
         forward |= !vupci_local_byte(dev, off + i);
     }
+    if (forward) {
+        vupci_posted_clear(dev); /* config writes are never posted */
+    }
     if (forward && !vfio_user_region_write(&dev->vdev, CONFIG_INDEX, off, &val,
                                            len, false, &err)) {
         vupci_note_error(dev, "config write", err);
