@@ -21,8 +21,14 @@ static char *edu_backend_object(EduMachine *m, const char *backend, unsigned mb)
     if (!strcmp(backend, "ram")) {
         return g_strdup_printf("memory-backend-ram,id=ram0,size=%uM", mb);
     }
-    g_assert_cmpstr(backend, ==, "file");
     m->dir = qtest_make_tmpdir();
+    if (!strcmp(backend, "file-private")) {
+        /* share=off (the default): the file does not hold guest RAM */
+        return g_strdup_printf("memory-backend-file,id=ram0,size=%uM,"
+                               "mem-path=%s/guest-ram,offset=4096",
+                               mb, m->dir);
+    }
+    g_assert_cmpstr(backend, ==, "file");
     return g_strdup_printf("memory-backend-file,id=ram0,size=%uM,"
                            "mem-path=%s/guest-ram,offset=%u,share=on",
                            mb, m->dir, EDU_FILE_OFFSET);

@@ -28,9 +28,10 @@ typedef struct EduMachine {
 } EduMachine;
 
 /*
- * Start a VMM with 64 MiB of @backend ("memfd", "file" with a non-zero
- * offset, "ram") and an edu on @srv's socket with dma-access=@access and
- * the extra device options @extra (or NULL); checks enumeration.
+ * Start a VMM with 64 MiB of @backend ("memfd", "file" (shared, with a
+ * non-zero offset), "file-private" (share=off), "ram") and an edu on @srv's
+ * socket with dma-access=@access and the extra device options @extra (or NULL);
+ * checks enumeration.
  */
 EduMachine *edu_machine_start(QTestServer *srv, const char *backend,
                               const char *access, const char *extra);

@@ -34,6 +34,9 @@ static const EduCase edu_cases[] = {
     {"file", "mmap", "mmap", false},
     {"file", "file-io", "file-io", false},
     {"file", "message", "message", false},
+    {"file-private", "auto", "message", false},
+    {"file-private", "file-io", "file-io", true},
+    {"file-private", "message", "message", false},
     {"ram", "auto", "message", false},
     {"ram", "file-io", "file-io", true},
     {"ram", "message", "message", false},
@@ -388,7 +391,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < G_N_ELEMENTS(edu_cases); i++) {
         g_autofree char *path = NULL;
 
-        if (strcmp(edu_cases[i].backend, "file") == 0) {
+        if (g_str_has_prefix(edu_cases[i].backend, "file")) {
             continue; /* same client paths as memfd */
         }
         path = g_strdup_printf("/edu/dma-outside/%s/%s", edu_cases[i].backend,
