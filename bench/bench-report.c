@@ -162,6 +162,9 @@ static void print_machine_text(void)
     printf("placements: same = client and server on CPU %d; split = client "
            "on CPU %d, server on CPU %d\n", bench_cfg.cpu_a, bench_cfg.cpu_a,
            bench_cfg.cpu_b);
+    printf("load average: %.2f at the start, %.2f at the end (other work "
+           "on the machine skews every figure)\n", bench_cfg.load_start,
+           bench_loadavg());
 }
 
 static void print_result_text(const BenchResult *r)
@@ -251,6 +254,10 @@ static void json_machine(JsonBuilder *b)
     json_builder_add_int_value(b, bench_cfg.cpu_a);
     json_builder_set_member_name(b, "cpu_split_server");
     json_builder_add_int_value(b, bench_cfg.cpu_b);
+    json_builder_set_member_name(b, "loadavg_start");
+    json_builder_add_double_value(b, bench_cfg.load_start);
+    json_builder_set_member_name(b, "loadavg_end");
+    json_builder_add_double_value(b, bench_loadavg());
     json_builder_end_object(b);
     json_builder_set_member_name(b, "quick");
     json_builder_add_boolean_value(b, bench_cfg.quick);

@@ -22,10 +22,12 @@ void bench_config_init(bool quick)
     int found = 0;
 
     bench_cfg.quick = quick;
-    bench_cfg.batch_ns = quick ? 2e6 : 25e6;
-    bench_cfg.reps = quick ? 3 : 7;
+    /* Many short batches: a paired limit then sees the same load. */
+    bench_cfg.batch_ns = quick ? 2e6 : 10e6;
+    bench_cfg.reps = quick ? 3 : 15;
     bench_cfg.alloc_ops = quick ? 2000 : 100000;
     bench_cfg.cpu_a = bench_cfg.cpu_b = -1;
+    bench_cfg.load_start = bench_loadavg();
     CPU_ZERO(&start_cpus);
     if (sched_getaffinity(0, sizeof(start_cpus), &start_cpus) < 0) {
         return;
@@ -233,6 +235,20 @@ uint64_t bench_rss_bytes(void)
     }
     fclose(f);
     return resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+double bench_loadavg(void)
+{
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "re");
+
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1) {
+            l = -1;
+        }
+        fclose(f);
+    }
+    return l;
 }
 
 unsigned bench_fd_count(void)

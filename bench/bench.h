@@ -37,6 +37,7 @@ typedef struct BenchConfig {
     int reps;           /* measured batches per figure (median taken) */
     uint64_t alloc_ops; /* operations for the allocation counts */
     int cpu_a, cpu_b;   /* the two CPUs used for placements (-1: none) */
+    double load_start;  /* load average when the run started */
 } BenchConfig;
 
 extern BenchConfig bench_cfg;
@@ -90,6 +91,8 @@ void bench_fill(void *buf, size_t len, uint64_t seed);
 /* Resident set size and open fds of this process. */
 uint64_t bench_rss_bytes(void);
 unsigned bench_fd_count(void);
+/* The 1-minute load average, -1 if unknown: a busy machine skews all. */
+double bench_loadavg(void);
 
 /* ---- allocation counter (bench-alloc.c) ---- */
 
