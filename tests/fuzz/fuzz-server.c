@@ -1,0 +1,302 @@
+/*
+ * libFuzzer target: libvfio-user-server's handling of any byte stream a
+ * client can send.
+ *
+ * Per input: a fresh server with a small device (a callback BAR that
+ * starts DMA and interrupts when written, a memory BAR with a sparse area,
+ * a read-only BAR, PCI config space with MSI, an ioeventfd) is attached to
+ * one end of a socketpair and served on this thread until the stream
+ * ends; the input was written to the other end beforehand and a thread
+ * drains the server's answers.
+ *
+ * Input layout: byte 0 selects (bit 0) whether a valid VERSION goes first
+ * and which fds travel with the first byte of the rest: bit 1 a 64 KiB
+ * memfd (for DMA_MAP in mmap / file-I/O mode), bit 2 two eventfds (for
+ * SET_IRQS).  The server's own DMA requests find either their answer in
+ * the input or the end of the stream, so nothing waits.
+ *
+ * Oracles besides the sanitizers: vfu_server_run() returns, no DMA map
+ * survives the connection and no fd outlives the input.
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <glib.h>
+
+#include "vfio-user/caps.h"
+#include "vfio-user/server.h"
+#include "vfio-user/transport.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+typedef struct Dev {
+    VfuServer *srv;
+    uint8_t bar0[4096];
+    uint8_t bar2[64];
+    uint8_t buf[4096];
+} Dev;
+
+static unsigned count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    unsigned n = 0;
+
+    if (!d) {
+        abort();
+    }
+    while (readdir(d)) {
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* 0x0 write: DMA read, 0x4 write: DMA write, both of bar0[0x18] bytes at
+ * bar0[0x8]; 0x10 write: trigger MSI vector bar0[0x14]. */
+static ssize_t bar0_access(void *opaque, bool is_write, uint64_t off, void *buf,
+                           size_t len)
+{
+    Dev *d = opaque;
+    uint64_t addr;
+    uint32_t n, vec;
+
+    if (!is_write) {
+        memcpy(buf, d->bar0 + off, len);
+        return len;
+    }
+    memcpy(d->bar0 + off, buf, len);
+    memcpy(&addr, d->bar0 + 8, sizeof(addr));
+    memcpy(&n, d->bar0 + 0x18, sizeof(n));
+    memcpy(&vec, d->bar0 + 0x14, sizeof(vec));
+    n = MIN(n, sizeof(d->buf));
+    if (off == 0) {
+        vfu_dma_read(d->srv, addr, d->buf, n, NULL);
+    } else if (off == 4) {
+        vfu_dma_write(d->srv, addr, d->buf, n, NULL);
+    } else if (off == 0x10) {
+        vfu_irq_trigger(d->srv, VFIO_PCI_MSI_IRQ_INDEX, vec);
+    }
+    return len;
+}
+
+static ssize_t bar2_access(void *opaque, bool is_write, uint64_t off, void *buf,
+                           size_t len)
+{
+    Dev *d = opaque;
+
+    if (is_write) {
+        abort(); /* the library must refuse writes to a read-only region */
+    }
+    memcpy(buf, d->bar2 + off, len);
+    return len;
+}
+
+static VfuServer *make_server(Dev *d)
+{
+    static const VfuSparseArea sparse = {.offset = 4096, .size = 4096};
+    VfuServerOptions o = {.dma_timeout_ms = 50};
+    VfuRegionDesc bar0 = {.size = sizeof(d->bar0),
+                          .flags = VFU_REGION_F_RW,
+                          .access = bar0_access,
+                          .opaque = d};
+    VfuRegionDesc bar1 = {.size = 8192,
+                          .flags = VFU_REGION_F_RW,
+                          .mem = true,
+                          .sparse = &sparse,
+                          .nr_sparse = 1};
+    VfuRegionDesc bar2 = {.size = sizeof(d->bar2),
+                          .flags = VFU_REGION_F_READ,
+                          .access = bar2_access,
+                          .opaque = d};
+    VfuRegionDesc dev9 = {.size = 4096,
+                          .flags = VFU_REGION_F_RW,
+                          .mem = true,
+                          .has_type = true,
+                          .type = 1,
+                          .subtype = 2};
+    VfuPciDesc pci = {.vendor_id = 0x1234,
+                      .device_id = 0xfeed,
+                      .class_code = 0xff0000,
+                      .intx_pin = 1,
+                      .msi_vectors = 4,
+                      .express = true};
+    bool ok;
+
+    vfu_caps_init_ours(&o.caps);
+    o.caps.max_data_xfer_size = 65536;
+    o.caps.max_msg_fds = 8;
+    memset(d, 0, sizeof(*d));
+    d->srv = vfu_server_new(NULL, &o, NULL);
+    ok = d->srv && vfu_server_setup_region(d->srv, 0, &bar0, NULL, NULL) &&
+         vfu_server_setup_region(d->srv, 1, &bar1, NULL, NULL) &&
+         vfu_server_setup_region(d->srv, 2, &bar2, NULL, NULL) &&
+         vfu_server_setup_region(d->srv, 9, &dev9, NULL, NULL) &&
+         vfu_server_add_ioeventfd(d->srv, 0, 0x20, 4, false, 0, NULL) &&
+         vfu_server_setup_pci(d->srv, &pci, NULL);
+    if (!ok) {
+        abort();
+    }
+    return d->srv;
+}
+
+static bool send_all(int sock, const uint8_t *p, size_t len, const int *fds,
+                     size_t nfds)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * 4)];
+        struct cmsghdr align;
+    } ctl;
+
+    while (len) {
+        struct iovec iov = {.iov_base = (void *)p, .iov_len = len};
+        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+        ssize_t n;
+
+        if (nfds) {
+            struct cmsghdr *c;
+
+            memset(&ctl, 0, sizeof(ctl));
+            msg.msg_control = ctl.buf;
+            msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+            c = CMSG_FIRSTHDR(&msg);
+            c->cmsg_level = SOL_SOCKET;
+            c->cmsg_type = SCM_RIGHTS;
+            c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+            memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+        }
+        n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return false;
+        }
+        nfds = 0;
+        p += n;
+        len -= n;
+    }
+    return true;
+}
+
+static void send_version(int sock)
+{
+    VFIOUserCaps caps;
+    VFIOUserHdr hdr;
+    size_t len;
+    g_autofree uint8_t *payload = NULL;
+
+    vfu_caps_init_ours(&caps);
+    caps.max_data_xfer_size = 65536;
+    payload = vfu_caps_build_version(&caps, &len);
+    vfu_hdr_init(&hdr, 0, VFIO_USER_VERSION, sizeof(hdr) + len,
+                 VFIO_USER_F_TYPE_REQUEST);
+    if (!send_all(sock, (const uint8_t *)&hdr, sizeof(hdr), NULL, 0) ||
+        !send_all(sock, payload, len, NULL, 0)) {
+        abort();
+    }
+}
+
+static gpointer drain_main(gpointer opaque)
+{
+    int sock = GPOINTER_TO_INT(opaque);
+    char sink[65536];
+    struct pollfd pfd = {.fd = sock, .events = POLLIN};
+
+    while (poll(&pfd, 1, 10000) > 0 && recv(sock, sink, sizeof(sink), 0) > 0) {
+    }
+    return NULL;
+}
+
+/* Write the whole client stream, with the fds @ctl asks for. */
+static void write_stream(int sock, const uint8_t *data, size_t size,
+                         uint8_t ctl)
+{
+    int fds[3], nfds = 0, buf_sz = 1 << 20;
+
+    setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &buf_sz, sizeof(buf_sz));
+    if (ctl & 1) {
+        send_version(sock);
+    }
+    if (ctl & 2) {
+        fds[nfds] = memfd_create("fuzz-guest", MFD_CLOEXEC);
+        if (fds[nfds] < 0 || ftruncate(fds[nfds], 65536) < 0) {
+            abort();
+        }
+        nfds++;
+    }
+    if (ctl & 4) {
+        fds[nfds++] = eventfd(0, EFD_CLOEXEC);
+        fds[nfds++] = eventfd(0, EFD_CLOEXEC);
+    }
+    if (size && !send_all(sock, data, size, fds, nfds)) {
+        abort();
+    }
+    for (int i = 0; i < nfds; i++) {
+        close(fds[i]);
+    }
+    shutdown(sock, SHUT_WR);
+}
+
+static void quiet_log(const gchar *domain, GLogLevelFlags level,
+                      const gchar *message, gpointer opaque)
+{
+    (void)domain;
+    (void)level;
+    (void)message;
+    (void)opaque;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static bool init;
+    unsigned fds0;
+    GArray *maps;
+    GThread *t;
+    Dev d;
+    int sv[2];
+
+    if (size < 1 || size > 65536) {
+        return 0;
+    }
+    if (!init) {
+        init = true;
+        g_log_set_always_fatal(G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+        g_log_set_handler(VFU_SERVER_LOG_DOMAIN,
+                          G_LOG_LEVEL_MASK & ~G_LOG_LEVEL_CRITICAL, quiet_log,
+                          NULL);
+    }
+    /* Counted per input: libFuzzer itself opens fds between inputs. */
+    fds0 = count_fds();
+    make_server(&d);
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        abort();
+    }
+    write_stream(sv[0], data + 1, size - 1, data[0]);
+    t = g_thread_new("fuzz-drain", drain_main, GINT_TO_POINTER(sv[0]));
+    if (!vfu_server_attach(d.srv, sv[1], NULL)) {
+        abort();
+    }
+    vfu_server_run(d.srv, NULL);
+    maps = vfu_dma_get_maps(d.srv);
+    if (maps->len) {
+        abort(); /* the client's maps must go with the client */
+    }
+    g_array_unref(maps);
+    g_thread_join(t);
+    close(sv[0]);
+    vfu_server_free(d.srv);
+    if (count_fds() != fds0) {
+        abort();
+    }
+    return 0;
+}
