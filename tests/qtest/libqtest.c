@@ -121,16 +121,6 @@ const char *qtest_server_socket(QTestServer *srv)
     return srv->socket;
 }
 
-const char *qtest_server_stdout(QTestServer *srv)
-{
-    return srv->child->out->str;
-}
-
-const char *qtest_server_stderr(QTestServer *srv)
-{
-    return srv->child->err->str;
-}
-
 void qtest_server_signal(QTestServer *srv, int sig)
 {
     g_assert_false(srv->child->exited);
@@ -486,17 +476,6 @@ static char *qtest_vcommand_raw(QTestState *s, int timeout_ms, const char *fmt,
     return qtest_send_cmd(s, timeout_ms, cmd);
 }
 
-char *qtest_command_raw(QTestState *s, const char *fmt, ...)
-{
-    va_list ap;
-    char *r;
-
-    va_start(ap, fmt);
-    r = qtest_vcommand_raw(s, qtest_timeout_ms(), fmt, ap);
-    va_end(ap);
-    return r;
-}
-
 char *qtest_command(QTestState *s, const char *fmt, ...)
 {
     g_autofree char *reply = NULL;
@@ -633,16 +612,6 @@ unsigned qtest_irq_raised(QTestState *s, int irq)
 {
     g_assert(irq >= 0 && irq < QTEST_MAX_IRQ);
     return s->irq_raised[irq];
-}
-
-void qtest_drain(QTestState *s, int timeout_ms)
-{
-    char *r;
-
-    /* only asynchronous lines are legal here; they are recorded */
-    while ((r = qtest_recv_line(s, -timeout_ms))) {
-        g_free(r);
-    }
 }
 
 bool qtest_wait_irq_raise(QTestState *s, int irq, unsigned seen, int timeout_ms)

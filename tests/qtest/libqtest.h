@@ -39,9 +39,6 @@ typedef struct QTestState QTestState;
  */
 QTestServer *qtest_server_start(const char *device, const char *extra);
 const char *qtest_server_socket(QTestServer *srv);
-/* Everything the server printed so far (stdout then stderr). */
-const char *qtest_server_stdout(QTestServer *srv);
-const char *qtest_server_stderr(QTestServer *srv);
 /* Send @sig (e.g. SIGSTOP, SIGCONT) to the server. */
 void qtest_server_signal(QTestServer *srv, int sig);
 /* SIGKILL the server and reap it. */
@@ -83,12 +80,9 @@ bool qtest_vmm_running(QTestState *s);
 /* Send one qtest command; return the reply after "OK" (g_free it).
  * A FAIL reply fails the test. */
 char *qtest_command(QTestState *s, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-/* Same, but return the full reply line ("OK ..." or "FAIL ..."). */
-char *qtest_command_raw(QTestState *s, const char *fmt, ...)
-    G_GNUC_PRINTF(2, 3);
 
-/* Send a command without waiting; collect its reply (as
- * qtest_command_raw) with qtest_command_recv().  One at a time. */
+/* Send a command without waiting; collect its whole reply line ("OK ..."
+ * or "FAIL ...") with qtest_command_recv().  One at a time. */
 void qtest_command_send(QTestState *s, const char *fmt, ...)
     G_GNUC_PRINTF(2, 3);
 char *qtest_command_recv(QTestState *s);
@@ -118,8 +112,6 @@ bool qtest_wait_irq_raise(QTestState *s, int irq, unsigned seen,
 /* Wait for the next recorded MSI; false on timeout. */
 bool qtest_wait_msi(QTestState *s, uint64_t *addr, uint32_t *data,
                     int timeout_ms);
-/* Let pending asynchronous lines arrive for up to @timeout_ms. */
-void qtest_drain(QTestState *s, int timeout_ms);
 
 /* ---- the monitor ---- */
 

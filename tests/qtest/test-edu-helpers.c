@@ -169,7 +169,10 @@ void edu_check_intx(EduMachine *m)
     /* software-raised interrupt */
     qtest_writel(qts, m->bar0 + 0x60, 0x40);
     g_assert_true(qtest_wait_irq_raise(qts, irq, seen, qtest_timeout_ms()));
+    g_assert_true(qtest_irq_level(qts, irq));
+    /* the next access to the device is the end of interrupt */
     g_assert_cmphex(qtest_readl(qts, m->bar0 + 0x24), ==, 0x40);
+    g_assert_false(qtest_irq_level(qts, irq));
     qtest_writel(qts, m->bar0 + 0x64, 0x40);
     g_assert_cmphex(qtest_readl(qts, m->bar0 + 0x24), ==, 0);
 
