@@ -20,6 +20,20 @@
 /* One kept ioeventfd of a region (see VFIOUserRegion in device.h). */
 typedef __typeof__(((VFIOUserRegion *)0)->ioeventfds[0]) DevIoEventFd;
 
+/*
+ * Posted writes queued for one REGION_WRITE_MULTI (see device.h).  lock
+ * guards n and e[] and is held while the queue is sent, so that queued
+ * writes leave in the order they were made, before anything the writing
+ * thread does next.  n is also read atomically without the lock, as a
+ * quick "nothing queued" test.
+ */
+struct VFIOUserWriteBatch {
+    GMutex lock;
+    uint32_t cap; /* entries per message: 2..VFIO_USER_MULTI_MAX */
+    uint32_t n;   /* entries queued */
+    VFIOUserWriteMultiEntry e[VFIO_USER_MULTI_MAX];
+};
+
 /* The device or its proxy has failed: every operation fails at once. */
 bool vfio_user_dev_is_failed(VFIOUserDevice *dev);
 /* Set ENODEV "device has failed" in @errp; returns false. */

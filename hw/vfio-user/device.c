@@ -3,7 +3,8 @@
  *
  * Device info, init and cleanup, region I/O (mmapped or by
  * REGION_READ/WRITE messages split at max_data_xfer_size, posted writes,
- * ioeventfds) and reset, plus the request helpers the other device files
+ * batches of small posted writes in REGION_WRITE_MULTI, ioeventfds) and
+ * reset, plus the request helpers the other device files
  * share (device-internal.h).  Region info, sparse mmap and region io fds
  * are in device-region.c; interrupt info and SET_IRQS in device-irq.c.
  *
@@ -12,8 +13,13 @@
  * Threading: region I/O and SET_IRQS may run on several threads at once
  * (the proxy serialises the socket).  Init, cleanup and
  * vfio_user_device_get_region_io_fds() change the region table and must
- * not race with I/O on the same device.  dev->failed and
- * dev->posted_write_errors are accessed atomically.
+ * not race with I/O on the same device.  dev->failed and the counters
+ * are accessed atomically; the write batch has its own lock
+ * (device-internal.h), taken before the proxy's locks.
+ *
+ * Ordering: every message, mmapped access and ioeventfd signal of the
+ * device first sends what is batched, so to the server a thread's batched
+ * writes come before whatever that thread does next.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -63,6 +69,7 @@ bool vfio_user_dev_call(VFIOUserDevice *dev, VFIOUserRequest *req,
 {
     GError *local = NULL;
 
+    vfio_user_device_flush(dev);
     if (vfio_user_proxy_call(dev->proxy, req, &local)) {
         return true;
     }
@@ -148,11 +155,115 @@ static bool dev_get_info(VFIOUserDevice *dev, GError **errp)
     return true;
 }
 
+/* ---- batches of posted writes (REGION_WRITE_MULTI) ---- */
+
+/* Send @req posted; a failure counts @nwrites lost posted writes. */
+static bool dev_post(VFIOUserDevice *dev, VFIOUserRequest *req,
+                     uint64_t nwrites, GError **errp)
+{
+    GError *local = NULL;
+
+    req->no_reply = true;
+    req->reply_iov = NULL;
+    req->reply_iovcnt = 0;
+    if (vfio_user_proxy_post(dev->proxy, req, &local)) {
+        return true;
+    }
+    __atomic_add_fetch(&dev->posted_write_errors, nwrites, __ATOMIC_RELAXED);
+    dev_note_error(dev, local);
+    g_propagate_error(errp, local);
+    return false;
+}
+
+static bool dev_write_chunk(VFIOUserDevice *dev, uint32_t index, uint64_t off,
+                            const uint8_t *buf, size_t n, bool post,
+                            GError **errp);
+
+/* Send the queue (one entry: a plain posted REGION_WRITE); lock held. */
+static void dev_batch_send_locked(VFIOUserDevice *dev, VFIOUserWriteBatch *b)
+{
+    uint64_t n = b->n;
+    struct iovec iov[2] = {
+        {.iov_base = &n, .iov_len = sizeof(n)},
+        {.iov_base = b->e, .iov_len = n * sizeof(b->e[0])},
+    };
+    VFIOUserRequest req = {
+        .cmd = VFIO_USER_REGION_WRITE_MULTI,
+        .iov = iov,
+        .iovcnt = 2,
+    };
+    GError *err = NULL;
+    bool ok;
+
+    if (n == 0) {
+        return;
+    }
+    if (n == 1) {
+        ok = dev_write_chunk(dev, b->e[0].region, b->e[0].offset, b->e[0].data,
+                             b->e[0].count, true, &err);
+    } else {
+        ok = dev_post(dev, &req, n, &err);
+        if (ok) {
+            __atomic_add_fetch(&dev->multi_msgs, 1, __ATOMIC_RELAXED);
+            __atomic_add_fetch(&dev->multi_writes, n, __ATOMIC_RELAXED);
+        }
+    }
+    if (!ok) {
+        g_debug("%" PRIu64 " batched posted writes dropped: %s", n,
+                err->message);
+        g_error_free(err);
+    }
+    __atomic_store_n(&b->n, 0, __ATOMIC_RELEASE);
+}
+
+void vfio_user_device_flush(VFIOUserDevice *dev)
+{
+    VFIOUserWriteBatch *b = dev->batch;
+
+    if (!b || !__atomic_load_n(&b->n, __ATOMIC_ACQUIRE)) {
+        return;
+    }
+    g_mutex_lock(&b->lock);
+    dev_batch_send_locked(dev, b);
+    g_mutex_unlock(&b->lock);
+}
+
+/* Entries per message: VFIO_USER_MULTI_MAX, or what max_data_xfer_size
+ * allows (a batch of fewer than 2 is not worth it). */
+static void dev_batch_init(VFIOUserDevice *dev)
+{
+    size_t max = dev_max_xfer(dev), cap = 0;
+    VFIOUserWriteBatch *b;
+
+    if (max > sizeof(uint64_t)) {
+        cap = (max - sizeof(uint64_t)) / sizeof(VFIOUserWriteMultiEntry);
+    }
+    cap = MIN(cap, VFIO_USER_MULTI_MAX);
+    if (!vfio_user_proxy_caps(dev->proxy)->write_multiple || cap < 2) {
+        return;
+    }
+    b = g_new0(VFIOUserWriteBatch, 1);
+    g_mutex_init(&b->lock);
+    b->cap = cap;
+    dev->batch = b;
+}
+
+static void dev_batch_free(VFIOUserDevice *dev)
+{
+    if (dev->batch) {
+        vfio_user_device_flush(dev);
+        g_mutex_clear(&dev->batch->lock);
+        g_clear_pointer(&dev->batch, g_free);
+    }
+    dev->write_multi = false;
+}
+
 void vfio_user_device_cleanup(VFIOUserDevice *dev)
 {
     if (!dev) {
         return;
     }
+    dev_batch_free(dev);
     for (uint32_t i = 0; dev->regions && i < dev->num_regions; i++) {
         vfio_user_dev_region_release(&dev->regions[i]);
     }
@@ -187,6 +298,7 @@ bool vfio_user_device_init(VFIOUserDevice *dev, VFIOUserProxy *proxy,
                 i, dev->regions[i].flags, dev->regions[i].size,
                 dev->regions[i].fd, dev->regions[i].nr_mmaps);
     }
+    dev_batch_init(dev);
     return true;
 }
 
@@ -343,22 +455,12 @@ static bool dev_write_chunk(VFIOUserDevice *dev, uint32_t index, uint64_t off,
         .cmd = VFIO_USER_REGION_WRITE,
         .iov = iov,
         .iovcnt = 2,
-        .no_reply = post,
         .reply_iov = &riov,
         .reply_iovcnt = 1,
     };
-    GError *local = NULL;
 
     if (post) {
-        req.reply_iov = NULL;
-        req.reply_iovcnt = 0;
-        if (vfio_user_proxy_post(dev->proxy, &req, &local)) {
-            return true;
-        }
-        __atomic_add_fetch(&dev->posted_write_errors, 1, __ATOMIC_RELAXED);
-        dev_note_error(dev, local);
-        g_propagate_error(errp, local);
-        return false;
+        return dev_post(dev, &req, 1, errp);
     }
     if (!vfio_user_dev_call(dev, &req, errp)) {
         return false;
@@ -379,13 +481,14 @@ static bool dev_write_chunk(VFIOUserDevice *dev, uint32_t index, uint64_t off,
     return true;
 }
 
-/* Signal a matching ioeventfd instead of sending a message. */
-static bool dev_ioeventfd_write(VFIOUserRegion *r, uint64_t off,
-                                const void *buf, size_t len)
+/* The ioeventfd a write of @buf at @off would signal, or NULL. */
+static const DevIoEventFd *dev_ioeventfd_find(const VFIOUserRegion *r,
+                                              uint64_t off, const void *buf,
+                                              size_t len)
 {
     for (uint32_t i = 0; i < r->nr_ioeventfds; i++) {
         const DevIoEventFd *e = &r->ioeventfds[i];
-        uint64_t one = 1, v = 0;
+        uint64_t v = 0;
 
         if (e->offset != off || (e->size && e->size != len)) {
             continue;
@@ -399,14 +502,54 @@ static bool dev_ioeventfd_write(VFIOUserRegion *r, uint64_t off,
                 continue;
             }
         }
-        if (write(e->fd, &one, sizeof(one)) == sizeof(one)) {
-            return true;
-        }
-        g_debug("region %u: ioeventfd write failed (%s), using a message",
-                r->index, g_strerror(errno));
+        return e;
+    }
+    return NULL;
+}
+
+/* Signal a matching ioeventfd instead of sending a message. */
+static bool dev_ioeventfd_write(const VFIOUserRegion *r, uint64_t off,
+                                const void *buf, size_t len)
+{
+    const DevIoEventFd *e = dev_ioeventfd_find(r, off, buf, len);
+    uint64_t one = 1;
+
+    if (!e) {
         return false;
     }
+    if (write(e->fd, &one, sizeof(one)) == sizeof(one)) {
+        return true;
+    }
+    g_debug("region %u: ioeventfd write failed (%s), using a message", r->index,
+            g_strerror(errno));
     return false;
+}
+
+/* Queue a posted write if it can be batched (see device.h). */
+static bool dev_batch_add(VFIOUserDevice *dev, const VFIOUserRegion *r,
+                          uint64_t off, const void *buf, size_t len)
+{
+    VFIOUserWriteBatch *b = dev->batch;
+    VFIOUserWriteMultiEntry *e;
+
+    if (!b || !dev->write_multi || len > VFIO_USER_MULTI_DATA ||
+        !(r->flags & VFIO_REGION_INFO_FLAG_WRITE) ||
+        dev_ioeventfd_find(r, off, buf, len)) {
+        return false;
+    }
+    g_mutex_lock(&b->lock);
+    e = &b->e[b->n];
+    memset(e, 0, sizeof(*e));
+    e->offset = off;
+    e->region = r->index;
+    e->count = len;
+    memcpy(e->data, buf, len);
+    __atomic_store_n(&b->n, b->n + 1, __ATOMIC_RELEASE);
+    if (b->n == b->cap) {
+        dev_batch_send_locked(dev, b);
+    }
+    g_mutex_unlock(&b->lock);
+    return true;
 }
 
 bool vfio_user_region_read(VFIOUserDevice *dev, uint32_t index, uint64_t off,
@@ -424,6 +567,7 @@ bool vfio_user_region_read(VFIOUserDevice *dev, uint32_t index, uint64_t off,
         memset(buf, 0xff, len);
         return false;
     }
+    vfio_user_device_flush(dev);
     host = dev_mmap_lookup(r, off, len, VFIO_REGION_INFO_FLAG_READ);
     if (host) {
         dev_mmio_load(buf, host, len);
@@ -452,17 +596,24 @@ bool vfio_user_region_write(VFIOUserDevice *dev, uint32_t index, uint64_t off,
     if (!r) {
         return false;
     }
-    if (!len || dev_ioeventfd_write(r, off, buf, len)) {
+    if (!len) {
         return true;
     }
     host = dev_mmap_lookup(r, off, len, VFIO_REGION_INFO_FLAG_WRITE);
+    post = post && dev->posted_writes &&
+           !((dev->flags & VFIO_DEVICE_FLAGS_PCI) &&
+             index == VFIO_PCI_CONFIG_REGION_INDEX);
+    if (post && !host && dev_batch_add(dev, r, off, buf, len)) {
+        return true;
+    }
+    vfio_user_device_flush(dev);
+    if (dev_ioeventfd_write(r, off, buf, len)) {
+        return true;
+    }
     if (host) {
         dev_mmio_store(host, buf, len);
         return true;
     }
-    post = post && dev->posted_writes &&
-           !((dev->flags & VFIO_DEVICE_FLAGS_PCI) &&
-             index == VFIO_PCI_CONFIG_REGION_INDEX);
     max = dev_max_xfer(dev);
     while (len) {
         size_t n = MIN(len, max);

@@ -63,8 +63,8 @@ void fake_region_memfd(FakeServer *fs, unsigned idx, uint64_t size,
     r->memfd = memfd_create("fake-region", MFD_CLOEXEC);
     g_assert_cmpint(r->memfd, >=, 0);
     g_assert_cmpint(ftruncate(r->memfd, r->map_len), ==, 0);
-    r->map = mmap(NULL, r->map_len, PROT_READ | PROT_WRITE, MAP_SHARED,
-                  r->memfd, 0);
+    r->map =
+        mmap(NULL, r->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, r->memfd, 0);
     g_assert(r->map != MAP_FAILED);
     r->mem = (uint8_t *)r->map + fd_offset;
 }
@@ -77,8 +77,8 @@ void fake_region_sparse(FakeServer *fs, unsigned idx, uint32_t nr,
     memcpy(fs->regions[idx].areas, areas, nr * sizeof(areas[0]));
 }
 
-void fake_region_raw(FakeServer *fs, unsigned idx, const void *raw,
-                     size_t len, bool with_fd)
+void fake_region_raw(FakeServer *fs, unsigned idx, const void *raw, size_t len,
+                     bool with_fd)
 {
     fs->regions[idx].raw = g_memdup2(raw, len);
     fs->regions[idx].raw_len = len;
@@ -220,8 +220,10 @@ static bool fake_region_info(FakeServer *fs, const VFIOUserHdr *req,
         vfu_close_fds(&fd, 1);
         return ok;
     }
-    need = sizeof(*info) + (r->nr_areas ? sizeof(VFIOUserCapSparseMmap) +
-                            r->nr_areas * sizeof(VFIOUserSparseArea) : 0);
+    need = sizeof(*info) + (r->nr_areas
+                                ? sizeof(VFIOUserCapSparseMmap) +
+                                      r->nr_areas * sizeof(VFIOUserSparseArea)
+                                : 0);
     buf = g_malloc0(need);
     info = (VFIOUserRegionInfo *)buf;
     info->argsz = need;
@@ -285,10 +287,48 @@ static bool fake_region_rw(FakeServer *fs, const VFIOUserHdr *req,
     return fake_send(fs, req, out, sizeof(rw) + rw.count, NULL, 0);
 }
 
+/* Every entry checked first, then written in order. */
+static bool fake_write_multi(FakeServer *fs, const VFIOUserHdr *req,
+                             const uint8_t *p, size_t len)
+{
+    const size_t esz = sizeof(VFIOUserWriteMultiEntry);
+    VFIOUserWriteMultiEntry e;
+    uint64_t n = 0;
+    bool bad;
+
+    if (len >= sizeof(n)) {
+        memcpy(&n, p, sizeof(n));
+    }
+    bad = !fs->caps.write_multiple || n == 0 || n > VFIO_USER_MULTI_MAX ||
+          len != sizeof(n) + n * esz;
+    for (uint64_t i = 0; !bad && i < n; i++) {
+        memcpy(&e, p + sizeof(n) + i * esz, esz);
+        bad = e.region >= FAKE_MAX_REGIONS || !fs->regions[e.region].mem ||
+              e.count == 0 || e.count > VFIO_USER_MULTI_DATA ||
+              e.offset > fs->regions[e.region].size ||
+              e.count > fs->regions[e.region].size - e.offset;
+    }
+    g_mutex_lock(&fs->lock);
+    fs->multi_bad += bad;
+    for (uint64_t i = 0; !bad && i < n; i++) {
+        memcpy(&e, p + sizeof(n) + i * esz, esz);
+        memcpy(fs->regions[e.region].mem + e.offset, e.data, e.count);
+    }
+    if (!bad) {
+        fs->multi_posted += !!(req->flags & VFIO_USER_F_NO_REPLY);
+        fs->multi_entries += n;
+        fs->multi_last = n;
+    }
+    g_mutex_unlock(&fs->lock);
+    if (bad) {
+        return vfu_msg_send_error(fs->sock, req, EINVAL, NULL);
+    }
+    return fake_send(fs, req, &n, sizeof(n), NULL, 0);
+}
+
 /* Keeps the received eventfds per vector; no fds de-assigns. */
 static bool fake_set_irqs(FakeServer *fs, const VFIOUserHdr *req,
-                          const uint8_t *p, size_t len, int *fds,
-                          size_t nfds)
+                          const uint8_t *p, size_t len, int *fds, size_t nfds)
 {
     VFIOUserIrqSet s;
     bool eventfd;
@@ -306,7 +346,7 @@ static bool fake_set_irqs(FakeServer *fs, const VFIOUserHdr *req,
     }
     g_mutex_lock(&fs->lock);
     if (fs->nr_irq_msgs < FAKE_MAX_IRQ_MSGS) {
-        fs->irq_msgs[fs->nr_irq_msgs++] = (FakeIrqMsg) {
+        fs->irq_msgs[fs->nr_irq_msgs++] = (FakeIrqMsg){
             s.flags, s.index, s.start, s.count, nfds,
         };
     }
@@ -329,14 +369,20 @@ static bool fake_io_fds(FakeServer *fs, const VFIOUserHdr *req,
         VFIOUserRegionIOFds h;
         VFIOUserSubRegionIOFd e[3];
     } VFU_PACKED rep = {
-        .h = { .argsz = sizeof(rep), .count = 3 },
-        .e = {
-            { .offset = 0x10, .size = 4, .fd_index = 0 },
-            { .offset = 0x20, .size = 4, .fd_index = 0,
-              .flags = VFIO_USER_IOEVENTFD_F_DATAMATCH, .datamatch = 0xabcd },
-            { .offset = 0x30, .size = 4, .fd_index = 1,
-              .type = VFIO_USER_IO_FD_TYPE_IOREGIONFD },
-        },
+        .h = {.argsz = sizeof(rep), .count = 3},
+        .e =
+            {
+                {.offset = 0x10, .size = 4, .fd_index = 0},
+                {.offset = 0x20,
+                 .size = 4,
+                 .fd_index = 0,
+                 .flags = VFIO_USER_IOEVENTFD_F_DATAMATCH,
+                 .datamatch = 0xabcd},
+                {.offset = 0x30,
+                 .size = 4,
+                 .fd_index = 1,
+                 .type = VFIO_USER_IO_FD_TYPE_IOREGIONFD},
+            },
     };
     VFIOUserRegionIOFds q;
     int fds[2];
@@ -364,7 +410,10 @@ static bool fake_handle(FakeServer *fs, const VFIOUserHdr *req,
                         const uint8_t *p, size_t len, int *fds, size_t nfds)
 {
     VFIOUserDeviceInfo di = {
-        sizeof(di), fs->dev_flags, fs->num_regions, fs->num_irqs,
+        sizeof(di),
+        fs->dev_flags,
+        fs->num_regions,
+        fs->num_irqs,
     };
     VFIOUserIrqInfo ii;
     g_autofree void *ver = NULL;
@@ -400,6 +449,8 @@ static bool fake_handle(FakeServer *fs, const VFIOUserHdr *req,
         return fake_send(fs, req, NULL, 0, NULL, 0);
     case VFIO_USER_DEVICE_GET_REGION_IO_FDS:
         return fake_io_fds(fs, req, p, len);
+    case VFIO_USER_REGION_WRITE_MULTI:
+        return fake_write_multi(fs, req, p, len);
     default:
         return fake_error(fs, req, ENOSYS);
     }
@@ -452,8 +503,8 @@ VFIOUserProxy *fake_server_start(FakeServer *fs)
     GError *err = NULL;
     int sv[2];
 
-    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
-                    ==, 0);
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==,
+                    0);
     fs->sock = sv[1];
     fs->thread = g_thread_new("fake-device", fake_thread, fs);
     vfio_user_proxy_options_init(&opts);

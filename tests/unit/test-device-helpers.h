@@ -4,6 +4,7 @@
  * plain memory or by a memfd it hands out, sparse mmap areas, irqs that
  * keep the received eventfds, region io fds), can answer region info with
  * raw hostile bytes, or replays the server side of a recorded session.
+ * REGION_WRITE_MULTI is served when write_multiple is in its caps.
  * It counts what it receives so the tests can check the wire traffic.
  *
  * Copyright (c) 2026 vfio-user-client developers
@@ -26,18 +27,18 @@
 #define FAKE_MAX_INFO_CALLS 4
 
 typedef struct FakeRegion {
-    uint32_t flags;     /* VFIO_REGION_INFO_FLAG_* reported */
+    uint32_t flags; /* VFIO_REGION_INFO_FLAG_* reported */
     uint64_t size;
     uint8_t *mem;       /* what REGION_READ/WRITE access (NULL: no memory) */
     int memfd;          /* handed out with the info when >= 0 */
     uint64_t fd_offset; /* region offset inside the memfd */
     void *map;          /* the server's own mapping of the whole memfd */
     size_t map_len;
-    uint32_t nr_areas;  /* sparse areas; 0 = no sparse capability */
+    uint32_t nr_areas; /* sparse areas; 0 = no sparse capability */
     VFIOUserSparseArea areas[FAKE_MAX_AREAS];
-    uint8_t *raw;       /* raw GET_REGION_INFO reply overriding the above */
+    uint8_t *raw; /* raw GET_REGION_INFO reply overriding the above */
     size_t raw_len;
-    bool raw_fd;        /* send a fresh memfd with the raw reply */
+    bool raw_fd; /* send a fresh memfd with the raw reply */
 } FakeRegion;
 
 typedef struct FakeIrqMsg {
@@ -54,15 +55,15 @@ typedef struct FakeReplayMsg {
 } FakeReplayMsg;
 
 typedef struct FakeServer {
-    int sock;                 /* server end of the socketpair */
+    int sock; /* server end of the socketpair */
     GThread *thread;
-    VFIOUserCaps caps;        /* offered in the VERSION reply */
+    VFIOUserCaps caps; /* offered in the VERSION reply */
     uint32_t dev_flags, num_regions, num_irqs;
-    uint32_t irq_count[8];    /* vectors per irq index */
+    uint32_t irq_count[8]; /* vectors per irq index */
     FakeRegion regions[FAKE_MAX_REGIONS];
-    int io_region;            /* region that has io fds, -1 = none */
-    int io_efd;               /* the ioeventfd handed out (server's copy) */
-    GPtrArray *replay;        /* FakeReplayMsg: replay mode when set */
+    int io_region;     /* region that has io fds, -1 = none */
+    int io_efd;        /* the ioeventfd handed out (server's copy) */
+    GPtrArray *replay; /* FakeReplayMsg: replay mode when set */
 
     /* lock guards everything below (the thread updates, tests read) */
     GMutex lock;
@@ -70,14 +71,18 @@ typedef struct FakeServer {
     unsigned replay_mismatches;
     unsigned cmds[VFIO_USER_MAX_COMMAND];
     unsigned writes[FAKE_MAX_REGIONS];
-    unsigned posted[FAKE_MAX_REGIONS];  /* writes with the no-reply flag */
+    unsigned posted[FAKE_MAX_REGIONS]; /* writes with the no-reply flag */
     unsigned reads[FAKE_MAX_REGIONS];
+    unsigned multi_posted;  /* REGION_WRITE_MULTI with the no-reply flag */
+    unsigned multi_entries; /* writes carried by all of them */
+    uint64_t multi_last;    /* wr_cnt of the last one */
+    unsigned multi_bad;     /* malformed ones (answered EINVAL) */
     uint32_t max_read_count;
     uint32_t info_argsz[FAKE_MAX_REGIONS][FAKE_MAX_INFO_CALLS];
     unsigned info_calls[FAKE_MAX_REGIONS];
     FakeIrqMsg irq_msgs[FAKE_MAX_IRQ_MSGS];
     unsigned nr_irq_msgs;
-    int irq_efds[FAKE_MAX_VECTORS];     /* received eventfds per vector */
+    int irq_efds[FAKE_MAX_VECTORS]; /* received eventfds per vector */
     unsigned resets;
 } FakeServer;
 
@@ -91,8 +96,8 @@ void fake_region_memfd(FakeServer *fs, unsigned idx, uint64_t size,
 void fake_region_sparse(FakeServer *fs, unsigned idx, uint32_t nr,
                         const VFIOUserSparseArea *areas);
 /* Answer GET_REGION_INFO for @idx with exactly these bytes. */
-void fake_region_raw(FakeServer *fs, unsigned idx, const void *raw,
-                     size_t len, bool with_fd);
+void fake_region_raw(FakeServer *fs, unsigned idx, const void *raw, size_t len,
+                     bool with_fd);
 /* Replay the s2c messages of a recorded session (jsonl) in order. */
 void fake_server_load_replay(FakeServer *fs, const char *path);
 

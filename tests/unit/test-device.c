@@ -3,8 +3,9 @@
  * against the fake device server of test-device-helpers.c: device and
  * region info, sparse mmap over a memfd versus messages, the argsz re-ask,
  * hostile capability chains, transfer splitting, posted writes, SET_IRQS
- * splitting and eventfd delivery, reset, ioeventfds, failure handling and a
- * replay of a recorded libvfio-user gpio session.
+ * splitting and eventfd delivery, reset, ioeventfds, failure handling, a
+ * replay of a recorded libvfio-user gpio session, and the batching of
+ * posted writes into REGION_WRITE_MULTI.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -82,9 +83,8 @@ static void test_info(void)
         g_assert_cmpuint(snap.info_argsz[i][0], ==, 256);
     }
 
-    g_assert_true(vfio_user_device_get_irq_info(&fx.dev,
-                                                VFIO_PCI_MSIX_IRQ_INDEX,
-                                                &irq, &err));
+    g_assert_true(vfio_user_device_get_irq_info(
+        &fx.dev, VFIO_PCI_MSIX_IRQ_INDEX, &irq, &err));
     g_assert_no_error(err);
     g_assert_cmpuint(irq.count, ==, 32);
     g_assert_cmpuint(irq.index, ==, VFIO_PCI_MSIX_IRQ_INDEX);
@@ -98,7 +98,8 @@ static void test_info(void)
 static void test_mmap_vs_message(void)
 {
     static const VFIOUserSparseArea areas[] = {
-        { 0, 0x1000 }, { 0x2000, 0x1000 },
+        {0, 0x1000},
+        {0x2000, 0x1000},
     };
     Fixture fx;
     FakeServer snap;
@@ -151,16 +152,15 @@ static void test_mmap_vs_message(void)
 
     /* A write into an area lands in the server's memory, no message. */
     v = 0x11223344;
-    g_assert_true(vfio_user_region_write(&fx.dev, 0, 0x2004, &v, 4, true,
-                                         &err));
+    g_assert_true(
+        vfio_user_region_write(&fx.dev, 0, 0x2004, &v, 4, true, &err));
     g_assert_cmpmem(fx.fs->regions[0].mem + 0x2004, 4, &v, 4);
     fake_server_snapshot(fx.fs, &snap);
     g_assert_cmpuint(snap.writes[0], ==, 0);
 
     /* A read-only mapping is never written through: a message instead. */
     g_assert_nonnull(fx.dev.regions[2].mmaps[0].host);
-    g_assert_true(vfio_user_region_write(&fx.dev, 2, 0x8, &v, 4, false,
-                                         &err));
+    g_assert_true(vfio_user_region_write(&fx.dev, 2, 0x8, &v, 4, false, &err));
     g_assert_no_error(err);
     fake_server_snapshot(fx.fs, &snap);
     g_assert_cmpuint(snap.writes[2], ==, 1);
@@ -194,7 +194,7 @@ static void test_argsz_reask(void)
     FakeServer snap;
 
     for (unsigned i = 0; i < 14; i++) {
-        areas[i] = (VFIOUserSparseArea) { i * 0x1000, 0x1000 };
+        areas[i] = (VFIOUserSparseArea){i * 0x1000, 0x1000};
     }
     fx_begin(&fx);
     fake_region_memfd(fx.fs, 2, 0x10000, 0);
@@ -232,9 +232,10 @@ static void raw_cap(RawInfo *r, uint32_t off, uint16_t id, uint32_t next,
                     uint32_t w0, uint64_t a_off, uint64_t a_size)
 {
     VFIOUserCapSparseMmap c = {
-        .hdr = { .id = id, .version = 1, .next = next }, .nr_areas = w0,
+        .hdr = {.id = id, .version = 1, .next = next},
+        .nr_areas = w0,
     };
-    VFIOUserSparseArea a = { a_off, a_size };
+    VFIOUserSparseArea a = {a_off, a_size};
 
     memcpy((uint8_t *)r + off, &c, sizeof(c));
     memcpy((uint8_t *)r + off + sizeof(c), &a, sizeof(a));
@@ -340,8 +341,8 @@ static void test_read_split(void)
     g_assert_cmpuint(snap.max_read_count, ==, 4096);
 
     fill_pattern(want, 10000, 77);
-    g_assert_true(vfio_user_region_write(&fx.dev, 0, 0, want, 10000, false,
-                                         &err));
+    g_assert_true(
+        vfio_user_region_write(&fx.dev, 0, 0, want, 10000, false, &err));
     g_assert_no_error(err);
     fake_server_snapshot(fx.fs, &snap);
     g_assert_cmpuint(snap.writes[0], ==, 3);
@@ -362,8 +363,7 @@ static void test_posted_writes(void)
     fx_connect(&fx);
 
     /* Posted, then a read on the same socket sees it. */
-    g_assert_true(vfio_user_region_write(&fx.dev, 0, 0x40, &v, 4, true,
-                                         &err));
+    g_assert_true(vfio_user_region_write(&fx.dev, 0, 0x40, &v, 4, true, &err));
     g_assert_true(vfio_user_region_read(&fx.dev, 0, 0x40, &r, 4, &err));
     g_assert_no_error(err);
     g_assert_cmphex(r, ==, v);
@@ -379,16 +379,140 @@ static void test_posted_writes(void)
 
     /* x-no-posted-writes. */
     fx.dev.posted_writes = false;
-    g_assert_true(vfio_user_region_write(&fx.dev, 0, 0x44, &v, 4, true,
-                                         &err));
+    g_assert_true(vfio_user_region_write(&fx.dev, 0, 0x44, &v, 4, true, &err));
     fake_server_snapshot(fx.fs, &snap);
     g_assert_cmpuint(snap.writes[0], ==, 2);
     g_assert_cmpuint(snap.posted[0], ==, 1);
     fx_end(&fx);
 }
 
-static void assert_irq_msg(const FakeIrqMsg *m, uint32_t start,
-                           uint32_t count, size_t nfds)
+/* No-reply messages the client has sent so far. */
+static uint64_t posted_sent(Fixture *fx)
+{
+    VFIOUserProxyStats st;
+
+    vfio_user_proxy_get_stats(fx->proxy, &st);
+    return st.posted;
+}
+
+static void write32(Fixture *fx, uint32_t index, uint64_t off, uint32_t v,
+                    bool post)
+{
+    GError *err = NULL;
+
+    g_assert_true(
+        vfio_user_region_write(&fx->dev, index, off, &v, 4, post, &err));
+    g_assert_no_error(err);
+}
+
+/* A blocking read: the server has handled everything sent before it. */
+static uint32_t read32(Fixture *fx, uint32_t index, uint64_t off)
+{
+    uint32_t v = 0;
+    GError *err = NULL;
+
+    g_assert_true(vfio_user_region_read(&fx->dev, index, off, &v, 4, &err));
+    g_assert_no_error(err);
+    return v;
+}
+
+static void test_multi_batch(void)
+{
+    Fixture fx;
+    FakeServer snap;
+
+    fx_begin(&fx);
+    fake_region_mem(fx.fs, 0, 0x1000);
+    fx_connect(&fx);
+    g_assert_false(fx.dev.write_multi); /* the owner opts in */
+    g_assert_nonnull(fx.dev.batch);
+    fx.dev.write_multi = true;
+    for (uint32_t i = 0; i < 10; i++) {
+        write32(&fx, 0, i * 4, 0x100 + i, true);
+    }
+    g_assert_cmpuint(posted_sent(&fx), ==, 0); /* still queued */
+    g_assert_cmphex(read32(&fx, 0, 9 * 4), ==, 0x109);
+    fake_server_snapshot(fx.fs, &snap);
+    g_assert_cmpuint(snap.cmds[VFIO_USER_REGION_WRITE_MULTI], ==, 1);
+    g_assert_cmpuint(snap.multi_posted, ==, 1);
+    g_assert_cmpuint(snap.multi_last, ==, 10);
+    g_assert_cmpuint(snap.writes[0], ==, 0);
+    for (uint32_t i = 0; i < 10; i++) {
+        g_assert_cmphex(((uint32_t *)fx.fs->regions[0].mem)[i], ==, 0x100 + i);
+    }
+    g_assert_cmpuint(fx.dev.multi_msgs, ==, 1);
+    g_assert_cmpuint(fx.dev.multi_writes, ==, 10);
+
+    /* An explicit flush sends at once; widths 1, 2 and 8 batch too. */
+    write32(&fx, 0, 0x100, 0xaabbccdd, true);
+    g_assert_true(
+        vfio_user_region_write(&fx.dev, 0, 0x104, "\x11", 1, true, NULL));
+    g_assert_true(
+        vfio_user_region_write(&fx.dev, 0, 0x106, "\x22\x33", 2, true, NULL));
+    g_assert_true(
+        vfio_user_region_write(&fx.dev, 0, 0x108, "01234567", 8, true, NULL));
+    vfio_user_device_flush(&fx.dev);
+    g_assert_cmpuint(posted_sent(&fx), ==, 2);
+    vfio_user_device_flush(&fx.dev); /* nothing left: no message */
+    g_assert_cmpuint(posted_sent(&fx), ==, 2);
+    read32(&fx, 0, 0);
+    fake_server_snapshot(fx.fs, &snap);
+    g_assert_cmpuint(snap.multi_last, ==, 4);
+    g_assert_cmpmem(fx.fs->regions[0].mem + 0x100, 16,
+                    "\xdd\xcc\xbb\xaa\x11\0\x22\x33"
+                    "01234567",
+                    16);
+    g_assert_cmpuint(snap.multi_bad, ==, 0);
+    fx_end(&fx);
+}
+
+/* The batch leaves by itself when it holds VFIO_USER_MULTI_MAX writes. */
+static void test_multi_full(void)
+{
+    Fixture fx;
+    FakeServer snap;
+
+    fx_begin(&fx);
+    fake_region_mem(fx.fs, 0, 0x1000);
+    fx_connect(&fx);
+    fx.dev.write_multi = true;
+    for (uint32_t i = 0; i < VFIO_USER_MULTI_MAX; i++) {
+        g_assert_cmpuint(posted_sent(&fx), ==, 0);
+        write32(&fx, 0, (i * 4) % 0x1000, i, true);
+    }
+    g_assert_cmpuint(posted_sent(&fx), ==, 1);
+    write32(&fx, 0, 0xffc, 0xfeed, true);
+    g_assert_cmpuint(posted_sent(&fx), ==, 1);
+    g_assert_cmphex(read32(&fx, 0, 0xffc), ==, 0xfeed);
+    g_assert_cmpuint(posted_sent(&fx), ==, 2);
+    fake_server_snapshot(fx.fs, &snap);
+    g_assert_cmpuint(snap.cmds[VFIO_USER_REGION_WRITE_MULTI], ==, 1);
+    g_assert_cmpuint(snap.multi_last, ==, VFIO_USER_MULTI_MAX);
+    /* The lone write after it went as a plain posted REGION_WRITE. */
+    g_assert_cmpuint(snap.posted[0], ==, 1);
+    g_assert_cmphex(((uint32_t *)fx.fs->regions[0].mem)[199], ==, 199);
+
+    /* A small max_data_xfer_size lowers the batch size with it. */
+    fx_end(&fx);
+    fx_begin(&fx);
+    fx.fs->caps.max_data_xfer_size = 256; /* the least: 10 entries */
+    fake_region_mem(fx.fs, 0, 0x100);
+    fx_connect(&fx);
+    fx.dev.write_multi = true;
+    for (uint32_t i = 0; i < 25; i++) {
+        write32(&fx, 0, i * 4, i, true);
+    }
+    g_assert_cmpuint(posted_sent(&fx), ==, 2);
+    g_assert_cmpuint(read32(&fx, 0, 24 * 4), ==, 24);
+    fake_server_snapshot(fx.fs, &snap);
+    g_assert_cmpuint(snap.cmds[VFIO_USER_REGION_WRITE_MULTI], ==, 3);
+    g_assert_cmpuint(snap.multi_entries, ==, 25);
+    g_assert_cmpuint(snap.multi_last, ==, 5);
+    fx_end(&fx);
+}
+
+static void assert_irq_msg(const FakeIrqMsg *m, uint32_t start, uint32_t count,
+                           size_t nfds)
 {
     g_assert_cmpuint(m->start, ==, start);
     g_assert_cmpuint(m->count, ==, count);
@@ -397,12 +521,12 @@ static void assert_irq_msg(const FakeIrqMsg *m, uint32_t start,
 
 static void test_set_irqs(void)
 {
-    const uint32_t efd_trig = VFIO_IRQ_SET_DATA_EVENTFD |
-                              VFIO_IRQ_SET_ACTION_TRIGGER;
+    const uint32_t efd_trig =
+        VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
     Fixture fx;
     FakeServer snap;
     int efds[20], mixed[4];
-    uint8_t bools[2] = { 1, 0 };
+    uint8_t bools[2] = {1, 0};
     uint64_t val = 0;
     GError *err = NULL;
 
@@ -412,8 +536,7 @@ static void test_set_irqs(void)
         efds[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     }
     g_assert_true(vfio_user_device_set_irqs(&fx.dev, VFIO_PCI_MSIX_IRQ_INDEX,
-                                            efd_trig, 0, 20, efds, NULL,
-                                            &err));
+                                            efd_trig, 0, 20, efds, NULL, &err));
     g_assert_no_error(err);
     fake_server_snapshot(fx.fs, &snap);
     g_assert_cmpuint(snap.nr_irq_msgs, ==, 3);
@@ -433,8 +556,7 @@ static void test_set_irqs(void)
     mixed[1] = mixed[2] = -1;
     mixed[3] = efds[3];
     g_assert_true(vfio_user_device_set_irqs(&fx.dev, VFIO_PCI_MSIX_IRQ_INDEX,
-                                            efd_trig, 4, 4, mixed, NULL,
-                                            &err));
+                                            efd_trig, 4, 4, mixed, NULL, &err));
     fake_server_snapshot(fx.fs, &snap);
     g_assert_cmpuint(snap.nr_irq_msgs, ==, 6);
     assert_irq_msg(&snap.irq_msgs[3], 4, 1, 1);
@@ -446,11 +568,11 @@ static void test_set_irqs(void)
     /* Bools, then disable the whole index with count 0. */
     g_assert_true(vfio_user_device_set_irqs(&fx.dev, VFIO_PCI_MSIX_IRQ_INDEX,
                                             VFIO_IRQ_SET_DATA_BOOL |
-                                            VFIO_IRQ_SET_ACTION_UNMASK,
+                                                VFIO_IRQ_SET_ACTION_UNMASK,
                                             1, 2, NULL, bools, &err));
     g_assert_true(vfio_user_device_set_irqs(&fx.dev, VFIO_PCI_MSIX_IRQ_INDEX,
                                             VFIO_IRQ_SET_DATA_NONE |
-                                            VFIO_IRQ_SET_ACTION_TRIGGER,
+                                                VFIO_IRQ_SET_ACTION_TRIGGER,
                                             0, 0, NULL, NULL, &err));
     g_assert_no_error(err);
     fake_server_snapshot(fx.fs, &snap);
@@ -460,18 +582,16 @@ static void test_set_irqs(void)
     g_assert_false(fake_server_trigger(fx.fs, 17));
 
     /* Bad flags and ranges never reach the wire. */
-    g_assert_false(vfio_user_device_set_irqs(&fx.dev, 0, efd_trig |
-                                             VFIO_IRQ_SET_DATA_BOOL, 0, 1,
-                                             efds, NULL, &err));
+    g_assert_false(vfio_user_device_set_irqs(
+        &fx.dev, 0, efd_trig | VFIO_IRQ_SET_DATA_BOOL, 0, 1, efds, NULL, &err));
     g_assert_error(err, VFU_ERROR, EINVAL);
     g_clear_error(&err);
-    g_assert_false(vfio_user_device_set_irqs(&fx.dev, 0, efd_trig, 0, 0,
-                                             efds, NULL, &err));
+    g_assert_false(vfio_user_device_set_irqs(&fx.dev, 0, efd_trig, 0, 0, efds,
+                                             NULL, &err));
     g_assert_error(err, VFU_ERROR, EINVAL);
     g_clear_error(&err);
-    g_assert_false(vfio_user_device_set_irqs(&fx.dev, 0, efd_trig,
-                                             UINT32_MAX, 2, efds, NULL,
-                                             &err));
+    g_assert_false(vfio_user_device_set_irqs(&fx.dev, 0, efd_trig, UINT32_MAX,
+                                             2, efds, NULL, &err));
     g_assert_error(err, VFU_ERROR, EINVAL);
     g_clear_error(&err);
     fake_server_snapshot(fx.fs, &snap);
@@ -523,22 +643,18 @@ static void test_io_fds(void)
     g_assert_no_error(err);
     g_assert_cmpuint(fx.dev.regions[0].nr_ioeventfds, ==, 2);
 
-    g_assert_true(vfio_user_region_write(&fx.dev, 0, 0x10, &v, 4, false,
-                                         &err));
+    g_assert_true(vfio_user_region_write(&fx.dev, 0, 0x10, &v, 4, false, &err));
     g_assert_cmpuint(drain_eventfd(fx.fs->io_efd), ==, 1);
-    g_assert_true(vfio_user_region_write(&fx.dev, 0, 0x20, &match, 4, false,
-                                         &err));
+    g_assert_true(
+        vfio_user_region_write(&fx.dev, 0, 0x20, &match, 4, false, &err));
     g_assert_cmpuint(drain_eventfd(fx.fs->io_efd), ==, 1);
     fake_server_snapshot(fx.fs, &snap);
     g_assert_cmpuint(snap.writes[0], ==, 0);
 
     /* No datamatch, other width, other offset: messages. */
-    g_assert_true(vfio_user_region_write(&fx.dev, 0, 0x20, &v, 4, false,
-                                         &err));
-    g_assert_true(vfio_user_region_write(&fx.dev, 0, 0x10, &h, 2, false,
-                                         &err));
-    g_assert_true(vfio_user_region_write(&fx.dev, 0, 0x30, &v, 4, false,
-                                         &err));
+    g_assert_true(vfio_user_region_write(&fx.dev, 0, 0x20, &v, 4, false, &err));
+    g_assert_true(vfio_user_region_write(&fx.dev, 0, 0x10, &h, 2, false, &err));
+    g_assert_true(vfio_user_region_write(&fx.dev, 0, 0x30, &v, 4, false, &err));
     g_assert_no_error(err);
     g_assert_cmpuint(drain_eventfd(fx.fs->io_efd), ==, 0);
     fake_server_snapshot(fx.fs, &snap);
@@ -565,8 +681,8 @@ static void test_failure(void)
     for (int i = 0; i < 2; i++) {
         t0 = g_get_monotonic_time();
         memset(buf, 0, sizeof(buf));
-        g_assert_false(vfio_user_region_read(&fx.dev, 0, 0, buf, sizeof(buf),
-                                             &err));
+        g_assert_false(
+            vfio_user_region_read(&fx.dev, 0, 0, buf, sizeof(buf), &err));
         g_assert_nonnull(err);
         g_clear_error(&err);
         g_assert_cmpint(g_get_monotonic_time() - t0, <, G_USEC_PER_SEC);
@@ -574,8 +690,7 @@ static void test_failure(void)
             g_assert_cmphex(buf[j], ==, 0xff);
         }
     }
-    g_assert_false(vfio_user_region_write(&fx.dev, 0, 0, &v, 4, false,
-                                          &err));
+    g_assert_false(vfio_user_region_write(&fx.dev, 0, 0, &v, 4, false, &err));
     g_assert_error(err, VFU_ERROR, ENODEV);
     g_clear_error(&err);
     g_assert_false(vfio_user_device_reset(&fx.dev, &err));
@@ -588,7 +703,7 @@ static void test_failure(void)
 /* The libvfio-user gpio sample's recorded answers, replayed in order. */
 static void test_replay_gpio(void)
 {
-    static const uint32_t irq_counts[5] = { 1, 0, 0, 1, 1 };
+    static const uint32_t irq_counts[5] = {1, 0, 0, 1, 1};
     Fixture fx;
     FakeServer snap;
     struct vfio_irq_info irq;
@@ -597,8 +712,8 @@ static void test_replay_gpio(void)
     GError *err = NULL;
 
     fx_begin(&fx);
-    fake_server_load_replay(fx.fs, TEST_DATA_DIR
-                            "/libvfio-user-gpio-client.jsonl");
+    fake_server_load_replay(fx.fs,
+                            TEST_DATA_DIR "/libvfio-user-gpio-client.jsonl");
     fx_connect(&fx);
     g_assert_cmpuint(fx.dev.num_regions, ==, 9);
     g_assert_cmpuint(fx.dev.num_irqs, ==, 5);
@@ -608,9 +723,9 @@ static void test_replay_gpio(void)
         bool has = i == 2 || i == 7;
 
         g_assert_cmpuint(fx.dev.regions[i].size, ==, has ? 0x100 : 0);
-        g_assert_cmpuint(fx.dev.regions[i].flags, ==,
-                         has ? VFIO_REGION_INFO_FLAG_READ |
-                               VFIO_REGION_INFO_FLAG_WRITE : 0);
+        g_assert_cmpuint(
+            fx.dev.regions[i].flags, ==,
+            has ? VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE : 0);
         g_assert_cmpint(fx.dev.regions[i].fd, ==, -1);
     }
     for (unsigned i = 0; i < 5; i++) {
@@ -625,10 +740,9 @@ static void test_replay_gpio(void)
     g_assert_cmphex(cfg[2] | cfg[3] << 8, ==, 0x0dc8);
     g_assert_true(vfio_user_device_reset(&fx.dev, &err));
     efd = eventfd(0, EFD_CLOEXEC);
-    g_assert_true(vfio_user_device_set_irqs(&fx.dev, 0,
-                                            VFIO_IRQ_SET_DATA_EVENTFD |
-                                            VFIO_IRQ_SET_ACTION_TRIGGER,
-                                            0, 1, &efd, NULL, &err));
+    g_assert_true(vfio_user_device_set_irqs(
+        &fx.dev, 0, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, 0,
+        1, &efd, NULL, &err));
     close(efd);
     g_assert_true(vfio_user_region_read(&fx.dev, 2, 1, &b, 1, &err));
     g_assert_cmphex(b, ==, 0xff);
@@ -658,5 +772,8 @@ int main(int argc, char **argv)
     g_test_add_func("/device/io-fds", test_io_fds);
     g_test_add_func("/device/failure", test_failure);
     g_test_add_func("/device/replay-gpio", test_replay_gpio);
+    g_test_add_func("/device/write-multi/batch", test_multi_batch);
+    g_test_add_func("/device/write-multi/full", test_multi_full);
+
     return g_test_run();
 }

@@ -16,17 +16,20 @@
 #define VFIO_USER_MAX_SPARSE 16
 #define VFIO_USER_MAX_IOEVENTFDS 16 /* sub-regions kept per region */
 
+/* Posted writes waiting for one REGION_WRITE_MULTI (private to device.c). */
+typedef struct VFIOUserWriteBatch VFIOUserWriteBatch;
+
 typedef struct VFIOUserRegion {
     uint32_t index;
-    uint32_t flags;   /* VFIO_REGION_INFO_FLAG_* */
+    uint32_t flags; /* VFIO_REGION_INFO_FLAG_* */
     uint64_t size;
-    uint64_t offset;  /* mmap offset in fd */
-    int fd;           /* region fd from the server, -1 if none */
+    uint64_t offset; /* mmap offset in fd */
+    int fd;          /* region fd from the server, -1 if none */
     uint32_t nr_mmaps;
     struct {
         uint64_t offset; /* within the region */
         uint64_t size;
-        void *host;      /* mmap()ed, NULL if mapping failed */
+        void *host; /* mmap()ed, NULL if mapping failed */
     } mmaps[VFIO_USER_MAX_SPARSE];
     bool has_type;
     uint32_t type, subtype;
@@ -42,29 +45,43 @@ typedef struct VFIOUserRegion {
 
 typedef struct VFIOUserDevice {
     VFIOUserProxy *proxy;
-    uint32_t flags;        /* VFIO_DEVICE_FLAGS_* */
+    uint32_t flags; /* VFIO_DEVICE_FLAGS_* */
     uint32_t num_regions;
     uint32_t num_irqs;
     VFIOUserRegion *regions; /* num_regions entries */
-    bool posted_writes;    /* BAR writes may be posted (no x-no-posted-writes) */
-    bool failed;           /* proxy failed: reads all-ones, writes dropped
-                            * (set and read atomically) */
+    bool posted_writes; /* BAR writes may be posted (no x-no-posted-writes) */
+    bool failed;        /* proxy failed: reads all-ones, writes dropped
+                         * (set and read atomically) */
     uint64_t posted_write_errors; /* posted writes that could not be sent
                                    * (atomic); the server's error replies
                                    * to posted writes are counted by the
                                    * proxy (posted_errors) */
+    /*
+     * Batch small posted writes (see vfio_user_device_flush()).  Init
+     * clears it: an owner that flushes sets it (x-no-write-multi clears
+     * it); it has no effect unless the server agreed to write_multiple.
+     */
+    bool write_multi;
+    VFIOUserWriteBatch *batch; /* NULL without write_multiple */
+    uint64_t multi_msgs;       /* REGION_WRITE_MULTI messages sent (atomic) */
+    uint64_t multi_writes;     /* writes they carried (atomic) */
 } VFIOUserDevice;
 
 /*
  * GET_INFO, then GET_REGION_INFO for every region (caps, sparse mmaps).
  * Resets every field of @dev (posted_writes becomes true: clear it after
- * init for x-no-posted-writes).  A malformed reply (capability loop or
- * out-of-bounds cap, sparse area outside its region, too many areas...)
- * fails the init with EPROTO; nothing is left mapped or open on failure.
+ * init for x-no-posted-writes; write_multi becomes false: set it after init
+ * when the owner calls vfio_user_device_flush()).  A malformed reply
+ * (capability loop or out-of-bounds cap, sparse area outside its region, too
+ * many areas...) fails the init with EPROTO; nothing is left mapped or open on
+ * failure.
  */
 bool vfio_user_device_init(VFIOUserDevice *dev, VFIOUserProxy *proxy,
                            GError **errp);
-/* Unmaps region mappings, closes region fds and ioeventfds. */
+/*
+ * Sends the writes still batched, then unmaps region mappings, closes
+ * region fds and ioeventfds.  Call it before closing the proxy.
+ */
 void vfio_user_device_cleanup(VFIOUserDevice *dev);
 
 /*
@@ -75,12 +92,32 @@ void vfio_user_device_cleanup(VFIOUserDevice *dev);
  * matches an ioeventfd (offset, size, datamatch) signals it instead.
  * Out-of-range accesses are EINVAL.  A failed device (or proxy) reads
  * all-ones and drops writes, returning false with ENODEV.
+ *
+ * Batching: with write_multi set, a posted write of at most 8 bytes to a
+ * writable region that goes by message (no mmapped area, no ioeventfd) is
+ * queued instead of sent; up to VFIO_USER_MULTI_MAX queued writes go out
+ * as one posted REGION_WRITE_MULTI (a lone one as a posted REGION_WRITE)
+ * when the queue is full, before any other message, mmapped access or
+ * ioeventfd signal of the device (so a read always sees the writes made
+ * before it), and on vfio_user_device_flush().
  */
 bool vfio_user_region_read(VFIOUserDevice *dev, uint32_t index, uint64_t off,
                            void *buf, size_t len, GError **errp);
 bool vfio_user_region_write(VFIOUserDevice *dev, uint32_t index, uint64_t off,
                             const void *buf, size_t len, bool post,
                             GError **errp);
+
+/*
+ * Send the batched posted writes now.  The VMM calls it when a run of guest
+ * accesses ends (before it returns to its event loop or waits for the
+ * device): until then a batched write such as a doorbell has not reached
+ * the server.  Cheap when nothing is batched; any thread.  Failures count
+ * as for posted writes: posted_write_errors (one per write that could not
+ * be sent) and the proxy's posted_errors (one per error reply to a batch;
+ * the server checks every entry first, so a batch with a bad entry is not
+ * performed, and a device error stops the batch at that write).
+ */
+void vfio_user_device_flush(VFIOUserDevice *dev);
 
 bool vfio_user_device_get_irq_info(VFIOUserDevice *dev, uint32_t index,
                                    struct vfio_irq_info *out, GError **errp);
