@@ -63,6 +63,31 @@ class Monitor(VfuTestCase):
         self.assertRegex(out, r"served read 4096 written 4096 bytes")
         self.assertEqual(vmm.quit(), 0)
 
+    def test_interrupt_mode(self):
+        _, vmm = self.start_edu()
+        q = vmm.qtest
+        bar = driver.edu_bar0(q)
+        self.assertIn("interrupts INTx", vmm.monitor.cmd("info vfio-user"))
+        # MSI capability of 00:01.0: address, data, then enable
+        cfg = driver.ECAM_BASE + (1 << 15)
+        cap = q.readl(cfg + 0x34) & 0xFC
+        while cap and q.readl(cfg + cap) & 0xFF != 0x05:
+            cap = (q.readl(cfg + cap) >> 8) & 0xFC
+        self.assertNotEqual(cap, 0, "no MSI capability")
+        ctrl = q.readl(cfg + cap) >> 16
+        q.writel(cfg + cap + 4, 0xFEE00000)
+        data_off = 0xC if ctrl & 0x80 else 0x8
+        if ctrl & 0x80:
+            q.writel(cfg + cap + 8, 0)
+        q.writel(cfg + cap + data_off, 0x31)
+        q.writel(cfg + cap, (q.readl(cfg + cap) & 0xFFFF) |
+                 ((ctrl | 1) << 16))
+        self.assertIn("interrupts MSI", vmm.monitor.cmd("info vfio-user"))
+        q.writel(bar + 0x60, 1)                 # edu: raise interrupt
+        self.assertEqual(q.msi_wait(int(TIMEOUT * 1000)), (0xFEE00000, 0x31))
+        q.writel(bar + 0x64, 1)
+        self.assertEqual(vmm.quit(), 0)
+
     def test_xp(self):
         _, vmm = self.start_edu()
         vmm.qtest.writel(0x1000, 0xdeadbeef)
