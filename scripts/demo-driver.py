@@ -201,9 +201,6 @@ class Qtest(_Lines):
     def readl(self, addr):
         return int(self.cmd("readl 0x%x" % addr), 0)
 
-    def readq(self, addr):
-        return int(self.cmd("readq 0x%x" % addr), 0)
-
     def writel(self, addr, val):
         self.cmd("writel 0x%x 0x%x" % (addr, val))
 

@@ -85,6 +85,7 @@ class Monitor(VfuTestCase):
         self.assertIn("interrupts MSI", vmm.monitor.cmd("info vfio-user"))
         q.writel(bar + 0x60, 1)                 # edu: raise interrupt
         self.assertEqual(q.msi_wait(int(TIMEOUT * 1000)), (0xFEE00000, 0x31))
+        self.assertEqual(q.irqs, [])            # not INTx as well
         q.writel(bar + 0x64, 1)
         self.assertEqual(vmm.quit(), 0)
 
@@ -112,6 +113,7 @@ class Monitor(VfuTestCase):
 
     def test_unknown_command(self):
         _, vmm = self.start_edu()
+        self.assertIn("vfio-user-vmm monitor", vmm.monitor.banner)
         self.assertIn("frob", vmm.monitor.cmd("frob"))
         self.assertIn("device_del", vmm.monitor.cmd("help"))
         self.assertEqual(vmm.quit(), 0)
