@@ -385,10 +385,18 @@ void qtest_quit(QTestState *s)
     qtest_stop(s, true);
 }
 
-const char *qtest_vmm_stderr(QTestState *s)
+bool qtest_vmm_wait_stderr(QTestState *s, const char *needle, int timeout_ms)
 {
-    qtest_pump(-1, 0);
-    return s->vmm->err->str;
+    gint64 deadline = qtest_deadline(timeout_ms);
+
+    while (!strstr(s->vmm->err->str, needle)) {
+        if (g_get_monotonic_time() >= deadline) {
+            g_printerr("qtest: no '%s' from the VMM\n", needle);
+            return false;
+        }
+        qtest_pump(-1, deadline);
+    }
+    return true;
 }
 
 bool qtest_vmm_running(QTestState *s)

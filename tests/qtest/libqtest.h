@@ -72,8 +72,11 @@ QTestState *qtest_try_init(char **errout, int *status, const char *fmt, ...)
  * sanitizer report.
  */
 void qtest_quit(QTestState *s);
-/* What the VMM wrote to stderr so far. */
-const char *qtest_vmm_stderr(QTestState *s);
+/*
+ * Wait until the VMM's stderr contains @needle (it reaches us through a
+ * pipe, some time after the VMM wrote it); false after @timeout_ms.
+ */
+bool qtest_vmm_wait_stderr(QTestState *s, const char *needle, int timeout_ms);
 /* True while the VMM process has not exited. */
 bool qtest_vmm_running(QTestState *s);
 

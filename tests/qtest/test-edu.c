@@ -166,7 +166,8 @@ static void test_edu_legacy_server(void)
         }
         if (strcmp(backends[i][1], "auto") != 0) {
             /* the VMM says so, once */
-            g_assert_nonnull(strstr(qtest_vmm_stderr(m->qts), "legacy"));
+            g_assert_true(
+                qtest_vmm_wait_stderr(m->qts, "legacy", qtest_timeout_ms()));
         }
         edu_check_identity(m);
         edu_check_dma(m, 128 * 1024, 0x200000, 0x600000);
@@ -223,7 +224,7 @@ static void test_edu_server_killed(void)
     info = qtest_hmp(m->qts, "info vfio-user");
     g_assert_nonnull(strstr(info, "state failed"));
     /* the VMM reports it, naming the device */
-    g_assert_nonnull(strstr(qtest_vmm_stderr(m->qts), "'edu0'"));
+    g_assert_true(qtest_vmm_wait_stderr(m->qts, "'edu0'", qtest_timeout_ms()));
     /* guest RAM and the rest of the machine still work */
     qtest_writel(m->qts, 0x1000, 0xcafef00d);
     g_assert_cmphex(qtest_readl(m->qts, 0x1000), ==, 0xcafef00d);
