@@ -91,21 +91,26 @@ static void dma_figure(BenchConn *c, const DmaMode *m, BenchPlacement pl,
     g_autofree char *limit_key = NULL;
     BenchLimit *l = dma_limit(m, pl, is_write, size, stream, &limit_key,
                               &err);
-    double ns, lns;
+    BenchStat s, ls;
 
-    if (!l || !bench_measure_pair(dma_batch, &a, bench_limit_batch, l, &ns,
-                                  &lns, &err)) {
+    if (!l || !bench_measure_pair(dma_batch, &a, bench_limit_batch, l, &s,
+                                  &ls, &err)) {
         bench_add_error("dma", label, err);
     } else {
-        bench_add_paired("dma", key, label, "MiB/s", bench_mib_s(size, ns),
-                         limit_key,
-                         bench_mib_s(bench_limit_bytes(l), lns));
+        uint64_t lb = bench_limit_bytes(l);
+        BenchFigure f = {
+            bench_mib_s(size, s.median), bench_mib_s(size, s.best),
+            bench_mib_s(lb, ls.median), bench_mib_s(lb, ls.best),
+        };
+
+        bench_add_figure("dma", key, label, "MiB/s", &f, limit_key);
         if (size == 4 * KiB) {
             g_autofree char *k2 = g_strdup_printf("%s.ns", key);
             g_autofree char *l2 = g_strdup_printf("%s %s 4 KiB op (%s)",
                                                   m->name, dir, pn);
+            BenchFigure op = { .value = s.median, .best = s.best };
 
-            bench_add("dma", k2, l2, "ns/op", ns, NULL);
+            bench_add_figure("dma", k2, l2, "ns/op", &op, NULL);
         }
     }
     if (l != stream) {

@@ -79,11 +79,12 @@ static bool region_loop(BenchConn *c, int op, uint64_t n, GError **errp)
             break;
         default:
             ok = vfio_user_region_write(dev, VFIO_PCI_BAR0_REGION_INDEX,
-                                        BENCH_REG_SCRATCH, &v, 4, op == 3,
+                                        BENCH_REG_SCRATCH, &v, 4, op >= 3,
                                         errp);
             break;
         }
     }
+    vfio_user_device_flush(dev);
     return ok;
 }
 
@@ -91,6 +92,7 @@ static void memory_region(void)
 {
     static const char *const names[] = {
         "bar_read", "config_read", "bar_write", "posted_write",
+        "batched_write",
     };
     g_autoptr(GError) err = NULL;
     uint64_t n = bench_cfg.alloc_ops;
@@ -101,12 +103,16 @@ static void memory_region(void)
         bench_add_error("memory", "region", err);
         return;
     }
-    for (int op = 0; op < 4; op++) {
+    for (int op = 0; op < (int)G_N_ELEMENTS(names); op++) {
         g_autofree char *what = g_strdup_printf("region.%s", names[op]);
         uint64_t s0 = bench_conn_server_allocs(&c, &err);
         uint64_t a0 = bench_alloc_count(), a1, s1;
+        bool ok;
 
-        if (!region_loop(&c, op, n, &err)) {
+        c.dev.write_multi = op == 4;
+        ok = region_loop(&c, op, n, &err);
+        c.dev.write_multi = false;
+        if (!ok) {
             bench_add_error("memory", what, err);
             break;
         }

@@ -31,14 +31,19 @@ static GArray *targets;   /* BenchTarget */
 void bench_add(const char *section, const char *key, const char *label,
                const char *unit, double value, const char *limit_key)
 {
-    bench_add_paired(section, key, label, unit, value, limit_key, 0);
+    BenchFigure f = { .value = value, .best = value };
+
+    bench_add_figure(section, key, label, unit, &f, limit_key);
 }
 
-void bench_add_paired(const char *section, const char *key,
-                      const char *label, const char *unit, double value,
-                      const char *limit_key, double limit_value)
+void bench_add_figure(const char *section, const char *key,
+                      const char *label, const char *unit,
+                      const BenchFigure *f, const char *limit_key)
 {
-    BenchResult r = { .value = value, .limit_value = limit_value };
+    BenchResult r = {
+        .value = f->value, .best = f->best,
+        .limit_value = f->limit_value, .limit_best = f->limit_best,
+    };
 
     if (!results) {
         results = g_array_new(FALSE, TRUE, sizeof(BenchResult));
@@ -78,12 +83,12 @@ void bench_add_error(const char *section, const char *what,
     fprintf(stderr, "vfu-bench: %s: %s: %s\n", section, what, e->message);
 }
 
-void bench_add_target(const char *name, double value, double threshold,
-                      bool at_least, bool available)
+void bench_add_target(const char *name, double value, double median,
+                      double threshold, bool at_least, bool available)
 {
     BenchTarget t = {
-        .value = value, .threshold = threshold, .at_least = at_least,
-        .available = available,
+        .value = value, .median = median, .threshold = threshold,
+        .at_least = at_least, .available = available,
     };
 
     if (!targets) {
@@ -116,6 +121,23 @@ static char *limit_label(const BenchResult *r)
 
     return r->limit_value > 0 ? g_strdup_printf("%s, paired", name)
                               : g_strdup(name);
+}
+
+bool bench_ratio_best(const char *key, double *ratio)
+{
+    const BenchResult *r = bench_find(key), *l = r ? limit_of(r) : NULL;
+    double lv = 0;
+
+    if (r && r->limit_value > 0) {
+        lv = r->limit_best;
+    } else if (l) {
+        lv = l->best;
+    }
+    if (!r || lv <= 0 || r->best <= 0) {
+        return false;
+    }
+    *ratio = r->best / lv;
+    return true;
 }
 
 bool bench_ratio(const char *key, double *ratio)
@@ -204,9 +226,10 @@ void bench_report_text(void)
     for (guint i = 0; targets && i < targets->len; i++) {
         const BenchTarget *t = &g_array_index(targets, BenchTarget, i);
 
-        printf("  %-60s %8.3f %s %-6.2f %s\n", t->name, t->value,
-               t->at_least ? ">=" : "<=", t->threshold,
-               !t->available ? "not measured" : t->met ? "met" : "NOT MET");
+        printf("  %-60s %8.3f %s %-6.2f %-8s (median %.3f)\n", t->name,
+               t->value, t->at_least ? ">=" : "<=", t->threshold,
+               !t->available ? "not measured" : t->met ? "met" : "NOT MET",
+               t->median);
     }
 }
 
@@ -223,6 +246,8 @@ static void json_result(JsonBuilder *b, const BenchResult *r)
     json_builder_add_string_value(b, r->unit);
     json_builder_set_member_name(b, "value");
     json_builder_add_double_value(b, isfinite(r->value) ? r->value : 0);
+    json_builder_set_member_name(b, "best");
+    json_builder_add_double_value(b, isfinite(r->best) ? r->best : 0);
     if (lv > 0) {
         json_builder_set_member_name(b, "limit");
         json_builder_add_string_value(b, r->limit_key);
@@ -311,6 +336,8 @@ static void json_errors_targets(JsonBuilder *b)
         json_builder_add_string_value(b, t->name);
         json_builder_set_member_name(b, "value");
         json_builder_add_double_value(b, isfinite(t->value) ? t->value : 0);
+        json_builder_set_member_name(b, "median");
+        json_builder_add_double_value(b, isfinite(t->median) ? t->median : 0);
         json_builder_set_member_name(b, "comparison");
         json_builder_add_string_value(b, t->at_least ? ">=" : "<=");
         json_builder_set_member_name(b, "threshold");

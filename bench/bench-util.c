@@ -144,7 +144,7 @@ bool bench_measure(BenchBatchFn fn, void *opaque, uint64_t max_iters,
 }
 
 bool bench_measure_pair(BenchBatchFn fa, void *a, BenchBatchFn fb, void *b,
-                        double *ns_a, double *ns_b, GError **errp)
+                        BenchStat *sa, BenchStat *sb, GError **errp)
 {
     double pa[64], pb[64];
     int reps = MIN(bench_cfg.reps, (int)G_N_ELEMENTS(pa));
@@ -168,14 +168,19 @@ bool bench_measure_pair(BenchBatchFn fa, void *a, BenchBatchFn fb, void *b,
     }
     qsort(pa, reps, sizeof(pa[0]), cmp_double);
     qsort(pb, reps, sizeof(pb[0]), cmp_double);
-    *ns_a = pa[reps / 2];
-    *ns_b = pb[reps / 2];
+    *sa = (BenchStat){ .median = pa[reps / 2], .best = pa[0] };
+    *sb = (BenchStat){ .median = pb[reps / 2], .best = pb[0] };
     return true;
 }
 
 double bench_mib_s(uint64_t bytes, double ns_per_op)
 {
     return ns_per_op > 0 ? (double)bytes / ns_per_op * 1e9 / (double)MiB : 0;
+}
+
+double bench_in_unit(uint64_t bytes, double ns_per_op)
+{
+    return bytes ? bench_mib_s(bytes, ns_per_op) : ns_per_op;
 }
 
 const char *bench_size_name(uint64_t bytes)

@@ -75,8 +75,12 @@ bool bench_measure(BenchBatchFn fn, void *opaque, uint64_t max_iters,
  * interleaved (a, b, a, b...) so that a change in machine load hits both:
  * the ratio is then much steadier than that of two separate measurements.
  */
+typedef struct BenchStat {
+    double median; /* ns per operation: the median batch */
+    double best;   /* ns per operation: the fastest batch */
+} BenchStat;
 bool bench_measure_pair(BenchBatchFn fa, void *a, BenchBatchFn fb, void *b,
-                        double *ns_a, double *ns_b, GError **errp);
+                        BenchStat *sa, BenchStat *sb, GError **errp);
 
 /* MiB/s for @bytes per operation taking @ns_per_op. */
 double bench_mib_s(uint64_t bytes, double ns_per_op);
@@ -111,35 +115,49 @@ typedef struct BenchResult {
     char key[64];
     char label[64];
     char unit[16];
-    double value;
+    double value;       /* from the median batch */
+    double best;        /* from the fastest batch (= value if unknown) */
     char limit_key[64];
     double limit_value; /* measured with the figure (paired); 0: look up */
+    double limit_best;
 } BenchResult;
 
 void bench_add(const char *section, const char *key, const char *label,
                const char *unit, double value, const char *limit_key);
-/* A figure with its limit measured alongside it (bench_measure_pair). */
-void bench_add_paired(const char *section, const char *key,
-                      const char *label, const char *unit, double value,
-                      const char *limit_key, double limit_value);
+/*
+ * A figure measured with bench_measure_pair(): median and best values in
+ * @unit, and those of its limit measured alongside it (0: none).
+ */
+typedef struct BenchFigure {
+    double value, best;
+    double limit_value, limit_best;
+} BenchFigure;
+void bench_add_figure(const char *section, const char *key,
+                      const char *label, const char *unit,
+                      const BenchFigure *f, const char *limit_key);
+/* Turn ns per operation into the unit (MiB/s for @bytes, or ns/op). */
+double bench_in_unit(uint64_t bytes, double ns_per_op);
 const BenchResult *bench_find(const char *key);
 /* value / limit of @key (paired limit first); false if not measured. */
 bool bench_ratio(const char *key, double *ratio);
+/* The same from the fastest batches, which other load disturbs least. */
+bool bench_ratio_best(const char *key, double *ratio);
 /* An error that stopped part of a section (printed and put in JSON). */
 void bench_add_error(const char *section, const char *what,
                      const GError *err);
 /* A target from the issue: @value compared with @threshold. */
 typedef struct BenchTarget {
     char name[96];
-    double value;
+    double value;     /* from the fastest batches */
+    double median;    /* the same ratio from the median batches */
     double threshold;
     bool at_least;  /* value >= threshold, else value <= threshold */
     bool available; /* both figures were measured */
     bool met;
 } BenchTarget;
 
-void bench_add_target(const char *name, double value, double threshold,
-                      bool at_least, bool available);
+void bench_add_target(const char *name, double value, double median,
+                      double threshold, bool at_least, bool available);
 /* Compute every target from the results (bench-targets.c). */
 void bench_targets(void);
 
