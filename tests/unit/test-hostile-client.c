@@ -444,7 +444,9 @@ static void expect_error(Srv *s, uint16_t cmd, const void *payload, size_t len,
 #endif
 #endif
 
+#ifndef HC_ASAN
 static struct rlimit saved_as;
+#endif
 
 /* Until unlimit(): an allocation of a peer-chosen large size aborts. */
 static void limit_address_space(void)
@@ -944,6 +946,63 @@ static void test_irq_argsz(void)
     srv_end(s);
 }
 
+typedef struct TriggerJob {
+    VfuServer *srv;
+    GMutex lock;
+    GCond cond;
+    bool done;
+} TriggerJob;
+
+static gpointer trigger_thread(gpointer opaque)
+{
+    TriggerJob *j = opaque;
+
+    vfu_irq_trigger(j->srv, MSIX, 0);
+    g_mutex_lock(&j->lock);
+    j->done = true;
+    g_cond_broadcast(&j->cond);
+    g_mutex_unlock(&j->lock);
+    return NULL;
+}
+
+/*
+ * A client-made eventfd whose counter is already at its maximum (and that
+ * is not non-blocking): signalling it would block the device (and the
+ * server's lock) until the client reads it.  vfu_irq_trigger() must return
+ * anyway (count the interrupt as undelivered, or drop it).
+ */
+static void test_irq_eventfd_full(void)
+{
+    Srv *s = srv_ready();
+    uint64_t max = 0xfffffffffffffffeull, v;
+    TriggerJob j = {.srv = s->srv};
+    gint64 deadline;
+    GThread *t;
+    int fd = eventfd(0, EFD_CLOEXEC);
+
+    g_assert_cmpint(write(fd, &max, sizeof(max)), ==, sizeof(max));
+    g_assert_cmpint(set_irqs(s, 20, EVT, MSIX, 0, 1, NULL, 0, &fd, 1), ==, 0);
+    g_mutex_init(&j.lock);
+    g_cond_init(&j.cond);
+    t = g_thread_new("trigger", trigger_thread, &j);
+    deadline = g_get_monotonic_time() + 2 * G_TIME_SPAN_SECOND;
+    g_mutex_lock(&j.lock);
+    while (!j.done && g_cond_wait_until(&j.cond, &j.lock, deadline)) {
+    }
+    if (!j.done) {
+        g_test_fail_printf("vfu_irq_trigger() blocked on a full eventfd");
+    }
+    g_mutex_unlock(&j.lock);
+    /* Either way, drain the counter so that a blocked write finishes. */
+    g_assert_cmpint(read(fd, &v, sizeof(v)), ==, sizeof(v));
+    g_thread_join(t);
+    g_cond_clear(&j.cond);
+    g_mutex_clear(&j.lock);
+    close(fd);
+    assert_alive(s);
+    srv_end(s);
+}
+
 /* ---- DMA_MAP / DMA_UNMAP ---- */
 
 static int dma_map(Srv *s, uint32_t argsz, uint32_t flags, uint64_t offset,
@@ -1042,6 +1101,10 @@ static void test_dma_map_ranges(void)
     g_assert_cmpint(dma_map(s, 32, 3 | VFIO_USER_DMA_MAP_F_MODE_FILE_IO,
                             UINT64_MAX - 0xfff, GUEST_IOVA, 0x2000, &fd, 1),
                     ==, EINVAL);
+    /* a map larger than the file (touching it would be SIGBUS) */
+    g_assert_cmpint(dma_map(s, 32, 3 | VFIO_USER_DMA_MAP_F_MODE_MMAP, 0,
+                            GUEST_IOVA, 0x20000, &fd, 1),
+                    !=, 0);
     /* an mmap beyond what the file can give fails, nothing kept */
     g_assert_cmpint(dma_map(s, 32, 3 | VFIO_USER_DMA_MAP_F_MODE_MMAP,
                             1ull << 62, GUEST_IOVA, 0x2000, &fd, 1),
@@ -1444,7 +1507,14 @@ static void test_misc_small_payloads(void)
 
 int main(int argc, char **argv)
 {
-    g_test_init(&argc, &argv, NULL);
+    /* Go on past a failed case, so that one run reports every failure. */
+    static char *args[64];
+    char **argp = args;
+
+    g_assert_cmpint(argc, <, (int)G_N_ELEMENTS(args) - 1);
+    memcpy(args, argv, argc * sizeof(char *));
+    args[argc++] = (char *)"--keep-going";
+    g_test_init(&argc, &argp, NULL);
     g_log_set_always_fatal(G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
 
     g_test_add_func("/hostile-client/header/size-below",
@@ -1503,5 +1573,6 @@ int main(int argc, char **argv)
     g_test_add_func("/hostile-client/dma-reply/flood", test_dma_reply_flood);
     g_test_add_func("/hostile-client/misc/small-payloads",
                     test_misc_small_payloads);
+    g_test_add_func("/hostile-client/irq/eventfd-full", test_irq_eventfd_full);
     return g_test_run();
 }

@@ -147,7 +147,9 @@ static void assert_info_ok(VFIOUserProxy *p)
 #endif
 #endif
 
+#ifndef HS_ASAN
 static struct rlimit saved_as;
+#endif
 
 static void limit_address_space(void)
 {
@@ -966,6 +968,112 @@ static void test_device_too_many(void)
     case_end(&c);
 }
 
+/*
+ * Region fd shorter than the region: a mapping beyond the end of the file
+ * would raise SIGBUS on access and kill the VMM.  The client must refuse
+ * the region or not map that part; whatever it does, the access must not
+ * crash (checked in a subprocess).
+ */
+static void test_region_fd_short(void)
+{
+    VFIOUserRegionInfo ri = {
+        .argsz = sizeof(ri),
+        .index = 0,
+        .size = 0x4000,
+        .flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE |
+                 VFIO_REGION_INFO_FLAG_MMAP,
+    };
+    VFIOUserDevice dev;
+    GError *err = NULL;
+    uint64_t v = 0;
+    int fd;
+    Case c;
+
+    if (!g_test_subprocess()) {
+        g_test_trap_subprocess(NULL, 10 * G_USEC_PER_SEC, 0);
+        if (!g_test_trap_has_passed()) {
+            g_test_fail_printf("a region fd shorter than the region crashed "
+                               "the client (SIGBUS?)");
+        }
+        return;
+    }
+    case_begin(&c);
+    fd = memfd_of(0x1000);
+    fake_version(c.fs, NULL);
+    script_device(c.fs, 1);
+    fake_expect(c.fs, VFIO_USER_DEVICE_GET_REGION_INFO);
+    fake_reply_ex(c.fs, NULL, &ri, sizeof(ri), &fd, 1);
+    fake_echo_until_eof(c.fs);
+    close(fd);
+    case_connect(&c, 2000);
+    if (vfio_user_device_init(&dev, c.p, &err)) {
+        vfio_user_region_read(&dev, 0, 0x3000, &v, sizeof(v), NULL);
+        vfio_user_region_write(&dev, 0, 0x3000, &v, sizeof(v), false, NULL);
+        vfio_user_device_cleanup(&dev);
+    } else {
+        assert_err(err, EPROTO);
+        g_error_free(err);
+    }
+    case_end(&c);
+}
+
+/*
+ * An "ioeventfd" that is really the write end of a pipe nobody reads: once
+ * the pipe is full, signalling it must not block the guest's MMIO writes
+ * forever.  The client must refuse the fd or not block on it (checked in
+ * a subprocess with a time limit).
+ */
+static void test_ioeventfd_pipe(void)
+{
+    struct VFU_PACKED {
+        VFIOUserRegionIOFds h;
+        VFIOUserSubRegionIOFd e;
+    } reply = {
+        .h = {.argsz = sizeof(reply), .index = 0, .count = 1},
+        .e = {.offset = 0x10,
+              .size = 4,
+              .fd_index = 0,
+              .type = VFIO_USER_IO_FD_TYPE_IOEVENTFD},
+    };
+    VFIOUserDevice dev;
+    GError *err = NULL;
+    uint32_t v = 1;
+    int pipefd[2];
+    Case c;
+
+    if (!g_test_subprocess()) {
+        g_test_trap_subprocess(NULL, 10 * G_USEC_PER_SEC, 0);
+        if (!g_test_trap_has_passed()) {
+            g_test_fail_printf("MMIO writes blocked on an ioeventfd that is "
+                               "a full pipe");
+        }
+        return;
+    }
+    case_begin(&c);
+    g_assert_cmpint(pipe(pipefd), ==, 0);
+    fake_version(c.fs, NULL);
+    script_device(c.fs, 1);
+    script_region(c.fs, 0, 4096);
+    fake_expect(c.fs, VFIO_USER_DEVICE_GET_REGION_IO_FDS);
+    fake_reply_ex(c.fs, NULL, &reply, sizeof(reply), &pipefd[1], 1);
+    fake_echo_until_eof(c.fs);
+    close(pipefd[1]);
+    case_connect(&c, 2000);
+    g_assert_true(vfio_user_device_init(&dev, c.p, &err));
+    g_assert_no_error(err);
+    if (vfio_user_device_get_region_io_fds(&dev, 0, &err)) {
+        /* 20000 writes of 8 bytes overfill a 64 KiB pipe. */
+        for (int i = 0; i < 20000; i++) {
+            vfio_user_region_write(&dev, 0, 0x10, &v, sizeof(v), false, NULL);
+        }
+    } else {
+        g_error_free(err);
+    }
+    vfio_user_device_cleanup(&dev);
+    close(pipefd[0]);
+    case_end(&c);
+}
+
 /* REGION_READ replies whose echo lies (count, offset, region) or whose
  * length does not match: an error, the caller's buffer all-ones. */
 static void test_region_read_lies(void)
@@ -1294,15 +1402,15 @@ static void test_dma_with_fds(void)
 {
     struct VFU_PACKED {
         VFIOUserHdr hdr;
-        VFIOUserDMARW rw;
+        uint64_t addr, count; /* VFIOUserDMARW */
     } msg;
     int fds[4];
     DmaEnv e;
 
     vfu_hdr_init(&msg.hdr, 0x6000, VFIO_USER_DMA_READ, sizeof(msg),
                  VFIO_USER_F_TYPE_REQUEST);
-    msg.rw.addr = A_IOVA;
-    msg.rw.count = 8;
+    msg.addr = A_IOVA;
+    msg.count = 8;
     dma_begin(&e);
     make_fds(fds, G_N_ELEMENTS(fds));
     fake_send_raw(e.c.fs, &msg, sizeof(msg), fds, G_N_ELEMENTS(fds));
@@ -1334,7 +1442,7 @@ static void test_dma_malformed_drop(void)
     static const uint8_t eight[8] = {0};
     struct VFU_PACKED {
         VFIOUserHdr hdr;
-        VFIOUserDMARW rw;
+        uint64_t addr, count; /* VFIOUserDMARW */
         uint8_t data[16];
     } cut;
 
@@ -1344,10 +1452,10 @@ static void test_dma_malformed_drop(void)
         dma_begin(&e);
         if (hang) {
             vfu_hdr_init(&cut.hdr, 0x6001, VFIO_USER_DMA_WRITE,
-                         sizeof(cut.hdr) + sizeof(cut.rw) + 64,
+                         sizeof(VFIOUserHdr) + sizeof(VFIOUserDMARW) + 64,
                          VFIO_USER_F_TYPE_REQUEST);
-            cut.rw.addr = C_IOVA;
-            cut.rw.count = 64;
+            cut.addr = C_IOVA;
+            cut.count = 64;
             memset(cut.data, 0x5a, sizeof(cut.data));
             fake_send_raw(e.c.fs, &cut, sizeof(cut), NULL, 0);
             fake_hangup(e.c.fs);
@@ -1365,6 +1473,61 @@ static void test_dma_malformed_drop(void)
         assert_ram_unchanged(&e);
         dma_end(&e);
     }
+}
+
+/*
+ * A server may use a map as soon as it has acknowledged it: a DMA request
+ * sent right behind the DMA_MAP reply must find the map in place.
+ */
+static void test_dma_right_after_map(void)
+{
+    enum { N = 50 };
+    g_autofree uint8_t *ram = g_malloc0(N * 4096);
+    VFIOUserContainer *ct;
+    unsigned refused = 0;
+    GError *err = NULL;
+    Case c;
+
+    case_begin(&c);
+    fake_version(c.fs, NULL);
+    for (unsigned k = 0; k < N; k++) {
+        fake_expect(c.fs, VFIO_USER_DMA_MAP);
+        fake_reply(c.fs, NULL, 0);
+        fake_dma(c.fs, VFIO_USER_DMA_READ, A_IOVA + k * 0x10000ull, 16, NULL,
+                 0);
+        fake_notify(c.fs);
+    }
+    fake_echo_until_eof(c.fs);
+    case_connect(&c, 2000);
+    ct = vfio_user_container_new(c.p, VFIO_USER_DMA_ACCESS_AUTO);
+    for (unsigned k = 0; k < N; k++) {
+        VFIOUserDMASection s = {
+            .name = "ram",
+            .iova = A_IOVA + k * 0x10000ull,
+            .size = 4096,
+            .host = ram + k * 4096,
+            .fd = -1,
+        };
+
+        g_assert_true(vfio_user_container_map(ct, &s, &err));
+        g_assert_no_error(err);
+        /* The next DMA_MAP only after the DMA reply reached the fake. */
+        g_assert_true(fake_wait_notify(c.fs));
+    }
+    for (unsigned k = 0; k < N; k++) {
+        const FakeMsg *m = fake_captured(c.fs, 2 + 2 * k);
+
+        g_assert_cmpuint(m->hdr.cmd, ==, VFIO_USER_DMA_READ);
+        refused += !!(m->hdr.flags & VFIO_USER_F_ERROR);
+    }
+    if (refused) {
+        g_test_fail_printf("%u of %d DMA_READs sent right after their "
+                           "DMA_MAP reply were refused: the client inserts "
+                           "a map only after the reply was processed",
+                           refused, N);
+    }
+    vfio_user_container_free(ct);
+    case_end(&c);
 }
 
 /* 10,000 DMA requests without waiting: every one is answered, a request
@@ -1430,7 +1593,7 @@ static void test_dma_stall_mid_write(void)
 {
     struct VFU_PACKED {
         VFIOUserHdr hdr;
-        VFIOUserDMARW rw;
+        uint64_t addr, count; /* VFIOUserDMARW */
         uint8_t data[16];
     } cut;
     VFIOUserDeviceInfo info;
@@ -1441,10 +1604,10 @@ static void test_dma_stall_mid_write(void)
     DmaEnv e;
 
     vfu_hdr_init(&cut.hdr, 0x6002, VFIO_USER_DMA_WRITE,
-                 sizeof(cut.hdr) + sizeof(cut.rw) + 64,
+                 sizeof(VFIOUserHdr) + sizeof(VFIOUserDMARW) + 64,
                  VFIO_USER_F_TYPE_REQUEST);
-    cut.rw.addr = C_IOVA;
-    cut.rw.count = 64;
+    cut.addr = C_IOVA;
+    cut.count = 64;
     memset(cut.data, 0x5a, sizeof(cut.data));
     dma_begin(&e);
     fake_send_raw(e.c.fs, &cut, sizeof(cut), NULL, 0);
@@ -1482,7 +1645,14 @@ static void test_dma_stall_mid_write(void)
 
 int main(int argc, char **argv)
 {
-    g_test_init(&argc, &argv, NULL);
+    /* Go on past a failed case, so that one run reports every failure. */
+    static char *args[64];
+    char **argp = args;
+
+    g_assert_cmpint(argc, <, (int)G_N_ELEMENTS(args) - 1);
+    memcpy(args, argv, argc * sizeof(char *));
+    args[argc++] = (char *)"--keep-going";
+    g_test_init(&argc, &argp, NULL);
     /* Warnings about the hostile peer are expected; criticals are not. */
     g_log_set_always_fatal(G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
 
@@ -1566,5 +1736,11 @@ int main(int argc, char **argv)
     g_test_add_func("/hostile-server/dma/flood", test_dma_flood);
     g_test_add_func("/hostile-server/dma/stall-mid-write",
                     test_dma_stall_mid_write);
+    g_test_add_func("/hostile-server/device/region-fd-short",
+                    test_region_fd_short);
+    g_test_add_func("/hostile-server/device/ioeventfd-pipe",
+                    test_ioeventfd_pipe);
+    g_test_add_func("/hostile-server/dma/right-after-map",
+                    test_dma_right_after_map);
     return g_test_run();
 }
