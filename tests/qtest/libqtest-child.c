@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -47,6 +48,18 @@ static int qtest_pidfd_open(GPid pid)
 #endif
 }
 
+/*
+ * In the child before exec: die with the test.  A test that fails aborts
+ * without running its cleanup; its servers must not live on.
+ */
+static void qtest_child_setup(gpointer parent)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != (pid_t)GPOINTER_TO_INT(parent)) {
+        _exit(127); /* the test died before prctl() */
+    }
+}
+
 QTestChild *qtest_child_spawn(const char *name, char **argv)
 {
     QTestChild *c = g_new0(QTestChild, 1);
@@ -54,8 +67,9 @@ QTestChild *qtest_child_spawn(const char *name, char **argv)
     int in_fd;
 
     if (!g_spawn_async_with_pipes(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
-                                  NULL, NULL, &c->pid, &in_fd, &c->out_fd,
-                                  &c->err_fd, &err)) {
+                                  qtest_child_setup, GINT_TO_POINTER(getpid()),
+                                  &c->pid, &in_fd, &c->out_fd, &c->err_fd,
+                                  &err)) {
         g_error("cannot start %s (%s): %s", name, argv[0], err->message);
     }
     close(in_fd); /* the child's stdin reads EOF */
