@@ -29,11 +29,12 @@ done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vfu-demo.XXXXXX") || exit 1
 server_pid=
+driver_pid=
 cleanup() {
-    if [ -n "$server_pid" ]; then
-        kill "$server_pid" 2>/dev/null
-        wait "$server_pid" 2>/dev/null
-    fi
+    for pid in $driver_pid $server_pid; do
+        kill "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    done
     exec 3<&- 2>/dev/null
     rm -rf "$tmp"
 }
@@ -73,10 +74,16 @@ row "------------------------------" "------------------------" \
 failed=0
 for config in "${configs[@]}"; do
     read -r backend access expect <<<"$config"
-    result=$("$python" "$driver" --vmm "$vmm" --socket "$tmp/edu.sock" \
-          --workdir "$tmp" --backend "$backend" --dma-access "$access" \
-          --expect "$expect" --size "$size" --rounds "$rounds")
+    # in the background, so that a signal reaches our trap at once
+    "$python" "$driver" --vmm "$vmm" --socket "$tmp/edu.sock" \
+        --workdir "$tmp" --backend "$backend" --dma-access "$access" \
+        --expect "$expect" --size "$size" --rounds "$rounds" \
+        >"$tmp/row" &
+    driver_pid=$!
+    wait "$driver_pid"
     rc=$?
+    driver_pid=
+    result=$(cat "$tmp/row")
     IFS=$'\t' read -r _ mode bytes mbps verdict <<<"$result"
     label="memory-backend-$backend"
     [ "$access" != auto ] && label="$label ($access)"
