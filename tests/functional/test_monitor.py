@@ -3,6 +3,7 @@
 `info pci` and `info vfio-user` say, xp, device_del, quit, and a monitor on
 stdio as someone at a terminal would use it."""
 
+import os
 import re
 import subprocess
 import unittest
@@ -110,6 +111,22 @@ class Monitor(VfuTestCase):
                                      "id=edu1" % srv.sock])
         driver.edu_bar0(vmm2.qtest)
         self.assertEqual(vmm2.quit(), 0)
+
+    def test_pidfile_and_logfile(self):
+        srv = self.start_server("edu", ["--legacy-dma-map"])
+        pidfile, log = self.path("vmm.pid"), self.path("vmm.log")
+        vmm = self.start_vmm(RAM + [
+            "-device", "vfio-user-pci,socket=%s,id=edu0" % srv.sock,
+            "-pidfile", pidfile, "-D", log])
+        with open(pidfile) as f:
+            self.assertEqual(int(f.read()), vmm.proc.pid)
+        driver.edu_bar0(vmm.qtest)
+        self.assertEqual(vmm.quit(), 0)
+        self.assertFalse(os.path.exists(pidfile))
+        # the fallback to legacy DMA_MAP is logged to the -D file only
+        with open(log) as f:
+            self.assertIn("legacy DMA_MAP", f.read())
+        self.assertNotIn("legacy DMA_MAP", vmm.err.text())
 
     def test_unknown_command(self):
         _, vmm = self.start_edu()
