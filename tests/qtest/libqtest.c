@@ -570,15 +570,16 @@ void qtest_writeq(QTestState *s, uint64_t addr, uint64_t val)
     qtest_write_n(s, "writeq", addr, val);
 }
 
-void qtest_memread(QTestState *s, uint64_t addr, void *buf, size_t len)
+/* Bytes per b64read/b64write/memset command (the VMM takes 16 MiB). */
+#define QTEST_XFER_CHUNK (4u * 1024 * 1024)
+
+static void qtest_memread_chunk(QTestState *s, uint64_t addr, void *buf,
+                                size_t len)
 {
     g_autofree char *r = NULL;
     g_autofree guchar *data = NULL;
     gsize n;
 
-    if (!len) {
-        return;
-    }
     r = qtest_command(s, "b64read 0x%" PRIx64 " 0x%zx", addr, len);
     data = g_base64_decode(r, &n);
     if (n != len) {
@@ -589,22 +590,31 @@ void qtest_memread(QTestState *s, uint64_t addr, void *buf, size_t len)
     memcpy(buf, data, len);
 }
 
+void qtest_memread(QTestState *s, uint64_t addr, void *buf, size_t len)
+{
+    for (size_t done = 0; done < len; done += QTEST_XFER_CHUNK) {
+        qtest_memread_chunk(s, addr + done, (uint8_t *)buf + done,
+                            MIN(len - done, QTEST_XFER_CHUNK));
+    }
+}
+
 void qtest_memwrite(QTestState *s, uint64_t addr, const void *buf, size_t len)
 {
-    g_autofree char *b64 = NULL;
+    for (size_t done = 0; done < len; done += QTEST_XFER_CHUNK) {
+        size_t n = MIN(len - done, QTEST_XFER_CHUNK);
+        g_autofree char *b64 = g_base64_encode((const guchar *)buf + done, n);
 
-    if (!len) {
-        return;
+        g_free(qtest_command(s, "b64write 0x%" PRIx64 " 0x%zx %s", addr + done,
+                             n, b64));
     }
-    b64 = g_base64_encode(buf, len);
-    g_free(qtest_command(s, "b64write 0x%" PRIx64 " 0x%zx %s", addr, len, b64));
 }
 
 void qtest_memset(QTestState *s, uint64_t addr, uint8_t val, size_t len)
 {
-    if (len) {
-        g_free(qtest_command(s, "memset 0x%" PRIx64 " 0x%zx 0x%02x", addr, len,
-                             val));
+    for (size_t done = 0; done < len; done += QTEST_XFER_CHUNK) {
+        g_free(qtest_command(s, "memset 0x%" PRIx64 " 0x%zx 0x%02x",
+                             addr + done,
+                             MIN(len - done, (size_t)QTEST_XFER_CHUNK), val));
     }
 }
 

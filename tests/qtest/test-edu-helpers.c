@@ -150,6 +150,21 @@ void edu_check_dma(EduMachine *m, size_t len, uint64_t src, uint64_t dst)
     g_assert_cmpmem(back, len, pattern, len);
 }
 
+void edu_check_big_memory(EduMachine *m, uint64_t addr, size_t len)
+{
+    g_autofree uint8_t *pattern = g_malloc(len);
+    g_autofree uint8_t *back = g_malloc0(len);
+
+    for (size_t i = 0; i < len; i++) {
+        pattern[i] = (i * 7 + (i >> 12)) & 0xff;
+    }
+    qtest_memwrite(m->qts, addr, pattern, len);
+    qtest_memread(m->qts, addr, back, len);
+    g_assert_cmpmem(back, len, pattern, len);
+    /* the device reads what qtest wrote, at the far end too */
+    edu_check_dma(m, EDU_BUF_SIZE, addr + len - EDU_BUF_SIZE, addr);
+}
+
 static int edu_intx_irq(EduMachine *m)
 {
     uint8_t pin = qpci_config_readb(m->qts, EDU_SLOT, PCI_INTERRUPT_PIN);

@@ -50,6 +50,9 @@ bool edu_dma_try(EduMachine *m, uint64_t src, uint64_t dst, uint64_t len,
                  uint32_t cmd);
 /* @len bytes RAM(@src) -> device -> RAM(@dst), checked on the way. */
 void edu_check_dma(EduMachine *m, size_t len, uint64_t src, uint64_t dst);
+/* @len bytes (more than one qtest command carries) written and read
+ * back at @addr, then a full-buffer DMA out of and into that range. */
+void edu_check_big_memory(EduMachine *m, uint64_t addr, size_t len);
 /* Interrupt raise register and DMA completion through INTx. */
 void edu_check_intx(EduMachine *m);
 /* DMA completion through MSI; leaves MSI disabled. */

@@ -100,6 +100,7 @@ static void test_edu_high_ram(gconstpointer opaque)
     edu_assert_map_mode(high, c->mode, c->proc_self_mem);
     g_assert_nonnull(strstr(low, "size 0xb0000000 "));
     g_assert_nonnull(strstr(high, "size 0x10000000 "));
+    edu_check_big_memory(m, EDU_HIGH_RAM + 0x100000, 9 * 1024 * 1024);
     edu_check_dma(m, 128 * 1024, EDU_HIGH_RAM + 0x10000, 0x1000000);
     edu_check_dma(m, 128 * 1024, 0x200000, EDU_HIGH_RAM + 0x8000000);
     /* the last bytes of each section */
