@@ -3,8 +3,10 @@
  * backend and every dma-access value that applies, enumerate the device,
  * use its registers, run DMA both ways, take INTx and MSI interrupts and
  * check that `info vfio-user` reports the access mode the policy promises.
- * Then the edges: a server that predates access modes, a forced mode that
- * cannot be honoured, a server that dies, and hot-unplug.
+ * The same with RAM above 4 GiB, and DMA that leaves guest RAM.  Then the
+ * edges: a server that predates access modes, a forced mode that cannot
+ * be honoured, a server that dies (idle or with a request in flight) or
+ * stops answering, hot-unplug, system_reset and two devices at once.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -19,7 +21,7 @@
 #include "system/machine.h"
 
 typedef struct EduCase {
-    const char *backend; /* "memfd", "file", "ram" */
+    const char *backend; /* "memfd", "file", "file-private", "ram" */
     const char *access;  /* dma-access= */
     const char *mode;    /* expected mode in info vfio-user */
     bool proc_self_mem;  /* expected "(/proc/self/mem)" */
