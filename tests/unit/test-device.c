@@ -511,6 +511,41 @@ static void test_multi_full(void)
     fx_end(&fx);
 }
 
+/* No batch without write_multiple; a lost connection loses the batch. */
+static void test_multi_edges(void)
+{
+    Fixture fx;
+    FakeServer snap;
+
+    fx_begin(&fx);
+    fx.fs->caps.write_multiple = false;
+    fake_region_mem(fx.fs, 0, 0x100);
+    fx_connect(&fx);
+    g_assert_null(fx.dev.batch);
+    fx.dev.write_multi = true; /* no effect without the server */
+    write32(&fx, 0, 0, 1, true);
+    write32(&fx, 0, 4, 2, true);
+    g_assert_cmpuint(posted_sent(&fx), ==, 2);
+    read32(&fx, 0, 0);
+    fake_server_snapshot(fx.fs, &snap);
+    g_assert_cmpuint(snap.cmds[VFIO_USER_REGION_WRITE_MULTI], ==, 0);
+    g_assert_cmpuint(snap.posted[0], ==, 2);
+    fx_end(&fx);
+
+    fx_begin(&fx);
+    fake_region_mem(fx.fs, 0, 0x100);
+    fx_connect(&fx);
+    fx.dev.write_multi = true;
+    for (uint32_t i = 0; i < 3; i++) {
+        write32(&fx, 0, i * 4, i, true);
+    }
+    fake_server_hangup(fx.fs);
+    vfio_user_device_flush(&fx.dev);
+    g_assert_cmpuint(fx.dev.posted_write_errors, ==, 3);
+    g_assert_cmpuint(fx.dev.multi_msgs, ==, 0);
+    fx_end(&fx);
+}
+
 static void assert_irq_msg(const FakeIrqMsg *m, uint32_t start, uint32_t count,
                            size_t nfds)
 {
@@ -774,6 +809,7 @@ int main(int argc, char **argv)
     g_test_add_func("/device/replay-gpio", test_replay_gpio);
     g_test_add_func("/device/write-multi/batch", test_multi_batch);
     g_test_add_func("/device/write-multi/full", test_multi_full);
+    g_test_add_func("/device/write-multi/edges", test_multi_edges);
 
     return g_test_run();
 }
