@@ -228,8 +228,10 @@ void vfio_user_device_flush(VFIOUserDevice *dev)
     g_mutex_unlock(&b->lock);
 }
 
-/* Entries per message: VFIO_USER_MULTI_MAX, or what max_data_xfer_size
- * allows (a batch of fewer than 2 is not worth it). */
+/*
+ * Entries per message: VFIO_USER_MULTI_MAX, or what max_data_xfer_size
+ * allows; no batch at all below 2 or without write_multiple.
+ */
 static void dev_batch_init(VFIOUserDevice *dev)
 {
     size_t max = dev_max_xfer(dev), cap = 0;
