@@ -19,7 +19,7 @@ def count(path):
         for line in f:
             entry = json.loads(line)
             result = entry.get('result', '')
-            out = entry.get('stdo', '') or ''
+            out = entry.get('stdout', entry.get('stdo', '')) or ''
             cases = TAP.findall(out)
             p = sum(1 for k, rest in cases
                     if k == 'ok' and '# SKIP' not in rest)
