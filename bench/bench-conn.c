@@ -29,7 +29,7 @@ bool bench_server_spawn(BenchConn *c, int cpu, GError **errp)
 {
     int sv[2];
 
-    *c = (BenchConn){ .pid = -1, .sock = -1, .ram_fd = -1 };
+    *c = (BenchConn){.pid = -1, .sock = -1, .ram_fd = -1};
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
         return vfu_error_set(errp, errno, "socketpair: %s", g_strerror(errno));
     }
@@ -61,8 +61,8 @@ static bool bench_ram_alloc(BenchConn *c, BenchRam ram, GError **errp)
             return vfu_error_set(errp, errno, "guest RAM memfd: %s",
                                  g_strerror(errno));
         }
-        c->ram = mmap(NULL, BENCH_RAM_SIZE, PROT_READ | PROT_WRITE,
-                      MAP_SHARED, c->ram_fd, 0);
+        c->ram = mmap(NULL, BENCH_RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+                      c->ram_fd, 0);
     } else {
         c->ram = mmap(NULL, BENCH_RAM_SIZE, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -81,7 +81,9 @@ bool bench_conn_connect(BenchConn *c, VFIOUserDMAAccess policy, BenchRam ram,
 {
     VFIOUserProxyOptions opts;
     VFIOUserDMASection s = {
-        .name = "bench-ram", .iova = BENCH_RAM_IOVA, .size = BENCH_RAM_SIZE,
+        .name = "bench-ram",
+        .iova = BENCH_RAM_IOVA,
+        .size = BENCH_RAM_SIZE,
     };
 
     vfio_user_proxy_options_init(&opts);
@@ -157,8 +159,8 @@ void bench_conn_close(BenchConn *c)
 static bool bench_reg_read(BenchConn *c, unsigned off, void *buf, size_t len,
                            GError **errp)
 {
-    return vfio_user_region_read(&c->dev, VFIO_PCI_BAR0_REGION_INDEX, off,
-                                 buf, len, errp);
+    return vfio_user_region_read(&c->dev, VFIO_PCI_BAR0_REGION_INDEX, off, buf,
+                                 len, errp);
 }
 
 uint64_t bench_conn_server_allocs(BenchConn *c, GError **errp)
@@ -185,7 +187,9 @@ bool bench_conn_dma(BenchConn *c, BenchDmaRun *run, GError **errp)
         uint64_t addr, len, count;
         uint32_t go, seed;
     } cmd = {
-        .addr = BENCH_RAM_IOVA, .len = run->len, .count = run->count,
+        .addr = BENCH_RAM_IOVA,
+        .len = run->len,
+        .count = run->count,
         .go = run->is_write ? BENCH_GO_WRITE : BENCH_GO_READ,
         .seed = run->seed,
     };
@@ -203,13 +207,16 @@ bool bench_conn_dma(BenchConn *c, BenchDmaRun *run, GError **errp)
         return false;
     }
     if (res.status) {
-        return vfu_error_set(errp, (int)res.status, "server DMA %s of %s "
-                             "failed: %s", run->is_write ? "write" : "read",
+        return vfu_error_set(errp, (int)res.status,
+                             "server DMA %s of %s "
+                             "failed: %s",
+                             run->is_write ? "write" : "read",
                              bench_size_name(run->len),
                              g_strerror((int)res.status));
     }
     if (res.sum != bench_checksum(c->ram, run->len)) {
-        return vfu_error_set(errp, EIO, "DMA %s of %s: data differs between "
+        return vfu_error_set(errp, EIO,
+                             "DMA %s of %s: data differs between "
                              "server and guest RAM",
                              run->is_write ? "write" : "read",
                              bench_size_name(run->len));

@@ -26,15 +26,14 @@ typedef struct DmaMode {
 } DmaMode;
 
 static const DmaMode modes[] = {
-    { "mmap", VFIO_USER_DMA_ACCESS_MMAP, BENCH_RAM_MEMFD, NULL },
-    { "file-io-memfd", VFIO_USER_DMA_ACCESS_FILE_IO, BENCH_RAM_MEMFD,
-      "memfd" },
-    { "file-io-procmem", VFIO_USER_DMA_ACCESS_FILE_IO, BENCH_RAM_ANON,
-      "procmem" },
-    { "message", VFIO_USER_DMA_ACCESS_MESSAGE, BENCH_RAM_ANON, NULL },
+    {"mmap", VFIO_USER_DMA_ACCESS_MMAP, BENCH_RAM_MEMFD, NULL},
+    {"file-io-memfd", VFIO_USER_DMA_ACCESS_FILE_IO, BENCH_RAM_MEMFD, "memfd"},
+    {"file-io-procmem", VFIO_USER_DMA_ACCESS_FILE_IO, BENCH_RAM_ANON,
+     "procmem"},
+    {"message", VFIO_USER_DMA_ACCESS_MESSAGE, BENCH_RAM_ANON, NULL},
 };
 
-static const uint64_t sizes[] = { 4 * KiB, 64 * KiB, 1 * MiB };
+static const uint64_t sizes[] = {4 * KiB, 64 * KiB, 1 * MiB};
 
 typedef struct DmaArgs {
     BenchConn *conn;
@@ -55,9 +54,9 @@ static bool dma_batch(void *opaque, uint64_t iters, double *ns, GError **errp)
 }
 
 /* The limit @m is compared with, measured next to it. */
-static BenchLimit *dma_limit(const DmaMode *m, BenchPlacement pl,
-                             bool is_write, uint64_t size, BenchLimit *stream,
-                             char **key, GError **errp)
+static BenchLimit *dma_limit(const DmaMode *m, BenchPlacement pl, bool is_write,
+                             uint64_t size, BenchLimit *stream, char **key,
+                             GError **errp)
 {
     const char *raw = is_write ? "pwrite" : "pread";
     int cpu = bench_placement_server_cpu(pl);
@@ -67,12 +66,11 @@ static BenchLimit *dma_limit(const DmaMode *m, BenchPlacement pl,
         *key = g_strdup_printf("limit.memcpy.%" PRIu64, size);
         return bench_limit_memcpy(size, cpu);
     case VFIO_USER_DMA_ACCESS_FILE_IO:
-        *key = g_strdup_printf("limit.%s.%s.%" PRIu64, m->file_kind, raw,
-                               size);
+        *key = g_strdup_printf("limit.%s.%s.%" PRIu64, m->file_kind, raw, size);
         return bench_limit_file(m->file_kind, is_write, size, cpu, errp);
     default:
-        *key = g_strdup_printf("limit.sock_stream.%s",
-                               bench_placement_name(pl));
+        *key =
+            g_strdup_printf("limit.sock_stream.%s", bench_placement_name(pl));
         return stream;
     }
 }
@@ -82,33 +80,34 @@ static void dma_figure(BenchConn *c, const DmaMode *m, BenchPlacement pl,
 {
     const char *dir = is_write ? "write" : "read";
     const char *pn = bench_placement_name(pl);
-    DmaArgs a = { .conn = c, .run = { .is_write = is_write, .len = size } };
+    DmaArgs a = {.conn = c, .run = {.is_write = is_write, .len = size}};
     g_autoptr(GError) err = NULL;
-    g_autofree char *key = g_strdup_printf("dma.%s.%s.%" PRIu64 ".%s",
-                                           m->name, dir, size, pn);
+    g_autofree char *key =
+        g_strdup_printf("dma.%s.%s.%" PRIu64 ".%s", m->name, dir, size, pn);
     g_autofree char *label = g_strdup_printf("%s %s %s (%s)", m->name, dir,
                                              bench_size_name(size), pn);
     g_autofree char *limit_key = NULL;
-    BenchLimit *l = dma_limit(m, pl, is_write, size, stream, &limit_key,
-                              &err);
+    BenchLimit *l = dma_limit(m, pl, is_write, size, stream, &limit_key, &err);
     BenchStat s, ls;
 
-    if (!l || !bench_measure_pair(dma_batch, &a, bench_limit_batch, l, &s,
-                                  &ls, &err)) {
+    if (!l || !bench_measure_pair(dma_batch, &a, bench_limit_batch, l, &s, &ls,
+                                  &err)) {
         bench_add_error("dma", label, err);
     } else {
         uint64_t lb = bench_limit_bytes(l);
         BenchFigure f = {
-            bench_mib_s(size, s.median), bench_mib_s(size, s.best),
-            bench_mib_s(lb, ls.median), bench_mib_s(lb, ls.best),
+            bench_mib_s(size, s.median),
+            bench_mib_s(size, s.best),
+            bench_mib_s(lb, ls.median),
+            bench_mib_s(lb, ls.best),
         };
 
         bench_add_figure("dma", key, label, "MiB/s", &f, limit_key);
         if (size == 4 * KiB) {
             g_autofree char *k2 = g_strdup_printf("%s.ns", key);
-            g_autofree char *l2 = g_strdup_printf("%s %s 4 KiB op (%s)",
-                                                  m->name, dir, pn);
-            BenchFigure op = { .value = s.median, .best = s.best };
+            g_autofree char *l2 =
+                g_strdup_printf("%s %s 4 KiB op (%s)", m->name, dir, pn);
+            BenchFigure op = {.value = s.median, .best = s.best};
 
             bench_add_figure("dma", k2, l2, "ns/op", &op, NULL);
         }
@@ -126,8 +125,7 @@ static void dma_mode(const DmaMode *m, BenchPlacement pl)
 
     /* Fork the streaming peer before the client library starts threads. */
     if (m->policy == VFIO_USER_DMA_ACCESS_MESSAGE) {
-        stream = bench_limit_socket(true, bench_placement_server_cpu(pl),
-                                    &err);
+        stream = bench_limit_socket(true, bench_placement_server_cpu(pl), &err);
         if (!stream) {
             bench_add_error("dma", m->name, err);
             return;

@@ -23,7 +23,7 @@
 #include "bench.h"
 #include "vfio-user/error.h"
 
-static const uint64_t sizes[] = { 4 * KiB, 64 * KiB, 1 * MiB };
+static const uint64_t sizes[] = {4 * KiB, 64 * KiB, 1 * MiB};
 
 /* ---- the probes ---- */
 
@@ -42,15 +42,15 @@ typedef struct Peer {
 
 struct BenchLimit {
     LimitKind kind;
-    int cpu;          /* in-process probes run pinned here; -1: anywhere */
-    uint64_t bytes;   /* per operation */
-    uint8_t *src;     /* memcpy source, load4 source */
-    uint8_t *buf;     /* memcpy destination, file and socket buffer */
-    int fd;           /* file probes: the memfd or /proc/self/mem */
+    int cpu;        /* in-process probes run pinned here; -1: anywhere */
+    uint64_t bytes; /* per operation */
+    uint8_t *src;   /* memcpy source, load4 source */
+    uint8_t *buf;   /* memcpy destination, file and socket buffer */
+    int fd;         /* file probes: the memfd or /proc/self/mem */
     off_t off;
     bool is_write;
-    uint8_t *mem;     /* file probes: the memory behind fd */
-    Peer peer;        /* socket probes */
+    uint8_t *mem; /* file probes: the memory behind fd */
+    Peer peer;    /* socket probes */
 };
 
 #define LIMIT_MEM_SIZE (2 * MiB) /* as big as the guest RAM */
@@ -129,8 +129,8 @@ static bool limit_file_mem(BenchLimit *l, const char *kind, GError **errp)
             return vfu_error_set(errp, errno, "/proc/self/mem: %s",
                                  g_strerror(errno));
         }
-        l->mem = mmap(NULL, LIMIT_MEM_SIZE, prot,
-                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        l->mem = mmap(NULL, LIMIT_MEM_SIZE, prot, MAP_PRIVATE | MAP_ANONYMOUS,
+                      -1, 0);
         l->off = (off_t)(uintptr_t)l->mem;
     }
     if (l->mem == MAP_FAILED) {
@@ -184,8 +184,8 @@ static bool io_all(int fd, void *buf, size_t len, bool is_write)
     uint8_t *p = buf;
 
     while (len) {
-        ssize_t n = is_write ? send(fd, p, len, MSG_NOSIGNAL)
-                             : recv(fd, p, len, 0);
+        ssize_t n =
+            is_write ? send(fd, p, len, MSG_NOSIGNAL) : recv(fd, p, len, 0);
 
         if (n < 0 && errno == EINTR) {
             continue;
@@ -211,7 +211,7 @@ static int peer_main(int fd, int cpu)
         for (uint64_t i = 0; i < cmd.count; i++) {
             if (cmd.op == PEER_PINGPONG
                     ? !io_all(fd, small, sizeof(small), false) ||
-                      !io_all(fd, small, sizeof(small), true)
+                          !io_all(fd, small, sizeof(small), true)
                     : !io_all(fd, big, 1 * MiB, true)) {
                 return 1;
             }
@@ -261,7 +261,7 @@ BenchLimit *bench_limit_socket(bool stream, int peer_cpu, GError **errp)
 
 static bool pingpong_batch(BenchLimit *l, uint64_t iters, GError **errp)
 {
-    PeerCmd cmd = { .op = PEER_PINGPONG, .count = iters };
+    PeerCmd cmd = {.op = PEER_PINGPONG, .count = iters};
 
     if (!io_all(l->peer.fd, &cmd, sizeof(cmd), true)) {
         return vfu_error_set(errp, EPIPE, "ping-pong peer went away");
@@ -277,7 +277,7 @@ static bool pingpong_batch(BenchLimit *l, uint64_t iters, GError **errp)
 
 static bool stream_batch(BenchLimit *l, uint64_t iters, GError **errp)
 {
-    PeerCmd cmd = { .op = PEER_STREAM, .count = iters };
+    PeerCmd cmd = {.op = PEER_STREAM, .count = iters};
 
     if (!io_all(l->peer.fd, &cmd, sizeof(cmd), true)) {
         return vfu_error_set(errp, EPIPE, "streaming peer went away");
@@ -309,13 +309,12 @@ static bool limit_run(BenchLimit *l, uint64_t iters, GError **errp)
     return vfu_error_set(errp, EINVAL, "unknown limit");
 }
 
-bool bench_limit_batch(void *opaque, uint64_t iters, double *ns,
-                       GError **errp)
+bool bench_limit_batch(void *opaque, uint64_t iters, double *ns, GError **errp)
 {
     BenchLimit *l = opaque;
     cpu_set_t saved;
-    bool pinned = l->cpu >= 0 &&
-                  sched_getaffinity(0, sizeof(saved), &saved) == 0;
+    bool pinned =
+        l->cpu >= 0 && sched_getaffinity(0, sizeof(saved), &saved) == 0;
     uint64_t t0;
     bool ok;
 
@@ -387,12 +386,12 @@ static void limits_socket(BenchPlacement pl)
     for (int stream = 0; stream < 2; stream++) {
         g_autofree char *key = g_strdup_printf(
             "limit.%s.%s", stream ? "sock_stream" : "sock_rtt", pn);
-        g_autofree char *label = g_strdup_printf(
-            stream ? "socket streaming 1 MiB (%s)"
-                   : "socket 16 B round trip (%s)", pn);
-        BenchLimit *l = bench_limit_socket(stream,
-                                           bench_placement_server_cpu(pl),
-                                           &err);
+        g_autofree char *label =
+            g_strdup_printf(stream ? "socket streaming 1 MiB (%s)"
+                                   : "socket 16 B round trip (%s)",
+                            pn);
+        BenchLimit *l =
+            bench_limit_socket(stream, bench_placement_server_cpu(pl), &err);
 
         if (!l) {
             bench_add_error("limits", label, err);
@@ -406,19 +405,19 @@ static void limits_socket(BenchPlacement pl)
 
 static void limits_files(int cpu)
 {
-    static const char *const kinds[] = { "memfd", "procmem" };
+    static const char *const kinds[] = {"memfd", "procmem"};
     g_autoptr(GError) err = NULL;
 
     for (size_t k = 0; k < G_N_ELEMENTS(kinds); k++) {
         for (int w = 0; w < 2; w++) {
             for (size_t i = 0; i < G_N_ELEMENTS(sizes); i++) {
                 const char *op = w ? "pwrite" : "pread";
-                g_autofree char *key = g_strdup_printf(
-                    "limit.%s.%s.%" PRIu64, kinds[k], op, sizes[i]);
+                g_autofree char *key = g_strdup_printf("limit.%s.%s.%" PRIu64,
+                                                       kinds[k], op, sizes[i]);
                 g_autofree char *label = g_strdup_printf(
                     "%s %s %s", kinds[k], op, bench_size_name(sizes[i]));
-                BenchLimit *l = bench_limit_file(kinds[k], w, sizes[i], cpu,
-                                                 &err);
+                BenchLimit *l =
+                    bench_limit_file(kinds[k], w, sizes[i], cpu, &err);
 
                 if (!l) {
                     bench_add_error("limits", label, err);
@@ -439,10 +438,10 @@ void bench_limits(void)
                   : bench_cfg.cpu_a;
 
     for (size_t i = 0; i < G_N_ELEMENTS(sizes); i++) {
-        g_autofree char *key = g_strdup_printf("limit.memcpy.%" PRIu64,
-                                               sizes[i]);
-        g_autofree char *label = g_strdup_printf("memcpy %s",
-                                                 bench_size_name(sizes[i]));
+        g_autofree char *key =
+            g_strdup_printf("limit.memcpy.%" PRIu64, sizes[i]);
+        g_autofree char *label =
+            g_strdup_printf("memcpy %s", bench_size_name(sizes[i]));
 
         limit_figure(bench_limit_memcpy(sizes[i], cpu), key, label, false);
     }

@@ -19,10 +19,10 @@ static const struct {
     VFIOUserDMAAccess policy;
     BenchRam ram;
 } modes[] = {
-    { "mmap", VFIO_USER_DMA_ACCESS_MMAP, BENCH_RAM_MEMFD },
-    { "file-io-memfd", VFIO_USER_DMA_ACCESS_FILE_IO, BENCH_RAM_MEMFD },
-    { "file-io-procmem", VFIO_USER_DMA_ACCESS_FILE_IO, BENCH_RAM_ANON },
-    { "message", VFIO_USER_DMA_ACCESS_MESSAGE, BENCH_RAM_ANON },
+    {"mmap", VFIO_USER_DMA_ACCESS_MMAP, BENCH_RAM_MEMFD},
+    {"file-io-memfd", VFIO_USER_DMA_ACCESS_FILE_IO, BENCH_RAM_MEMFD},
+    {"file-io-procmem", VFIO_USER_DMA_ACCESS_FILE_IO, BENCH_RAM_ANON},
+    {"message", VFIO_USER_DMA_ACCESS_MESSAGE, BENCH_RAM_ANON},
 };
 
 static void add_allocs(const char *what, const char *side, double per_op)
@@ -44,9 +44,8 @@ static void memory_dma_mode(size_t m)
         return;
     }
     for (int w = 0; w < 2; w++) {
-        BenchDmaRun run = { .is_write = w, .len = 4 * KiB, .count = n };
-        g_autofree char *what = g_strdup_printf("dma.%s.%s.4096",
-                                                modes[m].name,
+        BenchDmaRun run = {.is_write = w, .len = 4 * KiB, .count = n};
+        g_autofree char *what = g_strdup_printf("dma.%s.%s.4096", modes[m].name,
                                                 w ? "write" : "read");
         uint64_t a0 = bench_alloc_count();
 
@@ -74,13 +73,13 @@ static bool region_loop(BenchConn *c, int op, uint64_t n, GError **errp)
                                        BENCH_REG_SCRATCH, &v, 4, errp);
             break;
         case 1:
-            ok = vfio_user_region_read(dev, VFIO_PCI_CONFIG_REGION_INDEX, 0,
-                                       &v, 4, errp);
+            ok = vfio_user_region_read(dev, VFIO_PCI_CONFIG_REGION_INDEX, 0, &v,
+                                       4, errp);
             break;
         default:
-            ok = vfio_user_region_write(dev, VFIO_PCI_BAR0_REGION_INDEX,
-                                        BENCH_REG_SCRATCH, &v, 4, op >= 3,
-                                        errp);
+            ok =
+                vfio_user_region_write(dev, VFIO_PCI_BAR0_REGION_INDEX,
+                                       BENCH_REG_SCRATCH, &v, 4, op >= 3, errp);
             break;
         }
     }
@@ -91,15 +90,14 @@ static bool region_loop(BenchConn *c, int op, uint64_t n, GError **errp)
 static void memory_region(void)
 {
     static const char *const names[] = {
-        "bar_read", "config_read", "bar_write", "posted_write",
-        "batched_write",
+        "bar_read", "config_read", "bar_write", "posted_write", "batched_write",
     };
     g_autoptr(GError) err = NULL;
     uint64_t n = bench_cfg.alloc_ops;
     BenchConn c;
 
-    if (!bench_conn_open(&c, -1, -1, VFIO_USER_DMA_ACCESS_AUTO,
-                         BENCH_RAM_NONE, &err)) {
+    if (!bench_conn_open(&c, -1, -1, VFIO_USER_DMA_ACCESS_AUTO, BENCH_RAM_NONE,
+                         &err)) {
         bench_add_error("memory", "region", err);
         return;
     }
@@ -167,11 +165,11 @@ static void memory_per_conn(void)
                   "bytes", (double)(after.heap - before.heap) / MEM_CONNS,
                   NULL);
         bench_add("memory", "memory.conn.rss", "client RSS per connection",
-                  "bytes", ((double)after.rss - (double)before.rss) /
-                  MEM_CONNS, NULL);
-        bench_add("memory", "memory.conn.fds", "client fds per connection",
-                  "fds", ((double)after.fds - (double)before.fds) /
-                  MEM_CONNS + 1, NULL);
+                  "bytes", ((double)after.rss - (double)before.rss) / MEM_CONNS,
+                  NULL);
+        bench_add(
+            "memory", "memory.conn.fds", "client fds per connection", "fds",
+            ((double)after.fds - (double)before.fds) / MEM_CONNS + 1, NULL);
     }
     for (int i = 0; i < spawned; i++) {
         bench_conn_close(&c[i]);

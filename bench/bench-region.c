@@ -52,8 +52,8 @@ static bool region_op(RegionArgs *a, uint64_t i, GError **errp)
         return vfio_user_region_read(dev, VFIO_PCI_BAR2_REGION_INDEX,
                                      (i * 4) & 0xffc, &v, 4, errp);
     case OP_MMAP_READ64K:
-        return vfio_user_region_read(dev, VFIO_PCI_BAR2_REGION_INDEX, 0,
-                                     a->buf, 64 * KiB, errp);
+        return vfio_user_region_read(dev, VFIO_PCI_BAR2_REGION_INDEX, 0, a->buf,
+                                     64 * KiB, errp);
     }
     return vfu_error_set(errp, EINVAL, "unknown region operation");
 }
@@ -90,7 +90,8 @@ static bool region_batch(void *opaque, uint64_t iters, double *ns,
                                 BENCH_REG_SCRATCH, &v, 4, errp) ||
          v != (uint32_t)(iters - 1))) {
         return errp && *errp ? false
-                             : vfu_error_set(errp, EIO, "BAR write of %u "
+                             : vfu_error_set(errp, EIO,
+                                             "BAR write of %u "
                                              "did not land (read %u)",
                                              (uint32_t)(iters - 1), v);
     }
@@ -102,7 +103,7 @@ static void region_figure(BenchConn *c, RegionOp op, const char *key,
                           const char *label, const char *limit_key,
                           BenchBatchFn lfn, void *lopaque, uint64_t lbytes)
 {
-    RegionArgs a = { .conn = c, .op = op };
+    RegionArgs a = {.conn = c, .op = op};
     g_autoptr(GError) err = NULL;
     uint64_t bytes = op == OP_MMAP_READ64K ? 64 * KiB : 0;
     BenchStat s, ls;
@@ -114,8 +115,10 @@ static void region_figure(BenchConn *c, RegionOp op, const char *key,
         /* A throughput figure's limit is a throughput too. */
         uint64_t lb = bytes ? lbytes : 0;
         BenchFigure f = {
-            bench_in_unit(bytes, s.median), bench_in_unit(bytes, s.best),
-            bench_in_unit(lb, ls.median), bench_in_unit(lb, ls.best),
+            bench_in_unit(bytes, s.median),
+            bench_in_unit(bytes, s.best),
+            bench_in_unit(lb, ls.median),
+            bench_in_unit(lb, ls.best),
         };
 
         bench_add_figure("region", key, label, bytes ? "MiB/s" : "ns/op", &f,
@@ -130,9 +133,8 @@ static void region_mmap(BenchConn *c, int cpu)
     BenchLimit *load4 = bench_limit_load4(cpu);
     BenchLimit *copy = bench_limit_memcpy(64 * KiB, cpu);
 
-    region_figure(c, OP_MMAP_READ4, "region.mmap_read4",
-                  "mmapped BAR read 4 B", "limit.load4", bench_limit_batch,
-                  load4, 4);
+    region_figure(c, OP_MMAP_READ4, "region.mmap_read4", "mmapped BAR read 4 B",
+                  "limit.load4", bench_limit_batch, load4, 4);
     region_figure(c, OP_MMAP_READ64K, "region.mmap_read.65536",
                   "mmapped BAR read 64 KiB", "limit.memcpy.65536",
                   bench_limit_batch, copy, 64 * KiB);
@@ -146,49 +148,48 @@ static void region_placement(BenchPlacement pl)
         RegionOp op;
         const char *name, *what;
     } figs[] = {
-        { OP_BAR_READ, "bar_read", "BAR REGION_READ 4 B" },
-        { OP_CONFIG_READ, "config_read", "config REGION_READ 4 B" },
-        { OP_BAR_WRITE, "bar_write", "BAR REGION_WRITE 4 B" },
+        {OP_BAR_READ, "bar_read", "BAR REGION_READ 4 B"},
+        {OP_CONFIG_READ, "config_read", "config REGION_READ 4 B"},
+        {OP_BAR_WRITE, "bar_write", "BAR REGION_WRITE 4 B"},
     };
     const char *pn = bench_placement_name(pl);
     g_autoptr(GError) err = NULL;
     g_autofree char *rtt_key = g_strdup_printf("limit.sock_rtt.%s", pn);
     g_autofree char *wr_key = g_strdup_printf("region.bar_write.%s", pn);
     g_autofree char *pw_key = g_strdup_printf("region.posted_write.%s", pn);
-    g_autofree char *pw_label = g_strdup_printf("BAR posted write 4 B (%s)",
-                                                pn);
+    g_autofree char *pw_label =
+        g_strdup_printf("BAR posted write 4 B (%s)", pn);
     g_autofree char *bw_key = g_strdup_printf("region.batched_write.%s", pn);
-    g_autofree char *bw_label = g_strdup_printf(
-        "BAR posted write 4 B, batched (%s)", pn);
+    g_autofree char *bw_label =
+        g_strdup_printf("BAR posted write 4 B, batched (%s)", pn);
     /* Fork the ping-pong peer before the client library starts threads. */
-    BenchLimit *rtt = bench_limit_socket(false,
-                                         bench_placement_server_cpu(pl),
-                                         &err);
+    BenchLimit *rtt =
+        bench_limit_socket(false, bench_placement_server_cpu(pl), &err);
     RegionArgs nonposted;
     BenchConn c;
 
-    if (!rtt || !bench_conn_open(&c, bench_placement_client_cpu(pl),
-                                 bench_placement_server_cpu(pl),
-                                 VFIO_USER_DMA_ACCESS_AUTO, BENCH_RAM_NONE,
-                                 &err)) {
+    if (!rtt ||
+        !bench_conn_open(&c, bench_placement_client_cpu(pl),
+                         bench_placement_server_cpu(pl),
+                         VFIO_USER_DMA_ACCESS_AUTO, BENCH_RAM_NONE, &err)) {
         bench_add_error("region", pn, err);
         bench_limit_free(rtt);
         bench_pin(-1);
         return;
     }
     for (size_t i = 0; i < G_N_ELEMENTS(figs); i++) {
-        g_autofree char *key = g_strdup_printf("region.%s.%s", figs[i].name,
-                                               pn);
+        g_autofree char *key =
+            g_strdup_printf("region.%s.%s", figs[i].name, pn);
         g_autofree char *label = g_strdup_printf("%s (%s)", figs[i].what, pn);
 
-        region_figure(&c, figs[i].op, key, label, rtt_key,
-                      bench_limit_batch, rtt, 16);
+        region_figure(&c, figs[i].op, key, label, rtt_key, bench_limit_batch,
+                      rtt, 16);
     }
-    nonposted = (RegionArgs){ .conn = &c, .op = OP_BAR_WRITE };
-    region_figure(&c, OP_POSTED_WRITE, pw_key, pw_label, wr_key,
-                  region_batch, &nonposted, 4);
-    region_figure(&c, OP_BATCHED_WRITE, bw_key, bw_label, wr_key,
-                  region_batch, &nonposted, 4);
+    nonposted = (RegionArgs){.conn = &c, .op = OP_BAR_WRITE};
+    region_figure(&c, OP_POSTED_WRITE, pw_key, pw_label, wr_key, region_batch,
+                  &nonposted, 4);
+    region_figure(&c, OP_BATCHED_WRITE, bw_key, bw_label, wr_key, region_batch,
+                  &nonposted, 4);
     if (pl == BENCH_SAME_CPU) {
         region_mmap(&c, bench_placement_client_cpu(pl));
     }

@@ -31,18 +31,20 @@ static GArray *targets;   /* BenchTarget */
 void bench_add(const char *section, const char *key, const char *label,
                const char *unit, double value, const char *limit_key)
 {
-    BenchFigure f = { .value = value, .best = value };
+    BenchFigure f = {.value = value, .best = value};
 
     bench_add_figure(section, key, label, unit, &f, limit_key);
 }
 
-void bench_add_figure(const char *section, const char *key,
-                      const char *label, const char *unit,
-                      const BenchFigure *f, const char *limit_key)
+void bench_add_figure(const char *section, const char *key, const char *label,
+                      const char *unit, const BenchFigure *f,
+                      const char *limit_key)
 {
     BenchResult r = {
-        .value = f->value, .best = f->best,
-        .limit_value = f->limit_value, .limit_best = f->limit_best,
+        .value = f->value,
+        .best = f->best,
+        .limit_value = f->limit_value,
+        .limit_best = f->limit_best,
     };
 
     if (!results) {
@@ -68,8 +70,7 @@ const BenchResult *bench_find(const char *key)
     return NULL;
 }
 
-void bench_add_error(const char *section, const char *what,
-                     const GError *err)
+void bench_add_error(const char *section, const char *what, const GError *err)
 {
     BenchError *e = g_new0(BenchError, 1);
 
@@ -87,8 +88,11 @@ void bench_add_target(const char *name, double value, double median,
                       double threshold, bool at_least, bool available)
 {
     BenchTarget t = {
-        .value = value, .median = median, .threshold = threshold,
-        .at_least = at_least, .available = available,
+        .value = value,
+        .median = median,
+        .threshold = threshold,
+        .at_least = at_least,
+        .available = available,
     };
 
     if (!targets) {
@@ -182,11 +186,11 @@ static void print_machine_text(void)
            bench_cfg.quick ? "quick" : "full",
            bench_alloc_counting() ? "" : ", no allocation counts");
     printf("placements: same = client and server on CPU %d; split = client "
-           "on CPU %d, server on CPU %d\n", bench_cfg.cpu_a, bench_cfg.cpu_a,
-           bench_cfg.cpu_b);
+           "on CPU %d, server on CPU %d\n",
+           bench_cfg.cpu_a, bench_cfg.cpu_a, bench_cfg.cpu_b);
     printf("load average: %.2f at the start, %.2f at the end (other work "
-           "on the machine skews every figure)\n", bench_cfg.load_start,
-           bench_loadavg());
+           "on the machine skews every figure)\n",
+           bench_cfg.load_start, bench_loadavg());
 }
 
 static void print_result_text(const BenchResult *r)
@@ -228,7 +232,9 @@ void bench_report_text(void)
 
         printf("  %-60s %8.3f %s %-6.2f %-8s (median %.3f)\n", t->name,
                t->value, t->at_least ? ">=" : "<=", t->threshold,
-               !t->available ? "not measured" : t->met ? "met" : "NOT MET",
+               !t->available ? "not measured"
+               : t->met      ? "met"
+                             : "NOT MET",
                t->median);
     }
 }

@@ -24,7 +24,9 @@ static gpointer scale_thread(gpointer opaque)
 {
     ScaleJob *j = opaque;
     BenchDmaRun run = {
-        .len = SCALE_XFER, .count = j->count, .seed = 7,
+        .len = SCALE_XFER,
+        .count = j->count,
+        .seed = 7,
     };
 
     bench_conn_dma(j->conn, &run, &j->err);
@@ -35,13 +37,13 @@ static gpointer scale_thread(gpointer opaque)
 static bool scale_parallel(BenchConn *c, int n, uint64_t count, double *mib_s,
                            GError **errp)
 {
-    ScaleJob jobs[SCALE_CONNS] = { 0 };
+    ScaleJob jobs[SCALE_CONNS] = {0};
     GThread *th[SCALE_CONNS];
     uint64_t t0 = bench_now_ns(), t1;
     bool ok = true;
 
     for (int i = 0; i < n; i++) {
-        jobs[i] = (ScaleJob){ .conn = &c[i], .count = count };
+        jobs[i] = (ScaleJob){.conn = &c[i], .count = count};
         th[i] = g_thread_new("vfu-bench-scale", scale_thread, &jobs[i]);
     }
     for (int i = 0; i < n; i++) {
@@ -56,14 +58,13 @@ static bool scale_parallel(BenchConn *c, int n, uint64_t count, double *mib_s,
             g_clear_error(&jobs[i].err);
         }
     }
-    *mib_s = bench_mib_s((uint64_t)n * count * SCALE_XFER,
-                         (double)(t1 - t0));
+    *mib_s = bench_mib_s((uint64_t)n * count * SCALE_XFER, (double)(t1 - t0));
     return ok;
 }
 
 static void scale_dma(BenchConn *c, int n)
 {
-    BenchDmaRun run = { .len = SCALE_XFER, .count = 1 };
+    BenchDmaRun run = {.len = SCALE_XFER, .count = 1};
     g_autoptr(GError) err = NULL;
     uint64_t count;
     double one, all, t0;
@@ -74,8 +75,8 @@ static void scale_dma(BenchConn *c, int n)
         bench_add_error("scale", "DMA on one connection", err);
         return;
     }
-    count = (uint64_t)MAX(1.0, bench_cfg.batch_ns /
-                          ((double)bench_now_ns() - t0));
+    count =
+        (uint64_t)MAX(1.0, bench_cfg.batch_ns / ((double)bench_now_ns() - t0));
     if (!scale_parallel(c, 1, count, &one, &err) ||
         !scale_parallel(c, n, count, &all, &err)) {
         bench_add_error("scale", "DMA on all connections", err);
@@ -110,13 +111,15 @@ void bench_scale(void)
     if (err) {
         bench_add_error("scale", "start-up", err);
     } else {
-        bench_add("scale", "scale.conns", "connections", "count",
-                  SCALE_CONNS, NULL);
+        bench_add("scale", "scale.conns", "connections", "count", SCALE_CONNS,
+                  NULL);
         bench_add("scale", "scale.startup", "start-up of all (fork+connect)",
                   "ms", (double)(t1 - t0) / 1e6, NULL);
-        bench_add("scale", "scale.rss", "client RSS added (incl. 2 MiB RAM "
-                  "each)", "KiB", ((double)bench_rss_bytes() - (double)rss0) /
-                  1024, NULL);
+        bench_add("scale", "scale.rss",
+                  "client RSS added (incl. 2 MiB RAM "
+                  "each)",
+                  "KiB", ((double)bench_rss_bytes() - (double)rss0) / 1024,
+                  NULL);
         bench_add("scale", "scale.fds", "client fds added", "fds",
                   (double)bench_fd_count() - (double)fds0, NULL);
         scale_dma(c, SCALE_CONNS);

@@ -69,7 +69,8 @@ static void bench_dev_run(BenchDev *d, uint32_t op)
     }
     set_reg64(d, BENCH_REG_NS, bench_now_ns() - t0);
     set_reg64(d, BENCH_REG_ALLOCS, bench_alloc_count() - a0);
-    set_reg64(d, BENCH_REG_SUM, bench_checksum(d->buf, MIN(len, BENCH_XFER_MAX)));
+    set_reg64(d, BENCH_REG_SUM,
+              bench_checksum(d->buf, MIN(len, BENCH_XFER_MAX)));
     memcpy(d->regs + BENCH_REG_STATUS, &status, sizeof(status));
 }
 
@@ -98,14 +99,20 @@ static ssize_t bench_bar0_access(void *opaque, bool is_write, uint64_t off,
 static bool bench_dev_setup(BenchDev *d, GError **errp)
 {
     VfuRegionDesc bar0 = {
-        .size = BENCH_BAR0_SIZE, .flags = VFU_REGION_F_RW,
-        .access = bench_bar0_access, .opaque = d,
+        .size = BENCH_BAR0_SIZE,
+        .flags = VFU_REGION_F_RW,
+        .access = bench_bar0_access,
+        .opaque = d,
     };
     VfuRegionDesc bar2 = {
-        .size = BENCH_BAR2_SIZE, .flags = VFU_REGION_F_RW, .mem = true,
+        .size = BENCH_BAR2_SIZE,
+        .flags = VFU_REGION_F_RW,
+        .mem = true,
     };
     VfuPciDesc pci = {
-        .vendor_id = 0x1234, .device_id = 0xbe4c, .class_code = 0xff0000,
+        .vendor_id = 0x1234,
+        .device_id = 0xbe4c,
+        .class_code = 0xff0000,
     };
 
     d->srv = vfu_server_new(NULL, NULL, errp);

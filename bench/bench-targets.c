@@ -18,8 +18,7 @@
 static void target(const char *name, const char *key, const char *base,
                    bool inverse, double threshold, bool at_least)
 {
-    const BenchResult *a = bench_find(key), *b = base ? bench_find(base)
-                                                      : NULL;
+    const BenchResult *a = bench_find(key), *b = base ? bench_find(base) : NULL;
     double v = 0, med = 0;
     bool ok;
 
@@ -39,32 +38,33 @@ static void target(const char *name, const char *key, const char *base,
 
 static void targets_dma(const char *own)
 {
-    static const char *const dirs[] = { "read", "write" };
-    static const uint64_t big[] = { 64 * KiB, 1 * MiB };
-    static const uint64_t fio[] = { 4 * KiB, 1 * MiB };
+    static const char *const dirs[] = {"read", "write"};
+    static const uint64_t big[] = {64 * KiB, 1 * MiB};
+    static const uint64_t fio[] = {4 * KiB, 1 * MiB};
     static const char *const fio_kind[] = {
-        "file-io-memfd", "file-io-procmem",
+        "file-io-memfd",
+        "file-io-procmem",
     };
 
     for (int d = 0; d < 2; d++) {
         const char *raw = d ? "pwrite" : "pread";
 
         for (int s = 0; s < 2; s++) {
-            g_autofree char *n = g_strdup_printf(
-                "mmap %s %s / memcpy", dirs[d], bench_size_name(big[s]));
-            g_autofree char *k = g_strdup_printf(
-                "dma.mmap.%s.%" PRIu64 ".%s", dirs[d], big[s], own);
+            g_autofree char *n = g_strdup_printf("mmap %s %s / memcpy", dirs[d],
+                                                 bench_size_name(big[s]));
+            g_autofree char *k = g_strdup_printf("dma.mmap.%s.%" PRIu64 ".%s",
+                                                 dirs[d], big[s], own);
 
             target(n, k, NULL, false, 0.9, true);
         }
         for (int f = 0; f < 2; f++) {
             for (int s = 0; s < 2; s++) {
-                g_autofree char *n = g_strdup_printf(
-                    "%s %s %s / %s loop", fio_kind[f], dirs[d],
-                    bench_size_name(fio[s]), raw);
-                g_autofree char *k = g_strdup_printf(
-                    "dma.%s.%s.%" PRIu64 ".%s", fio_kind[f], dirs[d],
-                    fio[s], own);
+                g_autofree char *n =
+                    g_strdup_printf("%s %s %s / %s loop", fio_kind[f], dirs[d],
+                                    bench_size_name(fio[s]), raw);
+                g_autofree char *k =
+                    g_strdup_printf("dma.%s.%s.%" PRIu64 ".%s", fio_kind[f],
+                                    dirs[d], fio[s], own);
 
                 target(n, k, NULL, false, 0.9, true);
             }
@@ -78,10 +78,10 @@ static void targets_fileio_vs_message(const char *own)
         const char *dir = d ? "write" : "read";
         g_autofree char *n = g_strdup_printf(
             "file-io-procmem %s 4 KiB op / message (%s)", dir, own);
-        g_autofree char *k = g_strdup_printf(
-            "dma.file-io-procmem.%s.4096.%s", dir, own);
-        g_autofree char *b = g_strdup_printf("dma.message.%s.4096.%s", dir,
-                                             own);
+        g_autofree char *k =
+            g_strdup_printf("dma.file-io-procmem.%s.4096.%s", dir, own);
+        g_autofree char *b =
+            g_strdup_printf("dma.message.%s.4096.%s", dir, own);
 
         target(n, k, b, false, 20, true);
     }
@@ -95,8 +95,8 @@ static void targets_placement(BenchPlacement pl)
         const char *dir = d ? "write" : "read";
         g_autofree char *n = g_strdup_printf(
             "message %s 1 MiB / socket streaming (%s)", dir, pn);
-        g_autofree char *k = g_strdup_printf("dma.message.%s.1048576.%s",
-                                             dir, pn);
+        g_autofree char *k =
+            g_strdup_printf("dma.message.%s.1048576.%s", dir, pn);
 
         target(n, k, NULL, false, 0.9, true);
     }
@@ -109,11 +109,11 @@ static void targets_placement(BenchPlacement pl)
         target(n, k, NULL, false, 1.05, false);
     }
     for (int b = 0; b < 2; b++) {
-        g_autofree char *n = g_strdup_printf(
-            "%sposted / non-posted write throughput (%s)",
-            b ? "batched " : "", pn);
-        g_autofree char *k = g_strdup_printf(
-            "region.%s_write.%s", b ? "batched" : "posted", pn);
+        g_autofree char *n =
+            g_strdup_printf("%sposted / non-posted write throughput (%s)",
+                            b ? "batched " : "", pn);
+        g_autofree char *k =
+            g_strdup_printf("region.%s_write.%s", b ? "batched" : "posted", pn);
 
         target(n, k, NULL, true, 10, true);
     }
@@ -121,9 +121,8 @@ static void targets_placement(BenchPlacement pl)
 
 void bench_targets(void)
 {
-    const char *own = bench_placement_available(BENCH_SPLIT_CPU)
-                          ? "split"
-                          : "same";
+    const char *own =
+        bench_placement_available(BENCH_SPLIT_CPU) ? "split" : "same";
 
     targets_dma(own);
     targets_fileio_vs_message(own);

@@ -96,9 +96,8 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /* Grow the batch until it lasts about batch_ns (this is the warm-up). */
-static bool bench_size_batch(BenchBatchFn fn, void *opaque,
-                             uint64_t max_iters, uint64_t *iters,
-                             GError **errp)
+static bool bench_size_batch(BenchBatchFn fn, void *opaque, uint64_t max_iters,
+                             uint64_t *iters, GError **errp)
 {
     uint64_t n = 1;
     double ns = 0;
@@ -168,8 +167,8 @@ bool bench_measure_pair(BenchBatchFn fa, void *a, BenchBatchFn fb, void *b,
     }
     qsort(pa, reps, sizeof(pa[0]), cmp_double);
     qsort(pb, reps, sizeof(pb[0]), cmp_double);
-    *sa = (BenchStat){ .median = pa[reps / 2], .best = pa[0] };
-    *sb = (BenchStat){ .median = pb[reps / 2], .best = pb[0] };
+    *sa = (BenchStat){.median = pa[reps / 2], .best = pa[0]};
+    *sb = (BenchStat){.median = pb[reps / 2], .best = pb[0]};
     return true;
 }
 
@@ -190,9 +189,11 @@ const char *bench_size_name(uint64_t bytes)
     char *b = buf[next++ % 4];
 
     if (bytes >= MiB && bytes % MiB == 0) {
-        snprintf(b, sizeof(buf[0]), "%llu MiB", (unsigned long long)(bytes / MiB));
+        snprintf(b, sizeof(buf[0]), "%llu MiB",
+                 (unsigned long long)(bytes / MiB));
     } else if (bytes >= KiB && bytes % KiB == 0) {
-        snprintf(b, sizeof(buf[0]), "%llu KiB", (unsigned long long)(bytes / KiB));
+        snprintf(b, sizeof(buf[0]), "%llu KiB",
+                 (unsigned long long)(bytes / KiB));
     } else {
         snprintf(b, sizeof(buf[0]), "%llu B", (unsigned long long)bytes);
     }

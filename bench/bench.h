@@ -115,8 +115,8 @@ typedef struct BenchResult {
     char key[64];
     char label[64];
     char unit[16];
-    double value;       /* from the median batch */
-    double best;        /* from the fastest batch (= value if unknown) */
+    double value; /* from the median batch */
+    double best;  /* from the fastest batch (= value if unknown) */
     char limit_key[64];
     double limit_value; /* measured with the figure (paired); 0: look up */
     double limit_best;
@@ -132,9 +132,9 @@ typedef struct BenchFigure {
     double value, best;
     double limit_value, limit_best;
 } BenchFigure;
-void bench_add_figure(const char *section, const char *key,
-                      const char *label, const char *unit,
-                      const BenchFigure *f, const char *limit_key);
+void bench_add_figure(const char *section, const char *key, const char *label,
+                      const char *unit, const BenchFigure *f,
+                      const char *limit_key);
 /* Turn ns per operation into the unit (MiB/s for @bytes, or ns/op). */
 double bench_in_unit(uint64_t bytes, double ns_per_op);
 const BenchResult *bench_find(const char *key);
@@ -143,13 +143,12 @@ bool bench_ratio(const char *key, double *ratio);
 /* The same from the fastest batches, which other load disturbs least. */
 bool bench_ratio_best(const char *key, double *ratio);
 /* An error that stopped part of a section (printed and put in JSON). */
-void bench_add_error(const char *section, const char *what,
-                     const GError *err);
+void bench_add_error(const char *section, const char *what, const GError *err);
 /* A target from the issue: @value compared with @threshold. */
 typedef struct BenchTarget {
     char name[96];
-    double value;     /* from the fastest batches */
-    double median;    /* the same ratio from the median batches */
+    double value;  /* from the fastest batches */
+    double median; /* the same ratio from the median batches */
     double threshold;
     bool at_least;  /* value >= threshold, else value <= threshold */
     bool available; /* both figures were measured */
@@ -169,16 +168,16 @@ void bench_report_free(void);
 
 /* Registers of the benchmark device's BAR0 (a callback region). */
 #define BENCH_BAR0_SIZE 4096
-#define BENCH_REG_ADDR 0x00     /* u64: guest address of the transfers */
-#define BENCH_REG_LEN 0x08      /* u64: bytes per transfer */
-#define BENCH_REG_COUNT 0x10    /* u64: number of transfers */
-#define BENCH_REG_GO 0x18       /* u32: write 1 (read) or 2 (write) to run */
-#define BENCH_REG_SEED 0x1c     /* u32: pattern seed for DMA writes */
-#define BENCH_REG_NS 0x20       /* u64: time the transfers took */
-#define BENCH_REG_ALLOCS 0x28   /* u64: server allocations during them */
-#define BENCH_REG_SUM 0x30      /* u64: checksum of the server buffer */
-#define BENCH_REG_STATUS 0x38   /* u32: errno of the first failure, or 0 */
-#define BENCH_REG_SCRATCH 0x40  /* u32: plain register for latency */
+#define BENCH_REG_ADDR 0x00       /* u64: guest address of the transfers */
+#define BENCH_REG_LEN 0x08        /* u64: bytes per transfer */
+#define BENCH_REG_COUNT 0x10      /* u64: number of transfers */
+#define BENCH_REG_GO 0x18         /* u32: write 1 (read) or 2 (write) to run */
+#define BENCH_REG_SEED 0x1c       /* u32: pattern seed for DMA writes */
+#define BENCH_REG_NS 0x20         /* u64: time the transfers took */
+#define BENCH_REG_ALLOCS 0x28     /* u64: server allocations during them */
+#define BENCH_REG_SUM 0x30        /* u64: checksum of the server buffer */
+#define BENCH_REG_STATUS 0x38     /* u32: errno of the first failure, or 0 */
+#define BENCH_REG_SCRATCH 0x40    /* u32: plain register for latency */
 #define BENCH_REG_ALLOCS_NOW 0x48 /* u64: server allocations so far */
 #define BENCH_GO_READ 1
 #define BENCH_GO_WRITE 2
@@ -197,7 +196,7 @@ typedef enum BenchRam {
 
 typedef struct BenchConn {
     pid_t pid;
-    int sock;               /* until the proxy takes it */
+    int sock; /* until the proxy takes it */
     VFIOUserProxy *proxy;
     VFIOUserContainer *container;
     VFIOUserDevice dev;
@@ -251,8 +250,7 @@ BenchLimit *bench_limit_load4(int cpu);
 BenchLimit *bench_limit_file(const char *kind, bool is_write, uint64_t size,
                              int cpu, GError **errp);
 BenchLimit *bench_limit_socket(bool stream, int peer_cpu, GError **errp);
-bool bench_limit_batch(void *limit, uint64_t iters, double *ns,
-                       GError **errp);
+bool bench_limit_batch(void *limit, uint64_t iters, double *ns, GError **errp);
 uint64_t bench_limit_bytes(BenchLimit *l); /* per operation */
 void bench_limit_free(BenchLimit *l);
 

@@ -21,11 +21,8 @@ static const struct {
     const char *name;
     void (*run)(void);
 } sections[] = {
-    { "limits", bench_limits },
-    { "dma", bench_dma },
-    { "region", bench_region },
-    { "memory", bench_memory },
-    { "scale", bench_scale },
+    {"limits", bench_limits}, {"dma", bench_dma},     {"region", bench_region},
+    {"memory", bench_memory}, {"scale", bench_scale},
 };
 
 static bool section_known(const char *name)
@@ -43,17 +40,18 @@ int main(int argc, char **argv)
     gboolean quick = FALSE, json = FALSE;
     g_autofree char *only = NULL;
     GOptionEntry entries[] = {
-        { "quick", 'q', 0, G_OPTION_ARG_NONE, &quick,
-          "Short runs (CI smoke test, a few seconds)", NULL },
-        { "json", 'j', 0, G_OPTION_ARG_NONE, &json,
-          "Print JSON instead of a text table", NULL },
-        { "only", 'o', 0, G_OPTION_ARG_STRING, &only,
-          "Run one section (limits, dma, region, memory, scale); the "
-          "limits run too", "SECTION" },
-        { NULL },
+        {"quick", 'q', 0, G_OPTION_ARG_NONE, &quick,
+         "Short runs (CI smoke test, a few seconds)", NULL},
+        {"json", 'j', 0, G_OPTION_ARG_NONE, &json,
+         "Print JSON instead of a text table", NULL},
+        {"only", 'o', 0, G_OPTION_ARG_STRING, &only,
+         "Run one section (limits, dma, region, memory, scale); the "
+         "limits run too",
+         "SECTION"},
+        {NULL},
     };
-    g_autoptr(GOptionContext) ctx = g_option_context_new(
-        "- vfio-user client/server benchmarks");
+    g_autoptr(GOptionContext) ctx =
+        g_option_context_new("- vfio-user client/server benchmarks");
     g_autoptr(GError) err = NULL;
 
     g_option_context_add_main_entries(ctx, entries, NULL);
@@ -62,8 +60,10 @@ int main(int argc, char **argv)
         return 2;
     }
     if (only && !section_known(only)) {
-        fprintf(stderr, "vfu-bench: unknown section '%s' (limits, dma, "
-                "region, memory, scale)\n", only);
+        fprintf(stderr,
+                "vfu-bench: unknown section '%s' (limits, dma, "
+                "region, memory, scale)\n",
+                only);
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
