@@ -298,10 +298,16 @@ static void cl_dma_reply(Srv *s, const VFIOUserHdr *req, const uint8_t *p,
         g_assert_true(vfu_msg_send_error(s->sock, req, EFAULT, NULL));
         return;
     case DMA_FLOOD:
+        /* The server may hang up part way: stop sending then. */
         for (int i = 0; i < 300; i++) {
             VFIOUserDeviceInfo q = {.argsz = sizeof(q)};
+            VFIOUserHdr fh;
 
-            cl_send(s, VFIO_USER_DEVICE_GET_INFO, 0, &q, sizeof(q), NULL, 0);
+            vfu_hdr_init(&fh, s->next_id++, VFIO_USER_DEVICE_GET_INFO,
+                         sizeof(fh) + sizeof(q), VFIO_USER_F_TYPE_REQUEST);
+            if (!vfu_msg_send(s->sock, &fh, &q, sizeof(q), NULL, 0, NULL)) {
+                break;
+            }
         }
         return;
     case DMA_SHORT:

@@ -65,6 +65,7 @@ struct FakeServer {
     VFIOUserHdr last; /* last expected request */
     uint16_t next_id;
     char *fail;
+    GMutex send_lock; /* one writer at a time (the flood has two) */
     GMutex lock;
     GCond cond;
     bool go;
@@ -99,6 +100,7 @@ FakeServer *fake_new(void)
     fs->captured = g_ptr_array_new_with_free_func(fake_msg_free);
     fs->next_id = 0x7000;
     g_mutex_init(&fs->lock);
+    g_mutex_init(&fs->send_lock);
     g_cond_init(&fs->cond);
     return fs;
 }
@@ -343,8 +345,8 @@ static FakeMsg *fake_recv(FakeServer *fs, bool *eof)
  * sendmsg() with any number of fds (the transport stops at VFU_MAX_FDS):
  * the fds go with the first byte, the rest through the transport.
  */
-static bool fake_sendv(FakeServer *fs, struct iovec *iov, int iovcnt,
-                       const int *fds, size_t nfds)
+static bool fake_sendv_locked(FakeServer *fs, struct iovec *iov, int iovcnt,
+                              const int *fds, size_t nfds)
 {
     union {
         char buf[CMSG_SPACE(sizeof(int) * FAKE_STEP_FDS)];
@@ -388,7 +390,18 @@ static bool fake_sendv(FakeServer *fs, struct iovec *iov, int iovcnt,
     }
     iov[0].iov_base = (uint8_t *)iov[0].iov_base + 1;
     iov[0].iov_len--;
-    return fake_sendv(fs, iov, iovcnt, NULL, 0);
+    return fake_sendv_locked(fs, iov, iovcnt, NULL, 0);
+}
+
+static bool fake_sendv(FakeServer *fs, struct iovec *iov, int iovcnt,
+                       const int *fds, size_t nfds)
+{
+    bool ok;
+
+    g_mutex_lock(&fs->send_lock);
+    ok = fake_sendv_locked(fs, iov, iovcnt, fds, nfds);
+    g_mutex_unlock(&fs->send_lock);
+    return ok;
 }
 
 static bool fake_send(FakeServer *fs, const VFIOUserHdr *hdr,
@@ -496,11 +509,47 @@ static bool fake_do_dma(FakeServer *fs, FakeStep *s)
            fake_do_capture(fs);
 }
 
+/*
+ * The flood has two threads: this one only writes (the requests, and the
+ * replies to client requests the reader queued), the script thread only
+ * reads, so neither can block the other through a full socket.
+ * FloodSender.lock guards @replies and @reader_done.
+ */
 typedef struct FloodSender {
     FakeServer *fs;
     FakeStep *s;
     bool ok;
+    GMutex lock;
+    GCond cond;
+    GQueue replies; /* VFIOUserHdr* of client requests to answer */
+    bool reader_done;
 } FloodSender;
+
+/* Send the queued replies; with @wait, until the reader is done. */
+static void flood_send_replies(FloodSender *f, bool wait)
+{
+    g_mutex_lock(&f->lock);
+    for (;;) {
+        VFIOUserHdr *req = g_queue_pop_head(&f->replies);
+
+        if (req) {
+            VFIOUserHdr hdr;
+
+            g_mutex_unlock(&f->lock);
+            vfu_hdr_init(&hdr, req->id, req->cmd, sizeof(hdr) + f->s->len,
+                         VFIO_USER_F_TYPE_REPLY);
+            f->ok =
+                f->ok && fake_send(f->fs, &hdr, f->s->data, f->s->len, NULL, 0);
+            g_free(req);
+            g_mutex_lock(&f->lock);
+        } else if (wait && !f->reader_done) {
+            g_cond_wait(&f->cond, &f->lock);
+        } else {
+            break;
+        }
+    }
+    g_mutex_unlock(&f->lock);
+}
 
 static gpointer fake_flood_sender(gpointer opaque)
 {
@@ -508,7 +557,6 @@ static gpointer fake_flood_sender(gpointer opaque)
     VFIOUserDMARW rw = {.addr = f->s->addr, .count = f->s->count};
     VFIOUserHdr hdr;
 
-    f->ok = true;
     for (unsigned i = 0; i < f->s->n && f->ok; i++) {
         struct iovec iov[2] = {
             {.iov_base = &hdr, .iov_len = sizeof(hdr)},
@@ -517,19 +565,36 @@ static gpointer fake_flood_sender(gpointer opaque)
 
         vfu_hdr_init(&hdr, (uint16_t)i, VFIO_USER_DMA_READ,
                      sizeof(hdr) + sizeof(rw), VFIO_USER_F_TYPE_REQUEST);
-        f->ok = vfu_msg_sendv(f->fs->sv[1], iov, 2, NULL, 0, NULL);
+        f->ok = fake_sendv(f->fs, iov, 2, NULL, 0);
+        flood_send_replies(f, false);
     }
+    flood_send_replies(f, true);
     return NULL;
 }
 
-/* Read flood replies; answer client requests with the canned payload. */
+static void flood_count(FakeServer *fs, const FakeMsg *m, uint64_t count)
+{
+    g_mutex_lock(&fs->lock);
+    if (m->hdr.flags & VFIO_USER_F_ERROR) {
+        fs->flood_err++;
+    } else if (m->len == sizeof(VFIOUserDMARW) + count) {
+        fs->flood_ok++;
+    }
+    g_mutex_unlock(&fs->lock);
+}
+
+/* Read flood replies; queue client requests for the canned answer. */
 static bool fake_do_flood(FakeServer *fs, FakeStep *s)
 {
-    FloodSender f = {.fs = fs, .s = s};
-    GThread *t = g_thread_new("fake-flood", fake_flood_sender, &f);
+    FloodSender f = {.fs = fs, .s = s, .ok = true};
+    GThread *t;
     unsigned got = 0;
     bool ok = true;
 
+    g_mutex_init(&f.lock);
+    g_cond_init(&f.cond);
+    g_queue_init(&f.replies);
+    t = g_thread_new("fake-flood", fake_flood_sender, &f);
     while (ok && got < s->n) {
         bool eof;
         FakeMsg *m = fake_recv(fs, &eof);
@@ -540,30 +605,30 @@ static bool fake_do_flood(FakeServer *fs, FakeStep *s)
             break;
         }
         if (!vfu_hdr_is_reply(&m->hdr)) {
-            VFIOUserHdr hdr;
-
-            vfu_hdr_init(&hdr, m->hdr.id, m->hdr.cmd, sizeof(hdr) + s->len,
-                         VFIO_USER_F_TYPE_REPLY);
-            ok = fake_send(fs, &hdr, s->data, s->len, NULL, 0);
+            g_mutex_lock(&f.lock);
+            g_queue_push_tail(&f.replies, g_memdup2(&m->hdr, sizeof(m->hdr)));
+            g_cond_signal(&f.cond);
+            g_mutex_unlock(&f.lock);
             g_mutex_lock(&fs->lock);
             fs->flood_answered++;
             g_mutex_unlock(&fs->lock);
         } else {
             got++;
-            g_mutex_lock(&fs->lock);
-            if (m->hdr.flags & VFIO_USER_F_ERROR) {
-                fs->flood_err++;
-            } else if (m->len == sizeof(VFIOUserDMARW) + s->count) {
-                fs->flood_ok++;
-            }
-            g_mutex_unlock(&fs->lock);
+            flood_count(fs, m, s->count);
         }
         fake_msg_free(m);
     }
     if (!ok) {
         shutdown(fs->sv[1], SHUT_RDWR);
     }
+    g_mutex_lock(&f.lock);
+    f.reader_done = true;
+    g_cond_signal(&f.cond);
+    g_mutex_unlock(&f.lock);
     g_thread_join(t);
+    g_queue_clear_full(&f.replies, g_free);
+    g_cond_clear(&f.cond);
+    g_mutex_clear(&f.lock);
     return ok && (f.ok || fake_failf(fs, "flood send failed"));
 }
 
@@ -691,6 +756,7 @@ char *fake_join(FakeServer *fs)
     g_ptr_array_free(fs->captured, TRUE);
     g_cond_clear(&fs->cond);
     g_mutex_clear(&fs->lock);
+    g_mutex_clear(&fs->send_lock);
     g_free(fs);
     return fail;
 }
