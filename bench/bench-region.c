@@ -3,8 +3,10 @@
  * to a callback BAR and to config space (compared with the raw socket
  * round trip of the same CPU placement), posted BAR writes (compared with
  * waited-for ones), and accesses to a memory-backed BAR that the client
- * mmapped (compared with plain loads and memcpy).  Every limit is measured
- * again next to its figure, batches interleaved (bench_measure_pair).
+ * mmapped (compared with plain loads and memcpy).  A bare client's
+ * REGION_READ (no client library) shows the server library's share.  Every
+ * limit is measured again next to its figure, batches interleaved
+ * (bench_measure_pair).
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -142,6 +144,36 @@ static void region_mmap(BenchConn *c, int cpu)
     bench_limit_free(copy);
 }
 
+/* The server library alone: a bare client's REGION_READ (bench-bare.c). */
+static void region_bare(BenchPlacement pl, BenchLimit *rtt)
+{
+    const char *pn = bench_placement_name(pl);
+    g_autofree char *key = g_strdup_printf("region.bare_read.%s", pn);
+    g_autofree char *label =
+        g_strdup_printf("BAR REGION_READ 4 B, bare client (%s)", pn);
+    g_autofree char *rtt_key = g_strdup_printf("limit.sock_rtt.%s", pn);
+    g_autoptr(GError) err = NULL;
+    BenchStat s, ls;
+    BenchConn c;
+
+    if (!bench_server_spawn(&c, bench_placement_server_cpu(pl), &err)) {
+        bench_add_error("region", label, err);
+        return;
+    }
+    bench_pin(bench_placement_client_cpu(pl));
+    if (!bench_bare_connect(&c, &err) ||
+        !bench_measure_pair(bench_bare_read_batch, &c, bench_limit_batch, rtt,
+                            &s, &ls, &err)) {
+        bench_add_error("region", label, err);
+    } else {
+        BenchFigure f = {s.median, s.best, ls.median, ls.best};
+
+        bench_add_figure("region", key, label, "ns/op", &f, rtt_key);
+    }
+    bench_conn_close(&c);
+    bench_pin(-1);
+}
+
 static void region_placement(BenchPlacement pl)
 {
     static const struct {
@@ -168,6 +200,9 @@ static void region_placement(BenchPlacement pl)
     RegionArgs nonposted;
     BenchConn c;
 
+    if (rtt) {
+        region_bare(pl, rtt);
+    }
     if (!rtt ||
         !bench_conn_open(&c, bench_placement_client_cpu(pl),
                          bench_placement_server_cpu(pl),

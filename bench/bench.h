@@ -231,6 +231,12 @@ typedef struct BenchDmaRun {
 bool bench_conn_dma(BenchConn *c, BenchDmaRun *run, GError **errp);
 uint64_t bench_conn_server_allocs(BenchConn *c, GError **errp);
 
+/* VERSION by hand on a spawned server's socket (bench-bare.c). */
+bool bench_bare_connect(BenchConn *c, GError **errp);
+/* 4-byte BAR0 REGION_READs with one send and one receive each. */
+bool bench_bare_read_batch(void *opaque, uint64_t iters, double *ns,
+                           GError **errp);
+
 /* The server child's main function (bench-server.c). */
 int bench_server_main(int sock, int cpu);
 
