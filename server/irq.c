@@ -22,6 +22,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 #include "internal.h"
@@ -240,6 +241,8 @@ int vfu_handle_set_irqs(VfuServer *srv, VfuMsg *msg, VfuReply *r)
             if (msg->nfds) {
                 irq->efds[v] = msg->fds[i];
                 msg->fds[i] = -1; /* kept */
+                /* A full counter must not block a trigger: undelivered. */
+                fcntl(irq->efds[v], F_SETFL, O_NONBLOCK);
             }
         } else if (!on) {
             continue;
