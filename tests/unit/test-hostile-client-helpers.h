@@ -1,0 +1,93 @@
+/*
+ * Harness of test-hostile-client.c: libvfio-user-server with a small test
+ * device served on a thread over a socketpair, and a raw client written
+ * with the transport functions only, so that it can send anything.
+ *
+ * The device: BAR0 a 4 KiB callback region whose registers start a DMA
+ * (R_DMA_*), BAR1 8 KiB of memory with a sparse area, BAR2 a 64-byte
+ * read-only callback region, MSI-X with 8 vectors and INTx.
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef TEST_HOSTILE_CLIENT_HELPERS_H
+#define TEST_HOSTILE_CLIENT_HELPERS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <glib.h>
+#include "vfio-user/server.h"
+#include "vfio-user/transport.h"
+
+#define MAX_XFER 65536
+#define DMA_TIMEOUT_MS 200
+#define RECV_MS 3000
+
+/* BAR0 (callback, 4 KiB) registers of the test device. */
+#define R_DMA_ADDR 0x100   /* u64 */
+#define R_DMA_LEN 0x108    /* u32 */
+#define R_DMA_GO 0x10c     /* write: vfu_dma_read(addr, len) into dma_buf */
+#define R_DMA_STATUS 0x110 /* u32: errno of the last DMA */
+#define BAR1_SIZE 8192     /* memory-backed */
+#define BAR2_SIZE 64       /* read-only callback */
+#define MSIX_VECTORS 8
+#define GUEST_IOVA 0x10000ull
+#define GUEST_SIZE 0x1000ull
+
+/* How the test client answers the server's DMA_READ requests. */
+typedef enum DmaAnswer {
+    DMA_OK,
+    DMA_ERROR,    /* error reply EFAULT */
+    DMA_SHORT,    /* reply with 4 bytes of data fewer than asked */
+    DMA_WRONG_ID, /* reply for another id first, then the right one */
+    DMA_SILENT,   /* never answer */
+    DMA_FLOOD,    /* send many requests instead of answering */
+} DmaAnswer;
+
+typedef struct Srv {
+    VfuServer *srv;
+    GThread *thread;
+    int sock; /* client end */
+    uint16_t next_id;
+    unsigned fds0;
+    uint8_t bar0[4096]; /* server thread while it handles a message */
+    uint8_t bar2[BAR2_SIZE];
+    uint8_t dma_buf[4096];
+    void *bar1;
+    DmaAnswer answer;
+    unsigned dma_requests; /* DMA_READs the client saw */
+    size_t last_nfds;      /* fds that came with the last message */
+    GMutex lock;           /* guards the three fields below */
+    GCond cond;
+    bool finished;
+    bool run_ok;
+    int run_errno;
+} Srv;
+
+/* Server with the test device on a socketpair, serving on a thread. */
+unsigned count_fds(void);
+bool srv_wait_finished(Srv *s, int ms);
+void srv_end(Srv *s);
+bool readable(int fd, int ms);
+void cl_send_raw(Srv *s, const void *bytes, size_t len, const int *fds,
+                 size_t nfds);
+uint16_t cl_send(Srv *s, uint16_t cmd, uint32_t flags, const void *payload,
+                 size_t len, const int *fds, size_t nfds);
+bool cl_recv(Srv *s, VFIOUserHdr *hdr, uint8_t *buf, size_t room, size_t *len);
+int cl_wait(Srv *s, uint16_t id, void *out, size_t room, size_t *out_len);
+int cl_call_fds(Srv *s, uint16_t cmd, const void *payload, size_t len,
+                const int *fds, size_t nfds, void *out, size_t room,
+                size_t *out_len);
+int cl_call(Srv *s, uint16_t cmd, const void *payload, size_t len, void *out,
+            size_t room);
+void cl_version(Srv *s);
+Srv *srv_ready(void);
+void assert_alive(Srv *s);
+void assert_dropped(Srv *s, int want);
+void expect_error(Srv *s, uint16_t cmd, const void *payload, size_t len,
+                  int want);
+void limit_address_space(void);
+void unlimit_address_space(void);
+Srv *srv_start(void);
+
+#endif /* TEST_HOSTILE_CLIENT_HELPERS_H */
