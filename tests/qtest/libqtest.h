@@ -5,10 +5,12 @@
  * "listening on" line), then the VMM with "-qtest unix:PATH" and
  * "-monitor unix:PATH" pointing at sockets this library listens on, and
  * talks the qtest text protocol: one command line, one "OK ..." or
- * "FAIL ..." reply line; "IRQ raise N" / "IRQ lower N" lines may arrive at
- * any time and are recorded.  The children's stdout/stderr are read into
- * buffers (and echoed to our stderr) whenever the library waits, so a
- * chatty child never blocks on a full pipe.
+ * "FAIL ..." reply line; after "irq_intercept_in" (sent at start-up),
+ * "IRQ raise N" / "IRQ lower N" lines may arrive at any time and are
+ * recorded; MSIs are fetched with the VMM's "msi_wait" extension.  The
+ * children's stdout/stderr are read into buffers (stderr, and stdout with
+ * QTEST_LOG set, echoed to our stderr) whenever the library waits, so a
+ * chatty child never blocks on a full pipe.  Children die with the test.
  *
  * Every wait has a deadline (QTEST_TIMEOUT_S in the environment, 30 s by
  * default); nothing sleeps to synchronise.  Binaries are found through
