@@ -909,6 +909,30 @@ static void test_stall_then_stop(void)
     srv_end(s); /* the hang-up ends the stall in any case */
 }
 
+/*
+ * The client never reads its replies: 200 reads of 8 KiB fill the socket.
+ * The server must give up on the connection (its send timeout) instead
+ * of blocking, with its lock held, forever.
+ */
+static void test_stall_stops_reading(void)
+{
+    VFIOUserRegionRW rw = {.region = VFIO_PCI_BAR1_REGION_INDEX,
+                           .count = BAR1_SIZE};
+    Srv *s = srv_ready();
+
+    for (int i = 0; i < 200; i++) {
+        cl_send(s, VFIO_USER_REGION_READ, 0, &rw, sizeof(rw), NULL, 0);
+    }
+    if (!srv_wait_finished(s, 10 * DMA_TIMEOUT_MS + 2000)) {
+        g_test_fail_printf("the server still blocks on a client that does "
+                           "not read");
+        shutdown(s->sock, SHUT_RDWR);
+    }
+    g_assert_true(srv_wait_finished(s, RECV_MS));
+    g_assert_false(s->run_ok);
+    srv_end(s);
+}
+
 /* ---- hostile answers to the server's DMA requests ---- */
 
 /* Map guest memory for messages, start a device DMA through BAR0 and
@@ -1117,6 +1141,8 @@ int main(int argc, char **argv)
                     test_disconnect_mid_body);
     g_test_add_func("/hostile-client/disconnect/clean", test_disconnect_clean);
     g_test_add_func("/hostile-client/stall/stop", test_stall_then_stop);
+    g_test_add_func("/hostile-client/stall/stops-reading",
+                    test_stall_stops_reading);
     g_test_add_func("/hostile-client/dma-reply/ok", test_dma_reply_ok);
     g_test_add_func("/hostile-client/dma-reply/error", test_dma_reply_error);
     g_test_add_func("/hostile-client/dma-reply/short", test_dma_reply_short);

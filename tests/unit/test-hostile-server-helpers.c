@@ -35,6 +35,7 @@ typedef enum FakeOp {
     OP_ECHO,
     OP_HANGUP,
     OP_STALL,
+    OP_FREEZE,
     OP_WAIT_GO,
     OP_NOTIFY,
 } FakeOp;
@@ -237,6 +238,11 @@ void fake_hangup(FakeServer *fs)
 void fake_stall(FakeServer *fs)
 {
     fake_add(fs, OP_STALL, NULL, 0, NULL, 0);
+}
+
+void fake_freeze(FakeServer *fs)
+{
+    fake_add(fs, OP_FREEZE, NULL, 0, NULL, 0);
 }
 
 void fake_wait_go(FakeServer *fs)
@@ -675,6 +681,18 @@ static bool fake_do_stall(FakeServer *fs)
     return fake_failf(fs, "the client never closed the connection");
 }
 
+/* Wait for the client to hang up without reading a byte (20 s at most). */
+static bool fake_do_freeze(FakeServer *fs)
+{
+    struct pollfd pfd = {.fd = fs->sv[1], .events = POLLRDHUP};
+    int r;
+
+    do {
+        r = poll(&pfd, 1, 20000);
+    } while (r < 0 && errno == EINTR);
+    return r > 0 || fake_failf(fs, "the client never closed the connection");
+}
+
 static bool fake_do_wait_go(FakeServer *fs)
 {
     gint64 deadline = g_get_monotonic_time() + 10 * G_TIME_SPAN_SECOND;
@@ -713,6 +731,8 @@ static bool fake_run_step(FakeServer *fs, FakeStep *s)
         return true;
     case OP_STALL:
         return fake_do_stall(fs);
+    case OP_FREEZE:
+        return fake_do_freeze(fs);
     case OP_WAIT_GO:
         return fake_do_wait_go(fs);
     case OP_NOTIFY:

@@ -98,6 +98,8 @@ void fake_echo_until_eof(FakeServer *fs);
 void fake_hangup(FakeServer *fs);
 /* Do nothing until the client closes the connection (EOF). */
 void fake_stall(FakeServer *fs);
+/* Stop reading too (the client's sends fill the socket) until it closes. */
+void fake_freeze(FakeServer *fs);
 /* Block until the test calls fake_go(). */
 void fake_wait_go(FakeServer *fs);
 void fake_go(FakeServer *fs);

@@ -669,6 +669,85 @@ static void test_posted_error_counted(void)
     case_end(&c);
 }
 
+typedef struct PostJob {
+    VFIOUserProxy *p;
+    GMutex lock;
+    GCond cond;
+    bool done;
+    unsigned failed; /* posts that returned an error */
+} PostJob;
+
+static gpointer post_thread(gpointer opaque)
+{
+    PostJob *j = opaque;
+    g_autofree uint8_t *data = g_malloc0(60000);
+    VFIOUserRegionRW rw = {.offset = 0, .region = 0, .count = 60000};
+    struct iovec iov[2] = {
+        {.iov_base = &rw, .iov_len = sizeof(rw)},
+        {.iov_base = data, .iov_len = 60000},
+    };
+    VFIOUserRequest req = {
+        .cmd = VFIO_USER_REGION_WRITE,
+        .iov = iov,
+        .iovcnt = 2,
+        .no_reply = true,
+    };
+
+    for (int i = 0; i < 40; i++) {
+        GError *err = NULL;
+
+        if (!vfio_user_proxy_post(j->p, &req, &err)) {
+            j->failed++;
+            g_error_free(err);
+        }
+    }
+    g_mutex_lock(&j->lock);
+    j->done = true;
+    g_cond_broadcast(&j->cond);
+    g_mutex_unlock(&j->lock);
+    return NULL;
+}
+
+/*
+ * The server stops reading: 2.4 MB of posted writes fill the socket.  The
+ * writer must not block forever (a vCPU doing MMIO would hang): the
+ * sends fail after the message timeout at the latest.
+ */
+static void test_server_stops_reading(void)
+{
+    PostJob j = {0};
+    gint64 deadline;
+    GThread *t;
+    Case c;
+
+    case_begin(&c);
+    fake_version(c.fs, NULL);
+    fake_freeze(c.fs);
+    case_connect(&c, T_MS);
+    j.p = c.p;
+    g_mutex_init(&j.lock);
+    g_cond_init(&j.cond);
+    t = g_thread_new("post", post_thread, &j);
+    deadline = g_get_monotonic_time() +
+               (4 * T_MS + QUICK_MS) * G_TIME_SPAN_MILLISECOND;
+    g_mutex_lock(&j.lock);
+    while (!j.done && g_cond_wait_until(&j.cond, &j.lock, deadline)) {
+    }
+    if (!j.done) {
+        g_test_fail_printf("posted writes still blocked %d ms after the "
+                           "server stopped reading",
+                           4 * T_MS + QUICK_MS);
+    }
+    g_mutex_unlock(&j.lock);
+    /* Either way, let a blocked send fail so that the writer ends. */
+    fake_kill(c.fs);
+    g_thread_join(t);
+    g_assert_cmpuint(j.failed, >, 0);
+    g_cond_clear(&j.cond);
+    g_mutex_clear(&j.lock);
+    case_end(&c);
+}
+
 /* Server requests the client does not serve: ENOSYS each, the
  * connection is kept. */
 static void test_request_unknown_cmd(void)
@@ -1704,6 +1783,8 @@ int main(int argc, char **argv)
     g_test_add_func("/hostile-server/reply/too-long", test_reply_too_long);
     g_test_add_func("/hostile-server/reply/posted-error-counted",
                     test_posted_error_counted);
+    g_test_add_func("/hostile-server/reply/server-stops-reading",
+                    test_server_stops_reading);
     g_test_add_func("/hostile-server/request/unknown-cmd",
                     test_request_unknown_cmd);
 
