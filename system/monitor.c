@@ -201,6 +201,9 @@ static void monitor_line(CharLine *c, const char *line, void *opaque)
     GString *out = g_string_new(NULL);
 
     monitor_execute(mon->m, line, out);
+    if (mon->m->pci) {
+        pci_host_flush(mon->m->pci); /* e.g. after xp's reads and writes */
+    }
     g_string_append(out, MONITOR_PROMPT);
     char_line_write(c, out->str);
     g_string_free(out, true);

@@ -33,6 +33,8 @@ static const PropHelp device_props[] = {
     {"x-msg-timeout", "uint32", "5000", "reply timeout in milliseconds"},
     {"x-no-posted-writes", "bool", "off",
      "wait for a reply to every BAR write"},
+    {"x-no-write-multi", "bool", "off",
+     "send batched posted writes one message each"},
     {"x-pci-vendor-id", "uint16", "from the server", "override"},
     {"x-pci-device-id", "uint16", "from the server", "override"},
     {"x-pci-sub-vendor-id", "uint16", "from the server", "override"},
@@ -356,6 +358,13 @@ static bool device_prop(VFIOUserPCIOptions *d, const KeyVal *kv, GError **errp)
         if (!vmm_parse_bool(kv->val, &d->no_posted_writes)) {
             return vfu_error_set(errp, EINVAL,
                                  "x-no-posted-writes: expected "
+                                 "on or off, got '%s'",
+                                 kv->val);
+        }
+    } else if (!strcmp(kv->key, "x-no-write-multi")) {
+        if (!vmm_parse_bool(kv->val, &d->no_write_multi)) {
+            return vfu_error_set(errp, EINVAL,
+                                 "x-no-write-multi: expected "
                                  "on or off, got '%s'",
                                  kv->val);
         }

@@ -9,7 +9,9 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include "hw/pci/pci_host.h"
 #include "system/chardev.h"
+#include "system/machine.h"
 #include "system/qtest.h"
 #include "system/runstate.h"
 
@@ -241,7 +243,7 @@ static void qtest_misc(QTestServer *q, char **w, unsigned n)
     }
 }
 
-static void qtest_line(CharLine *c, const char *line, void *opaque)
+static void qtest_dispatch(CharLine *c, const char *line, void *opaque)
 {
     QTestServer *q = opaque;
     g_auto(GStrv) w = g_strsplit_set(line, " \t", -1);
@@ -269,6 +271,17 @@ static void qtest_line(CharLine *c, const char *line, void *opaque)
         qtest_block(q, words, n);
     } else {
         qtest_misc(q, words, n);
+    }
+}
+
+/* One command, then push out the posted writes it may have batched. */
+static void qtest_line(CharLine *c, const char *line, void *opaque)
+{
+    QTestServer *q = opaque;
+
+    qtest_dispatch(c, line, opaque);
+    if (q->m->pci) {
+        pci_host_flush(q->m->pci);
     }
 }
 

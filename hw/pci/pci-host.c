@@ -321,6 +321,17 @@ void pci_host_info(PCIHost *h, GString *out)
     }
 }
 
+void pci_host_flush(PCIHost *h)
+{
+    for (int s = 1; s < PCI_SLOT_MAX; s++) {
+        PCIDevice *d = h->slots[s];
+
+        if (d && d->ops->flush) {
+            d->ops->flush(d);
+        }
+    }
+}
+
 void pci_host_device_info(PCIHost *h, GString *out)
 {
     bool any = false;

@@ -705,6 +705,13 @@ static void vupci_info(PCIDevice *d, GString *out)
         " server-requests %" PRIu64 "\n",
         ps.requests, ps.posted, ps.replies, ps.error_replies, ps.posted_errors,
         ps.unknown_replies, ps.timeouts, ps.server_requests);
+    g_string_append_printf(
+        out,
+        "  write-multi %s: %" PRIu64 " messages carried %" PRIu64
+        " posted writes\n",
+        dev->vdev.write_multi ? "on" : "off",
+        __atomic_load_n(&dev->vdev.multi_msgs, __ATOMIC_RELAXED),
+        __atomic_load_n(&dev->vdev.multi_writes, __ATOMIC_RELAXED));
     g_string_append_printf(out,
                            "  dma requests served: read %" PRIu64
                            " write %" PRIu64 " rejected %" PRIu64 "\n",
@@ -716,6 +723,15 @@ static void vupci_info(PCIDevice *d, GString *out)
     g_mutex_unlock(&dev->err_lock);
 }
 
+static void vupci_flush(PCIDevice *pdev)
+{
+    VFIOUserPCIDevice *dev = (VFIOUserPCIDevice *)pdev;
+
+    if (dev->vdev_ready) {
+        vfio_user_device_flush(&dev->vdev);
+    }
+}
+
 static const PCIDeviceOps vupci_ops = {
     .type = VFIO_USER_PCI_TYPE,
     .config_read = vupci_config_read,
@@ -724,6 +740,7 @@ static const PCIDeviceOps vupci_ops = {
     .reset = vupci_reset,
     .destroy = vupci_destroy,
     .info = vupci_info,
+    .flush = vupci_flush,
 };
 
 void vfio_user_pci_options_init(VFIOUserPCIOptions *o)
@@ -772,6 +789,8 @@ static bool vupci_connect(VFIOUserPCIDevice *dev, Machine *m, GError **errp)
     }
     dev->vdev_ready = true;
     dev->vdev.posted_writes = !dev->opts.no_posted_writes;
+    /* Batches are flushed at the end of every guest access run. */
+    dev->vdev.write_multi = !dev->opts.no_write_multi;
     if (!(dev->vdev.flags & VFIO_DEVICE_FLAGS_PCI) ||
         dev->vdev.num_regions <= CONFIG_INDEX ||
         dev->vdev.regions[CONFIG_INDEX].size < 256) {

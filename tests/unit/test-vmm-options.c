@@ -527,6 +527,8 @@ static bool run_until(bool (*done)(Machine *m, void *arg), Machine *m,
     bool expired = false;
     guint t = g_timeout_add_seconds(10, timeout_flag, &expired);
 
+    /* Like the VMM's event loop: a run of accesses ends before we wait. */
+    pci_host_flush(m->pci);
     while (!done(m, arg) && !expired) {
         g_main_context_iteration(NULL, true);
     }

@@ -49,6 +49,8 @@ typedef struct PCIDeviceOps {
     void (*reset)(PCIDevice *d);   /* device reset, then config reset */
     void (*destroy)(PCIDevice *d); /* unplugged: release everything */
     void (*info)(PCIDevice *d, GString *out); /* `info vfio-user` text */
+    /* A run of guest accesses ended: push out buffered posted writes. */
+    void (*flush)(PCIDevice *d);
 } PCIDeviceOps;
 
 typedef struct PCIBar {

@@ -51,6 +51,12 @@ void pci_host_firmware_init(PCIHost *h);
 /* Device reset + config reset for all devices, then firmware again. */
 void pci_host_reset(PCIHost *h);
 
+/*
+ * End of a run of guest accesses (one qtest or monitor command): every
+ * device pushes out the posted writes it batched.
+ */
+void pci_host_flush(PCIHost *h);
+
 /* `info pci` text. */
 void pci_host_info(PCIHost *h, GString *out);
 /* `info vfio-user` text from every device that has ops->info. */

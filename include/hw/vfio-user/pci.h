@@ -33,7 +33,8 @@ typedef struct VFIOUserPCIOptions {
     VFIOUserDMAAccess dma_access;
     uint32_t msg_timeout_ms;
     bool no_posted_writes;
-    int32_t vendor_id; /* x-pci-*: -1 = take the server's */
+    bool no_write_multi; /* x-no-write-multi: never batch posted writes */
+    int32_t vendor_id;   /* x-pci-*: -1 = take the server's */
     int32_t device_id;
     int32_t sub_vendor_id;
     int32_t sub_device_id;
