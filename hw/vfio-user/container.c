@@ -221,9 +221,9 @@ static bool container_plan(VFIOUserContainer *c, const VFIOUserDMASection *s,
         if (!has_fd) {
             return vfu_error_set(errp, EINVAL,
                                  "section '%s': dma-access=mmap"
-                                 " needs an fd-backed memory backend (memory-"
-                                 "backend-memfd or -file); this one is "
-                                 "anonymous",
+                                 " needs RAM with an fd to share (memory-"
+                                 "backend-memfd, or -file with share=on); "
+                                 "this one has none",
                                  s->name);
         }
         if (!p->mmappable) {

@@ -138,9 +138,10 @@ static void vupci_failure_notify(VFIOUserProxy *proxy, const GError *err,
     g_mutex_unlock(&dev->err_lock);
     __atomic_store_n(&dev->failed, 1, __ATOMIC_RELEASE);
     __atomic_store_n(&dev->vdev.failed, true, __ATOMIC_RELEASE);
-    g_printerr("vfio-user-vmm: vfio-user-pci '%s': server %s failed: %s; "
-               "the device now reads all-ones\n",
-               dev->pdev.id, vfio_user_proxy_path(proxy), err->message);
+    /* A message, not a printerr: -D FILE must capture it too. */
+    g_message("vfio-user-pci '%s': server %s failed: %s; "
+              "the device now reads all-ones",
+              dev->pdev.id, vfio_user_proxy_path(proxy), err->message);
     g_mutex_lock(&dev->err_lock);
     if (!dev->fail_idle) {
         dev->fail_idle = g_idle_add(vupci_failed_main, dev);
