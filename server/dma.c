@@ -390,27 +390,105 @@ static bool dma_reply_body(VfuServer *srv, const VFIOUserHdr *reply,
     return true;
 }
 
-/* One DMA_READ / DMA_WRITE round trip of at most max_data_xfer_size. */
-static bool dma_message(VfuServer *srv, uint64_t addr, uint8_t *buf, size_t len,
-                        bool is_write, GError **errp)
+/*
+ * Message mode keeps up to DMA_MSG_WINDOW requests of at most
+ * max_data_xfer_size in flight, so that a transfer of several chunks does
+ * not pay a round trip per chunk.  The client answers in order; each reply
+ * must match its request's id and command.  When a chunk fails, the
+ * replies still owed are read and dropped before the transfer fails, so
+ * that none of them is taken for the answer to a later request.
+ */
+#define DMA_MSG_WINDOW 2
+
+static bool dma_msg_send(VfuServer *srv, uint64_t addr, uint8_t *buf,
+                         size_t len, bool is_write, uint16_t *id, GError **errp)
 {
     VFIOUserDMARW rw = {.addr = addr, .count = len};
     struct iovec iov[2] = {
         {.iov_base = &rw, .iov_len = sizeof(rw)},
         {.iov_base = buf, .iov_len = len},
     };
+
+    return vfu_server_send_request(
+        srv, is_write ? VFIO_USER_DMA_WRITE : VFIO_USER_DMA_READ, iov,
+        is_write ? 2 : 1, id, errp);
+}
+
+static bool dma_msg_recv(VfuServer *srv, uint64_t addr, uint8_t *buf,
+                         size_t len, bool is_write, uint16_t id, GError **errp)
+{
     uint16_t cmd = is_write ? VFIO_USER_DMA_WRITE : VFIO_USER_DMA_READ;
     VFIOUserHdr reply;
 
-    return vfu_server_call(srv, cmd, iov, is_write ? 2 : 1, &reply, errp) &&
+    return vfu_server_wait_reply(srv, id, cmd, &reply, errp) &&
            dma_reply_body(srv, &reply, addr, buf, len, is_write, errp);
+}
+
+/* After a failed chunk: read and drop the replies to @ids[from..to). */
+static void dma_msg_drain(VfuServer *srv, const uint16_t *ids, size_t from,
+                          size_t to, bool is_write)
+{
+    uint16_t cmd = is_write ? VFIO_USER_DMA_WRITE : VFIO_USER_DMA_READ;
+
+    for (size_t i = from; i < to && !srv->broken; i++) {
+        GError *err = NULL;
+        VFIOUserHdr reply;
+
+        if (!vfu_server_wait_reply(srv, ids[i % DMA_MSG_WINDOW], cmd, &reply,
+                                   &err)) {
+            /* An error reply is consumed; a late one is dropped later. */
+            bool timed_out = err->code == ETIMEDOUT;
+
+            g_error_free(err);
+            if (timed_out) {
+                return;
+            }
+        } else if (!vfu_msg_discard(srv->sock, reply.size - sizeof(reply),
+                                    &err)) {
+            vfu_server_mark_broken(srv, err);
+        }
+    }
+}
+
+static bool dma_messages(VfuServer *srv, uint64_t addr, uint8_t *buf, size_t n,
+                         bool is_write, GError **errp)
+{
+    size_t max = srv->caps.max_data_xfer_size;
+    size_t chunks = n / max + (n % max != 0);
+    uint16_t ids[DMA_MSG_WINDOW];
+    size_t sent = 0, done = 0;
+    GError *err = NULL;
+    bool ok = true;
+
+    while (ok && done < chunks) {
+        while (ok && sent < chunks && sent - done < DMA_MSG_WINDOW) {
+            size_t off = sent * max;
+
+            ok = dma_msg_send(srv, addr + off, buf + off, MIN(max, n - off),
+                              is_write, &ids[sent % DMA_MSG_WINDOW], &err);
+            sent += ok;
+        }
+        if (ok) {
+            size_t off = done * max;
+
+            ok = dma_msg_recv(srv, addr + off, buf + off, MIN(max, n - off),
+                              is_write, ids[done % DMA_MSG_WINDOW], &err);
+            done++;
+        }
+    }
+    if (!ok) {
+        /* After a timeout the client is stuck: late replies get dropped. */
+        if (err->code != ETIMEDOUT) {
+            dma_msg_drain(srv, ids, done, sent, is_write);
+        }
+        g_propagate_error(errp, err);
+    }
+    return ok;
 }
 
 static bool dma_part(VfuServer *srv, VfuDmaMap *m, uint64_t addr, uint8_t *buf,
                      size_t n, bool is_write, GError **errp)
 {
-    size_t max = srv->caps.max_data_xfer_size;
-
     switch (m->mode) {
     case VFU_DMA_MODE_MMAP:
         if (is_write) {
@@ -422,13 +500,7 @@ static bool dma_part(VfuServer *srv, VfuDmaMap *m, uint64_t addr, uint8_t *buf,
     case VFU_DMA_MODE_FILE_IO:
         return dma_file_io(m, addr, buf, n, is_write, errp);
     case VFU_DMA_MODE_MESSAGE:
-        for (size_t done = 0; done < n; done += MIN(max, n - done)) {
-            if (!dma_message(srv, addr + done, buf + done, MIN(max, n - done),
-                             is_write, errp)) {
-                return false;
-            }
-        }
-        return true;
+        return dma_messages(srv, addr, buf, n, is_write, errp);
     }
     g_assert_not_reached();
 }

@@ -24,8 +24,22 @@
 #include "vfio-user/server.h"
 #include "vfio-user/transport.h"
 
+/*
+ * Debug lines are checked before they are formatted: formatting allocates,
+ * and the serving loop logs every request.
+ */
+#if GLIB_CHECK_VERSION(2, 68, 0)
+#define vfu_srv_debug(...)                                                     \
+    do {                                                                       \
+        if (!g_log_writer_default_would_drop(G_LOG_LEVEL_DEBUG,                \
+                                             VFU_SERVER_LOG_DOMAIN)) {         \
+            g_log(VFU_SERVER_LOG_DOMAIN, G_LOG_LEVEL_DEBUG, __VA_ARGS__);      \
+        }                                                                      \
+    } while (0)
+#else
 #define vfu_srv_debug(...)                                                     \
     g_log(VFU_SERVER_LOG_DOMAIN, G_LOG_LEVEL_DEBUG, __VA_ARGS__)
+#endif
 #define vfu_srv_info(...)                                                      \
     g_log(VFU_SERVER_LOG_DOMAIN, G_LOG_LEVEL_INFO, __VA_ARGS__)
 #define vfu_srv_warn(...)                                                      \
@@ -33,7 +47,11 @@
 
 #define VFU_MAX_IOEVENTFDS 16 /* per region */
 
-/* One received message: header, payload (g_malloc'd), fds we own. */
+/*
+ * One received message: header, payload, fds we own.  The payload is
+ * g_malloc'd for queued messages (vfu_msg_free()), and points into the
+ * connection's receive buffer for the one the serving loop reads.
+ */
 typedef struct VfuMsg {
     VFIOUserHdr hdr;
     uint8_t *payload;
@@ -44,7 +62,7 @@ typedef struct VfuMsg {
 
 /* What a handler answers on success (payload may be NULL). */
 typedef struct VfuReply {
-    void *payload; /* g_free'd by the dispatcher */
+    void *payload; /* g_free'd, unless from vfu_server_reply_buf() */
     size_t len;
     int fds[VFU_MAX_FDS]; /* not owned: sent, never closed here */
     size_t nfds;
@@ -115,6 +133,18 @@ struct VfuServer {
     uint16_t next_id;  /* for DMA_READ/DMA_WRITE requests */
     GQueue *pending;   /* VfuMsg* that arrived during a DMA wait */
     size_t pending_bytes;
+    /*
+     * Per-connection buffers of the serving loop, so that a steady stream
+     * of REGION_* requests allocates nothing: the request being served
+     * (payload in rx_buf) and the reply payload.  Sized from our own limit
+     * (vfu_server_max_msg_size()), never from a peer's header; freed on
+     * disconnect.  Only the loop's thread uses them (lock held).
+     */
+    VfuMsg rx;
+    uint8_t *rx_buf;
+    size_t rx_cap;
+    uint8_t *tx_buf;
+    size_t tx_cap;
 
     VfuRegion regions[VFU_MAX_REGIONS];
     uint32_t num_regions;
@@ -130,6 +160,12 @@ struct VfuServer {
 void vfu_msg_free(VfuMsg *msg);
 size_t vfu_server_max_msg_size(VfuServer *srv);
 void vfu_server_mark_broken(VfuServer *srv, GError *err);
+/*
+ * The connection's reply buffer, for a handler's reply payload of @len
+ * bytes (at most max_data_xfer_size + a 16-byte fixed part); the
+ * dispatcher does not free it.
+ */
+void *vfu_server_reply_buf(VfuServer *srv, size_t len);
 
 /* Handlers: return 0 (reply from @reply) or a positive errno. */
 typedef int (*VfuHandler)(VfuServer *srv, VfuMsg *msg, VfuReply *reply);
@@ -169,13 +205,20 @@ ssize_t vfu_pci_config_access(void *opaque, bool is_write, uint64_t off,
                               void *buf, size_t len);
 
 /*
- * Send a server-to-client request (payload in @iov, at most 3 pieces) and
- * wait for its reply header; requests arriving meanwhile are queued.  On
- * success the reply payload (reply->size - 16 bytes) is still in the socket
- * for the caller to read.  An error reply is returned as its errno (body
- * consumed); a timeout is ETIMEDOUT; anything else breaks the connection.
+ * Server-to-client requests (DMA_READ/DMA_WRITE), in two halves so that a
+ * caller can keep several in flight.  vfu_server_send_request() sends one
+ * (payload in @iov, at most 3 pieces; its id in *@id); a failure breaks the
+ * connection.  vfu_server_wait_reply() waits for the reply header to @id
+ * (the client answers in order); requests arriving meanwhile are queued.
+ * On success the reply payload (reply->size - 16 bytes) is still in the
+ * socket for the caller to read.  An error reply is returned as its errno
+ * (body consumed); a timeout is ETIMEDOUT; anything else breaks the
+ * connection.
  */
-bool vfu_server_call(VfuServer *srv, uint16_t cmd, const struct iovec *iov,
-                     int iovcnt, VFIOUserHdr *reply, GError **errp);
+bool vfu_server_send_request(VfuServer *srv, uint16_t cmd,
+                             const struct iovec *iov, int iovcnt, uint16_t *id,
+                             GError **errp);
+bool vfu_server_wait_reply(VfuServer *srv, uint16_t id, uint16_t cmd,
+                           VFIOUserHdr *reply, GError **errp);
 
 #endif /* SERVER_INTERNAL_H */

@@ -451,11 +451,12 @@ int vfu_handle_region_read(VfuServer *srv, VfuMsg *msg, VfuReply *r)
     if (req.count == 0 || req.count > srv->caps.max_data_xfer_size) {
         return EINVAL;
     }
-    out = g_malloc0(sizeof(req) + req.count);
+    /* Zeroed: a callback that claims more than it wrote leaks nothing. */
+    out = vfu_server_reply_buf(srv, sizeof(req) + req.count);
+    memset(out + sizeof(req), 0, req.count);
     ret = region_access(srv, req.region, req.offset, out + sizeof(req),
                         req.count, false);
     if (ret) {
-        g_free(out);
         return ret;
     }
     memcpy(out, &req, sizeof(req));
@@ -481,7 +482,7 @@ int vfu_handle_region_write(VfuServer *srv, VfuMsg *msg, VfuReply *r)
     if (ret) {
         return ret;
     }
-    r->payload = g_malloc(sizeof(req));
+    r->payload = vfu_server_reply_buf(srv, sizeof(req));
     memcpy(r->payload, &req, sizeof(req));
     r->len = sizeof(req);
     return 0;
@@ -538,7 +539,7 @@ int vfu_handle_region_write_multi(VfuServer *srv, VfuMsg *msg, VfuReply *r)
     if (ret) {
         return ret;
     }
-    r->payload = g_malloc(sizeof(cnt));
+    r->payload = vfu_server_reply_buf(srv, sizeof(cnt));
     memcpy(r->payload, &cnt, sizeof(cnt));
     r->len = sizeof(cnt);
     return 0;

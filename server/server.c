@@ -10,6 +10,11 @@
  * breaks the connection.  This keeps one reader of the socket at a time and
  * never runs a handler inside another handler.
  *
+ * Hot path: the request the loop serves is read into a per-connection
+ * buffer and small or REGION_READ replies are built in another, so steady
+ * REGION_* traffic allocates nothing; a header is read with
+ * recvmsg(MSG_DONTWAIT) and poll() is only used when nothing has arrived.
+ *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -24,6 +29,7 @@
 #include "internal.h"
 
 #define PENDING_MAX_MSGS 256
+#define SERVE_BURST 64 /* messages read between two polls, at most */
 
 void vfu_msg_free(VfuMsg *msg)
 {
@@ -252,6 +258,9 @@ static void server_disconnect(VfuServer *srv)
         vfu_msg_free(msg);
     }
     srv->pending_bytes = 0;
+    g_clear_pointer(&srv->rx_buf, g_free);
+    g_clear_pointer(&srv->tx_buf, g_free);
+    srv->rx_cap = srv->tx_cap = 0;
     if (srv->sock >= 0) {
         close(srv->sock);
         srv->sock = -1;
@@ -302,23 +311,140 @@ void vfu_server_set_device_ops(VfuServer *srv, const VfuDeviceOps *ops,
     g_rec_mutex_unlock(&srv->lock);
 }
 
-/* Read one whole message (header already checked by the transport). */
-static VfuMsg *read_msg(VfuServer *srv, GError **errp)
-{
-    VfuMsg *msg = g_new0(VfuMsg, 1);
+/* What reading a message without waiting for one gave. */
+typedef enum RecvResult {
+    RECV_OK,
+    RECV_NONE, /* nothing has arrived yet */
+    RECV_ERROR,
+} RecvResult;
 
-    if (!vfu_msg_recv_hdr(srv->sock, &msg->hdr, msg->fds, &msg->nfds,
-                          VFU_MAX_FDS, vfu_server_max_msg_size(srv), errp)) {
-        g_free(msg);
-        return NULL;
+/* Keep the fds of one recvmsg() (the control buffer holds VFU_MAX_FDS). */
+static bool collect_fds(struct msghdr *mh, int *fds, size_t *nfds)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+        size_t n;
+
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+            c->cmsg_len < CMSG_LEN(0)) {
+            continue;
+        }
+        n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < n; i++) {
+            int fd;
+
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+            if (*nfds < VFU_MAX_FDS) {
+                fds[(*nfds)++] = fd;
+            } else {
+                close(fd);
+            }
+        }
     }
-    msg->len = msg->hdr.size - sizeof(VFIOUserHdr);
-    msg->payload = g_malloc(msg->len ? msg->len : 1);
+    return !(mh->msg_flags & MSG_CTRUNC);
+}
+
+/* The checks vfu_msg_recv_hdr() makes on a header. */
+static bool check_hdr(VfuServer *srv, const VFIOUserHdr *hdr, GError **errp)
+{
+    unsigned type = hdr->flags & VFIO_USER_F_TYPE_MASK;
+    size_t max = vfu_server_max_msg_size(srv);
+
+    if (type > VFIO_USER_F_TYPE_REPLY) {
+        return vfu_error_set(errp, EPROTO,
+                             "message %u (%s) has unknown type %u", hdr->id,
+                             vfu_cmd_name(hdr->cmd), type);
+    }
+    if (hdr->size < sizeof(*hdr) || hdr->size > max) {
+        return vfu_error_set(
+            errp, EPROTO, "message %u (%s) has size %u, outside [%zu, %zu]",
+            hdr->id, vfu_cmd_name(hdr->cmd), hdr->size, sizeof(*hdr), max);
+    }
+    return true;
+}
+
+/*
+ * Read a header and its fds if one has started to arrive, else RECV_NONE:
+ * one recvmsg(MSG_DONTWAIT) instead of a poll() before every read.  The
+ * rest of a split header is waited for (bounded by the socket timeout).
+ * On error no fd is left open.
+ */
+static RecvResult recv_hdr_nowait(VfuServer *srv, VFIOUserHdr *hdr, int *fds,
+                                  size_t *nfds, GError **errp)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * VFU_MAX_FDS)];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = {.iov_base = hdr, .iov_len = sizeof(*hdr)};
+    struct msghdr mh = {.msg_iov = &iov,
+                        .msg_iovlen = 1,
+                        .msg_control = ctl.buf,
+                        .msg_controllen = sizeof(ctl.buf)};
+    ssize_t n;
+
+    *nfds = 0;
+    do {
+        n = recvmsg(srv->sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            return RECV_NONE;
+        }
+        vfu_error_set(errp, errno, "receive failed: %s", g_strerror(errno));
+        return RECV_ERROR;
+    }
+    if (!collect_fds(&mh, fds, nfds)) {
+        vfu_error_set(errp, EPROTO, "file descriptors were truncated");
+    } else if (n == 0) {
+        vfu_error_set(errp, ECONNRESET, "peer closed the connection");
+    } else if (((size_t)n == sizeof(*hdr) ||
+                vfu_msg_recv_body(srv->sock, (uint8_t *)hdr + n,
+                                  sizeof(*hdr) - n, errp)) &&
+               check_hdr(srv, hdr, errp)) {
+        return RECV_OK;
+    }
+    vfu_close_fds(fds, *nfds);
+    *nfds = 0;
+    return RECV_ERROR;
+}
+
+/* Read the next message into srv->rx (payload in the receive buffer). */
+static RecvResult read_msg(VfuServer *srv, GError **errp)
+{
+    size_t cap = vfu_server_max_msg_size(srv) - sizeof(VFIOUserHdr);
+    VfuMsg *msg = &srv->rx;
+    RecvResult res =
+        recv_hdr_nowait(srv, &msg->hdr, msg->fds, &msg->nfds, errp);
+
+    if (res != RECV_OK) {
+        return res;
+    }
+    if (srv->rx_cap < cap) {
+        g_free(srv->rx_buf);
+        srv->rx_buf = g_malloc(cap);
+        srv->rx_cap = cap;
+    }
+    msg->len = msg->hdr.size - sizeof(VFIOUserHdr); /* <= cap: checked */
+    msg->payload = srv->rx_buf;
     if (!vfu_msg_recv_body(srv->sock, msg->payload, msg->len, errp)) {
-        vfu_msg_free(msg);
-        return NULL;
+        vfu_close_fds(msg->fds, msg->nfds);
+        msg->nfds = 0;
+        return RECV_ERROR;
     }
-    return msg;
+    return RECV_OK;
+}
+
+void *vfu_server_reply_buf(VfuServer *srv, size_t len)
+{
+    size_t cap = vfu_server_max_msg_size(srv) - sizeof(VFIOUserHdr);
+
+    g_assert(len <= cap);
+    if (srv->tx_cap < cap) {
+        g_free(srv->tx_buf);
+        srv->tx_buf = g_malloc(cap);
+        srv->tx_cap = cap;
+    }
+    return srv->tx_buf;
 }
 
 static int handle_version(VfuServer *srv, VfuMsg *msg, VfuReply *r)
@@ -459,7 +585,9 @@ static void handle_request(VfuServer *srv, VfuMsg *msg)
             vfu_server_mark_broken(srv, err);
         }
     }
-    g_free(r.payload);
+    if (r.payload != srv->tx_buf) {
+        g_free(r.payload);
+    }
 }
 
 /* Reply nobody waits for (late, or a confused client): drop it. */
@@ -469,23 +597,33 @@ static void drop_reply(VfuMsg *msg)
                  vfu_cmd_name(msg->hdr.cmd));
 }
 
-/* Receive and handle the next message; false on disconnect/error. */
+/*
+ * Read and handle the next message if one has arrived.  True when another
+ * one probably follows at once: this one wanted no reply (posted writes
+ * come in runs).  After a reply the client is most likely waiting for it,
+ * so the loop polls before it reads again.
+ */
 static bool serve_one(VfuServer *srv)
 {
     GError *err = NULL;
-    VfuMsg *msg = read_msg(srv, &err);
+    VfuMsg *msg = &srv->rx;
 
-    if (!msg) {
+    switch (read_msg(srv, &err)) {
+    case RECV_NONE:
+        return false;
+    case RECV_ERROR:
         vfu_server_mark_broken(srv, err);
         return false;
+    case RECV_OK:
+        break;
     }
     if (vfu_hdr_is_reply(&msg->hdr)) {
         drop_reply(msg);
-    } else {
-        handle_request(srv, msg);
+        vfu_close_fds(msg->fds, msg->nfds);
+        return true;
     }
-    vfu_msg_free(msg);
-    return !srv->broken;
+    handle_request(srv, msg);
+    return (msg->hdr.flags & VFIO_USER_F_NO_REPLY) != 0;
 }
 
 static bool sock_readable(int fd, int timeout_ms)
@@ -495,8 +633,11 @@ static bool sock_readable(int fd, int timeout_ms)
     return poll(&pfd, 1, timeout_ms) > 0 && pfd.revents;
 }
 
-/* Wait for the socket, the wake eventfd or an ioeventfd (lock dropped). */
-static void wait_events(VfuServer *srv)
+/*
+ * Wait for the socket, the wake eventfd or an ioeventfd (lock dropped),
+ * up to @timeout_ms.  True when the socket has something to read.
+ */
+static bool wait_events(VfuServer *srv, int timeout_ms)
 {
     struct pollfd pfd[2 + VFU_MAX_REGIONS * VFU_MAX_IOEVENTFDS];
     int iofds[VFU_MAX_REGIONS * VFU_MAX_IOEVENTFDS];
@@ -508,8 +649,12 @@ static void wait_events(VfuServer *srv)
         pfd[2 + i] = (struct pollfd){.fd = iofds[i], .events = POLLIN};
     }
     g_rec_mutex_unlock(&srv->lock);
-    if (poll(pfd, 2 + n, -1) < 0 && errno != EINTR) {
-        vfu_srv_warn("poll: %s", g_strerror(errno));
+    if (poll(pfd, 2 + n, timeout_ms) < 0) {
+        if (errno != EINTR) {
+            vfu_srv_warn("poll: %s", g_strerror(errno));
+        }
+        pfd[0].revents = pfd[1].revents = 0;
+        n = 0;
     }
     g_rec_mutex_lock(&srv->lock);
     if (pfd[1].revents) {
@@ -520,18 +665,22 @@ static void wait_events(VfuServer *srv)
             vfu_regions_ioeventfd_fired(srv, iofds[i]);
         }
     }
+    return pfd[0].revents != 0;
 }
 
-bool vfu_server_run(VfuServer *srv, GError **errp)
+/*
+ * Serve until the client goes or a stop.  The socket is read without a
+ * poll() first when a message is probably there; a read finding nothing
+ * costs no more than the poll would have.  Every SERVE_BURST messages read
+ * that way the other fds are polled too, so that a steady stream of posted
+ * writes cannot starve the ioeventfds.
+ */
+static void serve_loop(VfuServer *srv)
 {
+    bool read_first = false;
+    unsigned burst = 0;
     VfuMsg *msg;
-    bool ok;
 
-    g_rec_mutex_lock(&srv->lock);
-    if (srv->sock < 0) {
-        g_rec_mutex_unlock(&srv->lock);
-        return vfu_error_set(errp, ENOTCONN, "no client connected");
-    }
     while (!srv->broken && !g_atomic_int_get(&srv->stopping)) {
         msg = g_queue_pop_head(srv->pending);
         if (msg) {
@@ -540,12 +689,29 @@ bool vfu_server_run(VfuServer *srv, GError **errp)
             vfu_msg_free(msg);
             continue;
         }
-        wait_events(srv);
-        /* Another thread may have read what woke us: check again. */
-        if (!srv->broken && sock_readable(srv->sock, 0)) {
-            serve_one(srv);
+        if (!read_first || burst >= SERVE_BURST) {
+            read_first = wait_events(srv, read_first ? 0 : -1);
+            burst = 0;
+            if (!read_first) {
+                continue;
+            }
         }
+        /* Another thread may have read what woke us: never block here. */
+        read_first = serve_one(srv);
+        burst++;
     }
+}
+
+bool vfu_server_run(VfuServer *srv, GError **errp)
+{
+    bool ok;
+
+    g_rec_mutex_lock(&srv->lock);
+    if (srv->sock < 0) {
+        g_rec_mutex_unlock(&srv->lock);
+        return vfu_error_set(errp, ENOTCONN, "no client connected");
+    }
+    serve_loop(srv);
     ok = !srv->broken_err || srv->broken_err->code == ECONNRESET;
     if (srv->broken_err) {
         vfu_srv_info("client gone: %s", srv->broken_err->message);
@@ -576,6 +742,34 @@ static bool queue_request(VfuServer *srv, VfuMsg *msg, GError **errp)
     return true;
 }
 
+/*
+ * During a call, a message that is not the awaited reply: a reply nobody
+ * waits for is dropped (body read into nothing), a request is queued.
+ */
+static bool wait_reply_other(VfuServer *srv, const VFIOUserHdr *hdr, int *fds,
+                             size_t nfds, GError **errp)
+{
+    VfuMsg *msg;
+
+    if (vfu_hdr_is_reply(hdr)) {
+        vfu_close_fds(fds, nfds);
+        vfu_srv_info("dropping unexpected reply id %u (%s)", hdr->id,
+                     vfu_cmd_name(hdr->cmd));
+        return vfu_msg_discard(srv->sock, hdr->size - sizeof(*hdr), errp);
+    }
+    msg = g_new0(VfuMsg, 1);
+    msg->hdr = *hdr;
+    memcpy(msg->fds, fds, nfds * sizeof(int));
+    msg->nfds = nfds;
+    msg->len = hdr->size - sizeof(*hdr);
+    msg->payload = g_malloc(msg->len ? msg->len : 1);
+    if (!vfu_msg_recv_body(srv->sock, msg->payload, msg->len, errp)) {
+        vfu_msg_free(msg);
+        return false;
+    }
+    return queue_request(srv, msg, errp);
+}
+
 /* Read messages until the reply header for @id arrives (body left). */
 static bool wait_reply(VfuServer *srv, uint16_t id, uint16_t cmd,
                        VFIOUserHdr *reply, GError **errp)
@@ -584,7 +778,7 @@ static bool wait_reply(VfuServer *srv, uint16_t id, uint16_t cmd,
         g_get_monotonic_time() + (gint64)srv->opts.dma_timeout_ms * 1000;
     int fds[VFU_MAX_FDS];
     size_t nfds;
-    VfuMsg *msg;
+    VFIOUserHdr hdr;
 
     for (;;) {
         gint64 left = (deadline - g_get_monotonic_time()) / 1000;
@@ -593,38 +787,28 @@ static bool wait_reply(VfuServer *srv, uint16_t id, uint16_t cmd,
             return vfu_error_set(errp, ETIMEDOUT, "no reply to %s within %u ms",
                                  vfu_cmd_name(cmd), srv->opts.dma_timeout_ms);
         }
-        msg = g_new0(VfuMsg, 1);
-        if (!vfu_msg_recv_hdr(srv->sock, &msg->hdr, fds, &nfds, VFU_MAX_FDS,
-                              vfu_server_max_msg_size(srv), errp)) {
-            g_free(msg);
+        switch (recv_hdr_nowait(srv, &hdr, fds, &nfds, errp)) {
+        case RECV_NONE:
+            continue;
+        case RECV_ERROR:
             return false;
+        case RECV_OK:
+            break;
         }
-        if (vfu_hdr_is_reply(&msg->hdr) && msg->hdr.id == id &&
-            msg->hdr.cmd == cmd) {
+        if (vfu_hdr_is_reply(&hdr) && hdr.id == id && hdr.cmd == cmd) {
             vfu_close_fds(fds, nfds);
-            *reply = msg->hdr;
-            g_free(msg);
+            *reply = hdr;
             return true;
         }
-        memcpy(msg->fds, fds, nfds * sizeof(int));
-        msg->nfds = nfds;
-        msg->len = msg->hdr.size - sizeof(VFIOUserHdr);
-        msg->payload = g_malloc(msg->len ? msg->len : 1);
-        if (!vfu_msg_recv_body(srv->sock, msg->payload, msg->len, errp)) {
-            vfu_msg_free(msg);
-            return false;
-        }
-        if (vfu_hdr_is_reply(&msg->hdr)) {
-            drop_reply(msg);
-            vfu_msg_free(msg);
-        } else if (!queue_request(srv, msg, errp)) {
+        if (!wait_reply_other(srv, &hdr, fds, nfds, errp)) {
             return false;
         }
     }
 }
 
-bool vfu_server_call(VfuServer *srv, uint16_t cmd, const struct iovec *iov,
-                     int iovcnt, VFIOUserHdr *reply, GError **errp)
+bool vfu_server_send_request(VfuServer *srv, uint16_t cmd,
+                             const struct iovec *iov, int iovcnt, uint16_t *id,
+                             GError **errp)
 {
     struct iovec v[4];
     VFIOUserHdr hdr;
@@ -642,8 +826,24 @@ bool vfu_server_call(VfuServer *srv, uint16_t cmd, const struct iovec *iov,
     vfu_hdr_init(&hdr, srv->next_id++, cmd, sizeof(hdr) + len,
                  VFIO_USER_F_TYPE_REQUEST);
     v[0] = (struct iovec){.iov_base = &hdr, .iov_len = sizeof(hdr)};
-    if (!vfu_msg_sendv(srv->sock, v, iovcnt + 1, NULL, 0, &err) ||
-        !wait_reply(srv, hdr.id, cmd, reply, &err)) {
+    *id = hdr.id;
+    if (!vfu_msg_sendv(srv->sock, v, iovcnt + 1, NULL, 0, &err)) {
+        vfu_server_mark_broken(srv, g_error_copy(err));
+        g_propagate_error(errp, err);
+        return false;
+    }
+    return true;
+}
+
+bool vfu_server_wait_reply(VfuServer *srv, uint16_t id, uint16_t cmd,
+                           VFIOUserHdr *reply, GError **errp)
+{
+    GError *err = NULL;
+
+    if (srv->sock < 0 || srv->broken) {
+        return vfu_error_set(errp, ENOTCONN, "no client connected");
+    }
+    if (!wait_reply(srv, id, cmd, reply, &err)) {
         if (err->code != ETIMEDOUT) {
             vfu_server_mark_broken(srv, g_error_copy(err));
         }

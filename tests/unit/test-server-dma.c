@@ -2,9 +2,10 @@
  * Unit tests of libvfio-user-server DMA: the DMA_MAP rules of the access
  * mode change one by one, DMA_UNMAP, and vfu_dma_read()/vfu_dma_write() in
  * the mmap, file-io and message modes (splits at map boundaries and at
- * max_data_xfer_size, permissions, timeouts, requests arriving while the
- * server waits for a DMA reply), plus a replay of the DMA_MAP requests of
- * a recorded session (tests/data/libvfio-user-access-modes.jsonl).
+ * max_data_xfer_size, two requests in flight, permissions, timeouts,
+ * requests arriving while the server waits for a DMA reply), plus a replay of
+ * the DMA_MAP requests of a recorded session
+ * (tests/data/libvfio-user-access-modes.jsonl).
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -293,6 +294,81 @@ static void test_message_mode(void)
     g_assert_cmpuint(tc_dev_dma(tc, 1, 0x80000, 16), ==, EIO);
     tc->dma_errno = 0;
     g_assert_cmpuint(tc_dev_dma(tc, 1, 0x80000, 16), ==, 0);
+    g_assert_true(tc_finish(tc));
+}
+
+/* Read one DMA_READ request of the server (the fake client's side). */
+static void read_dma_request(TestConn *tc, VFIOUserHdr *hdr, VFIOUserDMARW *rw)
+{
+    int fds[1];
+    size_t nfds;
+
+    g_assert_true(tc_readable(tc, 10000));
+    g_assert_true(
+        vfu_msg_recv_hdr(tc->sock, hdr, fds, &nfds, 1, 1 << 20, &error_abort));
+    g_assert_cmpuint(nfds, ==, 0);
+    g_assert_cmpuint(hdr->cmd, ==, VFIO_USER_DMA_READ);
+    g_assert_cmpuint(hdr->size, ==, sizeof(*hdr) + sizeof(*rw));
+    g_assert_true(vfu_msg_recv_body(tc->sock, rw, sizeof(*rw), &error_abort));
+}
+
+/*
+ * A transfer of several chunks keeps two requests in flight; when the
+ * first fails, the second's reply is consumed, no third is sent, and the
+ * next transfer is not confused by what was outstanding.
+ */
+static void test_message_window(void)
+{
+    TestConn *tc = tc_new(NULL);
+    g_autofree uint8_t *guest = g_malloc(MAPSZ);
+    uint8_t req[sizeof(VFIOUserRegionRW) + 4];
+    VFIOUserRegionRW rrw = {.offset = 0x0c, .region = 0, .count = 4};
+    uint64_t addr = 0x80000;
+    uint32_t len = 3 * 4096, cmd = 1, status = 0;
+    VFIOUserDMARW rw1, rw2;
+    VFIOUserHdr h1, h2, rh;
+    uint16_t id;
+
+    tc_negotiate(tc, 4096);
+    tc->guest_size = MAPSZ;
+    tc->guest_base = addr;
+    tc->guest = guest;
+    for (size_t i = 0; i < MAPSZ; i++) {
+        guest[i] = (uint8_t)(i * 3);
+    }
+    g_assert_cmpint(tc_dma_map(tc, RW, 0, addr, MAPSZ, -1), ==, 0);
+    g_assert_cmpint(tc_region_write(tc, 0, 0x00, &addr, 8), ==, 0);
+    g_assert_cmpint(tc_region_write(tc, 0, 0x08, &len, 4), ==, 0);
+    memcpy(req, &rrw, sizeof(rrw));
+    memcpy(req + sizeof(rrw), &cmd, 4);
+    id = tc_send(tc, VFIO_USER_REGION_WRITE, VFIO_USER_F_TYPE_REQUEST, req,
+                 sizeof(req), NULL, 0);
+    /* Two requests before any reply, then the server waits. */
+    read_dma_request(tc, &h1, &rw1);
+    read_dma_request(tc, &h2, &rw2);
+    g_assert_cmpuint(rw1.addr, ==, addr);
+    g_assert_cmpuint(rw2.addr, ==, addr + 4096);
+    g_assert_cmpuint(rw2.count, ==, 4096);
+    g_assert_cmpuint(h1.id, !=, h2.id);
+    g_assert_false(tc_readable(tc, 100));
+    /* The first fails; the second succeeds but the transfer is over. */
+    g_assert_true(vfu_msg_send_error(tc->sock, &h1, EIO, &error_abort));
+    vfu_hdr_init(&rh, h2.id, h2.cmd, sizeof(rh) + sizeof(rw2) + 4096,
+                 VFIO_USER_F_TYPE_REPLY);
+    {
+        struct iovec iov[3] = {
+            {&rh, sizeof(rh)}, {&rw2, sizeof(rw2)}, {guest + 4096, 4096}};
+
+        g_assert_true(vfu_msg_sendv(tc->sock, iov, 3, NULL, 0, &error_abort));
+    }
+    g_assert_cmpint(tc_wait(tc, id, NULL), ==, 0);
+    g_assert_cmpuint(tc->dma_reads, ==, 0); /* no third chunk */
+    g_assert_cmpint(tc_region_read(tc, 0, 0x10, &status, 4), ==, 0);
+    g_assert_cmpuint(status, ==, EIO);
+    /* The next transfer is answered normally, all three chunks. */
+    g_assert_cmpuint(tc_dev_dma(tc, 1, addr + 1, len), ==, 0);
+    g_assert_cmpuint(tc->dma_reads, ==, 3);
+    g_assert_cmpmem(tc->dev.buf, len, guest + 1, len);
     g_assert_true(tc_finish(tc));
 }
 
@@ -632,6 +708,7 @@ int main(int argc, char **argv)
     g_test_add_func("/server-dma/mmap-mode", test_mmap_mode);
     g_test_add_func("/server-dma/file-io-mode", test_file_io_mode);
     g_test_add_func("/server-dma/message-mode", test_message_mode);
+    g_test_add_func("/server-dma/message-window", test_message_window);
     g_test_add_func("/server-dma/span-and-permissions",
                     test_span_and_permissions);
     g_test_add_func("/server-dma/queued-request", test_queued_request);
