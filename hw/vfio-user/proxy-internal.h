@@ -15,11 +15,18 @@
 #define HW_VFIO_USER_PROXY_INTERNAL_H
 
 #include "hw/vfio-user/proxy.h"
+#include "vfio-user/transport.h"
 
 /* Pending-request table: slot = id % size; ids with a busy slot are skipped */
 #define PROXY_SLOTS 1024
 /* Posted requests remembered so that an error reply to one can be named. */
 #define PROXY_POSTED_RING 64
+/*
+ * How long the socket stays with callers after the last call ended before
+ * the receive thread takes it back (and so how late a server request that
+ * arrives while no call is in progress may be noticed).
+ */
+#define PROXY_IDLE_WINDOW_US 1000
 
 /*
  * Trace points: g_debug() in this log domain, shown with
@@ -47,7 +54,9 @@ typedef enum WaiterState {
 /* One vfio_user_proxy_call() in progress; lives on the caller's stack. */
 typedef struct VFIOUserWaiter {
     VFIOUserRequest *req;
-    GCond cond; /* signalled under proxy->lock when state is DONE */
+    GList link;  /* in proxy->token_queue while it waits to read */
+    bool queued; /* link is in proxy->token_queue (proxy->lock) */
+    GCond cond;  /* signalled under proxy->lock when state is DONE */
     uint16_t id;
     uint16_t cmd;
     WaiterState state; /* proxy->lock */
@@ -73,6 +82,8 @@ struct VFIOUserProxy {
     size_t max_msg_size; /* largest message the receive thread accepts */
     size_t max_fds;      /* fds accepted per received message */
     GThread *thread;
+    int wake_fd;      /* eventfd: asks the receive thread to leave poll() */
+    uint32_t poll_us; /* spin this long before sleeping; 0 = never */
 
     GMutex lock; /* guards every field from here to send_lock */
     VFIOProxyState state;
@@ -81,6 +92,7 @@ struct VFIOUserProxy {
     bool free_on_thread; /* close() ran on the receive thread */
     unsigned users;      /* threads inside call()/post() */
     GCond users_cond;    /* broadcast when users drops to zero */
+    bool users_waited;   /* destroy() waits on users_cond */
     uint16_t next_id;
     VFIOUserWaiter *slots[PROXY_SLOTS];
     PostedEntry posted[PROXY_POSTED_RING];
@@ -93,9 +105,28 @@ struct VFIOUserProxy {
     void *notify_opaque;
     VFIOUserProxyStats stats;
 
+    /*
+     * The reader token: at most one thread reads the socket.  It is the
+     * receive thread (rx_reading), one waiting caller (reader), or nobody
+     * for a short while after a call ended (released_at).  Callers that
+     * wait for a reply while someone else reads queue for the token.
+     */
+    VFIOUserWaiter *reader;
+    bool rx_reading;
+    bool rx_polling;    /* the receive thread sits in poll() */
+    bool rx_kicked;     /* a caller asked it (wake_fd) to leave poll() */
+    bool rx_asleep;     /* the receive thread waits on rx_cond untimed */
+    GCond rx_cond;      /* wakes the receive thread */
+    gint64 released_at; /* when a caller last gave the token back */
+    GQueue token_queue; /* VFIOUserWaiter links, oldest first */
+    bool fwd_valid;     /* a caller passed a server request to the thread */
+    VFIOUserHdr fwd_hdr;
+    int fwd_fds[VFU_MAX_FDS];
+    size_t fwd_nfds;
+
     GMutex send_lock; /* held while one whole message is written */
 
-    /* Receive thread only: the server request being handled. */
+    /* Reader-token holder only: the server request being handled. */
     uint16_t req_cmd;     /* its command, for messages */
     size_t req_remaining; /* its unread payload */
 };
@@ -114,8 +145,34 @@ int vfio_user_proxy_failure_errno_locked(VFIOUserProxy *proxy);
  */
 void vfio_user_proxy_fail_locked(VFIOUserProxy *proxy, const GError *err);
 
+/* proxy.c: finish @w (DONE), drop it from the token queue, wake it. */
+void vfio_user_proxy_finish_locked(VFIOUserProxy *proxy, VFIOUserWaiter *w);
+
 /* proxy.c: wait for call()/post() to drain, close the socket, free. */
 void vfio_user_proxy_destroy(VFIOUserProxy *proxy);
+
+/*
+ * proxy-recv.c: read and dispatch one message as the token holder.  On a
+ * caller (@on_rx false) a server request is passed to the receive thread
+ * together with the token instead of being handled.
+ */
+bool vfio_user_proxy_recv_one(VFIOUserProxy *proxy, bool on_rx, GError **errp);
+
+/*
+ * proxy-recv.c: the token holder gives the token up: to the oldest queued
+ * caller, else to nobody (the receive thread takes it back later).
+ */
+void vfio_user_proxy_pass_token_locked(VFIOUserProxy *proxy);
+
+/* proxy-recv.c: ask the receive thread, if in poll(), to give it up. */
+void vfio_user_proxy_kick_rx_locked(VFIOUserProxy *proxy);
+
+/*
+ * proxy-recv.c: as the calling token holder, read (and pass on) one
+ * message if one comes before @deadline, spinning first for poll_us.
+ * proxy->lock held on entry and on return, dropped meanwhile.
+ */
+void vfio_user_proxy_read_step_locked(VFIOUserProxy *proxy, gint64 deadline);
 
 /* proxy-recv.c: the receive thread; @opaque is the proxy. */
 gpointer vfio_user_proxy_thread_main(gpointer opaque);

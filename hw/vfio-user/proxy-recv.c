@@ -1,16 +1,25 @@
 /*
- * vfio-user client connection: the receive thread.  It reads every message
- * from the server: a reply is matched to its waiter by id (claimed under
- * proxy->lock, then its payload is read straight into the caller's
- * buffers, so a waiter that timed out is never written into); a reply
- * nobody waits for is dropped; a server-to-client request goes to the
- * request handler, which reads its payload through
- * vfio_user_proxy_recv_payload()/_discard().  When reading fails, the
- * thread fails the connection and runs the failure notify.
+ * vfio-user client connection: reading messages, by whoever holds the
+ * reader token, and the receive thread.  A reply is matched to its waiter
+ * by id (claimed under proxy->lock, then its payload is read straight into
+ * the caller's buffers, so a waiter that timed out is never written into);
+ * a reply nobody waits for is dropped; a server-to-client request goes to
+ * the request handler on the receive thread, which reads its payload
+ * through vfio_user_proxy_recv_payload()/_discard().  A caller reading for
+ * its own reply that meets a server request hands it, with the token, to
+ * the receive thread.  When reading fails, the reader fails the
+ * connection; the receive thread then stops and runs the failure notify.
  *
- * While a server request's payload is read, a server that stops sending
- * for twice the message timeout fails the connection with ETIMEDOUT, so a
- * handler (and any lock it holds) is never blocked forever.
+ * The receive thread reads (in poll(), with an eventfd to call it off)
+ * while no call is in progress, so server requests and hang-ups are seen
+ * at once then.  While callers read it sleeps; it takes the token back
+ * PROXY_IDLE_WINDOW_US after the last call ended, so back-to-back calls
+ * never wake it.
+ *
+ * Once a message has started, a server that stops sending for twice the
+ * message timeout fails the connection with ETIMEDOUT (SO_RCVTIMEO, see
+ * proxy.c), so a reader or a handler (and any lock it holds) is never
+ * blocked forever.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -19,9 +28,9 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
+#include <unistd.h>
 
 #include "proxy-internal.h"
 #include "vfio-user/error.h"
@@ -63,6 +72,23 @@ static bool proxy_recv_scatter(int sock, const struct iovec *iov, int iovcnt,
         len -= chunk;
     }
     return true;
+}
+
+/*
+ * A read that timed out (EAGAIN from SO_RCVTIMEO) in the middle of @what
+ * is a stalled server: turn it into ETIMEDOUT naming the message.
+ */
+static void proxy_stall_error(VFIOUserProxy *proxy, uint16_t cmd,
+                              const char *what, GError **errp)
+{
+    if (*errp && ((*errp)->code == EAGAIN || (*errp)->code == EWOULDBLOCK)) {
+        g_clear_error(errp);
+        vfu_error_set(errp, ETIMEDOUT,
+                      "server stalled in the middle of a %s%s%s "
+                      "(nothing for %" PRIu64 " ms)",
+                      cmd ? vfu_cmd_name(cmd) : "", cmd ? " " : "", what,
+                      2 * (uint64_t)proxy->timeout_ms);
+    }
 }
 
 /* Move the claimed reply into @w's request.  Consumes @fds and payload. */
@@ -167,49 +193,35 @@ static bool proxy_handle_reply(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
     }
     g_mutex_unlock(&proxy->lock);
     if (!w) {
-        return proxy_drop_stray(proxy, hdr, fds, nfds, errp);
+        ok = proxy_drop_stray(proxy, hdr, fds, nfds, errp);
+        if (!ok) {
+            proxy_stall_error(proxy, hdr->cmd, "reply", errp);
+        }
+        return ok;
     }
 
     ok = proxy_fill_reply(proxy, w, hdr, fds, nfds, errp);
     g_mutex_lock(&proxy->lock);
     if (ok) {
         proxy->stats.replies++;
+        proxy->stats.own_reads += proxy->reader == w;
         if (hdr->flags & VFIO_USER_F_ERROR) {
             proxy->stats.error_replies++;
         }
     } else {
+        proxy_stall_error(proxy, hdr->cmd, "reply", errp);
         vfio_user_proxy_fail_locked(proxy, *errp);
         w->err = vfio_user_proxy_failure_errno_locked(proxy);
     }
-    w->state = WAITER_DONE;
-    g_cond_signal(&w->cond);
+    vfio_user_proxy_finish_locked(proxy, w);
     g_mutex_unlock(&proxy->lock);
     return ok;
 }
 
 /*
- * Bound the reads of a server request's payload (@on) or lift the bound:
- * with SO_RCVTIMEO set, a read that sees no byte for twice the message
- * timeout fails with EAGAIN instead of blocking the receive thread, and
- * whatever lock its handler holds, forever.  Lifted before the next header,
- * which may take as long as the server likes to come.
- */
-static bool proxy_bound_reads(VFIOUserProxy *proxy, bool on, GError **errp)
-{
-    uint64_t ms = on ? 2 * (uint64_t)proxy->timeout_ms : 0;
-    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-
-    if (setsockopt(proxy->sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
-        return vfu_error_set(errp, errno, "cannot set a receive timeout: %s",
-                             g_strerror(errno));
-    }
-    return true;
-}
-
-/*
  * Read @len bytes of the current server request's payload into @iov, or
- * drop them when @iov is NULL.  A stall (EAGAIN from the bound set by
- * proxy_bound_reads()) fails the connection with ETIMEDOUT right here, so
+ * drop them when @iov is NULL.  A stall (EAGAIN from the read bound set
+ * in proxy.c) fails the connection with ETIMEDOUT right here, so
  * the proxy is in ERROR whatever the handler then makes of the failure.
  */
 static bool proxy_req_read(VFIOUserProxy *proxy, const struct iovec *iov,
@@ -224,12 +236,7 @@ static bool proxy_req_read(VFIOUserProxy *proxy, const struct iovec *iov,
         return true;
     }
     if (err->code == EAGAIN || err->code == EWOULDBLOCK) {
-        g_clear_error(&err);
-        vfu_error_set(&err, ETIMEDOUT,
-                      "server stalled in the middle of a %s request "
-                      "(nothing for %" PRIu64 " ms)",
-                      vfu_cmd_name(proxy->req_cmd),
-                      2 * (uint64_t)proxy->timeout_ms);
+        proxy_stall_error(proxy, proxy->req_cmd, "request", &err);
         g_mutex_lock(&proxy->lock);
         vfio_user_proxy_fail_locked(proxy, err);
         g_mutex_unlock(&proxy->lock);
@@ -280,10 +287,6 @@ static bool proxy_handle_request(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
 {
     size_t len = hdr->size - sizeof(*hdr);
 
-    if (len && !proxy_bound_reads(proxy, true, errp)) {
-        vfu_close_fds(fds, nfds);
-        return false;
-    }
     proxy->req_cmd = hdr->cmd;
     proxy->req_remaining = len;
     if (!proxy_dispatch_request(proxy, hdr, fds, nfds, errp)) {
@@ -296,10 +299,34 @@ static bool proxy_handle_request(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
             return false;
         }
     }
-    return !len || proxy_bound_reads(proxy, false, errp);
+    return true;
 }
 
-static bool proxy_recv_one(VFIOUserProxy *proxy, GError **errp)
+/*
+ * A caller holding the token met a server request: give it and the token
+ * to the receive thread, and queue the caller first for the token back.
+ */
+static void proxy_forward_request(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
+                                  const int *fds, size_t nfds)
+{
+    VFIOUserWaiter *w;
+
+    g_mutex_lock(&proxy->lock);
+    w = proxy->reader;
+    proxy->fwd_hdr = *hdr;
+    memcpy(proxy->fwd_fds, fds, nfds * sizeof(int));
+    proxy->fwd_nfds = nfds;
+    proxy->fwd_valid = true;
+    g_queue_push_head_link(&proxy->token_queue, &w->link);
+    w->queued = true;
+    proxy->reader = NULL;
+    proxy->rx_reading = true;
+    proxy->rx_asleep = false;
+    g_cond_signal(&proxy->rx_cond);
+    g_mutex_unlock(&proxy->lock);
+}
+
+bool vfio_user_proxy_recv_one(VFIOUserProxy *proxy, bool on_rx, GError **errp)
 {
     int fds[VFU_MAX_FDS];
     VFIOUserHdr hdr;
@@ -307,6 +334,7 @@ static bool proxy_recv_one(VFIOUserProxy *proxy, GError **errp)
 
     if (!vfu_msg_recv_hdr(proxy->sock, &hdr, fds, &nfds, proxy->max_fds,
                           proxy->max_msg_size, errp)) {
+        proxy_stall_error(proxy, 0, "message header", errp);
         return false;
     }
     proxy_trace("vfio-user: %s: recv %s id %u size %u flags 0x%x fds %zu",
@@ -315,7 +343,205 @@ static bool proxy_recv_one(VFIOUserProxy *proxy, GError **errp)
     if (vfu_hdr_is_reply(&hdr)) {
         return proxy_handle_reply(proxy, &hdr, fds, nfds, errp);
     }
+    if (!on_rx) {
+        proxy_forward_request(proxy, &hdr, fds, nfds);
+        return true;
+    }
     return proxy_handle_request(proxy, &hdr, fds, nfds, errp);
+}
+
+/* ---- The reader token ---- */
+
+void vfio_user_proxy_pass_token_locked(VFIOUserProxy *proxy)
+{
+    GList *head = g_queue_pop_head_link(&proxy->token_queue);
+
+    proxy->reader = NULL;
+    proxy->rx_reading = false;
+    if (head) {
+        VFIOUserWaiter *next = head->data;
+
+        next->queued = false;
+        proxy->reader = next;
+        g_cond_signal(&next->cond);
+        return;
+    }
+    proxy->released_at = g_get_monotonic_time();
+    if (proxy->rx_asleep) {
+        proxy->rx_asleep = false;
+        g_cond_signal(&proxy->rx_cond);
+    }
+}
+
+/* Ask the receive thread, if it sits in poll(), to give the token up. */
+void vfio_user_proxy_kick_rx_locked(VFIOUserProxy *proxy)
+{
+    uint64_t one = 1;
+
+    if (proxy->rx_reading && proxy->rx_polling && !proxy->rx_kicked) {
+        proxy->rx_kicked = true;
+        if (write(proxy->wake_fd, &one, sizeof(one)) != sizeof(one)) {
+            /* Only a full counter refuses: a wake-up is pending anyway. */
+            proxy_trace("vfio-user: %s: eventfd write: %s", proxy->path,
+                        g_strerror(errno));
+        }
+    }
+}
+
+/*
+ * Wait (spinning first for up to poll_us) until the socket is readable or
+ * @deadline passes; no lock held.  0 when the time ran out.
+ */
+static int proxy_poll_sock(VFIOUserProxy *proxy, gint64 deadline)
+{
+    struct pollfd pfd = {.fd = proxy->sock, .events = POLLIN};
+    gint64 now = g_get_monotonic_time();
+    gint64 spin_end = now + proxy->poll_us;
+    int r;
+
+    while (now < spin_end && now < deadline) {
+        r = poll(&pfd, 1, 0);
+        if (r != 0) {
+            return r;
+        }
+        now = g_get_monotonic_time();
+    }
+    do {
+        if (now >= deadline) {
+            return 0;
+        }
+        r = poll(&pfd, 1, MIN((deadline - now + 999) / 1000, G_MAXINT));
+        now = g_get_monotonic_time();
+    } while (r < 0 && errno == EINTR);
+    return r;
+}
+
+/*
+ * As the token holder: read (and pass on) one message if one comes before
+ * @deadline.  proxy->lock held on entry and on return, dropped meanwhile.
+ */
+void vfio_user_proxy_read_step_locked(VFIOUserProxy *proxy, gint64 deadline)
+{
+    GError *err = NULL;
+    bool ok = true;
+
+    g_mutex_unlock(&proxy->lock);
+    if (proxy_poll_sock(proxy, deadline) != 0) {
+        ok = vfio_user_proxy_recv_one(proxy, false, &err);
+    }
+    g_mutex_lock(&proxy->lock);
+    if (!ok) {
+        vfio_user_proxy_fail_locked(proxy, err);
+        g_error_free(err);
+    }
+}
+
+/*
+ * Sleep until the receive thread should read: it holds the token (given
+ * by a caller with a server request, or kept), or nobody has held it for
+ * PROXY_IDLE_WINDOW_US.  proxy->lock held.  False when the proxy stops.
+ */
+static bool proxy_rx_take_token_locked(VFIOUserProxy *proxy)
+{
+    while (proxy->state == VFIO_PROXY_CONNECTED) {
+        if (proxy->rx_reading) {
+            return true;
+        }
+        if (!proxy->reader && g_queue_is_empty(&proxy->token_queue)) {
+            gint64 until = proxy->released_at + PROXY_IDLE_WINDOW_US;
+
+            if (g_get_monotonic_time() >= until) {
+                proxy->rx_reading = true;
+                return true;
+            }
+            g_cond_wait_until(&proxy->rx_cond, &proxy->lock, until);
+        } else {
+            proxy->rx_asleep = true;
+            g_cond_wait(&proxy->rx_cond, &proxy->lock);
+            proxy->rx_asleep = false;
+        }
+    }
+    return false;
+}
+
+/* Handle the server request a caller passed on; proxy->lock held. */
+static bool proxy_rx_forwarded_locked(VFIOUserProxy *proxy, GError **errp)
+{
+    VFIOUserHdr hdr = proxy->fwd_hdr;
+    int fds[VFU_MAX_FDS];
+    size_t nfds = proxy->fwd_nfds;
+    bool ok;
+
+    memcpy(fds, proxy->fwd_fds, nfds * sizeof(int));
+    proxy->fwd_valid = false;
+    g_mutex_unlock(&proxy->lock);
+    ok = proxy_handle_request(proxy, &hdr, fds, nfds, errp);
+    g_mutex_lock(&proxy->lock);
+    return ok;
+}
+
+/*
+ * As the token holder with no caller queued: wait in poll() for a message
+ * (read and handle it) or for a caller's kick (give the token up, even if
+ * a message is there: the caller reads it).  proxy->lock held.
+ */
+static bool proxy_rx_poll_locked(VFIOUserProxy *proxy, GError **errp)
+{
+    struct pollfd pfd[2] = {
+        {.fd = proxy->sock, .events = POLLIN},
+        {.fd = proxy->wake_fd, .events = POLLIN},
+    };
+    uint64_t count;
+    bool ok = true;
+    int r;
+
+    proxy->rx_polling = true;
+    g_mutex_unlock(&proxy->lock);
+    do {
+        r = poll(pfd, 2, -1);
+    } while (r < 0 && errno == EINTR);
+    if (pfd[1].revents && read(proxy->wake_fd, &count, sizeof(count)) < 0) {
+        proxy_trace("vfio-user: %s: eventfd read: %s", proxy->path,
+                    g_strerror(errno));
+    }
+    g_mutex_lock(&proxy->lock);
+    proxy->rx_polling = false;
+    if (r < 0) {
+        return vfu_error_set(errp, errno, "poll failed: %s", g_strerror(errno));
+    }
+    if (proxy->rx_kicked) {
+        /* A caller is about to wait for a reply: let it read that. */
+        proxy->rx_kicked = false;
+        vfio_user_proxy_pass_token_locked(proxy);
+    } else if (pfd[0].revents) {
+        g_mutex_unlock(&proxy->lock);
+        ok = vfio_user_proxy_recv_one(proxy, true, errp);
+        g_mutex_lock(&proxy->lock);
+    }
+    return ok;
+}
+
+/* Read while the receive thread holds the token; false with @errp on error. */
+static bool proxy_rx_loop(VFIOUserProxy *proxy, GError **errp)
+{
+    bool ok = true;
+
+    g_mutex_lock(&proxy->lock);
+    while (ok && proxy_rx_take_token_locked(proxy)) {
+        if (proxy->fwd_valid) {
+            ok = proxy_rx_forwarded_locked(proxy, errp);
+        } else if (!g_queue_is_empty(&proxy->token_queue)) {
+            vfio_user_proxy_pass_token_locked(proxy);
+        } else {
+            ok = proxy_rx_poll_locked(proxy, errp);
+        }
+    }
+    if (proxy->fwd_valid) {
+        vfu_close_fds(proxy->fwd_fds, proxy->fwd_nfds);
+        proxy->fwd_valid = false;
+    }
+    g_mutex_unlock(&proxy->lock);
+    return ok;
 }
 
 gpointer vfio_user_proxy_thread_main(gpointer opaque)
@@ -326,10 +552,10 @@ gpointer vfio_user_proxy_thread_main(gpointer opaque)
     GError *err = NULL;
     bool self_free;
 
-    while (proxy_recv_one(proxy, &err)) {
-        /* one message per iteration */
-    }
-    if (!err) {
+    if (proxy_rx_loop(proxy, &err)) {
+        /* Someone else saw the failure, or the proxy is closing. */
+        vfu_error_set(&err, ECANCELED, "the connection is no longer up");
+    } else if (!err) {
         vfu_error_set(&err, EPROTO, "receive failed without a reason");
     }
     g_mutex_lock(&proxy->lock);

@@ -2,15 +2,20 @@
  * vfio-user client connection (the "proxy"): its lifecycle, message ids,
  * blocking and posted requests, waiting with timeouts, the failure model
  * and the send path.  Connect errors and VERSION negotiation are in
- * proxy-version.c; the receive thread (reply matching, server-to-client
- * requests) is in proxy-recv.c; the struct and what the files share are in
- * proxy-internal.h.  The API and its rules are in
+ * proxy-version.c; reading (reply matching, server-to-client requests, the
+ * reader token) and the receive thread are in proxy-recv.c; the struct and
+ * what the files share are in proxy-internal.h.  The API and its rules are in
  * include/hw/vfio-user/proxy.h.
  *
  * A blocking request registers a waiter (on the caller's stack) in a fixed
- * table indexed by message id, sends, and sleeps on the waiter's condition
- * until the receive thread finishes it, the timeout runs out or the
- * connection fails.
+ * table indexed by message id and sends.  Then, if nobody else reads the
+ * socket, the caller takes the reader token and reads messages itself
+ * until its reply is in (passing anything else on as the receive thread
+ * would); otherwise it sleeps on the waiter's condition until its reply is
+ * delivered, the token is handed to it, the timeout runs out or the
+ * connection fails.  Back-to-back calls thus keep the token among callers
+ * and never wake the receive thread, which takes the token back only after
+ * PROXY_IDLE_WINDOW_US without a call (see proxy-recv.c).
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -20,7 +25,9 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -62,7 +69,23 @@ int vfio_user_proxy_failure_errno_locked(VFIOUserProxy *proxy)
     return ECANCELED;
 }
 
-/* Finish every PENDING waiter with @errnum at once; proxy->lock held. */
+void vfio_user_proxy_finish_locked(VFIOUserProxy *proxy, VFIOUserWaiter *w)
+{
+    if (w->queued) {
+        g_queue_unlink(&proxy->token_queue, &w->link);
+        w->queued = false;
+    }
+    w->state = WAITER_DONE;
+    if (proxy->reader != w) {
+        /* A reader is not on its condition: it finds out by itself. */
+        g_cond_signal(&w->cond);
+    }
+}
+
+/*
+ * Finish every PENDING waiter with @errnum at once and get the receive
+ * thread to look at the state; proxy->lock held.
+ */
 static void proxy_wake_all_locked(VFIOUserProxy *proxy, int errnum)
 {
     for (size_t i = 0; i < PROXY_SLOTS; i++) {
@@ -71,10 +94,10 @@ static void proxy_wake_all_locked(VFIOUserProxy *proxy, int errnum)
         if (w) {
             proxy->slots[i] = NULL;
             w->err = errnum;
-            w->state = WAITER_DONE;
-            g_cond_signal(&w->cond);
+            vfio_user_proxy_finish_locked(proxy, w);
         }
     }
+    g_cond_broadcast(&proxy->rx_cond);
 }
 
 void vfio_user_proxy_fail_locked(VFIOUserProxy *proxy, const GError *err)
@@ -129,19 +152,62 @@ static bool proxy_send_msg(VFIOUserProxy *proxy, VFIOUserHdr *hdr,
 
 /* ---- Connection set-up (negotiation: proxy-version.c) ---- */
 
+/*
+ * Bound every read after negotiation: once a message has started, a
+ * server that sends nothing more for twice the message timeout gets
+ * EAGAIN, reported as a stall (ETIMEDOUT), instead of blocking whoever
+ * reads (and any lock a handler holds) forever.  The wait for the start of
+ * a message is a poll() and is not bounded by this.
+ */
+static bool proxy_bound_reads(VFIOUserProxy *proxy, GError **errp)
+{
+    uint64_t ms = 2 * (uint64_t)proxy->timeout_ms;
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+
+    if (setsockopt(proxy->sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+        return vfu_error_set(errp, errno,
+                             "vfio-user: %s: cannot set a receive timeout: %s",
+                             proxy->path, g_strerror(errno));
+    }
+    return true;
+}
+
+static bool proxy_start_thread(VFIOUserProxy *proxy, GError **errp)
+{
+    GError *err = NULL;
+
+    proxy->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (proxy->wake_fd < 0) {
+        return vfu_error_set(errp, errno,
+                             "vfio-user: %s: cannot create an eventfd: %s",
+                             proxy->path, g_strerror(errno));
+    }
+    proxy->thread = g_thread_try_new("vfio-user-rx",
+                                     vfio_user_proxy_thread_main, proxy, &err);
+    if (!proxy->thread) {
+        vfu_error_set(errp, EAGAIN,
+                      "vfio-user: %s: cannot start the receive thread: %s",
+                      proxy->path, err->message);
+        g_error_free(err);
+        return false;
+    }
+    return true;
+}
+
 static VFIOUserProxy *proxy_new(int sock, char *path,
                                 const VFIOUserProxyOptions *opts, GError **errp)
 {
     VFIOUserProxy *proxy = g_new0(VFIOUserProxy, 1);
-    GError *err = NULL;
 
     proxy->sock = sock;
+    proxy->wake_fd = -1;
     proxy->path = path;
     proxy->timeout_ms = opts && opts->msg_timeout_ms
                             ? opts->msg_timeout_ms
                             : VFIO_USER_DEF_MSG_TIMEOUT_MS;
     if (opts) {
         proxy->ours = opts->caps;
+        proxy->poll_us = opts->poll_us;
     } else {
         vfu_caps_init_ours(&proxy->ours);
     }
@@ -149,6 +215,8 @@ static VFIOUserProxy *proxy_new(int sock, char *path,
     g_mutex_init(&proxy->send_lock);
     g_cond_init(&proxy->users_cond);
     g_cond_init(&proxy->handler_cond);
+    g_cond_init(&proxy->rx_cond);
+    g_queue_init(&proxy->token_queue);
     proxy->state = VFIO_PROXY_CONNECTED;
     proxy->next_id = 1;
     if (!vfio_user_proxy_negotiate(proxy, errp)) {
@@ -158,13 +226,7 @@ static VFIOUserProxy *proxy_new(int sock, char *path,
     proxy->max_fds = MIN(proxy->ours.max_msg_fds, VFU_MAX_FDS);
     proxy->max_msg_size = sizeof(VFIOUserHdr) + PROXY_HDR_ALLOWANCE +
                           proxy->caps.max_data_xfer_size;
-    proxy->thread = g_thread_try_new("vfio-user-rx",
-                                     vfio_user_proxy_thread_main, proxy, &err);
-    if (!proxy->thread) {
-        vfu_error_set(errp, EAGAIN,
-                      "vfio-user: %s: cannot start the receive thread: %s",
-                      proxy->path, err->message);
-        g_error_free(err);
+    if (!proxy_bound_reads(proxy, errp) || !proxy_start_thread(proxy, errp)) {
         vfio_user_proxy_destroy(proxy);
         return NULL;
     }
@@ -245,6 +307,7 @@ void vfio_user_proxy_set_failure_notify(VFIOUserProxy *proxy,
 void vfio_user_proxy_destroy(VFIOUserProxy *proxy)
 {
     g_mutex_lock(&proxy->lock);
+    proxy->users_waited = true;
     while (proxy->users) {
         g_cond_wait(&proxy->users_cond, &proxy->lock);
     }
@@ -254,7 +317,11 @@ void vfio_user_proxy_destroy(VFIOUserProxy *proxy)
         g_thread_unref(proxy->thread);
     }
     close(proxy->sock);
+    if (proxy->wake_fd >= 0) {
+        close(proxy->wake_fd);
+    }
     g_clear_error(&proxy->fail_err);
+    g_cond_clear(&proxy->rx_cond);
     g_cond_clear(&proxy->users_cond);
     g_cond_clear(&proxy->handler_cond);
     g_mutex_clear(&proxy->send_lock);
@@ -384,7 +451,7 @@ static bool proxy_enter_locked(VFIOUserProxy *proxy, uint16_t cmd,
 
 static void proxy_leave_locked(VFIOUserProxy *proxy)
 {
-    if (--proxy->users == 0) {
+    if (--proxy->users == 0 && proxy->users_waited) {
         g_cond_broadcast(&proxy->users_cond);
     }
 }
@@ -439,44 +506,90 @@ static bool proxy_waiter_error(VFIOUserProxy *proxy, VFIOUserWaiter *w,
 }
 
 /*
- * Sleep until @w is DONE or its time is up; proxy->lock held.  A claimed
- * waiter gets one more timeout period to finish; after that the server is
- * declared stalled and the connection failed, which ends the claim.
+ * @w's time is up at *@deadline; proxy->lock held.  A claimed waiter gets
+ * one more timeout period to finish; after that the server is declared
+ * stalled and the connection failed, which ends the claim.
+ */
+static void proxy_expire_locked(VFIOUserProxy *proxy, VFIOUserWaiter *w,
+                                gint64 *deadline, bool *grace)
+{
+    GError *err = NULL;
+
+    if (w->state == WAITER_PENDING) {
+        proxy->slots[w->id % PROXY_SLOTS] = NULL;
+        w->err = ETIMEDOUT;
+        w->timed_out = true;
+        proxy->stats.timeouts++;
+        vfio_user_proxy_finish_locked(proxy, w);
+        proxy_trace("vfio-user: %s: %s id %u timed out", proxy->path,
+                    vfu_cmd_name(w->cmd), w->id);
+    } else if (w->state == WAITER_CLAIMED && !*grace) {
+        *grace = true;
+        *deadline += (gint64)proxy->timeout_ms * G_TIME_SPAN_MILLISECOND;
+    } else if (w->state == WAITER_CLAIMED) {
+        vfu_error_set(&err, ETIMEDOUT,
+                      "server stalled in the middle of a %s reply",
+                      vfu_cmd_name(w->cmd));
+        vfio_user_proxy_fail_locked(proxy, err);
+        g_error_free(err);
+        while (w->state != WAITER_DONE) {
+            g_cond_wait(&w->cond, &proxy->lock);
+        }
+    }
+}
+
+/* Spin up to poll_us until @w is finished or handed the token. */
+static void proxy_spin_locked(VFIOUserProxy *proxy, VFIOUserWaiter *w)
+{
+    gint64 end = g_get_monotonic_time() + proxy->poll_us;
+
+    g_mutex_unlock(&proxy->lock);
+    while (__atomic_load_n(&w->state, __ATOMIC_ACQUIRE) != WAITER_DONE &&
+           __atomic_load_n(&proxy->reader, __ATOMIC_ACQUIRE) != w &&
+           g_get_monotonic_time() < end) {
+        /* busy wait */
+    }
+    g_mutex_lock(&proxy->lock);
+}
+
+/*
+ * Wait until @w is DONE or its time is up; proxy->lock held.  While
+ * nobody else reads the socket, read it ourselves.
  */
 static bool proxy_wait_locked(VFIOUserProxy *proxy, VFIOUserWaiter *w,
                               GError **errp)
 {
     gint64 deadline = g_get_monotonic_time() +
                       (gint64)proxy->timeout_ms * G_TIME_SPAN_MILLISECOND;
-    bool grace = false;
+    bool grace = false, spun = !proxy->poll_us;
 
+    if (w->state != WAITER_DONE) {
+        g_queue_push_tail_link(&proxy->token_queue, &w->link);
+        w->queued = true;
+    }
     while (w->state != WAITER_DONE) {
-        if (g_cond_wait_until(&w->cond, &proxy->lock, deadline)) {
+        if (!proxy->reader && !proxy->rx_reading) {
+            g_queue_unlink(&proxy->token_queue, &w->link);
+            w->queued = false;
+            proxy->reader = w;
+        }
+        if (proxy->reader == w) {
+            if (g_get_monotonic_time() >= deadline) {
+                proxy_expire_locked(proxy, w, &deadline, &grace);
+            } else {
+                vfio_user_proxy_read_step_locked(proxy, deadline);
+            }
             continue;
         }
-        if (w->state == WAITER_PENDING) {
-            proxy->slots[w->id % PROXY_SLOTS] = NULL;
-            w->state = WAITER_DONE;
-            w->err = ETIMEDOUT;
-            w->timed_out = true;
-            proxy->stats.timeouts++;
-            proxy_trace("vfio-user: %s: %s id %u timed out", proxy->path,
-                        vfu_cmd_name(w->cmd), w->id);
-        } else if (w->state == WAITER_CLAIMED && !grace) {
-            grace = true;
-            deadline += (gint64)proxy->timeout_ms * G_TIME_SPAN_MILLISECOND;
-        } else if (w->state == WAITER_CLAIMED) {
-            GError *err = NULL;
-
-            vfu_error_set(&err, ETIMEDOUT,
-                          "server stalled in the middle of a %s reply",
-                          vfu_cmd_name(w->cmd));
-            vfio_user_proxy_fail_locked(proxy, err);
-            g_error_free(err);
-            while (w->state != WAITER_DONE) {
-                g_cond_wait(&w->cond, &proxy->lock);
-            }
+        if (!spun) {
+            spun = true;
+            proxy_spin_locked(proxy, w);
+        } else if (!g_cond_wait_until(&w->cond, &proxy->lock, deadline)) {
+            proxy_expire_locked(proxy, w, &deadline, &grace);
         }
+    }
+    if (proxy->reader == w) {
+        vfio_user_proxy_pass_token_locked(proxy);
     }
     return w->err ? proxy_waiter_error(proxy, w, errp) : true;
 }
@@ -510,7 +623,7 @@ static bool proxy_begin_locked(VFIOUserProxy *proxy, VFIOUserRequest *req,
 bool vfio_user_proxy_call(VFIOUserProxy *proxy, VFIOUserRequest *req,
                           GError **errp)
 {
-    VFIOUserWaiter w = {.req = req, .cmd = req->cmd};
+    VFIOUserWaiter w = {.req = req, .cmd = req->cmd, .link.data = &w};
     GError *err = NULL;
     VFIOUserHdr hdr;
     size_t len;
@@ -529,6 +642,11 @@ bool vfio_user_proxy_call(VFIOUserProxy *proxy, VFIOUserRequest *req,
     g_cond_init(&w.cond);
     proxy->slots[w.id % PROXY_SLOTS] = &w;
     proxy->stats.requests++;
+    /*
+     * Have the receive thread leave poll() before the reply can come, so
+     * that we read it ourselves (unless it is busy with a message).
+     */
+    vfio_user_proxy_kick_rx_locked(proxy);
     g_mutex_unlock(&proxy->lock);
 
     vfu_hdr_init(&hdr, w.id, req->cmd, sizeof(hdr) + len,

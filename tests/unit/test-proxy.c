@@ -93,6 +93,9 @@ static bool log_contains(const char *needle)
 
 /* ---- Small client-side helpers ---- */
 
+/* x-poll-us of the proxies client_new() makes (see test_poll_us()). */
+static uint32_t client_poll_us;
+
 static VFIOUserProxy *client_new(Peer *p, uint32_t timeout_ms)
 {
     VFIOUserProxyOptions opts;
@@ -101,6 +104,7 @@ static VFIOUserProxy *client_new(Peer *p, uint32_t timeout_ms)
 
     vfio_user_proxy_options_init(&opts);
     opts.msg_timeout_ms = timeout_ms;
+    opts.poll_us = client_poll_us;
     proxy = vfio_user_proxy_new_from_fd(p->client_fd, &opts, &err);
     g_assert_no_error(err);
     g_assert_nonnull(proxy);
@@ -891,17 +895,28 @@ static bool stall_handler(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
     return seen->ok;
 }
 
-/* A DMA_WRITE that promises 64 payload bytes, sends 8 and stalls. */
+/* Gates of the stalled-request case. */
+typedef struct StallGates {
+    Gate registered; /* the handler is in place */
+    Gate done;       /* the checks are over */
+} StallGates;
+
+/*
+ * A DMA_WRITE that promises 64 payload bytes, sends 8 and stalls; sent
+ * only once the handler is registered, so that it is the one to read.
+ */
 static void script_stalled_request(int sock, void *opaque)
 {
+    StallGates *g = opaque;
     VFIOUserHdr hdr;
     GError *err = NULL;
 
     srv_version(sock);
+    gate_wait(&g->registered);
     vfu_hdr_init(&hdr, 7, VFIO_USER_DMA_WRITE, sizeof(hdr) + 64,
                  VFIO_USER_F_TYPE_REQUEST);
     g_assert_true(vfu_msg_send(sock, &hdr, "partial!", 8, NULL, 0, &err));
-    gate_wait(opaque);
+    gate_wait(&g->done);
 }
 
 /*
@@ -913,16 +928,18 @@ static void test_stalled_request(gconstpointer data)
 {
     StallSeen seen = {.use_discard = GPOINTER_TO_INT(data)};
     NotifyCount nc = {0};
-    Gate done;
+    StallGates g;
     Peer *p;
     VFIOUserProxy *proxy;
 
-    gate_init(&done);
+    gate_init(&g.registered);
+    gate_init(&g.done);
     gate_init(&nc.gate);
-    p = peer_start(script_stalled_request, &done);
+    p = peer_start(script_stalled_request, &g);
     proxy = client_new(p, 100);
     vfio_user_proxy_set_failure_notify(proxy, count_notify, &nc);
     vfio_user_proxy_set_request_handler(proxy, stall_handler, &seen);
+    gate_open(&g.registered);
     gate_wait(&nc.gate); /* at most 10 s */
     g_assert_false(seen.ok);
     g_assert_cmpint(seen.code, ==, ETIMEDOUT);
@@ -934,11 +951,12 @@ static void test_stalled_request(gconstpointer data)
     g_assert_cmpint(nc.calls, ==, 1);
     g_assert_cmpint(nc.code, ==, ETIMEDOUT);
     g_assert_cmpint(vfio_user_proxy_state(proxy), ==, VFIO_PROXY_ERROR);
-    gate_open(&done);
+    gate_open(&g.done);
     vfio_user_proxy_close(proxy);
     peer_join(p);
     g_free(seen.message);
-    gate_clear(&done);
+    gate_clear(&g.registered);
+    gate_clear(&g.done);
     gate_clear(&nc.gate);
 }
 
@@ -1427,6 +1445,200 @@ static void test_fd_cycle_socketpair(void)
  * every recorded request of the client (as our own request) answered with
  * the server's recorded reply; each must come back to us unchanged.
  */
+/* ---- The reader token: callers read their own replies ---- */
+
+#define TOKEN_CALLS 200
+#define TOKEN_THREADS 4
+
+static void script_echo_many(int sock, void *opaque)
+{
+    unsigned n = GPOINTER_TO_UINT(opaque);
+
+    srv_version(sock);
+    for (unsigned i = 0; i < n; i++) {
+        srv_echo_one(sock);
+    }
+    g_assert_true(srv_wait_eof(sock));
+}
+
+/*
+ * Back-to-back calls keep the token among callers: most replies are read
+ * by the thread that waits for them, not handed over by the receive
+ * thread (which a scheduling gap of a millisecond may bring back now and
+ * then, hence "most").
+ */
+static void test_own_reads(void)
+{
+    Peer *p = peer_start(script_echo_many, GUINT_TO_POINTER(TOKEN_CALLS));
+    VFIOUserProxy *proxy = client_new(p, 5000);
+    VFIOUserProxyStats st;
+
+    for (unsigned i = 0; i < TOKEN_CALLS; i++) {
+        client_ping(proxy, "mine");
+    }
+    vfio_user_proxy_get_stats(proxy, &st);
+    g_assert_cmpuint(st.replies, ==, TOKEN_CALLS);
+    g_assert_cmpuint(st.own_reads, >=, TOKEN_CALLS / 2);
+    g_assert_cmpuint(st.own_reads, <=, st.replies);
+    vfio_user_proxy_close(proxy);
+    peer_join(p);
+}
+
+typedef struct Pending {
+    VFIOUserHdr hdr;
+    char buf[64];
+    size_t len;
+} Pending;
+
+/*
+ * Serve TOKEN_THREADS * TOKEN_CALLS echo requests; before every third
+ * reply, ask for guest memory (DMA_READ) and wait for that answer, holding
+ * back the client requests that come meanwhile.
+ */
+static void script_echo_with_dma(int sock, void *opaque G_GNUC_UNUSED)
+{
+    VFIOUserDMARW rw = {.addr = 0x1000, .count = sizeof(dma_data)};
+    GQueue held = G_QUEUE_INIT;
+    unsigned total = TOKEN_THREADS * TOKEN_CALLS, done = 0;
+    uint16_t dma_id = 0x8000;
+
+    srv_version(sock);
+    while (done < total) {
+        Pending *r = g_queue_pop_head(&held);
+
+        if (!r) {
+            r = g_new0(Pending, 1);
+            r->len =
+                srv_recv(sock, &r->hdr, r->buf, sizeof(r->buf), NULL, NULL);
+            g_assert_false(vfu_hdr_is_reply(&r->hdr));
+        }
+        if (done % 3 == 0) {
+            srv_request(sock, ++dma_id, VFIO_USER_DMA_READ, &rw, sizeof(rw));
+            for (;;) {
+                Pending *o = g_new0(Pending, 1);
+
+                o->len =
+                    srv_recv(sock, &o->hdr, o->buf, sizeof(o->buf), NULL, NULL);
+                if (vfu_hdr_is_reply(&o->hdr)) {
+                    g_assert_cmpuint(o->hdr.id, ==, dma_id);
+                    g_assert_cmpmem(o->buf + sizeof(rw), sizeof(dma_data),
+                                    dma_data, sizeof(dma_data));
+                    g_free(o);
+                    break;
+                }
+                g_queue_push_tail(&held, o);
+            }
+        }
+        srv_reply(sock, &r->hdr, r->buf, r->len, NULL, 0);
+        g_free(r);
+        done++;
+    }
+    g_assert_true(g_queue_is_empty(&held));
+    g_assert_true(srv_wait_eof(sock));
+}
+
+static gpointer ping_many_thread(gpointer opaque)
+{
+    char word[32];
+
+    for (unsigned i = 0; i < TOKEN_CALLS; i++) {
+        g_snprintf(word, sizeof(word), "%p/%u", (void *)g_thread_self(), i);
+        client_ping(opaque, word);
+    }
+    return NULL;
+}
+
+/*
+ * Several threads call at once while the server keeps asking for guest
+ * memory in the middle: every reply reaches its own caller, and every
+ * DMA_READ is served on the receive thread (the handler checks that a
+ * blocking call from it is refused), whoever read it from the socket.
+ */
+static void test_token_concurrent_dma(void)
+{
+    Peer *p = peer_start(script_echo_with_dma, NULL);
+    VFIOUserProxy *proxy = client_new(p, 10000);
+    GThread *t[TOKEN_THREADS];
+    VFIOUserProxyStats st;
+    int handled = 0;
+
+    vfio_user_proxy_set_request_handler(proxy, dma_read_handler, &handled);
+    for (unsigned i = 0; i < TOKEN_THREADS; i++) {
+        t[i] = g_thread_new("pinger", ping_many_thread, proxy);
+    }
+    for (unsigned i = 0; i < TOKEN_THREADS; i++) {
+        g_thread_join(t[i]);
+    }
+    vfio_user_proxy_get_stats(proxy, &st);
+    g_assert_cmpuint(st.replies, ==, TOKEN_THREADS * TOKEN_CALLS);
+    g_assert_cmpuint(st.server_requests, ==,
+                     (TOKEN_THREADS * TOKEN_CALLS + 2) / 3);
+    g_assert_cmpint(handled, ==, (TOKEN_THREADS * TOKEN_CALLS + 2) / 3);
+    g_assert_cmpint(vfio_user_proxy_state(proxy), ==, VFIO_PROXY_CONNECTED);
+    vfio_user_proxy_close(proxy);
+    peer_join(p);
+}
+
+static void script_dma_after_call(int sock, void *opaque G_GNUC_UNUSED)
+{
+    VFIOUserDMARW rw = {.addr = 0x1000, .count = sizeof(dma_data)};
+    char dma[64];
+    VFIOUserHdr dhdr;
+
+    srv_version(sock);
+    srv_echo_one(sock);
+    srv_request(sock, 0x99, VFIO_USER_DMA_READ, &rw, sizeof(rw));
+    g_assert_cmpuint(srv_recv(sock, &dhdr, dma, sizeof(dma), NULL, NULL), ==,
+                     sizeof(rw) + sizeof(dma_data));
+    g_assert_cmpuint(dhdr.id, ==, 0x99);
+    g_assert_true(srv_wait_eof(sock));
+}
+
+/* Answers DMA_READ like dma_read_handler, then opens a gate. */
+static bool dma_gate_handler(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
+                             int *fds, size_t nfds, void *opaque, GError **errp)
+{
+    int handled = 0;
+    bool ok = dma_read_handler(proxy, hdr, fds, nfds, &handled, errp);
+
+    g_assert_cmpint(handled, ==, 1);
+    gate_open(opaque);
+    return ok;
+}
+
+/*
+ * A server request that comes just after the last call ended, with no
+ * call in progress to read it, is still served (by the receive thread
+ * taking the token back) and soon.
+ */
+static void test_request_after_call(void)
+{
+    Peer *p = peer_start(script_dma_after_call, NULL);
+    VFIOUserProxy *proxy = client_new(p, 5000);
+    Gate served;
+    gint64 t0;
+
+    gate_init(&served);
+    vfio_user_proxy_set_request_handler(proxy, dma_gate_handler, &served);
+    client_ping(proxy, "then idle");
+    t0 = g_get_monotonic_time();
+    gate_wait(&served);
+    g_assert_cmpint(g_get_monotonic_time() - t0, <, G_TIME_SPAN_SECOND);
+    vfio_user_proxy_close(proxy);
+    peer_join(p);
+    gate_clear(&served);
+}
+
+/* The same behaviour with busy-polling (x-poll-us) turned on. */
+static void test_poll_us(gconstpointer data)
+{
+    GTestFunc fn = (GTestFunc)data;
+
+    client_poll_us = 200;
+    fn();
+    client_poll_us = 0;
+}
+
 static void test_vector_replay(gconstpointer file)
 {
     VecReplay vr;
@@ -1521,6 +1733,19 @@ int main(int argc, char **argv)
     g_test_add_func("/proxy/server-request/handler-swap-waits",
                     test_handler_swap_waits);
     g_test_add_func("/proxy/server-request/no-handler", test_no_handler_enosys);
+    g_test_add_func("/proxy/token/own-reads", test_own_reads);
+    g_test_add_func("/proxy/token/concurrent-dma", test_token_concurrent_dma);
+    g_test_add_func("/proxy/token/request-after-call", test_request_after_call);
+    g_test_add_data_func("/proxy/poll-us/own-reads", test_own_reads,
+                         test_poll_us);
+    g_test_add_data_func("/proxy/poll-us/concurrent-dma",
+                         test_token_concurrent_dma, test_poll_us);
+    g_test_add_data_func("/proxy/poll-us/timeout-late-reply",
+                         test_timeout_late_reply, test_poll_us);
+    g_test_add_data_func("/proxy/poll-us/stalled-reply", test_stalled_reply,
+                         test_poll_us);
+    g_test_add_data_func("/proxy/poll-us/hangup-wakes", test_hangup_wakes,
+                         test_poll_us);
     g_test_add_data_func("/proxy/vectors/sample-client-server",
                          "libvfio-user-sample-client-server.jsonl",
                          test_vector_replay);

@@ -10,6 +10,12 @@
  * proxy->send_lock serialises writes to the socket (a message is written
  * whole under it).  Neither is held while a handler runs.
  *
+ * Reading: one thread at a time reads the socket.  A caller waiting for
+ * its reply reads itself when nobody else does (no hand-off from another
+ * thread per reply); otherwise, and whenever no call is in progress, the
+ * receive thread reads.  Request handlers always run on the receive
+ * thread.
+ *
  * Failure model: when the server hangs up or sends something malformed the
  * proxy enters VFIO_PROXY_ERROR, closes the socket, and every waiter returns
  * at once with an error (ECONNRESET or EPROTO), never after its timeout.
@@ -41,6 +47,12 @@ typedef enum VFIOProxyState {
 typedef struct VFIOUserProxyOptions {
     uint32_t msg_timeout_ms; /* per blocking request; 0 = default 5000 */
     VFIOUserCaps caps;       /* what we offer in VERSION */
+    /*
+     * x-poll-us: a caller waiting for a reply spins up to this many
+     * microseconds (checking the socket or its completion) before it
+     * sleeps.  0 (the default) = sleep at once.
+     */
+    uint32_t poll_us;
 } VFIOUserProxyOptions;
 
 /* Fills in defaults: 5000 ms, vfu_caps_init_ours(). */
@@ -88,8 +100,7 @@ void vfio_user_proxy_set_request_handler(VFIOUserProxy *proxy,
                                          VFIOUserRequestHandler fn,
                                          void *opaque);
 void vfio_user_proxy_set_failure_notify(VFIOUserProxy *proxy,
-                                        VFIOUserFailureNotify fn,
-                                        void *opaque);
+                                        VFIOUserFailureNotify fn, void *opaque);
 
 /* Orderly shutdown: fail pending waiters (ECANCELED), join the thread,
  * close the socket, free.  NULL is fine. */
@@ -156,14 +167,15 @@ bool vfio_user_proxy_send_error(VFIOUserProxy *proxy, const VFIOUserHdr *req,
 
 /* Counters for `info vfio-user`, tests and benchmarks. */
 typedef struct VFIOUserProxyStats {
-    uint64_t requests;       /* blocking requests sent */
-    uint64_t posted;         /* no-reply requests sent */
-    uint64_t replies;        /* matched replies */
-    uint64_t error_replies;  /* replies with the error flag */
-    uint64_t posted_errors;  /* error replies to posted requests */
+    uint64_t requests;        /* blocking requests sent */
+    uint64_t posted;          /* no-reply requests sent */
+    uint64_t replies;         /* matched replies */
+    uint64_t error_replies;   /* replies with the error flag */
+    uint64_t posted_errors;   /* error replies to posted requests */
     uint64_t unknown_replies; /* late, duplicate or never-sent ids */
     uint64_t timeouts;
     uint64_t server_requests; /* DMA_READ/WRITE etc. received */
+    uint64_t own_reads;       /* replies read by their caller itself */
 } VFIOUserProxyStats;
 void vfio_user_proxy_get_stats(VFIOUserProxy *proxy, VFIOUserProxyStats *out);
 
