@@ -82,7 +82,7 @@ def check_message(repo, commit, msg):
                         % subject)
     else:
         for name in re.split(r', ?', m.group(1)):
-            if name[0].isupper() and not path_exists(repo, commit, name):
+            if name[0].isupper() and not names_file(repo, commit, name):
                 problems.append('subject subsystem "%s" should be lower case '
                                 '(or name a file of the tree)' % name)
         if m.group(2).endswith('.'):
@@ -111,6 +111,19 @@ def body_text(lines):
     if paragraphs and all(TRAILER_RE.match(ln) for ln in paragraphs[-1]):
         paragraphs.pop()
     return [ln for par in paragraphs for ln in par]
+
+
+def names_file(repo, commit, name):
+    """Is @name a path of the tree, or the stem of one (README.md)?"""
+    if path_exists(repo, commit, name):
+        return True
+    parent, _, base = name.rpartition('/')
+    try:
+        entries = git(repo, 'ls-tree', '--name-only',
+                      '%s:%s' % (commit, parent)).split('\n')
+    except GitError:
+        return False
+    return any(e.split('.', 1)[0] == base for e in entries if e)
 
 
 def path_exists(repo, commit, path):
