@@ -26,6 +26,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
@@ -340,6 +341,160 @@ static bool dma_file_io(VfuDmaMap *m, uint64_t addr, uint8_t *buf, size_t len,
         off += (uint64_t)n;
         addr += (uint64_t)n;
         len -= (size_t)n;
+    }
+    return true;
+}
+
+/*
+ * Server-to-client requests.  Requests that arrive while we wait for a
+ * reply are read whole and queued; the serving loop handles them after the
+ * current handler returns, in arrival order.  The queue is bounded (twice
+ * the largest message we accept, PENDING_MAX_MSGS messages): a client that
+ * floods it breaks the connection.
+ */
+#define PENDING_MAX_MSGS 256
+
+static bool sock_readable(int fd, int timeout_ms)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+
+    return poll(&pfd, 1, timeout_ms) > 0 && pfd.revents;
+}
+
+/* During a call: queue a request that came in, bounded. */
+static bool queue_request(VfuServer *srv, VfuMsg *msg, GError **errp)
+{
+    if (g_queue_get_length(srv->pending) >= PENDING_MAX_MSGS ||
+        srv->pending_bytes + msg->hdr.size > 2 * vfu_server_max_msg_size(srv)) {
+        vfu_msg_free(msg);
+        return vfu_error_set(errp, ENOBUFS,
+                             "client sent too many requests while the "
+                             "server waited for a DMA reply");
+    }
+    srv->pending_bytes += msg->hdr.size;
+    g_queue_push_tail(srv->pending, msg);
+    vfu_server_wake(srv);
+    return true;
+}
+
+/*
+ * During a call, a message that is not the awaited reply: a reply nobody
+ * waits for is dropped (body read into nothing), a request is queued.
+ */
+static bool wait_reply_other(VfuServer *srv, const VFIOUserHdr *hdr, int *fds,
+                             size_t nfds, GError **errp)
+{
+    VfuMsg *msg;
+
+    if (vfu_hdr_is_reply(hdr)) {
+        vfu_close_fds(fds, nfds);
+        vfu_srv_info("dropping unexpected reply id %u (%s)", hdr->id,
+                     vfu_cmd_name(hdr->cmd));
+        return vfu_msg_discard(srv->sock, hdr->size - sizeof(*hdr), errp);
+    }
+    msg = g_new0(VfuMsg, 1);
+    msg->hdr = *hdr;
+    memcpy(msg->fds, fds, nfds * sizeof(int));
+    msg->nfds = nfds;
+    msg->len = hdr->size - sizeof(*hdr);
+    msg->payload = g_malloc(msg->len ? msg->len : 1);
+    if (!vfu_msg_recv_body(srv->sock, msg->payload, msg->len, errp)) {
+        vfu_msg_free(msg);
+        return false;
+    }
+    return queue_request(srv, msg, errp);
+}
+
+/* Read messages until the reply header for @id arrives (body left). */
+static bool wait_reply(VfuServer *srv, uint16_t id, uint16_t cmd,
+                       VFIOUserHdr *reply, GError **errp)
+{
+    gint64 deadline =
+        g_get_monotonic_time() + (gint64)srv->opts.dma_timeout_ms * 1000;
+    int fds[VFU_MAX_FDS];
+    size_t nfds;
+    VFIOUserHdr hdr;
+
+    for (;;) {
+        gint64 left = (deadline - g_get_monotonic_time()) / 1000;
+
+        if (left <= 0 || !sock_readable(srv->sock, (int)left)) {
+            return vfu_error_set(errp, ETIMEDOUT, "no reply to %s within %u ms",
+                                 vfu_cmd_name(cmd), srv->opts.dma_timeout_ms);
+        }
+        switch (vfu_server_recv_hdr(srv, &hdr, fds, &nfds, errp)) {
+        case VFU_RECV_NONE:
+            continue;
+        case VFU_RECV_ERROR:
+            return false;
+        case VFU_RECV_OK:
+            break;
+        }
+        if (vfu_hdr_is_reply(&hdr) && hdr.id == id && hdr.cmd == cmd) {
+            vfu_close_fds(fds, nfds);
+            *reply = hdr;
+            return true;
+        }
+        if (!wait_reply_other(srv, &hdr, fds, nfds, errp)) {
+            return false;
+        }
+    }
+}
+
+bool vfu_server_send_request(VfuServer *srv, uint16_t cmd,
+                             const struct iovec *iov, int iovcnt, uint16_t *id,
+                             GError **errp)
+{
+    struct iovec v[4];
+    VFIOUserHdr hdr;
+    size_t len = 0;
+    GError *err = NULL;
+
+    if (srv->sock < 0 || srv->broken || !srv->negotiated) {
+        return vfu_error_set(errp, ENOTCONN, "no client connected");
+    }
+    g_assert(iovcnt < (int)G_N_ELEMENTS(v));
+    for (int i = 0; i < iovcnt; i++) {
+        v[i + 1] = iov[i];
+        len += iov[i].iov_len;
+    }
+    vfu_hdr_init(&hdr, srv->next_id++, cmd, sizeof(hdr) + len,
+                 VFIO_USER_F_TYPE_REQUEST);
+    v[0] = (struct iovec){.iov_base = &hdr, .iov_len = sizeof(hdr)};
+    *id = hdr.id;
+    if (!vfu_msg_sendv(srv->sock, v, iovcnt + 1, NULL, 0, &err)) {
+        vfu_server_mark_broken(srv, g_error_copy(err));
+        g_propagate_error(errp, err);
+        return false;
+    }
+    return true;
+}
+
+bool vfu_server_wait_reply(VfuServer *srv, uint16_t id, uint16_t cmd,
+                           VFIOUserHdr *reply, GError **errp)
+{
+    GError *err = NULL;
+
+    if (srv->sock < 0 || srv->broken) {
+        return vfu_error_set(errp, ENOTCONN, "no client connected");
+    }
+    if (!wait_reply(srv, id, cmd, reply, &err)) {
+        if (err->code != ETIMEDOUT) {
+            vfu_server_mark_broken(srv, g_error_copy(err));
+        }
+        g_propagate_error(errp, err);
+        return false;
+    }
+    if (reply->flags & VFIO_USER_F_ERROR) {
+        if (!vfu_msg_discard(srv->sock, reply->size - sizeof(*reply), &err)) {
+            vfu_server_mark_broken(srv, g_error_copy(err));
+            g_propagate_error(errp, err);
+            return false;
+        }
+        return vfu_error_set(
+            errp, reply->error ? (int)reply->error : EIO,
+            "client failed %s: %s", vfu_cmd_name(cmd),
+            g_strerror(reply->error ? (int)reply->error : EIO));
     }
     return true;
 }

@@ -4,7 +4,8 @@
  * server.c     lifetime, accept, the serving loop, dispatch, VERSION
  * region.c     regions, DEVICE_GET_INFO, region info / io fds, REGION_*
  * irq.c        irq info, SET_IRQS, triggering
- * dma.c        DMA_MAP / DMA_UNMAP, the map table, vfu_dma_read/write
+ * dma.c        DMA_MAP / DMA_UNMAP, the map table, vfu_dma_read/write,
+ *              server-to-client requests (vfu_server_send_request & co)
  * pci-config.c generic PCI config space
  *
  * Locking: VfuServer.lock (a GRecMutex) guards everything in VfuServer
@@ -160,6 +161,26 @@ struct VfuServer {
 void vfu_msg_free(VfuMsg *msg);
 size_t vfu_server_max_msg_size(VfuServer *srv);
 void vfu_server_mark_broken(VfuServer *srv, GError *err);
+/* Wake the serving loop out of poll() (stop, queued messages, broken). */
+void vfu_server_wake(VfuServer *srv);
+
+/* What reading a message header without waiting for one gave. */
+typedef enum VfuRecvResult {
+    VFU_RECV_OK,
+    VFU_RECV_NONE, /* nothing has arrived yet */
+    VFU_RECV_ERROR,
+} VfuRecvResult;
+
+/*
+ * Read a header and its fds if one has started to arrive, else
+ * VFU_RECV_NONE: one recvmsg(MSG_DONTWAIT) instead of a poll() before every
+ * read.  The rest of a split header is waited for (bounded by the socket
+ * timeout); the header gets the checks of vfu_msg_recv_hdr() against
+ * vfu_server_max_msg_size().  On error no fd is left open.
+ */
+VfuRecvResult vfu_server_recv_hdr(VfuServer *srv, VFIOUserHdr *hdr, int *fds,
+                                  size_t *nfds, GError **errp);
+
 /*
  * The connection's reply buffer, for a handler's reply payload of @len
  * bytes (at most max_data_xfer_size + a 16-byte fixed part); the

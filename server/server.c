@@ -1,14 +1,13 @@
 /*
  * libvfio-user-server core: lifetime, listening socket, the serving loop,
- * request dispatch, VERSION negotiation and server-to-client calls.
+ * request dispatch and VERSION negotiation.
  *
  * Requests that arrive while the server waits for the reply to one of its
  * own requests (DMA_READ/DMA_WRITE issued from a device callback, or from a
- * device thread) are read whole and queued; the loop handles them after the
- * current handler returns, in arrival order.  The queue is bounded (twice
- * the largest message we accept, 256 messages): a client that floods it
- * breaks the connection.  This keeps one reader of the socket at a time and
- * never runs a handler inside another handler.
+ * device thread; dma.c) are read whole and queued; the loop handles them
+ * after the current handler returns, in arrival order.  This keeps one
+ * reader of the socket at a time and never runs a handler inside another
+ * handler.
  *
  * Hot path: the request the loop serves is read into a per-connection
  * buffer and small or REGION_READ replies are built in another, so steady
@@ -28,7 +27,6 @@
 #include <sys/un.h>
 #include "internal.h"
 
-#define PENDING_MAX_MSGS 256
 #define SERVE_BURST 64 /* messages read between two polls, at most */
 
 void vfu_msg_free(VfuMsg *msg)
@@ -49,7 +47,7 @@ size_t vfu_server_max_msg_size(VfuServer *srv)
     return sizeof(VFIOUserHdr) + sizeof(VFIOUserDMARW) + MAX(xfer, 65536);
 }
 
-static void wake(VfuServer *srv)
+void vfu_server_wake(VfuServer *srv)
 {
     uint64_t one = 1;
 
@@ -72,7 +70,8 @@ void vfu_server_mark_broken(VfuServer *srv, GError *err)
     if (!srv->broken) {
         srv->broken = true;
         srv->broken_err = err;
-        wake(srv); /* a device thread may have found it: end the loop */
+        vfu_server_wake(
+            srv); /* a device thread may have found it: end the loop */
     } else {
         g_error_free(err);
     }
@@ -244,7 +243,7 @@ bool vfu_server_accept(VfuServer *srv, GError **errp)
 void vfu_server_stop(VfuServer *srv)
 {
     g_atomic_int_set(&srv->stopping, 1);
-    wake(srv);
+    vfu_server_wake(srv);
 }
 
 static void server_disconnect(VfuServer *srv)
@@ -311,13 +310,6 @@ void vfu_server_set_device_ops(VfuServer *srv, const VfuDeviceOps *ops,
     g_rec_mutex_unlock(&srv->lock);
 }
 
-/* What reading a message without waiting for one gave. */
-typedef enum RecvResult {
-    RECV_OK,
-    RECV_NONE, /* nothing has arrived yet */
-    RECV_ERROR,
-} RecvResult;
-
 /* Keep the fds of one recvmsg() (the control buffer holds VFU_MAX_FDS). */
 static bool collect_fds(struct msghdr *mh, int *fds, size_t *nfds)
 {
@@ -362,13 +354,7 @@ static bool check_hdr(VfuServer *srv, const VFIOUserHdr *hdr, GError **errp)
     return true;
 }
 
-/*
- * Read a header and its fds if one has started to arrive, else RECV_NONE:
- * one recvmsg(MSG_DONTWAIT) instead of a poll() before every read.  The
- * rest of a split header is waited for (bounded by the socket timeout).
- * On error no fd is left open.
- */
-static RecvResult recv_hdr_nowait(VfuServer *srv, VFIOUserHdr *hdr, int *fds,
+VfuRecvResult vfu_server_recv_hdr(VfuServer *srv, VFIOUserHdr *hdr, int *fds,
                                   size_t *nfds, GError **errp)
 {
     union {
@@ -388,10 +374,10 @@ static RecvResult recv_hdr_nowait(VfuServer *srv, VFIOUserHdr *hdr, int *fds,
     } while (n < 0 && errno == EINTR);
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            return RECV_NONE;
+            return VFU_RECV_NONE;
         }
         vfu_error_set(errp, errno, "receive failed: %s", g_strerror(errno));
-        return RECV_ERROR;
+        return VFU_RECV_ERROR;
     }
     if (!collect_fds(&mh, fds, nfds)) {
         vfu_error_set(errp, EPROTO, "file descriptors were truncated");
@@ -401,22 +387,22 @@ static RecvResult recv_hdr_nowait(VfuServer *srv, VFIOUserHdr *hdr, int *fds,
                 vfu_msg_recv_body(srv->sock, (uint8_t *)hdr + n,
                                   sizeof(*hdr) - n, errp)) &&
                check_hdr(srv, hdr, errp)) {
-        return RECV_OK;
+        return VFU_RECV_OK;
     }
     vfu_close_fds(fds, *nfds);
     *nfds = 0;
-    return RECV_ERROR;
+    return VFU_RECV_ERROR;
 }
 
 /* Read the next message into srv->rx (payload in the receive buffer). */
-static RecvResult read_msg(VfuServer *srv, GError **errp)
+static VfuRecvResult read_msg(VfuServer *srv, GError **errp)
 {
     size_t cap = vfu_server_max_msg_size(srv) - sizeof(VFIOUserHdr);
     VfuMsg *msg = &srv->rx;
-    RecvResult res =
-        recv_hdr_nowait(srv, &msg->hdr, msg->fds, &msg->nfds, errp);
+    VfuRecvResult res =
+        vfu_server_recv_hdr(srv, &msg->hdr, msg->fds, &msg->nfds, errp);
 
-    if (res != RECV_OK) {
+    if (res != VFU_RECV_OK) {
         return res;
     }
     if (srv->rx_cap < cap) {
@@ -429,9 +415,9 @@ static RecvResult read_msg(VfuServer *srv, GError **errp)
     if (!vfu_msg_recv_body(srv->sock, msg->payload, msg->len, errp)) {
         vfu_close_fds(msg->fds, msg->nfds);
         msg->nfds = 0;
-        return RECV_ERROR;
+        return VFU_RECV_ERROR;
     }
-    return RECV_OK;
+    return VFU_RECV_OK;
 }
 
 void *vfu_server_reply_buf(VfuServer *srv, size_t len)
@@ -609,12 +595,12 @@ static bool serve_one(VfuServer *srv)
     VfuMsg *msg = &srv->rx;
 
     switch (read_msg(srv, &err)) {
-    case RECV_NONE:
+    case VFU_RECV_NONE:
         return false;
-    case RECV_ERROR:
+    case VFU_RECV_ERROR:
         vfu_server_mark_broken(srv, err);
         return false;
-    case RECV_OK:
+    case VFU_RECV_OK:
         break;
     }
     if (vfu_hdr_is_reply(&msg->hdr)) {
@@ -624,13 +610,6 @@ static bool serve_one(VfuServer *srv)
     }
     handle_request(srv, msg);
     return (msg->hdr.flags & VFIO_USER_F_NO_REPLY) != 0;
-}
-
-static bool sock_readable(int fd, int timeout_ms)
-{
-    struct pollfd pfd = {.fd = fd, .events = POLLIN};
-
-    return poll(&pfd, 1, timeout_ms) > 0 && pfd.revents;
 }
 
 /*
@@ -724,142 +703,4 @@ bool vfu_server_run(VfuServer *srv, GError **errp)
     srv->broken = false;
     g_rec_mutex_unlock(&srv->lock);
     return ok;
-}
-
-/* During a call: queue a request that came in, bounded. */
-static bool queue_request(VfuServer *srv, VfuMsg *msg, GError **errp)
-{
-    if (g_queue_get_length(srv->pending) >= PENDING_MAX_MSGS ||
-        srv->pending_bytes + msg->hdr.size > 2 * vfu_server_max_msg_size(srv)) {
-        vfu_msg_free(msg);
-        return vfu_error_set(errp, ENOBUFS,
-                             "client sent too many requests while the "
-                             "server waited for a DMA reply");
-    }
-    srv->pending_bytes += msg->hdr.size;
-    g_queue_push_tail(srv->pending, msg);
-    wake(srv);
-    return true;
-}
-
-/*
- * During a call, a message that is not the awaited reply: a reply nobody
- * waits for is dropped (body read into nothing), a request is queued.
- */
-static bool wait_reply_other(VfuServer *srv, const VFIOUserHdr *hdr, int *fds,
-                             size_t nfds, GError **errp)
-{
-    VfuMsg *msg;
-
-    if (vfu_hdr_is_reply(hdr)) {
-        vfu_close_fds(fds, nfds);
-        vfu_srv_info("dropping unexpected reply id %u (%s)", hdr->id,
-                     vfu_cmd_name(hdr->cmd));
-        return vfu_msg_discard(srv->sock, hdr->size - sizeof(*hdr), errp);
-    }
-    msg = g_new0(VfuMsg, 1);
-    msg->hdr = *hdr;
-    memcpy(msg->fds, fds, nfds * sizeof(int));
-    msg->nfds = nfds;
-    msg->len = hdr->size - sizeof(*hdr);
-    msg->payload = g_malloc(msg->len ? msg->len : 1);
-    if (!vfu_msg_recv_body(srv->sock, msg->payload, msg->len, errp)) {
-        vfu_msg_free(msg);
-        return false;
-    }
-    return queue_request(srv, msg, errp);
-}
-
-/* Read messages until the reply header for @id arrives (body left). */
-static bool wait_reply(VfuServer *srv, uint16_t id, uint16_t cmd,
-                       VFIOUserHdr *reply, GError **errp)
-{
-    gint64 deadline =
-        g_get_monotonic_time() + (gint64)srv->opts.dma_timeout_ms * 1000;
-    int fds[VFU_MAX_FDS];
-    size_t nfds;
-    VFIOUserHdr hdr;
-
-    for (;;) {
-        gint64 left = (deadline - g_get_monotonic_time()) / 1000;
-
-        if (left <= 0 || !sock_readable(srv->sock, (int)left)) {
-            return vfu_error_set(errp, ETIMEDOUT, "no reply to %s within %u ms",
-                                 vfu_cmd_name(cmd), srv->opts.dma_timeout_ms);
-        }
-        switch (recv_hdr_nowait(srv, &hdr, fds, &nfds, errp)) {
-        case RECV_NONE:
-            continue;
-        case RECV_ERROR:
-            return false;
-        case RECV_OK:
-            break;
-        }
-        if (vfu_hdr_is_reply(&hdr) && hdr.id == id && hdr.cmd == cmd) {
-            vfu_close_fds(fds, nfds);
-            *reply = hdr;
-            return true;
-        }
-        if (!wait_reply_other(srv, &hdr, fds, nfds, errp)) {
-            return false;
-        }
-    }
-}
-
-bool vfu_server_send_request(VfuServer *srv, uint16_t cmd,
-                             const struct iovec *iov, int iovcnt, uint16_t *id,
-                             GError **errp)
-{
-    struct iovec v[4];
-    VFIOUserHdr hdr;
-    size_t len = 0;
-    GError *err = NULL;
-
-    if (srv->sock < 0 || srv->broken || !srv->negotiated) {
-        return vfu_error_set(errp, ENOTCONN, "no client connected");
-    }
-    g_assert(iovcnt < (int)G_N_ELEMENTS(v));
-    for (int i = 0; i < iovcnt; i++) {
-        v[i + 1] = iov[i];
-        len += iov[i].iov_len;
-    }
-    vfu_hdr_init(&hdr, srv->next_id++, cmd, sizeof(hdr) + len,
-                 VFIO_USER_F_TYPE_REQUEST);
-    v[0] = (struct iovec){.iov_base = &hdr, .iov_len = sizeof(hdr)};
-    *id = hdr.id;
-    if (!vfu_msg_sendv(srv->sock, v, iovcnt + 1, NULL, 0, &err)) {
-        vfu_server_mark_broken(srv, g_error_copy(err));
-        g_propagate_error(errp, err);
-        return false;
-    }
-    return true;
-}
-
-bool vfu_server_wait_reply(VfuServer *srv, uint16_t id, uint16_t cmd,
-                           VFIOUserHdr *reply, GError **errp)
-{
-    GError *err = NULL;
-
-    if (srv->sock < 0 || srv->broken) {
-        return vfu_error_set(errp, ENOTCONN, "no client connected");
-    }
-    if (!wait_reply(srv, id, cmd, reply, &err)) {
-        if (err->code != ETIMEDOUT) {
-            vfu_server_mark_broken(srv, g_error_copy(err));
-        }
-        g_propagate_error(errp, err);
-        return false;
-    }
-    if (reply->flags & VFIO_USER_F_ERROR) {
-        if (!vfu_msg_discard(srv->sock, reply->size - sizeof(*reply), &err)) {
-            vfu_server_mark_broken(srv, g_error_copy(err));
-            g_propagate_error(errp, err);
-            return false;
-        }
-        return vfu_error_set(
-            errp, reply->error ? (int)reply->error : EIO,
-            "client failed %s: %s", vfu_cmd_name(cmd),
-            g_strerror(reply->error ? (int)reply->error : EIO));
-    }
-    return true;
 }
