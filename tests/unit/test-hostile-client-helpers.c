@@ -22,7 +22,7 @@
 
 #include "test-hostile-client-helpers.h"
 
-unsigned count_fds(void)
+static unsigned count_fds(void)
 {
     DIR *d = opendir("/proc/self/fd");
     unsigned n = 0;
@@ -168,7 +168,7 @@ void srv_end(Srv *s)
     g_free(s);
 }
 
-bool readable(int fd, int ms)
+static bool readable(int fd, int ms)
 {
     struct pollfd pfd = {.fd = fd, .events = POLLIN};
 
@@ -201,7 +201,8 @@ uint16_t cl_send(Srv *s, uint16_t cmd, uint32_t flags, const void *payload,
 }
 
 /* Receive one message within RECV_MS; false on EOF. */
-bool cl_recv(Srv *s, VFIOUserHdr *hdr, uint8_t *buf, size_t room, size_t *len)
+static bool cl_recv(Srv *s, VFIOUserHdr *hdr, uint8_t *buf, size_t room,
+                    size_t *len)
 {
     int fds[VFU_MAX_FDS];
     GError *err = NULL;
@@ -277,7 +278,7 @@ static void cl_dma_reply(Srv *s, const VFIOUserHdr *req, const uint8_t *p,
  * Wait for the reply to @id, answering DMA_READ requests on the way.
  * Returns 0, the errno of an error reply, or -1 when the server hung up.
  */
-int cl_wait(Srv *s, uint16_t id, void *out, size_t room, size_t *out_len)
+static int cl_wait(Srv *s, uint16_t id, void *out, size_t room, size_t *out_len)
 {
     static uint8_t buf[MAX_XFER + 4096];
 
@@ -326,7 +327,7 @@ int cl_call(Srv *s, uint16_t cmd, const void *payload, size_t len, void *out,
     return cl_call_fds(s, cmd, payload, len, NULL, 0, out, room, NULL);
 }
 
-void cl_version(Srv *s)
+static void cl_version(Srv *s)
 {
     VFIOUserCaps caps;
     g_autofree void *p = NULL;

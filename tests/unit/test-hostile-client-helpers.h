@@ -64,30 +64,42 @@ typedef struct Srv {
     int run_errno;
 } Srv;
 
-/* Server with the test device on a socketpair, serving on a thread. */
-unsigned count_fds(void);
+/* Server with the test device on a socketpair, serving on a thread;
+ * srv_ready() also negotiates VERSION. */
+Srv *srv_start(void);
+Srv *srv_ready(void);
+/* Wait (at most @ms) for vfu_server_run() to return. */
 bool srv_wait_finished(Srv *s, int ms);
+/* Hang up, join and free the server; asserts that no fd is left. */
 void srv_end(Srv *s);
-bool readable(int fd, int ms);
+
+/* Raw client: bytes as given; a request (returns its id). */
 void cl_send_raw(Srv *s, const void *bytes, size_t len, const int *fds,
                  size_t nfds);
 uint16_t cl_send(Srv *s, uint16_t cmd, uint32_t flags, const void *payload,
                  size_t len, const int *fds, size_t nfds);
-bool cl_recv(Srv *s, VFIOUserHdr *hdr, uint8_t *buf, size_t room, size_t *len);
-int cl_wait(Srv *s, uint16_t id, void *out, size_t room, size_t *out_len);
+/*
+ * Send a request and wait for its reply, answering the server's DMA_READs
+ * meanwhile as s->answer says.  Returns 0 (payload in @out), the errno of
+ * an error reply, or -1 when the server hung up.
+ */
 int cl_call_fds(Srv *s, uint16_t cmd, const void *payload, size_t len,
                 const int *fds, size_t nfds, void *out, size_t room,
                 size_t *out_len);
 int cl_call(Srv *s, uint16_t cmd, const void *payload, size_t len, void *out,
             size_t room);
-void cl_version(Srv *s);
-Srv *srv_ready(void);
+
+/* The server still answers DEVICE_GET_INFO. */
 void assert_alive(Srv *s);
+/* The server hung up; vfu_server_run() failed with @want (0: any). */
 void assert_dropped(Srv *s, int want);
+/* @payload gets error @want, then the server is still alive. */
 void expect_error(Srv *s, uint16_t cmd, const void *payload, size_t len,
                   int want);
+
+/* Until unlimit_address_space(), an allocation of a peer-chosen large
+ * size aborts the test (no-op under ASan). */
 void limit_address_space(void);
 void unlimit_address_space(void);
-Srv *srv_start(void);
 
 #endif /* TEST_HOSTILE_CLIENT_HELPERS_H */

@@ -787,11 +787,6 @@ const FakeMsg *fake_captured(FakeServer *fs, unsigned i)
     return g_ptr_array_index(fs->captured, i);
 }
 
-unsigned fake_n_captured(FakeServer *fs)
-{
-    return fs->captured->len;
-}
-
 unsigned fake_flood_ok(FakeServer *fs)
 {
     unsigned n;
@@ -834,18 +829,6 @@ unsigned hs_count_fds(void)
         n++;
     }
     closedir(d);
-    return n;
-}
-
-unsigned hs_count_maps(void)
-{
-    g_autofree char *text = NULL;
-    unsigned n = 0;
-
-    g_assert_true(g_file_get_contents("/proc/self/maps", &text, NULL, NULL));
-    for (const char *p = text; *p; p++) {
-        n += *p == '\n';
-    }
     return n;
 }
 

@@ -115,7 +115,6 @@ void fake_kill(FakeServer *fs);
 
 /* Messages recorded by fake_capture()/fake_dma(), in order. */
 const FakeMsg *fake_captured(FakeServer *fs, unsigned i);
-unsigned fake_n_captured(FakeServer *fs);
 /* Flood results. */
 unsigned fake_flood_ok(FakeServer *fs);
 unsigned fake_flood_errors(FakeServer *fs);
@@ -124,7 +123,6 @@ unsigned fake_flood_answered(FakeServer *fs);
 /* ---- process measurements ---- */
 
 unsigned hs_count_fds(void);
-unsigned hs_count_maps(void);
 /* Resident set size in KiB (VmRSS). */
 size_t hs_rss_kb(void);
 /* Payload of a VERSION with @json (g_free'd by the caller). */
