@@ -204,6 +204,7 @@ int vfu_handle_region_write_multi(VfuServer *srv, VfuMsg *msg, VfuReply *r);
 /* Fill @fds with the ioeventfds to poll; returns how many (<= @max). */
 size_t vfu_regions_poll_fds(VfuServer *srv, int *fds, size_t max);
 void vfu_regions_ioeventfd_fired(VfuServer *srv, int fd);
+bool vfu_regions_have_ioeventfds(VfuServer *srv);
 
 /* irq.c */
 void vfu_irqs_cleanup(VfuServer *srv);

@@ -236,6 +236,16 @@ size_t vfu_regions_poll_fds(VfuServer *srv, int *fds, size_t max)
     return n;
 }
 
+bool vfu_regions_have_ioeventfds(VfuServer *srv)
+{
+    for (int i = 0; i < VFU_MAX_REGIONS; i++) {
+        if (srv->regions[i].nr_ioeventfds) {
+            return true;
+        }
+    }
+    return false;
+}
+
 void vfu_regions_ioeventfd_fired(VfuServer *srv, int fd)
 {
     for (int i = 0; i < VFU_MAX_REGIONS; i++) {

@@ -650,9 +650,11 @@ static bool wait_events(VfuServer *srv, int timeout_ms)
 /*
  * Serve until the client goes or a stop.  The socket is read without a
  * poll() first when a message is probably there; a read finding nothing
- * costs no more than the poll would have.  Every SERVE_BURST messages read
- * that way the other fds are polled too, so that a steady stream of posted
- * writes cannot starve the ioeventfds.
+ * costs no more than the poll would have.  Not when the device has
+ * ioeventfds: one signalled before a request was sent is still handled
+ * before that request.  Every SERVE_BURST messages read that way the loop
+ * polls and drops the lock, so that a steady stream of posted writes does
+ * not keep device threads from the lock.
  */
 static void serve_loop(VfuServer *srv)
 {
@@ -676,7 +678,7 @@ static void serve_loop(VfuServer *srv)
             }
         }
         /* Another thread may have read what woke us: never block here. */
-        read_first = serve_one(srv);
+        read_first = serve_one(srv) && !vfu_regions_have_ioeventfds(srv);
         burst++;
     }
 }
