@@ -345,56 +345,73 @@ static bool container_send_map(VFIOUserContainer *c,
     return true;
 }
 
-static void container_insert(VFIOUserContainer *c, const VFIOUserDMASection *s,
-                             const ContainerPlan *p)
+/* Drop entry @i locally: no DMA request touches it once this returns. */
+static void container_remove(VFIOUserContainer *c, guint i)
+{
+    g_rw_lock_writer_lock(&c->lock);
+    g_array_remove_index(c->maps, i);
+    g_rw_lock_writer_unlock(&c->lock);
+}
+
+/*
+ * Put @s in the table before DMA_MAP is sent: the server may start DMA on
+ * the range as soon as it has accepted the map, before its reply reaches
+ * us, and such requests must be served.  Returns the entry's index.
+ */
+static guint container_insert(VFIOUserContainer *c, const VFIOUserDMASection *s,
+                              const ContainerPlan *p)
 {
     VFIOUserDMAMapEntry e = {
         .iova = s->iova,
         .size = s->size,
         .host = s->host,
-        .flags = p->flags,
+        .flags = p->flags, /* the read/write permission is final already */
         .mode = p->mode,
-        .sent_fd = p->fd >= 0,
-        .via_proc_self_mem = p->via_proc_self_mem,
     };
+    guint i = container_upper(c->maps, s->iova);
 
     g_strlcpy(e.name, s->name, sizeof(e.name));
     g_rw_lock_writer_lock(&c->lock);
-    g_array_insert_val(c->maps, container_upper(c->maps, s->iova), e);
+    g_array_insert_val(c->maps, i, e);
+    g_rw_lock_writer_unlock(&c->lock);
+    return i;
+}
+
+/* Record what was finally agreed with the server for entry @i. */
+static void container_settle(VFIOUserContainer *c, guint i,
+                             const ContainerPlan *p)
+{
+    VFIOUserDMAMapEntry *e;
+
+    g_rw_lock_writer_lock(&c->lock);
+    e = &g_array_index(c->maps, VFIOUserDMAMapEntry, i);
+    e->flags = p->flags;
+    e->mode = p->mode;
+    e->sent_fd = p->fd >= 0;
+    e->via_proc_self_mem = p->via_proc_self_mem;
     g_rw_lock_writer_unlock(&c->lock);
     g_debug("map %s iova=0x%" PRIx64 " size=0x%" PRIx64 " mode=%s fd=%s%s",
-            e.name, e.iova, e.size, vfio_user_dma_access_name(e.mode),
-            e.sent_fd ? "yes" : "no",
-            e.via_proc_self_mem ? " (/proc/self/mem)" : "");
+            e->name, e->iova, e->size, vfio_user_dma_access_name(e->mode),
+            e->sent_fd ? "yes" : "no",
+            e->via_proc_self_mem ? " (/proc/self/mem)" : "");
 }
 
 /* Send the plan; on EINVAL for mode bits, fall back once per connection. */
-static bool container_map_locked(VFIOUserContainer *c,
-                                 const VFIOUserDMASection *s, GError **errp)
+static bool container_negotiate_map(VFIOUserContainer *c,
+                                    const VFIOUserDMASection *s,
+                                    ContainerPlan *p, GError **errp)
 {
-    uint64_t pg = container_min_pgsize(c);
-    ContainerPlan p;
     int rerr;
 
-    if (!container_check(c, s, errp) || !container_plan(c, s, &p, errp)) {
-        return false;
-    }
-    if (p.fd >= 0 && (p.offset & (pg - 1))) {
-        return vfu_error_set(errp, EINVAL,
-                             "section '%s': fd offset 0x%" PRIx64
-                             " must be a multiple of the server's "
-                             "page size 0x%" PRIx64,
-                             s->name, p.offset, pg);
-    }
     if (g_atomic_int_get(&c->legacy)) {
-        container_plan_legacy(&p);
+        container_plan_legacy(p);
     }
-    if (!container_send_map(c, s, &p, &rerr, errp)) {
+    if (!container_send_map(c, s, p, &rerr, errp)) {
         return false;
     }
-    if (rerr == EINVAL && (p.flags & VFIO_USER_DMA_MAP_F_MODES)) {
-        container_plan_legacy(&p);
-        if (!container_send_map(c, s, &p, &rerr, errp)) {
+    if (rerr == EINVAL && (p->flags & VFIO_USER_DMA_MAP_F_MODES)) {
+        container_plan_legacy(p);
+        if (!container_send_map(c, s, p, &rerr, errp)) {
             return false;
         }
         if (rerr == 0) {
@@ -409,10 +426,36 @@ static bool container_map_locked(VFIOUserContainer *c,
             errp, rerr,
             "section '%s': the server refused "
             "DMA_MAP of iova=0x%" PRIx64 " size=0x%" PRIx64 " (%s): %s",
-            s->name, s->iova, s->size, vfio_user_dma_access_name(p.mode),
+            s->name, s->iova, s->size, vfio_user_dma_access_name(p->mode),
             g_strerror(rerr));
     }
-    container_insert(c, s, &p);
+    return true;
+}
+
+static bool container_map_locked(VFIOUserContainer *c,
+                                 const VFIOUserDMASection *s, GError **errp)
+{
+    uint64_t pg = container_min_pgsize(c);
+    ContainerPlan p;
+    guint i;
+
+    if (!container_check(c, s, errp) || !container_plan(c, s, &p, errp)) {
+        return false;
+    }
+    if (p.fd >= 0 && (p.offset & (pg - 1))) {
+        return vfu_error_set(errp, EINVAL,
+                             "section '%s': fd offset 0x%" PRIx64
+                             " must be a multiple of the server's "
+                             "page size 0x%" PRIx64,
+                             s->name, p.offset, pg);
+    }
+    /* map_lock is held: nobody else inserts or removes meanwhile. */
+    i = container_insert(c, s, &p);
+    if (!container_negotiate_map(c, s, &p, errp)) {
+        container_remove(c, i);
+        return false;
+    }
+    container_settle(c, i, &p);
     return true;
 }
 
@@ -425,14 +468,6 @@ bool vfio_user_container_map(VFIOUserContainer *c, const VFIOUserDMASection *s,
     ok = container_map_locked(c, s, errp);
     g_mutex_unlock(&c->map_lock);
     return ok;
-}
-
-/* Drop entry @i locally: no DMA request touches it once this returns. */
-static void container_remove(VFIOUserContainer *c, guint i)
-{
-    g_rw_lock_writer_lock(&c->lock);
-    g_array_remove_index(c->maps, i);
-    g_rw_lock_writer_unlock(&c->lock);
 }
 
 static bool container_send_unmap(VFIOUserContainer *c, uint64_t iova,
