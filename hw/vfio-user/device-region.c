@@ -19,7 +19,9 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include "device-internal.h"
 #include "vfio-user/error.h"
 #include "vfio-user/transport.h"
@@ -216,9 +218,41 @@ static bool dev_parse_caps(VFIOUserRegion *r, const uint8_t *buf, size_t len,
     return true;
 }
 
+/*
+ * Bytes of @fd that can be mapped without SIGBUS: the file size for regular
+ * files and memfds, "unbounded" for device files whose size means nothing.
+ * A server that shrinks the file after this check can still fault us; a
+ * check at map time is what the protocol allows (no seals are required).
+ */
+static uint64_t dev_fd_mappable_size(int fd)
+{
+    struct stat st;
+
+    if (fstat(fd, &st) < 0) {
+        return 0;
+    }
+    return S_ISREG(st.st_mode) ? (uint64_t)st.st_size : UINT64_MAX;
+}
+
+/* Is @fd an eventfd?  (Anything else could block or lie about writes.) */
+static bool dev_fd_is_eventfd(int fd)
+{
+    char path[64], link[64];
+    ssize_t n;
+
+    g_snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    n = readlink(path, link, sizeof(link) - 1);
+    if (n < 0) {
+        return false;
+    }
+    link[n] = '\0';
+    return strcmp(link, "anon_inode:[eventfd]") == 0;
+}
+
 /* mmap every area of @r; an area that fails stays on messages. */
 static void dev_region_map(VFIOUserRegion *r)
 {
+    uint64_t fd_size = dev_fd_mappable_size(r->fd);
     int prot = 0;
 
     if (r->flags & VFIO_REGION_INFO_FLAG_READ) {
@@ -235,6 +269,14 @@ static void dev_region_map(VFIOUserRegion *r)
             g_message("region %u: area %u cannot be mapped, using "
                       "messages",
                       r->index, i);
+            continue;
+        }
+        if (r->offset + off > fd_size || size > fd_size - (r->offset + off)) {
+            g_message("region %u: area %u (offset 0x%" PRIx64
+                      ", size 0x%" PRIx64
+                      ") lies beyond the end of the region fd; "
+                      "using messages",
+                      r->index, i, off, size);
             continue;
         }
         p = mmap(NULL, size, prot, MAP_SHARED, r->fd, r->offset + off);
@@ -343,11 +385,23 @@ static bool dev_io_fd_entry(VFIOUserRegion *r, const VFIOUserSubRegionIOFd *e,
                              "0x%x, size %" PRIu64 ")",
                              e->flags, e->size);
     }
+    if (!dev_fd_is_eventfd(fds[e->fd_index])) {
+        return vfu_error_set(errp, EPROTO,
+                             "io fd %u for region %u is not an eventfd",
+                             e->fd_index, r->index);
+    }
     out->fd = fcntl(fds[e->fd_index], F_DUPFD_CLOEXEC, 0);
     if (out->fd < 0) {
         return vfu_error_set(errp, errno, "cannot keep an ioeventfd: %s",
                              g_strerror(errno));
     }
+    /*
+     * A server that never reads its eventfd lets the counter fill up, and a
+     * blocking write would then hang the guest access: write non-blocking
+     * and fall back to a message (the flag is shared with the server's
+     * descriptor; a server polls its ioeventfds anyway).
+     */
+    fcntl(out->fd, F_SETFL, fcntl(out->fd, F_GETFL) | O_NONBLOCK);
     out->offset = e->offset;
     out->size = e->size;
     out->datamatch = e->datamatch;
