@@ -82,7 +82,6 @@ struct VFIOUserProxy {
     size_t max_msg_size; /* largest message the receive thread accepts */
     size_t max_fds;      /* fds accepted per received message */
     GThread *thread;
-    int wake_fd;      /* eventfd: asks the receive thread to leave poll() */
     uint32_t poll_us; /* spin this long before sleeping; 0 = never */
 
     GMutex lock; /* guards every field from here to send_lock */
@@ -113,8 +112,6 @@ struct VFIOUserProxy {
      */
     VFIOUserWaiter *reader;
     bool rx_reading;
-    bool rx_polling;    /* the receive thread sits in poll() */
-    bool rx_kicked;     /* a caller asked it (wake_fd) to leave poll() */
     bool rx_asleep;     /* the receive thread waits on rx_cond untimed */
     GCond rx_cond;      /* wakes the receive thread */
     gint64 released_at; /* when a caller last gave the token back */
@@ -163,9 +160,6 @@ bool vfio_user_proxy_recv_one(VFIOUserProxy *proxy, bool on_rx, GError **errp);
  * caller, else to nobody (the receive thread takes it back later).
  */
 void vfio_user_proxy_pass_token_locked(VFIOUserProxy *proxy);
-
-/* proxy-recv.c: ask the receive thread, if in poll(), to give it up. */
-void vfio_user_proxy_kick_rx_locked(VFIOUserProxy *proxy);
 
 /*
  * proxy-recv.c: as the calling token holder, read (and pass on) one

@@ -10,11 +10,11 @@
  * the receive thread.  When reading fails, the reader fails the
  * connection; the receive thread then stops and runs the failure notify.
  *
- * The receive thread reads (in poll(), with an eventfd to call it off)
- * while no call is in progress, so server requests and hang-ups are seen
- * at once then.  While callers read it sleeps; it takes the token back
- * PROXY_IDLE_WINDOW_US after the last call ended, so back-to-back calls
- * never wake it.
+ * The receive thread reads (in poll()) while no call is in progress, so
+ * server requests and hang-ups are seen at once then.  The first reply
+ * it delivers to a caller makes it give the token up; while callers read
+ * it sleeps, and it takes the token back PROXY_IDLE_WINDOW_US after the
+ * last call ended, so back-to-back calls never wake it.
  *
  * Once a message has started, a server that stops sending for twice the
  * message timeout fails the connection with ETIMEDOUT (SO_RCVTIMEO, see
@@ -30,7 +30,6 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "proxy-internal.h"
 #include "vfio-user/error.h"
@@ -373,21 +372,6 @@ void vfio_user_proxy_pass_token_locked(VFIOUserProxy *proxy)
     }
 }
 
-/* Ask the receive thread, if it sits in poll(), to give the token up. */
-void vfio_user_proxy_kick_rx_locked(VFIOUserProxy *proxy)
-{
-    uint64_t one = 1;
-
-    if (proxy->rx_reading && proxy->rx_polling && !proxy->rx_kicked) {
-        proxy->rx_kicked = true;
-        if (write(proxy->wake_fd, &one, sizeof(one)) != sizeof(one)) {
-            /* Only a full counter refuses: a wake-up is pending anyway. */
-            proxy_trace("vfio-user: %s: eventfd write: %s", proxy->path,
-                        g_strerror(errno));
-        }
-    }
-}
-
 /*
  * Wait (spinning first for up to poll_us) until the socket is readable or
  * @deadline passes; no lock held.  0 when the time ran out.
@@ -482,41 +466,27 @@ static bool proxy_rx_forwarded_locked(VFIOUserProxy *proxy, GError **errp)
 
 /*
  * As the token holder with no caller queued: wait in poll() for a message
- * (read and handle it) or for a caller's kick (give the token up, even if
- * a message is there: the caller reads it).  proxy->lock held.
+ * and handle it.  A reply that reached its caller means calls are going
+ * on: give the token up, so that the next calls read their own replies.
+ * proxy->lock held.
  */
 static bool proxy_rx_poll_locked(VFIOUserProxy *proxy, GError **errp)
 {
-    struct pollfd pfd[2] = {
-        {.fd = proxy->sock, .events = POLLIN},
-        {.fd = proxy->wake_fd, .events = POLLIN},
-    };
-    uint64_t count;
-    bool ok = true;
+    struct pollfd pfd = {.fd = proxy->sock, .events = POLLIN};
+    uint64_t replies = proxy->stats.replies;
+    bool ok;
     int r;
 
-    proxy->rx_polling = true;
     g_mutex_unlock(&proxy->lock);
     do {
-        r = poll(pfd, 2, -1);
+        r = poll(&pfd, 1, -1);
     } while (r < 0 && errno == EINTR);
-    if (pfd[1].revents && read(proxy->wake_fd, &count, sizeof(count)) < 0) {
-        proxy_trace("vfio-user: %s: eventfd read: %s", proxy->path,
-                    g_strerror(errno));
-    }
+    ok = r > 0
+             ? vfio_user_proxy_recv_one(proxy, true, errp)
+             : vfu_error_set(errp, errno, "poll failed: %s", g_strerror(errno));
     g_mutex_lock(&proxy->lock);
-    proxy->rx_polling = false;
-    if (r < 0) {
-        return vfu_error_set(errp, errno, "poll failed: %s", g_strerror(errno));
-    }
-    if (proxy->rx_kicked) {
-        /* A caller is about to wait for a reply: let it read that. */
-        proxy->rx_kicked = false;
+    if (ok && proxy->stats.replies != replies) {
         vfio_user_proxy_pass_token_locked(proxy);
-    } else if (pfd[0].revents) {
-        g_mutex_unlock(&proxy->lock);
-        ok = vfio_user_proxy_recv_one(proxy, true, errp);
-        g_mutex_lock(&proxy->lock);
     }
     return ok;
 }

@@ -25,7 +25,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -176,12 +175,6 @@ static bool proxy_start_thread(VFIOUserProxy *proxy, GError **errp)
 {
     GError *err = NULL;
 
-    proxy->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (proxy->wake_fd < 0) {
-        return vfu_error_set(errp, errno,
-                             "vfio-user: %s: cannot create an eventfd: %s",
-                             proxy->path, g_strerror(errno));
-    }
     proxy->thread = g_thread_try_new("vfio-user-rx",
                                      vfio_user_proxy_thread_main, proxy, &err);
     if (!proxy->thread) {
@@ -200,7 +193,6 @@ static VFIOUserProxy *proxy_new(int sock, char *path,
     VFIOUserProxy *proxy = g_new0(VFIOUserProxy, 1);
 
     proxy->sock = sock;
-    proxy->wake_fd = -1;
     proxy->path = path;
     proxy->timeout_ms = opts && opts->msg_timeout_ms
                             ? opts->msg_timeout_ms
@@ -317,9 +309,6 @@ void vfio_user_proxy_destroy(VFIOUserProxy *proxy)
         g_thread_unref(proxy->thread);
     }
     close(proxy->sock);
-    if (proxy->wake_fd >= 0) {
-        close(proxy->wake_fd);
-    }
     g_clear_error(&proxy->fail_err);
     g_cond_clear(&proxy->rx_cond);
     g_cond_clear(&proxy->users_cond);
@@ -642,11 +631,6 @@ bool vfio_user_proxy_call(VFIOUserProxy *proxy, VFIOUserRequest *req,
     g_cond_init(&w.cond);
     proxy->slots[w.id % PROXY_SLOTS] = &w;
     proxy->stats.requests++;
-    /*
-     * Have the receive thread leave poll() before the reply can come, so
-     * that we read it ourselves (unless it is busy with a message).
-     */
-    vfio_user_proxy_kick_rx_locked(proxy);
     g_mutex_unlock(&proxy->lock);
 
     vfu_hdr_init(&hdr, w.id, req->cmd, sizeof(hdr) + len,
