@@ -136,6 +136,11 @@ static bool proxy_send_msg(VFIOUserProxy *proxy, VFIOUserHdr *hdr,
     }
     if (err->code == EPIPE || err->code == ECONNRESET) {
         err->code = ECONNRESET;
+    } else if (err->code == EAGAIN || err->code == EWOULDBLOCK) {
+        g_clear_error(&err);
+        vfu_error_set(&err, ETIMEDOUT,
+                      "the server took nothing for %u ms (stopped reading)",
+                      proxy->timeout_ms);
     }
     /* EBADF/EINVAL are refused before any byte moves: the stream is fine. */
     if (err->code != EBADF && err->code != EINVAL) {
@@ -152,20 +157,30 @@ static bool proxy_send_msg(VFIOUserProxy *proxy, VFIOUserHdr *hdr,
 /* ---- Connection set-up (negotiation: proxy-version.c) ---- */
 
 /*
- * Bound every read after negotiation: once a message has started, a
- * server that sends nothing more for twice the message timeout gets
- * EAGAIN, reported as a stall (ETIMEDOUT), instead of blocking whoever
- * reads (and any lock a handler holds) forever.  The wait for the start of
- * a message is a poll() and is not bounded by this.
+ * Bound every read and write after negotiation.  Once a message has
+ * started, a server that sends nothing more for twice the message timeout
+ * gets EAGAIN, reported as a stall (ETIMEDOUT), instead of blocking
+ * whoever reads (and any lock a handler holds) forever; the wait for the
+ * start of a message is a poll() and is not bounded by this.  A server
+ * that takes no byte of what we send for a whole message timeout has
+ * stopped reading: the send fails the same way, so that a vCPU posting
+ * writes never hangs.
  */
-static bool proxy_bound_reads(VFIOUserProxy *proxy, GError **errp)
+static bool proxy_bound_io(VFIOUserProxy *proxy, GError **errp)
 {
     uint64_t ms = 2 * (uint64_t)proxy->timeout_ms;
-    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    struct timeval rtv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    struct timeval stv = {.tv_sec = proxy->timeout_ms / 1000,
+                          .tv_usec = (proxy->timeout_ms % 1000) * 1000};
+    int r;
 
-    if (setsockopt(proxy->sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+    r = setsockopt(proxy->sock, SOL_SOCKET, SO_RCVTIMEO, &rtv, sizeof(rtv));
+    if (r == 0) {
+        r = setsockopt(proxy->sock, SOL_SOCKET, SO_SNDTIMEO, &stv, sizeof(stv));
+    }
+    if (r < 0) {
         return vfu_error_set(errp, errno,
-                             "vfio-user: %s: cannot set a receive timeout: %s",
+                             "vfio-user: %s: cannot set socket timeouts: %s",
                              proxy->path, g_strerror(errno));
     }
     return true;
@@ -218,7 +233,7 @@ static VFIOUserProxy *proxy_new(int sock, char *path,
     proxy->max_fds = MIN(proxy->ours.max_msg_fds, VFU_MAX_FDS);
     proxy->max_msg_size = sizeof(VFIOUserHdr) + PROXY_HDR_ALLOWANCE +
                           proxy->caps.max_data_xfer_size;
-    if (!proxy_bound_reads(proxy, errp) || !proxy_start_thread(proxy, errp)) {
+    if (!proxy_bound_io(proxy, errp) || !proxy_start_thread(proxy, errp)) {
         vfio_user_proxy_destroy(proxy);
         return NULL;
     }

@@ -845,6 +845,51 @@ static void test_stalled_reply(void)
     gate_clear(&done);
 }
 
+static void script_stop_reading(int sock, void *opaque)
+{
+    srv_version(sock);
+    gate_wait(opaque);
+}
+
+/*
+ * A server that stops reading: once the socket is full, a send that moves
+ * nothing for the message timeout fails with ETIMEDOUT and fails the
+ * connection, instead of blocking the caller (a vCPU) forever.
+ */
+static void test_server_stops_reading(void)
+{
+    g_autofree char *data = g_malloc0(60000);
+    struct iovec iov = {data, 60000};
+    VFIOUserRequest req = {
+        .cmd = VFIO_USER_REGION_WRITE,
+        .iov = &iov,
+        .iovcnt = 1,
+    };
+    GError *err = NULL;
+    Gate gate;
+    Peer *p;
+    VFIOUserProxy *proxy;
+    unsigned sent = 0;
+    gint64 t0;
+
+    gate_init(&gate);
+    p = peer_start(script_stop_reading, &gate);
+    proxy = client_new(p, 100);
+    t0 = g_get_monotonic_time();
+    while (vfio_user_proxy_post(proxy, &req, &err)) {
+        g_assert_cmpuint(++sent, <, 1000); /* the socket fills long before */
+    }
+    g_assert_cmpint(g_get_monotonic_time() - t0, >=,
+                    100 * G_TIME_SPAN_MILLISECOND);
+    assert_error(err, ETIMEDOUT, "stopped reading");
+    g_clear_error(&err);
+    g_assert_cmpint(vfio_user_proxy_state(proxy), ==, VFIO_PROXY_ERROR);
+    gate_open(&gate);
+    vfio_user_proxy_close(proxy);
+    peer_join(p);
+    gate_clear(&gate);
+}
+
 typedef struct NotifyCount {
     Gate gate;
     int calls;
@@ -1717,6 +1762,8 @@ int main(int argc, char **argv)
     g_test_add_func("/proxy/call/id-wrap", test_id_wrap);
     g_test_add_func("/proxy/fail/timeout-late-reply", test_timeout_late_reply);
     g_test_add_func("/proxy/fail/stalled-reply", test_stalled_reply);
+    g_test_add_func("/proxy/fail/server-stops-reading",
+                    test_server_stops_reading);
     g_test_add_data_func("/proxy/fail/stalled-request-payload",
                          GINT_TO_POINTER(false), test_stalled_request);
     g_test_add_data_func("/proxy/fail/stalled-request-discard",
