@@ -31,6 +31,9 @@ static const PropHelp device_props[] = {
     {"dma-access", "auto|mmap|file-io|message", "auto",
      "how the server reaches guest RAM"},
     {"x-msg-timeout", "uint32", "5000", "reply timeout in milliseconds"},
+    {"x-poll-us", "uint32", "0",
+     "busy-poll this long for a reply before sleeping (helps when the "
+     "server runs on another CPU)"},
     {"x-no-posted-writes", "bool", "off",
      "wait for a reply to every BAR write"},
     {"x-no-write-multi", "bool", "off",
@@ -354,6 +357,14 @@ static bool device_prop(VFIOUserPCIOptions *d, const KeyVal *kv, GError **errp)
                                  kv->val);
         }
         d->msg_timeout_ms = v;
+    } else if (!strcmp(kv->key, "x-poll-us")) {
+        if (!parse_uint_max(kv->val, 1000000, &v)) {
+            return vfu_error_set(errp, EINVAL,
+                                 "x-poll-us: expected microseconds "
+                                 "from 0 to 1000000, got '%s'",
+                                 kv->val);
+        }
+        d->poll_us = v;
     } else if (!strcmp(kv->key, "x-no-posted-writes")) {
         if (!vmm_parse_bool(kv->val, &d->no_posted_writes)) {
             return vfu_error_set(errp, EINVAL,

@@ -692,9 +692,10 @@ static void vupci_info(PCIDevice *d, GString *out)
     g_string_append_printf(out, "  caps: %s\n", caps);
     g_string_append_printf(out,
                            "  dma-access %s, x-msg-timeout %u ms, "
-                           "posted writes %s, interrupts %s (vectors: %u)\n",
+                           "x-poll-us %u, posted writes %s, "
+                           "interrupts %s (vectors: %u)\n",
                            vfio_user_dma_access_name(dev->opts.dma_access),
-                           dev->opts.msg_timeout_ms,
+                           dev->opts.msg_timeout_ms, dev->opts.poll_us,
                            dev->vdev.posted_writes ? "on" : "off",
                            modes[dev->irq_mode], dev->nr_vectors);
     vupci_info_maps(dev, out);
@@ -764,6 +765,7 @@ static bool vupci_connect(VFIOUserPCIDevice *dev, Machine *m, GError **errp)
 
     vfio_user_proxy_options_init(&popts);
     popts.msg_timeout_ms = dev->opts.msg_timeout_ms;
+    popts.poll_us = dev->opts.poll_us;
     dev->proxy = vfio_user_proxy_connect(dev->opts.socket, &popts, errp);
     if (!dev->proxy) {
         return false;

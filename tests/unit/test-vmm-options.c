@@ -74,18 +74,18 @@ static void test_full_command_line(void)
     HostMemoryOptions *m;
     VFIOUserPCIOptions *d;
 
-    g_assert_true(
-        parse(&o, &err, "-m", "64M", "-object",
-              "memory-backend-file,id=ram0,size=64M,"
-              "mem-path=/tmp/a,,b,share=on,offset=2M",
-              "-machine", "vfio-user-vmm,memory-backend=ram0", "-device",
-              "vfio-user-pci,socket=/s1,id=edu0,"
-              "dma-access=file-io,x-msg-timeout=250,"
-              "x-no-posted-writes=on,x-pci-vendor-id=0x1af4,"
-              "x-pci-sub-device-id=17",
-              "--device", "vfio-user-pci,socket=/s2", "-qtest",
-              "unix:/tmp/q.sock", "-monitor", "unix:/tmp/m.sock,server,nowait",
-              "-D", "/tmp/log", "-pidfile", "/tmp/pid", NULL));
+    g_assert_true(parse(
+        &o, &err, "-m", "64M", "-object",
+        "memory-backend-file,id=ram0,size=64M,"
+        "mem-path=/tmp/a,,b,share=on,offset=2M",
+        "-machine", "vfio-user-vmm,memory-backend=ram0", "-device",
+        "vfio-user-pci,socket=/s1,id=edu0,"
+        "dma-access=file-io,x-msg-timeout=250,x-poll-us=40,"
+        "x-no-posted-writes=on,x-no-write-multi=on,x-pci-vendor-id=0x1af4,"
+        "x-pci-sub-device-id=17",
+        "--device", "vfio-user-pci,socket=/s2", "-qtest", "unix:/tmp/q.sock",
+        "-monitor", "unix:/tmp/m.sock,server,nowait", "-D", "/tmp/log",
+        "-pidfile", "/tmp/pid", NULL));
     g_assert_no_error(err);
     g_assert_null(o.print);
     g_assert_cmpuint(o.ram_size, ==, 64ULL << 20);
@@ -102,6 +102,8 @@ static void test_full_command_line(void)
     g_assert_cmpstr(d->id, ==, "edu0");
     g_assert_cmpint(d->dma_access, ==, VFIO_USER_DMA_ACCESS_FILE_IO);
     g_assert_cmpuint(d->msg_timeout_ms, ==, 250);
+    g_assert_cmpuint(d->poll_us, ==, 40);
+    g_assert_true(d->no_write_multi);
     g_assert_true(d->no_posted_writes);
     g_assert_cmpint(d->vendor_id, ==, 0x1af4);
     g_assert_cmpint(d->device_id, ==, -1);
@@ -150,6 +152,12 @@ static void test_errors(void)
     EXPECT_ERROR("-device vfio-user-pci: x-msg-timeout: expected "
                  "milliseconds from 1 to 4294967295, got '0'",
                  "-device", "vfio-user-pci,socket=/s,x-msg-timeout=0");
+    EXPECT_ERROR("-device vfio-user-pci: x-poll-us: expected microseconds "
+                 "from 0 to 1000000, got '2000000'",
+                 "-device", "vfio-user-pci,socket=/s,x-poll-us=2000000");
+    EXPECT_ERROR("-device vfio-user-pci: x-no-write-multi: expected on or "
+                 "off, got 'maybe'",
+                 "-device", "vfio-user-pci,socket=/s,x-no-write-multi=maybe");
     EXPECT_ERROR("-device vfio-user-pci: x-pci-vendor-id: expected a number "
                  "from 0 to 0xffff, got '0x10000'",
                  "-device", "vfio-user-pci,socket=/s,x-pci-vendor-id=0x10000");

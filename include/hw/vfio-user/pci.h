@@ -32,6 +32,7 @@ typedef struct VFIOUserPCIOptions {
     char *socket; /* required */
     VFIOUserDMAAccess dma_access;
     uint32_t msg_timeout_ms;
+    uint32_t poll_us; /* x-poll-us: spin before sleeping on a reply */
     bool no_posted_writes;
     bool no_write_multi; /* x-no-write-multi: never batch posted writes */
     int32_t vendor_id;   /* x-pci-*: -1 = take the server's */
