@@ -98,8 +98,8 @@ static bool get_uint(JsonObject *o, const char *key, uint64_t max,
     }
     if (!JSON_NODE_HOLDS_VALUE(n) ||
         json_node_get_value_type(n) != G_TYPE_INT64) {
-        return vfu_error_set(errp, EINVAL,
-                             "capability '%s' must be an integer", key);
+        return vfu_error_set(errp, EINVAL, "capability '%s' must be an integer",
+                             key);
     }
     v = json_node_get_int(n);
     if (v < 0 || (uint64_t)v > max) {
@@ -112,8 +112,7 @@ static bool get_uint(JsonObject *o, const char *key, uint64_t max,
     return true;
 }
 
-static bool get_bool(JsonObject *o, const char *key, bool *out,
-                     GError **errp)
+static bool get_bool(JsonObject *o, const char *key, bool *out, GError **errp)
 {
     JsonNode *n = json_object_get_member(o, key);
 
@@ -122,8 +121,8 @@ static bool get_bool(JsonObject *o, const char *key, bool *out,
     }
     if (!JSON_NODE_HOLDS_VALUE(n) ||
         json_node_get_value_type(n) != G_TYPE_BOOLEAN) {
-        return vfu_error_set(errp, EINVAL,
-                             "capability '%s' must be a boolean", key);
+        return vfu_error_set(errp, EINVAL, "capability '%s' must be a boolean",
+                             key);
     }
     *out = json_node_get_boolean(n);
     return true;
@@ -151,8 +150,7 @@ static bool parse_migration(JsonObject *caps_obj, VFIOUserCaps *caps,
     return true;
 }
 
-static bool parse_caps_object(JsonObject *c, VFIOUserCaps *caps,
-                              GError **errp)
+static bool parse_caps_object(JsonObject *c, VFIOUserCaps *caps, GError **errp)
 {
     uint64_t fds = caps->max_msg_fds, xfer = caps->max_data_xfer_size;
     uint64_t pg = caps->pgsizes, maps = caps->max_dma_maps;
@@ -174,7 +172,8 @@ static bool parse_caps_object(JsonObject *c, VFIOUserCaps *caps,
     if (!(pg & VFIO_USER_DEF_PGSIZES)) {
         return vfu_error_set(errp, EINVAL,
                              "capability 'pgsizes' = 0x%" PRIx64
-                             " does not include 4 KiB pages", pg);
+                             " does not include 4 KiB pages",
+                             pg);
     }
     if (maps == 0) {
         return vfu_error_set(errp, EINVAL,
@@ -201,8 +200,7 @@ static bool parse_json(const char *json, size_t len, VFIOUserCaps *caps,
     }
     if (!json_parser_get_root(parser) ||
         !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
-        return vfu_error_set(errp, EINVAL,
-                             "version JSON must be an object");
+        return vfu_error_set(errp, EINVAL, "version JSON must be an object");
     }
     root = json_node_get_object(json_parser_get_root(parser));
     c = json_object_get_member(root, "capabilities");
@@ -210,14 +208,13 @@ static bool parse_json(const char *json, size_t len, VFIOUserCaps *caps,
         return true;
     }
     if (!JSON_NODE_HOLDS_OBJECT(c)) {
-        return vfu_error_set(errp, EINVAL,
-                             "'capabilities' must be an object");
+        return vfu_error_set(errp, EINVAL, "'capabilities' must be an object");
     }
     return parse_caps_object(json_node_get_object(c), caps, errp);
 }
 
-bool vfu_caps_parse_version(const void *payload, size_t len,
-                            VFIOUserCaps *caps, GError **errp)
+bool vfu_caps_parse_version(const void *payload, size_t len, VFIOUserCaps *caps,
+                            GError **errp)
 {
     VFIOUserVersion v;
     const char *json;
@@ -232,8 +229,8 @@ bool vfu_caps_parse_version(const void *payload, size_t len,
     if (v.major != VFIO_USER_MAJOR_VER) {
         return vfu_error_set(errp, EINVAL,
                              "peer speaks protocol %u.%u; only major %u is "
-                             "supported", v.major, v.minor,
-                             VFIO_USER_MAJOR_VER);
+                             "supported",
+                             v.major, v.minor, VFIO_USER_MAJOR_VER);
     }
     caps->major = v.major;
     caps->minor = v.minor;
@@ -268,8 +265,8 @@ bool vfu_caps_merge(const VFIOUserCaps *ours, const VFIOUserCaps *theirs,
     m = *ours;
     m.minor = MIN(ours->minor, theirs->minor);
     m.max_msg_fds = MIN(ours->max_msg_fds, theirs->max_msg_fds);
-    m.max_data_xfer_size = MIN(ours->max_data_xfer_size,
-                               theirs->max_data_xfer_size);
+    m.max_data_xfer_size =
+        MIN(ours->max_data_xfer_size, theirs->max_data_xfer_size);
     m.max_data_xfer_size = MIN(m.max_data_xfer_size, VFU_CAPS_MAX_XFER);
     m.max_dma_maps = MIN(ours->max_dma_maps, theirs->max_dma_maps);
     m.pgsizes = ours->pgsizes & theirs->pgsizes;
@@ -287,11 +284,10 @@ bool vfu_caps_merge(const VFIOUserCaps *ours, const VFIOUserCaps *theirs,
 
 char *vfu_caps_describe(const VFIOUserCaps *caps)
 {
-    return g_strdup_printf("version %u.%u, max_msg_fds %u, "
-                           "max_data_xfer_size %" PRIu64 ", pgsizes 0x%"
-                           PRIx64 ", max_dma_maps %u, write_multiple %s",
-                           caps->major, caps->minor, caps->max_msg_fds,
-                           caps->max_data_xfer_size, caps->pgsizes,
-                           caps->max_dma_maps,
-                           caps->write_multiple ? "yes" : "no");
+    return g_strdup_printf(
+        "version %u.%u, max_msg_fds %u, "
+        "max_data_xfer_size %" PRIu64 ", pgsizes 0x%" PRIx64
+        ", max_dma_maps %u, write_multiple %s",
+        caps->major, caps->minor, caps->max_msg_fds, caps->max_data_xfer_size,
+        caps->pgsizes, caps->max_dma_maps, caps->write_multiple ? "yes" : "no");
 }

@@ -8,7 +8,7 @@
 #include <stdarg.h>
 #include "vfio-user/error.h"
 
-G_DEFINE_QUARK(vfio-user-error-quark, vfu_error)
+G_DEFINE_QUARK(vfio - user - error - quark, vfu_error)
 
 bool vfu_error_set(GError **errp, int errnum, const char *fmt, ...)
 {
@@ -16,8 +16,7 @@ bool vfu_error_set(GError **errp, int errnum, const char *fmt, ...)
 
     if (errp) {
         va_start(ap, fmt);
-        g_propagate_error(errp,
-                          g_error_new_valist(VFU_ERROR, errnum, fmt, ap));
+        g_propagate_error(errp, g_error_new_valist(VFU_ERROR, errnum, fmt, ap));
         va_end(ap);
     }
     return false;

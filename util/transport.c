@@ -89,7 +89,7 @@ bool vfu_msg_sendv(int sock, const struct iovec *iov_in, int iovcnt,
         char buf[CMSG_SPACE(sizeof(int) * VFU_MAX_FDS)];
         struct cmsghdr align;
     } ctl;
-    struct msghdr msg = { 0 };
+    struct msghdr msg = {0};
     size_t left;
 
     if (iovcnt < 1 || iovcnt > VFU_MAX_IOV) {
@@ -140,8 +140,8 @@ bool vfu_msg_send(int sock, const VFIOUserHdr *hdr, const void *payload,
                   size_t len, const int *fds, size_t nfds, GError **errp)
 {
     struct iovec iov[2] = {
-        { .iov_base = (void *)hdr, .iov_len = sizeof(*hdr) },
-        { .iov_base = (void *)payload, .iov_len = len },
+        {.iov_base = (void *)hdr, .iov_len = sizeof(*hdr)},
+        {.iov_base = (void *)payload, .iov_len = len},
     };
 
     return vfu_msg_sendv(sock, iov, len ? 2 : 1, fds, nfds, errp);
@@ -163,8 +163,8 @@ bool vfu_msg_send_error(int sock, const VFIOUserHdr *req, int errnum,
  * Returns false when the control data was truncated or malformed (all fds
  * of this call closed, *@nfds untouched beyond what was already stored).
  */
-static bool take_fds(struct msghdr *msg, int *fds, size_t *nfds,
-                     size_t max_fds, bool accept_fds, size_t *dropped)
+static bool take_fds(struct msghdr *msg, int *fds, size_t *nfds, size_t max_fds,
+                     bool accept_fds, size_t *dropped)
 {
     bool ok = !(msg->msg_flags & MSG_CTRUNC);
 
@@ -254,7 +254,7 @@ static bool recv_exact(int sock, struct iovec *iov, int iovcnt, int *fds,
 bool vfu_msg_recv_hdr(int sock, VFIOUserHdr *hdr, int *fds, size_t *nfds,
                       size_t max_fds, size_t max_msg_size, GError **errp)
 {
-    struct iovec iov = { .iov_base = hdr, .iov_len = sizeof(*hdr) };
+    struct iovec iov = {.iov_base = hdr, .iov_len = sizeof(*hdr)};
     int dummy[1];
     unsigned type;
 
@@ -278,8 +278,8 @@ bool vfu_msg_recv_hdr(int sock, VFIOUserHdr *hdr, int *fds, size_t *nfds,
         *nfds = 0;
         if (type > VFIO_USER_F_TYPE_REPLY) {
             return vfu_error_set(errp, EPROTO,
-                                 "message %u (%s) has unknown type %u",
-                                 hdr->id, vfu_cmd_name(hdr->cmd), type);
+                                 "message %u (%s) has unknown type %u", hdr->id,
+                                 vfu_cmd_name(hdr->cmd), type);
         }
         return vfu_error_set(errp, EPROTO,
                              "message %u (%s) has size %u, outside [%zu, %zu]",
@@ -306,7 +306,7 @@ bool vfu_msg_recv_bodyv(int sock, struct iovec *iov_in, int iovcnt,
 
 bool vfu_msg_recv_body(int sock, void *buf, size_t len, GError **errp)
 {
-    struct iovec iov = { .iov_base = buf, .iov_len = len };
+    struct iovec iov = {.iov_base = buf, .iov_len = len};
 
     return vfu_msg_recv_bodyv(sock, &iov, 1, errp);
 }

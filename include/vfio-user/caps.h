@@ -42,8 +42,8 @@ char *vfu_caps_to_json(const VFIOUserCaps *caps);
  * or absurd value (max_data_xfer_size 0, pgsizes without 4 KiB...) or a
  * major version other than 0 are EINVAL with a message naming the key.
  */
-bool vfu_caps_parse_version(const void *payload, size_t len,
-                            VFIOUserCaps *caps, GError **errp);
+bool vfu_caps_parse_version(const void *payload, size_t len, VFIOUserCaps *caps,
+                            GError **errp);
 
 /*
  * Build a VERSION payload for @caps: returns a g_malloc'd buffer of *@len

@@ -21,9 +21,9 @@
 #endif
 
 #define VFU_PACKED __attribute__((packed))
-#define VFU_CHECK_SIZE(type, n) \
+#define VFU_CHECK_SIZE(type, n)                                                \
     _Static_assert(sizeof(type) == (n), #type " must be " #n " bytes")
-#define VFU_CHECK_OFF(type, field, n) \
+#define VFU_CHECK_OFF(type, field, n)                                          \
     _Static_assert(offsetof(type, field) == (n), #type "." #field " offset")
 
 /* Protocol version this project speaks.  Any minor of major 0 is accepted. */
@@ -55,7 +55,7 @@ enum vfio_user_command {
 
 /* ---- Header: 16 bytes in front of every message ---- */
 
-#define VFIO_USER_F_TYPE_MASK 0xfu   /* bits 0-3: message type */
+#define VFIO_USER_F_TYPE_MASK 0xfu /* bits 0-3: message type */
 #define VFIO_USER_F_TYPE_REQUEST 0x0u
 #define VFIO_USER_F_TYPE_REPLY 0x1u
 #define VFIO_USER_F_NO_REPLY (1u << 4) /* request: sender wants no reply */
@@ -95,10 +95,10 @@ VFU_CHECK_SIZE(VFIOUserVersion, 4);
 #define VFIO_USER_DMA_MAP_F_WRITE (1u << 1)
 #define VFIO_USER_DMA_MAP_F_MODE_MMAP (1u << 2)    /* mmap() the sent fd */
 #define VFIO_USER_DMA_MAP_F_MODE_FILE_IO (1u << 3) /* pread/pwrite the fd */
-#define VFIO_USER_DMA_MAP_F_MODES \
+#define VFIO_USER_DMA_MAP_F_MODES                                              \
     (VFIO_USER_DMA_MAP_F_MODE_MMAP | VFIO_USER_DMA_MAP_F_MODE_FILE_IO)
-#define VFIO_USER_DMA_MAP_F_ALL \
-    (VFIO_USER_DMA_MAP_F_READ | VFIO_USER_DMA_MAP_F_WRITE | \
+#define VFIO_USER_DMA_MAP_F_ALL                                                \
+    (VFIO_USER_DMA_MAP_F_READ | VFIO_USER_DMA_MAP_F_WRITE |                    \
      VFIO_USER_DMA_MAP_F_MODES)
 
 typedef struct VFU_PACKED VFIOUserDMAMap {
@@ -147,12 +147,12 @@ VFU_CHECK_SIZE(VFIOUserDeviceInfo, 16);
 /* ---- DEVICE_GET_REGION_INFO (5): followed by a capability chain ---- */
 
 typedef struct VFU_PACKED VFIOUserRegionInfo {
-    uint32_t argsz;      /* request: reply room; reply: size needed */
-    uint32_t flags;      /* VFIO_REGION_INFO_FLAG_{READ,WRITE,MMAP,CAPS} */
+    uint32_t argsz; /* request: reply room; reply: size needed */
+    uint32_t flags; /* VFIO_REGION_INFO_FLAG_{READ,WRITE,MMAP,CAPS} */
     uint32_t index;
     uint32_t cap_offset; /* from the start of this struct; 0 = none */
     uint64_t size;
-    uint64_t offset;     /* mmap offset in the region fd */
+    uint64_t offset; /* mmap offset in the region fd */
 } VFIOUserRegionInfo;
 VFU_CHECK_SIZE(VFIOUserRegionInfo, 32);
 VFU_CHECK_OFF(VFIOUserRegionInfo, cap_offset, 12);
@@ -160,9 +160,9 @@ VFU_CHECK_OFF(VFIOUserRegionInfo, size, 16);
 VFU_CHECK_OFF(VFIOUserRegionInfo, offset, 24);
 
 typedef struct VFU_PACKED VFIOUserCapHdr {
-    uint16_t id;      /* VFIO_REGION_INFO_CAP_* */
+    uint16_t id; /* VFIO_REGION_INFO_CAP_* */
     uint16_t version;
-    uint32_t next;    /* from the start of the region info; 0 = last */
+    uint32_t next; /* from the start of the region info; 0 = last */
 } VFIOUserCapHdr;
 VFU_CHECK_SIZE(VFIOUserCapHdr, 8);
 
@@ -264,8 +264,8 @@ VFU_CHECK_OFF(VFIOUserDMARW, count, 8);
 
 /* ---- REGION_WRITE_MULTI (15), with the write_multiple capability ---- */
 
-#define VFIO_USER_MULTI_DATA 8   /* bytes of data per write, at most */
-#define VFIO_USER_MULTI_MAX 200  /* writes per message (our limit) */
+#define VFIO_USER_MULTI_DATA 8  /* bytes of data per write, at most */
+#define VFIO_USER_MULTI_MAX 200 /* writes per message (our limit) */
 
 typedef struct VFU_PACKED VFIOUserWriteMultiEntry {
     uint64_t offset;

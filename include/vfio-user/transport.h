@@ -50,10 +50,10 @@ bool vfu_msg_send(int sock, const VFIOUserHdr *hdr, const void *payload,
 bool vfu_msg_recv_hdr(int sock, VFIOUserHdr *hdr, int *fds, size_t *nfds,
                       size_t max_fds, size_t max_msg_size, GError **errp);
 
-/* Receive exactly @len payload bytes.  Fds arriving here are closed (EPROTO). */
+/* Receive exactly @len payload bytes.  Fds arriving here are closed (EPROTO).
+ */
 bool vfu_msg_recv_body(int sock, void *buf, size_t len, GError **errp);
-bool vfu_msg_recv_bodyv(int sock, struct iovec *iov, int iovcnt,
-                        GError **errp);
+bool vfu_msg_recv_bodyv(int sock, struct iovec *iov, int iovcnt, GError **errp);
 
 /* Read and drop @len payload bytes (bounded stack buffer, no allocation). */
 bool vfu_msg_discard(int sock, size_t len, GError **errp);

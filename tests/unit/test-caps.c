@@ -91,8 +91,7 @@ static void test_bad(void)
     expect_einval(0, "{\"capabilities\":3}", "capabilities");
     expect_einval(0, "{\"capabilities\":{\"max_msg_fds\":\"8\"}}",
                   "max_msg_fds");
-    expect_einval(0, "{\"capabilities\":{\"max_msg_fds\":-1}}",
-                  "max_msg_fds");
+    expect_einval(0, "{\"capabilities\":{\"max_msg_fds\":-1}}", "max_msg_fds");
     expect_einval(0, "{\"capabilities\":{\"max_msg_fds\":100000}}",
                   "max_msg_fds");
     expect_einval(0, "{\"capabilities\":{\"max_data_xfer_size\":1.5}}",
@@ -100,8 +99,7 @@ static void test_bad(void)
     expect_einval(0, "{\"capabilities\":{\"max_data_xfer_size\":0}}",
                   "max_data_xfer_size");
     expect_einval(0, "{\"capabilities\":{\"pgsizes\":8192}}", "pgsizes");
-    expect_einval(0, "{\"capabilities\":{\"max_dma_maps\":0}}",
-                  "max_dma_maps");
+    expect_einval(0, "{\"capabilities\":{\"max_dma_maps\":0}}", "max_dma_maps");
     expect_einval(0, "{\"capabilities\":{\"write_multiple\":1}}",
                   "write_multiple");
     expect_einval(0, "{\"capabilities\":{\"migration\":true}}", "migration");
@@ -112,7 +110,7 @@ static void test_not_terminated(void)
 {
     VFIOUserCaps c;
     GError *err = NULL;
-    const char raw[] = { 0, 0, 1, 0, '{', '}' };
+    const char raw[] = {0, 0, 1, 0, '{', '}'};
 
     g_assert_false(vfu_caps_parse_version(raw, sizeof(raw), &c, &err));
     g_assert_error(err, VFU_ERROR, EINVAL);

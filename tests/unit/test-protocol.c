@@ -22,26 +22,33 @@ static void check_hex(const void *p, size_t len, const char *hex)
 
 static void test_header(void)
 {
-    VFIOUserHdr h = { .id = 0x0102, .cmd = VFIO_USER_DMA_MAP, .size = 48,
-                      .flags = VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR,
-                      .error = 22 };
+    VFIOUserHdr h = {.id = 0x0102,
+                     .cmd = VFIO_USER_DMA_MAP,
+                     .size = 48,
+                     .flags = VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR,
+                     .error = 22};
 
-    check_hex(&h, sizeof(h), "0201020030000000210000001600000" "0");
+    check_hex(&h, sizeof(h),
+              "0201020030000000210000001600000"
+              "0");
 }
 
 /* A DMA_MAP from the recorded access-mode session: read|write|file-io,
  * offset 0, address 0x10000, size 0x10000 (field values as recorded). */
 static void test_dma_map(void)
 {
-    VFIOUserDMAMap m = { .argsz = sizeof(m),
-                         .flags = VFIO_USER_DMA_MAP_F_READ |
-                                  VFIO_USER_DMA_MAP_F_WRITE |
-                                  VFIO_USER_DMA_MAP_F_MODE_FILE_IO,
-                         .offset = 0x1000, .addr = 0x10000,
-                         .size = 0x20000 };
+    VFIOUserDMAMap m = {.argsz = sizeof(m),
+                        .flags = VFIO_USER_DMA_MAP_F_READ |
+                                 VFIO_USER_DMA_MAP_F_WRITE |
+                                 VFIO_USER_DMA_MAP_F_MODE_FILE_IO,
+                        .offset = 0x1000,
+                        .addr = 0x10000,
+                        .size = 0x20000};
 
     check_hex(&m, sizeof(m),
-              "200000000b000000" "0010000000000000" "0000010000000000"
+              "200000000b000000"
+              "0010000000000000"
+              "0000010000000000"
               "0000020000000000");
     g_assert_cmpuint(VFIO_USER_DMA_MAP_F_MODE_MMAP, ==, 1u << 2);
     g_assert_cmpuint(VFIO_USER_DMA_MAP_F_MODE_FILE_IO, ==, 1u << 3);
@@ -49,28 +56,39 @@ static void test_dma_map(void)
 
 static void test_dma_rw(void)
 {
-    VFIOUserDMARW rw = { .addr = 0x400, .count = 0x400 };
+    VFIOUserDMARW rw = {.addr = 0x400, .count = 0x400};
 
     /* As libvfio-user's sample server sends it: 8-byte count. */
-    check_hex(&rw, sizeof(rw), "0004000000000000" "0004000000000000");
+    check_hex(&rw, sizeof(rw),
+              "0004000000000000"
+              "0004000000000000");
 }
 
 static void test_region_rw(void)
 {
-    VFIOUserRegionRW rw = { .offset = 0x10, .region = 2, .count = 4 };
+    VFIOUserRegionRW rw = {.offset = 0x10, .region = 2, .count = 4};
 
-    check_hex(&rw, sizeof(rw), "1000000000000000" "02000000" "04000000");
+    check_hex(&rw, sizeof(rw),
+              "1000000000000000"
+              "02000000"
+              "04000000");
 }
 
 static void test_irq_set(void)
 {
-    VFIOUserIrqSet s = { .argsz = 20, .flags = VFIO_IRQ_SET_DATA_EVENTFD |
-                                               VFIO_IRQ_SET_ACTION_TRIGGER,
-                         .index = VFIO_PCI_MSI_IRQ_INDEX, .start = 0,
-                         .count = 1 };
+    VFIOUserIrqSet s = {.argsz = 20,
+                        .flags = VFIO_IRQ_SET_DATA_EVENTFD |
+                                 VFIO_IRQ_SET_ACTION_TRIGGER,
+                        .index = VFIO_PCI_MSI_IRQ_INDEX,
+                        .start = 0,
+                        .count = 1};
 
-    check_hex(&s, sizeof(s), "14000000" "24000000" "01000000" "00000000"
-                             "01000000");
+    check_hex(&s, sizeof(s),
+              "14000000"
+              "24000000"
+              "01000000"
+              "00000000"
+              "01000000");
 }
 
 static void test_sizes(void)

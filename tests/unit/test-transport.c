@@ -30,14 +30,14 @@ static unsigned count_fds(void)
 
 static void make_pair(int sv[2])
 {
-    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
-                    ==, 0);
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==,
+                    0);
 }
 
 static void send_raw(int sock, const void *buf, size_t len, const int *fds,
                      size_t nfds)
 {
-    struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+    struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
     g_autoptr(GError) err = NULL;
 
     g_assert_true(vfu_msg_sendv(sock, &iov, 1, fds, nfds, &err));
@@ -59,8 +59,7 @@ static gpointer sender_thread(gpointer opaque)
     g_autoptr(GError) err = NULL;
 
     vfu_hdr_init(&hdr, 7, VFIO_USER_REGION_WRITE, sizeof(hdr) + s->len, 0);
-    g_assert_true(vfu_msg_send(s->sock, &hdr, s->data, s->len, NULL, 0,
-                               &err));
+    g_assert_true(vfu_msg_send(s->sock, &hdr, s->data, s->len, NULL, 0, &err));
     return NULL;
 }
 
@@ -84,15 +83,14 @@ static void test_partial_io(void)
         s.data[i] = (guint8)(i * 131 + 7);
     }
     t = g_thread_new("sender", sender_thread, &s);
-    g_assert_true(vfu_msg_recv_hdr(sv[1], &hdr, NULL, &nfds, 0, 16 << 20,
-                                   &err));
+    g_assert_true(
+        vfu_msg_recv_hdr(sv[1], &hdr, NULL, &nfds, 0, 16 << 20, &err));
     g_assert_cmpuint(hdr.id, ==, 7);
     g_assert_cmpuint(hdr.size, ==, sizeof(hdr) + s.len);
     got = g_malloc(s.len);
     /* Scatter into three pieces to exercise the iovec advance. */
     struct iovec iov[3] = {
-        { got, 5 }, { got + 5, 1000000 }, { got + 1000005, s.len - 1000005 }
-    };
+        {got, 5}, {got + 5, 1000000}, {got + 1000005, s.len - 1000005}};
     g_assert_true(vfu_msg_recv_bodyv(sv[1], iov, 3, &err));
     g_assert_no_error(err);
     g_assert_cmpmem(got, s.len, s.data, s.len);
@@ -232,8 +230,8 @@ static void test_oversized(void)
     make_pair(sv);
     vfu_hdr_init(&hdr, 1, VFIO_USER_REGION_WRITE, 0x7fffffff, 0);
     send_raw(sv[0], &hdr, sizeof(hdr), NULL, 0);
-    g_assert_false(vfu_msg_recv_hdr(sv[1], &hdr, NULL, &nfds, 0,
-                                    1024 * 1024 + 16, &err));
+    g_assert_false(
+        vfu_msg_recv_hdr(sv[1], &hdr, NULL, &nfds, 0, 1024 * 1024 + 16, &err));
     g_assert_error(err, VFU_ERROR, EPROTO);
     g_assert_nonnull(strstr(err->message, "size"));
     g_clear_error(&err);
@@ -336,8 +334,7 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/transport/partial-io", test_partial_io);
-    g_test_add_func("/transport/header-byte-by-byte",
-                    test_header_byte_by_byte);
+    g_test_add_func("/transport/header-byte-by-byte", test_header_byte_by_byte);
     g_test_add_func("/transport/fd-passing", test_fd_passing);
     g_test_add_func("/transport/fd-flood", test_fd_flood);
     g_test_add_func("/transport/fds-not-expected", test_fds_not_expected);

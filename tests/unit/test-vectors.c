@@ -66,18 +66,19 @@ static GPtrArray *load(const char *name)
         o = json_node_get_object(json_parser_get_root(p));
         r = g_new0(Rec, 1);
         r->c2s = !strcmp(json_object_get_string_member(o, "dir"), "c2s");
-        vfu_hdr_init(&r->hdr, json_object_get_int_member(o, "id"),
-                     json_object_get_int_member(o, "cmd"),
-                     json_object_get_int_member(o, "size"),
-                     (strcmp(json_object_get_string_member(o, "type"),
-                             "reply") == 0) |
-                         json_object_get_boolean_member(o, "no_reply") << 4 |
-                         json_object_get_boolean_member(o, "error_flag") << 5);
+        vfu_hdr_init(
+            &r->hdr, json_object_get_int_member(o, "id"),
+            json_object_get_int_member(o, "cmd"),
+            json_object_get_int_member(o, "size"),
+            (strcmp(json_object_get_string_member(o, "type"), "reply") == 0) |
+                json_object_get_boolean_member(o, "no_reply") << 4 |
+                json_object_get_boolean_member(o, "error_flag") << 5);
         r->hdr.error = json_object_get_int_member(o, "errno");
         r->payload = unhex(json_object_get_string_member(o, "payload_hex"));
-        r->payload_len = json_object_has_member(o, "payload_len")
-                             ? (size_t)json_object_get_int_member(o, "payload_len")
-                             : g_bytes_get_size(r->payload);
+        r->payload_len =
+            json_object_has_member(o, "payload_len")
+                ? (size_t)json_object_get_int_member(o, "payload_len")
+                : g_bytes_get_size(r->payload);
         r->nfds = json_object_get_int_member(o, "nfds");
         g_ptr_array_add(recs, r);
     }
@@ -103,14 +104,14 @@ static void replay_transport(gconstpointer data)
 
         g_assert_cmpuint(r->hdr.size, ==, sizeof(r->hdr) + r->payload_len);
         memcpy(wire, g_bytes_get_data(r->payload, NULL), plen);
-        g_assert_true(vfu_msg_send(sv[0], &r->hdr, wire, r->payload_len,
-                                   NULL, 0, &err));
-        g_assert_true(vfu_msg_recv_hdr(sv[1], &in, NULL, &nfds, 0,
-                                       (1 << 20) + 16, &err));
+        g_assert_true(
+            vfu_msg_send(sv[0], &r->hdr, wire, r->payload_len, NULL, 0, &err));
+        g_assert_true(
+            vfu_msg_recv_hdr(sv[1], &in, NULL, &nfds, 0, (1 << 20) + 16, &err));
         g_assert_no_error(err);
         g_assert_cmpmem(&in, sizeof(in), &r->hdr, sizeof(r->hdr));
-        g_assert_true(vfu_msg_recv_body(sv[1], buf, in.size - sizeof(in),
-                                        &err));
+        g_assert_true(
+            vfu_msg_recv_body(sv[1], buf, in.size - sizeof(in), &err));
         g_assert_cmpmem(buf, plen, wire, plen);
     }
     close(sv[0]);
@@ -170,7 +171,7 @@ static void test_region_info_caps(void)
         if (!(info.flags & VFIO_REGION_INFO_FLAG_CAPS) || len < info.argsz) {
             continue;
         }
-        for (off = info.cap_offset; off; ) {
+        for (off = info.cap_offset; off;) {
             VFIOUserCapHdr ch;
 
             g_assert_cmpuint(off + sizeof(ch), <=, len);
@@ -181,11 +182,10 @@ static void test_region_info_caps(void)
 
                 memcpy(&sm, p + off, sizeof(sm));
                 g_assert_cmpuint(sm.nr_areas, >=, 1);
-                g_assert_cmpuint(off + sizeof(sm) + sm.nr_areas * sizeof(a),
-                                 <=, len);
+                g_assert_cmpuint(off + sizeof(sm) + sm.nr_areas * sizeof(a), <=,
+                                 len);
                 for (uint32_t k = 0; k < sm.nr_areas; k++) {
-                    memcpy(&a, p + off + sizeof(sm) + k * sizeof(a),
-                           sizeof(a));
+                    memcpy(&a, p + off + sizeof(sm) + k * sizeof(a), sizeof(a));
                     g_assert_cmpuint(a.offset + a.size, <=, info.size);
                 }
                 sparse_seen++;
@@ -238,8 +238,7 @@ static void test_dma_map_flags(void)
  * payload offset 16 and the sizes add up. */
 static void test_dma_rw_layout(void)
 {
-    g_autoptr(GPtrArray) recs =
-        load("libvfio-user-sample-client-server.jsonl");
+    g_autoptr(GPtrArray) recs = load("libvfio-user-sample-client-server.jsonl");
     unsigned reads = 0, writes = 0;
 
     for (guint i = 0; i < recs->len; i++) {

@@ -50,8 +50,8 @@ bool vfio_user_dma_access_parse(const char *s, VFIOUserDMAAccess *out,
 
 /* One guest RAM section as the machine describes it. */
 typedef struct VFIOUserDMASection {
-    const char *name;   /* memory backend id, for errors and the monitor */
-    uint64_t iova;      /* guest physical address */
+    const char *name; /* memory backend id, for errors and the monitor */
+    uint64_t iova;    /* guest physical address */
     uint64_t size;
     void *host;         /* where the client has it mapped */
     int fd;             /* backing fd or -1 (anonymous); not taken */
@@ -67,8 +67,8 @@ VFIOUserContainer *vfio_user_container_new(VFIOUserProxy *proxy,
 /* Unmaps everything still mapped (best effort if the proxy failed). */
 void vfio_user_container_free(VFIOUserContainer *c);
 
-bool vfio_user_container_map(VFIOUserContainer *c,
-                             const VFIOUserDMASection *s, GError **errp);
+bool vfio_user_container_map(VFIOUserContainer *c, const VFIOUserDMASection *s,
+                             GError **errp);
 bool vfio_user_container_unmap(VFIOUserContainer *c, uint64_t iova,
                                uint64_t size, GError **errp);
 
@@ -77,23 +77,23 @@ typedef struct VFIOUserDMAMapInfo {
     char name[64];
     uint64_t iova;
     uint64_t size;
-    uint32_t flags;          /* flags sent in DMA_MAP (after any fallback) */
-    VFIOUserDMAAccess mode;  /* mmap, file-io or message */
+    uint32_t flags;         /* flags sent in DMA_MAP (after any fallback) */
+    VFIOUserDMAAccess mode; /* mmap, file-io or message */
     bool sent_fd;
     bool via_proc_self_mem;
-    uint64_t bytes_read;     /* served DMA_READ bytes (message mode) */
-    uint64_t bytes_written;  /* served DMA_WRITE bytes (message mode) */
+    uint64_t bytes_read;    /* served DMA_READ bytes (message mode) */
+    uint64_t bytes_written; /* served DMA_WRITE bytes (message mode) */
 } VFIOUserDMAMapInfo;
 
 /* Copies up to @max entries; returns the number of maps. */
-size_t vfio_user_container_maps(VFIOUserContainer *c,
-                                VFIOUserDMAMapInfo *out, size_t max);
+size_t vfio_user_container_maps(VFIOUserContainer *c, VFIOUserDMAMapInfo *out,
+                                size_t max);
 bool vfio_user_container_legacy_server(VFIOUserContainer *c);
 
 typedef struct VFIOUserDMAStats {
-    uint64_t dma_reads;     /* DMA_READ requests served */
+    uint64_t dma_reads; /* DMA_READ requests served */
     uint64_t dma_writes;
-    uint64_t dma_rejected;  /* error replies sent */
+    uint64_t dma_rejected; /* error replies sent */
 } VFIOUserDMAStats;
 void vfio_user_container_stats(VFIOUserContainer *c, VFIOUserDMAStats *out);
 
