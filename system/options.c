@@ -321,8 +321,30 @@ static bool device_id_prop(int32_t *dst, const KeyVal *kv, GError **errp)
     return true;
 }
 
-static bool device_prop(VFIOUserPCIOptions *d, const KeyVal *kv, GError **errp)
+/* One KEY=VALUE property of a -device or -object. */
+typedef bool (*PropFn)(void *target, const KeyVal *kv, GError **errp);
+
+/* Apply items[1..] (items[0] is the type) to @target; stop at an error. */
+static void apply_props(GPtrArray *items, PropFn fn, void *target,
+                        GError **errp)
 {
+    for (guint i = 1; i < items->len; i++) {
+        KeyVal *kv = g_ptr_array_index(items, i);
+
+        if (!kv->val) {
+            vfu_error_set(errp, EINVAL, "%s: expected %s=VALUE", kv->key,
+                          kv->key);
+            return;
+        }
+        if (!fn(target, kv, errp)) {
+            return;
+        }
+    }
+}
+
+static bool device_prop(void *target, const KeyVal *kv, GError **errp)
+{
+    VFIOUserPCIOptions *d = target;
     uint64_t v;
 
     if (!strcmp(kv->key, "socket")) {
@@ -438,16 +460,7 @@ static bool parse_device(VmmOptions *o, const char *arg, GError **errp)
     d = g_new(VFIOUserPCIOptions, 1);
     vfio_user_pci_options_init(d);
     g_ptr_array_add(o->devices, d);
-    for (guint i = 1; i < items->len && !err; i++) {
-        KeyVal *kv = g_ptr_array_index(items, i);
-
-        if (!kv->val) {
-            vfu_error_set(&err, EINVAL, "%s: expected %s=VALUE", kv->key,
-                          kv->key);
-        } else {
-            device_prop(d, kv, &err);
-        }
-    }
+    apply_props(items, device_prop, d, &err);
     if (!err && (!d->socket || !*d->socket)) {
         vfu_error_set(&err, EINVAL, "socket=PATH is required");
     }
@@ -461,8 +474,10 @@ static bool parse_device(VmmOptions *o, const char *arg, GError **errp)
 
 /* ---- -object ---- */
 
-static bool object_prop(HostMemoryOptions *m, const KeyVal *kv, GError **errp)
+static bool object_prop(void *target, const KeyVal *kv, GError **errp)
 {
+    HostMemoryOptions *m = target;
+
     if (!strcmp(kv->key, "id")) {
         if (!valid_id(kv->val)) {
             return vfu_error_set(errp, EINVAL,
@@ -557,16 +572,7 @@ static bool parse_object(VmmOptions *o, const char *arg, GError **errp)
     m = g_new0(HostMemoryOptions, 1);
     m->type = t;
     g_ptr_array_add(o->objects, m);
-    for (guint i = 1; i < items->len && !err; i++) {
-        KeyVal *kv = g_ptr_array_index(items, i);
-
-        if (!kv->val) {
-            vfu_error_set(&err, EINVAL, "%s: expected %s=VALUE", kv->key,
-                          kv->key);
-        } else {
-            object_prop(m, kv, &err);
-        }
-    }
+    apply_props(items, object_prop, m, &err);
     if (err || !object_check(o, m, &err)) {
         g_propagate_prefixed_error(errp, err, "-object %s: ", type);
         return false;
