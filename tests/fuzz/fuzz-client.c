@@ -11,7 +11,9 @@
  * input's DMA requests are served).
  *
  * Input layout: byte 0 selects the behaviour (bit 0: give each reply the
- * id of the client request it follows; bits 1-2: the client workload),
+ * id of the client request it follows; bits 1-2: the client workload;
+ * bit 3: every reply carries a 64 KiB memfd (region fds), bit 4: and an
+ * eventfd (io fds)),
  * then messages, cut at the size in each header (a bad size sends the
  * rest raw).  Every wait is bounded by a 50 ms message timeout and the
  * feeder hangs up after the last byte, so nothing waits for long.
@@ -30,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <glib.h>
@@ -65,6 +68,8 @@ typedef struct Feeder {
     int sock;
     const uint8_t *data;
     size_t size;
+    int fds[2]; /* sent with every reply: a memfd, an eventfd (or -1) */
+    size_t nfds;
     bool patch_ids;
 } Feeder;
 
@@ -137,6 +142,35 @@ static bool send_all(int sock, const void *buf, size_t len)
     return true;
 }
 
+/* Send @len bytes with copies of @fds on the first byte. */
+static bool send_with_fds(int sock, const void *buf, size_t len, const int *fds,
+                          size_t nfds)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * 2)];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = {.iov_base = (void *)buf, .iov_len = 1};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+    struct cmsghdr *c;
+
+    if (!nfds || !len) {
+        return send_all(sock, buf, len);
+    }
+    memset(&ctl, 0, sizeof(ctl));
+    msg.msg_control = ctl.buf;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+    c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+    memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+    if (sendmsg(sock, &msg, MSG_NOSIGNAL) != 1) {
+        return false;
+    }
+    return send_all(sock, (const uint8_t *)buf + 1, len - 1);
+}
+
 /* Accept the container's DMA_MAPs (the VERSION request is skipped). */
 static bool feed_maps(int sock)
 {
@@ -186,7 +220,9 @@ static void feed_input(Feeder *f)
                 lockstep = false;
             }
         }
-        if (!send_all(f->sock, msg, len)) {
+        if (!send_with_fds(
+                f->sock, msg, len, f->fds,
+                len >= sizeof(hdr) && vfu_hdr_is_reply(&hdr) ? f->nfds : 0)) {
             return;
         }
         pos += len;
@@ -401,10 +437,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     f.data = data + 1;
     f.size = size - 1;
     f.patch_ids = data[0] & 1;
+    f.fds[0] = f.fds[1] = -1;
+    if (data[0] & 8) {
+        f.fds[f.nfds] = memfd_create("fuzz-region", MFD_CLOEXEC);
+        if (f.fds[f.nfds] < 0 || ftruncate(f.fds[f.nfds], 0x10000) < 0) {
+            abort();
+        }
+        f.nfds++;
+    }
+    if (data[0] & 16) {
+        f.fds[f.nfds++] = eventfd(0, EFD_CLOEXEC);
+    }
     t = g_thread_new("fuzz-feeder", feeder_main, &f);
     run_client(sv[0], data[0]);
     g_thread_join(t);
     close(sv[1]);
+    vfu_close_fds(f.fds, f.nfds);
     if (!guest_intact() || count_fds() != fds0) {
         abort();
     }
