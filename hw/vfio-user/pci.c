@@ -430,6 +430,10 @@ static void vupci_config_write(PCIDevice *d, uint32_t off, uint32_t val,
     }
 }
 
+/* Largest BARs we place: half the 32-bit window, half the 64-bit one. */
+#define VUPCI_MAX_BAR32 (1ULL << 29)
+#define VUPCI_MAX_BAR64 (1ULL << 38)
+
 static uint64_t vupci_pow2(uint64_t size)
 {
     uint64_t p = 16;
@@ -462,6 +466,15 @@ static void vupci_setup_bars(VFIOUserPCIDevice *dev)
             if (i == PCI_NUM_BARS - 1) {
                 type &= ~PCI_BASE_ADDRESS_MEM_TYPE_MASK;
             }
+        }
+        if (size > ((type & PCI_BASE_ADDRESS_MEM_TYPE_64) ? VUPCI_MAX_BAR64
+                                                          : VUPCI_MAX_BAR32)) {
+            /* A server's absurd size must not wrap the sizing mask. */
+            g_message("vfio-user-pci '%s': BAR%d of 0x%" PRIx64
+                      " bytes is too large; left unimplemented",
+                      d->id, i, size);
+            pci_device_set_bar(d, i, 0, 0);
+            continue;
         }
         pci_device_set_bar(d, i, vupci_pow2(size), type);
         if (type & PCI_BASE_ADDRESS_MEM_TYPE_64) {

@@ -70,6 +70,14 @@ TestServer *test_server_start(void)
         .access = tdev_regs,
         .opaque = ts,
     };
+    /* Absurdly large: the client must leave it unimplemented. */
+    VfuRegionDesc bar4 = {
+        .size = 1ULL << 40,
+        .flags = VFU_REGION_F_RW,
+        .bar_flags = VFU_BAR_F_MEM64,
+        .access = tdev_regs,
+        .opaque = ts,
+    };
     VfuPciDesc pci = {
         .vendor_id = TDEV_VENDOR,
         .device_id = TDEV_DEVICE,
@@ -95,6 +103,8 @@ TestServer *test_server_start(void)
     ts->bar0 = mem;
     g_assert_true(vfu_server_setup_region(ts->srv, VFIO_PCI_BAR2_REGION_INDEX,
                                           &bar2, NULL, &err));
+    g_assert_true(vfu_server_setup_region(ts->srv, VFIO_PCI_BAR4_REGION_INDEX,
+                                          &bar4, NULL, &err));
     g_assert_true(vfu_server_setup_pci(ts->srv, &pci, &err));
     g_assert_no_error(err);
     ts->thread = g_thread_new("test-server", test_server_thread, ts);

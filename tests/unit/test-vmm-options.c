@@ -621,6 +621,9 @@ static void test_vfu_config_and_bars(void)
                     0xfffff000);
     machine_stq(m, DEV1_ECAM + PCI_BASE_ADDRESS_2, 0xd0000000, 4);
     g_assert_cmpuint(machine_ldq(m, 0xd000000c, 4), ==, 1);
+    /* The server's 1 TiB BAR4 is not placed: sizing reads back 0. */
+    machine_stq(m, DEV1_ECAM + PCI_BASE_ADDRESS_4, 0xffffffff, 4);
+    g_assert_cmphex(machine_ldq(m, DEV1_ECAM + PCI_BASE_ADDRESS_4, 4), ==, 0);
     machine_free(m);
     g_assert_true(test_server_wait_disconnects(ts, 1));
     test_server_stop(ts);
