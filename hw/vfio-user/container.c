@@ -259,6 +259,31 @@ static bool container_plan(VFIOUserContainer *c, const VFIOUserDMASection *s,
     }
 }
 
+/*
+ * A server that takes no fds at all (max_msg_fds 0) can only be served by
+ * messages: auto falls back to them, a forced fd mode is an error.
+ */
+static bool container_fit_fds(VFIOUserContainer *c, const VFIOUserDMASection *s,
+                              ContainerPlan *p, GError **errp)
+{
+    if (p->fd < 0 || vfio_user_proxy_caps(c->proxy)->max_msg_fds > 0) {
+        return true;
+    }
+    if (c->policy != VFIO_USER_DMA_ACCESS_AUTO) {
+        return vfu_error_set(errp, EINVAL,
+                             "section '%s': dma-access=%s needs to send an "
+                             "fd, but the server accepts none "
+                             "(max_msg_fds 0)",
+                             s->name, vfio_user_dma_access_name(c->policy));
+    }
+    p->flags &= ~VFIO_USER_DMA_MAP_F_MODES;
+    p->fd = -1;
+    p->offset = 0;
+    p->mode = VFIO_USER_DMA_ACCESS_MESSAGE;
+    p->via_proc_self_mem = false;
+    return true;
+}
+
 /* What a server without access modes gets: mmappable fd or messages. */
 static void container_plan_legacy(ContainerPlan *p)
 {
@@ -439,7 +464,8 @@ static bool container_map_locked(VFIOUserContainer *c,
     ContainerPlan p;
     guint i;
 
-    if (!container_check(c, s, errp) || !container_plan(c, s, &p, errp)) {
+    if (!container_check(c, s, errp) || !container_plan(c, s, &p, errp) ||
+        !container_fit_fds(c, s, &p, errp)) {
         return false;
     }
     if (p.fd >= 0 && (p.offset & (pg - 1))) {

@@ -80,6 +80,9 @@ static void fake_version(FakeServer *fs, const VFIOUserHdr *req)
     if (fs->cfg.max_dma_maps) {
         caps.max_dma_maps = fs->cfg.max_dma_maps;
     }
+    if (fs->cfg.no_fds) {
+        caps.max_msg_fds = 0;
+    }
     v = vfu_caps_build_version(&caps, &len);
     fake_reply(fs, req, 0, v, len);
 }

@@ -18,6 +18,7 @@
 typedef struct FakeConfig {
     uint64_t max_xfer;     /* offered max_data_xfer_size; 0: 64 KiB */
     uint32_t max_dma_maps; /* 0: default */
+    bool no_fds;           /* offer max_msg_fds 0 */
     bool legacy;           /* EINVAL on DMA_MAP mode bits (bits 2/3) */
     int map_errno;         /* answer every DMA_MAP with this errno */
 } FakeConfig;

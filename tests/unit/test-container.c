@@ -429,6 +429,33 @@ static void test_server_einval(void)
     munmap(host, PG);
 }
 
+/* A server that accepts no fds: auto falls back to messages, forced fd
+ * modes fail with a clear error. */
+static void test_no_fds_server(void)
+{
+    FakeConfig cfg = {.no_fds = true};
+    uint8_t *host = anon_ram(2 * PG, 3);
+    int fd = memfd_create("ram", MFD_CLOEXEC);
+    Env e;
+
+    g_assert_cmpint(ftruncate(fd, 2 * PG), ==, 0);
+    env_init(&e, &cfg, VFIO_USER_DMA_ACCESS_AUTO);
+    VFIOUserDMASection s = section("ram0", 0, PG, host, fd, 0);
+    map_ok(&e, &s);
+    FakeMap m = fake_server_map(e.fs, 0);
+    g_assert_cmphex(m.flags, ==, F_RW);
+    g_assert_cmpuint(m.nfds, ==, 0);
+    g_assert_cmpint(map_info(&e, 0).mode, ==, VFIO_USER_DMA_ACCESS_MESSAGE);
+    env_fini(&e);
+
+    env_init(&e, &cfg, VFIO_USER_DMA_ACCESS_FILE_IO);
+    s = section("ram1", 0, PG, host, fd, 0);
+    map_fails(&e, &s, EINVAL, "max_msg_fds 0");
+    env_fini(&e);
+    close(fd);
+    munmap(host, 2 * PG);
+}
+
 static void test_local_checks(void)
 {
     FakeConfig cfg = {.max_dma_maps = 2};
@@ -725,6 +752,7 @@ int main(int argc, char **argv)
                     test_file_io_proc_mem);
     g_test_add_func("/container/policy/mmap-forced", test_mmap_forced);
     g_test_add_func("/container/policy/message-forced", test_message_forced);
+    g_test_add_func("/container/policy/no-fds-server", test_no_fds_server);
     g_test_add_func("/container/legacy/fallback", test_legacy);
     g_test_add_func("/container/legacy/file-io", test_legacy_file_io);
     g_test_add_func("/container/map/server-errno", test_server_errno);
