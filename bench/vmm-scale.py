@@ -402,9 +402,9 @@ def overlap_evidence(n, res, speedup):
     the time; so does more data per second than one device moves alone.
     """
     why = []
-    if n > 1 and res["servers_busy"] > 1.0:
+    if n > 1 and res["servers_busy"] > 1.05:
         why.append("servers")
-    if n > 1 and res["vmm_rx_busy"] > 1.0:
+    if n > 1 and res["vmm_rx_busy"] > 1.05:
         why.append("receive threads")
     if n > 1 and speedup > 1.1:
         why.append("throughput")
@@ -586,6 +586,11 @@ def run(args):
         servers, t_ready = start_servers(args.server, workdir, args.devices)
         results = [run_mode(args, servers, m, workdir, data)
                    for m in args.modes]
+        for s in servers:
+            s.stop()
+            if s.proc.returncode != 0:
+                raise Error("%s exited with %d: %s" % (
+                    s.name, s.proc.returncode, s.err.text()))
     finally:
         for s in servers:
             s.stop()
