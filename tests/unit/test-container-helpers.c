@@ -377,15 +377,3 @@ bool fake_server_wait_closed(FakeServer *fs)
     g_mutex_unlock(&fs->lock);
     return closed;
 }
-
-int count_open_fds(void)
-{
-    g_autoptr(GDir) dir = g_dir_open("/proc/self/fd", 0, NULL);
-    int n = 0;
-
-    g_assert_nonnull(dir);
-    while (g_dir_read_name(dir)) {
-        n++;
-    }
-    return n - 1; /* the GDir's own fd */
-}

@@ -66,6 +66,5 @@ int fake_server_dma_write(FakeServer *fs, uint64_t addr, uint64_t count,
 bool fake_server_wait_closed(FakeServer *fs);
 
 /* Number of open fds of this process. */
-int count_open_fds(void);
 
 #endif /* TEST_CONTAINER_HELPERS_H */

@@ -17,6 +17,7 @@
 #include "hw/vfio-user/container.h"
 #include "vfio-user/error.h"
 #include "test-container-helpers.h"
+#include "vfu-test.h"
 
 #define PG 4096u
 #define MAX_XFER 65536u
@@ -230,7 +231,7 @@ static void test_file_io_proc_mem(void)
 {
     uint8_t *a = anon_ram(2 * PG, 3), *b = anon_ram(PG, 4);
     uint8_t buf[256];
-    int fds_before = count_open_fds();
+    int fds_before = vfu_test_count_fds();
     Env e;
 
     env_init(&e, NULL, VFIO_USER_DMA_ACCESS_FILE_IO);
@@ -256,7 +257,7 @@ static void test_file_io_proc_mem(void)
     g_assert_cmpint(pwrite(mb.fd, buf, 16, mb.offset + 8), ==, 16);
     g_assert_cmpmem(b + 8, 16, buf, 16);
     env_fini(&e);
-    g_assert_cmpint(count_open_fds(), ==, fds_before);
+    g_assert_cmpint(vfu_test_count_fds(), ==, fds_before);
     munmap(a, 2 * PG);
     munmap(b, PG);
 }
@@ -522,7 +523,7 @@ static void test_unmap(void)
 
 static void test_free(void)
 {
-    int fds_before = count_open_fds();
+    int fds_before = vfu_test_count_fds();
     int fd = memfd_create("ram0", MFD_CLOEXEC);
     uint8_t *a = anon_ram(PG, 11);
     uint64_t addr, size, seen = 0;
@@ -551,7 +552,7 @@ static void test_free(void)
     munmap(host, PG);
     close(fd);
     munmap(a, PG);
-    g_assert_cmpint(count_open_fds(), ==, fds_before);
+    g_assert_cmpint(vfu_test_count_fds(), ==, fds_before);
 }
 
 static void test_dma_rw(void)
@@ -706,14 +707,14 @@ static void test_dma_other(void)
                                         sizeof(buf), NULL, 0, NULL, 0, NULL),
                     ==, ENOSYS);
     /* an fd on a DMA request is closed by the client; the read still works */
-    fds = count_open_fds();
+    fds = vfu_test_count_fds();
     g_assert_cmpint(fake_server_request(e.fs, VFIO_USER_DMA_READ, &rw,
                                         sizeof(rw), &efd, 1, reply,
                                         sizeof(reply), &len),
                     ==, 0);
     g_assert_cmpuint(len, ==, sizeof(reply));
     g_assert_cmpmem(reply + sizeof(rw), sizeof(buf), a + 64, sizeof(buf));
-    g_assert_cmpint(count_open_fds(), ==, fds);
+    g_assert_cmpint(vfu_test_count_fds(), ==, fds);
     env_fini(&e);
     close(efd);
     munmap(a, PG);

@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
-#include <dirent.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -565,18 +564,4 @@ void fake_server_stop(FakeServer *fs, VFIOUserProxy *proxy)
     }
     g_mutex_clear(&fs->lock);
     g_free(fs);
-}
-
-int count_open_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int n = 0;
-
-    g_assert_nonnull(d);
-    while ((e = readdir(d))) {
-        n += e->d_name[0] != '.';
-    }
-    closedir(d);
-    return n - 1; /* the directory's own fd */
 }

@@ -114,6 +114,5 @@ bool fake_server_trigger(FakeServer *fs, unsigned vector);
 void fake_server_snapshot(FakeServer *fs, FakeServer *out);
 
 /* Number of open fds of this process (leak checks). */
-int count_open_fds(void);
 
 #endif /* TEST_DEVICE_HELPERS_H */

@@ -16,7 +16,6 @@
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
@@ -26,6 +25,7 @@
 #include "hw/vfio-user/device.h"
 #include "vfio-user/error.h"
 #include "vfio-user/server.h"
+#include "vfu-test.h"
 
 #define BAR0_SIZE 0x4000
 #define BAR1_SIZE 0x4000
@@ -61,20 +61,6 @@ typedef struct Srv {
     unsigned resets;
     int reset_ret;
 } Srv;
-
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int n = 0;
-
-    g_assert_nonnull(d);
-    while ((e = readdir(d))) {
-        n += e->d_name[0] != '.';
-    }
-    closedir(d);
-    return n - 1;
-}
 
 static void log_write(Srv *s, uint32_t region, uint64_t off, const void *buf,
                       size_t len)
@@ -202,7 +188,7 @@ static Srv *srv_start(uint64_t xfer)
     GError *err = NULL;
     int sv[2];
 
-    s->fds0 = count_fds();
+    s->fds0 = vfu_test_count_fds();
     g_mutex_init(&s->lock);
     g_cond_init(&s->cond);
     vfu_caps_init_ours(&so.caps);
@@ -233,7 +219,7 @@ static void srv_end(Srv *s)
     vfu_server_free(s->srv);
     g_cond_clear(&s->cond);
     g_mutex_clear(&s->lock);
-    g_assert_cmpint(count_fds(), ==, s->fds0);
+    g_assert_cmpint(vfu_test_count_fds(), ==, s->fds0);
     g_free(s);
 }
 

@@ -17,6 +17,7 @@
 #include "hw/vfio-user/device.h"
 #include "vfio-user/error.h"
 #include "test-device-helpers.h"
+#include "vfu-test.h"
 
 typedef struct Fixture {
     int fds_before;
@@ -28,7 +29,7 @@ typedef struct Fixture {
 static void fx_begin(Fixture *fx)
 {
     memset(fx, 0, sizeof(*fx));
-    fx->fds_before = count_open_fds();
+    fx->fds_before = vfu_test_count_fds();
     fx->fs = fake_server_new();
 }
 
@@ -46,7 +47,7 @@ static void fx_end(Fixture *fx)
 {
     vfio_user_device_cleanup(&fx->dev);
     fake_server_stop(fx->fs, fx->proxy);
-    g_assert_cmpint(count_open_fds(), ==, fx->fds_before);
+    g_assert_cmpint(vfu_test_count_fds(), ==, fx->fds_before);
 }
 
 static void fill_pattern(uint8_t *p, size_t len, uint8_t seed)

@@ -4,7 +4,6 @@
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
@@ -21,19 +20,7 @@
 #include "vfio-user/transport.h"
 
 #include "test-hostile-client-helpers.h"
-
-static unsigned count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    unsigned n = 0;
-
-    g_assert_nonnull(d);
-    while (readdir(d)) {
-        n++;
-    }
-    closedir(d);
-    return n;
-}
+#include "vfu-test.h"
 
 static ssize_t bar0_access(void *opaque, bool is_write, uint64_t off, void *buf,
                            size_t len)
@@ -108,7 +95,7 @@ Srv *srv_start(void)
     GError *err = NULL;
     int sv[2];
 
-    s->fds0 = count_fds();
+    s->fds0 = vfu_test_count_fds();
     vfu_caps_init_ours(&o.caps);
     o.caps.max_data_xfer_size = MAX_XFER;
     o.caps.max_msg_fds = 8;
@@ -164,7 +151,7 @@ void srv_end(Srv *s)
     vfu_server_free(s->srv);
     g_cond_clear(&s->cond);
     g_mutex_clear(&s->lock);
-    g_assert_cmpuint(count_fds(), ==, s->fds0);
+    g_assert_cmpuint(vfu_test_count_fds(), ==, s->fds0);
     g_free(s);
 }
 

@@ -5,7 +5,6 @@
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -818,19 +817,6 @@ unsigned fake_flood_answered(FakeServer *fs)
 }
 
 /* ---- measurements ---- */
-
-unsigned hs_count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    unsigned n = 0;
-
-    g_assert_nonnull(d);
-    while (readdir(d)) {
-        n++;
-    }
-    closedir(d);
-    return n;
-}
 
 size_t hs_rss_kb(void)
 {

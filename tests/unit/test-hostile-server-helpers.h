@@ -122,7 +122,6 @@ unsigned fake_flood_answered(FakeServer *fs);
 
 /* ---- process measurements ---- */
 
-unsigned hs_count_fds(void);
 /* Resident set size in KiB (VmRSS). */
 size_t hs_rss_kb(void);
 /* Payload of a VERSION with @json (g_free'd by the caller). */

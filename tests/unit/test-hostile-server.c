@@ -24,6 +24,7 @@
 #include "test-hostile-server-helpers.h"
 #include "vfio-user/error.h"
 #include "vfio-user/transport.h"
+#include "vfu-test.h"
 
 #define T_MS 200      /* client message timeout in most cases */
 #define QUICK_MS 1500 /* "at once": well below any timeout used below */
@@ -39,7 +40,7 @@ typedef struct Case {
 
 static void case_begin(Case *c)
 {
-    c->fds0 = hs_count_fds();
+    c->fds0 = vfu_test_count_fds();
     c->fs = fake_new();
     c->p = NULL;
 }
@@ -83,7 +84,7 @@ static void case_end(Case *c)
     vfio_user_proxy_close(c->p);
     fail = fake_join(c->fs);
     g_assert_cmpstr(fail, ==, NULL);
-    g_assert_cmpuint(hs_count_fds(), ==, c->fds0);
+    g_assert_cmpuint(vfu_test_count_fds(), ==, c->fds0);
 }
 
 static void assert_err(GError *err, int code)

@@ -9,7 +9,6 @@
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#include <dirent.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -21,6 +20,7 @@
 #include "hw/vfio-user/device.h"
 #include "hw/vfio-user/proxy.h"
 #include "vfio-user/server.h"
+#include "vfu-test.h"
 
 #define CYCLES 1000
 #define WARMUP 5
@@ -38,70 +38,6 @@ typedef struct LeakServer {
     uint8_t bar0[4096];
     uint32_t dma_status;
 } LeakServer;
-
-static unsigned count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    unsigned n = 0;
-
-    g_assert_nonnull(d);
-    while (readdir(d)) {
-        n++;
-    }
-    closedir(d);
-    return n;
-}
-
-#if defined(__SANITIZE_ADDRESS__)
-#define LEAKS_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define LEAKS_ASAN 1
-#endif
-#endif
-
-/*
- * Lines of /proc/self/maps.  Under ASan only the named ones (files,
- * memfds, which is all the libraries map): its allocator maps anonymous
- * memory on its own schedule.  Threads (whose stacks are anonymous) are
- * counted apart.
- */
-static unsigned count_maps(void)
-{
-    g_autofree char *text = NULL;
-    g_auto(GStrv) lines = NULL;
-    unsigned n = 0;
-
-    g_assert_true(g_file_get_contents("/proc/self/maps", &text, NULL, NULL));
-    lines = g_strsplit(text, "\n", -1);
-    for (char **l = lines; *l; l++) {
-#ifdef LEAKS_ASAN
-        g_auto(GStrv) f = g_strsplit_set(*l, " ", -1);
-        unsigned fields = 0;
-
-        for (char **t = f; *t; t++) {
-            fields += **t != 0;
-        }
-        n += fields >= 6;
-#else
-        n += **l != 0;
-#endif
-    }
-    return n;
-}
-
-static unsigned count_threads(void)
-{
-    GDir *d = g_dir_open("/proc/self/task", 0, NULL);
-    unsigned n = 0;
-
-    g_assert_nonnull(d);
-    while (g_dir_read_name(d)) {
-        n++;
-    }
-    g_dir_close(d);
-    return n;
-}
 
 static ssize_t bar0_access(void *opaque, bool is_write, uint64_t off, void *buf,
                            size_t len)
@@ -278,16 +214,16 @@ static void test_cycles(void)
         session(path, &g, i);
         server_wait_sessions(&ls, i + 1);
     }
-    fds0 = count_fds();
-    maps0 = count_maps();
-    threads0 = count_threads();
+    fds0 = vfu_test_count_fds();
+    maps0 = vfu_test_count_maps();
+    threads0 = vfu_test_count_threads();
     t0 = g_get_monotonic_time();
     for (unsigned i = 0; i < CYCLES; i++) {
         session(path, &g, WARMUP + i);
         server_wait_sessions(&ls, WARMUP + i + 1);
     }
-    fds1 = count_fds();
-    maps1 = count_maps();
+    fds1 = vfu_test_count_fds();
+    maps1 = vfu_test_count_maps();
     g_test_message("%d sessions in %" G_GINT64_FORMAT " ms; fds %u -> %u, "
                    "mappings %u -> %u",
                    CYCLES, (g_get_monotonic_time() - t0) / 1000, fds0, fds1,
@@ -295,7 +231,7 @@ static void test_cycles(void)
     g_assert_cmpuint(ls.dma_status, ==, 0);
     g_assert_cmpuint(fds1, ==, fds0);
     g_assert_cmpuint(maps1, ==, maps0);
-    g_assert_cmpuint(count_threads(), ==, threads0);
+    g_assert_cmpuint(vfu_test_count_threads(), ==, threads0);
 
     server_stop(&ls);
     munmap(g.mem, GUEST_SIZE);

@@ -9,7 +9,6 @@
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#include <dirent.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -216,20 +215,6 @@ void srv_version(int sock)
     srv_version_json(sock, 0,
                      "{\"capabilities\":{\"max_msg_fds\":8,"
                      "\"max_data_xfer_size\":1048576,\"pgsizes\":4096}}");
-}
-
-/* Open file descriptors of this process (the directory's own fd counted). */
-unsigned count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    unsigned n = 0;
-
-    g_assert_nonnull(d);
-    while (readdir(d)) {
-        n++;
-    }
-    closedir(d);
-    return n;
 }
 
 /* ---- Recorded sessions of real peers (the .jsonl files in tests/data) ---- */

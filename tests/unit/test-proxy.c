@@ -20,6 +20,7 @@
 #include "hw/vfio-user/proxy.h"
 #include "vfio-user/error.h"
 #include "vfio-user/transport.h"
+#include "vfu-test.h"
 
 /* ---- From test-proxy-helpers.c ---- */
 typedef void (*ServerScript)(int sock, void *opaque);
@@ -54,7 +55,6 @@ void srv_version_raw(int sock, const void *payload, size_t len, uint16_t cmd,
                      VFIOUserCaps *client_caps);
 void srv_version_json(int sock, uint16_t major, const char *json);
 void srv_version(int sock);
-unsigned count_fds(void);
 typedef struct VecPair {
     uint16_t cmd;
     GBytes *request;
@@ -255,7 +255,7 @@ static void test_connect_cycle_fds(void)
     unsigned before;
 
     g_assert_cmpint(listen(ls, 4), ==, 0);
-    before = count_fds();
+    before = vfu_test_count_fds();
     for (int i = 0; i < 3; i++) {
         GThread *t =
             g_thread_new("accept", accept_and_serve, GINT_TO_POINTER(ls));
@@ -269,7 +269,7 @@ static void test_connect_cycle_fds(void)
         vfio_user_proxy_close(proxy);
         g_thread_join(t);
     }
-    g_assert_cmpuint(count_fds(), ==, before);
+    g_assert_cmpuint(vfu_test_count_fds(), ==, before);
     close(ls);
     g_unlink(path);
     g_rmdir(dir);
@@ -348,14 +348,15 @@ static void expect_version_failure(VersionCase *vc, int code,
 {
     Peer *p = peer_start(script_version_case, vc);
     GError *err = NULL;
-    unsigned before = count_fds();
+    unsigned before = vfu_test_count_fds();
 
     g_assert_null(vfio_user_proxy_new_from_fd(p->client_fd, NULL, &err));
     assert_error(err, code, needle);
     g_assert_nonnull(strstr(err->message, "version negotiation failed"));
     g_error_free(err);
     peer_join(p);
-    g_assert_cmpuint(count_fds(), ==, before - 2); /* both ends closed */
+    g_assert_cmpuint(vfu_test_count_fds(), ==,
+                     before - 2); /* both ends closed */
 }
 
 static void test_negotiate_bad_json(void)
@@ -553,7 +554,7 @@ static void test_reply_fds(void)
     gate_init(&closed[1]);
     p = peer_start(script_reply_fds, closed);
     proxy = client_new(p, 0);
-    before = count_fds();
+    before = vfu_test_count_fds();
     g_assert_true(vfio_user_proxy_call(proxy, &req, &err));
     g_assert_no_error(err);
     g_assert_cmpuint(req.reply_nfds, ==, 3);
@@ -564,7 +565,7 @@ static void test_reply_fds(void)
         g_assert_cmpmem(text, 3, want, 3);
     }
     gate_wait(&closed[0]);
-    g_assert_cmpuint(count_fds(), ==, before + 3);
+    g_assert_cmpuint(vfu_test_count_fds(), ==, before + 3);
     vfu_close_fds(fds, 3);
 
     /* Room for one fd: the other two are closed, not leaked. */
@@ -572,7 +573,7 @@ static void test_reply_fds(void)
     g_assert_true(vfio_user_proxy_call(proxy, &req, &err));
     g_assert_cmpuint(req.reply_nfds, ==, 1);
     gate_wait(&closed[1]);
-    g_assert_cmpuint(count_fds(), ==, before + 1);
+    g_assert_cmpuint(vfu_test_count_fds(), ==, before + 1);
     vfu_close_fds(fds, 1);
     vfio_user_proxy_close(proxy);
     peer_join(p);
@@ -647,14 +648,15 @@ static void test_unknown_reply(void)
 {
     Peer *p = peer_start(script_unknown_reply, NULL);
     VFIOUserProxy *proxy = client_new(p, 0);
-    unsigned before = count_fds();
+    unsigned before = vfu_test_count_fds();
     VFIOUserProxyStats st;
 
     client_ping(proxy, "real reply");
     vfio_user_proxy_get_stats(proxy, &st);
     g_assert_cmpuint(st.unknown_replies, ==, 1);
     g_assert_cmpuint(st.replies, ==, 1);
-    g_assert_cmpuint(count_fds(), ==, before); /* the stray fd was closed */
+    g_assert_cmpuint(vfu_test_count_fds(), ==,
+                     before); /* the stray fd was closed */
     g_assert_cmpint(vfio_user_proxy_state(proxy), ==, VFIO_PROXY_CONNECTED);
     client_ping(proxy, "still works");
     vfio_user_proxy_close(proxy);
@@ -1474,7 +1476,7 @@ static void test_too_many_fds(void)
 /* new_from_fd/close cycles leave the fd table as it was. */
 static void test_fd_cycle_socketpair(void)
 {
-    unsigned before = count_fds();
+    unsigned before = vfu_test_count_fds();
 
     for (int i = 0; i < 5; i++) {
         Peer *p = peer_start(script_version_then_eof, NULL);
@@ -1482,7 +1484,7 @@ static void test_fd_cycle_socketpair(void)
         vfio_user_proxy_close(client_new(p, 0));
         peer_join(p);
     }
-    g_assert_cmpuint(count_fds(), ==, before);
+    g_assert_cmpuint(vfu_test_count_fds(), ==, before);
 }
 
 /*

@@ -17,6 +17,7 @@
 #include <sys/mman.h>
 #include <json-glib/json-glib.h>
 #include "test-server-helpers.h"
+#include "vfu-test.h"
 
 #define R VFIO_USER_DMA_MAP_F_READ
 #define W VFIO_USER_DMA_MAP_F_WRITE
@@ -112,7 +113,7 @@ static int map_raw(TestConn *tc, const VFIOUserDMAMap *m, size_t len,
 
 static void test_map_errors(void)
 {
-    unsigned before = test_count_fds();
+    unsigned before = vfu_test_count_fds();
     TestConn *tc = tc_new(NULL);
     int fd = test_memfd(MAPSZ, 0);
     int fds[2] = {fd, fd};
@@ -166,7 +167,7 @@ static void test_map_errors(void)
     g_assert_true(tc_hangup(tc));
     g_assert_cmpuint(map_count(tc), ==, 0); /* gone with the client */
     tc_free(tc);
-    g_assert_cmpuint(test_count_fds(), ==, before);
+    g_assert_cmpuint(vfu_test_count_fds(), ==, before);
 }
 
 static void test_legacy(void)

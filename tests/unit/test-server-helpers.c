@@ -428,19 +428,6 @@ int test_memfd(size_t size, uint8_t pattern)
     return fd;
 }
 
-unsigned test_count_fds(void)
-{
-    GDir *dir = g_dir_open("/proc/self/fd", 0, NULL);
-    unsigned n = 0;
-
-    g_assert_nonnull(dir);
-    while (g_dir_read_name(dir)) {
-        n++;
-    }
-    g_dir_close(dir);
-    return n;
-}
-
 void send_version(TestConn *tc, uint16_t major, uint16_t minor, TestReply *r,
                   int expect)
 {

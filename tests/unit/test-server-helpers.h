@@ -124,7 +124,6 @@ uint32_t tc_dev_dma(TestConn *tc, uint32_t cmd, uint64_t addr, uint32_t len);
 /* A memfd of @size bytes filled with @pattern (each byte i: pattern + i). */
 int test_memfd(size_t size, uint8_t pattern);
 /* Open fds of this process. */
-unsigned test_count_fds(void);
 
 /* Small request helpers of test-server.c (asserting what they must). */
 #define EFD_TRIGGER (VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER)

@@ -18,6 +18,7 @@
 #include <linux/pci_regs.h>
 #include <glib/gstdio.h>
 #include "test-server-helpers.h"
+#include "vfu-test.h"
 
 static void test_negotiate(void)
 {
@@ -386,7 +387,7 @@ static void test_irqs_errors(void)
     int pipefd[2];
 
     /* Errors: fd count, range, index, flags; refused fds are closed. */
-    fds_before = test_count_fds();
+    fds_before = vfu_test_count_fds();
     g_assert_cmpint(
         set_irqs(tc, EFD_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX, 0, 2, NULL, efd, 1),
         ==, EINVAL);
@@ -421,7 +422,7 @@ static void test_irqs_errors(void)
                     ==, EINVAL);
     close(pipefd[0]);
     close(pipefd[1]);
-    g_assert_cmpuint(test_count_fds(), ==, fds_before);
+    g_assert_cmpuint(vfu_test_count_fds(), ==, fds_before);
 
     /* count 0 with DATA_NONE disables every vector. */
     g_assert_cmpint(
@@ -528,7 +529,7 @@ static void test_unsupported(void)
 
 static void test_oversize(void)
 {
-    unsigned before = test_count_fds();
+    unsigned before = vfu_test_count_fds();
     TestConn *tc = tc_start(NULL);
     VFIOUserHdr hdr;
     int fd = eventfd(0, EFD_CLOEXEC);
@@ -538,7 +539,7 @@ static void test_oversize(void)
     close(fd);
     assert_closed(tc);
     g_assert_false(tc_finish(tc));
-    g_assert_cmpuint(test_count_fds(), ==, before);
+    g_assert_cmpuint(vfu_test_count_fds(), ==, before);
 }
 
 /* A client that stops in the middle of a message is dropped. */
@@ -560,7 +561,7 @@ static void test_stall(void)
 
 static void test_fd_leak(void)
 {
-    unsigned before = test_count_fds();
+    unsigned before = vfu_test_count_fds();
     TestConn *tc = tc_start(NULL);
     int mfd = test_memfd(65536, 0);
     int efd[2] = {eventfd(0, EFD_CLOEXEC), eventfd(0, EFD_CLOEXEC)};
@@ -585,7 +586,7 @@ static void test_fd_leak(void)
     close(efd[0]);
     close(efd[1]);
     g_assert_true(tc_finish(tc));
-    g_assert_cmpuint(test_count_fds(), ==, before);
+    g_assert_cmpuint(vfu_test_count_fds(), ==, before);
 }
 
 typedef struct ListenCtx {

@@ -14,19 +14,7 @@
 #include <glib.h>
 #include "vfio-user/error.h"
 #include "vfio-user/transport.h"
-
-static unsigned count_fds(void)
-{
-    GDir *d = g_dir_open("/proc/self/fd", 0, NULL);
-    unsigned n = 0;
-
-    g_assert_nonnull(d);
-    while (g_dir_read_name(d)) {
-        n++;
-    }
-    g_dir_close(d);
-    return n;
-}
+#include "vfu-test.h"
 
 static void make_pair(int sv[2])
 {
@@ -155,7 +143,7 @@ static void test_fd_flood(void)
     g_autoptr(GError) err = NULL;
 
     make_pair(sv);
-    before = count_fds();
+    before = vfu_test_count_fds();
     for (int i = 0; i < 40; i++) {
         fds[i] = eventfd(0, EFD_CLOEXEC);
     }
@@ -166,9 +154,9 @@ static void test_fd_flood(void)
     }
     g_assert_true(vfu_msg_recv_hdr(sv[1], &hdr, got, &nfds, 2, 4096, &err));
     g_assert_cmpuint(nfds, ==, 2);
-    g_assert_cmpuint(count_fds(), ==, before + 2);
+    g_assert_cmpuint(vfu_test_count_fds(), ==, before + 2);
     vfu_close_fds(got, nfds);
-    g_assert_cmpuint(count_fds(), ==, before);
+    g_assert_cmpuint(vfu_test_count_fds(), ==, before);
     close(sv[0]);
     close(sv[1]);
 }
@@ -186,10 +174,10 @@ static void test_fds_not_expected(void)
     vfu_hdr_init(&hdr, 1, VFIO_USER_DEVICE_RESET, sizeof(hdr), 0);
     send_raw(sv[0], &hdr, sizeof(hdr), &efd, 1);
     close(efd);
-    before = count_fds();
+    before = vfu_test_count_fds();
     g_assert_true(vfu_msg_recv_hdr(sv[1], &hdr, NULL, &nfds, 0, 4096, &err));
     g_assert_cmpuint(nfds, ==, 0);
-    g_assert_cmpuint(count_fds(), ==, before);
+    g_assert_cmpuint(vfu_test_count_fds(), ==, before);
     close(sv[0]);
     close(sv[1]);
 }
@@ -209,11 +197,11 @@ static void test_fds_in_body(void)
     send_raw(sv[0], &hdr, sizeof(hdr), NULL, 0);
     send_raw(sv[0], body, sizeof(body), &efd, 1);
     close(efd);
-    before = count_fds();
+    before = vfu_test_count_fds();
     g_assert_true(vfu_msg_recv_hdr(sv[1], &hdr, NULL, &nfds, 0, 4096, &err));
     g_assert_false(vfu_msg_recv_body(sv[1], body, sizeof(body), &err));
     g_assert_error(err, VFU_ERROR, EPROTO);
-    g_assert_cmpuint(count_fds(), ==, before);
+    g_assert_cmpuint(vfu_test_count_fds(), ==, before);
     close(sv[0]);
     close(sv[1]);
 }

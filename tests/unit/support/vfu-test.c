@@ -1,0 +1,181 @@
+/*
+ * Shared support for the unit tests (see vfu-test.h): counters read from
+ * /proc/self, the loader of recorded sessions, temporary socket
+ * directories and small timing helpers.
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+
+#include "vfio-user/transport.h"
+
+#include "vfu-test.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define VFU_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define VFU_TEST_ASAN 1
+#endif
+#endif
+
+static unsigned count_dir(const char *path)
+{
+    g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
+    unsigned n = 0;
+
+    g_assert_nonnull(dir);
+    while (g_dir_read_name(dir)) {
+        n++;
+    }
+    return n;
+}
+
+unsigned vfu_test_count_fds(void)
+{
+    return count_dir("/proc/self/fd") - 1; /* the GDir's own fd */
+}
+
+unsigned vfu_test_count_threads(void)
+{
+    return count_dir("/proc/self/task");
+}
+
+unsigned vfu_test_count_maps(void)
+{
+    g_autofree char *text = NULL;
+    g_auto(GStrv) lines = NULL;
+    unsigned n = 0;
+
+    g_assert_true(g_file_get_contents("/proc/self/maps", &text, NULL, NULL));
+    lines = g_strsplit(text, "\n", -1);
+    for (char **l = lines; *l; l++) {
+#ifdef VFU_TEST_ASAN
+        g_auto(GStrv) f = g_strsplit_set(*l, " ", -1);
+        unsigned fields = 0;
+
+        for (char **t = f; *t; t++) {
+            fields += **t != 0;
+        }
+        n += fields >= 6;
+#else
+        n += **l != 0;
+#endif
+    }
+    return n;
+}
+
+static void record_free(gpointer p)
+{
+    VfuTestRecord *r = p;
+
+    g_bytes_unref(r->payload);
+    g_free(r);
+}
+
+static GBytes *unhex(const char *s)
+{
+    size_t n = strlen(s) / 2;
+    guint8 *b = g_malloc(n + 1);
+
+    for (size_t i = 0; i < n; i++) {
+        b[i] = g_ascii_xdigit_value(s[2 * i]) << 4 |
+               g_ascii_xdigit_value(s[2 * i + 1]);
+    }
+    return g_bytes_new_take(b, n);
+}
+
+static VfuTestRecord *record_parse(const char *line)
+{
+    g_autoptr(JsonParser) p = json_parser_new();
+    VfuTestRecord *r = g_new0(VfuTestRecord, 1);
+    JsonObject *o;
+    uint32_t flags;
+
+    g_assert_true(json_parser_load_from_data(p, line, -1, NULL));
+    o = json_node_get_object(json_parser_get_root(p));
+    r->c2s = !strcmp(json_object_get_string_member(o, "dir"), "c2s");
+    flags = !strcmp(json_object_get_string_member(o, "type"), "reply")
+                ? VFIO_USER_F_TYPE_REPLY
+                : 0;
+    if (json_object_get_boolean_member(o, "no_reply")) {
+        flags |= VFIO_USER_F_NO_REPLY;
+    }
+    if (json_object_get_boolean_member(o, "error_flag")) {
+        flags |= VFIO_USER_F_ERROR;
+    }
+    vfu_hdr_init(&r->hdr, json_object_get_int_member(o, "id"),
+                 json_object_get_int_member(o, "cmd"),
+                 json_object_get_int_member(o, "size"), flags);
+    r->hdr.error = json_object_get_int_member(o, "errno");
+    r->payload = unhex(json_object_get_string_member(o, "payload_hex"));
+    r->truncated = json_object_has_member(o, "payload_len");
+    r->payload_len = r->truncated
+                         ? (size_t)json_object_get_int_member(o, "payload_len")
+                         : g_bytes_get_size(r->payload);
+    r->nfds = json_object_get_int_member(o, "nfds");
+    return r;
+}
+
+GPtrArray *vfu_test_load_session(const char *name)
+{
+    g_autofree char *path = g_path_is_absolute(name)
+                                ? g_strdup(name)
+                                : g_build_filename(TEST_DATA_DIR, name, NULL);
+    g_autofree char *text = NULL;
+    g_auto(GStrv) lines = NULL;
+    GPtrArray *recs = g_ptr_array_new_with_free_func(record_free);
+
+    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+    lines = g_strsplit(text, "\n", -1);
+    for (char **l = lines; *l; l++) {
+        if (**l) {
+            g_ptr_array_add(recs, record_parse(*l));
+        }
+    }
+    return recs;
+}
+
+char *vfu_test_sock_dir_new(const char *prefix)
+{
+    g_autofree char *tmpl = g_strdup_printf("%s-XXXXXX", prefix);
+    GError *err = NULL;
+    char *dir = g_dir_make_tmp(tmpl, &err);
+
+    g_assert_no_error(err);
+    g_assert_nonnull(dir);
+    return dir;
+}
+
+void vfu_test_sock_dir_remove(const char *dir, const char *sock_name)
+{
+    if (sock_name) {
+        g_autofree char *path = g_build_filename(dir, sock_name, NULL);
+
+        g_unlink(path);
+    }
+    g_assert_cmpint(g_rmdir(dir), ==, 0);
+}
+
+gint64 vfu_test_deadline_ms(unsigned ms)
+{
+    return g_get_monotonic_time() + (gint64)ms * G_TIME_SPAN_MILLISECOND;
+}
+
+bool vfu_test_readable(int fd, int ms)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    int r;
+
+    do {
+        r = poll(&pfd, 1, ms);
+    } while (r < 0 && errno == EINTR);
+    return r > 0;
+}

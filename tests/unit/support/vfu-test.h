@@ -1,0 +1,58 @@
+/*
+ * Shared support for the unit tests: resource counters for leak checks,
+ * the recorded sessions in tests/data, temporary socket directories,
+ * deadlines and a poll-based "is there something to read" check.
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef VFU_TEST_H
+#define VFU_TEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <glib.h>
+
+#include "vfio-user/protocol.h"
+
+/* Open file descriptors of this process (the counter's own one excluded). */
+unsigned vfu_test_count_fds(void);
+
+/*
+ * Mappings of this process (lines of /proc/self/maps).  Under ASan only
+ * the named ones: its allocator maps anonymous memory on its own schedule.
+ */
+unsigned vfu_test_count_maps(void);
+
+/* Threads of this process. */
+unsigned vfu_test_count_threads(void);
+
+/* One message of a recorded session (a line of a tests/data .jsonl file). */
+typedef struct VfuTestRecord {
+    bool c2s;           /* sent by the client */
+    VFIOUserHdr hdr;    /* as on the wire (flags from type/no_reply/error) */
+    GBytes *payload;    /* recorded bytes (maybe only the first ones) */
+    size_t payload_len; /* full length on the wire */
+    bool truncated;     /* payload holds fewer bytes than payload_len */
+    unsigned nfds;      /* fds that travelled with the message */
+} VfuTestRecord;
+
+/*
+ * Load a recorded session: @name is relative to tests/data unless it is
+ * an absolute path.  Returns an array of VfuTestRecord, in file order.
+ */
+GPtrArray *vfu_test_load_session(const char *name);
+
+/* A new private directory for sockets; @prefix names it in the listing. */
+char *vfu_test_sock_dir_new(const char *prefix);
+
+/* Remove @dir and the socket @sock_name in it (if still there). */
+void vfu_test_sock_dir_remove(const char *dir, const char *sock_name);
+
+/* Monotonic time @ms milliseconds from now (for g_cond_wait_until). */
+gint64 vfu_test_deadline_ms(unsigned ms);
+
+/* Whether @fd becomes readable (or hangs up) within @ms milliseconds. */
+bool vfu_test_readable(int fd, int ms);
+
+#endif /* VFU_TEST_H */
