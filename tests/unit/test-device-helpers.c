@@ -10,9 +10,9 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <json-glib/json-glib.h>
 #include "vfio-user/transport.h"
 #include "test-device-helpers.h"
+#include "vfu-test.h"
 
 #define FAKE_MAX_MSG (1u << 24)
 
@@ -84,33 +84,22 @@ void fake_region_raw(FakeServer *fs, unsigned idx, const void *raw, size_t len,
     fs->regions[idx].raw_fd = with_fd;
 }
 
-static FakeReplayMsg *replay_parse_line(const char *line)
+/* The server's side of a recorded session; NULL for the client's. */
+static FakeReplayMsg *replay_from_record(const VfuTestRecord *r)
 {
-    g_autoptr(JsonParser) parser = json_parser_new();
-    JsonObject *o;
-    const char *hex;
     FakeReplayMsg *m;
 
-    g_assert(json_parser_load_from_data(parser, line, -1, NULL));
-    o = json_node_get_object(json_parser_get_root(parser));
-    if (strcmp(json_object_get_string_member(o, "dir"), "s2c") != 0) {
+    if (r->c2s) {
         return NULL;
     }
-    g_assert(!json_object_has_member(o, "payload_len"));
+    g_assert(!r->truncated);
     m = g_new0(FakeReplayMsg, 1);
-    m->cmd = json_object_get_int_member(o, "cmd");
-    m->flags = VFIO_USER_F_TYPE_REPLY;
-    if (json_object_get_boolean_member(o, "error_flag")) {
-        m->flags |= VFIO_USER_F_ERROR;
-    }
-    m->error = json_object_get_int_member(o, "errno");
-    hex = json_object_get_string_member(o, "payload_hex");
-    m->len = strlen(hex) / 2;
+    m->cmd = r->hdr.cmd;
+    m->flags = VFIO_USER_F_TYPE_REPLY | (r->hdr.flags & VFIO_USER_F_ERROR);
+    m->error = r->hdr.error;
+    m->len = g_bytes_get_size(r->payload);
     m->payload = g_malloc0(m->len + 1);
-    for (size_t i = 0; i < m->len; i++) {
-        m->payload[i] = g_ascii_xdigit_value(hex[2 * i]) << 4 |
-                        g_ascii_xdigit_value(hex[2 * i + 1]);
-    }
+    memcpy(m->payload, g_bytes_get_data(r->payload, NULL), m->len);
     return m;
 }
 
@@ -124,19 +113,12 @@ static void replay_free(gpointer p)
 
 void fake_server_load_replay(FakeServer *fs, const char *path)
 {
-    g_autofree char *text = NULL;
-    g_auto(GStrv) lines = NULL;
+    g_autoptr(GPtrArray) recs = vfu_test_load_session(path);
 
-    g_assert(g_file_get_contents(path, &text, NULL, NULL));
-    lines = g_strsplit(text, "\n", -1);
     fs->replay = g_ptr_array_new_with_free_func(replay_free);
-    for (char **l = lines; *l; l++) {
-        FakeReplayMsg *m;
+    for (guint i = 0; i < recs->len; i++) {
+        FakeReplayMsg *m = replay_from_record(g_ptr_array_index(recs, i));
 
-        if (!**l) {
-            continue;
-        }
-        m = replay_parse_line(*l);
         if (m) {
             g_ptr_array_add(fs->replay, m);
         }

@@ -14,11 +14,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <glib.h>
-#include <json-glib/json-glib.h>
 
 #include "vfio-user/caps.h"
 #include "vfio-user/error.h"
 #include "vfio-user/transport.h"
+
+#include "vfu-test.h"
 
 typedef void (*ServerScript)(int sock, void *opaque);
 
@@ -227,39 +228,23 @@ typedef struct VecPair {
     uint32_t errnum; /* non-zero: the reply was an error reply */
 } VecPair;
 
-static GBytes *vec_payload(JsonObject *o)
-{
-    const char *hex = json_object_get_string_member(o, "payload_hex");
-    size_t n = strlen(hex) / 2;
-    guint8 *buf = g_malloc(n + 1);
-
-    for (size_t i = 0; i < n; i++) {
-        buf[i] = g_ascii_xdigit_value(hex[2 * i]) << 4 |
-                 g_ascii_xdigit_value(hex[2 * i + 1]);
-    }
-    return g_bytes_new_take(buf, n);
-}
-
 /* Whole messages only: no fds, no truncated payload. */
-static bool vec_usable(JsonObject *o)
+static bool vec_usable(const VfuTestRecord *r)
 {
-    return json_object_get_int_member(o, "nfds") == 0 &&
-           !json_object_has_member(o, "payload_len");
+    return r->nfds == 0 && !r->truncated;
 }
 
-static bool vec_is(JsonObject *o, const char *dir, const char *type)
+static bool vec_is_reply(const VfuTestRecord *r)
 {
-    return !strcmp(json_object_get_string_member(o, "dir"), dir) &&
-           !strcmp(json_object_get_string_member(o, "type"), type);
+    return r->hdr.flags & VFIO_USER_F_TYPE_REPLY;
 }
 
-static JsonObject *vec_reply_to(GPtrArray *msgs, guint from, gint64 id)
+static VfuTestRecord *vec_reply_to(GPtrArray *recs, guint from, uint16_t id)
 {
-    for (guint j = from; j < msgs->len; j++) {
-        JsonObject *r = g_ptr_array_index(msgs, j);
+    for (guint j = from; j < recs->len; j++) {
+        VfuTestRecord *r = g_ptr_array_index(recs, j);
 
-        if (vec_is(r, "s2c", "reply") &&
-            json_object_get_int_member(r, "id") == id) {
+        if (!r->c2s && vec_is_reply(r) && r->hdr.id == id) {
             return r;
         }
     }
@@ -282,51 +267,32 @@ static void vec_pair_free(gpointer p)
  */
 GPtrArray *vec_load(const char *file, GBytes **version)
 {
-    g_autofree char *path = g_build_filename(TEST_DATA_DIR, file, NULL);
-    g_autofree char *text = NULL;
-    g_auto(GStrv) lines = NULL;
-    g_autoptr(GPtrArray) parsers =
-        g_ptr_array_new_with_free_func(g_object_unref);
-    g_autoptr(GPtrArray) msgs = g_ptr_array_new();
+    g_autoptr(GPtrArray) recs = vfu_test_load_session(file);
     GPtrArray *pairs = g_ptr_array_new_with_free_func(vec_pair_free);
 
-    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
-    lines = g_strsplit(text, "\n", -1);
-    for (char **l = lines; *l; l++) {
-        JsonParser *parser;
-
-        if (!**l) {
-            continue;
-        }
-        parser = json_parser_new();
-        g_assert_true(json_parser_load_from_data(parser, *l, -1, NULL));
-        g_ptr_array_add(parsers, parser);
-        g_ptr_array_add(msgs,
-                        json_node_get_object(json_parser_get_root(parser)));
-    }
     *version = NULL;
-    for (guint i = 0; i < msgs->len; i++) {
-        JsonObject *m = g_ptr_array_index(msgs, i), *r;
-        gint64 cmd = json_object_get_int_member(m, "cmd");
+    for (guint i = 0; i < recs->len; i++) {
+        VfuTestRecord *m = g_ptr_array_index(recs, i), *r;
+        uint16_t cmd = m->hdr.cmd;
         VecPair *v;
 
-        if (cmd == VFIO_USER_VERSION && vec_is(m, "s2c", "reply")) {
-            *version = *version ? *version : vec_payload(m);
+        if (cmd == VFIO_USER_VERSION && !m->c2s && vec_is_reply(m)) {
+            *version = *version ? *version : g_bytes_ref(m->payload);
         }
-        if (cmd == VFIO_USER_VERSION || !vec_is(m, "c2s", "request") ||
-            json_object_get_boolean_member(m, "no_reply") || !vec_usable(m)) {
+        if (cmd == VFIO_USER_VERSION || !m->c2s || vec_is_reply(m) ||
+            (m->hdr.flags & VFIO_USER_F_NO_REPLY) || !vec_usable(m)) {
             continue;
         }
-        r = vec_reply_to(msgs, i + 1, json_object_get_int_member(m, "id"));
+        r = vec_reply_to(recs, i + 1, m->hdr.id);
         if (!r || !vec_usable(r)) {
             continue;
         }
         v = g_new0(VecPair, 1);
         v->cmd = cmd;
-        v->request = vec_payload(m);
-        v->reply = vec_payload(r);
-        if (json_object_get_boolean_member(r, "error_flag")) {
-            v->errnum = json_object_get_int_member(r, "errno");
+        v->request = g_bytes_ref(m->payload);
+        v->reply = g_bytes_ref(r->payload);
+        if (r->hdr.flags & VFIO_USER_F_ERROR) {
+            v->errnum = r->hdr.error;
         }
         g_ptr_array_add(pairs, v);
     }

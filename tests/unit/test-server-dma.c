@@ -15,7 +15,6 @@
 #include <unistd.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
-#include <json-glib/json-glib.h>
 #include "test-server-helpers.h"
 #include "vfu-test.h"
 
@@ -515,62 +514,28 @@ static void test_timeout(void)
 }
 
 /* Recorded reply errno for request @id (0 = OK). */
-static int recorded_errno(JsonArray *lines, unsigned id)
+static int recorded_errno(GPtrArray *recs, unsigned id)
 {
-    for (guint i = 0; i < json_array_get_length(lines); i++) {
-        JsonObject *o = json_array_get_object_element(lines, i);
+    for (guint i = 0; i < recs->len; i++) {
+        VfuTestRecord *r = g_ptr_array_index(recs, i);
 
-        if (!g_strcmp0(json_object_get_string_member(o, "dir"), "s2c") &&
-            json_object_get_int_member(o, "id") == id) {
-            return json_object_get_boolean_member(o, "error_flag")
-                       ? (int)json_object_get_int_member(o, "errno")
-                       : 0;
+        if (!r->c2s && r->hdr.id == id) {
+            return (r->hdr.flags & VFIO_USER_F_ERROR) ? (int)r->hdr.error : 0;
         }
     }
     g_assert_not_reached();
 }
 
-static JsonArray *load_vectors(const char *name)
-{
-    g_autofree char *path = g_build_filename(TEST_DATA_DIR, name, NULL);
-    g_autofree char *text = NULL;
-    g_auto(GStrv) lines = NULL;
-    JsonArray *arr = json_array_new();
-
-    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
-    lines = g_strsplit(text, "\n", -1);
-    for (int i = 0; lines[i]; i++) {
-        g_autoptr(JsonParser) p = json_parser_new();
-
-        if (!*lines[i]) {
-            continue;
-        }
-        g_assert_true(json_parser_load_from_data(p, lines[i], -1, NULL));
-        json_array_add_element(arr, json_node_copy(json_parser_get_root(p)));
-    }
-    return arr;
-}
-
-static void hex_decode(const char *hex, uint8_t *out, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        out[i] = (uint8_t)(g_ascii_xdigit_value(hex[2 * i]) << 4 |
-                           g_ascii_xdigit_value(hex[2 * i + 1]));
-    }
-}
-
 /* Replay one recorded DMA_MAP / DMA_UNMAP request; returns our errno. */
-static int replay_one(TestConn *tc, JsonObject *o)
+static int replay_one(TestConn *tc, const VfuTestRecord *r)
 {
-    const char *hex = json_object_get_string_member(o, "payload_hex");
-    size_t len = strlen(hex) / 2;
-    g_autofree uint8_t *p = g_malloc(len);
-    int nfds = (int)json_object_get_int_member(o, "nfds");
-    uint16_t cmd = json_object_get_int_member(o, "cmd");
+    size_t len;
+    const uint8_t *p = g_bytes_get_data(r->payload, &len);
+    int nfds = (int)r->nfds;
+    uint16_t cmd = r->hdr.cmd;
     VFIOUserDMAMap m;
     int fd = -1, ret;
 
-    hex_decode(hex, p, len);
     if (nfds) {
         g_assert_cmpint(nfds, ==, 1);
         g_assert_cmpuint(cmd, ==, VFIO_USER_DMA_MAP);
@@ -587,23 +552,22 @@ static int replay_one(TestConn *tc, JsonObject *o)
 
 static void test_vectors(void)
 {
-    g_autoptr(JsonArray) lines =
-        load_vectors("libvfio-user-access-modes.jsonl");
+    g_autoptr(GPtrArray) recs =
+        vfu_test_load_session("libvfio-user-access-modes.jsonl");
     TestConn *tc = tc_start(NULL);
     unsigned ok = 0, einval = 0, eexist = 0, unmaps = 0;
 
-    for (guint i = 0; i < json_array_get_length(lines); i++) {
-        JsonObject *o = json_array_get_object_element(lines, i);
-        unsigned id = json_object_get_int_member(o, "id");
-        uint16_t cmd = json_object_get_int_member(o, "cmd");
+    for (guint i = 0; i < recs->len; i++) {
+        VfuTestRecord *r = g_ptr_array_index(recs, i);
+        uint16_t cmd = r->hdr.cmd;
         int ours, theirs;
 
-        if (g_strcmp0(json_object_get_string_member(o, "dir"), "c2s") ||
+        if (!r->c2s ||
             (cmd != VFIO_USER_DMA_MAP && cmd != VFIO_USER_DMA_UNMAP)) {
             continue;
         }
-        ours = replay_one(tc, o);
-        theirs = recorded_errno(lines, id);
+        ours = replay_one(tc, r);
+        theirs = recorded_errno(recs, r->hdr.id);
         if (cmd == VFIO_USER_DMA_UNMAP) {
             g_assert_cmpint(ours, ==, 0);
             unmaps++;
@@ -654,25 +618,22 @@ static void make_fds(uint16_t cmd, const uint8_t *p, size_t len, int *fds,
  */
 static void replay_session(const char *file)
 {
-    g_autoptr(JsonArray) lines = load_vectors(file);
+    g_autoptr(GPtrArray) recs = vfu_test_load_session(file);
     TestConn *tc = tc_new(NULL);
     unsigned sent = 0;
 
-    for (guint i = 0; i < json_array_get_length(lines); i++) {
-        JsonObject *o = json_array_get_object_element(lines, i);
-        const char *hex = json_object_get_string_member(o, "payload_hex");
-        uint16_t cmd = json_object_get_int_member(o, "cmd");
-        int nfds = (int)json_object_get_int_member(o, "nfds");
-        size_t len = strlen(hex) / 2;
-        g_autofree uint8_t *p = g_malloc(len + 1);
+    for (guint i = 0; i < recs->len; i++) {
+        VfuTestRecord *r = g_ptr_array_index(recs, i);
+        uint16_t cmd = r->hdr.cmd;
+        int nfds = (int)r->nfds;
+        size_t len;
+        const uint8_t *p = g_bytes_get_data(r->payload, &len);
         int fds[VFU_MAX_FDS], ret;
 
-        if (g_strcmp0(json_object_get_string_member(o, "dir"), "c2s") ||
-            g_strcmp0(json_object_get_string_member(o, "type"), "request") ||
-            json_object_has_member(o, "payload_len")) {
+        if (!r->c2s || (r->hdr.flags & VFIO_USER_F_TYPE_REPLY) ||
+            r->truncated) {
             continue;
         }
-        hex_decode(hex, p, len);
         g_assert_cmpint(nfds, <=, VFU_MAX_FDS);
         make_fds(cmd, p, len, fds, nfds);
         ret = tc_call(tc, cmd, p, len, fds, nfds, NULL);

@@ -12,91 +12,24 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <glib.h>
-#include <json-glib/json-glib.h>
 #include "vfio-user/caps.h"
 #include "vfio-user/error.h"
 #include "vfio-user/transport.h"
 
-typedef struct Rec {
-    bool c2s;
-    VFIOUserHdr hdr;
-    GBytes *payload;    /* recorded bytes (maybe only the first 256) */
-    size_t payload_len; /* full length on the wire */
-    unsigned nfds;
-} Rec;
-
-static void rec_free(gpointer p)
-{
-    Rec *r = p;
-
-    g_bytes_unref(r->payload);
-    g_free(r);
-}
-
-static GBytes *unhex(const char *s)
-{
-    size_t n = strlen(s) / 2;
-    guint8 *b = g_malloc(n ? n : 1);
-
-    for (size_t i = 0; i < n; i++) {
-        b[i] = g_ascii_xdigit_value(s[2 * i]) << 4 |
-               g_ascii_xdigit_value(s[2 * i + 1]);
-    }
-    return g_bytes_new_take(b, n);
-}
-
-static GPtrArray *load(const char *name)
-{
-    g_autofree char *path = g_build_filename(TEST_DATA_DIR, name, NULL);
-    g_autofree char *text = NULL;
-    g_auto(GStrv) lines = NULL;
-    GPtrArray *recs = g_ptr_array_new_with_free_func(rec_free);
-
-    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
-    lines = g_strsplit(text, "\n", -1);
-    for (char **l = lines; *l; l++) {
-        g_autoptr(JsonParser) p = json_parser_new();
-        JsonObject *o;
-        Rec *r;
-
-        if (!**l) {
-            continue;
-        }
-        g_assert_true(json_parser_load_from_data(p, *l, -1, NULL));
-        o = json_node_get_object(json_parser_get_root(p));
-        r = g_new0(Rec, 1);
-        r->c2s = !strcmp(json_object_get_string_member(o, "dir"), "c2s");
-        vfu_hdr_init(
-            &r->hdr, json_object_get_int_member(o, "id"),
-            json_object_get_int_member(o, "cmd"),
-            json_object_get_int_member(o, "size"),
-            (strcmp(json_object_get_string_member(o, "type"), "reply") == 0) |
-                json_object_get_boolean_member(o, "no_reply") << 4 |
-                json_object_get_boolean_member(o, "error_flag") << 5);
-        r->hdr.error = json_object_get_int_member(o, "errno");
-        r->payload = unhex(json_object_get_string_member(o, "payload_hex"));
-        r->payload_len =
-            json_object_has_member(o, "payload_len")
-                ? (size_t)json_object_get_int_member(o, "payload_len")
-                : g_bytes_get_size(r->payload);
-        r->nfds = json_object_get_int_member(o, "nfds");
-        g_ptr_array_add(recs, r);
-    }
-    return recs;
-}
+#include "vfu-test.h"
 
 /* Send every message of a session through a socket pair and read it back
  * with the transport; header fields and payload bytes must be unchanged. */
 static void replay_transport(gconstpointer data)
 {
-    g_autoptr(GPtrArray) recs = load(data);
+    g_autoptr(GPtrArray) recs = vfu_test_load_session(data);
     int sv[2];
     g_autofree guint8 *buf = g_malloc(1 << 20);
 
     g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
     g_assert_cmpuint(recs->len, >, 10);
     for (guint i = 0; i < recs->len; i++) {
-        Rec *r = recs->pdata[i];
+        VfuTestRecord *r = recs->pdata[i];
         g_autofree guint8 *wire = g_malloc0(r->payload_len + 1);
         VFIOUserHdr in;
         size_t nfds, plen = g_bytes_get_size(r->payload);
@@ -122,10 +55,11 @@ static void replay_transport(gconstpointer data)
  * and carries its page size in "migration". */
 static void test_version(void)
 {
-    g_autoptr(GPtrArray) recs = load("libvfio-user-sample-client-server.jsonl");
+    g_autoptr(GPtrArray) recs =
+        vfu_test_load_session("libvfio-user-sample-client-server.jsonl");
     VFIOUserCaps client, server, ours, merged;
     g_autoptr(GError) err = NULL;
-    Rec *req = recs->pdata[0], *rep = recs->pdata[1];
+    VfuTestRecord *req = recs->pdata[0], *rep = recs->pdata[1];
 
     g_assert_cmpuint(req->hdr.cmd, ==, VFIO_USER_VERSION);
     g_assert_cmpuint(rep->hdr.cmd, ==, VFIO_USER_VERSION);
@@ -151,11 +85,12 @@ static void test_version(void)
  * BAR and check every offset stays inside the reply. */
 static void test_region_info_caps(void)
 {
-    g_autoptr(GPtrArray) recs = load("libvfio-user-access-modes.jsonl");
+    g_autoptr(GPtrArray) recs =
+        vfu_test_load_session("libvfio-user-access-modes.jsonl");
     unsigned sparse_seen = 0;
 
     for (guint i = 0; i < recs->len; i++) {
-        Rec *r = recs->pdata[i];
+        VfuTestRecord *r = recs->pdata[i];
         const guint8 *p;
         VFIOUserRegionInfo info;
         size_t len;
@@ -202,11 +137,12 @@ static void test_region_info_caps(void)
  * combinations cover the seed's cases. */
 static void test_dma_map_flags(void)
 {
-    g_autoptr(GPtrArray) recs = load("libvfio-user-access-modes.jsonl");
+    g_autoptr(GPtrArray) recs =
+        vfu_test_load_session("libvfio-user-access-modes.jsonl");
     unsigned with_fd_mode = 0, modes_without_fd = 0, both = 0, unknown = 0;
 
     for (guint i = 0; i < recs->len; i++) {
-        Rec *r = recs->pdata[i];
+        VfuTestRecord *r = recs->pdata[i];
         VFIOUserDMAMap m;
 
         if (!r->c2s || r->hdr.cmd != VFIO_USER_DMA_MAP) {
@@ -238,11 +174,12 @@ static void test_dma_map_flags(void)
  * payload offset 16 and the sizes add up. */
 static void test_dma_rw_layout(void)
 {
-    g_autoptr(GPtrArray) recs = load("libvfio-user-sample-client-server.jsonl");
+    g_autoptr(GPtrArray) recs =
+        vfu_test_load_session("libvfio-user-sample-client-server.jsonl");
     unsigned reads = 0, writes = 0;
 
     for (guint i = 0; i < recs->len; i++) {
-        Rec *r = recs->pdata[i];
+        VfuTestRecord *r = recs->pdata[i];
         VFIOUserDMARW rw;
 
         if (r->hdr.cmd != VFIO_USER_DMA_READ &&
