@@ -5,11 +5,9 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <errno.h>
-#include <poll.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <glib.h>
@@ -155,13 +153,6 @@ void srv_end(Srv *s)
     g_free(s);
 }
 
-static bool readable(int fd, int ms)
-{
-    struct pollfd pfd = {.fd = fd, .events = POLLIN};
-
-    return poll(&pfd, 1, ms) > 0;
-}
-
 void cl_send_raw(Srv *s, const void *bytes, size_t len, const int *fds,
                  size_t nfds)
 {
@@ -195,7 +186,7 @@ static bool cl_recv(Srv *s, VFIOUserHdr *hdr, uint8_t *buf, size_t room,
     GError *err = NULL;
     size_t nfds;
 
-    g_assert_true(readable(s->sock, RECV_MS));
+    g_assert_true(vfu_test_readable(s->sock, RECV_MS));
     if (!vfu_msg_recv_hdr(s->sock, hdr, fds, &nfds, VFU_MAX_FDS, 1u << 24,
                           &err)) {
         g_assert_error(err, VFU_ERROR, ECONNRESET);
@@ -358,7 +349,7 @@ void assert_dropped(Srv *s, int want)
 
     do {
         /* an error reply may come before the end */
-        g_assert_true(readable(s->sock, RECV_MS));
+        g_assert_true(vfu_test_readable(s->sock, RECV_MS));
     } while (recv(s->sock, &c, 1, 0) > 0);
     g_assert_true(srv_wait_finished(s, RECV_MS));
     g_assert_false(s->run_ok);
@@ -375,41 +366,4 @@ void expect_error(Srv *s, uint16_t cmd, const void *payload, size_t len,
 
     g_assert_cmpint(cl_call(s, cmd, payload, len, out, sizeof(out)), ==, want);
     assert_alive(s);
-}
-
-#if defined(__SANITIZE_ADDRESS__)
-#define HC_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define HC_ASAN 1
-#endif
-#endif
-
-#ifndef HC_ASAN
-static struct rlimit saved_as;
-#endif
-
-/* Until unlimit(): an allocation of a peer-chosen large size aborts. */
-void limit_address_space(void)
-{
-#ifndef HC_ASAN
-    g_autofree char *text = NULL;
-    struct rlimit r;
-    const char *p;
-
-    g_assert_true(g_file_get_contents("/proc/self/status", &text, NULL, NULL));
-    p = strstr(text, "VmSize:");
-    g_assert_nonnull(p);
-    g_assert_cmpint(getrlimit(RLIMIT_AS, &saved_as), ==, 0);
-    r = saved_as;
-    r.rlim_cur = (strtoull(p + 7, NULL, 10) << 10) + (512u << 20);
-    g_assert_cmpint(setrlimit(RLIMIT_AS, &r), ==, 0);
-#endif
-}
-
-void unlimit_address_space(void)
-{
-#ifndef HC_ASAN
-    g_assert_cmpint(setrlimit(RLIMIT_AS, &saved_as), ==, 0);
-#endif
 }

@@ -97,9 +97,4 @@ void assert_dropped(Srv *s, int want);
 void expect_error(Srv *s, uint16_t cmd, const void *payload, size_t len,
                   int want);
 
-/* Until unlimit_address_space(), an allocation of a peer-chosen large
- * size aborts the test (no-op under ASan). */
-void limit_address_space(void);
-void unlimit_address_space(void);
-
 #endif /* TEST_HOSTILE_CLIENT_HELPERS_H */

@@ -25,6 +25,7 @@
 #include "vfio-user/error.h"
 #include "vfio-user/server.h"
 #include "vfio-user/transport.h"
+#include "vfu-test.h"
 
 /* ---- headers and commands ---- */
 
@@ -60,10 +61,10 @@ static void test_header_size_over(void)
     for (size_t i = 0; i < G_N_ELEMENTS(sizes); i++) {
         Srv *s = srv_ready();
 
-        limit_address_space();
+        vfu_test_limit_address_space();
         send_hdr(s, VFIO_USER_REGION_WRITE, sizes[i], 0);
         assert_dropped(s, EPROTO);
-        unlimit_address_space();
+        vfu_test_unlimit_address_space();
         srv_end(s);
     }
 }
@@ -248,13 +249,13 @@ static void test_region_read_range(void)
     uint8_t v[BAR2_SIZE];
     Srv *s = srv_ready();
 
-    limit_address_space();
+    vfu_test_limit_address_space();
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
         g_assert_cmpint(
             region_read(s, bad[i].index, bad[i].off, bad[i].count, NULL), ==,
             EINVAL);
     }
-    unlimit_address_space();
+    vfu_test_unlimit_address_space();
     /* The edges themselves are fine. */
     g_assert_cmpint(region_read(s, VFIO_PCI_BAR2_REGION_INDEX, 0, BAR2_SIZE, v),
                     ==, 0);

@@ -18,6 +18,7 @@
 #include "test-hostile-server-helpers.h"
 #include "vfio-user/error.h"
 #include "vfio-user/transport.h"
+#include "vfu-test.h"
 
 #define FAKE_RECV_MS 5000
 #define FAKE_MAX_MSG (1u << 24)
@@ -300,17 +301,6 @@ static bool fake_failf(FakeServer *fs, const char *fmt, ...)
     return false;
 }
 
-static bool fake_readable(int sock, int ms)
-{
-    struct pollfd pfd = {.fd = sock, .events = POLLIN};
-    int r;
-
-    do {
-        r = poll(&pfd, 1, ms);
-    } while (r < 0 && errno == EINTR);
-    return r > 0;
-}
-
 /* Receive one whole message; *eof set on a clean hang-up. */
 static FakeMsg *fake_recv(FakeServer *fs, bool *eof)
 {
@@ -319,7 +309,7 @@ static FakeMsg *fake_recv(FakeServer *fs, bool *eof)
     FakeMsg *m;
 
     *eof = false;
-    if (!fake_readable(fs->sv[1], FAKE_RECV_MS)) {
+    if (!vfu_test_readable(fs->sv[1], FAKE_RECV_MS)) {
         fake_failf(fs, "nothing from the client within %d ms", FAKE_RECV_MS);
         return NULL;
     }
@@ -669,7 +659,7 @@ static bool fake_do_stall(FakeServer *fs)
     while (g_get_monotonic_time() < deadline) {
         ssize_t n;
 
-        if (!fake_readable(fs->sv[1], 100)) {
+        if (!vfu_test_readable(fs->sv[1], 100)) {
             continue;
         }
         n = recv(fs->sv[1], buf, sizeof(buf), MSG_DONTWAIT);

@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <unistd.h>
 #include <glib.h>
 
@@ -135,47 +134,6 @@ static void assert_info_ok(VFIOUserProxy *p)
     g_assert_cmpuint(info.num_regions, ==, 1);
 }
 
-/*
- * Resource bound: while the limit is in place an allocation of a large
- * peer-chosen size aborts the test (g_malloc fails).  Not under ASan,
- * which reserves terabytes of shadow address space.
- */
-#if defined(__SANITIZE_ADDRESS__)
-#define HS_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define HS_ASAN 1
-#endif
-#endif
-
-#ifndef HS_ASAN
-static struct rlimit saved_as;
-#endif
-
-static void limit_address_space(void)
-{
-#ifndef HS_ASAN
-    g_autofree char *text = NULL;
-    struct rlimit r;
-    const char *p;
-
-    g_assert_true(g_file_get_contents("/proc/self/status", &text, NULL, NULL));
-    p = strstr(text, "VmSize:");
-    g_assert_nonnull(p);
-    g_assert_cmpint(getrlimit(RLIMIT_AS, &saved_as), ==, 0);
-    r = saved_as;
-    r.rlim_cur = (strtoull(p + 7, NULL, 10) << 10) + (512u << 20);
-    g_assert_cmpint(setrlimit(RLIMIT_AS, &r), ==, 0);
-#endif
-}
-
-static void unlimit_address_space(void)
-{
-#ifndef HS_ASAN
-    g_assert_cmpint(setrlimit(RLIMIT_AS, &saved_as), ==, 0);
-#endif
-}
-
 /* ---- VERSION ---- */
 
 /* The server answers VERSION with @payload and header overrides @h. */
@@ -268,9 +226,9 @@ static void test_version_xfer_clamped(void)
     case_connect(&c, T_MS);
     g_assert_cmpuint(vfio_user_proxy_caps(c.p)->max_data_xfer_size, <=,
                      VFIO_USER_DEF_MAX_XFER);
-    limit_address_space();
+    vfu_test_limit_address_space();
     g_assert_false(call_info(c.p, &info, &err));
-    unlimit_address_space();
+    vfu_test_unlimit_address_space();
     assert_err(err, EPROTO);
     g_error_free(err);
     g_assert_cmpint(vfio_user_proxy_state(c.p), ==, VFIO_PROXY_ERROR);
@@ -337,9 +295,9 @@ static void test_version_huge_size(void)
 {
     FakeHdr huge = {.set_size = true, .size = 0x80000000u};
 
-    limit_address_space();
+    vfu_test_limit_address_space();
     version_case(NULL, 0, &huge, EPROTO);
-    unlimit_address_space();
+    vfu_test_unlimit_address_space();
 }
 
 static void test_version_hangup(void)
@@ -435,9 +393,9 @@ static void test_reply_size_over_limit(void)
     FakeHdr h = {.set_size = true, .size = 0x80000000u};
     FakeHdr h2 = {.set_size = true, .size = 16 + 4096 + 65536 + 1};
 
-    limit_address_space();
+    vfu_test_limit_address_space();
     fatal_reply_case(&h, NULL, 0, EPROTO);
-    unlimit_address_space();
+    vfu_test_unlimit_address_space();
     fatal_reply_case(&h2, NULL, 0, EPROTO);
 }
 

@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -19,6 +18,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include "test-sample-devices.h"
+#include "vfu-test.h"
 
 #define SERVER_BIN BUILD_DIR "/contrib/vfio-user-server/vfio-user-server"
 
@@ -475,10 +475,9 @@ static bool server_bin_check(void)
 static char *read_line(int fd)
 {
     GString *line = g_string_new(NULL);
-    struct pollfd pfd = {.fd = fd, .events = POLLIN};
     char c;
 
-    while (poll(&pfd, 1, 10000) == 1 && read(fd, &c, 1) == 1 && c != '\n') {
+    while (vfu_test_readable(fd, 10000) && read(fd, &c, 1) == 1 && c != '\n') {
         g_string_append_c(line, c);
     }
     return g_string_free(line, false);

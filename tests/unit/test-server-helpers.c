@@ -6,12 +6,12 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <errno.h>
-#include <poll.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include "test-server-helpers.h"
+#include "vfu-test.h"
 
 static ssize_t bar0_access(void *opaque, bool is_write, uint64_t off, void *buf,
                            size_t len)
@@ -337,9 +337,7 @@ void tc_reply_clear(TestReply *r)
 
 bool tc_readable(TestConn *tc, int ms)
 {
-    struct pollfd pfd = {.fd = tc->sock, .events = POLLIN};
-
-    return poll(&pfd, 1, ms) == 1;
+    return vfu_test_readable(tc->sock, ms);
 }
 
 int tc_region_read(TestConn *tc, uint32_t index, uint64_t off, void *buf,
@@ -532,10 +530,9 @@ int set_irqs(TestConn *tc, uint32_t flags, uint32_t index, uint32_t start,
 
 bool efd_fired(int fd)
 {
-    struct pollfd p = {.fd = fd, .events = POLLIN};
     uint64_t v;
 
-    if (poll(&p, 1, 0) != 1) {
+    if (!vfu_test_readable(fd, 0)) {
         return false;
     }
     g_assert_cmpint(read(fd, &v, 8), ==, 8);

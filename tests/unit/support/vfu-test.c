@@ -8,7 +8,9 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -162,6 +164,34 @@ void vfu_test_sock_dir_remove(const char *dir, const char *sock_name)
         g_unlink(path);
     }
     g_assert_cmpint(g_rmdir(dir), ==, 0);
+}
+
+#ifndef VFU_TEST_ASAN
+static struct rlimit saved_as;
+#endif
+
+void vfu_test_limit_address_space(void)
+{
+#ifndef VFU_TEST_ASAN
+    g_autofree char *text = NULL;
+    struct rlimit r;
+    const char *p;
+
+    g_assert_true(g_file_get_contents("/proc/self/status", &text, NULL, NULL));
+    p = strstr(text, "VmSize:");
+    g_assert_nonnull(p);
+    g_assert_cmpint(getrlimit(RLIMIT_AS, &saved_as), ==, 0);
+    r = saved_as;
+    r.rlim_cur = (strtoull(p + 7, NULL, 10) << 10) + (512u << 20);
+    g_assert_cmpint(setrlimit(RLIMIT_AS, &r), ==, 0);
+#endif
+}
+
+void vfu_test_unlimit_address_space(void)
+{
+#ifndef VFU_TEST_ASAN
+    g_assert_cmpint(setrlimit(RLIMIT_AS, &saved_as), ==, 0);
+#endif
 }
 
 gint64 vfu_test_deadline_ms(unsigned ms)

@@ -49,6 +49,14 @@ char *vfu_test_sock_dir_new(const char *prefix);
 /* Remove @dir and the socket @sock_name in it (if still there). */
 void vfu_test_sock_dir_remove(const char *dir, const char *sock_name);
 
+/*
+ * Until vfu_test_unlimit_address_space(), an allocation of a large size
+ * (say a peer-chosen one) fails and so aborts the test.  Does nothing
+ * under ASan, which reserves terabytes of shadow address space.
+ */
+void vfu_test_limit_address_space(void);
+void vfu_test_unlimit_address_space(void);
+
 /* Monotonic time @ms milliseconds from now (for g_cond_wait_until). */
 gint64 vfu_test_deadline_ms(unsigned ms);
 
