@@ -10,12 +10,13 @@
 #include <sys/socket.h>
 
 #include "test-container-helpers.h"
+#include "vfu-test.h"
 #include "vfio-user/caps.h"
 #include "vfio-user/protocol.h"
 #include "vfio-user/transport.h"
 
 #define FAKE_MAX_MSG (16 + 16 + 2 * 1024 * 1024)
-#define FAKE_TIMEOUT_US (5 * G_TIME_SPAN_SECOND)
+#define FAKE_TIMEOUT_MS 5000
 
 /*
  * lock guards maps, unmaps and the reply slot (have_reply, reply_*),
@@ -285,7 +286,7 @@ int fake_server_request(FakeServer *fs, uint16_t cmd, const void *payload,
                         size_t len, const int *fds, size_t nfds, void *reply,
                         size_t max, size_t *reply_len)
 {
-    gint64 deadline = g_get_monotonic_time() + FAKE_TIMEOUT_US;
+    gint64 deadline = vfu_test_deadline_ms(FAKE_TIMEOUT_MS);
     VFIOUserHdr hdr;
     int ret = -1;
 
@@ -364,7 +365,7 @@ int fake_server_dma_write(FakeServer *fs, uint64_t addr, uint64_t count,
 
 bool fake_server_wait_closed(FakeServer *fs)
 {
-    gint64 deadline = g_get_monotonic_time() + FAKE_TIMEOUT_US;
+    gint64 deadline = vfu_test_deadline_ms(FAKE_TIMEOUT_MS);
     bool closed;
 
     g_mutex_lock(&fs->lock);

@@ -34,7 +34,7 @@
 #define DOORBELL_OFF 0x3800 /* BAR0 ioeventfd, 4 bytes, no datamatch */
 #define MSIX_VECTORS 8
 #define LOG_MAX 4096
-#define WAIT_US (5 * G_USEC_PER_SEC)
+#define WAIT_MS 5000
 #define CONFIG VFIO_PCI_CONFIG_REGION_INDEX
 
 typedef struct LogEntry {
@@ -226,7 +226,7 @@ static void srv_end(Srv *s)
 /* Wait (bounded) until the server has logged @n writes. */
 static bool wait_log(Srv *s, unsigned n)
 {
-    gint64 deadline = g_get_monotonic_time() + WAIT_US;
+    gint64 deadline = vfu_test_deadline_ms(WAIT_MS);
     bool ok;
 
     g_mutex_lock(&s->lock);

@@ -127,7 +127,7 @@ Srv *srv_start(void)
 /* Wait (bounded) for vfu_server_run() to return. */
 bool srv_wait_finished(Srv *s, int ms)
 {
-    gint64 deadline = g_get_monotonic_time() + ms * G_TIME_SPAN_MILLISECOND;
+    gint64 deadline = vfu_test_deadline_ms(ms);
     bool done;
 
     g_mutex_lock(&s->lock);

@@ -502,9 +502,7 @@ static void test_irq_argsz(void)
 
 typedef struct TriggerJob {
     VfuServer *srv;
-    GMutex lock;
-    GCond cond;
-    bool done;
+    VfuTestEvent done;
 } TriggerJob;
 
 static gpointer trigger_thread(gpointer opaque)
@@ -512,10 +510,7 @@ static gpointer trigger_thread(gpointer opaque)
     TriggerJob *j = opaque;
 
     vfu_irq_trigger(j->srv, MSIX, 0);
-    g_mutex_lock(&j->lock);
-    j->done = true;
-    g_cond_broadcast(&j->cond);
-    g_mutex_unlock(&j->lock);
+    vfu_test_event_set(&j->done);
     return NULL;
 }
 
@@ -530,28 +525,20 @@ static void test_irq_eventfd_full(void)
     Srv *s = srv_ready();
     uint64_t max = 0xfffffffffffffffeull, v;
     TriggerJob j = {.srv = s->srv};
-    gint64 deadline;
     GThread *t;
     int fd = eventfd(0, EFD_CLOEXEC);
 
     g_assert_cmpint(write(fd, &max, sizeof(max)), ==, sizeof(max));
     g_assert_cmpint(set_irqs(s, 20, EVT, MSIX, 0, 1, NULL, 0, &fd, 1), ==, 0);
-    g_mutex_init(&j.lock);
-    g_cond_init(&j.cond);
+    vfu_test_event_init(&j.done);
     t = g_thread_new("trigger", trigger_thread, &j);
-    deadline = g_get_monotonic_time() + 2 * G_TIME_SPAN_SECOND;
-    g_mutex_lock(&j.lock);
-    while (!j.done && g_cond_wait_until(&j.cond, &j.lock, deadline)) {
-    }
-    if (!j.done) {
+    if (!vfu_test_event_wait(&j.done, 2000)) {
         g_test_fail_printf("vfu_irq_trigger() blocked on a full eventfd");
     }
-    g_mutex_unlock(&j.lock);
     /* Either way, drain the counter so that a blocked write finishes. */
     g_assert_cmpint(read(fd, &v, sizeof(v)), ==, sizeof(v));
     g_thread_join(t);
-    g_cond_clear(&j.cond);
-    g_mutex_clear(&j.lock);
+    vfu_test_event_clear(&j.done);
     close(fd);
     assert_alive(s);
     srv_end(s);

@@ -265,7 +265,7 @@ void fake_notify(FakeServer *fs)
 
 bool fake_wait_notify(FakeServer *fs)
 {
-    gint64 deadline = g_get_monotonic_time() + 10 * G_TIME_SPAN_SECOND;
+    gint64 deadline = vfu_test_deadline_ms(10000);
     bool ok = true;
 
     g_mutex_lock(&fs->lock);
@@ -654,7 +654,7 @@ static bool fake_do_echo(FakeServer *fs)
 static bool fake_do_stall(FakeServer *fs)
 {
     char buf[4096];
-    gint64 deadline = g_get_monotonic_time() + 20 * G_TIME_SPAN_SECOND;
+    gint64 deadline = vfu_test_deadline_ms(20000);
 
     while (g_get_monotonic_time() < deadline) {
         ssize_t n;
@@ -684,7 +684,7 @@ static bool fake_do_freeze(FakeServer *fs)
 
 static bool fake_do_wait_go(FakeServer *fs)
 {
-    gint64 deadline = g_get_monotonic_time() + 10 * G_TIME_SPAN_SECOND;
+    gint64 deadline = vfu_test_deadline_ms(10000);
     bool ok = true;
 
     g_mutex_lock(&fs->lock);

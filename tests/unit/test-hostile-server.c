@@ -630,9 +630,7 @@ static void test_posted_error_counted(void)
 
 typedef struct PostJob {
     VFIOUserProxy *p;
-    GMutex lock;
-    GCond cond;
-    bool done;
+    VfuTestEvent done;
     unsigned failed; /* posts that returned an error */
 } PostJob;
 
@@ -660,10 +658,7 @@ static gpointer post_thread(gpointer opaque)
             g_error_free(err);
         }
     }
-    g_mutex_lock(&j->lock);
-    j->done = true;
-    g_cond_broadcast(&j->cond);
-    g_mutex_unlock(&j->lock);
+    vfu_test_event_set(&j->done);
     return NULL;
 }
 
@@ -675,7 +670,6 @@ static gpointer post_thread(gpointer opaque)
 static void test_server_stops_reading(void)
 {
     PostJob j = {0};
-    gint64 deadline;
     GThread *t;
     Case c;
 
@@ -684,26 +678,18 @@ static void test_server_stops_reading(void)
     fake_freeze(c.fs);
     case_connect(&c, T_MS);
     j.p = c.p;
-    g_mutex_init(&j.lock);
-    g_cond_init(&j.cond);
+    vfu_test_event_init(&j.done);
     t = g_thread_new("post", post_thread, &j);
-    deadline = g_get_monotonic_time() +
-               (4 * T_MS + QUICK_MS) * G_TIME_SPAN_MILLISECOND;
-    g_mutex_lock(&j.lock);
-    while (!j.done && g_cond_wait_until(&j.cond, &j.lock, deadline)) {
-    }
-    if (!j.done) {
+    if (!vfu_test_event_wait(&j.done, 4 * T_MS + QUICK_MS)) {
         g_test_fail_printf("posted writes still blocked %d ms after the "
                            "server stopped reading",
                            4 * T_MS + QUICK_MS);
     }
-    g_mutex_unlock(&j.lock);
     /* Either way, let a blocked send fail so that the writer ends. */
     fake_kill(c.fs);
     g_thread_join(t);
     g_assert_cmpuint(j.failed, >, 0);
-    g_cond_clear(&j.cond);
-    g_mutex_clear(&j.lock);
+    vfu_test_event_clear(&j.done);
     case_end(&c);
 }
 
@@ -1462,7 +1448,7 @@ static void test_dma_with_fds(void)
 
 static bool dma_wait_failed(DmaEnv *e, int ms)
 {
-    gint64 deadline = g_get_monotonic_time() + ms * G_TIME_SPAN_MILLISECOND;
+    gint64 deadline = vfu_test_deadline_ms(ms);
     bool ok = true;
 
     g_mutex_lock(&e->lock);
@@ -1608,9 +1594,7 @@ static void test_dma_flood(void)
 
 typedef struct UnmapJob {
     VFIOUserContainer *ct;
-    GMutex lock;
-    GCond cond;
-    bool done;
+    VfuTestEvent done;
 } UnmapJob;
 
 static gpointer unmap_thread(gpointer opaque)
@@ -1620,10 +1604,7 @@ static gpointer unmap_thread(gpointer opaque)
 
     vfio_user_container_unmap(j->ct, A_IOVA, MAP_SIZE, &err);
     g_clear_error(&err);
-    g_mutex_lock(&j->lock);
-    j->done = true;
-    g_cond_broadcast(&j->cond);
-    g_mutex_unlock(&j->lock);
+    vfu_test_event_set(&j->done);
     return NULL;
 }
 
@@ -1643,7 +1624,7 @@ static void test_dma_stall_mid_write(void)
     UnmapJob job = {0};
     GError *err = NULL;
     GThread *t;
-    gint64 t0, deadline;
+    gint64 t0;
     DmaEnv e;
 
     vfu_hdr_init(&cut.hdr, 0x6002, VFIO_USER_DMA_WRITE,
@@ -1663,26 +1644,18 @@ static void test_dma_stall_mid_write(void)
     assert_quick(t0, T_MS + QUICK_MS);
 
     job.ct = e.ct;
-    g_mutex_init(&job.lock);
-    g_cond_init(&job.cond);
+    vfu_test_event_init(&job.done);
     t = g_thread_new("unmap", unmap_thread, &job);
-    deadline = g_get_monotonic_time() +
-               (3 * T_MS + QUICK_MS) * G_TIME_SPAN_MILLISECOND;
-    g_mutex_lock(&job.lock);
-    while (!job.done && g_cond_wait_until(&job.cond, &job.lock, deadline)) {
-    }
-    if (!job.done) {
+    if (!vfu_test_event_wait(&job.done, 3 * T_MS + QUICK_MS)) {
         g_test_fail_printf("vfio_user_container_unmap() still blocked %d ms "
                            "after a server stalled in the middle of a "
                            "DMA_WRITE",
                            3 * T_MS + QUICK_MS);
     }
-    g_mutex_unlock(&job.lock);
     /* Either way, end the stall so that the unmap can finish. */
     fake_kill(e.c.fs);
     g_thread_join(t);
-    g_cond_clear(&job.cond);
-    g_mutex_clear(&job.lock);
+    vfu_test_event_clear(&job.done);
     dma_end(&e);
 }
 

@@ -1,10 +1,9 @@
 /*
  * Fake vfio-user server for the proxy unit tests: a script that runs on
  * its own thread against one end of a socketpair (or an accepted socket),
- * speaking through the transport functions, plus a one-shot gate for
- * ordering steps between the test and its server, and a loader for the
- * recorded sessions in tests/data.  Prototypes are at the top of
- * test-proxy.c.
+ * speaking through the transport functions, and the pairing of requests
+ * and replies in the recorded sessions of tests/data.  Prototypes are at the
+ * top of test-proxy.c.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -30,45 +29,6 @@ typedef struct Peer {
     void *opaque;
     GThread *thread;
 } Peer;
-
-typedef struct Gate {
-    GMutex lock;
-    GCond cond;
-    bool open;
-} Gate;
-
-void gate_init(Gate *g)
-{
-    g_mutex_init(&g->lock);
-    g_cond_init(&g->cond);
-    g->open = false;
-}
-
-void gate_open(Gate *g)
-{
-    g_mutex_lock(&g->lock);
-    g->open = true;
-    g_cond_broadcast(&g->cond);
-    g_mutex_unlock(&g->lock);
-}
-
-/* Wait (at most 10 s, so a broken test fails instead of hanging). */
-void gate_wait(Gate *g)
-{
-    gint64 deadline = g_get_monotonic_time() + 10 * G_TIME_SPAN_SECOND;
-
-    g_mutex_lock(&g->lock);
-    while (!g->open) {
-        g_assert_true(g_cond_wait_until(&g->cond, &g->lock, deadline));
-    }
-    g_mutex_unlock(&g->lock);
-}
-
-void gate_clear(Gate *g)
-{
-    g_cond_clear(&g->cond);
-    g_mutex_clear(&g->lock);
-}
 
 static gpointer peer_main(gpointer opaque)
 {

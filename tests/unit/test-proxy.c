@@ -31,15 +31,6 @@ typedef struct Peer {
     void *opaque;
     GThread *thread;
 } Peer;
-typedef struct Gate {
-    GMutex lock;
-    GCond cond;
-    bool open;
-} Gate;
-void gate_init(Gate *g);
-void gate_open(Gate *g);
-void gate_wait(Gate *g);
-void gate_clear(Gate *g);
 Peer *peer_start(ServerScript fn, void *opaque);
 void peer_join(Peer *p);
 size_t srv_recv(int sock, VFIOUserHdr *hdr, void *buf, size_t size, int *fds,
@@ -513,7 +504,7 @@ static int memfd_with(const char *text)
 
 static void script_reply_fds(int sock, void *opaque)
 {
-    Gate *closed = opaque;
+    VfuTestEvent *closed = opaque;
     char buf[64];
     VFIOUserHdr hdr;
 
@@ -527,14 +518,14 @@ static void script_reply_fds(int sock, void *opaque)
         fds[2] = memfd_with("fd2");
         srv_reply(sock, &hdr, "ok", 2, fds, 3);
         vfu_close_fds(fds, 3);
-        gate_open(&closed[round]);
+        vfu_test_event_set(&closed[round]);
     }
     g_assert_true(srv_wait_eof(sock));
 }
 
 static void test_reply_fds(void)
 {
-    Gate closed[2];
+    VfuTestEvent closed[2];
     Peer *p;
     VFIOUserProxy *proxy;
     unsigned before;
@@ -550,8 +541,8 @@ static void test_reply_fds(void)
     };
     GError *err = NULL;
 
-    gate_init(&closed[0]);
-    gate_init(&closed[1]);
+    vfu_test_event_init(&closed[0]);
+    vfu_test_event_init(&closed[1]);
     p = peer_start(script_reply_fds, closed);
     proxy = client_new(p, 0);
     before = vfu_test_count_fds();
@@ -564,7 +555,7 @@ static void test_reply_fds(void)
         g_assert_cmpint(pread(fds[i], text, 3, 0), ==, 3);
         g_assert_cmpmem(text, 3, want, 3);
     }
-    gate_wait(&closed[0]);
+    g_assert_true(vfu_test_event_wait(&closed[0], VFU_TEST_WAIT_MS));
     g_assert_cmpuint(vfu_test_count_fds(), ==, before + 3);
     vfu_close_fds(fds, 3);
 
@@ -572,13 +563,13 @@ static void test_reply_fds(void)
     req.reply_max_fds = 1;
     g_assert_true(vfio_user_proxy_call(proxy, &req, &err));
     g_assert_cmpuint(req.reply_nfds, ==, 1);
-    gate_wait(&closed[1]);
+    g_assert_true(vfu_test_event_wait(&closed[1], VFU_TEST_WAIT_MS));
     g_assert_cmpuint(vfu_test_count_fds(), ==, before + 1);
     vfu_close_fds(fds, 1);
     vfio_user_proxy_close(proxy);
     peer_join(p);
-    gate_clear(&closed[0]);
-    gate_clear(&closed[1]);
+    vfu_test_event_clear(&closed[0]);
+    vfu_test_event_clear(&closed[1]);
 }
 
 /* Two requests from two threads, answered in the opposite order. */
@@ -696,7 +687,7 @@ static void test_oversized_reply(void)
 
 /* Ids wrap after 65536 messages and skip an id still waiting. */
 typedef struct WrapCase {
-    Gate a_sent;
+    VfuTestEvent a_sent;
     unsigned posted;
 } WrapCase;
 
@@ -709,7 +700,7 @@ static void script_id_wrap(int sock, void *opaque)
 
     srv_version(sock);
     a_len = srv_recv(sock, &a, a_buf, sizeof(a_buf), NULL, NULL);
-    gate_open(&wc->a_sent);
+    vfu_test_event_set(&wc->a_sent);
     for (;;) {
         n = srv_recv(sock, &hdr, buf, sizeof(buf), NULL, NULL);
         if (!(hdr.flags & VFIO_USER_F_NO_REPLY)) {
@@ -738,13 +729,13 @@ static void test_id_wrap(void)
     };
     GError *err = NULL;
 
-    gate_init(&wc.a_sent);
+    vfu_test_event_init(&wc.a_sent);
     p = peer_start(script_id_wrap, &wc);
     proxy = client_new(p, 10000);
     arg[0] = proxy;
     arg[1] = "held across the wrap";
     t = g_thread_new("held", ping_thread, arg);
-    gate_wait(&wc.a_sent);
+    g_assert_true(vfu_test_event_wait(&wc.a_sent, VFU_TEST_WAIT_MS));
     for (unsigned i = 0; i < 65535; i++) {
         g_assert_true(vfio_user_proxy_post(proxy, &req, &err));
     }
@@ -753,21 +744,21 @@ static void test_id_wrap(void)
     g_assert_cmpuint(wc.posted, ==, 65535);
     vfio_user_proxy_close(proxy);
     peer_join(p);
-    gate_clear(&wc.a_sent);
+    vfu_test_event_clear(&wc.a_sent);
 }
 
 /* ---- Timeouts and failures ---- */
 
 static void script_late_reply(int sock, void *opaque)
 {
-    Gate *gate = opaque;
+    VfuTestEvent *gate = opaque;
     char buf[64];
     VFIOUserHdr hdr;
     size_t n;
 
     srv_version(sock);
     n = srv_recv(sock, &hdr, buf, sizeof(buf), NULL, NULL);
-    gate_wait(gate);
+    g_assert_true(vfu_test_event_wait(gate, VFU_TEST_WAIT_MS));
     srv_reply(sock, &hdr, buf, n, NULL, 0);
     srv_echo_one(sock);
     g_assert_true(srv_wait_eof(sock));
@@ -775,7 +766,7 @@ static void script_late_reply(int sock, void *opaque)
 
 static void test_timeout_late_reply(void)
 {
-    Gate gate;
+    VfuTestEvent gate;
     Peer *p;
     VFIOUserProxy *proxy;
     VFIOUserProxyStats st;
@@ -783,7 +774,7 @@ static void test_timeout_late_reply(void)
     GError *err = NULL;
     char buf[16];
 
-    gate_init(&gate);
+    vfu_test_event_init(&gate);
     p = peer_start(script_late_reply, &gate);
     proxy = client_new(p, 100);
     g_assert_false(client_call(proxy, VFIO_USER_REGION_READ, "late", 4, buf,
@@ -793,14 +784,14 @@ static void test_timeout_late_reply(void)
     vfio_user_proxy_get_stats(proxy, &st);
     g_assert_cmpuint(st.timeouts, ==, 1);
     g_assert_cmpint(vfio_user_proxy_state(proxy), ==, VFIO_PROXY_CONNECTED);
-    gate_open(&gate);
+    vfu_test_event_set(&gate);
     client_ping(proxy, "after"); /* the late reply comes before this */
     vfio_user_proxy_get_stats(proxy, &st);
     g_assert_cmpuint(st.unknown_replies, ==, 1);
     g_assert_cmpuint(st.replies, ==, 1);
     vfio_user_proxy_close(proxy);
     peer_join(p);
-    gate_clear(&gate);
+    vfu_test_event_clear(&gate);
 }
 
 static void script_stalled_reply(int sock, void *opaque)
@@ -816,13 +807,13 @@ static void script_stalled_reply(int sock, void *opaque)
     memset(buf, 's', 10);
     g_assert_true(vfu_msg_send(sock, &hdr, NULL, 0, NULL, 0, &err));
     g_assert_cmpint(write(sock, buf, 10), ==, 10);
-    gate_wait(opaque);
+    g_assert_true(vfu_test_event_wait(opaque, VFU_TEST_WAIT_MS));
 }
 
 /* A reply that stops mid-payload: the waiter is not left hanging. */
 static void test_stalled_reply(void)
 {
-    Gate done;
+    VfuTestEvent done;
     Peer *p;
     VFIOUserProxy *proxy;
     VFIOUserRequest req;
@@ -830,7 +821,7 @@ static void test_stalled_reply(void)
     char buf[128];
     gint64 t0;
 
-    gate_init(&done);
+    vfu_test_event_init(&done);
     p = peer_start(script_stalled_reply, &done);
     proxy = client_new(p, 100);
     t0 = g_get_monotonic_time();
@@ -841,16 +832,16 @@ static void test_stalled_reply(void)
     assert_error(err, ETIMEDOUT, "stalled");
     g_clear_error(&err);
     g_assert_cmpint(vfio_user_proxy_state(proxy), ==, VFIO_PROXY_ERROR);
-    gate_open(&done);
+    vfu_test_event_set(&done);
     vfio_user_proxy_close(proxy);
     peer_join(p);
-    gate_clear(&done);
+    vfu_test_event_clear(&done);
 }
 
 static void script_stop_reading(int sock, void *opaque)
 {
     srv_version(sock);
-    gate_wait(opaque);
+    g_assert_true(vfu_test_event_wait(opaque, VFU_TEST_WAIT_MS));
 }
 
 /*
@@ -868,13 +859,13 @@ static void test_server_stops_reading(void)
         .iovcnt = 1,
     };
     GError *err = NULL;
-    Gate gate;
+    VfuTestEvent gate;
     Peer *p;
     VFIOUserProxy *proxy;
     unsigned sent = 0;
     gint64 t0;
 
-    gate_init(&gate);
+    vfu_test_event_init(&gate);
     p = peer_start(script_stop_reading, &gate);
     proxy = client_new(p, 100);
     t0 = g_get_monotonic_time();
@@ -886,14 +877,14 @@ static void test_server_stops_reading(void)
     assert_error(err, ETIMEDOUT, "stopped reading");
     g_clear_error(&err);
     g_assert_cmpint(vfio_user_proxy_state(proxy), ==, VFIO_PROXY_ERROR);
-    gate_open(&gate);
+    vfu_test_event_set(&gate);
     vfio_user_proxy_close(proxy);
     peer_join(p);
-    gate_clear(&gate);
+    vfu_test_event_clear(&gate);
 }
 
 typedef struct NotifyCount {
-    Gate gate;
+    VfuTestEvent gate;
     int calls;
     int code;
 } NotifyCount;
@@ -905,7 +896,7 @@ static void count_notify(VFIOUserProxy *proxy G_GNUC_UNUSED, const GError *err,
 
     nc->calls++;
     nc->code = err->code;
-    gate_open(&nc->gate);
+    vfu_test_event_set(&nc->gate);
 }
 
 /* What a request handler saw when the payload it read never came. */
@@ -944,8 +935,8 @@ static bool stall_handler(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
 
 /* Gates of the stalled-request case. */
 typedef struct StallGates {
-    Gate registered; /* the handler is in place */
-    Gate done;       /* the checks are over */
+    VfuTestEvent registered; /* the handler is in place */
+    VfuTestEvent done;       /* the checks are over */
 } StallGates;
 
 /*
@@ -959,11 +950,11 @@ static void script_stalled_request(int sock, void *opaque)
     GError *err = NULL;
 
     srv_version(sock);
-    gate_wait(&g->registered);
+    g_assert_true(vfu_test_event_wait(&g->registered, VFU_TEST_WAIT_MS));
     vfu_hdr_init(&hdr, 7, VFIO_USER_DMA_WRITE, sizeof(hdr) + 64,
                  VFIO_USER_F_TYPE_REQUEST);
     g_assert_true(vfu_msg_send(sock, &hdr, "partial!", 8, NULL, 0, &err));
-    gate_wait(&g->done);
+    g_assert_true(vfu_test_event_wait(&g->done, VFU_TEST_WAIT_MS));
 }
 
 /*
@@ -979,15 +970,16 @@ static void test_stalled_request(gconstpointer data)
     Peer *p;
     VFIOUserProxy *proxy;
 
-    gate_init(&g.registered);
-    gate_init(&g.done);
-    gate_init(&nc.gate);
+    vfu_test_event_init(&g.registered);
+    vfu_test_event_init(&g.done);
+    vfu_test_event_init(&nc.gate);
     p = peer_start(script_stalled_request, &g);
     proxy = client_new(p, 100);
     vfio_user_proxy_set_failure_notify(proxy, count_notify, &nc);
     vfio_user_proxy_set_request_handler(proxy, stall_handler, &seen);
-    gate_open(&g.registered);
-    gate_wait(&nc.gate); /* at most 10 s */
+    vfu_test_event_set(&g.registered);
+    g_assert_true(
+        vfu_test_event_wait(&nc.gate, VFU_TEST_WAIT_MS)); /* at most 10 s */
     g_assert_false(seen.ok);
     g_assert_cmpint(seen.code, ==, ETIMEDOUT);
     g_assert_nonnull(strstr(seen.message, "stalled"));
@@ -998,13 +990,13 @@ static void test_stalled_request(gconstpointer data)
     g_assert_cmpint(nc.calls, ==, 1);
     g_assert_cmpint(nc.code, ==, ETIMEDOUT);
     g_assert_cmpint(vfio_user_proxy_state(proxy), ==, VFIO_PROXY_ERROR);
-    gate_open(&g.done);
+    vfu_test_event_set(&g.done);
     vfio_user_proxy_close(proxy);
     peer_join(p);
     g_free(seen.message);
-    gate_clear(&g.registered);
-    gate_clear(&g.done);
-    gate_clear(&nc.gate);
+    vfu_test_event_clear(&g.registered);
+    vfu_test_event_clear(&g.done);
+    vfu_test_event_clear(&nc.gate);
 }
 
 static void script_hangup(int sock, void *opaque G_GNUC_UNUSED)
@@ -1027,7 +1019,7 @@ static void test_hangup_wakes(void)
     gint64 t0, t1;
     char buf[8];
 
-    gate_init(&nc.gate);
+    vfu_test_event_init(&nc.gate);
     vfio_user_proxy_set_failure_notify(proxy, count_notify, &nc);
     t0 = g_get_monotonic_time();
     g_assert_false(client_call(proxy, VFIO_USER_REGION_READ, "x", 1, buf,
@@ -1037,7 +1029,7 @@ static void test_hangup_wakes(void)
     g_clear_error(&err);
     g_assert_cmpint(t1 - t0, <, G_TIME_SPAN_SECOND);
     g_assert_cmpint(vfio_user_proxy_state(proxy), ==, VFIO_PROXY_ERROR);
-    gate_wait(&nc.gate);
+    g_assert_true(vfu_test_event_wait(&nc.gate, VFU_TEST_WAIT_MS));
     /* Later calls fail at once with the original cause. */
     g_assert_false(client_call(proxy, VFIO_USER_REGION_READ, "x", 1, buf,
                                sizeof(buf), &req, &err));
@@ -1047,7 +1039,7 @@ static void test_hangup_wakes(void)
     g_assert_cmpint(nc.calls, ==, 1);
     g_assert_cmpint(nc.code, ==, ECONNRESET);
     peer_join(p);
-    gate_clear(&nc.gate);
+    vfu_test_event_clear(&nc.gate);
 }
 
 typedef struct FailCall {
@@ -1109,58 +1101,60 @@ static void script_close_waiting(int sock, void *opaque)
 
     srv_version(sock);
     srv_recv(sock, &hdr, buf, sizeof(buf), NULL, NULL);
-    gate_open(opaque);
+    vfu_test_event_set(opaque);
     g_assert_true(srv_wait_eof(sock));
 }
 
 /* close() while another thread waits: it returns ECANCELED, no hang. */
 static void test_close_while_waiting(void)
 {
-    Gate gate;
+    VfuTestEvent gate;
     Peer *p;
     FailCall fc = {NULL, 0};
     GThread *t;
 
-    gate_init(&gate);
+    vfu_test_event_init(&gate);
     p = peer_start(script_close_waiting, &gate);
     fc.proxy = client_new(p, 10000);
     t = g_thread_new("waiter", failing_call_thread, &fc);
-    gate_wait(&gate); /* the request is on the wire: it is waiting */
+    g_assert_true(vfu_test_event_wait(
+        &gate,
+        VFU_TEST_WAIT_MS)); /* the request is on the wire: it is waiting */
     vfio_user_proxy_close(fc.proxy);
     g_thread_join(t);
     g_assert_cmpint(fc.code, ==, ECANCELED);
     peer_join(p);
-    gate_clear(&gate);
+    vfu_test_event_clear(&gate);
 }
 
 static void close_in_notify(VFIOUserProxy *proxy,
                             const GError *err G_GNUC_UNUSED, void *opaque)
 {
     vfio_user_proxy_close(proxy);
-    gate_open(opaque);
+    vfu_test_event_set(opaque);
 }
 
 static void script_hangup_now(int sock, void *opaque)
 {
     srv_version(sock);
-    gate_wait(opaque);
+    g_assert_true(vfu_test_event_wait(opaque, VFU_TEST_WAIT_MS));
     shutdown(sock, SHUT_RDWR);
 }
 
 /* The failure notify may close the proxy (on the receive thread). */
 static void test_close_from_notify(void)
 {
-    Gate registered, closed;
+    VfuTestEvent registered, closed;
     Peer *p;
     VFIOUserProxy *proxy;
 
-    gate_init(&registered);
-    gate_init(&closed);
+    vfu_test_event_init(&registered);
+    vfu_test_event_init(&closed);
     p = peer_start(script_hangup_now, &registered);
     proxy = client_new(p, 0);
     vfio_user_proxy_set_failure_notify(proxy, close_in_notify, &closed);
-    gate_open(&registered);
-    gate_wait(&closed);
+    vfu_test_event_set(&registered);
+    g_assert_true(vfu_test_event_wait(&closed, VFU_TEST_WAIT_MS));
     /*
      * The receive thread frees the proxy after the notify returns and
      * nothing signals that moment: watch its socket go away (bounded).
@@ -1170,8 +1164,8 @@ static void test_close_from_notify(void)
     }
     g_assert_cmpint(fcntl(p->client_fd, F_GETFD), ==, -1);
     peer_join(p);
-    gate_clear(&registered);
-    gate_clear(&closed);
+    vfu_test_event_clear(&registered);
+    vfu_test_event_clear(&closed);
 }
 
 /* ---- Posted requests ---- */
@@ -1299,32 +1293,32 @@ static void script_no_handler(int sock, void *opaque)
     g_assert_cmpuint(hdr.cmd, ==, VFIO_USER_DMA_WRITE);
     g_assert_cmpuint(hdr.flags, ==, VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR);
     g_assert_cmpuint(hdr.error, ==, ENOSYS);
-    gate_open(opaque);
+    vfu_test_event_set(opaque);
     srv_echo_one(sock);
     g_assert_true(srv_wait_eof(sock));
 }
 
 static void test_no_handler_enosys(void)
 {
-    Gate gate;
+    VfuTestEvent gate;
     Peer *p;
     VFIOUserProxy *proxy;
 
-    gate_init(&gate);
+    vfu_test_event_init(&gate);
     p = peer_start(script_no_handler, &gate);
     proxy = client_new(p, 0);
-    gate_wait(&gate);
+    g_assert_true(vfu_test_event_wait(&gate, VFU_TEST_WAIT_MS));
     client_ping(proxy, "payload was skipped");
     vfio_user_proxy_close(proxy);
     peer_join(p);
-    gate_clear(&gate);
+    vfu_test_event_clear(&gate);
 }
 
 typedef struct SwapCase {
-    Gate registered;
-    Gate entered;
-    Gate release;
-    Gate replied;
+    VfuTestEvent registered;
+    VfuTestEvent entered;
+    VfuTestEvent release;
+    VfuTestEvent replied;
     VFIOUserProxy *proxy;
     gint swapped; /* set_request_handler() has returned */
     gint seen_swapped;
@@ -1336,8 +1330,8 @@ static bool slow_handler(VFIOUserProxy *proxy, const VFIOUserHdr *hdr, int *fds,
     SwapCase *sc = opaque;
 
     vfu_close_fds(fds, nfds);
-    gate_open(&sc->entered);
-    gate_wait(&sc->release);
+    vfu_test_event_set(&sc->entered);
+    g_assert_true(vfu_test_event_wait(&sc->release, VFU_TEST_WAIT_MS));
     g_atomic_int_set(&sc->seen_swapped, g_atomic_int_get(&sc->swapped));
     return vfio_user_proxy_discard(proxy, hdr->size - sizeof(*hdr), errp) &&
            vfio_user_proxy_send_error(proxy, hdr, EIO, errp);
@@ -1360,11 +1354,11 @@ static void script_one_dma(int sock, void *opaque)
     VFIOUserHdr hdr;
 
     srv_version(sock);
-    gate_wait(&sc->registered);
+    g_assert_true(vfu_test_event_wait(&sc->registered, VFU_TEST_WAIT_MS));
     srv_request(sock, 3, VFIO_USER_DMA_READ, &rw, sizeof(rw));
     srv_recv(sock, &hdr, buf, sizeof(buf), NULL, NULL);
     g_assert_cmpuint(hdr.error, ==, EIO);
-    gate_open(&sc->replied);
+    vfu_test_event_set(&sc->replied);
     g_assert_true(srv_wait_eof(sock));
 }
 
@@ -1379,27 +1373,29 @@ static void test_handler_swap_waits(void)
     Peer *p;
     GThread *t;
 
-    gate_init(&sc.registered);
-    gate_init(&sc.entered);
-    gate_init(&sc.release);
-    gate_init(&sc.replied);
+    vfu_test_event_init(&sc.registered);
+    vfu_test_event_init(&sc.entered);
+    vfu_test_event_init(&sc.release);
+    vfu_test_event_init(&sc.replied);
     p = peer_start(script_one_dma, &sc);
     sc.proxy = client_new(p, 0);
     vfio_user_proxy_set_request_handler(sc.proxy, slow_handler, &sc);
-    gate_open(&sc.registered);
-    gate_wait(&sc.entered);
+    vfu_test_event_set(&sc.registered);
+    g_assert_true(vfu_test_event_wait(&sc.entered, VFU_TEST_WAIT_MS));
     t = g_thread_new("swap", swap_thread, &sc);
     g_usleep(50 * 1000);
-    gate_open(&sc.release);
+    vfu_test_event_set(&sc.release);
     g_thread_join(t);
-    gate_wait(&sc.replied); /* the handler has looked at sc.swapped */
+    g_assert_true(vfu_test_event_wait(
+        &sc.replied,
+        VFU_TEST_WAIT_MS)); /* the handler has looked at sc.swapped */
     g_assert_cmpint(g_atomic_int_get(&sc.seen_swapped), ==, 0);
     vfio_user_proxy_close(sc.proxy);
     peer_join(p);
-    gate_clear(&sc.registered);
-    gate_clear(&sc.entered);
-    gate_clear(&sc.release);
-    gate_clear(&sc.replied);
+    vfu_test_event_clear(&sc.registered);
+    vfu_test_event_clear(&sc.entered);
+    vfu_test_event_clear(&sc.release);
+    vfu_test_event_clear(&sc.replied);
 }
 
 static bool refusing_handler(VFIOUserProxy *proxy G_GNUC_UNUSED,
@@ -1433,19 +1429,19 @@ static void test_handler_failure(void)
     GError *err = NULL;
     char buf[8];
 
-    gate_init(&nc.gate);
+    vfu_test_event_init(&nc.gate);
     vfio_user_proxy_set_request_handler(proxy, refusing_handler, NULL);
     vfio_user_proxy_set_failure_notify(proxy, count_notify, &nc);
     g_assert_false(client_call(proxy, VFIO_USER_REGION_READ, "z", 1, buf,
                                sizeof(buf), &req, &err));
     assert_error(err, EPROTO, "outside any mapping");
     g_clear_error(&err);
-    gate_wait(&nc.gate);
+    g_assert_true(vfu_test_event_wait(&nc.gate, VFU_TEST_WAIT_MS));
     g_assert_cmpint(nc.calls, ==, 1);
     g_assert_cmpint(vfio_user_proxy_state(proxy), ==, VFIO_PROXY_ERROR);
     vfio_user_proxy_close(proxy);
     peer_join(p);
-    gate_clear(&nc.gate);
+    vfu_test_event_clear(&nc.gate);
 }
 
 /* ---- Send-side limits ---- */
@@ -1649,7 +1645,7 @@ static bool dma_gate_handler(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
     bool ok = dma_read_handler(proxy, hdr, fds, nfds, &handled, errp);
 
     g_assert_cmpint(handled, ==, 1);
-    gate_open(opaque);
+    vfu_test_event_set(opaque);
     return ok;
 }
 
@@ -1662,18 +1658,18 @@ static void test_request_after_call(void)
 {
     Peer *p = peer_start(script_dma_after_call, NULL);
     VFIOUserProxy *proxy = client_new(p, 5000);
-    Gate served;
+    VfuTestEvent served;
     gint64 t0;
 
-    gate_init(&served);
+    vfu_test_event_init(&served);
     vfio_user_proxy_set_request_handler(proxy, dma_gate_handler, &served);
     client_ping(proxy, "then idle");
     t0 = g_get_monotonic_time();
-    gate_wait(&served);
+    g_assert_true(vfu_test_event_wait(&served, VFU_TEST_WAIT_MS));
     g_assert_cmpint(g_get_monotonic_time() - t0, <, G_TIME_SPAN_SECOND);
     vfio_user_proxy_close(proxy);
     peer_join(p);
-    gate_clear(&served);
+    vfu_test_event_clear(&served);
 }
 
 /* The same behaviour with busy-polling (x-poll-us) turned on. */

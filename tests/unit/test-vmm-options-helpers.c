@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "test-vmm-options-helpers.h"
+#include "vfu-test.h"
 
 static ssize_t tdev_regs(void *opaque, bool is_write, uint64_t off, void *buf,
                          size_t len)
@@ -113,7 +114,7 @@ TestServer *test_server_start(void)
 
 bool test_server_wait_disconnects(TestServer *ts, unsigned n)
 {
-    gint64 end = g_get_monotonic_time() + 10 * G_TIME_SPAN_SECOND;
+    gint64 end = vfu_test_deadline_ms(10000);
     bool ok = true;
 
     g_mutex_lock(&ts->lock);

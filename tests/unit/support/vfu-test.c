@@ -194,6 +194,40 @@ void vfu_test_unlimit_address_space(void)
 #endif
 }
 
+void vfu_test_event_init(VfuTestEvent *e)
+{
+    g_mutex_init(&e->lock);
+    g_cond_init(&e->cond);
+    e->set = false;
+}
+
+void vfu_test_event_set(VfuTestEvent *e)
+{
+    g_mutex_lock(&e->lock);
+    e->set = true;
+    g_cond_broadcast(&e->cond);
+    g_mutex_unlock(&e->lock);
+}
+
+bool vfu_test_event_wait(VfuTestEvent *e, unsigned ms)
+{
+    gint64 deadline = vfu_test_deadline_ms(ms);
+    bool set;
+
+    g_mutex_lock(&e->lock);
+    while (!e->set && g_cond_wait_until(&e->cond, &e->lock, deadline)) {
+    }
+    set = e->set;
+    g_mutex_unlock(&e->lock);
+    return set;
+}
+
+void vfu_test_event_clear(VfuTestEvent *e)
+{
+    g_cond_clear(&e->cond);
+    g_mutex_clear(&e->lock);
+}
+
 gint64 vfu_test_deadline_ms(unsigned ms)
 {
     return g_get_monotonic_time() + (gint64)ms * G_TIME_SPAN_MILLISECOND;

@@ -57,6 +57,22 @@ void vfu_test_sock_dir_remove(const char *dir, const char *sock_name);
 void vfu_test_limit_address_space(void);
 void vfu_test_unlimit_address_space(void);
 
+/* How long a test waits for something that should happen at once. */
+#define VFU_TEST_WAIT_MS 10000
+
+/* A one-shot event between a test and its threads. */
+typedef struct VfuTestEvent {
+    GMutex lock; /* guards set */
+    GCond cond;  /* broadcast when set becomes true */
+    bool set;
+} VfuTestEvent;
+
+void vfu_test_event_init(VfuTestEvent *e);
+void vfu_test_event_set(VfuTestEvent *e);
+/* Whether @e was set, waiting at most @ms milliseconds for it. */
+bool vfu_test_event_wait(VfuTestEvent *e, unsigned ms);
+void vfu_test_event_clear(VfuTestEvent *e);
+
 /* Monotonic time @ms milliseconds from now (for g_cond_wait_until). */
 gint64 vfu_test_deadline_ms(unsigned ms);
 
