@@ -190,14 +190,13 @@ static void session(const char *path, Guest *g, unsigned i)
 
 static void test_cycles(void)
 {
-    g_autofree char *dir = g_dir_make_tmp("vfu-leaks-XXXXXX", NULL);
+    g_autofree char *dir = vfu_test_sock_dir_new("vfu-leaks");
     g_autofree char *path = g_build_filename(dir, "leak.sock", NULL);
     unsigned fds0, maps0, fds1, maps1, threads0;
     gint64 t0;
     LeakServer ls;
     Guest g;
 
-    g_assert_nonnull(dir);
     g.memfd = memfd_create("leak-guest", MFD_CLOEXEC);
     g_assert_cmpint(g.memfd, >=, 0);
     g_assert_cmpint(ftruncate(g.memfd, GUEST_SIZE), ==, 0);
@@ -238,7 +237,7 @@ static void test_cycles(void)
     munmap(g.anon, GUEST_SIZE);
     close(g.memfd);
     g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
-    g_assert_cmpint(g_rmdir(dir), ==, 0);
+    g_assert_true(vfu_test_sock_dir_remove(dir, NULL));
 }
 
 int main(int argc, char **argv)

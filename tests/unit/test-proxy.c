@@ -12,10 +12,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 #include <glib.h>
-#include <glib/gstdio.h>
 
 #include "hw/vfio-user/proxy.h"
 #include "vfio-user/error.h"
@@ -164,7 +162,7 @@ static void assert_error(GError *err, int code, const char *needle)
 
 static void test_connect_missing(void)
 {
-    g_autofree char *dir = g_dir_make_tmp("proxy-XXXXXX", NULL);
+    g_autofree char *dir = vfu_test_sock_dir_new("proxy");
     g_autofree char *path = g_build_filename(dir, "none.sock", NULL);
     GError *err = NULL;
 
@@ -172,12 +170,12 @@ static void test_connect_missing(void)
     assert_error(err, ENOENT, "no such file");
     g_assert_nonnull(strstr(err->message, path));
     g_error_free(err);
-    g_rmdir(dir);
+    vfu_test_sock_dir_remove(dir, NULL);
 }
 
 static void test_connect_not_socket(void)
 {
-    g_autofree char *dir = g_dir_make_tmp("proxy-XXXXXX", NULL);
+    g_autofree char *dir = vfu_test_sock_dir_new("proxy");
     g_autofree char *path = g_build_filename(dir, "plain", NULL);
     GError *err = NULL;
 
@@ -186,35 +184,22 @@ static void test_connect_not_socket(void)
     assert_error(err, ENOTSOCK, "is not a socket");
     g_assert_nonnull(strstr(err->message, path));
     g_error_free(err);
-    g_unlink(path);
-    g_rmdir(dir);
-}
-
-static int bind_unix(const char *path)
-{
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    g_assert_cmpint(s, >=, 0);
-    g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
-    g_assert_cmpint(bind(s, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
-    return s;
+    vfu_test_sock_dir_remove(dir, path);
 }
 
 static void test_connect_refused(void)
 {
-    g_autofree char *dir = g_dir_make_tmp("proxy-XXXXXX", NULL);
+    g_autofree char *dir = vfu_test_sock_dir_new("proxy");
     g_autofree char *path = g_build_filename(dir, "dead.sock", NULL);
     GError *err = NULL;
-    int s = bind_unix(path); /* bound, never listening */
+    int s = vfu_test_unix_bind(path); /* bound, never listening */
 
     g_assert_null(vfio_user_proxy_connect(path, NULL, &err));
     assert_error(err, ECONNREFUSED, "nothing listening");
     g_assert_nonnull(strstr(err->message, path));
     g_error_free(err);
     close(s);
-    g_unlink(path);
-    g_rmdir(dir);
+    vfu_test_sock_dir_remove(dir, path);
 }
 
 static void test_connect_too_long(void)
@@ -240,9 +225,9 @@ static gpointer accept_and_serve(gpointer opaque)
 /* A real listening socket: connect, negotiate, close; no fd left behind. */
 static void test_connect_cycle_fds(void)
 {
-    g_autofree char *dir = g_dir_make_tmp("proxy-XXXXXX", NULL);
+    g_autofree char *dir = vfu_test_sock_dir_new("proxy");
     g_autofree char *path = g_build_filename(dir, "srv.sock", NULL);
-    int ls = bind_unix(path);
+    int ls = vfu_test_unix_bind(path);
     unsigned before;
 
     g_assert_cmpint(listen(ls, 4), ==, 0);
@@ -262,8 +247,7 @@ static void test_connect_cycle_fds(void)
     }
     g_assert_cmpuint(vfu_test_count_fds(), ==, before);
     close(ls);
-    g_unlink(path);
-    g_rmdir(dir);
+    vfu_test_sock_dir_remove(dir, path);
 }
 
 /* ---- Negotiation ---- */

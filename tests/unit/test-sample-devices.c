@@ -15,7 +15,6 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include "test-sample-devices.h"
 #include "vfu-test.h"
@@ -501,8 +500,7 @@ static void server_start(ServerProc *p, const char *dev, const char *extra)
     int out;
 
     if (!p->dir) {
-        p->dir = g_dir_make_tmp("sample-XXXXXX", &err);
-        g_assert_no_error(err);
+        p->dir = vfu_test_sock_dir_new("sample");
         p->sock = g_build_filename(p->dir, "dev.sock", NULL);
     }
     argv[4] = p->sock;
@@ -530,21 +528,15 @@ static int server_wait(ServerProc *p)
 static void server_cleanup(ServerProc *p)
 {
     g_assert_false(g_file_test(p->sock, G_FILE_TEST_EXISTS));
-    g_assert_cmpint(rmdir(p->dir), ==, 0);
+    g_assert_true(vfu_test_sock_dir_remove(p->dir, NULL));
     g_free(p->sock);
     g_free(p->dir);
 }
 
 static Harness *server_connect(ServerProc *p)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    Harness *h;
+    Harness *h = harness_new_client(vfu_test_unix_connect(p->sock));
 
-    g_assert_cmpint(fd, >=, 0);
-    g_strlcpy(sa.sun_path, p->sock, sizeof(sa.sun_path));
-    g_assert_cmpint(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
-    h = harness_new_client(fd);
     harness_negotiate(h);
     return h;
 }

@@ -14,9 +14,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <linux/pci_regs.h>
-#include <glib/gstdio.h>
 #include "test-server-helpers.h"
 #include "vfu-test.h"
 
@@ -612,22 +610,11 @@ static gpointer listen_thread(gpointer opaque)
     return NULL;
 }
 
-static int connect_to(const char *path)
-{
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
-    g_assert_cmpint(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
-    return fd;
-}
-
 static void test_listen(void)
 {
-    g_autofree char *dir = g_dir_make_tmp("vfu-srv-XXXXXX", NULL);
+    g_autofree char *dir = vfu_test_sock_dir_new("vfu-srv");
     g_autofree char *path = g_build_filename(dir, "s.sock", NULL);
     g_autoptr(GError) err = NULL;
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
     ListenCtx c = {0};
     VFIOUserCaps caps;
     VFIOUserHdr hdr;
@@ -636,10 +623,7 @@ static void test_listen(void)
     int fd;
 
     /* A stale socket file (nobody listening) is replaced. */
-    fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
-    g_assert_cmpint(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
-    close(fd);
+    close(vfu_test_unix_bind(path));
     c.srv = vfu_server_new(path, NULL, &error_abort);
     /* A live one is EADDRINUSE. */
     g_assert_null(vfu_server_new(path, NULL, &err));
@@ -649,7 +633,7 @@ static void test_listen(void)
     for (int i = 0; i < 2; i++) {
         g_autofree void *p = NULL;
 
-        fd = connect_to(path);
+        fd = vfu_test_unix_connect(path);
         vfu_caps_init_ours(&caps);
         p = vfu_caps_build_version(&caps, &len);
         vfu_hdr_init(&hdr, 1, VFIO_USER_VERSION, sizeof(hdr) + len, 0);
@@ -665,7 +649,7 @@ static void test_listen(void)
     g_assert_true(c.ok);
     vfu_server_free(c.srv);
     g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
-    g_rmdir(dir);
+    vfu_test_sock_dir_remove(dir, NULL);
 }
 
 static gpointer stop_thread(gpointer opaque)
@@ -680,7 +664,7 @@ static gpointer stop_thread(gpointer opaque)
 
 static void test_stop(void)
 {
-    g_autofree char *dir = g_dir_make_tmp("vfu-srv-XXXXXX", NULL);
+    g_autofree char *dir = vfu_test_sock_dir_new("vfu-srv");
     g_autofree char *path = g_build_filename(dir, "s.sock", NULL);
     ListenCtx c = {.ok = true};
     GThread *t;
@@ -691,7 +675,7 @@ static void test_stop(void)
     g_thread_join(t);
     g_assert_false(c.ok);
     vfu_server_free(c.srv);
-    g_rmdir(dir);
+    vfu_test_sock_dir_remove(dir, NULL);
 }
 
 static void test_setup_errors(void)

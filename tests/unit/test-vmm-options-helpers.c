@@ -94,8 +94,7 @@ TestServer *test_server_start(void)
 
     g_mutex_init(&ts->lock);
     g_cond_init(&ts->cond);
-    ts->dir = g_dir_make_tmp("vmm-test-XXXXXX", &err);
-    g_assert_no_error(err);
+    ts->dir = vfu_test_sock_dir_new("vmm-test");
     ts->path = g_build_filename(ts->dir, "dev.sock", NULL);
     ts->srv = vfu_server_new(ts->path, NULL, &err);
     g_assert_no_error(err);
@@ -131,7 +130,7 @@ void test_server_stop(TestServer *ts)
     vfu_server_stop(ts->srv);
     g_thread_join(ts->thread);
     vfu_server_free(ts->srv);
-    rmdir(ts->dir);
+    vfu_test_sock_dir_remove(ts->dir, NULL);
     g_free(ts->path);
     g_free(ts->dir);
     g_mutex_clear(&ts->lock);

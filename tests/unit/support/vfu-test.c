@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -156,14 +158,42 @@ char *vfu_test_sock_dir_new(const char *prefix)
     return dir;
 }
 
-void vfu_test_sock_dir_remove(const char *dir, const char *sock_name)
+bool vfu_test_sock_dir_remove(const char *dir, const char *path)
 {
-    if (sock_name) {
-        g_autofree char *path = g_build_filename(dir, sock_name, NULL);
-
+    if (path) {
         g_unlink(path);
     }
-    g_assert_cmpint(g_rmdir(dir), ==, 0);
+    return g_rmdir(dir) == 0;
+}
+
+static int unix_socket(const char *path, struct sockaddr_un *sa)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpuint(strlen(path), <, sizeof(sa->sun_path));
+    memset(sa, 0, sizeof(*sa));
+    sa->sun_family = AF_UNIX;
+    g_strlcpy(sa->sun_path, path, sizeof(sa->sun_path));
+    return fd;
+}
+
+int vfu_test_unix_bind(const char *path)
+{
+    struct sockaddr_un sa;
+    int fd = unix_socket(path, &sa);
+
+    g_assert_cmpint(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+    return fd;
+}
+
+int vfu_test_unix_connect(const char *path)
+{
+    struct sockaddr_un sa;
+    int fd = unix_socket(path, &sa);
+
+    g_assert_cmpint(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+    return fd;
 }
 
 #ifndef VFU_TEST_ASAN

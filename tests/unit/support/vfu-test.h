@@ -43,11 +43,20 @@ typedef struct VfuTestRecord {
  */
 GPtrArray *vfu_test_load_session(const char *name);
 
-/* A new private directory for sockets; @prefix names it in the listing. */
+/* A new private directory for sockets; @prefix starts its name. */
 char *vfu_test_sock_dir_new(const char *prefix);
 
-/* Remove @dir and the socket @sock_name in it (if still there). */
-void vfu_test_sock_dir_remove(const char *dir, const char *sock_name);
+/*
+ * Remove @path (when not NULL, and if still there), then the directory
+ * @dir; returns whether @dir is gone.
+ */
+bool vfu_test_sock_dir_remove(const char *dir, const char *path);
+
+/* A UNIX stream socket bound to @path, not listening. */
+int vfu_test_unix_bind(const char *path);
+
+/* A UNIX stream socket connected to @path. */
+int vfu_test_unix_connect(const char *path);
 
 /*
  * Until vfu_test_unlimit_address_space(), an allocation of a large size
