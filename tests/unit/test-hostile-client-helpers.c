@@ -62,12 +62,9 @@ static gpointer srv_thread(gpointer opaque)
     GError *err = NULL;
     bool ok = vfu_server_run(s->srv, &err);
 
-    g_mutex_lock(&s->lock);
-    s->finished = true;
     s->run_ok = ok;
     s->run_errno = err ? err->code : 0;
-    g_cond_broadcast(&s->cond);
-    g_mutex_unlock(&s->lock);
+    vfu_test_event_set(&s->finished);
     g_clear_error(&err);
     return NULL;
 }
@@ -117,8 +114,7 @@ Srv *srv_start(void)
                     0);
     s->sock = sv[0];
     s->next_id = 1;
-    g_mutex_init(&s->lock);
-    g_cond_init(&s->cond);
+    vfu_test_event_init(&s->finished);
     g_assert_true(vfu_server_attach(s->srv, sv[1], &err));
     s->thread = g_thread_new("vfu-server", srv_thread, s);
     return s;
@@ -127,15 +123,7 @@ Srv *srv_start(void)
 /* Wait (bounded) for vfu_server_run() to return. */
 bool srv_wait_finished(Srv *s, int ms)
 {
-    gint64 deadline = vfu_test_deadline_ms(ms);
-    bool done;
-
-    g_mutex_lock(&s->lock);
-    while (!s->finished && g_cond_wait_until(&s->cond, &s->lock, deadline)) {
-    }
-    done = s->finished;
-    g_mutex_unlock(&s->lock);
-    return done;
+    return vfu_test_event_wait(&s->finished, ms);
 }
 
 /* Hang up, join the server, free it, and check that no fd is left. */
@@ -147,8 +135,7 @@ void srv_end(Srv *s)
     g_assert_true(srv_wait_finished(s, RECV_MS));
     g_thread_join(s->thread);
     vfu_server_free(s->srv);
-    g_cond_clear(&s->cond);
-    g_mutex_clear(&s->lock);
+    vfu_test_event_clear(&s->finished);
     g_assert_cmpuint(vfu_test_count_fds(), ==, s->fds0);
     g_free(s);
 }

@@ -18,6 +18,7 @@
 #include <glib.h>
 #include "vfio-user/server.h"
 #include "vfio-user/transport.h"
+#include "vfu-test.h"
 
 #define MAX_XFER 65536
 #define DMA_TIMEOUT_MS 200
@@ -57,9 +58,7 @@ typedef struct Srv {
     DmaAnswer answer;
     unsigned dma_requests; /* DMA_READs the client saw */
     size_t last_nfds;      /* fds that came with the last message */
-    GMutex lock;           /* guards the three fields below */
-    GCond cond;
-    bool finished;
+    VfuTestEvent finished; /* set once the two fields below are */
     bool run_ok;
     int run_errno;
 } Srv;
