@@ -2,8 +2,8 @@
  * Fake vfio-user server for the proxy unit tests: a script that runs on
  * its own thread against one end of a socketpair (or an accepted socket),
  * speaking through the transport functions, and the pairing of requests
- * and replies in the recorded sessions of tests/data.  Prototypes are at the
- * top of test-proxy.c.
+ * and replies in the recorded sessions of tests/data (see
+ * test-proxy-helpers.h).
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -18,17 +18,8 @@
 #include "vfio-user/error.h"
 #include "vfio-user/transport.h"
 
+#include "test-proxy-helpers.h"
 #include "vfu-test.h"
-
-typedef void (*ServerScript)(int sock, void *opaque);
-
-typedef struct Peer {
-    int client_fd;
-    int server_fd;
-    ServerScript fn;
-    void *opaque;
-    GThread *thread;
-} Peer;
 
 static gpointer peer_main(gpointer opaque)
 {
@@ -180,14 +171,6 @@ void srv_version(int sock)
 
 /* ---- Recorded sessions of real peers (the .jsonl files in tests/data) ---- */
 
-/* One recorded request of the client and the server's recorded answer. */
-typedef struct VecPair {
-    uint16_t cmd;
-    GBytes *request;
-    GBytes *reply;
-    uint32_t errnum; /* non-zero: the reply was an error reply */
-} VecPair;
-
 /* Whole messages only: no fds, no truncated payload. */
 static bool vec_usable(const VfuTestRecord *r)
 {
@@ -259,11 +242,6 @@ GPtrArray *vec_load(const char *file, GBytes **version)
     g_assert_nonnull(*version);
     return pairs;
 }
-
-typedef struct VecReplay {
-    GBytes *version;
-    GPtrArray *pairs;
-} VecReplay;
 
 /* Server side of a replay: the recorded server's answers, byte for byte. */
 void script_vec_replay(int sock, void *opaque)

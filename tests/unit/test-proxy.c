@@ -18,44 +18,9 @@
 #include "hw/vfio-user/proxy.h"
 #include "vfio-user/error.h"
 #include "vfio-user/transport.h"
-#include "vfu-test.h"
 
-/* ---- From test-proxy-helpers.c ---- */
-typedef void (*ServerScript)(int sock, void *opaque);
-typedef struct Peer {
-    int client_fd;
-    int server_fd;
-    ServerScript fn;
-    void *opaque;
-    GThread *thread;
-} Peer;
-Peer *peer_start(ServerScript fn, void *opaque);
-void peer_join(Peer *p);
-size_t srv_recv(int sock, VFIOUserHdr *hdr, void *buf, size_t size, int *fds,
-                size_t *nfds);
-bool srv_wait_eof(int sock);
-void srv_reply(int sock, const VFIOUserHdr *req, const void *payload,
-               size_t len, const int *fds, size_t nfds);
-void srv_error(int sock, const VFIOUserHdr *req, int errnum);
-void srv_request(int sock, uint16_t id, uint16_t cmd, const void *payload,
-                 size_t len);
-void srv_version_raw(int sock, const void *payload, size_t len, uint16_t cmd,
-                     uint16_t id_delta, uint32_t flags, int errnum,
-                     VFIOUserCaps *client_caps);
-void srv_version_json(int sock, uint16_t major, const char *json);
-void srv_version(int sock);
-typedef struct VecPair {
-    uint16_t cmd;
-    GBytes *request;
-    GBytes *reply;
-    uint32_t errnum;
-} VecPair;
-typedef struct VecReplay {
-    GBytes *version;
-    GPtrArray *pairs;
-} VecReplay;
-GPtrArray *vec_load(const char *file, GBytes **version);
-void script_vec_replay(int sock, void *opaque);
+#include "test-proxy-helpers.h"
+#include "vfu-test.h"
 
 /* Warnings of the proxy's log domain, captured instead of aborting. */
 static GMutex log_lock;
