@@ -1662,13 +1662,7 @@ static void test_dma_stall_mid_write(void)
 int main(int argc, char **argv)
 {
     /* Go on past a failed case, so that one run reports every failure. */
-    static char *args[64];
-    char **argp = args;
-
-    g_assert_cmpint(argc, <, (int)G_N_ELEMENTS(args) - 1);
-    memcpy(args, argv, argc * sizeof(char *));
-    args[argc++] = (char *)"--keep-going";
-    g_test_init(&argc, &argp, NULL);
+    vfu_test_init_keep_going(&argc, &argv);
     /* Warnings about the hostile peer are expected; criticals are not. */
     g_log_set_always_fatal(G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
 

@@ -1,7 +1,7 @@
 /*
  * Shared support for the unit tests (see vfu-test.h): counters read from
  * /proc/self, the loader of recorded sessions, temporary socket
- * directories and small timing helpers.
+ * directories, resource limits and small synchronisation helpers.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -29,6 +29,18 @@
 #define VFU_TEST_ASAN 1
 #endif
 #endif
+
+void vfu_test_init_keep_going(int *argc, char ***argv)
+{
+    static char *args[64];
+    char **argp = args;
+
+    g_assert_cmpint(*argc, <, (int)G_N_ELEMENTS(args) - 1);
+    memcpy(args, *argv, *argc * sizeof(char *));
+    args[(*argc)++] = (char *)"--keep-going";
+    g_test_init(argc, &argp, NULL);
+    *argv = argp;
+}
 
 static unsigned count_dir(const char *path)
 {

@@ -1,7 +1,8 @@
 /*
- * Shared support for the unit tests: resource counters for leak checks,
- * the recorded sessions in tests/data, temporary socket directories,
- * deadlines and a poll-based "is there something to read" check.
+ * Shared support for the unit tests: a keep-going g_test_init(), resource
+ * counters for leak checks, the recorded sessions in tests/data, temporary
+ * socket directories and UNIX sockets, an address-space limit, a one-shot
+ * event, deadlines and a poll-based "is there something to read" check.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -14,6 +15,12 @@
 #include <glib.h>
 
 #include "vfio-user/protocol.h"
+
+/*
+ * g_test_init() with --keep-going added to the arguments, so that one run
+ * goes on past a failed case and reports every failure.
+ */
+void vfu_test_init_keep_going(int *argc, char ***argv);
 
 /* Open file descriptors of this process (the counter's own one excluded). */
 unsigned vfu_test_count_fds(void);
