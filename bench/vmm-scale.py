@@ -67,6 +67,7 @@ MAX_DEVICES = 31              # PCI bus 0 without the host bridge in slot 0
 
 
 def load_driver():
+    sys.dont_write_bytecode = True      # no __pycache__ in the source tree
     path = os.path.join(SOURCE_DIR, "scripts", "demo-driver.py")
     spec = importlib.util.spec_from_file_location("demo_driver", path)
     mod = importlib.util.module_from_spec(spec)
