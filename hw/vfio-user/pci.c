@@ -103,8 +103,11 @@ static void vupci_note_error(VFIOUserPCIDevice *dev, const char *what,
 {
     g_mutex_lock(&dev->err_lock);
     dev->errors++;
-    g_free(dev->last_error);
-    dev->last_error = g_strdup_printf("%s: %s", what, err->message);
+    /* Once the connection failed, its cause stays the error shown. */
+    if (!vupci_failed(dev)) {
+        g_free(dev->last_error);
+        dev->last_error = g_strdup_printf("%s: %s", what, err->message);
+    }
     g_mutex_unlock(&dev->err_lock);
     if (!vupci_failed(dev)) {
         g_warning("vfio-user-pci '%s': %s: %s", dev->pdev.id, what,
