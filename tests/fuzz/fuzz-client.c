@@ -25,7 +25,6 @@
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
@@ -42,6 +41,7 @@
 #include "hw/vfio-user/proxy.h"
 #include "vfio-user/caps.h"
 #include "vfio-user/transport.h"
+#include "vfu-test.h"
 
 #define MSG_TIMEOUT_MS 50
 #define WAIT_REQUEST_MS 20
@@ -72,21 +72,6 @@ typedef struct Feeder {
     size_t nfds;
     bool patch_ids;
 } Feeder;
-
-static unsigned count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    unsigned n = 0;
-
-    if (!d) {
-        abort();
-    }
-    while (readdir(d)) {
-        n++;
-    }
-    closedir(d);
-    return n;
-}
 
 static bool wait_readable(int fd, int ms)
 {
@@ -425,7 +410,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     /* Counted per input: libFuzzer itself opens fds between inputs. */
-    fds0 = count_fds();
+    fds0 = vfu_test_count_fds();
     for (size_t i = 0; i < GUEST_SIZE; i++) {
         guest[i] = (uint8_t)(i * 13 + 1);
     }
@@ -453,7 +438,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     g_thread_join(t);
     close(sv[1]);
     vfu_close_fds(f.fds, f.nfds);
-    if (!guest_intact() || count_fds() != fds0) {
+    if (!guest_intact() || vfu_test_count_fds() != fds0) {
         abort();
     }
     return 0;

@@ -21,7 +21,6 @@
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
@@ -36,6 +35,7 @@
 #include "vfio-user/caps.h"
 #include "vfio-user/server.h"
 #include "vfio-user/transport.h"
+#include "vfu-test.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -45,21 +45,6 @@ typedef struct Dev {
     uint8_t bar2[64];
     uint8_t buf[4096];
 } Dev;
-
-static unsigned count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    unsigned n = 0;
-
-    if (!d) {
-        abort();
-    }
-    while (readdir(d)) {
-        n++;
-    }
-    closedir(d);
-    return n;
-}
 
 /* 0x0 write: DMA read, 0x4 write: DMA write, both of bar0[0x18] bytes at
  * bar0[0x8]; 0x10 write: trigger MSI vector bar0[0x14]. */
@@ -276,7 +261,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                           NULL);
     }
     /* Counted per input: libFuzzer itself opens fds between inputs. */
-    fds0 = count_fds();
+    fds0 = vfu_test_count_fds();
     make_server(&d);
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
         abort();
@@ -295,7 +280,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     g_thread_join(t);
     close(sv[0]);
     vfu_server_free(d.srv);
-    if (count_fds() != fds0) {
+    if (vfu_test_count_fds() != fds0) {
         abort();
     }
     return 0;
