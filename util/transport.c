@@ -9,6 +9,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
@@ -78,6 +79,53 @@ static size_t iov_total(const struct iovec *iov, int iovcnt)
         n += iov[i].iov_len;
     }
     return n;
+}
+
+ssize_t vfu_msg_send_some(int sock, const struct iovec *iov, int iovcnt,
+                          const int *fds, size_t nfds, GError **errp)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * VFU_MAX_FDS)];
+        struct cmsghdr align;
+    } ctl;
+    struct msghdr msg = {
+        .msg_iov = (struct iovec *)iov,
+        .msg_iovlen = iovcnt,
+    };
+    ssize_t n;
+
+    if (iovcnt < 1 || iovcnt > VFU_MAX_IOV || nfds > VFU_MAX_FDS) {
+        vfu_error_set(errp, EINVAL, "bad message: %d pieces, %zu fds", iovcnt,
+                      nfds);
+        return -1;
+    }
+    if (nfds) {
+        struct cmsghdr *cmsg;
+
+        memset(&ctl, 0, sizeof(ctl));
+        msg.msg_control = ctl.buf;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+        cmsg = CMSG_FIRSTHDR(&msg);
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+        memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * nfds);
+    }
+    do {
+        n = sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        return 0;
+    }
+    if (n < 0) {
+        vfu_error_set(errp, errno, "send failed: %s", g_strerror(errno));
+    }
+    return n;
+}
+
+void vfu_iov_advance(struct iovec **iov, int *iovcnt, size_t done)
+{
+    iov_advance(iov, iovcnt, done);
 }
 
 bool vfu_msg_sendv(int sock, const struct iovec *iov_in, int iovcnt,
@@ -199,7 +247,8 @@ static bool take_fds(struct msghdr *msg, int *fds, size_t *nfds, size_t max_fds,
  * @eof_ok_at_start: EOF before the first byte is reported as ECONNRESET.
  */
 static bool recv_exact(int sock, struct iovec *iov, int iovcnt, int *fds,
-                       size_t *nfds, size_t max_fds, GError **errp)
+                       size_t *nfds, size_t max_fds, const VfuWait *wait,
+                       GError **errp)
 {
     union {
         char buf[CMSG_SPACE(sizeof(int) * VFU_MAX_FDS)];
@@ -215,10 +264,17 @@ static bool recv_exact(int sock, struct iovec *iov, int iovcnt, int *fds,
             .msg_control = ctl.buf,
             .msg_controllen = sizeof(ctl.buf),
         };
-        ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+        ssize_t n =
+            recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | (wait ? MSG_DONTWAIT : 0));
 
         if (n < 0) {
             if (errno == EINTR) {
+                continue;
+            }
+            if (wait && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                if (!wait->fn(sock, wait->opaque, errp)) {
+                    return false;
+                }
                 continue;
             }
             return vfu_error_set(errp, errno, "receive failed: %s",
@@ -254,6 +310,14 @@ static bool recv_exact(int sock, struct iovec *iov, int iovcnt, int *fds,
 bool vfu_msg_recv_hdr(int sock, VFIOUserHdr *hdr, int *fds, size_t *nfds,
                       size_t max_fds, size_t max_msg_size, GError **errp)
 {
+    return vfu_msg_recv_hdr_wait(sock, hdr, fds, nfds, max_fds, max_msg_size,
+                                 NULL, errp);
+}
+
+bool vfu_msg_recv_hdr_wait(int sock, VFIOUserHdr *hdr, int *fds, size_t *nfds,
+                           size_t max_fds, size_t max_msg_size,
+                           const VfuWait *wait, GError **errp)
+{
     struct iovec iov = {.iov_base = hdr, .iov_len = sizeof(*hdr)};
     int dummy[1];
     unsigned type;
@@ -266,7 +330,7 @@ bool vfu_msg_recv_hdr(int sock, VFIOUserHdr *hdr, int *fds, size_t *nfds,
     if (max_fds > VFU_MAX_FDS) {
         max_fds = VFU_MAX_FDS;
     }
-    if (!recv_exact(sock, &iov, 1, fds, nfds, max_fds, errp)) {
+    if (!recv_exact(sock, &iov, 1, fds, nfds, max_fds, wait, errp)) {
         vfu_close_fds(fds, *nfds);
         *nfds = 0;
         return false;
@@ -292,6 +356,12 @@ bool vfu_msg_recv_hdr(int sock, VFIOUserHdr *hdr, int *fds, size_t *nfds,
 bool vfu_msg_recv_bodyv(int sock, struct iovec *iov_in, int iovcnt,
                         GError **errp)
 {
+    return vfu_msg_recv_bodyv_wait(sock, iov_in, iovcnt, NULL, errp);
+}
+
+bool vfu_msg_recv_bodyv_wait(int sock, struct iovec *iov_in, int iovcnt,
+                             const VfuWait *wait, GError **errp)
+{
     struct iovec iov[VFU_MAX_IOV];
 
     if (iovcnt > VFU_MAX_IOV) {
@@ -301,7 +371,7 @@ bool vfu_msg_recv_bodyv(int sock, struct iovec *iov_in, int iovcnt,
         return true;
     }
     memcpy(iov, iov_in, sizeof(*iov) * iovcnt);
-    return recv_exact(sock, iov, iovcnt, NULL, NULL, 0, errp);
+    return recv_exact(sock, iov, iovcnt, NULL, NULL, 0, wait, errp);
 }
 
 bool vfu_msg_recv_body(int sock, void *buf, size_t len, GError **errp)
@@ -313,12 +383,19 @@ bool vfu_msg_recv_body(int sock, void *buf, size_t len, GError **errp)
 
 bool vfu_msg_discard(int sock, size_t len, GError **errp)
 {
+    return vfu_msg_discard_wait(sock, len, NULL, errp);
+}
+
+bool vfu_msg_discard_wait(int sock, size_t len, const VfuWait *wait,
+                          GError **errp)
+{
     char sink[4096];
 
     while (len > 0) {
         size_t n = MIN(len, sizeof(sink));
+        struct iovec iov = {.iov_base = sink, .iov_len = n};
 
-        if (!vfu_msg_recv_body(sock, sink, n, errp)) {
+        if (!vfu_msg_recv_bodyv_wait(sock, &iov, 1, wait, errp)) {
             return false;
         }
         len -= n;

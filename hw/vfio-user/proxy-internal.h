@@ -1,12 +1,20 @@
 /*
- * vfio-user client connection: what proxy.c, proxy-version.c and
- * proxy-recv.c share.
+ * vfio-user client connection: what proxy.c, proxy-send.c, proxy-recv.c
+ * and proxy-version.c share.
  *
  * Private to hw/vfio-user/proxy*.c; users go through
  * include/hw/vfio-user/proxy.h.  Holds the VFIOUserProxy definition (with
- * its locking rules), the waiter of a blocking request, the trace macro and
- * the functions one file calls in another.  Include it after defining
- * G_LOG_DOMAIN.
+ * its locking rules), the waiter of a blocking request, the outgoing
+ * message, the trace macro and the functions one file calls in another.
+ * Include it after defining G_LOG_DOMAIN.
+ *
+ * Threads: the receive thread is the only reader of the socket.  The
+ * socket is non-blocking; outgoing messages go through one FIFO queue,
+ * written by whichever thread holds the "sender" role (proxy->sending),
+ * never with proxy->lock held.  A caller that is the sender may wait in
+ * poll() for room while its own message is unsent; the receive thread
+ * never waits for room (it polls POLLOUT together with POLLIN), so it
+ * always keeps reading.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -19,14 +27,14 @@
 
 /* Pending-request table: slot = id % size; ids with a busy slot are skipped */
 #define PROXY_SLOTS 1024
-/* Posted requests remembered so that an error reply to one can be named. */
-#define PROXY_POSTED_RING 64
-/*
- * How long the socket stays with callers after the last call ended before
- * the receive thread takes it back (and so how late a server request that
- * arrives while no call is in progress may be noticed).
- */
-#define PROXY_IDLE_WINDOW_US 1000
+/* iovec entries per message: the transport's 64 minus our header. */
+#define PROXY_MAX_IOV 63
+/* Bytes allowed beyond max_data_xfer_size for command headers and caps. */
+#define PROXY_HDR_ALLOWANCE 4096
+/* Replies queued by request handlers at once (pool, no allocation). */
+#define PROXY_REPLY_POOL 32
+/* Reply payload bytes copied into a pool entry by send_reply(). */
+#define PROXY_INLINE_REPLY 64
 
 /*
  * Trace points: g_debug() in this log domain, shown with
@@ -54,26 +62,48 @@ typedef enum WaiterState {
 /* One vfio_user_proxy_call() in progress; lives on the caller's stack. */
 typedef struct VFIOUserWaiter {
     VFIOUserRequest *req;
-    GList link;  /* in proxy->token_queue while it waits to read */
-    bool queued; /* link is in proxy->token_queue (proxy->lock) */
-    GCond cond;  /* signalled under proxy->lock when state is DONE */
+    GCond *cond; /* the caller's; signalled under proxy->lock when DONE */
     uint16_t id;
     uint16_t cmd;
-    WaiterState state; /* proxy->lock */
+    WaiterState state; /* proxy->lock (also read atomically when spinning) */
     int err;           /* 0 or the errno of the failure (proxy->lock) */
     bool timed_out;    /* err is our own timeout, not a proxy failure */
     size_t reply_size; /* payload size of a reply that did not fit */
+    uint64_t fence;    /* posted messages queued before this request */
 } VFIOUserWaiter;
 
-typedef struct PostedEntry {
-    uint16_t id;
-    uint16_t cmd;
-    bool valid;
-} PostedEntry;
+typedef enum OutState {
+    OUT_QUEUED, /* in proxy->outq (possibly partly written) */
+    OUT_SENT,   /* every byte is in the socket */
+    OUT_FAILED, /* dropped: the connection failed or closed (err) */
+} OutState;
+
+/* One outgoing message; a caller's lives on its stack until it is sent. */
+typedef struct ProxyOut {
+    GList link; /* in proxy->outq */
+    VFIOUserHdr hdr;
+    struct iovec vec[PROXY_MAX_IOV + 2]; /* header + payload (+ inline) */
+    struct iovec *iov;                   /* what is still to send */
+    int iovcnt;
+    const int *fds;
+    size_t nfds;
+    bool started;    /* the first byte went (fds with it) */
+    bool in_send;    /* a sender is in sendmsg() on it: not to be freed */
+    gint64 deadline; /* when it must be sent whole (set at its first try) */
+    OutState state;  /* proxy->lock */
+    int err;
+    GCond *cond;         /* a caller waits for it, or NULL */
+    VFIOUserSentFn done; /* pool entries: called once, lock held */
+    void *done_opaque;
+    bool pooled; /* a reply-pool entry */
+    void *heap;  /* copy of a large handler reply, or NULL */
+    uint8_t inline_buf[PROXY_INLINE_REPLY];
+} ProxyOut;
 
 struct VFIOUserProxy {
     /* Constant after construction. */
-    int sock;
+    int sock;    /* non-blocking once the receive thread runs */
+    int wake_fd; /* eventfd: wakes the receive thread's poll() */
     char *path;
     uint32_t timeout_ms;
     VFIOUserCaps ours;
@@ -82,9 +112,9 @@ struct VFIOUserProxy {
     size_t max_msg_size; /* largest message the receive thread accepts */
     size_t max_fds;      /* fds accepted per received message */
     GThread *thread;
-    uint32_t poll_us; /* spin this long before sleeping; 0 = never */
+    uint32_t poll_us; /* callers spin this long before sleeping; 0 = never */
 
-    GMutex lock; /* guards every field from here to send_lock */
+    GMutex lock; /* guards every field from here on */
     VFIOProxyState state;
     GError *fail_err;    /* why the proxy entered ERROR */
     bool notified;       /* the failure notify has run */
@@ -94,8 +124,18 @@ struct VFIOUserProxy {
     bool users_waited;   /* destroy() waits on users_cond */
     uint16_t next_id;
     VFIOUserWaiter *slots[PROXY_SLOTS];
-    PostedEntry posted[PROXY_POSTED_RING];
-    unsigned posted_next;
+    /* Ids of requests that timed out; their late replies are counted. */
+    bool ghost[PROXY_SLOTS];
+    uint16_t ghost_id[PROXY_SLOTS];
+    /* Posted ids whose (error) reply would still be counted as theirs. */
+    uint8_t posted_ids[65536 / 8];
+    /*
+     * A request timed out and the server has not answered anything since:
+     * new requests fail at once (ETIMEDOUT) instead of costing another
+     * timeout each.  Any reply from the server clears it.
+     */
+    bool stalled;
+    uint16_t stall_cmd;
     VFIOUserRequestHandler handler;
     void *handler_opaque;
     bool in_handler;    /* the receive thread is running the handler */
@@ -103,29 +143,23 @@ struct VFIOUserProxy {
     VFIOUserFailureNotify notify;
     void *notify_opaque;
     VFIOUserProxyStats stats;
+    /* Ordering fence: written under lock, read atomically. */
+    uint64_t posted_seq; /* posted messages queued so far */
+    uint64_t acked_seq;  /* of those, how many a reply proves handled */
 
-    /*
-     * The reader token: at most one thread reads the socket.  It is the
-     * receive thread (rx_reading), one waiting caller (reader), or nobody
-     * for a short while after a call ended (released_at).  Callers that
-     * wait for a reply while someone else reads queue for the token.
-     */
-    VFIOUserWaiter *reader;
-    bool rx_reading;
-    bool rx_asleep;     /* the receive thread waits on rx_cond untimed */
-    GCond rx_cond;      /* wakes the receive thread */
-    gint64 released_at; /* when a caller last gave the token back */
-    GQueue token_queue; /* VFIOUserWaiter links, oldest first */
-    bool fwd_valid;     /* a caller passed a server request to the thread */
-    VFIOUserHdr fwd_hdr;
-    int fwd_fds[VFU_MAX_FDS];
-    size_t fwd_nfds;
+    /* Sending. */
+    GQueue outq;   /* ProxyOut links, in wire order */
+    bool sending;  /* a thread holds the sender role */
+    bool rx_woken; /* wake_fd has an unread wake-up */
+    ProxyOut pool[PROXY_REPLY_POOL];
+    GQueue pool_free; /* free pool entries */
+    GCond pool_cond;  /* broadcast when an entry is freed (lock) */
 
-    GMutex send_lock; /* held while one whole message is written */
-
-    /* Reader-token holder only: the server request being handled. */
-    uint16_t req_cmd;     /* its command, for messages */
-    size_t req_remaining; /* its unread payload */
+    /* Receive thread only (no lock): the message being read. */
+    VfuWait rx_wait;      /* how the transport waits: proxy-recv.c */
+    gint64 rx_deadline;   /* it must be read whole by then */
+    uint16_t req_cmd;     /* a server request: its command */
+    size_t req_remaining; /* a server request: its unread payload */
 };
 
 /* proxy.c: sum of @iov lengths; false when it does not fit in a size_t. */
@@ -137,36 +171,59 @@ int vfio_user_proxy_failure_errno_locked(VFIOUserProxy *proxy);
 
 /*
  * proxy.c: enter ERROR (only from CONNECTED): remember @err, wake all
- * waiters, and shut the socket down so that the receive thread stops.
- * proxy->lock held.  The failure notify runs later, on the receive thread.
+ * waiters, drop the queued messages and shut the socket down so that the
+ * receive thread stops.  proxy->lock held.  The failure notify runs later,
+ * on the receive thread.
  */
 void vfio_user_proxy_fail_locked(VFIOUserProxy *proxy, const GError *err);
 
-/* proxy.c: finish @w (DONE), drop it from the token queue, wake it. */
+/* proxy.c: wake every waiter and queued message with @errnum; lock held. */
+void vfio_user_proxy_wake_all_locked(VFIOUserProxy *proxy, int errnum);
+
+/* proxy.c: finish @w (DONE) and wake it; lock held. */
 void vfio_user_proxy_finish_locked(VFIOUserProxy *proxy, VFIOUserWaiter *w);
 
 /* proxy.c: wait for call()/post() to drain, close the socket, free. */
 void vfio_user_proxy_destroy(VFIOUserProxy *proxy);
 
-/*
- * proxy-recv.c: read and dispatch one message as the token holder.  On a
- * caller (@on_rx false) a server request is passed to the receive thread
- * together with the token instead of being handled.
- */
-bool vfio_user_proxy_recv_one(VFIOUserProxy *proxy, bool on_rx, GError **errp);
+/* proxy.c: make the receive thread look at the state and the queue. */
+void vfio_user_proxy_wake_rx_locked(VFIOUserProxy *proxy);
 
 /*
- * proxy-recv.c: the token holder gives the token up: to the oldest queued
- * caller, else to nobody (the receive thread takes it back later).
+ * proxy-send.c: as a non-blocking sender, write what the socket takes
+ * from the queue; lock held (dropped around each sendmsg()).  Returns
+ * true when the queue is empty.  Does nothing if another thread sends.
  */
-void vfio_user_proxy_pass_token_locked(VFIOUserProxy *proxy);
+bool vfio_user_proxy_drain_locked(VFIOUserProxy *proxy);
+
+/* proxy-send.c: the queue head's send deadline, or G_MAXINT64; lock held. */
+gint64 vfio_user_proxy_send_deadline_locked(VFIOUserProxy *proxy);
 
 /*
- * proxy-recv.c: as the calling token holder, read (and pass on) one
- * message if one comes before @deadline, spinning first for poll_us.
- * proxy->lock held on entry and on return, dropped meanwhile.
+ * proxy-send.c: the queue head missed its deadline (the server stopped
+ * reading): fail the connection; lock held.  True if it did.
  */
-void vfio_user_proxy_read_step_locked(VFIOUserProxy *proxy, gint64 deadline);
+bool vfio_user_proxy_send_expired_locked(VFIOUserProxy *proxy, gint64 now);
+
+/* proxy-send.c: drop every queued message with @errnum; lock held. */
+void vfio_user_proxy_drop_queue_locked(VFIOUserProxy *proxy, int errnum);
+
+/* proxy-send.c: set up and tear down the queue and the reply pool. */
+void vfio_user_proxy_send_init(VFIOUserProxy *proxy);
+
+/*
+ * proxy-send.c: queue @m (built by the caller) and return once it is
+ * sent or dropped; lock held on entry and on return.  The caller may
+ * become the sender and wait in poll() for room, bounded by the message
+ * deadline.  False with @errp when it was not sent.
+ */
+bool vfio_user_proxy_send_wait_locked(VFIOUserProxy *proxy, ProxyOut *m,
+                                      GError **errp);
+
+/* proxy-send.c: fill in @m's header and iov for sending. */
+void vfio_user_proxy_out_init(ProxyOut *m, const VFIOUserHdr *hdr,
+                              const struct iovec *iov, int iovcnt,
+                              const int *fds, size_t nfds);
 
 /* proxy-recv.c: the receive thread; @opaque is the proxy. */
 gpointer vfio_user_proxy_thread_main(gpointer opaque);

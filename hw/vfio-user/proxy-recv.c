@@ -1,25 +1,21 @@
 /*
- * vfio-user client connection: reading messages, by whoever holds the
- * reader token, and the receive thread.  A reply is matched to its waiter
- * by id (claimed under proxy->lock, then its payload is read straight into
- * the caller's buffers, so a waiter that timed out is never written into);
- * a reply nobody waits for is dropped; a server-to-client request goes to
- * the request handler on the receive thread, which reads its payload
- * through vfio_user_proxy_recv_payload()/_discard().  A caller reading for
- * its own reply that meets a server request hands it, with the token, to
- * the receive thread.  When reading fails, the reader fails the
- * connection; the receive thread then stops and runs the failure notify.
+ * vfio-user client connection: the receive thread, the only reader of
+ * the socket.  A reply is matched to its waiter by id (claimed under
+ * proxy->lock, then its payload is read straight into the caller's
+ * buffers, so a waiter that timed out is never written into); a reply to
+ * a request that timed out is dropped and counted as late; any other
+ * reply nobody waits for is dropped (an error reply to a posted request is
+ * counted as such); a server-to-client request goes to the request
+ * handler, which reads its payload through vfio_user_proxy_recv_payload()
+ * /_discard() and queues its reply (proxy-send.c).
  *
- * The receive thread reads (in poll()) while no call is in progress, so
- * server requests and hang-ups are seen at once then.  The first reply
- * it delivers to a caller makes it give the token up; while callers read
- * it sleeps, and it takes the token back PROXY_IDLE_WINDOW_US after the
- * last call ended, so back-to-back calls never wake it.
- *
- * Once a message has started, a server that stops sending for twice the
- * message timeout fails the connection with ETIMEDOUT (SO_RCVTIMEO, see
- * proxy.c), so a reader or a handler (and any lock it holds) is never
- * blocked forever.
+ * The thread waits only in poll(): on the socket (POLLIN, and POLLOUT
+ * while the outgoing queue has something nobody else is writing, which it
+ * then writes as far as the socket takes it) and on a wake eventfd.  A
+ * message that has begun must be read whole within the message timeout of
+ * its start (rx_deadline): a server that dribbles it fails the connection
+ * with ETIMEDOUT, so neither this thread nor anything a handler pins is
+ * held longer than that.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -30,6 +26,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "proxy-internal.h"
 #include "vfio-user/error.h"
@@ -38,15 +35,105 @@
 /* iovec entries per scatter step (the transport's receive limit). */
 #define PROXY_SCATTER_IOV 64
 
+/* Posted-request error replies logged as warnings; the rest are counted. */
+#define PROXY_POSTED_WARNINGS 8
+
 typedef enum StrayKind {
     STRAY_UNKNOWN,
+    STRAY_LATE,
     STRAY_POSTED_ERROR,
     STRAY_POSTED_OK,
 } StrayKind;
 
+typedef enum RxWait {
+    RX_READY,   /* the socket has something to read (or hung up) */
+    RX_STOPPED, /* the proxy failed or closes */
+    RX_EXPIRED, /* the deadline passed */
+    RX_ERROR,   /* poll() failed */
+} RxWait;
+
+/*
+ * Wait until the socket is readable or @deadline passes, writing the
+ * outgoing queue meanwhile when nobody else does.  No lock held.
+ */
+static RxWait proxy_rx_poll(VFIOUserProxy *proxy, gint64 deadline)
+{
+    for (;;) {
+        struct pollfd pfd[2] = {
+            {.fd = proxy->sock, .events = POLLIN},
+            {.fd = proxy->wake_fd, .events = POLLIN},
+        };
+        gint64 now, until = deadline;
+        uint64_t v;
+        int r, ms;
+
+        g_mutex_lock(&proxy->lock);
+        if (proxy->state != VFIO_PROXY_CONNECTED) {
+            g_mutex_unlock(&proxy->lock);
+            return RX_STOPPED;
+        }
+        if (!proxy->sending && !vfio_user_proxy_drain_locked(proxy)) {
+            pfd[0].events |= POLLOUT;
+        }
+        now = g_get_monotonic_time();
+        if (vfio_user_proxy_send_expired_locked(proxy, now)) {
+            g_mutex_unlock(&proxy->lock);
+            return RX_STOPPED;
+        }
+        if (pfd[0].events & POLLOUT) {
+            until = MIN(until, vfio_user_proxy_send_deadline_locked(proxy));
+        }
+        g_mutex_unlock(&proxy->lock);
+        if (now >= deadline) {
+            return RX_EXPIRED;
+        }
+        ms = until == G_MAXINT64
+                 ? -1
+                 : (int)MIN((until - now + 999) / 1000, (gint64)G_MAXINT);
+        r = poll(pfd, 2, ms);
+        if (r < 0 && errno != EINTR) {
+            return RX_ERROR;
+        }
+        if (r > 0 && pfd[1].revents) {
+            if (read(proxy->wake_fd, &v, sizeof(v)) < 0) {
+                /* Nothing to read: someone else consumed it. */
+            }
+            g_mutex_lock(&proxy->lock);
+            proxy->rx_woken = false;
+            g_mutex_unlock(&proxy->lock);
+        }
+        if (r > 0 && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+            return RX_READY;
+        }
+    }
+}
+
+/* The transport's wait inside a message: until the message's deadline. */
+static bool proxy_rx_wait_fn(int sock, void *opaque, GError **errp)
+{
+    VFIOUserProxy *proxy = opaque;
+
+    (void)sock;
+    switch (proxy_rx_poll(proxy, proxy->rx_deadline)) {
+    case RX_READY:
+        return true;
+    case RX_EXPIRED:
+        return vfu_error_set(errp, ETIMEDOUT,
+                             "server stalled: the message was not complete "
+                             "%u ms after it began",
+                             proxy->timeout_ms);
+    case RX_STOPPED:
+        return vfu_error_set(errp, ECANCELED,
+                             "the connection went down in the middle of a "
+                             "message");
+    default:
+        return vfu_error_set(errp, errno, "poll failed: %s", g_strerror(errno));
+    }
+}
+
 /* Read @len payload bytes into the front of @iov, 64 pieces at a time. */
-static bool proxy_recv_scatter(int sock, const struct iovec *iov, int iovcnt,
-                               size_t len, GError **errp)
+static bool proxy_recv_scatter(VFIOUserProxy *proxy, const struct iovec *iov,
+                               int iovcnt, size_t len, GError **errp)
 {
     struct iovec vec[PROXY_SCATTER_IOV];
     int i = 0;
@@ -65,7 +152,8 @@ static bool proxy_recv_scatter(int sock, const struct iovec *iov, int iovcnt,
             }
             i++;
         }
-        if (!vfu_msg_recv_bodyv(sock, vec, n, errp)) {
+        if (!vfu_msg_recv_bodyv_wait(proxy->sock, vec, n, &proxy->rx_wait,
+                                     errp)) {
             return false;
         }
         len -= chunk;
@@ -73,21 +161,18 @@ static bool proxy_recv_scatter(int sock, const struct iovec *iov, int iovcnt,
     return true;
 }
 
-/*
- * A read that timed out (EAGAIN from SO_RCVTIMEO) in the middle of @what
- * is a stalled server: turn it into ETIMEDOUT naming the message.
- */
-static void proxy_stall_error(VFIOUserProxy *proxy, uint16_t cmd,
-                              const char *what, GError **errp)
+/* Name the message a read error happened in. */
+static void proxy_read_error(uint16_t cmd, const char *what, GError **errp)
 {
-    if (*errp && ((*errp)->code == EAGAIN || (*errp)->code == EWOULDBLOCK)) {
-        g_clear_error(errp);
-        vfu_error_set(errp, ETIMEDOUT,
-                      "server stalled in the middle of a %s%s%s "
-                      "(nothing for %" PRIu64 " ms)",
-                      cmd ? vfu_cmd_name(cmd) : "", cmd ? " " : "", what,
-                      2 * (uint64_t)proxy->timeout_ms);
+    if (*errp) {
+        g_prefix_error(errp, "in the middle of a %s%s%s: ",
+                       cmd ? vfu_cmd_name(cmd) : "", cmd ? " " : "", what);
     }
+}
+
+static bool proxy_discard(VFIOUserProxy *proxy, size_t len, GError **errp)
+{
+    return vfu_msg_discard_wait(proxy->sock, len, &proxy->rx_wait, errp);
 }
 
 /* Move the claimed reply into @w's request.  Consumes @fds and payload. */
@@ -108,16 +193,16 @@ static bool proxy_fill_reply(VFIOUserProxy *proxy, VFIOUserWaiter *w,
         req->reply_errno =
             hdr->error && hdr->error < 4096 ? (int)hdr->error : EIO;
         vfu_close_fds(fds, nfds);
-        return vfu_msg_discard(proxy->sock, len, errp);
+        return proxy_discard(proxy, len, errp);
     }
     if (!vfio_user_proxy_iov_total(req->reply_iov, req->reply_iovcnt, &room) ||
         len > room) {
         w->err = EMSGSIZE;
         w->reply_size = len;
         vfu_close_fds(fds, nfds);
-        return vfu_msg_discard(proxy->sock, len, errp);
+        return proxy_discard(proxy, len, errp);
     }
-    if (!proxy_recv_scatter(proxy->sock, req->reply_iov, req->reply_iovcnt, len,
+    if (!proxy_recv_scatter(proxy, req->reply_iov, req->reply_iovcnt, len,
                             errp)) {
         vfu_close_fds(fds, nfds);
         return false;
@@ -132,21 +217,25 @@ static bool proxy_fill_reply(VFIOUserProxy *proxy, VFIOUserWaiter *w,
     return true;
 }
 
-/* A reply nobody waits for: was it for a posted request?  Lock held. */
+/* A reply nobody waits for: late, or for a posted request?  Lock held. */
 static StrayKind proxy_classify_stray_locked(VFIOUserProxy *proxy,
                                              const VFIOUserHdr *hdr)
 {
-    for (unsigned i = 0; i < PROXY_POSTED_RING; i++) {
-        PostedEntry *p = &proxy->posted[i];
+    unsigned slot = hdr->id % PROXY_SLOTS;
+    uint8_t bit = 1u << (hdr->id % 8);
 
-        if (p->valid && p->id == hdr->id && p->cmd == hdr->cmd) {
-            p->valid = false;
-            if (hdr->flags & VFIO_USER_F_ERROR) {
-                proxy->stats.posted_errors++;
-                return STRAY_POSTED_ERROR;
-            }
-            return STRAY_POSTED_OK;
+    if (proxy->ghost[slot] && proxy->ghost_id[slot] == hdr->id) {
+        proxy->ghost[slot] = false;
+        proxy->stats.late_replies++;
+        return STRAY_LATE;
+    }
+    if (proxy->posted_ids[hdr->id / 8] & bit) {
+        proxy->posted_ids[hdr->id / 8] &= ~bit;
+        if (hdr->flags & VFIO_USER_F_ERROR) {
+            proxy->stats.posted_errors++;
+            return STRAY_POSTED_ERROR;
         }
+        return STRAY_POSTED_OK;
     }
     proxy->stats.unknown_replies++;
     return STRAY_UNKNOWN;
@@ -156,14 +245,25 @@ static bool proxy_drop_stray(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
                              int *fds, size_t nfds, GError **errp)
 {
     const char *name = vfu_cmd_name(hdr->cmd);
+    uint64_t nerr;
     StrayKind kind;
 
     g_mutex_lock(&proxy->lock);
     kind = proxy_classify_stray_locked(proxy, hdr);
+    nerr = proxy->stats.posted_errors;
     g_mutex_unlock(&proxy->lock);
-    if (kind == STRAY_POSTED_ERROR) {
-        g_warning("vfio-user: %s: posted %s failed: %s", proxy->path, name,
-                  g_strerror(hdr->error ? (int)hdr->error : EIO));
+    if (kind == STRAY_POSTED_ERROR && nerr <= PROXY_POSTED_WARNINGS) {
+        g_warning("vfio-user: %s: posted %s failed: %s%s", proxy->path, name,
+                  g_strerror(hdr->error ? (int)hdr->error : EIO),
+                  nerr == PROXY_POSTED_WARNINGS
+                      ? " (further failures are only counted)"
+                      : "");
+    } else if (kind == STRAY_POSTED_ERROR) {
+        proxy_trace("vfio-user: %s: posted %s id %u failed: errno %u",
+                    proxy->path, name, hdr->id, hdr->error);
+    } else if (kind == STRAY_LATE) {
+        proxy_trace("vfio-user: %s: dropped the late %s reply id %u",
+                    proxy->path, name, hdr->id);
     } else if (kind == STRAY_POSTED_OK) {
         proxy_trace("vfio-user: %s: ignored a reply to posted %s id %u",
                     proxy->path, name, hdr->id);
@@ -173,7 +273,7 @@ static bool proxy_drop_stray(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
                     proxy->path, name, hdr->id, hdr->size, nfds);
     }
     vfu_close_fds(fds, nfds);
-    return vfu_msg_discard(proxy->sock, hdr->size - sizeof(*hdr), errp);
+    return proxy_discard(proxy, hdr->size - sizeof(*hdr), errp);
 }
 
 static bool proxy_handle_reply(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
@@ -183,6 +283,8 @@ static bool proxy_handle_reply(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
     bool ok;
 
     g_mutex_lock(&proxy->lock);
+    /* The server answers again: requests are worth sending again. */
+    proxy->stalled = false;
     w = proxy->slots[hdr->id % PROXY_SLOTS];
     if (w && w->id == hdr->id && w->state == WAITER_PENDING) {
         proxy->slots[hdr->id % PROXY_SLOTS] = NULL;
@@ -194,7 +296,7 @@ static bool proxy_handle_reply(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
     if (!w) {
         ok = proxy_drop_stray(proxy, hdr, fds, nfds, errp);
         if (!ok) {
-            proxy_stall_error(proxy, hdr->cmd, "reply", errp);
+            proxy_read_error(hdr->cmd, "reply", errp);
         }
         return ok;
     }
@@ -203,12 +305,14 @@ static bool proxy_handle_reply(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
     g_mutex_lock(&proxy->lock);
     if (ok) {
         proxy->stats.replies++;
-        proxy->stats.own_reads += proxy->reader == w;
         if (hdr->flags & VFIO_USER_F_ERROR) {
             proxy->stats.error_replies++;
         }
+        if (w->fence > proxy->acked_seq) {
+            __atomic_store_n(&proxy->acked_seq, w->fence, __ATOMIC_RELEASE);
+        }
     } else {
-        proxy_stall_error(proxy, hdr->cmd, "reply", errp);
+        proxy_read_error(hdr->cmd, "reply", errp);
         vfio_user_proxy_fail_locked(proxy, *errp);
         w->err = vfio_user_proxy_failure_errno_locked(proxy);
     }
@@ -219,27 +323,25 @@ static bool proxy_handle_reply(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
 
 /*
  * Read @len bytes of the current server request's payload into @iov, or
- * drop them when @iov is NULL.  A stall (EAGAIN from the read bound set
- * in proxy.c) fails the connection with ETIMEDOUT right here, so
- * the proxy is in ERROR whatever the handler then makes of the failure.
+ * drop them when @iov is NULL, within the message's deadline.  A failure
+ * fails the connection right here, so the proxy is in ERROR whatever the
+ * handler then makes of it.
  */
 static bool proxy_req_read(VFIOUserProxy *proxy, const struct iovec *iov,
                            int iovcnt, size_t len, GError **errp)
 {
     GError *err = NULL;
-    bool ok = iov ? proxy_recv_scatter(proxy->sock, iov, iovcnt, len, &err)
-                  : vfu_msg_discard(proxy->sock, len, &err);
+    bool ok = iov ? proxy_recv_scatter(proxy, iov, iovcnt, len, &err)
+                  : proxy_discard(proxy, len, &err);
 
     if (ok) {
         proxy->req_remaining -= len;
         return true;
     }
-    if (err->code == EAGAIN || err->code == EWOULDBLOCK) {
-        proxy_stall_error(proxy, proxy->req_cmd, "request", &err);
-        g_mutex_lock(&proxy->lock);
-        vfio_user_proxy_fail_locked(proxy, err);
-        g_mutex_unlock(&proxy->lock);
-    }
+    proxy_read_error(proxy->req_cmd, "request", &err);
+    g_mutex_lock(&proxy->lock);
+    vfio_user_proxy_fail_locked(proxy, err);
+    g_mutex_unlock(&proxy->lock);
     g_propagate_error(errp, err);
     return false;
 }
@@ -301,39 +403,18 @@ static bool proxy_handle_request(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
     return true;
 }
 
-/*
- * A caller holding the token met a server request: give it and the token
- * to the receive thread, and queue the caller first for the token back.
- */
-static void proxy_forward_request(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
-                                  const int *fds, size_t nfds)
-{
-    VFIOUserWaiter *w;
-
-    g_mutex_lock(&proxy->lock);
-    w = proxy->reader;
-    proxy->fwd_hdr = *hdr;
-    memcpy(proxy->fwd_fds, fds, nfds * sizeof(int));
-    proxy->fwd_nfds = nfds;
-    proxy->fwd_valid = true;
-    g_queue_push_head_link(&proxy->token_queue, &w->link);
-    w->queued = true;
-    proxy->reader = NULL;
-    proxy->rx_reading = true;
-    proxy->rx_asleep = false;
-    g_cond_signal(&proxy->rx_cond);
-    g_mutex_unlock(&proxy->lock);
-}
-
-bool vfio_user_proxy_recv_one(VFIOUserProxy *proxy, bool on_rx, GError **errp)
+/* Read and dispatch one message; its deadline starts now. */
+static bool proxy_recv_one(VFIOUserProxy *proxy, GError **errp)
 {
     int fds[VFU_MAX_FDS];
     VFIOUserHdr hdr;
     size_t nfds = 0;
 
-    if (!vfu_msg_recv_hdr(proxy->sock, &hdr, fds, &nfds, proxy->max_fds,
-                          proxy->max_msg_size, errp)) {
-        proxy_stall_error(proxy, 0, "message header", errp);
+    proxy->rx_deadline = g_get_monotonic_time() +
+                         (gint64)proxy->timeout_ms * G_TIME_SPAN_MILLISECOND;
+    if (!vfu_msg_recv_hdr_wait(proxy->sock, &hdr, fds, &nfds, proxy->max_fds,
+                               proxy->max_msg_size, &proxy->rx_wait, errp)) {
+        proxy_read_error(0, "message header", errp);
         return false;
     }
     proxy_trace("vfio-user: %s: recv %s id %u size %u flags 0x%x fds %zu",
@@ -342,176 +423,28 @@ bool vfio_user_proxy_recv_one(VFIOUserProxy *proxy, bool on_rx, GError **errp)
     if (vfu_hdr_is_reply(&hdr)) {
         return proxy_handle_reply(proxy, &hdr, fds, nfds, errp);
     }
-    if (!on_rx) {
-        proxy_forward_request(proxy, &hdr, fds, nfds);
-        return true;
-    }
     return proxy_handle_request(proxy, &hdr, fds, nfds, errp);
 }
 
-/* ---- The reader token ---- */
-
-void vfio_user_proxy_pass_token_locked(VFIOUserProxy *proxy)
-{
-    GList *head = g_queue_pop_head_link(&proxy->token_queue);
-
-    proxy->reader = NULL;
-    proxy->rx_reading = false;
-    if (head) {
-        VFIOUserWaiter *next = head->data;
-
-        next->queued = false;
-        proxy->reader = next;
-        g_cond_signal(&next->cond);
-        return;
-    }
-    proxy->released_at = g_get_monotonic_time();
-    if (proxy->rx_asleep) {
-        proxy->rx_asleep = false;
-        g_cond_signal(&proxy->rx_cond);
-    }
-}
-
 /*
- * Wait (spinning first for up to poll_us) until the socket is readable or
- * @deadline passes; no lock held.  0 when the time ran out.
+ * Read until the proxy stops (true) or reading fails (false, @errp set).
  */
-static int proxy_poll_sock(VFIOUserProxy *proxy, gint64 deadline)
-{
-    struct pollfd pfd = {.fd = proxy->sock, .events = POLLIN};
-    gint64 now = g_get_monotonic_time();
-    gint64 spin_end = now + proxy->poll_us;
-    int r;
-
-    while (now < spin_end && now < deadline) {
-        r = poll(&pfd, 1, 0);
-        if (r != 0) {
-            return r;
-        }
-        now = g_get_monotonic_time();
-    }
-    do {
-        if (now >= deadline) {
-            return 0;
-        }
-        r = poll(&pfd, 1, MIN((deadline - now + 999) / 1000, G_MAXINT));
-        now = g_get_monotonic_time();
-    } while (r < 0 && errno == EINTR);
-    return r;
-}
-
-/*
- * As the token holder: read (and pass on) one message if one comes before
- * @deadline.  proxy->lock held on entry and on return, dropped meanwhile.
- */
-void vfio_user_proxy_read_step_locked(VFIOUserProxy *proxy, gint64 deadline)
-{
-    GError *err = NULL;
-    bool ok = true;
-
-    g_mutex_unlock(&proxy->lock);
-    if (proxy_poll_sock(proxy, deadline) != 0) {
-        ok = vfio_user_proxy_recv_one(proxy, false, &err);
-    }
-    g_mutex_lock(&proxy->lock);
-    if (!ok) {
-        vfio_user_proxy_fail_locked(proxy, err);
-        g_error_free(err);
-    }
-}
-
-/*
- * Sleep until the receive thread should read: it holds the token (given
- * by a caller with a server request, or kept), or nobody has held it for
- * PROXY_IDLE_WINDOW_US.  proxy->lock held.  False when the proxy stops.
- */
-static bool proxy_rx_take_token_locked(VFIOUserProxy *proxy)
-{
-    while (proxy->state == VFIO_PROXY_CONNECTED) {
-        if (proxy->rx_reading) {
-            return true;
-        }
-        if (!proxy->reader && g_queue_is_empty(&proxy->token_queue)) {
-            gint64 until = proxy->released_at + PROXY_IDLE_WINDOW_US;
-
-            if (g_get_monotonic_time() >= until) {
-                proxy->rx_reading = true;
-                return true;
-            }
-            g_cond_wait_until(&proxy->rx_cond, &proxy->lock, until);
-        } else {
-            proxy->rx_asleep = true;
-            g_cond_wait(&proxy->rx_cond, &proxy->lock);
-            proxy->rx_asleep = false;
-        }
-    }
-    return false;
-}
-
-/* Handle the server request a caller passed on; proxy->lock held. */
-static bool proxy_rx_forwarded_locked(VFIOUserProxy *proxy, GError **errp)
-{
-    VFIOUserHdr hdr = proxy->fwd_hdr;
-    int fds[VFU_MAX_FDS];
-    size_t nfds = proxy->fwd_nfds;
-    bool ok;
-
-    memcpy(fds, proxy->fwd_fds, nfds * sizeof(int));
-    proxy->fwd_valid = false;
-    g_mutex_unlock(&proxy->lock);
-    ok = proxy_handle_request(proxy, &hdr, fds, nfds, errp);
-    g_mutex_lock(&proxy->lock);
-    return ok;
-}
-
-/*
- * As the token holder with no caller queued: wait in poll() for a message
- * and handle it.  A reply that reached its caller means calls are going
- * on: give the token up, so that the next calls read their own replies.
- * proxy->lock held.
- */
-static bool proxy_rx_poll_locked(VFIOUserProxy *proxy, GError **errp)
-{
-    struct pollfd pfd = {.fd = proxy->sock, .events = POLLIN};
-    uint64_t replies = proxy->stats.replies;
-    bool ok;
-    int r;
-
-    g_mutex_unlock(&proxy->lock);
-    do {
-        r = poll(&pfd, 1, -1);
-    } while (r < 0 && errno == EINTR);
-    ok = r > 0
-             ? vfio_user_proxy_recv_one(proxy, true, errp)
-             : vfu_error_set(errp, errno, "poll failed: %s", g_strerror(errno));
-    g_mutex_lock(&proxy->lock);
-    if (ok && proxy->stats.replies != replies) {
-        vfio_user_proxy_pass_token_locked(proxy);
-    }
-    return ok;
-}
-
-/* Read while the receive thread holds the token; false with @errp on error. */
 static bool proxy_rx_loop(VFIOUserProxy *proxy, GError **errp)
 {
-    bool ok = true;
-
-    g_mutex_lock(&proxy->lock);
-    while (ok && proxy_rx_take_token_locked(proxy)) {
-        if (proxy->fwd_valid) {
-            ok = proxy_rx_forwarded_locked(proxy, errp);
-        } else if (!g_queue_is_empty(&proxy->token_queue)) {
-            vfio_user_proxy_pass_token_locked(proxy);
-        } else {
-            ok = proxy_rx_poll_locked(proxy, errp);
+    for (;;) {
+        switch (proxy_rx_poll(proxy, G_MAXINT64)) {
+        case RX_READY:
+            break;
+        case RX_STOPPED:
+            return true;
+        default:
+            return vfu_error_set(errp, errno, "poll failed: %s",
+                                 g_strerror(errno));
+        }
+        if (!proxy_recv_one(proxy, errp)) {
+            return false;
         }
     }
-    if (proxy->fwd_valid) {
-        vfu_close_fds(proxy->fwd_fds, proxy->fwd_nfds);
-        proxy->fwd_valid = false;
-    }
-    g_mutex_unlock(&proxy->lock);
-    return ok;
 }
 
 gpointer vfio_user_proxy_thread_main(gpointer opaque)
@@ -522,6 +455,8 @@ gpointer vfio_user_proxy_thread_main(gpointer opaque)
     GError *err = NULL;
     bool self_free;
 
+    proxy->rx_wait.fn = proxy_rx_wait_fn;
+    proxy->rx_wait.opaque = proxy;
     if (proxy_rx_loop(proxy, &err)) {
         /* Someone else saw the failure, or the proxy is closing. */
         vfu_error_set(&err, ECANCELED, "the connection is no longer up");

@@ -34,6 +34,38 @@
 bool vfu_msg_sendv(int sock, const struct iovec *iov, int iovcnt,
                    const int *fds, size_t nfds, GError **errp);
 
+/*
+ * Non-blocking: send as much of @iov as the socket takes now
+ * (MSG_DONTWAIT), with @fds on the first byte.  Returns the bytes sent,
+ * 0 when the socket is full (nothing sent, fds not sent either), or -1
+ * with @errp set.  The caller advances its iov (vfu_iov_advance()) and
+ * passes the fds only until a call has sent a byte.
+ */
+ssize_t vfu_msg_send_some(int sock, const struct iovec *iov, int iovcnt,
+                          const int *fds, size_t nfds, GError **errp);
+/* Skip @done bytes of *@iov / *@iovcnt (adjusts the caller's array). */
+void vfu_iov_advance(struct iovec **iov, int *iovcnt, size_t done);
+
+/*
+ * For the _wait receive variants: the socket is read with MSG_DONTWAIT
+ * and, whenever it has nothing, @fn is called to wait until it may have
+ * something; @fn returns false (with @errp set) to give up, e.g. when the
+ * message's deadline has passed.  This is how a reader bounds a whole
+ * message rather than each system call.
+ */
+typedef struct VfuWait {
+    bool (*fn)(int sock, void *opaque, GError **errp);
+    void *opaque;
+} VfuWait;
+
+bool vfu_msg_recv_hdr_wait(int sock, VFIOUserHdr *hdr, int *fds, size_t *nfds,
+                           size_t max_fds, size_t max_msg_size,
+                           const VfuWait *wait, GError **errp);
+bool vfu_msg_recv_bodyv_wait(int sock, struct iovec *iov, int iovcnt,
+                             const VfuWait *wait, GError **errp);
+bool vfu_msg_discard_wait(int sock, size_t len, const VfuWait *wait,
+                          GError **errp);
+
 /* Convenience: header + one payload buffer (may be NULL/0). */
 bool vfu_msg_send(int sock, const VFIOUserHdr *hdr, const void *payload,
                   size_t len, const int *fds, size_t nfds, GError **errp);

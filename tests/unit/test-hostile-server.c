@@ -516,6 +516,27 @@ static void test_reply_duplicate(void)
 
 /* No reply: ETIMEDOUT after the timeout, the late reply is dropped, the
  * connection keeps working. */
+/* Wait (bounded) until @p has dropped @n late replies. */
+static void wait_late_replies(VFIOUserProxy *p, uint64_t n)
+{
+    gint64 deadline = vfu_test_deadline_ms(5000);
+    VFIOUserProxyStats st;
+
+    do {
+        vfio_user_proxy_get_stats(p, &st);
+        if (st.late_replies >= n) {
+            return;
+        }
+        g_thread_yield();
+    } while (g_get_monotonic_time() < deadline);
+    g_assert_cmpuint(st.late_replies, >=, n);
+}
+
+/*
+ * No reply: ETIMEDOUT after one timeout; until the server answers again
+ * further requests fail at once (a stall costs one timeout, not one per
+ * request); the late reply is dropped and counted.
+ */
 static void test_reply_never(void)
 {
     VFIOUserDeviceInfo info;
@@ -536,11 +557,19 @@ static void test_reply_never(void)
     assert_err(err, ETIMEDOUT);
     assert_quick(c.t0, T_MS + QUICK_MS);
     g_clear_error(&err);
+    c.t0 = g_get_monotonic_time();
+    g_assert_false(call_info(c.p, &info, &err));
+    assert_err(err, ETIMEDOUT);
+    g_assert_cmpint(g_get_monotonic_time() - c.t0, <, T_MS * 1000 / 2);
+    g_clear_error(&err);
     fake_go(c.fs);
+    wait_late_replies(c.p, 1);
     assert_info_ok(c.p);
     vfio_user_proxy_get_stats(c.p, &st);
     g_assert_cmpuint(st.timeouts, ==, 1);
-    g_assert_cmpuint(st.unknown_replies, ==, 1);
+    g_assert_cmpuint(st.fast_fails, ==, 1);
+    g_assert_cmpuint(st.late_replies, ==, 1);
+    g_assert_cmpuint(st.unknown_replies, ==, 0);
     case_end(&c);
 }
 

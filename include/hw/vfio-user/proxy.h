@@ -6,19 +6,23 @@
  * (DMA_READ/DMA_WRITE) are dispatched to a handler on the receive thread, so
  * they are served even while another thread waits for a reply.
  *
- * Locking: proxy->lock guards the pending-request table and the state;
- * proxy->send_lock serialises writes to the socket (a message is written
- * whole under it).  Neither is held while a handler runs.
+ * Threads: one receive thread reads every message and never waits for a
+ * send; outgoing messages go through a queue on a non-blocking socket
+ * (see proxy-internal.h).  A caller queues its request, waits until it is
+ * sent (zero-copy: its buffers are used in place), then waits on its own
+ * condition for the reply, which the receive thread scatters straight into
+ * the caller's buffers.
  *
- * Reading: one thread at a time reads the socket.  A caller waiting for
- * its reply reads itself when nobody else does (no hand-off from another
- * thread per reply); otherwise, and whenever no call is in progress, the
- * receive thread reads.  Request handlers always run on the receive
- * thread.
+ * Deadlines are per message: a message that has begun (either direction)
+ * must be complete within the message timeout of its first byte, or the
+ * connection fails.  A request that gets no reply in time fails with
+ * ETIMEDOUT, and until the server answers anything again later requests
+ * fail at once (so a stalled server costs one timeout, not one each).
  *
- * Failure model: when the server hangs up or sends something malformed the
- * proxy enters VFIO_PROXY_ERROR, closes the socket, and every waiter returns
- * at once with an error (ECONNRESET or EPROTO), never after its timeout.
+ * Failure model: when the server hangs up, sends something malformed or
+ * stalls in a message, the proxy enters VFIO_PROXY_ERROR, closes the
+ * socket, and every waiter returns at once with an error (ECONNRESET,
+ * EPROTO or ETIMEDOUT), never after its timeout.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -49,9 +53,9 @@ typedef struct VFIOUserProxyOptions {
     VFIOUserCaps caps;       /* what we offer in VERSION */
     /*
      * x-poll-us: a caller waiting for a reply spins up to this many
-     * microseconds (checking the socket or its completion) before it
-     * sleeps.  0 (the default) = sleep at once.  Worth it only when the
-     * server runs on another CPU (there it saves the wake-up, about half
+     * microseconds (checking whether the receive thread has delivered it)
+     * before it sleeps.  0 (the default) = sleep at once.  Worth it only when
+     * the server runs on another CPU (there it saves the wake-up, about half
      * the round trip); on a shared CPU the spinning delays the server.
      */
     uint32_t poll_us;
@@ -64,8 +68,10 @@ void vfio_user_proxy_options_init(VFIOUserProxyOptions *opts);
  * Server-to-client request handler, called on the receive thread after the
  * header passed the transport checks.  The payload (hdr->size - 16 bytes)
  * is still in the socket: the handler must consume all of it with
- * vfio_user_proxy_recv_payload()/_discard(), then answer with
- * vfio_user_proxy_send_reply() or vfio_user_proxy_send_error().  It owns
+ * vfio_user_proxy_recv_payload()/_discard() (bounded by the message's
+ * deadline), then answer with vfio_user_proxy_send_reply(),
+ * vfio_user_proxy_send_reply_async() or vfio_user_proxy_send_error(),
+ * which queue the reply and never wait for the server to read it.  It owns
  * @fds (close what it does not keep).  Returning false (with @errp set)
  * declares a protocol violation: the connection is dropped.
  */
@@ -139,8 +145,10 @@ typedef struct VFIOUserRequest {
 } VFIOUserRequest;
 
 /*
- * Send @req and wait for its reply, at most the message timeout.
- * Returns false with @errp on: send failure, timeout (ETIMEDOUT), proxy
+ * Send @req and wait for its reply, at most the message timeout after it
+ * was sent (a reply that has begun by then gets its own message deadline).
+ * Returns false with @errp on: send failure, timeout (ETIMEDOUT; also at
+ * once while an earlier request's timeout is unanswered), proxy
  * failure (ECONNRESET / EPROTO, at once), a reply larger than reply_iov
  * (EMSGSIZE; the payload is discarded, the connection stays up).  An error
  * *reply* from the server is not a false return: it is reply_errno, so the
@@ -150,20 +158,56 @@ bool vfio_user_proxy_call(VFIOUserProxy *proxy, VFIOUserRequest *req,
                           GError **errp);
 
 /*
- * Send @req with the no-reply flag and return at once.  A server that
- * still answers it with an error reply gets that error counted and logged
- * ("posted write to region 2 failed: errno 22"), never dropped silently.
+ * Send @req with the no-reply flag and return once it is written (its
+ * buffers are used in place, so this waits for room in the socket,
+ * bounded by the message timeout).  A server that still answers it with an
+ * error reply gets that error counted (posted_errors) and logged, never
+ * dropped silently, however many posted requests are outstanding.
  */
 bool vfio_user_proxy_post(VFIOUserProxy *proxy, VFIOUserRequest *req,
                           GError **errp);
 
-/* For request handlers on the receive thread (see VFIOUserRequestHandler). */
+/*
+ * For request handlers on the receive thread (see VFIOUserRequestHandler).
+ * send_reply() copies the payload (into a preallocated entry when it has
+ * at most 64 bytes, else into an allocation) and queues the reply.
+ */
 bool vfio_user_proxy_recv_payload(VFIOUserProxy *proxy, struct iovec *iov,
                                   int iovcnt, GError **errp);
 bool vfio_user_proxy_discard(VFIOUserProxy *proxy, size_t len, GError **errp);
 bool vfio_user_proxy_send_reply(VFIOUserProxy *proxy, const VFIOUserHdr *req,
                                 const struct iovec *iov, int iovcnt,
                                 GError **errp);
+
+/*
+ * Called once when a reply queued by vfio_user_proxy_send_reply_async() is
+ * written whole (@sent) or dropped because the connection failed or
+ * closed.  Runs on whichever thread sent it, with the proxy's lock held:
+ * it must not call the proxy.
+ */
+typedef void (*VFIOUserSentFn)(void *opaque, bool sent);
+
+/*
+ * Zero-copy reply: @prefix (at most 64 bytes, copied) then @iov, which is
+ * used in place (e.g. guest memory) until @done runs; no allocation.  At
+ * most 62 iov entries.  Returns false (with @errp, @done not called) when
+ * it could not be queued; the connection has then failed.
+ */
+bool vfio_user_proxy_send_reply_async(VFIOUserProxy *proxy,
+                                      const VFIOUserHdr *req,
+                                      const void *prefix, size_t prefix_len,
+                                      const struct iovec *iov, int iovcnt,
+                                      VFIOUserSentFn done, void *opaque,
+                                      GError **errp);
+
+/*
+ * PCI ordering: true when posted requests were sent that no later reply
+ * has yet proven handled by the server.  Before a path that reaches the
+ * device outside the message stream (mmapped BAR access, ioeventfd), a
+ * caller that sees true makes one round trip (any blocking request): the
+ * server handles a connection's messages in order.  Lock-free.
+ */
+bool vfio_user_proxy_posted_unacked(VFIOUserProxy *proxy);
 bool vfio_user_proxy_send_error(VFIOUserProxy *proxy, const VFIOUserHdr *req,
                                 int errnum, GError **errp);
 
@@ -177,7 +221,9 @@ typedef struct VFIOUserProxyStats {
     uint64_t unknown_replies; /* late, duplicate or never-sent ids */
     uint64_t timeouts;
     uint64_t server_requests; /* DMA_READ/WRITE etc. received */
-    uint64_t own_reads;       /* replies read by their caller itself */
+    uint64_t own_reads;       /* always 0: the receive thread reads all */
+    uint64_t late_replies;    /* replies to requests that had timed out */
+    uint64_t fast_fails;      /* requests refused while the server stalled */
 } VFIOUserProxyStats;
 void vfio_user_proxy_get_stats(VFIOUserProxy *proxy, VFIOUserProxyStats *out);
 

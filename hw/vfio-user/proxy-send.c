@@ -1,0 +1,461 @@
+/*
+ * vfio-user client connection: the outgoing queue.
+ *
+ * Every message goes through one FIFO queue (proxy->outq) and is written
+ * on the non-blocking socket by whichever thread holds the sender role
+ * (proxy->sending), never with proxy->lock held:
+ *
+ * - a caller (call/post) queues its message, built on its stack with its
+ *   buffers used in place, and, if nobody sends, becomes the sender: it
+ *   writes the queue up to and including its own message, waiting in
+ *   poll() for room while its own message is unsent, then writes what
+ *   else the socket takes at once and leaves the rest to the receive
+ *   thread;
+ * - the receive thread only ever writes what the socket takes at once and
+ *   polls POLLOUT together with POLLIN, so it keeps reading whatever is in
+ *   the queue: a server blocked sending to us is always drained.
+ *
+ * A message must be written whole within the message timeout of its first
+ * attempt, or the connection fails (the server stopped reading).
+ *
+ * Replies of request handlers (the receive thread) come from a pool of
+ * PROXY_REPLY_POOL preallocated entries: queueing one allocates nothing and
+ * never waits for the server, unless all entries are in the queue, in
+ * which case the receive thread waits for room (bounded by the head's
+ * deadline).
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#define G_LOG_DOMAIN "vfio-user-proxy"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+
+#include "proxy-internal.h"
+#include "vfio-user/error.h"
+#include "vfio-user/transport.h"
+
+void vfio_user_proxy_send_init(VFIOUserProxy *proxy)
+{
+    g_queue_init(&proxy->outq);
+    g_queue_init(&proxy->pool_free);
+    g_cond_init(&proxy->pool_cond);
+    for (unsigned i = 0; i < PROXY_REPLY_POOL; i++) {
+        ProxyOut *m = &proxy->pool[i];
+
+        m->link.data = m;
+        m->pooled = true;
+        g_queue_push_tail_link(&proxy->pool_free, &m->link);
+    }
+}
+
+void vfio_user_proxy_out_init(ProxyOut *m, const VFIOUserHdr *hdr,
+                              const struct iovec *iov, int iovcnt,
+                              const int *fds, size_t nfds)
+{
+    m->link.data = m;
+    m->link.next = m->link.prev = NULL;
+    m->hdr = *hdr;
+    m->vec[0].iov_base = &m->hdr;
+    m->vec[0].iov_len = sizeof(m->hdr);
+    if (iovcnt > 0) {
+        memcpy(&m->vec[1], iov, sizeof(*iov) * iovcnt);
+    }
+    m->iov = m->vec;
+    m->iovcnt = iovcnt + 1;
+    m->fds = fds;
+    m->nfds = nfds;
+    m->started = false;
+    m->in_send = false;
+    m->deadline = 0;
+    m->state = OUT_QUEUED;
+    m->err = 0;
+    m->cond = NULL;
+    m->done = NULL;
+    m->done_opaque = NULL;
+    m->heap = NULL;
+    m->pooled = false;
+}
+
+/* @m left the queue: record the outcome, tell its owner; lock held. */
+static void proxy_out_complete_locked(VFIOUserProxy *proxy, ProxyOut *m,
+                                      OutState st, int err)
+{
+    m->state = st;
+    m->err = err;
+    if (!m->pooled) {
+        g_cond_signal(m->cond);
+        return;
+    }
+    if (m->done) {
+        m->done(m->done_opaque, st == OUT_SENT);
+    }
+    g_clear_pointer(&m->heap, g_free);
+    g_queue_push_tail_link(&proxy->pool_free, &m->link);
+    g_cond_broadcast(&proxy->pool_cond);
+}
+
+void vfio_user_proxy_drop_queue_locked(VFIOUserProxy *proxy, int errnum)
+{
+    GList *l = proxy->outq.head;
+
+    while (l) {
+        GList *next = l->next;
+        ProxyOut *m = l->data;
+
+        /* One in sendmsg() right now is completed by its sender. */
+        if (!m->in_send) {
+            g_queue_unlink(&proxy->outq, l);
+            proxy_out_complete_locked(proxy, m, OUT_FAILED, errnum);
+        }
+        l = next;
+    }
+}
+
+gint64 vfio_user_proxy_send_deadline_locked(VFIOUserProxy *proxy)
+{
+    ProxyOut *m = proxy->outq.head ? proxy->outq.head->data : NULL;
+
+    return m && m->deadline ? m->deadline : G_MAXINT64;
+}
+
+bool vfio_user_proxy_send_expired_locked(VFIOUserProxy *proxy, gint64 now)
+{
+    ProxyOut *m = proxy->outq.head ? proxy->outq.head->data : NULL;
+    GError *err = NULL;
+
+    if (!m || !m->deadline || now < m->deadline ||
+        proxy->state != VFIO_PROXY_CONNECTED) {
+        return false;
+    }
+    vfu_error_set(&err, ETIMEDOUT,
+                  "the server took only part of %s id %u in %u ms "
+                  "(it stopped reading)",
+                  vfu_cmd_name(m->hdr.cmd), m->hdr.id, proxy->timeout_ms);
+    vfio_user_proxy_fail_locked(proxy, err);
+    g_error_free(err);
+    return true;
+}
+
+/* A send error: fail the connection, unless nothing of @m went out. */
+static void proxy_send_error_locked(VFIOUserProxy *proxy, ProxyOut *m,
+                                    GError *err)
+{
+    if (err->code == EPIPE || err->code == ECONNRESET) {
+        err->code = ECONNRESET;
+    }
+    /* EBADF/EINVAL (a bad fd) are refused before any byte moves. */
+    if (!m->started && (err->code == EBADF || err->code == EINVAL)) {
+        g_queue_unlink(&proxy->outq, &m->link);
+        proxy_out_complete_locked(proxy, m, OUT_FAILED, err->code);
+        return;
+    }
+    vfio_user_proxy_fail_locked(proxy, err);
+}
+
+/*
+ * Write what the socket takes of the queue head, as the sender; lock held
+ * (dropped around sendmsg()).  1: the head went whole, 0: the socket is
+ * full, -1: the connection failed or the head was refused.
+ */
+static int proxy_send_head_locked(VFIOUserProxy *proxy, ProxyOut *m)
+{
+    GError *err = NULL;
+    ssize_t n;
+
+    if (!m->deadline) {
+        m->deadline = g_get_monotonic_time() +
+                      (gint64)proxy->timeout_ms * G_TIME_SPAN_MILLISECOND;
+    }
+    m->in_send = true;
+    g_mutex_unlock(&proxy->lock);
+    n = vfu_msg_send_some(proxy->sock, m->iov, m->iovcnt,
+                          m->started ? NULL : m->fds, m->started ? 0 : m->nfds,
+                          &err);
+    g_mutex_lock(&proxy->lock);
+    m->in_send = false;
+    if (n > 0) {
+        m->started = true;
+        vfu_iov_advance(&m->iov, &m->iovcnt, (size_t)n);
+    }
+    if (proxy->state != VFIO_PROXY_CONNECTED) {
+        g_clear_error(&err);
+        g_queue_unlink(&proxy->outq, &m->link);
+        proxy_out_complete_locked(proxy, m, OUT_FAILED,
+                                  vfio_user_proxy_failure_errno_locked(proxy));
+        return -1;
+    }
+    if (n < 0) {
+        proxy_send_error_locked(proxy, m, err);
+        g_error_free(err);
+        return -1;
+    }
+    if (m->iovcnt == 0) {
+        g_queue_unlink(&proxy->outq, &m->link);
+        proxy_out_complete_locked(proxy, m, OUT_SENT, 0);
+        return 1;
+    }
+    return 0;
+}
+
+bool vfio_user_proxy_drain_locked(VFIOUserProxy *proxy)
+{
+    if (!proxy->sending) {
+        proxy->sending = true;
+        while (proxy->state == VFIO_PROXY_CONNECTED && proxy->outq.head &&
+               proxy_send_head_locked(proxy, proxy->outq.head->data) == 1) {
+        }
+        proxy->sending = false;
+    }
+    return g_queue_is_empty(&proxy->outq);
+}
+
+/* Wait for room in the socket until @deadline; lock dropped meanwhile. */
+static bool proxy_wait_room_locked(VFIOUserProxy *proxy, gint64 deadline)
+{
+    struct pollfd pfd = {.fd = proxy->sock, .events = POLLOUT};
+    gint64 now = g_get_monotonic_time();
+    int r = 0;
+
+    g_mutex_unlock(&proxy->lock);
+    while (now < deadline) {
+        r = poll(&pfd, 1, (int)MIN((deadline - now + 999) / 1000, G_MAXINT));
+        if (r != 0 && !(r < 0 && errno == EINTR)) {
+            break;
+        }
+        now = g_get_monotonic_time();
+    }
+    g_mutex_lock(&proxy->lock);
+    return r != 0;
+}
+
+/*
+ * As the sender, for a caller: write the queue until @mine is out (waiting
+ * for room meanwhile), then what else goes at once.  Lock held.
+ */
+static void proxy_sender_run_locked(VFIOUserProxy *proxy, ProxyOut *mine)
+{
+    while (proxy->state == VFIO_PROXY_CONNECTED && proxy->outq.head) {
+        ProxyOut *h = proxy->outq.head->data;
+        int r = proxy_send_head_locked(proxy, h);
+
+        if (r < 0 || (r == 0 && mine->state != OUT_QUEUED)) {
+            break;
+        }
+        if (r == 0 && !proxy_wait_room_locked(proxy, h->deadline)) {
+            vfio_user_proxy_send_expired_locked(proxy, G_MAXINT64);
+            break;
+        }
+    }
+}
+
+bool vfio_user_proxy_send_wait_locked(VFIOUserProxy *proxy, ProxyOut *m,
+                                      GError **errp)
+{
+    const char *name = vfu_cmd_name(m->hdr.cmd);
+
+    g_queue_push_tail_link(&proxy->outq, &m->link);
+    while (m->state == OUT_QUEUED) {
+        if (!proxy->sending) {
+            proxy->sending = true;
+            proxy_sender_run_locked(proxy, m);
+            proxy->sending = false;
+            if (!g_queue_is_empty(&proxy->outq)) {
+                vfio_user_proxy_wake_rx_locked(proxy);
+            }
+            continue;
+        }
+        /* Another thread sends; the receive thread enforces deadlines. */
+        if (!g_cond_wait_until(m->cond, &proxy->lock,
+                               g_get_monotonic_time() +
+                                   (gint64)proxy->timeout_ms *
+                                       G_TIME_SPAN_MILLISECOND)) {
+            vfio_user_proxy_send_expired_locked(proxy, g_get_monotonic_time());
+        }
+    }
+    if (m->state == OUT_SENT) {
+        return true;
+    }
+    if (proxy->state == VFIO_PROXY_ERROR && proxy->fail_err) {
+        return vfu_error_set(errp, m->err, "vfio-user: %s: cannot send %s: %s",
+                             proxy->path, name, proxy->fail_err->message);
+    }
+    if (m->err == ECANCELED) {
+        return vfu_error_set(errp, ECANCELED,
+                             "vfio-user: %s: cannot send %s: the connection "
+                             "is closed",
+                             proxy->path, name);
+    }
+    return vfu_error_set(errp, m->err, "vfio-user: %s: cannot send %s: %s",
+                         proxy->path, name, g_strerror(m->err));
+}
+
+/* ---- Replies from request handlers, on the receive thread ---- */
+
+/*
+ * A free pool entry; lock held.  With every entry queued, wait for room
+ * (never for a lock), bounded by the queue head's deadline.
+ */
+static ProxyOut *proxy_pool_get_locked(VFIOUserProxy *proxy, GError **errp)
+{
+    while (g_queue_is_empty(&proxy->pool_free)) {
+        gint64 dl;
+
+        if (proxy->state != VFIO_PROXY_CONNECTED) {
+            vfu_error_set(errp, vfio_user_proxy_failure_errno_locked(proxy),
+                          "vfio-user: %s: cannot queue a reply: the "
+                          "connection is no longer up",
+                          proxy->path);
+            return NULL;
+        }
+        if (!proxy->sending && vfio_user_proxy_drain_locked(proxy)) {
+            continue;
+        }
+        dl = vfio_user_proxy_send_deadline_locked(proxy);
+        if (vfio_user_proxy_send_expired_locked(proxy,
+                                                g_get_monotonic_time())) {
+            continue;
+        }
+        if (!g_queue_is_empty(&proxy->pool_free)) {
+            break;
+        }
+        if (!proxy->sending && dl != G_MAXINT64) {
+            proxy_wait_room_locked(proxy, dl);
+        } else {
+            g_cond_wait_until(
+                &proxy->pool_cond, &proxy->lock,
+                MIN(dl, g_get_monotonic_time() + (gint64)proxy->timeout_ms *
+                                                     G_TIME_SPAN_MILLISECOND));
+        }
+    }
+    return g_queue_pop_head_link(&proxy->pool_free)->data;
+}
+
+/* Queue a pool entry @m and send what goes at once; lock held. */
+static void proxy_queue_reply_locked(VFIOUserProxy *proxy, ProxyOut *m)
+{
+    g_queue_push_tail_link(&proxy->outq, &m->link);
+    if (!vfio_user_proxy_drain_locked(proxy) &&
+        g_thread_self() != proxy->thread) {
+        vfio_user_proxy_wake_rx_locked(proxy);
+    }
+}
+
+/* Queue a reply from the pool; @heap (if any) is freed once it is out. */
+static bool proxy_reply_queue(VFIOUserProxy *proxy, const VFIOUserHdr *req,
+                              const void *prefix, size_t prefix_len,
+                              const struct iovec *iov, int iovcnt,
+                              VFIOUserSentFn done, void *opaque, void *heap,
+                              GError **errp)
+{
+    VFIOUserHdr hdr;
+    ProxyOut *m;
+    size_t len;
+
+    if (iovcnt < 0 || iovcnt > PROXY_MAX_IOV - 1 ||
+        prefix_len > PROXY_INLINE_REPLY ||
+        !vfio_user_proxy_iov_total(iov, iovcnt, &len) ||
+        len > UINT32_MAX - sizeof(hdr) - prefix_len) {
+        return vfu_error_set(errp, EINVAL, "vfio-user: %s: malformed %s reply",
+                             proxy->path, vfu_cmd_name(req->cmd));
+    }
+    vfu_hdr_init(&hdr, req->id, req->cmd, sizeof(hdr) + prefix_len + len,
+                 VFIO_USER_F_TYPE_REPLY);
+    g_mutex_lock(&proxy->lock);
+    m = proxy_pool_get_locked(proxy, errp);
+    if (!m) {
+        g_mutex_unlock(&proxy->lock);
+        return false;
+    }
+    vfio_user_proxy_out_init(m, &hdr, NULL, 0, NULL, 0);
+    m->pooled = true;
+    if (prefix_len) {
+        memcpy(m->inline_buf, prefix, prefix_len);
+        m->vec[1].iov_base = m->inline_buf;
+        m->vec[1].iov_len = prefix_len;
+        m->iovcnt++;
+    }
+    if (iovcnt > 0) {
+        memcpy(&m->vec[m->iovcnt], iov, sizeof(*iov) * iovcnt);
+        m->iovcnt += iovcnt;
+    }
+    m->done = done;
+    m->done_opaque = opaque;
+    m->heap = heap;
+    proxy_trace("vfio-user: %s: queue %s reply id %u size %u", proxy->path,
+                vfu_cmd_name(hdr.cmd), hdr.id, hdr.size);
+    proxy_queue_reply_locked(proxy, m);
+    g_mutex_unlock(&proxy->lock);
+    return true;
+}
+
+bool vfio_user_proxy_send_reply_async(VFIOUserProxy *proxy,
+                                      const VFIOUserHdr *req,
+                                      const void *prefix, size_t prefix_len,
+                                      const struct iovec *iov, int iovcnt,
+                                      VFIOUserSentFn done, void *opaque,
+                                      GError **errp)
+{
+    return proxy_reply_queue(proxy, req, prefix, prefix_len, iov, iovcnt, done,
+                             opaque, NULL, errp);
+}
+
+bool vfio_user_proxy_send_reply(VFIOUserProxy *proxy, const VFIOUserHdr *req,
+                                const struct iovec *iov, int iovcnt,
+                                GError **errp)
+{
+    uint8_t small[PROXY_INLINE_REPLY];
+    struct iovec big;
+    size_t len, off = 0;
+    uint8_t *copy;
+
+    if (iovcnt < 0 || iovcnt > PROXY_MAX_IOV ||
+        !vfio_user_proxy_iov_total(iov, iovcnt, &len) ||
+        len > UINT32_MAX - sizeof(VFIOUserHdr)) {
+        return vfu_error_set(errp, EINVAL, "vfio-user: %s: malformed %s reply",
+                             proxy->path, vfu_cmd_name(req->cmd));
+    }
+    copy = len <= sizeof(small) ? small : g_malloc(len);
+    for (int i = 0; i < iovcnt; i++) {
+        if (iov[i].iov_len) {
+            memcpy(copy + off, iov[i].iov_base, iov[i].iov_len);
+        }
+        off += iov[i].iov_len;
+    }
+    if (copy == small) {
+        return proxy_reply_queue(proxy, req, small, len, NULL, 0, NULL, NULL,
+                                 NULL, errp);
+    }
+    big.iov_base = copy;
+    big.iov_len = len;
+    if (!proxy_reply_queue(proxy, req, NULL, 0, &big, 1, NULL, NULL, copy,
+                           errp)) {
+        g_free(copy);
+        return false;
+    }
+    return true;
+}
+
+bool vfio_user_proxy_send_error(VFIOUserProxy *proxy, const VFIOUserHdr *req,
+                                int errnum, GError **errp)
+{
+    VFIOUserHdr hdr;
+    ProxyOut *m;
+
+    vfu_hdr_init(&hdr, req->id, req->cmd, sizeof(hdr),
+                 VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR);
+    hdr.error = errnum;
+    g_mutex_lock(&proxy->lock);
+    m = proxy_pool_get_locked(proxy, errp);
+    if (!m) {
+        g_mutex_unlock(&proxy->lock);
+        return false;
+    }
+    vfio_user_proxy_out_init(m, &hdr, NULL, 0, NULL, 0);
+    m->pooled = true;
+    proxy_queue_reply_locked(proxy, m);
+    g_mutex_unlock(&proxy->lock);
+    return true;
+}
