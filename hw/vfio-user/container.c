@@ -61,10 +61,17 @@ typedef struct ContainerPlan {
  *   DMA_MAP / DMA_UNMAP round trip and guards probes, proc_mem_fd and the
  *   decision to mark the connection legacy.
  * - lock (GRWLock) guards @maps: the receive thread holds it for reading
- *   while it touches guest memory; @maps is changed only with map_lock held
- *   AND lock held for writing, so a map_lock holder may read it unlocked.
- *   lock is never held across a request to the server (the server may need
- *   DMA before it answers).
+ *   only while it looks a DMA request's range up (never across socket
+ *   I/O); @maps is changed only with map_lock held AND lock held for
+ *   writing, so a map_lock holder may read it unlocked.  lock is never held
+ *   across a request to the server (the server may need DMA before it
+ *   answers).
+ * - Pinning: a DMA request found valid under the read lock is counted in
+ *   dma_started before the lock is dropped, and in dma_finished once its
+ *   data has moved and its reply is written (or dropped).  Replies leave in
+ *   FIFO order, so an unmap that removed its entry waits only until
+ *   dma_finished reaches the dma_started it saw: for the requests already
+ *   in flight, each bounded by the message timeout (pin_lock, pin_cond).
  * - legacy and the stats are atomics.
  */
 struct VFIOUserContainer {
@@ -79,6 +86,10 @@ struct VFIOUserContainer {
     uint64_t dma_reads;    /* atomic */
     uint64_t dma_writes;   /* atomic */
     uint64_t dma_rejected; /* atomic */
+    uint64_t dma_started;  /* atomic: requests that pinned guest memory */
+    uint64_t dma_finished; /* atomic: of those, done with it */
+    GMutex pin_lock;
+    GCond pin_cond; /* broadcast when dma_finished grows */
 };
 
 static const char *const access_names[] = {
@@ -529,6 +540,34 @@ static bool container_send_unmap(VFIOUserContainer *c, uint64_t iova,
     return true;
 }
 
+/*
+ * Wait until the DMA requests in flight when this is called are done with
+ * guest memory (see "Pinning" above); each is bounded by the message
+ * timeout, or by the connection failing.
+ */
+static void container_wait_unpinned(VFIOUserContainer *c)
+{
+    uint64_t target = __atomic_load_n(&c->dma_started, __ATOMIC_ACQUIRE);
+
+    g_mutex_lock(&c->pin_lock);
+    while (__atomic_load_n(&c->dma_finished, __ATOMIC_ACQUIRE) < target) {
+        g_cond_wait(&c->pin_cond, &c->pin_lock);
+    }
+    g_mutex_unlock(&c->pin_lock);
+}
+
+/* A pinned request is done with guest memory (reply written or dropped). */
+static void container_unpin(void *opaque, bool sent)
+{
+    VFIOUserContainer *c = opaque;
+
+    (void)sent;
+    g_mutex_lock(&c->pin_lock);
+    __atomic_add_fetch(&c->dma_finished, 1, __ATOMIC_RELEASE);
+    g_cond_broadcast(&c->pin_cond);
+    g_mutex_unlock(&c->pin_lock);
+}
+
 bool vfio_user_container_unmap(VFIOUserContainer *c, uint64_t iova,
                                uint64_t size, GError **errp)
 {
@@ -547,6 +586,7 @@ bool vfio_user_container_unmap(VFIOUserContainer *c, uint64_t iova,
     }
     g_debug("unmap %s iova=0x%" PRIx64 " size=0x%" PRIx64, e->name, iova, size);
     container_remove(c, i - 1);
+    container_wait_unpinned(c);
     ok = container_send_unmap(c, iova, size, errp);
     g_mutex_unlock(&c->map_lock);
     return ok;
@@ -622,23 +662,28 @@ static void container_count(VFIOUserContainer *c, bool is_read,
                        __ATOMIC_RELAXED);
 }
 
-/* Move the data and answer; called with the read lock held. */
+/*
+ * Move the data and answer, zero-copy, with the range pinned (no lock
+ * held): a DMA_WRITE payload goes straight into guest memory, a DMA_READ
+ * reply is sent from it.  The pin ends when the reply is out.
+ */
 static bool container_serve(VFIOUserContainer *c, const VFIOUserHdr *hdr,
-                            VFIOUserDMARW *rw, struct iovec *iov,
-                            VFIOUserDMAMapEntry **ents, int n, GError **errp)
+                            VFIOUserDMARW *rw, struct iovec *iov, int n,
+                            GError **errp)
 {
-    struct iovec hiov = {.iov_base = rw, .iov_len = sizeof(*rw)};
+    bool is_read = hdr->cmd == VFIO_USER_DMA_READ;
 
-    if (hdr->cmd == VFIO_USER_DMA_READ) {
-        iov[0] = hiov;
-        container_count(c, true, iov + 1, ents, n);
-        return vfio_user_proxy_send_reply(c->proxy, hdr, iov, n + 1, errp);
-    }
-    if (!vfio_user_proxy_recv_payload(c->proxy, iov + 1, n, errp)) {
+    if (!is_read && !vfio_user_proxy_recv_payload(c->proxy, iov, n, errp)) {
+        container_unpin(c, false);
         return false;
     }
-    container_count(c, false, iov + 1, ents, n);
-    return vfio_user_proxy_send_reply(c->proxy, hdr, &hiov, 1, errp);
+    if (!vfio_user_proxy_send_reply_async(c->proxy, hdr, rw, sizeof(*rw), iov,
+                                          is_read ? n : 0, container_unpin, c,
+                                          errp)) {
+        container_unpin(c, false);
+        return false;
+    }
+    return true;
 }
 
 static bool container_reject(VFIOUserContainer *c, const VFIOUserHdr *hdr,
@@ -650,62 +695,77 @@ static bool container_reject(VFIOUserContainer *c, const VFIOUserHdr *hdr,
            vfio_user_proxy_send_error(c->proxy, hdr, err, errp);
 }
 
-/* Serve one DMA_READ / DMA_WRITE; called with the read lock held. */
+/*
+ * Check the range under the read lock and pin it; 0 or the errno for the
+ * error reply.
+ */
+static int container_pin(VFIOUserContainer *c, const VFIOUserHdr *hdr,
+                         const VFIOUserDMARW *rw, size_t rest,
+                         struct iovec *iov, int *n)
+{
+    VFIOUserDMAMapEntry *ents[CONTAINER_MAX_PIECES];
+    bool is_read = hdr->cmd == VFIO_USER_DMA_READ;
+    int err = container_check_rw(c, hdr, rw, rest);
+
+    if (err) {
+        return err;
+    }
+    g_rw_lock_reader_lock(&c->lock);
+    err = container_collect(c, rw->addr, rw->count,
+                            is_read ? VFIO_USER_DMA_MAP_F_READ
+                                    : VFIO_USER_DMA_MAP_F_WRITE,
+                            iov, ents, n);
+    if (!err) {
+        /* Counted before the data moves, so a peer sees them with it. */
+        container_count(c, is_read, iov, ents, *n);
+        __atomic_add_fetch(&c->dma_started, 1, __ATOMIC_RELEASE);
+    }
+    g_rw_lock_reader_unlock(&c->lock);
+    return err;
+}
+
+/* Serve one DMA_READ / DMA_WRITE; no lock held. */
 static bool container_handle_dma(VFIOUserContainer *c, const VFIOUserHdr *hdr,
                                  GError **errp)
 {
     size_t payload = hdr->size - sizeof(*hdr);
-    struct iovec iov[CONTAINER_MAX_PIECES + 1];
-    VFIOUserDMAMapEntry *ents[CONTAINER_MAX_PIECES];
+    struct iovec iov[CONTAINER_MAX_PIECES];
     VFIOUserDMARW rw;
     struct iovec hiov = {.iov_base = &rw, .iov_len = sizeof(rw)};
     int err, n = 0;
 
     if (payload < sizeof(rw)) {
-        return vfu_error_set(errp, EPROTO,
-                             "%s request of %zu bytes is "
-                             "shorter than its header",
-                             vfu_cmd_name(hdr->cmd), payload);
+        /* The framing is intact (msg_size): refuse this one only. */
+        return container_reject(c, hdr, payload, EINVAL, errp);
     }
     if (!vfio_user_proxy_recv_payload(c->proxy, &hiov, 1, errp)) {
         return false;
     }
     payload -= sizeof(rw);
-    err = container_check_rw(c, hdr, &rw, payload);
-    if (!err) {
-        err = container_collect(c, rw.addr, rw.count,
-                                hdr->cmd == VFIO_USER_DMA_READ
-                                    ? VFIO_USER_DMA_MAP_F_READ
-                                    : VFIO_USER_DMA_MAP_F_WRITE,
-                                iov + 1, ents, &n);
-    }
+    err = container_pin(c, hdr, &rw, payload, iov, &n);
     if (err) {
         return container_reject(c, hdr, payload, err, errp);
     }
-    return container_serve(c, hdr, &rw, iov, ents, n, errp);
+    return container_serve(c, hdr, &rw, iov, n, errp);
 }
 
 /*
- * The proxy's request handler, on its receive thread.  Everything that
- * touches the container happens under the read lock, so that
- * vfio_user_container_free() can wait for a request still being served.
+ * The proxy's request handler, on its receive thread.  The map table's
+ * read lock is held only to look the range up; guest memory stays pinned
+ * (dma_started/dma_finished) while it is in use.
  */
 static bool container_handle_request(VFIOUserProxy *proxy,
                                      const VFIOUserHdr *hdr, int *fds,
                                      size_t nfds, void *opaque, GError **errp)
 {
     VFIOUserContainer *c = opaque;
-    bool ok;
 
     vfu_close_fds(fds, nfds);
     if (hdr->cmd != VFIO_USER_DMA_READ && hdr->cmd != VFIO_USER_DMA_WRITE) {
         return vfio_user_proxy_discard(proxy, hdr->size - sizeof(*hdr), errp) &&
                vfio_user_proxy_send_error(proxy, hdr, ENOSYS, errp);
     }
-    g_rw_lock_reader_lock(&c->lock);
-    ok = container_handle_dma(c, hdr, errp);
-    g_rw_lock_reader_unlock(&c->lock);
-    return ok;
+    return container_handle_dma(c, hdr, errp);
 }
 
 VFIOUserContainer *vfio_user_container_new(VFIOUserProxy *proxy,
@@ -717,6 +777,8 @@ VFIOUserContainer *vfio_user_container_new(VFIOUserProxy *proxy,
     c->policy = policy;
     g_mutex_init(&c->map_lock);
     g_rw_lock_init(&c->lock);
+    g_mutex_init(&c->pin_lock);
+    g_cond_init(&c->pin_cond);
     c->maps = g_array_new(FALSE, FALSE, sizeof(VFIOUserDMAMapEntry));
     c->probes = g_array_new(FALSE, FALSE, sizeof(ContainerProbe));
     c->proc_mem_fd = -1;
@@ -746,15 +808,16 @@ void vfio_user_container_free(VFIOUserContainer *c)
     }
     g_mutex_unlock(&c->map_lock);
     vfio_user_proxy_set_request_handler(c->proxy, NULL, NULL);
-    /* Wait for a request the receive thread may still be serving. */
-    g_rw_lock_writer_lock(&c->lock);
-    g_rw_lock_writer_unlock(&c->lock);
+    /* Wait for replies still using guest memory (and @c). */
+    container_wait_unpinned(c);
     if (c->proc_mem_fd >= 0) {
         close(c->proc_mem_fd);
     }
     g_array_free(c->maps, TRUE);
     g_array_free(c->probes, TRUE);
     g_rw_lock_clear(&c->lock);
+    g_cond_clear(&c->pin_cond);
+    g_mutex_clear(&c->pin_lock);
     g_mutex_clear(&c->map_lock);
     g_free(c);
 }
