@@ -17,9 +17,14 @@
  * are accessed atomically; the write batch has its own lock
  * (device-internal.h), taken before the proxy's locks.
  *
- * Ordering: every message, mmapped access and ioeventfd signal of the
+ * Ordering (PCI: a read never passes a posted write, posted writes stay in
+ * order): every message, mmapped access and ioeventfd signal of the
  * device first sends what is batched, so to the server a thread's batched
- * writes come before whatever that thread does next.
+ * writes come before whatever that thread does next.  An mmapped access
+ * or an ioeventfd signal reaches the device outside the message stream,
+ * so before one, posted writes the server has not yet been proven to have
+ * handled are fenced with one round trip (dev_fence()); nothing is paid
+ * when none is outstanding.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -509,9 +514,31 @@ static const DevIoEventFd *dev_ioeventfd_find(const VFIOUserRegion *r,
     return NULL;
 }
 
+/*
+ * Before a path outside the message stream: if posted writes may still be
+ * unhandled, one round trip (the server handles messages in order).
+ * DEVICE_GET_INFO has no side effect and every server answers it.
+ */
+static void dev_fence(VFIOUserDevice *dev)
+{
+    VFIOUserDeviceInfo q = {.argsz = sizeof(q)};
+    uint8_t reply[DEV_SMALL_REPLY];
+    GError *err = NULL;
+
+    if (!vfio_user_proxy_posted_unacked(dev->proxy)) {
+        return;
+    }
+    __atomic_add_fetch(&dev->fences, 1, __ATOMIC_RELAXED);
+    if (!vfio_user_dev_simple(dev, VFIO_USER_DEVICE_GET_INFO, &q, sizeof(q),
+                              reply, sizeof(reply), NULL, &err)) {
+        g_debug("ordering fence: %s", err->message);
+        g_error_free(err);
+    }
+}
+
 /* Signal a matching ioeventfd instead of sending a message. */
-static bool dev_ioeventfd_write(const VFIOUserRegion *r, uint64_t off,
-                                const void *buf, size_t len)
+static bool dev_ioeventfd_write(VFIOUserDevice *dev, const VFIOUserRegion *r,
+                                uint64_t off, const void *buf, size_t len)
 {
     const DevIoEventFd *e = dev_ioeventfd_find(r, off, buf, len);
     uint64_t one = 1;
@@ -519,6 +546,7 @@ static bool dev_ioeventfd_write(const VFIOUserRegion *r, uint64_t off,
     if (!e) {
         return false;
     }
+    dev_fence(dev);
     if (write(e->fd, &one, sizeof(one)) == sizeof(one)) {
         return true;
     }
@@ -572,6 +600,7 @@ bool vfio_user_region_read(VFIOUserDevice *dev, uint32_t index, uint64_t off,
     vfio_user_device_flush(dev);
     host = dev_mmap_lookup(r, off, len, VFIO_REGION_INFO_FLAG_READ);
     if (host) {
+        dev_fence(dev);
         dev_mmio_load(buf, host, len);
         return true;
     }
@@ -609,10 +638,11 @@ bool vfio_user_region_write(VFIOUserDevice *dev, uint32_t index, uint64_t off,
         return true;
     }
     vfio_user_device_flush(dev);
-    if (dev_ioeventfd_write(r, off, buf, len)) {
+    if (dev_ioeventfd_write(dev, r, off, buf, len)) {
         return true;
     }
     if (host) {
+        dev_fence(dev);
         dev_mmio_store(host, buf, len);
         return true;
     }

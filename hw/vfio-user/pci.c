@@ -76,8 +76,6 @@ struct VFIOUserPCIDevice {
     bool has_intx;
     bool intx_level;
     /* Per BAR, bytes [lo, hi) that posted writes may still be changing */
-    uint64_t posted_lo[PCI_NUM_BARS];
-    uint64_t posted_hi[PCI_NUM_BARS];
     int failed;
     GMutex err_lock;
     char *last_error;
@@ -286,60 +284,12 @@ static void vupci_intx_eoi(VFIOUserPCIDevice *dev)
     }
 }
 
-/* ---- posted-write ordering ---- */
-
-/* Would device.c serve [off, off+len) of @r from an mmapped area? */
-static bool vupci_mmapped(const VFIOUserRegion *r, uint64_t off, uint64_t len)
-{
-    for (uint32_t i = 0; i < r->nr_mmaps; i++) {
-        if (r->mmaps[i].host && off >= r->mmaps[i].offset &&
-            len <= r->mmaps[i].size &&
-            off - r->mmaps[i].offset <= r->mmaps[i].size - len) {
-            return true;
-        }
-    }
-    return false;
-}
-
 /*
- * Ordering: an access served from mmapped BAR memory must not pass a
- * posted REGION_WRITE of the same bytes.  When it would, wait for one
- * round trip first (the server handles a connection's messages in order).
- * Any blocking request has the same effect, so it clears the record.
+ * Posted-write ordering (reads and mmapped accesses never pass posted
+ * writes, posted writes stay in order) is kept by device.c: it fences
+ * before any mmapped access or ioeventfd signal while posted writes are
+ * unacknowledged.
  */
-static void vupci_posted_clear(VFIOUserPCIDevice *dev)
-{
-    memset(dev->posted_hi, 0, sizeof(dev->posted_hi));
-}
-
-static void vupci_posted_add(VFIOUserPCIDevice *dev, int bar, uint64_t off,
-                             uint64_t len)
-{
-    if (!dev->posted_hi[bar]) {
-        dev->posted_lo[bar] = off;
-        dev->posted_hi[bar] = off + len;
-    } else {
-        dev->posted_lo[bar] = MIN(dev->posted_lo[bar], off);
-        dev->posted_hi[bar] = MAX(dev->posted_hi[bar], off + len);
-    }
-}
-
-static void vupci_flush_posted(VFIOUserPCIDevice *dev, int bar, uint64_t off,
-                               uint64_t len)
-{
-    uint32_t dummy;
-    GError *err = NULL;
-
-    if (off >= dev->posted_hi[bar] || off + len <= dev->posted_lo[bar]) {
-        return;
-    }
-    if (!vfio_user_region_read(&dev->vdev, CONFIG_INDEX, PCI_VENDOR_ID, &dummy,
-                               sizeof(dummy), &err)) {
-        g_debug("%s: flushing posted writes: %s", dev->pdev.id, err->message);
-        g_clear_error(&err);
-    }
-    vupci_posted_clear(dev);
-}
 
 /* ---- config space ---- */
 
@@ -363,7 +313,6 @@ static uint32_t vupci_server_config(VFIOUserPCIDevice *dev, uint32_t off,
     uint32_t val = UINT32_MAX;
     GError *err = NULL;
 
-    vupci_posted_clear(dev); /* a blocking request orders what came before */
     if (!vfio_user_region_read(&dev->vdev, CONFIG_INDEX, off, &val, len,
                                &err)) {
         if (!vupci_failed(dev)) {
@@ -419,7 +368,6 @@ static void vupci_config_write(PCIDevice *d, uint32_t off, uint32_t val,
         forward |= !vupci_local_byte(dev, off + i);
     }
     if (forward) {
-        vupci_posted_clear(dev); /* config writes are never posted */
     }
     if (forward && !vfio_user_region_write(&dev->vdev, CONFIG_INDEX, off, &val,
                                            len, false, &err)) {
@@ -550,7 +498,7 @@ static void vupci_region_rw(VFIOUserPCIDevice *dev, int bar, uint64_t off,
 {
     const VFIOUserRegion *r = &dev->vdev.regions[bar];
     GError *err = NULL;
-    bool ok, direct;
+    bool ok;
 
     if (off >= r->size || n > r->size - off) {
         uint64_t inside = off < r->size ? r->size - off : 0;
@@ -563,18 +511,9 @@ static void vupci_region_rw(VFIOUserPCIDevice *dev, int bar, uint64_t off,
     if (!n) {
         return;
     }
-    direct = vupci_mmapped(r, off, n);
-    if (direct) {
-        vupci_flush_posted(dev, bar, off, n);
-    }
     ok = is_write
              ? vfio_user_region_write(&dev->vdev, bar, off, p, n, true, &err)
              : vfio_user_region_read(&dev->vdev, bar, off, p, n, &err);
-    if (!direct && is_write && dev->vdev.posted_writes) {
-        vupci_posted_add(dev, bar, off, n);
-    } else if (!direct) {
-        vupci_posted_clear(dev);
-    }
     if (!ok) {
         vupci_note_error(dev, is_write ? "BAR write" : "BAR read", err);
         g_clear_error(&err);
@@ -720,9 +659,12 @@ static void vupci_info(PCIDevice *d, GString *out)
         "  messages: requests %" PRIu64 " posted %" PRIu64 " replies %" PRIu64
         " error-replies %" PRIu64 " posted-errors %" PRIu64
         " unknown-replies %" PRIu64 " timeouts %" PRIu64
-        " server-requests %" PRIu64 "\n",
+        " late-replies %" PRIu64 " fast-fails %" PRIu64
+        " server-requests %" PRIu64 " fences %" PRIu64 "\n",
         ps.requests, ps.posted, ps.replies, ps.error_replies, ps.posted_errors,
-        ps.unknown_replies, ps.timeouts, ps.server_requests);
+        ps.unknown_replies, ps.timeouts, ps.late_replies, ps.fast_fails,
+        ps.server_requests,
+        __atomic_load_n(&dev->vdev.fences, __ATOMIC_RELAXED));
     g_string_append_printf(
         out,
         "  write-multi %s: %" PRIu64 " messages carried %" PRIu64

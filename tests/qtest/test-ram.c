@@ -193,7 +193,11 @@ static void test_ram_posted_write_order(void)
     ram_machine_stop(m);
 }
 
-/* mmapped areas cost no message; the hole costs one per access. */
+/*
+ * mmapped areas cost no message, except one round trip (the ordering
+ * fence) for the first access after a posted write; the hole costs one
+ * message per access.
+ */
 static void test_ram_paths(void)
 {
     RamMachine *m = ram_machine_start();
@@ -207,7 +211,7 @@ static void test_ram_paths(void)
         g_assert_cmphex(qtest_readl(qts, m->bar0 + 0x100), ==, 0xa1b2c3d4);
     }
     r1 = ram_requests(qts);
-    g_assert_cmpuint(r1, ==, r0);
+    g_assert_cmpuint(r1, ==, r0 + 1); /* the fence after the posted write */
     for (int i = 0; i < 10; i++) {
         g_assert_cmphex(qtest_readl(qts, m->bar0 + RAM_HOLE + 0x100), ==,
                         0x11223344);

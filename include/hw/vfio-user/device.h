@@ -65,6 +65,8 @@ typedef struct VFIOUserDevice {
     VFIOUserWriteBatch *batch; /* NULL without write_multiple */
     uint64_t multi_msgs;       /* REGION_WRITE_MULTI messages sent (atomic) */
     uint64_t multi_writes;     /* writes they carried (atomic) */
+    uint64_t fences; /* ordering round trips before an mmapped access or an
+                      * ioeventfd signal (atomic) */
 } VFIOUserDevice;
 
 /*
@@ -100,6 +102,11 @@ void vfio_user_device_cleanup(VFIOUserDevice *dev);
  * when the queue is full, before any other message, mmapped access or
  * ioeventfd signal of the device (so a read always sees the writes made
  * before it), and on vfio_user_device_flush().
+ *
+ * PCI ordering: an mmapped access or an ioeventfd signal bypasses the
+ * message stream, so when posted writes are still unacknowledged it is
+ * preceded by one round trip (DEVICE_GET_INFO), counted in dev->fences:
+ * a read never passes a posted write and posted writes stay in order.
  */
 bool vfio_user_region_read(VFIOUserDevice *dev, uint32_t index, uint64_t off,
                            void *buf, size_t len, GError **errp);
