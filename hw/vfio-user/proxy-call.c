@@ -166,6 +166,12 @@ static void proxy_expire_locked(VFIOUserProxy *proxy, VFIOUserWaiter *w)
     unsigned slot = w->id % PROXY_SLOTS;
 
     if (w->state == WAITER_PENDING) {
+        if (proxy->nghosts >= PROXY_MAX_GHOSTS) {
+            /* A server that never answers late: stop waiting for it. */
+            memset(proxy->ghost, 0, sizeof(proxy->ghost));
+            proxy->nghosts = 0;
+        }
+        proxy->nghosts++;
         proxy->slots[slot] = NULL;
         proxy->ghost[slot] = true;
         proxy->ghost_id[slot] = w->id;
@@ -289,6 +295,11 @@ bool vfio_user_proxy_call(VFIOUserProxy *proxy, VFIOUserRequest *req,
     proxy_leave_locked(proxy);
     g_mutex_unlock(&proxy->lock);
     g_cond_clear(&cond);
+    if (!ok && req->reply_nfds) {
+        /* A reply came before the send failed: nothing goes to the caller. */
+        vfu_close_fds(req->reply_fds, req->reply_nfds);
+        req->reply_nfds = 0;
+    }
     return ok;
 }
 

@@ -29,6 +29,8 @@
 #define PROXY_SLOTS 1024
 /* iovec entries per message: the transport's 64 minus our header. */
 #define PROXY_MAX_IOV 63
+/* Ghosts kept at most, so that ids never run out (see proxy-call.c). */
+#define PROXY_MAX_GHOSTS (PROXY_SLOTS / 2)
 /* Bytes allowed beyond max_data_xfer_size for command headers and caps. */
 #define PROXY_HDR_ALLOWANCE 4096
 /* Replies queued by request handlers at once (pool, no allocation). */
@@ -127,6 +129,7 @@ struct VFIOUserProxy {
     /* Ids of requests that timed out; their late replies are counted. */
     bool ghost[PROXY_SLOTS];
     uint16_t ghost_id[PROXY_SLOTS];
+    unsigned nghosts; /* at PROXY_MAX_GHOSTS all are forgotten */
     /* Posted ids whose (error) reply would still be counted as theirs. */
     uint8_t posted_ids[65536 / 8];
     /*

@@ -226,6 +226,7 @@ static StrayKind proxy_classify_stray_locked(VFIOUserProxy *proxy,
 
     if (proxy->ghost[slot] && proxy->ghost_id[slot] == hdr->id) {
         proxy->ghost[slot] = false;
+        proxy->nghosts--;
         proxy->stats.late_replies++;
         return STRAY_LATE;
     }
