@@ -17,26 +17,9 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
-#include "hw/vfio-user/container.h"
+#include "container-internal.h"
 #include "vfio-user/error.h"
 #include "vfio-user/transport.h"
-
-/* Most maps one DMA_READ/DMA_WRITE may span (stack iovec, no allocation). */
-#define CONTAINER_MAX_PIECES 16
-
-/* One DMA_MAP the server accepted. */
-typedef struct VFIOUserDMAMapEntry {
-    char name[64];
-    uint64_t iova;
-    uint64_t size;
-    void *host;
-    uint32_t flags; /* as sent (after any fallback) */
-    VFIOUserDMAAccess mode;
-    bool sent_fd;
-    bool via_proc_self_mem;
-    uint64_t bytes_read;    /* atomic: updated under the read lock */
-    uint64_t bytes_written; /* atomic */
-} VFIOUserDMAMapEntry;
 
 /* mmap() verdict for one file (st_dev, st_ino), so each fd is probed once. */
 typedef struct ContainerProbe {
@@ -54,43 +37,6 @@ typedef struct ContainerPlan {
     bool mmappable; /* fd accepted by mmap(): kept by a fallback */
     bool via_proc_self_mem;
 } ContainerPlan;
-
-/*
- * Locking:
- * - map_lock (GMutex) serialises map/unmap/free: it is held across the
- *   DMA_MAP / DMA_UNMAP round trip and guards probes, proc_mem_fd and the
- *   decision to mark the connection legacy.
- * - lock (GRWLock) guards @maps: the receive thread holds it for reading
- *   only while it looks a DMA request's range up (never across socket
- *   I/O); @maps is changed only with map_lock held AND lock held for
- *   writing, so a map_lock holder may read it unlocked.  lock is never held
- *   across a request to the server (the server may need DMA before it
- *   answers).
- * - Pinning: a DMA request found valid under the read lock is counted in
- *   dma_started before the lock is dropped, and in dma_finished once its
- *   data has moved and its reply is written (or dropped).  Replies leave in
- *   FIFO order, so an unmap that removed its entry waits only until
- *   dma_finished reaches the dma_started it saw: for the requests already
- *   in flight, each bounded by the message timeout (pin_lock, pin_cond).
- * - legacy and the stats are atomics.
- */
-struct VFIOUserContainer {
-    VFIOUserProxy *proxy;
-    VFIOUserDMAAccess policy;
-    GMutex map_lock;
-    GRWLock lock;
-    GArray *maps;          /* VFIOUserDMAMapEntry, sorted by iova */
-    GArray *probes;        /* ContainerProbe; map_lock */
-    int proc_mem_fd;       /* /proc/self/mem or -1; map_lock */
-    gint legacy;           /* atomic: server rejects access-mode bits */
-    uint64_t dma_reads;    /* atomic */
-    uint64_t dma_writes;   /* atomic */
-    uint64_t dma_rejected; /* atomic */
-    uint64_t dma_started;  /* atomic: requests that pinned guest memory */
-    uint64_t dma_finished; /* atomic: of those, done with it */
-    GMutex pin_lock;
-    GCond pin_cond; /* broadcast when dma_finished grows */
-};
 
 static const char *const access_names[] = {
     [VFIO_USER_DMA_ACCESS_AUTO] = "auto",
@@ -120,22 +66,6 @@ bool vfio_user_dma_access_parse(const char *s, VFIOUserDMAAccess *out,
                          "invalid dma-access value '%s': "
                          "expected auto, mmap, file-io or message",
                          s ? s : "");
-}
-
-/* Index of the first map starting above @addr. */
-static guint container_upper(const GArray *maps, uint64_t addr)
-{
-    guint lo = 0, hi = maps->len;
-
-    while (lo < hi) {
-        guint mid = lo + (hi - lo) / 2;
-        if (g_array_index(maps, VFIOUserDMAMapEntry, mid).iova <= addr) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    return lo;
 }
 
 static uint64_t container_min_pgsize(VFIOUserContainer *c)
@@ -540,34 +470,6 @@ static bool container_send_unmap(VFIOUserContainer *c, uint64_t iova,
     return true;
 }
 
-/*
- * Wait until the DMA requests in flight when this is called are done with
- * guest memory (see "Pinning" above); each is bounded by the message
- * timeout, or by the connection failing.
- */
-static void container_wait_unpinned(VFIOUserContainer *c)
-{
-    uint64_t target = __atomic_load_n(&c->dma_started, __ATOMIC_ACQUIRE);
-
-    g_mutex_lock(&c->pin_lock);
-    while (__atomic_load_n(&c->dma_finished, __ATOMIC_ACQUIRE) < target) {
-        g_cond_wait(&c->pin_cond, &c->pin_lock);
-    }
-    g_mutex_unlock(&c->pin_lock);
-}
-
-/* A pinned request is done with guest memory (reply written or dropped). */
-static void container_unpin(void *opaque, bool sent)
-{
-    VFIOUserContainer *c = opaque;
-
-    (void)sent;
-    g_mutex_lock(&c->pin_lock);
-    __atomic_add_fetch(&c->dma_finished, 1, __ATOMIC_RELEASE);
-    g_cond_broadcast(&c->pin_cond);
-    g_mutex_unlock(&c->pin_lock);
-}
-
 bool vfio_user_container_unmap(VFIOUserContainer *c, uint64_t iova,
                                uint64_t size, GError **errp)
 {
@@ -586,186 +488,10 @@ bool vfio_user_container_unmap(VFIOUserContainer *c, uint64_t iova,
     }
     g_debug("unmap %s iova=0x%" PRIx64 " size=0x%" PRIx64, e->name, iova, size);
     container_remove(c, i - 1);
-    container_wait_unpinned(c);
+    vfio_user_container_wait_unpinned(c);
     ok = container_send_unmap(c, iova, size, errp);
     g_mutex_unlock(&c->map_lock);
     return ok;
-}
-
-/*
- * Check a server DMA request and describe its range as host pieces.
- * Returns 0 or the errno for the error reply.
- */
-static int container_collect(VFIOUserContainer *c, uint64_t addr,
-                             uint64_t count, uint32_t need, struct iovec *iov,
-                             VFIOUserDMAMapEntry **ents, int *n)
-{
-    uint64_t cur = addr, end = addr + count;
-    guint i = container_upper(c->maps, addr);
-    int k = 0;
-
-    if (i-- == 0) {
-        return EFAULT;
-    }
-    while (cur < end) {
-        VFIOUserDMAMapEntry *e;
-        uint64_t off, len;
-
-        if (i >= c->maps->len || k == CONTAINER_MAX_PIECES) {
-            return EFAULT;
-        }
-        e = &g_array_index(c->maps, VFIOUserDMAMapEntry, i++);
-        if (cur < e->iova || cur - e->iova >= e->size) {
-            return EFAULT;
-        }
-        if (!(e->flags & need)) {
-            return EPERM;
-        }
-        off = cur - e->iova;
-        len = MIN(e->size - off, end - cur);
-        iov[k].iov_base = (uint8_t *)e->host + off;
-        iov[k].iov_len = len;
-        ents[k++] = e;
-        cur += len;
-    }
-    *n = k;
-    return 0;
-}
-
-/* Errno for a DMA request's header, 0 if it may go on to the range check. */
-static int container_check_rw(VFIOUserContainer *c, const VFIOUserHdr *hdr,
-                              const VFIOUserDMARW *rw, size_t rest)
-{
-    if (rw->count == 0 || rw->count > UINT64_MAX - rw->addr) {
-        return EINVAL;
-    }
-    if (rw->count > vfio_user_proxy_caps(c->proxy)->max_data_xfer_size) {
-        return EMSGSIZE;
-    }
-    if (hdr->cmd == VFIO_USER_DMA_READ ? rest != 0 : rest != rw->count) {
-        return EINVAL;
-    }
-    return 0;
-}
-
-/* Count served bytes per map (before the reply, so a peer sees them). */
-static void container_count(VFIOUserContainer *c, bool is_read,
-                            const struct iovec *iov, VFIOUserDMAMapEntry **ents,
-                            int n)
-{
-    for (int k = 0; k < n; k++) {
-        uint64_t *ctr =
-            is_read ? &ents[k]->bytes_read : &ents[k]->bytes_written;
-        __atomic_fetch_add(ctr, iov[k].iov_len, __ATOMIC_RELAXED);
-    }
-    __atomic_fetch_add(is_read ? &c->dma_reads : &c->dma_writes, 1,
-                       __ATOMIC_RELAXED);
-}
-
-/*
- * Move the data and answer, zero-copy, with the range pinned (no lock
- * held): a DMA_WRITE payload goes straight into guest memory, a DMA_READ
- * reply is sent from it.  The pin ends when the reply is out.
- */
-static bool container_serve(VFIOUserContainer *c, const VFIOUserHdr *hdr,
-                            VFIOUserDMARW *rw, struct iovec *iov, int n,
-                            GError **errp)
-{
-    bool is_read = hdr->cmd == VFIO_USER_DMA_READ;
-
-    if (!is_read && !vfio_user_proxy_recv_payload(c->proxy, iov, n, errp)) {
-        container_unpin(c, false);
-        return false;
-    }
-    if (!vfio_user_proxy_send_reply_async(c->proxy, hdr, rw, sizeof(*rw), iov,
-                                          is_read ? n : 0, container_unpin, c,
-                                          errp)) {
-        container_unpin(c, false);
-        return false;
-    }
-    return true;
-}
-
-static bool container_reject(VFIOUserContainer *c, const VFIOUserHdr *hdr,
-                             size_t rest, int err, GError **errp)
-{
-    __atomic_fetch_add(&c->dma_rejected, 1, __ATOMIC_RELAXED);
-    g_debug("rejected %s: %s", vfu_cmd_name(hdr->cmd), g_strerror(err));
-    return vfio_user_proxy_discard(c->proxy, rest, errp) &&
-           vfio_user_proxy_send_error(c->proxy, hdr, err, errp);
-}
-
-/*
- * Check the range under the read lock and pin it; 0 or the errno for the
- * error reply.
- */
-static int container_pin(VFIOUserContainer *c, const VFIOUserHdr *hdr,
-                         const VFIOUserDMARW *rw, size_t rest,
-                         struct iovec *iov, int *n)
-{
-    VFIOUserDMAMapEntry *ents[CONTAINER_MAX_PIECES];
-    bool is_read = hdr->cmd == VFIO_USER_DMA_READ;
-    int err = container_check_rw(c, hdr, rw, rest);
-
-    if (err) {
-        return err;
-    }
-    g_rw_lock_reader_lock(&c->lock);
-    err = container_collect(c, rw->addr, rw->count,
-                            is_read ? VFIO_USER_DMA_MAP_F_READ
-                                    : VFIO_USER_DMA_MAP_F_WRITE,
-                            iov, ents, n);
-    if (!err) {
-        /* Counted before the data moves, so a peer sees them with it. */
-        container_count(c, is_read, iov, ents, *n);
-        __atomic_add_fetch(&c->dma_started, 1, __ATOMIC_RELEASE);
-    }
-    g_rw_lock_reader_unlock(&c->lock);
-    return err;
-}
-
-/* Serve one DMA_READ / DMA_WRITE; no lock held. */
-static bool container_handle_dma(VFIOUserContainer *c, const VFIOUserHdr *hdr,
-                                 GError **errp)
-{
-    size_t payload = hdr->size - sizeof(*hdr);
-    struct iovec iov[CONTAINER_MAX_PIECES];
-    VFIOUserDMARW rw;
-    struct iovec hiov = {.iov_base = &rw, .iov_len = sizeof(rw)};
-    int err, n = 0;
-
-    if (payload < sizeof(rw)) {
-        /* The framing is intact (msg_size): refuse this one only. */
-        return container_reject(c, hdr, payload, EINVAL, errp);
-    }
-    if (!vfio_user_proxy_recv_payload(c->proxy, &hiov, 1, errp)) {
-        return false;
-    }
-    payload -= sizeof(rw);
-    err = container_pin(c, hdr, &rw, payload, iov, &n);
-    if (err) {
-        return container_reject(c, hdr, payload, err, errp);
-    }
-    return container_serve(c, hdr, &rw, iov, n, errp);
-}
-
-/*
- * The proxy's request handler, on its receive thread.  The map table's
- * read lock is held only to look the range up; guest memory stays pinned
- * (dma_started/dma_finished) while it is in use.
- */
-static bool container_handle_request(VFIOUserProxy *proxy,
-                                     const VFIOUserHdr *hdr, int *fds,
-                                     size_t nfds, void *opaque, GError **errp)
-{
-    VFIOUserContainer *c = opaque;
-
-    vfu_close_fds(fds, nfds);
-    if (hdr->cmd != VFIO_USER_DMA_READ && hdr->cmd != VFIO_USER_DMA_WRITE) {
-        return vfio_user_proxy_discard(proxy, hdr->size - sizeof(*hdr), errp) &&
-               vfio_user_proxy_send_error(proxy, hdr, ENOSYS, errp);
-    }
-    return container_handle_dma(c, hdr, errp);
 }
 
 VFIOUserContainer *vfio_user_container_new(VFIOUserProxy *proxy,
@@ -782,7 +508,8 @@ VFIOUserContainer *vfio_user_container_new(VFIOUserProxy *proxy,
     c->maps = g_array_new(FALSE, FALSE, sizeof(VFIOUserDMAMapEntry));
     c->probes = g_array_new(FALSE, FALSE, sizeof(ContainerProbe));
     c->proc_mem_fd = -1;
-    vfio_user_proxy_set_request_handler(proxy, container_handle_request, c);
+    vfio_user_proxy_set_request_handler(proxy,
+                                        vfio_user_container_handle_request, c);
     return c;
 }
 
@@ -809,7 +536,7 @@ void vfio_user_container_free(VFIOUserContainer *c)
     g_mutex_unlock(&c->map_lock);
     vfio_user_proxy_set_request_handler(c->proxy, NULL, NULL);
     /* Wait for replies still using guest memory (and @c). */
-    container_wait_unpinned(c);
+    vfio_user_container_wait_unpinned(c);
     if (c->proc_mem_fd >= 0) {
         close(c->proc_mem_fd);
     }

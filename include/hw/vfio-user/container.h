@@ -15,15 +15,18 @@
  * map is retried without them (fd only if mmappable), and the connection
  * remembers it (logged once).
  *
- * Serving DMA_READ/DMA_WRITE runs on the proxy's receive thread: the whole
- * range must lie in mapped sections (adjacent sections are fine) that all
- * allow the access, count <= max_data_xfer_size; otherwise an error reply and
- * guest memory untouched.  Data moves straight between the socket and guest
- * memory (no bounce buffer).
+ * Serving DMA_READ/DMA_WRITE (container-serve.c) runs on the proxy's
+ * receive thread: the whole range must lie in mapped sections (adjacent
+ * sections are fine) that all allow the access, count <=
+ * max_data_xfer_size; otherwise an error reply and guest memory untouched. Data
+ * moves straight between the socket and guest memory (no bounce buffer).
  *
  * Locking: container->lock (a GRWLock) guards the map table; the receive
- * thread takes it for reading while it serves a request, map/unmap take it
- * for writing.
+ * thread takes it for reading only to look a request's range up (never
+ * across socket I/O), map/unmap take it for writing.  A request found
+ * valid stays "in flight" until its data has moved and its reply is
+ * written; unmap and free wait only for the requests in flight when they
+ * removed the map, each bounded by the message timeout.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
