@@ -75,9 +75,19 @@ static int hostmem_open_file(const HostMemoryOptions *o, GError **errp)
     return fd;
 }
 
-static int hostmem_open_memfd(const HostMemoryOptions *o, GError **errp)
+static bool hostmem_seal(int fd, GError **errp)
 {
-    int fd = memfd_create(o->id, MFD_CLOEXEC);
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+        return vfu_error_set(errp, errno, "cannot seal memfd: %s",
+                             g_strerror(errno));
+    }
+    return true;
+}
+
+static int hostmem_open_memfd(const HostMemoryOptions *o, bool seal,
+                              GError **errp)
+{
+    int fd = memfd_create(o->id, MFD_CLOEXEC | (seal ? MFD_ALLOW_SEALING : 0));
 
     if (fd < 0) {
         vfu_error_set(errp, errno, "memfd_create failed: %s",
@@ -87,6 +97,10 @@ static int hostmem_open_memfd(const HostMemoryOptions *o, GError **errp)
     if (ftruncate(fd, o->size) < 0) {
         vfu_error_set(errp, errno, "cannot size memfd to %" PRIu64 " bytes: %s",
                       o->size, g_strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (seal && !hostmem_seal(fd, errp)) {
         close(fd);
         return -1;
     }
@@ -116,6 +130,10 @@ static bool hostmem_check(const HostMemoryOptions *o, GError **errp)
                              "mem-path and offset are for "
                              "memory-backend-file only");
     }
+    if (o->type != HOSTMEM_MEMFD && o->seal_set && o->seal) {
+        return vfu_error_set(errp, EINVAL,
+                             "seal is for memory-backend-memfd only");
+    }
     if (o->offset % page) {
         return vfu_error_set(errp, EINVAL,
                              "offset must be a multiple "
@@ -130,17 +148,18 @@ HostMemoryBackend *host_memory_backend_new(const HostMemoryOptions *opts,
 {
     HostMemoryBackend *b;
     int fd = -1, flags;
-    bool share;
+    bool share, seal;
     void *p;
 
     if (!hostmem_check(opts, errp)) {
         return NULL;
     }
     share = opts->share_set ? opts->share : opts->type == HOSTMEM_MEMFD;
+    seal = opts->type == HOSTMEM_MEMFD && (!opts->seal_set || opts->seal);
     if (opts->type == HOSTMEM_FILE) {
         fd = hostmem_open_file(opts, errp);
     } else if (opts->type == HOSTMEM_MEMFD) {
-        fd = hostmem_open_memfd(opts, errp);
+        fd = hostmem_open_memfd(opts, seal, errp);
     }
     if (opts->type != HOSTMEM_RAM && fd < 0) {
         return NULL;
@@ -166,6 +185,7 @@ HostMemoryBackend *host_memory_backend_new(const HostMemoryOptions *opts,
     b->host = p;
     b->fd = fd;
     b->shared = share && fd >= 0;
+    b->sealed = seal;
     return b;
 }
 

@@ -51,6 +51,7 @@ static const PropHelp object_props[] = {
     {"share", "bool", "on for memfd, off otherwise",
      "MAP_SHARED; off keeps the fd from devices"},
     {"offset", "size", "0", "file only: where guest RAM starts in it"},
+    {"seal", "bool", "on", "memfd only: seal its size against the server"},
 };
 
 static void prop_help(GString *out, const char *type, const PropHelp *p,
@@ -73,7 +74,7 @@ void vmm_usage(GString *out)
         "-m SIZE                 guest RAM size (default 128M; no suffix = "
         "MiB)\n"
         "-object memory-backend-ram|memfd|file,id=ID,size=SIZE[,mem-path=P]"
-        "\n                        [,share=on|off][,offset=OFF]\n"
+        "\n                        [,share=on|off][,offset=OFF][,seal=on|off]\n"
         "-machine [" MACHINE_TYPE ",]memory-backend=ID\n"
         "                        guest RAM from that backend (default:\n"
         "                        anonymous memory-backend-ram of -m size)\n"
@@ -512,6 +513,12 @@ static bool object_prop(void *target, const KeyVal *kv, GError **errp)
                                  kv->val);
         }
         m->share_set = true;
+    } else if (!strcmp(kv->key, "seal") && m->type == HOSTMEM_MEMFD) {
+        if (!vmm_parse_bool(kv->val, &m->seal)) {
+            return vfu_error_set(errp, EINVAL,
+                                 "seal: expected on or off, got '%s'", kv->val);
+        }
+        m->seal_set = true;
     } else {
         return vfu_error_set(errp, EINVAL,
                              "unknown property '%s' (see "

@@ -13,6 +13,7 @@
 #include "hw/pci/pci_host.h"
 #include "system/machine.h"
 #include "vfio-user/error.h"
+#include "vfio-user/guard.h"
 
 #define MSI_LOG_MAX 4096 /* oldest records are dropped beyond this */
 
@@ -110,6 +111,32 @@ static uint64_t machine_ecam_rw(Machine *m, uint64_t off, uint8_t *buf,
     return n;
 }
 
+/*
+ * Guest RAM, through the SIGBUS guard: a device server holding the RAM's
+ * fd (memory-backend-file, or memfd with seal=off) may truncate it, and
+ * the access must fail, not the VMM.  A failed read is all-ones, a failed
+ * write is dropped; the first failure is reported.
+ */
+static void machine_ram_rw(Machine *m, RAMSection *s, uint64_t off,
+                           uint8_t *buf, uint64_t n, bool is_write)
+{
+    uint8_t *host = s->host + off;
+
+    if (vfu_guard_copy(is_write ? host : buf, is_write ? buf : host, n,
+                       !is_write)) {
+        return;
+    }
+    if (!is_write) {
+        memset(buf, 0xff, n);
+    }
+    if (m->ram_faults++ == 0) {
+        /* clang-format off */
+        g_warning("guest RAM '%s' at 0x%" PRIx64 " is gone: its file was truncated (by a device server?); reads return all-ones, writes are dropped",
+                  s->name, s->gpa + off);
+        /* clang-format on */
+    }
+}
+
 /* One step of machine_rw: returns the bytes handled (> 0). */
 static uint64_t machine_rw_step(Machine *m, uint64_t addr, uint8_t *buf,
                                 uint64_t len, bool is_write)
@@ -121,11 +148,7 @@ static uint64_t machine_rw_step(Machine *m, uint64_t addr, uint8_t *buf,
 
         if (addr >= s->gpa && addr - s->gpa < s->size) {
             n = MIN(len, s->size - (addr - s->gpa));
-            if (is_write) {
-                memcpy(s->host + (addr - s->gpa), buf, n);
-            } else {
-                memcpy(buf, s->host + (addr - s->gpa), n);
-            }
+            machine_ram_rw(m, s, addr - s->gpa, buf, n, is_write);
             return n;
         }
     }

@@ -37,6 +37,7 @@
 #include <unistd.h>
 #include "device-internal.h"
 #include "vfio-user/error.h"
+#include "vfio-user/guard.h"
 #include "vfio-user/transport.h"
 
 #define DEV_MAX_REGIONS 64
@@ -396,6 +397,52 @@ static void dev_mmio_store(uint8_t *dst, const void *src, size_t len)
     }
 }
 
+typedef struct DevMmio {
+    uint8_t *host;
+    void *buf;
+    size_t len;
+    bool is_write;
+} DevMmio;
+
+static void dev_mmio_do(void *opaque)
+{
+    DevMmio *a = opaque;
+
+    if (a->is_write) {
+        dev_mmio_store(a->host, a->buf, a->len);
+    } else {
+        dev_mmio_load(a->buf, a->host, a->len);
+    }
+}
+
+/*
+ * An access to a mmapped area, under the SIGBUS guard: the server owns
+ * the region's fd and may shrink it after we mapped it.  That fails the
+ * device (reads all-ones from then on), never the VMM.
+ */
+static bool dev_mmio_guarded(VFIOUserDevice *dev, const VFIOUserRegion *r,
+                             uint64_t off, uint8_t *host, void *buf, size_t len,
+                             bool is_write, GError **errp)
+{
+    DevMmio a = {.host = host, .buf = buf, .len = len, .is_write = is_write};
+
+    if (vfu_guard_call(host, len, dev_mmio_do, &a)) {
+        return true;
+    }
+    if (!is_write) {
+        memset(buf, 0xff, len);
+    }
+    if (!__atomic_exchange_n(&dev->failed, true, __ATOMIC_ACQ_REL)) {
+        g_message("device failed: region %u: mmapped %s at 0x%" PRIx64
+                  " faulted (SIGBUS): the server shrank the region's fd",
+                  r->index, is_write ? "write" : "read", off);
+    }
+    return vfu_error_set(errp, EFAULT,
+                         "region %u: mmapped %s at 0x%" PRIx64
+                         " faulted: the server shrank the region's fd",
+                         r->index, is_write ? "write" : "read", off);
+}
+
 static bool dev_rw_echo_ok(const VFIOUserRegionRW *echo, uint64_t off,
                            uint32_t index, size_t n)
 {
@@ -601,8 +648,7 @@ bool vfio_user_region_read(VFIOUserDevice *dev, uint32_t index, uint64_t off,
     host = dev_mmap_lookup(r, off, len, VFIO_REGION_INFO_FLAG_READ);
     if (host) {
         dev_fence(dev);
-        dev_mmio_load(buf, host, len);
-        return true;
+        return dev_mmio_guarded(dev, r, off, host, buf, len, false, errp);
     }
     if (!dev_msg_read(dev, index, off, buf, len, errp)) {
         memset(buf, 0xff, len);
@@ -643,8 +689,8 @@ bool vfio_user_region_write(VFIOUserDevice *dev, uint32_t index, uint64_t off,
     }
     if (host) {
         dev_fence(dev);
-        dev_mmio_store(host, buf, len);
-        return true;
+        return dev_mmio_guarded(dev, r, off, host, (void *)buf, len, true,
+                                errp);
     }
     max = dev_max_xfer(dev);
     while (len) {

@@ -92,6 +92,7 @@ static bool vupci_failed(VFIOUserPCIDevice *dev)
 {
     /* The proxy enters ERROR before its failure notify has run. */
     return __atomic_load_n(&dev->failed, __ATOMIC_ACQUIRE) ||
+           __atomic_load_n(&dev->vdev.failed, __ATOMIC_ACQUIRE) ||
            (dev->proxy &&
             vfio_user_proxy_state(dev->proxy) == VFIO_PROXY_ERROR);
 }

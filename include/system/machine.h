@@ -97,6 +97,7 @@ typedef struct Machine {
     PCIHost *pci;
     GQueue msi_log; /* MSIRecord *, oldest first */
     uint64_t msi_total;
+    uint64_t ram_faults; /* RAM accesses cut short: the fd was truncated */
     bool irq_level[256];
     MachineIrqNotify irq_notify;
     void *irq_opaque;

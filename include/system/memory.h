@@ -13,6 +13,13 @@
  * file then does not hold what the guest sees, so no fd is offered to
  * devices and DMA goes by messages.  memfd defaults to share=on.
  *
+ * seal=on (memfd only, the default as in QEMU) seals the memfd against
+ * shrinking and growing (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL): a
+ * device server that holds the fd cannot truncate guest RAM under us.
+ * A memory-backend-file cannot be sealed; guest RAM accesses go through
+ * the SIGBUS guard (vfio-user/guard.h) so that a truncation fails them
+ * instead of killing the VMM.
+ *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -38,6 +45,8 @@ typedef struct HostMemoryOptions {
     bool share;
     bool share_set;  /* share= given explicitly */
     uint64_t offset; /* file backend only */
+    bool seal;       /* memfd only */
+    bool seal_set;   /* seal= given explicitly */
 } HostMemoryOptions;
 
 typedef struct HostMemoryBackend {
@@ -45,6 +54,7 @@ typedef struct HostMemoryBackend {
     uint8_t *host; /* size bytes of guest RAM */
     int fd;        /* fd holding the RAM, -1 for anonymous */
     bool shared;   /* MAP_SHARED: fd content is what the guest sees */
+    bool sealed;   /* size sealed: no peer can shrink or grow the fd */
 } HostMemoryBackend;
 
 const char *host_mem_type_name(HostMemType t);

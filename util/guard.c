@@ -1,0 +1,110 @@
+/*
+ * SIGBUS-safe access to peer-shrinkable mappings (see vfio-user/guard.h).
+ *
+ * A guarded call records a frame (a sigjmp_buf and the risky range) in a
+ * thread-local pointer and runs the access.  Our SIGBUS handler, installed
+ * once for the process with SA_NODEFER (so nothing stays blocked after the
+ * jump) and chained to the handler found before it, jumps back to the frame
+ * when the fault is the guarded thread's, inside the guarded range.
+ * sigsetjmp() does not save the signal mask: it costs no system call.
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include "vfio-user/guard.h"
+
+typedef struct GuardFrame {
+    sigjmp_buf jb;
+    uintptr_t lo;
+    size_t len;
+} GuardFrame;
+
+static __thread GuardFrame *guard_frame;
+static struct sigaction guard_prev;
+static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
+static unsigned long guard_nfaults;
+
+static void guard_chain(int sig, siginfo_t *si, void *uc)
+{
+    if ((guard_prev.sa_flags & SA_SIGINFO) && guard_prev.sa_sigaction) {
+        guard_prev.sa_sigaction(sig, si, uc);
+    } else if (guard_prev.sa_handler != SIG_DFL &&
+               guard_prev.sa_handler != SIG_IGN) {
+        guard_prev.sa_handler(sig);
+    } else {
+        /* Default action: returning re-runs the access, which kills us. */
+        signal(sig, SIG_DFL);
+    }
+}
+
+static void guard_handler(int sig, siginfo_t *si, void *uc)
+{
+    GuardFrame *f = guard_frame;
+    uintptr_t a = (uintptr_t)si->si_addr;
+
+    if (f && a >= f->lo && a - f->lo < f->len) {
+        guard_frame = NULL;
+        __atomic_fetch_add(&guard_nfaults, 1, __ATOMIC_RELAXED);
+        siglongjmp(f->jb, 1);
+    }
+    guard_chain(sig, si, uc);
+}
+
+static void guard_install(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = guard_handler;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, &guard_prev);
+}
+
+bool vfu_guard_call(const void *risky, size_t len, VfuGuardFn fn, void *opaque)
+{
+    GuardFrame f;
+    GuardFrame *outer = guard_frame;
+
+    pthread_once(&guard_once, guard_install);
+    f.lo = (uintptr_t)risky;
+    f.len = len;
+    if (sigsetjmp(f.jb, 0)) {
+        guard_frame = outer;
+        return false;
+    }
+    guard_frame = &f;
+    fn(opaque);
+    guard_frame = outer;
+    return true;
+}
+
+typedef struct GuardCopy {
+    void *dst;
+    const void *src;
+    size_t len;
+} GuardCopy;
+
+static void guard_do_copy(void *opaque)
+{
+    GuardCopy *c = opaque;
+
+    memcpy(c->dst, c->src, c->len);
+}
+
+bool vfu_guard_copy(void *dst, const void *src, size_t len, bool risky_src)
+{
+    GuardCopy c = {.dst = dst, .src = src, .len = len};
+
+    return vfu_guard_call(risky_src ? src : dst, len, guard_do_copy, &c);
+}
+
+unsigned long vfu_guard_faults(void)
+{
+    return __atomic_load_n(&guard_nfaults, __ATOMIC_RELAXED);
+}
