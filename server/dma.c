@@ -32,6 +32,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include "internal.h"
+#include "vfio-user/guard.h"
 
 static const char *const mode_names[] = {
     [VFU_DMA_MODE_MMAP] = "mmap",
@@ -165,7 +166,7 @@ static int dma_map_mmap(VfuDmaMap *m, int fd)
     /*
      * Touching a shared mapping beyond the end of a file is SIGBUS: refuse
      * a regular file (memfd, tmpfs, hugetlbfs...) too short for the map.
-     * (A client that shrinks the file afterwards is not defended against.)
+     * A client that shrinks the file afterwards is caught by dma_mmap_copy.
      */
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
         m->fd_offset + m->size > (uint64_t)st.st_size) {
@@ -641,17 +642,38 @@ static bool dma_messages(VfuServer *srv, uint64_t addr, uint8_t *buf, size_t n,
     return ok;
 }
 
+/*
+ * mmap mode, under the SIGBUS guard: the client owns the fd and may shrink
+ * it (an unsealed memfd, a memory-backend-file).  The fault fails this DMA
+ * with EFAULT and drops the client; the server lives on for the next one.
+ */
+static bool dma_mmap_copy(VfuServer *srv, VfuDmaMap *m, uint64_t addr,
+                          uint8_t *buf, size_t n, bool is_write, GError **errp)
+{
+    uint8_t *mem = m->mem + (addr - m->addr);
+    GError *err = NULL;
+
+    if (vfu_guard_copy(is_write ? mem : buf, is_write ? buf : mem, n,
+                       !is_write)) {
+        return true;
+    }
+    /* clang-format off */
+    vfu_error_set(&err, EFAULT,
+                  "DMA %s at 0x%" PRIx64 "+0x%zx faulted (SIGBUS): the client shrank the file behind DMA map 0x%" PRIx64,
+                  is_write ? "write" : "read", addr, n, m->addr);
+    /* clang-format on */
+    vfu_srv_warn("%s; dropping the client", err->message);
+    vfu_server_mark_broken(srv, g_error_copy(err));
+    g_propagate_error(errp, err);
+    return false;
+}
+
 static bool dma_part(VfuServer *srv, VfuDmaMap *m, uint64_t addr, uint8_t *buf,
                      size_t n, bool is_write, GError **errp)
 {
     switch (m->mode) {
     case VFU_DMA_MODE_MMAP:
-        if (is_write) {
-            memcpy(m->mem + (addr - m->addr), buf, n);
-        } else {
-            memcpy(buf, m->mem + (addr - m->addr), n);
-        }
-        return true;
+        return dma_mmap_copy(srv, m, addr, buf, n, is_write, errp);
     case VFU_DMA_MODE_FILE_IO:
         return dma_file_io(m, addr, buf, n, is_write, errp);
     case VFU_DMA_MODE_MESSAGE:

@@ -118,15 +118,17 @@ typedef struct VfuDmaMap {
 } VfuDmaMap;
 
 typedef struct VfuPciConfig VfuPciConfig;
+typedef struct VfuAdmission VfuAdmission;
 
 struct VfuServer {
     GRecMutex lock;
     VfuServerOptions opts;
     char *socket_path;
     int listen_fd;
-    int sock;      /* connected client or -1 */
-    int wake_fd;   /* eventfd: stop request or queued messages */
-    gint stopping; /* atomic */
+    int sock;                /* connected client or -1 */
+    int wake_fd;             /* eventfd: stop request or queued messages */
+    gint stopping;           /* atomic */
+    VfuAdmission *admission; /* refuses other clients meanwhile (admission.c) */
     bool negotiated;
     bool broken; /* connection must be dropped */
     GError *broken_err;
@@ -242,5 +244,18 @@ bool vfu_server_send_request(VfuServer *srv, uint16_t cmd,
                              GError **errp);
 bool vfu_server_wait_reply(VfuServer *srv, uint16_t id, uint16_t cmd,
                            VFIOUserHdr *reply, GError **errp);
+
+/* admission.c: negotiation deadline, refusing a second client */
+unsigned vfu_admission_timeout_ms(VfuServer *srv);
+/* Wait for @sock's first bytes (deadline, stop); false: drop it. */
+bool vfu_admission_wait_first(VfuServer *srv, int sock);
+/*
+ * While @served_fd is served: answer newcomers EBUSY (listening servers
+ * only).  A newcomer that arrives after the served client hung up is kept:
+ * vfu_admission_take_next() returns it (or -1) once stopped.
+ */
+void vfu_admission_start(VfuServer *srv, int served_fd);
+void vfu_admission_stop(VfuServer *srv);
+int vfu_admission_take_next(VfuServer *srv);
 
 #endif /* SERVER_INTERNAL_H */

@@ -202,41 +202,69 @@ bool vfu_server_attach(VfuServer *srv, int sock, GError **errp)
     return true;
 }
 
-bool vfu_server_accept(VfuServer *srv, GError **errp)
+/* Wait for and accept one connection: 1 got *@fd, 0 again, -1 error. */
+static int server_accept_one(VfuServer *srv, int *fd, GError **errp)
 {
     struct pollfd pfd[2] = {
         {.fd = srv->listen_fd, .events = POLLIN},
         {.fd = srv->wake_fd, .events = POLLIN},
     };
-    int fd;
+
+    if (g_atomic_int_get(&srv->stopping)) {
+        vfu_error_set(errp, ECANCELED, "server stopped");
+        return -1;
+    }
+    *fd = vfu_admission_take_next(srv); /* came as the last one left */
+    if (*fd >= 0) {
+        return 1;
+    }
+    if (poll(pfd, 2, -1) < 0) {
+        if (errno == EINTR) {
+            return 0;
+        }
+        vfu_error_set(errp, errno, "poll: %s", g_strerror(errno));
+        return -1;
+    }
+    if (pfd[1].revents) {
+        drain_wake(srv); /* a stop, or left over from the last client */
+    }
+    if (!(pfd[0].revents & POLLIN)) {
+        return 0;
+    }
+    *fd = accept4(srv->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (*fd >= 0) {
+        return 1;
+    }
+    if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED) {
+        vfu_error_set(errp, errno, "accept: %s", g_strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+bool vfu_server_accept(VfuServer *srv, GError **errp)
+{
+    int fd, r;
 
     if (srv->listen_fd < 0) {
         return vfu_error_set(errp, EINVAL, "server has no listening socket");
     }
     for (;;) {
-        if (g_atomic_int_get(&srv->stopping)) {
-            return vfu_error_set(errp, ECANCELED, "server stopped");
+        r = server_accept_one(srv, &fd, errp);
+        if (r < 0) {
+            return false;
         }
-        if (poll(pfd, 2, -1) < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return vfu_error_set(errp, errno, "poll: %s", g_strerror(errno));
-        }
-        if (pfd[1].revents) {
-            drain_wake(srv); /* a stop, or left over from the last client */
-        }
-        if (!(pfd[0].revents & POLLIN)) {
+        if (r == 0) {
             continue;
         }
-        fd = accept4(srv->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd >= 0) {
-            vfu_srv_info("client connected on %s", srv->socket_path);
+        vfu_srv_info("client connected on %s", srv->socket_path);
+        /* Others are refused from now on; this one must speak soon. */
+        vfu_admission_start(srv, fd);
+        if (vfu_admission_wait_first(srv, fd)) {
             return vfu_server_attach(srv, fd, errp);
         }
-        if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED) {
-            return vfu_error_set(errp, errno, "accept: %s", g_strerror(errno));
-        }
+        vfu_admission_stop(srv);
+        close(fd);
     }
 }
 
@@ -250,6 +278,7 @@ static void server_disconnect(VfuServer *srv)
 {
     VfuMsg *msg;
 
+    vfu_admission_stop(srv);
     vfu_dma_unmap_all(srv);
     vfu_irqs_disconnect(srv);
     vfu_regions_disconnect(srv);
@@ -449,8 +478,11 @@ static int handle_version(VfuServer *srv, VfuMsg *msg, VfuReply *r)
         vfu_server_mark_broken(srv, g_steal_pointer(&err));
         return EINVAL;
     }
+    /* Optional features: only those the client proposed (the spec). */
     answer = srv->opts.caps;
     answer.minor = merged.minor;
+    answer.write_multiple = merged.write_multiple;
+    answer.migration = merged.migration;
     r->payload = vfu_caps_build_version(&answer, &r->len);
     srv->caps = merged;
     srv->negotiated = true;

@@ -2,6 +2,7 @@
  * vfio-user-server: serve one sample device (edu, ram) on a UNIX socket.
  *
  *     vfio-user-server --device edu --socket /run/edu.sock [-v]
+ *         [--negotiation-timeout MS]
  *
  * Clients are served one after another until SIGTERM or SIGINT (or, with
  * --once, until the first client disconnects).  When the socket listens, one
@@ -28,6 +29,7 @@ typedef struct SampleOptions {
     gboolean legacy_dma_map;
     gboolean once;
     gboolean verbose;
+    gint negotiation_timeout_ms;
 } SampleOptions;
 
 /*
@@ -134,6 +136,9 @@ static bool sample_parse(int argc, char **argv, SampleOptions *opts)
          "exit after the first client disconnects", NULL},
         {"verbose", 'v', 0, G_OPTION_ARG_NONE, &opts->verbose,
          "log debug messages of the library and the device", NULL},
+        {"negotiation-timeout", 0, 0, G_OPTION_ARG_INT,
+         &opts->negotiation_timeout_ms,
+         "drop a client that sends no VERSION within MS (default 10000)", "MS"},
         {"pidfile", 0, 0, G_OPTION_ARG_FILENAME, &opts->pidfile,
          "write the process id to FILE (removed on exit)", "FILE"},
         {NULL}};
@@ -162,6 +167,9 @@ static bool sample_parse(int argc, char **argv, SampleOptions *opts)
     } else if (!opts->socket) {
         g_printerr(PROG ": --socket PATH is required\n");
         ok = false;
+    } else if (opts->negotiation_timeout_ms < 0) {
+        g_printerr(PROG ": --negotiation-timeout: expected milliseconds\n");
+        ok = false;
     }
     g_option_context_free(ctx);
     g_free(dev_help);
@@ -172,7 +180,10 @@ static bool sample_parse(int argc, char **argv, SampleOptions *opts)
 
 static VfuServer *sample_listen(const SampleOptions *opts)
 {
-    VfuServerOptions sopts = {.legacy_dma_map = opts->legacy_dma_map};
+    VfuServerOptions sopts = {
+        .legacy_dma_map = opts->legacy_dma_map,
+        .negotiation_timeout_ms = (uint32_t)opts->negotiation_timeout_ms,
+    };
     GError *err = NULL;
     VfuServer *srv = vfu_server_new(opts->socket, &sopts, &err);
 

@@ -68,6 +68,11 @@ static bool proxy_version_reply_hdr(VFIOUserProxy *proxy, VFIOUserHdr *hdr,
     if (hdr->flags & VFIO_USER_F_ERROR) {
         int e = hdr->error ? (int)hdr->error : EIO;
 
+        if (e == EBUSY) {
+            /* Our server's answer while it serves another client. */
+            return vfu_error_set(errp, e,
+                                 "device busy: another client is connected");
+        }
         return vfu_error_set(errp, e, "server rejected VERSION: %s",
                              g_strerror(e));
     }

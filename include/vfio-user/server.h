@@ -66,6 +66,7 @@ typedef struct VfuServer VfuServer;
 /* ---- Server object and its connection ---- */
 
 #define VFU_SERVER_DEF_DMA_TIMEOUT_MS 5000
+#define VFU_SERVER_DEF_NEGOTIATION_TIMEOUT_MS 10000
 
 typedef struct VfuServerOptions {
     /*
@@ -79,6 +80,12 @@ typedef struct VfuServerOptions {
      * (either direction) before the client is dropped; 0 = 5000.
      */
     uint32_t dma_timeout_ms;
+    /*
+     * How long a client accepted by vfu_server_accept() may take to start
+     * its VERSION request before it is dropped; 0 = 10000.  Meanwhile and
+     * while it is served, other clients get an EBUSY reply to VERSION.
+     */
+    uint32_t negotiation_timeout_ms;
     VFIOUserCaps caps; /* offered in VERSION; zeroed = our defaults */
 } VfuServerOptions;
 
