@@ -121,6 +121,26 @@ const char *qtest_server_socket(QTestServer *srv)
     return srv->socket;
 }
 
+int qtest_server_pid(QTestServer *srv)
+{
+    return (int)srv->child->pid;
+}
+
+bool qtest_server_wait_stderr(QTestServer *srv, const char *needle,
+                              int timeout_ms)
+{
+    gint64 deadline = qtest_deadline(timeout_ms);
+
+    while (!strstr(srv->child->err->str, needle)) {
+        if (srv->child->exited || g_get_monotonic_time() >= deadline) {
+            g_printerr("qtest: no '%s' from the server\n", needle);
+            return false;
+        }
+        qtest_pump(-1, deadline);
+    }
+    return true;
+}
+
 void qtest_server_signal(QTestServer *srv, int sig)
 {
     g_assert_false(srv->child->exited);

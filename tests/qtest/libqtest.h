@@ -54,6 +54,11 @@ bool qtest_server_wait_exit(QTestServer *srv, int timeout_ms, int *status);
  * non-zero exit status.
  */
 void qtest_server_free(QTestServer *srv);
+/* The server's process id. */
+int qtest_server_pid(QTestServer *srv);
+/* Wait up to @timeout_ms for @needle in the server's stderr. */
+bool qtest_server_wait_stderr(QTestServer *srv, const char *needle,
+                              int timeout_ms);
 
 /* ---- the VMM ---- */
 
