@@ -11,6 +11,7 @@
 #define HW_VFIO_USER_CONTAINER_INTERNAL_H
 
 #include "hw/vfio-user/container.h"
+#include "container-probe.h"
 
 /* Most maps one DMA_READ/DMA_WRITE may span (stack iovec, no allocation). */
 #define CONTAINER_MAX_PIECES 16
@@ -32,8 +33,8 @@ typedef struct VFIOUserDMAMapEntry {
 /*
  * Locking:
  * - map_lock (GMutex) serialises map/unmap/free: it is held across the
- *   DMA_MAP / DMA_UNMAP round trip and guards probes, proc_mem_fd and the
- *   decision to mark the connection legacy.
+ *   DMA_MAP / DMA_UNMAP round trip and guards proc_mem_fd, the verdict on
+ *   the server's access modes and the fallbacks logged.
  * - lock (GRWLock) guards @maps: the receive thread holds it for reading
  *   only while it looks a DMA request's range up (never across socket
  *   I/O); @maps is changed only with map_lock held AND lock held for
@@ -54,8 +55,9 @@ struct VFIOUserContainer {
     GMutex map_lock;
     GRWLock lock;
     GArray *maps;          /* VFIOUserDMAMapEntry, sorted by iova */
-    GArray *probes;        /* ContainerProbe; map_lock */
     int proc_mem_fd;       /* /proc/self/mem or -1; map_lock */
+    VFIOUserModesVerdict modes; /* map_lock: does the server know modes */
+    unsigned fallbacks_logged;  /* map_lock: CONTAINER_FALLBACK_* bits */
     gint legacy;           /* atomic: server rejects access-mode bits */
     uint64_t dma_reads;    /* atomic */
     uint64_t dma_writes;   /* atomic */

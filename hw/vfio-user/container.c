@@ -18,15 +18,9 @@
 #include <sys/stat.h>
 
 #include "container-internal.h"
+#include "container-probe.h"
 #include "vfio-user/error.h"
 #include "vfio-user/transport.h"
-
-/* mmap() verdict for one file (st_dev, st_ino), so each fd is probed once. */
-typedef struct ContainerProbe {
-    dev_t dev;
-    ino_t ino;
-    bool mmappable;
-} ContainerProbe;
 
 /* What one DMA_MAP will carry. */
 typedef struct ContainerPlan {
@@ -75,41 +69,20 @@ static uint64_t container_min_pgsize(VFIOUserContainer *c)
     return pg ? pg & (~pg + 1) : VFIO_USER_DEF_PGSIZES;
 }
 
-/* Does mmap() accept @s->fd?  Probed once per file. */
+/* Does the server's mmap() of @s->fd work (container-probe.c)? */
 static bool container_probe(VFIOUserContainer *c, const VFIOUserDMASection *s,
                             bool *mmappable, GError **errp)
 {
-    long page = sysconf(_SC_PAGESIZE);
     struct stat st;
-    ContainerProbe pr;
-    void *p;
 
+    (void)c;
     if (fstat(s->fd, &st) < 0) {
         return vfu_error_set(errp, errno,
                              "section '%s': bad backing fd %d: "
                              "%s",
                              s->name, s->fd, g_strerror(errno));
     }
-    for (guint i = 0; i < c->probes->len; i++) {
-        ContainerProbe *e = &g_array_index(c->probes, ContainerProbe, i);
-        if (e->dev == st.st_dev && e->ino == st.st_ino) {
-            *mmappable = e->mmappable;
-            return true;
-        }
-    }
-    p = mmap(NULL, page, PROT_READ, MAP_SHARED, s->fd,
-             (off_t)(s->fd_offset & ~(uint64_t)(page - 1)));
-    pr.dev = st.st_dev;
-    pr.ino = st.st_ino;
-    pr.mmappable = p != MAP_FAILED;
-    if (pr.mmappable) {
-        munmap(p, page);
-    } else {
-        g_debug("section %s: fd %d cannot be mmapped: %s", s->name, s->fd,
-                g_strerror(errno));
-    }
-    g_array_append_val(c->probes, pr);
-    *mmappable = pr.mmappable;
+    *mmappable = vfio_user_probe_mmap(s->fd, s->fd_offset, s->readonly);
     return true;
 }
 
@@ -362,7 +335,109 @@ static void container_settle(VFIOUserContainer *c, guint i,
             e->via_proc_self_mem ? " (/proc/self/mem)" : "");
 }
 
-/* Send the plan; on EINVAL for mode bits, fall back once per connection. */
+/*
+ * Learn once per connection whether the server understands access modes,
+ * from a throw-away map at @s's range (free: checked, and refused or not
+ * yet sent).  A legacy verdict marks the connection legacy.
+ */
+static bool container_learn_modes(VFIOUserContainer *c,
+                                  const VFIOUserDMASection *s,
+                                  uint32_t mode_bit, GError **errp)
+{
+    VFIOUserModesVerdict v;
+    int rerr = 0;
+
+    if (!vfio_user_probe_modes(c->proxy, s->iova, container_min_pgsize(c),
+                               mode_bit, &v, &rerr, errp)) {
+        g_prefix_error(errp, "section '%s': access-mode probe: ", s->name);
+        return false;
+    }
+    c->modes = v;
+    if (v == VFIO_USER_MODES_LEGACY) {
+        g_atomic_int_set(&c->legacy, 1);
+        g_message("vfio-user: %s: server does not support DMA access "
+                  "modes; using legacy DMA_MAP",
+                  vfio_user_proxy_path(c->proxy));
+    }
+    return true;
+}
+
+/*
+ * /proc/self/mem hands the server the whole VMM: send it only to a server
+ * that has shown it understands access modes.  A legacy one gets messages.
+ */
+static bool container_check_proc_mem(VFIOUserContainer *c,
+                                     const VFIOUserDMASection *s,
+                                     ContainerPlan *p, GError **errp)
+{
+    if (c->modes == VFIO_USER_MODES_UNKNOWN &&
+        !container_learn_modes(c, s, VFIO_USER_DMA_MAP_F_MODE_FILE_IO, errp)) {
+        return false;
+    }
+    if (c->modes == VFIO_USER_MODES_LEGACY) {
+        container_plan_legacy(p);
+        return true;
+    }
+    if (c->modes != VFIO_USER_MODES_UNDERSTOOD) {
+        /* clang-format off */
+        return vfu_error_set(errp, EPROTO,
+                             "section '%s': dma-access=file-io: the server gave no clear answer whether it understands access modes, so /proc/self/mem is not sent",
+                             s->name);
+        /* clang-format on */
+    }
+    return true;
+}
+
+enum {
+    CONTAINER_FALLBACK_MMAP = 1,    /* mmap -> file-io (or messages) */
+    CONTAINER_FALLBACK_FILE_IO = 2, /* file-io -> messages */
+};
+
+/*
+ * dma-access=auto: the server refused the planned mode itself (EACCES,
+ * EPERM, ENODEV): step down mmap -> file-io -> messages, logging each
+ * kind of step once per connection.  False when there is no step left.
+ */
+static bool container_step_down(VFIOUserContainer *c,
+                                const VFIOUserDMASection *s, ContainerPlan *p,
+                                int rerr)
+{
+    VFIOUserDMAAccess from = p->mode;
+    unsigned kind;
+
+    if (c->policy != VFIO_USER_DMA_ACCESS_AUTO ||
+        (rerr != EACCES && rerr != EPERM && rerr != ENODEV) ||
+        from == VFIO_USER_DMA_ACCESS_MESSAGE) {
+        return false;
+    }
+    p->flags &= ~VFIO_USER_DMA_MAP_F_MODES;
+    if (from == VFIO_USER_DMA_ACCESS_MMAP && !g_atomic_int_get(&c->legacy)) {
+        p->flags |= VFIO_USER_DMA_MAP_F_MODE_FILE_IO;
+        p->mode = VFIO_USER_DMA_ACCESS_FILE_IO;
+    } else {
+        p->fd = -1;
+        p->offset = 0;
+        p->mode = VFIO_USER_DMA_ACCESS_MESSAGE;
+    }
+    kind = from == VFIO_USER_DMA_ACCESS_MMAP ? CONTAINER_FALLBACK_MMAP
+                                             : CONTAINER_FALLBACK_FILE_IO;
+    if (!(c->fallbacks_logged & kind)) {
+        c->fallbacks_logged |= kind;
+        /* clang-format off */
+        g_message("vfio-user: %s: section '%s': the server refused %s (%s); using %s",
+                  vfio_user_proxy_path(c->proxy), s->name,
+                  vfio_user_dma_access_name(from), g_strerror(rerr),
+                  vfio_user_dma_access_name(p->mode));
+        /* clang-format on */
+    }
+    return true;
+}
+
+/*
+ * Send the plan.  EINVAL to mode bits while the server's support is
+ * unknown: ask it (container_learn_modes) and go legacy only on a clear
+ * answer; any other refusal is reported as itself.
+ */
 static bool container_negotiate_map(VFIOUserContainer *c,
                                     const VFIOUserDMASection *s,
                                     ContainerPlan *p, GError **errp)
@@ -372,22 +447,32 @@ static bool container_negotiate_map(VFIOUserContainer *c,
     if (g_atomic_int_get(&c->legacy)) {
         container_plan_legacy(p);
     }
-    if (!container_send_map(c, s, p, &rerr, errp)) {
+    if (p->via_proc_self_mem && !container_check_proc_mem(c, s, p, errp)) {
         return false;
     }
-    if (rerr == EINVAL && (p->flags & VFIO_USER_DMA_MAP_F_MODES)) {
-        container_plan_legacy(p);
+    for (;;) {
         if (!container_send_map(c, s, p, &rerr, errp)) {
             return false;
         }
-        if (rerr == 0) {
-            g_atomic_int_set(&c->legacy, 1);
-            g_message("vfio-user: %s: server does not support DMA access "
-                      "modes; using legacy DMA_MAP",
-                      vfio_user_proxy_path(c->proxy));
+        if (!rerr) {
+            if (p->flags & VFIO_USER_DMA_MAP_F_MODES) {
+                c->modes = VFIO_USER_MODES_UNDERSTOOD;
+            }
+            return true;
         }
-    }
-    if (rerr) {
+        if (rerr == EINVAL && (p->flags & VFIO_USER_DMA_MAP_F_MODES) &&
+            c->modes == VFIO_USER_MODES_UNKNOWN) {
+            if (!container_learn_modes(
+                    c, s, p->flags & VFIO_USER_DMA_MAP_F_MODES, errp)) {
+                return false;
+            }
+            if (c->modes == VFIO_USER_MODES_LEGACY) {
+                container_plan_legacy(p);
+                continue;
+            }
+        } else if (container_step_down(c, s, p, rerr)) {
+            continue;
+        }
         return vfu_error_set(
             errp, rerr,
             "section '%s': the server refused "
@@ -395,7 +480,6 @@ static bool container_negotiate_map(VFIOUserContainer *c,
             s->name, s->iova, s->size, vfio_user_dma_access_name(p->mode),
             g_strerror(rerr));
     }
-    return true;
 }
 
 static bool container_map_locked(VFIOUserContainer *c,
@@ -506,7 +590,6 @@ VFIOUserContainer *vfio_user_container_new(VFIOUserProxy *proxy,
     g_mutex_init(&c->pin_lock);
     g_cond_init(&c->pin_cond);
     c->maps = g_array_new(FALSE, FALSE, sizeof(VFIOUserDMAMapEntry));
-    c->probes = g_array_new(FALSE, FALSE, sizeof(ContainerProbe));
     c->proc_mem_fd = -1;
     vfio_user_proxy_set_request_handler(proxy,
                                         vfio_user_container_handle_request, c);
@@ -541,7 +624,6 @@ void vfio_user_container_free(VFIOUserContainer *c)
         close(c->proc_mem_fd);
     }
     g_array_free(c->maps, TRUE);
-    g_array_free(c->probes, TRUE);
     g_rw_lock_clear(&c->lock);
     g_cond_clear(&c->pin_cond);
     g_mutex_clear(&c->pin_lock);

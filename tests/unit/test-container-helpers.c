@@ -93,6 +93,7 @@ static void fake_dma_map(FakeServer *fs, const VFIOUserHdr *req,
 {
     FakeMap m = {.fd = -1, .nfds = nfds};
     VFIOUserDMAMap dm;
+    unsigned nth;
 
     g_assert_cmpuint(len, ==, sizeof(dm));
     memcpy(&dm, buf, sizeof(dm));
@@ -105,9 +106,20 @@ static void fake_dma_map(FakeServer *fs, const VFIOUserHdr *req,
         m.fd = fds[0];
         fds[0] = -1;
     }
+    g_mutex_lock(&fs->lock);
+    nth = fs->maps->len + 1;
+    g_mutex_unlock(&fs->lock);
     if (fs->cfg.legacy &&
         (dm.flags & ~(VFIO_USER_DMA_MAP_F_READ | VFIO_USER_DMA_MAP_F_WRITE))) {
         m.reply_errno = EINVAL;
+    } else if (fs->cfg.fail_nth && nth == fs->cfg.fail_nth) {
+        m.reply_errno = fs->cfg.fail_errno;
+    } else if ((dm.flags & VFIO_USER_DMA_MAP_F_MODE_MMAP) &&
+               fs->cfg.mmap_errno) {
+        m.reply_errno = fs->cfg.mmap_errno;
+    } else if ((dm.flags & VFIO_USER_DMA_MAP_F_MODE_FILE_IO) &&
+               fs->cfg.file_io_errno) {
+        m.reply_errno = fs->cfg.file_io_errno;
     } else {
         m.reply_errno = fs->cfg.map_errno;
     }

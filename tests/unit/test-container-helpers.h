@@ -21,6 +21,10 @@ typedef struct FakeConfig {
     bool no_fds;           /* offer max_msg_fds 0 */
     bool legacy;           /* EINVAL on DMA_MAP mode bits (bits 2/3) */
     int map_errno;         /* answer every DMA_MAP with this errno */
+    unsigned fail_nth;     /* answer the fail_nth-th DMA_MAP (1-based) */
+    int fail_errno;        /* ... with this errno */
+    int mmap_errno;        /* answer DMA_MAP with the mmap bit with this */
+    int file_io_errno;     /* answer DMA_MAP with the file-I/O bit with this */
 } FakeConfig;
 
 /* One DMA_MAP as the server received it. */

@@ -239,8 +239,15 @@ static void test_file_io_proc_mem(void)
     VFIOUserDMASection sb = section("ram1", 0x10000, PG, b, -1, 0);
     map_ok(&e, &sa);
     map_ok(&e, &sb);
-    FakeMap ma = fake_server_map(e.fs, 0), mb = fake_server_map(e.fs, 1);
+    /* first a throw-away map shows the server understands modes */
+    FakeMap probe = fake_server_map(e.fs, 0);
+    g_assert_cmphex(probe.flags, ==, F_RW | F_FILE);
+    g_assert_cmpuint(probe.size, ==, PG);
+    g_assert_cmpuint(fake_server_nunmaps(e.fs), ==, 1);
+    g_assert_cmpuint(fake_server_nmaps(e.fs), ==, 3);
+    FakeMap ma = fake_server_map(e.fs, 1), mb = fake_server_map(e.fs, 2);
     g_assert_cmphex(ma.flags, ==, F_RW | F_FILE);
+    g_assert_cmpuint(probe.st.st_ino, !=, ma.st.st_ino);
     g_assert_cmpuint(ma.nfds, ==, 1);
     g_assert_cmphex(ma.offset, ==, (uint64_t)(uintptr_t)a);
     g_assert_cmphex(mb.offset, ==, (uint64_t)(uintptr_t)b);
@@ -334,10 +341,14 @@ static void test_legacy(void)
     map_ok(&e, &s);
     g_assert_cmpint(logged, ==, 1);
     g_assert_true(vfio_user_container_legacy_server(e.c));
-    g_assert_cmpuint(fake_server_nmaps(e.fs), ==, 2);
-    FakeMap m0 = fake_server_map(e.fs, 0), m1 = fake_server_map(e.fs, 1);
+    /* refused, probe with the bit refused, probe without it, the map */
+    g_assert_cmpuint(fake_server_nmaps(e.fs), ==, 4);
+    g_assert_cmpuint(fake_server_nunmaps(e.fs), ==, 1);
+    FakeMap m0 = fake_server_map(e.fs, 0), m1 = fake_server_map(e.fs, 3);
     g_assert_cmphex(m0.flags, ==, F_RW | F_MMAP);
     g_assert_cmpint(m0.reply_errno, ==, EINVAL);
+    g_assert_cmphex(fake_server_map(e.fs, 1).flags, ==, F_RW | F_MMAP);
+    g_assert_cmphex(fake_server_map(e.fs, 2).flags, ==, F_RW);
     g_assert_cmphex(m1.flags, ==, F_RW);
     g_assert_cmpuint(m1.nfds, ==, 1);
     g_assert_cmpint(m1.reply_errno, ==, 0);
@@ -346,8 +357,8 @@ static void test_legacy(void)
     /* remembered: a non-mmappable fd goes straight to messages, no fd */
     s = section("pipe", 0x10000, PG, b, p[0], 0);
     map_ok(&e, &s);
-    g_assert_cmpuint(fake_server_nmaps(e.fs), ==, 3);
-    FakeMap m2 = fake_server_map(e.fs, 2);
+    g_assert_cmpuint(fake_server_nmaps(e.fs), ==, 5);
+    FakeMap m2 = fake_server_map(e.fs, 4);
     g_assert_cmphex(m2.flags, ==, F_RW);
     g_assert_cmpuint(m2.nfds, ==, 0);
     g_assert_cmpint(m2.reply_errno, ==, 0);
@@ -377,7 +388,16 @@ static void test_legacy_file_io(void)
                           "*using legacy DMA_MAP*");
     map_ok(&e, &s);
     g_test_assert_expected_messages();
-    FakeMap m1 = fake_server_map(e.fs, 1);
+    /* two probe maps of a memfd: /proc/self/mem never reached the server */
+    g_assert_cmpuint(fake_server_nmaps(e.fs), ==, 3);
+    for (size_t i = 0; i < 2; i++) {
+        FakeMap pm = fake_server_map(e.fs, i);
+
+        g_assert_cmpuint(pm.nfds, ==, 1);
+        g_assert_true(S_ISREG(pm.st.st_mode));
+        g_assert_cmpuint(pm.st.st_size, ==, PG); /* not /proc/self/mem */
+    }
+    FakeMap m1 = fake_server_map(e.fs, 2);
     g_assert_cmphex(m1.flags, ==, F_RW);
     g_assert_cmpuint(m1.nfds, ==, 0);
     g_assert_cmphex(m1.offset, ==, 0);
@@ -415,15 +435,17 @@ static void test_server_einval(void)
     env_init(&e, &cfg, VFIO_USER_DMA_ACCESS_AUTO);
     VFIOUserDMASection s = section("ram0", 0, PG, host, p[0], 0);
     map_fails(&e, &s, EINVAL, "'ram0'");
-    g_assert_cmpuint(fake_server_nmaps(e.fs), ==, 2);
+    /* the map, then both probe maps: no clear answer, no legacy */
+    g_assert_cmpuint(fake_server_nmaps(e.fs), ==, 3);
     g_assert_cmphex(fake_server_map(e.fs, 0).flags, ==, F_RW | F_FILE);
-    g_assert_cmphex(fake_server_map(e.fs, 1).flags, ==, F_RW);
-    g_assert_cmpuint(fake_server_map(e.fs, 1).nfds, ==, 0);
+    g_assert_cmphex(fake_server_map(e.fs, 1).flags, ==, F_RW | F_FILE);
+    g_assert_cmphex(fake_server_map(e.fs, 2).flags, ==, F_RW);
+    g_assert_cmpuint(fake_server_map(e.fs, 2).nfds, ==, 1);
     g_assert_false(vfio_user_container_legacy_server(e.c));
     /* not remembered: the next map tries the mode bits again */
     s = section("ram1", PG, PG, host, p[0], 0);
     map_fails(&e, &s, EINVAL, "'ram1'");
-    g_assert_cmphex(fake_server_map(e.fs, 2).flags, ==, F_RW | F_FILE);
+    g_assert_cmphex(fake_server_map(e.fs, 3).flags, ==, F_RW | F_FILE);
     env_fini(&e);
     close(p[0]);
     close(p[1]);
