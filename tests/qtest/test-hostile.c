@@ -79,6 +79,39 @@ static unsigned hostile_fds(GPid pid)
     return n;
 }
 
+/* Does any fd or mapping of @pid name @what (e.g. "memfd:ram0")? */
+static bool hostile_holds(GPid pid, const char *what)
+{
+    g_autofree char *maps_path = g_strdup_printf("/proc/%d/maps", (int)pid);
+    g_autofree char *fd_path = g_strdup_printf("/proc/%d/fd", (int)pid);
+    g_autofree char *maps = NULL;
+    GDir *d = g_dir_open(fd_path, 0, NULL);
+    const char *name;
+    bool found;
+
+    g_assert_true(g_file_get_contents(maps_path, &maps, NULL, NULL));
+    found = strstr(maps, what) != NULL;
+    g_assert_nonnull(d);
+    while (!found && (name = g_dir_read_name(d))) {
+        g_autofree char *link = g_strdup_printf("%s/%s", fd_path, name);
+        g_autofree char *target = g_file_read_link(link, NULL);
+
+        found = target && strstr(target, what);
+    }
+    g_dir_close(d);
+    return found;
+}
+
+/* Sockets among @pid's fds (the listening one, and clients'). */
+static unsigned hostile_sockets(GPid pid)
+{
+    unsigned socks;
+
+    hostile_fds(pid);
+    faults_count_fds(pid, &socks);
+    return socks;
+}
+
 static bool hostile_alive(GPid pid)
 {
     return kill(pid, 0) == 0;
@@ -107,7 +140,7 @@ static double hostile_wait_eof(int fd)
 }
 
 /*
- * The idle server's fds, once it has dropped one client (a request before
+ * The idle server's sockets, once it has dropped one client (a request before
  * VERSION): by then every thread of its start-up has opened what it keeps.
  * The server closes a client's socket last, so at its EOF all is released.
  */
@@ -122,7 +155,7 @@ static unsigned hostile_idle_fds(QTestServer *srv)
     g_assert_cmpint(recv(fd, &hdr, sizeof(hdr), MSG_WAITALL), ==, sizeof(hdr));
     hostile_wait_eof(fd);
     close(fd);
-    return hostile_fds(qtest_server_pid(srv));
+    return hostile_sockets(qtest_server_pid(srv));
 }
 
 /* ---- 1: guest RAM shrunk by the server ---- */
@@ -157,16 +190,35 @@ static void test_hostile_ram_sealed(void)
     qtest_cleanup_tmpdir(g_steal_pointer(&dir));
 }
 
-/* seal=off: the server truncates guest RAM; the VMM must live on. */
-static void test_hostile_ram_truncated(void)
+/*
+ * The server truncates guest RAM it holds an fd of (@file: a shared
+ * memory-backend-file, else a memfd with seal=off); the VMM must live on.
+ */
+static void test_hostile_ram_truncated(gconstpointer opaque)
 {
+    bool file = GPOINTER_TO_INT(opaque);
     QTestServer *srv = qtest_server_start("edu", NULL);
     g_autofree char *dir = qtest_make_tmpdir();
-    QTestState *qts = hostile_vmm_memfd(srv, dir, ",seal=off", "file-io");
-    GPid vmm = faults_vmm_pid(dir);
-    int fd = hostile_grab_fd(qtest_server_pid(srv), "/memfd:ram0");
+    g_autofree char *prefix =
+        file ? g_strdup_printf("%s/guest-ram", dir) : g_strdup("/memfd:ram0");
+    QTestState *qts;
+    GPid vmm;
+    int fd;
     unsigned fds_before, fds_after, socks;
 
+    /* file-io: the server keeps the fd it was sent */
+    if (file) {
+        qts = qtest_init("-m 64M -object memory-backend-file,id=ram0,"
+                         "size=64M,mem-path=%s,share=on "
+                         "-machine memory-backend=ram0 -pidfile %s/vmm.pid "
+                         "-device vfio-user-pci,socket=%s,id=edu0,"
+                         "dma-access=file-io",
+                         prefix, dir, qtest_server_socket(srv));
+    } else {
+        qts = hostile_vmm_memfd(srv, dir, ",seal=off", "file-io");
+    }
+    vmm = faults_vmm_pid(dir);
+    fd = hostile_grab_fd(qtest_server_pid(srv), prefix);
     qtest_writel(qts, 0x1000, 0x12345678);
     fds_before = faults_count_fds(vmm, &socks);
     g_assert_cmpint(ftruncate(fd, 0), ==, 0);
@@ -244,6 +296,7 @@ static void test_hostile_dma_truncated(void)
     qtest_writel(qts, bar0 + 0x98, 0x1);
     g_assert_cmphex(qtest_readl(qts, bar0 + 0x98), ==, 0);
 
+    g_assert_true(hostile_holds(spid, "memfd:ram0")); /* mapped */
     fd = hostile_grab_fd(faults_vmm_pid(dir), "/memfd:ram0");
     g_assert_cmpint(ftruncate(fd, 0), ==, 0);
     close(fd);
@@ -258,8 +311,9 @@ static void test_hostile_dma_truncated(void)
     info = qtest_hmp(qts, "info vfio-user");
     g_assert_nonnull(strstr(info, "state failed"));
     g_assert_true(hostile_alive(spid));
-    /* the dropped client's fds and mappings are gone */
-    g_assert_cmpuint(hostile_fds(spid), ==, fds_idle);
+    /* the dropped client's socket, fds and mappings are gone */
+    g_assert_cmpuint(hostile_sockets(spid), ==, fds_idle);
+    g_assert_false(hostile_holds(spid, "memfd:ram0"));
     qtest_quit(qts);
 
     /* and the next client is served */
@@ -317,7 +371,7 @@ static void test_hostile_idle_client(void)
     g_assert_cmpfloat(t, >=, 0.25);
     g_assert_cmpfloat(t, <, HOSTILE_QUICK_S);
     close(fd);
-    g_assert_cmpuint(hostile_fds(spid), ==, fds_idle);
+    g_assert_cmpuint(hostile_sockets(spid), ==, fds_idle);
     /* the next client is served */
     m = edu_machine_start(srv, "memfd", "auto", NULL);
     edu_check_identity(m);
@@ -336,7 +390,7 @@ static void test_hostile_busy(void)
     QTestServer *srv = qtest_server_start("edu", NULL);
     GPid spid = qtest_server_pid(srv);
     EduMachine *m = edu_machine_start(srv, "memfd", "auto", NULL);
-    unsigned fds_served = hostile_fds(spid);
+    unsigned fds_served = hostile_sockets(spid);
     g_autofree char *err = NULL;
     g_autofree char *payload = NULL;
     VFIOUserHdr reply;
@@ -352,7 +406,7 @@ static void test_hostile_busy(void)
     g_assert_cmpuint(reply.error, ==, EBUSY);
     hostile_wait_eof(fd);
     close(fd);
-    g_assert_cmpuint(hostile_fds(spid), ==, fds_served);
+    g_assert_cmpuint(hostile_sockets(spid), ==, fds_served);
 
     t0 = g_get_monotonic_time();
     qts = qtest_try_init(&err, &status,
@@ -406,7 +460,10 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/hostile/ram/sealed", test_hostile_ram_sealed);
-    g_test_add_func("/hostile/ram/truncated", test_hostile_ram_truncated);
+    g_test_add_data_func("/hostile/ram/truncated/memfd", GINT_TO_POINTER(0),
+                         test_hostile_ram_truncated);
+    g_test_add_data_func("/hostile/ram/truncated/file", GINT_TO_POINTER(1),
+                         test_hostile_ram_truncated);
     g_test_add_func("/hostile/bar/truncated", test_hostile_bar_truncated);
     g_test_add_func("/hostile/dma/truncated", test_hostile_dma_truncated);
     g_test_add_func("/hostile/client/idle", test_hostile_idle_client);
