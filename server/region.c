@@ -22,6 +22,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
@@ -120,12 +121,22 @@ static bool region_check_desc(uint32_t index, const VfuRegionDesc *d,
     return true;
 }
 
-static bool region_alloc_mem(VfuRegion *reg, uint32_t index, GError **errp)
+/*
+ * The memfd goes to the client, which must not be able to shrink it under
+ * the device (SIGBUS on its next access): sealed, unless the unsealed
+ * option asks to act like a server that does not protect itself.
+ */
+static bool region_alloc_mem(VfuServer *srv, VfuRegion *reg, uint32_t index,
+                             GError **errp)
 {
     g_autofree char *name = g_strdup_printf("vfu-region-%u", index);
+    bool seal = !srv->opts.unsealed_regions;
 
-    reg->mem_fd = memfd_create(name, MFD_CLOEXEC);
-    if (reg->mem_fd < 0 || ftruncate(reg->mem_fd, (off_t)reg->size) < 0) {
+    reg->mem_fd =
+        memfd_create(name, MFD_CLOEXEC | (seal ? MFD_ALLOW_SEALING : 0));
+    if (reg->mem_fd < 0 || ftruncate(reg->mem_fd, (off_t)reg->size) < 0 ||
+        (seal && fcntl(reg->mem_fd, F_ADD_SEALS,
+                       F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)) {
         return vfu_error_set(errp, errno,
                              "region %u: memfd of %" PRIu64 " bytes: %s", index,
                              reg->size, g_strerror(errno));
@@ -169,7 +180,7 @@ bool vfu_server_setup_region(VfuServer *srv, uint32_t index,
         memcpy(reg->sparse, desc->sparse,
                desc->nr_sparse * sizeof(VfuSparseArea));
     }
-    if (desc->mem && !region_alloc_mem(reg, index, errp)) {
+    if (desc->mem && !region_alloc_mem(srv, reg, index, errp)) {
         if (reg->mem_fd >= 0) {
             close(reg->mem_fd);
         }

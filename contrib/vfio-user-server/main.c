@@ -27,6 +27,7 @@ typedef struct SampleOptions {
     char *socket;
     char *pidfile;
     gboolean legacy_dma_map;
+    gboolean unsealed_regions;
     gboolean once;
     gboolean verbose;
     gint negotiation_timeout_ms;
@@ -132,6 +133,8 @@ static bool sample_parse(int argc, char **argv, SampleOptions *opts)
         {"legacy-dma-map", 0, 0, G_OPTION_ARG_NONE, &opts->legacy_dma_map,
          "act as a server without DMA access modes (mode bits are EINVAL)",
          NULL},
+        {"unsealed-regions", 0, 0, G_OPTION_ARG_NONE, &opts->unsealed_regions,
+         "do not seal the memfds of memory BARs (to test clients)", NULL},
         {"once", 0, 0, G_OPTION_ARG_NONE, &opts->once,
          "exit after the first client disconnects", NULL},
         {"verbose", 'v', 0, G_OPTION_ARG_NONE, &opts->verbose,
@@ -182,6 +185,7 @@ static VfuServer *sample_listen(const SampleOptions *opts)
 {
     VfuServerOptions sopts = {
         .legacy_dma_map = opts->legacy_dma_map,
+        .unsealed_regions = opts->unsealed_regions,
         .negotiation_timeout_ms = (uint32_t)opts->negotiation_timeout_ms,
     };
     GError *err = NULL;

@@ -86,6 +86,13 @@ typedef struct VfuServerOptions {
      * while it is served, other clients get an EBUSY reply to VERSION.
      */
     uint32_t negotiation_timeout_ms;
+    /*
+     * Do not seal the memfds of memory-backed regions against resizing
+     * (they are sealed by default, so that a client cannot shrink them
+     * under the device).  Used to test a client against a server that
+     * shrinks a BAR's fd.
+     */
+    bool unsealed_regions;
     VFIOUserCaps caps; /* offered in VERSION; zeroed = our defaults */
 } VfuServerOptions;
 

@@ -240,9 +240,31 @@ static void test_hostile_ram_truncated(gconstpointer opaque)
 
 /* ---- 2: a mmapped BAR shrunk by the server ---- */
 
-static void test_hostile_bar_truncated(void)
+/* The server library seals its BAR memfds: the client cannot shrink one. */
+static void test_hostile_bar_sealed(void)
 {
     QTestServer *srv = qtest_server_start("ram", NULL);
+    g_autofree char *dir = qtest_make_tmpdir();
+    QTestState *qts = hostile_vmm_memfd(srv, dir, "", "auto");
+    uint64_t bar0 = qpci_bar_addr(qts, RAM_SLOT, 0, NULL);
+    int fd = hostile_grab_fd(faults_vmm_pid(dir), "/memfd:vfu-region-0");
+
+    qtest_writel(qts, bar0 + 0x80000, 0x600d); /* the hole: a message */
+    g_assert_cmpint(ftruncate(fd, 0), ==, -1);
+    g_assert_cmpint(errno, ==, EPERM);
+    close(fd);
+    /* the server still serves the hole from that memory */
+    g_assert_cmphex(qtest_readl(qts, bar0 + 0x80000), ==, 0x600d);
+    g_assert_true(hostile_alive(qtest_server_pid(srv)));
+    qtest_quit(qts);
+    qtest_server_free(srv);
+    qtest_cleanup_tmpdir(g_steal_pointer(&dir));
+}
+
+/* A server that does not seal its BAR memfd shrinks it under the VMM. */
+static void test_hostile_bar_truncated(void)
+{
+    QTestServer *srv = qtest_server_start("ram", "--unsealed-regions");
     g_autofree char *dir = qtest_make_tmpdir();
     QTestState *qts = hostile_vmm_memfd(srv, dir, "", "auto");
     GPid vmm = faults_vmm_pid(dir);
@@ -464,6 +486,7 @@ int main(int argc, char **argv)
                          test_hostile_ram_truncated);
     g_test_add_data_func("/hostile/ram/truncated/file", GINT_TO_POINTER(1),
                          test_hostile_ram_truncated);
+    g_test_add_func("/hostile/bar/sealed", test_hostile_bar_sealed);
     g_test_add_func("/hostile/bar/truncated", test_hostile_bar_truncated);
     g_test_add_func("/hostile/dma/truncated", test_hostile_dma_truncated);
     g_test_add_func("/hostile/client/idle", test_hostile_idle_client);
