@@ -14,7 +14,10 @@
  *   the device callback's own errno, or EIO for a short access.
  * GET_REGION_INFO / GET_REGION_IO_FDS with an argsz too small for the
  * whole answer reply with the fixed part, argsz = the size needed, no caps,
- * no entries and no fd; the client retries with a bigger buffer.
+ * no entries and no fd; the client retries with a bigger buffer.  The flags
+ * of such a short region info describe that reply: no _CAPS (no chain
+ * follows) and no _MMAP (no fd came).  QEMU's client asks with argsz 32
+ * first and rejects _CAPS with a cap_offset inside the fixed part.
  *
  * Guarded by VfuServer.lock.
  *
@@ -368,6 +371,8 @@ int vfu_handle_region_info(VfuServer *srv, VfuMsg *msg, VfuReply *r)
     if (req.argsz < len) {
         /* Too small: the fixed part says how much room is needed. */
         info->cap_offset = 0;
+        info->flags &=
+            ~(VFIO_REGION_INFO_FLAG_CAPS | VFIO_REGION_INFO_FLAG_MMAP);
         r->len = sizeof(*info);
         return 0;
     }

@@ -1,0 +1,78 @@
+/*
+ * Spec conformance of libvfio-user-server: each case replays the exchange a
+ * conforming client makes (QEMU's, a client with a small transfer limit, a
+ * client that does or does not ask for posted-error replies...) against
+ * the test device of test-server-helpers.c, and checks the answer the
+ * specification calls for.  See the conformance table in
+ * docs/interop/vfio-user.rst.
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include "test-server-helpers.h"
+#include "vfu-test.h"
+
+/*
+ * What QEMU's client does with a region info reply (hw/vfio-user/device.c
+ * and hw/vfio/device.c): _CAPS with cap_offset outside [32, argsz] is
+ * EINVAL; a reply argsz above what was offered means "ask again".
+ */
+static int qemu_check_region_info(const VFIOUserRegionInfo *ri, uint32_t room)
+{
+    uint32_t argsz = MIN(ri->argsz, room);
+
+    if ((ri->flags & VFIO_REGION_INFO_FLAG_CAPS) &&
+        (ri->cap_offset < sizeof(*ri) || ri->cap_offset > argsz)) {
+        return EINVAL;
+    }
+    return 0;
+}
+
+/* Point 1: argsz 32 first, as QEMU asks, for every region of the device. */
+static void test_region_info_qemu_first_ask(void)
+{
+    TestConn *tc = tc_start(NULL);
+    const uint32_t regions[] = {0, 1, 2, TEST_REGION_DEV};
+
+    for (size_t i = 0; i < G_N_ELEMENTS(regions); i++) {
+        uint32_t room = sizeof(VFIOUserRegionInfo);
+        VFIOUserRegionInfo ri;
+        TestReply r;
+
+        g_assert_cmpint(region_info(tc, regions[i], room, &r), ==, 0);
+        g_assert_cmpuint(r.len, ==, sizeof(ri));
+        memcpy(&ri, r.data, sizeof(ri));
+        g_assert_cmpint(qemu_check_region_info(&ri, room), ==, 0);
+        /* _MMAP only when the fd came with this very reply. */
+        g_assert_cmpuint(!!(ri.flags & VFIO_REGION_INFO_FLAG_MMAP), ==,
+                         r.nfds == 1);
+        tc_reply_clear(&r);
+        if (ri.argsz <= room) {
+            continue;
+        }
+        /* The retry with what the server asked for gets everything. */
+        room = ri.argsz;
+        g_assert_cmpint(region_info(tc, regions[i], room, &r), ==, 0);
+        memcpy(&ri, r.data, sizeof(ri));
+        g_assert_cmpuint(r.len, ==, room);
+        g_assert_cmpint(qemu_check_region_info(&ri, room), ==, 0);
+        g_assert_true(ri.flags & VFIO_REGION_INFO_FLAG_CAPS);
+        g_assert_cmpuint(ri.cap_offset, ==, sizeof(ri));
+        g_assert_cmpuint(!!(ri.flags & VFIO_REGION_INFO_FLAG_MMAP), ==,
+                         r.nfds == 1);
+        tc_reply_clear(&r);
+    }
+    g_assert_true(tc_finish(tc));
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/conformance/server/region-info/qemu-argsz-32",
+                    test_region_info_qemu_first_ask);
+    return g_test_run();
+}
