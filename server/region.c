@@ -5,7 +5,7 @@
  *
  * Errors we answer (documented choice):
  *   EINVAL  bad region index or an undeclared region, count 0 or above
- *           max_data_xfer_size, offset + count beyond the region (or
+ *           our own max_data_xfer_size, offset + count beyond the region (or
  *           wrapping), payload length not matching count, argsz too small
  *           where the reply cannot be shortened, fds where none belong;
  *   EPERM   a write to a region without VFU_REGION_F_WRITE, a read of one
@@ -439,7 +439,7 @@ static int region_access(VfuServer *srv, uint32_t index, uint64_t off,
     ssize_t ret;
 
     if (index >= VFU_MAX_REGIONS || !srv->regions[index].size || count == 0 ||
-        count > srv->caps.max_data_xfer_size) {
+        count > srv->caps.max_data_xfer_recv) {
         return EINVAL;
     }
     reg = &srv->regions[index];
@@ -474,7 +474,7 @@ int vfu_handle_region_read(VfuServer *srv, VfuMsg *msg, VfuReply *r)
         return EINVAL;
     }
     memcpy(&req, msg->payload, sizeof(req));
-    if (req.count == 0 || req.count > srv->caps.max_data_xfer_size) {
+    if (req.count == 0 || req.count > srv->caps.max_data_xfer_recv) {
         return EINVAL;
     }
     /* Zeroed: a callback that claims more than it wrote leaks nothing. */

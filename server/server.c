@@ -40,8 +40,9 @@ void vfu_msg_free(VfuMsg *msg)
 
 size_t vfu_server_max_msg_size(VfuServer *srv)
 {
-    uint64_t xfer = srv->negotiated ? srv->caps.max_data_xfer_size
-                                    : srv->opts.caps.max_data_xfer_size;
+    /* What we receive is bounded by our own offer, not the peer's. */
+    uint64_t xfer =
+        MIN(srv->opts.caps.max_data_xfer_size, (uint64_t)VFU_CAPS_MAX_XFER);
 
     /* Header + the largest fixed part (DMA/region rw) + data. */
     return sizeof(VFIOUserHdr) + sizeof(VFIOUserDMARW) + MAX(xfer, 65536);

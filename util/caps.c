@@ -24,6 +24,7 @@ void vfu_caps_init_defaults(VFIOUserCaps *caps)
     caps->minor = VFIO_USER_MINOR_VER;
     caps->max_msg_fds = VFIO_USER_DEF_MAX_MSG_FDS;
     caps->max_data_xfer_size = VFIO_USER_DEF_MAX_XFER;
+    caps->max_data_xfer_recv = VFIO_USER_DEF_MAX_XFER;
     caps->pgsizes = VFIO_USER_DEF_PGSIZES;
     caps->max_dma_maps = VFIO_USER_DEF_MAX_DMA_MAPS;
 }
@@ -268,6 +269,8 @@ bool vfu_caps_merge(const VFIOUserCaps *ours, const VFIOUserCaps *theirs,
     m.max_data_xfer_size =
         MIN(ours->max_data_xfer_size, theirs->max_data_xfer_size);
     m.max_data_xfer_size = MIN(m.max_data_xfer_size, VFU_CAPS_MAX_XFER);
+    m.max_data_xfer_recv =
+        MIN(ours->max_data_xfer_size, (uint64_t)VFU_CAPS_MAX_XFER);
     m.max_dma_maps = MIN(ours->max_dma_maps, theirs->max_dma_maps);
     m.pgsizes = ours->pgsizes & theirs->pgsizes;
     m.write_multiple = ours->write_multiple && theirs->write_multiple;

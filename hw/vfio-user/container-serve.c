@@ -94,7 +94,7 @@ static int container_check_rw(VFIOUserContainer *c, const VFIOUserHdr *hdr,
     if (rw->count == 0 || rw->count > UINT64_MAX - rw->addr) {
         return EINVAL;
     }
-    if (rw->count > vfio_user_proxy_caps(c->proxy)->max_data_xfer_size) {
+    if (rw->count > vfio_user_proxy_caps(c->proxy)->max_data_xfer_recv) {
         return EMSGSIZE;
     }
     if (hdr->cmd == VFIO_USER_DMA_READ ? rest != 0 : rest != rw->count) {

@@ -172,7 +172,7 @@ static VFIOUserProxy *proxy_new(int sock, char *path,
     }
     proxy->max_fds = MIN(proxy->ours.max_msg_fds, VFU_MAX_FDS);
     proxy->max_msg_size = sizeof(VFIOUserHdr) + PROXY_HDR_ALLOWANCE +
-                          proxy->caps.max_data_xfer_size;
+                          proxy->caps.max_data_xfer_recv;
     if (!proxy_go_nonblocking(proxy, errp) ||
         !proxy_start_thread(proxy, errp)) {
         vfio_user_proxy_destroy(proxy);

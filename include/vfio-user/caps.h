@@ -19,11 +19,19 @@ typedef struct VFIOUserCaps {
     uint16_t minor;
     uint32_t max_msg_fds;        /* default 1 */
     uint64_t max_data_xfer_size; /* default 1 MiB */
-    uint64_t pgsizes;            /* default 4096 */
-    uint32_t max_dma_maps;       /* default 65535 */
-    bool write_multiple;         /* default false */
-    bool migration;              /* a "migration" object was present */
-    uint64_t migration_pgsize;   /* its "pgsize", 0 when absent */
+    /*
+     * Merged caps only: the largest count this side accepts in a message it
+     * receives, i.e. its own offer (capped at VFU_CAPS_MAX_XFER).  Each
+     * side's max_data_xfer_size is what *it* can receive, so a peer that
+     * offered less may still send us up to our own limit;
+     * max_data_xfer_size above is the smaller of the two, what both may send.
+     */
+    uint64_t max_data_xfer_recv;
+    uint64_t pgsizes;          /* default 4096 */
+    uint32_t max_dma_maps;     /* default 65535 */
+    bool write_multiple;       /* default false */
+    bool migration;            /* a "migration" object was present */
+    uint64_t migration_pgsize; /* its "pgsize", 0 when absent */
 } VFIOUserCaps;
 
 /* The spec's defaults for every key (version 0.1). */

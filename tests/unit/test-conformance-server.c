@@ -69,10 +69,44 @@ static void test_region_info_qemu_first_ask(void)
     g_assert_true(tc_finish(tc));
 }
 
+/*
+ * Point 3: each side's max_data_xfer_size is what it can receive.  A client
+ * that offered 4 KiB may still send up to the server's own limit (16 KiB
+ * here); only beyond that is the request refused, and the connection stays.
+ */
+static void test_xfer_limit_is_ours(void)
+{
+    const uint32_t ours = 16384;
+    VfuServerOptions opts = {.dma_timeout_ms = 0};
+    g_autofree uint8_t *out = g_malloc(ours + 1);
+    g_autofree uint8_t *in = g_malloc0(ours + 1);
+    TestConn *tc;
+
+    vfu_caps_init_ours(&opts.caps);
+    opts.caps.max_data_xfer_size = ours;
+    tc = tc_new(&opts);
+    tc_negotiate(tc, 4096);
+    g_assert_cmpuint(tc->server_caps.max_data_xfer_size, ==, ours);
+    for (uint32_t i = 0; i <= ours; i++) {
+        out[i] = (uint8_t)(i * 7 + 1);
+    }
+    /* BAR1 is 16 KiB of memory: one message for all of it, both ways. */
+    g_assert_cmpint(tc_region_write(tc, 1, 0, out, ours), ==, 0);
+    g_assert_cmpint(tc_region_read(tc, 1, 0, in, ours), ==, 0);
+    g_assert_cmpmem(in, ours, out, ours);
+    /* One byte over the server's own limit: refused, still connected. */
+    g_assert_cmpint(tc_region_write(tc, 1, 0, out, ours + 1), ==, EINVAL);
+    g_assert_cmpint(tc_region_read(tc, 1, 0, in, ours + 1), ==, EINVAL);
+    g_assert_cmpint(tc_region_read(tc, 1, 0, in, 4), ==, 0);
+    g_assert_true(tc_finish(tc));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/conformance/server/region-info/qemu-argsz-32",
                     test_region_info_qemu_first_ask);
+    g_test_add_func("/conformance/server/xfer-limit/ours",
+                    test_xfer_limit_is_ours);
     return g_test_run();
 }

@@ -391,7 +391,9 @@ static void test_reply_size_below_header(void)
 static void test_reply_size_over_limit(void)
 {
     FakeHdr h = {.set_size = true, .size = 0x80000000u};
-    FakeHdr h2 = {.set_size = true, .size = 16 + 4096 + 65536 + 1};
+    /* Over our own limit (what we offered), not the server's 64 KiB. */
+    FakeHdr h2 = {.set_size = true,
+                  .size = 16 + 4096 + VFIO_USER_DEF_MAX_XFER + 1};
 
     vfu_test_limit_address_space();
     fatal_reply_case(&h, NULL, 0, EPROTO);
@@ -1187,7 +1189,8 @@ static void test_region_read_lies(void)
 #define B_IOVA 0x104000ull /* 16 KiB read-only: ram + 0x4000, follows A */
 #define C_IOVA 0x200000ull /* 16 KiB read/write: ram + 0x8000, after a hole */
 #define MAP_SIZE 0x4000ull
-#define MAX_XFER 65536 /* what fake_version() offers */
+#define MAX_XFER 65536                  /* what fake_version() offers */
+#define OUR_XFER VFIO_USER_DEF_MAX_XFER /* what the client offers */
 
 typedef struct DmaEnv {
     Case c;
@@ -1308,7 +1311,7 @@ typedef struct BadDma {
 
 static void bad_dma_case(const BadDma *bad, size_t n)
 {
-    static uint8_t junk[MAX_XFER + 64];
+    static uint8_t junk[OUR_XFER + 64];
     VFIOUserDMAStats st;
     DmaEnv e;
 
@@ -1406,8 +1409,8 @@ static void test_dma_count_zero(void)
 static void test_dma_count_over_max(void)
 {
     static const BadDma bad[] = {
-        {VFIO_USER_DMA_READ, A_IOVA, MAX_XFER + 1, 0, EMSGSIZE},
-        {VFIO_USER_DMA_WRITE, A_IOVA, MAX_XFER + 1, MAX_XFER + 1, EMSGSIZE},
+        {VFIO_USER_DMA_READ, A_IOVA, OUR_XFER + 1, 0, EMSGSIZE},
+        {VFIO_USER_DMA_WRITE, A_IOVA, OUR_XFER + 1, OUR_XFER + 1, EMSGSIZE},
         {VFIO_USER_DMA_WRITE, A_IOVA, 1ull << 40, 8, EMSGSIZE},
     };
 
