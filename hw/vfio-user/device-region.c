@@ -32,6 +32,12 @@
 #define DEV_IO_FDS_ROOM                                                        \
     (sizeof(VFIOUserRegionIOFds) +                                             \
      VFIO_USER_MAX_IOEVENTFDS * sizeof(VFIOUserSubRegionIOFd))
+/* Largest IO_FDS re-ask we honour: entries of up to 256 bytes each. */
+#define DEV_IO_FDS_MAX                                                         \
+    (sizeof(VFIOUserRegionIOFds) + VFIO_USER_MAX_IOEVENTFDS * 256)
+/* ioeventfd flags we honour (KVM's values). */
+#define DEV_IOEVENTFD_FLAGS                                                    \
+    (VFIO_USER_IOEVENTFD_F_DATAMATCH | VFIO_USER_IOEVENTFD_F_PIO)
 
 /* One GET_REGION_INFO round trip into @buf (@room bytes). */
 static bool dev_region_info_once(VFIOUserDevice *dev, uint32_t index,
@@ -376,7 +382,7 @@ static bool dev_io_fd_entry(VFIOUserRegion *r, const VFIOUserSubRegionIOFd *e,
                              " is outside region %u",
                              e->offset, e->size, r->index);
     }
-    if ((e->flags & ~VFIO_USER_IOEVENTFD_F_DATAMATCH) ||
+    if ((e->flags & ~DEV_IOEVENTFD_FLAGS) ||
         (e->size != 0 && e->size != 1 && e->size != 2 && e->size != 4 &&
          e->size != 8) ||
         (match && e->size == 0)) {
@@ -409,12 +415,18 @@ static bool dev_io_fd_entry(VFIOUserRegion *r, const VFIOUserSubRegionIOFd *e,
     return true;
 }
 
+/*
+ * The entry stride comes from the reply: (argsz - 16) / count, at least
+ * our 40-byte entry (the specification says the size must not be relied
+ * on, and servers send 48).  Bytes beyond the fields we know are ignored.
+ */
 static bool dev_io_fds_parse(VFIOUserRegion *r, const uint8_t *buf, size_t len,
                              const int *fds, size_t nfds, GError **errp)
 {
     const size_t esz = sizeof(VFIOUserSubRegionIOFd);
     DevIoEventFd tmp[VFIO_USER_MAX_IOEVENTFDS];
     VFIOUserRegionIOFds h;
+    size_t stride = esz;
     uint32_t n = 0;
 
     if (len < sizeof(h)) {
@@ -424,10 +436,12 @@ static bool dev_io_fds_parse(VFIOUserRegion *r, const uint8_t *buf, size_t len,
                              len);
     }
     memcpy(&h, buf, sizeof(h));
+    if (h.count && h.argsz >= sizeof(h)) {
+        stride = (h.argsz - sizeof(h)) / h.count;
+    }
     if (h.index != r->index || h.count > VFIO_USER_MAX_IOEVENTFDS ||
-        (h.count &&
-         (h.argsz < sizeof(h) || (h.argsz - sizeof(h)) != h.count * esz ||
-          len < sizeof(h) + h.count * esz))) {
+        (h.count && (h.argsz < sizeof(h) + (size_t)h.count * esz ||
+                     len < sizeof(h) + h.count * stride))) {
         return vfu_error_set(errp, EPROTO,
                              "bad GET_REGION_IO_FDS reply "
                              "(index %u, count %u, argsz %u, %zu bytes)",
@@ -436,7 +450,7 @@ static bool dev_io_fds_parse(VFIOUserRegion *r, const uint8_t *buf, size_t len,
     for (uint32_t i = 0; i < h.count; i++) {
         VFIOUserSubRegionIOFd e;
 
-        memcpy(&e, buf + sizeof(h) + i * esz, esz);
+        memcpy(&e, buf + sizeof(h) + i * stride, esz);
         if (e.type != VFIO_USER_IO_FD_TYPE_IOEVENTFD) {
             g_debug("region %u: skipping io fd of type %u", r->index, e.type);
             continue;
@@ -455,14 +469,14 @@ static bool dev_io_fds_parse(VFIOUserRegion *r, const uint8_t *buf, size_t len,
     return true;
 }
 
-bool vfio_user_device_get_region_io_fds(VFIOUserDevice *dev, uint32_t index,
-                                        GError **errp)
+/* One GET_REGION_IO_FDS round trip with @room bytes; fds in @fds. */
+static bool dev_io_fds_once(VFIOUserDevice *dev, uint32_t index, uint8_t *buf,
+                            uint32_t room, size_t *len, int *fds, size_t *nfds,
+                            GError **errp)
 {
-    uint8_t buf[DEV_IO_FDS_ROOM];
-    int fds[VFIO_USER_MAX_IOEVENTFDS];
-    VFIOUserRegionIOFds q = {.argsz = sizeof(buf), .index = index};
+    VFIOUserRegionIOFds q = {.argsz = room, .index = index};
     struct iovec iov = {.iov_base = &q, .iov_len = sizeof(q)};
-    struct iovec riov = {.iov_base = buf, .iov_len = sizeof(buf)};
+    struct iovec riov = {.iov_base = buf, .iov_len = room};
     VFIOUserRequest req = {
         .cmd = VFIO_USER_DEVICE_GET_REGION_IO_FDS,
         .iov = &iov,
@@ -470,8 +484,32 @@ bool vfio_user_device_get_region_io_fds(VFIOUserDevice *dev, uint32_t index,
         .reply_iov = &riov,
         .reply_iovcnt = 1,
         .reply_fds = fds,
-        .reply_max_fds = G_N_ELEMENTS(fds),
+        .reply_max_fds = VFIO_USER_MAX_IOEVENTFDS,
     };
+
+    if (!vfio_user_dev_call(dev, &req, errp)) {
+        return false;
+    }
+    *nfds = req.reply_nfds;
+    *len = req.reply_len;
+    if (req.reply_errno) {
+        vfu_close_fds(fds, req.reply_nfds);
+        return vfu_error_set(errp, req.reply_errno,
+                             "GET_REGION_IO_FDS for "
+                             "region %u refused: %s",
+                             index, g_strerror(req.reply_errno));
+    }
+    return true;
+}
+
+bool vfio_user_device_get_region_io_fds(VFIOUserDevice *dev, uint32_t index,
+                                        GError **errp)
+{
+    int fds[VFIO_USER_MAX_IOEVENTFDS];
+    uint32_t room = DEV_IO_FDS_ROOM;
+    g_autofree uint8_t *buf = NULL;
+    VFIOUserRegionIOFds h;
+    size_t len = 0, nfds = 0;
     bool ok;
 
     if (vfio_user_dev_is_failed(dev)) {
@@ -483,18 +521,24 @@ bool vfio_user_device_get_region_io_fds(VFIOUserDevice *dev, uint32_t index,
                              "device has %u)",
                              index, dev->num_regions);
     }
-    if (!vfio_user_dev_call(dev, &req, errp)) {
-        return false;
+    for (int attempt = 0;; attempt++) {
+        buf = g_malloc0(room);
+        if (!dev_io_fds_once(dev, index, buf, room, &len, fds, &nfds, errp)) {
+            return false;
+        }
+        memcpy(&h, buf, MIN(len, sizeof(h)));
+        /* Entries that did not fit: ask once more with what it needs. */
+        if (len < sizeof(h) || !h.count || h.argsz <= room || attempt ||
+            h.argsz > DEV_IO_FDS_MAX) {
+            break;
+        }
+        g_debug("region %u: io fds need %u bytes, asking again", index,
+                h.argsz);
+        vfu_close_fds(fds, nfds);
+        room = h.argsz;
+        g_clear_pointer(&buf, g_free);
     }
-    if (req.reply_errno) {
-        vfu_close_fds(fds, req.reply_nfds);
-        return vfu_error_set(errp, req.reply_errno,
-                             "GET_REGION_IO_FDS for "
-                             "region %u refused: %s",
-                             index, g_strerror(req.reply_errno));
-    }
-    ok = dev_io_fds_parse(&dev->regions[index], buf, req.reply_len, fds,
-                          req.reply_nfds, errp);
-    vfu_close_fds(fds, req.reply_nfds);
+    ok = dev_io_fds_parse(&dev->regions[index], buf, len, fds, nfds, errp);
+    vfu_close_fds(fds, nfds);
     return ok;
 }

@@ -192,6 +192,7 @@ VFU_CHECK_SIZE(VFIOUserCapType, 16);
 #define VFIO_USER_IO_FD_TYPE_IOEVENTFD 0
 #define VFIO_USER_IO_FD_TYPE_IOREGIONFD 1
 #define VFIO_USER_IOEVENTFD_F_DATAMATCH (1u << 0) /* KVM's flag value */
+#define VFIO_USER_IOEVENTFD_F_PIO (1u << 1)       /* KVM's flag value */
 
 typedef struct VFU_PACKED VFIOUserRegionIOFds {
     uint32_t argsz;
