@@ -484,6 +484,7 @@ static int handle_version(VfuServer *srv, VfuMsg *msg, VfuReply *r)
     answer.minor = merged.minor;
     answer.write_multiple = merged.write_multiple;
     answer.migration = merged.migration;
+    answer.posted_errors = merged.posted_errors;
     r->payload = vfu_caps_build_version(&answer, &r->len);
     srv->caps = merged;
     srv->negotiated = true;
@@ -575,8 +576,8 @@ static int dispatch(VfuServer *srv, VfuMsg *msg, VfuReply *r)
 
 /*
  * Handle one request and answer it.  Requests with the no-reply flag get
- * no reply on success, but an error reply on failure, so that the client
- * can report it (our documented choice).
+ * no reply on success, and an error reply on failure only when the client
+ * asked for that with "x-vfu-posted-errors" (our extension).
  */
 static void handle_request(VfuServer *srv, VfuMsg *msg)
 {
@@ -592,8 +593,11 @@ static void handle_request(VfuServer *srv, VfuMsg *msg)
     if (ret) {
         vfu_srv_debug("-> %s id %u error %d (%s)", vfu_cmd_name(msg->hdr.cmd),
                       msg->hdr.id, ret, g_strerror(ret));
-        if (srv->sock >= 0 &&
-            !vfu_msg_send_error(srv->sock, &msg->hdr, ret, &err)) {
+        if ((msg->hdr.flags & VFIO_USER_F_NO_REPLY) &&
+            !srv->caps.posted_errors) {
+            /* The client did not ask for error replies to posted ones. */
+        } else if (srv->sock >= 0 &&
+                   !vfu_msg_send_error(srv->sock, &msg->hdr, ret, &err)) {
             vfu_server_mark_broken(srv, err);
         }
     } else if (!(msg->hdr.flags & VFIO_USER_F_NO_REPLY) && srv->sock >= 0) {

@@ -34,6 +34,7 @@ void vfu_caps_init_ours(VFIOUserCaps *caps)
     vfu_caps_init_defaults(caps);
     caps->max_msg_fds = 16;
     caps->write_multiple = true;
+    caps->posted_errors = true;
 }
 
 char *vfu_caps_to_json(const VFIOUserCaps *caps)
@@ -57,12 +58,9 @@ char *vfu_caps_to_json(const VFIOUserCaps *caps)
         json_builder_set_member_name(b, "write_multiple");
         json_builder_add_boolean_value(b, true);
     }
-    if (caps->migration) {
-        json_builder_set_member_name(b, "migration");
-        json_builder_begin_object(b);
-        json_builder_set_member_name(b, "pgsize");
-        json_builder_add_int_value(b, (gint64)caps->migration_pgsize);
-        json_builder_end_object(b);
+    if (caps->posted_errors) {
+        json_builder_set_member_name(b, VFU_CAPS_POSTED_ERRORS);
+        json_builder_add_boolean_value(b, true);
     }
     json_builder_end_object(b);
     json_builder_end_object(b);
@@ -129,28 +127,6 @@ static bool get_bool(JsonObject *o, const char *key, bool *out, GError **errp)
     return true;
 }
 
-static bool parse_migration(JsonObject *caps_obj, VFIOUserCaps *caps,
-                            GError **errp)
-{
-    JsonNode *n = json_object_get_member(caps_obj, "migration");
-    uint64_t pg = 0;
-
-    if (!n) {
-        return true;
-    }
-    if (!JSON_NODE_HOLDS_OBJECT(n)) {
-        return vfu_error_set(errp, EINVAL,
-                             "capability 'migration' must be an object");
-    }
-    if (!get_uint(json_node_get_object(n), "pgsize", UINT64_MAX >> 1, &pg,
-                  errp)) {
-        return false;
-    }
-    caps->migration = true;
-    caps->migration_pgsize = pg;
-    return true;
-}
-
 static bool parse_caps_object(JsonObject *c, VFIOUserCaps *caps, GError **errp)
 {
     uint64_t fds = caps->max_msg_fds, xfer = caps->max_data_xfer_size;
@@ -161,7 +137,7 @@ static bool parse_caps_object(JsonObject *c, VFIOUserCaps *caps, GError **errp)
         !get_uint(c, "pgsizes", UINT64_MAX >> 1, &pg, errp) ||
         !get_uint(c, "max_dma_maps", UINT32_MAX, &maps, errp) ||
         !get_bool(c, "write_multiple", &caps->write_multiple, errp) ||
-        !parse_migration(c, caps, errp)) {
+        !get_bool(c, VFU_CAPS_POSTED_ERRORS, &caps->posted_errors, errp)) {
         return false;
     }
     if (xfer < CAPS_MIN_XFER) {
@@ -274,7 +250,7 @@ bool vfu_caps_merge(const VFIOUserCaps *ours, const VFIOUserCaps *theirs,
     m.max_dma_maps = MIN(ours->max_dma_maps, theirs->max_dma_maps);
     m.pgsizes = ours->pgsizes & theirs->pgsizes;
     m.write_multiple = ours->write_multiple && theirs->write_multiple;
-    m.migration = ours->migration && theirs->migration;
+    m.posted_errors = ours->posted_errors && theirs->posted_errors;
     if (!m.pgsizes) {
         return vfu_error_set(errp, EINVAL,
                              "no common DMA page size (0x%" PRIx64

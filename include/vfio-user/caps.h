@@ -27,12 +27,21 @@ typedef struct VFIOUserCaps {
      * max_data_xfer_size above is the smaller of the two, what both may send.
      */
     uint64_t max_data_xfer_recv;
-    uint64_t pgsizes;          /* default 4096 */
-    uint32_t max_dma_maps;     /* default 65535 */
-    bool write_multiple;       /* default false */
-    bool migration;            /* a "migration" object was present */
-    uint64_t migration_pgsize; /* its "pgsize", 0 when absent */
+    uint64_t pgsizes;      /* default 4096 */
+    uint32_t max_dma_maps; /* default 65535 */
+    bool write_multiple;   /* default false */
+    /*
+     * Our extension "x-vfu-posted-errors" (boolean, default false): the
+     * client wants an error reply to a failed No_reply request.  A server
+     * that does not know the key ignores it and stays silent, as the
+     * specification has it.  (The current specification has no "migration"
+     * capability any more; the key is ignored like any unknown one.)
+     */
+    bool posted_errors;
 } VFIOUserCaps;
+
+/* Name of our posted-errors capability extension. */
+#define VFU_CAPS_POSTED_ERRORS "x-vfu-posted-errors"
 
 /* The spec's defaults for every key (version 0.1). */
 void vfu_caps_init_defaults(VFIOUserCaps *caps);

@@ -222,10 +222,28 @@ static void test_io_fds_48_byte_entries(void)
     peer_stop(&p, proxy);
 }
 
+/*
+ * Point 4: our client always asks for error replies to failed posted
+ * requests (our extension), so it can count them; a server that does not
+ * know the key ignores it.
+ */
+static void test_client_asks_posted_errors(void)
+{
+    VFIOUserProxy *proxy;
+    Peer p;
+
+    proxy = peer_start(&p, VFIO_DEVICE_FLAGS_PCI);
+    g_assert_nonnull(strstr(p.version_json, "\"x-vfu-posted-errors\":true"));
+    g_assert_true(vfio_user_proxy_caps(proxy)->posted_errors);
+    peer_stop(&p, proxy);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/conformance/client/io-fds/48-byte-entries",
                     test_io_fds_48_byte_entries);
+    g_test_add_func("/conformance/client/version/asks-posted-errors",
+                    test_client_asks_posted_errors);
     return g_test_run();
 }

@@ -101,6 +101,57 @@ static void test_xfer_limit_is_ours(void)
     g_assert_true(tc_finish(tc));
 }
 
+/* A posted REGION_WRITE to a region that does not exist: it fails. */
+static uint16_t posted_bad_write(TestConn *tc)
+{
+    VFIOUserRegionRW rw = {.region = 200, .count = 4};
+    uint8_t m[sizeof(rw) + 4] = {0};
+
+    memcpy(m, &rw, sizeof(rw));
+    m[sizeof(rw)] = 1;
+    return tc_send(tc, VFIO_USER_REGION_WRITE,
+                   VFIO_USER_F_TYPE_REQUEST | VFIO_USER_F_NO_REPLY, m,
+                   sizeof(m), NULL, 0);
+}
+
+/*
+ * Point 4: a client that does not ask for "x-vfu-posted-errors" (QEMU's)
+ * gets no reply at all to a failed No_reply request, as specified; the
+ * next reply it reads is the one to its next request.
+ */
+static void test_posted_error_not_asked(void)
+{
+    TestConn *tc = tc_new(NULL);
+    VFIOUserCaps caps;
+    uint32_t v;
+
+    vfu_caps_init_defaults(&caps);
+    caps.minor = 0; /* QEMU's client says 0.0 */
+    tc_negotiate_caps(tc, &caps);
+    g_assert_false(tc->server_caps.posted_errors);
+    posted_bad_write(tc);
+    /* tc_wait() asserts that the first reply is for this request. */
+    g_assert_cmpint(tc_region_read(tc, 0, 0x10, &v, 4), ==, 0);
+    g_assert_false(tc_readable(tc, 0));
+    g_assert_true(tc_finish(tc));
+}
+
+/* Point 4, our extension: asked for, the failure comes back. */
+static void test_posted_error_asked(void)
+{
+    TestConn *tc = tc_new(NULL);
+    VFIOUserCaps caps;
+    uint32_t v;
+
+    vfu_caps_init_defaults(&caps);
+    caps.posted_errors = true;
+    tc_negotiate_caps(tc, &caps);
+    g_assert_true(tc->server_caps.posted_errors);
+    g_assert_cmpint(tc_wait(tc, posted_bad_write(tc), NULL), ==, EINVAL);
+    g_assert_cmpint(tc_region_read(tc, 0, 0x10, &v, 4), ==, 0);
+    g_assert_true(tc_finish(tc));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -108,5 +159,9 @@ int main(int argc, char **argv)
                     test_region_info_qemu_first_ask);
     g_test_add_func("/conformance/server/xfer-limit/ours",
                     test_xfer_limit_is_ours);
+    g_test_add_func("/conformance/server/posted-errors/not-asked",
+                    test_posted_error_not_asked);
+    g_test_add_func("/conformance/server/posted-errors/asked",
+                    test_posted_error_asked);
     return g_test_run();
 }

@@ -256,7 +256,7 @@ static void test_version_wrong_types(void)
         "{\"capabilities\":{\"max_data_xfer_size\":1.5e6}}",
         "{\"capabilities\":{\"pgsizes\":[4096]}}",
         "{\"capabilities\":{\"write_multiple\":1}}",
-        "{\"capabilities\":{\"migration\":true}}",
+        "{\"capabilities\":{\"x-vfu-posted-errors\":\"yes\"}}",
         "{\"capabilities\":[]}",
         "[1,2,3]",
         "{\"capabilities\":{\"max_msg_fds\":8",
