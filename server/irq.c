@@ -8,9 +8,12 @@
  * must carry exactly count fds, or none to de-assign the range); the old
  * ones are closed.  TRIGGER + NONE/BOOL fires vectors; MASK/UNMASK + NONE/
  * BOOL masks vectors (a trigger on a masked vector is kept pending and
- * delivered on unmask).  count 0 is only valid as DATA_NONE + TRIGGER, and
- * de-assigns every eventfd of the index.  MASK/UNMASK with eventfds (irqfd
- * resampling) is ENOTSUP; an fd that is not an eventfd, and every other
+ * delivered on unmask).  count 0 (and start 0) is only valid with
+ * DATA_NONE, for any action as the specification says, and disables the
+ * whole index: every eventfd is de-assigned, masks and pending triggers are
+ * cleared.  MASK/UNMASK with eventfds (an event when the device masks on
+ * its own) is ENOTSUP: our devices never mask by themselves, so there is
+ * nothing to report.  An fd that is not an eventfd, and every other
  * malformed request, is EINVAL.
  *
  * INTx is reported maskable but not automasked: our client does not have
@@ -182,8 +185,7 @@ static int set_irqs_check(VfuServer *srv, const VFIOUserIrqSet *req,
     }
     irq = &srv->irqs[req->index];
     if (req->count == 0) {
-        return (data == VFIO_IRQ_SET_DATA_NONE &&
-                action == VFIO_IRQ_SET_ACTION_TRIGGER && !msg->nfds)
+        return (data == VFIO_IRQ_SET_DATA_NONE && req->start == 0 && !msg->nfds)
                    ? 0
                    : EINVAL;
     }
@@ -229,7 +231,10 @@ int vfu_handle_set_irqs(VfuServer *srv, VfuMsg *msg, VfuReply *r)
     bools = msg->payload + sizeof(req);
     if (req.count == 0) {
         irq_close_range(irq, 0, irq->count);
-        vfu_srv_debug("irq %u: all eventfds removed", req.index);
+        for (uint32_t v = 0; v < irq->count; v++) {
+            irq->masked[v] = irq->pending[v] = false;
+        }
+        vfu_srv_debug("irq %u: disabled (all eventfds removed)", req.index);
         return 0;
     }
     for (uint32_t i = 0; i < req.count; i++) {

@@ -152,6 +152,48 @@ static void test_posted_error_asked(void)
     g_assert_true(tc_finish(tc));
 }
 
+/*
+ * Point 6: count 0 and start 0 with DATA_NONE disables every vector of
+ * the index, whatever the action.  MASK/UNMASK with eventfds is our
+ * documented ENOTSUP.
+ */
+static void test_set_irqs_disable_any_action(void)
+{
+    const uint32_t actions[] = {VFIO_IRQ_SET_ACTION_TRIGGER,
+                                VFIO_IRQ_SET_ACTION_MASK,
+                                VFIO_IRQ_SET_ACTION_UNMASK};
+    TestConn *tc = tc_start(NULL);
+    const uint32_t msi = VFIO_PCI_MSI_IRQ_INDEX;
+
+    for (size_t i = 0; i < G_N_ELEMENTS(actions); i++) {
+        int efd[2] = {eventfd(0, EFD_CLOEXEC), eventfd(0, EFD_CLOEXEC)};
+
+        g_assert_cmpint(set_irqs(tc, EFD_TRIGGER, msi, 0, 2, NULL, efd, 2), ==,
+                        0);
+        g_assert_true(vfu_irq_enabled(tc->srv, msi, 1));
+        g_assert_cmpint(set_irqs(tc, VFIO_IRQ_SET_DATA_NONE | actions[i], msi,
+                                 0, 0, NULL, NULL, 0),
+                        ==, 0);
+        g_assert_false(vfu_irq_enabled(tc->srv, msi, 0));
+        g_assert_false(vfu_irq_enabled(tc->srv, msi, 1));
+        close(efd[0]);
+        close(efd[1]);
+    }
+    /* "count (and start) of 0": another start is not the special case. */
+    g_assert_cmpint(set_irqs(tc, NONE_TRIGGER, msi, 1, 0, NULL, NULL, 0), ==,
+                    EINVAL);
+    {
+        int efd = eventfd(0, EFD_CLOEXEC);
+
+        g_assert_cmpint(
+            set_irqs(tc, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_MASK,
+                     VFIO_PCI_INTX_IRQ_INDEX, 0, 1, NULL, &efd, 1),
+            ==, ENOTSUP);
+        close(efd);
+    }
+    g_assert_true(tc_finish(tc));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -163,5 +205,7 @@ int main(int argc, char **argv)
                     test_posted_error_not_asked);
     g_test_add_func("/conformance/server/posted-errors/asked",
                     test_posted_error_asked);
+    g_test_add_func("/conformance/server/set-irqs/disable-any-action",
+                    test_set_irqs_disable_any_action);
     return g_test_run();
 }
