@@ -194,6 +194,78 @@ static void test_set_irqs_disable_any_action(void)
     g_assert_true(tc_finish(tc));
 }
 
+/*
+ * Start a device DMA of @len bytes to guest @addr and answer the server's
+ * DMA_WRITE ourselves with @reply (@rlen bytes); returns the device status.
+ */
+static uint32_t dma_write_answered(TestConn *tc, uint64_t addr, uint32_t len,
+                                   const void *reply, size_t rlen)
+{
+    uint32_t cmd = 2, status = 0xffffffff;
+    uint8_t go[sizeof(VFIOUserRegionRW) + 4];
+    g_autofree uint8_t *body = NULL;
+    VFIOUserDMARW rw;
+    VFIOUserHdr h, rh;
+    size_t nfds = 0;
+    uint16_t id;
+
+    g_assert_cmpint(tc_region_write(tc, 0, 0x00, &addr, 8), ==, 0);
+    g_assert_cmpint(tc_region_write(tc, 0, 0x08, &len, 4), ==, 0);
+    memcpy(go, &(VFIOUserRegionRW){.offset = 0x0c, .count = 4},
+           sizeof(VFIOUserRegionRW));
+    memcpy(go + sizeof(VFIOUserRegionRW), &cmd, 4);
+    id = tc_send(tc, VFIO_USER_REGION_WRITE, 0, go, sizeof(go), NULL, 0);
+    g_assert_true(tc_readable(tc, 10000));
+    g_assert_true(
+        vfu_msg_recv_hdr(tc->sock, &h, NULL, &nfds, 0, 1 << 20, &error_abort));
+    g_assert_cmpuint(h.cmd, ==, VFIO_USER_DMA_WRITE);
+    body = g_malloc(h.size - sizeof(h));
+    g_assert_true(
+        vfu_msg_recv_body(tc->sock, body, h.size - sizeof(h), &error_abort));
+    memcpy(&rw, body, sizeof(rw));
+    g_assert_cmpuint(rw.addr, ==, addr);
+    g_assert_cmpuint(rw.count, ==, len);
+    vfu_hdr_init(&rh, h.id, h.cmd, sizeof(rh) + rlen, VFIO_USER_F_TYPE_REPLY);
+    g_assert_true(
+        vfu_msg_send(tc->sock, &rh, reply, rlen, NULL, 0, &error_abort));
+    g_assert_cmpint(tc_wait(tc, id, NULL), ==, 0);
+    g_assert_cmpint(tc_region_read(tc, 0, 0x10, &status, 4), ==, 0);
+    return status;
+}
+
+/*
+ * Point 7: the server checks the client's DMA_WRITE reply: the echoed
+ * address and count, in the 16-byte form or the specification's 12-byte
+ * one (4-byte count, as QEMU sends it).
+ */
+static void test_dma_write_reply_checked(void)
+{
+    const uint64_t base = 0x40000;
+    TestConn *tc = tc_start(NULL);
+    struct VFU_PACKED {
+        uint64_t addr;
+        uint32_t count;
+    } short_ok = {base, 64}, short_bad = {base, 63};
+    VFIOUserDMARW ok = {base, 64}, bad_addr = {base + 8, 64};
+
+    g_assert_cmpint(
+        tc_dma_map(tc, VFIO_USER_DMA_MAP_F_READ | VFIO_USER_DMA_MAP_F_WRITE, 0,
+                   base, 4096, -1),
+        ==, 0);
+    g_assert_cmpuint(dma_write_answered(tc, base, 64, &ok, sizeof(ok)), ==, 0);
+    g_assert_cmpuint(
+        dma_write_answered(tc, base, 64, &short_ok, sizeof(short_ok)), ==, 0);
+    g_assert_cmpuint(
+        dma_write_answered(tc, base, 64, &bad_addr, sizeof(bad_addr)), ==,
+        EPROTO);
+    g_assert_cmpuint(
+        dma_write_answered(tc, base, 64, &short_bad, sizeof(short_bad)), ==,
+        EPROTO);
+    g_assert_cmpuint(dma_write_answered(tc, base, 64, &ok, 8), ==, EPROTO);
+    g_assert_cmpuint(dma_write_answered(tc, base, 64, NULL, 0), ==, EPROTO);
+    g_assert_true(tc_finish(tc));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -207,5 +279,7 @@ int main(int argc, char **argv)
                     test_posted_error_asked);
     g_test_add_func("/conformance/server/set-irqs/disable-any-action",
                     test_set_irqs_disable_any_action);
+    g_test_add_func("/conformance/server/dma-write/reply-checked",
+                    test_dma_write_reply_checked);
     return g_test_run();
 }
