@@ -713,6 +713,12 @@ bool vfio_user_device_reset(VFIOUserDevice *dev, GError **errp)
     if (vfio_user_dev_is_failed(dev)) {
         return vfio_user_dev_failed_error(dev, errp);
     }
+    if (!(dev->flags & VFIO_DEVICE_FLAGS_RESET)) {
+        /* DEVICE_RESET is only for devices that say they support it. */
+        g_debug("%s: no VFIO_DEVICE_FLAGS_RESET, DEVICE_RESET not sent",
+                vfio_user_proxy_path(dev->proxy));
+        return true;
+    }
     return vfio_user_dev_simple(dev, VFIO_USER_DEVICE_RESET, NULL, 0, NULL, 0,
                                 NULL, errp);
 }

@@ -238,6 +238,26 @@ static void test_client_asks_posted_errors(void)
     peer_stop(&p, proxy);
 }
 
+/* Point 7: DEVICE_RESET only for a device with VFIO_DEVICE_FLAGS_RESET. */
+static void test_reset_only_when_flagged(void)
+{
+    for (int flagged = 0; flagged < 2; flagged++) {
+        g_autoptr(GError) err = NULL;
+        VFIOUserDevice dev;
+        VFIOUserProxy *proxy;
+        Peer p;
+
+        proxy = peer_start(&p, VFIO_DEVICE_FLAGS_PCI |
+                                   (flagged ? VFIO_DEVICE_FLAGS_RESET : 0));
+        g_assert_true(vfio_user_device_init(&dev, proxy, &err));
+        g_assert_true(vfio_user_device_reset(&dev, &err));
+        g_assert_no_error(err);
+        g_assert_cmpuint(peer_count(&p, VFIO_USER_DEVICE_RESET), ==, flagged);
+        vfio_user_device_cleanup(&dev);
+        peer_stop(&p, proxy);
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -245,5 +265,7 @@ int main(int argc, char **argv)
                     test_io_fds_48_byte_entries);
     g_test_add_func("/conformance/client/version/asks-posted-errors",
                     test_client_asks_posted_errors);
+    g_test_add_func("/conformance/client/reset/only-when-flagged",
+                    test_reset_only_when_flagged);
     return g_test_run();
 }

@@ -145,6 +145,11 @@ bool vfio_user_device_set_irqs(VFIOUserDevice *dev, uint32_t index,
                                uint32_t flags, uint32_t start, uint32_t count,
                                const int *fds, const uint8_t *bools,
                                GError **errp);
+/*
+ * DEVICE_RESET, only when GET_INFO reported VFIO_DEVICE_FLAGS_RESET; for a
+ * device without it nothing is sent and the call succeeds (the caller's
+ * own reset, of config space for instance, is all there is).
+ */
 bool vfio_user_device_reset(VFIOUserDevice *dev, GError **errp);
 /*
  * GET_REGION_IO_FDS for region @index: replaces the region's ioeventfds
