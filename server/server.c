@@ -203,6 +203,25 @@ bool vfu_server_attach(VfuServer *srv, int sock, GError **errp)
     return true;
 }
 
+bool vfu_server_listen_fd(VfuServer *srv, int fd, GError **errp)
+{
+    int on = 0;
+    socklen_t len = sizeof(on);
+
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) < 0) {
+        return vfu_error_set(errp, errno, "fd %d: %s", fd, g_strerror(errno));
+    }
+    if (!on) {
+        return vfu_error_set(errp, EINVAL, "fd %d is not a listening socket",
+                             fd);
+    }
+    if (srv->listen_fd >= 0) {
+        return vfu_error_set(errp, EBUSY, "server already listens");
+    }
+    srv->listen_fd = fd;
+    return true;
+}
+
 /* Wait for and accept one connection: 1 got *@fd, 0 again, -1 error. */
 static int server_accept_one(VfuServer *srv, int *fd, GError **errp)
 {
@@ -258,7 +277,8 @@ bool vfu_server_accept(VfuServer *srv, GError **errp)
         if (r == 0) {
             continue;
         }
-        vfu_srv_info("client connected on %s", srv->socket_path);
+        vfu_srv_info("client connected on %s",
+                     srv->socket_path ? srv->socket_path : "passed fd");
         /* Others are refused from now on; this one must speak soon. */
         vfu_admission_start(srv, fd);
         if (vfu_admission_wait_first(srv, fd)) {
@@ -315,7 +335,9 @@ void vfu_server_free(VfuServer *srv)
     g_clear_error(&srv->broken_err);
     if (srv->listen_fd >= 0) {
         close(srv->listen_fd);
-        unlink(srv->socket_path);
+        if (srv->socket_path) { /* a passed socket is not ours to unlink */
+            unlink(srv->socket_path);
+        }
     }
     if (srv->wake_fd >= 0) {
         close(srv->wake_fd);

@@ -1,13 +1,21 @@
 /*
  * vfio-user-server: serve one sample device (edu, ram) on a UNIX socket.
  *
- *     vfio-user-server --device edu --socket /run/edu.sock [-v]
+ *     vfio-user-server --device edu --socket-path=/run/edu.sock [-v]
  *         [--negotiation-timeout MS]
+ *     vfio-user-server --device edu --fd=N
+ *
+ * The backend program conventions of the specification: --socket-path
+ * (--socket is the same option), or --fd with a UNIX socket the parent
+ * created: a listening one (clients are accepted on it) or a connected one
+ * (that client is served, then the program exits).  The JSON description
+ * of the program is vfio-user-server.json, installed in
+ * DATADIR/vfio-user/.
  *
  * Clients are served one after another until SIGTERM or SIGINT (or, with
  * --once, until the first client disconnects).  When the socket listens, one
- * line "vfio-user-server: listening on PATH (device NAME)" goes to stdout,
- * so that scripts and tests can wait for it.
+ * line "vfio-user-server: listening on PATH (device NAME)" ("on fd N" for
+ * --fd) goes to stdout, so that scripts and tests can wait for it.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -16,15 +24,20 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <glib-unix.h>
 #include "devices.h"
 
 #define PROG "vfio-user-server"
+#define SAMPLE_NO_FD G_MININT
 
 typedef struct SampleOptions {
     char *device;
     char *socket;
+    gint fd; /* --fd, SAMPLE_NO_FD when absent */
     char *pidfile;
     gboolean legacy_dma_map;
     gboolean unsealed_regions;
@@ -128,8 +141,14 @@ static bool sample_parse(int argc, char **argv, SampleOptions *opts)
     GOptionEntry entries[] = {
         {"device", 'd', 0, G_OPTION_ARG_STRING, &opts->device, dev_help,
          "NAME"},
-        {"socket", 's', 0, G_OPTION_ARG_FILENAME, &opts->socket,
+        {"socket-path", 's', 0, G_OPTION_ARG_FILENAME, &opts->socket,
          "UNIX socket to listen on", "PATH"},
+        {"socket", 0, 0, G_OPTION_ARG_FILENAME, &opts->socket,
+         "the same as --socket-path", "PATH"},
+        {"fd", 0, 0, G_OPTION_ARG_INT, &opts->fd,
+         "serve on this UNIX socket made by the parent (listening or "
+         "connected); not with --socket-path",
+         "FDNUM"},
         {"legacy-dma-map", 0, 0, G_OPTION_ARG_NONE, &opts->legacy_dma_map,
          "act as a server without DMA access modes (mode bits are EINVAL)",
          NULL},
@@ -167,8 +186,14 @@ static bool sample_parse(int argc, char **argv, SampleOptions *opts)
         g_printerr(PROG ": unknown device '%s' (known devices: %s)\n",
                    opts->device, names);
         ok = false;
-    } else if (!opts->socket) {
-        g_printerr(PROG ": --socket PATH is required\n");
+    } else if (opts->fd != SAMPLE_NO_FD && opts->fd < 0) {
+        g_printerr(PROG ": --fd=%d is not a file descriptor\n", opts->fd);
+        ok = false;
+    } else if (opts->socket && opts->fd >= 0) {
+        g_printerr(PROG ": --fd cannot be used with --socket-path\n");
+        ok = false;
+    } else if (!opts->socket && opts->fd < 0) {
+        g_printerr(PROG ": --socket-path PATH or --fd FDNUM is required\n");
         ok = false;
     } else if (opts->negotiation_timeout_ms < 0) {
         g_printerr(PROG ": --negotiation-timeout: expected milliseconds\n");
@@ -181,7 +206,39 @@ static bool sample_parse(int argc, char **argv, SampleOptions *opts)
     return ok;
 }
 
-static VfuServer *sample_listen(const SampleOptions *opts)
+/*
+ * --fd: a UNIX stream socket, listening (taken as the listening socket) or
+ * connected (*@connected set; served as the one client).
+ */
+static bool sample_adopt_fd(VfuServer *srv, int fd, bool *connected)
+{
+    int type = 0, listening = 0;
+    socklen_t len = sizeof(type);
+    struct sockaddr_storage sa;
+    socklen_t salen = sizeof(sa);
+    GError *err = NULL;
+    bool ok;
+
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &salen) < 0 ||
+        sa.ss_family != AF_UNIX || type != SOCK_STREAM) {
+        g_printerr(PROG ": --fd=%d is not a UNIX stream socket\n", fd);
+        return false;
+    }
+    len = sizeof(listening);
+    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len);
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    *connected = !listening;
+    ok = listening ? vfu_server_listen_fd(srv, fd, &err)
+                   : vfu_server_attach(srv, fd, &err);
+    if (!ok) {
+        g_printerr(PROG ": cannot serve on --fd=%d: %s\n", fd, err->message);
+        g_error_free(err);
+    }
+    return ok;
+}
+
+static VfuServer *sample_listen(const SampleOptions *opts, bool *connected)
 {
     VfuServerOptions sopts = {
         .legacy_dma_map = opts->legacy_dma_map,
@@ -191,6 +248,10 @@ static VfuServer *sample_listen(const SampleOptions *opts)
     GError *err = NULL;
     VfuServer *srv = vfu_server_new(opts->socket, &sopts, &err);
 
+    if (srv && opts->fd >= 0 && !sample_adopt_fd(srv, opts->fd, connected)) {
+        vfu_server_free(srv);
+        return NULL;
+    }
     if (!srv) {
         if (err->code == EADDRINUSE) {
             g_printerr(PROG ": socket %s is in use by a running server\n",
@@ -218,13 +279,17 @@ static bool sample_write_pidfile(const char *path)
     return ok;
 }
 
-/* Serve clients until stopped; false when accepting failed. */
-static bool sample_serve(VfuServer *srv, SampleSignals *sig, bool once)
+/*
+ * Serve clients until stopped; false when accepting failed.  @connected:
+ * the client is attached already (--fd with a connected socket).
+ */
+static bool sample_serve(VfuServer *srv, SampleSignals *sig, bool once,
+                         bool connected)
 {
     GError *err = NULL;
 
     while (!g_atomic_int_get(&sig->quit)) {
-        if (!vfu_server_accept(srv, &err)) {
+        if (!connected && !vfu_server_accept(srv, &err)) {
             if (g_atomic_int_get(&sig->quit)) {
                 break;
             }
@@ -236,7 +301,7 @@ static bool sample_serve(VfuServer *srv, SampleSignals *sig, bool once)
             g_warning("client dropped: %s", err->message);
             g_clear_error(&err);
         }
-        if (once) {
+        if (once || connected) {
             break;
         }
     }
@@ -246,13 +311,13 @@ static bool sample_serve(VfuServer *srv, SampleSignals *sig, bool once)
 
 int main(int argc, char **argv)
 {
-    SampleOptions opts = {0};
+    SampleOptions opts = {.fd = SAMPLE_NO_FD};
     SampleSignals sig = {0};
     const SampleDeviceType *type = NULL;
     VfuServer *srv = NULL;
     void *dev = NULL;
     GError *err = NULL;
-    bool pidfile_written = false;
+    bool pidfile_written = false, connected = false;
     int ret = EXIT_FAILURE;
 
     if (!sample_parse(argc, argv, &opts)) {
@@ -267,7 +332,7 @@ int main(int argc, char **argv)
     }
     sample_signals_start(&sig);
     type = sample_device_find(opts.device);
-    srv = sample_listen(&opts);
+    srv = sample_listen(&opts, &connected);
     if (!srv) {
         goto out;
     }
@@ -285,9 +350,14 @@ int main(int argc, char **argv)
         }
     }
     sample_signals_set_server(&sig, srv);
-    printf(PROG ": listening on %s (device %s)\n", opts.socket, type->name);
+    if (opts.socket) {
+        printf(PROG ": listening on %s (device %s)\n", opts.socket, type->name);
+    } else {
+        printf(PROG ": %s on fd %d (device %s)\n",
+               connected ? "serving" : "listening", opts.fd, type->name);
+    }
     fflush(stdout);
-    if (sample_serve(srv, &sig, opts.once)) {
+    if (sample_serve(srv, &sig, opts.once, connected)) {
         ret = EXIT_SUCCESS;
     }
 out:

@@ -107,6 +107,13 @@ VfuServer *vfu_server_new(const char *socket_path, const VfuServerOptions *opts,
 /* Wait for one client on the listening socket (blocking). */
 bool vfu_server_accept(VfuServer *srv, GError **errp);
 
+/*
+ * Listen on @fd, a UNIX socket already bound and listening (created by a
+ * parent, the "--fd" convention); the server takes it.  Server created
+ * with a NULL socket path.  EINVAL if @fd is not a listening socket.
+ */
+bool vfu_server_listen_fd(VfuServer *srv, int fd, GError **errp);
+
 /* Serve an already connected socket instead (the server takes @sock). */
 bool vfu_server_attach(VfuServer *srv, int sock, GError **errp);
 

@@ -662,7 +662,8 @@ static void test_server_errors(void)
     }
     server_expect_error(unknown, "unknown device 'nvme' (known devices: "
                                  "edu, ram)");
-    server_expect_error(no_sock, "--socket PATH is required");
+    server_expect_error(no_sock,
+                        "--socket-path PATH or --fd FDNUM is required");
     server_expect_error(no_dev, "--device is required");
     server_start(&p, "edu", NULL);
     in_use[4] = p.sock;
