@@ -13,6 +13,11 @@
 # that differs, every field missing from a table, and every struct without a
 # table.  Exit status 1 on any difference.
 #
+# It also checks the conformance table, the list-table after a comment
+# ".. conformance-table": every command of protocol.h's enum and every
+# capability key util/caps.c parses or sends must have a row (first column),
+# and each row's last column must start with one of the STATUSES.
+#
 # Copyright (c) 2026 vfio-user-client developers
 # SPDX-License-Identifier: GPL-2.0-or-later
 
@@ -100,6 +105,79 @@ def parse_doc(path):
     return tables
 
 
+STATUSES = ('as specified', 'extension', 'differs', 'not implemented',
+            'not in the specification')
+COMMAND_RE = re.compile(r'^\s*(VFIO_USER_\w+) = \d+,', re.M)
+CAP_KEY_RES = (re.compile(r'get_(?:uint|bool)\(c, "([^"]+)"'),
+               re.compile(r'set_member_name\(b, "([^"]+)"\)'))
+CAP_DEFINE_RE = re.compile(r'^#define VFU_CAPS_\w+ "([^"]+)"', re.M)
+
+
+def read(path):
+    with open(path, encoding='utf-8') as f:
+        return f.read()
+
+
+def wanted_rows(root):
+    """Commands of protocol.h and capability keys of util/caps.c."""
+    header = read(os.path.join(root, 'include', 'vfio-user', 'protocol.h'))
+    names = [n for n in COMMAND_RE.findall(header)
+             if n != 'VFIO_USER_MAX_COMMAND']
+    caps_c = read(os.path.join(root, 'util', 'caps.c'))
+    caps_h = read(os.path.join(root, 'include', 'vfio-user', 'caps.h'))
+    keys = set(CAP_DEFINE_RE.findall(caps_h))
+    for r in CAP_KEY_RES:
+        keys.update(k for k in r.findall(caps_c) if k != 'capabilities')
+    return names + sorted(keys)
+
+
+def parse_conformance(path):
+    """(lineno, [[cells]]) of the conformance table, or None."""
+    lines = read(path).split('\n')
+    for i, line in enumerate(lines):
+        if line.strip() == '.. conformance-table':
+            break
+    else:
+        return None
+    start, rows, row = i + 1, [], None
+    i += 1
+    while i < len(lines) and not lines[i].startswith('.. list-table::'):
+        i += 1
+    i += 1
+    while i < len(lines) and (not lines[i].strip() or
+                              lines[i].startswith(' ')):
+        line = lines[i]
+        if re.match(r'^\s+\* - ', line):
+            row = [line.split('* - ', 1)[1]]
+            rows.append(row)
+        elif re.match(r'^\s+- ', line) and row is not None:
+            row.append(line.split('- ', 1)[1])
+        elif row is not None and line.strip():
+            row[-1] += ' ' + line.strip()
+        i += 1
+    return start, rows[1:]
+
+
+def check_conformance(root, doc):
+    table = parse_conformance(doc)
+    if table is None:
+        return ['%s: no ".. conformance-table" list-table' % doc]
+    lineno, rows = table
+    problems = []
+    items = {cell(r[0]) for r in rows}
+    for name in wanted_rows(root):
+        if name not in items:
+            problems.append('%s:%d: conformance table has no row for %s'
+                            % (doc, lineno, name))
+    for r in rows:
+        status = r[-1].strip().lower()
+        if len(r) != 4 or not status.startswith(STATUSES):
+            problems.append('%s:%d: conformance row %s: status "%s" is not '
+                            'one of %s' % (doc, lineno, cell(r[0]),
+                                           r[-1].strip(), ', '.join(STATUSES)))
+    return problems
+
+
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else \
         os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
@@ -134,11 +212,14 @@ def main():
         if name not in layouts:
             problems.append('%s:%d: struct %s is not in protocol.h'
                             % (doc, lineno, name))
+    problems += check_conformance(root, doc)
     for p in problems:
         print('error: ' + p)
     if problems:
         return 1
-    print('check-protocol-doc: %d structs match protocol.h' % len(layouts))
+    print('check-protocol-doc: %d structs match protocol.h, the '
+          'conformance table covers %d commands and capabilities'
+          % (len(layouts), len(wanted_rows(root))))
     return 0
 
 

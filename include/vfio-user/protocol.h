@@ -115,6 +115,11 @@ VFU_CHECK_OFF(VFIOUserDMAMap, size, 24);
 
 /* ---- DMA_UNMAP (3): the reply echoes the request ---- */
 
+/*
+ * The current specification says flags are unused (0).  Both bits come from
+ * earlier versions and libvfio-user: extensions here.  Our client sends 0;
+ * our server refuses the bitmap (ENOTSUP) and honours unmap-all.
+ */
 #define VFIO_USER_DMA_UNMAP_F_GET_DIRTY_BITMAP (1u << 0)
 #define VFIO_USER_DMA_UNMAP_F_ALL (1u << 1)
 
