@@ -505,7 +505,6 @@ static int handle_version(VfuServer *srv, VfuMsg *msg, VfuReply *r)
     answer = srv->opts.caps;
     answer.minor = merged.minor;
     answer.write_multiple = merged.write_multiple;
-    answer.migration = merged.migration;
     answer.posted_errors = merged.posted_errors;
     r->payload = vfu_caps_build_version(&answer, &r->len);
     srv->caps = merged;
