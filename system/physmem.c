@@ -1,8 +1,10 @@
 /*
  * The machine's guest physical address space: RAM sections, the PCI ECAM
- * window, BARs in the MMIO windows and the MSI window (see
- * include/system/machine.h for the map).  Also INTx level tracking and the
- * log of MSIs that landed in the MSI window.
+ * window, BARs in the MMIO windows and the MSI window; the port I/O space:
+ * configuration mechanism #1 at 0xCF8/0xCFC and I/O BARs (see
+ * include/system/machine.h for both maps).  Also INTx level tracking and
+ * the log of MSIs that landed in the MSI window.  The PCI host reaches the
+ * machine only through the PCIHostOps given to it here.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -16,6 +18,32 @@
 #include "vfio-user/guard.h"
 
 #define MSI_LOG_MAX 4096 /* oldest records are dropped beyond this */
+
+static void machine_pci_as_rw(void *opaque, uint64_t addr, void *buf,
+                              uint64_t len, bool is_write)
+{
+    machine_rw(opaque, addr, buf, len, is_write);
+}
+
+static void machine_pci_set_irq(void *opaque, int irq, bool level)
+{
+    machine_set_irq(opaque, irq, level);
+}
+
+static const PCIHostOps machine_pci_ops = {
+    .as_rw = machine_pci_as_rw,
+    .set_irq = machine_pci_set_irq,
+};
+
+static const PCIHostConfig machine_pci_config = {
+    .mmio32_base = VMM_MMIO32_BASE,
+    .mmio32_size = VMM_MMIO32_SIZE,
+    .mmio64_base = VMM_MMIO64_BASE,
+    .mmio64_size = VMM_MMIO64_SIZE,
+    .io_base = VMM_PIO_WINDOW_BASE,
+    .io_size = VMM_PIO_WINDOW_SIZE,
+    .intx_base = VMM_INTX_BASE,
+};
 
 Machine *machine_new(HostMemoryBackend *ram, bool owned, GError **errp)
 {
@@ -54,7 +82,7 @@ Machine *machine_new(HostMemoryBackend *ram, bool owned, GError **errp)
         };
         m->nr_sections = 2;
     }
-    m->pci = pci_host_new(m);
+    m->pci = pci_host_new(&machine_pci_config, &machine_pci_ops, m);
     return m;
 }
 
@@ -201,6 +229,85 @@ uint64_t machine_ldq(Machine *m, uint64_t addr, unsigned size)
 void machine_stq(Machine *m, uint64_t addr, uint64_t val, unsigned size)
 {
     machine_rw(m, addr, &val, MIN(size, 8u), true);
+}
+
+/* One step of machine_pio_rw: returns the bytes handled (> 0). */
+static unsigned machine_pio_step(Machine *m, uint32_t port, uint8_t *buf,
+                                 unsigned len, bool is_write)
+{
+    uint32_t val = 0;
+    unsigned n;
+
+    if (port == PCI_HOST_CONFIG_ADDRESS && len == 4) {
+        if (is_write) {
+            memcpy(&val, buf, 4);
+            pci_host_conf_addr_write(m->pci, val);
+        } else {
+            val = pci_host_conf_addr_read(m->pci);
+            memcpy(buf, &val, 4);
+        }
+        return 4;
+    }
+    if (port >= PCI_HOST_CONFIG_DATA && port < PCI_HOST_CONFIG_DATA + 4) {
+        unsigned off = port - PCI_HOST_CONFIG_DATA;
+
+        n = MIN(len, 4 - off);
+        if (n == 3 || (n == 2 && (off & 1))) {
+            n = 1;
+        }
+        if (is_write) {
+            memcpy(&val, buf, n);
+            pci_host_conf_data_write(m->pci, off, val, n);
+        } else {
+            val = pci_host_conf_data_read(m->pci, off, n);
+            memcpy(buf, &val, n);
+        }
+        return n;
+    }
+    n = pci_host_pio_rw(m->pci, port, buf, len, is_write);
+    if (n) {
+        return n;
+    }
+    /* Nothing decodes it: one byte of all-ones (or a dropped write). */
+    if (!is_write) {
+        *buf = 0xff;
+    }
+    return 1;
+}
+
+void machine_pio_rw(Machine *m, uint32_t port, void *buf, unsigned len,
+                    bool is_write)
+{
+    uint8_t *p = buf;
+
+    while (len) {
+        unsigned n;
+
+        if (port >= VMM_PIO_SIZE) {
+            if (!is_write) {
+                memset(p, 0xff, len);
+            }
+            return;
+        }
+        n = machine_pio_step(m, port, p, MIN(len, VMM_PIO_SIZE - port),
+                             is_write);
+        port += n;
+        p += n;
+        len -= n;
+    }
+}
+
+uint32_t machine_inl(Machine *m, uint32_t port, unsigned size)
+{
+    uint32_t val = 0;
+
+    machine_pio_rw(m, port, &val, MIN(size, 4u), false);
+    return val;
+}
+
+void machine_outl(Machine *m, uint32_t port, uint32_t val, unsigned size)
+{
+    machine_pio_rw(m, port, &val, MIN(size, 4u), true);
 }
 
 void machine_set_irq(Machine *m, int irq, bool level)

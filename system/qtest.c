@@ -195,6 +195,34 @@ static void qtest_rw(QTestServer *q, char **w, unsigned n, bool is_write)
     }
 }
 
+/* inb|inw|inl PORT / outb|outw|outl PORT VAL, replies as QEMU's qtest. */
+static void qtest_pio(QTestServer *q, char **w, unsigned n, bool is_write)
+{
+    unsigned size = qtest_width(w[0][is_write ? 3 : 2]);
+    uint64_t port, val = 0;
+
+    if (n != (is_write ? 3u : 2u) || !qtest_num(w[1], &port) ||
+        (is_write && !qtest_num(w[2], &val))) {
+        char_line_printf(q->chr, "FAIL usage: %s PORT%s\n", w[0],
+                         is_write ? " VALUE" : "");
+    } else if (port > 0xffff) {
+        char_line_write(q->chr, "FAIL port must be 0..0xffff\n");
+    } else if (is_write) {
+        machine_outl(q->m, port, (uint32_t)val, size);
+        char_line_write(q->chr, "OK\n");
+    } else {
+        char_line_printf(q->chr, "OK 0x%04x\n", machine_inl(q->m, port, size));
+    }
+}
+
+static bool qtest_is_pio(const char *cmd, const char *prefix)
+{
+    size_t n = strlen(prefix);
+
+    return !strncmp(cmd, prefix, n) && strlen(cmd) == n + 1 &&
+           qtest_width(cmd[n]) && cmd[n] != 'q';
+}
+
 static void qtest_msi_wait(QTestServer *q, char **w, unsigned n)
 {
     uint64_t ms;
@@ -265,6 +293,10 @@ static void qtest_dispatch(CharLine *c, const char *line, void *opaque)
     } else if (g_str_has_prefix(words[0], "write") && strlen(words[0]) == 6 &&
                qtest_width(words[0][5])) {
         qtest_rw(q, words, n, true);
+    } else if (qtest_is_pio(words[0], "in")) {
+        qtest_pio(q, words, n, false);
+    } else if (qtest_is_pio(words[0], "out")) {
+        qtest_pio(q, words, n, true);
     } else if (!strcmp(words[0], "read") || !strcmp(words[0], "write") ||
                !strcmp(words[0], "b64read") || !strcmp(words[0], "b64write") ||
                !strcmp(words[0], "memset")) {

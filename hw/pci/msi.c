@@ -10,18 +10,19 @@
 #include <inttypes.h>
 #include <string.h>
 #include "hw/pci/pci.h"
-#include "system/machine.h"
 #include "vfio-user/error.h"
 
 #define MSIX_ENTRY_SIZE 16
 
 static void pci_msi_deliver(PCIDevice *d, uint64_t addr, uint32_t data)
 {
-    Machine *m = pci_device_machine(d);
+    pci_dma_rw(d, addr, &data, sizeof(data), true);
+}
 
-    if (m) {
-        machine_stq(m, addr, data, 4);
-    }
+/* A function may send no message while Bus Master Enable is clear. */
+static bool pci_bus_master(const PCIDevice *d)
+{
+    return pci_command(d) & PCI_COMMAND_MASTER;
 }
 
 /* ---- MSI ---- */
@@ -126,8 +127,9 @@ void msi_notify(PCIDevice *d, unsigned vector)
     if (vector >= msi_nr_vectors(d)) {
         return;
     }
-    if (d->msi.pvm &&
-        (pci_get_config(d, msi_mask_off(d), 4) & (1u << vector))) {
+    if (!pci_bus_master(d) ||
+        (d->msi.pvm &&
+         (pci_get_config(d, msi_mask_off(d), 4) & (1u << vector)))) {
         d->msi.pending |= 1u << vector;
         msi_update_pending_reg(d);
         return;
@@ -147,10 +149,10 @@ void msi_write_config(PCIDevice *d, uint32_t off, unsigned len)
         msi_update_pending_reg(d);
         return;
     }
-    if (!d->msi.pvm || !d->msi.pending) {
+    if (!d->msi.pending || !pci_bus_master(d)) {
         return;
     }
-    mask = pci_get_config(d, msi_mask_off(d), 4);
+    mask = d->msi.pvm ? pci_get_config(d, msi_mask_off(d), 4) : 0;
     ready = d->msi.pending & ~mask;
     for (unsigned v = 0; v < nvec && ready; v++) {
         if (ready & (1u << v)) {
@@ -269,7 +271,7 @@ void msix_notify(PCIDevice *d, unsigned vector)
     if (vector >= msix_nr_vectors(d)) {
         return;
     }
-    if (msix_masked(d, vector)) {
+    if (msix_masked(d, vector) || !pci_bus_master(d)) {
         d->msix.pba[vector / 64] |= 1ULL << (vector % 64);
         return;
     }
@@ -278,7 +280,7 @@ void msix_notify(PCIDevice *d, unsigned vector)
 
 static void msix_deliver_pending(PCIDevice *d)
 {
-    if (!msix_enabled(d)) {
+    if (!msix_enabled(d) || !pci_bus_master(d)) {
         return;
     }
     for (unsigned v = 0; v < d->msix.nvec; v++) {
@@ -288,6 +290,16 @@ static void msix_deliver_pending(PCIDevice *d)
             d->msix.pba[v / 64] &= ~bit;
             msix_send(d, v);
         }
+    }
+}
+
+void msi_bus_master_enabled(PCIDevice *d)
+{
+    if (d->msi.cap) {
+        msi_write_config(d, d->msi.cap, 2);
+    }
+    if (d->msix.cap) {
+        msix_deliver_pending(d);
     }
 }
 

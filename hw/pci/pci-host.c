@@ -1,7 +1,9 @@
 /*
  * PCI host bridge of the vfio-user-vmm machine: bus 0 with the bridge at
- * 00.0, ECAM config access, MMIO dispatch to BARs, and what firmware would
- * do at boot (BAR sizing and placement, decode enable, interrupt line).
+ * 00.0, ECAM and mechanism #1 config access, MMIO and port I/O dispatch to
+ * BARs, INTx routing, and what firmware would do at boot (BAR sizing and
+ * placement, decode enable, interrupt line).  Everything it needs of the
+ * machine comes through PCIHostConfig and PCIHostOps.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -9,7 +11,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include "hw/pci/pci_host.h"
-#include "system/machine.h"
 #include "vfio-user/error.h"
 
 static uint32_t bridge_config_read(PCIDevice *d, uint32_t off, unsigned len)
@@ -29,12 +30,15 @@ static const PCIDeviceOps bridge_ops = {
     .config_write = bridge_config_write,
 };
 
-PCIHost *pci_host_new(Machine *m)
+PCIHost *pci_host_new(const PCIHostConfig *cfg, const PCIHostOps *ops,
+                      void *opaque)
 {
     PCIHost *h = g_new0(PCIHost, 1);
     PCIDevice *b = &h->bridge;
 
-    h->machine = m;
+    h->cfg = *cfg;
+    h->ops = ops;
+    h->opaque = opaque;
     pci_device_init(b, &bridge_ops, "host-bridge");
     b->host = h;
     pci_device_emulate(b, 0, 256, 0);
@@ -42,7 +46,8 @@ PCIHost *pci_host_new(Machine *m)
     pci_set_config(b, PCI_DEVICE_ID, PCI_HOST_DEVICE_ID, 2);
     pci_set_config(b, PCI_CLASS_DEVICE, 0x0600, 2);
     pci_set_config(b, PCI_HEADER_TYPE, PCI_HEADER_TYPE_NORMAL, 1);
-    b->wmask[PCI_COMMAND] = PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+    b->wmask[PCI_COMMAND] =
+        PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
     h->slots[0] = b;
     return h;
 }
@@ -143,8 +148,64 @@ void pci_host_ecam_write(PCIHost *h, uint64_t off, uint32_t val, unsigned len)
     }
 }
 
-uint64_t pci_host_mmio_rw(PCIHost *h, uint64_t addr, void *buf, uint64_t len,
-                          bool is_write)
+/* 0xCF8 holds bus 23:16, device 15:11, function 10:8, register 7:2. */
+#define CONF_ADDR_ENABLE 0x80000000u
+#define CONF_ADDR_MASK 0x80fffffcu
+
+void pci_host_conf_addr_write(PCIHost *h, uint32_t val)
+{
+    h->config_address = val & CONF_ADDR_MASK;
+}
+
+uint32_t pci_host_conf_addr_read(PCIHost *h)
+{
+    return h->config_address;
+}
+
+/* The ECAM offset the latched address selects (register bits 7:0). */
+static uint64_t conf_ecam_off(PCIHost *h, unsigned off)
+{
+    uint32_t a = h->config_address;
+
+    return ((uint64_t)(a & 0x00ffff00) << 4) | (a & 0xfc) | (off & 3);
+}
+
+uint32_t pci_host_conf_data_read(PCIHost *h, unsigned off, unsigned len)
+{
+    if (!(h->config_address & CONF_ADDR_ENABLE)) {
+        return (uint32_t)((1ULL << (8 * len)) - 1);
+    }
+    return pci_host_ecam_read(h, conf_ecam_off(h, off), len);
+}
+
+void pci_host_conf_data_write(PCIHost *h, unsigned off, uint32_t val,
+                              unsigned len)
+{
+    if (h->config_address & CONF_ADDR_ENABLE) {
+        pci_host_ecam_write(h, conf_ecam_off(h, off), val, len);
+    }
+}
+
+void pci_host_intx_update(PCIHost *h, int irq)
+{
+    bool level = false;
+
+    for (int s = 1; s < PCI_SLOT_MAX; s++) {
+        PCIDevice *d = h->slots[s];
+
+        if (d && d->intx_level && pci_intx_irq(d) == irq &&
+            !(pci_command(d) & PCI_COMMAND_INTX_DISABLE)) {
+            level = true;
+        }
+    }
+    if (h->ops && h->ops->set_irq) {
+        h->ops->set_irq(h->opaque, irq, level);
+    }
+}
+
+/* A BAR of space @io (I/O or memory) decoding @addr: its bytes from there. */
+static uint64_t pci_host_bar_rw(PCIHost *h, bool io, uint64_t addr, void *buf,
+                                uint64_t len, bool is_write)
 {
     for (int s = 1; s < PCI_SLOT_MAX; s++) {
         PCIDevice *d = h->slots[s];
@@ -152,8 +213,9 @@ uint64_t pci_host_mmio_rw(PCIHost *h, uint64_t addr, void *buf, uint64_t len,
         for (int i = 0; d && i < PCI_NUM_BARS; i++) {
             uint64_t base = pci_bar_address(d, i), n;
 
-            if (base == PCI_BAR_UNMAPPED || addr < base ||
-                addr - base >= d->bars[i].size) {
+            if (base == PCI_BAR_UNMAPPED ||
+                !(d->bars[i].type & PCI_BASE_ADDRESS_SPACE_IO) != !io ||
+                addr < base || addr - base >= d->bars[i].size) {
                 continue;
             }
             n = MIN(len, d->bars[i].size - (addr - base));
@@ -162,6 +224,18 @@ uint64_t pci_host_mmio_rw(PCIHost *h, uint64_t addr, void *buf, uint64_t len,
         }
     }
     return 0;
+}
+
+uint64_t pci_host_mmio_rw(PCIHost *h, uint64_t addr, void *buf, uint64_t len,
+                          bool is_write)
+{
+    return pci_host_bar_rw(h, false, addr, buf, len, is_write);
+}
+
+uint64_t pci_host_pio_rw(PCIHost *h, uint32_t port, void *buf, uint64_t len,
+                         bool is_write)
+{
+    return pci_host_bar_rw(h, true, port, buf, len, is_write);
 }
 
 typedef struct BarRef {
@@ -190,21 +264,33 @@ static bool alloc_in(uint64_t *next, uint64_t base, uint64_t size,
     return true;
 }
 
-static void pci_host_place_bar(PCIDevice *d, int i, uint64_t *next32,
-                               uint64_t *next64)
+/* Next free address of each window while firmware runs. */
+typedef struct PCIHostAlloc {
+    uint64_t next32, next64, next_io;
+} PCIHostAlloc;
+
+static void pci_host_place_bar(PCIHost *h, PCIDevice *d, int i, PCIHostAlloc *a)
 {
+    const PCIHostConfig *c = &h->cfg;
     uint32_t reg = PCI_BASE_ADDRESS_0 + 4 * i;
     bool is64 = d->bars[i].type & PCI_BASE_ADDRESS_MEM_TYPE_64;
+    bool io = d->bars[i].type & PCI_BASE_ADDRESS_SPACE_IO;
     uint64_t addr;
+    bool ok;
 
-    if (!alloc_in(next32, VMM_MMIO32_BASE, VMM_MMIO32_SIZE, d->bars[i].size,
-                  &addr)) {
-        if (!is64 || !alloc_in(next64, VMM_MMIO64_BASE, VMM_MMIO64_SIZE,
-                               d->bars[i].size, &addr)) {
-            g_warning("%s: no room for BAR%d (0x%" PRIx64 " bytes)", d->id, i,
-                      d->bars[i].size);
-            return;
-        }
+    if (io) {
+        ok = alloc_in(&a->next_io, c->io_base, c->io_size, d->bars[i].size,
+                      &addr);
+    } else {
+        ok = alloc_in(&a->next32, c->mmio32_base, c->mmio32_size,
+                      d->bars[i].size, &addr) ||
+             (is64 && alloc_in(&a->next64, c->mmio64_base, c->mmio64_size,
+                               d->bars[i].size, &addr));
+    }
+    if (!ok) {
+        g_warning("%s: no room for BAR%d (0x%" PRIx64 " bytes)", d->id, i,
+                  d->bars[i].size);
+        return;
     }
     pci_config_write(d, reg, (uint32_t)addr, 4);
     if (is64) {
@@ -212,10 +298,10 @@ static void pci_host_place_bar(PCIDevice *d, int i, uint64_t *next32,
     }
 }
 
-void pci_host_firmware_init(PCIHost *h)
+/* Every BAR of every device, largest first; interrupt lines on the way. */
+static GArray *pci_host_collect_bars(PCIHost *h)
 {
     GArray *bars = g_array_new(false, false, sizeof(BarRef));
-    uint64_t next32 = VMM_MMIO32_BASE, next64 = VMM_MMIO64_BASE;
 
     for (int s = 1; s < PCI_SLOT_MAX; s++) {
         PCIDevice *d = h->slots[s];
@@ -227,22 +313,33 @@ void pci_host_firmware_init(PCIHost *h)
         for (int i = 0; i < PCI_NUM_BARS; i++) {
             BarRef r = {d, i};
 
-            if (d->bars[i].size &&
-                !(d->bars[i].type & PCI_BASE_ADDRESS_SPACE_IO)) {
+            if (d->bars[i].size) {
                 g_array_append_val(bars, r);
             }
         }
         pin = pci_config_read(d, PCI_INTERRUPT_PIN, 1);
         if (pin >= 1 && pin <= 4) {
             pci_config_write(d, PCI_INTERRUPT_LINE,
-                             VMM_INTX_BASE + (s + pin - 1) % 4, 1);
+                             h->cfg.intx_base + (s + pin - 1) % 4, 1);
         }
     }
     g_array_sort(bars, bar_ref_cmp);
+    return bars;
+}
+
+void pci_host_firmware_init(PCIHost *h)
+{
+    GArray *bars = pci_host_collect_bars(h);
+    PCIHostAlloc a = {
+        .next32 = h->cfg.mmio32_base,
+        .next64 = h->cfg.mmio64_base,
+        .next_io = h->cfg.io_base,
+    };
+
     for (guint k = 0; k < bars->len; k++) {
         BarRef *r = &g_array_index(bars, BarRef, k);
 
-        pci_host_place_bar(r->dev, r->bar, &next32, &next64);
+        pci_host_place_bar(h, r->dev, r->bar, &a);
     }
     g_array_free(bars, true);
     for (int s = 1; s < PCI_SLOT_MAX; s++) {
@@ -252,6 +349,12 @@ void pci_host_firmware_init(PCIHost *h)
             uint16_t cmd = pci_config_read(d, PCI_COMMAND, 2);
 
             cmd |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+            for (int i = 0; i < PCI_NUM_BARS; i++) {
+                if (d->bars[i].size &&
+                    (d->bars[i].type & PCI_BASE_ADDRESS_SPACE_IO)) {
+                    cmd |= PCI_COMMAND_IO;
+                }
+            }
             pci_config_write(d, PCI_COMMAND, cmd, 2);
         }
     }

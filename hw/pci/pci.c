@@ -8,7 +8,8 @@
 #include <string.h>
 #include "hw/pci/pci.h"
 #include "hw/pci/pci_host.h"
-#include "system/machine.h"
+
+#define PCI_IO_SPACE_SIZE 0x10000ULL
 
 void pci_device_init(PCIDevice *d, const PCIDeviceOps *ops, const char *id)
 {
@@ -85,14 +86,36 @@ uint32_t pci_default_config_read(PCIDevice *d, uint32_t off, unsigned len)
     return pci_get_config(d, off, len);
 }
 
+/* The command register changed from @old: INTx gate, held MSIs. */
+static void pci_command_changed(PCIDevice *d, uint16_t old)
+{
+    uint16_t cmd = pci_command(d);
+
+    if ((old ^ cmd) & PCI_COMMAND_INTX_DISABLE) {
+        int irq = pci_intx_irq(d);
+
+        if (irq >= 0) {
+            pci_host_intx_update(d->host, irq);
+        }
+    }
+    if (!(old & PCI_COMMAND_MASTER) && (cmd & PCI_COMMAND_MASTER)) {
+        msi_bus_master_enabled(d);
+    }
+}
+
 void pci_default_config_write(PCIDevice *d, uint32_t off, uint32_t val,
                               unsigned len)
 {
+    uint16_t old_cmd = pci_command(d);
+
     for (unsigned i = 0; i < len && off + i < PCI_CONFIG_MAX; i++) {
         uint8_t w = d->wmask[off + i];
         uint8_t b = val >> (8 * i);
 
         d->config[off + i] = (d->config[off + i] & ~w) | (b & w);
+    }
+    if (off < PCI_COMMAND + 2 && off + len > PCI_COMMAND) {
+        pci_command_changed(d, old_cmd);
     }
     if (d->msi.cap && off < d->msi.cap + 24u && off + len > d->msi.cap) {
         msi_write_config(d, off, len);
@@ -128,8 +151,19 @@ uint64_t pci_bar_address(PCIDevice *d, int i)
     uint32_t reg = PCI_BASE_ADDRESS_0 + 4 * i;
     uint64_t addr, last;
 
-    if (!bar->size || (bar->type & PCI_BASE_ADDRESS_SPACE_IO) ||
-        !(pci_command(d) & PCI_COMMAND_MEMORY)) {
+    if (bar->size && (bar->type & PCI_BASE_ADDRESS_SPACE_IO)) {
+        if (!(pci_command(d) & PCI_COMMAND_IO)) {
+            return PCI_BAR_UNMAPPED;
+        }
+        addr = pci_get_config(d, reg, 4) & PCI_BASE_ADDRESS_IO_MASK;
+        addr &= ~(bar->size - 1);
+        /* 0: never assigned; beyond 64 KiB: being sized. */
+        if (addr == 0 || addr + bar->size > PCI_IO_SPACE_SIZE) {
+            return PCI_BAR_UNMAPPED;
+        }
+        return addr;
+    }
+    if (!bar->size || !(pci_command(d) & PCI_COMMAND_MEMORY)) {
         return PCI_BAR_UNMAPPED;
     }
     addr = pci_get_config(d, reg, 4) & PCI_BASE_ADDRESS_MEM_MASK;
@@ -171,19 +205,35 @@ void pci_device_reset_config(PCIDevice *d)
     msix_reset(d);
 }
 
-Machine *pci_device_machine(PCIDevice *d)
+int pci_intx_irq(const PCIDevice *d)
 {
-    return d->host ? d->host->machine : NULL;
+    uint8_t pin = d->config[PCI_INTERRUPT_PIN];
+    unsigned slot = d->devfn >> 3;
+
+    if (!d->host || !pin || pin > 4) {
+        return -1;
+    }
+    return d->host->cfg.intx_base + (slot + pin - 1) % PCI_HOST_NR_INTX;
 }
 
 void pci_set_irq(PCIDevice *d, bool level)
 {
-    Machine *m = pci_device_machine(d);
-    uint8_t pin = d->config[PCI_INTERRUPT_PIN];
-    unsigned slot = d->devfn >> 3;
+    int irq = pci_intx_irq(d);
 
-    if (!m || !pin || pin > 4) {
-        return;
+    d->intx_level = level;
+    if (irq >= 0) {
+        pci_host_intx_update(d->host, irq);
     }
-    machine_set_irq(m, VMM_INTX_BASE + (slot + pin - 1) % 4, level);
+}
+
+bool pci_dma_rw(PCIDevice *d, uint64_t addr, void *buf, uint64_t len,
+                bool is_write)
+{
+    PCIHost *h = d->host;
+
+    if (!h || !h->ops || !h->ops->as_rw) {
+        return false;
+    }
+    h->ops->as_rw(h->opaque, addr, buf, len, is_write);
+    return true;
 }

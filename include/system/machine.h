@@ -27,12 +27,26 @@
  * Anything else reads all-ones and ignores writes.  Accesses to ECAM are
  * cut into aligned pieces of at most 4 bytes; BAR accesses keep their size.
  *
+ * Port I/O space (64 KiB, ports 0x0000..0xffff), reached with qtest's
+ * inb/inw/inl/outb/outw/outl:
+ *
+ *   0x0cf8 (4-byte accesses only)   PCI configuration mechanism #1 address:
+ *                                   bit 31 enable, bus 23:16, device 15:11,
+ *                                   function 10:8, register 7:2
+ *   0x0cfc .. 0x0cff                its data port (the 256 bytes of the
+ *                                   selected function, through the same
+ *                                   path as ECAM)
+ *   0x1000 .. 0xffff                I/O window: I/O BARs go here
+ *
+ * Other ports read all-ones and ignore writes.
+ *
  * PCI bus 0: 00.0 is the host bridge (1b36:0008, class 0600), the
  * vfio-user-pci devices sit in 01.0, 02.0, ... in command-line order.
  * At start (and after system_reset) "firmware" sizes and assigns every
- * memory BAR (naturally aligned, largest first, 32-bit window first) and
- * sets Memory Space + Bus Master in the command register.  I/O BARs are
- * left unassigned (there is no port I/O space).
+ * memory BAR (naturally aligned, largest first, 32-bit window first),
+ * assigns every I/O BAR in the I/O window the same way, and sets Memory
+ * Space + Bus Master (and I/O Space for devices with an I/O BAR) in the
+ * command register.
  *
  * INTx: a device in slot S using pin P (1 = INTA) is wired to interrupt
  * 16 + ((S + P - 1) % 4), which firmware writes into its Interrupt Line
@@ -61,6 +75,9 @@
 #define VMM_MMIO64_BASE 0x8000000000ULL
 #define VMM_MMIO64_SIZE 0x8000000000ULL
 #define VMM_INTX_BASE 16 /* first interrupt number used for INTx */
+#define VMM_PIO_SIZE 0x10000u
+#define VMM_PIO_WINDOW_BASE 0x1000u
+#define VMM_PIO_WINDOW_SIZE (VMM_PIO_SIZE - VMM_PIO_WINDOW_BASE)
 #define VMM_DEFAULT_RAM_SIZE (128ULL * 1024 * 1024)
 /* Largest RAM that fits below the 64-bit MMIO window. */
 #define VMM_MAX_RAM_SIZE (VMM_MMIO64_BASE - VMM_HIGH_RAM_BASE + VMM_LOW_RAM_MAX)
@@ -118,6 +135,15 @@ void machine_rw(Machine *m, uint64_t addr, void *buf, uint64_t len,
                 bool is_write);
 uint64_t machine_ldq(Machine *m, uint64_t addr, unsigned size);
 void machine_stq(Machine *m, uint64_t addr, uint64_t val, unsigned size);
+
+/*
+ * A port I/O access of @len bytes (1, 2 or 4 from qtest) at @port; never
+ * fails: ports nothing decodes read all-ones and drop writes.
+ */
+void machine_pio_rw(Machine *m, uint32_t port, void *buf, unsigned len,
+                    bool is_write);
+uint32_t machine_inl(Machine *m, uint32_t port, unsigned size);
+void machine_outl(Machine *m, uint32_t port, uint32_t val, unsigned size);
 
 /* Level of interrupt @irq changed (INTx); reported when it really changes. */
 void machine_set_irq(Machine *m, int irq, bool level);

@@ -3,6 +3,8 @@
  * (-qtest unix:PATH connects to PATH, like QEMU; add ",server" to listen).
  *
  * Commands (one per line; numbers in decimal or 0x hex):
+ *   inb|inw|inl PORT                  -> OK 0x<at least 4 hex digits>
+ *   outb|outw|outl PORT VAL           -> OK (port I/O space, 0..0xffff)
  *   readb|readw|readl|readq ADDR      -> OK 0x<16 hex digits>
  *   writeb|writew|writel|writeq ADDR VAL -> OK
  *   read ADDR SIZE                    -> OK 0x<hex bytes>

@@ -12,8 +12,18 @@
  * MSI and MSI-X are emulated here for any device model: capability
  * registers in config[], the MSI-X table and PBA in local memory.  A model
  * raises vector V with msi_notify()/msix_notify(); masked vectors become
- * pending and are delivered when unmasked.  Delivery is a 4-byte write of
- * the message data to the message address through machine_rw().
+ * pending and are delivered when unmasked.  With Bus Master Enable clear
+ * in the command register nothing is sent: MSI-X vectors set their PBA
+ * bit, MSI vectors their pending bit (held internally without per-vector
+ * masking), and they go out once Bus Master is set again.  Delivery is a
+ * 4-byte write of the message data to the message address through the
+ * host's address space (PCIHostOps.as_rw).
+ *
+ * INTx: a model sets its line with pci_set_irq(); the host ORs the lines
+ * of every device routed to one interrupt.  INTx Disable in the command
+ * register gates the line (the device's own level is kept and reappears
+ * when the guest clears the bit); PCI_STATUS_INTERRUPT is the model's
+ * business (a vfio-user device reads it from its server).
  *
  * All of it runs on the main thread.
  *
@@ -28,7 +38,6 @@
 #include <glib.h>
 #include <linux/pci_regs.h>
 
-typedef struct Machine Machine;
 typedef struct PCIHost PCIHost;
 typedef struct PCIDevice PCIDevice;
 
@@ -88,6 +97,7 @@ struct PCIDevice {
     PCIBar bars[PCI_NUM_BARS];
     PCIMSIState msi;
     PCIMSIXState msix;
+    bool intx_level; /* what the model asserts (before INTx Disable) */
 };
 
 #define PCI_BAR_UNMAPPED UINT64_MAX
@@ -114,14 +124,22 @@ void pci_default_config_write(PCIDevice *d, uint32_t off, uint32_t val,
 uint32_t pci_config_read(PCIDevice *d, uint32_t off, unsigned len);
 void pci_config_write(PCIDevice *d, uint32_t off, uint32_t val, unsigned len);
 
-/* Current guest address of BAR @i, PCI_BAR_UNMAPPED when not decoding. */
+/*
+ * Current guest address of BAR @i (a port number for an I/O BAR),
+ * PCI_BAR_UNMAPPED when not decoding.
+ */
 uint64_t pci_bar_address(PCIDevice *d, int i);
 uint16_t pci_command(const PCIDevice *d);
 /* Clear BARs, command, interrupt line, MSI/MSI-X state (config reset). */
 void pci_device_reset_config(PCIDevice *d);
 
-Machine *pci_device_machine(PCIDevice *d);
+/* The INTx level the model asserts; see above for INTx Disable. */
 void pci_set_irq(PCIDevice *d, bool level);
+/* Interrupt number INTx of @d is routed to, -1 without a pin or host. */
+int pci_intx_irq(const PCIDevice *d);
+/* A bus-master access of the host's address space (false: no host). */
+bool pci_dma_rw(PCIDevice *d, uint64_t addr, void *buf, uint64_t len,
+                bool is_write);
 
 /* ---- MSI (hw/pci/msi.c) ---- */
 /* Emulate the MSI capability at @cap whose control word is @ctrl. */
@@ -132,6 +150,8 @@ void msi_notify(PCIDevice *d, unsigned vector);
 /* After a config write overlapping the capability: deliver unmasked
  * pending vectors. */
 void msi_write_config(PCIDevice *d, uint32_t off, unsigned len);
+/* Bus Master Enable was set: send what waited for it (MSI and MSI-X). */
+void msi_bus_master_enabled(PCIDevice *d);
 
 /* ---- MSI-X (hw/pci/msi.c) ---- */
 /* Emulate the MSI-X capability at @cap (control, table, PBA registers
