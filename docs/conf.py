@@ -30,6 +30,6 @@ man_pages = [
     ('man/vfio-user-vmm', 'vfio-user-vmm',
      'minimal VMM hosting vfio-user PCI devices', [author], 1),
     ('man/vfio-user-server', 'vfio-user-server',
-     'sample vfio-user device server (edu, ram)', [author], 1),
+     'sample vfio-user device server (edu, ram, pio)', [author], 1),
 ]
 man_make_section_directory = False

@@ -100,6 +100,7 @@ typedef struct VfuIrq {
     bool *masked;
     bool *pending; /* triggered while masked */
     uint64_t undelivered;
+    bool level; /* INTx only: the line as vfu_irq_set_level() left it */
 } VfuIrq;
 
 typedef struct VfuDmaMap {
@@ -220,11 +221,17 @@ void vfu_dma_unmap_all(VfuServer *srv);
 int vfu_handle_dma_map(VfuServer *srv, VfuMsg *msg, VfuReply *r);
 int vfu_handle_dma_unmap(VfuServer *srv, VfuMsg *msg, VfuReply *r);
 
+/* irq.c: the guest cleared INTx Disable; signal what waited for it. */
+void vfu_irq_intx_enabled(VfuServer *srv);
+
 /* pci-config.c */
 bool vfu_pci_config_create(VfuServer *srv, const VfuPciDesc *desc,
                            GError **errp);
 void vfu_pci_config_free(VfuPciConfig *pci);
 void vfu_pci_config_reset(VfuPciConfig *pci);
+/* PCI_STATUS_INTERRUPT follows the INTx line; INTx Disable of command. */
+void vfu_pci_config_set_intx_status(VfuPciConfig *pci, bool level);
+bool vfu_pci_config_intx_disabled(const VfuPciConfig *pci);
 ssize_t vfu_pci_config_access(void *opaque, bool is_write, uint64_t off,
                               void *buf, size_t len);
 

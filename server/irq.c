@@ -16,8 +16,16 @@
  * nothing to report.  An fd that is not an eventfd, and every other
  * malformed request, is EINVAL.
  *
- * INTx is reported maskable but not automasked: our client does not have
- * to unmask after every interrupt.
+ * INTx is reported maskable but not automasked: a client does not have
+ * to unmask after every interrupt.  A device that models INTx as a level
+ * uses vfu_irq_set_level(): the eventfd is signalled when the line goes
+ * up, and again on every UNMASK (also an unmask of a vector that was not
+ * masked) while the line is still up.  That is the client's end of
+ * interrupt: it lowers the guest's line, unmasks, and a device that still
+ * asserts INTx raises it again, as VFIO does for a level-triggered INTx.
+ * PCI_STATUS_INTERRUPT in config space follows the line, and with INTx
+ * Disable set in the command register nothing is signalled (a trigger or a
+ * high line is signalled once the guest clears the bit).
  *
  * All state is guarded by VfuServer.lock.
  *
@@ -89,6 +97,7 @@ bool vfu_server_setup_irq(VfuServer *srv, uint32_t index, uint32_t count,
     irq = &srv->irqs[index];
     irq_close_range(irq, 0, irq->count);
     irq->count = count;
+    irq->level = false;
     irq->efds = g_renew(int, irq->efds, count);
     irq->masked = g_renew(bool, irq->masked, count);
     irq->pending = g_renew(bool, irq->pending, count);
@@ -127,11 +136,18 @@ int vfu_handle_irq_info(VfuServer *srv, VfuMsg *msg, VfuReply *r)
     return 0;
 }
 
-static bool irq_signal(VfuIrq *irq, uint32_t v)
+/* INTx held back by the command register's INTx Disable? */
+static bool irq_gated(VfuServer *srv, const VfuIrq *irq)
+{
+    return irq == &srv->irqs[VFIO_PCI_INTX_IRQ_INDEX] && srv->pci &&
+           vfu_pci_config_intx_disabled(srv->pci);
+}
+
+static bool irq_signal(VfuServer *srv, VfuIrq *irq, uint32_t v)
 {
     uint64_t one = 1;
 
-    if (irq->masked[v]) {
+    if (irq->masked[v] || irq_gated(srv, irq)) {
         irq->pending[v] = true;
         return false;
     }
@@ -142,12 +158,22 @@ static bool irq_signal(VfuIrq *irq, uint32_t v)
     return true;
 }
 
-static void irq_set_mask(VfuIrq *irq, uint32_t v, bool mask)
+static void irq_set_mask(VfuServer *srv, VfuIrq *irq, uint32_t v, bool mask)
 {
     irq->masked[v] = mask;
-    if (!mask && irq->pending[v]) {
+    if (!mask && (irq->pending[v] || irq->level)) {
         irq->pending[v] = false;
-        irq_signal(irq, v);
+        irq_signal(srv, irq, v);
+    }
+}
+
+void vfu_irq_intx_enabled(VfuServer *srv)
+{
+    VfuIrq *irq = &srv->irqs[VFIO_PCI_INTX_IRQ_INDEX];
+
+    if (irq->count && (irq->pending[0] || irq->level) && !irq->masked[0]) {
+        irq->pending[0] = false;
+        irq_signal(srv, irq, 0);
     }
 }
 
@@ -252,9 +278,9 @@ int vfu_handle_set_irqs(VfuServer *srv, VfuMsg *msg, VfuReply *r)
         } else if (!on) {
             continue;
         } else if (req.flags & VFIO_IRQ_SET_ACTION_TRIGGER) {
-            irq_signal(irq, v);
+            irq_signal(srv, irq, v);
         } else {
-            irq_set_mask(irq, v, req.flags & VFIO_IRQ_SET_ACTION_MASK);
+            irq_set_mask(srv, irq, v, req.flags & VFIO_IRQ_SET_ACTION_MASK);
         }
     }
     vfu_srv_debug("irq %u: set vectors %u+%u flags 0x%x fds %zu", req.index,
@@ -268,10 +294,42 @@ bool vfu_irq_trigger(VfuServer *srv, uint32_t index, uint32_t vector)
 
     g_rec_mutex_lock(&srv->lock);
     if (index < VFIO_PCI_NUM_IRQS && vector < srv->irqs[index].count) {
-        ok = irq_signal(&srv->irqs[index], vector);
+        ok = irq_signal(srv, &srv->irqs[index], vector);
     }
     g_rec_mutex_unlock(&srv->lock);
     return ok;
+}
+
+bool vfu_irq_set_level(VfuServer *srv, bool asserted)
+{
+    VfuIrq *irq = &srv->irqs[VFIO_PCI_INTX_IRQ_INDEX];
+    bool ok = false;
+
+    g_rec_mutex_lock(&srv->lock);
+    if (irq->count) {
+        bool rise = asserted && !irq->level;
+
+        irq->level = asserted;
+        if (srv->pci) {
+            vfu_pci_config_set_intx_status(srv->pci, asserted);
+        }
+        if (!asserted) {
+            irq->pending[0] = false; /* nothing left to deliver */
+        }
+        ok = rise ? irq_signal(srv, irq, 0) : true;
+    }
+    g_rec_mutex_unlock(&srv->lock);
+    return ok;
+}
+
+bool vfu_irq_level(VfuServer *srv)
+{
+    bool level;
+
+    g_rec_mutex_lock(&srv->lock);
+    level = srv->irqs[VFIO_PCI_INTX_IRQ_INDEX].level;
+    g_rec_mutex_unlock(&srv->lock);
+    return level;
 }
 
 bool vfu_irq_enabled(VfuServer *srv, uint32_t index, uint32_t vector)

@@ -39,6 +39,7 @@ struct VfuPciConfig {
     uint8_t *last_next;          /* "next" byte of the last capability */
     VfuRegionAccessFn dev_access;
     void *dev_opaque;
+    VfuServer *srv;
 };
 
 static void put8(uint8_t *p, size_t off, uint8_t v)
@@ -269,6 +270,7 @@ bool vfu_server_setup_pci(VfuServer *srv, const VfuPciDesc *desc, GError **errp)
     pci->size = desc->extended_config ? CFG_EXP_SIZE : CFG_SIZE;
     pci->dev_access = desc->config_access;
     pci->dev_opaque = desc->config_opaque;
+    pci->srv = srv;
     build_header(pci, desc);
     if (!setup_bars(pci, srv, errp) || !setup_irqs(srv, desc, errp)) {
         g_free(pci);
@@ -311,6 +313,20 @@ void vfu_pci_config_reset(VfuPciConfig *pci)
     memcpy(pci->cfg, pci->init, pci->size);
 }
 
+void vfu_pci_config_set_intx_status(VfuPciConfig *pci, bool level)
+{
+    if (level) {
+        pci->cfg[PCI_STATUS] |= PCI_STATUS_INTERRUPT;
+    } else {
+        pci->cfg[PCI_STATUS] &= ~PCI_STATUS_INTERRUPT;
+    }
+}
+
+bool vfu_pci_config_intx_disabled(const VfuPciConfig *pci)
+{
+    return pci->cfg[PCI_COMMAND + 1] & (PCI_COMMAND_INTX_DISABLE >> 8);
+}
+
 static void generic_access(VfuPciConfig *pci, bool is_write, size_t off,
                            uint8_t *buf, size_t len)
 {
@@ -332,6 +348,7 @@ ssize_t vfu_pci_config_access(void *opaque, bool is_write, uint64_t off,
     VfuPciConfig *pci = opaque;
     uint8_t *p = buf;
     size_t i = 0;
+    bool was_disabled = vfu_pci_config_intx_disabled(pci);
 
     if (off > pci->size || len > pci->size - off) {
         return -EINVAL;
@@ -357,6 +374,9 @@ ssize_t vfu_pci_config_access(void *opaque, bool is_write, uint64_t off,
             memset(p + i, 0, j - i);
         }
         i = j;
+    }
+    if (is_write && was_disabled && !vfu_pci_config_intx_disabled(pci)) {
+        vfu_irq_intx_enabled(pci->srv);
     }
     return (ssize_t)len;
 }

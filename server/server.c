@@ -548,6 +548,10 @@ static int handle_reset(VfuServer *srv, VfuMsg *msg, VfuReply *r)
     if (srv->ops.reset) {
         ret = srv->ops.reset(srv->ops_opaque);
     }
+    if (srv->pci) { /* the device may keep INTx up across its reset */
+        vfu_pci_config_set_intx_status(
+            srv->pci, srv->irqs[VFIO_PCI_INTX_IRQ_INDEX].level);
+    }
     vfu_srv_debug("device reset: %s", ret ? g_strerror(-ret) : "done");
     return ret < 0 ? -ret : (ret ? EIO : 0);
 }

@@ -10,6 +10,7 @@
 static const SampleDeviceType *const sample_devices[] = {
     &sample_edu_type,
     &sample_ram_type,
+    &sample_pio_type,
 };
 
 const SampleDeviceType *sample_device_find(const char *name)

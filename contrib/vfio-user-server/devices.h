@@ -1,6 +1,6 @@
 /*
  * Sample devices of vfio-user-server: private interface between the
- * devices (edu.c, ram.c) and the program (main.c) or the unit tests.
+ * devices (edu.c, ram.c, pio.c) and the program (main.c) or the unit tests.
  *
  * A device type describes itself to a VfuServer (PCI identity, regions,
  * interrupts, reset) in create() and keeps its own state; destroy() frees
@@ -30,11 +30,12 @@ typedef struct SampleDeviceType {
 
 extern const SampleDeviceType sample_edu_type;
 extern const SampleDeviceType sample_ram_type;
+extern const SampleDeviceType sample_pio_type;
 
 /* The device named @name, or NULL. */
 const SampleDeviceType *sample_device_find(const char *name);
 
-/* "edu, ram": the known names, for messages; g_free() it. */
+/* "edu, ram, pio": the known names, for messages; g_free() it. */
 char *sample_device_names(void);
 
 /* One line per device, "  name    description", for --help; g_free() it. */
@@ -95,5 +96,20 @@ char *sample_device_help(void);
 #define RAM_REG_IRQ 0x10
 
 #define RAM_ID_VALUE 0x4e580001u
+
+/* ---- pio: identity and the I/O BAR's registers (see pio.c) ---- */
+
+#define PIO_PCI_VENDOR_ID 0x4e58
+#define PIO_PCI_DEVICE_ID 0x0002
+#define PIO_PCI_REVISION 0x01
+#define PIO_PCI_CLASS 0x078000
+#define PIO_BAR0_SIZE 8
+
+#define PIO_REG_SCRATCH 0x00
+#define PIO_REG_INTX 0x04
+#define PIO_REG_INTX_WRITES 0x05
+#define PIO_REG_ID 0x06
+
+#define PIO_ID_VALUE 0x5049
 
 #endif /* VFIO_USER_SAMPLE_DEVICES_H */

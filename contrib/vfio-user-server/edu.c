@@ -52,7 +52,9 @@
  *
  * Interrupts: raising ORs the value into the interrupt status and, while
  * the status is non-zero, signals MSI vector 0 when the client has given an
- * eventfd for it, INTx otherwise.  Acknowledging clears status bits.
+ * eventfd for it; otherwise INTx is a level (vfu_irq_set_level()) that is
+ * up while the status is non-zero, as in QEMU.  Acknowledging clears
+ * status bits; clearing the last one lowers INTx.
  * Device reset clears every register and the DMA buffer.
  *
  * Copyright (c) 2026 vfio-user-client developers
@@ -81,20 +83,32 @@ typedef struct EduDevice {
     uint8_t *dma_buf; /* EDU_DMA_BUF_SIZE bytes */
 } EduDevice;
 
+/*
+ * QEMU's edu: with MSI on, each raise sends a message; without, INTx is a
+ * level that stays up while any interrupt status bit is set.
+ */
+static void edu_update_intx(EduDevice *edu)
+{
+    bool msi = vfu_irq_enabled(edu->srv, VFIO_PCI_MSI_IRQ_INDEX, 0);
+
+    vfu_irq_set_level(edu->srv, edu->irq_status && !msi);
+}
+
 static void edu_raise_irq(EduDevice *edu, uint32_t val)
 {
-    uint32_t index;
-    bool msi, sent;
+    bool msi, sent = true;
 
     edu->irq_status |= val;
     if (!edu->irq_status) {
         return;
     }
     msi = vfu_irq_enabled(edu->srv, VFIO_PCI_MSI_IRQ_INDEX, 0);
-    index = msi ? VFIO_PCI_MSI_IRQ_INDEX : VFIO_PCI_INTX_IRQ_INDEX;
-    sent = vfu_irq_trigger(edu->srv, index, 0);
+    if (msi) {
+        sent = vfu_irq_trigger(edu->srv, VFIO_PCI_MSI_IRQ_INDEX, 0);
+    }
+    edu_update_intx(edu);
     g_debug("edu: interrupt status 0x%x: %s %s", edu->irq_status,
-            msi ? "MSI" : "INTx",
+            msi ? "MSI" : "INTx level up",
             sent ? "signalled" : "not delivered (no eventfd, or masked)");
 }
 
@@ -290,11 +304,9 @@ static void edu_reg_write(EduDevice *edu, uint64_t off, uint64_t val,
         edu_raise_irq(edu, val);
         break;
     case EDU_REG_IRQ_ACK:
-        /*
-         * Nothing more to do for INTx: the library has no "line low" call;
-         * the client unmasks INTx after its handler ran.
-         */
+        /* INTx goes down with the last status bit. */
         edu->irq_status &= ~(uint32_t)val;
+        edu_update_intx(edu);
         break;
     default:
         edu_dma_reg_write(edu, off, val, len);
@@ -353,6 +365,7 @@ static int edu_reset(void *opaque)
     edu->fact = 0;
     edu->status = 0;
     edu->irq_status = 0;
+    vfu_irq_set_level(edu->srv, false);
     edu->dma_src = 0;
     edu->dma_dst = 0;
     edu->dma_count = 0;

@@ -1,5 +1,5 @@
 /*
- * vfio-user-server: serve one sample device (edu, ram) on a UNIX socket.
+ * vfio-user-server: serve one sample device (edu, ram, pio) on a UNIX socket.
  *
  *     vfio-user-server --device edu --socket-path=/run/edu.sock [-v]
  *         [--negotiation-timeout MS]

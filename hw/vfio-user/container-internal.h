@@ -54,16 +54,18 @@ struct VFIOUserContainer {
     VFIOUserDMAAccess policy;
     GMutex map_lock;
     GRWLock lock;
-    GArray *maps;          /* VFIOUserDMAMapEntry, sorted by iova */
-    int proc_mem_fd;       /* /proc/self/mem or -1; map_lock */
+    GArray *maps;               /* VFIOUserDMAMapEntry, sorted by iova */
+    int proc_mem_fd;            /* /proc/self/mem or -1; map_lock */
     VFIOUserModesVerdict modes; /* map_lock: does the server know modes */
     unsigned fallbacks_logged;  /* map_lock: CONTAINER_FALLBACK_* bits */
-    gint legacy;           /* atomic: server rejects access-mode bits */
-    uint64_t dma_reads;    /* atomic */
-    uint64_t dma_writes;   /* atomic */
-    uint64_t dma_rejected; /* atomic */
-    uint64_t dma_started;  /* atomic: requests that pinned guest memory */
-    uint64_t dma_finished; /* atomic: of those, done with it */
+    gint legacy;                /* atomic: server rejects access-mode bits */
+    uint64_t dma_reads;         /* atomic */
+    uint64_t dma_writes;        /* atomic */
+    uint64_t dma_rejected;      /* atomic */
+    uint64_t dma_no_master;     /* atomic: rejected, Bus Master Enable clear */
+    gint bus_master;            /* atomic: 0 = DMA requests refused */
+    uint64_t dma_started;       /* atomic: requests that pinned guest memory */
+    uint64_t dma_finished;      /* atomic: of those, done with it */
     GMutex pin_lock;
     GCond pin_cond; /* broadcast when dma_finished grows */
 };

@@ -165,6 +165,11 @@ static int container_pin(VFIOUserContainer *c, const VFIOUserHdr *hdr,
     if (err) {
         return err;
     }
+    if (!g_atomic_int_get(&c->bus_master)) {
+        /* The guest cleared Bus Master Enable: the function may not DMA. */
+        __atomic_fetch_add(&c->dma_no_master, 1, __ATOMIC_RELAXED);
+        return EPERM;
+    }
     g_rw_lock_reader_lock(&c->lock);
     err = container_collect(c, rw->addr, rw->count,
                             is_read ? VFIO_USER_DMA_MAP_F_READ

@@ -591,9 +591,15 @@ VFIOUserContainer *vfio_user_container_new(VFIOUserProxy *proxy,
     g_cond_init(&c->pin_cond);
     c->maps = g_array_new(FALSE, FALSE, sizeof(VFIOUserDMAMapEntry));
     c->proc_mem_fd = -1;
+    c->bus_master = 1;
     vfio_user_proxy_set_request_handler(proxy,
                                         vfio_user_container_handle_request, c);
     return c;
+}
+
+void vfio_user_container_set_bus_master(VFIOUserContainer *c, bool on)
+{
+    g_atomic_int_set(&c->bus_master, on);
 }
 
 void vfio_user_container_free(VFIOUserContainer *c)
@@ -667,4 +673,5 @@ void vfio_user_container_stats(VFIOUserContainer *c, VFIOUserDMAStats *out)
     out->dma_reads = __atomic_load_n(&c->dma_reads, __ATOMIC_RELAXED);
     out->dma_writes = __atomic_load_n(&c->dma_writes, __ATOMIC_RELAXED);
     out->dma_rejected = __atomic_load_n(&c->dma_rejected, __ATOMIC_RELAXED);
+    out->dma_no_master = __atomic_load_n(&c->dma_no_master, __ATOMIC_RELAXED);
 }

@@ -32,6 +32,7 @@
 #include "hw/pci/pci_host.h"
 #include "hw/vfio-user/device.h"
 #include "hw/vfio-user/pci.h"
+#include "pci-irq.h"
 #include "system/machine.h"
 #include "vfio-user/error.h"
 
@@ -73,8 +74,7 @@ struct VFIOUserPCIDevice {
     VUPCIIrqMode irq_mode;
     unsigned nr_vectors;
     VUPCIVector *vectors;
-    bool has_intx;
-    bool intx_level;
+    VUPCIIntx intx; /* pci-irq.c */
     /* Per BAR, bytes [lo, hi) that posted writes may still be changing */
     int failed;
     GMutex err_lock;
@@ -165,8 +165,7 @@ static gboolean vupci_vector_ready(gint fd, GIOCondition cond, gpointer p)
     }
     switch (dev->irq_mode) {
     case VUPCI_IRQ_INTX:
-        dev->intx_level = true;
-        pci_set_irq(&dev->pdev, true);
+        vupci_intx_fired(&dev->intx, &dev->pdev);
         break;
     case VUPCI_IRQ_MSI:
         msi_notify(&dev->pdev, v->vector);
@@ -198,10 +197,7 @@ static void vupci_irq_teardown(VFIOUserPCIDevice *dev)
     }
     g_clear_pointer(&dev->vectors, g_free);
     dev->nr_vectors = 0;
-    if (dev->intx_level) {
-        dev->intx_level = false;
-        pci_set_irq(&dev->pdev, false);
-    }
+    vupci_intx_lower(&dev->intx, &dev->pdev);
     dev->irq_mode = VUPCI_IRQ_NONE;
 }
 
@@ -251,7 +247,7 @@ static void vupci_update_irqs(VFIOUserPCIDevice *dev)
     } else if (msi_enabled(&dev->pdev)) {
         mode = VUPCI_IRQ_MSI;
         n = msi_nr_vectors(&dev->pdev);
-    } else if (dev->has_intx) {
+    } else if (dev->intx.present) {
         mode = VUPCI_IRQ_INTX;
         n = 1;
     }
@@ -261,26 +257,6 @@ static void vupci_update_irqs(VFIOUserPCIDevice *dev)
     vupci_irq_teardown(dev);
     if (mode != VUPCI_IRQ_NONE && !vupci_irq_setup(dev, mode, n, &err)) {
         vupci_note_error(dev, "arming interrupts", err);
-        g_clear_error(&err);
-    }
-}
-
-/* INTx end of interrupt: lower the line and let the server signal again. */
-static void vupci_intx_eoi(VFIOUserPCIDevice *dev)
-{
-    GError *err = NULL;
-
-    if (!dev->intx_level) {
-        return;
-    }
-    dev->intx_level = false;
-    pci_set_irq(&dev->pdev, false);
-    if (!vfio_user_device_set_irqs(&dev->vdev, VFIO_PCI_INTX_IRQ_INDEX,
-                                   VFIO_IRQ_SET_DATA_NONE |
-                                       VFIO_IRQ_SET_ACTION_UNMASK,
-                                   0, 1, NULL, NULL, &err)) {
-        g_debug("vfio-user-pci '%s': INTx unmask: %s", dev->pdev.id,
-                err->message);
         g_clear_error(&err);
     }
 }
@@ -376,6 +352,10 @@ static void vupci_config_write(PCIDevice *d, uint32_t off, uint32_t val,
         g_clear_error(&err);
     }
     pci_default_config_write(d, off, val, len);
+    if (vupci_touches(off, len, PCI_COMMAND, 2)) {
+        vfio_user_container_set_bus_master(dev->container,
+                                           pci_command(d) & PCI_COMMAND_MASTER);
+    }
     if (vupci_touches(off, len, d->msi.cap, 24) ||
         vupci_touches(off, len, d->msix.cap, 4)) {
         vupci_update_irqs(dev);
@@ -385,10 +365,12 @@ static void vupci_config_write(PCIDevice *d, uint32_t off, uint32_t val,
 /* Largest BARs we place: half the 32-bit window, half the 64-bit one. */
 #define VUPCI_MAX_BAR32 (1ULL << 29)
 #define VUPCI_MAX_BAR64 (1ULL << 38)
+#define VUPCI_MAX_BAR_IO 256 /* the PCI spec's limit for an I/O BAR */
 
-static uint64_t vupci_pow2(uint64_t size)
+/* BAR size: a power of two, at least 16 bytes (memory) or 4 (I/O). */
+static uint64_t vupci_pow2(uint64_t size, bool io)
 {
-    uint64_t p = 16;
+    uint64_t p = io ? 4 : 16;
 
     while (p < size && p) {
         p <<= 1;
@@ -419,8 +401,10 @@ static void vupci_setup_bars(VFIOUserPCIDevice *dev)
                 type &= ~PCI_BASE_ADDRESS_MEM_TYPE_MASK;
             }
         }
-        if (size > ((type & PCI_BASE_ADDRESS_MEM_TYPE_64) ? VUPCI_MAX_BAR64
-                                                          : VUPCI_MAX_BAR32)) {
+        if (size > ((type & PCI_BASE_ADDRESS_SPACE_IO) ? VUPCI_MAX_BAR_IO
+                    : (type & PCI_BASE_ADDRESS_MEM_TYPE_64)
+                        ? VUPCI_MAX_BAR64
+                        : VUPCI_MAX_BAR32)) {
             /* A server's absurd size must not wrap the sizing mask. */
             g_message("vfio-user-pci '%s': BAR%d of 0x%" PRIx64
                       " bytes is too large; left unimplemented",
@@ -428,7 +412,8 @@ static void vupci_setup_bars(VFIOUserPCIDevice *dev)
             pci_device_set_bar(d, i, 0, 0);
             continue;
         }
-        pci_device_set_bar(d, i, vupci_pow2(size), type);
+        pci_device_set_bar(
+            d, i, vupci_pow2(size, type & PCI_BASE_ADDRESS_SPACE_IO), type);
         if (type & PCI_BASE_ADDRESS_MEM_TYPE_64) {
             i++; /* the upper half, emulated by pci_device_set_bar() */
         }
@@ -499,7 +484,7 @@ static void vupci_region_rw(VFIOUserPCIDevice *dev, int bar, uint64_t off,
 {
     const VFIOUserRegion *r = &dev->vdev.regions[bar];
     GError *err = NULL;
-    bool ok;
+    bool ok, posted;
 
     if (off >= r->size || n > r->size - off) {
         uint64_t inside = off < r->size ? r->size - off : 0;
@@ -512,8 +497,10 @@ static void vupci_region_rw(VFIOUserPCIDevice *dev, int bar, uint64_t off,
     if (!n) {
         return;
     }
+    /* Port writes are never posted (PCI: I/O writes are non-posted). */
+    posted = !(dev->pdev.bars[bar].type & PCI_BASE_ADDRESS_SPACE_IO);
     ok = is_write
-             ? vfio_user_region_write(&dev->vdev, bar, off, p, n, true, &err)
+             ? vfio_user_region_write(&dev->vdev, bar, off, p, n, posted, &err)
              : vfio_user_region_read(&dev->vdev, bar, off, p, n, &err);
     if (!ok) {
         vupci_note_error(dev, is_write ? "BAR write" : "BAR read", err);
@@ -533,7 +520,6 @@ static void vupci_bar_rw(PCIDevice *d, int bar, uint64_t off, void *buf,
         }
         return;
     }
-    vupci_intx_eoi(dev);
     while (len) {
         uint64_t plain, n = msix_bar_rw(d, bar, off, p, len, is_write, &plain);
 
@@ -544,6 +530,10 @@ static void vupci_bar_rw(PCIDevice *d, int bar, uint64_t off, void *buf,
         off += n;
         p += n;
         len -= n;
+    }
+    /* After the access: an acknowledging write lets the line go down. */
+    if (dev->irq_mode == VUPCI_IRQ_INTX && dev->nr_vectors) {
+        vupci_intx_eoi(&dev->intx, d, &dev->vdev, dev->vectors[0].fd);
     }
 }
 
@@ -568,6 +558,7 @@ static void vupci_reset(PCIDevice *d)
         }
     }
     pci_device_reset_config(d);
+    vfio_user_container_set_bus_master(dev->container, false);
     vupci_update_irqs(dev);
 }
 
@@ -673,10 +664,11 @@ static void vupci_info(PCIDevice *d, GString *out)
         dev->vdev.write_multi ? "on" : "off",
         __atomic_load_n(&dev->vdev.multi_msgs, __ATOMIC_RELAXED),
         __atomic_load_n(&dev->vdev.multi_writes, __ATOMIC_RELAXED));
-    g_string_append_printf(out,
-                           "  dma requests served: read %" PRIu64
-                           " write %" PRIu64 " rejected %" PRIu64 "\n",
-                           ds.dma_reads, ds.dma_writes, ds.dma_rejected);
+    g_string_append_printf(
+        out,
+        "  dma requests served: read %" PRIu64 " write %" PRIu64
+        " rejected %" PRIu64 " (bus master off %" PRIu64 ")\n",
+        ds.dma_reads, ds.dma_writes, ds.dma_rejected, ds.dma_no_master);
     g_mutex_lock(&dev->err_lock);
     g_string_append_printf(out, "  errors: %" PRIu64 "%s%s\n", dev->errors,
                            dev->last_error ? ", last: " : "",
@@ -765,8 +757,6 @@ static bool vupci_connect(VFIOUserPCIDevice *dev, Machine *m, GError **errp)
 
 static bool vupci_init_config(VFIOUserPCIDevice *dev, GError **errp)
 {
-    struct vfio_irq_info info;
-    GError *err = NULL;
     uint8_t pin;
 
     dev->pdev.config_size =
@@ -777,19 +767,14 @@ static bool vupci_init_config(VFIOUserPCIDevice *dev, GError **errp)
         return false;
     }
     pin = vupci_server_config(dev, PCI_INTERRUPT_PIN, 1);
-    if (pin >= 1 && pin <= 4 && dev->vdev.num_irqs > VFIO_PCI_INTX_IRQ_INDEX) {
-        if (vfio_user_device_get_irq_info(&dev->vdev, VFIO_PCI_INTX_IRQ_INDEX,
-                                          &info, &err)) {
-            dev->has_intx =
-                info.count >= 1 && (info.flags & VFIO_IRQ_INFO_EVENTFD);
-        } else {
-            g_debug("%s: no INTx: %s", dev->pdev.id, err->message);
-            g_clear_error(&err);
-        }
+    if (!vupci_irq_info_check(&dev->intx, &dev->pdev, &dev->vdev, pin, errp)) {
+        return false;
     }
     /* Config shadow starts from the server's command register. */
     pci_set_config(&dev->pdev, PCI_COMMAND,
                    vupci_server_config(dev, PCI_COMMAND, 2), 2);
+    vfio_user_container_set_bus_master(dev->container, pci_command(&dev->pdev) &
+                                                           PCI_COMMAND_MASTER);
     pci_set_config(&dev->pdev, PCI_INTERRUPT_PIN, pin, 1);
     return true;
 }

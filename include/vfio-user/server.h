@@ -275,6 +275,19 @@ void vfu_server_set_device_ops(VfuServer *srv, const VfuDeviceOps *ops,
  */
 bool vfu_irq_trigger(VfuServer *srv, uint32_t index, uint32_t vector);
 
+/*
+ * INTx as a level: assert (true) or deassert the device's INTx line.  The
+ * library keeps the level, mirrors it in PCI_STATUS_INTERRUPT, signals the
+ * INTx eventfd when the line goes up and again whenever the client unmasks
+ * INTx while it is still up (its end of interrupt), and holds it back while
+ * the guest sets INTx Disable in the command register.  Returns false when
+ * the device has no INTx or a rising line reached no eventfd (masked,
+ * disabled or none assigned: delivered later, as for vfu_irq_trigger()).
+ */
+bool vfu_irq_set_level(VfuServer *srv, bool asserted);
+/* The level vfu_irq_set_level() left. */
+bool vfu_irq_level(VfuServer *srv);
+
 /* Does @index/@vector have an eventfd assigned right now? */
 bool vfu_irq_enabled(VfuServer *srv, uint32_t index, uint32_t vector);
 

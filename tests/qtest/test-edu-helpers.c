@@ -185,11 +185,22 @@ void edu_check_intx(EduMachine *m)
     qtest_writel(qts, m->bar0 + 0x60, 0x40);
     g_assert_true(qtest_wait_irq_raise(qts, irq, seen, qtest_timeout_ms()));
     g_assert_true(qtest_irq_level(qts, irq));
-    /* the next access to the device is the end of interrupt */
+    /*
+     * INTx is a level: an unrelated access while the status still says
+     * pending keeps the line up (no lower, no second raise), and so does
+     * reading the status; acknowledging it brings the line down.
+     */
+    g_assert_cmphex(qtest_readl(qts, m->bar0 + 0x00), ==, EDU_ID);
+    g_assert_true(qtest_irq_level(qts, irq));
     g_assert_cmphex(qtest_readl(qts, m->bar0 + 0x24), ==, 0x40);
-    g_assert_false(qtest_irq_level(qts, irq));
+    g_assert_true(qtest_irq_level(qts, irq));
+    g_assert_cmpuint(qtest_irq_raised(qts, irq), ==, seen + 1);
+    g_assert_cmphex(qpci_config_readw(qts, EDU_SLOT, 0x06) & 0x08, ==, 0x08);
     qtest_writel(qts, m->bar0 + 0x64, 0x40);
+    g_assert_false(qtest_irq_level(qts, irq));
+    g_assert_cmphex(qpci_config_readw(qts, EDU_SLOT, 0x06) & 0x08, ==, 0);
     g_assert_cmphex(qtest_readl(qts, m->bar0 + 0x24), ==, 0);
+    g_assert_cmpuint(qtest_irq_raised(qts, irq), ==, seen + 1);
 
     /* DMA completion interrupt */
     seen = qtest_irq_raised(qts, irq);
@@ -197,7 +208,9 @@ void edu_check_intx(EduMachine *m)
     edu_dma_run(m, 0x2000, EDU_BUF, 64, 0x1 | 0x4);
     g_assert_true(qtest_wait_irq_raise(qts, irq, seen, qtest_timeout_ms()));
     g_assert_cmphex(qtest_readl(qts, m->bar0 + 0x24), ==, 0x100);
+    g_assert_true(qtest_irq_level(qts, irq));
     qtest_writel(qts, m->bar0 + 0x64, 0x100);
+    g_assert_false(qtest_irq_level(qts, irq));
     g_assert_cmphex(qtest_readl(qts, m->bar0 + 0x24), ==, 0);
 }
 

@@ -93,10 +93,18 @@ size_t vfio_user_container_maps(VFIOUserContainer *c, VFIOUserDMAMapInfo *out,
                                 size_t max);
 bool vfio_user_container_legacy_server(VFIOUserContainer *c);
 
+/*
+ * The device's Bus Master Enable (any thread; on at creation): while off,
+ * every DMA_READ/DMA_WRITE of the server gets an EPERM error reply (counted
+ * in dma_no_master).  mmap and file-io maps are out of the client's reach.
+ */
+void vfio_user_container_set_bus_master(VFIOUserContainer *c, bool on);
+
 typedef struct VFIOUserDMAStats {
     uint64_t dma_reads; /* DMA_READ requests served */
     uint64_t dma_writes;
-    uint64_t dma_rejected; /* error replies sent */
+    uint64_t dma_rejected;  /* error replies sent */
+    uint64_t dma_no_master; /* of those: Bus Master Enable was clear */
 } VFIOUserDMAStats;
 void vfio_user_container_stats(VFIOUserContainer *c, VFIOUserDMAStats *out);
 

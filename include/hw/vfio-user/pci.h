@@ -5,10 +5,15 @@
  * accesses go to mmapped sparse areas or region messages; interrupts come
  * back as eventfds (INTx, MSI, MSI-X) served on the main loop.
  *
- * INTx model: the eventfd firing raises the device's interrupt line.  The
- * next guest access to any BAR of the device lowers it and sends SET_IRQS
- * UNMASK for INTx (like an EOI); a device that still asserts its interrupt
- * signals the eventfd again and the line goes up again.
+ * INTx model (a level, as VFIO gives it): the eventfd firing raises the
+ * device's interrupt line.  After each guest access to a BAR of the device
+ * while the line is up, the client sends SET_IRQS UNMASK for INTx (the end
+ * of interrupt, see hw/vfio-user/pci-irq.h); a server whose device still
+ * asserts INTx signals the eventfd again before it replies, and the line
+ * simply stays up; otherwise it goes down.  INTx Disable in the command
+ * register keeps the line down (hw/pci), Interrupt Status is the server's.
+ * With Bus Master Enable clear no MSI/MSI-X goes out (they stay pending)
+ * and no DMA_READ/DMA_WRITE of the server is served.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
