@@ -590,6 +590,36 @@ void qtest_writeq(QTestState *s, uint64_t addr, uint64_t val)
     qtest_write_n(s, "writeq", addr, val);
 }
 
+uint8_t qtest_inb(QTestState *s, uint16_t port)
+{
+    return qtest_read_n(s, "inb", port);
+}
+
+uint16_t qtest_inw(QTestState *s, uint16_t port)
+{
+    return qtest_read_n(s, "inw", port);
+}
+
+uint32_t qtest_inl(QTestState *s, uint16_t port)
+{
+    return qtest_read_n(s, "inl", port);
+}
+
+void qtest_outb(QTestState *s, uint16_t port, uint8_t val)
+{
+    qtest_write_n(s, "outb", port, val);
+}
+
+void qtest_outw(QTestState *s, uint16_t port, uint16_t val)
+{
+    qtest_write_n(s, "outw", port, val);
+}
+
+void qtest_outl(QTestState *s, uint16_t port, uint32_t val)
+{
+    qtest_write_n(s, "outl", port, val);
+}
+
 /* Bytes per b64read/b64write/memset command (the VMM takes 16 MiB). */
 #define QTEST_XFER_CHUNK (4u * 1024 * 1024)
 

@@ -105,6 +105,13 @@ void qtest_writeb(QTestState *s, uint64_t addr, uint8_t val);
 void qtest_writew(QTestState *s, uint64_t addr, uint16_t val);
 void qtest_writel(QTestState *s, uint64_t addr, uint32_t val);
 void qtest_writeq(QTestState *s, uint64_t addr, uint64_t val);
+/* Port I/O (QEMU's inb/inw/inl/outb/outw/outl). */
+uint8_t qtest_inb(QTestState *s, uint16_t port);
+uint16_t qtest_inw(QTestState *s, uint16_t port);
+uint32_t qtest_inl(QTestState *s, uint16_t port);
+void qtest_outb(QTestState *s, uint16_t port, uint8_t val);
+void qtest_outw(QTestState *s, uint16_t port, uint16_t val);
+void qtest_outl(QTestState *s, uint16_t port, uint32_t val);
 /* Bulk guest memory access (b64read / b64write / memset). */
 void qtest_memread(QTestState *s, uint64_t addr, void *buf, size_t len);
 void qtest_memwrite(QTestState *s, uint64_t addr, const void *buf, size_t len);
