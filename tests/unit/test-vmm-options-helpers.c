@@ -58,6 +58,11 @@ static gpointer test_server_thread(gpointer p)
 
 TestServer *test_server_start(void)
 {
+    return test_server_start_counts(-1, -1);
+}
+
+TestServer *test_server_start_counts(int msi, int msix)
+{
     TestServer *ts = g_new0(TestServer, 1);
     g_autoptr(GError) err = NULL;
     VfuRegionDesc bar0 = {
@@ -107,6 +112,11 @@ TestServer *test_server_start(void)
                                           &bar4, NULL, &err));
     g_assert_true(vfu_server_setup_pci(ts->srv, &pci, &err));
     g_assert_no_error(err);
+    g_assert_true(msi < 0 || vfu_server_setup_irq(
+                                 ts->srv, VFIO_PCI_MSI_IRQ_INDEX, msi, &err));
+    g_assert_true(
+        msix < 0 ||
+        vfu_server_setup_irq(ts->srv, VFIO_PCI_MSIX_IRQ_INDEX, msix, &err));
     ts->thread = g_thread_new("test-server", test_server_thread, ts);
     return ts;
 }

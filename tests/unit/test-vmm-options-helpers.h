@@ -36,6 +36,9 @@ typedef struct TestServer {
 } TestServer;
 
 TestServer *test_server_start(void);
+/* The same with @msi / @msix vectors offered in GET_IRQ_INFO whatever
+ * the capabilities say (4 each); -1 keeps 4. */
+TestServer *test_server_start_counts(int msi, int msix);
 /* Wait (at most 10 s) until the client has disconnected @n times. */
 bool test_server_wait_disconnects(TestServer *ts, unsigned n);
 void test_server_stop(TestServer *ts);

@@ -724,6 +724,37 @@ static void test_vfu_intx_reset(void)
     test_server_stop(ts);
 }
 
+/* GET_IRQ_INFO counts that disagree with the capabilities: no device. */
+static void test_vfu_irq_info(void)
+{
+    static const struct {
+        int msi, msix;
+        const char *msg;
+    } cases[] = {
+        {2, -1, "the server offers 2 MSI vectors but its MSI capability has 4"},
+        {0, -1, "the server offers 0 MSI vectors but its MSI capability has 4"},
+        {-1, 8,
+         "the server offers 8 MSI-X vectors but its MSI-X capability has 4"},
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        TestServer *ts = test_server_start_counts(cases[i].msi, cases[i].msix);
+        Machine *m = make_machine(HOSTMEM_MEMFD, NULL, 0, true);
+        VFIOUserPCIOptions o;
+        g_autoptr(GError) err = NULL;
+
+        vfio_user_pci_options_init(&o);
+        o.socket = ts->path;
+        o.id = (char *)"t0";
+        g_assert_null(vfio_user_pci_realize(m, &o, 1, &err));
+        g_assert_nonnull(err);
+        g_assert_nonnull(strstr(err->message, cases[i].msg));
+        g_assert_true(test_server_wait_disconnects(ts, 1));
+        machine_free(m);
+        test_server_stop(ts);
+    }
+}
+
 static bool dev_failed_quiet(Machine *m, void *arg)
 {
     g_autoptr(GString) out = g_string_new(NULL);
@@ -780,6 +811,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vmm/vfio-user-pci/msix", test_vfu_msix);
     g_test_add_func("/vmm/vfio-user-pci/msi", test_vfu_msi);
     g_test_add_func("/vmm/vfio-user-pci/intx-reset", test_vfu_intx_reset);
+    g_test_add_func("/vmm/vfio-user-pci/irq-info", test_vfu_irq_info);
     g_test_add_func("/vmm/vfio-user-pci/unplug-failure",
                     test_vfu_unplug_and_failure);
     return g_test_run();
