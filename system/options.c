@@ -90,6 +90,7 @@ void vmm_usage(GString *out)
         "Guest memory map: RAM at 0 (above 0xb0000000 bytes: rest at 4G),\n"
         "PCI ECAM 0xb0000000 (01.0 at 0xb0008000), BARs from 0xc0000000\n"
         "(64-bit: 0x8000000000), MSI window 0xfee00000-0xfeefffff.\n"
+        "Ports (inb/outb...): PCI config 0xcf8/0xcfc, I/O BARs from 0x1000.\n"
         "qtest extensions: msi_pop, msi_wait MS, msi_count, irq_level N.\n");
 }
 
