@@ -16,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <linux/pci_regs.h>
 #include "test-sample-devices.h"
 #include "vfu-test.h"
 
@@ -673,6 +674,120 @@ static void test_server_errors(void)
     server_cleanup(&p);
 }
 
+/* SET_IRQS MASK or UNMASK of INTx (DATA_NONE); 0 or an errno. */
+static int intx_mask(Harness *h, bool mask)
+{
+    VFIOUserIrqSet set = {
+        .argsz = sizeof(set),
+        .flags = VFIO_IRQ_SET_DATA_NONE |
+                 (mask ? VFIO_IRQ_SET_ACTION_MASK : VFIO_IRQ_SET_ACTION_UNMASK),
+        .index = VFIO_PCI_INTX_IRQ_INDEX,
+        .start = 0,
+        .count = 1,
+    };
+
+    return harness_call(h, VFIO_USER_DEVICE_SET_IRQS, &set, sizeof(set), NULL,
+                        0, NULL, 0, NULL, NULL, 0, NULL);
+}
+
+static void pio_outb(Harness *h, uint64_t off, uint8_t v)
+{
+    g_assert_cmpint(harness_region_rw(h, true, BAR0, off, &v, 1), ==, 0);
+}
+
+static bool cfg_intx_status(Harness *h)
+{
+    return harness_read(h, CFG, PCI_COMMAND, 4) >> 16 & PCI_STATUS_INTERRUPT;
+}
+
+/* The pio device's I/O BAR and the library's INTx level. */
+static void test_pio_bar_and_intx_level(void)
+{
+    Harness *h = harness_new(&sample_pio_type);
+    int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    uint32_t cmd = harness_read(h, CFG, PCI_COMMAND, 4) & 0xffff;
+    uint16_t id = 0;
+
+    g_assert_cmphex(harness_read(h, CFG, 0, 4), ==,
+                    PIO_PCI_VENDOR_ID | (PIO_PCI_DEVICE_ID << 16));
+    /* An 8-byte I/O BAR: sized exactly, the only BAR. */
+    harness_write(h, CFG, PCI_BASE_ADDRESS_0, 0xffffffff, 4);
+    g_assert_cmphex(harness_read(h, CFG, PCI_BASE_ADDRESS_0, 4), ==,
+                    0xfffffff9);
+    g_assert_cmphex(harness_read(h, CFG, PCI_BASE_ADDRESS_1, 4), ==, 0);
+    g_assert_cmpint(harness_region_rw(h, false, BAR0, PIO_REG_ID, &id, 2), ==,
+                    0);
+    g_assert_cmphex(id, ==, PIO_ID_VALUE);
+    g_assert_cmpint(harness_set_irq_fd(h, VFIO_PCI_INTX_IRQ_INDEX, efd), ==, 0);
+
+    /* Up: signalled once, and again on every unmask while still up. */
+    pio_outb(h, PIO_REG_INTX, 1);
+    g_assert_true(harness_eventfd_fired(efd));
+    g_assert_true(cfg_intx_status(h));
+    pio_outb(h, PIO_REG_INTX, 1);
+    g_assert_false(harness_eventfd_fired(efd)); /* no new edge */
+    g_assert_cmpint(intx_mask(h, false), ==, 0);
+    g_assert_true(harness_eventfd_fired(efd));
+    g_assert_cmpint(intx_mask(h, false), ==, 0);
+    g_assert_true(harness_eventfd_fired(efd));
+    /* Down: an unmask signals nothing. */
+    pio_outb(h, PIO_REG_INTX, 0);
+    g_assert_false(cfg_intx_status(h));
+    g_assert_cmpint(intx_mask(h, false), ==, 0);
+    g_assert_false(harness_eventfd_fired(efd));
+
+    /* Masked: raised meanwhile, signalled on unmask. */
+    g_assert_cmpint(intx_mask(h, true), ==, 0);
+    pio_outb(h, PIO_REG_INTX, 1);
+    g_assert_false(harness_eventfd_fired(efd));
+    g_assert_cmpint(intx_mask(h, false), ==, 0);
+    g_assert_true(harness_eventfd_fired(efd));
+    pio_outb(h, PIO_REG_INTX, 0);
+
+    /* INTx Disable: status still follows, nothing signalled until clear. */
+    harness_write(h, CFG, PCI_COMMAND, cmd | PCI_COMMAND_INTX_DISABLE, 2);
+    pio_outb(h, PIO_REG_INTX, 1);
+    g_assert_true(cfg_intx_status(h));
+    g_assert_cmpint(intx_mask(h, false), ==, 0);
+    g_assert_false(harness_eventfd_fired(efd));
+    harness_write(h, CFG, PCI_COMMAND, cmd, 2);
+    g_assert_true(harness_eventfd_fired(efd));
+
+    /* Reset deasserts. */
+    g_assert_cmpint(harness_call(h, VFIO_USER_DEVICE_RESET, NULL, 0, NULL, 0,
+                                 NULL, 0, NULL, NULL, 0, NULL),
+                    ==, 0);
+    g_assert_false(cfg_intx_status(h));
+    g_assert_cmpint(intx_mask(h, false), ==, 0);
+    g_assert_false(harness_eventfd_fired(efd));
+    g_assert_cmphex(harness_read(h, BAR0, PIO_REG_SCRATCH, 4), ==, 0);
+    harness_free(h);
+    close(efd);
+}
+
+/* edu's INTx stays up while its status is non-zero. */
+static void test_edu_intx_level(void)
+{
+    Harness *h = harness_new(&sample_edu_type);
+    int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+    g_assert_cmpint(harness_set_irq_fd(h, VFIO_PCI_INTX_IRQ_INDEX, efd), ==, 0);
+    harness_write(h, BAR0, EDU_REG_IRQ_RAISE, 0x3, 4);
+    g_assert_true(harness_eventfd_fired(efd));
+    g_assert_cmphex(harness_read(h, BAR0, EDU_REG_ID, 4), ==, EDU_ID_VALUE);
+    g_assert_cmpint(intx_mask(h, false), ==, 0);
+    g_assert_true(harness_eventfd_fired(efd)); /* still pending */
+    harness_write(h, BAR0, EDU_REG_IRQ_ACK, 0x1, 4);
+    g_assert_cmpint(intx_mask(h, false), ==, 0);
+    g_assert_true(harness_eventfd_fired(efd)); /* 0x2 still pending */
+    harness_write(h, BAR0, EDU_REG_IRQ_ACK, 0x2, 4);
+    g_assert_false(cfg_intx_status(h));
+    g_assert_cmpint(intx_mask(h, false), ==, 0);
+    g_assert_false(harness_eventfd_fired(efd));
+    harness_free(h);
+    close(efd);
+}
+
 static void test_device_table(void)
 {
     g_autofree char *names = sample_device_names();
@@ -705,6 +820,8 @@ int main(int argc, char **argv)
     g_test_add_func("/sample/edu/reset", test_edu_reset);
     g_test_add_func("/sample/ram/bar0-sparse", test_ram_bar0);
     g_test_add_func("/sample/ram/bar2-registers", test_ram_bar2);
+    g_test_add_func("/sample/pio/bar-intx-level", test_pio_bar_and_intx_level);
+    g_test_add_func("/sample/edu/intx-level", test_edu_intx_level);
     g_test_add_func("/sample/server/lifecycle", test_server_lifecycle);
     g_test_add_func("/sample/server/once", test_server_once);
     g_test_add_func("/sample/server/legacy-dma-map",
