@@ -88,23 +88,20 @@ bool vupci_irq_info_check(VUPCIIntx *x, PCIDevice *pdev, VFIOUserDevice *vdev,
     struct vfio_irq_info info;
     unsigned msi_cap = 0;
 
-    for (uint32_t i = 0; i < vdev->num_irqs && i < VFIO_PCI_NUM_IRQS; i++) {
-        if (i != VFIO_PCI_INTX_IRQ_INDEX && i != VFIO_PCI_MSI_IRQ_INDEX &&
-            i != VFIO_PCI_MSIX_IRQ_INDEX &&
-            !vupci_irq_info(vdev, i, &info, errp)) {
-            return false; /* ERR and REQ: asked, not used */
+    /* ERR and REQ: asked, but not used, so an error is only logged. */
+    for (uint32_t i = VFIO_PCI_ERR_IRQ_INDEX;
+         i < vdev->num_irqs && i < VFIO_PCI_NUM_IRQS; i++) {
+        GError *err = NULL;
+
+        if (!vupci_irq_info(vdev, i, &info, &err)) {
+            g_debug("vfio-user-pci '%s': %s", pdev->id, err->message);
+            g_clear_error(&err);
         }
     }
     if (!vupci_irq_info(vdev, VFIO_PCI_INTX_IRQ_INDEX, &info, errp)) {
         return false;
     }
-    if (info.count > 1) {
-        return vfu_error_set(
-            errp, EINVAL,
-            "the server offers %u INTx vectors; a PCI function has one",
-            info.count);
-    }
-    x->present = pin >= 1 && pin <= 4 && info.count == 1 &&
+    x->present = pin >= 1 && pin <= 4 && info.count >= 1 &&
                  (info.flags & VFIO_IRQ_INFO_EVENTFD);
     if (pdev->msi.cap) {
         uint16_t ctrl = pci_get_config(pdev, pdev->msi.cap + PCI_MSI_FLAGS, 2);

@@ -41,7 +41,7 @@ void vupci_intx_lower(VUPCIIntx *x, PCIDevice *pdev);
 
 /*
  * GET_IRQ_INFO for every irq index the device has: INTx is usable when
- * @pin is 1..4 and the server offers one vector with an eventfd; the MSI
+ * @pin is 1..4 and the server offers a vector with an eventfd; the MSI
  * and MSI-X vector counts must equal what the capabilities in config space
  * say (and a server that offers vectors without a capability is logged).
  */
