@@ -6,7 +6,8 @@
  * declared BAR regions (writes keep only the bits of the size mask, so
  * writing all-ones reads back the size), the ROM BAR, command/status, and a
  * capability list from 0x40: MSI (64-bit, 1..32 vectors), MSI-X (table and
- * PBA in a BAR) and a minimal PCI Express v2 endpoint capability.  Every
+ * PBA in a BAR), a minimal PCI Express v2 endpoint capability and the
+ * device's own read-only ones (vfu_server_add_pci_cap()).  Every
  * byte has a write mask and a write-1-to-clear mask, as in QEMU's PCI
  * core.  Bytes the library does not own (0x40 up outside the capabilities,
  * and 0x100 up) go to the device's config_access callback.
@@ -294,6 +295,32 @@ bool vfu_server_setup_pci(VfuServer *srv, const VfuPciDesc *desc, GError **errp)
     reg->opaque = pci;
     ok = true;
 out:
+    g_rec_mutex_unlock(&srv->lock);
+    return ok;
+}
+
+bool vfu_server_add_pci_cap(VfuServer *srv, uint8_t id, const void *data,
+                            size_t len, GError **errp)
+{
+    VfuPciConfig *pci;
+    size_t pos;
+    bool ok = false;
+
+    g_rec_mutex_lock(&srv->lock);
+    pci = srv->pci;
+    if (!pci) {
+        vfu_error_set(errp, EINVAL, "PCI capability before the PCI config");
+    } else if (len < 2 || pci->next_cap < CAP_START ||
+               len > (size_t)CFG_SIZE - pci->next_cap) {
+        vfu_error_set(errp, ENOSPC,
+                      "PCI capability of %zu bytes does not fit at 0x%x", len,
+                      pci->next_cap);
+    } else {
+        pos = add_cap(pci, id, len);
+        memcpy(pci->cfg + pos + 2, (const uint8_t *)data + 2, len - 2);
+        memcpy(pci->init, pci->cfg, sizeof(pci->cfg));
+        ok = true;
+    }
     g_rec_mutex_unlock(&srv->lock);
     return ok;
 }

@@ -247,6 +247,15 @@ typedef struct VfuPciDesc {
 bool vfu_server_setup_pci(VfuServer *srv, const VfuPciDesc *desc,
                           GError **errp);
 
+/*
+ * Append capability @id (e.g. PCI_CAP_ID_VNDR) of @len bytes to the list,
+ * after those vfu_server_setup_pci() built.  @data holds all @len bytes;
+ * the library fills in the first two (id, next).  Read-only to the client,
+ * kept across reset.  ENOSPC when it does not fit below 0x100.
+ */
+bool vfu_server_add_pci_cap(VfuServer *srv, uint8_t id, const void *data,
+                            size_t len, GError **errp);
+
 /* Direct access to config space (e.g. to read the command register). */
 uint8_t *vfu_pci_config_space(VfuServer *srv);
 
