@@ -2,7 +2,7 @@
 # Install the Debian 12 packages the build, tests and docs need, only when
 # something is missing.  Safe to run again; needs root (or sudo) to install.
 set -e
-pkgs="meson ninja-build pkg-config gcc make libglib2.0-dev libjson-glib-dev
+pkgs="meson ninja-build pkg-config gcc make libglib2.0-dev libjson-glib-dev libslirp-dev
       clang libclang-rt-14-dev python3 python3-sphinx valgrind"
 missing=""
 for p in $pkgs; do

@@ -11,6 +11,7 @@ static const SampleDeviceType *const sample_devices[] = {
     &sample_edu_type,
     &sample_ram_type,
     &sample_pio_type,
+    &sample_virtio_net_type,
 };
 
 const SampleDeviceType *sample_device_find(const char *name)
@@ -39,7 +40,7 @@ char *sample_device_help(void)
     GString *s = g_string_new("Devices:\n");
 
     for (size_t i = 0; i < G_N_ELEMENTS(sample_devices); i++) {
-        g_string_append_printf(s, "  %-8s%s\n", sample_devices[i]->name,
+        g_string_append_printf(s, "  %-12s%s\n", sample_devices[i]->name,
                                sample_devices[i]->description);
     }
     return g_string_free(s, false);

@@ -25,12 +25,17 @@ typedef struct SampleDeviceType {
     const char *name;        /* "edu", "ram": the --device argument */
     const char *description; /* one line for --help */
     void *(*create)(VfuServer *srv, GError **errp);
+    /* Optional: create with a --netdev value (network devices only). */
+    void *(*create_net)(VfuServer *srv, const char *netdev, GError **errp);
+    /* Optional: stop the device's threads; before vfu_server_free(). */
+    void (*stop)(void *dev);
     void (*destroy)(void *dev);
 } SampleDeviceType;
 
 extern const SampleDeviceType sample_edu_type;
 extern const SampleDeviceType sample_ram_type;
 extern const SampleDeviceType sample_pio_type;
+extern const SampleDeviceType sample_virtio_net_type;
 
 /* The device named @name, or NULL. */
 const SampleDeviceType *sample_device_find(const char *name);

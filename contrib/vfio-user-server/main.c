@@ -1,8 +1,10 @@
 /*
- * vfio-user-server: serve one sample device (edu, ram, pio) on a UNIX socket.
+ * vfio-user-server: serve one sample device (edu, ram, pio, virtio-net) on
+ * a UNIX socket.
  *
  *     vfio-user-server --device edu --socket-path=/run/edu.sock [-v]
  *         [--negotiation-timeout MS]
+ *     vfio-user-server --device virtio-net --netdev user --socket-path PATH
  *     vfio-user-server --device edu --fd=N
  *
  * The backend program conventions of the specification: --socket-path
@@ -36,6 +38,7 @@
 
 typedef struct SampleOptions {
     char *device;
+    char *netdev;
     char *socket;
     gint fd; /* --fd, SAMPLE_NO_FD when absent */
     char *pidfile;
@@ -149,6 +152,9 @@ static bool sample_parse(int argc, char **argv, SampleOptions *opts)
          "serve on this UNIX socket made by the parent (listening or "
          "connected); not with --socket-path",
          "FDNUM"},
+        {"netdev", 0, 0, G_OPTION_ARG_STRING, &opts->netdev,
+         "virtio-net backend: user[,hostfwd=tcp:127.0.0.1:PORT-:GUESTPORT]",
+         "SPEC"},
         {"legacy-dma-map", 0, 0, G_OPTION_ARG_NONE, &opts->legacy_dma_map,
          "act as a server without DMA access modes (mode bits are EINVAL)",
          NULL},
@@ -185,6 +191,10 @@ static bool sample_parse(int argc, char **argv, SampleOptions *opts)
     } else if (!sample_device_find(opts->device)) {
         g_printerr(PROG ": unknown device '%s' (known devices: %s)\n",
                    opts->device, names);
+        ok = false;
+    } else if (opts->netdev && !sample_device_find(opts->device)->create_net) {
+        g_printerr(PROG
+                   ": --netdev is only for network devices (virtio-net)\n");
         ok = false;
     } else if (opts->fd != SAMPLE_NO_FD && opts->fd < 0) {
         g_printerr(PROG ": --fd=%d is not a file descriptor\n", opts->fd);
@@ -336,7 +346,8 @@ int main(int argc, char **argv)
     if (!srv) {
         goto out;
     }
-    dev = type->create(srv, &err);
+    dev = type->create_net ? type->create_net(srv, opts.netdev, &err)
+                           : type->create(srv, &err);
     if (!dev) {
         g_printerr(PROG ": cannot set up device %s: %s\n", type->name,
                    err->message);
@@ -364,6 +375,9 @@ out:
     if (sig.thread) {
         sample_signals_stop(&sig);
     }
+    if (dev && type->stop) {
+        type->stop(dev); /* its threads use the server */
+    }
     if (srv) {
         vfu_server_free(srv);
     }
@@ -374,6 +388,7 @@ out:
         unlink(opts.pidfile);
     }
     g_free(opts.device);
+    g_free(opts.netdev);
     g_free(opts.socket);
     g_free(opts.pidfile);
     return ret;

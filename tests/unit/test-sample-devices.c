@@ -662,7 +662,7 @@ static void test_server_errors(void)
         return;
     }
     server_expect_error(unknown, "unknown device 'nvme' (known devices: "
-                                 "edu, ram, pio)");
+                                 "edu, ram, pio, virtio-net)");
     server_expect_error(no_sock,
                         "--socket-path PATH or --fd FDNUM is required");
     server_expect_error(no_dev, "--device is required");
@@ -794,9 +794,10 @@ static void test_device_table(void)
 
     g_assert_true(sample_device_find("edu") == &sample_edu_type);
     g_assert_true(sample_device_find("ram") == &sample_ram_type);
+    g_assert_true(sample_device_find("virtio-net") == &sample_virtio_net_type);
     g_assert_null(sample_device_find("nvme"));
     g_assert_true(sample_device_find("pio") == &sample_pio_type);
-    g_assert_cmpstr(names, ==, "edu, ram, pio");
+    g_assert_cmpstr(names, ==, "edu, ram, pio, virtio-net");
 }
 
 int main(int argc, char **argv)

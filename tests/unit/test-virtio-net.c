@@ -1,0 +1,317 @@
+/*
+ * Unit tests of the sample virtio-net device's pieces: the descriptor
+ * walker against a buffer of fake guest memory (every rule a malicious
+ * driver can break), the --netdev parser, the transmit filter, and the
+ * library's vfu_server_add_pci_cap().
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <string.h>
+#include <linux/pci_regs.h>
+#include <linux/virtio_ring.h>
+#include "virtio-net.h"
+
+#define MEM_SIZE 0x10000
+#define DESC 0x1000
+#define AVAIL 0x2000
+#define USED 0x3000
+#define QSIZE 8
+
+typedef struct FakeMem {
+    uint8_t mem[MEM_SIZE];
+} FakeMem;
+
+static bool fake_rw(FakeMem *f, uint64_t addr, void *buf, size_t len,
+                    bool is_write, GError **errp)
+{
+    if (addr > MEM_SIZE || len > MEM_SIZE - addr) {
+        return vfu_error_set(errp, EFAULT, "outside");
+    }
+    if (is_write) {
+        memcpy(f->mem + addr, buf, len);
+    } else {
+        memcpy(buf, f->mem + addr, len);
+    }
+    return true;
+}
+
+static bool fake_read(void *o, uint64_t a, void *b, size_t l, GError **e)
+{
+    return fake_rw(o, a, b, l, false, e);
+}
+
+static bool fake_write(void *o, uint64_t a, const void *b, size_t l, GError **e)
+{
+    return fake_rw(o, a, (void *)b, l, true, e);
+}
+
+typedef struct RingFixture {
+    FakeMem *f;
+    VringMem mem;
+    Vring vr;
+    VringChain c;
+} RingFixture;
+
+static void ring_setup(RingFixture *r)
+{
+    r->f = g_new0(FakeMem, 1);
+    r->mem = (VringMem){.read = fake_read, .write = fake_write, .opaque = r->f};
+    r->vr = (Vring){.num = QSIZE, .desc = DESC, .avail = AVAIL, .used = USED};
+    g_assert_true(vring_check_config(&r->vr, NULL));
+}
+
+static void put_desc(RingFixture *r, uint16_t i, uint64_t addr, uint32_t len,
+                     uint16_t flags, uint16_t next)
+{
+    struct vring_desc d = {addr, len, flags, next};
+
+    memcpy(r->f->mem + DESC + 16 * i, &d, sizeof(d));
+}
+
+static void publish(RingFixture *r, uint16_t idx, uint16_t head)
+{
+    memcpy(r->f->mem + AVAIL + 4 + 2 * ((idx - 1) % QSIZE), &head, 2);
+    memcpy(r->f->mem + AVAIL + 2, &idx, 2);
+}
+
+static void expect_error(RingFixture *r, int code)
+{
+    GError *err = NULL;
+
+    g_assert_cmpint(vring_pop(&r->vr, &r->mem, 4096, &r->c, &err), ==,
+                    VRING_POP_ERROR);
+    g_assert_nonnull(err);
+    g_assert_cmpint(err->code, ==, code);
+    g_error_free(err);
+    g_free(r->f);
+}
+
+static void test_ring_good_chain(void)
+{
+    RingFixture r;
+    uint8_t out[20], in[] = "device data";
+    uint16_t used_idx;
+    struct vring_used_elem e;
+
+    ring_setup(&r);
+    g_assert_cmpint(vring_pop(&r.vr, &r.mem, 4096, &r.c, NULL), ==,
+                    VRING_POP_EMPTY);
+    memcpy(r.f->mem + 0x8000, "0123456789", 10);
+    memcpy(r.f->mem + 0x9000, "abcdefghij", 10);
+    put_desc(&r, 5, 0x8000, 10, VRING_DESC_F_NEXT, 2);
+    put_desc(&r, 2, 0x9000, 10, VRING_DESC_F_NEXT, 7);
+    put_desc(&r, 7, 0xa000, 100, VRING_DESC_F_WRITE, 0);
+    publish(&r, 1, 5);
+    g_assert_cmpint(vring_pop(&r.vr, &r.mem, 4096, &r.c, NULL), ==,
+                    VRING_POP_OK);
+    g_assert_cmpuint(r.c.head, ==, 5);
+    g_assert_cmpuint(r.c.nout, ==, 2);
+    g_assert_cmpuint(r.c.nin, ==, 1);
+    g_assert_cmpuint(r.c.out_bytes, ==, 20);
+    g_assert_true(vring_chain_read(&r.c, &r.mem, out, 20, NULL));
+    g_assert_cmpmem(out, 20, "0123456789abcdefghij", 20);
+    g_assert_false(vring_chain_read(&r.c, &r.mem, out, 21, NULL));
+    g_assert_true(vring_chain_write(&r.c, &r.mem, 4, in, sizeof(in), NULL));
+    g_assert_cmpmem(r.f->mem + 0xa004, sizeof(in), in, sizeof(in));
+    g_assert_false(vring_chain_write(&r.c, &r.mem, 90, in, sizeof(in), NULL));
+    g_assert_true(vring_push(&r.vr, &r.mem, 5, 16, NULL));
+    memcpy(&used_idx, r.f->mem + USED + 2, 2);
+    memcpy(&e, r.f->mem + USED + 4, sizeof(e));
+    g_assert_cmpuint(used_idx, ==, 1);
+    g_assert_cmpuint(e.id, ==, 5);
+    g_assert_cmpuint(e.len, ==, 16);
+    g_assert_true(vring_want_interrupt(&r.vr, &r.mem, NULL));
+    r.f->mem[AVAIL] = VRING_AVAIL_F_NO_INTERRUPT;
+    g_assert_false(vring_want_interrupt(&r.vr, &r.mem, NULL));
+    g_assert_cmpint(vring_pop(&r.vr, &r.mem, 4096, &r.c, NULL), ==,
+                    VRING_POP_EMPTY);
+    g_free(r.f);
+}
+
+static void test_ring_loop(void)
+{
+    RingFixture r;
+
+    ring_setup(&r);
+    put_desc(&r, 0, 0x8000, 1, VRING_DESC_F_NEXT, 1);
+    put_desc(&r, 1, 0x8000, 1, VRING_DESC_F_NEXT, 0);
+    publish(&r, 1, 0);
+    expect_error(&r, ELOOP);
+}
+
+static void test_ring_bad_indexes(void)
+{
+    RingFixture r;
+
+    ring_setup(&r);
+    publish(&r, 1, QSIZE); /* head out of the table */
+    expect_error(&r, EINVAL);
+    ring_setup(&r);
+    put_desc(&r, 0, 0x8000, 1, VRING_DESC_F_NEXT, 100);
+    publish(&r, 1, 0);
+    expect_error(&r, EINVAL);
+    ring_setup(&r);
+    publish(&r, QSIZE + 1, 0); /* more than the ring holds */
+    expect_error(&r, EINVAL);
+}
+
+static void test_ring_bad_buffers(void)
+{
+    RingFixture r;
+
+    ring_setup(&r);
+    put_desc(&r, 0, UINT64_MAX - 10, 100, 0, 0); /* wraps */
+    publish(&r, 1, 0);
+    expect_error(&r, EINVAL);
+    ring_setup(&r);
+    put_desc(&r, 0, 0x8000, 0xffffffffu, 0, 0); /* over the limit */
+    publish(&r, 1, 0);
+    expect_error(&r, EMSGSIZE);
+    ring_setup(&r);
+    put_desc(&r, 0, 0x8000, 10, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);
+    put_desc(&r, 1, 0x9000, 10, 0, 0); /* readable after writable */
+    publish(&r, 1, 0);
+    expect_error(&r, EINVAL);
+    ring_setup(&r);
+    put_desc(&r, 0, 0x8000, 16, VRING_DESC_F_INDIRECT, 0);
+    publish(&r, 1, 0);
+    expect_error(&r, EINVAL);
+    ring_setup(&r);
+    r.vr.avail = MEM_SIZE; /* the ring itself outside memory */
+    expect_error(&r, EFAULT);
+}
+
+static void test_ring_config(void)
+{
+    Vring bad[] = {
+        {.num = 0, .desc = DESC, .avail = AVAIL, .used = USED},
+        {.num = 3, .desc = DESC, .avail = AVAIL, .used = USED},
+        {.num = 512, .desc = DESC, .avail = AVAIL, .used = USED},
+        {.num = 8, .desc = DESC + 8, .avail = AVAIL, .used = USED},
+        {.num = 8, .desc = DESC, .avail = AVAIL + 1, .used = USED},
+        {.num = 8, .desc = DESC, .avail = AVAIL, .used = USED + 2},
+        {.num = 8, .desc = UINT64_MAX - 15, .avail = AVAIL, .used = USED},
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        GError *err = NULL;
+
+        g_assert_false(vring_check_config(&bad[i], &err));
+        g_assert_nonnull(err);
+        g_error_free(err);
+    }
+}
+
+static void test_netdev_parse(void)
+{
+    const char *good[] = {
+        "user",
+        "user,hostfwd=tcp:127.0.0.1:5555-:22",
+        "user,hostfwd=tcp::5555-10.0.2.15:22,hostfwd=udp::6000-:53",
+    };
+    const char *bad[] = {
+        "tap",
+        "",
+        "user,restrict=on",
+        "user,hostfwd=tcp:0.0.0.0:5555-:22",
+        "user,hostfwd=sctp::5555-:22",
+        "user,hostfwd=tcp::0-:22",
+        "user,hostfwd=tcp::5555-:70000",
+        "user,hostfwd=tcp::5555",
+        "user,hostfwd=tcp::5555-bogus:22",
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(good); i++) {
+        VnetBackend *be = vnet_backend_new(good[i], NULL);
+
+        g_assert_nonnull(be);
+        vnet_backend_free(be);
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        GError *err = NULL;
+
+        g_assert_null(vnet_backend_new(bad[i], &err));
+        g_assert_nonnull(err);
+        g_assert_cmpint(err->code, ==, EINVAL);
+        g_error_free(err);
+    }
+}
+
+static void test_frame_filter(void)
+{
+    uint8_t f[34] = {0};
+
+    g_assert_false(vnet_frame_allowed(f, 13));
+    f[12] = 0x08, f[13] = 0x06; /* ARP */
+    g_assert_true(vnet_frame_allowed(f, 28));
+    f[13] = 0x00; /* IPv4 */
+    memcpy(f + 30, "\x0a\x00\x02\x02", 4);
+    g_assert_true(vnet_frame_allowed(f, 34));
+    g_assert_false(vnet_frame_allowed(f, 33));
+    memcpy(f + 30, "\xff\xff\xff\xff", 4);
+    g_assert_true(vnet_frame_allowed(f, 34));
+    memcpy(f + 30, "\x7f\x00\x00\x01", 4);
+    g_assert_false(vnet_frame_allowed(f, 34));
+    memcpy(f + 30, "\x08\x08\x08\x08", 4);
+    g_assert_false(vnet_frame_allowed(f, 34));
+    f[12] = 0x86, f[13] = 0xdd; /* IPv6 */
+    g_assert_false(vnet_frame_allowed(f, 34));
+}
+
+static void test_pci_vendor_cap(void)
+{
+    VfuServer *srv = vfu_server_new(NULL, NULL, NULL);
+    VfuRegionDesc bar0 = {.size = 4096, .flags = VFU_REGION_F_RW, .mem = true};
+    VfuPciDesc pci = {.vendor_id = 0x1af4,
+                      .device_id = 0x1041,
+                      .msix_vectors = 2,
+                      .msix_bar = 0,
+                      .msix_pba_offset = 0x800};
+    uint8_t cap[16] = {0, 0, 16, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13};
+    uint8_t big[200] = {0};
+    GError *err = NULL;
+    const uint8_t *cfg;
+    uint8_t pos;
+
+    g_assert_nonnull(srv);
+    g_assert_false(
+        vfu_server_add_pci_cap(srv, PCI_CAP_ID_VNDR, cap, sizeof(cap), &err));
+    g_clear_error(&err);
+    g_assert_true(vfu_server_setup_region(srv, VFIO_PCI_BAR0_REGION_INDEX,
+                                          &bar0, NULL, NULL));
+    g_assert_true(vfu_server_setup_pci(srv, &pci, NULL));
+    g_assert_true(
+        vfu_server_add_pci_cap(srv, PCI_CAP_ID_VNDR, cap, sizeof(cap), NULL));
+    g_assert_true(
+        vfu_server_add_pci_cap(srv, PCI_CAP_ID_VNDR, cap, sizeof(cap), NULL));
+    g_assert_false(
+        vfu_server_add_pci_cap(srv, PCI_CAP_ID_VNDR, big, sizeof(big), &err));
+    g_assert_cmpint(err->code, ==, ENOSPC);
+    g_clear_error(&err);
+    cfg = vfu_pci_config_space(srv);
+    pos = cfg[PCI_CAPABILITY_LIST];
+    g_assert_cmphex(cfg[pos], ==, PCI_CAP_ID_MSIX);
+    pos = cfg[pos + 1];
+    g_assert_cmphex(cfg[pos], ==, PCI_CAP_ID_VNDR);
+    g_assert_cmpmem(cfg + pos + 2, 14, cap + 2, 14);
+    pos = cfg[pos + 1];
+    g_assert_cmphex(cfg[pos], ==, PCI_CAP_ID_VNDR);
+    g_assert_cmphex(cfg[pos + 1], ==, 0);
+    vfu_server_free(srv);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/virtio-net/ring/good-chain", test_ring_good_chain);
+    g_test_add_func("/virtio-net/ring/loop", test_ring_loop);
+    g_test_add_func("/virtio-net/ring/bad-indexes", test_ring_bad_indexes);
+    g_test_add_func("/virtio-net/ring/bad-buffers", test_ring_bad_buffers);
+    g_test_add_func("/virtio-net/ring/config", test_ring_config);
+    g_test_add_func("/virtio-net/netdev-parse", test_netdev_parse);
+    g_test_add_func("/virtio-net/frame-filter", test_frame_filter);
+    g_test_add_func("/virtio-net/pci-vendor-cap", test_pci_vendor_cap);
+    return g_test_run();
+}
