@@ -516,6 +516,56 @@ bool qtcp_connect(QTcp *t, QNet *n, uint32_t dst, uint16_t port, int timeout_ms)
     return true;
 }
 
+/* Wait for a SYN to our @port; fills in the peer from it. */
+static bool qtcp_wait_syn(QTcp *t, uint16_t port, gint64 deadline)
+{
+    uint8_t f[QNET_BUF_SIZE];
+    const uint8_t *tcp;
+    size_t len, slen;
+
+    while (g_get_monotonic_time() < deadline) {
+        int left = (int)((deadline - g_get_monotonic_time()) / 1000);
+
+        if (!qnet_recv_frame(t->n, f, &len, MAX(left, 1))) {
+            return false;
+        }
+        if (qnet_arp_input(t->n, f, len) ||
+            !qnet_ip_input(t->n, f, len, 6, &tcp, &slen) || slen < TCP_LEN ||
+            get16(tcp + 2) != port || tcp[13] != TCP_SYN) {
+            continue;
+        }
+        memcpy(t->n->gw_mac, f + 6, 6);
+        t->dst = get32(f + ETH_LEN + 12);
+        t->dport = get16(tcp);
+        t->sport = port;
+        t->rcv_nxt = get32(tcp + 4) + 1;
+        return true;
+    }
+    return false;
+}
+
+bool qtcp_accept(QTcp *t, QNet *n, uint16_t port, int timeout_ms)
+{
+    gint64 deadline = qtest_deadline(timeout_ms);
+
+    memset(t, 0, sizeof(*t));
+    t->n = n;
+    t->rcvd = g_byte_array_new();
+    t->snd_nxt = t->snd_una = g_test_rand_int();
+    t->peer_wnd = 1;
+    if (!qtcp_wait_syn(t, port, deadline)) {
+        return false;
+    }
+    qtcp_send_seg(t, TCP_SYN | TCP_ACK, NULL, 0);
+    t->snd_nxt++;
+    while (t->snd_una != t->snd_nxt) {
+        if (!qtcp_pump(t, deadline)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 bool qtcp_send(QTcp *t, const void *data, size_t len, int timeout_ms)
 {
     gint64 deadline = qtest_deadline(timeout_ms);

@@ -72,6 +72,11 @@ typedef struct QTcp {
 /* Active open to @dst:@port (host order) through the gateway. */
 bool qtcp_connect(QTcp *t, QNet *n, uint32_t dst, uint16_t port,
                   int timeout_ms);
+/*
+ * Passive open: wait for a SYN to our @port (a hostfwd connection),
+ * answer it and wait for the handshake to complete.
+ */
+bool qtcp_accept(QTcp *t, QNet *n, uint16_t port, int timeout_ms);
 /* Send @len bytes and wait until all are acknowledged. */
 bool qtcp_send(QTcp *t, const void *data, size_t len, int timeout_ms);
 /* Wait until @len bytes arrived in order; they are in t->rcvd. */

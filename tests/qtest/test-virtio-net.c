@@ -50,11 +50,14 @@ typedef struct NetMachine {
     QNet net;
 } NetMachine;
 
-static NetMachine *net_machine_start(const char *backend, const char *access)
+static NetMachine *net_machine_start_netdev(const char *backend,
+                                            const char *access,
+                                            const char *netdev)
 {
     NetMachine *m = g_new0(NetMachine, 1);
+    g_autofree char *extra = g_strdup_printf("--netdev %s", netdev);
 
-    m->srv = qtest_server_start("virtio-net", "--netdev user");
+    m->srv = qtest_server_start("virtio-net", extra);
     m->qts = qtest_init("-m %uM -object memory-backend-%s,id=ram0,size=%uM "
                         "-machine memory-backend=ram0 "
                         "-device vfio-user-pci,socket=%s,id=net0,"
@@ -65,6 +68,11 @@ static NetMachine *net_machine_start(const char *backend, const char *access)
     g_assert_cmphex(qpci_config_readw(m->qts, NET_SLOT, 2), ==, 0x1041);
     qnet_start(&m->net, m->qts, NET_SLOT, NET_RAM);
     return m;
+}
+
+static NetMachine *net_machine_start(const char *backend, const char *access)
+{
+    return net_machine_start_netdev(backend, access, "user");
 }
 
 static void net_machine_stop(NetMachine *m)
@@ -350,6 +358,48 @@ static void test_net_filter(void)
     net_machine_stop(m);
 }
 
+/* A free TCP port on 127.0.0.1 (closed again: the server takes it). */
+static uint16_t free_port(void)
+{
+    uint16_t port;
+    int fd = host_listen(&port);
+
+    close(fd);
+    return port;
+}
+
+/* hostfwd: a host connection to 127.0.0.1:PORT reaches the guest. */
+static void test_net_hostfwd(void)
+{
+    uint16_t port = free_port();
+    g_autofree char *netdev =
+        g_strdup_printf("user,hostfwd=tcp:127.0.0.1:%u-:7777", port);
+    NetMachine *m = net_machine_start_netdev("ram", "auto", netdev);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons(port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    uint8_t in[5000], out[7000], got[sizeof(out)];
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    QTcp t;
+
+    g_assert_true(qnet_dhcp(&m->net, STEP_MS));
+    g_assert_cmpint(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+    g_assert_true(qtcp_accept(&t, &m->net, 7777, STEP_MS));
+    g_assert_cmphex(t.dst, ==, QNET_GATEWAY);
+    fill_random(in, sizeof(in));
+    g_assert_cmpint(write(fd, in, sizeof(in)), ==, (ssize_t)sizeof(in));
+    g_assert_true(qtcp_recv(&t, sizeof(in), STEP_MS));
+    g_assert_cmpmem(t.rcvd->data, t.rcvd->len, in, sizeof(in));
+    fill_random(out, sizeof(out));
+    g_assert_true(qtcp_send(&t, out, sizeof(out), STEP_MS));
+    host_read(fd, got, sizeof(got));
+    g_assert_cmpmem(got, sizeof(got), out, sizeof(out));
+    g_assert_true(qtcp_close(&t, STEP_MS));
+    close(fd);
+    g_assert_cmpuint(m->net.bad_checksums, ==, 0);
+    net_machine_stop(m);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -364,5 +414,6 @@ int main(int argc, char **argv)
         g_test_add_data_func(bad, c, test_net_bad_driver);
     }
     g_test_add_func("/virtio-net/filter", test_net_filter);
+    g_test_add_func("/virtio-net/hostfwd", test_net_hostfwd);
     return g_test_run();
 }
