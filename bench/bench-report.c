@@ -15,7 +15,7 @@
 #include "bench.h"
 
 static const char *const sections[] = {
-    "limits", "dma", "region", "memory", "scale",
+    "limits", "dma", "region", "memory", "scale", "net",
 };
 
 typedef struct BenchError {

@@ -264,6 +264,7 @@ void bench_limit_free(BenchLimit *l);
 
 void bench_limits(void);
 void bench_dma(void);
+void bench_net(void); /* bench-net.c: the virtio-net device */
 void bench_region(void);
 void bench_memory(void);
 void bench_scale(void);

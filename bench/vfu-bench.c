@@ -5,7 +5,7 @@
  *
  *   vfu-bench [--quick] [--json] [--only SECTION]
  *
- * Sections: limits, dma, region, memory, scale.  The limits are measured
+ * Sections: limits, dma, region, memory, scale, net.  The limits are measured
  * in every run (the other sections are compared with them) unless
  * another section is not wanted at all: "--only limits".
  *
@@ -22,7 +22,7 @@ static const struct {
     void (*run)(void);
 } sections[] = {
     {"limits", bench_limits}, {"dma", bench_dma},     {"region", bench_region},
-    {"memory", bench_memory}, {"scale", bench_scale},
+    {"memory", bench_memory}, {"scale", bench_scale}, {"net", bench_net},
 };
 
 static bool section_known(const char *name)
@@ -45,7 +45,7 @@ int main(int argc, char **argv)
         {"json", 'j', 0, G_OPTION_ARG_NONE, &json,
          "Print JSON instead of a text table", NULL},
         {"only", 'o', 0, G_OPTION_ARG_STRING, &only,
-         "Run one section (limits, dma, region, memory, scale); the "
+         "Run one section (limits, dma, region, memory, scale, net); the "
          "limits run too",
          "SECTION"},
         {NULL},
@@ -62,7 +62,7 @@ int main(int argc, char **argv)
     if (only && !section_known(only)) {
         fprintf(stderr,
                 "vfu-bench: unknown section '%s' (limits, dma, "
-                "region, memory, scale)\n",
+                "region, memory, scale, net)\n",
                 only);
         return 2;
     }
