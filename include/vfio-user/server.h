@@ -319,6 +319,8 @@ const char *vfu_dma_mode_name(VfuDmaMode mode);
  * allowed by its map's read/write permission.  Unmapped bytes: EFAULT;
  * permission: EPERM; client error or timeout in message mode: that errno /
  * ETIMEDOUT.  Message-mode transfers are split at max_data_xfer_size.
+ * In mmap mode a naturally aligned 2-, 4- or 8-byte access is a single
+ * load or store (a ring index is never read torn).
  */
 bool vfu_dma_read(VfuServer *srv, uint64_t addr, void *buf, size_t len,
                   GError **errp);

@@ -660,6 +660,55 @@ static void test_replay_sessions(void)
     replay_session("libvfio-user-gpio-client.jsonl");
 }
 
+typedef struct FlipArgs {
+    volatile uint16_t *idx;
+    gint stop;
+} FlipArgs;
+
+/* A driver bumping a ring index across a byte boundary, forever. */
+static gpointer flip_thread(gpointer opaque)
+{
+    FlipArgs *a = opaque;
+
+    while (!g_atomic_int_get(&a->stop)) {
+        __atomic_store_n(a->idx, 0x06ff, __ATOMIC_RELAXED);
+        __atomic_store_n(a->idx, 0x0700, __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+/*
+ * An aligned 2-byte DMA read in mmap mode is one load: it sees the old
+ * or the new index, never the new high byte with the old low one (which
+ * memcpy()'s small-size path can produce: it loads the last byte apart).
+ */
+static void test_mmap_index_not_torn(void)
+{
+    TestConn *tc = tc_start(NULL);
+    int fd = test_memfd(MAPSZ, 0);
+    uint8_t *mem = mmap(NULL, MAPSZ, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    FlipArgs a = {.idx = (volatile uint16_t *)(mem + 0x102)};
+    GThread *t;
+
+    g_assert_true(mem != MAP_FAILED);
+    g_assert_cmpint(tc_dma_map(tc, RW | MMAP, 0, 0x40000, MAPSZ, fd), ==, 0);
+    *a.idx = 0x06ff;
+    t = g_thread_new("flip", flip_thread, &a);
+    for (int i = 0; i < 300000; i++) {
+        uint16_t v;
+
+        g_assert_true(vfu_dma_read(tc->srv, 0x40102, &v, 2, &error_abort));
+        if (v != 0x06ff && v != 0x0700) {
+            g_error("torn index read: 0x%04x", v);
+        }
+    }
+    g_atomic_int_set(&a.stop, 1);
+    g_thread_join(t);
+    munmap(mem, MAPSZ);
+    close(fd);
+    g_assert_true(tc_finish(tc));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -677,5 +726,7 @@ int main(int argc, char **argv)
     g_test_add_func("/server-dma/timeout", test_timeout);
     g_test_add_func("/server-dma/vectors", test_vectors);
     g_test_add_func("/server-dma/replay-sessions", test_replay_sessions);
+    g_test_add_func("/server-dma/mmap-index-not-torn",
+                    test_mmap_index_not_torn);
     return g_test_run();
 }
