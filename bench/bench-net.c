@@ -269,8 +269,9 @@ static bool net_batch(void *opaque, uint64_t iters, double *ns, GError **errp)
         if (n == 0 && !posted) {
             if (g_get_monotonic_time() > deadline) {
                 return vfu_error_set(errp, ETIMEDOUT,
-                                     "%" PRIu64 " of %" PRIu64 " datagrams",
-                                     got, iters);
+                                     "%" PRIu64 " of %" PRIu64
+                                     " datagrams (avail %u used %u)",
+                                     got, iters, nb->avail, used_idx(nb));
             }
             poll(&p, 1, 1); /* a bounded wait for the next datagram */
         }
