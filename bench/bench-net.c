@@ -381,6 +381,16 @@ static void net_figure(const NetMode *m, size_t frame)
         bench_add_figure("net", key, label, "MiB/s", &mb, lkey);
         bench_add_figure("net", k2, l2, "kpkt/s", &pps, lk2);
     }
+    if (nb.conn.dev_ok) {
+        /* Drop the rings before the guest RAM goes away under them. */
+        g_autoptr(GError) e2 = NULL;
+        gint64 deadline = g_get_monotonic_time() + NET_WAIT_MS * 1000;
+
+        reg_write(&nb, NET_COMMON + 20, 0, 1, false, &e2);
+        while (!e2 && status_read(&nb, &e2) != 0 &&
+               g_get_monotonic_time() < deadline) {
+        }
+    }
     bench_conn_close(&nb.conn);
     if (nb.udp >= 0) {
         close(nb.udp);
