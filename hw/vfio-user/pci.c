@@ -755,6 +755,29 @@ static bool vupci_connect(VFIOUserPCIDevice *dev, Machine *m, GError **errp)
     return true;
 }
 
+/*
+ * Ask for the ioeventfds of each writable BAR (GET_REGION_IO_FDS), so that
+ * writes the server marked (doorbells) signal an eventfd instead of
+ * sending a message.  A server without them just answers with none, or
+ * with an error: both leave the BAR on messages.
+ */
+static void vupci_get_io_fds(VFIOUserPCIDevice *dev)
+{
+    for (uint32_t i = 0; i < PCI_NUM_BARS && i < dev->vdev.num_regions; i++) {
+        const VFIOUserRegion *r = &dev->vdev.regions[i];
+        GError *err = NULL;
+
+        if (!r->size || !(r->flags & VFIO_REGION_INFO_FLAG_WRITE)) {
+            continue;
+        }
+        if (!vfio_user_device_get_region_io_fds(&dev->vdev, i, &err)) {
+            g_debug("%s: BAR%u: no ioeventfds: %s", dev->pdev.id, i,
+                    err->message);
+            g_clear_error(&err);
+        }
+    }
+}
+
 static bool vupci_init_config(VFIOUserPCIDevice *dev, GError **errp)
 {
     uint8_t pin;
@@ -763,6 +786,7 @@ static bool vupci_init_config(VFIOUserPCIDevice *dev, GError **errp)
         MIN(dev->vdev.regions[CONFIG_INDEX].size, (uint64_t)PCI_CONFIG_MAX);
     vupci_setup_ids(dev);
     vupci_setup_bars(dev);
+    vupci_get_io_fds(dev);
     if (!vupci_setup_caps(dev, errp)) {
         return false;
     }

@@ -13,6 +13,8 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -400,6 +402,32 @@ static void test_net_hostfwd(void)
     net_machine_stop(m);
 }
 
+/* Requests and posted writes the client sent so far. */
+static void net_msg_counts(QTestState *qts, uint64_t *req, uint64_t *posted)
+{
+    g_autofree char *info = qtest_hmp(qts, "info vfio-user");
+    const char *p = strstr(info, "messages: requests ");
+
+    g_assert_nonnull(p);
+    g_assert_cmpint(sscanf(p, "messages: requests %" SCNu64 " posted %" SCNu64,
+                           req, posted),
+                    ==, 2);
+}
+
+/* Kicks are ioeventfds: an ARP exchange (two kicks at least) sends none. */
+static void test_net_kick_ioeventfd(void)
+{
+    NetMachine *m = net_machine_start("memfd", "auto");
+    uint64_t r0, p0, r1, p1;
+
+    net_msg_counts(m->qts, &r0, &p0);
+    g_assert_true(qnet_arp(&m->net, QNET_GATEWAY, m->net.gw_mac, STEP_MS));
+    net_msg_counts(m->qts, &r1, &p1);
+    g_assert_cmpuint(r1, ==, r0);
+    g_assert_cmpuint(p1, ==, p0);
+    net_machine_stop(m);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -415,5 +443,6 @@ int main(int argc, char **argv)
     }
     g_test_add_func("/virtio-net/filter", test_net_filter);
     g_test_add_func("/virtio-net/hostfwd", test_net_hostfwd);
+    g_test_add_func("/virtio-net/kick-ioeventfd", test_net_kick_ioeventfd);
     return g_test_run();
 }
