@@ -9,11 +9,12 @@
  * region writes (status, features, the transmit queue), writes 128
  * prebuilt frames (64 or 1514 bytes on the wire, UDP from 10.0.2.15 to
  * 10.0.2.2) into guest RAM once, then per packet only makes a descriptor
- * available and kicks with a posted write.  The device reads the ring,
- * the descriptor and the frame through the library (mmap, file-io or
- * DMA_READ messages), returns the descriptor, and slirp sends the payload
- * from a host UDP socket to the one this process reads on 127.0.0.1.  One
- * operation is one datagram received at that socket.
+ * available and kicks (the doorbell's ioeventfd, as vfio-user-pci
+ * does).  The device reads the ring, the descriptor and the frame through
+ * the library (mmap, file-io or DMA_READ messages), returns the
+ * descriptor, and slirp sends the payload from a host UDP socket to the
+ * one this process reads on 127.0.0.1.  One operation is one datagram
+ * received at that socket.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -360,7 +361,9 @@ static void net_figure(const NetMode *m, size_t frame)
         vfu_error_set(&err, errno, "sockets: %s", g_strerror(errno));
     }
     ok = ok && bench_net_spawn(&nb.conn, cpu, &err) &&
-         bench_conn_connect(&nb.conn, m->policy, m->ram, &err);
+         bench_conn_connect(&nb.conn, m->policy, m->ram, &err) &&
+         vfio_user_device_get_region_io_fds(&nb.conn.dev,
+                                            VFIO_PCI_BAR0_REGION_INDEX, &err);
     if (ok) {
         bench_net_frames(&nb, port);
         ok = bench_net_setup(&nb, &err) &&
