@@ -260,6 +260,9 @@ bool bench_limit_batch(void *limit, uint64_t iters, double *ns, GError **errp);
 uint64_t bench_limit_bytes(BenchLimit *l); /* per operation */
 void bench_limit_free(BenchLimit *l);
 
+/* --op NAME --count N (bench-ops.c): the exit status of the program. */
+int bench_ops_main(const char *name, uint64_t count);
+
 /* ---- sections ---- */
 
 void bench_limits(void);

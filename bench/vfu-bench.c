@@ -4,6 +4,7 @@
  * side (text or JSON) with the targets of the benchmark issue.
  *
  *   vfu-bench [--quick] [--json] [--only SECTION]
+ *   vfu-bench --op NAME [--count N]   (for counting system calls)
  *
  * Sections: limits, dma, region, memory, scale, net.  The limits are measured
  * in every run (the other sections are compared with them) unless
@@ -38,7 +39,8 @@ static bool section_known(const char *name)
 int main(int argc, char **argv)
 {
     gboolean quick = FALSE, json = FALSE;
-    g_autofree char *only = NULL;
+    g_autofree char *only = NULL, *op = NULL;
+    gint64 count = 10000;
     GOptionEntry entries[] = {
         {"quick", 'q', 0, G_OPTION_ARG_NONE, &quick,
          "Short runs (CI smoke test, a few seconds)", NULL},
@@ -48,6 +50,12 @@ int main(int argc, char **argv)
          "Run one section (limits, dma, region, memory, scale, net); the "
          "limits run too",
          "SECTION"},
+        {"op", 0, 0, G_OPTION_ARG_STRING, &op,
+         "Only run operation NAME --count times, on one CPU (see "
+         "bench/count-syscalls.py)",
+         "NAME"},
+        {"count", 0, 0, G_OPTION_ARG_INT64, &count,
+         "How many times --op runs (default 10000)", "N"},
         {NULL},
     };
     g_autoptr(GOptionContext) ctx =
@@ -68,6 +76,9 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     bench_config_init(quick);
+    if (op) {
+        return bench_ops_main(op, count > 0 ? (uint64_t)count : 1);
+    }
     for (size_t i = 0; i < G_N_ELEMENTS(sections); i++) {
         if (!only || i == 0 || !strcmp(only, sections[i].name)) {
             if (!json) {

@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Copyright (c) 2026 vfio-user-client developers
+"""System calls per operation, client and server, counted with strace.
+
+    bench/count-syscalls.py [--bench build-release/bench/vfu-bench]
+                            [--count N] [OP ...]
+
+Runs "vfu-bench --op OP --count N" and "--count 2N" under "strace -f -ff"
+(one output file per thread), splits the calls between the server process
+(whose pid vfu-bench prints) and the client (every other thread), and
+prints (calls with 2N - calls with N) / N for each side, with the calls
+that make up the client's and the server's figure.  Set-up and tear-down
+cancel out in the difference.  strace slows every call down, so these runs
+say nothing about time.
+"""
+import argparse
+import collections
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+OPS = ["region-read", "region-write", "posted-write", "fence", "bare-read",
+       "dma-read-message-1m", "dma-write-message-1m"]
+CALL = re.compile(r"^([a-z_0-9]+)\(")
+
+
+def count(bench, op, n):
+    """{'client': Counter, 'server': Counter} for one run."""
+    tmp = tempfile.mkdtemp(prefix="vfu-syscalls-")
+    try:
+        res = subprocess.run(
+            ["strace", "-f", "-ff", "-qq", "-o", os.path.join(tmp, "t"),
+             bench, "--op", op, "--count", str(n)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            timeout=600, check=False)
+        m = re.search(r"server pid (\d+)", res.stderr)
+        if res.returncode != 0 or not m:
+            sys.exit(f"count-syscalls: {op}: vfu-bench failed: {res.stderr}")
+        server = m.group(1)
+        sides = {"client": collections.Counter(),
+                 "server": collections.Counter()}
+        for name in os.listdir(tmp):
+            pid = name.split(".")[-1]
+            side = sides["server" if pid == server else "client"]
+            with open(os.path.join(tmp, name), errors="replace") as f:
+                for line in f:
+                    c = CALL.match(line)
+                    if c:
+                        side[c.group(1)] += 1
+        return sides
+    finally:
+        shutil.rmtree(tmp)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bench", default="build-release/bench/vfu-bench")
+    ap.add_argument("--count", type=int, default=2000)
+    ap.add_argument("ops", nargs="*", default=OPS)
+    args = ap.parse_args()
+    if not shutil.which("strace"):
+        sys.exit("count-syscalls: strace is not installed")
+    print(f"{'operation':22} {'side':7} {'calls/op':>9}  of which")
+    for op in args.ops:
+        n = args.count if "dma" not in op else max(1, args.count // 20)
+        one, two = count(args.bench, op, n), count(args.bench, op, 2 * n)
+        for side in ("client", "server"):
+            diff = two[side] - one[side]
+            per = {k: v / n for k, v in diff.items() if v > 0}
+            total = sum(per.values())
+            detail = ", ".join(f"{k} {v:.2f}" for k, v in
+                               sorted(per.items(), key=lambda kv: -kv[1])
+                               if v >= 0.01)
+            print(f"{op:22} {side:7} {total:9.2f}  {detail}")
+
+
+if __name__ == "__main__":
+    main()
