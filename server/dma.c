@@ -26,7 +26,6 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <errno.h>
-#include <poll.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
@@ -112,6 +111,7 @@ void vfu_dma_unmap_all(VfuServer *srv)
         map_free(map_at(srv, i));
     }
     g_array_set_size(srv->maps, 0);
+    srv->nr_msg_maps = 0;
 }
 
 /* Check the request; returns 0 and the mode, or an errno. */
@@ -236,6 +236,7 @@ int vfu_handle_dma_map(VfuServer *srv, VfuMsg *msg, VfuReply *r)
     }
     pos = upper_bound(srv, m->addr);
     g_array_insert_val(srv->maps, pos, m);
+    srv->nr_msg_maps += mode == VFU_DMA_MODE_MESSAGE;
     vfu_srv_info("dma map 0x%" PRIx64 "+0x%" PRIx64 " mode=%s fd=%s", m->addr,
                  m->size, vfu_dma_mode_name(mode), m->has_fd ? "yes" : "no");
     return 0;
@@ -276,6 +277,7 @@ int vfu_handle_dma_unmap(VfuServer *srv, VfuMsg *msg, VfuReply *r)
                      m->addr, m->size, vfu_dma_mode_name(m->mode),
                      m->bytes_read, m->bytes_written);
         g_array_remove_index(srv->maps, i - 1);
+        srv->nr_msg_maps -= m->mode == VFU_DMA_MODE_MESSAGE;
         map_free(m);
     }
     r->payload = g_malloc(sizeof(req));
@@ -346,160 +348,6 @@ static bool dma_file_io(VfuDmaMap *m, uint64_t addr, uint8_t *buf, size_t len,
     return true;
 }
 
-/*
- * Server-to-client requests.  Requests that arrive while we wait for a
- * reply are read whole and queued; the serving loop handles them after the
- * current handler returns, in arrival order.  The queue is bounded (twice
- * the largest message we accept, PENDING_MAX_MSGS messages): a client that
- * floods it breaks the connection.
- */
-#define PENDING_MAX_MSGS 256
-
-static bool sock_readable(int fd, int timeout_ms)
-{
-    struct pollfd pfd = {.fd = fd, .events = POLLIN};
-
-    return poll(&pfd, 1, timeout_ms) > 0 && pfd.revents;
-}
-
-/* During a call: queue a request that came in, bounded. */
-static bool queue_request(VfuServer *srv, VfuMsg *msg, GError **errp)
-{
-    if (g_queue_get_length(srv->pending) >= PENDING_MAX_MSGS ||
-        srv->pending_bytes + msg->hdr.size > 2 * vfu_server_max_msg_size(srv)) {
-        vfu_msg_free(msg);
-        return vfu_error_set(errp, ENOBUFS,
-                             "client sent too many requests while the "
-                             "server waited for a DMA reply");
-    }
-    srv->pending_bytes += msg->hdr.size;
-    g_queue_push_tail(srv->pending, msg);
-    vfu_server_wake(srv);
-    return true;
-}
-
-/*
- * During a call, a message that is not the awaited reply: a reply nobody
- * waits for is dropped (body read into nothing), a request is queued.
- */
-static bool wait_reply_other(VfuServer *srv, const VFIOUserHdr *hdr, int *fds,
-                             size_t nfds, GError **errp)
-{
-    VfuMsg *msg;
-
-    if (vfu_hdr_is_reply(hdr)) {
-        vfu_close_fds(fds, nfds);
-        vfu_srv_info("dropping unexpected reply id %u (%s)", hdr->id,
-                     vfu_cmd_name(hdr->cmd));
-        return vfu_msg_discard(srv->sock, hdr->size - sizeof(*hdr), errp);
-    }
-    msg = g_new0(VfuMsg, 1);
-    msg->hdr = *hdr;
-    memcpy(msg->fds, fds, nfds * sizeof(int));
-    msg->nfds = nfds;
-    msg->len = hdr->size - sizeof(*hdr);
-    msg->payload = g_malloc(msg->len ? msg->len : 1);
-    if (!vfu_msg_recv_body(srv->sock, msg->payload, msg->len, errp)) {
-        vfu_msg_free(msg);
-        return false;
-    }
-    return queue_request(srv, msg, errp);
-}
-
-/* Read messages until the reply header for @id arrives (body left). */
-static bool wait_reply(VfuServer *srv, uint16_t id, uint16_t cmd,
-                       VFIOUserHdr *reply, GError **errp)
-{
-    gint64 deadline =
-        g_get_monotonic_time() + (gint64)srv->opts.dma_timeout_ms * 1000;
-    int fds[VFU_MAX_FDS];
-    size_t nfds;
-    VFIOUserHdr hdr;
-
-    for (;;) {
-        gint64 left = (deadline - g_get_monotonic_time()) / 1000;
-
-        if (left <= 0 || !sock_readable(srv->sock, (int)left)) {
-            return vfu_error_set(errp, ETIMEDOUT, "no reply to %s within %u ms",
-                                 vfu_cmd_name(cmd), srv->opts.dma_timeout_ms);
-        }
-        switch (vfu_server_recv_hdr(srv, &hdr, fds, &nfds, errp)) {
-        case VFU_RECV_NONE:
-            continue;
-        case VFU_RECV_ERROR:
-            return false;
-        case VFU_RECV_OK:
-            break;
-        }
-        if (vfu_hdr_is_reply(&hdr) && hdr.id == id && hdr.cmd == cmd) {
-            vfu_close_fds(fds, nfds);
-            *reply = hdr;
-            return true;
-        }
-        if (!wait_reply_other(srv, &hdr, fds, nfds, errp)) {
-            return false;
-        }
-    }
-}
-
-bool vfu_server_send_request(VfuServer *srv, uint16_t cmd,
-                             const struct iovec *iov, int iovcnt, uint16_t *id,
-                             GError **errp)
-{
-    struct iovec v[4];
-    VFIOUserHdr hdr;
-    size_t len = 0;
-    GError *err = NULL;
-
-    if (srv->sock < 0 || srv->broken || !srv->negotiated) {
-        return vfu_error_set(errp, ENOTCONN, "no client connected");
-    }
-    g_assert(iovcnt < (int)G_N_ELEMENTS(v));
-    for (int i = 0; i < iovcnt; i++) {
-        v[i + 1] = iov[i];
-        len += iov[i].iov_len;
-    }
-    vfu_hdr_init(&hdr, srv->next_id++, cmd, sizeof(hdr) + len,
-                 VFIO_USER_F_TYPE_REQUEST);
-    v[0] = (struct iovec){.iov_base = &hdr, .iov_len = sizeof(hdr)};
-    *id = hdr.id;
-    if (!vfu_msg_sendv(srv->sock, v, iovcnt + 1, NULL, 0, &err)) {
-        vfu_server_mark_broken(srv, g_error_copy(err));
-        g_propagate_error(errp, err);
-        return false;
-    }
-    return true;
-}
-
-bool vfu_server_wait_reply(VfuServer *srv, uint16_t id, uint16_t cmd,
-                           VFIOUserHdr *reply, GError **errp)
-{
-    GError *err = NULL;
-
-    if (srv->sock < 0 || srv->broken) {
-        return vfu_error_set(errp, ENOTCONN, "no client connected");
-    }
-    if (!wait_reply(srv, id, cmd, reply, &err)) {
-        if (err->code != ETIMEDOUT) {
-            vfu_server_mark_broken(srv, g_error_copy(err));
-        }
-        g_propagate_error(errp, err);
-        return false;
-    }
-    if (reply->flags & VFIO_USER_F_ERROR) {
-        if (!vfu_msg_discard(srv->sock, reply->size - sizeof(*reply), &err)) {
-            vfu_server_mark_broken(srv, g_error_copy(err));
-            g_propagate_error(errp, err);
-            return false;
-        }
-        return vfu_error_set(
-            errp, reply->error ? (int)reply->error : EIO,
-            "client failed %s: %s", vfu_cmd_name(cmd),
-            g_strerror(reply->error ? (int)reply->error : EIO));
-    }
-    return true;
-}
-
 /* The socket failed in the middle of a reply: the stream is lost. */
 static bool dma_stream_lost(VfuServer *srv, GError *err, GError **errp)
 {
@@ -527,7 +375,7 @@ static bool dma_reply_body(VfuServer *srv, const VFIOUserHdr *reply,
 
     if (is_write ? body != sizeof(ans) && body != sizeof(ans) - 4
                  : body != sizeof(ans) + len) {
-        if (!vfu_msg_discard(srv->sock, body, &err)) {
+        if (!vfu_rx_discard(srv, body, &err)) {
             return dma_stream_lost(srv, err, errp);
         }
         return vfu_error_set(errp, EPROTO, "%s reply has %zu bytes",
@@ -535,7 +383,7 @@ static bool dma_reply_body(VfuServer *srv, const VFIOUserHdr *reply,
     }
     memset(&ans, 0, sizeof(ans));
     riov[0].iov_len = is_write ? body : sizeof(ans);
-    if (!vfu_msg_recv_bodyv(srv->sock, riov, is_write ? 1 : 2, &err)) {
+    if (!vfu_rx_bodyv(srv, riov, is_write ? 1 : 2, &err)) {
         return dma_stream_lost(srv, err, errp);
     }
     if (ans.addr != addr || ans.count != len) {
@@ -595,14 +443,13 @@ static void dma_msg_drain(VfuServer *srv, const uint16_t *ids, size_t from,
         if (!vfu_server_wait_reply(srv, ids[i % DMA_MSG_WINDOW], cmd, &reply,
                                    &err)) {
             /* An error reply is consumed; a late one is dropped later. */
-            bool timed_out = err->code == ETIMEDOUT;
+            bool timed_out = err->code == ETIMEDOUT || err->code == ENOBUFS;
 
             g_error_free(err);
             if (timed_out) {
                 return;
             }
-        } else if (!vfu_msg_discard(srv->sock, reply.size - sizeof(reply),
-                                    &err)) {
+        } else if (!vfu_rx_discard(srv, reply.size - sizeof(reply), &err)) {
             vfu_server_mark_broken(srv, err);
         }
     }
@@ -636,7 +483,7 @@ static bool dma_messages(VfuServer *srv, uint64_t addr, uint8_t *buf, size_t n,
     }
     if (!ok) {
         /* After a timeout the client is stuck: late replies get dropped. */
-        if (err->code != ETIMEDOUT) {
+        if (err->code != ETIMEDOUT && err->code != ENOBUFS) {
             dma_msg_drain(srv, ids, done, sent, is_write);
         }
         g_propagate_error(errp, err);

@@ -2,18 +2,25 @@
  * libvfio-user-server private definitions shared by the server/ files.
  *
  * server.c     lifetime, accept, the serving loop, dispatch, VERSION
+ * rx.c         buffered receive of the connection (fds kept with messages)
+ * request.c    server-to-client requests, the queue of requests that
+ *              arrive while one waits
  * region.c     regions, DEVICE_GET_INFO, region info / io fds, REGION_*
  * irq.c        irq info, SET_IRQS, triggering
  * dma.c        DMA_MAP / DMA_UNMAP, the map table, vfu_dma_read/write,
- *              server-to-client requests (vfu_server_send_request & co)
+ *              the message-mode DMA pipeline
  * pci-config.c generic PCI config space
  *
  * Locking: VfuServer.lock (a GRecMutex) guards everything in VfuServer
- * except "stopping" (atomic) and the immutable wake_fd.  The serving loop
- * holds it while it handles a message and drops it only while it waits in
- * poll(), so device callbacks run with it held and may call vfu_dma_*() and
+ * except "stopping" (atomic), the immutable wake_fd and reader_blocked
+ * (sock_lock).  The serving loop holds it while it handles a message and
+ * drops it only while it waits in poll() or in its blocking recvmsg(), so
+ * device callbacks run with it held and may call vfu_dma_*() and
  * vfu_irq_trigger() (recursive).  Another device thread takes it around
- * each DMA or trigger.
+ * each DMA or trigger.  During the blocking recvmsg() the receive buffer
+ * belongs to the loop: it happens only when no other thread reads the
+ * connection (no message-mode map).  sock_lock, innermost, also guards
+ * srv->sock against a concurrent close while another thread shuts it down.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -49,9 +56,9 @@
 #define VFU_MAX_IOEVENTFDS 16 /* per region */
 
 /*
- * One received message: header, payload, fds we own.  The payload is
- * g_malloc'd for queued messages (vfu_msg_free()), and points into the
- * connection's receive buffer for the one the serving loop reads.
+ * One received message: header, payload, fds we own.  The payload points
+ * into the connection's receive buffer for the one the serving loop reads,
+ * into the queue's scratch buffer for a queued one.
  */
 typedef struct VfuMsg {
     VFIOUserHdr hdr;
@@ -121,6 +128,44 @@ typedef struct VfuDmaMap {
 typedef struct VfuPciConfig VfuPciConfig;
 typedef struct VfuAdmission VfuAdmission;
 
+/*
+ * Buffered receive (rx.c).  Unread bytes are buf[start, end); pos is the
+ * stream position of buf[start].  Each fd set is kept with the stream
+ * positions of the recvmsg() that brought it, until the header that owns
+ * it is parsed.
+ */
+#define VFU_RX_FDSETS 8
+typedef struct VfuRxFdSet {
+    uint64_t lo, hi;
+    size_t n;
+    int fds[VFU_MAX_FDS];
+} VfuRxFdSet;
+
+typedef struct VfuRx {
+    uint8_t *buf;
+    size_t cap;
+    size_t start, end;
+    uint64_t pos;
+    VfuRxFdSet sets[VFU_RX_FDSETS];
+    size_t nsets;
+    bool pinned;      /* bytes before start are in use: do not move them */
+    uint8_t *retired; /* the buffer that was pinned when it was replaced */
+} VfuRx;
+
+/*
+ * Requests that arrived during a DMA wait (request.c), in arrival order,
+ * as records {uint32_t nfds, header, payload} in bytes[off..]; their fds
+ * in fds[fd_off..].  Bounded by VFU_PENDING_MAX bytes.
+ */
+typedef struct VfuPending {
+    GByteArray *bytes;
+    size_t off;
+    GArray *fds; /* int */
+    size_t fd_off;
+    uint8_t *scratch; /* the record being handled */
+    size_t scratch_cap;
+} VfuPending;
+
 struct VfuServer {
     GRecMutex lock;
     VfuServerOptions opts;
@@ -133,20 +178,26 @@ struct VfuServer {
     bool negotiated;
     bool broken; /* connection must be dropped */
     GError *broken_err;
-    VFIOUserCaps caps; /* negotiated */
-    uint16_t next_id;  /* for DMA_READ/DMA_WRITE requests */
-    GQueue *pending;   /* VfuMsg* that arrived during a DMA wait */
-    size_t pending_bytes;
+    VFIOUserCaps caps;  /* negotiated */
+    uint16_t next_id;   /* for DMA_READ/DMA_WRITE requests */
+    VfuPending pending; /* requests that arrived during a DMA wait */
     /*
-     * Per-connection buffers of the serving loop, so that a steady stream
-     * of REGION_* requests allocates nothing: the request being served
-     * (payload in rx_buf) and the reply payload.  Sized from our own limit
-     * (vfu_server_max_msg_size()), never from a peer's header; freed on
-     * disconnect.  Only the loop's thread uses them (lock held).
+     * Per-connection buffers, so that a steady stream of REGION_* requests
+     * allocates nothing: the receive buffer (the payload of the request
+     * being served, in msg, points into it) and the reply payload.  Sized
+     * from our own limit (vfu_server_max_msg_size()), never from a peer's
+     * header; freed on disconnect.
      */
-    VfuMsg rx;
-    uint8_t *rx_buf;
-    size_t rx_cap;
+    VfuRx rx;
+    VfuMsg msg;
+    /*
+     * The serving loop reads with the lock dropped, in a blocking
+     * recvmsg(), when no other thread can read the connection (server.c);
+     * reader_blocked says so, under sock_lock, so that vfu_server_stop()
+     * and vfu_server_mark_broken() can end that read with shutdown().
+     */
+    GMutex sock_lock;
+    bool reader_blocked;
     uint8_t *tx_buf;
     size_t tx_cap;
 
@@ -157,11 +208,11 @@ struct VfuServer {
     VfuDeviceOps ops;
     void *ops_opaque;
 
-    GArray *maps; /* VfuDmaMap*, sorted by addr, no overlap */
+    GArray *maps;       /* VfuDmaMap*, sorted by addr, no overlap */
+    size_t nr_msg_maps; /* of them in message mode */
 };
 
 /* server.c */
-void vfu_msg_free(VfuMsg *msg);
 size_t vfu_server_max_msg_size(VfuServer *srv);
 void vfu_server_mark_broken(VfuServer *srv, GError *err);
 /* Wake the serving loop out of poll() (stop, queued messages, broken). */
@@ -174,15 +225,46 @@ typedef enum VfuRecvResult {
     VFU_RECV_ERROR,
 } VfuRecvResult;
 
+/* rx.c: reading the connection through the receive buffer. */
+size_t vfu_rx_avail(VfuServer *srv);
+/* Close the fds held, free the buffer (disconnect). */
+void vfu_rx_reset(VfuServer *srv);
 /*
- * Read a header and its fds if one has started to arrive, else
- * VFU_RECV_NONE: one recvmsg(MSG_DONTWAIT) instead of a poll() before every
- * read.  The rest of a split header is waited for (bounded by the socket
- * timeout); the header gets the checks of vfu_msg_recv_hdr() against
+ * One recvmsg() of at most @max bytes into the buffer (@flags: 0 or
+ * MSG_DONTWAIT).  The byte count, 0 at end of stream, -1 when nothing came
+ * (MSG_DONTWAIT, or the socket's receive timeout), -2 on error.
+ */
+ssize_t vfu_rx_fill(VfuServer *srv, size_t max, int flags, GError **errp);
+/* A whole message (or a header the checks refuse) is buffered. */
+bool vfu_rx_has_msg(VfuServer *srv);
+/*
+ * The next header and its fds, from the buffer, or read without waiting
+ * (VFU_RECV_NONE when nothing has arrived); the rest of a header that has
+ * started is waited for (socket timeout).  A read asks for up to @ahead
+ * bytes.  The header gets the checks of vfu_msg_recv_hdr() against
  * vfu_server_max_msg_size().  On error no fd is left open.
  */
-VfuRecvResult vfu_server_recv_hdr(VfuServer *srv, VFIOUserHdr *hdr, int *fds,
-                                  size_t *nfds, GError **errp);
+VfuRecvResult vfu_rx_hdr(VfuServer *srv, VFIOUserHdr *hdr, int *fds,
+                         size_t *nfds, size_t ahead, GError **errp);
+/* The next @len bytes, in the buffer (valid until the next rx call). */
+bool vfu_rx_payload(VfuServer *srv, size_t len, size_t ahead, uint8_t **p,
+                    GError **errp);
+/* The next bytes into @iov (at most 4 pieces): buffered ones, then read. */
+bool vfu_rx_bodyv(VfuServer *srv, const struct iovec *iov, int iovcnt,
+                  GError **errp);
+bool vfu_rx_discard(VfuServer *srv, size_t len, GError **errp);
+/*
+ * While pinned, bytes already returned by vfu_rx_payload() stay where they
+ * are (a handler runs with its request in the buffer).
+ */
+void vfu_rx_pin(VfuServer *srv, bool pin);
+
+/* request.c: the queue of requests that arrived during a DMA wait. */
+void vfu_pending_init(VfuServer *srv);
+void vfu_pending_free(VfuServer *srv);
+void vfu_pending_clear(VfuServer *srv);
+/* Take the oldest (payload valid until the next call); false if none. */
+bool vfu_pending_pop(VfuServer *srv, VfuMsg *msg);
 
 /*
  * The connection's reply buffer, for a handler's reply payload of @len

@@ -4,15 +4,19 @@
  *
  * Requests that arrive while the server waits for the reply to one of its
  * own requests (DMA_READ/DMA_WRITE issued from a device callback, or from a
- * device thread; dma.c) are read whole and queued; the loop handles them
- * after the current handler returns, in arrival order.  This keeps one
+ * device thread) are read whole and queued (request.c); the loop handles
+ * them after the current handler returns, in arrival order.  This keeps one
  * reader of the socket at a time and never runs a handler inside another
  * handler.
  *
- * Hot path: the request the loop serves is read into a per-connection
- * buffer and small or REGION_READ replies are built in another, so steady
- * REGION_* traffic allocates nothing; a header is read with
- * recvmsg(MSG_DONTWAIT) and poll() is only used when nothing has arrived.
+ * Hot path: the connection is read through a per-connection buffer (rx.c):
+ * one recvmsg() takes a request with its payload, or a whole run of posted
+ * writes; replies are built in another buffer and sent with one sendmsg(),
+ * so steady REGION_* traffic allocates nothing.  When no other thread can
+ * read the connection (no ioeventfd to watch, no message-mode DMA map) the
+ * loop waits in that recvmsg() itself, with the lock dropped: a request
+ * then costs one recvmsg() and one sendmsg(), as a plain socket server's
+ * would.  Otherwise it waits in poll() and reads without blocking.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -28,15 +32,6 @@
 #include "internal.h"
 
 #define SERVE_BURST 64 /* messages read between two polls, at most */
-
-void vfu_msg_free(VfuMsg *msg)
-{
-    if (msg) {
-        vfu_close_fds(msg->fds, msg->nfds);
-        g_free(msg->payload);
-        g_free(msg);
-    }
-}
 
 size_t vfu_server_max_msg_size(VfuServer *srv)
 {
@@ -66,13 +61,24 @@ static void drain_wake(VfuServer *srv)
     }
 }
 
+/* End the serving loop's blocking read, if it is in one. */
+static void kick_reader(VfuServer *srv)
+{
+    g_mutex_lock(&srv->sock_lock);
+    if (srv->reader_blocked && srv->sock >= 0) {
+        shutdown(srv->sock, SHUT_RD);
+    }
+    g_mutex_unlock(&srv->sock_lock);
+}
+
 void vfu_server_mark_broken(VfuServer *srv, GError *err)
 {
     if (!srv->broken) {
         srv->broken = true;
         srv->broken_err = err;
-        vfu_server_wake(
-            srv); /* a device thread may have found it: end the loop */
+        /* A device thread may have found it: end the loop. */
+        vfu_server_wake(srv);
+        kick_reader(srv);
     } else {
         g_error_free(err);
     }
@@ -140,6 +146,7 @@ VfuServer *vfu_server_new(const char *socket_path, const VfuServerOptions *opts,
     VfuServer *srv = g_new0(VfuServer, 1);
 
     g_rec_mutex_init(&srv->lock);
+    g_mutex_init(&srv->sock_lock);
     srv->listen_fd = -1;
     srv->sock = -1;
     if (opts) {
@@ -151,7 +158,7 @@ VfuServer *vfu_server_new(const char *socket_path, const VfuServerOptions *opts,
     if (!srv->opts.caps.max_data_xfer_size) {
         vfu_caps_init_ours(&srv->opts.caps);
     }
-    srv->pending = g_queue_new();
+    vfu_pending_init(srv);
     vfu_regions_init(srv);
     vfu_dma_init(srv);
     srv->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -293,26 +300,24 @@ void vfu_server_stop(VfuServer *srv)
 {
     g_atomic_int_set(&srv->stopping, 1);
     vfu_server_wake(srv);
+    kick_reader(srv);
 }
 
 static void server_disconnect(VfuServer *srv)
 {
-    VfuMsg *msg;
-
     vfu_admission_stop(srv);
     vfu_dma_unmap_all(srv);
     vfu_irqs_disconnect(srv);
     vfu_regions_disconnect(srv);
-    while ((msg = g_queue_pop_head(srv->pending))) {
-        vfu_msg_free(msg);
-    }
-    srv->pending_bytes = 0;
-    g_clear_pointer(&srv->rx_buf, g_free);
+    vfu_pending_clear(srv);
+    vfu_rx_reset(srv);
     g_clear_pointer(&srv->tx_buf, g_free);
-    srv->rx_cap = srv->tx_cap = 0;
+    srv->tx_cap = 0;
     if (srv->sock >= 0) {
+        g_mutex_lock(&srv->sock_lock);
         close(srv->sock);
         srv->sock = -1;
+        g_mutex_unlock(&srv->sock_lock);
         if (srv->negotiated && srv->ops.disconnected) {
             srv->ops.disconnected(srv->ops_opaque);
         }
@@ -331,7 +336,7 @@ void vfu_server_free(VfuServer *srv)
     vfu_irqs_cleanup(srv);
     vfu_pci_config_free(srv->pci);
     g_array_unref(srv->maps);
-    g_queue_free(srv->pending);
+    vfu_pending_free(srv);
     g_clear_error(&srv->broken_err);
     if (srv->listen_fd >= 0) {
         close(srv->listen_fd);
@@ -345,6 +350,7 @@ void vfu_server_free(VfuServer *srv)
     g_free(srv->socket_path);
     g_rec_mutex_unlock(&srv->lock);
     g_rec_mutex_clear(&srv->lock);
+    g_mutex_clear(&srv->sock_lock);
     g_free(srv);
 }
 
@@ -362,109 +368,21 @@ void vfu_server_set_device_ops(VfuServer *srv, const VfuDeviceOps *ops,
     g_rec_mutex_unlock(&srv->lock);
 }
 
-/* Keep the fds of one recvmsg() (the control buffer holds VFU_MAX_FDS). */
-static bool collect_fds(struct msghdr *mh, int *fds, size_t *nfds)
-{
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-        size_t n;
+/* Read-ahead of the serving loop: a run of posted writes in one call. */
+#define LOOP_AHEAD 65536
 
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
-            c->cmsg_len < CMSG_LEN(0)) {
-            continue;
-        }
-        n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < n; i++) {
-            int fd;
-
-            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
-            if (*nfds < VFU_MAX_FDS) {
-                fds[(*nfds)++] = fd;
-            } else {
-                close(fd);
-            }
-        }
-    }
-    return !(mh->msg_flags & MSG_CTRUNC);
-}
-
-/* The checks vfu_msg_recv_hdr() makes on a header. */
-static bool check_hdr(VfuServer *srv, const VFIOUserHdr *hdr, GError **errp)
-{
-    unsigned type = hdr->flags & VFIO_USER_F_TYPE_MASK;
-    size_t max = vfu_server_max_msg_size(srv);
-
-    if (type > VFIO_USER_F_TYPE_REPLY) {
-        return vfu_error_set(errp, EPROTO,
-                             "message %u (%s) has unknown type %u", hdr->id,
-                             vfu_cmd_name(hdr->cmd), type);
-    }
-    if (hdr->size < sizeof(*hdr) || hdr->size > max) {
-        return vfu_error_set(
-            errp, EPROTO, "message %u (%s) has size %u, outside [%zu, %zu]",
-            hdr->id, vfu_cmd_name(hdr->cmd), hdr->size, sizeof(*hdr), max);
-    }
-    return true;
-}
-
-VfuRecvResult vfu_server_recv_hdr(VfuServer *srv, VFIOUserHdr *hdr, int *fds,
-                                  size_t *nfds, GError **errp)
-{
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * VFU_MAX_FDS)];
-        struct cmsghdr align;
-    } ctl;
-    struct iovec iov = {.iov_base = hdr, .iov_len = sizeof(*hdr)};
-    struct msghdr mh = {.msg_iov = &iov,
-                        .msg_iovlen = 1,
-                        .msg_control = ctl.buf,
-                        .msg_controllen = sizeof(ctl.buf)};
-    ssize_t n;
-
-    *nfds = 0;
-    do {
-        n = recvmsg(srv->sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            return VFU_RECV_NONE;
-        }
-        vfu_error_set(errp, errno, "receive failed: %s", g_strerror(errno));
-        return VFU_RECV_ERROR;
-    }
-    if (!collect_fds(&mh, fds, nfds)) {
-        vfu_error_set(errp, EPROTO, "file descriptors were truncated");
-    } else if (n == 0) {
-        vfu_error_set(errp, ECONNRESET, "peer closed the connection");
-    } else if (((size_t)n == sizeof(*hdr) ||
-                vfu_msg_recv_body(srv->sock, (uint8_t *)hdr + n,
-                                  sizeof(*hdr) - n, errp)) &&
-               check_hdr(srv, hdr, errp)) {
-        return VFU_RECV_OK;
-    }
-    vfu_close_fds(fds, *nfds);
-    *nfds = 0;
-    return VFU_RECV_ERROR;
-}
-
-/* Read the next message into srv->rx (payload in the receive buffer). */
+/* Read the next message into srv->msg (payload in the receive buffer). */
 static VfuRecvResult read_msg(VfuServer *srv, GError **errp)
 {
-    size_t cap = vfu_server_max_msg_size(srv) - sizeof(VFIOUserHdr);
-    VfuMsg *msg = &srv->rx;
+    VfuMsg *msg = &srv->msg;
     VfuRecvResult res =
-        vfu_server_recv_hdr(srv, &msg->hdr, msg->fds, &msg->nfds, errp);
+        vfu_rx_hdr(srv, &msg->hdr, msg->fds, &msg->nfds, LOOP_AHEAD, errp);
 
     if (res != VFU_RECV_OK) {
         return res;
     }
-    if (srv->rx_cap < cap) {
-        g_free(srv->rx_buf);
-        srv->rx_buf = g_malloc(cap);
-        srv->rx_cap = cap;
-    }
-    msg->len = msg->hdr.size - sizeof(VFIOUserHdr); /* <= cap: checked */
-    msg->payload = srv->rx_buf;
-    if (!vfu_msg_recv_body(srv->sock, msg->payload, msg->len, errp)) {
+    msg->len = msg->hdr.size - sizeof(VFIOUserHdr); /* checked */
+    if (!vfu_rx_payload(srv, msg->len, LOOP_AHEAD, &msg->payload, errp)) {
         vfu_close_fds(msg->fds, msg->nfds);
         msg->nfds = 0;
         return VFU_RECV_ERROR;
@@ -654,7 +572,7 @@ static void drop_reply(VfuMsg *msg)
 static bool serve_one(VfuServer *srv)
 {
     GError *err = NULL;
-    VfuMsg *msg = &srv->rx;
+    VfuMsg *msg = &srv->msg;
 
     switch (read_msg(srv, &err)) {
     case VFU_RECV_NONE:
@@ -670,7 +588,10 @@ static bool serve_one(VfuServer *srv)
         vfu_close_fds(msg->fds, msg->nfds);
         return true;
     }
+    /* A handler's DMA may read on: its request stays where it is. */
+    vfu_rx_pin(srv, true);
     handle_request(srv, msg);
+    vfu_rx_pin(srv, false);
     return (msg->hdr.flags & VFIO_USER_F_NO_REPLY) != 0;
 }
 
@@ -710,26 +631,86 @@ static bool wait_events(VfuServer *srv, int timeout_ms)
 }
 
 /*
- * Serve until the client goes or a stop.  The socket is read without a
- * poll() first when a message is probably there; a read finding nothing
- * costs no more than the poll would have.  Not when the device has
+ * Can the loop wait in recvmsg() with the lock dropped?  Only when nothing
+ * else needs watching and no other thread reads the connection: a device
+ * thread reads it during message-mode DMA.  Not before VERSION either.
+ */
+static bool can_block(VfuServer *srv)
+{
+    return srv->negotiated && srv->nr_msg_maps == 0 &&
+           !vfu_regions_have_ioeventfds(srv);
+}
+
+/*
+ * Wait for bytes in recvmsg(), lock dropped.  vfu_server_stop() and a
+ * device thread's vfu_server_mark_broken() end the wait with shutdown().
+ */
+static void serve_blocking(VfuServer *srv)
+{
+    GError *err = NULL;
+    ssize_t n = -1;
+
+    g_mutex_lock(&srv->sock_lock);
+    srv->reader_blocked = true;
+    g_mutex_unlock(&srv->sock_lock);
+    if (!srv->broken && !g_atomic_int_get(&srv->stopping)) {
+        g_rec_mutex_unlock(&srv->lock);
+        n = vfu_rx_fill(srv, LOOP_AHEAD, 0, &err);
+        g_rec_mutex_lock(&srv->lock);
+    }
+    g_mutex_lock(&srv->sock_lock);
+    srv->reader_blocked = false;
+    g_mutex_unlock(&srv->sock_lock);
+    if (srv->broken || g_atomic_int_get(&srv->stopping)) {
+        g_clear_error(&err);
+    } else if (n == 0) {
+        vfu_server_mark_broken(
+            srv, vfu_rx_avail(srv)
+                     ? g_error_new(VFU_ERROR, EPROTO,
+                                   "peer closed the connection mid-message")
+                     : g_error_new(VFU_ERROR, ECONNRESET,
+                                   "peer closed the connection"));
+    } else if (n == -2) {
+        vfu_server_mark_broken(srv, err);
+    }
+    /* n == -1: the socket's receive timeout, between messages. */
+}
+
+/*
+ * Serve until the client goes or a stop.  Queued requests come first, then
+ * whole messages already in the receive buffer; with the buffer empty (or
+ * holding part of a message) the loop reads in a blocking recvmsg() when
+ * it can (can_block()), else it polls.  In poll mode the socket is read
+ * without a poll() first when a message is probably there; a read finding
+ * nothing costs no more than the poll would have.  Not when the device has
  * ioeventfds: one signalled before a request was sent is still handled
- * before that request.  Every SERVE_BURST messages read that way the loop
- * polls and drops the lock, so that a steady stream of posted writes does
- * not keep device threads from the lock.
+ * before that request, so the loop polls (without waiting) before each.
+ * Every SERVE_BURST messages the loop polls and drops the lock, so that a
+ * steady stream of posted writes does not keep device threads from it.
  */
 static void serve_loop(VfuServer *srv)
 {
     bool read_first = false;
     unsigned burst = 0;
-    VfuMsg *msg;
+    VfuMsg msg;
 
     while (!srv->broken && !g_atomic_int_get(&srv->stopping)) {
-        msg = g_queue_pop_head(srv->pending);
-        if (msg) {
-            srv->pending_bytes -= msg->hdr.size;
-            handle_request(srv, msg);
-            vfu_msg_free(msg);
+        if (vfu_pending_pop(srv, &msg)) {
+            handle_request(srv, &msg);
+            continue;
+        }
+        if (vfu_rx_has_msg(srv)) {
+            if (burst >= SERVE_BURST || vfu_regions_have_ioeventfds(srv)) {
+                wait_events(srv, 0);
+                burst = 0;
+            }
+            serve_one(srv);
+            burst++;
+            continue;
+        }
+        if (can_block(srv)) {
+            serve_blocking(srv);
+            burst = 0;
             continue;
         }
         if (!read_first || burst >= SERVE_BURST) {

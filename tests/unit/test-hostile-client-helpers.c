@@ -69,10 +69,12 @@ static gpointer srv_thread(gpointer opaque)
     return NULL;
 }
 
+unsigned srv_dma_timeout_ms = DMA_TIMEOUT_MS;
+
 Srv *srv_start(void)
 {
     Srv *s = g_new0(Srv, 1);
-    VfuServerOptions o = {.dma_timeout_ms = DMA_TIMEOUT_MS};
+    VfuServerOptions o = {.dma_timeout_ms = srv_dma_timeout_ms};
     VfuRegionDesc bar0 = {.size = sizeof(s->bar0),
                           .flags = VFU_REGION_F_RW,
                           .access = bar0_access,
@@ -189,6 +191,35 @@ static bool cl_recv(Srv *s, VFIOUserHdr *hdr, uint8_t *buf, size_t room,
     return true;
 }
 
+/*
+ * What a correct client may do while a DMA of the device is in progress:
+ * post writes to BAR1 (slot i of FLOOD_POSTED gets i + 1, slot 0 last of
+ * all gets 0xfeed, so that the order shows), or large ones.
+ */
+static void cl_post_flood(Srv *s)
+{
+    static uint8_t p[sizeof(VFIOUserRegionRW) + FLOOD_BIG_LEN];
+    VFIOUserRegionRW rw = {.region = VFIO_PCI_BAR1_REGION_INDEX, .count = 4};
+    bool big = s->answer == DMA_POSTED_BIG;
+    int n = big ? FLOOD_BIG_MSGS : FLOOD_POSTED;
+
+    for (int i = 0; i <= n; i++) {
+        uint32_t v = i == n ? 0xfeed : (uint32_t)i + 1;
+
+        rw.offset = i == n ? 0 : (uint64_t)i * 4 % BAR1_SIZE;
+        rw.count = big && i < n ? FLOOD_BIG_LEN : 4;
+        if (big && i < n) {
+            rw.offset = 0;
+            memset(p + sizeof(rw), (uint8_t)i, rw.count);
+        } else {
+            memcpy(p + sizeof(rw), &v, 4);
+        }
+        memcpy(p, &rw, sizeof(rw));
+        cl_send(s, VFIO_USER_REGION_WRITE, VFIO_USER_F_NO_REPLY, p,
+                sizeof(rw) + rw.count, NULL, 0);
+    }
+}
+
 static void cl_dma_reply(Srv *s, const VFIOUserHdr *req, const uint8_t *p,
                          size_t len)
 {
@@ -223,6 +254,10 @@ static void cl_dma_reply(Srv *s, const VFIOUserHdr *req, const uint8_t *p,
             }
         }
         return;
+    case DMA_POSTED:
+    case DMA_POSTED_BIG:
+        cl_post_flood(s);
+        break;
     case DMA_SHORT:
         n -= 4;
         break;

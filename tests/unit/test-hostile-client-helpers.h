@@ -38,12 +38,20 @@
 /* How the test client answers the server's DMA_READ requests. */
 typedef enum DmaAnswer {
     DMA_OK,
-    DMA_ERROR,    /* error reply EFAULT */
-    DMA_SHORT,    /* reply with 4 bytes of data fewer than asked */
-    DMA_WRONG_ID, /* reply for another id first, then the right one */
-    DMA_SILENT,   /* never answer */
-    DMA_FLOOD,    /* send many requests instead of answering */
+    DMA_ERROR,      /* error reply EFAULT */
+    DMA_SHORT,      /* reply with 4 bytes of data fewer than asked */
+    DMA_WRONG_ID,   /* reply for another id first, then the right one */
+    DMA_SILENT,     /* never answer */
+    DMA_FLOOD,      /* send many requests instead of answering */
+    DMA_POSTED,     /* post FLOOD_POSTED writes to BAR1, then answer */
+    DMA_POSTED_BIG, /* post FLOOD_BIG_MSGS large BAR1 writes, then answer */
 } DmaAnswer;
+
+/* Posted 4-byte writes during one DMA wait (an old queue took 256). */
+#define FLOOD_POSTED 2000
+/* 18 MiB of posted writes: more than the server queues in one DMA wait. */
+#define FLOOD_BIG_MSGS 2304
+#define FLOOD_BIG_LEN BAR1_SIZE
 
 typedef struct Srv {
     VfuServer *srv;
@@ -65,6 +73,8 @@ typedef struct Srv {
 
 /* Server with the test device on a socketpair, serving on a thread;
  * srv_ready() also negotiates VERSION. */
+/* The server's dma_timeout_ms for the next srv_start(). */
+extern unsigned srv_dma_timeout_ms;
 Srv *srv_start(void);
 Srv *srv_ready(void);
 /* Wait (at most @ms) for vfu_server_run() to return. */

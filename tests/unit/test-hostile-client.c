@@ -1017,39 +1017,68 @@ static void test_dma_reply_silent(void)
     srv_end(s);
 }
 
-/* Requests flooding in while the server waits for a DMA reply: the queue
- * is bounded, so the connection is dropped rather than memory growing. */
+/*
+ * Requests arriving while the server waits for a DMA reply (and no reply):
+ * they are queued, the DMA times out, and the requests are then answered
+ * in order; a full queue would not be a reason to drop the client.
+ */
 static void test_dma_reply_flood(void)
 {
     Srv *s = srv_with_guest(DMA_FLOOD);
-    uint8_t p[sizeof(VFIOUserRegionRW) + 8] = {0};
-    VFIOUserRegionRW rw = {.region = 0, .count = 4, .offset = R_DMA_LEN};
-    uint32_t len = 64;
-    uint64_t addr = GUEST_IOVA;
-    uint8_t out[64];
 
-    memcpy(p, &rw, sizeof(rw));
-    memcpy(p + sizeof(rw), &len, 4);
-    g_assert_cmpint(
-        cl_call(s, VFIO_USER_REGION_WRITE, p, sizeof(rw) + 4, out, sizeof(out)),
-        ==, 0);
-    rw.offset = R_DMA_ADDR;
-    rw.count = 8;
-    memcpy(p, &rw, sizeof(rw));
-    memcpy(p + sizeof(rw), &addr, 8);
-    g_assert_cmpint(
-        cl_call(s, VFIO_USER_REGION_WRITE, p, sizeof(p), out, sizeof(out)), ==,
-        0);
-    rw.offset = R_DMA_GO;
-    rw.count = 4;
-    memcpy(p, &rw, sizeof(rw));
-    /* The write itself may still be answered before the server hangs up. */
-    g_assert_cmpint(
-        cl_call(s, VFIO_USER_REGION_WRITE, p, sizeof(rw) + 4, out, sizeof(out)),
-        <=, 0);
-    g_assert_true(srv_wait_finished(s, RECV_MS));
-    g_assert_false(s->run_ok);
-    g_assert_cmpint(s->run_errno, ==, ENOBUFS);
+    g_assert_cmpuint(device_dma(s, GUEST_IOVA, 64), ==, ETIMEDOUT);
+    assert_alive(s);
+    srv_end(s);
+}
+
+/*
+ * A correct client posts writes while a DMA of the device is in progress:
+ * all of them are handled, in order, after the DMA, and the DMA succeeds.
+ * (An old server queued 256 messages and dropped the client beyond.)
+ */
+static void test_dma_wait_posted_writes(void)
+{
+    Srv *s;
+    const uint32_t *bar1;
+
+    /* Sending the writes must not count against the DMA's timeout. */
+    srv_dma_timeout_ms = 30000;
+    s = srv_with_guest(DMA_POSTED);
+    srv_dma_timeout_ms = DMA_TIMEOUT_MS;
+
+    g_assert_cmpuint(device_dma(s, GUEST_IOVA, 64), ==, 0);
+    g_assert_cmpuint(s->dma_buf[63], ==, 0x3c);
+    assert_alive(s); /* answered after every queued write was handled */
+    bar1 = s->bar1;
+    G_STATIC_ASSERT(FLOOD_POSTED <= BAR1_SIZE / 4);
+    g_assert_cmphex(bar1[0], ==, 0xfeed);
+    for (uint32_t i = 1; i < FLOOD_POSTED; i++) {
+        g_assert_cmpuint(bar1[i], ==, i + 1);
+    }
+    srv_end(s);
+}
+
+/*
+ * More than the server queues during one DMA wait (16 MiB): that DMA fails
+ * with ENOBUFS instead of the connection, the server stops reading until
+ * it returns, then handles every write in order.
+ */
+static void test_dma_wait_queue_full(void)
+{
+    Srv *s;
+    const uint8_t *bar1;
+
+    srv_dma_timeout_ms = 30000;
+    s = srv_with_guest(DMA_POSTED_BIG);
+    srv_dma_timeout_ms = DMA_TIMEOUT_MS;
+
+    g_assert_cmpuint(device_dma(s, GUEST_IOVA, 64), ==, ENOBUFS);
+    assert_alive(s);
+    bar1 = s->bar1;
+    g_assert_cmphex(bar1[0], ==, 0xed); /* 0xfeed, little-endian, last */
+    g_assert_cmphex(bar1[4], ==, (uint8_t)(FLOOD_BIG_MSGS - 1));
+    s->answer = DMA_OK;
+    g_assert_cmpuint(device_dma(s, GUEST_IOVA, 64), ==, 0);
     srv_end(s);
 }
 
@@ -1132,6 +1161,10 @@ int main(int argc, char **argv)
                     test_dma_reply_wrong_id);
     g_test_add_func("/hostile-client/dma-reply/silent", test_dma_reply_silent);
     g_test_add_func("/hostile-client/dma-reply/flood", test_dma_reply_flood);
+    g_test_add_func("/hostile-client/dma-wait/posted-writes",
+                    test_dma_wait_posted_writes);
+    g_test_add_func("/hostile-client/dma-wait/queue-full",
+                    test_dma_wait_queue_full);
     g_test_add_func("/hostile-client/misc/small-payloads",
                     test_misc_small_payloads);
     g_test_add_func("/hostile-client/irq/eventfd-full", test_irq_eventfd_full);

@@ -1,0 +1,381 @@
+/*
+ * libvfio-user-server buffered receive.  Whoever reads the connection (the
+ * serving loop, or a caller waiting for the reply to a DMA request) reads
+ * through one per-connection buffer, so that one recvmsg() takes a header
+ * with its payload, and a run of posted writes is taken in one call.
+ *
+ * File descriptors stay with their message.  The kernel attaches an
+ * SCM_RIGHTS set to the first byte a sender wrote with it, and a recvmsg()
+ * that returns one ends with the end of that sender's write: bytes of
+ * earlier messages may come in front of it, never bytes of a later one.
+ * So the fds of one recvmsg() belong to the last message whose header
+ * starts in the bytes that call returned; fds received where no header
+ * starts are fds inside a message body, a protocol error (as in
+ * util/transport.c).  Each set is kept with the stream positions it came
+ * with until its message's header is parsed.
+ *
+ * A payload that goes elsewhere (a DMA_READ reply's data, straight into the
+ * device's buffer) is copied out of the buffer for what was read ahead and
+ * received directly for the rest; callers that expect such a payload ask
+ * for little read-ahead (vfu_rx_hdr()'s @ahead).
+ *
+ * All of it runs with VfuServer.lock held, except the serving loop's
+ * blocking read (server.c), which runs when no other thread can read the
+ * connection.
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include "internal.h"
+
+/* Read-ahead beyond the largest message: a run of posted writes. */
+#define RX_AHEAD (64 * 1024)
+
+size_t vfu_rx_avail(VfuServer *srv)
+{
+    return srv->rx.end - srv->rx.start;
+}
+
+void vfu_rx_pin(VfuServer *srv, bool pin)
+{
+    VfuRx *rx = &srv->rx;
+
+    rx->pinned = pin;
+    if (!pin) {
+        g_clear_pointer(&rx->retired, g_free);
+        if (rx->start == rx->end) {
+            rx->start = rx->end = 0;
+        }
+    }
+}
+
+void vfu_rx_reset(VfuServer *srv)
+{
+    VfuRx *rx = &srv->rx;
+
+    for (size_t i = 0; i < rx->nsets; i++) {
+        vfu_close_fds(rx->sets[i].fds, rx->sets[i].n);
+    }
+    rx->nsets = 0;
+    g_clear_pointer(&rx->buf, g_free);
+    g_clear_pointer(&rx->retired, g_free);
+    rx->pinned = false;
+    rx->cap = rx->start = rx->end = 0;
+    rx->pos = 0;
+}
+
+/*
+ * Make room for @need unread bytes from rx->start on.  While the buffer is
+ * pinned (a handler runs with its request's payload in it) nothing in it
+ * moves: the unread bytes go to a new buffer, and the old one is freed
+ * when the pin is released.
+ */
+static void rx_reserve(VfuRx *rx, size_t need)
+{
+    size_t avail = rx->end - rx->start;
+
+    if (rx->pinned && rx->buf && rx->cap - rx->start < need) {
+        uint8_t *nb = g_malloc(MAX(need, rx->cap));
+
+        memcpy(nb, rx->buf + rx->start, avail);
+        if (rx->retired) {
+            g_free(rx->buf); /* not the pinned one: that is retired */
+        } else {
+            rx->retired = rx->buf;
+        }
+        rx->buf = nb;
+        rx->cap = MAX(need, rx->cap);
+        rx->start = 0;
+        rx->end = avail;
+        return;
+    }
+    if (rx->start && rx->cap - rx->start < need) {
+        memmove(rx->buf, rx->buf + rx->start, avail);
+        rx->start = 0;
+        rx->end = avail;
+    }
+    if (rx->cap < need) {
+        rx->buf = g_realloc(rx->buf, need);
+        rx->cap = need;
+    }
+}
+
+static void rx_consume(VfuRx *rx, size_t n)
+{
+    rx->start += n;
+    rx->pos += n;
+    if (rx->start == rx->end && !rx->pinned) {
+        rx->start = rx->end = 0;
+    }
+}
+
+/* Keep the fds of one recvmsg() that returned [lo, hi). */
+static bool rx_keep_fds(VfuRx *rx, struct msghdr *mh, uint64_t lo, uint64_t hi,
+                        GError **errp)
+{
+    VfuRxFdSet *set = NULL;
+    bool ok = !(mh->msg_flags & MSG_CTRUNC);
+
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+        size_t n;
+
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+            c->cmsg_len < CMSG_LEN(0)) {
+            continue;
+        }
+        n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < n; i++) {
+            int fd;
+
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+            if (ok && !set && rx->nsets < VFU_RX_FDSETS) {
+                set = &rx->sets[rx->nsets++];
+                *set = (VfuRxFdSet){.lo = lo, .hi = hi};
+            }
+            if (ok && set && set->n < VFU_MAX_FDS) {
+                set->fds[set->n++] = fd;
+            } else {
+                close(fd);
+                ok = false;
+            }
+        }
+    }
+    if (!ok) {
+        return vfu_error_set(errp, EPROTO, "file descriptors were truncated");
+    }
+    return true;
+}
+
+/*
+ * One recvmsg() into the buffer, of at most @max bytes.  Returns the byte
+ * count, 0 at end of stream, -1 when nothing came (MSG_DONTWAIT, or the
+ * socket's receive timeout), -2 on error (@errp set).
+ */
+ssize_t vfu_rx_fill(VfuServer *srv, size_t max, int flags, GError **errp)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * VFU_MAX_FDS)];
+        struct cmsghdr align;
+    } ctl;
+    VfuRx *rx = &srv->rx;
+    struct iovec iov;
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+    uint64_t lo;
+    ssize_t n;
+
+    rx_reserve(rx, MAX(vfu_server_max_msg_size(srv) + RX_AHEAD,
+                       vfu_rx_avail(srv) + max));
+    iov.iov_base = rx->buf + rx->end;
+    iov.iov_len = MIN(max, rx->cap - rx->end);
+    do {
+        mh.msg_control = ctl.buf;
+        mh.msg_controllen = sizeof(ctl.buf);
+        n = recvmsg(srv->sock, &mh, flags | MSG_CMSG_CLOEXEC);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            return -1;
+        }
+        vfu_error_set(errp, errno, "receive failed: %s", g_strerror(errno));
+        return -2;
+    }
+    lo = rx->pos + vfu_rx_avail(srv);
+    if (!rx_keep_fds(rx, &mh, lo, lo + (uint64_t)n, errp)) {
+        return -2;
+    }
+    rx->end += (size_t)n;
+    return n;
+}
+
+/* Fill until @want bytes are buffered; reads ask for up to @ahead. */
+static bool rx_want(VfuServer *srv, size_t want, size_t ahead, bool mid,
+                    GError **errp)
+{
+    while (vfu_rx_avail(srv) < want) {
+        size_t max = MAX(want, ahead) - vfu_rx_avail(srv);
+        ssize_t n = vfu_rx_fill(srv, max, 0, errp);
+
+        if (n == -2) {
+            return false;
+        }
+        if (n < 0) {
+            return vfu_error_set(errp, EAGAIN, "receive failed: %s",
+                                 g_strerror(EAGAIN));
+        }
+        if (n == 0) {
+            if (!mid && vfu_rx_avail(srv) == 0) {
+                return vfu_error_set(errp, ECONNRESET,
+                                     "peer closed the connection");
+            }
+            return vfu_error_set(errp, EPROTO,
+                                 "peer closed the connection mid-message");
+        }
+    }
+    return true;
+}
+
+/* The checks vfu_msg_recv_hdr() makes on a header. */
+static bool check_hdr(VfuServer *srv, const VFIOUserHdr *hdr, GError **errp)
+{
+    unsigned type = hdr->flags & VFIO_USER_F_TYPE_MASK;
+    size_t max = vfu_server_max_msg_size(srv);
+
+    if (type > VFIO_USER_F_TYPE_REPLY) {
+        return vfu_error_set(errp, EPROTO,
+                             "message %u (%s) has unknown type %u", hdr->id,
+                             vfu_cmd_name(hdr->cmd), type);
+    }
+    if (hdr->size < sizeof(*hdr) || hdr->size > max) {
+        return vfu_error_set(
+            errp, EPROTO, "message %u (%s) has size %u, outside [%zu, %zu]",
+            hdr->id, vfu_cmd_name(hdr->cmd), hdr->size, sizeof(*hdr), max);
+    }
+    return true;
+}
+
+static void rx_drop_set(VfuRx *rx, size_t i)
+{
+    memmove(&rx->sets[i], &rx->sets[i + 1],
+            (rx->nsets - i - 1) * sizeof(rx->sets[0]));
+    rx->nsets--;
+}
+
+/*
+ * Give the message at stream position @p, @size bytes long, the fd set it
+ * is the last header of, if any.  A set that no header can claim any more
+ * is an error.
+ */
+static bool rx_claim_fds(VfuRx *rx, uint64_t p, uint64_t size, int *fds,
+                         size_t *nfds, GError **errp)
+{
+    *nfds = 0;
+    for (size_t i = 0; i < rx->nsets;) {
+        VfuRxFdSet *s = &rx->sets[i];
+
+        if (s->lo <= p && p < s->hi && p + size >= s->hi) {
+            memcpy(fds, s->fds, s->n * sizeof(int));
+            *nfds = s->n;
+            rx_drop_set(rx, i);
+        } else if (s->hi <= p || (s->lo > p && s->hi <= p + size)) {
+            return vfu_error_set(errp, EPROTO,
+                                 "file descriptors inside a message body");
+        } else {
+            i++;
+        }
+    }
+    return true;
+}
+
+/* Fds that came where no header starts any more: inside a body. */
+static bool rx_check_orphans(VfuRx *rx, GError **errp)
+{
+    for (size_t i = 0; i < rx->nsets; i++) {
+        if (rx->sets[i].hi <= rx->pos) {
+            return vfu_error_set(errp, EPROTO,
+                                 "file descriptors inside a message body");
+        }
+    }
+    return true;
+}
+
+VfuRecvResult vfu_rx_hdr(VfuServer *srv, VFIOUserHdr *hdr, int *fds,
+                         size_t *nfds, size_t ahead, GError **errp)
+{
+    VfuRx *rx = &srv->rx;
+
+    *nfds = 0;
+    if (vfu_rx_avail(srv) == 0) {
+        ssize_t n =
+            vfu_rx_fill(srv, MAX(ahead, sizeof(*hdr)), MSG_DONTWAIT, errp);
+
+        if (n == -1) {
+            return VFU_RECV_NONE;
+        }
+        if (n == -2) {
+            return VFU_RECV_ERROR;
+        }
+        if (n == 0) {
+            vfu_error_set(errp, ECONNRESET, "peer closed the connection");
+            return VFU_RECV_ERROR;
+        }
+    }
+    /* The rest of a header that has started is waited for (timeout). */
+    if (!rx_want(srv, sizeof(*hdr), ahead, true, errp)) {
+        return VFU_RECV_ERROR;
+    }
+    memcpy(hdr, rx->buf + rx->start, sizeof(*hdr));
+    if (!check_hdr(srv, hdr, errp) ||
+        !rx_claim_fds(rx, rx->pos, hdr->size, fds, nfds, errp)) {
+        vfu_close_fds(fds, *nfds);
+        *nfds = 0;
+        return VFU_RECV_ERROR;
+    }
+    rx_consume(rx, sizeof(*hdr));
+    return VFU_RECV_OK;
+}
+
+bool vfu_rx_has_msg(VfuServer *srv)
+{
+    VfuRx *rx = &srv->rx;
+    VFIOUserHdr hdr;
+
+    if (vfu_rx_avail(srv) < sizeof(hdr)) {
+        return false;
+    }
+    memcpy(&hdr, rx->buf + rx->start, sizeof(hdr));
+    /* A header the checks will refuse counts as whole: it is an error. */
+    return hdr.size <= vfu_rx_avail(srv) || hdr.size < sizeof(hdr) ||
+           hdr.size > vfu_server_max_msg_size(srv);
+}
+
+bool vfu_rx_payload(VfuServer *srv, size_t len, size_t ahead, uint8_t **p,
+                    GError **errp)
+{
+    VfuRx *rx = &srv->rx;
+
+    if (!rx_want(srv, len, ahead, true, errp)) {
+        return false;
+    }
+    *p = rx->buf + rx->start;
+    rx_consume(rx, len);
+    return rx_check_orphans(rx, errp);
+}
+
+bool vfu_rx_bodyv(VfuServer *srv, const struct iovec *iov_in, int iovcnt,
+                  GError **errp)
+{
+    struct iovec iov[4];
+    VfuRx *rx = &srv->rx;
+    size_t left = 0;
+    int n = 0;
+
+    g_assert(iovcnt <= (int)G_N_ELEMENTS(iov));
+    for (int i = 0; i < iovcnt; i++) {
+        size_t take = MIN(vfu_rx_avail(srv), iov_in[i].iov_len);
+
+        memcpy(iov_in[i].iov_base, rx->buf + rx->start, take);
+        rx_consume(rx, take);
+        if (take < iov_in[i].iov_len) {
+            iov[n].iov_base = (uint8_t *)iov_in[i].iov_base + take;
+            iov[n++].iov_len = iov_in[i].iov_len - take;
+            left += iov_in[i].iov_len - take;
+        }
+    }
+    rx->pos += left;
+    return (left == 0 || vfu_msg_recv_bodyv(srv->sock, iov, n, errp)) &&
+           rx_check_orphans(rx, errp);
+}
+
+bool vfu_rx_discard(VfuServer *srv, size_t len, GError **errp)
+{
+    size_t take = MIN(vfu_rx_avail(srv), len);
+
+    rx_consume(&srv->rx, take);
+    srv->rx.pos += len - take;
+    return vfu_msg_discard(srv->sock, len - take, errp) &&
+           rx_check_orphans(&srv->rx, errp);
+}
