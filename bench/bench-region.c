@@ -24,6 +24,7 @@ typedef enum RegionOp {
     OP_BATCHED_WRITE, /* posted, batched into REGION_WRITE_MULTI */
     OP_MMAP_READ4,
     OP_MMAP_READ64K,
+    OP_FENCE, /* posted write, then a waited-for read: the ordering fence */
 } RegionOp;
 
 typedef struct RegionArgs {
@@ -56,6 +57,11 @@ static bool region_op(RegionArgs *a, uint64_t i, GError **errp)
     case OP_MMAP_READ64K:
         return vfio_user_region_read(dev, VFIO_PCI_BAR2_REGION_INDEX, 0, a->buf,
                                      64 * KiB, errp);
+    case OP_FENCE:
+        return vfio_user_region_write(dev, VFIO_PCI_BAR0_REGION_INDEX,
+                                      BENCH_REG_SCRATCH, &v, 4, true, errp) &&
+               vfio_user_region_read(dev, VFIO_PCI_BAR0_REGION_INDEX,
+                                     BENCH_REG_SCRATCH, &v, 4, errp);
     }
     return vfu_error_set(errp, EINVAL, "unknown region operation");
 }
@@ -192,6 +198,10 @@ static void region_placement(BenchPlacement pl)
     g_autofree char *pw_label =
         g_strdup_printf("BAR posted write 4 B (%s)", pn);
     g_autofree char *bw_key = g_strdup_printf("region.batched_write.%s", pn);
+    g_autofree char *rd_key = g_strdup_printf("region.bar_read.%s", pn);
+    g_autofree char *fence_key = g_strdup_printf("region.fence.%s", pn);
+    g_autofree char *fence_label =
+        g_strdup_printf("posted write + REGION_READ 4 B, fence (%s)", pn);
     g_autofree char *bw_label =
         g_strdup_printf("BAR posted write 4 B, batched (%s)", pn);
     /* Fork the ping-pong peer before the client library starts threads. */
@@ -224,6 +234,10 @@ static void region_placement(BenchPlacement pl)
     region_figure(&c, OP_POSTED_WRITE, pw_key, pw_label, wr_key, region_batch,
                   &nonposted, 4);
     region_figure(&c, OP_BATCHED_WRITE, bw_key, bw_label, wr_key, region_batch,
+                  &nonposted, 4);
+    /* What a fence costs: a posted write, then a read, vs the read alone. */
+    nonposted = (RegionArgs){.conn = &c, .op = OP_BAR_READ};
+    region_figure(&c, OP_FENCE, fence_key, fence_label, rd_key, region_batch,
                   &nonposted, 4);
     if (pl == BENCH_SAME_CPU) {
         region_mmap(&c, bench_placement_client_cpu(pl));
