@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -39,7 +40,19 @@ struct CharLine {
     gsize head;      /* inbuf bytes before head were handed out */
     gsize scanned;   /* bytes after head known to hold no newline */
     bool discarding; /* dropping the rest of an overlong line */
+    FILE *log;       /* -qtest-log: "[R +secs] line" / "[S +secs] text" */
+    gint64 log_start;
 };
+
+static void char_line_log(CharLine *c, char dir, const char *s)
+{
+    double t = (g_get_monotonic_time() - c->log_start) / 1e6;
+    size_t n = strlen(s);
+
+    fprintf(c->log, "[%c +%f] %.*s\n", dir, t,
+            (int)(n && s[n - 1] == '\n' ? n - 1 : n), s);
+    fflush(c->log);
+}
 
 static gboolean char_line_readable(gint fd, GIOCondition cond, gpointer p);
 static void char_line_hangup(CharLine *c);
@@ -62,6 +75,9 @@ static void char_line_process(CharLine *c)
         }
         c->head += nl - start + 1;
         c->scanned = 0;
+        if (c->log) {
+            char_line_log(c, 'R', start);
+        }
         c->ops->line(c, start, c->opaque);
     }
     if (c->head == c->inbuf->len) {
@@ -239,6 +255,16 @@ CharLine *char_line_new(const CharSpec *spec, const CharLineOps *ops,
     c->is_stdio = spec->is_stdio;
     c->server = !spec->is_stdio && spec->server;
     c->path = g_strdup(spec->path);
+    if (spec->log_path) {
+        c->log = fopen(spec->log_path, "a");
+        if (!c->log) {
+            vfu_error_set(errp, errno, "-qtest-log %s: %s", spec->log_path,
+                          g_strerror(errno));
+            char_line_free(c);
+            return NULL;
+        }
+        c->log_start = g_get_monotonic_time();
+    }
     if (!c->is_stdio) {
         fd = char_line_socket(spec->path, c->server, errp);
         if (fd < 0) {
@@ -273,6 +299,9 @@ void char_line_free(CharLine *c)
         close(c->listen_fd);
         unlink(c->path);
     }
+    if (c->log) {
+        fclose(c->log);
+    }
     g_free(c->path);
     g_string_free(c->inbuf, true);
     g_free(c);
@@ -282,6 +311,9 @@ void char_line_write(CharLine *c, const char *s)
 {
     size_t len = strlen(s);
 
+    if (c->log && len) {
+        char_line_log(c, 'S', s);
+    }
     while (len && c->out_fd >= 0 && !c->broken) {
         ssize_t n = write(c->out_fd, s, len);
 

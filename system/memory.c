@@ -58,6 +58,18 @@ static int hostmem_open_file(const HostMemoryOptions *o, GError **errp)
         }
         g_free(tmpl);
     } else {
+        g_autofree char *dir = g_path_get_dirname(o->mem_path);
+        g_autofree char *base = g_path_get_basename(o->mem_path);
+
+        if (stat(o->mem_path, &st) < 0 &&
+            (!strcmp(dir, "/dev") || strstr(base, "hugepages"))) {
+            /* Not a file to create: a hugetlbfs mount point that is absent. */
+            vfu_error_set(
+                errp, ENOENT,
+                "mem-path '%s' does not exist (is hugetlbfs mounted there?)",
+                o->mem_path);
+            return -1;
+        }
         fd = open(o->mem_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     }
     if (fd < 0) {
@@ -158,10 +170,13 @@ HostMemoryBackend *host_memory_backend_new(const HostMemoryOptions *opts,
     seal = opts->type == HOSTMEM_MEMFD && (!opts->seal_set || opts->seal);
     if (opts->type == HOSTMEM_FILE) {
         fd = hostmem_open_file(opts, errp);
-    } else if (opts->type == HOSTMEM_MEMFD) {
+    } else if (opts->type == HOSTMEM_MEMFD ||
+               (opts->type == HOSTMEM_RAM && share)) {
+        /* share=on anonymous RAM is a memfd, as in QEMU, so that devices
+         * can map it. */
         fd = hostmem_open_memfd(opts, seal, errp);
     }
-    if (opts->type != HOSTMEM_RAM && fd < 0) {
+    if ((opts->type != HOSTMEM_RAM || share) && fd < 0) {
         return NULL;
     }
     flags = share ? MAP_SHARED : MAP_PRIVATE;

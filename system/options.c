@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "hw/pci/pci.h"
+#include "system/keyval.h"
 #include "system/machine.h"
 #include "system/options.h"
 #include "vfio-user/error.h"
@@ -27,7 +28,13 @@ typedef struct PropHelp {
 
 static const PropHelp device_props[] = {
     {"socket", "str", "(required)", "UNIX socket of the vfio-user server"},
+    {"socket.type", "unix|fd", "",
+     "SocketAddress form of socket (JSON: \"socket\":{...})"},
+    {"socket.path", "str", "", "with socket.type=unix: the path"},
+    {"socket.str", "int", "",
+     "with socket.type=fd: an fd the VMM inherited, already connected"},
     {"id", "str", "dev<slot>", "name for the monitor (device_del, info)"},
+    {"addr", "slot", "first free", "PCI slot 0x1..0x1f (function 0 only)"},
     {"dma-access", "auto|mmap|file-io|message", "auto",
      "how the server reaches guest RAM"},
     {"x-msg-timeout", "uint32", "5000", "reply timeout in milliseconds"},
@@ -78,13 +85,30 @@ void vmm_usage(GString *out)
         "-machine [" MACHINE_TYPE ",]memory-backend=ID\n"
         "                        guest RAM from that backend (default:\n"
         "                        anonymous memory-backend-ram of -m size)\n"
-        "-device vfio-user-pci,socket=PATH[,id=ID][,dma-access=MODE]...\n"
+        "-numa node,memdev=ID    the same (one NUMA node)\n"
+        "-device vfio-user-pci,socket=PATH[,id=ID][,addr=SLOT]"
+        "[,dma-access=MODE]...\n"
+        "-device '{\"driver\":\"vfio-user-pci\",\"socket\":{\"type\":\"unix\","
+        "\"path\":PATH},...}'\n"
         "                        (-device vfio-user-pci,help lists all)\n"
-        "-qtest stdio|unix:PATH  qtest protocol (connects to PATH)\n"
+        "-qtest stdio|unix:PATH[,server]\n"
+        "                        qtest protocol (connects to PATH)\n"
+        "-qtest-log FILE         copy of the qtest traffic\n"
         "-monitor stdio|unix:PATH[,server,nowait]\n"
         "                        human monitor, prompt '(vfio-user) '\n"
-        "-D FILE                 write log messages to FILE\n"
-        "-pidfile FILE           write the process id to FILE\n"
+        "-chardev socket,id=ID,path=PATH[,server=on,wait=off] | stdio,id=ID\n"
+        "-mon chardev=ID[,mode=readline]\n"
+        "                        human monitor on a chardev (no QMP yet)\n"
+        "-S                      run state 'prelaunch' (there is no CPU)\n"
+        "-name NAME              a name for the machine\n"
+        "-D FILE                 write log and trace output to FILE\n"
+        "-trace [enable=]PATTERN[,file=FILE] | help\n"
+        "                        debug output of the matching log domains\n"
+        "-pidfile FILE           write the process id to FILE (locked)\n"
+        "-run-with exit-with-parent=on  quit when the parent process dies\n"
+        "-accel qtest, -machine accel=qtest, -display none, -nographic,\n"
+        "-nodefaults, -audio none, -net none, -vga none, -serial none,\n"
+        "-no-shutdown, -no-reboot, -no-user-config: accepted, nothing to do\n"
         "-version                print the version\n"
         "-help                   this text\n\n"
         "Guest memory map: RAM at 0 (above 0xb0000000 bytes: rest at 4G),\n"
@@ -100,6 +124,27 @@ void vmm_options_init(VmmOptions *o)
     o->ram_size = VMM_DEFAULT_RAM_SIZE;
     o->objects = g_ptr_array_new();
     o->devices = g_ptr_array_new();
+    o->device_args = g_ptr_array_new_with_free_func(g_free);
+    o->device_slots = g_array_new(false, false, sizeof(int));
+    o->chardevs = g_ptr_array_new();
+    o->mons = g_ptr_array_new();
+}
+
+static void free_chardev(gpointer p)
+{
+    ChardevSpec *c = p;
+
+    g_free(c->id);
+    char_spec_clear(&c->chr);
+    g_free(c);
+}
+
+static void free_mon(gpointer p)
+{
+    MonSpec *m = p;
+
+    char_spec_clear(&m->chr);
+    g_free(m);
 }
 
 static void free_object(gpointer p)
@@ -114,14 +159,6 @@ static void free_device(gpointer p)
     g_free(p);
 }
 
-void char_spec_free(CharSpec *c)
-{
-    if (c) {
-        g_free(c->path);
-        g_free(c);
-    }
-}
-
 void vmm_options_clear(VmmOptions *o)
 {
     if (o->objects) {
@@ -132,6 +169,23 @@ void vmm_options_clear(VmmOptions *o)
         g_ptr_array_set_free_func(o->devices, free_device);
         g_ptr_array_free(o->devices, true);
     }
+    if (o->device_args) {
+        g_ptr_array_free(o->device_args, true);
+    }
+    if (o->device_slots) {
+        g_array_free(o->device_slots, true);
+    }
+    if (o->chardevs) {
+        g_ptr_array_set_free_func(o->chardevs, free_chardev);
+        g_ptr_array_free(o->chardevs, true);
+    }
+    if (o->mons) {
+        g_ptr_array_set_free_func(o->mons, free_mon);
+        g_ptr_array_free(o->mons, true);
+    }
+    g_free(o->qtest_log);
+    g_free(o->trace_file);
+    g_free(o->name);
     g_free(o->machine_backend);
     char_spec_free(o->qtest);
     char_spec_free(o->monitor);
@@ -223,68 +277,6 @@ static bool parse_uint_max(const char *s, uint64_t max, uint64_t *out)
     char *e;
 
     return parse_u64(s, out, &e) && !*e && *out <= max;
-}
-
-/* ---- key=value lists ---- */
-
-typedef struct KeyVal {
-    char *key;
-    char *val; /* NULL for a bare word */
-} KeyVal;
-
-static void keyval_free(gpointer p)
-{
-    KeyVal *kv = p;
-
-    g_free(kv->key);
-    g_free(kv->val);
-    g_free(kv);
-}
-
-/* Split "a,b=c,d=e,,f" into items; ",," is a literal comma. */
-static GPtrArray *keyval_split(const char *s)
-{
-    GPtrArray *items = g_ptr_array_new_with_free_func(keyval_free);
-    GString *cur = g_string_new(NULL);
-
-    for (const char *p = s;; p++) {
-        if (*p == ',' && p[1] == ',') {
-            g_string_append_c(cur, ',');
-            p++;
-            continue;
-        }
-        if (*p && *p != ',') {
-            g_string_append_c(cur, *p);
-            continue;
-        }
-        if (cur->len) {
-            KeyVal *kv = g_new0(KeyVal, 1);
-            char *eq = strchr(cur->str, '=');
-
-            kv->key =
-                g_strndup(cur->str, eq ? (gsize)(eq - cur->str) : cur->len);
-            kv->val = eq ? g_strdup(eq + 1) : NULL;
-            g_ptr_array_add(items, kv);
-        }
-        g_string_truncate(cur, 0);
-        if (!*p) {
-            break;
-        }
-    }
-    g_string_free(cur, true);
-    return items;
-}
-
-static bool want_help(GPtrArray *items)
-{
-    for (guint i = 0; i < items->len; i++) {
-        KeyVal *kv = g_ptr_array_index(items, i);
-
-        if (!kv->val && (!strcmp(kv->key, "help") || !strcmp(kv->key, "?"))) {
-            return true;
-        }
-    }
-    return false;
 }
 
 /* ---- -device ---- */
@@ -420,56 +412,167 @@ static bool device_prop(void *target, const KeyVal *kv, GError **errp)
     return true;
 }
 
-/* The first item names the type: "foo" or "driver=foo" / "qom-type=". */
-static const char *keyval_type(GPtrArray *items, const char *key)
+/* socket.type=unix,socket.path=P | socket.type=fd,socket.str=N */
+static bool device_socket_address(GPtrArray *items, VFIOUserPCIOptions *d,
+                                  GError **errp)
 {
-    KeyVal *kv = items->len ? g_ptr_array_index(items, 0) : NULL;
+    KeyVal *type = keyval_find(items, "socket.type");
+    KeyVal *path = keyval_find(items, "socket.path");
+    KeyVal *str = keyval_find(items, "socket.str");
+    uint64_t fd;
 
-    if (!kv) {
-        return NULL;
+    for (guint i = 1; i < items->len; i++) {
+        KeyVal *kv = g_ptr_array_index(items, i);
+
+        if (g_str_has_prefix(kv->key, "socket.") && kv != type && kv != path &&
+            kv != str) {
+            return vfu_error_set(
+                errp, EINVAL,
+                "%s: unknown SocketAddress member (expected type, path or str)",
+                kv->key);
+        }
     }
-    if (!kv->val) {
-        return kv->key;
+    if (!type && !path && !str) {
+        return true;
     }
-    return !strcmp(kv->key, key) ? kv->val : NULL;
+    if (!type || !type->val) {
+        return vfu_error_set(errp, EINVAL,
+                             "socket.type: required (unix or fd)");
+    }
+    if (!strcmp(type->val, "unix")) {
+        if (!path || !path->val || !*path->val || str) {
+            return vfu_error_set(
+                errp, EINVAL,
+                "socket: a unix SocketAddress needs path (and nothing else)");
+        }
+        g_free(d->socket);
+        d->socket = g_strdup(path->val);
+        return true;
+    }
+    if (strcmp(type->val, "fd")) {
+        return vfu_error_set(
+            errp, EINVAL,
+            "socket.type: only unix and fd are supported, got '%s'", type->val);
+    }
+    if (!str || !str->val || path ||
+        !parse_uint_max(str->val, INT32_MAX, &fd)) {
+        // clang-format off
+        return vfu_error_set(errp, EINVAL, "socket: an fd SocketAddress needs str=N, the number of an fd the VMM inherited");
+        // clang-format on
+    }
+    d->socket_fd = fd;
+    g_free(d->socket);
+    d->socket = g_strdup_printf("fd:%d", (int)fd);
+    return true;
 }
 
-static bool parse_device(VmmOptions *o, const char *arg, GError **errp)
+/* addr=SLOT or SLOT.0 (hex, like QEMU: addr=5, addr=0x5, addr=05.0) */
+static bool device_addr(const KeyVal *kv, int *slot, GError **errp)
 {
-    g_autoptr(GPtrArray) items = keyval_split(arg);
-    const char *type = keyval_type(items, "driver");
-    VFIOUserPCIOptions *d;
-    GError *err = NULL;
+    g_autofree char *s = g_strdup(kv->val ? kv->val : "");
+    char *dot = strchr(s, '.');
+    char *end;
+    unsigned long v;
 
+    if (dot && strcmp(dot, ".0") && strcmp(dot, ".00")) {
+        return vfu_error_set(errp, EINVAL,
+                             "addr: only function 0 exists, got '%s'", s);
+    }
+    if (dot) {
+        *dot = 0;
+    }
+    errno = 0;
+    v = strtoul(s, &end, 16);
+    if (!*s || *end || errno || v < 1 || v >= PCI_SLOT_MAX) {
+        return vfu_error_set(errp, EINVAL,
+                             "addr: expected a slot from 0x1 to 0x1f, got '%s'",
+                             kv->val ? kv->val : "");
+    }
+    *slot = v;
+    return true;
+}
+
+bool vmm_parse_device(const char *arg, VFIOUserPCIOptions *d, int *slot,
+                      GString *help, GError **errp)
+{
+    g_autoptr(GPtrArray) items = NULL;
+    const char *type;
+    GError *err = NULL;
+    const char *p = arg;
+    KeyVal *addr;
+
+    *slot = -1;
+    while (g_ascii_isspace(*p)) {
+        p++;
+    }
+    if (*p == '{') {
+        items = keyval_from_json(p, "driver", errp);
+        if (!items) {
+            return false;
+        }
+    } else {
+        items = keyval_split(arg);
+    }
+    type = keyval_type(items, "driver");
     if (type && (!strcmp(type, "help") || !strcmp(type, "?"))) {
-        o->print = g_string_new("available devices:\n  " VFIO_USER_PCI_TYPE
-                                "  a PCI device served by a vfio-user "
-                                "server\n");
+        g_string_append(help, "available devices:\n  " VFIO_USER_PCI_TYPE
+                              "  a PCI device served by a vfio-user "
+                              "server\n");
         return true;
     }
     if (!type || strcmp(type, VFIO_USER_PCI_TYPE)) {
-        return vfu_error_set(errp, EINVAL,
-                             "-device %s: unknown device type "
+        return vfu_error_set(errp, ENODEV,
+                             "%s: unknown device type "
                              "(available: " VFIO_USER_PCI_TYPE ")",
                              type ? type : arg);
     }
-    if (want_help(items)) {
-        o->print = g_string_new(NULL);
-        prop_help(o->print, VFIO_USER_PCI_TYPE, device_props,
+    if (keyval_want_help(items)) {
+        prop_help(help, VFIO_USER_PCI_TYPE, device_props,
                   G_N_ELEMENTS(device_props));
         return true;
     }
-    d = g_new(VFIOUserPCIOptions, 1);
-    vfio_user_pci_options_init(d);
-    g_ptr_array_add(o->devices, d);
-    apply_props(items, device_prop, d, &err);
+    addr = keyval_find(items, "addr");
+    if ((!addr || device_addr(addr, slot, &err)) &&
+        device_socket_address(items, d, &err)) {
+        for (guint i = items->len; i-- > 1;) {
+            KeyVal *kv = g_ptr_array_index(items, i);
+
+            if (kv == addr || g_str_has_prefix(kv->key, "socket.")) {
+                g_ptr_array_remove_index(items, i);
+            }
+        }
+        apply_props(items, device_prop, d, &err);
+    }
     if (!err && (!d->socket || !*d->socket)) {
         vfu_error_set(&err, EINVAL, "socket=PATH is required");
     }
     if (err) {
-        g_propagate_prefixed_error(errp, err,
-                                   "-device " VFIO_USER_PCI_TYPE ": ");
+        g_propagate_prefixed_error(errp, err, VFIO_USER_PCI_TYPE ": ");
         return false;
+    }
+    return true;
+}
+
+static bool parse_device(VmmOptions *o, const char *arg, GError **errp)
+{
+    VFIOUserPCIOptions *d = g_new(VFIOUserPCIOptions, 1);
+    GString *help = g_string_new(NULL);
+    GError *err = NULL;
+    int slot;
+
+    vfio_user_pci_options_init(d);
+    g_ptr_array_add(o->devices, d);
+    g_ptr_array_add(o->device_args, g_strdup(arg));
+    if (!vmm_parse_device(arg, d, &slot, help, &err)) {
+        g_string_free(help, true);
+        g_propagate_prefixed_error(errp, err, "-device ");
+        return false;
+    }
+    g_array_append_val(o->device_slots, slot);
+    if (help->len) {
+        o->print = help;
+    } else {
+        g_string_free(help, true);
     }
     return true;
 }
@@ -572,7 +675,7 @@ static bool parse_object(VmmOptions *o, const char *arg, GError **errp)
                              "memory-backend-memfd, memory-backend-file)",
                              type ? type : arg);
     }
-    if (want_help(items)) {
+    if (keyval_want_help(items)) {
         o->print = g_string_new(NULL);
         prop_help(o->print, type, object_props, G_N_ELEMENTS(object_props));
         return true;
@@ -615,14 +718,51 @@ static bool parse_machine(VmmOptions *o, const char *arg, GError **errp)
                                  "type '%s' (available: " MACHINE_TYPE ")",
                                  type);
         }
+        if (!strcmp(kv->key, "accel") && !g_strcmp0(kv->val, "qtest")) {
+            continue; /* libqtest's spelling; there is no CPU anyway */
+        }
         if (strcmp(kv->key, "memory-backend")) {
             return vfu_error_set(errp, EINVAL,
                                  "-machine: unknown property "
-                                 "'%s' (expected memory-backend=ID)",
+                                 "'%s' (expected memory-backend=ID or "
+                                 "accel=qtest)",
                                  kv->key);
         }
         g_free(o->machine_backend);
         o->machine_backend = g_strdup(kv->val);
+    }
+    return true;
+}
+
+/* -numa node[,nodeid=0][,memdev=ID]: one node, its memory is guest RAM. */
+static bool parse_numa(VmmOptions *o, const char *arg, GError **errp)
+{
+    g_autoptr(GPtrArray) items = keyval_split(arg);
+    const char *type = keyval_type(items, "type");
+
+    if (g_strcmp0(type, "node")) {
+        return vfu_error_set(errp, EINVAL,
+                             "-numa %s: only -numa node,memdev=ID is supported",
+                             arg);
+    }
+    for (guint i = 1; i < items->len; i++) {
+        KeyVal *kv = g_ptr_array_index(items, i);
+
+        if (!strcmp(kv->key, "memdev") && kv->val) {
+            if (o->machine_backend && strcmp(o->machine_backend, kv->val)) {
+                // clang-format off
+                return vfu_error_set( errp, EINVAL, "-numa node,memdev=%s: the machine has one NUMA node and its RAM is already '%s'", kv->val, o->machine_backend);
+                // clang-format on
+            }
+            g_free(o->machine_backend);
+            o->machine_backend = g_strdup(kv->val);
+        } else if (!strcmp(kv->key, "nodeid") && !g_strcmp0(kv->val, "0")) {
+            continue;
+        } else {
+            // clang-format off
+            return vfu_error_set(errp, EINVAL, "-numa node: unsupported option '%s' (expected memdev=ID, nodeid=0)", kv->key);
+            // clang-format on
+        }
     }
     return true;
 }
@@ -638,48 +778,6 @@ static bool parse_mem(VmmOptions *o, const char *arg, GError **errp)
                              arg);
     }
     o->ram_size_set = true;
-    return true;
-}
-
-bool vmm_parse_char(const char *s, CharSpec *out, GError **errp)
-{
-    g_autoptr(GPtrArray) items = NULL;
-    KeyVal *first;
-
-    memset(out, 0, sizeof(*out));
-    if (!strcmp(s, "stdio")) {
-        out->is_stdio = true;
-        return true;
-    }
-    if (!g_str_has_prefix(s, "unix:") || !s[5] || s[5] == ',') {
-        return vfu_error_set(errp, EINVAL,
-                             "expected stdio or unix:PATH, "
-                             "got '%s'",
-                             s);
-    }
-    items = keyval_split(s + 5);
-    first = g_ptr_array_index(items, 0);
-    out->path = first->val ? g_strconcat(first->key, "=", first->val, NULL)
-                           : g_strdup(first->key);
-    for (guint i = 1; i < items->len; i++) {
-        KeyVal *kv = g_ptr_array_index(items, i);
-        bool b = true;
-
-        if (!strcmp(kv->key, "server") &&
-            (!kv->val || vmm_parse_bool(kv->val, &b))) {
-            out->server = b;
-        } else if ((!strcmp(kv->key, "nowait") && !kv->val) ||
-                   (!strcmp(kv->key, "wait") && kv->val &&
-                    vmm_parse_bool(kv->val, &b))) {
-            continue; /* we never block waiting for a client */
-        } else {
-            g_clear_pointer(&out->path, g_free);
-            return vfu_error_set(errp, EINVAL,
-                                 "unknown socket option '%s' "
-                                 "(expected server, nowait or wait=off)",
-                                 kv->key);
-        }
-    }
     return true;
 }
 
@@ -727,6 +825,26 @@ static bool vmm_check(VmmOptions *o, GError **errp)
         }
         o->ram_size = m->size;
     }
+    for (guint i = 0; i < o->objects->len; i++) {
+        HostMemoryOptions *x = g_ptr_array_index(o->objects, i);
+
+        if (g_strcmp0(x->id, o->machine_backend)) {
+            // clang-format off
+            g_warning( "-object %s,id=%s: memory backend not used as guest RAM (use -machine memory-backend=%s or -numa node,memdev=%s)", host_mem_type_name(x->type), x->id, x->id, x->id);
+            // clang-format on
+        }
+    }
+    for (guint i = 0; i < o->chardevs->len; i++) {
+        ChardevSpec *c = g_ptr_array_index(o->chardevs, i);
+
+        if (!c->used) {
+            g_warning("-chardev id=%s: not used by any -mon", c->id);
+        }
+    }
+    if (o->qtest_log && o->qtest && strcmp(o->qtest_log, "/dev/null")) {
+        g_free(o->qtest->log_path);
+        o->qtest->log_path = g_strdup(o->qtest_log);
+    }
     if (o->ram_size > VMM_MAX_RAM_SIZE) {
         return vfu_error_set(errp, EINVAL, "-m: at most %llu bytes of RAM",
                              (unsigned long long)VMM_MAX_RAM_SIZE);
@@ -748,6 +866,20 @@ static bool vmm_check(VmmOptions *o, GError **errp)
     if (o->devices->len > PCI_SLOT_MAX - 1) {
         return vfu_error_set(errp, ENOSPC, "-device: at most %d devices",
                              PCI_SLOT_MAX - 1);
+    }
+    for (guint i = 0; i < o->mons->len; i++) {
+        MonSpec *m = g_ptr_array_index(o->mons, i);
+        unsigned n = m->chr.is_stdio + (o->qtest && o->qtest->is_stdio) +
+                     (o->monitor && o->monitor->is_stdio);
+
+        for (guint j = 0; j < i; j++) {
+            n += ((MonSpec *)g_ptr_array_index(o->mons, j))->chr.is_stdio;
+        }
+        if (m->chr.is_stdio && n > 1) {
+            // clang-format off
+            return vfu_error_set(errp, EINVAL, "%s stdio: standard input is already used by another -qtest, -monitor, -qmp or -mon", m->control ? "-qmp" : "-mon");
+            // clang-format on
+        }
     }
     if (o->qtest && o->monitor && o->qtest->is_stdio && o->monitor->is_stdio) {
         return vfu_error_set(errp, EINVAL,
@@ -775,6 +907,10 @@ static bool vmm_parse_one(VmmOptions *o, const char *name, const char *arg,
         return true;
     } else if (!strcmp(name, "monitor")) {
         return parse_chardev(&o->monitor, name, arg, errp);
+    } else if (!strcmp(name, "numa")) {
+        return parse_numa(o, arg, errp);
+    } else if (vmm_compat_takes_arg(name)) {
+        return vmm_parse_compat_opt(o, name, arg, errp);
     } else if (!strcmp(name, "D")) {
         g_free(o->logfile);
         o->logfile = g_strdup(arg);
@@ -786,7 +922,8 @@ static bool vmm_parse_one(VmmOptions *o, const char *name, const char *arg,
 }
 
 static const char *const opts_with_arg[] = {
-    "m", "object", "machine", "M", "device", "qtest", "monitor", "D", "pidfile",
+    "m",     "object",  "machine", "M",       "device",
+    "qtest", "monitor", "D",       "pidfile", "numa",
 };
 
 bool vmm_parse_args(VmmOptions *o, int argc, char **argv, GError **errp)
@@ -811,6 +948,10 @@ bool vmm_parse_args(VmmOptions *o, int argc, char **argv, GError **errp)
             o->print = g_string_new("vfio-user-vmm version " VMM_VERSION "\n");
             return true;
         }
+        if (vmm_compat_flag(o, name)) {
+            continue;
+        }
+        known = vmm_compat_takes_arg(name);
         for (unsigned k = 0; k < G_N_ELEMENTS(opts_with_arg); k++) {
             known |= !strcmp(name, opts_with_arg[k]);
         }

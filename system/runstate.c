@@ -28,3 +28,34 @@ void vmm_request_quit(void)
         g_main_loop_quit(main_loop);
     }
 }
+
+static bool running = true;
+static const char *run_status = "running";
+static char *vm_name;
+
+void vmm_set_running(bool r, const char *status)
+{
+    running = r;
+    run_status = status;
+}
+
+const char *vmm_run_status(void)
+{
+    return run_status;
+}
+
+bool vmm_is_running(void)
+{
+    return running;
+}
+
+void vmm_set_name(const char *name)
+{
+    g_free(vm_name);
+    vm_name = g_strdup(name);
+}
+
+const char *vmm_name(void)
+{
+    return vm_name;
+}

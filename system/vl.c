@@ -8,13 +8,16 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <glib-unix.h>
 #include "hw/pci/pci_host.h"
 #include "hw/vfio-user/pci.h"
+#include "system/log.h"
 #include "system/machine.h"
 #include "system/monitor.h"
 #include "system/options.h"
@@ -22,49 +25,34 @@
 #include "system/runstate.h"
 #include "vfio-user/error.h"
 
-static FILE *log_file; /* -D; written by whichever thread logs */
-
-static GLogWriterOutput vmm_log_writer(GLogLevelFlags level,
-                                       const GLogField *fields, gsize n_fields,
-                                       gpointer data)
-{
-    g_autofree char *line = NULL;
-    const char *domain = NULL;
-
-    (void)data;
-    if (!log_file) {
-        return g_log_writer_default(level, fields, n_fields, NULL);
-    }
-    for (gsize i = 0; i < n_fields; i++) {
-        if (!strcmp(fields[i].key, "GLIB_DOMAIN")) {
-            domain = fields[i].value;
-        }
-    }
-    if (g_log_writer_default_would_drop(level, domain)) {
-        return G_LOG_WRITER_HANDLED;
-    }
-    line = g_log_writer_format_fields(level, fields, n_fields, false);
-    fprintf(log_file, "%s\n", line);
-    fflush(log_file);
-    return G_LOG_WRITER_HANDLED;
-}
-
-static bool vmm_open_log(const char *path, GError **errp)
-{
-    log_file = fopen(path, "a");
-    if (!log_file) {
-        return vfu_error_set(errp, errno, "-D %s: %s", path, g_strerror(errno));
-    }
-    setvbuf(log_file, NULL, _IOLBF, 0);
-    g_log_set_writer_func(vmm_log_writer, NULL, NULL);
-    return true;
-}
-
-static bool vmm_write_pidfile(const char *path, GError **errp)
+/* -pidfile: created, locked and written; the fd keeps the lock. */
+static int vmm_write_pidfile(const char *path, GError **errp)
 {
     g_autofree char *pid = g_strdup_printf("%d\n", (int)getpid());
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 
-    return g_file_set_contents(path, pid, -1, errp);
+    if (fd < 0) {
+        vfu_error_set(errp, errno, "-pidfile %s: %s", path, g_strerror(errno));
+        return -1;
+    }
+    if (lockf(fd, F_TLOCK, 0) < 0) {
+        int e = errno;
+
+        close(fd);
+        // clang-format off
+        vfu_error_set(errp, e, "-pidfile %s: cannot lock it (is another vfio-user-vmm using it?): %s", path, g_strerror(e));
+        // clang-format on
+        return -1;
+    }
+    if (ftruncate(fd, 0) < 0 ||
+        write(fd, pid, strlen(pid)) != (ssize_t)strlen(pid)) {
+        int e = errno;
+
+        close(fd);
+        vfu_error_set(errp, e, "-pidfile %s: %s", path, g_strerror(e));
+        return -1;
+    }
+    return fd;
 }
 
 static gboolean vmm_signal(gpointer p)
@@ -118,15 +106,54 @@ static Machine *vmm_build_machine(VmmOptions *o, GPtrArray *backends,
     return m;
 }
 
+/* Devices with addr= first, then the others in the first free slots. */
 static bool vmm_add_devices(VmmOptions *o, Machine *m, GError **errp)
 {
-    for (guint i = 0; i < o->devices->len; i++) {
-        if (!vfio_user_pci_realize(m, g_ptr_array_index(o->devices, i), i + 1,
-                                   errp)) {
-            return false;
+    for (int pass = 0; pass < 2; pass++) {
+        for (guint i = 0; i < o->devices->len; i++) {
+            int slot = g_array_index(o->device_slots, int, i);
+
+            if ((slot >= 0) != (pass == 0)) {
+                continue;
+            }
+            if (slot < 0) {
+                slot = pci_host_free_slot(m->pci);
+            } else if (m->pci->slots[slot]) {
+                return vfu_error_set(
+                    errp, EBUSY,
+                    "-device %s: PCI slot 0x%x is already in use by '%s'",
+                    (char *)g_ptr_array_index(o->device_args, i), slot,
+                    m->pci->slots[slot]->id);
+            }
+            if (slot < 0 ||
+                !vfio_user_pci_realize(m, g_ptr_array_index(o->devices, i),
+                                       slot, errp)) {
+                if (slot < 0) {
+                    vfu_error_set(errp, ENOSPC, "no free PCI slot");
+                }
+                g_prefix_error(errp, "-device %s: ",
+                               (char *)g_ptr_array_index(o->device_args, i));
+                return false;
+            }
         }
     }
     pci_host_firmware_init(m->pci);
+    return true;
+}
+
+/* Human monitors of -mon chardev=ID (mode=readline). */
+static bool vmm_open_mons(VmmOptions *o, Machine *m, GPtrArray *mons,
+                          GError **errp)
+{
+    for (guint i = 0; i < o->mons->len; i++) {
+        MonSpec *ms = g_ptr_array_index(o->mons, i);
+        Monitor *mon = monitor_new(m, &ms->chr, errp);
+
+        if (!mon) {
+            return false;
+        }
+        g_ptr_array_add(mons, mon);
+    }
     return true;
 }
 
@@ -134,14 +161,26 @@ static int vmm_run(VmmOptions *o, GError **errp)
 {
     g_autoptr(GPtrArray) backends = g_ptr_array_new_with_free_func(
         (GDestroyNotify)host_memory_backend_free);
-    Machine *m = vmm_build_machine(o, backends, errp);
+    g_autoptr(GPtrArray) mons =
+        g_ptr_array_new_with_free_func((GDestroyNotify)monitor_free);
+    int pid_fd = -1;
+    Machine *m = NULL;
     QTestServer *qt = NULL;
     Monitor *mon = NULL;
-    bool ok = m && vmm_add_devices(o, m, errp);
+    bool ok = true;
 
-    if (ok && o->pidfile) {
-        ok = vmm_write_pidfile(o->pidfile, errp);
+    if (o->pidfile) {
+        /* First, so that a second instance changes nothing. */
+        ok = (pid_fd = vmm_write_pidfile(o->pidfile, errp)) >= 0;
     }
+    if (ok) {
+        m = vmm_build_machine(o, backends, errp);
+        ok = m && vmm_add_devices(o, m, errp);
+    }
+    if (ok && o->start_stopped) {
+        vmm_set_running(false, "prelaunch");
+    }
+    vmm_set_name(o->name);
     if (ok && o->qtest) {
         ok = (qt = qtest_server_new(m, o->qtest, errp)) != NULL;
     }
@@ -149,17 +188,23 @@ static int vmm_run(VmmOptions *o, GError **errp)
         ok = (mon = monitor_new(m, o->monitor, errp)) != NULL;
     }
     if (ok) {
+        ok = vmm_open_mons(o, m, mons, errp);
+    }
+    if (ok) {
         g_unix_signal_add(SIGTERM, vmm_signal, NULL);
         g_unix_signal_add(SIGINT, vmm_signal, NULL);
         g_unix_signal_add(SIGHUP, vmm_signal, NULL);
         vmm_main_loop_run();
     }
+    g_ptr_array_set_size(mons, 0);
     monitor_free(mon);
     qtest_server_free(qt);
     machine_free(m);
-    if (o->pidfile && ok) {
+    if (pid_fd >= 0) {
         unlink(o->pidfile);
+        close(pid_fd);
     }
+    vmm_set_name(NULL);
     return ok ? 0 : 1;
 }
 
@@ -167,28 +212,33 @@ int main(int argc, char **argv)
 {
     VmmOptions o;
     GError *err = NULL;
+    const char *logfile;
     int ret = 0;
 
     signal(SIGPIPE, SIG_IGN);
+    vmm_log_init();
     vmm_options_init(&o);
-    if (!vmm_parse_args(&o, argc, argv, &err) ||
-        (o.logfile && !o.print && !vmm_open_log(o.logfile, &err))) {
+    if (!vmm_parse_args(&o, argc, argv, &err)) {
         ret = 1;
     } else if (o.print) {
         fputs(o.print->str, stdout);
     } else {
-        ret = vmm_run(&o, &err);
+        logfile = o.logfile ? o.logfile : o.trace_file;
+        if (logfile && !vmm_log_open(logfile, &err)) {
+            ret = 1;
+        } else {
+            if (o.exit_with_parent) {
+                prctl(PR_SET_PDEATHSIG, SIGTERM);
+            }
+            ret = vmm_run(&o, &err);
+        }
     }
     if (err) {
-        g_printerr("vfio-user-vmm: %s\n", err->message);
+        vmm_log_error(err->message);
         g_error_free(err);
     }
     vmm_options_clear(&o);
-    if (log_file) {
-        FILE *f = log_file;
-
-        log_file = NULL;
-        fclose(f);
-    }
+    vmm_trace_reset();
+    vmm_log_close();
     return ret;
 }

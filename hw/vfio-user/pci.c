@@ -702,6 +702,7 @@ void vfio_user_pci_options_init(VFIOUserPCIOptions *o)
     o->dma_access = VFIO_USER_DMA_ACCESS_AUTO;
     o->msg_timeout_ms = VFIO_USER_DEF_MSG_TIMEOUT_MS;
     o->vendor_id = o->device_id = o->sub_vendor_id = o->sub_device_id = -1;
+    o->socket_fd = -1;
 }
 
 void vfio_user_pci_options_clear(VFIOUserPCIOptions *o)
@@ -717,7 +718,13 @@ static bool vupci_connect(VFIOUserPCIDevice *dev, Machine *m, GError **errp)
     vfio_user_proxy_options_init(&popts);
     popts.msg_timeout_ms = dev->opts.msg_timeout_ms;
     popts.poll_us = dev->opts.poll_us;
-    dev->proxy = vfio_user_proxy_connect(dev->opts.socket, &popts, errp);
+    if (dev->opts.socket_fd >= 0) {
+        /* socket.type=fd: the proxy takes the inherited socket. */
+        dev->proxy =
+            vfio_user_proxy_new_from_fd(dev->opts.socket_fd, &popts, errp);
+    } else {
+        dev->proxy = vfio_user_proxy_connect(dev->opts.socket, &popts, errp);
+    }
     if (!dev->proxy) {
         return false;
     }
@@ -817,8 +824,6 @@ PCIDevice *vfio_user_pci_realize(Machine *m, const VFIOUserPCIOptions *o,
     dev->opts.socket = g_strdup(o->socket);
     if (!vupci_connect(dev, m, errp) || !vupci_init_config(dev, errp) ||
         !pci_host_plug(m->pci, &dev->pdev, slot, errp)) {
-        g_prefix_error(errp, "-device %s,id=%s,socket=%s: ", VFIO_USER_PCI_TYPE,
-                       id, o->socket);
         vupci_destroy(&dev->pdev);
         return NULL;
     }

@@ -19,20 +19,43 @@
 typedef struct CharSpec {
     bool is_stdio;
     char *path;
-    bool server; /* listen on path instead of connecting to it */
+    bool server;    /* listen on path instead of connecting to it */
+    char *log_path; /* -qtest-log: a copy of the traffic goes here */
 } CharSpec;
+
+/* -chardev BACKEND,id=ID,... */
+typedef struct ChardevSpec {
+    char *id;
+    CharSpec chr;
+    bool used; /* by a -mon */
+} ChardevSpec;
+
+/* A monitor: -qmp, -mon chardev=ID,mode=control|readline. */
+typedef struct MonSpec {
+    CharSpec chr;
+    bool control; /* QMP; false: the human monitor */
+} MonSpec;
 
 typedef struct VmmOptions {
     uint64_t ram_size; /* -m, VMM_DEFAULT_RAM_SIZE by default */
     bool ram_size_set;
-    GPtrArray *objects;    /* HostMemoryOptions *, command-line order */
-    char *machine_backend; /* -machine memory-backend= */
-    GPtrArray *devices;    /* VFIOUserPCIOptions * */
+    GPtrArray *objects;     /* HostMemoryOptions *, command-line order */
+    char *machine_backend;  /* -machine memory-backend= */
+    GPtrArray *devices;     /* VFIOUserPCIOptions * */
+    GPtrArray *device_args; /* char *: each -device as typed, for messages */
+    GArray *device_slots;   /* int: addr= slot of each device, -1: any */
     CharSpec *qtest;
     CharSpec *monitor;
-    char *logfile; /* -D */
+    GPtrArray *chardevs; /* ChardevSpec * */
+    GPtrArray *mons;     /* MonSpec *: -qmp, -mon */
+    char *qtest_log;     /* -qtest-log */
+    char *trace_file;    /* -trace file=: like -D */
+    char *logfile;       /* -D */
     char *pidfile;
-    GString *print; /* -help, -version, ...,help: print and exit */
+    char *name;            /* -name */
+    bool start_stopped;    /* -S: status "prelaunch" until cont */
+    bool exit_with_parent; /* -run-with exit-with-parent=on */
+    GString *print;        /* -help, -version, ...,help: print and exit */
 } VmmOptions;
 
 void vmm_options_init(VmmOptions *o);
@@ -52,6 +75,36 @@ bool vmm_parse_size(const char *s, uint64_t default_unit, uint64_t *out);
 bool vmm_parse_bool(const char *s, bool *out);
 bool vmm_parse_char(const char *s, CharSpec *out, GError **errp);
 void char_spec_free(CharSpec *c);
+void char_spec_clear(CharSpec *c);
+
+/*
+ * One -device argument, "vfio-user-pci,KEY=VALUE,..." or its JSON form
+ * '{"driver":"vfio-user-pci",...}' (also what device_add takes), into @d
+ * (initialised by the caller).  socket= is a path, or a SocketAddress:
+ * socket.type=unix,socket.path=P or socket.type=fd,socket.str=N (an fd
+ * the VMM inherited).  addr=SLOT[.0] picks the PCI slot (*@slot, else
+ * -1).  *@help is set when "help" was asked for (the text is in @help).
+ */
+bool vmm_parse_device(const char *arg, VFIOUserPCIOptions *d, int *slot,
+                      GString *help, GError **errp);
+
+/* -chardev, -mon, -qmp (system/options-char.c). */
+bool vmm_parse_chardev_opt(VmmOptions *o, const char *arg, GError **errp);
+bool vmm_parse_mon_opt(VmmOptions *o, const char *arg, GError **errp);
+bool vmm_parse_qmp_opt(VmmOptions *o, const char *arg, GError **errp);
+
+/*
+ * QEMU options accepted for libqtest and management tools, with QEMU's
+ * meaning or as no-ops where nothing applies (see -help):
+ * vmm_compat_flag() takes the ones without an argument (-S, -nographic...)
+ * and returns false for any other name; vmm_compat_takes_arg() says
+ * whether @name is one with an argument, which vmm_parse_compat_opt()
+ * then parses.
+ */
+bool vmm_compat_flag(VmmOptions *o, const char *name);
+bool vmm_compat_takes_arg(const char *name);
+bool vmm_parse_compat_opt(VmmOptions *o, const char *name, const char *arg,
+                          GError **errp);
 
 /* The text of -help. */
 void vmm_usage(GString *out);

@@ -33,8 +33,9 @@ typedef struct PCIDevice PCIDevice;
 
 /* -device vfio-user-pci,... as parsed. */
 typedef struct VFIOUserPCIOptions {
-    char *id;     /* NULL: named after the slot ("dev1") */
-    char *socket; /* required */
+    char *id;      /* NULL: named after the slot ("dev1") */
+    char *socket;  /* required; "fd:N" for an inherited socket */
+    int socket_fd; /* socket.type=fd: connected socket to take; else -1 */
     VFIOUserDMAAccess dma_access;
     uint32_t msg_timeout_ms;
     uint32_t poll_us; /* x-poll-us: spin before sleeping on a reply */
@@ -51,7 +52,8 @@ void vfio_user_pci_options_clear(VFIOUserPCIOptions *o);
 
 /*
  * Connect, negotiate, DMA-map the machine's RAM, read the device and plug
- * it into slot @slot of bus 0.  Errors name the device and the cause.
+ * it into slot @slot of bus 0.  Errors give the cause (the socket path is
+ * in it); the caller says which -device or device_add it was.
  */
 PCIDevice *vfio_user_pci_realize(Machine *m, const VFIOUserPCIOptions *o,
                                  unsigned slot, GError **errp);
