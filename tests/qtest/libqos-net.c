@@ -440,7 +440,9 @@ static void qtcp_send_seg(QTcp *t, uint8_t flags, const void *data, size_t len)
         tcp[20] = 2, tcp[21] = 4; /* MSS */
         put16(tcp + 22, TCP_MSS);
     }
-    memcpy(tcp + hlen, data, len);
+    if (len) { /* data may be NULL for a bare segment */
+        memcpy(tcp + hlen, data, len);
+    }
     qnet_ip(ip, 6, t->n->ip, t->dst, hlen + len);
     put16(tcp + 16, qnet_l4_csum(ip, tcp, hlen + len));
     qnet_send_frame(t->n, f, ETH_LEN + IP_LEN + hlen + len);
