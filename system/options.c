@@ -45,6 +45,8 @@ static const PropHelp device_props[] = {
      "wait for a reply to every BAR write"},
     {"x-no-write-multi", "bool", "off",
      "send batched posted writes one message each"},
+    {"reconnect-ms", "uint32", "0",
+     "after the server fails, reconnect every N ms (0: stay failed)"},
     {"x-pci-vendor-id", "uint16", "from the server", "override"},
     {"x-pci-device-id", "uint16", "from the server", "override"},
     {"x-pci-sub-vendor-id", "uint16", "from the server", "override"},
@@ -395,6 +397,13 @@ static bool device_prop(void *target, const KeyVal *kv, GError **errp)
                                  "on or off, got '%s'",
                                  kv->val);
         }
+    } else if (!strcmp(kv->key, "reconnect-ms")) {
+        if (!parse_uint_max(kv->val, 3600000, &v)) {
+            return vfu_error_set(
+                errp, EINVAL,
+                "reconnect-ms: expected 0 to 3600000 ms, got '%s'", kv->val);
+        }
+        d->reconnect_ms = v;
     } else if (!strcmp(kv->key, "x-pci-vendor-id")) {
         return device_id_prop(&d->vendor_id, kv, errp);
     } else if (!strcmp(kv->key, "x-pci-device-id")) {

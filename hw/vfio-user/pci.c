@@ -18,6 +18,11 @@
  * Failure: the proxy's failure notify (any thread) marks the device failed;
  * from then on config and BAR reads return all-ones and writes are
  * dropped, and `info vfio-user` shows why.  The machine keeps running.
+ * With reconnect-ms=N the connection is then dropped on the main loop and
+ * retried every N ms (reconnect.h); a server that comes back as the same
+ * device gets the DMA maps again, is reset (DEVICE_RESET), gets the
+ * command register and MSI/MSI-X enables the guest programmed, and the
+ * interrupts are armed again (vupci_reconnect_attempt()).
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -32,6 +37,7 @@
 #include "hw/pci/pci_host.h"
 #include "hw/vfio-user/device.h"
 #include "hw/vfio-user/pci.h"
+#include "hw/vfio-user/reconnect.h"
 #include "pci-irq.h"
 #include "system/machine.h"
 #include "vfio-user/error.h"
@@ -81,6 +87,9 @@ struct VFIOUserPCIDevice {
     char *last_error;
     uint64_t errors;
     guint fail_idle; /* main-loop callback after a failure, under err_lock */
+    VFIOUserDMAReplay *dma;       /* the machine's sections, replayed */
+    VFIOUserDeviceIdentity ident; /* as first seen; a restart must match */
+    VFIOUserReconnect rc;
 };
 
 static VFIOUserPCIDevice *vupci(PCIDevice *d)
@@ -115,16 +124,27 @@ static void vupci_note_error(VFIOUserPCIDevice *dev, const char *what,
 }
 
 static void vupci_irq_teardown(VFIOUserPCIDevice *dev);
+static void vupci_disconnect(VFIOUserPCIDevice *dev);
 
-/* On the main loop after a failure: drop the interrupt eventfds. */
+/* On the main loop after a failure: drop the interrupt eventfds (and,
+ * with reconnect-ms, the whole connection) */
 static gboolean vupci_failed_main(gpointer p)
 {
     VFIOUserPCIDevice *dev = p;
+    g_autofree char *why = NULL;
 
     g_mutex_lock(&dev->err_lock);
     dev->fail_idle = 0;
+    why = g_strdup(dev->last_error);
     g_mutex_unlock(&dev->err_lock);
+    if (!vupci_failed(dev)) {
+        return G_SOURCE_REMOVE; /* a failed reconnect attempt, retried */
+    }
     vupci_irq_teardown(dev);
+    if (dev->opts.reconnect_ms) {
+        vupci_disconnect(dev);
+        vfio_user_reconnect_start(&dev->rc, why);
+    }
     return G_SOURCE_REMOVE;
 }
 
@@ -566,16 +586,13 @@ static void vupci_destroy(PCIDevice *d)
 {
     VFIOUserPCIDevice *dev = vupci(d);
 
-    vupci_irq_teardown(dev);
-    g_clear_pointer(&dev->container, vfio_user_container_free);
-    if (dev->vdev_ready) {
-        vfio_user_device_cleanup(&dev->vdev);
-    }
-    g_clear_pointer(&dev->proxy, vfio_user_proxy_close);
+    vfio_user_reconnect_cleanup(&dev->rc);
+    vupci_disconnect(dev);
     /* The receive thread is gone: no new failure callback can appear. */
     if (dev->fail_idle) {
         g_source_remove(dev->fail_idle);
     }
+    vfio_user_dma_replay_free(dev->dma);
     pci_device_finalize(d);
     vfio_user_pci_options_clear(&dev->opts);
     g_free(dev->last_error);
@@ -625,18 +642,26 @@ static void vupci_info_maps(VFIOUserPCIDevice *dev, GString *out)
 static void vupci_info(PCIDevice *d, GString *out)
 {
     VFIOUserPCIDevice *dev = vupci(d);
-    VFIOUserProxyStats ps;
-    VFIOUserDMAStats ds;
-    g_autofree char *caps = vfu_caps_describe(vfio_user_proxy_caps(dev->proxy));
+    VFIOUserProxyStats ps = {0};
+    VFIOUserDMAStats ds = {0};
+    g_autofree char *caps =
+        dev->proxy ? vfu_caps_describe(vfio_user_proxy_caps(dev->proxy))
+                   : g_strdup("(not connected)");
     static const char *const modes[] = {"none", "INTx", "MSI", "MSI-X"};
 
-    vfio_user_proxy_get_stats(dev->proxy, &ps);
-    vfio_user_container_stats(dev->container, &ds);
+    if (dev->proxy) {
+        vfio_user_proxy_get_stats(dev->proxy, &ps);
+        vfio_user_container_stats(dev->container, &ds);
+    }
     g_string_append_printf(out, "%s: %s at 00:%02x.0, socket %s, state %s\n",
                            d->id, VFIO_USER_PCI_TYPE, d->devfn >> 3,
                            dev->opts.socket,
-                           vupci_failed(dev) ? "failed" : "connected");
+                           !vupci_failed(dev) ? "connected"
+                           : vfio_user_reconnect_active(&dev->rc)
+                               ? vfio_user_reconnect_state_name(dev->rc.state)
+                               : "failed");
     g_string_append_printf(out, "  caps: %s\n", caps);
+    vfio_user_reconnect_info(&dev->rc, out);
     g_string_append_printf(out,
                            "  dma-access %s, x-msg-timeout %u ms, "
                            "x-poll-us %u, posted writes %s, "
@@ -645,7 +670,14 @@ static void vupci_info(PCIDevice *d, GString *out)
                            dev->opts.msg_timeout_ms, dev->opts.poll_us,
                            dev->vdev.posted_writes ? "on" : "off",
                            modes[dev->irq_mode], dev->nr_vectors);
-    vupci_info_maps(dev, out);
+    if (dev->container) {
+        vupci_info_maps(dev, out);
+    } else {
+        g_string_append_printf(out,
+                               "  dma maps: none while disconnected (%u "
+                               "sections to map again)\n",
+                               vfio_user_dma_replay_count(dev->dma));
+    }
     g_string_append_printf(
         out,
         "  messages: requests %" PRIu64 " posted %" PRIu64 " replies %" PRIu64
@@ -711,7 +743,22 @@ void vfio_user_pci_options_clear(VFIOUserPCIOptions *o)
     g_clear_pointer(&o->socket, g_free);
 }
 
-static bool vupci_connect(VFIOUserPCIDevice *dev, Machine *m, GError **errp)
+/* Undo vupci_connect(): also what the guest sees as the device's reset
+ * when the server went away (no interrupts, no DMA maps). */
+static void vupci_disconnect(VFIOUserPCIDevice *dev)
+{
+    vupci_irq_teardown(dev);
+    g_clear_pointer(&dev->container, vfio_user_container_free);
+    if (dev->vdev_ready) {
+        vfio_user_device_cleanup(&dev->vdev);
+        dev->vdev_ready = false;
+    }
+    g_clear_pointer(&dev->proxy, vfio_user_proxy_close);
+    dev->vdev.proxy = NULL;
+}
+
+/* A fresh proxy, the recorded DMA maps, the device's regions. */
+static bool vupci_connect(VFIOUserPCIDevice *dev, GError **errp)
 {
     VFIOUserProxyOptions popts;
 
@@ -730,22 +777,8 @@ static bool vupci_connect(VFIOUserPCIDevice *dev, Machine *m, GError **errp)
     }
     vfio_user_proxy_set_failure_notify(dev->proxy, vupci_failure_notify, dev);
     dev->container = vfio_user_container_new(dev->proxy, dev->opts.dma_access);
-    for (unsigned i = 0; i < m->nr_sections; i++) {
-        const RAMSection *s = &m->sections[i];
-        VFIOUserDMASection sec = {
-            .name = s->name,
-            .iova = s->gpa,
-            .size = s->size,
-            .host = s->host,
-            .fd = s->fd,
-            .fd_offset = s->fd_offset,
-        };
-
-        if (!vfio_user_container_map(dev->container, &sec, errp)) {
-            return false;
-        }
-    }
-    if (!vfio_user_device_init(&dev->vdev, dev->proxy, errp)) {
+    if (!vfio_user_dma_replay_apply(dev->dma, dev->container, errp) ||
+        !vfio_user_device_init(&dev->vdev, dev->proxy, errp)) {
         return false;
     }
     dev->vdev_ready = true;
@@ -810,6 +843,63 @@ static bool vupci_init_config(VFIOUserPCIDevice *dev, GError **errp)
     return true;
 }
 
+/* The server is back and is the same device: make it the guest's again. */
+static bool vupci_restore(VFIOUserPCIDevice *dev, GError **errp)
+{
+    PCIDevice *d = &dev->pdev;
+    const struct {
+        uint32_t off;
+        bool present;
+    } regs[] = {
+        {PCI_COMMAND, true},
+        {d->msi.cap + PCI_MSI_FLAGS, d->msi.cap != 0},
+        {d->msix.cap + PCI_MSIX_FLAGS, d->msix.cap != 0},
+    };
+
+    /* The specification: reset the device after the server went away. */
+    if ((dev->vdev.flags & VFIO_DEVICE_FLAGS_RESET) &&
+        !vfio_user_device_reset(&dev->vdev, errp)) {
+        return false;
+    }
+    for (unsigned i = 0; i < G_N_ELEMENTS(regs); i++) {
+        uint16_t v = d->config[regs[i].off] | d->config[regs[i].off + 1] << 8;
+
+        if (regs[i].present &&
+            !vfio_user_region_write(&dev->vdev, CONFIG_INDEX, regs[i].off, &v,
+                                    2, false, errp)) {
+            g_prefix_error(errp, "restoring config 0x%x: ", regs[i].off);
+            return false;
+        }
+    }
+    vupci_update_irqs(dev);
+    return true;
+}
+
+static VFIOUserReconnectResult vupci_reconnect_attempt(void *opaque,
+                                                       GError **errp)
+{
+    VFIOUserPCIDevice *dev = opaque;
+    VFIOUserDeviceIdentity now;
+    VFIOUserReconnectResult res = VFIO_USER_RECONNECT_RETRY;
+
+    /* Guest accesses run on this thread too: none sees the attempt. */
+    __atomic_store_n(&dev->failed, 0, __ATOMIC_RELEASE);
+    if (vupci_connect(dev, errp) &&
+        vfio_user_device_identity_read(&dev->vdev, &now, errp)) {
+        if (!vfio_user_device_identity_compare(&dev->ident, &now, errp)) {
+            res = VFIO_USER_RECONNECT_GIVE_UP;
+        } else if (vupci_restore(dev, errp)) {
+            if (!vupci_failed(dev)) {
+                return VFIO_USER_RECONNECT_OK;
+            }
+            vfu_error_set(errp, ECONNRESET, "the server failed again");
+        }
+    }
+    __atomic_store_n(&dev->failed, 1, __ATOMIC_RELEASE);
+    vupci_disconnect(dev);
+    return res;
+}
+
 PCIDevice *vfio_user_pci_realize(Machine *m, const VFIOUserPCIOptions *o,
                                  unsigned slot, GError **errp)
 {
@@ -822,7 +912,26 @@ PCIDevice *vfio_user_pci_realize(Machine *m, const VFIOUserPCIOptions *o,
     dev->opts = *o;
     dev->opts.id = g_strdup(id);
     dev->opts.socket = g_strdup(o->socket);
-    if (!vupci_connect(dev, m, errp) || !vupci_init_config(dev, errp) ||
+    dev->dma = vfio_user_dma_replay_new();
+    for (unsigned i = 0; i < m->nr_sections; i++) {
+        const RAMSection *s = &m->sections[i];
+        VFIOUserDMASection sec = {
+            .name = s->name,
+            .iova = s->gpa,
+            .size = s->size,
+            .host = s->host,
+            .fd = s->fd,
+            .fd_offset = s->fd_offset,
+        };
+
+        vfio_user_dma_replay_add(dev->dma, &sec);
+    }
+    vfio_user_reconnect_init(&dev->rc, dev->opts.id, o->socket, o->reconnect_ms,
+                             vupci_reconnect_attempt, dev);
+    if (!vupci_connect(dev, errp) ||
+        (o->reconnect_ms &&
+         !vfio_user_device_identity_read(&dev->vdev, &dev->ident, errp)) ||
+        !vupci_init_config(dev, errp) ||
         !pci_host_plug(m->pci, &dev->pdev, slot, errp)) {
         vupci_destroy(&dev->pdev);
         return NULL;

@@ -87,17 +87,15 @@ static const char *qtest_binary(const char *env)
 
 /* ---- the sample server ---- */
 
-QTestServer *qtest_server_start(const char *device, const char *extra)
+/* Spawn the server on srv->socket and wait for its ready line. */
+static void qtest_server_spawn(QTestServer *srv, const char *device,
+                               const char *extra)
 {
-    static unsigned counter;
-    QTestServer *srv = g_new0(QTestServer, 1);
     g_autofree char *cmd = NULL;
     g_auto(GStrv) argv = NULL;
     GError *err = NULL;
     gint64 deadline = qtest_deadline(qtest_timeout_ms());
 
-    srv->dir = qtest_make_tmpdir();
-    srv->socket = g_strdup_printf("%s/%s-%u.sock", srv->dir, device, counter++);
     cmd = g_strdup_printf("'%s' --device %s --socket '%s' %s",
                           qtest_binary("VFU_SERVER"), device, srv->socket,
                           extra ? extra : "");
@@ -113,7 +111,30 @@ QTestServer *qtest_server_start(const char *device, const char *extra)
         }
         qtest_pump(-1, deadline);
     }
+}
+
+QTestServer *qtest_server_start(const char *device, const char *extra)
+{
+    static unsigned counter;
+    QTestServer *srv = g_new0(QTestServer, 1);
+
+    srv->dir = qtest_make_tmpdir();
+    srv->socket = g_strdup_printf("%s/%s-%u.sock", srv->dir, device, counter++);
+    qtest_server_spawn(srv, device, extra);
     return srv;
+}
+
+void qtest_server_restart(QTestServer *srv, const char *device,
+                          const char *extra)
+{
+    if (!srv->child->exited) {
+        srv->killed = true;
+        qtest_child_kill(srv->child, SIGKILL);
+    }
+    qtest_child_assert_sane(srv->child, !srv->killed);
+    qtest_child_free(srv->child);
+    srv->killed = false;
+    qtest_server_spawn(srv, device, extra);
 }
 
 const char *qtest_server_socket(QTestServer *srv)
@@ -151,6 +172,22 @@ void qtest_server_kill(QTestServer *srv)
 {
     srv->killed = true;
     qtest_child_kill(srv->child, SIGKILL);
+}
+
+bool qtest_server_wait_output(QTestServer *srv, const char *needle,
+                              int timeout_ms)
+{
+    gint64 deadline = qtest_deadline(timeout_ms);
+
+    while (!strstr(srv->child->out->str, needle) &&
+           !strstr(srv->child->err->str, needle)) {
+        if (srv->child->exited || g_get_monotonic_time() >= deadline) {
+            g_printerr("qtest: no '%s' from the server\n", needle);
+            return false;
+        }
+        qtest_pump(-1, deadline);
+    }
+    return true;
 }
 
 bool qtest_server_wait_exit(QTestServer *srv, int timeout_ms, int *status)

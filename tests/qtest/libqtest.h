@@ -41,10 +41,19 @@ typedef struct QTestState QTestState;
  */
 QTestServer *qtest_server_start(const char *device, const char *extra);
 const char *qtest_server_socket(QTestServer *srv);
+/*
+ * Start a new server (--device @device, @extra) on the same socket, after
+ * SIGKILLing the old one if it still runs (a restart or an upgrade).
+ */
+void qtest_server_restart(QTestServer *srv, const char *device,
+                          const char *extra);
 /* Send @sig (e.g. SIGSTOP, SIGCONT) to the server. */
 void qtest_server_signal(QTestServer *srv, int sig);
 /* SIGKILL the server and reap it. */
 void qtest_server_kill(QTestServer *srv);
+/* Wait up to @timeout_ms for @needle in the server's stdout or stderr. */
+bool qtest_server_wait_output(QTestServer *srv, const char *needle,
+                              int timeout_ms);
 /* Wait up to @timeout_ms for the server to exit; true with its wait
  * status in @status if it did. */
 bool qtest_server_wait_exit(QTestServer *srv, int timeout_ms, int *status);

@@ -40,8 +40,9 @@ typedef struct VFIOUserPCIOptions {
     uint32_t msg_timeout_ms;
     uint32_t poll_us; /* x-poll-us: spin before sleeping on a reply */
     bool no_posted_writes;
-    bool no_write_multi; /* x-no-write-multi: never batch posted writes */
-    int32_t vendor_id;   /* x-pci-*: -1 = take the server's */
+    bool no_write_multi;   /* x-no-write-multi: never batch posted writes */
+    uint32_t reconnect_ms; /* retry a failed server every N ms; 0 = off */
+    int32_t vendor_id;     /* x-pci-*: -1 = take the server's */
     int32_t device_id;
     int32_t sub_vendor_id;
     int32_t sub_device_id;
