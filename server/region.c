@@ -30,6 +30,7 @@
 #include <unistd.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include "internal.h"
 
 void vfu_regions_init(VfuServer *srv)
@@ -98,6 +99,10 @@ static bool region_check_desc(uint32_t index, const VfuRegionDesc *d,
                              "an access callback",
                              index);
     }
+    if (d->mem_path && !d->mem) {
+        return vfu_error_set(errp, EINVAL, "region %u: mem_path without mem",
+                             index);
+    }
     if (d->mem && d->size % pgsz) {
         return vfu_error_set(errp, EINVAL,
                              "region %u: memory-backed size "
@@ -124,22 +129,51 @@ static bool region_check_desc(uint32_t index, const VfuRegionDesc *d,
     return true;
 }
 
+/* The file of a restart-safe region: empty (new) or already @size bytes. */
+static bool region_open_file(VfuRegion *reg, uint32_t index, const char *path,
+                             GError **errp)
+{
+    struct stat st;
+
+    reg->mem_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (reg->mem_fd < 0 || fstat(reg->mem_fd, &st) < 0) {
+        return vfu_error_set(errp, errno, "region %u: %s: %s", index, path,
+                             g_strerror(errno));
+    }
+    if (!S_ISREG(st.st_mode) ||
+        (st.st_size && (uint64_t)st.st_size != reg->size)) {
+        return vfu_error_set(
+            errp, EINVAL, "region %u: %s holds %" PRIu64 " bytes, not %" PRIu64,
+            index, path, (uint64_t)st.st_size, reg->size);
+    }
+    if (!st.st_size && ftruncate(reg->mem_fd, (off_t)reg->size) < 0) {
+        return vfu_error_set(errp, errno, "region %u: %s: %s", index, path,
+                             g_strerror(errno));
+    }
+    return true;
+}
+
 /*
  * The memfd goes to the client, which must not be able to shrink it under
  * the device (SIGBUS on its next access): sealed, unless the unsealed
- * option asks to act like a server that does not protect itself.
+ * option asks to act like a server that does not protect itself.  A
+ * restart-safe region's file (@path) cannot be sealed.
  */
 static bool region_alloc_mem(VfuServer *srv, VfuRegion *reg, uint32_t index,
-                             GError **errp)
+                             const char *path, GError **errp)
 {
     g_autofree char *name = g_strdup_printf("vfu-region-%u", index);
     bool seal = !srv->opts.unsealed_regions;
 
-    reg->mem_fd =
-        memfd_create(name, MFD_CLOEXEC | (seal ? MFD_ALLOW_SEALING : 0));
-    if (reg->mem_fd < 0 || ftruncate(reg->mem_fd, (off_t)reg->size) < 0 ||
-        (seal && fcntl(reg->mem_fd, F_ADD_SEALS,
-                       F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)) {
+    if (path) {
+        if (!region_open_file(reg, index, path, errp)) {
+            return false;
+        }
+    } else if ((reg->mem_fd = memfd_create(
+                    name, MFD_CLOEXEC | (seal ? MFD_ALLOW_SEALING : 0))) < 0 ||
+               ftruncate(reg->mem_fd, (off_t)reg->size) < 0 ||
+               (seal && fcntl(reg->mem_fd, F_ADD_SEALS,
+                              F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)) {
         return vfu_error_set(errp, errno,
                              "region %u: memfd of %" PRIu64 " bytes: %s", index,
                              reg->size, g_strerror(errno));
@@ -183,7 +217,7 @@ bool vfu_server_setup_region(VfuServer *srv, uint32_t index,
         memcpy(reg->sparse, desc->sparse,
                desc->nr_sparse * sizeof(VfuSparseArea));
     }
-    if (desc->mem && !region_alloc_mem(srv, reg, index, errp)) {
+    if (desc->mem && !region_alloc_mem(srv, reg, index, desc->mem_path, errp)) {
         if (reg->mem_fd >= 0) {
             close(reg->mem_fd);
         }

@@ -117,4 +117,10 @@ char *sample_device_help(void);
 
 #define PIO_ID_VALUE 0x5049
 
+/*
+ * --mem-file: keep BAR0's memory in @path (set before create), so a server
+ * restarted with the same file serves the same contents.
+ */
+void sample_ram_set_mem_file(const char *path);
+
 #endif /* VFIO_USER_SAMPLE_DEVICES_H */

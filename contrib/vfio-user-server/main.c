@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <fcntl.h>
+#include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -42,6 +43,7 @@ typedef struct SampleOptions {
     char *socket;
     gint fd; /* --fd, SAMPLE_NO_FD when absent */
     char *pidfile;
+    char *mem_file;
     gboolean legacy_dma_map;
     gboolean unsealed_regions;
     gboolean once;
@@ -167,6 +169,8 @@ static bool sample_parse(int argc, char **argv, SampleOptions *opts)
         {"negotiation-timeout", 0, 0, G_OPTION_ARG_INT,
          &opts->negotiation_timeout_ms,
          "drop a client that sends no VERSION within MS (default 10000)", "MS"},
+        {"mem-file", 0, 0, G_OPTION_ARG_FILENAME, &opts->mem_file,
+         "ram: keep BAR0 memory in FILE, to survive a restart", "FILE"},
         {"pidfile", 0, 0, G_OPTION_ARG_FILENAME, &opts->pidfile,
          "write the process id to FILE (removed on exit)", "FILE"},
         {NULL}};
@@ -195,6 +199,9 @@ static bool sample_parse(int argc, char **argv, SampleOptions *opts)
     } else if (opts->netdev && !sample_device_find(opts->device)->create_net) {
         g_printerr(PROG
                    ": --netdev is only for network devices (virtio-net)\n");
+        ok = false;
+    } else if (opts->mem_file && strcmp(opts->device, "ram")) {
+        g_printerr(PROG ": --mem-file is for the ram device only\n");
         ok = false;
     } else if (opts->fd != SAMPLE_NO_FD && opts->fd < 0) {
         g_printerr(PROG ": --fd=%d is not a file descriptor\n", opts->fd);
@@ -346,6 +353,9 @@ int main(int argc, char **argv)
     if (!srv) {
         goto out;
     }
+    if (opts.mem_file) {
+        sample_ram_set_mem_file(opts.mem_file);
+    }
     dev = type->create_net ? type->create_net(srv, opts.netdev, &err)
                            : type->create(srv, &err);
     if (!dev) {
@@ -391,5 +401,6 @@ out:
     g_free(opts.netdev);
     g_free(opts.socket);
     g_free(opts.pidfile);
+    g_free(opts.mem_file);
     return ret;
 }

@@ -31,6 +31,12 @@
  * ignored.  Device reset clears the scratch and counter registers; the
  * memory of BAR0 keeps its contents, as RAM does.
  *
+ * Restart-safe with --mem-file FILE: BAR0's memory lives in FILE (shared
+ * with the client by that file's fd), so a server killed and started
+ * again with the same FILE serves the same bytes; the registers of BAR2
+ * start from their reset values, which is what the client's reset after
+ * the reconnect leaves anyway.
+ *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -46,6 +52,14 @@ typedef struct RamDevice {
     uint32_t scratch;
     uint32_t read_count;
 } RamDevice;
+
+static char *ram_mem_file;
+
+void sample_ram_set_mem_file(const char *path)
+{
+    g_free(ram_mem_file);
+    ram_mem_file = g_strdup(path);
+}
 
 static const VfuSparseArea ram_bar0_areas[] = {
     {0, RAM_BAR0_HOLE_OFFSET},
@@ -124,6 +138,7 @@ static int ram_reset(void *opaque)
 static void ram_destroy(void *dev)
 {
     g_free(dev);
+    g_clear_pointer(&ram_mem_file, g_free);
 }
 
 static void *ram_create(VfuServer *srv, GError **errp)
@@ -135,6 +150,7 @@ static void *ram_create(VfuServer *srv, GError **errp)
         .flags = VFU_REGION_F_RW,
         .bar_flags = VFU_BAR_F_MEM64 | VFU_BAR_F_PREFETCH,
         .mem = true,
+        .mem_path = ram_mem_file,
         .sparse = ram_bar0_areas,
         .nr_sparse = G_N_ELEMENTS(ram_bar0_areas),
     };

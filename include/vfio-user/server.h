@@ -185,6 +185,13 @@ typedef struct VfuRegionDesc {
      * offered mmap of it (whole region, or only @sparse areas if given).
      */
     bool mem;
+    /*
+     * With @mem: keep the memory in this file instead of a memfd (created
+     * if missing; must be empty or @size bytes), so that its contents
+     * outlive the server process and a restarted server serves the same
+     * bytes.  NULL: a memfd, gone with the process.
+     */
+    const char *mem_path;
     const VfuSparseArea *sparse;
     size_t nr_sparse;
     /* Optional VFIO_REGION_INFO_CAP_TYPE. */
