@@ -906,6 +906,7 @@ PCIDevice *vfio_user_pci_realize(Machine *m, const VFIOUserPCIOptions *o,
     VFIOUserPCIDevice *dev = g_new0(VFIOUserPCIDevice, 1);
     g_autofree char *id =
         o->id ? g_strdup(o->id) : g_strdup_printf("dev%u", slot);
+    g_autofree char *rc_name = NULL;
 
     pci_device_init(&dev->pdev, &vupci_ops, id);
     g_mutex_init(&dev->err_lock);
@@ -926,7 +927,8 @@ PCIDevice *vfio_user_pci_realize(Machine *m, const VFIOUserPCIOptions *o,
 
         vfio_user_dma_replay_add(dev->dma, &sec);
     }
-    vfio_user_reconnect_init(&dev->rc, dev->opts.id, o->socket, o->reconnect_ms,
+    rc_name = g_strdup_printf("%s '%s'", VFIO_USER_PCI_TYPE, id);
+    vfio_user_reconnect_init(&dev->rc, rc_name, o->socket, o->reconnect_ms,
                              vupci_reconnect_attempt, dev);
     if (!vupci_connect(dev, errp) ||
         (o->reconnect_ms &&
