@@ -503,6 +503,29 @@ static void test_rc_off(void)
     qtest_cleanup_tmpdir(g_steal_pointer(&dir));
 }
 
+/* device_del while reconnecting: the retry timer goes with the device. */
+static void test_rc_device_del(void)
+{
+    QTestServer *srv = qtest_server_start("edu", NULL);
+    g_autofree char *dir = qtest_make_tmpdir();
+    EduMachine *m = rc_start(srv, &rc_cases[0], dir, 1);
+    g_autofree char *info = NULL;
+    g_autofree char *pci = NULL;
+
+    qtest_server_kill(srv);
+    g_free(rc_wait_retries(m->qts, 3));
+    g_free(qtest_hmp(m->qts, "device_del edu0"));
+    qtest_server_restart(srv, "edu", NULL);
+    info = qtest_hmp(m->qts, "info vfio-user");
+    g_assert_null(strstr(info, "edu0"));
+    pci = qtest_hmp(m->qts, "info pci");
+    g_assert_null(strstr(pci, "edu0"));
+    g_assert_true(qtest_vmm_running(m->qts));
+    edu_machine_stop(m);
+    qtest_server_free(srv);
+    qtest_cleanup_tmpdir(g_steal_pointer(&dir));
+}
+
 /*
  * The ram device restarted with --mem-file keeps BAR0's bytes (mmapped
  * area and message-only hole); its registers come back reset.  Without
@@ -568,6 +591,7 @@ int main(int argc, char **argv)
                          test_rc_legacy_server);
     g_test_add_func("/reconnect/refused", test_rc_refused);
     g_test_add_func("/reconnect/off", test_rc_off);
+    g_test_add_func("/reconnect/device-del", test_rc_device_del);
     g_test_add_data_func("/reconnect/ram/mem-file", GINT_TO_POINTER(true),
                          test_rc_ram_mem_file);
     g_test_add_data_func("/reconnect/ram/no-mem-file", GINT_TO_POINTER(false),
