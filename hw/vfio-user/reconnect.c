@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+#include <linux/pci_regs.h>
 #include "hw/vfio-user/reconnect.h"
 #include "vfio-user/error.h"
 
@@ -139,19 +140,51 @@ static bool identity_config(VFIOUserDevice *dev, uint32_t off, void *buf,
     return true;
 }
 
+static uint32_t cfg32(const uint8_t *c, unsigned off)
+{
+    return c[off] | c[off + 1] << 8 | c[off + 2] << 16 |
+           (uint32_t)c[off + 3] << 24;
+}
+
+/* The standard capability list of the 256-byte header @c. */
+static void identity_caps(VFIOUserDeviceIdentity *id, const uint8_t *c)
+{
+    uint8_t pos =
+        (c[PCI_STATUS] & PCI_STATUS_CAP_LIST) ? c[PCI_CAPABILITY_LIST] & ~3 : 0;
+
+    while (pos >= 0x40 && pos <= 0xf0 &&
+           id->num_caps < VFIO_USER_IDENTITY_MAX_CAPS) {
+        uint8_t cap_id = c[pos];
+        uint16_t flags = c[pos + 2] | c[pos + 3] << 8;
+        uint32_t shape = 0;
+        uint64_t layout = 0;
+
+        if (cap_id == PCI_CAP_ID_MSI) {
+            shape = flags & ~(PCI_MSI_FLAGS_ENABLE | PCI_MSI_FLAGS_QSIZE);
+        } else if (cap_id == PCI_CAP_ID_MSIX) {
+            shape = flags & PCI_MSIX_FLAGS_QSIZE;
+            layout = (uint64_t)cfg32(c, pos + PCI_MSIX_TABLE) << 32 |
+                     cfg32(c, pos + PCI_MSIX_PBA);
+        }
+        id->cap[id->num_caps] = shape << 16 | (uint32_t)pos << 8 | cap_id;
+        id->cap_layout[id->num_caps++] = layout;
+        pos = c[pos + PCI_CAP_LIST_NEXT] & ~3;
+    }
+}
+
 bool vfio_user_device_identity_read(VFIOUserDevice *dev,
                                     VFIOUserDeviceIdentity *id, GError **errp)
 {
-    uint8_t hdr[0x30];
+    uint8_t hdr[256];
 
     memset(id, 0, sizeof(*id));
     if (!identity_config(dev, 0, hdr, sizeof(hdr), errp)) {
         return false;
     }
+    identity_caps(id, hdr);
     id->vendor_id = hdr[0] | hdr[1] << 8;
     id->device_id = hdr[2] | hdr[3] << 8;
-    id->class_rev =
-        hdr[8] | hdr[9] << 8 | hdr[10] << 16 | (uint32_t)hdr[11] << 24;
+    id->class_rev = cfg32(hdr, PCI_CLASS_REVISION);
     for (int i = 0; i < 6; i++) {
         id->bar_type[i] = hdr[0x10 + 4 * i] & 0xf;
     }
@@ -201,6 +234,11 @@ bool vfio_user_device_identity_compare(const VFIOUserDeviceIdentity *was,
     ID_CHECK(class_rev, "class code and revision");
     for (int i = 0; i < 6; i++) {
         ID_CHECK(bar_type[i], "BAR%d type bits", i);
+    }
+    ID_CHECK(num_caps, "number of capabilities");
+    for (uint32_t i = 0; i < now->num_caps; i++) {
+        ID_CHECK(cap[i], "capability %u (flags << 16 | offset << 8 | id)", i);
+        ID_CHECK(cap_layout[i], "capability %u table and PBA", i);
     }
     ID_CHECK(num_regions, "number of regions");
     for (uint32_t i = 0;

@@ -157,6 +157,13 @@ static void test_identity(void)
     assert_differs(&was, &now,
                    "a different device answered: BAR2 type bits 0xc, was 0x0");
     now = was;
+    now.num_caps = was.num_caps = 1;
+    was.cap[0] = 0x5005; /* MSI at 0x50 */
+    now.cap[0] = 0x6005;
+    assert_differs(&was, &now,
+                   "a different device answered: capability 0 (flags << 16 | "
+                   "offset << 8 | id) 0x6005, was 0x5005");
+    now = was;
     now.irq_count[1] = 4;
     assert_differs(&was, &now,
                    "a different device answered: irq 1 vector count 0x4, was "

@@ -14,8 +14,9 @@
  *   Everything runs on the main thread.
  *
  * - VFIOUserDeviceIdentity, what must not change across a restart: PCI
- *   ids, class and revision, BAR types, region sizes and access flags,
- *   irq counts.  vfio_user_device_identity_compare() names what differs.
+ *   ids, class and revision, BAR types, the capability list (where each
+ *   capability is, MSI/MSI-X layout), region sizes and access flags, irq
+ *   counts.  vfio_user_device_identity_compare() names what differs.
  *
  * - VFIOUserDMAReplay, the guest RAM sections the machine has mapped.
  *   Maps and unmaps are recorded here whether or not the server is
@@ -91,11 +92,20 @@ void vfio_user_reconnect_info(const VFIOUserReconnect *r, GString *out);
 
 #define VFIO_USER_IDENTITY_MAX_REGIONS 16
 #define VFIO_USER_IDENTITY_MAX_IRQS 8
+#define VFIO_USER_IDENTITY_MAX_CAPS 16
 
 typedef struct VFIOUserDeviceIdentity {
     uint16_t vendor_id, device_id, sub_vendor_id, sub_device_id;
     uint32_t class_rev;   /* config dword 0x08: class code << 8 | revision */
     uint32_t bar_type[6]; /* low 4 bits of each BAR register */
+    /*
+     * Standard capabilities in list order: flags that shape the registers
+     * (MSI without the enables, MSI-X table size) << 16 | position << 8 |
+     * id; for MSI-X also table << 32 | PBA register (0 for other ids).
+     */
+    uint32_t num_caps;
+    uint32_t cap[VFIO_USER_IDENTITY_MAX_CAPS];
+    uint64_t cap_layout[VFIO_USER_IDENTITY_MAX_CAPS];
     uint32_t num_regions, num_irqs;
     uint64_t region_size[VFIO_USER_IDENTITY_MAX_REGIONS];
     uint32_t region_rw[VFIO_USER_IDENTITY_MAX_REGIONS]; /* READ|WRITE flags */
