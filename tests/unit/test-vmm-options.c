@@ -82,7 +82,7 @@ static void test_full_command_line(void)
         "vfio-user-pci,socket=/s1,id=edu0,"
         "dma-access=file-io,x-msg-timeout=250,x-poll-us=40,"
         "x-no-posted-writes=on,x-no-write-multi=on,x-pci-vendor-id=0x1af4,"
-        "x-pci-sub-device-id=17",
+        "x-pci-sub-device-id=17,reconnect-ms=250",
         "--device", "vfio-user-pci,socket=/s2", "-qtest", "unix:/tmp/q.sock",
         "-monitor", "unix:/tmp/m.sock,server,nowait", "-D", "/tmp/log",
         "-pidfile", "/tmp/pid", NULL));
@@ -103,6 +103,7 @@ static void test_full_command_line(void)
     g_assert_cmpint(d->dma_access, ==, VFIO_USER_DMA_ACCESS_FILE_IO);
     g_assert_cmpuint(d->msg_timeout_ms, ==, 250);
     g_assert_cmpuint(d->poll_us, ==, 40);
+    g_assert_cmpuint(d->reconnect_ms, ==, 250);
     g_assert_true(d->no_write_multi);
     g_assert_true(d->no_posted_writes);
     g_assert_cmpint(d->vendor_id, ==, 0x1af4);
@@ -113,6 +114,7 @@ static void test_full_command_line(void)
     g_assert_cmpint(d->dma_access, ==, VFIO_USER_DMA_ACCESS_AUTO);
     g_assert_cmpuint(d->msg_timeout_ms, ==, 5000);
     g_assert_false(d->no_posted_writes);
+    g_assert_cmpuint(d->reconnect_ms, ==, 0); /* off unless asked for */
     g_assert_false(o.qtest->is_stdio || o.qtest->server);
     g_assert_cmpstr(o.qtest->path, ==, "/tmp/q.sock");
     g_assert_true(o.monitor->server);
@@ -155,6 +157,9 @@ static void test_errors(void)
     EXPECT_ERROR("-device vfio-user-pci: x-poll-us: expected microseconds "
                  "from 0 to 1000000, got '2000000'",
                  "-device", "vfio-user-pci,socket=/s,x-poll-us=2000000");
+    EXPECT_ERROR("-device vfio-user-pci: reconnect-ms: expected 0 to "
+                 "3600000 ms, got '-1'",
+                 "-device", "vfio-user-pci,socket=/s,reconnect-ms=-1");
     EXPECT_ERROR("-device vfio-user-pci: x-no-write-multi: expected on or "
                  "off, got 'maybe'",
                  "-device", "vfio-user-pci,socket=/s,x-no-write-multi=maybe");
