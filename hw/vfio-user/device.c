@@ -64,8 +64,10 @@ static void dev_note_error(VFIOUserDevice *dev, const GError *err)
     int e = vfu_error_errno(err);
 
     if (e == ECONNRESET || e == EPROTO) {
+        /* The proxy's failure notify tells the owner, who reports it
+         * once per outage (not once per reconnect attempt). */
         if (!__atomic_exchange_n(&dev->failed, true, __ATOMIC_ACQ_REL)) {
-            g_message("device failed: %s", err->message);
+            g_debug("device failed: %s", err->message);
         }
     }
 }

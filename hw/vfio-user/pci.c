@@ -90,6 +90,7 @@ struct VFIOUserPCIDevice {
     VFIOUserDMAReplay *dma;       /* the machine's sections, replayed */
     VFIOUserDeviceIdentity ident; /* as first seen; a restart must match */
     VFIOUserReconnect rc;
+    int attempting; /* atomic: a reconnect attempt runs (no log line) */
 };
 
 static VFIOUserPCIDevice *vupci(PCIDevice *d)
@@ -161,9 +162,15 @@ static void vupci_failure_notify(VFIOUserProxy *proxy, const GError *err,
     __atomic_store_n(&dev->failed, 1, __ATOMIC_RELEASE);
     __atomic_store_n(&dev->vdev.failed, true, __ATOMIC_RELEASE);
     /* A message, not a printerr: -D FILE must capture it too. */
-    g_message("vfio-user-pci '%s': server %s failed: %s; "
-              "the device now reads all-ones",
-              dev->pdev.id, vfio_user_proxy_path(proxy), err->message);
+    if (__atomic_load_n(&dev->attempting, __ATOMIC_ACQUIRE)) {
+        /* one failed attempt: counted by the retries, not logged */
+        g_debug("vfio-user-pci '%s': reconnect attempt failed: %s",
+                dev->pdev.id, err->message);
+    } else {
+        g_message("vfio-user-pci '%s': server %s failed: %s; "
+                  "the device now reads all-ones",
+                  dev->pdev.id, vfio_user_proxy_path(proxy), err->message);
+    }
     g_mutex_lock(&dev->err_lock);
     if (!dev->fail_idle) {
         dev->fail_idle = g_idle_add(vupci_failed_main, dev);
@@ -883,6 +890,7 @@ static VFIOUserReconnectResult vupci_reconnect_attempt(void *opaque,
     VFIOUserReconnectResult res = VFIO_USER_RECONNECT_RETRY;
 
     /* Guest accesses run on this thread too: none sees the attempt. */
+    __atomic_store_n(&dev->attempting, 1, __ATOMIC_RELEASE);
     __atomic_store_n(&dev->failed, 0, __ATOMIC_RELEASE);
     if (vupci_connect(dev, errp) &&
         vfio_user_device_identity_read(&dev->vdev, &now, errp)) {
@@ -890,13 +898,15 @@ static VFIOUserReconnectResult vupci_reconnect_attempt(void *opaque,
             res = VFIO_USER_RECONNECT_GIVE_UP;
         } else if (vupci_restore(dev, errp)) {
             if (!vupci_failed(dev)) {
+                __atomic_store_n(&dev->attempting, 0, __ATOMIC_RELEASE);
                 return VFIO_USER_RECONNECT_OK;
             }
             vfu_error_set(errp, ECONNRESET, "the server failed again");
         }
     }
     __atomic_store_n(&dev->failed, 1, __ATOMIC_RELEASE);
-    vupci_disconnect(dev);
+    vupci_disconnect(dev); /* joins the receive thread: no notify after */
+    __atomic_store_n(&dev->attempting, 0, __ATOMIC_RELEASE);
     return res;
 }
 

@@ -456,6 +456,17 @@ bool qtest_vmm_wait_stderr(QTestState *s, const char *needle, int timeout_ms)
     return true;
 }
 
+unsigned qtest_vmm_stderr_count(QTestState *s, const char *needle)
+{
+    unsigned n = 0;
+
+    qtest_pump(-1, 0);
+    for (const char *p = s->vmm->err->str; (p = strstr(p, needle)); p++) {
+        n++;
+    }
+    return n;
+}
+
 bool qtest_vmm_running(QTestState *s)
 {
     qtest_pump(-1, 0);

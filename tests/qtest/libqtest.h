@@ -93,6 +93,8 @@ void qtest_quit(QTestState *s);
  * pipe, some time after the VMM wrote it); false after @timeout_ms.
  */
 bool qtest_vmm_wait_stderr(QTestState *s, const char *needle, int timeout_ms);
+/* How often @needle occurs in what the VMM wrote to stderr so far. */
+unsigned qtest_vmm_stderr_count(QTestState *s, const char *needle);
 /* True while the VMM process has not exited. */
 bool qtest_vmm_running(QTestState *s);
 

@@ -384,27 +384,66 @@ static void test_rc_legacy_server(gconstpointer opaque)
     qtest_cleanup_tmpdir(g_steal_pointer(&dir));
 }
 
-/* A peer on the socket that answers VERSION with EINVAL, until stopped. */
+/*
+ * A peer on the socket, until stopped: answers VERSION with EINVAL, or
+ * (@hangup) accepts it and DMA_MAP, and hangs up at the next request
+ * (DEVICE_GET_INFO), while the client waits for the reply.
+ */
 typedef struct Refuser {
+    bool hangup;
     int lfd;
     int stop[2];
     unsigned refused;
     GThread *thread;
 } Refuser;
 
-static void refuser_answer(int fd)
+static bool refuser_recv_hdr(int fd, VFIOUserHdr *hdr)
 {
-    VFIOUserHdr hdr;
     struct pollfd p = {.fd = fd, .events = POLLIN};
 
-    if (poll(&p, 1, qtest_timeout_ms()) != 1 ||
-        recv(fd, &hdr, sizeof(hdr), MSG_WAITALL) != sizeof(hdr)) {
+    return poll(&p, 1, qtest_timeout_ms()) == 1 &&
+           recv(fd, hdr, sizeof(*hdr), MSG_WAITALL) == sizeof(*hdr);
+}
+
+static void refuser_answer(int fd, bool hangup)
+{
+    struct VFU_PACKED {
+        VFIOUserHdr hdr;
+        VFIOUserVersion v;
+    } reply = {0};
+    size_t len = sizeof(reply.hdr);
+    uint8_t payload[4096];
+
+    if (!refuser_recv_hdr(fd, &reply.hdr)) {
         return;
     }
-    hdr.size = sizeof(hdr);
-    hdr.flags = VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR;
-    hdr.error = EINVAL;
-    g_assert_cmpint(send(fd, &hdr, sizeof(hdr), MSG_NOSIGNAL), ==, sizeof(hdr));
+    if (reply.hdr.size < len || reply.hdr.size - len > sizeof(payload) ||
+        recv(fd, payload, reply.hdr.size - len, MSG_WAITALL) !=
+            (ssize_t)(reply.hdr.size - len)) {
+        return;
+    }
+    reply.hdr.flags = VFIO_USER_F_TYPE_REPLY;
+    if (hangup) {
+        reply.v.minor = 1; /* 0.1, no capabilities: the defaults */
+        len += sizeof(reply.v);
+    } else {
+        reply.hdr.flags |= VFIO_USER_F_ERROR;
+        reply.hdr.error = EINVAL;
+    }
+    reply.hdr.size = len;
+    g_assert_cmpint(send(fd, &reply, len, MSG_NOSIGNAL), ==, len);
+    /* then DMA_MAP is fine, and the connection ends at the next request */
+    while (hangup && refuser_recv_hdr(fd, &reply.hdr) &&
+           reply.hdr.cmd == VFIO_USER_DMA_MAP &&
+           reply.hdr.size >= sizeof(reply.hdr) &&
+           reply.hdr.size - sizeof(reply.hdr) <= sizeof(payload) &&
+           recv(fd, payload, reply.hdr.size - sizeof(reply.hdr), MSG_WAITALL) ==
+               (ssize_t)(reply.hdr.size - sizeof(reply.hdr))) {
+        reply.hdr.flags = VFIO_USER_F_TYPE_REPLY;
+        reply.hdr.size = sizeof(reply.hdr);
+        g_assert_cmpint(send(fd, &reply.hdr, sizeof(reply.hdr), MSG_NOSIGNAL),
+                        ==, sizeof(reply.hdr));
+    }
 }
 
 static gpointer refuser_thread(gpointer opaque)
@@ -417,7 +456,7 @@ static gpointer refuser_thread(gpointer opaque)
         int fd = accept4(r->lfd, NULL, NULL, SOCK_CLOEXEC);
 
         if (fd >= 0) {
-            refuser_answer(fd);
+            refuser_answer(fd, r->hangup);
             close(fd);
             __atomic_add_fetch(&r->refused, 1, __ATOMIC_RELAXED);
         }
@@ -425,13 +464,14 @@ static gpointer refuser_thread(gpointer opaque)
     return NULL;
 }
 
-static Refuser *refuser_start(const char *path)
+static Refuser *refuser_start(const char *path, bool hangup)
 {
     Refuser *r = g_new0(Refuser, 1);
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
 
     g_assert_cmpuint(strlen(path), <, sizeof(sa.sun_path));
     strcpy(sa.sun_path, path);
+    r->hangup = hangup;
     unlink(path);
     r->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     g_assert_cmpint(r->lfd, >=, 0);
@@ -465,7 +505,7 @@ static void test_rc_refused(void)
 
     qpci_msi_enable(m->qts, EDU_SLOT, EDU_MSI_ADDR, 0x4b);
     qtest_server_kill(srv);
-    r = refuser_start(qtest_server_socket(srv));
+    r = refuser_start(qtest_server_socket(srv), false);
     info = rc_wait_retries(m->qts, 2);
     g_test_message("%s", info);
     g_assert_nonnull(strstr(info, "state reconnecting"));
@@ -474,6 +514,36 @@ static void test_rc_refused(void)
     g_assert_cmphex(qtest_readl(m->qts, m->bar0), ==, 0xffffffff);
     refuser_stop(r, qtest_server_socket(srv));
     rc_restart_and_check(srv, m, c, 1);
+    edu_machine_stop(m);
+    qtest_server_free(srv);
+    qtest_cleanup_tmpdir(g_steal_pointer(&dir));
+}
+
+/*
+ * A peer that accepts VERSION and hangs up at the first request: each
+ * attempt fails after connecting, and is counted, not logged.
+ */
+static void test_rc_hangup(void)
+{
+    const RcCase *c = &rc_cases[0];
+    QTestServer *srv = qtest_server_start("edu", NULL);
+    g_autofree char *dir = qtest_make_tmpdir();
+    EduMachine *m = rc_start(srv, c, dir, 5);
+    g_autofree char *info = NULL;
+    Refuser *r;
+
+    qpci_msi_enable(m->qts, EDU_SLOT, EDU_MSI_ADDR, 0x4b);
+    qtest_server_kill(srv);
+    r = refuser_start(qtest_server_socket(srv), true);
+    info = rc_wait_retries(m->qts, 5);
+    g_test_message("%s", info);
+    g_assert_nonnull(strstr(info, "state reconnecting"));
+    g_assert_nonnull(strstr(info, "reconnect last error:"));
+    refuser_stop(r, qtest_server_socket(srv));
+    rc_restart_and_check(srv, m, c, 1);
+    /* one line for the outage, one for the start of the retries */
+    g_assert_cmpuint(qtest_vmm_stderr_count(m->qts, "failed:"), ==, 1);
+    g_assert_cmpuint(qtest_vmm_stderr_count(m->qts, "reconnecting to"), ==, 1);
     edu_machine_stop(m);
     qtest_server_free(srv);
     qtest_cleanup_tmpdir(g_steal_pointer(&dir));
@@ -592,6 +662,7 @@ int main(int argc, char **argv)
     g_test_add_data_func("/reconnect/legacy-server/message", &rc_cases[2],
                          test_rc_legacy_server);
     g_test_add_func("/reconnect/refused", test_rc_refused);
+    g_test_add_func("/reconnect/hangup", test_rc_hangup);
     g_test_add_func("/reconnect/off", test_rc_off);
     g_test_add_func("/reconnect/device-del", test_rc_device_del);
     g_test_add_data_func("/reconnect/ram/mem-file", GINT_TO_POINTER(true),
