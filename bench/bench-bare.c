@@ -24,9 +24,9 @@ static bool bare_io(int sock, void *buf, size_t len, bool is_write,
                          : recv(sock, buf, len, MSG_WAITALL);
 
     if (n != (ssize_t)len) {
-        return vfu_error_set(errp, n < 0 ? errno : EPROTO,
-                             "bare client: short %s",
-                             is_write ? "send" : "receive");
+        return vfio_user_error_set(errp, n < 0 ? errno : EPROTO,
+                                   "bare client: short %s",
+                                   is_write ? "send" : "receive");
     }
     return true;
 }
@@ -42,19 +42,21 @@ bool bench_bare_connect(BenchConn *c, GError **errp)
 
     /* A short error reply would leave a full-size receive waiting. */
     if (setsockopt(c->sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
-        return vfu_error_set(errp, errno, "SO_RCVTIMEO: %s", g_strerror(errno));
+        return vfio_user_error_set(errp, errno, "SO_RCVTIMEO: %s",
+                                   g_strerror(errno));
     }
-    vfu_caps_init_ours(&caps);
-    version = vfu_caps_build_version(&caps, &len);
-    vfu_hdr_init(&hdr, 0, VFIO_USER_VERSION, sizeof(hdr) + len,
-                 VFIO_USER_F_TYPE_REQUEST);
-    if (!vfu_msg_send(c->sock, &hdr, version, len, NULL, 0, errp) ||
+    vfio_user_caps_init_ours(&caps);
+    version = vfio_user_caps_build_version(&caps, &len);
+    vfio_user_hdr_init(&hdr, 0, VFIO_USER_VERSION, sizeof(hdr) + len,
+                       VFIO_USER_F_TYPE_REQUEST);
+    if (!vfio_user_msg_send(c->sock, &hdr, version, len, NULL, 0, errp) ||
         !bare_io(c->sock, &hdr, sizeof(hdr), false, errp)) {
         return false;
     }
     if ((hdr.flags & VFIO_USER_F_ERROR) || hdr.size < sizeof(hdr) ||
         hdr.size > 65536) {
-        return vfu_error_set(errp, EPROTO, "bare client: VERSION refused");
+        return vfio_user_error_set(errp, EPROTO,
+                                   "bare client: VERSION refused");
     }
     reply = g_malloc(hdr.size - sizeof(hdr) + 1);
     return bare_io(c->sock, reply, hdr.size - sizeof(hdr), false, errp);
@@ -74,8 +76,8 @@ bool bench_bare_read_batch(void *opaque, uint64_t iters, double *ns,
 
     G_STATIC_ASSERT(sizeof(req) == 32);
     for (uint64_t i = 0; i < iters; i++) {
-        vfu_hdr_init(&req.hdr, (uint16_t)(i + 1), VFIO_USER_REGION_READ,
-                     sizeof(req), VFIO_USER_F_TYPE_REQUEST);
+        vfio_user_hdr_init(&req.hdr, (uint16_t)(i + 1), VFIO_USER_REGION_READ,
+                           sizeof(req), VFIO_USER_F_TYPE_REQUEST);
         req.rw = (VFIOUserRegionRW){
             .offset = BENCH_REG_SCRATCH,
             .region = VFIO_PCI_BAR0_REGION_INDEX,
@@ -87,9 +89,9 @@ bool bench_bare_read_batch(void *opaque, uint64_t iters, double *ns,
         }
         memcpy(&rhdr, reply, sizeof(rhdr));
         if (rhdr.size != sizeof(reply) || (rhdr.flags & VFIO_USER_F_ERROR)) {
-            return vfu_error_set(errp, EPROTO,
-                                 "bare client: bad "
-                                 "REGION_READ reply");
+            return vfio_user_error_set(errp, EPROTO,
+                                       "bare client: bad "
+                                       "REGION_READ reply");
         }
     }
     *ns = (double)(bench_now_ns() - t0);

@@ -31,14 +31,15 @@ bool bench_server_spawn(BenchConn *c, int cpu, GError **errp)
 
     *c = (BenchConn){.pid = -1, .sock = -1, .ram_fd = -1};
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-        return vfu_error_set(errp, errno, "socketpair: %s", g_strerror(errno));
+        return vfio_user_error_set(errp, errno, "socketpair: %s",
+                                   g_strerror(errno));
     }
     fflush(NULL);
     c->pid = fork();
     if (c->pid < 0) {
         close(sv[0]);
         close(sv[1]);
-        return vfu_error_set(errp, errno, "fork: %s", g_strerror(errno));
+        return vfio_user_error_set(errp, errno, "fork: %s", g_strerror(errno));
     }
     if (c->pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -58,8 +59,8 @@ static bool bench_ram_alloc(BenchConn *c, BenchRam ram, GError **errp)
     if (ram == BENCH_RAM_MEMFD) {
         c->ram_fd = memfd_create("vfu-bench-ram", MFD_CLOEXEC);
         if (c->ram_fd < 0 || ftruncate(c->ram_fd, BENCH_RAM_SIZE) < 0) {
-            return vfu_error_set(errp, errno, "guest RAM memfd: %s",
-                                 g_strerror(errno));
+            return vfio_user_error_set(errp, errno, "guest RAM memfd: %s",
+                                       g_strerror(errno));
         }
         c->ram = mmap(NULL, BENCH_RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
                       c->ram_fd, 0);
@@ -69,8 +70,8 @@ static bool bench_ram_alloc(BenchConn *c, BenchRam ram, GError **errp)
     }
     if (c->ram == MAP_FAILED) {
         c->ram = NULL;
-        return vfu_error_set(errp, errno, "guest RAM mmap: %s",
-                             g_strerror(errno));
+        return vfio_user_error_set(errp, errno, "guest RAM mmap: %s",
+                                   g_strerror(errno));
     }
     memset(c->ram, 0, BENCH_RAM_SIZE); /* fault it in */
     return true;
@@ -207,19 +208,19 @@ bool bench_conn_dma(BenchConn *c, BenchDmaRun *run, GError **errp)
         return false;
     }
     if (res.status) {
-        return vfu_error_set(errp, (int)res.status,
-                             "server DMA %s of %s "
-                             "failed: %s",
-                             run->is_write ? "write" : "read",
-                             bench_size_name(run->len),
-                             g_strerror((int)res.status));
+        return vfio_user_error_set(errp, (int)res.status,
+                                   "server DMA %s of %s "
+                                   "failed: %s",
+                                   run->is_write ? "write" : "read",
+                                   bench_size_name(run->len),
+                                   g_strerror((int)res.status));
     }
     if (res.sum != bench_checksum(c->ram, run->len)) {
-        return vfu_error_set(errp, EIO,
-                             "DMA %s of %s: data differs between "
-                             "server and guest RAM",
-                             run->is_write ? "write" : "read",
-                             bench_size_name(run->len));
+        return vfio_user_error_set(errp, EIO,
+                                   "DMA %s of %s: data differs between "
+                                   "server and guest RAM",
+                                   run->is_write ? "write" : "read",
+                                   bench_size_name(run->len));
     }
     run->ns = res.ns;
     run->server_allocs = res.allocs;

@@ -1,5 +1,5 @@
 /*
- * vfu-bench DMA section: server-side vfu_dma_read() / vfu_dma_write()
+ * vfu-bench DMA section: server-side vus_dma_read() / vus_dma_write()
  * throughput in each access mode, at 4 KiB, 64 KiB and 1 MiB, with the
  * client library serving guest RAM:
  *   mmap             memfd RAM, dma-access=mmap        vs memcpy

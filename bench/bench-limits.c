@@ -120,14 +120,15 @@ static bool limit_file_mem(BenchLimit *l, const char *kind, GError **errp)
     if (!strcmp(kind, "memfd")) {
         l->fd = memfd_create("vfu-bench-limit", MFD_CLOEXEC);
         if (l->fd < 0 || ftruncate(l->fd, LIMIT_MEM_SIZE) < 0) {
-            return vfu_error_set(errp, errno, "memfd: %s", g_strerror(errno));
+            return vfio_user_error_set(errp, errno, "memfd: %s",
+                                       g_strerror(errno));
         }
         l->mem = mmap(NULL, LIMIT_MEM_SIZE, prot, MAP_SHARED, l->fd, 0);
     } else {
         l->fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
         if (l->fd < 0) {
-            return vfu_error_set(errp, errno, "/proc/self/mem: %s",
-                                 g_strerror(errno));
+            return vfio_user_error_set(errp, errno, "/proc/self/mem: %s",
+                                       g_strerror(errno));
         }
         l->mem = mmap(NULL, LIMIT_MEM_SIZE, prot, MAP_PRIVATE | MAP_ANONYMOUS,
                       -1, 0);
@@ -135,7 +136,7 @@ static bool limit_file_mem(BenchLimit *l, const char *kind, GError **errp)
     }
     if (l->mem == MAP_FAILED) {
         l->mem = NULL;
-        return vfu_error_set(errp, errno, "mmap: %s", g_strerror(errno));
+        return vfio_user_error_set(errp, errno, "mmap: %s", g_strerror(errno));
     }
     memset(l->mem, 0x33, LIMIT_MEM_SIZE);
     return true;
@@ -161,9 +162,9 @@ static bool file_batch(BenchLimit *l, uint64_t iters, GError **errp)
                                 : pread(l->fd, l->buf, l->bytes, l->off);
 
         if (n != (ssize_t)l->bytes) {
-            return vfu_error_set(errp, n < 0 ? errno : EIO, "%s: %s",
-                                 l->is_write ? "pwrite" : "pread",
-                                 n < 0 ? g_strerror(errno) : "short");
+            return vfio_user_error_set(errp, n < 0 ? errno : EIO, "%s: %s",
+                                       l->is_write ? "pwrite" : "pread",
+                                       n < 0 ? g_strerror(errno) : "short");
         }
     }
     return true;
@@ -225,14 +226,15 @@ static bool peer_start(Peer *p, int cpu, GError **errp)
     int sv[2];
 
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-        return vfu_error_set(errp, errno, "socketpair: %s", g_strerror(errno));
+        return vfio_user_error_set(errp, errno, "socketpair: %s",
+                                   g_strerror(errno));
     }
     fflush(NULL);
     p->pid = fork();
     if (p->pid < 0) {
         close(sv[0]);
         close(sv[1]);
-        return vfu_error_set(errp, errno, "fork: %s", g_strerror(errno));
+        return vfio_user_error_set(errp, errno, "fork: %s", g_strerror(errno));
     }
     if (p->pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -264,12 +266,12 @@ static bool pingpong_batch(BenchLimit *l, uint64_t iters, GError **errp)
     PeerCmd cmd = {.op = PEER_PINGPONG, .count = iters};
 
     if (!io_all(l->peer.fd, &cmd, sizeof(cmd), true)) {
-        return vfu_error_set(errp, EPIPE, "ping-pong peer went away");
+        return vfio_user_error_set(errp, EPIPE, "ping-pong peer went away");
     }
     for (uint64_t i = 0; i < iters; i++) {
         if (!io_all(l->peer.fd, l->buf, 16, true) ||
             !io_all(l->peer.fd, l->buf, 16, false)) {
-            return vfu_error_set(errp, EPIPE, "ping-pong peer went away");
+            return vfio_user_error_set(errp, EPIPE, "ping-pong peer went away");
         }
     }
     return true;
@@ -280,11 +282,11 @@ static bool stream_batch(BenchLimit *l, uint64_t iters, GError **errp)
     PeerCmd cmd = {.op = PEER_STREAM, .count = iters};
 
     if (!io_all(l->peer.fd, &cmd, sizeof(cmd), true)) {
-        return vfu_error_set(errp, EPIPE, "streaming peer went away");
+        return vfio_user_error_set(errp, EPIPE, "streaming peer went away");
     }
     for (uint64_t i = 0; i < iters; i++) {
         if (!io_all(l->peer.fd, l->buf, 1 * MiB, false)) {
-            return vfu_error_set(errp, EPIPE, "streaming peer went away");
+            return vfio_user_error_set(errp, EPIPE, "streaming peer went away");
         }
     }
     return true;
@@ -306,7 +308,7 @@ static bool limit_run(BenchLimit *l, uint64_t iters, GError **errp)
     case LIMIT_STREAM:
         return stream_batch(l, iters, errp);
     }
-    return vfu_error_set(errp, EINVAL, "unknown limit");
+    return vfio_user_error_set(errp, EINVAL, "unknown limit");
 }
 
 bool bench_limit_batch(void *opaque, uint64_t iters, double *ns, GError **errp)

@@ -63,14 +63,14 @@ typedef struct NetBench {
 static int bench_net_child(int sock, int cpu)
 {
     g_autoptr(GError) err = NULL;
-    VfuServer *srv;
+    VusServer *srv;
     void *dev;
 
     bench_pin(cpu);
-    srv = vfu_server_new(NULL, NULL, &err);
+    srv = vus_server_new(NULL, NULL, &err);
     dev = srv ? sample_virtio_net_type.create_net(srv, "user", &err) : NULL;
-    if (!dev || !vfu_server_attach(srv, sock, &err) ||
-        !vfu_server_run(srv, &err)) {
+    if (!dev || !vus_server_attach(srv, sock, &err) ||
+        !vus_server_run(srv, &err)) {
         fprintf(stderr, "vfu-bench: virtio-net server: %s\n",
                 err ? err->message : "?");
     }
@@ -78,7 +78,7 @@ static int bench_net_child(int sock, int cpu)
         sample_virtio_net_type.stop(dev);
     }
     if (srv) {
-        vfu_server_free(srv);
+        vus_server_free(srv);
     }
     if (dev) {
         sample_virtio_net_type.destroy(dev);
@@ -92,14 +92,15 @@ static bool bench_net_spawn(BenchConn *c, int cpu, GError **errp)
 
     *c = (BenchConn){.pid = -1, .sock = -1, .ram_fd = -1};
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-        return vfu_error_set(errp, errno, "socketpair: %s", g_strerror(errno));
+        return vfio_user_error_set(errp, errno, "socketpair: %s",
+                                   g_strerror(errno));
     }
     fflush(NULL);
     c->pid = fork();
     if (c->pid < 0) {
         close(sv[0]);
         close(sv[1]);
-        return vfu_error_set(errp, errno, "fork: %s", g_strerror(errno));
+        return vfio_user_error_set(errp, errno, "fork: %s", g_strerror(errno));
     }
     if (c->pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -184,7 +185,7 @@ static bool bench_net_setup(NetBench *nb, GError **errp)
     }
     while (status_read(nb, errp) != 0) {
         if (g_get_monotonic_time() > deadline) {
-            return vfu_error_set(errp, ETIMEDOUT, "virtio-net reset");
+            return vfio_user_error_set(errp, ETIMEDOUT, "virtio-net reset");
         }
     }
     return reg_write(nb, NET_COMMON + 20, 3, 1, false, errp) &&
@@ -222,12 +223,12 @@ static int64_t drain_udp(NetBench *nb, GError **errp)
             if (errno == EAGAIN || errno == EINTR) {
                 return n;
             }
-            vfu_error_set(errp, errno, "recv: %s", g_strerror(errno));
+            vfio_user_error_set(errp, errno, "recv: %s", g_strerror(errno));
             return -1;
         }
         if ((size_t)r != nb->payload) {
-            vfu_error_set(errp, EIO, "datagram of %zd bytes, sent %zu", r,
-                          nb->payload);
+            vfio_user_error_set(errp, EIO, "datagram of %zd bytes, sent %zu", r,
+                                nb->payload);
             return -1;
         }
         n++;
@@ -269,10 +270,10 @@ static bool net_batch(void *opaque, uint64_t iters, double *ns, GError **errp)
         got += (uint64_t)n;
         if (n == 0 && !posted) {
             if (g_get_monotonic_time() > deadline) {
-                return vfu_error_set(errp, ETIMEDOUT,
-                                     "%" PRIu64 " of %" PRIu64
-                                     " datagrams (avail %u used %u)",
-                                     got, iters, nb->avail, used_idx(nb));
+                return vfio_user_error_set(errp, ETIMEDOUT,
+                                           "%" PRIu64 " of %" PRIu64
+                                           " datagrams (avail %u used %u)",
+                                           got, iters, nb->avail, used_idx(nb));
             }
             poll(&p, 1, 1); /* a bounded wait for the next datagram */
         }
@@ -298,14 +299,14 @@ static bool pair_batch(void *opaque, uint64_t iters, double *ns, GError **errp)
 
         for (uint64_t k = 0; k < n; k++) {
             if (send(l->sv[0], buf, l->len, 0) != (ssize_t)l->len) {
-                return vfu_error_set(errp, errno, "send: %s",
-                                     g_strerror(errno));
+                return vfio_user_error_set(errp, errno, "send: %s",
+                                           g_strerror(errno));
             }
         }
         for (uint64_t k = 0; k < n; k++) {
             if (recv(l->sv[1], buf, sizeof(buf), 0) != (ssize_t)l->len) {
-                return vfu_error_set(errp, errno, "recv: %s",
-                                     g_strerror(errno));
+                return vfio_user_error_set(errp, errno, "recv: %s",
+                                           g_strerror(errno));
             }
         }
     }
@@ -358,7 +359,7 @@ static void net_figure(const NetMode *m, size_t frame)
     ok = nb.udp >= 0 &&
          socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, pl.sv) == 0;
     if (!ok) {
-        vfu_error_set(&err, errno, "sockets: %s", g_strerror(errno));
+        vfio_user_error_set(&err, errno, "sockets: %s", g_strerror(errno));
     }
     ok = ok && bench_net_spawn(&nb.conn, cpu, &err) &&
          bench_conn_connect(&nb.conn, m->policy, m->ram, &err) &&

@@ -63,7 +63,7 @@ static bool region_op(RegionArgs *a, uint64_t i, GError **errp)
                vfio_user_region_read(dev, VFIO_PCI_BAR0_REGION_INDEX,
                                      BENCH_REG_SCRATCH, &v, 4, errp);
     }
-    return vfu_error_set(errp, EINVAL, "unknown region operation");
+    return vfio_user_error_set(errp, EINVAL, "unknown region operation");
 }
 
 static bool region_batch(void *opaque, uint64_t iters, double *ns,
@@ -98,10 +98,10 @@ static bool region_batch(void *opaque, uint64_t iters, double *ns,
                                 BENCH_REG_SCRATCH, &v, 4, errp) ||
          v != (uint32_t)(iters - 1))) {
         return errp && *errp ? false
-                             : vfu_error_set(errp, EIO,
-                                             "BAR write of %u "
-                                             "did not land (read %u)",
-                                             (uint32_t)(iters - 1), v);
+                             : vfio_user_error_set(errp, EIO,
+                                                   "BAR write of %u "
+                                                   "did not land (read %u)",
+                                                   (uint32_t)(iters - 1), v);
     }
     return true;
 }

@@ -3,7 +3,7 @@
  *
  * BAR0 is a small register file behind an access callback (the BENCH_REG_*
  * layout in bench.h).  Writing the GO register runs COUNT DMA transfers of
- * LEN bytes at ADDR with vfu_dma_read() or vfu_dma_write(), on the serving
+ * LEN bytes at ADDR with vus_dma_read() or vus_dma_write(), on the serving
  * thread, and stores how long they took, how many heap allocations they
  * made and a checksum of the server's buffer.  The client's REGION_WRITE
  * returns once they are done, so a batch is one region write.  SCRATCH is
@@ -22,7 +22,7 @@
 #include "vfio-user/server.h"
 
 typedef struct BenchDev {
-    VfuServer *srv;
+    VusServer *srv;
     uint8_t regs[BENCH_BAR0_SIZE];
     uint8_t *buf; /* BENCH_XFER_MAX bytes: source/destination of the DMA */
 } BenchDev;
@@ -59,8 +59,8 @@ static void bench_dev_run(BenchDev *d, uint32_t op)
     t0 = bench_now_ns();
     for (uint64_t i = 0; i < count; i++) {
         bool ok = op == BENCH_GO_READ
-                      ? vfu_dma_read(d->srv, addr, d->buf, len, &err)
-                      : vfu_dma_write(d->srv, addr, d->buf, len, &err);
+                      ? vus_dma_read(d->srv, addr, d->buf, len, &err)
+                      : vus_dma_write(d->srv, addr, d->buf, len, &err);
 
         if (!ok) {
             status = err->code ? (uint32_t)err->code : EIO;
@@ -98,30 +98,30 @@ static ssize_t bench_bar0_access(void *opaque, bool is_write, uint64_t off,
 
 static bool bench_dev_setup(BenchDev *d, GError **errp)
 {
-    VfuRegionDesc bar0 = {
+    VusRegionDesc bar0 = {
         .size = BENCH_BAR0_SIZE,
-        .flags = VFU_REGION_F_RW,
+        .flags = VUS_REGION_F_RW,
         .access = bench_bar0_access,
         .opaque = d,
     };
-    VfuRegionDesc bar2 = {
+    VusRegionDesc bar2 = {
         .size = BENCH_BAR2_SIZE,
-        .flags = VFU_REGION_F_RW,
+        .flags = VUS_REGION_F_RW,
         .mem = true,
     };
-    VfuPciDesc pci = {
+    VusPciDesc pci = {
         .vendor_id = 0x1234,
         .device_id = 0xbe4c,
         .class_code = 0xff0000,
     };
 
-    d->srv = vfu_server_new(NULL, NULL, errp);
+    d->srv = vus_server_new(NULL, NULL, errp);
     return d->srv &&
-           vfu_server_setup_region(d->srv, VFIO_PCI_BAR0_REGION_INDEX, &bar0,
+           vus_server_setup_region(d->srv, VFIO_PCI_BAR0_REGION_INDEX, &bar0,
                                    NULL, errp) &&
-           vfu_server_setup_region(d->srv, VFIO_PCI_BAR2_REGION_INDEX, &bar2,
+           vus_server_setup_region(d->srv, VFIO_PCI_BAR2_REGION_INDEX, &bar2,
                                    NULL, errp) &&
-           vfu_server_setup_pci(d->srv, &pci, errp);
+           vus_server_setup_pci(d->srv, &pci, errp);
 }
 
 int bench_server_main(int sock, int cpu)
@@ -132,12 +132,12 @@ int bench_server_main(int sock, int cpu)
 
     bench_pin(cpu);
     d->buf = g_malloc0(BENCH_XFER_MAX);
-    ok = bench_dev_setup(d, &err) && vfu_server_attach(d->srv, sock, &err) &&
-         vfu_server_run(d->srv, &err);
+    ok = bench_dev_setup(d, &err) && vus_server_attach(d->srv, sock, &err) &&
+         vus_server_run(d->srv, &err);
     if (!ok) {
         fprintf(stderr, "vfu-bench server: %s\n", err->message);
     }
-    vfu_server_free(d->srv);
+    vus_server_free(d->srv);
     g_free(d->buf);
     g_free(d);
     return ok ? 0 : 1;

@@ -27,7 +27,7 @@ import sys
 
 BASIC = {'uint8_t': 1, 'int8_t': 1, 'char': 1, 'uint16_t': 2, 'int16_t': 2,
          'uint32_t': 4, 'int32_t': 4, 'uint64_t': 8, 'int64_t': 8}
-STRUCT_RE = re.compile(r'typedef struct VFU_PACKED (\w+) \{(.*?)\} (\w+);',
+STRUCT_RE = re.compile(r'typedef struct VFIO_USER_PACKED (\w+) \{(.*?)\} (\w+);',
                        re.S)
 MEMBER_RE = re.compile(r'^(\w+)\s+(\w+)(?:\[(\w*)\])?$')
 DEFINE_RE = re.compile(r'^#define (\w+) \(?(\d+)u?\)?', re.M)
@@ -110,7 +110,7 @@ STATUSES = ('as specified', 'extension', 'differs', 'not implemented',
 COMMAND_RE = re.compile(r'^\s*(VFIO_USER_\w+) = \d+,', re.M)
 CAP_KEY_RES = (re.compile(r'get_(?:uint|bool)\(c, "([^"]+)"'),
                re.compile(r'set_member_name\(b, "([^"]+)"\)'))
-CAP_DEFINE_RE = re.compile(r'^#define VFU_CAPS_\w+ "([^"]+)"', re.M)
+CAP_DEFINE_RE = re.compile(r'^#define VFIO_USER_CAPS_\w+ "([^"]+)"', re.M)
 
 
 def read(path):

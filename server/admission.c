@@ -10,7 +10,7 @@
  *   which our client reports as "device busy: another client is
  *   connected", then closes the connection.  A newcomer that sends nothing
  *   is closed after the same deadline.  The thread touches only the
- *   listening socket and its own connections, never VfuServer state
+ *   listening socket and its own connections, never VusServer state
  *   guarded by the server lock.
  *
  * Copyright (c) 2026 vfio-user-client developers
@@ -26,7 +26,7 @@
 /* Longest VERSION payload a refused client may send before its answer. */
 #define ADMISSION_MAX_VERSION 65536
 
-struct VfuAdmission {
+struct VusAdmission {
     int listen_fd;
     int served_fd; /* the client being served */
     int stop_fd;   /* eventfd */
@@ -35,11 +35,11 @@ struct VfuAdmission {
     int next_fd;     /* newcomer after the served client hung up, or -1 */
 };
 
-unsigned vfu_admission_timeout_ms(VfuServer *srv)
+unsigned vus_admission_timeout_ms(VusServer *srv)
 {
     return srv->opts.negotiation_timeout_ms
                ? srv->opts.negotiation_timeout_ms
-               : VFU_SERVER_DEF_NEGOTIATION_TIMEOUT_MS;
+               : VUS_SERVER_DEF_NEGOTIATION_TIMEOUT_MS;
 }
 
 /* Wait for @fd (or @stop_fd, -1: none) up to @timeout_ms; 1: @fd ready. */
@@ -69,9 +69,9 @@ static int admission_poll(int fd, int stop_fd, unsigned timeout_ms)
     }
 }
 
-bool vfu_admission_wait_first(VfuServer *srv, int sock)
+bool vus_admission_wait_first(VusServer *srv, int sock)
 {
-    unsigned ms = vfu_admission_timeout_ms(srv);
+    unsigned ms = vus_admission_timeout_ms(srv);
     gint64 deadline = g_get_monotonic_time() + (gint64)ms * 1000;
     uint64_t v;
 
@@ -93,45 +93,45 @@ bool vfu_admission_wait_first(VfuServer *srv, int sock)
             break;
         }
     }
-    vfu_srv_info("client sent no VERSION within %u ms; dropping it", ms);
+    vus_info("client sent no VERSION within %u ms; dropping it", ms);
     return false;
 }
 
 /* Answer a newcomer's VERSION with EBUSY and close it. */
-static void admission_refuse(VfuAdmission *a, int fd)
+static void admission_refuse(VusAdmission *a, int fd)
 {
     struct timeval tv = {
         .tv_sec = a->timeout_ms / 1000,
         .tv_usec = (a->timeout_ms % 1000) * 1000,
     };
     g_autoptr(GError) err = NULL;
-    int fds[VFU_MAX_FDS];
+    int fds[VFIO_USER_MAX_FDS];
     size_t nfds = 0;
     VFIOUserHdr hdr;
 
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     if (admission_poll(fd, a->stop_fd, a->timeout_ms) <= 0 ||
-        !vfu_msg_recv_hdr(fd, &hdr, fds, &nfds, VFU_MAX_FDS,
-                          sizeof(hdr) + ADMISSION_MAX_VERSION, &err)) {
-        vfu_srv_info("refused a second client: %s",
-                     err ? err->message : "it sent nothing");
+        !vfio_user_msg_recv_hdr(fd, &hdr, fds, &nfds, VFIO_USER_MAX_FDS,
+                                sizeof(hdr) + ADMISSION_MAX_VERSION, &err)) {
+        vus_info("refused a second client: %s",
+                 err ? err->message : "it sent nothing");
         close(fd);
         return;
     }
-    vfu_close_fds(fds, nfds);
+    vfio_user_close_fds(fds, nfds);
     /* Read the whole request: unread data would reset the connection. */
-    if (!vfu_msg_discard(fd, hdr.size - sizeof(hdr), &err) ||
-        !vfu_msg_send_error(fd, &hdr, EBUSY, &err)) {
-        vfu_srv_info("refused a second client: %s", err->message);
+    if (!vfio_user_msg_discard(fd, hdr.size - sizeof(hdr), &err) ||
+        !vfio_user_msg_send_error(fd, &hdr, EBUSY, &err)) {
+        vus_info("refused a second client: %s", err->message);
     } else {
-        vfu_srv_info("refused a second client: device busy");
+        vus_info("refused a second client: device busy");
     }
     close(fd); /* its EOF comes after the fd is gone from our table */
 }
 
 /* Has the served client hung up (its EOF not yet seen by the loop)? */
-static bool admission_served_gone(VfuAdmission *a)
+static bool admission_served_gone(VusAdmission *a)
 {
     struct pollfd pfd = {.fd = a->served_fd, .events = POLLRDHUP};
 
@@ -141,7 +141,7 @@ static bool admission_served_gone(VfuAdmission *a)
 
 static gpointer admission_thread(gpointer opaque)
 {
-    VfuAdmission *a = opaque;
+    VusAdmission *a = opaque;
 
     /* Only this thread accepts while a client is served: never blocks. */
     while (admission_poll(a->listen_fd, a->stop_fd, G_MAXINT) > 0) {
@@ -160,22 +160,22 @@ static gpointer admission_thread(gpointer opaque)
     return NULL;
 }
 
-void vfu_admission_start(VfuServer *srv, int served_fd)
+void vus_admission_start(VusServer *srv, int served_fd)
 {
-    VfuAdmission *a;
+    VusAdmission *a;
 
     if (srv->listen_fd < 0 || srv->admission) {
         return;
     }
-    a = g_new0(VfuAdmission, 1);
+    a = g_new0(VusAdmission, 1);
     a->listen_fd = srv->listen_fd;
     a->served_fd = served_fd;
     a->next_fd = -1;
-    a->timeout_ms = vfu_admission_timeout_ms(srv);
+    a->timeout_ms = vus_admission_timeout_ms(srv);
     a->stop_fd = eventfd(0, EFD_CLOEXEC);
     if (a->stop_fd < 0) {
-        vfu_srv_warn("cannot refuse second clients: eventfd: %s",
-                     g_strerror(errno));
+        vus_warn("cannot refuse second clients: eventfd: %s",
+                 g_strerror(errno));
         g_free(a);
         return;
     }
@@ -183,9 +183,9 @@ void vfu_admission_start(VfuServer *srv, int served_fd)
     srv->admission = a;
 }
 
-void vfu_admission_stop(VfuServer *srv)
+void vus_admission_stop(VusServer *srv)
 {
-    VfuAdmission *a = srv->admission;
+    VusAdmission *a = srv->admission;
     uint64_t one = 1;
 
     if (!a) {
@@ -193,7 +193,7 @@ void vfu_admission_stop(VfuServer *srv)
     }
     if (!a->thread) {
         /* Stopped before, and nobody took the newcomer: drop it. */
-        int fd = vfu_admission_take_next(srv);
+        int fd = vus_admission_take_next(srv);
 
         if (fd >= 0) {
             close(fd);
@@ -201,7 +201,7 @@ void vfu_admission_stop(VfuServer *srv)
         return;
     }
     if (write(a->stop_fd, &one, sizeof(one)) < 0) {
-        vfu_srv_warn("cannot stop the admission thread: %s", g_strerror(errno));
+        vus_warn("cannot stop the admission thread: %s", g_strerror(errno));
     }
     g_thread_join(a->thread);
     a->thread = NULL;
@@ -212,9 +212,9 @@ void vfu_admission_stop(VfuServer *srv)
     }
 }
 
-int vfu_admission_take_next(VfuServer *srv)
+int vus_admission_take_next(VusServer *srv)
 {
-    VfuAdmission *a = srv->admission;
+    VusAdmission *a = srv->admission;
     int fd;
 
     if (!a || a->thread) {

@@ -1,6 +1,6 @@
 /*
  * libvfio-user-server DMA: the map table (DMA_MAP / DMA_UNMAP) and the
- * device's way into guest memory, vfu_dma_read() / vfu_dma_write(), in the
+ * device's way into guest memory, vus_dma_read() / vus_dma_write(), in the
  * three access modes: "mmap" (memcpy through our mapping of the client's
  * fd), "file-io" (pread/pwrite on the fd at fd_offset + (addr - base)) and
  * "message" (DMA_READ / DMA_WRITE requests answered by the client).
@@ -20,7 +20,7 @@
  * memory is unmapped / the fd closed before the reply goes out.
  *
  * The table is a GArray of maps sorted by address (binary search).  All of
- * it is guarded by VfuServer.lock.
+ * it is guarded by VusServer.lock.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -34,24 +34,24 @@
 #include "vfio-user/guard.h"
 
 static const char *const mode_names[] = {
-    [VFU_DMA_MODE_MMAP] = "mmap",
-    [VFU_DMA_MODE_FILE_IO] = "file-io",
-    [VFU_DMA_MODE_MESSAGE] = "message",
+    [VUS_DMA_MODE_MMAP] = "mmap",
+    [VUS_DMA_MODE_FILE_IO] = "file-io",
+    [VUS_DMA_MODE_MESSAGE] = "message",
 };
 
-const char *vfu_dma_mode_name(VfuDmaMode mode)
+const char *vus_dma_mode_name(VusDmaMode mode)
 {
     return (unsigned)mode < G_N_ELEMENTS(mode_names) ? mode_names[mode]
                                                      : "unknown";
 }
 
-static VfuDmaMap *map_at(VfuServer *srv, guint i)
+static VusDmaMap *map_at(VusServer *srv, guint i)
 {
-    return g_array_index(srv->maps, VfuDmaMap *, i);
+    return g_array_index(srv->maps, VusDmaMap *, i);
 }
 
 /* Index of the first map whose address is above @addr. */
-static guint upper_bound(VfuServer *srv, uint64_t addr)
+static guint upper_bound(VusServer *srv, uint64_t addr)
 {
     guint lo = 0, hi = srv->maps->len;
 
@@ -67,10 +67,10 @@ static guint upper_bound(VfuServer *srv, uint64_t addr)
     return lo;
 }
 
-static VfuDmaMap *lookup(VfuServer *srv, uint64_t addr)
+static VusDmaMap *lookup(VusServer *srv, uint64_t addr)
 {
     guint i = upper_bound(srv, addr);
-    VfuDmaMap *m;
+    VusDmaMap *m;
 
     if (i == 0) {
         return NULL;
@@ -79,7 +79,7 @@ static VfuDmaMap *lookup(VfuServer *srv, uint64_t addr)
     return addr - m->addr < m->size ? m : NULL;
 }
 
-static bool overlaps(VfuServer *srv, uint64_t addr, uint64_t size)
+static bool overlaps(VusServer *srv, uint64_t addr, uint64_t size)
 {
     guint i = upper_bound(srv, addr);
 
@@ -89,7 +89,7 @@ static bool overlaps(VfuServer *srv, uint64_t addr, uint64_t size)
     return i < srv->maps->len && map_at(srv, i)->addr - addr < size;
 }
 
-static void map_free(VfuDmaMap *m)
+static void map_free(VusDmaMap *m)
 {
     if (m->mmap_base) {
         munmap(m->mmap_base, m->mmap_len);
@@ -100,12 +100,12 @@ static void map_free(VfuDmaMap *m)
     g_free(m);
 }
 
-void vfu_dma_init(VfuServer *srv)
+void vus_dma_init(VusServer *srv)
 {
-    srv->maps = g_array_new(FALSE, FALSE, sizeof(VfuDmaMap *));
+    srv->maps = g_array_new(FALSE, FALSE, sizeof(VusDmaMap *));
 }
 
-void vfu_dma_unmap_all(VfuServer *srv)
+void vus_dma_unmap_all(VusServer *srv)
 {
     for (guint i = 0; i < srv->maps->len; i++) {
         map_free(map_at(srv, i));
@@ -115,8 +115,8 @@ void vfu_dma_unmap_all(VfuServer *srv)
 }
 
 /* Check the request; returns 0 and the mode, or an errno. */
-static int dma_map_check(VfuServer *srv, const VFIOUserDMAMap *req, size_t nfds,
-                         VfuDmaMode *mode)
+static int dma_map_check(VusServer *srv, const VFIOUserDMAMap *req, size_t nfds,
+                         VusDmaMode *mode)
 {
     uint32_t modes = req->flags & VFIO_USER_DMA_MAP_F_MODES;
     uint32_t known =
@@ -138,9 +138,9 @@ static int dma_map_check(VfuServer *srv, const VFIOUserDMAMap *req, size_t nfds,
         return EINVAL; /* the spec: a mode that needs an fd, without one */
     }
     if (modes == VFIO_USER_DMA_MAP_F_MODE_FILE_IO) {
-        *mode = VFU_DMA_MODE_FILE_IO;
+        *mode = VUS_DMA_MODE_FILE_IO;
     } else {
-        *mode = nfds ? VFU_DMA_MODE_MMAP : VFU_DMA_MODE_MESSAGE;
+        *mode = nfds ? VUS_DMA_MODE_MMAP : VUS_DMA_MODE_MESSAGE;
     }
     if (overlaps(srv, req->addr, req->size)) {
         return EEXIST;
@@ -151,7 +151,7 @@ static int dma_map_check(VfuServer *srv, const VFIOUserDMAMap *req, size_t nfds,
     return 0;
 }
 
-static int dma_map_mmap(VfuDmaMap *m, int fd)
+static int dma_map_mmap(VusDmaMap *m, int fd)
 {
     uint64_t pgsz = (uint64_t)sysconf(_SC_PAGESIZE);
     uint64_t delta = m->fd_offset % pgsz;
@@ -170,9 +170,9 @@ static int dma_map_mmap(VfuDmaMap *m, int fd)
      */
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
         m->fd_offset + m->size > (uint64_t)st.st_size) {
-        vfu_srv_info("dma map 0x%" PRIx64 "+0x%" PRIx64 ": fd range ends "
-                     "past the file's %" PRIu64 " bytes",
-                     m->addr, m->size, (uint64_t)st.st_size);
+        vus_info("dma map 0x%" PRIx64 "+0x%" PRIx64 ": fd range ends "
+                 "past the file's %" PRIu64 " bytes",
+                 m->addr, m->size, (uint64_t)st.st_size);
         return EINVAL;
     }
     if (m->flags & VFIO_USER_DMA_MAP_F_READ) {
@@ -186,8 +186,8 @@ static int dma_map_mmap(VfuDmaMap *m, int fd)
     if (p == MAP_FAILED) {
         int e = errno;
 
-        vfu_srv_info("dma map 0x%" PRIx64 "+0x%" PRIx64 ": mmap failed: %s",
-                     m->addr, m->size, g_strerror(e));
+        vus_info("dma map 0x%" PRIx64 "+0x%" PRIx64 ": mmap failed: %s",
+                 m->addr, m->size, g_strerror(e));
         return e;
     }
     m->mmap_base = p;
@@ -196,11 +196,11 @@ static int dma_map_mmap(VfuDmaMap *m, int fd)
     return 0;
 }
 
-int vfu_handle_dma_map(VfuServer *srv, VfuMsg *msg, VfuReply *r)
+int vus_handle_dma_map(VusServer *srv, VfioUserMsg *msg, VusReply *r)
 {
     VFIOUserDMAMap req;
-    VfuDmaMode mode = VFU_DMA_MODE_MESSAGE;
-    VfuDmaMap *m;
+    VusDmaMode mode = VUS_DMA_MODE_MESSAGE;
+    VusDmaMap *m;
     guint pos;
     int ret;
 
@@ -211,12 +211,12 @@ int vfu_handle_dma_map(VfuServer *srv, VfuMsg *msg, VfuReply *r)
     memcpy(&req, msg->payload, sizeof(req));
     ret = dma_map_check(srv, &req, msg->nfds, &mode);
     if (ret) {
-        vfu_srv_info("dma map 0x%" PRIx64 "+0x%" PRIx64 " flags 0x%x fds %zu"
-                     " rejected: %s",
-                     req.addr, req.size, req.flags, msg->nfds, g_strerror(ret));
+        vus_info("dma map 0x%" PRIx64 "+0x%" PRIx64 " flags 0x%x fds %zu"
+                 " rejected: %s",
+                 req.addr, req.size, req.flags, msg->nfds, g_strerror(ret));
         return ret;
     }
-    m = g_new0(VfuDmaMap, 1);
+    m = g_new0(VusDmaMap, 1);
     m->addr = req.addr;
     m->size = req.size;
     m->fd_offset = req.offset;
@@ -224,29 +224,29 @@ int vfu_handle_dma_map(VfuServer *srv, VfuMsg *msg, VfuReply *r)
     m->mode = mode;
     m->has_fd = msg->nfds == 1;
     m->fd = -1;
-    if (mode == VFU_DMA_MODE_MMAP) {
+    if (mode == VUS_DMA_MODE_MMAP) {
         ret = dma_map_mmap(m, msg->fds[0]);
         if (ret) {
             g_free(m);
             return ret;
         }
-    } else if (mode == VFU_DMA_MODE_FILE_IO) {
+    } else if (mode == VUS_DMA_MODE_FILE_IO) {
         m->fd = msg->fds[0];
         msg->fds[0] = -1; /* kept */
     }
     pos = upper_bound(srv, m->addr);
     g_array_insert_val(srv->maps, pos, m);
-    srv->nr_msg_maps += mode == VFU_DMA_MODE_MESSAGE;
-    vfu_srv_info("dma map 0x%" PRIx64 "+0x%" PRIx64 " mode=%s fd=%s", m->addr,
-                 m->size, vfu_dma_mode_name(mode), m->has_fd ? "yes" : "no");
+    srv->nr_msg_maps += mode == VUS_DMA_MODE_MESSAGE;
+    vus_info("dma map 0x%" PRIx64 "+0x%" PRIx64 " mode=%s fd=%s", m->addr,
+             m->size, vus_dma_mode_name(mode), m->has_fd ? "yes" : "no");
     return 0;
 }
 
-int vfu_handle_dma_unmap(VfuServer *srv, VfuMsg *msg, VfuReply *r)
+int vus_handle_dma_unmap(VusServer *srv, VfioUserMsg *msg, VusReply *r)
 {
     VFIOUserDMAUnmap req;
     guint i;
-    VfuDmaMap *m;
+    VusDmaMap *m;
 
     if (msg->len < sizeof(req) || msg->nfds) {
         return EINVAL;
@@ -264,20 +264,20 @@ int vfu_handle_dma_unmap(VfuServer *srv, VfuMsg *msg, VfuReply *r)
         if (req.addr || req.size) {
             return EINVAL;
         }
-        vfu_srv_info("dma unmap all (%u maps)", srv->maps->len);
-        vfu_dma_unmap_all(srv);
+        vus_info("dma unmap all (%u maps)", srv->maps->len);
+        vus_dma_unmap_all(srv);
     } else {
         i = upper_bound(srv, req.addr);
         m = i > 0 ? map_at(srv, i - 1) : NULL;
         if (!m || m->addr != req.addr || m->size != req.size) {
             return ENOENT; /* only whole maps can be unmapped */
         }
-        vfu_srv_info("dma unmap 0x%" PRIx64 "+0x%" PRIx64
-                     " mode=%s read %" PRIu64 " written %" PRIu64,
-                     m->addr, m->size, vfu_dma_mode_name(m->mode),
-                     m->bytes_read, m->bytes_written);
+        vus_info("dma unmap 0x%" PRIx64 "+0x%" PRIx64 " mode=%s read %" PRIu64
+                 " written %" PRIu64,
+                 m->addr, m->size, vus_dma_mode_name(m->mode), m->bytes_read,
+                 m->bytes_written);
         g_array_remove_index(srv->maps, i - 1);
-        srv->nr_msg_maps -= m->mode == VFU_DMA_MODE_MESSAGE;
+        srv->nr_msg_maps -= m->mode == VUS_DMA_MODE_MESSAGE;
         map_free(m);
     }
     r->payload = g_malloc(sizeof(req));
@@ -287,27 +287,27 @@ int vfu_handle_dma_unmap(VfuServer *srv, VfuMsg *msg, VfuReply *r)
 }
 
 /* Whole range mapped and allowed?  Checked before any byte moves. */
-static bool dma_check_range(VfuServer *srv, uint64_t addr, size_t len,
+static bool dma_check_range(VusServer *srv, uint64_t addr, size_t len,
                             bool is_write, GError **errp)
 {
     uint32_t need =
         is_write ? VFIO_USER_DMA_MAP_F_WRITE : VFIO_USER_DMA_MAP_F_READ;
 
     if (addr + len < addr) {
-        return vfu_error_set(errp, EFAULT,
-                             "DMA range 0x%" PRIx64 "+0x%zx wraps around", addr,
-                             len);
+        return vfio_user_error_set(errp, EFAULT,
+                                   "DMA range 0x%" PRIx64 "+0x%zx wraps around",
+                                   addr, len);
     }
     while (len > 0) {
-        VfuDmaMap *m = lookup(srv, addr);
+        VusDmaMap *m = lookup(srv, addr);
         uint64_t n;
 
         if (!m) {
-            return vfu_error_set(
+            return vfio_user_error_set(
                 errp, EFAULT, "DMA address 0x%" PRIx64 " is not mapped", addr);
         }
         if (!(m->flags & need)) {
-            return vfu_error_set(
+            return vfio_user_error_set(
                 errp, EPERM,
                 "DMA map 0x%" PRIx64 "+0x%" PRIx64 " does not allow %s",
                 m->addr, m->size, is_write ? "writes" : "reads");
@@ -319,7 +319,7 @@ static bool dma_check_range(VfuServer *srv, uint64_t addr, size_t len,
     return true;
 }
 
-static bool dma_file_io(VfuDmaMap *m, uint64_t addr, uint8_t *buf, size_t len,
+static bool dma_file_io(VusDmaMap *m, uint64_t addr, uint8_t *buf, size_t len,
                         bool is_write, GError **errp)
 {
     uint64_t off = m->fd_offset + (addr - m->addr);
@@ -334,11 +334,11 @@ static bool dma_file_io(VfuDmaMap *m, uint64_t addr, uint8_t *buf, size_t len,
         if (n <= 0) {
             int e = n < 0 ? errno : EFAULT;
 
-            return vfu_error_set(errp, e,
-                                 "DMA %s at 0x%" PRIx64 " (fd "
-                                 "offset 0x%" PRIx64 "): %s",
-                                 is_write ? "pwrite" : "pread", addr, off,
-                                 n < 0 ? g_strerror(e) : "end of file");
+            return vfio_user_error_set(errp, e,
+                                       "DMA %s at 0x%" PRIx64 " (fd "
+                                       "offset 0x%" PRIx64 "): %s",
+                                       is_write ? "pwrite" : "pread", addr, off,
+                                       n < 0 ? g_strerror(e) : "end of file");
         }
         buf += n;
         off += (uint64_t)n;
@@ -349,9 +349,9 @@ static bool dma_file_io(VfuDmaMap *m, uint64_t addr, uint8_t *buf, size_t len,
 }
 
 /* The socket failed in the middle of a reply: the stream is lost. */
-static bool dma_stream_lost(VfuServer *srv, GError *err, GError **errp)
+static bool dma_stream_lost(VusServer *srv, GError *err, GError **errp)
 {
-    vfu_server_mark_broken(srv, g_error_copy(err));
+    vus_server_mark_broken(srv, g_error_copy(err));
     g_propagate_error(errp, err);
     return false;
 }
@@ -361,7 +361,7 @@ static bool dma_stream_lost(VfuServer *srv, GError *err, GError **errp)
  * address and count: 16 bytes (libvfio-user, us) or 12 with the 4-byte
  * count of the specification's table (QEMU).
  */
-static bool dma_reply_body(VfuServer *srv, const VFIOUserHdr *reply,
+static bool dma_reply_body(VusServer *srv, const VFIOUserHdr *reply,
                            uint64_t addr, uint8_t *buf, size_t len,
                            bool is_write, GError **errp)
 {
@@ -375,23 +375,23 @@ static bool dma_reply_body(VfuServer *srv, const VFIOUserHdr *reply,
 
     if (is_write ? body != sizeof(ans) && body != sizeof(ans) - 4
                  : body != sizeof(ans) + len) {
-        if (!vfu_rx_discard(srv, body, &err)) {
+        if (!vus_rx_discard(srv, body, &err)) {
             return dma_stream_lost(srv, err, errp);
         }
-        return vfu_error_set(errp, EPROTO, "%s reply has %zu bytes",
-                             vfu_cmd_name(reply->cmd), body);
+        return vfio_user_error_set(errp, EPROTO, "%s reply has %zu bytes",
+                                   vfio_user_cmd_name(reply->cmd), body);
     }
     memset(&ans, 0, sizeof(ans));
     riov[0].iov_len = is_write ? body : sizeof(ans);
-    if (!vfu_rx_bodyv(srv, riov, is_write ? 1 : 2, &err)) {
+    if (!vus_rx_bodyv(srv, riov, is_write ? 1 : 2, &err)) {
         return dma_stream_lost(srv, err, errp);
     }
     if (ans.addr != addr || ans.count != len) {
-        return vfu_error_set(errp, EPROTO,
-                             "%s reply is for 0x%" PRIx64 "+0x%" PRIx64
-                             ", asked 0x%" PRIx64 "+0x%zx",
-                             vfu_cmd_name(reply->cmd), ans.addr, ans.count,
-                             addr, len);
+        return vfio_user_error_set(errp, EPROTO,
+                                   "%s reply is for 0x%" PRIx64 "+0x%" PRIx64
+                                   ", asked 0x%" PRIx64 "+0x%zx",
+                                   vfio_user_cmd_name(reply->cmd), ans.addr,
+                                   ans.count, addr, len);
     }
     return true;
 }
@@ -406,7 +406,7 @@ static bool dma_reply_body(VfuServer *srv, const VFIOUserHdr *reply,
  */
 #define DMA_MSG_WINDOW 2
 
-static bool dma_msg_send(VfuServer *srv, uint64_t addr, uint8_t *buf,
+static bool dma_msg_send(VusServer *srv, uint64_t addr, uint8_t *buf,
                          size_t len, bool is_write, uint16_t *id, GError **errp)
 {
     VFIOUserDMARW rw = {.addr = addr, .count = len};
@@ -415,23 +415,23 @@ static bool dma_msg_send(VfuServer *srv, uint64_t addr, uint8_t *buf,
         {.iov_base = buf, .iov_len = len},
     };
 
-    return vfu_server_send_request(
+    return vus_server_send_request(
         srv, is_write ? VFIO_USER_DMA_WRITE : VFIO_USER_DMA_READ, iov,
         is_write ? 2 : 1, id, errp);
 }
 
-static bool dma_msg_recv(VfuServer *srv, uint64_t addr, uint8_t *buf,
+static bool dma_msg_recv(VusServer *srv, uint64_t addr, uint8_t *buf,
                          size_t len, bool is_write, uint16_t id, GError **errp)
 {
     uint16_t cmd = is_write ? VFIO_USER_DMA_WRITE : VFIO_USER_DMA_READ;
     VFIOUserHdr reply;
 
-    return vfu_server_wait_reply(srv, id, cmd, &reply, errp) &&
+    return vus_server_wait_reply(srv, id, cmd, &reply, errp) &&
            dma_reply_body(srv, &reply, addr, buf, len, is_write, errp);
 }
 
 /* After a failed chunk: read and drop the replies to @ids[from..to). */
-static void dma_msg_drain(VfuServer *srv, const uint16_t *ids, size_t from,
+static void dma_msg_drain(VusServer *srv, const uint16_t *ids, size_t from,
                           size_t to, bool is_write)
 {
     uint16_t cmd = is_write ? VFIO_USER_DMA_WRITE : VFIO_USER_DMA_READ;
@@ -440,7 +440,7 @@ static void dma_msg_drain(VfuServer *srv, const uint16_t *ids, size_t from,
         GError *err = NULL;
         VFIOUserHdr reply;
 
-        if (!vfu_server_wait_reply(srv, ids[i % DMA_MSG_WINDOW], cmd, &reply,
+        if (!vus_server_wait_reply(srv, ids[i % DMA_MSG_WINDOW], cmd, &reply,
                                    &err)) {
             /* An error reply is consumed; a late one is dropped later. */
             bool timed_out = err->code == ETIMEDOUT || err->code == ENOBUFS;
@@ -449,13 +449,13 @@ static void dma_msg_drain(VfuServer *srv, const uint16_t *ids, size_t from,
             if (timed_out) {
                 return;
             }
-        } else if (!vfu_rx_discard(srv, reply.size - sizeof(reply), &err)) {
-            vfu_server_mark_broken(srv, err);
+        } else if (!vus_rx_discard(srv, reply.size - sizeof(reply), &err)) {
+            vus_server_mark_broken(srv, err);
         }
     }
 }
 
-static bool dma_messages(VfuServer *srv, uint64_t addr, uint8_t *buf, size_t n,
+static bool dma_messages(VusServer *srv, uint64_t addr, uint8_t *buf, size_t n,
                          bool is_write, GError **errp)
 {
     size_t max = srv->caps.max_data_xfer_size;
@@ -496,42 +496,42 @@ static bool dma_messages(VfuServer *srv, uint64_t addr, uint8_t *buf, size_t n,
  * it (an unsealed memfd, a memory-backend-file).  The fault fails this DMA
  * with EFAULT and drops the client; the server lives on for the next one.
  */
-static bool dma_mmap_copy(VfuServer *srv, VfuDmaMap *m, uint64_t addr,
+static bool dma_mmap_copy(VusServer *srv, VusDmaMap *m, uint64_t addr,
                           uint8_t *buf, size_t n, bool is_write, GError **errp)
 {
     uint8_t *mem = m->mem + (addr - m->addr);
     GError *err = NULL;
 
-    if (vfu_guard_copy(is_write ? mem : buf, is_write ? buf : mem, n,
-                       !is_write)) {
+    if (vfio_user_guard_copy(is_write ? mem : buf, is_write ? buf : mem, n,
+                             !is_write)) {
         return true;
     }
     /* clang-format off */
-    vfu_error_set(&err, EFAULT,
+    vfio_user_error_set(&err, EFAULT,
                   "DMA %s at 0x%" PRIx64 "+0x%zx faulted (SIGBUS): the client shrank the file behind DMA map 0x%" PRIx64,
                   is_write ? "write" : "read", addr, n, m->addr);
     /* clang-format on */
-    vfu_srv_warn("%s; dropping the client", err->message);
-    vfu_server_mark_broken(srv, g_error_copy(err));
+    vus_warn("%s; dropping the client", err->message);
+    vus_server_mark_broken(srv, g_error_copy(err));
     g_propagate_error(errp, err);
     return false;
 }
 
-static bool dma_part(VfuServer *srv, VfuDmaMap *m, uint64_t addr, uint8_t *buf,
+static bool dma_part(VusServer *srv, VusDmaMap *m, uint64_t addr, uint8_t *buf,
                      size_t n, bool is_write, GError **errp)
 {
     switch (m->mode) {
-    case VFU_DMA_MODE_MMAP:
+    case VUS_DMA_MODE_MMAP:
         return dma_mmap_copy(srv, m, addr, buf, n, is_write, errp);
-    case VFU_DMA_MODE_FILE_IO:
+    case VUS_DMA_MODE_FILE_IO:
         return dma_file_io(m, addr, buf, n, is_write, errp);
-    case VFU_DMA_MODE_MESSAGE:
+    case VUS_DMA_MODE_MESSAGE:
         return dma_messages(srv, addr, buf, n, is_write, errp);
     }
     g_assert_not_reached();
 }
 
-static bool dma_rw(VfuServer *srv, uint64_t addr, uint8_t *buf, size_t len,
+static bool dma_rw(VusServer *srv, uint64_t addr, uint8_t *buf, size_t len,
                    bool is_write, GError **errp)
 {
     bool ok;
@@ -539,7 +539,7 @@ static bool dma_rw(VfuServer *srv, uint64_t addr, uint8_t *buf, size_t len,
     g_rec_mutex_lock(&srv->lock);
     ok = dma_check_range(srv, addr, len, is_write, errp);
     while (ok && len > 0) {
-        VfuDmaMap *m = lookup(srv, addr);
+        VusDmaMap *m = lookup(srv, addr);
         size_t n = MIN((uint64_t)len, m->size - (addr - m->addr));
 
         ok = dma_part(srv, m, addr, buf, n, is_write, errp);
@@ -558,27 +558,27 @@ static bool dma_rw(VfuServer *srv, uint64_t addr, uint8_t *buf, size_t len,
     return ok;
 }
 
-bool vfu_dma_read(VfuServer *srv, uint64_t addr, void *buf, size_t len,
+bool vus_dma_read(VusServer *srv, uint64_t addr, void *buf, size_t len,
                   GError **errp)
 {
     return dma_rw(srv, addr, buf, len, false, errp);
 }
 
-bool vfu_dma_write(VfuServer *srv, uint64_t addr, const void *buf, size_t len,
+bool vus_dma_write(VusServer *srv, uint64_t addr, const void *buf, size_t len,
                    GError **errp)
 {
     /* dma_rw only reads @buf when is_write is set. */
     return dma_rw(srv, addr, (uint8_t *)buf, len, true, errp);
 }
 
-GArray *vfu_dma_get_maps(VfuServer *srv)
+GArray *vus_dma_get_maps(VusServer *srv)
 {
-    GArray *out = g_array_new(FALSE, TRUE, sizeof(VfuDmaMapInfo));
+    GArray *out = g_array_new(FALSE, TRUE, sizeof(VusDmaMapInfo));
 
     g_rec_mutex_lock(&srv->lock);
     for (guint i = 0; i < srv->maps->len; i++) {
-        VfuDmaMap *m = map_at(srv, i);
-        VfuDmaMapInfo info = {
+        VusDmaMap *m = map_at(srv, i);
+        VusDmaMapInfo info = {
             .addr = m->addr,
             .size = m->size,
             .fd_offset = m->fd_offset,

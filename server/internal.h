@@ -7,16 +7,16 @@
  *              arrive while one waits
  * region.c     regions, DEVICE_GET_INFO, region info / io fds, REGION_*
  * irq.c        irq info, SET_IRQS, triggering
- * dma.c        DMA_MAP / DMA_UNMAP, the map table, vfu_dma_read/write,
+ * dma.c        DMA_MAP / DMA_UNMAP, the map table, vus_dma_read/write,
  *              the message-mode DMA pipeline
  * pci-config.c generic PCI config space
  *
- * Locking: VfuServer.lock (a GRecMutex) guards everything in VfuServer
+ * Locking: VusServer.lock (a GRecMutex) guards everything in VusServer
  * except "stopping" (atomic), the immutable wake_fd and reader_blocked
  * (sock_lock).  The serving loop holds it while it handles a message and
  * drops it only while it waits in poll() or in its blocking recvmsg(), so
- * device callbacks run with it held and may call vfu_dma_*() and
- * vfu_irq_trigger() (recursive).  Another device thread takes it around
+ * device callbacks run with it held and may call vus_dma_*() and
+ * vus_irq_trigger() (recursive).  Another device thread takes it around
  * each DMA or trigger.  During the blocking recvmsg() the receive buffer
  * belongs to the loop: it happens only when no other thread reads the
  * connection (no message-mode map).  sock_lock, innermost, also guards
@@ -37,85 +37,85 @@
  * and the serving loop logs every request.
  */
 #if GLIB_CHECK_VERSION(2, 68, 0)
-#define vfu_srv_debug(...)                                                     \
+#define vus_debug(...)                                                         \
     do {                                                                       \
         if (!g_log_writer_default_would_drop(G_LOG_LEVEL_DEBUG,                \
-                                             VFU_SERVER_LOG_DOMAIN)) {         \
-            g_log(VFU_SERVER_LOG_DOMAIN, G_LOG_LEVEL_DEBUG, __VA_ARGS__);      \
+                                             VUS_SERVER_LOG_DOMAIN)) {         \
+            g_log(VUS_SERVER_LOG_DOMAIN, G_LOG_LEVEL_DEBUG, __VA_ARGS__);      \
         }                                                                      \
     } while (0)
 #else
-#define vfu_srv_debug(...)                                                     \
-    g_log(VFU_SERVER_LOG_DOMAIN, G_LOG_LEVEL_DEBUG, __VA_ARGS__)
+#define vus_debug(...)                                                         \
+    g_log(VUS_SERVER_LOG_DOMAIN, G_LOG_LEVEL_DEBUG, __VA_ARGS__)
 #endif
-#define vfu_srv_info(...)                                                      \
-    g_log(VFU_SERVER_LOG_DOMAIN, G_LOG_LEVEL_INFO, __VA_ARGS__)
-#define vfu_srv_warn(...)                                                      \
-    g_log(VFU_SERVER_LOG_DOMAIN, G_LOG_LEVEL_WARNING, __VA_ARGS__)
+#define vus_info(...)                                                          \
+    g_log(VUS_SERVER_LOG_DOMAIN, G_LOG_LEVEL_INFO, __VA_ARGS__)
+#define vus_warn(...)                                                          \
+    g_log(VUS_SERVER_LOG_DOMAIN, G_LOG_LEVEL_WARNING, __VA_ARGS__)
 
-#define VFU_MAX_IOEVENTFDS 16 /* per region */
+#define VUS_MAX_IOEVENTFDS 16 /* per region */
 
 /*
  * One received message: header, payload, fds we own.  The payload points
  * into the connection's receive buffer for the one the serving loop reads,
  * into the queue's scratch buffer for a queued one.
  */
-typedef struct VfuMsg {
+typedef struct VfioUserMsg {
     VFIOUserHdr hdr;
     uint8_t *payload;
     size_t len;
-    int fds[VFU_MAX_FDS];
+    int fds[VFIO_USER_MAX_FDS];
     size_t nfds;
-} VfuMsg;
+} VfioUserMsg;
 
 /* What a handler answers on success (payload may be NULL). */
-typedef struct VfuReply {
-    void *payload; /* g_free'd, unless from vfu_server_reply_buf() */
+typedef struct VusReply {
+    void *payload; /* g_free'd, unless from vus_server_reply_buf() */
     size_t len;
-    int fds[VFU_MAX_FDS]; /* not owned: sent, never closed here */
+    int fds[VFIO_USER_MAX_FDS]; /* not owned: sent, never closed here */
     size_t nfds;
-} VfuReply;
+} VusReply;
 
-typedef struct VfuIoEventFd {
+typedef struct VusIoEventFd {
     int fd;
     uint64_t offset;
     uint32_t size;
     bool use_datamatch;
     uint64_t datamatch;
-} VfuIoEventFd;
+} VusIoEventFd;
 
-typedef struct VfuRegion {
+typedef struct VusRegion {
     uint64_t size;  /* 0: not declared */
-    uint32_t flags; /* VFU_REGION_F_* */
+    uint32_t flags; /* VUS_REGION_F_* */
     uint32_t bar_flags;
-    VfuRegionAccessFn access;
+    VusRegionAccessFn access;
     void *opaque;
     int mem_fd; /* memfd of a memory-backed region, or -1 */
     void *mem;
-    VfuSparseArea sparse[VFU_MAX_SPARSE_AREAS];
+    VusSparseArea sparse[VUS_MAX_SPARSE_AREAS];
     size_t nr_sparse;
     bool has_type;
     uint32_t type;
     uint32_t subtype;
-    VfuIoEventFd ioeventfds[VFU_MAX_IOEVENTFDS];
+    VusIoEventFd ioeventfds[VUS_MAX_IOEVENTFDS];
     size_t nr_ioeventfds;
-} VfuRegion;
+} VusRegion;
 
-typedef struct VfuIrq {
+typedef struct VusIrq {
     uint32_t count;
     int *efds; /* count entries, -1 = none */
     bool *masked;
     bool *pending; /* triggered while masked */
     uint64_t undelivered;
-    bool level; /* INTx only: the line as vfu_irq_set_level() left it */
-} VfuIrq;
+    bool level; /* INTx only: the line as vus_irq_set_level() left it */
+} VusIrq;
 
-typedef struct VfuDmaMap {
+typedef struct VusDmaMap {
     uint64_t addr;
     uint64_t size;
     uint64_t fd_offset;
     uint32_t flags;
-    VfuDmaMode mode;
+    VusDmaMode mode;
     bool has_fd;
     int fd;          /* file-io mode only, else -1 */
     void *mmap_base; /* mmap mode: what munmap() gets */
@@ -123,10 +123,10 @@ typedef struct VfuDmaMap {
     uint8_t *mem; /* mmap mode: byte at addr */
     uint64_t bytes_read;
     uint64_t bytes_written;
-} VfuDmaMap;
+} VusDmaMap;
 
-typedef struct VfuPciConfig VfuPciConfig;
-typedef struct VfuAdmission VfuAdmission;
+typedef struct VusPciConfig VusPciConfig;
+typedef struct VusAdmission VusAdmission;
 
 /*
  * Buffered receive (rx.c).  Unread bytes are buf[start, end); pos is the
@@ -134,217 +134,218 @@ typedef struct VfuAdmission VfuAdmission;
  * positions of the recvmsg() that brought it, until the header that owns
  * it is parsed.
  */
-#define VFU_RX_FDSETS 8
-typedef struct VfuRxFdSet {
+#define VUS_RX_FDSETS 8
+typedef struct VusRxFdSet {
     uint64_t lo, hi;
     size_t n;
-    int fds[VFU_MAX_FDS];
-} VfuRxFdSet;
+    int fds[VFIO_USER_MAX_FDS];
+} VusRxFdSet;
 
-typedef struct VfuRx {
+typedef struct VusRx {
     uint8_t *buf;
     size_t cap;
     size_t start, end;
     uint64_t pos;
-    VfuRxFdSet sets[VFU_RX_FDSETS];
+    VusRxFdSet sets[VUS_RX_FDSETS];
     size_t nsets;
     bool pinned;      /* bytes before start are in use: do not move them */
     uint8_t *retired; /* the buffer that was pinned when it was replaced */
-} VfuRx;
+} VusRx;
 
 /*
  * Requests that arrived during a DMA wait (request.c), in arrival order,
  * as records {uint32_t nfds, header, payload} in bytes[off..]; their fds
- * in fds[fd_off..].  Bounded by VFU_PENDING_MAX bytes.
+ * in fds[fd_off..].  Bounded by VUS_PENDING_MAX bytes.
  */
-typedef struct VfuPending {
+typedef struct VusPending {
     GByteArray *bytes;
     size_t off;
     GArray *fds; /* int */
     size_t fd_off;
     uint8_t *scratch; /* the record being handled */
     size_t scratch_cap;
-} VfuPending;
+} VusPending;
 
-struct VfuServer {
+struct VusServer {
     GRecMutex lock;
-    VfuServerOptions opts;
+    VusServerOptions opts;
     char *socket_path;
     int listen_fd;
     int sock;                /* connected client or -1 */
     int wake_fd;             /* eventfd: stop request or queued messages */
     gint stopping;           /* atomic */
-    VfuAdmission *admission; /* refuses other clients meanwhile (admission.c) */
+    VusAdmission *admission; /* refuses other clients meanwhile (admission.c) */
     bool negotiated;
     bool broken; /* connection must be dropped */
     GError *broken_err;
     VFIOUserCaps caps;  /* negotiated */
     uint16_t next_id;   /* for DMA_READ/DMA_WRITE requests */
-    VfuPending pending; /* requests that arrived during a DMA wait */
+    VusPending pending; /* requests that arrived during a DMA wait */
     /*
      * Per-connection buffers, so that a steady stream of REGION_* requests
      * allocates nothing: the receive buffer (the payload of the request
      * being served, in msg, points into it) and the reply payload.  Sized
-     * from our own limit (vfu_server_max_msg_size()), never from a peer's
+     * from our own limit (vus_server_max_msg_size()), never from a peer's
      * header; freed on disconnect.
      */
-    VfuRx rx;
-    VfuMsg msg;
+    VusRx rx;
+    VfioUserMsg msg;
     /*
      * The serving loop reads with the lock dropped, in a blocking
      * recvmsg(), when no other thread can read the connection (server.c);
-     * reader_blocked says so, under sock_lock, so that vfu_server_stop()
-     * and vfu_server_mark_broken() can end that read with shutdown().
+     * reader_blocked says so, under sock_lock, so that vus_server_stop()
+     * and vus_server_mark_broken() can end that read with shutdown().
      */
     GMutex sock_lock;
     bool reader_blocked;
     uint8_t *tx_buf;
     size_t tx_cap;
 
-    VfuRegion regions[VFU_MAX_REGIONS];
+    VusRegion regions[VUS_MAX_REGIONS];
     uint32_t num_regions;
-    VfuIrq irqs[VFIO_PCI_NUM_IRQS];
-    VfuPciConfig *pci;
-    VfuDeviceOps ops;
+    VusIrq irqs[VFIO_PCI_NUM_IRQS];
+    VusPciConfig *pci;
+    VusDeviceOps ops;
     void *ops_opaque;
 
-    GArray *maps;       /* VfuDmaMap*, sorted by addr, no overlap */
+    GArray *maps;       /* VusDmaMap*, sorted by addr, no overlap */
     size_t nr_msg_maps; /* of them in message mode */
 };
 
 /* server.c */
-size_t vfu_server_max_msg_size(VfuServer *srv);
-void vfu_server_mark_broken(VfuServer *srv, GError *err);
+size_t vus_server_max_msg_size(VusServer *srv);
+void vus_server_mark_broken(VusServer *srv, GError *err);
 /* Wake the serving loop out of poll() (stop, queued messages, broken). */
-void vfu_server_wake(VfuServer *srv);
+void vus_server_wake(VusServer *srv);
 
 /* What reading a message header without waiting for one gave. */
-typedef enum VfuRecvResult {
-    VFU_RECV_OK,
-    VFU_RECV_NONE, /* nothing has arrived yet */
-    VFU_RECV_ERROR,
-} VfuRecvResult;
+typedef enum VfioUserRecvResult {
+    VFIO_USER_RECV_OK,
+    VFIO_USER_RECV_NONE, /* nothing has arrived yet */
+    VFIO_USER_RECV_ERROR,
+} VfioUserRecvResult;
 
 /* rx.c: reading the connection through the receive buffer. */
-size_t vfu_rx_avail(VfuServer *srv);
+size_t vus_rx_avail(VusServer *srv);
 /* Close the fds held, free the buffer (disconnect). */
-void vfu_rx_reset(VfuServer *srv);
+void vus_rx_reset(VusServer *srv);
 /*
  * One recvmsg() of at most @max bytes into the buffer (@flags: 0 or
  * MSG_DONTWAIT).  The byte count, 0 at end of stream, -1 when nothing came
  * (MSG_DONTWAIT, or the socket's receive timeout), -2 on error.
  */
-ssize_t vfu_rx_fill(VfuServer *srv, size_t max, int flags, GError **errp);
+ssize_t vus_rx_fill(VusServer *srv, size_t max, int flags, GError **errp);
 /* A whole message (or a header the checks refuse) is buffered. */
-bool vfu_rx_has_msg(VfuServer *srv);
+bool vus_rx_has_msg(VusServer *srv);
 /*
  * The next header and its fds, from the buffer, or read without waiting
- * (VFU_RECV_NONE when nothing has arrived); the rest of a header that has
+ * (VFIO_USER_RECV_NONE when nothing has arrived); the rest of a header that has
  * started is waited for (socket timeout).  A read asks for up to @ahead
- * bytes.  The header gets the checks of vfu_msg_recv_hdr() against
- * vfu_server_max_msg_size().  On error no fd is left open.
+ * bytes.  The header gets the checks of vfio_user_msg_recv_hdr() against
+ * vus_server_max_msg_size().  On error no fd is left open.
  */
-VfuRecvResult vfu_rx_hdr(VfuServer *srv, VFIOUserHdr *hdr, int *fds,
-                         size_t *nfds, size_t ahead, GError **errp);
+VfioUserRecvResult vus_rx_hdr(VusServer *srv, VFIOUserHdr *hdr, int *fds,
+                              size_t *nfds, size_t ahead, GError **errp);
 /* The next @len bytes, in the buffer (valid until the next rx call). */
-bool vfu_rx_payload(VfuServer *srv, size_t len, size_t ahead, uint8_t **p,
+bool vus_rx_payload(VusServer *srv, size_t len, size_t ahead, uint8_t **p,
                     GError **errp);
 /* The next bytes into @iov (at most 4 pieces): buffered ones, then read. */
-bool vfu_rx_bodyv(VfuServer *srv, const struct iovec *iov, int iovcnt,
+bool vus_rx_bodyv(VusServer *srv, const struct iovec *iov, int iovcnt,
                   GError **errp);
-bool vfu_rx_discard(VfuServer *srv, size_t len, GError **errp);
+bool vus_rx_discard(VusServer *srv, size_t len, GError **errp);
 /*
- * While pinned, bytes already returned by vfu_rx_payload() stay where they
+ * While pinned, bytes already returned by vus_rx_payload() stay where they
  * are (a handler runs with its request in the buffer).
  */
-void vfu_rx_pin(VfuServer *srv, bool pin);
+void vus_rx_pin(VusServer *srv, bool pin);
 
 /* request.c: the queue of requests that arrived during a DMA wait. */
-void vfu_pending_init(VfuServer *srv);
-void vfu_pending_free(VfuServer *srv);
-void vfu_pending_clear(VfuServer *srv);
+void vus_pending_init(VusServer *srv);
+void vus_pending_free(VusServer *srv);
+void vus_pending_clear(VusServer *srv);
 /* Take the oldest (payload valid until the next call); false if none. */
-bool vfu_pending_pop(VfuServer *srv, VfuMsg *msg);
+bool vus_pending_pop(VusServer *srv, VfioUserMsg *msg);
 
 /*
  * The connection's reply buffer, for a handler's reply payload of @len
  * bytes (at most max_data_xfer_size + a 16-byte fixed part); the
  * dispatcher does not free it.
  */
-void *vfu_server_reply_buf(VfuServer *srv, size_t len);
+void *vus_server_reply_buf(VusServer *srv, size_t len);
 
 /* Handlers: return 0 (reply from @reply) or a positive errno. */
-typedef int (*VfuHandler)(VfuServer *srv, VfuMsg *msg, VfuReply *reply);
+typedef int (*VusHandler)(VusServer *srv, VfioUserMsg *msg, VusReply *reply);
 
 /* region.c */
-void vfu_regions_init(VfuServer *srv);
-void vfu_regions_cleanup(VfuServer *srv);
-void vfu_regions_disconnect(VfuServer *srv);
-int vfu_handle_device_get_info(VfuServer *srv, VfuMsg *msg, VfuReply *r);
-int vfu_handle_region_info(VfuServer *srv, VfuMsg *msg, VfuReply *r);
-int vfu_handle_region_io_fds(VfuServer *srv, VfuMsg *msg, VfuReply *r);
-int vfu_handle_region_read(VfuServer *srv, VfuMsg *msg, VfuReply *r);
-int vfu_handle_region_write(VfuServer *srv, VfuMsg *msg, VfuReply *r);
-int vfu_handle_region_write_multi(VfuServer *srv, VfuMsg *msg, VfuReply *r);
+void vus_regions_init(VusServer *srv);
+void vus_regions_cleanup(VusServer *srv);
+void vus_regions_disconnect(VusServer *srv);
+int vus_handle_device_get_info(VusServer *srv, VfioUserMsg *msg, VusReply *r);
+int vus_handle_region_info(VusServer *srv, VfioUserMsg *msg, VusReply *r);
+int vus_handle_region_io_fds(VusServer *srv, VfioUserMsg *msg, VusReply *r);
+int vus_handle_region_read(VusServer *srv, VfioUserMsg *msg, VusReply *r);
+int vus_handle_region_write(VusServer *srv, VfioUserMsg *msg, VusReply *r);
+int vus_handle_region_write_multi(VusServer *srv, VfioUserMsg *msg,
+                                  VusReply *r);
 /* Fill @fds with the ioeventfds to poll; returns how many (<= @max). */
-size_t vfu_regions_poll_fds(VfuServer *srv, int *fds, size_t max);
-void vfu_regions_ioeventfd_fired(VfuServer *srv, int fd);
-bool vfu_regions_have_ioeventfds(VfuServer *srv);
+size_t vus_regions_poll_fds(VusServer *srv, int *fds, size_t max);
+void vus_regions_ioeventfd_fired(VusServer *srv, int fd);
+bool vus_regions_have_ioeventfds(VusServer *srv);
 
 /* irq.c */
-void vfu_irqs_cleanup(VfuServer *srv);
-void vfu_irqs_disconnect(VfuServer *srv);
-int vfu_handle_irq_info(VfuServer *srv, VfuMsg *msg, VfuReply *r);
-int vfu_handle_set_irqs(VfuServer *srv, VfuMsg *msg, VfuReply *r);
+void vus_irqs_cleanup(VusServer *srv);
+void vus_irqs_disconnect(VusServer *srv);
+int vus_handle_irq_info(VusServer *srv, VfioUserMsg *msg, VusReply *r);
+int vus_handle_set_irqs(VusServer *srv, VfioUserMsg *msg, VusReply *r);
 
 /* dma.c */
-void vfu_dma_init(VfuServer *srv);
-void vfu_dma_unmap_all(VfuServer *srv);
-int vfu_handle_dma_map(VfuServer *srv, VfuMsg *msg, VfuReply *r);
-int vfu_handle_dma_unmap(VfuServer *srv, VfuMsg *msg, VfuReply *r);
+void vus_dma_init(VusServer *srv);
+void vus_dma_unmap_all(VusServer *srv);
+int vus_handle_dma_map(VusServer *srv, VfioUserMsg *msg, VusReply *r);
+int vus_handle_dma_unmap(VusServer *srv, VfioUserMsg *msg, VusReply *r);
 
 /* irq.c: the guest cleared INTx Disable; signal what waited for it. */
-void vfu_irq_intx_enabled(VfuServer *srv);
+void vus_irq_intx_enabled(VusServer *srv);
 
 /* pci-config.c */
-bool vfu_pci_config_create(VfuServer *srv, const VfuPciDesc *desc,
+bool vus_pci_config_create(VusServer *srv, const VusPciDesc *desc,
                            GError **errp);
-void vfu_pci_config_free(VfuPciConfig *pci);
-void vfu_pci_config_reset(VfuPciConfig *pci);
+void vus_pci_config_free(VusPciConfig *pci);
+void vus_pci_config_reset(VusPciConfig *pci);
 /* PCI_STATUS_INTERRUPT follows the INTx line; INTx Disable of command. */
-void vfu_pci_config_set_intx_status(VfuPciConfig *pci, bool level);
-bool vfu_pci_config_intx_disabled(const VfuPciConfig *pci);
-ssize_t vfu_pci_config_access(void *opaque, bool is_write, uint64_t off,
+void vus_pci_config_set_intx_status(VusPciConfig *pci, bool level);
+bool vus_pci_config_intx_disabled(const VusPciConfig *pci);
+ssize_t vus_pci_config_access(void *opaque, bool is_write, uint64_t off,
                               void *buf, size_t len);
 
 /*
  * Server-to-client requests (DMA_READ/DMA_WRITE), in two halves so that a
- * caller can keep several in flight.  vfu_server_send_request() sends one
+ * caller can keep several in flight.  vus_server_send_request() sends one
  * (payload in @iov, at most 3 pieces; its id in *@id); a failure breaks the
- * connection.  vfu_server_wait_reply() waits for the reply header to @id
+ * connection.  vus_server_wait_reply() waits for the reply header to @id
  * (the client answers in order); requests arriving meanwhile are queued.
  * On success the reply payload (reply->size - 16 bytes) is still in the
  * socket for the caller to read.  An error reply is returned as its errno
  * (body consumed); a timeout is ETIMEDOUT; anything else breaks the
  * connection.
  */
-bool vfu_server_send_request(VfuServer *srv, uint16_t cmd,
+bool vus_server_send_request(VusServer *srv, uint16_t cmd,
                              const struct iovec *iov, int iovcnt, uint16_t *id,
                              GError **errp);
-bool vfu_server_wait_reply(VfuServer *srv, uint16_t id, uint16_t cmd,
+bool vus_server_wait_reply(VusServer *srv, uint16_t id, uint16_t cmd,
                            VFIOUserHdr *reply, GError **errp);
 
 /* admission.c: negotiation deadline, refusing a second client */
-unsigned vfu_admission_timeout_ms(VfuServer *srv);
+unsigned vus_admission_timeout_ms(VusServer *srv);
 /* Wait for @sock's first bytes (deadline, stop); false: drop it. */
-bool vfu_admission_wait_first(VfuServer *srv, int sock);
+bool vus_admission_wait_first(VusServer *srv, int sock);
 /*
  * While @served_fd is served: answer newcomers EBUSY (listening servers
  * only).  A newcomer that arrives after the served client hung up is kept:
- * vfu_admission_take_next() returns it (or -1) once stopped.
+ * vus_admission_take_next() returns it (or -1) once stopped.
  */
-void vfu_admission_start(VfuServer *srv, int served_fd);
-void vfu_admission_stop(VfuServer *srv);
-int vfu_admission_take_next(VfuServer *srv);
+void vus_admission_start(VusServer *srv, int served_fd);
+void vus_admission_stop(VusServer *srv);
+int vus_admission_take_next(VusServer *srv);
 
 #endif /* SERVER_INTERNAL_H */

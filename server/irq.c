@@ -1,6 +1,6 @@
 /*
  * libvfio-user-server interrupts: declared vectors, DEVICE_GET_IRQ_INFO,
- * DEVICE_SET_IRQS and vfu_irq_trigger().
+ * DEVICE_SET_IRQS and vus_irq_trigger().
  *
  * SET_IRQS accepts one data type (NONE, BOOL, EVENTFD) and one action
  * (MASK, UNMASK, TRIGGER), with start + count inside the declared vectors.
@@ -18,7 +18,7 @@
  *
  * INTx is reported maskable but not automasked: a client does not have
  * to unmask after every interrupt.  A device that models INTx as a level
- * uses vfu_irq_set_level(): the eventfd is signalled when the line goes
+ * uses vus_irq_set_level(): the eventfd is signalled when the line goes
  * up, and again on every UNMASK (also an unmask of a vector that was not
  * masked) while the line is still up.  That is the client's end of
  * interrupt: it lowers the guest's line, unmasks, and a device that still
@@ -27,7 +27,7 @@
  * Disable set in the command register nothing is signalled (a trigger or a
  * high line is signalled once the guest clears the bit).
  *
- * All state is guarded by VfuServer.lock.
+ * All state is guarded by VusServer.lock.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -38,9 +38,9 @@
 #include <unistd.h>
 #include "internal.h"
 
-#define VFU_MAX_IRQ_VECTORS 2048
+#define VUS_MAX_IRQ_VECTORS 2048
 
-static void irq_close_range(VfuIrq *irq, uint32_t start, uint32_t count)
+static void irq_close_range(VusIrq *irq, uint32_t start, uint32_t count)
 {
     for (uint32_t i = start; i < start + count; i++) {
         if (irq->efds[i] >= 0) {
@@ -50,10 +50,10 @@ static void irq_close_range(VfuIrq *irq, uint32_t start, uint32_t count)
     }
 }
 
-void vfu_irqs_disconnect(VfuServer *srv)
+void vus_irqs_disconnect(VusServer *srv)
 {
     for (int i = 0; i < VFIO_PCI_NUM_IRQS; i++) {
-        VfuIrq *irq = &srv->irqs[i];
+        VusIrq *irq = &srv->irqs[i];
 
         irq_close_range(irq, 0, irq->count);
         for (uint32_t v = 0; v < irq->count; v++) {
@@ -63,10 +63,10 @@ void vfu_irqs_disconnect(VfuServer *srv)
     }
 }
 
-void vfu_irqs_cleanup(VfuServer *srv)
+void vus_irqs_cleanup(VusServer *srv)
 {
     for (int i = 0; i < VFIO_PCI_NUM_IRQS; i++) {
-        VfuIrq *irq = &srv->irqs[i];
+        VusIrq *irq = &srv->irqs[i];
 
         irq_close_range(irq, 0, irq->count);
         g_free(irq->efds);
@@ -76,22 +76,23 @@ void vfu_irqs_cleanup(VfuServer *srv)
     }
 }
 
-bool vfu_server_setup_irq(VfuServer *srv, uint32_t index, uint32_t count,
+bool vus_server_setup_irq(VusServer *srv, uint32_t index, uint32_t count,
                           GError **errp)
 {
-    VfuIrq *irq;
+    VusIrq *irq;
     uint32_t max = (index == VFIO_PCI_MSI_IRQ_INDEX)    ? 32
-                   : (index == VFIO_PCI_MSIX_IRQ_INDEX) ? VFU_MAX_IRQ_VECTORS
+                   : (index == VFIO_PCI_MSIX_IRQ_INDEX) ? VUS_MAX_IRQ_VECTORS
                                                         : 1;
 
     if (index >= VFIO_PCI_NUM_IRQS) {
-        return vfu_error_set(errp, EINVAL, "irq index %u out of range", index);
+        return vfio_user_error_set(errp, EINVAL, "irq index %u out of range",
+                                   index);
     }
     if (count > max) {
-        return vfu_error_set(errp, EINVAL,
-                             "irq index %u: %u vectors, at "
-                             "most %u",
-                             index, count, max);
+        return vfio_user_error_set(errp, EINVAL,
+                                   "irq index %u: %u vectors, at "
+                                   "most %u",
+                                   index, count, max);
     }
     g_rec_mutex_lock(&srv->lock);
     irq = &srv->irqs[index];
@@ -110,7 +111,7 @@ bool vfu_server_setup_irq(VfuServer *srv, uint32_t index, uint32_t count,
     return true;
 }
 
-int vfu_handle_irq_info(VfuServer *srv, VfuMsg *msg, VfuReply *r)
+int vus_handle_irq_info(VusServer *srv, VfioUserMsg *msg, VusReply *r)
 {
     VFIOUserIrqInfo info;
 
@@ -137,13 +138,13 @@ int vfu_handle_irq_info(VfuServer *srv, VfuMsg *msg, VfuReply *r)
 }
 
 /* INTx held back by the command register's INTx Disable? */
-static bool irq_gated(VfuServer *srv, const VfuIrq *irq)
+static bool irq_gated(VusServer *srv, const VusIrq *irq)
 {
     return irq == &srv->irqs[VFIO_PCI_INTX_IRQ_INDEX] && srv->pci &&
-           vfu_pci_config_intx_disabled(srv->pci);
+           vus_pci_config_intx_disabled(srv->pci);
 }
 
-static bool irq_signal(VfuServer *srv, VfuIrq *irq, uint32_t v)
+static bool irq_signal(VusServer *srv, VusIrq *irq, uint32_t v)
 {
     uint64_t one = 1;
 
@@ -158,7 +159,7 @@ static bool irq_signal(VfuServer *srv, VfuIrq *irq, uint32_t v)
     return true;
 }
 
-static void irq_set_mask(VfuServer *srv, VfuIrq *irq, uint32_t v, bool mask)
+static void irq_set_mask(VusServer *srv, VusIrq *irq, uint32_t v, bool mask)
 {
     irq->masked[v] = mask;
     if (!mask && (irq->pending[v] || irq->level)) {
@@ -167,9 +168,9 @@ static void irq_set_mask(VfuServer *srv, VfuIrq *irq, uint32_t v, bool mask)
     }
 }
 
-void vfu_irq_intx_enabled(VfuServer *srv)
+void vus_irq_intx_enabled(VusServer *srv)
 {
-    VfuIrq *irq = &srv->irqs[VFIO_PCI_INTX_IRQ_INDEX];
+    VusIrq *irq = &srv->irqs[VFIO_PCI_INTX_IRQ_INDEX];
 
     if (irq->count && (irq->pending[0] || irq->level) && !irq->masked[0]) {
         irq->pending[0] = false;
@@ -195,12 +196,12 @@ static bool is_eventfd(int fd)
 }
 
 /* Validate the header of a SET_IRQS request; 0 or an errno. */
-static int set_irqs_check(VfuServer *srv, const VFIOUserIrqSet *req,
-                          const VfuMsg *msg)
+static int set_irqs_check(VusServer *srv, const VFIOUserIrqSet *req,
+                          const VfioUserMsg *msg)
 {
     uint32_t data = req->flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
     uint32_t action = req->flags & VFIO_IRQ_SET_ACTION_TYPE_MASK;
-    const VfuIrq *irq;
+    const VusIrq *irq;
 
     if (req->argsz < sizeof(*req) || req->argsz > msg->len ||
         (req->flags &
@@ -237,11 +238,11 @@ static int set_irqs_check(VfuServer *srv, const VFIOUserIrqSet *req,
     }
 }
 
-int vfu_handle_set_irqs(VfuServer *srv, VfuMsg *msg, VfuReply *r)
+int vus_handle_set_irqs(VusServer *srv, VfioUserMsg *msg, VusReply *r)
 {
     VFIOUserIrqSet req;
     const uint8_t *bools;
-    VfuIrq *irq;
+    VusIrq *irq;
     int ret;
 
     (void)r;
@@ -260,7 +261,7 @@ int vfu_handle_set_irqs(VfuServer *srv, VfuMsg *msg, VfuReply *r)
         for (uint32_t v = 0; v < irq->count; v++) {
             irq->masked[v] = irq->pending[v] = false;
         }
-        vfu_srv_debug("irq %u: disabled (all eventfds removed)", req.index);
+        vus_debug("irq %u: disabled (all eventfds removed)", req.index);
         return 0;
     }
     for (uint32_t i = 0; i < req.count; i++) {
@@ -283,12 +284,12 @@ int vfu_handle_set_irqs(VfuServer *srv, VfuMsg *msg, VfuReply *r)
             irq_set_mask(srv, irq, v, req.flags & VFIO_IRQ_SET_ACTION_MASK);
         }
     }
-    vfu_srv_debug("irq %u: set vectors %u+%u flags 0x%x fds %zu", req.index,
-                  req.start, req.count, req.flags, msg->nfds);
+    vus_debug("irq %u: set vectors %u+%u flags 0x%x fds %zu", req.index,
+              req.start, req.count, req.flags, msg->nfds);
     return 0;
 }
 
-bool vfu_irq_trigger(VfuServer *srv, uint32_t index, uint32_t vector)
+bool vus_irq_trigger(VusServer *srv, uint32_t index, uint32_t vector)
 {
     bool ok = false;
 
@@ -300,9 +301,9 @@ bool vfu_irq_trigger(VfuServer *srv, uint32_t index, uint32_t vector)
     return ok;
 }
 
-bool vfu_irq_set_level(VfuServer *srv, bool asserted)
+bool vus_irq_set_level(VusServer *srv, bool asserted)
 {
-    VfuIrq *irq = &srv->irqs[VFIO_PCI_INTX_IRQ_INDEX];
+    VusIrq *irq = &srv->irqs[VFIO_PCI_INTX_IRQ_INDEX];
     bool ok = false;
 
     g_rec_mutex_lock(&srv->lock);
@@ -311,7 +312,7 @@ bool vfu_irq_set_level(VfuServer *srv, bool asserted)
 
         irq->level = asserted;
         if (srv->pci) {
-            vfu_pci_config_set_intx_status(srv->pci, asserted);
+            vus_pci_config_set_intx_status(srv->pci, asserted);
         }
         if (!asserted) {
             irq->pending[0] = false; /* nothing left to deliver */
@@ -322,7 +323,7 @@ bool vfu_irq_set_level(VfuServer *srv, bool asserted)
     return ok;
 }
 
-bool vfu_irq_level(VfuServer *srv)
+bool vus_irq_level(VusServer *srv)
 {
     bool level;
 
@@ -332,7 +333,7 @@ bool vfu_irq_level(VfuServer *srv)
     return level;
 }
 
-bool vfu_irq_enabled(VfuServer *srv, uint32_t index, uint32_t vector)
+bool vus_irq_enabled(VusServer *srv, uint32_t index, uint32_t vector)
 {
     bool on = false;
 
@@ -344,7 +345,7 @@ bool vfu_irq_enabled(VfuServer *srv, uint32_t index, uint32_t vector)
     return on;
 }
 
-uint64_t vfu_irq_undelivered(VfuServer *srv, uint32_t index)
+uint64_t vus_irq_undelivered(VusServer *srv, uint32_t index)
 {
     uint64_t n = 0;
 

@@ -7,12 +7,12 @@
  * writing all-ones reads back the size), the ROM BAR, command/status, and a
  * capability list from 0x40: MSI (64-bit, 1..32 vectors), MSI-X (table and
  * PBA in a BAR), a minimal PCI Express v2 endpoint capability and the
- * device's own read-only ones (vfu_server_add_pci_cap()).  Every
+ * device's own read-only ones (vus_server_add_pci_cap()).  Every
  * byte has a write mask and a write-1-to-clear mask, as in QEMU's PCI
  * core.  Bytes the library does not own (0x40 up outside the capabilities,
  * and 0x100 up) go to the device's config_access callback.
  *
- * Guarded by VfuServer.lock (accesses arrive through the region handler).
+ * Guarded by VusServer.lock (accesses arrive through the region handler).
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -29,7 +29,7 @@
 #define MSIX_CAP_LEN 12
 #define EXP_CAP_LEN 0x3c /* version 2 */
 
-struct VfuPciConfig {
+struct VusPciConfig {
     size_t size;
     uint8_t cfg[CFG_EXP_SIZE];
     uint8_t init[CFG_EXP_SIZE];  /* contents after reset */
@@ -38,9 +38,9 @@ struct VfuPciConfig {
     bool owned[CFG_EXP_SIZE];    /* served by the library */
     uint8_t next_cap;            /* where the next capability goes */
     uint8_t *last_next;          /* "next" byte of the last capability */
-    VfuRegionAccessFn dev_access;
+    VusRegionAccessFn dev_access;
     void *dev_opaque;
-    VfuServer *srv;
+    VusServer *srv;
 };
 
 static void put8(uint8_t *p, size_t off, uint8_t v)
@@ -59,7 +59,7 @@ static void put32(uint8_t *p, size_t off, uint32_t v)
 }
 
 /* Append a capability of @len bytes with @id; returns its offset. */
-static size_t add_cap(VfuPciConfig *pci, uint8_t id, size_t len)
+static size_t add_cap(VusPciConfig *pci, uint8_t id, size_t len)
 {
     size_t pos = pci->next_cap;
 
@@ -74,7 +74,7 @@ static size_t add_cap(VfuPciConfig *pci, uint8_t id, size_t len)
     return pos;
 }
 
-static void add_msi(VfuPciConfig *pci, uint32_t vectors)
+static void add_msi(VusPciConfig *pci, uint32_t vectors)
 {
     size_t pos = add_cap(pci, PCI_CAP_ID_MSI, MSI_CAP_LEN);
     uint16_t ctrl =
@@ -88,7 +88,7 @@ static void add_msi(VfuPciConfig *pci, uint32_t vectors)
     put16(pci->wmask, pos + PCI_MSI_DATA_64, 0xffff);
 }
 
-static void add_msix(VfuPciConfig *pci, const VfuPciDesc *d)
+static void add_msix(VusPciConfig *pci, const VusPciDesc *d)
 {
     size_t pos = add_cap(pci, PCI_CAP_ID_MSIX, MSIX_CAP_LEN);
 
@@ -99,7 +99,7 @@ static void add_msix(VfuPciConfig *pci, const VfuPciDesc *d)
     put32(pci->cfg, pos + PCI_MSIX_PBA, d->msix_pba_offset | d->msix_bar);
 }
 
-static void add_express(VfuPciConfig *pci)
+static void add_express(VusPciConfig *pci)
 {
     size_t pos = add_cap(pci, PCI_CAP_ID_EXP, EXP_CAP_LEN);
 
@@ -112,45 +112,45 @@ static void add_express(VfuPciConfig *pci)
 }
 
 /* Mask of the writable address bits of a BAR of @size bytes. */
-static bool setup_bar(VfuPciConfig *pci, VfuServer *srv, int i, int *skip,
+static bool setup_bar(VusPciConfig *pci, VusServer *srv, int i, int *skip,
                       GError **errp)
 {
-    const VfuRegion *reg = &srv->regions[i];
+    const VusRegion *reg = &srv->regions[i];
     size_t off = PCI_BASE_ADDRESS_0 + 4 * i;
     uint64_t mask = ~(reg->size - 1);
     uint32_t low;
 
     if (reg->size & (reg->size - 1)) {
-        return vfu_error_set(errp, EINVAL,
-                             "BAR%d: size 0x%" PRIx64 " is not a power of two",
-                             i, reg->size);
+        return vfio_user_error_set(
+            errp, EINVAL, "BAR%d: size 0x%" PRIx64 " is not a power of two", i,
+            reg->size);
     }
-    if (reg->bar_flags & VFU_BAR_F_IO) {
+    if (reg->bar_flags & VUS_BAR_F_IO) {
         if (reg->size < 4 || reg->size > 256) {
-            return vfu_error_set(errp, EINVAL,
-                                 "BAR%d: I/O size must be "
-                                 "4..256 bytes",
-                                 i);
+            return vfio_user_error_set(errp, EINVAL,
+                                       "BAR%d: I/O size must be "
+                                       "4..256 bytes",
+                                       i);
         }
         put32(pci->cfg, off, PCI_BASE_ADDRESS_SPACE_IO);
         put32(pci->wmask, off, (uint32_t)mask & 0xfffffffc);
         return true;
     }
     if (reg->size < 16 ||
-        (!(reg->bar_flags & VFU_BAR_F_MEM64) && reg->size > (1ull << 31))) {
-        return vfu_error_set(errp, EINVAL,
-                             "BAR%d: memory size must be at "
-                             "least 16 bytes (above 2 GiB: 64-bit)",
-                             i);
+        (!(reg->bar_flags & VUS_BAR_F_MEM64) && reg->size > (1ull << 31))) {
+        return vfio_user_error_set(errp, EINVAL,
+                                   "BAR%d: memory size must be at "
+                                   "least 16 bytes (above 2 GiB: 64-bit)",
+                                   i);
     }
-    low = (reg->bar_flags & VFU_BAR_F_PREFETCH) ? PCI_BASE_ADDRESS_MEM_PREFETCH
+    low = (reg->bar_flags & VUS_BAR_F_PREFETCH) ? PCI_BASE_ADDRESS_MEM_PREFETCH
                                                 : 0;
-    if (reg->bar_flags & VFU_BAR_F_MEM64) {
+    if (reg->bar_flags & VUS_BAR_F_MEM64) {
         if (i == 5 || srv->regions[i + 1].size) {
-            return vfu_error_set(errp, EINVAL,
-                                 "BAR%d: a 64-bit BAR needs "
-                                 "BAR%d free",
-                                 i, i + 1);
+            return vfio_user_error_set(errp, EINVAL,
+                                       "BAR%d: a 64-bit BAR needs "
+                                       "BAR%d free",
+                                       i, i + 1);
         }
         low |= PCI_BASE_ADDRESS_MEM_TYPE_64;
         put32(pci->wmask, off + 4, (uint32_t)(mask >> 32));
@@ -161,9 +161,9 @@ static bool setup_bar(VfuPciConfig *pci, VfuServer *srv, int i, int *skip,
     return true;
 }
 
-static bool setup_bars(VfuPciConfig *pci, VfuServer *srv, GError **errp)
+static bool setup_bars(VusPciConfig *pci, VusServer *srv, GError **errp)
 {
-    const VfuRegion *rom = &srv->regions[VFIO_PCI_ROM_REGION_INDEX];
+    const VusRegion *rom = &srv->regions[VFIO_PCI_ROM_REGION_INDEX];
 
     for (int i = 0; i < 6; i++) {
         int skip = 0;
@@ -176,9 +176,9 @@ static bool setup_bars(VfuPciConfig *pci, VfuServer *srv, GError **errp)
     if (rom->size) {
         if ((rom->size & (rom->size - 1)) || rom->size < 2048 ||
             rom->size > (1ull << 31)) {
-            return vfu_error_set(errp, EINVAL,
-                                 "ROM: size must be a power "
-                                 "of two, 2 KiB..2 GiB");
+            return vfio_user_error_set(errp, EINVAL,
+                                       "ROM: size must be a power "
+                                       "of two, 2 KiB..2 GiB");
         }
         put32(pci->wmask, PCI_ROM_ADDRESS,
               ((uint32_t) ~(rom->size - 1) & PCI_ROM_ADDRESS_MASK) |
@@ -187,21 +187,21 @@ static bool setup_bars(VfuPciConfig *pci, VfuServer *srv, GError **errp)
     return true;
 }
 
-static bool check_desc(VfuServer *srv, const VfuPciDesc *d, GError **errp)
+static bool check_desc(VusServer *srv, const VusPciDesc *d, GError **errp)
 {
-    const VfuRegion *bar;
+    const VusRegion *bar;
     uint64_t table_len = (uint64_t)d->msix_vectors * PCI_MSIX_ENTRY_SIZE;
     uint64_t pba_len = ((uint64_t)d->msix_vectors + 63) / 64 * 8;
 
     if (srv->pci) {
-        return vfu_error_set(errp, EEXIST, "PCI config already set up");
+        return vfio_user_error_set(errp, EEXIST, "PCI config already set up");
     }
     if (d->intx_pin > 4 || d->msi_vectors > 32 ||
         (d->msi_vectors & (d->msi_vectors - 1)) || d->msix_vectors > 2048) {
-        return vfu_error_set(errp, EINVAL,
-                             "PCI: intx_pin 0..4, "
-                             "msi_vectors a power of two up to 32, "
-                             "msix_vectors up to 2048");
+        return vfio_user_error_set(errp, EINVAL,
+                                   "PCI: intx_pin 0..4, "
+                                   "msi_vectors a power of two up to 32, "
+                                   "msix_vectors up to 2048");
     }
     if (!d->msix_vectors) {
         return true;
@@ -212,15 +212,15 @@ static bool check_desc(VfuServer *srv, const VfuPciDesc *d, GError **errp)
         table_len > bar->size - d->msix_table_offset ||
         d->msix_pba_offset > bar->size ||
         pba_len > bar->size - d->msix_pba_offset) {
-        return vfu_error_set(errp, EINVAL,
-                             "MSI-X: table and PBA must be "
-                             "8-byte aligned inside declared BAR%u",
-                             d->msix_bar);
+        return vfio_user_error_set(errp, EINVAL,
+                                   "MSI-X: table and PBA must be "
+                                   "8-byte aligned inside declared BAR%u",
+                                   d->msix_bar);
     }
     return true;
 }
 
-static void build_header(VfuPciConfig *pci, const VfuPciDesc *d)
+static void build_header(VusPciConfig *pci, const VusPciDesc *d)
 {
     for (size_t i = 0; i < CAP_START; i++) {
         pci->owned[i] = true;
@@ -247,27 +247,27 @@ static void build_header(VfuPciConfig *pci, const VfuPciDesc *d)
     pci->last_next = &pci->cfg[PCI_CAPABILITY_LIST];
 }
 
-static bool setup_irqs(VfuServer *srv, const VfuPciDesc *d, GError **errp)
+static bool setup_irqs(VusServer *srv, const VusPciDesc *d, GError **errp)
 {
-    return vfu_server_setup_irq(srv, VFIO_PCI_INTX_IRQ_INDEX,
+    return vus_server_setup_irq(srv, VFIO_PCI_INTX_IRQ_INDEX,
                                 d->intx_pin ? 1 : 0, errp) &&
-           vfu_server_setup_irq(srv, VFIO_PCI_MSI_IRQ_INDEX, d->msi_vectors,
+           vus_server_setup_irq(srv, VFIO_PCI_MSI_IRQ_INDEX, d->msi_vectors,
                                 errp) &&
-           vfu_server_setup_irq(srv, VFIO_PCI_MSIX_IRQ_INDEX, d->msix_vectors,
+           vus_server_setup_irq(srv, VFIO_PCI_MSIX_IRQ_INDEX, d->msix_vectors,
                                 errp);
 }
 
-bool vfu_server_setup_pci(VfuServer *srv, const VfuPciDesc *desc, GError **errp)
+bool vus_server_setup_pci(VusServer *srv, const VusPciDesc *desc, GError **errp)
 {
-    VfuPciConfig *pci;
-    VfuRegion *reg;
+    VusPciConfig *pci;
+    VusRegion *reg;
     bool ok = false;
 
     g_rec_mutex_lock(&srv->lock);
     if (!check_desc(srv, desc, errp)) {
         goto out;
     }
-    pci = g_new0(VfuPciConfig, 1);
+    pci = g_new0(VusPciConfig, 1);
     pci->size = desc->extended_config ? CFG_EXP_SIZE : CFG_SIZE;
     pci->dev_access = desc->config_access;
     pci->dev_opaque = desc->config_opaque;
@@ -290,8 +290,8 @@ bool vfu_server_setup_pci(VfuServer *srv, const VfuPciDesc *desc, GError **errp)
     srv->pci = pci;
     reg = &srv->regions[VFIO_PCI_CONFIG_REGION_INDEX];
     reg->size = pci->size;
-    reg->flags = VFU_REGION_F_RW;
-    reg->access = vfu_pci_config_access;
+    reg->flags = VUS_REGION_F_RW;
+    reg->access = vus_pci_config_access;
     reg->opaque = pci;
     ok = true;
 out:
@@ -299,22 +299,23 @@ out:
     return ok;
 }
 
-bool vfu_server_add_pci_cap(VfuServer *srv, uint8_t id, const void *data,
+bool vus_server_add_pci_cap(VusServer *srv, uint8_t id, const void *data,
                             size_t len, GError **errp)
 {
-    VfuPciConfig *pci;
+    VusPciConfig *pci;
     size_t pos;
     bool ok = false;
 
     g_rec_mutex_lock(&srv->lock);
     pci = srv->pci;
     if (!pci) {
-        vfu_error_set(errp, EINVAL, "PCI capability before the PCI config");
+        vfio_user_error_set(errp, EINVAL,
+                            "PCI capability before the PCI config");
     } else if (len < 2 || pci->next_cap < CAP_START ||
                len > (size_t)CFG_SIZE - pci->next_cap) {
-        vfu_error_set(errp, ENOSPC,
-                      "PCI capability of %zu bytes does not fit at 0x%x", len,
-                      pci->next_cap);
+        vfio_user_error_set(errp, ENOSPC,
+                            "PCI capability of %zu bytes does not fit at 0x%x",
+                            len, pci->next_cap);
     } else {
         pos = add_cap(pci, id, len);
         memcpy(pci->cfg + pos + 2, (const uint8_t *)data + 2, len - 2);
@@ -325,22 +326,22 @@ bool vfu_server_add_pci_cap(VfuServer *srv, uint8_t id, const void *data,
     return ok;
 }
 
-uint8_t *vfu_pci_config_space(VfuServer *srv)
+uint8_t *vus_pci_config_space(VusServer *srv)
 {
     return srv->pci ? srv->pci->cfg : NULL;
 }
 
-void vfu_pci_config_free(VfuPciConfig *pci)
+void vus_pci_config_free(VusPciConfig *pci)
 {
     g_free(pci);
 }
 
-void vfu_pci_config_reset(VfuPciConfig *pci)
+void vus_pci_config_reset(VusPciConfig *pci)
 {
     memcpy(pci->cfg, pci->init, pci->size);
 }
 
-void vfu_pci_config_set_intx_status(VfuPciConfig *pci, bool level)
+void vus_pci_config_set_intx_status(VusPciConfig *pci, bool level)
 {
     if (level) {
         pci->cfg[PCI_STATUS] |= PCI_STATUS_INTERRUPT;
@@ -349,12 +350,12 @@ void vfu_pci_config_set_intx_status(VfuPciConfig *pci, bool level)
     }
 }
 
-bool vfu_pci_config_intx_disabled(const VfuPciConfig *pci)
+bool vus_pci_config_intx_disabled(const VusPciConfig *pci)
 {
     return pci->cfg[PCI_COMMAND + 1] & (PCI_COMMAND_INTX_DISABLE >> 8);
 }
 
-static void generic_access(VfuPciConfig *pci, bool is_write, size_t off,
+static void generic_access(VusPciConfig *pci, bool is_write, size_t off,
                            uint8_t *buf, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
@@ -369,13 +370,13 @@ static void generic_access(VfuPciConfig *pci, bool is_write, size_t off,
     }
 }
 
-ssize_t vfu_pci_config_access(void *opaque, bool is_write, uint64_t off,
+ssize_t vus_pci_config_access(void *opaque, bool is_write, uint64_t off,
                               void *buf, size_t len)
 {
-    VfuPciConfig *pci = opaque;
+    VusPciConfig *pci = opaque;
     uint8_t *p = buf;
     size_t i = 0;
-    bool was_disabled = vfu_pci_config_intx_disabled(pci);
+    bool was_disabled = vus_pci_config_intx_disabled(pci);
 
     if (off > pci->size || len > pci->size - off) {
         return -EINVAL;
@@ -402,8 +403,8 @@ ssize_t vfu_pci_config_access(void *opaque, bool is_write, uint64_t off,
         }
         i = j;
     }
-    if (is_write && was_disabled && !vfu_pci_config_intx_disabled(pci)) {
-        vfu_irq_intx_enabled(pci->srv);
+    if (is_write && was_disabled && !vus_pci_config_intx_disabled(pci)) {
+        vus_irq_intx_enabled(pci->srv);
     }
     return (ssize_t)len;
 }

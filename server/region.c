@@ -8,8 +8,8 @@
  *           our own max_data_xfer_size, offset + count beyond the region (or
  *           wrapping), payload length not matching count, argsz too small
  *           where the reply cannot be shortened, fds where none belong;
- *   EPERM   a write to a region without VFU_REGION_F_WRITE, a read of one
- *           without VFU_REGION_F_READ;
+ *   EPERM   a write to a region without VUS_REGION_F_WRITE, a read of one
+ *           without VUS_REGION_F_READ;
  *   ENOTSUP REGION_WRITE_MULTI when write_multiple was not negotiated;
  *   the device callback's own errno, or EIO for a short access.
  * GET_REGION_INFO / GET_REGION_IO_FDS with an argsz too small for the
@@ -19,7 +19,7 @@
  * follows) and no _MMAP (no fd came).  QEMU's client asks with argsz 32
  * first and rejects _CAPS with a cap_offset inside the fixed part.
  *
- * Guarded by VfuServer.lock.
+ * Guarded by VusServer.lock.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -33,18 +33,18 @@
 #include <sys/stat.h>
 #include "internal.h"
 
-void vfu_regions_init(VfuServer *srv)
+void vus_regions_init(VusServer *srv)
 {
-    for (int i = 0; i < VFU_MAX_REGIONS; i++) {
+    for (int i = 0; i < VUS_MAX_REGIONS; i++) {
         srv->regions[i].mem_fd = -1;
     }
     srv->num_regions = VFIO_PCI_NUM_REGIONS;
 }
 
-void vfu_regions_cleanup(VfuServer *srv)
+void vus_regions_cleanup(VusServer *srv)
 {
-    for (int i = 0; i < VFU_MAX_REGIONS; i++) {
-        VfuRegion *reg = &srv->regions[i];
+    for (int i = 0; i < VUS_MAX_REGIONS; i++) {
+        VusRegion *reg = &srv->regions[i];
 
         if (reg->mem) {
             munmap(reg->mem, reg->size);
@@ -61,11 +61,11 @@ void vfu_regions_cleanup(VfuServer *srv)
 }
 
 /* Forget ioeventfd signals of the old client. */
-void vfu_regions_disconnect(VfuServer *srv)
+void vus_regions_disconnect(VusServer *srv)
 {
     uint64_t v;
 
-    for (int i = 0; i < VFU_MAX_REGIONS; i++) {
+    for (int i = 0; i < VUS_MAX_REGIONS; i++) {
         for (size_t j = 0; j < srv->regions[i].nr_ioeventfds; j++) {
             if (read(srv->regions[i].ioeventfds[j].fd, &v, sizeof(v)) < 0) {
                 /* EAGAIN: nothing was pending */
@@ -74,81 +74,81 @@ void vfu_regions_disconnect(VfuServer *srv)
     }
 }
 
-static bool region_check_desc(uint32_t index, const VfuRegionDesc *d,
+static bool region_check_desc(uint32_t index, const VusRegionDesc *d,
                               GError **errp)
 {
     uint64_t pgsz = (uint64_t)sysconf(_SC_PAGESIZE);
 
-    if (index >= VFU_MAX_REGIONS || index == VFIO_PCI_CONFIG_REGION_INDEX) {
-        return vfu_error_set(errp, EINVAL,
-                             "region index %u cannot be "
-                             "declared (config space comes from "
-                             "vfu_server_setup_pci())",
-                             index);
+    if (index >= VUS_MAX_REGIONS || index == VFIO_PCI_CONFIG_REGION_INDEX) {
+        return vfio_user_error_set(errp, EINVAL,
+                                   "region index %u cannot be "
+                                   "declared (config space comes from "
+                                   "vus_server_setup_pci())",
+                                   index);
     }
-    if (d->size == 0 || !(d->flags & VFU_REGION_F_RW) ||
-        (d->flags & ~VFU_REGION_F_RW)) {
-        return vfu_error_set(errp, EINVAL,
-                             "region %u: needs a size and "
-                             "read and/or write flags",
-                             index);
+    if (d->size == 0 || !(d->flags & VUS_REGION_F_RW) ||
+        (d->flags & ~VUS_REGION_F_RW)) {
+        return vfio_user_error_set(errp, EINVAL,
+                                   "region %u: needs a size and "
+                                   "read and/or write flags",
+                                   index);
     }
     if (!d->mem && !d->access) {
-        return vfu_error_set(errp, EINVAL,
-                             "region %u: neither memory nor "
-                             "an access callback",
-                             index);
+        return vfio_user_error_set(errp, EINVAL,
+                                   "region %u: neither memory nor "
+                                   "an access callback",
+                                   index);
     }
     if (d->mem_path && !d->mem) {
-        return vfu_error_set(errp, EINVAL, "region %u: mem_path without mem",
-                             index);
+        return vfio_user_error_set(errp, EINVAL,
+                                   "region %u: mem_path without mem", index);
     }
     if (d->mem && d->size % pgsz) {
-        return vfu_error_set(errp, EINVAL,
-                             "region %u: memory-backed size "
-                             "must be a multiple of %" PRIu64,
-                             index, pgsz);
+        return vfio_user_error_set(errp, EINVAL,
+                                   "region %u: memory-backed size "
+                                   "must be a multiple of %" PRIu64,
+                                   index, pgsz);
     }
-    if ((d->nr_sparse && !d->mem) || d->nr_sparse > VFU_MAX_SPARSE_AREAS) {
-        return vfu_error_set(errp, EINVAL,
-                             "region %u: sparse areas need "
-                             "memory, at most %d",
-                             index, VFU_MAX_SPARSE_AREAS);
+    if ((d->nr_sparse && !d->mem) || d->nr_sparse > VUS_MAX_SPARSE_AREAS) {
+        return vfio_user_error_set(errp, EINVAL,
+                                   "region %u: sparse areas need "
+                                   "memory, at most %d",
+                                   index, VUS_MAX_SPARSE_AREAS);
     }
     for (size_t i = 0; i < d->nr_sparse; i++) {
-        const VfuSparseArea *a = &d->sparse[i];
+        const VusSparseArea *a = &d->sparse[i];
 
         if (a->size == 0 || a->offset % pgsz || a->size % pgsz ||
             a->offset > d->size || a->size > d->size - a->offset) {
-            return vfu_error_set(errp, EINVAL,
-                                 "region %u: sparse area %zu "
-                                 "is empty, unaligned or outside",
-                                 index, i);
+            return vfio_user_error_set(errp, EINVAL,
+                                       "region %u: sparse area %zu "
+                                       "is empty, unaligned or outside",
+                                       index, i);
         }
     }
     return true;
 }
 
 /* The file of a restart-safe region: empty (new) or already @size bytes. */
-static bool region_open_file(VfuRegion *reg, uint32_t index, const char *path,
+static bool region_open_file(VusRegion *reg, uint32_t index, const char *path,
                              GError **errp)
 {
     struct stat st;
 
     reg->mem_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (reg->mem_fd < 0 || fstat(reg->mem_fd, &st) < 0) {
-        return vfu_error_set(errp, errno, "region %u: %s: %s", index, path,
-                             g_strerror(errno));
+        return vfio_user_error_set(errp, errno, "region %u: %s: %s", index,
+                                   path, g_strerror(errno));
     }
     if (!S_ISREG(st.st_mode) ||
         (st.st_size && (uint64_t)st.st_size != reg->size)) {
-        return vfu_error_set(
+        return vfio_user_error_set(
             errp, EINVAL, "region %u: %s holds %" PRIu64 " bytes, not %" PRIu64,
             index, path, (uint64_t)st.st_size, reg->size);
     }
     if (!st.st_size && ftruncate(reg->mem_fd, (off_t)reg->size) < 0) {
-        return vfu_error_set(errp, errno, "region %u: %s: %s", index, path,
-                             g_strerror(errno));
+        return vfio_user_error_set(errp, errno, "region %u: %s: %s", index,
+                                   path, g_strerror(errno));
     }
     return true;
 }
@@ -159,7 +159,7 @@ static bool region_open_file(VfuRegion *reg, uint32_t index, const char *path,
  * option asks to act like a server that does not protect itself.  A
  * restart-safe region's file (@path) cannot be sealed.
  */
-static bool region_alloc_mem(VfuServer *srv, VfuRegion *reg, uint32_t index,
+static bool region_alloc_mem(VusServer *srv, VusRegion *reg, uint32_t index,
                              const char *path, GError **errp)
 {
     g_autofree char *name = g_strdup_printf("vfu-region-%u", index);
@@ -174,25 +174,25 @@ static bool region_alloc_mem(VfuServer *srv, VfuRegion *reg, uint32_t index,
                ftruncate(reg->mem_fd, (off_t)reg->size) < 0 ||
                (seal && fcntl(reg->mem_fd, F_ADD_SEALS,
                               F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)) {
-        return vfu_error_set(errp, errno,
-                             "region %u: memfd of %" PRIu64 " bytes: %s", index,
-                             reg->size, g_strerror(errno));
+        return vfio_user_error_set(errp, errno,
+                                   "region %u: memfd of %" PRIu64 " bytes: %s",
+                                   index, reg->size, g_strerror(errno));
     }
     reg->mem = mmap(NULL, reg->size, PROT_READ | PROT_WRITE, MAP_SHARED,
                     reg->mem_fd, 0);
     if (reg->mem == MAP_FAILED) {
         reg->mem = NULL;
-        return vfu_error_set(errp, errno, "region %u: mmap: %s", index,
-                             g_strerror(errno));
+        return vfio_user_error_set(errp, errno, "region %u: mmap: %s", index,
+                                   g_strerror(errno));
     }
     return true;
 }
 
-bool vfu_server_setup_region(VfuServer *srv, uint32_t index,
-                             const VfuRegionDesc *desc, void **mem_out,
+bool vus_server_setup_region(VusServer *srv, uint32_t index,
+                             const VusRegionDesc *desc, void **mem_out,
                              GError **errp)
 {
-    VfuRegion *reg;
+    VusRegion *reg;
     bool ok = false;
 
     if (!region_check_desc(index, desc, errp)) {
@@ -201,7 +201,8 @@ bool vfu_server_setup_region(VfuServer *srv, uint32_t index,
     g_rec_mutex_lock(&srv->lock);
     reg = &srv->regions[index];
     if (reg->size) {
-        vfu_error_set(errp, EEXIST, "region %u is already declared", index);
+        vfio_user_error_set(errp, EEXIST, "region %u is already declared",
+                            index);
         goto out;
     }
     reg->size = desc->size;
@@ -215,7 +216,7 @@ bool vfu_server_setup_region(VfuServer *srv, uint32_t index,
     reg->nr_sparse = desc->nr_sparse;
     if (desc->nr_sparse) {
         memcpy(reg->sparse, desc->sparse,
-               desc->nr_sparse * sizeof(VfuSparseArea));
+               desc->nr_sparse * sizeof(VusSparseArea));
     }
     if (desc->mem && !region_alloc_mem(srv, reg, index, desc->mem_path, errp)) {
         if (reg->mem_fd >= 0) {
@@ -235,30 +236,31 @@ out:
     return ok;
 }
 
-bool vfu_server_add_ioeventfd(VfuServer *srv, uint32_t index, uint64_t offset,
+bool vus_server_add_ioeventfd(VusServer *srv, uint32_t index, uint64_t offset,
                               uint32_t size, bool use_datamatch,
                               uint64_t datamatch, GError **errp)
 {
-    VfuRegion *reg;
-    VfuIoEventFd *e;
+    VusRegion *reg;
+    VusIoEventFd *e;
     bool ok = false;
 
     g_rec_mutex_lock(&srv->lock);
-    reg = index < VFU_MAX_REGIONS ? &srv->regions[index] : NULL;
-    if (!reg || !reg->access || reg->nr_ioeventfds >= VFU_MAX_IOEVENTFDS ||
+    reg = index < VUS_MAX_REGIONS ? &srv->regions[index] : NULL;
+    if (!reg || !reg->access || reg->nr_ioeventfds >= VUS_MAX_IOEVENTFDS ||
         (size != 1 && size != 2 && size != 4 && size != 8) ||
         offset > reg->size || size > reg->size - offset) {
-        vfu_error_set(errp, EINVAL,
-                      "ioeventfd %u@0x%" PRIx64 " in region "
-                      "%u: needs a declared callback region, size 1/2/4/8 "
-                      "inside it, at most %d per region",
-                      size, offset, index, VFU_MAX_IOEVENTFDS);
+        vfio_user_error_set(
+            errp, EINVAL,
+            "ioeventfd %u@0x%" PRIx64 " in region "
+            "%u: needs a declared callback region, size 1/2/4/8 "
+            "inside it, at most %d per region",
+            size, offset, index, VUS_MAX_IOEVENTFDS);
         goto out;
     }
     e = &reg->ioeventfds[reg->nr_ioeventfds];
     e->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (e->fd < 0) {
-        vfu_error_set(errp, errno, "eventfd: %s", g_strerror(errno));
+        vfio_user_error_set(errp, errno, "eventfd: %s", g_strerror(errno));
         goto out;
     }
     e->offset = offset;
@@ -272,11 +274,11 @@ out:
     return ok;
 }
 
-size_t vfu_regions_poll_fds(VfuServer *srv, int *fds, size_t max)
+size_t vus_regions_poll_fds(VusServer *srv, int *fds, size_t max)
 {
     size_t n = 0;
 
-    for (int i = 0; i < VFU_MAX_REGIONS; i++) {
+    for (int i = 0; i < VUS_MAX_REGIONS; i++) {
         for (size_t j = 0; j < srv->regions[i].nr_ioeventfds && n < max; j++) {
             fds[n++] = srv->regions[i].ioeventfds[j].fd;
         }
@@ -284,9 +286,9 @@ size_t vfu_regions_poll_fds(VfuServer *srv, int *fds, size_t max)
     return n;
 }
 
-bool vfu_regions_have_ioeventfds(VfuServer *srv)
+bool vus_regions_have_ioeventfds(VusServer *srv)
 {
-    for (int i = 0; i < VFU_MAX_REGIONS; i++) {
+    for (int i = 0; i < VUS_MAX_REGIONS; i++) {
         if (srv->regions[i].nr_ioeventfds) {
             return true;
         }
@@ -294,26 +296,26 @@ bool vfu_regions_have_ioeventfds(VfuServer *srv)
     return false;
 }
 
-void vfu_regions_ioeventfd_fired(VfuServer *srv, int fd)
+void vus_regions_ioeventfd_fired(VusServer *srv, int fd)
 {
-    for (int i = 0; i < VFU_MAX_REGIONS; i++) {
-        VfuRegion *reg = &srv->regions[i];
+    for (int i = 0; i < VUS_MAX_REGIONS; i++) {
+        VusRegion *reg = &srv->regions[i];
 
         for (size_t j = 0; j < reg->nr_ioeventfds; j++) {
-            VfuIoEventFd *e = &reg->ioeventfds[j];
+            VusIoEventFd *e = &reg->ioeventfds[j];
             uint64_t v, data = e->use_datamatch ? e->datamatch : 0;
 
             if (e->fd != fd || read(fd, &v, sizeof(v)) != sizeof(v)) {
                 continue;
             }
-            vfu_srv_debug("ioeventfd region %d offset 0x%" PRIx64 " fired", i,
-                          e->offset);
+            vus_debug("ioeventfd region %d offset 0x%" PRIx64 " fired", i,
+                      e->offset);
             reg->access(reg->opaque, true, e->offset, &data, e->size);
         }
     }
 }
 
-int vfu_handle_device_get_info(VfuServer *srv, VfuMsg *msg, VfuReply *r)
+int vus_handle_device_get_info(VusServer *srv, VfioUserMsg *msg, VusReply *r)
 {
     VFIOUserDeviceInfo info;
 
@@ -336,7 +338,7 @@ int vfu_handle_device_get_info(VfuServer *srv, VfuMsg *msg, VfuReply *r)
 }
 
 /* Build the full region info with its capability chain. */
-static uint8_t *region_info_build(const VfuRegion *reg, uint32_t index,
+static uint8_t *region_info_build(const VusRegion *reg, uint32_t index,
                                   size_t *len)
 {
     size_t sparse_len = reg->nr_sparse
@@ -353,8 +355,8 @@ static uint8_t *region_info_build(const VfuRegion *reg, uint32_t index,
     info->index = index;
     info->size = reg->size;
     info->flags =
-        ((reg->flags & VFU_REGION_F_READ) ? VFIO_REGION_INFO_FLAG_READ : 0) |
-        ((reg->flags & VFU_REGION_F_WRITE) ? VFIO_REGION_INFO_FLAG_WRITE : 0) |
+        ((reg->flags & VUS_REGION_F_READ) ? VFIO_REGION_INFO_FLAG_READ : 0) |
+        ((reg->flags & VUS_REGION_F_WRITE) ? VFIO_REGION_INFO_FLAG_WRITE : 0) |
         (reg->mem ? VFIO_REGION_INFO_FLAG_MMAP : 0) |
         (sparse_len + type_len ? VFIO_REGION_INFO_FLAG_CAPS : 0);
     if (sparse_len) {
@@ -385,10 +387,10 @@ static uint8_t *region_info_build(const VfuRegion *reg, uint32_t index,
     return buf;
 }
 
-int vfu_handle_region_info(VfuServer *srv, VfuMsg *msg, VfuReply *r)
+int vus_handle_region_info(VusServer *srv, VfioUserMsg *msg, VusReply *r)
 {
     VFIOUserRegionInfo req;
-    const VfuRegion *reg;
+    const VusRegion *reg;
     VFIOUserRegionInfo *info;
     size_t len;
 
@@ -418,10 +420,10 @@ int vfu_handle_region_info(VfuServer *srv, VfuMsg *msg, VfuReply *r)
     return 0;
 }
 
-int vfu_handle_region_io_fds(VfuServer *srv, VfuMsg *msg, VfuReply *r)
+int vus_handle_region_io_fds(VusServer *srv, VfioUserMsg *msg, VusReply *r)
 {
     VFIOUserRegionIOFds req, *out;
-    const VfuRegion *reg;
+    const VusRegion *reg;
     size_t need;
 
     if (msg->len < sizeof(req) || msg->nfds) {
@@ -446,7 +448,7 @@ int vfu_handle_region_io_fds(VfuServer *srv, VfuMsg *msg, VfuReply *r)
         return 0;
     }
     for (size_t i = 0; i < reg->nr_ioeventfds; i++) {
-        const VfuIoEventFd *e = &reg->ioeventfds[i];
+        const VusIoEventFd *e = &reg->ioeventfds[i];
         VFIOUserSubRegionIOFd sub = {
             .offset = e->offset,
             .size = e->size,
@@ -466,13 +468,13 @@ int vfu_handle_region_io_fds(VfuServer *srv, VfuMsg *msg, VfuReply *r)
 }
 
 /* One checked access to a region; 0 or an errno. */
-static int region_access(VfuServer *srv, uint32_t index, uint64_t off,
+static int region_access(VusServer *srv, uint32_t index, uint64_t off,
                          void *buf, size_t count, bool is_write)
 {
-    const VfuRegion *reg;
+    const VusRegion *reg;
     ssize_t ret;
 
-    if (index >= VFU_MAX_REGIONS || !srv->regions[index].size || count == 0 ||
+    if (index >= VUS_MAX_REGIONS || !srv->regions[index].size || count == 0 ||
         count > srv->caps.max_data_xfer_recv) {
         return EINVAL;
     }
@@ -480,7 +482,7 @@ static int region_access(VfuServer *srv, uint32_t index, uint64_t off,
     if (off > reg->size || count > reg->size - off) {
         return EINVAL;
     }
-    if (!(reg->flags & (is_write ? VFU_REGION_F_WRITE : VFU_REGION_F_READ))) {
+    if (!(reg->flags & (is_write ? VUS_REGION_F_WRITE : VUS_REGION_F_READ))) {
         return EPERM;
     }
     if (!reg->access) {
@@ -498,7 +500,7 @@ static int region_access(VfuServer *srv, uint32_t index, uint64_t off,
     return (size_t)ret == count ? 0 : EIO;
 }
 
-int vfu_handle_region_read(VfuServer *srv, VfuMsg *msg, VfuReply *r)
+int vus_handle_region_read(VusServer *srv, VfioUserMsg *msg, VusReply *r)
 {
     VFIOUserRegionRW req;
     uint8_t *out;
@@ -512,7 +514,7 @@ int vfu_handle_region_read(VfuServer *srv, VfuMsg *msg, VfuReply *r)
         return EINVAL;
     }
     /* Zeroed: a callback that claims more than it wrote leaks nothing. */
-    out = vfu_server_reply_buf(srv, sizeof(req) + req.count);
+    out = vus_server_reply_buf(srv, sizeof(req) + req.count);
     memset(out + sizeof(req), 0, req.count);
     ret = region_access(srv, req.region, req.offset, out + sizeof(req),
                         req.count, false);
@@ -525,7 +527,7 @@ int vfu_handle_region_read(VfuServer *srv, VfuMsg *msg, VfuReply *r)
     return 0;
 }
 
-int vfu_handle_region_write(VfuServer *srv, VfuMsg *msg, VfuReply *r)
+int vus_handle_region_write(VusServer *srv, VfioUserMsg *msg, VusReply *r)
 {
     VFIOUserRegionRW req;
     int ret;
@@ -542,13 +544,14 @@ int vfu_handle_region_write(VfuServer *srv, VfuMsg *msg, VfuReply *r)
     if (ret) {
         return ret;
     }
-    r->payload = vfu_server_reply_buf(srv, sizeof(req));
+    r->payload = vus_server_reply_buf(srv, sizeof(req));
     memcpy(r->payload, &req, sizeof(req));
     r->len = sizeof(req);
     return 0;
 }
 
-static int write_multi_check(VfuServer *srv, const VfuMsg *msg, uint64_t *cnt)
+static int write_multi_check(VusServer *srv, const VfioUserMsg *msg,
+                             uint64_t *cnt)
 {
     VFIOUserWriteMulti m;
 
@@ -565,18 +568,18 @@ static int write_multi_check(VfuServer *srv, const VfuMsg *msg, uint64_t *cnt)
     }
     for (uint64_t i = 0; i < m.wr_cnt; i++) {
         VFIOUserWriteMultiEntry e;
-        const VfuRegion *reg;
+        const VusRegion *reg;
 
         memcpy(&e, msg->payload + sizeof(m) + i * sizeof(e), sizeof(e));
         if (e.count == 0 || e.count > VFIO_USER_MULTI_DATA ||
-            e.region >= VFU_MAX_REGIONS || !srv->regions[e.region].size) {
+            e.region >= VUS_MAX_REGIONS || !srv->regions[e.region].size) {
             return EINVAL;
         }
         reg = &srv->regions[e.region];
         if (e.offset > reg->size || e.count > reg->size - e.offset) {
             return EINVAL;
         }
-        if (!(reg->flags & VFU_REGION_F_WRITE)) {
+        if (!(reg->flags & VUS_REGION_F_WRITE)) {
             return EPERM;
         }
     }
@@ -584,7 +587,7 @@ static int write_multi_check(VfuServer *srv, const VfuMsg *msg, uint64_t *cnt)
     return 0;
 }
 
-int vfu_handle_region_write_multi(VfuServer *srv, VfuMsg *msg, VfuReply *r)
+int vus_handle_region_write_multi(VusServer *srv, VfioUserMsg *msg, VusReply *r)
 {
     uint64_t cnt = 0;
     int ret = write_multi_check(srv, msg, &cnt);
@@ -599,7 +602,7 @@ int vfu_handle_region_write_multi(VfuServer *srv, VfuMsg *msg, VfuReply *r)
     if (ret) {
         return ret;
     }
-    r->payload = vfu_server_reply_buf(srv, sizeof(cnt));
+    r->payload = vus_server_reply_buf(srv, sizeof(cnt));
     memcpy(r->payload, &cnt, sizeof(cnt));
     r->len = sizeof(cnt);
     return 0;

@@ -9,7 +9,7 @@
  *
  * The queue holds raw records (a few bytes more than the messages
  * themselves: a posted 4-byte write takes 40 bytes), bounded by
- * VFU_PENDING_MAX bytes, not by a number of messages.  A client that has
+ * VUS_PENDING_MAX bytes, not by a number of messages.  A client that has
  * more than that in flight during one DMA is not read any further by that
  * DMA: the DMA fails (ENOBUFS) and the connection stays up; the serving
  * loop then handles the queue and reads on, in order, dropping the replies
@@ -23,27 +23,27 @@
 #include <string.h>
 #include "internal.h"
 
-#define VFU_PENDING_MIN_MAX (16u << 20)
+#define VUS_PENDING_MIN_MAX (16u << 20)
 /* Read-ahead while waiting: a DMA reply's header and its fixed part. */
 #define WAIT_AHEAD (sizeof(VFIOUserHdr) + sizeof(VFIOUserDMARW))
 
-static size_t pending_max(VfuServer *srv)
+static size_t pending_max(VusServer *srv)
 {
-    return MAX(VFU_PENDING_MIN_MAX, 4 * vfu_server_max_msg_size(srv));
+    return MAX(VUS_PENDING_MIN_MAX, 4 * vus_server_max_msg_size(srv));
 }
 
-void vfu_pending_init(VfuServer *srv)
+void vus_pending_init(VusServer *srv)
 {
     srv->pending.bytes = g_byte_array_new();
     srv->pending.fds = g_array_new(FALSE, FALSE, sizeof(int));
 }
 
-void vfu_pending_clear(VfuServer *srv)
+void vus_pending_clear(VusServer *srv)
 {
-    VfuPending *q = &srv->pending;
+    VusPending *q = &srv->pending;
 
     for (guint i = q->fd_off; i < q->fds->len; i++) {
-        vfu_close_fds(&g_array_index(q->fds, int, i), 1);
+        vfio_user_close_fds(&g_array_index(q->fds, int, i), 1);
     }
     g_array_set_size(q->fds, 0);
     g_byte_array_set_size(q->bytes, 0);
@@ -52,22 +52,22 @@ void vfu_pending_clear(VfuServer *srv)
     q->scratch_cap = 0;
 }
 
-void vfu_pending_free(VfuServer *srv)
+void vus_pending_free(VusServer *srv)
 {
-    vfu_pending_clear(srv);
+    vus_pending_clear(srv);
     g_byte_array_unref(srv->pending.bytes);
     g_array_unref(srv->pending.fds);
 }
 
-static size_t pending_size(VfuServer *srv)
+static size_t pending_size(VusServer *srv)
 {
     return srv->pending.bytes->len - srv->pending.off;
 }
 
-static void pending_push(VfuServer *srv, const VFIOUserHdr *hdr,
+static void pending_push(VusServer *srv, const VFIOUserHdr *hdr,
                          const uint8_t *payload, const int *fds, size_t nfds)
 {
-    VfuPending *q = &srv->pending;
+    VusPending *q = &srv->pending;
     uint32_t n = (uint32_t)nfds;
 
     g_byte_array_append(q->bytes, (const guint8 *)&n, sizeof(n));
@@ -76,9 +76,9 @@ static void pending_push(VfuServer *srv, const VFIOUserHdr *hdr,
     g_array_append_vals(q->fds, fds, nfds);
 }
 
-bool vfu_pending_pop(VfuServer *srv, VfuMsg *msg)
+bool vus_pending_pop(VusServer *srv, VfioUserMsg *msg)
 {
-    VfuPending *q = &srv->pending;
+    VusPending *q = &srv->pending;
     uint32_t n;
 
     if (pending_size(srv) == 0) {
@@ -121,34 +121,34 @@ static bool sock_readable(int fd, int timeout_ms)
  * During a call, a message that is not the awaited reply: a reply nobody
  * waits for is dropped, a request is queued.
  */
-static bool wait_reply_other(VfuServer *srv, const VFIOUserHdr *hdr, int *fds,
+static bool wait_reply_other(VusServer *srv, const VFIOUserHdr *hdr, int *fds,
                              size_t nfds, GError **errp)
 {
     size_t len = hdr->size - sizeof(*hdr);
     uint8_t *payload;
 
-    if (vfu_hdr_is_reply(hdr)) {
-        vfu_close_fds(fds, nfds);
-        vfu_srv_info("dropping unexpected reply id %u (%s)", hdr->id,
-                     vfu_cmd_name(hdr->cmd));
-        return vfu_rx_discard(srv, len, errp);
+    if (vfio_user_hdr_is_reply(hdr)) {
+        vfio_user_close_fds(fds, nfds);
+        vus_info("dropping unexpected reply id %u (%s)", hdr->id,
+                 vfio_user_cmd_name(hdr->cmd));
+        return vus_rx_discard(srv, len, errp);
     }
-    if (!vfu_rx_payload(srv, len, len, &payload, errp)) {
-        vfu_close_fds(fds, nfds);
+    if (!vus_rx_payload(srv, len, len, &payload, errp)) {
+        vfio_user_close_fds(fds, nfds);
         return false;
     }
     pending_push(srv, hdr, payload, fds, nfds);
-    vfu_server_wake(srv);
+    vus_server_wake(srv);
     return true;
 }
 
 /* Read messages until the reply header for @id arrives (body left). */
-static bool wait_reply(VfuServer *srv, uint16_t id, uint16_t cmd,
+static bool wait_reply(VusServer *srv, uint16_t id, uint16_t cmd,
                        VFIOUserHdr *reply, GError **errp)
 {
     gint64 deadline =
         g_get_monotonic_time() + (gint64)srv->opts.dma_timeout_ms * 1000;
-    int fds[VFU_MAX_FDS];
+    int fds[VFIO_USER_MAX_FDS];
     size_t nfds;
     VFIOUserHdr hdr;
 
@@ -156,27 +156,28 @@ static bool wait_reply(VfuServer *srv, uint16_t id, uint16_t cmd,
         gint64 left = (deadline - g_get_monotonic_time()) / 1000;
 
         if (pending_size(srv) >= pending_max(srv)) {
-            return vfu_error_set(
+            return vfio_user_error_set(
                 errp, ENOBUFS,
                 "%s: the client sent %zu bytes of requests while the server "
                 "waited for the reply; not reading more",
-                vfu_cmd_name(cmd), pending_size(srv));
+                vfio_user_cmd_name(cmd), pending_size(srv));
         }
         if (left <= 0 ||
-            (vfu_rx_avail(srv) == 0 && !sock_readable(srv->sock, (int)left))) {
-            return vfu_error_set(errp, ETIMEDOUT, "no reply to %s within %u ms",
-                                 vfu_cmd_name(cmd), srv->opts.dma_timeout_ms);
+            (vus_rx_avail(srv) == 0 && !sock_readable(srv->sock, (int)left))) {
+            return vfio_user_error_set(
+                errp, ETIMEDOUT, "no reply to %s within %u ms",
+                vfio_user_cmd_name(cmd), srv->opts.dma_timeout_ms);
         }
-        switch (vfu_rx_hdr(srv, &hdr, fds, &nfds, WAIT_AHEAD, errp)) {
-        case VFU_RECV_NONE:
+        switch (vus_rx_hdr(srv, &hdr, fds, &nfds, WAIT_AHEAD, errp)) {
+        case VFIO_USER_RECV_NONE:
             continue;
-        case VFU_RECV_ERROR:
+        case VFIO_USER_RECV_ERROR:
             return false;
-        case VFU_RECV_OK:
+        case VFIO_USER_RECV_OK:
             break;
         }
-        if (vfu_hdr_is_reply(&hdr) && hdr.id == id && hdr.cmd == cmd) {
-            vfu_close_fds(fds, nfds);
+        if (vfio_user_hdr_is_reply(&hdr) && hdr.id == id && hdr.cmd == cmd) {
+            vfio_user_close_fds(fds, nfds);
             *reply = hdr;
             return true;
         }
@@ -186,7 +187,7 @@ static bool wait_reply(VfuServer *srv, uint16_t id, uint16_t cmd,
     }
 }
 
-bool vfu_server_send_request(VfuServer *srv, uint16_t cmd,
+bool vus_server_send_request(VusServer *srv, uint16_t cmd,
                              const struct iovec *iov, int iovcnt, uint16_t *id,
                              GError **errp)
 {
@@ -196,49 +197,49 @@ bool vfu_server_send_request(VfuServer *srv, uint16_t cmd,
     GError *err = NULL;
 
     if (srv->sock < 0 || srv->broken || !srv->negotiated) {
-        return vfu_error_set(errp, ENOTCONN, "no client connected");
+        return vfio_user_error_set(errp, ENOTCONN, "no client connected");
     }
     g_assert(iovcnt < (int)G_N_ELEMENTS(v));
     for (int i = 0; i < iovcnt; i++) {
         v[i + 1] = iov[i];
         len += iov[i].iov_len;
     }
-    vfu_hdr_init(&hdr, srv->next_id++, cmd, sizeof(hdr) + len,
-                 VFIO_USER_F_TYPE_REQUEST);
+    vfio_user_hdr_init(&hdr, srv->next_id++, cmd, sizeof(hdr) + len,
+                       VFIO_USER_F_TYPE_REQUEST);
     v[0] = (struct iovec){.iov_base = &hdr, .iov_len = sizeof(hdr)};
     *id = hdr.id;
-    if (!vfu_msg_sendv(srv->sock, v, iovcnt + 1, NULL, 0, &err)) {
-        vfu_server_mark_broken(srv, g_error_copy(err));
+    if (!vfio_user_msg_sendv(srv->sock, v, iovcnt + 1, NULL, 0, &err)) {
+        vus_server_mark_broken(srv, g_error_copy(err));
         g_propagate_error(errp, err);
         return false;
     }
     return true;
 }
 
-bool vfu_server_wait_reply(VfuServer *srv, uint16_t id, uint16_t cmd,
+bool vus_server_wait_reply(VusServer *srv, uint16_t id, uint16_t cmd,
                            VFIOUserHdr *reply, GError **errp)
 {
     GError *err = NULL;
 
     if (srv->sock < 0 || srv->broken) {
-        return vfu_error_set(errp, ENOTCONN, "no client connected");
+        return vfio_user_error_set(errp, ENOTCONN, "no client connected");
     }
     if (!wait_reply(srv, id, cmd, reply, &err)) {
         if (err->code != ETIMEDOUT && err->code != ENOBUFS) {
-            vfu_server_mark_broken(srv, g_error_copy(err));
+            vus_server_mark_broken(srv, g_error_copy(err));
         }
         g_propagate_error(errp, err);
         return false;
     }
     if (reply->flags & VFIO_USER_F_ERROR) {
-        if (!vfu_rx_discard(srv, reply->size - sizeof(*reply), &err)) {
-            vfu_server_mark_broken(srv, g_error_copy(err));
+        if (!vus_rx_discard(srv, reply->size - sizeof(*reply), &err)) {
+            vus_server_mark_broken(srv, g_error_copy(err));
             g_propagate_error(errp, err);
             return false;
         }
-        return vfu_error_set(
+        return vfio_user_error_set(
             errp, reply->error ? (int)reply->error : EIO,
-            "client failed %s: %s", vfu_cmd_name(cmd),
+            "client failed %s: %s", vfio_user_cmd_name(cmd),
             g_strerror(reply->error ? (int)reply->error : EIO));
     }
     return true;

@@ -17,9 +17,9 @@
  * A payload that goes elsewhere (a DMA_READ reply's data, straight into the
  * device's buffer) is copied out of the buffer for what was read ahead and
  * received directly for the rest; callers that expect such a payload ask
- * for little read-ahead (vfu_rx_hdr()'s @ahead).
+ * for little read-ahead (vus_rx_hdr()'s @ahead).
  *
- * All of it runs with VfuServer.lock held, except the serving loop's
+ * All of it runs with VusServer.lock held, except the serving loop's
  * blocking read (server.c), which runs when no other thread can read the
  * connection.
  *
@@ -35,14 +35,14 @@
 /* Read-ahead beyond the largest message: a run of posted writes. */
 #define RX_AHEAD (64 * 1024)
 
-size_t vfu_rx_avail(VfuServer *srv)
+size_t vus_rx_avail(VusServer *srv)
 {
     return srv->rx.end - srv->rx.start;
 }
 
-void vfu_rx_pin(VfuServer *srv, bool pin)
+void vus_rx_pin(VusServer *srv, bool pin)
 {
-    VfuRx *rx = &srv->rx;
+    VusRx *rx = &srv->rx;
 
     rx->pinned = pin;
     if (!pin) {
@@ -53,12 +53,12 @@ void vfu_rx_pin(VfuServer *srv, bool pin)
     }
 }
 
-void vfu_rx_reset(VfuServer *srv)
+void vus_rx_reset(VusServer *srv)
 {
-    VfuRx *rx = &srv->rx;
+    VusRx *rx = &srv->rx;
 
     for (size_t i = 0; i < rx->nsets; i++) {
-        vfu_close_fds(rx->sets[i].fds, rx->sets[i].n);
+        vfio_user_close_fds(rx->sets[i].fds, rx->sets[i].n);
     }
     rx->nsets = 0;
     g_clear_pointer(&rx->buf, g_free);
@@ -74,7 +74,7 @@ void vfu_rx_reset(VfuServer *srv)
  * moves: the unread bytes go to a new buffer, and the old one is freed
  * when the pin is released.
  */
-static void rx_reserve(VfuRx *rx, size_t need)
+static void rx_reserve(VusRx *rx, size_t need)
 {
     size_t avail = rx->end - rx->start;
 
@@ -104,7 +104,7 @@ static void rx_reserve(VfuRx *rx, size_t need)
     }
 }
 
-static void rx_consume(VfuRx *rx, size_t n)
+static void rx_consume(VusRx *rx, size_t n)
 {
     rx->start += n;
     rx->pos += n;
@@ -114,10 +114,10 @@ static void rx_consume(VfuRx *rx, size_t n)
 }
 
 /* Keep the fds of one recvmsg() that returned [lo, hi). */
-static bool rx_keep_fds(VfuRx *rx, struct msghdr *mh, uint64_t lo, uint64_t hi,
+static bool rx_keep_fds(VusRx *rx, struct msghdr *mh, uint64_t lo, uint64_t hi,
                         GError **errp)
 {
-    VfuRxFdSet *set = NULL;
+    VusRxFdSet *set = NULL;
     bool ok = !(mh->msg_flags & MSG_CTRUNC);
 
     for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
@@ -132,11 +132,11 @@ static bool rx_keep_fds(VfuRx *rx, struct msghdr *mh, uint64_t lo, uint64_t hi,
             int fd;
 
             memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
-            if (ok && !set && rx->nsets < VFU_RX_FDSETS) {
+            if (ok && !set && rx->nsets < VUS_RX_FDSETS) {
                 set = &rx->sets[rx->nsets++];
-                *set = (VfuRxFdSet){.lo = lo, .hi = hi};
+                *set = (VusRxFdSet){.lo = lo, .hi = hi};
             }
-            if (ok && set && set->n < VFU_MAX_FDS) {
+            if (ok && set && set->n < VFIO_USER_MAX_FDS) {
                 set->fds[set->n++] = fd;
             } else {
                 close(fd);
@@ -145,7 +145,8 @@ static bool rx_keep_fds(VfuRx *rx, struct msghdr *mh, uint64_t lo, uint64_t hi,
         }
     }
     if (!ok) {
-        return vfu_error_set(errp, EPROTO, "file descriptors were truncated");
+        return vfio_user_error_set(errp, EPROTO,
+                                   "file descriptors were truncated");
     }
     return true;
 }
@@ -155,20 +156,20 @@ static bool rx_keep_fds(VfuRx *rx, struct msghdr *mh, uint64_t lo, uint64_t hi,
  * count, 0 at end of stream, -1 when nothing came (MSG_DONTWAIT, or the
  * socket's receive timeout), -2 on error (@errp set).
  */
-ssize_t vfu_rx_fill(VfuServer *srv, size_t max, int flags, GError **errp)
+ssize_t vus_rx_fill(VusServer *srv, size_t max, int flags, GError **errp)
 {
     union {
-        char buf[CMSG_SPACE(sizeof(int) * VFU_MAX_FDS)];
+        char buf[CMSG_SPACE(sizeof(int) * VFIO_USER_MAX_FDS)];
         struct cmsghdr align;
     } ctl;
-    VfuRx *rx = &srv->rx;
+    VusRx *rx = &srv->rx;
     struct iovec iov;
     struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
     uint64_t lo;
     ssize_t n;
 
-    rx_reserve(rx, MAX(vfu_server_max_msg_size(srv) + RX_AHEAD,
-                       vfu_rx_avail(srv) + max));
+    rx_reserve(rx, MAX(vus_server_max_msg_size(srv) + RX_AHEAD,
+                       vus_rx_avail(srv) + max));
     iov.iov_base = rx->buf + rx->end;
     iov.iov_len = MIN(max, rx->cap - rx->end);
     do {
@@ -180,10 +181,11 @@ ssize_t vfu_rx_fill(VfuServer *srv, size_t max, int flags, GError **errp)
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
             return -1;
         }
-        vfu_error_set(errp, errno, "receive failed: %s", g_strerror(errno));
+        vfio_user_error_set(errp, errno, "receive failed: %s",
+                            g_strerror(errno));
         return -2;
     }
-    lo = rx->pos + vfu_rx_avail(srv);
+    lo = rx->pos + vus_rx_avail(srv);
     if (!rx_keep_fds(rx, &mh, lo, lo + (uint64_t)n, errp)) {
         return -2;
     }
@@ -192,52 +194,53 @@ ssize_t vfu_rx_fill(VfuServer *srv, size_t max, int flags, GError **errp)
 }
 
 /* Fill until @want bytes are buffered; reads ask for up to @ahead. */
-static bool rx_want(VfuServer *srv, size_t want, size_t ahead, bool mid,
+static bool rx_want(VusServer *srv, size_t want, size_t ahead, bool mid,
                     GError **errp)
 {
-    while (vfu_rx_avail(srv) < want) {
-        size_t max = MAX(want, ahead) - vfu_rx_avail(srv);
-        ssize_t n = vfu_rx_fill(srv, max, 0, errp);
+    while (vus_rx_avail(srv) < want) {
+        size_t max = MAX(want, ahead) - vus_rx_avail(srv);
+        ssize_t n = vus_rx_fill(srv, max, 0, errp);
 
         if (n == -2) {
             return false;
         }
         if (n < 0) {
-            return vfu_error_set(errp, EAGAIN, "receive failed: %s",
-                                 g_strerror(EAGAIN));
+            return vfio_user_error_set(errp, EAGAIN, "receive failed: %s",
+                                       g_strerror(EAGAIN));
         }
         if (n == 0) {
-            if (!mid && vfu_rx_avail(srv) == 0) {
-                return vfu_error_set(errp, ECONNRESET,
-                                     "peer closed the connection");
+            if (!mid && vus_rx_avail(srv) == 0) {
+                return vfio_user_error_set(errp, ECONNRESET,
+                                           "peer closed the connection");
             }
-            return vfu_error_set(errp, EPROTO,
-                                 "peer closed the connection mid-message");
+            return vfio_user_error_set(
+                errp, EPROTO, "peer closed the connection mid-message");
         }
     }
     return true;
 }
 
-/* The checks vfu_msg_recv_hdr() makes on a header. */
-static bool check_hdr(VfuServer *srv, const VFIOUserHdr *hdr, GError **errp)
+/* The checks vfio_user_msg_recv_hdr() makes on a header. */
+static bool check_hdr(VusServer *srv, const VFIOUserHdr *hdr, GError **errp)
 {
     unsigned type = hdr->flags & VFIO_USER_F_TYPE_MASK;
-    size_t max = vfu_server_max_msg_size(srv);
+    size_t max = vus_server_max_msg_size(srv);
 
     if (type > VFIO_USER_F_TYPE_REPLY) {
-        return vfu_error_set(errp, EPROTO,
-                             "message %u (%s) has unknown type %u", hdr->id,
-                             vfu_cmd_name(hdr->cmd), type);
+        return vfio_user_error_set(errp, EPROTO,
+                                   "message %u (%s) has unknown type %u",
+                                   hdr->id, vfio_user_cmd_name(hdr->cmd), type);
     }
     if (hdr->size < sizeof(*hdr) || hdr->size > max) {
-        return vfu_error_set(
+        return vfio_user_error_set(
             errp, EPROTO, "message %u (%s) has size %u, outside [%zu, %zu]",
-            hdr->id, vfu_cmd_name(hdr->cmd), hdr->size, sizeof(*hdr), max);
+            hdr->id, vfio_user_cmd_name(hdr->cmd), hdr->size, sizeof(*hdr),
+            max);
     }
     return true;
 }
 
-static void rx_drop_set(VfuRx *rx, size_t i)
+static void rx_drop_set(VusRx *rx, size_t i)
 {
     memmove(&rx->sets[i], &rx->sets[i + 1],
             (rx->nsets - i - 1) * sizeof(rx->sets[0]));
@@ -249,20 +252,20 @@ static void rx_drop_set(VfuRx *rx, size_t i)
  * is the last header of, if any.  A set that no header can claim any more
  * is an error.
  */
-static bool rx_claim_fds(VfuRx *rx, uint64_t p, uint64_t size, int *fds,
+static bool rx_claim_fds(VusRx *rx, uint64_t p, uint64_t size, int *fds,
                          size_t *nfds, GError **errp)
 {
     *nfds = 0;
     for (size_t i = 0; i < rx->nsets;) {
-        VfuRxFdSet *s = &rx->sets[i];
+        VusRxFdSet *s = &rx->sets[i];
 
         if (s->lo <= p && p < s->hi && p + size >= s->hi) {
             memcpy(fds, s->fds, s->n * sizeof(int));
             *nfds = s->n;
             rx_drop_set(rx, i);
         } else if (s->hi <= p || (s->lo > p && s->hi <= p + size)) {
-            return vfu_error_set(errp, EPROTO,
-                                 "file descriptors inside a message body");
+            return vfio_user_error_set(
+                errp, EPROTO, "file descriptors inside a message body");
         } else {
             i++;
         }
@@ -271,71 +274,71 @@ static bool rx_claim_fds(VfuRx *rx, uint64_t p, uint64_t size, int *fds,
 }
 
 /* Fds that came where no header starts any more: inside a body. */
-static bool rx_check_orphans(VfuRx *rx, GError **errp)
+static bool rx_check_orphans(VusRx *rx, GError **errp)
 {
     for (size_t i = 0; i < rx->nsets; i++) {
         if (rx->sets[i].hi <= rx->pos) {
-            return vfu_error_set(errp, EPROTO,
-                                 "file descriptors inside a message body");
+            return vfio_user_error_set(
+                errp, EPROTO, "file descriptors inside a message body");
         }
     }
     return true;
 }
 
-VfuRecvResult vfu_rx_hdr(VfuServer *srv, VFIOUserHdr *hdr, int *fds,
-                         size_t *nfds, size_t ahead, GError **errp)
+VfioUserRecvResult vus_rx_hdr(VusServer *srv, VFIOUserHdr *hdr, int *fds,
+                              size_t *nfds, size_t ahead, GError **errp)
 {
-    VfuRx *rx = &srv->rx;
+    VusRx *rx = &srv->rx;
 
     *nfds = 0;
-    if (vfu_rx_avail(srv) == 0) {
+    if (vus_rx_avail(srv) == 0) {
         ssize_t n =
-            vfu_rx_fill(srv, MAX(ahead, sizeof(*hdr)), MSG_DONTWAIT, errp);
+            vus_rx_fill(srv, MAX(ahead, sizeof(*hdr)), MSG_DONTWAIT, errp);
 
         if (n == -1) {
-            return VFU_RECV_NONE;
+            return VFIO_USER_RECV_NONE;
         }
         if (n == -2) {
-            return VFU_RECV_ERROR;
+            return VFIO_USER_RECV_ERROR;
         }
         if (n == 0) {
-            vfu_error_set(errp, ECONNRESET, "peer closed the connection");
-            return VFU_RECV_ERROR;
+            vfio_user_error_set(errp, ECONNRESET, "peer closed the connection");
+            return VFIO_USER_RECV_ERROR;
         }
     }
     /* The rest of a header that has started is waited for (timeout). */
     if (!rx_want(srv, sizeof(*hdr), ahead, true, errp)) {
-        return VFU_RECV_ERROR;
+        return VFIO_USER_RECV_ERROR;
     }
     memcpy(hdr, rx->buf + rx->start, sizeof(*hdr));
     if (!check_hdr(srv, hdr, errp) ||
         !rx_claim_fds(rx, rx->pos, hdr->size, fds, nfds, errp)) {
-        vfu_close_fds(fds, *nfds);
+        vfio_user_close_fds(fds, *nfds);
         *nfds = 0;
-        return VFU_RECV_ERROR;
+        return VFIO_USER_RECV_ERROR;
     }
     rx_consume(rx, sizeof(*hdr));
-    return VFU_RECV_OK;
+    return VFIO_USER_RECV_OK;
 }
 
-bool vfu_rx_has_msg(VfuServer *srv)
+bool vus_rx_has_msg(VusServer *srv)
 {
-    VfuRx *rx = &srv->rx;
+    VusRx *rx = &srv->rx;
     VFIOUserHdr hdr;
 
-    if (vfu_rx_avail(srv) < sizeof(hdr)) {
+    if (vus_rx_avail(srv) < sizeof(hdr)) {
         return false;
     }
     memcpy(&hdr, rx->buf + rx->start, sizeof(hdr));
     /* A header the checks will refuse counts as whole: it is an error. */
-    return hdr.size <= vfu_rx_avail(srv) || hdr.size < sizeof(hdr) ||
-           hdr.size > vfu_server_max_msg_size(srv);
+    return hdr.size <= vus_rx_avail(srv) || hdr.size < sizeof(hdr) ||
+           hdr.size > vus_server_max_msg_size(srv);
 }
 
-bool vfu_rx_payload(VfuServer *srv, size_t len, size_t ahead, uint8_t **p,
+bool vus_rx_payload(VusServer *srv, size_t len, size_t ahead, uint8_t **p,
                     GError **errp)
 {
-    VfuRx *rx = &srv->rx;
+    VusRx *rx = &srv->rx;
 
     if (!rx_want(srv, len, ahead, true, errp)) {
         return false;
@@ -345,17 +348,17 @@ bool vfu_rx_payload(VfuServer *srv, size_t len, size_t ahead, uint8_t **p,
     return rx_check_orphans(rx, errp);
 }
 
-bool vfu_rx_bodyv(VfuServer *srv, const struct iovec *iov_in, int iovcnt,
+bool vus_rx_bodyv(VusServer *srv, const struct iovec *iov_in, int iovcnt,
                   GError **errp)
 {
     struct iovec iov[4];
-    VfuRx *rx = &srv->rx;
+    VusRx *rx = &srv->rx;
     size_t left = 0;
     int n = 0;
 
     g_assert(iovcnt <= (int)G_N_ELEMENTS(iov));
     for (int i = 0; i < iovcnt; i++) {
-        size_t take = MIN(vfu_rx_avail(srv), iov_in[i].iov_len);
+        size_t take = MIN(vus_rx_avail(srv), iov_in[i].iov_len);
 
         memcpy(iov_in[i].iov_base, rx->buf + rx->start, take);
         rx_consume(rx, take);
@@ -366,16 +369,16 @@ bool vfu_rx_bodyv(VfuServer *srv, const struct iovec *iov_in, int iovcnt,
         }
     }
     rx->pos += left;
-    return (left == 0 || vfu_msg_recv_bodyv(srv->sock, iov, n, errp)) &&
+    return (left == 0 || vfio_user_msg_recv_bodyv(srv->sock, iov, n, errp)) &&
            rx_check_orphans(rx, errp);
 }
 
-bool vfu_rx_discard(VfuServer *srv, size_t len, GError **errp)
+bool vus_rx_discard(VusServer *srv, size_t len, GError **errp)
 {
-    size_t take = MIN(vfu_rx_avail(srv), len);
+    size_t take = MIN(vus_rx_avail(srv), len);
 
     rx_consume(&srv->rx, take);
     srv->rx.pos += len - take;
-    return vfu_msg_discard(srv->sock, len - take, errp) &&
+    return vfio_user_msg_discard(srv->sock, len - take, errp) &&
            rx_check_orphans(&srv->rx, errp);
 }

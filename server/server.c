@@ -33,26 +33,26 @@
 
 #define SERVE_BURST 64 /* messages read between two polls, at most */
 
-size_t vfu_server_max_msg_size(VfuServer *srv)
+size_t vus_server_max_msg_size(VusServer *srv)
 {
     /* What we receive is bounded by our own offer, not the peer's. */
-    uint64_t xfer =
-        MIN(srv->opts.caps.max_data_xfer_size, (uint64_t)VFU_CAPS_MAX_XFER);
+    uint64_t xfer = MIN(srv->opts.caps.max_data_xfer_size,
+                        (uint64_t)VFIO_USER_CAPS_MAX_XFER);
 
     /* Header + the largest fixed part (DMA/region rw) + data. */
     return sizeof(VFIOUserHdr) + sizeof(VFIOUserDMARW) + MAX(xfer, 65536);
 }
 
-void vfu_server_wake(VfuServer *srv)
+void vus_server_wake(VusServer *srv)
 {
     uint64_t one = 1;
 
     if (write(srv->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN) {
-        vfu_srv_warn("cannot wake the server loop: %s", g_strerror(errno));
+        vus_warn("cannot wake the server loop: %s", g_strerror(errno));
     }
 }
 
-static void drain_wake(VfuServer *srv)
+static void drain_wake(VusServer *srv)
 {
     uint64_t v;
 
@@ -62,7 +62,7 @@ static void drain_wake(VfuServer *srv)
 }
 
 /* End the serving loop's blocking read, if it is in one. */
-static void kick_reader(VfuServer *srv)
+static void kick_reader(VusServer *srv)
 {
     g_mutex_lock(&srv->sock_lock);
     if (srv->reader_blocked && srv->sock >= 0) {
@@ -71,13 +71,13 @@ static void kick_reader(VfuServer *srv)
     g_mutex_unlock(&srv->sock_lock);
 }
 
-void vfu_server_mark_broken(VfuServer *srv, GError *err)
+void vus_server_mark_broken(VusServer *srv, GError *err)
 {
     if (!srv->broken) {
         srv->broken = true;
         srv->broken_err = err;
         /* A device thread may have found it: end the loop. */
-        vfu_server_wake(srv);
+        vus_server_wake(srv);
         kick_reader(srv);
     } else {
         g_error_free(err);
@@ -93,34 +93,36 @@ static bool check_stale_socket(const struct sockaddr_un *sa, GError **errp)
         return true;
     }
     if (!S_ISSOCK(st.st_mode)) {
-        return vfu_error_set(errp, EEXIST, "%s exists and is not a socket",
-                             sa->sun_path);
+        return vfio_user_error_set(
+            errp, EEXIST, "%s exists and is not a socket", sa->sun_path);
     }
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        return vfu_error_set(errp, errno, "socket: %s", g_strerror(errno));
+        return vfio_user_error_set(errp, errno, "socket: %s",
+                                   g_strerror(errno));
     }
     if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0) {
         close(fd);
-        return vfu_error_set(errp, EADDRINUSE,
-                             "%s: another server is listening there",
-                             sa->sun_path);
+        return vfio_user_error_set(errp, EADDRINUSE,
+                                   "%s: another server is listening there",
+                                   sa->sun_path);
     }
     close(fd);
     if (unlink(sa->sun_path) < 0 && errno != ENOENT) {
-        return vfu_error_set(errp, errno, "cannot remove stale socket %s: %s",
-                             sa->sun_path, g_strerror(errno));
+        return vfio_user_error_set(errp, errno,
+                                   "cannot remove stale socket %s: %s",
+                                   sa->sun_path, g_strerror(errno));
     }
     return true;
 }
 
-static bool server_listen(VfuServer *srv, const char *path, GError **errp)
+static bool server_listen(VusServer *srv, const char *path, GError **errp)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
 
     if (strlen(path) >= sizeof(sa.sun_path)) {
-        return vfu_error_set(errp, ENAMETOOLONG, "socket path too long: %s",
-                             path);
+        return vfio_user_error_set(errp, ENAMETOOLONG,
+                                   "socket path too long: %s", path);
     }
     strcpy(sa.sun_path, path);
     if (!check_stale_socket(&sa, errp)) {
@@ -128,22 +130,23 @@ static bool server_listen(VfuServer *srv, const char *path, GError **errp)
     }
     srv->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (srv->listen_fd < 0) {
-        return vfu_error_set(errp, errno, "socket: %s", g_strerror(errno));
+        return vfio_user_error_set(errp, errno, "socket: %s",
+                                   g_strerror(errno));
     }
     if (bind(srv->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
         listen(srv->listen_fd, 4) < 0) {
-        return vfu_error_set(errp, errno, "cannot listen on %s: %s", path,
-                             g_strerror(errno));
+        return vfio_user_error_set(errp, errno, "cannot listen on %s: %s", path,
+                                   g_strerror(errno));
     }
     srv->socket_path = g_strdup(path);
-    vfu_srv_info("listening on %s", path);
+    vus_info("listening on %s", path);
     return true;
 }
 
-VfuServer *vfu_server_new(const char *socket_path, const VfuServerOptions *opts,
+VusServer *vus_server_new(const char *socket_path, const VusServerOptions *opts,
                           GError **errp)
 {
-    VfuServer *srv = g_new0(VfuServer, 1);
+    VusServer *srv = g_new0(VusServer, 1);
 
     g_rec_mutex_init(&srv->lock);
     g_mutex_init(&srv->sock_lock);
@@ -153,22 +156,22 @@ VfuServer *vfu_server_new(const char *socket_path, const VfuServerOptions *opts,
         srv->opts = *opts;
     }
     if (!srv->opts.dma_timeout_ms) {
-        srv->opts.dma_timeout_ms = VFU_SERVER_DEF_DMA_TIMEOUT_MS;
+        srv->opts.dma_timeout_ms = VUS_SERVER_DEF_DMA_TIMEOUT_MS;
     }
     if (!srv->opts.caps.max_data_xfer_size) {
-        vfu_caps_init_ours(&srv->opts.caps);
+        vfio_user_caps_init_ours(&srv->opts.caps);
     }
-    vfu_pending_init(srv);
-    vfu_regions_init(srv);
-    vfu_dma_init(srv);
+    vus_pending_init(srv);
+    vus_regions_init(srv);
+    vus_dma_init(srv);
     srv->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (srv->wake_fd < 0) {
-        vfu_error_set(errp, errno, "eventfd: %s", g_strerror(errno));
-        vfu_server_free(srv);
+        vfio_user_error_set(errp, errno, "eventfd: %s", g_strerror(errno));
+        vus_server_free(srv);
         return NULL;
     }
     if (socket_path && !server_listen(srv, socket_path, errp)) {
-        vfu_server_free(srv);
+        vus_server_free(srv);
         return NULL;
     }
     return srv;
@@ -180,7 +183,7 @@ VfuServer *vfu_server_new(const char *socket_path, const VfuServerOptions *opts,
  * dma_timeout_ms turn that into an error that drops the connection.  Waits
  * between messages use poll() and are not limited.
  */
-static void set_io_timeouts(VfuServer *srv, int sock)
+static void set_io_timeouts(VusServer *srv, int sock)
 {
     struct timeval tv = {
         .tv_sec = srv->opts.dma_timeout_ms / 1000,
@@ -189,18 +192,19 @@ static void set_io_timeouts(VfuServer *srv, int sock)
 
     if (setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
         setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
-        vfu_srv_info("cannot set socket timeouts: %s", g_strerror(errno));
+        vus_info("cannot set socket timeouts: %s", g_strerror(errno));
     }
 }
 
-bool vfu_server_attach(VfuServer *srv, int sock, GError **errp)
+bool vus_server_attach(VusServer *srv, int sock, GError **errp)
 {
     set_io_timeouts(srv, sock);
     g_rec_mutex_lock(&srv->lock);
     if (srv->sock >= 0) {
         g_rec_mutex_unlock(&srv->lock);
         close(sock);
-        return vfu_error_set(errp, EBUSY, "a client is already connected");
+        return vfio_user_error_set(errp, EBUSY,
+                                   "a client is already connected");
     }
     srv->sock = sock;
     srv->negotiated = false;
@@ -210,27 +214,28 @@ bool vfu_server_attach(VfuServer *srv, int sock, GError **errp)
     return true;
 }
 
-bool vfu_server_listen_fd(VfuServer *srv, int fd, GError **errp)
+bool vus_server_listen_fd(VusServer *srv, int fd, GError **errp)
 {
     int on = 0;
     socklen_t len = sizeof(on);
 
     if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) < 0) {
-        return vfu_error_set(errp, errno, "fd %d: %s", fd, g_strerror(errno));
+        return vfio_user_error_set(errp, errno, "fd %d: %s", fd,
+                                   g_strerror(errno));
     }
     if (!on) {
-        return vfu_error_set(errp, EINVAL, "fd %d is not a listening socket",
-                             fd);
+        return vfio_user_error_set(errp, EINVAL,
+                                   "fd %d is not a listening socket", fd);
     }
     if (srv->listen_fd >= 0) {
-        return vfu_error_set(errp, EBUSY, "server already listens");
+        return vfio_user_error_set(errp, EBUSY, "server already listens");
     }
     srv->listen_fd = fd;
     return true;
 }
 
 /* Wait for and accept one connection: 1 got *@fd, 0 again, -1 error. */
-static int server_accept_one(VfuServer *srv, int *fd, GError **errp)
+static int server_accept_one(VusServer *srv, int *fd, GError **errp)
 {
     struct pollfd pfd[2] = {
         {.fd = srv->listen_fd, .events = POLLIN},
@@ -238,10 +243,10 @@ static int server_accept_one(VfuServer *srv, int *fd, GError **errp)
     };
 
     if (g_atomic_int_get(&srv->stopping)) {
-        vfu_error_set(errp, ECANCELED, "server stopped");
+        vfio_user_error_set(errp, ECANCELED, "server stopped");
         return -1;
     }
-    *fd = vfu_admission_take_next(srv); /* came as the last one left */
+    *fd = vus_admission_take_next(srv); /* came as the last one left */
     if (*fd >= 0) {
         return 1;
     }
@@ -249,7 +254,7 @@ static int server_accept_one(VfuServer *srv, int *fd, GError **errp)
         if (errno == EINTR) {
             return 0;
         }
-        vfu_error_set(errp, errno, "poll: %s", g_strerror(errno));
+        vfio_user_error_set(errp, errno, "poll: %s", g_strerror(errno));
         return -1;
     }
     if (pfd[1].revents) {
@@ -263,18 +268,19 @@ static int server_accept_one(VfuServer *srv, int *fd, GError **errp)
         return 1;
     }
     if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED) {
-        vfu_error_set(errp, errno, "accept: %s", g_strerror(errno));
+        vfio_user_error_set(errp, errno, "accept: %s", g_strerror(errno));
         return -1;
     }
     return 0;
 }
 
-bool vfu_server_accept(VfuServer *srv, GError **errp)
+bool vus_server_accept(VusServer *srv, GError **errp)
 {
     int fd, r;
 
     if (srv->listen_fd < 0) {
-        return vfu_error_set(errp, EINVAL, "server has no listening socket");
+        return vfio_user_error_set(errp, EINVAL,
+                                   "server has no listening socket");
     }
     for (;;) {
         r = server_accept_one(srv, &fd, errp);
@@ -284,33 +290,33 @@ bool vfu_server_accept(VfuServer *srv, GError **errp)
         if (r == 0) {
             continue;
         }
-        vfu_srv_info("client connected on %s",
-                     srv->socket_path ? srv->socket_path : "passed fd");
+        vus_info("client connected on %s",
+                 srv->socket_path ? srv->socket_path : "passed fd");
         /* Others are refused from now on; this one must speak soon. */
-        vfu_admission_start(srv, fd);
-        if (vfu_admission_wait_first(srv, fd)) {
-            return vfu_server_attach(srv, fd, errp);
+        vus_admission_start(srv, fd);
+        if (vus_admission_wait_first(srv, fd)) {
+            return vus_server_attach(srv, fd, errp);
         }
-        vfu_admission_stop(srv);
+        vus_admission_stop(srv);
         close(fd);
     }
 }
 
-void vfu_server_stop(VfuServer *srv)
+void vus_server_stop(VusServer *srv)
 {
     g_atomic_int_set(&srv->stopping, 1);
-    vfu_server_wake(srv);
+    vus_server_wake(srv);
     kick_reader(srv);
 }
 
-static void server_disconnect(VfuServer *srv)
+static void server_disconnect(VusServer *srv)
 {
-    vfu_admission_stop(srv);
-    vfu_dma_unmap_all(srv);
-    vfu_irqs_disconnect(srv);
-    vfu_regions_disconnect(srv);
-    vfu_pending_clear(srv);
-    vfu_rx_reset(srv);
+    vus_admission_stop(srv);
+    vus_dma_unmap_all(srv);
+    vus_irqs_disconnect(srv);
+    vus_regions_disconnect(srv);
+    vus_pending_clear(srv);
+    vus_rx_reset(srv);
     g_clear_pointer(&srv->tx_buf, g_free);
     srv->tx_cap = 0;
     if (srv->sock >= 0) {
@@ -325,18 +331,18 @@ static void server_disconnect(VfuServer *srv)
     srv->negotiated = false;
 }
 
-void vfu_server_free(VfuServer *srv)
+void vus_server_free(VusServer *srv)
 {
     if (!srv) {
         return;
     }
     g_rec_mutex_lock(&srv->lock);
     server_disconnect(srv);
-    vfu_regions_cleanup(srv);
-    vfu_irqs_cleanup(srv);
-    vfu_pci_config_free(srv->pci);
+    vus_regions_cleanup(srv);
+    vus_irqs_cleanup(srv);
+    vus_pci_config_free(srv->pci);
     g_array_unref(srv->maps);
-    vfu_pending_free(srv);
+    vus_pending_free(srv);
     g_clear_error(&srv->broken_err);
     if (srv->listen_fd >= 0) {
         close(srv->listen_fd);
@@ -354,12 +360,12 @@ void vfu_server_free(VfuServer *srv)
     g_free(srv);
 }
 
-const VFIOUserCaps *vfu_server_caps(VfuServer *srv)
+const VFIOUserCaps *vus_server_caps(VusServer *srv)
 {
     return srv->negotiated ? &srv->caps : NULL;
 }
 
-void vfu_server_set_device_ops(VfuServer *srv, const VfuDeviceOps *ops,
+void vus_server_set_device_ops(VusServer *srv, const VusDeviceOps *ops,
                                void *opaque)
 {
     g_rec_mutex_lock(&srv->lock);
@@ -372,27 +378,27 @@ void vfu_server_set_device_ops(VfuServer *srv, const VfuDeviceOps *ops,
 #define LOOP_AHEAD 65536
 
 /* Read the next message into srv->msg (payload in the receive buffer). */
-static VfuRecvResult read_msg(VfuServer *srv, GError **errp)
+static VfioUserRecvResult read_msg(VusServer *srv, GError **errp)
 {
-    VfuMsg *msg = &srv->msg;
-    VfuRecvResult res =
-        vfu_rx_hdr(srv, &msg->hdr, msg->fds, &msg->nfds, LOOP_AHEAD, errp);
+    VfioUserMsg *msg = &srv->msg;
+    VfioUserRecvResult res =
+        vus_rx_hdr(srv, &msg->hdr, msg->fds, &msg->nfds, LOOP_AHEAD, errp);
 
-    if (res != VFU_RECV_OK) {
+    if (res != VFIO_USER_RECV_OK) {
         return res;
     }
     msg->len = msg->hdr.size - sizeof(VFIOUserHdr); /* checked */
-    if (!vfu_rx_payload(srv, msg->len, LOOP_AHEAD, &msg->payload, errp)) {
-        vfu_close_fds(msg->fds, msg->nfds);
+    if (!vus_rx_payload(srv, msg->len, LOOP_AHEAD, &msg->payload, errp)) {
+        vfio_user_close_fds(msg->fds, msg->nfds);
         msg->nfds = 0;
-        return VFU_RECV_ERROR;
+        return VFIO_USER_RECV_ERROR;
     }
-    return VFU_RECV_OK;
+    return VFIO_USER_RECV_OK;
 }
 
-void *vfu_server_reply_buf(VfuServer *srv, size_t len)
+void *vus_server_reply_buf(VusServer *srv, size_t len)
 {
-    size_t cap = vfu_server_max_msg_size(srv) - sizeof(VFIOUserHdr);
+    size_t cap = vus_server_max_msg_size(srv) - sizeof(VFIOUserHdr);
 
     g_assert(len <= cap);
     if (srv->tx_cap < cap) {
@@ -403,20 +409,20 @@ void *vfu_server_reply_buf(VfuServer *srv, size_t len)
     return srv->tx_buf;
 }
 
-static int handle_version(VfuServer *srv, VfuMsg *msg, VfuReply *r)
+static int handle_version(VusServer *srv, VfioUserMsg *msg, VusReply *r)
 {
     g_autoptr(GError) err = NULL;
     VFIOUserCaps theirs, merged, answer;
     g_autofree char *desc = NULL;
 
     if (srv->negotiated) {
-        vfu_srv_info("VERSION sent twice; rejected");
+        vus_info("VERSION sent twice; rejected");
         return EINVAL;
     }
-    if (!vfu_caps_parse_version(msg->payload, msg->len, &theirs, &err) ||
-        !vfu_caps_merge(&srv->opts.caps, &theirs, &merged, &err)) {
-        vfu_srv_info("VERSION rejected, closing: %s", err->message);
-        vfu_server_mark_broken(srv, g_steal_pointer(&err));
+    if (!vfio_user_caps_parse_version(msg->payload, msg->len, &theirs, &err) ||
+        !vfio_user_caps_merge(&srv->opts.caps, &theirs, &merged, &err)) {
+        vus_info("VERSION rejected, closing: %s", err->message);
+        vus_server_mark_broken(srv, g_steal_pointer(&err));
         return EINVAL;
     }
     /* Optional features: only those the client proposed (the spec). */
@@ -424,35 +430,35 @@ static int handle_version(VfuServer *srv, VfuMsg *msg, VfuReply *r)
     answer.minor = merged.minor;
     answer.write_multiple = merged.write_multiple;
     answer.posted_errors = merged.posted_errors;
-    r->payload = vfu_caps_build_version(&answer, &r->len);
+    r->payload = vfio_user_caps_build_version(&answer, &r->len);
     srv->caps = merged;
     srv->negotiated = true;
-    desc = vfu_caps_describe(&merged);
-    vfu_srv_info("negotiated %s", desc);
+    desc = vfio_user_caps_describe(&merged);
+    vus_info("negotiated %s", desc);
     if (srv->ops.connected) {
         srv->ops.connected(srv->ops_opaque);
     }
     return 0;
 }
 
-static int handle_unsupported(VfuServer *srv, VfuMsg *msg, VfuReply *r)
+static int handle_unsupported(VusServer *srv, VfioUserMsg *msg, VusReply *r)
 {
     (void)srv;
     (void)r;
-    vfu_srv_debug("%s not supported", vfu_cmd_name(msg->hdr.cmd));
+    vus_debug("%s not supported", vfio_user_cmd_name(msg->hdr.cmd));
     return ENOTSUP;
 }
 
-static int handle_wrong_direction(VfuServer *srv, VfuMsg *msg, VfuReply *r)
+static int handle_wrong_direction(VusServer *srv, VfioUserMsg *msg, VusReply *r)
 {
     (void)srv;
     (void)r;
-    vfu_srv_info("client sent %s, a server-to-client request",
-                 vfu_cmd_name(msg->hdr.cmd));
+    vus_info("client sent %s, a server-to-client request",
+             vfio_user_cmd_name(msg->hdr.cmd));
     return EINVAL;
 }
 
-static int handle_reset(VfuServer *srv, VfuMsg *msg, VfuReply *r)
+static int handle_reset(VusServer *srv, VfioUserMsg *msg, VusReply *r)
 {
     int ret = 0;
 
@@ -461,57 +467,57 @@ static int handle_reset(VfuServer *srv, VfuMsg *msg, VfuReply *r)
         return EINVAL;
     }
     if (srv->pci) {
-        vfu_pci_config_reset(srv->pci);
+        vus_pci_config_reset(srv->pci);
     }
     if (srv->ops.reset) {
         ret = srv->ops.reset(srv->ops_opaque);
     }
     if (srv->pci) { /* the device may keep INTx up across its reset */
-        vfu_pci_config_set_intx_status(
+        vus_pci_config_set_intx_status(
             srv->pci, srv->irqs[VFIO_PCI_INTX_IRQ_INDEX].level);
     }
-    vfu_srv_debug("device reset: %s", ret ? g_strerror(-ret) : "done");
+    vus_debug("device reset: %s", ret ? g_strerror(-ret) : "done");
     return ret < 0 ? -ret : (ret ? EIO : 0);
 }
 
-static const VfuHandler handlers[VFIO_USER_MAX_COMMAND] = {
+static const VusHandler handlers[VFIO_USER_MAX_COMMAND] = {
     [VFIO_USER_VERSION] = handle_version,
-    [VFIO_USER_DMA_MAP] = vfu_handle_dma_map,
-    [VFIO_USER_DMA_UNMAP] = vfu_handle_dma_unmap,
-    [VFIO_USER_DEVICE_GET_INFO] = vfu_handle_device_get_info,
-    [VFIO_USER_DEVICE_GET_REGION_INFO] = vfu_handle_region_info,
-    [VFIO_USER_DEVICE_GET_REGION_IO_FDS] = vfu_handle_region_io_fds,
-    [VFIO_USER_DEVICE_GET_IRQ_INFO] = vfu_handle_irq_info,
-    [VFIO_USER_DEVICE_SET_IRQS] = vfu_handle_set_irqs,
-    [VFIO_USER_REGION_READ] = vfu_handle_region_read,
-    [VFIO_USER_REGION_WRITE] = vfu_handle_region_write,
+    [VFIO_USER_DMA_MAP] = vus_handle_dma_map,
+    [VFIO_USER_DMA_UNMAP] = vus_handle_dma_unmap,
+    [VFIO_USER_DEVICE_GET_INFO] = vus_handle_device_get_info,
+    [VFIO_USER_DEVICE_GET_REGION_INFO] = vus_handle_region_info,
+    [VFIO_USER_DEVICE_GET_REGION_IO_FDS] = vus_handle_region_io_fds,
+    [VFIO_USER_DEVICE_GET_IRQ_INFO] = vus_handle_irq_info,
+    [VFIO_USER_DEVICE_SET_IRQS] = vus_handle_set_irqs,
+    [VFIO_USER_REGION_READ] = vus_handle_region_read,
+    [VFIO_USER_REGION_WRITE] = vus_handle_region_write,
     [VFIO_USER_DMA_READ] = handle_wrong_direction,
     [VFIO_USER_DMA_WRITE] = handle_wrong_direction,
     [VFIO_USER_DEVICE_RESET] = handle_reset,
     [VFIO_USER_DIRTY_PAGES] = handle_unsupported,
-    [VFIO_USER_REGION_WRITE_MULTI] = vfu_handle_region_write_multi,
+    [VFIO_USER_REGION_WRITE_MULTI] = vus_handle_region_write_multi,
     [VFIO_USER_DEVICE_FEATURE] = handle_unsupported,
     [VFIO_USER_MIG_DATA_READ] = handle_unsupported,
     [VFIO_USER_MIG_DATA_WRITE] = handle_unsupported,
 };
 
-static int dispatch(VfuServer *srv, VfuMsg *msg, VfuReply *r)
+static int dispatch(VusServer *srv, VfioUserMsg *msg, VusReply *r)
 {
     uint16_t cmd = msg->hdr.cmd;
 
     if (!srv->negotiated && cmd != VFIO_USER_VERSION) {
-        vfu_server_mark_broken(srv, g_error_new(VFU_ERROR, EPROTO,
+        vus_server_mark_broken(srv, g_error_new(VFIO_USER_ERROR, EPROTO,
                                                 "%s before VERSION",
-                                                vfu_cmd_name(cmd)));
+                                                vfio_user_cmd_name(cmd)));
         return EINVAL;
     }
     if (msg->nfds > srv->opts.caps.max_msg_fds) {
-        vfu_srv_info("%s came with %zu fds (max %u)", vfu_cmd_name(cmd),
-                     msg->nfds, srv->opts.caps.max_msg_fds);
+        vus_info("%s came with %zu fds (max %u)", vfio_user_cmd_name(cmd),
+                 msg->nfds, srv->opts.caps.max_msg_fds);
         return EINVAL;
     }
     if (cmd >= VFIO_USER_MAX_COMMAND || !handlers[cmd]) {
-        vfu_srv_info("unknown command %u", cmd);
+        vus_info("unknown command %u", cmd);
         return ENOSYS;
     }
     return handlers[cmd](srv, msg, r);
@@ -522,33 +528,33 @@ static int dispatch(VfuServer *srv, VfuMsg *msg, VfuReply *r)
  * no reply on success, and an error reply on failure only when the client
  * asked for that with "x-vfu-posted-errors" (our extension).
  */
-static void handle_request(VfuServer *srv, VfuMsg *msg)
+static void handle_request(VusServer *srv, VfioUserMsg *msg)
 {
-    VfuReply r = {.len = 0};
+    VusReply r = {.len = 0};
     VFIOUserHdr hdr;
     GError *err = NULL;
     int ret;
 
-    vfu_srv_debug("<- %s id %u size %u fds %zu", vfu_cmd_name(msg->hdr.cmd),
-                  msg->hdr.id, msg->hdr.size, msg->nfds);
+    vus_debug("<- %s id %u size %u fds %zu", vfio_user_cmd_name(msg->hdr.cmd),
+              msg->hdr.id, msg->hdr.size, msg->nfds);
     ret = dispatch(srv, msg, &r);
-    vfu_close_fds(msg->fds, msg->nfds);
+    vfio_user_close_fds(msg->fds, msg->nfds);
     if (ret) {
-        vfu_srv_debug("-> %s id %u error %d (%s)", vfu_cmd_name(msg->hdr.cmd),
-                      msg->hdr.id, ret, g_strerror(ret));
+        vus_debug("-> %s id %u error %d (%s)", vfio_user_cmd_name(msg->hdr.cmd),
+                  msg->hdr.id, ret, g_strerror(ret));
         if ((msg->hdr.flags & VFIO_USER_F_NO_REPLY) &&
             !srv->caps.posted_errors) {
             /* The client did not ask for error replies to posted ones. */
         } else if (srv->sock >= 0 &&
-                   !vfu_msg_send_error(srv->sock, &msg->hdr, ret, &err)) {
-            vfu_server_mark_broken(srv, err);
+                   !vfio_user_msg_send_error(srv->sock, &msg->hdr, ret, &err)) {
+            vus_server_mark_broken(srv, err);
         }
     } else if (!(msg->hdr.flags & VFIO_USER_F_NO_REPLY) && srv->sock >= 0) {
-        vfu_hdr_init(&hdr, msg->hdr.id, msg->hdr.cmd, sizeof(hdr) + r.len,
-                     VFIO_USER_F_TYPE_REPLY);
-        if (!vfu_msg_send(srv->sock, &hdr, r.payload, r.len, r.fds, r.nfds,
-                          &err)) {
-            vfu_server_mark_broken(srv, err);
+        vfio_user_hdr_init(&hdr, msg->hdr.id, msg->hdr.cmd, sizeof(hdr) + r.len,
+                           VFIO_USER_F_TYPE_REPLY);
+        if (!vfio_user_msg_send(srv->sock, &hdr, r.payload, r.len, r.fds,
+                                r.nfds, &err)) {
+            vus_server_mark_broken(srv, err);
         }
     }
     if (r.payload != srv->tx_buf) {
@@ -557,10 +563,10 @@ static void handle_request(VfuServer *srv, VfuMsg *msg)
 }
 
 /* Reply nobody waits for (late, or a confused client): drop it. */
-static void drop_reply(VfuMsg *msg)
+static void drop_reply(VfioUserMsg *msg)
 {
-    vfu_srv_info("dropping unexpected reply id %u (%s)", msg->hdr.id,
-                 vfu_cmd_name(msg->hdr.cmd));
+    vus_info("dropping unexpected reply id %u (%s)", msg->hdr.id,
+             vfio_user_cmd_name(msg->hdr.cmd));
 }
 
 /*
@@ -569,29 +575,29 @@ static void drop_reply(VfuMsg *msg)
  * come in runs).  After a reply the client is most likely waiting for it,
  * so the loop polls before it reads again.
  */
-static bool serve_one(VfuServer *srv)
+static bool serve_one(VusServer *srv)
 {
     GError *err = NULL;
-    VfuMsg *msg = &srv->msg;
+    VfioUserMsg *msg = &srv->msg;
 
     switch (read_msg(srv, &err)) {
-    case VFU_RECV_NONE:
+    case VFIO_USER_RECV_NONE:
         return false;
-    case VFU_RECV_ERROR:
-        vfu_server_mark_broken(srv, err);
+    case VFIO_USER_RECV_ERROR:
+        vus_server_mark_broken(srv, err);
         return false;
-    case VFU_RECV_OK:
+    case VFIO_USER_RECV_OK:
         break;
     }
-    if (vfu_hdr_is_reply(&msg->hdr)) {
+    if (vfio_user_hdr_is_reply(&msg->hdr)) {
         drop_reply(msg);
-        vfu_close_fds(msg->fds, msg->nfds);
+        vfio_user_close_fds(msg->fds, msg->nfds);
         return true;
     }
     /* A handler's DMA may read on: its request stays where it is. */
-    vfu_rx_pin(srv, true);
+    vus_rx_pin(srv, true);
     handle_request(srv, msg);
-    vfu_rx_pin(srv, false);
+    vus_rx_pin(srv, false);
     return (msg->hdr.flags & VFIO_USER_F_NO_REPLY) != 0;
 }
 
@@ -599,11 +605,11 @@ static bool serve_one(VfuServer *srv)
  * Wait for the socket, the wake eventfd or an ioeventfd (lock dropped),
  * up to @timeout_ms.  True when the socket has something to read.
  */
-static bool wait_events(VfuServer *srv, int timeout_ms)
+static bool wait_events(VusServer *srv, int timeout_ms)
 {
-    struct pollfd pfd[2 + VFU_MAX_REGIONS * VFU_MAX_IOEVENTFDS];
-    int iofds[VFU_MAX_REGIONS * VFU_MAX_IOEVENTFDS];
-    size_t n = vfu_regions_poll_fds(srv, iofds, G_N_ELEMENTS(iofds));
+    struct pollfd pfd[2 + VUS_MAX_REGIONS * VUS_MAX_IOEVENTFDS];
+    int iofds[VUS_MAX_REGIONS * VUS_MAX_IOEVENTFDS];
+    size_t n = vus_regions_poll_fds(srv, iofds, G_N_ELEMENTS(iofds));
 
     pfd[0] = (struct pollfd){.fd = srv->sock, .events = POLLIN};
     pfd[1] = (struct pollfd){.fd = srv->wake_fd, .events = POLLIN};
@@ -613,7 +619,7 @@ static bool wait_events(VfuServer *srv, int timeout_ms)
     g_rec_mutex_unlock(&srv->lock);
     if (poll(pfd, 2 + n, timeout_ms) < 0) {
         if (errno != EINTR) {
-            vfu_srv_warn("poll: %s", g_strerror(errno));
+            vus_warn("poll: %s", g_strerror(errno));
         }
         pfd[0].revents = pfd[1].revents = 0;
         n = 0;
@@ -624,7 +630,7 @@ static bool wait_events(VfuServer *srv, int timeout_ms)
     }
     for (size_t i = 0; i < n; i++) {
         if (pfd[2 + i].revents & POLLIN) {
-            vfu_regions_ioeventfd_fired(srv, iofds[i]);
+            vus_regions_ioeventfd_fired(srv, iofds[i]);
         }
     }
     return pfd[0].revents != 0;
@@ -635,17 +641,17 @@ static bool wait_events(VfuServer *srv, int timeout_ms)
  * else needs watching and no other thread reads the connection: a device
  * thread reads it during message-mode DMA.  Not before VERSION either.
  */
-static bool can_block(VfuServer *srv)
+static bool can_block(VusServer *srv)
 {
     return srv->negotiated && srv->nr_msg_maps == 0 &&
-           !vfu_regions_have_ioeventfds(srv);
+           !vus_regions_have_ioeventfds(srv);
 }
 
 /*
- * Wait for bytes in recvmsg(), lock dropped.  vfu_server_stop() and a
- * device thread's vfu_server_mark_broken() end the wait with shutdown().
+ * Wait for bytes in recvmsg(), lock dropped.  vus_server_stop() and a
+ * device thread's vus_server_mark_broken() end the wait with shutdown().
  */
-static void serve_blocking(VfuServer *srv)
+static void serve_blocking(VusServer *srv)
 {
     GError *err = NULL;
     ssize_t n = -1;
@@ -655,7 +661,7 @@ static void serve_blocking(VfuServer *srv)
     g_mutex_unlock(&srv->sock_lock);
     if (!srv->broken && !g_atomic_int_get(&srv->stopping)) {
         g_rec_mutex_unlock(&srv->lock);
-        n = vfu_rx_fill(srv, LOOP_AHEAD, 0, &err);
+        n = vus_rx_fill(srv, LOOP_AHEAD, 0, &err);
         g_rec_mutex_lock(&srv->lock);
     }
     g_mutex_lock(&srv->sock_lock);
@@ -664,14 +670,14 @@ static void serve_blocking(VfuServer *srv)
     if (srv->broken || g_atomic_int_get(&srv->stopping)) {
         g_clear_error(&err);
     } else if (n == 0) {
-        vfu_server_mark_broken(
-            srv, vfu_rx_avail(srv)
-                     ? g_error_new(VFU_ERROR, EPROTO,
+        vus_server_mark_broken(
+            srv, vus_rx_avail(srv)
+                     ? g_error_new(VFIO_USER_ERROR, EPROTO,
                                    "peer closed the connection mid-message")
-                     : g_error_new(VFU_ERROR, ECONNRESET,
+                     : g_error_new(VFIO_USER_ERROR, ECONNRESET,
                                    "peer closed the connection"));
     } else if (n == -2) {
-        vfu_server_mark_broken(srv, err);
+        vus_server_mark_broken(srv, err);
     }
     /* n == -1: the socket's receive timeout, between messages. */
 }
@@ -688,19 +694,19 @@ static void serve_blocking(VfuServer *srv)
  * Every SERVE_BURST messages the loop polls and drops the lock, so that a
  * steady stream of posted writes does not keep device threads from it.
  */
-static void serve_loop(VfuServer *srv)
+static void serve_loop(VusServer *srv)
 {
     bool read_first = false;
     unsigned burst = 0;
-    VfuMsg msg;
+    VfioUserMsg msg;
 
     while (!srv->broken && !g_atomic_int_get(&srv->stopping)) {
-        if (vfu_pending_pop(srv, &msg)) {
+        if (vus_pending_pop(srv, &msg)) {
             handle_request(srv, &msg);
             continue;
         }
-        if (vfu_rx_has_msg(srv)) {
-            if (burst >= SERVE_BURST || vfu_regions_have_ioeventfds(srv)) {
+        if (vus_rx_has_msg(srv)) {
+            if (burst >= SERVE_BURST || vus_regions_have_ioeventfds(srv)) {
                 wait_events(srv, 0);
                 burst = 0;
             }
@@ -721,24 +727,24 @@ static void serve_loop(VfuServer *srv)
             }
         }
         /* Another thread may have read what woke us: never block here. */
-        read_first = serve_one(srv) && !vfu_regions_have_ioeventfds(srv);
+        read_first = serve_one(srv) && !vus_regions_have_ioeventfds(srv);
         burst++;
     }
 }
 
-bool vfu_server_run(VfuServer *srv, GError **errp)
+bool vus_server_run(VusServer *srv, GError **errp)
 {
     bool ok;
 
     g_rec_mutex_lock(&srv->lock);
     if (srv->sock < 0) {
         g_rec_mutex_unlock(&srv->lock);
-        return vfu_error_set(errp, ENOTCONN, "no client connected");
+        return vfio_user_error_set(errp, ENOTCONN, "no client connected");
     }
     serve_loop(srv);
     ok = !srv->broken_err || srv->broken_err->code == ECONNRESET;
     if (srv->broken_err) {
-        vfu_srv_info("client gone: %s", srv->broken_err->message);
+        vus_info("client gone: %s", srv->broken_err->message);
         if (!ok) {
             g_propagate_error(errp, g_steal_pointer(&srv->broken_err));
         }

@@ -218,13 +218,14 @@ static int char_line_socket(const char *path, bool server, GError **errp)
     int fd;
 
     if (strlen(path) >= sizeof(sa.sun_path)) {
-        vfu_error_set(errp, ENAMETOOLONG, "socket path '%s' is too long", path);
+        vfio_user_error_set(errp, ENAMETOOLONG, "socket path '%s' is too long",
+                            path);
         return -1;
     }
     strcpy(sa.sun_path, path);
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        vfu_error_set(errp, errno, "socket: %s", g_strerror(errno));
+        vfio_user_error_set(errp, errno, "socket: %s", g_strerror(errno));
         return -1;
     }
     if (server && stat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
@@ -233,9 +234,9 @@ static int char_line_socket(const char *path, bool server, GError **errp)
     if (server ? (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
                   listen(fd, 1) < 0)
                : connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        vfu_error_set(errp, errno, "cannot %s '%s': %s",
-                      server ? "listen on" : "connect to", path,
-                      g_strerror(errno));
+        vfio_user_error_set(errp, errno, "cannot %s '%s': %s",
+                            server ? "listen on" : "connect to", path,
+                            g_strerror(errno));
         close(fd);
         return -1;
     }
@@ -258,8 +259,8 @@ CharLine *char_line_new(const CharSpec *spec, const CharLineOps *ops,
     if (spec->log_path) {
         c->log = fopen(spec->log_path, "a");
         if (!c->log) {
-            vfu_error_set(errp, errno, "-qtest-log %s: %s", spec->log_path,
-                          g_strerror(errno));
+            vfio_user_error_set(errp, errno, "-qtest-log %s: %s",
+                                spec->log_path, g_strerror(errno));
             char_line_free(c);
             return NULL;
         }

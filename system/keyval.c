@@ -112,9 +112,9 @@ static bool json_scalar(JsonNode *n, const char *key, char **out, GError **errp)
     } else if (t == G_TYPE_BOOLEAN) {
         *out = g_strdup(json_node_get_boolean(n) ? "on" : "off");
     } else {
-        return vfu_error_set(errp, EINVAL,
-                             "%s: expected a string, an integer or a boolean",
-                             key);
+        return vfio_user_error_set(
+            errp, EINVAL, "%s: expected a string, an integer or a boolean",
+            key);
     }
     return true;
 }
@@ -125,7 +125,8 @@ static bool json_flatten(JsonObject *obj, const char *prefix, int depth,
     g_autoptr(GList) members = json_object_get_members(obj);
 
     if (depth > KEYVAL_JSON_MAX_DEPTH) {
-        return vfu_error_set(errp, EINVAL, "%s: nested too deeply", prefix);
+        return vfio_user_error_set(errp, EINVAL, "%s: nested too deeply",
+                                   prefix);
     }
     for (GList *l = members; l; l = l->next) {
         const char *name = l->data;
@@ -143,7 +144,7 @@ static bool json_flatten(JsonObject *obj, const char *prefix, int depth,
             continue;
         }
         if (!JSON_NODE_HOLDS_VALUE(n)) {
-            return vfu_error_set(
+            return vfio_user_error_set(
                 errp, EINVAL,
                 "%s: expected a string, an integer, a boolean or an object",
                 key);
@@ -169,13 +170,13 @@ GPtrArray *keyval_from_json(const char *json, const char *type_key,
     KeyVal *type;
 
     if (!json_parser_load_from_data(parser, json, -1, &err)) {
-        vfu_error_set(errp, EINVAL, "JSON parse error: %s", err->message);
+        vfio_user_error_set(errp, EINVAL, "JSON parse error: %s", err->message);
         g_error_free(err);
         return NULL;
     }
     root = json_parser_get_root(parser);
     if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
-        vfu_error_set(errp, EINVAL, "expected a JSON object");
+        vfio_user_error_set(errp, EINVAL, "expected a JSON object");
         return NULL;
     }
     if (!json_flatten(json_node_get_object(root), NULL, 0, rest, errp)) {
@@ -183,7 +184,7 @@ GPtrArray *keyval_from_json(const char *json, const char *type_key,
     }
     type = keyval_find(rest, type_key);
     if (!type) {
-        vfu_error_set(errp, EINVAL, "'%s' is missing", type_key);
+        vfio_user_error_set(errp, EINVAL, "'%s' is missing", type_key);
         return NULL;
     }
     items = g_ptr_array_new_with_free_func(keyval_free);

@@ -80,7 +80,8 @@ bool vmm_log_open(const char *path, GError **errp)
     FILE *f = fopen(path, "a");
 
     if (!f) {
-        return vfu_error_set(errp, errno, "-D %s: %s", path, g_strerror(errno));
+        return vfio_user_error_set(errp, errno, "-D %s: %s", path,
+                                   g_strerror(errno));
     }
     setvbuf(f, NULL, _IOLBF, 0);
     log_file = f;
@@ -147,7 +148,8 @@ static bool trace_events_file(const char *path, GError **errp)
     GError *err = NULL;
 
     if (!g_file_get_contents(path, &text, NULL, &err)) {
-        vfu_error_set(errp, ENOENT, "-trace events=%s: %s", path, err->message);
+        vfio_user_error_set(errp, ENOENT, "-trace events=%s: %s", path,
+                            err->message);
         g_error_free(err);
         return false;
     }
@@ -191,7 +193,7 @@ bool vmm_trace_parse(const char *arg, GString *help, char **file, GError **errp)
             trace_add(it);
         } else {
             // clang-format off
-            return vfu_error_set(errp, EINVAL, "-trace: unknown option '%s' (expected [enable=]PATTERN, events=FILE or file=FILE)", it);
+            return vfio_user_error_set(errp, EINVAL, "-trace: unknown option '%s' (expected [enable=]PATTERN, events=FILE or file=FILE)", it);
             // clang-format on
         }
     }

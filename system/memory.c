@@ -64,7 +64,7 @@ static int hostmem_open_file(const HostMemoryOptions *o, GError **errp)
         if (stat(o->mem_path, &st) < 0 &&
             (!strcmp(dir, "/dev") || strstr(base, "hugepages"))) {
             /* Not a file to create: a hugetlbfs mount point that is absent. */
-            vfu_error_set(
+            vfio_user_error_set(
                 errp, ENOENT,
                 "mem-path '%s' does not exist (is hugetlbfs mounted there?)",
                 o->mem_path);
@@ -73,14 +73,15 @@ static int hostmem_open_file(const HostMemoryOptions *o, GError **errp)
         fd = open(o->mem_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     }
     if (fd < 0) {
-        vfu_error_set(errp, errno, "cannot open mem-path '%s': %s", o->mem_path,
-                      g_strerror(errno));
+        vfio_user_error_set(errp, errno, "cannot open mem-path '%s': %s",
+                            o->mem_path, g_strerror(errno));
         return -1;
     }
     if (fstat(fd, &st) < 0 || ((uint64_t)st.st_size < o->offset + o->size &&
                                ftruncate(fd, o->offset + o->size) < 0)) {
-        vfu_error_set(errp, errno, "cannot size '%s' to %" PRIu64 " bytes: %s",
-                      o->mem_path, o->offset + o->size, g_strerror(errno));
+        vfio_user_error_set(
+            errp, errno, "cannot size '%s' to %" PRIu64 " bytes: %s",
+            o->mem_path, o->offset + o->size, g_strerror(errno));
         close(fd);
         return -1;
     }
@@ -90,8 +91,8 @@ static int hostmem_open_file(const HostMemoryOptions *o, GError **errp)
 static bool hostmem_seal(int fd, GError **errp)
 {
     if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
-        return vfu_error_set(errp, errno, "cannot seal memfd: %s",
-                             g_strerror(errno));
+        return vfio_user_error_set(errp, errno, "cannot seal memfd: %s",
+                                   g_strerror(errno));
     }
     return true;
 }
@@ -102,13 +103,14 @@ static int hostmem_open_memfd(const HostMemoryOptions *o, bool seal,
     int fd = memfd_create(o->id, MFD_CLOEXEC | (seal ? MFD_ALLOW_SEALING : 0));
 
     if (fd < 0) {
-        vfu_error_set(errp, errno, "memfd_create failed: %s",
-                      g_strerror(errno));
+        vfio_user_error_set(errp, errno, "memfd_create failed: %s",
+                            g_strerror(errno));
         return -1;
     }
     if (ftruncate(fd, o->size) < 0) {
-        vfu_error_set(errp, errno, "cannot size memfd to %" PRIu64 " bytes: %s",
-                      o->size, g_strerror(errno));
+        vfio_user_error_set(errp, errno,
+                            "cannot size memfd to %" PRIu64 " bytes: %s",
+                            o->size, g_strerror(errno));
         close(fd);
         return -1;
     }
@@ -124,33 +126,33 @@ static bool hostmem_check(const HostMemoryOptions *o, GError **errp)
     uint64_t page = sysconf(_SC_PAGESIZE);
 
     if (!o->size || o->size % page) {
-        return vfu_error_set(errp, EINVAL,
-                             "size must be a non-zero "
-                             "multiple of %" PRIu64,
-                             page);
+        return vfio_user_error_set(errp, EINVAL,
+                                   "size must be a non-zero "
+                                   "multiple of %" PRIu64,
+                                   page);
     }
     if (o->size > SIZE_MAX || o->offset + o->size < o->offset) {
-        return vfu_error_set(errp, EINVAL, "size too large");
+        return vfio_user_error_set(errp, EINVAL, "size too large");
     }
     if (o->type == HOSTMEM_FILE && !o->mem_path) {
-        return vfu_error_set(errp, EINVAL,
-                             "memory-backend-file needs "
-                             "mem-path");
+        return vfio_user_error_set(errp, EINVAL,
+                                   "memory-backend-file needs "
+                                   "mem-path");
     }
     if (o->type != HOSTMEM_FILE && (o->mem_path || o->offset)) {
-        return vfu_error_set(errp, EINVAL,
-                             "mem-path and offset are for "
-                             "memory-backend-file only");
+        return vfio_user_error_set(errp, EINVAL,
+                                   "mem-path and offset are for "
+                                   "memory-backend-file only");
     }
     if (o->type != HOSTMEM_MEMFD && o->seal_set && o->seal) {
-        return vfu_error_set(errp, EINVAL,
-                             "seal is for memory-backend-memfd only");
+        return vfio_user_error_set(errp, EINVAL,
+                                   "seal is for memory-backend-memfd only");
     }
     if (o->offset % page) {
-        return vfu_error_set(errp, EINVAL,
-                             "offset must be a multiple "
-                             "of %" PRIu64,
-                             page);
+        return vfio_user_error_set(errp, EINVAL,
+                                   "offset must be a multiple "
+                                   "of %" PRIu64,
+                                   page);
     }
     return true;
 }
@@ -186,8 +188,8 @@ HostMemoryBackend *host_memory_backend_new(const HostMemoryOptions *opts,
     p = mmap(NULL, opts->size, PROT_READ | PROT_WRITE, flags, fd,
              fd < 0 ? 0 : (off_t)opts->offset);
     if (p == MAP_FAILED) {
-        vfu_error_set(errp, errno, "cannot map %" PRIu64 " bytes: %s",
-                      opts->size, g_strerror(errno));
+        vfio_user_error_set(errp, errno, "cannot map %" PRIu64 " bytes: %s",
+                            opts->size, g_strerror(errno));
         if (fd >= 0) {
             close(fd);
         }

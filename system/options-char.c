@@ -55,7 +55,7 @@ bool vmm_parse_char(const char *s, CharSpec *out, GError **errp)
     }
     if (!g_str_has_prefix(s, "unix:") || !s[5] || s[5] == ',') {
         // clang-format off
-        return vfu_error_set(errp, EINVAL, "expected stdio or unix:PATH, got '%s'", s);
+        return vfio_user_error_set(errp, EINVAL, "expected stdio or unix:PATH, got '%s'", s);
         // clang-format on
     }
     items = keyval_split(s + 5);
@@ -68,7 +68,7 @@ bool vmm_parse_char(const char *s, CharSpec *out, GError **errp)
         if (!char_socket_flag(out, kv)) {
             g_clear_pointer(&out->path, g_free);
             // clang-format off
-            return vfu_error_set(errp, EINVAL, "unknown socket option '%s' (expected server, nowait or wait=off)", kv->key);
+            return vfio_user_error_set(errp, EINVAL, "unknown socket option '%s' (expected server, nowait or wait=off)", kv->key);
             // clang-format on
         }
     }
@@ -86,7 +86,7 @@ bool vmm_parse_chardev_opt(VmmOptions *o, const char *arg, GError **errp)
     g_ptr_array_add(o->chardevs, c);
     if (!type || (strcmp(type, "socket") && strcmp(type, "stdio"))) {
         // clang-format off
-        return vfu_error_set(errp, EINVAL, "-chardev %s: unsupported backend (available: socket with path=, stdio)", type ? type : arg);
+        return vfio_user_error_set(errp, EINVAL, "-chardev %s: unsupported backend (available: socket with path=, stdio)", type ? type : arg);
         // clang-format on
     }
     c->chr.is_stdio = !strcmp(type, "stdio");
@@ -101,25 +101,25 @@ bool vmm_parse_chardev_opt(VmmOptions *o, const char *arg, GError **errp)
             c->chr.path = g_strdup(kv->val);
         } else if (c->chr.is_stdio || !char_socket_flag(&c->chr, kv)) {
             // clang-format off
-            return vfu_error_set(errp, EINVAL, "-chardev %s: unknown option '%s' (expected id=, path=, server=, wait=)", type, kv->key);
+            return vfio_user_error_set(errp, EINVAL, "-chardev %s: unknown option '%s' (expected id=, path=, server=, wait=)", type, kv->key);
             // clang-format on
         }
     }
     if (!c->id) {
-        return vfu_error_set(errp, EINVAL, "-chardev %s: id=ID is required",
-                             type);
+        return vfio_user_error_set(errp, EINVAL,
+                                   "-chardev %s: id=ID is required", type);
     }
     if (!c->chr.is_stdio && !c->chr.path) {
         // clang-format off
-        return vfu_error_set(errp, EINVAL, "-chardev socket,id=%s: path=PATH is required (only UNIX sockets are supported)", c->id);
+        return vfio_user_error_set(errp, EINVAL, "-chardev socket,id=%s: path=PATH is required (only UNIX sockets are supported)", c->id);
         // clang-format on
     }
     for (guint i = 0; i + 1 < o->chardevs->len; i++) {
         ChardevSpec *x = g_ptr_array_index(o->chardevs, i);
 
         if (!g_strcmp0(x->id, c->id)) {
-            return vfu_error_set(errp, EEXIST, "-chardev: duplicate id '%s'",
-                                 c->id);
+            return vfio_user_error_set(errp, EEXIST,
+                                       "-chardev: duplicate id '%s'", c->id);
         }
     }
     return true;
@@ -151,7 +151,7 @@ bool vmm_parse_mon_opt(VmmOptions *o, const char *arg, GError **errp)
 
         if (!strcmp(kv->key, "mode") && !g_strcmp0(kv->val, "control")) {
             // clang-format off
-            return vfu_error_set(errp, ENOTSUP, "-mon mode=control: QMP is not implemented yet (use mode=readline or -monitor)");
+            return vfio_user_error_set(errp, ENOTSUP, "-mon mode=control: QMP is not implemented yet (use mode=readline or -monitor)");
             // clang-format on
         } else if (!strcmp(kv->key, "mode") &&
                    !g_strcmp0(kv->val, "readline")) {
@@ -161,21 +161,22 @@ bool vmm_parse_mon_opt(VmmOptions *o, const char *arg, GError **errp)
             continue; /* QMP output is always one line per message */
         } else {
             // clang-format off
-            return vfu_error_set(errp, EINVAL, "-mon: unknown option '%s' (expected chardev=ID, mode=control|readline)", kv->key);
+            return vfio_user_error_set(errp, EINVAL, "-mon: unknown option '%s' (expected chardev=ID, mode=control|readline)", kv->key);
             // clang-format on
         }
     }
     if (!id) {
-        return vfu_error_set(errp, EINVAL, "-mon: chardev=ID is required");
+        return vfio_user_error_set(errp, EINVAL,
+                                   "-mon: chardev=ID is required");
     }
     c = find_chardev(o, id);
     if (!c) {
-        return vfu_error_set(errp, ENOENT,
-                             "-mon chardev=%s: no -chardev with that id", id);
+        return vfio_user_error_set(
+            errp, ENOENT, "-mon chardev=%s: no -chardev with that id", id);
     }
     if (c->used) {
-        return vfu_error_set(errp, EBUSY,
-                             "-mon chardev=%s: chardev is already in use", id);
+        return vfio_user_error_set(
+            errp, EBUSY, "-mon chardev=%s: chardev is already in use", id);
     }
     c->used = true;
     m = g_new0(MonSpec, 1);
@@ -191,9 +192,9 @@ bool vmm_parse_mon_opt(VmmOptions *o, const char *arg, GError **errp)
 bool vmm_parse_qmp_opt(VmmOptions *o, const char *arg, GError **errp)
 {
     (void)o;
-    return vfu_error_set(errp, ENOTSUP,
-                         "-qmp %s: QMP is not implemented yet (use -monitor)",
-                         arg);
+    return vfio_user_error_set(
+        errp, ENOTSUP, "-qmp %s: QMP is not implemented yet (use -monitor)",
+        arg);
 }
 
 /* ---- QEMU options with nothing (or little) to do here ---- */
@@ -259,7 +260,7 @@ static bool parse_name(VmmOptions *o, const char *arg, GError **errp)
                    !strcmp(kv->key, "debug-threads")) {
             continue; /* QEMU's thread and process naming: not applicable */
         } else {
-            return vfu_error_set(
+            return vfio_user_error_set(
                 errp, EINVAL,
                 "-name: unknown option '%s' (expected NAME or guest=NAME)",
                 kv->key);
@@ -278,7 +279,7 @@ static bool parse_run_with(VmmOptions *o, const char *arg, GError **errp)
         if (strcmp(kv->key, "exit-with-parent") || !kv->val ||
             !vmm_parse_bool(kv->val, &o->exit_with_parent)) {
             // clang-format off
-            return vfu_error_set(errp, EINVAL, "-run-with: unsupported option '%s' (expected exit-with-parent=on|off)", kv->key);
+            return vfio_user_error_set(errp, EINVAL, "-run-with: unsupported option '%s' (expected exit-with-parent=on|off)", kv->key);
             // clang-format on
         }
     }
@@ -292,7 +293,7 @@ static bool parse_accel(const char *arg, GError **errp)
 
     if (g_strcmp0(type, "qtest") || items->len > 1) {
         // clang-format off
-        return vfu_error_set(errp, EINVAL, "-accel %s: there is no CPU to accelerate; only -accel qtest is accepted", arg);
+        return vfio_user_error_set(errp, EINVAL, "-accel %s: there is no CPU to accelerate; only -accel qtest is accepted", arg);
         // clang-format on
     }
     return true;
@@ -331,7 +332,7 @@ bool vmm_parse_compat_opt(VmmOptions *o, const char *name, const char *arg,
     if (strcmp(arg, "none") &&
         !(!strcmp(name, "audio") && !strcmp(arg, "driver=none"))) {
         // clang-format off
-        return vfu_error_set(errp, EINVAL, "-%s %s: not supported (the VMM has no %s; only -%s none is accepted)", name, arg, name, name);
+        return vfio_user_error_set(errp, EINVAL, "-%s %s: not supported (the VMM has no %s; only -%s none is accepted)", name, arg, name, name);
         // clang-format on
     }
     return true;

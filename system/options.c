@@ -308,10 +308,10 @@ static bool device_id_prop(int32_t *dst, const KeyVal *kv, GError **errp)
     uint64_t v;
 
     if (!parse_uint_max(kv->val, 0xffff, &v)) {
-        return vfu_error_set(errp, EINVAL,
-                             "%s: expected a number from 0 to "
-                             "0xffff, got '%s'",
-                             kv->key, kv->val);
+        return vfio_user_error_set(errp, EINVAL,
+                                   "%s: expected a number from 0 to "
+                                   "0xffff, got '%s'",
+                                   kv->key, kv->val);
     }
     *dst = v;
     return true;
@@ -328,8 +328,8 @@ static void apply_props(GPtrArray *items, PropFn fn, void *target,
         KeyVal *kv = g_ptr_array_index(items, i);
 
         if (!kv->val) {
-            vfu_error_set(errp, EINVAL, "%s: expected %s=VALUE", kv->key,
-                          kv->key);
+            vfio_user_error_set(errp, EINVAL, "%s: expected %s=VALUE", kv->key,
+                                kv->key);
             return;
         }
         if (!fn(target, kv, errp)) {
@@ -348,10 +348,11 @@ static bool device_prop(void *target, const KeyVal *kv, GError **errp)
         d->socket = g_strdup(kv->val);
     } else if (!strcmp(kv->key, "id")) {
         if (!valid_id(kv->val)) {
-            return vfu_error_set(errp, EINVAL,
-                                 "id: expected a letter then "
-                                 "letters, digits, '-', '_' or '.', got '%s'",
-                                 kv->val);
+            return vfio_user_error_set(
+                errp, EINVAL,
+                "id: expected a letter then "
+                "letters, digits, '-', '_' or '.', got '%s'",
+                kv->val);
         }
         g_free(d->id);
         d->id = g_strdup(kv->val);
@@ -362,44 +363,44 @@ static bool device_prop(void *target, const KeyVal *kv, GError **errp)
                 return true;
             }
         }
-        return vfu_error_set(errp, EINVAL,
-                             "dma-access: expected auto, mmap, "
-                             "file-io or message, got '%s'",
-                             kv->val);
+        return vfio_user_error_set(errp, EINVAL,
+                                   "dma-access: expected auto, mmap, "
+                                   "file-io or message, got '%s'",
+                                   kv->val);
     } else if (!strcmp(kv->key, "x-msg-timeout")) {
         if (!parse_uint_max(kv->val, UINT32_MAX, &v) || !v) {
-            return vfu_error_set(errp, EINVAL,
-                                 "x-msg-timeout: expected "
-                                 "milliseconds from 1 to 4294967295, got "
-                                 "'%s'",
-                                 kv->val);
+            return vfio_user_error_set(errp, EINVAL,
+                                       "x-msg-timeout: expected "
+                                       "milliseconds from 1 to 4294967295, got "
+                                       "'%s'",
+                                       kv->val);
         }
         d->msg_timeout_ms = v;
     } else if (!strcmp(kv->key, "x-poll-us")) {
         if (!parse_uint_max(kv->val, 1000000, &v)) {
-            return vfu_error_set(errp, EINVAL,
-                                 "x-poll-us: expected microseconds "
-                                 "from 0 to 1000000, got '%s'",
-                                 kv->val);
+            return vfio_user_error_set(errp, EINVAL,
+                                       "x-poll-us: expected microseconds "
+                                       "from 0 to 1000000, got '%s'",
+                                       kv->val);
         }
         d->poll_us = v;
     } else if (!strcmp(kv->key, "x-no-posted-writes")) {
         if (!vmm_parse_bool(kv->val, &d->no_posted_writes)) {
-            return vfu_error_set(errp, EINVAL,
-                                 "x-no-posted-writes: expected "
-                                 "on or off, got '%s'",
-                                 kv->val);
+            return vfio_user_error_set(errp, EINVAL,
+                                       "x-no-posted-writes: expected "
+                                       "on or off, got '%s'",
+                                       kv->val);
         }
     } else if (!strcmp(kv->key, "x-no-write-multi")) {
         if (!vmm_parse_bool(kv->val, &d->no_write_multi)) {
-            return vfu_error_set(errp, EINVAL,
-                                 "x-no-write-multi: expected "
-                                 "on or off, got '%s'",
-                                 kv->val);
+            return vfio_user_error_set(errp, EINVAL,
+                                       "x-no-write-multi: expected "
+                                       "on or off, got '%s'",
+                                       kv->val);
         }
     } else if (!strcmp(kv->key, "reconnect-ms")) {
         if (!parse_uint_max(kv->val, 3600000, &v)) {
-            return vfu_error_set(
+            return vfio_user_error_set(
                 errp, EINVAL,
                 "reconnect-ms: expected 0 to 3600000 ms, got '%s'", kv->val);
         }
@@ -413,10 +414,10 @@ static bool device_prop(void *target, const KeyVal *kv, GError **errp)
     } else if (!strcmp(kv->key, "x-pci-sub-device-id")) {
         return device_id_prop(&d->sub_device_id, kv, errp);
     } else {
-        return vfu_error_set(errp, EINVAL,
-                             "unknown property '%s' (see "
-                             "-device " VFIO_USER_PCI_TYPE ",help)",
-                             kv->key);
+        return vfio_user_error_set(errp, EINVAL,
+                                   "unknown property '%s' (see "
+                                   "-device " VFIO_USER_PCI_TYPE ",help)",
+                                   kv->key);
     }
     return true;
 }
@@ -435,7 +436,7 @@ static bool device_socket_address(GPtrArray *items, VFIOUserPCIOptions *d,
 
         if (g_str_has_prefix(kv->key, "socket.") && kv != type && kv != path &&
             kv != str) {
-            return vfu_error_set(
+            return vfio_user_error_set(
                 errp, EINVAL,
                 "%s: unknown SocketAddress member (expected type, path or str)",
                 kv->key);
@@ -445,12 +446,12 @@ static bool device_socket_address(GPtrArray *items, VFIOUserPCIOptions *d,
         return true;
     }
     if (!type || !type->val) {
-        return vfu_error_set(errp, EINVAL,
-                             "socket.type: required (unix or fd)");
+        return vfio_user_error_set(errp, EINVAL,
+                                   "socket.type: required (unix or fd)");
     }
     if (!strcmp(type->val, "unix")) {
         if (!path || !path->val || !*path->val || str) {
-            return vfu_error_set(
+            return vfio_user_error_set(
                 errp, EINVAL,
                 "socket: a unix SocketAddress needs path (and nothing else)");
         }
@@ -459,14 +460,14 @@ static bool device_socket_address(GPtrArray *items, VFIOUserPCIOptions *d,
         return true;
     }
     if (strcmp(type->val, "fd")) {
-        return vfu_error_set(
+        return vfio_user_error_set(
             errp, EINVAL,
             "socket.type: only unix and fd are supported, got '%s'", type->val);
     }
     if (!str || !str->val || path ||
         !parse_uint_max(str->val, INT32_MAX, &fd)) {
         // clang-format off
-        return vfu_error_set(errp, EINVAL, "socket: an fd SocketAddress needs str=N, the number of an fd the VMM inherited");
+        return vfio_user_error_set(errp, EINVAL, "socket: an fd SocketAddress needs str=N, the number of an fd the VMM inherited");
         // clang-format on
     }
     d->socket_fd = fd;
@@ -484,8 +485,8 @@ static bool device_addr(const KeyVal *kv, int *slot, GError **errp)
     unsigned long v;
 
     if (dot && strcmp(dot, ".0") && strcmp(dot, ".00")) {
-        return vfu_error_set(errp, EINVAL,
-                             "addr: only function 0 exists, got '%s'", s);
+        return vfio_user_error_set(errp, EINVAL,
+                                   "addr: only function 0 exists, got '%s'", s);
     }
     if (dot) {
         *dot = 0;
@@ -493,9 +494,9 @@ static bool device_addr(const KeyVal *kv, int *slot, GError **errp)
     errno = 0;
     v = strtoul(s, &end, 16);
     if (!*s || *end || errno || v < 1 || v >= PCI_SLOT_MAX) {
-        return vfu_error_set(errp, EINVAL,
-                             "addr: expected a slot from 0x1 to 0x1f, got '%s'",
-                             kv->val ? kv->val : "");
+        return vfio_user_error_set(
+            errp, EINVAL, "addr: expected a slot from 0x1 to 0x1f, got '%s'",
+            kv->val ? kv->val : "");
     }
     *slot = v;
     return true;
@@ -530,10 +531,10 @@ bool vmm_parse_device(const char *arg, VFIOUserPCIOptions *d, int *slot,
         return true;
     }
     if (!type || strcmp(type, VFIO_USER_PCI_TYPE)) {
-        return vfu_error_set(errp, ENODEV,
-                             "%s: unknown device type "
-                             "(available: " VFIO_USER_PCI_TYPE ")",
-                             type ? type : arg);
+        return vfio_user_error_set(errp, ENODEV,
+                                   "%s: unknown device type "
+                                   "(available: " VFIO_USER_PCI_TYPE ")",
+                                   type ? type : arg);
     }
     if (keyval_want_help(items)) {
         prop_help(help, VFIO_USER_PCI_TYPE, device_props,
@@ -553,7 +554,7 @@ bool vmm_parse_device(const char *arg, VFIOUserPCIOptions *d, int *slot,
         apply_props(items, device_prop, d, &err);
     }
     if (!err && (!d->socket || !*d->socket)) {
-        vfu_error_set(&err, EINVAL, "socket=PATH is required");
+        vfio_user_error_set(&err, EINVAL, "socket=PATH is required");
     }
     if (err) {
         g_propagate_prefixed_error(errp, err, VFIO_USER_PCI_TYPE ": ");
@@ -594,10 +595,11 @@ static bool object_prop(void *target, const KeyVal *kv, GError **errp)
 
     if (!strcmp(kv->key, "id")) {
         if (!valid_id(kv->val)) {
-            return vfu_error_set(errp, EINVAL,
-                                 "id: expected a letter then "
-                                 "letters, digits, '-', '_' or '.', got '%s'",
-                                 kv->val);
+            return vfio_user_error_set(
+                errp, EINVAL,
+                "id: expected a letter then "
+                "letters, digits, '-', '_' or '.', got '%s'",
+                kv->val);
         }
         g_free(m->id);
         m->id = g_strdup(kv->val);
@@ -605,38 +607,38 @@ static bool object_prop(void *target, const KeyVal *kv, GError **errp)
         uint64_t *dst = kv->key[0] == 's' ? &m->size : &m->offset;
 
         if (!vmm_parse_size(kv->val, 1, dst)) {
-            return vfu_error_set(errp, EINVAL,
-                                 "%s: expected a size like "
-                                 "64M, got '%s'",
-                                 kv->key, kv->val);
+            return vfio_user_error_set(errp, EINVAL,
+                                       "%s: expected a size like "
+                                       "64M, got '%s'",
+                                       kv->key, kv->val);
         }
         if (dst == &m->offset && m->type != HOSTMEM_FILE) {
-            return vfu_error_set(errp, EINVAL,
-                                 "offset: only "
-                                 "memory-backend-file has it");
+            return vfio_user_error_set(errp, EINVAL,
+                                       "offset: only "
+                                       "memory-backend-file has it");
         }
     } else if (!strcmp(kv->key, "mem-path") && m->type == HOSTMEM_FILE) {
         g_free(m->mem_path);
         m->mem_path = g_strdup(kv->val);
     } else if (!strcmp(kv->key, "share")) {
         if (!vmm_parse_bool(kv->val, &m->share)) {
-            return vfu_error_set(errp, EINVAL,
-                                 "share: expected on or off, "
-                                 "got '%s'",
-                                 kv->val);
+            return vfio_user_error_set(errp, EINVAL,
+                                       "share: expected on or off, "
+                                       "got '%s'",
+                                       kv->val);
         }
         m->share_set = true;
     } else if (!strcmp(kv->key, "seal") && m->type == HOSTMEM_MEMFD) {
         if (!vmm_parse_bool(kv->val, &m->seal)) {
-            return vfu_error_set(errp, EINVAL,
-                                 "seal: expected on or off, got '%s'", kv->val);
+            return vfio_user_error_set(
+                errp, EINVAL, "seal: expected on or off, got '%s'", kv->val);
         }
         m->seal_set = true;
     } else {
-        return vfu_error_set(errp, EINVAL,
-                             "unknown property '%s' (see "
-                             "-object %s,help)",
-                             kv->key, host_mem_type_name(m->type));
+        return vfio_user_error_set(errp, EINVAL,
+                                   "unknown property '%s' (see "
+                                   "-object %s,help)",
+                                   kv->key, host_mem_type_name(m->type));
     }
     return true;
 }
@@ -644,19 +646,20 @@ static bool object_prop(void *target, const KeyVal *kv, GError **errp)
 static bool object_check(VmmOptions *o, HostMemoryOptions *m, GError **errp)
 {
     if (!m->id) {
-        return vfu_error_set(errp, EINVAL, "id=ID is required");
+        return vfio_user_error_set(errp, EINVAL, "id=ID is required");
     }
     if (!m->size) {
-        return vfu_error_set(errp, EINVAL, "size=SIZE is required");
+        return vfio_user_error_set(errp, EINVAL, "size=SIZE is required");
     }
     if (m->type == HOSTMEM_FILE && !m->mem_path) {
-        return vfu_error_set(errp, EINVAL, "mem-path=PATH is required");
+        return vfio_user_error_set(errp, EINVAL, "mem-path=PATH is required");
     }
     for (guint i = 0; i + 1 < o->objects->len; i++) {
         HostMemoryOptions *x = g_ptr_array_index(o->objects, i);
 
         if (!strcmp(x->id, m->id)) {
-            return vfu_error_set(errp, EEXIST, "duplicate id '%s'", m->id);
+            return vfio_user_error_set(errp, EEXIST, "duplicate id '%s'",
+                                       m->id);
         }
     }
     return true;
@@ -678,11 +681,11 @@ static bool parse_object(VmmOptions *o, const char *arg, GError **errp)
         return true;
     }
     if (!host_mem_type_parse(type, &t)) {
-        return vfu_error_set(errp, EINVAL,
-                             "-object %s: unknown object type "
-                             "(available: memory-backend-ram, "
-                             "memory-backend-memfd, memory-backend-file)",
-                             type ? type : arg);
+        return vfio_user_error_set(errp, EINVAL,
+                                   "-object %s: unknown object type "
+                                   "(available: memory-backend-ram, "
+                                   "memory-backend-memfd, memory-backend-file)",
+                                   type ? type : arg);
     }
     if (keyval_want_help(items)) {
         o->print = g_string_new(NULL);
@@ -722,20 +725,21 @@ static bool parse_machine(VmmOptions *o, const char *arg, GError **errp)
             continue;
         }
         if (type) {
-            return vfu_error_set(errp, EINVAL,
-                                 "-machine: unknown machine "
-                                 "type '%s' (available: " MACHINE_TYPE ")",
-                                 type);
+            return vfio_user_error_set(errp, EINVAL,
+                                       "-machine: unknown machine "
+                                       "type '%s' (available: " MACHINE_TYPE
+                                       ")",
+                                       type);
         }
         if (!strcmp(kv->key, "accel") && !g_strcmp0(kv->val, "qtest")) {
             continue; /* libqtest's spelling; there is no CPU anyway */
         }
         if (strcmp(kv->key, "memory-backend")) {
-            return vfu_error_set(errp, EINVAL,
-                                 "-machine: unknown property "
-                                 "'%s' (expected memory-backend=ID or "
-                                 "accel=qtest)",
-                                 kv->key);
+            return vfio_user_error_set(errp, EINVAL,
+                                       "-machine: unknown property "
+                                       "'%s' (expected memory-backend=ID or "
+                                       "accel=qtest)",
+                                       kv->key);
         }
         g_free(o->machine_backend);
         o->machine_backend = g_strdup(kv->val);
@@ -750,9 +754,9 @@ static bool parse_numa(VmmOptions *o, const char *arg, GError **errp)
     const char *type = keyval_type(items, "type");
 
     if (g_strcmp0(type, "node")) {
-        return vfu_error_set(errp, EINVAL,
-                             "-numa %s: only -numa node,memdev=ID is supported",
-                             arg);
+        return vfio_user_error_set(
+            errp, EINVAL, "-numa %s: only -numa node,memdev=ID is supported",
+            arg);
     }
     for (guint i = 1; i < items->len; i++) {
         KeyVal *kv = g_ptr_array_index(items, i);
@@ -760,7 +764,7 @@ static bool parse_numa(VmmOptions *o, const char *arg, GError **errp)
         if (!strcmp(kv->key, "memdev") && kv->val) {
             if (o->machine_backend && strcmp(o->machine_backend, kv->val)) {
                 // clang-format off
-                return vfu_error_set( errp, EINVAL, "-numa node,memdev=%s: the machine has one NUMA node and its RAM is already '%s'", kv->val, o->machine_backend);
+                return vfio_user_error_set( errp, EINVAL, "-numa node,memdev=%s: the machine has one NUMA node and its RAM is already '%s'", kv->val, o->machine_backend);
                 // clang-format on
             }
             g_free(o->machine_backend);
@@ -769,7 +773,7 @@ static bool parse_numa(VmmOptions *o, const char *arg, GError **errp)
             continue;
         } else {
             // clang-format off
-            return vfu_error_set(errp, EINVAL, "-numa node: unsupported option '%s' (expected memdev=ID, nodeid=0)", kv->key);
+            return vfio_user_error_set(errp, EINVAL, "-numa node: unsupported option '%s' (expected memdev=ID, nodeid=0)", kv->key);
             // clang-format on
         }
     }
@@ -781,10 +785,10 @@ static bool parse_mem(VmmOptions *o, const char *arg, GError **errp)
     const char *s = g_str_has_prefix(arg, "size=") ? arg + 5 : arg;
 
     if (!vmm_parse_size(s, 1ULL << 20, &o->ram_size) || !o->ram_size) {
-        return vfu_error_set(errp, EINVAL,
-                             "-m: expected a size like 512M, "
-                             "got '%s'",
-                             arg);
+        return vfio_user_error_set(errp, EINVAL,
+                                   "-m: expected a size like 512M, "
+                                   "got '%s'",
+                                   arg);
     }
     o->ram_size_set = true;
     return true;
@@ -820,17 +824,18 @@ static bool vmm_check(VmmOptions *o, GError **errp)
             }
         }
         if (!m) {
-            return vfu_error_set(errp, ENOENT,
-                                 "-machine memory-backend=%s: "
-                                 "no -object with that id",
-                                 o->machine_backend);
+            return vfio_user_error_set(errp, ENOENT,
+                                       "-machine memory-backend=%s: "
+                                       "no -object with that id",
+                                       o->machine_backend);
         }
         if (o->ram_size_set && o->ram_size != m->size) {
-            return vfu_error_set(errp, EINVAL,
-                                 "-machine memory-backend=%s: "
-                                 "backend size %" PRIu64 " differs from -m "
-                                 "%" PRIu64,
-                                 m->id, m->size, o->ram_size);
+            return vfio_user_error_set(errp, EINVAL,
+                                       "-machine memory-backend=%s: "
+                                       "backend size %" PRIu64
+                                       " differs from -m "
+                                       "%" PRIu64,
+                                       m->id, m->size, o->ram_size);
         }
         o->ram_size = m->size;
     }
@@ -855,8 +860,9 @@ static bool vmm_check(VmmOptions *o, GError **errp)
         o->qtest->log_path = g_strdup(o->qtest_log);
     }
     if (o->ram_size > VMM_MAX_RAM_SIZE) {
-        return vfu_error_set(errp, EINVAL, "-m: at most %llu bytes of RAM",
-                             (unsigned long long)VMM_MAX_RAM_SIZE);
+        return vfio_user_error_set(errp, EINVAL,
+                                   "-m: at most %llu bytes of RAM",
+                                   (unsigned long long)VMM_MAX_RAM_SIZE);
     }
     for (guint i = 0; i < o->devices->len; i++) {
         VFIOUserPCIOptions *a = g_ptr_array_index(o->devices, i);
@@ -865,16 +871,16 @@ static bool vmm_check(VmmOptions *o, GError **errp)
             VFIOUserPCIOptions *b = g_ptr_array_index(o->devices, j);
 
             if (!g_strcmp0(a->id, b->id)) {
-                return vfu_error_set(errp, EEXIST,
-                                     "-device: duplicate id "
-                                     "'%s'",
-                                     a->id);
+                return vfio_user_error_set(errp, EEXIST,
+                                           "-device: duplicate id "
+                                           "'%s'",
+                                           a->id);
             }
         }
     }
     if (o->devices->len > PCI_SLOT_MAX - 1) {
-        return vfu_error_set(errp, ENOSPC, "-device: at most %d devices",
-                             PCI_SLOT_MAX - 1);
+        return vfio_user_error_set(errp, ENOSPC, "-device: at most %d devices",
+                                   PCI_SLOT_MAX - 1);
     }
     for (guint i = 0; i < o->mons->len; i++) {
         MonSpec *m = g_ptr_array_index(o->mons, i);
@@ -886,14 +892,14 @@ static bool vmm_check(VmmOptions *o, GError **errp)
         }
         if (m->chr.is_stdio && n > 1) {
             // clang-format off
-            return vfu_error_set(errp, EINVAL, "%s stdio: standard input is already used by another -qtest, -monitor, -qmp or -mon", m->control ? "-qmp" : "-mon");
+            return vfio_user_error_set(errp, EINVAL, "%s stdio: standard input is already used by another -qtest, -monitor, -qmp or -mon", m->control ? "-qmp" : "-mon");
             // clang-format on
         }
     }
     if (o->qtest && o->monitor && o->qtest->is_stdio && o->monitor->is_stdio) {
-        return vfu_error_set(errp, EINVAL,
-                             "-qtest stdio and -monitor stdio "
-                             "cannot share standard input");
+        return vfio_user_error_set(errp, EINVAL,
+                                   "-qtest stdio and -monitor stdio "
+                                   "cannot share standard input");
     }
     return true;
 }
@@ -942,10 +948,10 @@ bool vmm_parse_args(VmmOptions *o, int argc, char **argv, GError **errp)
         bool known = false;
 
         if (name[0] != '-' || !name[1]) {
-            return vfu_error_set(errp, EINVAL,
-                                 "unexpected argument '%s' "
-                                 "(see -help)",
-                                 name);
+            return vfio_user_error_set(errp, EINVAL,
+                                       "unexpected argument '%s' "
+                                       "(see -help)",
+                                       name);
         }
         name += name[1] == '-' ? 2 : 1;
         if (!strcmp(name, "help") || !strcmp(name, "h")) {
@@ -965,13 +971,14 @@ bool vmm_parse_args(VmmOptions *o, int argc, char **argv, GError **errp)
             known |= !strcmp(name, opts_with_arg[k]);
         }
         if (!known) {
-            return vfu_error_set(errp, EINVAL,
-                                 "unknown option '%s' (see "
-                                 "-help)",
-                                 argv[i]);
+            return vfio_user_error_set(errp, EINVAL,
+                                       "unknown option '%s' (see "
+                                       "-help)",
+                                       argv[i]);
         }
         if (i + 1 >= argc) {
-            return vfu_error_set(errp, EINVAL, "-%s: missing argument", name);
+            return vfio_user_error_set(errp, EINVAL, "-%s: missing argument",
+                                       name);
         }
         if (!vmm_parse_one(o, name, argv[++i], errp)) {
             return false;

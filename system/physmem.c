@@ -52,10 +52,10 @@ Machine *machine_new(HostMemoryBackend *ram, bool owned, GError **errp)
     int fd = host_memory_backend_share_fd(ram, &fd_off);
 
     if (size > VMM_MAX_RAM_SIZE) {
-        vfu_error_set(errp, EINVAL,
-                      "RAM size 0x%" PRIx64 " is larger than "
-                      "the machine's maximum 0x%llx",
-                      size, (unsigned long long)VMM_MAX_RAM_SIZE);
+        vfio_user_error_set(errp, EINVAL,
+                            "RAM size 0x%" PRIx64 " is larger than "
+                            "the machine's maximum 0x%llx",
+                            size, (unsigned long long)VMM_MAX_RAM_SIZE);
         return NULL;
     }
     m = g_new0(Machine, 1);
@@ -150,8 +150,8 @@ static void machine_ram_rw(Machine *m, RAMSection *s, uint64_t off,
 {
     uint8_t *host = s->host + off;
 
-    if (vfu_guard_copy(is_write ? host : buf, is_write ? buf : host, n,
-                       !is_write)) {
+    if (vfio_user_guard_copy(is_write ? host : buf, is_write ? buf : host, n,
+                             !is_write)) {
         return;
     }
     if (!is_write) {

@@ -32,7 +32,8 @@ static int vmm_write_pidfile(const char *path, GError **errp)
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 
     if (fd < 0) {
-        vfu_error_set(errp, errno, "-pidfile %s: %s", path, g_strerror(errno));
+        vfio_user_error_set(errp, errno, "-pidfile %s: %s", path,
+                            g_strerror(errno));
         return -1;
     }
     if (lockf(fd, F_TLOCK, 0) < 0) {
@@ -40,7 +41,7 @@ static int vmm_write_pidfile(const char *path, GError **errp)
 
         close(fd);
         // clang-format off
-        vfu_error_set(errp, e, "-pidfile %s: cannot lock it (is another vfio-user-vmm using it?): %s", path, g_strerror(e));
+        vfio_user_error_set(errp, e, "-pidfile %s: cannot lock it (is another vfio-user-vmm using it?): %s", path, g_strerror(e));
         // clang-format on
         return -1;
     }
@@ -49,7 +50,7 @@ static int vmm_write_pidfile(const char *path, GError **errp)
         int e = errno;
 
         close(fd);
-        vfu_error_set(errp, e, "-pidfile %s: %s", path, g_strerror(e));
+        vfio_user_error_set(errp, e, "-pidfile %s: %s", path, g_strerror(e));
         return -1;
     }
     return fd;
@@ -119,7 +120,7 @@ static bool vmm_add_devices(VmmOptions *o, Machine *m, GError **errp)
             if (slot < 0) {
                 slot = pci_host_free_slot(m->pci);
             } else if (m->pci->slots[slot]) {
-                return vfu_error_set(
+                return vfio_user_error_set(
                     errp, EBUSY,
                     "-device %s: PCI slot 0x%x is already in use by '%s'",
                     (char *)g_ptr_array_index(o->device_args, i), slot,
@@ -129,7 +130,7 @@ static bool vmm_add_devices(VmmOptions *o, Machine *m, GError **errp)
                 !vfio_user_pci_realize(m, g_ptr_array_index(o->devices, i),
                                        slot, errp)) {
                 if (slot < 0) {
-                    vfu_error_set(errp, ENOSPC, "no free PCI slot");
+                    vfio_user_error_set(errp, ENOSPC, "no free PCI slot");
                 }
                 g_prefix_error(errp, "-device %s: ",
                                (char *)g_ptr_array_index(o->device_args, i));

@@ -17,7 +17,7 @@
 #define CAPS_MAX_FDS_CLAIM 1024
 #define CAPS_MIN_XFER 256 /* libvfio-user's sample client offers 1024 */
 
-void vfu_caps_init_defaults(VFIOUserCaps *caps)
+void vfio_user_caps_init_defaults(VFIOUserCaps *caps)
 {
     memset(caps, 0, sizeof(*caps));
     caps->major = VFIO_USER_MAJOR_VER;
@@ -29,15 +29,15 @@ void vfu_caps_init_defaults(VFIOUserCaps *caps)
     caps->max_dma_maps = VFIO_USER_DEF_MAX_DMA_MAPS;
 }
 
-void vfu_caps_init_ours(VFIOUserCaps *caps)
+void vfio_user_caps_init_ours(VFIOUserCaps *caps)
 {
-    vfu_caps_init_defaults(caps);
+    vfio_user_caps_init_defaults(caps);
     caps->max_msg_fds = 16;
     caps->write_multiple = true;
     caps->posted_errors = true;
 }
 
-char *vfu_caps_to_json(const VFIOUserCaps *caps)
+char *vfio_user_caps_to_json(const VFIOUserCaps *caps)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
     g_autoptr(JsonGenerator) gen = json_generator_new();
@@ -59,7 +59,7 @@ char *vfu_caps_to_json(const VFIOUserCaps *caps)
         json_builder_add_boolean_value(b, true);
     }
     if (caps->posted_errors) {
-        json_builder_set_member_name(b, VFU_CAPS_POSTED_ERRORS);
+        json_builder_set_member_name(b, VFIO_USER_CAPS_POSTED_ERRORS);
         json_builder_add_boolean_value(b, true);
     }
     json_builder_end_object(b);
@@ -69,9 +69,9 @@ char *vfu_caps_to_json(const VFIOUserCaps *caps)
     return json_generator_to_data(gen, NULL);
 }
 
-void *vfu_caps_build_version(const VFIOUserCaps *caps, size_t *len)
+void *vfio_user_caps_build_version(const VFIOUserCaps *caps, size_t *len)
 {
-    g_autofree char *json = vfu_caps_to_json(caps);
+    g_autofree char *json = vfio_user_caps_to_json(caps);
     size_t jlen = strlen(json) + 1;
     VFIOUserVersion *v = g_malloc(sizeof(*v) + jlen);
 
@@ -97,15 +97,16 @@ static bool get_uint(JsonObject *o, const char *key, uint64_t max,
     }
     if (!JSON_NODE_HOLDS_VALUE(n) ||
         json_node_get_value_type(n) != G_TYPE_INT64) {
-        return vfu_error_set(errp, EINVAL, "capability '%s' must be an integer",
-                             key);
+        return vfio_user_error_set(errp, EINVAL,
+                                   "capability '%s' must be an integer", key);
     }
     v = json_node_get_int(n);
     if (v < 0 || (uint64_t)v > max) {
-        return vfu_error_set(errp, EINVAL,
-                             "capability '%s' = %" G_GINT64_FORMAT
-                             " is out of range [0, %" G_GUINT64_FORMAT "]",
-                             key, v, max);
+        return vfio_user_error_set(errp, EINVAL,
+                                   "capability '%s' = %" G_GINT64_FORMAT
+                                   " is out of range [0, %" G_GUINT64_FORMAT
+                                   "]",
+                                   key, v, max);
     }
     *out = v;
     return true;
@@ -120,8 +121,8 @@ static bool get_bool(JsonObject *o, const char *key, bool *out, GError **errp)
     }
     if (!JSON_NODE_HOLDS_VALUE(n) ||
         json_node_get_value_type(n) != G_TYPE_BOOLEAN) {
-        return vfu_error_set(errp, EINVAL, "capability '%s' must be a boolean",
-                             key);
+        return vfio_user_error_set(errp, EINVAL,
+                                   "capability '%s' must be a boolean", key);
     }
     *out = json_node_get_boolean(n);
     return true;
@@ -137,24 +138,25 @@ static bool parse_caps_object(JsonObject *c, VFIOUserCaps *caps, GError **errp)
         !get_uint(c, "pgsizes", UINT64_MAX >> 1, &pg, errp) ||
         !get_uint(c, "max_dma_maps", UINT32_MAX, &maps, errp) ||
         !get_bool(c, "write_multiple", &caps->write_multiple, errp) ||
-        !get_bool(c, VFU_CAPS_POSTED_ERRORS, &caps->posted_errors, errp)) {
+        !get_bool(c, VFIO_USER_CAPS_POSTED_ERRORS, &caps->posted_errors,
+                  errp)) {
         return false;
     }
     if (xfer < CAPS_MIN_XFER) {
-        return vfu_error_set(errp, EINVAL,
-                             "capability 'max_data_xfer_size' = %" PRIu64
-                             " is below the minimum of %u",
-                             xfer, CAPS_MIN_XFER);
+        return vfio_user_error_set(errp, EINVAL,
+                                   "capability 'max_data_xfer_size' = %" PRIu64
+                                   " is below the minimum of %u",
+                                   xfer, CAPS_MIN_XFER);
     }
     if (!(pg & VFIO_USER_DEF_PGSIZES)) {
-        return vfu_error_set(errp, EINVAL,
-                             "capability 'pgsizes' = 0x%" PRIx64
-                             " does not include 4 KiB pages",
-                             pg);
+        return vfio_user_error_set(errp, EINVAL,
+                                   "capability 'pgsizes' = 0x%" PRIx64
+                                   " does not include 4 KiB pages",
+                                   pg);
     }
     if (maps == 0) {
-        return vfu_error_set(errp, EINVAL,
-                             "capability 'max_dma_maps' must not be 0");
+        return vfio_user_error_set(errp, EINVAL,
+                                   "capability 'max_dma_maps' must not be 0");
     }
     caps->max_msg_fds = fds;
     caps->max_data_xfer_size = xfer;
@@ -172,12 +174,13 @@ static bool parse_json(const char *json, size_t len, VFIOUserCaps *caps,
     JsonNode *c;
 
     if (!json_parser_load_from_data(parser, json, len, &jerr)) {
-        return vfu_error_set(errp, EINVAL, "malformed version JSON: %s",
-                             jerr->message);
+        return vfio_user_error_set(errp, EINVAL, "malformed version JSON: %s",
+                                   jerr->message);
     }
     if (!json_parser_get_root(parser) ||
         !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
-        return vfu_error_set(errp, EINVAL, "version JSON must be an object");
+        return vfio_user_error_set(errp, EINVAL,
+                                   "version JSON must be an object");
     }
     root = json_node_get_object(json_parser_get_root(parser));
     c = json_object_get_member(root, "capabilities");
@@ -185,29 +188,31 @@ static bool parse_json(const char *json, size_t len, VFIOUserCaps *caps,
         return true;
     }
     if (!JSON_NODE_HOLDS_OBJECT(c)) {
-        return vfu_error_set(errp, EINVAL, "'capabilities' must be an object");
+        return vfio_user_error_set(errp, EINVAL,
+                                   "'capabilities' must be an object");
     }
     return parse_caps_object(json_node_get_object(c), caps, errp);
 }
 
-bool vfu_caps_parse_version(const void *payload, size_t len, VFIOUserCaps *caps,
-                            GError **errp)
+bool vfio_user_caps_parse_version(const void *payload, size_t len,
+                                  VFIOUserCaps *caps, GError **errp)
 {
     VFIOUserVersion v;
     const char *json;
     size_t jlen;
 
-    vfu_caps_init_defaults(caps);
+    vfio_user_caps_init_defaults(caps);
     if (len < sizeof(v)) {
-        return vfu_error_set(errp, EINVAL,
-                             "version payload is %zu bytes, needs 4", len);
+        return vfio_user_error_set(
+            errp, EINVAL, "version payload is %zu bytes, needs 4", len);
     }
     memcpy(&v, payload, sizeof(v));
     if (v.major != VFIO_USER_MAJOR_VER) {
-        return vfu_error_set(errp, EINVAL,
-                             "peer speaks protocol %u.%u; only major %u is "
-                             "supported",
-                             v.major, v.minor, VFIO_USER_MAJOR_VER);
+        return vfio_user_error_set(
+            errp, EINVAL,
+            "peer speaks protocol %u.%u; only major %u is "
+            "supported",
+            v.major, v.minor, VFIO_USER_MAJOR_VER);
     }
     caps->major = v.major;
     caps->minor = v.minor;
@@ -217,51 +222,51 @@ bool vfu_caps_parse_version(const void *payload, size_t len, VFIOUserCaps *caps,
         return true;
     }
     if (!memchr(json, '\0', jlen)) {
-        return vfu_error_set(errp, EINVAL,
-                             "version JSON is not NUL-terminated");
+        return vfio_user_error_set(errp, EINVAL,
+                                   "version JSON is not NUL-terminated");
     }
     jlen = strlen(json);
     if (jlen == 0) {
         return true;
     }
     if (!g_utf8_validate(json, jlen, NULL)) {
-        return vfu_error_set(errp, EINVAL, "version JSON is not UTF-8");
+        return vfio_user_error_set(errp, EINVAL, "version JSON is not UTF-8");
     }
     return parse_json(json, jlen, caps, errp);
 }
 
-bool vfu_caps_merge(const VFIOUserCaps *ours, const VFIOUserCaps *theirs,
-                    VFIOUserCaps *out, GError **errp)
+bool vfio_user_caps_merge(const VFIOUserCaps *ours, const VFIOUserCaps *theirs,
+                          VFIOUserCaps *out, GError **errp)
 {
     VFIOUserCaps m;
 
     if (ours->major != theirs->major) {
-        return vfu_error_set(errp, EINVAL, "protocol major %u vs %u",
-                             ours->major, theirs->major);
+        return vfio_user_error_set(errp, EINVAL, "protocol major %u vs %u",
+                                   ours->major, theirs->major);
     }
     m = *ours;
     m.minor = MIN(ours->minor, theirs->minor);
     m.max_msg_fds = MIN(ours->max_msg_fds, theirs->max_msg_fds);
     m.max_data_xfer_size =
         MIN(ours->max_data_xfer_size, theirs->max_data_xfer_size);
-    m.max_data_xfer_size = MIN(m.max_data_xfer_size, VFU_CAPS_MAX_XFER);
+    m.max_data_xfer_size = MIN(m.max_data_xfer_size, VFIO_USER_CAPS_MAX_XFER);
     m.max_data_xfer_recv =
-        MIN(ours->max_data_xfer_size, (uint64_t)VFU_CAPS_MAX_XFER);
+        MIN(ours->max_data_xfer_size, (uint64_t)VFIO_USER_CAPS_MAX_XFER);
     m.max_dma_maps = MIN(ours->max_dma_maps, theirs->max_dma_maps);
     m.pgsizes = ours->pgsizes & theirs->pgsizes;
     m.write_multiple = ours->write_multiple && theirs->write_multiple;
     m.posted_errors = ours->posted_errors && theirs->posted_errors;
     if (!m.pgsizes) {
-        return vfu_error_set(errp, EINVAL,
-                             "no common DMA page size (0x%" PRIx64
-                             " vs 0x%" PRIx64 ")",
-                             ours->pgsizes, theirs->pgsizes);
+        return vfio_user_error_set(errp, EINVAL,
+                                   "no common DMA page size (0x%" PRIx64
+                                   " vs 0x%" PRIx64 ")",
+                                   ours->pgsizes, theirs->pgsizes);
     }
     *out = m;
     return true;
 }
 
-char *vfu_caps_describe(const VFIOUserCaps *caps)
+char *vfio_user_caps_describe(const VFIOUserCaps *caps)
 {
     return g_strdup_printf(
         "version %u.%u, max_msg_fds %u, "

@@ -8,23 +8,24 @@
 #include <stdarg.h>
 #include "vfio-user/error.h"
 
-G_DEFINE_QUARK(vfio - user - error - quark, vfu_error)
+G_DEFINE_QUARK(vfio - user - error - quark, vfio_user_error)
 
-bool vfu_error_set(GError **errp, int errnum, const char *fmt, ...)
+bool vfio_user_error_set(GError **errp, int errnum, const char *fmt, ...)
 {
     va_list ap;
 
     if (errp) {
         va_start(ap, fmt);
-        g_propagate_error(errp, g_error_new_valist(VFU_ERROR, errnum, fmt, ap));
+        g_propagate_error(errp,
+                          g_error_new_valist(VFIO_USER_ERROR, errnum, fmt, ap));
         va_end(ap);
     }
     return false;
 }
 
-int vfu_error_errno(const GError *err)
+int vfio_user_error_errno(const GError *err)
 {
-    if (err && err->domain == VFU_ERROR && err->code > 0) {
+    if (err && err->domain == VFIO_USER_ERROR && err->code > 0) {
         return err->code;
     }
     return EIO;

@@ -66,7 +66,8 @@ static void guard_install(void)
     sigaction(SIGBUS, &sa, &guard_prev);
 }
 
-bool vfu_guard_call(const void *risky, size_t len, VfuGuardFn fn, void *opaque)
+bool vfio_user_guard_call(const void *risky, size_t len, VfioUserGuardFn fn,
+                          void *opaque)
 {
     GuardFrame f;
     GuardFrame *outer = guard_frame;
@@ -126,14 +127,15 @@ static void guard_do_copy(void *opaque)
     memcpy(c->dst, c->src, c->len);
 }
 
-bool vfu_guard_copy(void *dst, const void *src, size_t len, bool risky_src)
+bool vfio_user_guard_copy(void *dst, const void *src, size_t len,
+                          bool risky_src)
 {
     GuardCopy c = {.dst = dst, .src = src, .len = len};
 
-    return vfu_guard_call(risky_src ? src : dst, len, guard_do_copy, &c);
+    return vfio_user_guard_call(risky_src ? src : dst, len, guard_do_copy, &c);
 }
 
-unsigned long vfu_guard_faults(void)
+unsigned long vfio_user_guard_faults(void)
 {
     return __atomic_load_n(&guard_nfaults, __ATOMIC_RELAXED);
 }

@@ -16,7 +16,7 @@
 #include "vfio-user/error.h"
 #include "vfio-user/transport.h"
 
-#define VFU_MAX_IOV 64
+#define VFIO_USER_MAX_IOV 64
 
 static const char *const cmd_names[VFIO_USER_MAX_COMMAND] = {
     [VFIO_USER_VERSION] = "VERSION",
@@ -39,7 +39,7 @@ static const char *const cmd_names[VFIO_USER_MAX_COMMAND] = {
     [VFIO_USER_MIG_DATA_WRITE] = "MIG_DATA_WRITE",
 };
 
-const char *vfu_cmd_name(unsigned cmd)
+const char *vfio_user_cmd_name(unsigned cmd)
 {
     if (cmd < VFIO_USER_MAX_COMMAND && cmd_names[cmd]) {
         return cmd_names[cmd];
@@ -47,7 +47,7 @@ const char *vfu_cmd_name(unsigned cmd)
     return "UNKNOWN";
 }
 
-void vfu_close_fds(int *fds, size_t n)
+void vfio_user_close_fds(int *fds, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         if (fds[i] >= 0) {
@@ -81,11 +81,11 @@ static size_t iov_total(const struct iovec *iov, int iovcnt)
     return n;
 }
 
-ssize_t vfu_msg_send_some(int sock, const struct iovec *iov, int iovcnt,
-                          const int *fds, size_t nfds, GError **errp)
+ssize_t vfio_user_msg_send_some(int sock, const struct iovec *iov, int iovcnt,
+                                const int *fds, size_t nfds, GError **errp)
 {
     union {
-        char buf[CMSG_SPACE(sizeof(int) * VFU_MAX_FDS)];
+        char buf[CMSG_SPACE(sizeof(int) * VFIO_USER_MAX_FDS)];
         struct cmsghdr align;
     } ctl;
     struct msghdr msg = {
@@ -94,9 +94,9 @@ ssize_t vfu_msg_send_some(int sock, const struct iovec *iov, int iovcnt,
     };
     ssize_t n;
 
-    if (iovcnt < 1 || iovcnt > VFU_MAX_IOV || nfds > VFU_MAX_FDS) {
-        vfu_error_set(errp, EINVAL, "bad message: %d pieces, %zu fds", iovcnt,
-                      nfds);
+    if (iovcnt < 1 || iovcnt > VFIO_USER_MAX_IOV || nfds > VFIO_USER_MAX_FDS) {
+        vfio_user_error_set(errp, EINVAL, "bad message: %d pieces, %zu fds",
+                            iovcnt, nfds);
         return -1;
     }
     if (nfds) {
@@ -118,35 +118,37 @@ ssize_t vfu_msg_send_some(int sock, const struct iovec *iov, int iovcnt,
         return 0;
     }
     if (n < 0) {
-        vfu_error_set(errp, errno, "send failed: %s", g_strerror(errno));
+        vfio_user_error_set(errp, errno, "send failed: %s", g_strerror(errno));
     }
     return n;
 }
 
-void vfu_iov_advance(struct iovec **iov, int *iovcnt, size_t done)
+void vfio_user_iov_advance(struct iovec **iov, int *iovcnt, size_t done)
 {
     iov_advance(iov, iovcnt, done);
 }
 
-bool vfu_msg_sendv(int sock, const struct iovec *iov_in, int iovcnt,
-                   const int *fds, size_t nfds, GError **errp)
+bool vfio_user_msg_sendv(int sock, const struct iovec *iov_in, int iovcnt,
+                         const int *fds, size_t nfds, GError **errp)
 {
-    struct iovec iov_buf[VFU_MAX_IOV];
+    struct iovec iov_buf[VFIO_USER_MAX_IOV];
     struct iovec *iov = iov_buf;
     union {
-        char buf[CMSG_SPACE(sizeof(int) * VFU_MAX_FDS)];
+        char buf[CMSG_SPACE(sizeof(int) * VFIO_USER_MAX_FDS)];
         struct cmsghdr align;
     } ctl;
     struct msghdr msg = {0};
     size_t left;
 
-    if (iovcnt < 1 || iovcnt > VFU_MAX_IOV) {
-        return vfu_error_set(errp, EINVAL, "message has %d pieces (max %d)",
-                             iovcnt, VFU_MAX_IOV);
+    if (iovcnt < 1 || iovcnt > VFIO_USER_MAX_IOV) {
+        return vfio_user_error_set(errp, EINVAL,
+                                   "message has %d pieces (max %d)", iovcnt,
+                                   VFIO_USER_MAX_IOV);
     }
-    if (nfds > VFU_MAX_FDS) {
-        return vfu_error_set(errp, E2BIG, "%zu fds in one message (max %d)",
-                             nfds, VFU_MAX_FDS);
+    if (nfds > VFIO_USER_MAX_FDS) {
+        return vfio_user_error_set(errp, E2BIG,
+                                   "%zu fds in one message (max %d)", nfds,
+                                   VFIO_USER_MAX_FDS);
     }
     memcpy(iov_buf, iov_in, sizeof(*iov) * iovcnt);
     left = iov_total(iov, iovcnt);
@@ -172,8 +174,8 @@ bool vfu_msg_sendv(int sock, const struct iovec *iov_in, int iovcnt,
             if (errno == EINTR) {
                 continue;
             }
-            return vfu_error_set(errp, errno, "send failed: %s",
-                                 g_strerror(errno));
+            return vfio_user_error_set(errp, errno, "send failed: %s",
+                                       g_strerror(errno));
         }
         /* The fds went with the first bytes; never send them twice. */
         msg.msg_control = NULL;
@@ -184,26 +186,26 @@ bool vfu_msg_sendv(int sock, const struct iovec *iov_in, int iovcnt,
     return true;
 }
 
-bool vfu_msg_send(int sock, const VFIOUserHdr *hdr, const void *payload,
-                  size_t len, const int *fds, size_t nfds, GError **errp)
+bool vfio_user_msg_send(int sock, const VFIOUserHdr *hdr, const void *payload,
+                        size_t len, const int *fds, size_t nfds, GError **errp)
 {
     struct iovec iov[2] = {
         {.iov_base = (void *)hdr, .iov_len = sizeof(*hdr)},
         {.iov_base = (void *)payload, .iov_len = len},
     };
 
-    return vfu_msg_sendv(sock, iov, len ? 2 : 1, fds, nfds, errp);
+    return vfio_user_msg_sendv(sock, iov, len ? 2 : 1, fds, nfds, errp);
 }
 
-bool vfu_msg_send_error(int sock, const VFIOUserHdr *req, int errnum,
-                        GError **errp)
+bool vfio_user_msg_send_error(int sock, const VFIOUserHdr *req, int errnum,
+                              GError **errp)
 {
     VFIOUserHdr hdr;
 
-    vfu_hdr_init(&hdr, req->id, req->cmd, sizeof(hdr),
-                 VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR);
+    vfio_user_hdr_init(&hdr, req->id, req->cmd, sizeof(hdr),
+                       VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR);
     hdr.error = errnum;
-    return vfu_msg_send(sock, &hdr, NULL, 0, NULL, 0, errp);
+    return vfio_user_msg_send(sock, &hdr, NULL, 0, NULL, 0, errp);
 }
 
 /*
@@ -247,11 +249,11 @@ static bool take_fds(struct msghdr *msg, int *fds, size_t *nfds, size_t max_fds,
  * @eof_ok_at_start: EOF before the first byte is reported as ECONNRESET.
  */
 static bool recv_exact(int sock, struct iovec *iov, int iovcnt, int *fds,
-                       size_t *nfds, size_t max_fds, const VfuWait *wait,
+                       size_t *nfds, size_t max_fds, const VfioUserWait *wait,
                        GError **errp)
 {
     union {
-        char buf[CMSG_SPACE(sizeof(int) * VFU_MAX_FDS)];
+        char buf[CMSG_SPACE(sizeof(int) * VFIO_USER_MAX_FDS)];
         struct cmsghdr align;
     } ctl;
     size_t total = iov_total(iov, iovcnt), got = 0, dropped = 0;
@@ -277,25 +279,25 @@ static bool recv_exact(int sock, struct iovec *iov, int iovcnt, int *fds,
                 }
                 continue;
             }
-            return vfu_error_set(errp, errno, "receive failed: %s",
-                                 g_strerror(errno));
+            return vfio_user_error_set(errp, errno, "receive failed: %s",
+                                       g_strerror(errno));
         }
         if (!take_fds(&msg, fds ? fds : NULL, fds ? nfds : &none,
                       fds ? max_fds : 0, fds != NULL, &dropped)) {
-            return vfu_error_set(errp, EPROTO,
-                                 "file descriptors were truncated");
+            return vfio_user_error_set(errp, EPROTO,
+                                       "file descriptors were truncated");
         }
         if (!fds && dropped) {
-            return vfu_error_set(errp, EPROTO,
-                                 "file descriptors inside a message body");
+            return vfio_user_error_set(
+                errp, EPROTO, "file descriptors inside a message body");
         }
         if (n == 0) {
             if (got == 0 && fds) {
-                return vfu_error_set(errp, ECONNRESET,
-                                     "peer closed the connection");
+                return vfio_user_error_set(errp, ECONNRESET,
+                                           "peer closed the connection");
             }
-            return vfu_error_set(errp, EPROTO,
-                                 "peer closed the connection mid-message");
+            return vfio_user_error_set(
+                errp, EPROTO, "peer closed the connection mid-message");
         }
         got += n;
         iov_advance(&iov, &iovcnt, n);
@@ -307,16 +309,17 @@ static bool recv_exact(int sock, struct iovec *iov, int iovcnt, int *fds,
     return true;
 }
 
-bool vfu_msg_recv_hdr(int sock, VFIOUserHdr *hdr, int *fds, size_t *nfds,
-                      size_t max_fds, size_t max_msg_size, GError **errp)
+bool vfio_user_msg_recv_hdr(int sock, VFIOUserHdr *hdr, int *fds, size_t *nfds,
+                            size_t max_fds, size_t max_msg_size, GError **errp)
 {
-    return vfu_msg_recv_hdr_wait(sock, hdr, fds, nfds, max_fds, max_msg_size,
-                                 NULL, errp);
+    return vfio_user_msg_recv_hdr_wait(sock, hdr, fds, nfds, max_fds,
+                                       max_msg_size, NULL, errp);
 }
 
-bool vfu_msg_recv_hdr_wait(int sock, VFIOUserHdr *hdr, int *fds, size_t *nfds,
-                           size_t max_fds, size_t max_msg_size,
-                           const VfuWait *wait, GError **errp)
+bool vfio_user_msg_recv_hdr_wait(int sock, VFIOUserHdr *hdr, int *fds,
+                                 size_t *nfds, size_t max_fds,
+                                 size_t max_msg_size, const VfioUserWait *wait,
+                                 GError **errp)
 {
     struct iovec iov = {.iov_base = hdr, .iov_len = sizeof(*hdr)};
     int dummy[1];
@@ -327,45 +330,45 @@ bool vfu_msg_recv_hdr_wait(int sock, VFIOUserHdr *hdr, int *fds, size_t *nfds,
         fds = dummy;
         max_fds = 0;
     }
-    if (max_fds > VFU_MAX_FDS) {
-        max_fds = VFU_MAX_FDS;
+    if (max_fds > VFIO_USER_MAX_FDS) {
+        max_fds = VFIO_USER_MAX_FDS;
     }
     if (!recv_exact(sock, &iov, 1, fds, nfds, max_fds, wait, errp)) {
-        vfu_close_fds(fds, *nfds);
+        vfio_user_close_fds(fds, *nfds);
         *nfds = 0;
         return false;
     }
     type = hdr->flags & VFIO_USER_F_TYPE_MASK;
     if (hdr->size < sizeof(*hdr) || hdr->size > max_msg_size ||
         type > VFIO_USER_F_TYPE_REPLY) {
-        vfu_close_fds(fds, *nfds);
+        vfio_user_close_fds(fds, *nfds);
         *nfds = 0;
         if (type > VFIO_USER_F_TYPE_REPLY) {
-            return vfu_error_set(errp, EPROTO,
-                                 "message %u (%s) has unknown type %u", hdr->id,
-                                 vfu_cmd_name(hdr->cmd), type);
+            return vfio_user_error_set(
+                errp, EPROTO, "message %u (%s) has unknown type %u", hdr->id,
+                vfio_user_cmd_name(hdr->cmd), type);
         }
-        return vfu_error_set(errp, EPROTO,
-                             "message %u (%s) has size %u, outside [%zu, %zu]",
-                             hdr->id, vfu_cmd_name(hdr->cmd), hdr->size,
-                             sizeof(*hdr), max_msg_size);
+        return vfio_user_error_set(
+            errp, EPROTO, "message %u (%s) has size %u, outside [%zu, %zu]",
+            hdr->id, vfio_user_cmd_name(hdr->cmd), hdr->size, sizeof(*hdr),
+            max_msg_size);
     }
     return true;
 }
 
-bool vfu_msg_recv_bodyv(int sock, struct iovec *iov_in, int iovcnt,
-                        GError **errp)
+bool vfio_user_msg_recv_bodyv(int sock, struct iovec *iov_in, int iovcnt,
+                              GError **errp)
 {
-    return vfu_msg_recv_bodyv_wait(sock, iov_in, iovcnt, NULL, errp);
+    return vfio_user_msg_recv_bodyv_wait(sock, iov_in, iovcnt, NULL, errp);
 }
 
-bool vfu_msg_recv_bodyv_wait(int sock, struct iovec *iov_in, int iovcnt,
-                             const VfuWait *wait, GError **errp)
+bool vfio_user_msg_recv_bodyv_wait(int sock, struct iovec *iov_in, int iovcnt,
+                                   const VfioUserWait *wait, GError **errp)
 {
-    struct iovec iov[VFU_MAX_IOV];
+    struct iovec iov[VFIO_USER_MAX_IOV];
 
-    if (iovcnt > VFU_MAX_IOV) {
-        return vfu_error_set(errp, EINVAL, "too many receive buffers");
+    if (iovcnt > VFIO_USER_MAX_IOV) {
+        return vfio_user_error_set(errp, EINVAL, "too many receive buffers");
     }
     if (iovcnt == 0 || iov_total(iov_in, iovcnt) == 0) {
         return true;
@@ -374,20 +377,20 @@ bool vfu_msg_recv_bodyv_wait(int sock, struct iovec *iov_in, int iovcnt,
     return recv_exact(sock, iov, iovcnt, NULL, NULL, 0, wait, errp);
 }
 
-bool vfu_msg_recv_body(int sock, void *buf, size_t len, GError **errp)
+bool vfio_user_msg_recv_body(int sock, void *buf, size_t len, GError **errp)
 {
     struct iovec iov = {.iov_base = buf, .iov_len = len};
 
-    return vfu_msg_recv_bodyv(sock, &iov, 1, errp);
+    return vfio_user_msg_recv_bodyv(sock, &iov, 1, errp);
 }
 
-bool vfu_msg_discard(int sock, size_t len, GError **errp)
+bool vfio_user_msg_discard(int sock, size_t len, GError **errp)
 {
-    return vfu_msg_discard_wait(sock, len, NULL, errp);
+    return vfio_user_msg_discard_wait(sock, len, NULL, errp);
 }
 
-bool vfu_msg_discard_wait(int sock, size_t len, const VfuWait *wait,
-                          GError **errp)
+bool vfio_user_msg_discard_wait(int sock, size_t len, const VfioUserWait *wait,
+                                GError **errp)
 {
     char sink[4096];
 
@@ -395,7 +398,7 @@ bool vfu_msg_discard_wait(int sock, size_t len, const VfuWait *wait,
         size_t n = MIN(len, sizeof(sink));
         struct iovec iov = {.iov_base = sink, .iov_len = n};
 
-        if (!vfu_msg_recv_bodyv_wait(sock, &iov, 1, wait, errp)) {
+        if (!vfio_user_msg_recv_bodyv_wait(sock, &iov, 1, wait, errp)) {
             return false;
         }
         len -= n;

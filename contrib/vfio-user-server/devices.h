@@ -2,9 +2,9 @@
  * Sample devices of vfio-user-server: private interface between the
  * devices (edu.c, ram.c, pio.c) and the program (main.c) or the unit tests.
  *
- * A device type describes itself to a VfuServer (PCI identity, regions,
+ * A device type describes itself to a VusServer (PCI identity, regions,
  * interrupts, reset) in create() and keeps its own state; destroy() frees
- * that state and must run after vfu_server_free() (the server may call the
+ * that state and must run after vus_server_free() (the server may call the
  * device's callbacks until it is freed).
  *
  * Copyright (c) 2026 vfio-user-client developers
@@ -24,10 +24,10 @@
 typedef struct SampleDeviceType {
     const char *name;        /* "edu", "ram": the --device argument */
     const char *description; /* one line for --help */
-    void *(*create)(VfuServer *srv, GError **errp);
+    void *(*create)(VusServer *srv, GError **errp);
     /* Optional: create with a --netdev value (network devices only). */
-    void *(*create_net)(VfuServer *srv, const char *netdev, GError **errp);
-    /* Optional: stop the device's threads; before vfu_server_free(). */
+    void *(*create_net)(VusServer *srv, const char *netdev, GError **errp);
+    /* Optional: stop the device's threads; before vus_server_free(). */
     void (*stop)(void *dev);
     void (*destroy)(void *dev);
 } SampleDeviceType;

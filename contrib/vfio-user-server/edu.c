@@ -38,7 +38,7 @@
  *     benchmarks fit in one command;
  *   - the DMA runs synchronously inside the write of the command register
  *     (the start bit reads 0 once the write has completed), through
- *     vfu_dma_read()/vfu_dma_write();
+ *     vus_dma_read()/vus_dma_write();
  *   - a transfer outside the buffer, or one the library fails (unmapped
  *     guest memory, permission, client error), copies nothing or part and
  *     sets bit 31 of the command register (EDU_DMA_CMD_ERROR); the next
@@ -52,7 +52,7 @@
  *
  * Interrupts: raising ORs the value into the interrupt status and, while
  * the status is non-zero, signals MSI vector 0 when the client has given an
- * eventfd for it; otherwise INTx is a level (vfu_irq_set_level()) that is
+ * eventfd for it; otherwise INTx is a level (vus_irq_set_level()) that is
  * up while the status is non-zero, as in QEMU.  Acknowledging clears
  * status bits; clearing the last one lowers INTx.
  * Device reset clears every register and the DMA buffer.
@@ -67,11 +67,11 @@
 
 /*
  * State of one edu device.  No lock: the library calls the region access
- * and reset callbacks on the one thread that runs vfu_server_run(), and
+ * and reset callbacks on the one thread that runs vus_server_run(), and
  * nothing else touches these fields.
  */
 typedef struct EduDevice {
-    VfuServer *srv;
+    VusServer *srv;
     uint32_t liveness; /* already inverted */
     uint32_t fact;
     uint32_t status; /* EDU_STATUS_IRQ_FACT only (never computing) */
@@ -89,9 +89,9 @@ typedef struct EduDevice {
  */
 static void edu_update_intx(EduDevice *edu)
 {
-    bool msi = vfu_irq_enabled(edu->srv, VFIO_PCI_MSI_IRQ_INDEX, 0);
+    bool msi = vus_irq_enabled(edu->srv, VFIO_PCI_MSI_IRQ_INDEX, 0);
 
-    vfu_irq_set_level(edu->srv, edu->irq_status && !msi);
+    vus_irq_set_level(edu->srv, edu->irq_status && !msi);
 }
 
 static void edu_raise_irq(EduDevice *edu, uint32_t val)
@@ -102,9 +102,9 @@ static void edu_raise_irq(EduDevice *edu, uint32_t val)
     if (!edu->irq_status) {
         return;
     }
-    msi = vfu_irq_enabled(edu->srv, VFIO_PCI_MSI_IRQ_INDEX, 0);
+    msi = vus_irq_enabled(edu->srv, VFIO_PCI_MSI_IRQ_INDEX, 0);
     if (msi) {
-        sent = vfu_irq_trigger(edu->srv, VFIO_PCI_MSI_IRQ_INDEX, 0);
+        sent = vus_irq_trigger(edu->srv, VFIO_PCI_MSI_IRQ_INDEX, 0);
     }
     edu_update_intx(edu);
     g_debug("edu: interrupt status 0x%x: %s %s", edu->irq_status,
@@ -137,14 +137,14 @@ static bool edu_buf_range_ok(uint64_t addr, uint64_t count)
 /* Name of the access mode of the map holding guest address @addr. */
 static const char *edu_dma_mode_at(EduDevice *edu, uint64_t addr)
 {
-    GArray *maps = vfu_dma_get_maps(edu->srv);
+    GArray *maps = vus_dma_get_maps(edu->srv);
     const char *name = "unmapped";
 
     for (guint i = 0; i < maps->len; i++) {
-        VfuDmaMapInfo *m = &g_array_index(maps, VfuDmaMapInfo, i);
+        VusDmaMapInfo *m = &g_array_index(maps, VusDmaMapInfo, i);
 
         if (addr >= m->addr && addr - m->addr < m->size) {
-            name = vfu_dma_mode_name(m->mode);
+            name = vus_dma_mode_name(m->mode);
             break;
         }
     }
@@ -189,9 +189,9 @@ static bool edu_dma_transfer(EduDevice *edu)
     }
     buf = edu->dma_buf + (dev_addr - EDU_DMA_BUF_ADDR);
     if (to_ram) {
-        ok = vfu_dma_write(edu->srv, ram_addr, buf, count, &err);
+        ok = vus_dma_write(edu->srv, ram_addr, buf, count, &err);
     } else {
-        ok = vfu_dma_read(edu->srv, ram_addr, buf, count, &err);
+        ok = vus_dma_read(edu->srv, ram_addr, buf, count, &err);
     }
     if (!ok) {
         g_message("edu: DMA %s of %zu bytes at guest address 0x%" PRIx64
@@ -365,7 +365,7 @@ static int edu_reset(void *opaque)
     edu->fact = 0;
     edu->status = 0;
     edu->irq_status = 0;
-    vfu_irq_set_level(edu->srv, false);
+    vus_irq_set_level(edu->srv, false);
     edu->dma_src = 0;
     edu->dma_dst = 0;
     edu->dma_count = 0;
@@ -384,17 +384,17 @@ static void edu_destroy(void *dev)
     }
 }
 
-static void *edu_create(VfuServer *srv, GError **errp)
+static void *edu_create(VusServer *srv, GError **errp)
 {
-    static const VfuDeviceOps ops = {.reset = edu_reset};
+    static const VusDeviceOps ops = {.reset = edu_reset};
     EduDevice *edu = g_new0(EduDevice, 1);
-    VfuRegionDesc bar0 = {
+    VusRegionDesc bar0 = {
         .size = EDU_BAR0_SIZE,
-        .flags = VFU_REGION_F_RW,
+        .flags = VUS_REGION_F_RW,
         .access = edu_bar0_access,
         .opaque = edu,
     };
-    VfuPciDesc pci = {
+    VusPciDesc pci = {
         .vendor_id = EDU_PCI_VENDOR_ID,
         .device_id = EDU_PCI_DEVICE_ID,
         .subsys_vendor_id = 0x1af4, /* as QEMU's PCI devices report */
@@ -407,15 +407,15 @@ static void *edu_create(VfuServer *srv, GError **errp)
 
     edu->srv = srv;
     edu->dma_buf = g_malloc0(EDU_DMA_BUF_SIZE);
-    if (!vfu_server_setup_region(srv, VFIO_PCI_BAR0_REGION_INDEX, &bar0, NULL,
+    if (!vus_server_setup_region(srv, VFIO_PCI_BAR0_REGION_INDEX, &bar0, NULL,
                                  errp) ||
-        !vfu_server_setup_pci(srv, &pci, errp) ||
-        !vfu_server_setup_irq(srv, VFIO_PCI_INTX_IRQ_INDEX, 1, errp) ||
-        !vfu_server_setup_irq(srv, VFIO_PCI_MSI_IRQ_INDEX, 1, errp)) {
+        !vus_server_setup_pci(srv, &pci, errp) ||
+        !vus_server_setup_irq(srv, VFIO_PCI_INTX_IRQ_INDEX, 1, errp) ||
+        !vus_server_setup_irq(srv, VFIO_PCI_MSI_IRQ_INDEX, 1, errp)) {
         edu_destroy(edu);
         return NULL;
     }
-    vfu_server_set_device_ops(srv, &ops, edu);
+    vus_server_set_device_ops(srv, &ops, edu);
     return edu;
 }
 

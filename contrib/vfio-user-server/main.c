@@ -61,7 +61,7 @@ typedef struct SampleOptions {
  * thread starts.
  */
 typedef struct SampleSignals {
-    VfuServer *srv;
+    VusServer *srv;
     GMainContext *ctx;
     GThread *thread;
     gint quit; /* a signal came */
@@ -72,12 +72,12 @@ static gboolean sample_on_signal(gpointer opaque)
 {
     SampleSignals *sig = opaque;
 
-    VfuServer *srv;
+    VusServer *srv;
 
     g_atomic_int_set(&sig->quit, 1);
     srv = g_atomic_pointer_get(&sig->srv);
     if (srv) {
-        vfu_server_stop(srv);
+        vus_server_stop(srv);
     }
     return G_SOURCE_CONTINUE;
 }
@@ -111,11 +111,11 @@ static void sample_signals_start(SampleSignals *sig)
 }
 
 /* From now on a signal stops @srv (also if one came already). */
-static void sample_signals_set_server(SampleSignals *sig, VfuServer *srv)
+static void sample_signals_set_server(SampleSignals *sig, VusServer *srv)
 {
     g_atomic_pointer_set(&sig->srv, srv);
     if (g_atomic_int_get(&sig->quit)) {
-        vfu_server_stop(srv);
+        vus_server_stop(srv);
     }
 }
 
@@ -132,7 +132,7 @@ static void sample_enable_debug(void)
 {
     const char *old = g_getenv("G_MESSAGES_DEBUG");
     char *domains =
-        g_strjoin(" ", VFU_SERVER_LOG_DOMAIN, SAMPLE_LOG_DOMAIN, old, NULL);
+        g_strjoin(" ", VUS_SERVER_LOG_DOMAIN, SAMPLE_LOG_DOMAIN, old, NULL);
 
     g_setenv("G_MESSAGES_DEBUG", domains, true);
     g_free(domains);
@@ -227,7 +227,7 @@ static bool sample_parse(int argc, char **argv, SampleOptions *opts)
  * --fd: a UNIX stream socket, listening (taken as the listening socket) or
  * connected (*@connected set; served as the one client).
  */
-static bool sample_adopt_fd(VfuServer *srv, int fd, bool *connected)
+static bool sample_adopt_fd(VusServer *srv, int fd, bool *connected)
 {
     int type = 0, listening = 0;
     socklen_t len = sizeof(type);
@@ -246,8 +246,8 @@ static bool sample_adopt_fd(VfuServer *srv, int fd, bool *connected)
     getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len);
     fcntl(fd, F_SETFD, FD_CLOEXEC);
     *connected = !listening;
-    ok = listening ? vfu_server_listen_fd(srv, fd, &err)
-                   : vfu_server_attach(srv, fd, &err);
+    ok = listening ? vus_server_listen_fd(srv, fd, &err)
+                   : vus_server_attach(srv, fd, &err);
     if (!ok) {
         g_printerr(PROG ": cannot serve on --fd=%d: %s\n", fd, err->message);
         g_error_free(err);
@@ -255,18 +255,18 @@ static bool sample_adopt_fd(VfuServer *srv, int fd, bool *connected)
     return ok;
 }
 
-static VfuServer *sample_listen(const SampleOptions *opts, bool *connected)
+static VusServer *sample_listen(const SampleOptions *opts, bool *connected)
 {
-    VfuServerOptions sopts = {
+    VusServerOptions sopts = {
         .legacy_dma_map = opts->legacy_dma_map,
         .unsealed_regions = opts->unsealed_regions,
         .negotiation_timeout_ms = (uint32_t)opts->negotiation_timeout_ms,
     };
     GError *err = NULL;
-    VfuServer *srv = vfu_server_new(opts->socket, &sopts, &err);
+    VusServer *srv = vus_server_new(opts->socket, &sopts, &err);
 
     if (srv && opts->fd >= 0 && !sample_adopt_fd(srv, opts->fd, connected)) {
-        vfu_server_free(srv);
+        vus_server_free(srv);
         return NULL;
     }
     if (!srv) {
@@ -300,13 +300,13 @@ static bool sample_write_pidfile(const char *path)
  * Serve clients until stopped; false when accepting failed.  @connected:
  * the client is attached already (--fd with a connected socket).
  */
-static bool sample_serve(VfuServer *srv, SampleSignals *sig, bool once,
+static bool sample_serve(VusServer *srv, SampleSignals *sig, bool once,
                          bool connected)
 {
     GError *err = NULL;
 
     while (!g_atomic_int_get(&sig->quit)) {
-        if (!connected && !vfu_server_accept(srv, &err)) {
+        if (!connected && !vus_server_accept(srv, &err)) {
             if (g_atomic_int_get(&sig->quit)) {
                 break;
             }
@@ -314,7 +314,7 @@ static bool sample_serve(VfuServer *srv, SampleSignals *sig, bool once,
             g_error_free(err);
             return false;
         }
-        if (!vfu_server_run(srv, &err)) {
+        if (!vus_server_run(srv, &err)) {
             g_warning("client dropped: %s", err->message);
             g_clear_error(&err);
         }
@@ -331,7 +331,7 @@ int main(int argc, char **argv)
     SampleOptions opts = {.fd = SAMPLE_NO_FD};
     SampleSignals sig = {0};
     const SampleDeviceType *type = NULL;
-    VfuServer *srv = NULL;
+    VusServer *srv = NULL;
     void *dev = NULL;
     GError *err = NULL;
     bool pidfile_written = false, connected = false;
@@ -389,7 +389,7 @@ out:
         type->stop(dev); /* its threads use the server */
     }
     if (srv) {
-        vfu_server_free(srv);
+        vus_server_free(srv);
     }
     if (dev) {
         type->destroy(dev);

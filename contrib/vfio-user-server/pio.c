@@ -23,9 +23,9 @@
 #include <string.h>
 #include "devices.h"
 
-/* No lock: the library calls back on the thread running vfu_server_run(). */
+/* No lock: the library calls back on the thread running vus_server_run(). */
 typedef struct PioDevice {
-    VfuServer *srv;
+    VusServer *srv;
     uint8_t regs[PIO_BAR0_SIZE];
 } PioDevice;
 
@@ -36,7 +36,7 @@ static void pio_write_byte(PioDevice *pio, uint64_t off, uint8_t v)
     } else if (off == PIO_REG_INTX) {
         pio->regs[PIO_REG_INTX] = v & 1;
         pio->regs[PIO_REG_INTX_WRITES]++;
-        vfu_irq_set_level(pio->srv, v & 1);
+        vus_irq_set_level(pio->srv, v & 1);
     }
 }
 
@@ -69,7 +69,7 @@ static int pio_reset(void *opaque)
     PioDevice *pio = opaque;
 
     pio_reset_regs(pio);
-    vfu_irq_set_level(pio->srv, false);
+    vus_irq_set_level(pio->srv, false);
     return 0;
 }
 
@@ -78,18 +78,18 @@ static void pio_destroy(void *dev)
     g_free(dev);
 }
 
-static void *pio_create(VfuServer *srv, GError **errp)
+static void *pio_create(VusServer *srv, GError **errp)
 {
-    static const VfuDeviceOps ops = {.reset = pio_reset};
+    static const VusDeviceOps ops = {.reset = pio_reset};
     PioDevice *pio = g_new0(PioDevice, 1);
-    VfuRegionDesc bar0 = {
+    VusRegionDesc bar0 = {
         .size = PIO_BAR0_SIZE,
-        .flags = VFU_REGION_F_RW,
-        .bar_flags = VFU_BAR_F_IO,
+        .flags = VUS_REGION_F_RW,
+        .bar_flags = VUS_BAR_F_IO,
         .access = pio_bar0_access,
         .opaque = pio,
     };
-    VfuPciDesc pci = {
+    VusPciDesc pci = {
         .vendor_id = PIO_PCI_VENDOR_ID,
         .device_id = PIO_PCI_DEVICE_ID,
         .subsys_vendor_id = PIO_PCI_VENDOR_ID,
@@ -101,13 +101,13 @@ static void *pio_create(VfuServer *srv, GError **errp)
 
     pio->srv = srv;
     pio_reset_regs(pio);
-    if (!vfu_server_setup_region(srv, VFIO_PCI_BAR0_REGION_INDEX, &bar0, NULL,
+    if (!vus_server_setup_region(srv, VFIO_PCI_BAR0_REGION_INDEX, &bar0, NULL,
                                  errp) ||
-        !vfu_server_setup_pci(srv, &pci, errp)) {
+        !vus_server_setup_pci(srv, &pci, errp)) {
         pio_destroy(pio);
         return NULL;
     }
-    vfu_server_set_device_ops(srv, &ops, pio);
+    vus_server_set_device_ops(srv, &ops, pio);
     return pio;
 }
 

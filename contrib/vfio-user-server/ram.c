@@ -45,10 +45,10 @@
 
 /*
  * State of one ram device.  No lock: the library calls the region access
- * and reset callbacks on the one thread that runs vfu_server_run().
+ * and reset callbacks on the one thread that runs vus_server_run().
  */
 typedef struct RamDevice {
-    VfuServer *srv;
+    VusServer *srv;
     uint32_t scratch;
     uint32_t read_count;
 } RamDevice;
@@ -61,7 +61,7 @@ void sample_ram_set_mem_file(const char *path)
     ram_mem_file = g_strdup(path);
 }
 
-static const VfuSparseArea ram_bar0_areas[] = {
+static const VusSparseArea ram_bar0_areas[] = {
     {0, RAM_BAR0_HOLE_OFFSET},
     {RAM_BAR0_HOLE_OFFSET + RAM_BAR0_HOLE_SIZE,
      RAM_BAR0_SIZE - RAM_BAR0_HOLE_OFFSET - RAM_BAR0_HOLE_SIZE},
@@ -93,10 +93,10 @@ static void ram_reg_write(RamDevice *ram, uint64_t off, uint32_t val)
         ram->read_count = val;
         break;
     case RAM_REG_IRQ:
-        if (vfu_irq_enabled(ram->srv, VFIO_PCI_MSI_IRQ_INDEX, 0)) {
-            vfu_irq_trigger(ram->srv, VFIO_PCI_MSI_IRQ_INDEX, 0);
+        if (vus_irq_enabled(ram->srv, VFIO_PCI_MSI_IRQ_INDEX, 0)) {
+            vus_irq_trigger(ram->srv, VFIO_PCI_MSI_IRQ_INDEX, 0);
         } else {
-            vfu_irq_trigger(ram->srv, VFIO_PCI_INTX_IRQ_INDEX, 0);
+            vus_irq_trigger(ram->srv, VFIO_PCI_INTX_IRQ_INDEX, 0);
         }
         break;
     default:
@@ -141,26 +141,26 @@ static void ram_destroy(void *dev)
     g_clear_pointer(&ram_mem_file, g_free);
 }
 
-static void *ram_create(VfuServer *srv, GError **errp)
+static void *ram_create(VusServer *srv, GError **errp)
 {
-    static const VfuDeviceOps ops = {.reset = ram_reset};
+    static const VusDeviceOps ops = {.reset = ram_reset};
     RamDevice *ram = g_new0(RamDevice, 1);
-    VfuRegionDesc bar0 = {
+    VusRegionDesc bar0 = {
         .size = RAM_BAR0_SIZE,
-        .flags = VFU_REGION_F_RW,
-        .bar_flags = VFU_BAR_F_MEM64 | VFU_BAR_F_PREFETCH,
+        .flags = VUS_REGION_F_RW,
+        .bar_flags = VUS_BAR_F_MEM64 | VUS_BAR_F_PREFETCH,
         .mem = true,
         .mem_path = ram_mem_file,
         .sparse = ram_bar0_areas,
         .nr_sparse = G_N_ELEMENTS(ram_bar0_areas),
     };
-    VfuRegionDesc bar2 = {
+    VusRegionDesc bar2 = {
         .size = RAM_BAR2_SIZE,
-        .flags = VFU_REGION_F_RW,
+        .flags = VUS_REGION_F_RW,
         .access = ram_bar2_access,
         .opaque = ram,
     };
-    VfuPciDesc pci = {
+    VusPciDesc pci = {
         .vendor_id = RAM_PCI_VENDOR_ID,
         .device_id = RAM_PCI_DEVICE_ID,
         .subsys_vendor_id = RAM_PCI_VENDOR_ID,
@@ -172,17 +172,17 @@ static void *ram_create(VfuServer *srv, GError **errp)
     };
 
     ram->srv = srv;
-    if (!vfu_server_setup_region(srv, VFIO_PCI_BAR0_REGION_INDEX, &bar0, NULL,
+    if (!vus_server_setup_region(srv, VFIO_PCI_BAR0_REGION_INDEX, &bar0, NULL,
                                  errp) ||
-        !vfu_server_setup_region(srv, VFIO_PCI_BAR2_REGION_INDEX, &bar2, NULL,
+        !vus_server_setup_region(srv, VFIO_PCI_BAR2_REGION_INDEX, &bar2, NULL,
                                  errp) ||
-        !vfu_server_setup_pci(srv, &pci, errp) ||
-        !vfu_server_setup_irq(srv, VFIO_PCI_INTX_IRQ_INDEX, 1, errp) ||
-        !vfu_server_setup_irq(srv, VFIO_PCI_MSI_IRQ_INDEX, 1, errp)) {
+        !vus_server_setup_pci(srv, &pci, errp) ||
+        !vus_server_setup_irq(srv, VFIO_PCI_INTX_IRQ_INDEX, 1, errp) ||
+        !vus_server_setup_irq(srv, VFIO_PCI_MSI_IRQ_INDEX, 1, errp)) {
         ram_destroy(ram);
         return NULL;
     }
-    vfu_server_set_device_ops(srv, &ops, ram);
+    vus_server_set_device_ops(srv, &ops, ram);
     return ram;
 }
 

@@ -6,8 +6,8 @@
  * the queue work: guest frames from the transmit queue go to slirp_input()
  * (after vnet_frame_allowed()), frames slirp sends go into buffers of the
  * receive queue, or wait in a short backlog until the driver adds some.
- * Every byte of guest memory is reached through vfu_dma_read() and
- * vfu_dma_write(), so the device works in every DMA access mode.
+ * Every byte of guest memory is reached through vus_dma_read() and
+ * vus_dma_write(), so the device works in every DMA access mode.
  *
  * The network (QEMU's -netdev user defaults): 10.0.2.0/24, host 10.0.2.2
  * (slirp connects to it on the host's 127.0.0.1), DHCP from 10.0.2.15, no
@@ -105,7 +105,7 @@ static bool vnet_parse_hostfwd(const char *s, VnetHostFwd *f, GError **errp)
         goto bad;
     }
     if (*h[1] && strcmp(h[1], "127.0.0.1")) {
-        return vfu_error_set(
+        return vfio_user_error_set(
             errp, EINVAL,
             "hostfwd: host address must be 127.0.0.1 (loopback only), not '%s'",
             h[1]);
@@ -122,7 +122,7 @@ static bool vnet_parse_hostfwd(const char *s, VnetHostFwd *f, GError **errp)
     }
     return true;
 bad:
-    return vfu_error_set(
+    return vfio_user_error_set(
         errp, EINVAL,
         "hostfwd '%s': expected tcp|udp:[127.0.0.1]:PORT-[GUESTADDR]:GUESTPORT",
         s);
@@ -134,9 +134,9 @@ VnetBackend *vnet_backend_new(const char *netdev, GError **errp)
     VnetBackend *be;
 
     if (!opts[0] || strcmp(opts[0], "user")) {
-        vfu_error_set(errp, EINVAL,
-                      "--netdev: unknown backend '%s' (only 'user')",
-                      opts[0] ? opts[0] : "");
+        vfio_user_error_set(errp, EINVAL,
+                            "--netdev: unknown backend '%s' (only 'user')",
+                            opts[0] ? opts[0] : "");
         return NULL;
     }
     be = g_new0(VnetBackend, 1);
@@ -145,14 +145,15 @@ VnetBackend *vnet_backend_new(const char *netdev, GError **errp)
     g_queue_init(&be->backlog);
     for (unsigned i = 1; opts[i]; i++) {
         if (!g_str_has_prefix(opts[i], "hostfwd=")) {
-            vfu_error_set(errp, EINVAL,
-                          "--netdev user: unknown option '%s' (only hostfwd=)",
-                          opts[i]);
+            vfio_user_error_set(
+                errp, EINVAL,
+                "--netdev user: unknown option '%s' (only hostfwd=)", opts[i]);
             goto fail;
         }
         if (be->nr_fwd == VNET_MAX_HOSTFWD) {
-            vfu_error_set(errp, EINVAL, "--netdev user: more than %d hostfwd",
-                          VNET_MAX_HOSTFWD);
+            vfio_user_error_set(errp, EINVAL,
+                                "--netdev user: more than %d hostfwd",
+                                VNET_MAX_HOSTFWD);
             goto fail;
         }
         if (!vnet_parse_hostfwd(opts[i] + strlen("hostfwd="),
@@ -172,13 +173,13 @@ fail:
 static bool vnet_mem_read(void *opaque, uint64_t addr, void *buf, size_t len,
                           GError **errp)
 {
-    return vfu_dma_read(opaque, addr, buf, len, errp);
+    return vus_dma_read(opaque, addr, buf, len, errp);
 }
 
 static bool vnet_mem_write(void *opaque, uint64_t addr, const void *buf,
                            size_t len, GError **errp)
 {
-    return vfu_dma_write(opaque, addr, buf, len, errp);
+    return vus_dma_write(opaque, addr, buf, len, errp);
 }
 
 static VringMem vnet_mem(VnetBackend *be)
@@ -270,9 +271,9 @@ static void vnet_tx_one(VnetBackend *be, const VringMem *mem)
     GError *err = NULL;
 
     if (c->nin || len < VNET_HDR_LEN) {
-        vfu_error_set(&err, EINVAL,
-                      "tx chain %u: %u writable, %zu bytes (header %u)",
-                      c->head, c->nin, len, VNET_HDR_LEN);
+        vfio_user_error_set(&err, EINVAL,
+                            "tx chain %u: %u writable, %zu bytes (header %u)",
+                            c->head, c->nin, len, VNET_HDR_LEN);
         vnet_broken(be, err);
         return;
     }
@@ -340,9 +341,9 @@ static bool vnet_rx_one(VnetBackend *be, const uint8_t *frame, size_t len)
         break;
     }
     if (c->nout) {
-        vfu_error_set(&err, EINVAL,
-                      "receive chain %u has %u readable descriptors", c->head,
-                      c->nout);
+        vfio_user_error_set(&err, EINVAL,
+                            "receive chain %u has %u readable descriptors",
+                            c->head, c->nout);
     } else if (vring_chain_write(c, &mem, 0, &hdr, sizeof(hdr), &err) &&
                vring_chain_write(c, &mem, sizeof(hdr), frame, len, &err)) {
         vring_push(&be->ring[VNET_RXQ], &mem, c->head,
@@ -629,20 +630,21 @@ bool vnet_backend_start(VnetBackend *be, VnetDevice *dev, GError **errp)
     be->timers = g_ptr_array_new_with_free_func(g_free);
     be->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (be->wake_fd < 0) {
-        return vfu_error_set(errp, errno, "eventfd: %s", g_strerror(errno));
+        return vfio_user_error_set(errp, errno, "eventfd: %s",
+                                   g_strerror(errno));
     }
     be->slirp = slirp_new(&cfg, &vnet_slirp_cb, be);
     if (!be->slirp) {
-        return vfu_error_set(errp, EINVAL, "slirp_new failed");
+        return vfio_user_error_set(errp, EINVAL, "slirp_new failed");
     }
     for (unsigned i = 0; i < be->nr_fwd; i++) {
         VnetHostFwd *f = &be->fwd[i];
 
         if (slirp_add_hostfwd(be->slirp, f->udp, f->host_addr, f->host_port,
                               f->guest_addr, f->guest_port) < 0) {
-            return vfu_error_set(errp, EADDRINUSE,
-                                 "hostfwd: cannot listen on 127.0.0.1:%d",
-                                 f->host_port);
+            return vfio_user_error_set(errp, EADDRINUSE,
+                                       "hostfwd: cannot listen on 127.0.0.1:%d",
+                                       f->host_port);
         }
     }
     be->sync.gen = dev->reset_gen;

@@ -46,13 +46,13 @@ _Static_assert(VNET_HDR_LEN == 12, "virtio-net header of virtio 1.x");
 
 static void vnet_irq(VnetDevice *dev, uint16_t vector)
 {
-    VfuServer *srv = dev->srv;
+    VusServer *srv = dev->srv;
 
     if (vector < VNET_NUM_VECTORS &&
-        vfu_irq_enabled(srv, VFIO_PCI_MSIX_IRQ_INDEX, vector)) {
-        vfu_irq_trigger(srv, VFIO_PCI_MSIX_IRQ_INDEX, vector);
-    } else if (!vfu_irq_enabled(srv, VFIO_PCI_MSIX_IRQ_INDEX, 0)) {
-        vfu_irq_trigger(srv, VFIO_PCI_INTX_IRQ_INDEX, 0);
+        vus_irq_enabled(srv, VFIO_PCI_MSIX_IRQ_INDEX, vector)) {
+        vus_irq_trigger(srv, VFIO_PCI_MSIX_IRQ_INDEX, vector);
+    } else if (!vus_irq_enabled(srv, VFIO_PCI_MSIX_IRQ_INDEX, 0)) {
+        vus_irq_trigger(srv, VFIO_PCI_INTX_IRQ_INDEX, 0);
     }
 }
 
@@ -382,7 +382,7 @@ static void vnet_disconnected(void *opaque)
     vnet_reset(opaque);
 }
 
-static bool vnet_add_cap(VfuServer *srv, uint8_t type, uint32_t off,
+static bool vnet_add_cap(VusServer *srv, uint8_t type, uint32_t off,
                          uint32_t len, GError **errp)
 {
     struct virtio_pci_notify_cap nc = {0};
@@ -395,29 +395,29 @@ static bool vnet_add_cap(VfuServer *srv, uint8_t type, uint32_t off,
     nc.cap.offset = GUINT32_TO_LE(off);
     nc.cap.length = GUINT32_TO_LE(len);
     nc.notify_off_multiplier = GUINT32_TO_LE(VNET_NOTIFY_MULT);
-    return vfu_server_add_pci_cap(srv, PCI_CAP_ID_VNDR, &nc, size, errp);
+    return vus_server_add_pci_cap(srv, PCI_CAP_ID_VNDR, &nc, size, errp);
 }
 
 static bool vnet_setup(VnetDevice *dev, GError **errp)
 {
-    static const VfuDeviceOps ops = {
+    static const VusDeviceOps ops = {
         .reset = vnet_device_reset,
         .disconnected = vnet_disconnected,
     };
-    VfuServer *srv = dev->srv;
-    VfuRegionDesc bar0 = {
+    VusServer *srv = dev->srv;
+    VusRegionDesc bar0 = {
         .size = VNET_BAR0_SIZE,
-        .flags = VFU_REGION_F_RW,
+        .flags = VUS_REGION_F_RW,
         .access = vnet_bar0_access,
         .opaque = dev,
     };
-    VfuRegionDesc bar1 = {
+    VusRegionDesc bar1 = {
         .size = VNET_BAR1_SIZE,
-        .flags = VFU_REGION_F_RW,
+        .flags = VUS_REGION_F_RW,
         .access = vnet_bar1_access,
         .opaque = dev,
     };
-    VfuPciDesc pci = {
+    VusPciDesc pci = {
         .vendor_id = VNET_PCI_VENDOR_ID,
         .device_id = VNET_PCI_DEVICE_ID,
         .subsys_vendor_id = VNET_PCI_VENDOR_ID,
@@ -431,11 +431,11 @@ static bool vnet_setup(VnetDevice *dev, GError **errp)
         .msix_pba_offset = 0x800,
     };
 
-    if (!vfu_server_setup_region(srv, VFIO_PCI_BAR0_REGION_INDEX, &bar0, NULL,
+    if (!vus_server_setup_region(srv, VFIO_PCI_BAR0_REGION_INDEX, &bar0, NULL,
                                  errp) ||
-        !vfu_server_setup_region(srv, VFIO_PCI_BAR1_REGION_INDEX, &bar1, NULL,
+        !vus_server_setup_region(srv, VFIO_PCI_BAR1_REGION_INDEX, &bar1, NULL,
                                  errp) ||
-        !vfu_server_setup_pci(srv, &pci, errp) ||
+        !vus_server_setup_pci(srv, &pci, errp) ||
         !vnet_add_cap(srv, VIRTIO_PCI_CAP_COMMON_CFG, VNET_COMMON_OFF,
                       VNET_COMMON_LEN, errp) ||
         !vnet_add_cap(srv, VIRTIO_PCI_CAP_NOTIFY_CFG, VNET_NOTIFY_OFF,
@@ -446,13 +446,13 @@ static bool vnet_setup(VnetDevice *dev, GError **errp)
         return false;
     }
     for (unsigned i = 0; i < VNET_NUM_QUEUES; i++) {
-        if (!vfu_server_add_ioeventfd(srv, VFIO_PCI_BAR0_REGION_INDEX,
+        if (!vus_server_add_ioeventfd(srv, VFIO_PCI_BAR0_REGION_INDEX,
                                       VNET_NOTIFY_OFF + VNET_NOTIFY_MULT * i, 2,
                                       false, 0, errp)) {
             return false;
         }
     }
-    vfu_server_set_device_ops(srv, &ops, dev);
+    vus_server_set_device_ops(srv, &ops, dev);
     return true;
 }
 
@@ -477,7 +477,7 @@ static void vnet_destroy(void *opaque)
     }
 }
 
-static void *vnet_create_net(VfuServer *srv, const char *netdev, GError **errp)
+static void *vnet_create_net(VusServer *srv, const char *netdev, GError **errp)
 {
     static const uint8_t mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
     VnetDevice *dev = g_new0(VnetDevice, 1);
@@ -496,7 +496,7 @@ static void *vnet_create_net(VfuServer *srv, const char *netdev, GError **errp)
     return dev;
 }
 
-static void *vnet_create(VfuServer *srv, GError **errp)
+static void *vnet_create(VusServer *srv, GError **errp)
 {
     return vnet_create_net(srv, NULL, errp);
 }

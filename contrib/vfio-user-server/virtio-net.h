@@ -57,7 +57,7 @@ typedef struct VnetQueue {
 typedef struct VnetBackend VnetBackend;
 
 typedef struct VnetDevice {
-    VfuServer *srv;
+    VusServer *srv;
     uint8_t mac[6];
 
     GMutex lock; /* guards everything from here to the backend */

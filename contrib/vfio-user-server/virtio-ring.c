@@ -32,20 +32,20 @@ bool vring_check_config(const Vring *vr, GError **errp)
     uint64_t n = vr->num;
 
     if (!n || n > VRING_MAX_SIZE || (n & (n - 1))) {
-        return vfu_error_set(errp, EINVAL,
-                             "queue size %u is not a power of two up to %u",
-                             vr->num, VRING_MAX_SIZE);
+        return vfio_user_error_set(
+            errp, EINVAL, "queue size %u is not a power of two up to %u",
+            vr->num, VRING_MAX_SIZE);
     }
     if ((vr->desc & 15) || (vr->avail & 1) || (vr->used & 3)) {
-        return vfu_error_set(errp, EINVAL,
-                             "queue rings misaligned (desc 0x%" PRIx64
-                             ", avail 0x%" PRIx64 ", used 0x%" PRIx64 ")",
-                             vr->desc, vr->avail, vr->used);
+        return vfio_user_error_set(errp, EINVAL,
+                                   "queue rings misaligned (desc 0x%" PRIx64
+                                   ", avail 0x%" PRIx64 ", used 0x%" PRIx64 ")",
+                                   vr->desc, vr->avail, vr->used);
     }
     if (range_wraps(vr->desc, 16 * n) || range_wraps(vr->avail, 6 + 2 * n) ||
         range_wraps(vr->used, 6 + 8 * n)) {
-        return vfu_error_set(errp, EINVAL,
-                             "queue ring wraps around the address space");
+        return vfio_user_error_set(errp, EINVAL,
+                                   "queue ring wraps around the address space");
     }
     return true;
 }
@@ -83,25 +83,25 @@ static bool chain_add(VringChain *c, const struct vring_desc *d,
     unsigned n = c->nout + c->nin;
 
     if (d->flags & VRING_DESC_F_INDIRECT) {
-        return vfu_error_set(errp, EINVAL,
-                             "indirect descriptor in chain %u (not negotiated)",
-                             c->head);
+        return vfio_user_error_set(
+            errp, EINVAL, "indirect descriptor in chain %u (not negotiated)",
+            c->head);
     }
     if (!writable && c->nin) {
-        return vfu_error_set(
+        return vfio_user_error_set(
             errp, EINVAL, "chain %u: readable descriptor after a writable one",
             c->head);
     }
     if (range_wraps(d->addr, d->len)) {
-        return vfu_error_set(errp, EINVAL,
-                             "chain %u: buffer 0x%" PRIx64
-                             "+0x%x wraps around the address space",
-                             c->head, (uint64_t)d->addr, d->len);
+        return vfio_user_error_set(errp, EINVAL,
+                                   "chain %u: buffer 0x%" PRIx64
+                                   "+0x%x wraps around the address space",
+                                   c->head, (uint64_t)d->addr, d->len);
     }
     if (c->out_bytes + c->in_bytes + d->len > max_bytes) {
-        return vfu_error_set(errp, EMSGSIZE,
-                             "chain %u is longer than %" PRIu64 " bytes",
-                             c->head, max_bytes);
+        return vfio_user_error_set(errp, EMSGSIZE,
+                                   "chain %u is longer than %" PRIu64 " bytes",
+                                   c->head, max_bytes);
     }
     c->seg[n] = (VringSeg){.addr = d->addr, .len = d->len};
     if (writable) {
@@ -125,13 +125,13 @@ static bool walk_chain(const Vring *vr, const VringMem *mem, uint16_t head,
     c->head = head;
     for (;;) {
         if (i >= vr->num) {
-            return vfu_error_set(
+            return vfio_user_error_set(
                 errp, EINVAL,
                 "chain %u: descriptor index %u out of a table of %u", head, i,
                 vr->num);
         }
         if (c->nout + c->nin >= vr->num) {
-            return vfu_error_set(
+            return vfio_user_error_set(
                 errp, ELOOP, "chain %u is longer than the table (%u): a loop",
                 head, vr->num);
         }
@@ -155,9 +155,9 @@ VringPopResult vring_pop(Vring *vr, const VringMem *mem, uint64_t max_bytes,
         return VRING_POP_ERROR;
     }
     if ((uint16_t)(avail_idx - vr->last_avail) > vr->num) {
-        vfu_error_set(errp, EINVAL,
-                      "driver ring index %u is more than %u ahead of %u",
-                      avail_idx, vr->num, vr->last_avail);
+        vfio_user_error_set(errp, EINVAL,
+                            "driver ring index %u is more than %u ahead of %u",
+                            avail_idx, vr->num, vr->last_avail);
         return VRING_POP_ERROR;
     }
     if (avail_idx == vr->last_avail) {
@@ -216,9 +216,9 @@ bool vring_chain_read(const VringChain *c, const VringMem *mem, void *buf,
     uint8_t *p = buf;
 
     if (len > c->out_bytes) {
-        return vfu_error_set(errp, EINVAL,
-                             "chain %u has %" PRIu64 " readable bytes, not %zu",
-                             c->head, c->out_bytes, len);
+        return vfio_user_error_set(
+            errp, EINVAL, "chain %u has %" PRIu64 " readable bytes, not %zu",
+            c->head, c->out_bytes, len);
     }
     for (unsigned i = 0; i < c->nout && len; i++) {
         size_t n = MIN((size_t)c->seg[i].len, len);
@@ -238,10 +238,10 @@ bool vring_chain_write(const VringChain *c, const VringMem *mem, uint64_t off,
     const uint8_t *p = buf;
 
     if (off > c->in_bytes || len > c->in_bytes - off) {
-        return vfu_error_set(errp, EMSGSIZE,
-                             "chain %u has %" PRIu64
-                             " writable bytes, %zu needed at %" PRIu64,
-                             c->head, c->in_bytes, len, off);
+        return vfio_user_error_set(errp, EMSGSIZE,
+                                   "chain %u has %" PRIu64
+                                   " writable bytes, %zu needed at %" PRIu64,
+                                   c->head, c->in_bytes, len, off);
     }
     for (unsigned i = c->nout; i < c->nout + c->nin && len; i++) {
         const VringSeg *s = &c->seg[i];

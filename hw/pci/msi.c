@@ -187,11 +187,11 @@ bool msix_init(PCIDevice *d, uint8_t cap, uint16_t ctrl, uint32_t table,
     if (tbar >= PCI_NUM_BARS || pbar >= PCI_NUM_BARS ||
         toff + nvec * MSIX_ENTRY_SIZE > d->bars[tbar].size ||
         poff + ((nvec + 63) / 64) * 8 > d->bars[pbar].size) {
-        return vfu_error_set(errp, EINVAL,
-                             "MSI-X table (BAR %d offset 0x%" PRIx64
-                             ") or PBA (BAR %d offset 0x%" PRIx64
-                             ") of %u vectors lies outside its BAR",
-                             tbar, toff, pbar, poff, nvec);
+        return vfio_user_error_set(errp, EINVAL,
+                                   "MSI-X table (BAR %d offset 0x%" PRIx64
+                                   ") or PBA (BAR %d offset 0x%" PRIx64
+                                   ") of %u vectors lies outside its BAR",
+                                   tbar, toff, pbar, poff, nvec);
     }
     d->msix.cap = cap;
     d->msix.nvec = nvec;

@@ -92,10 +92,12 @@ PCIDevice *pci_host_find(PCIHost *h, const char *id)
 bool pci_host_plug(PCIHost *h, PCIDevice *d, unsigned slot, GError **errp)
 {
     if (slot == 0 || slot >= PCI_SLOT_MAX || h->slots[slot]) {
-        return vfu_error_set(errp, EBUSY, "PCI slot %u is not free", slot);
+        return vfio_user_error_set(errp, EBUSY, "PCI slot %u is not free",
+                                   slot);
     }
     if (d->id && pci_host_find(h, d->id)) {
-        return vfu_error_set(errp, EEXIST, "duplicate device id '%s'", d->id);
+        return vfio_user_error_set(errp, EEXIST, "duplicate device id '%s'",
+                                   d->id);
     }
     d->host = h;
     d->devfn = slot << 3;
@@ -108,7 +110,7 @@ bool pci_host_unplug(PCIHost *h, const char *id, GError **errp)
     PCIDevice *d = pci_host_find(h, id);
 
     if (!d) {
-        return vfu_error_set(errp, ENOENT, "Device '%s' not found", id);
+        return vfio_user_error_set(errp, ENOENT, "Device '%s' not found", id);
     }
     h->slots[d->devfn >> 3] = NULL;
     pci_set_irq(d, false);

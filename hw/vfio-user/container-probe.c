@@ -77,10 +77,11 @@ static bool probe_unmap(VFIOUserProxy *proxy, uint64_t iova, uint64_t size,
         return false;
     }
     if (req.reply_errno) {
-        return vfu_error_set(errp, req.reply_errno,
-                             "the server refused to unmap its probe map at "
-                             "iova=0x%" PRIx64 ": %s",
-                             iova, g_strerror(req.reply_errno));
+        return vfio_user_error_set(
+            errp, req.reply_errno,
+            "the server refused to unmap its probe map at "
+            "iova=0x%" PRIx64 ": %s",
+            iova, g_strerror(req.reply_errno));
     }
     return true;
 }
@@ -91,8 +92,8 @@ static int probe_memfd(uint64_t size, GError **errp)
 
     if (fd < 0 || ftruncate(fd, (off_t)size) < 0 ||
         fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
-        vfu_error_set(errp, errno, "cannot create the probe memfd: %s",
-                      g_strerror(errno));
+        vfio_user_error_set(errp, errno, "cannot create the probe memfd: %s",
+                            g_strerror(errno));
         if (fd >= 0) {
             close(fd);
         }

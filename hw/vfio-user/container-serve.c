@@ -145,7 +145,7 @@ static bool container_reject(VFIOUserContainer *c, const VFIOUserHdr *hdr,
                              size_t rest, int err, GError **errp)
 {
     __atomic_fetch_add(&c->dma_rejected, 1, __ATOMIC_RELAXED);
-    g_debug("rejected %s: %s", vfu_cmd_name(hdr->cmd), g_strerror(err));
+    g_debug("rejected %s: %s", vfio_user_cmd_name(hdr->cmd), g_strerror(err));
     return vfio_user_proxy_discard(c->proxy, rest, errp) &&
            vfio_user_proxy_send_error(c->proxy, hdr, err, errp);
 }
@@ -221,7 +221,7 @@ bool vfio_user_container_handle_request(VFIOUserProxy *proxy,
 {
     VFIOUserContainer *c = opaque;
 
-    vfu_close_fds(fds, nfds);
+    vfio_user_close_fds(fds, nfds);
     if (hdr->cmd != VFIO_USER_DMA_READ && hdr->cmd != VFIO_USER_DMA_WRITE) {
         return vfio_user_proxy_discard(proxy, hdr->size - sizeof(*hdr), errp) &&
                vfio_user_proxy_send_error(proxy, hdr, ENOSYS, errp);

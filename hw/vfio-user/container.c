@@ -56,10 +56,10 @@ bool vfio_user_dma_access_parse(const char *s, VFIOUserDMAAccess *out,
             return true;
         }
     }
-    return vfu_error_set(errp, EINVAL,
-                         "invalid dma-access value '%s': "
-                         "expected auto, mmap, file-io or message",
-                         s ? s : "");
+    return vfio_user_error_set(errp, EINVAL,
+                               "invalid dma-access value '%s': "
+                               "expected auto, mmap, file-io or message",
+                               s ? s : "");
 }
 
 static uint64_t container_min_pgsize(VFIOUserContainer *c)
@@ -77,10 +77,10 @@ static bool container_probe(VFIOUserContainer *c, const VFIOUserDMASection *s,
 
     (void)c;
     if (fstat(s->fd, &st) < 0) {
-        return vfu_error_set(errp, errno,
-                             "section '%s': bad backing fd %d: "
-                             "%s",
-                             s->name, s->fd, g_strerror(errno));
+        return vfio_user_error_set(errp, errno,
+                                   "section '%s': bad backing fd %d: "
+                                   "%s",
+                                   s->name, s->fd, g_strerror(errno));
     }
     *mmappable = vfio_user_probe_mmap(s->fd, s->fd_offset, s->readonly);
     return true;
@@ -92,10 +92,10 @@ static bool container_proc_mem(VFIOUserContainer *c,
     if (c->proc_mem_fd < 0) {
         c->proc_mem_fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
         if (c->proc_mem_fd < 0) {
-            return vfu_error_set(errp, errno,
-                                 "section '%s': dma-access="
-                                 "file-io cannot open /proc/self/mem: %s",
-                                 s->name, g_strerror(errno));
+            return vfio_user_error_set(errp, errno,
+                                       "section '%s': dma-access="
+                                       "file-io cannot open /proc/self/mem: %s",
+                                       s->name, g_strerror(errno));
         }
     }
     return true;
@@ -133,19 +133,21 @@ static bool container_plan(VFIOUserContainer *c, const VFIOUserDMASection *s,
         return true;
     case VFIO_USER_DMA_ACCESS_MMAP:
         if (!has_fd) {
-            return vfu_error_set(errp, EINVAL,
-                                 "section '%s': dma-access=mmap"
-                                 " needs RAM with an fd to share (memory-"
-                                 "backend-memfd, or -file with share=on); "
-                                 "this one has none",
-                                 s->name);
+            return vfio_user_error_set(
+                errp, EINVAL,
+                "section '%s': dma-access=mmap"
+                " needs RAM with an fd to share (memory-"
+                "backend-memfd, or -file with share=on); "
+                "this one has none",
+                s->name);
         }
         if (!p->mmappable) {
-            return vfu_error_set(errp, EINVAL,
-                                 "section '%s': dma-access=mmap"
-                                 " but mmap() refuses its fd (use dma-access="
-                                 "file-io or auto)",
-                                 s->name);
+            return vfio_user_error_set(
+                errp, EINVAL,
+                "section '%s': dma-access=mmap"
+                " but mmap() refuses its fd (use dma-access="
+                "file-io or auto)",
+                s->name);
         }
         plan_fd(p, VFIO_USER_DMA_MAP_F_MODE_MMAP, s->fd, s->fd_offset);
         return true;
@@ -184,11 +186,12 @@ static bool container_fit_fds(VFIOUserContainer *c, const VFIOUserDMASection *s,
         return true;
     }
     if (c->policy != VFIO_USER_DMA_ACCESS_AUTO) {
-        return vfu_error_set(errp, EINVAL,
-                             "section '%s': dma-access=%s needs to send an "
-                             "fd, but the server accepts none "
-                             "(max_msg_fds 0)",
-                             s->name, vfio_user_dma_access_name(c->policy));
+        return vfio_user_error_set(
+            errp, EINVAL,
+            "section '%s': dma-access=%s needs to send an "
+            "fd, but the server accepts none "
+            "(max_msg_fds 0)",
+            s->name, vfio_user_dma_access_name(c->policy));
     }
     p->flags &= ~VFIO_USER_DMA_MAP_F_MODES;
     p->fd = -1;
@@ -221,35 +224,37 @@ static bool container_check(VFIOUserContainer *c, const VFIOUserDMASection *s,
     guint i;
 
     if (!s->size || !s->host || s->size > UINT64_MAX - s->iova) {
-        return vfu_error_set(errp, EINVAL,
-                             "section '%s': invalid range iova"
-                             "=0x%" PRIx64 " size=0x%" PRIx64 "%s",
-                             s->name, s->iova, s->size,
-                             s->host ? "" : " (no host)");
+        return vfio_user_error_set(errp, EINVAL,
+                                   "section '%s': invalid range iova"
+                                   "=0x%" PRIx64 " size=0x%" PRIx64 "%s",
+                                   s->name, s->iova, s->size,
+                                   s->host ? "" : " (no host)");
     }
     if ((s->iova | s->size) & (pg - 1)) {
-        return vfu_error_set(errp, EINVAL,
-                             "section '%s': iova 0x%" PRIx64
-                             " and size 0x%" PRIx64 " must be multiples of "
-                             "the server's page size 0x%" PRIx64,
-                             s->name, s->iova, s->size, pg);
+        return vfio_user_error_set(errp, EINVAL,
+                                   "section '%s': iova 0x%" PRIx64
+                                   " and size 0x%" PRIx64
+                                   " must be multiples of "
+                                   "the server's page size 0x%" PRIx64,
+                                   s->name, s->iova, s->size, pg);
     }
     if (c->maps->len >= max_maps) {
-        return vfu_error_set(errp, ENOSPC,
-                             "section '%s': the server allows "
-                             "at most %" PRIu32 " DMA maps",
-                             s->name, max_maps);
+        return vfio_user_error_set(errp, ENOSPC,
+                                   "section '%s': the server allows "
+                                   "at most %" PRIu32 " DMA maps",
+                                   s->name, max_maps);
     }
     i = container_upper(c->maps, s->iova);
     for (guint j = i ? i - 1 : 0; j < c->maps->len && j <= i; j++) {
         VFIOUserDMAMapEntry *e =
             &g_array_index(c->maps, VFIOUserDMAMapEntry, j);
         if (e->iova < s->iova + s->size && s->iova < e->iova + e->size) {
-            return vfu_error_set(errp, EEXIST,
-                                 "section '%s' [0x%" PRIx64 ", 0x%" PRIx64
-                                 ") overlaps mapped section "
-                                 "'%s'",
-                                 s->name, s->iova, s->iova + s->size, e->name);
+            return vfio_user_error_set(errp, EEXIST,
+                                       "section '%s' [0x%" PRIx64 ", 0x%" PRIx64
+                                       ") overlaps mapped section "
+                                       "'%s'",
+                                       s->name, s->iova, s->iova + s->size,
+                                       e->name);
         }
     }
     return true;
@@ -380,7 +385,7 @@ static bool container_check_proc_mem(VFIOUserContainer *c,
     }
     if (c->modes != VFIO_USER_MODES_UNDERSTOOD) {
         /* clang-format off */
-        return vfu_error_set(errp, EPROTO,
+        return vfio_user_error_set(errp, EPROTO,
                              "section '%s': dma-access=file-io: the server gave no clear answer whether it understands access modes, so /proc/self/mem is not sent",
                              s->name);
         /* clang-format on */
@@ -473,7 +478,7 @@ static bool container_negotiate_map(VFIOUserContainer *c,
         } else if (container_step_down(c, s, p, rerr)) {
             continue;
         }
-        return vfu_error_set(
+        return vfio_user_error_set(
             errp, rerr,
             "section '%s': the server refused "
             "DMA_MAP of iova=0x%" PRIx64 " size=0x%" PRIx64 " (%s): %s",
@@ -494,11 +499,11 @@ static bool container_map_locked(VFIOUserContainer *c,
         return false;
     }
     if (p.fd >= 0 && (p.offset & (pg - 1))) {
-        return vfu_error_set(errp, EINVAL,
-                             "section '%s': fd offset 0x%" PRIx64
-                             " must be a multiple of the server's "
-                             "page size 0x%" PRIx64,
-                             s->name, p.offset, pg);
+        return vfio_user_error_set(errp, EINVAL,
+                                   "section '%s': fd offset 0x%" PRIx64
+                                   " must be a multiple of the server's "
+                                   "page size 0x%" PRIx64,
+                                   s->name, p.offset, pg);
     }
     /* map_lock is held: nobody else inserts or removes meanwhile. */
     i = container_insert(c, s, &p);
@@ -545,11 +550,11 @@ static bool container_send_unmap(VFIOUserContainer *c, uint64_t iova,
         return false;
     }
     if (req.reply_errno) {
-        return vfu_error_set(errp, req.reply_errno,
-                             "the server refused "
-                             "DMA_UNMAP of iova=0x%" PRIx64 " size=0x%" PRIx64
-                             ": %s",
-                             iova, size, g_strerror(req.reply_errno));
+        return vfio_user_error_set(errp, req.reply_errno,
+                                   "the server refused "
+                                   "DMA_UNMAP of iova=0x%" PRIx64
+                                   " size=0x%" PRIx64 ": %s",
+                                   iova, size, g_strerror(req.reply_errno));
     }
     return true;
 }
@@ -566,9 +571,9 @@ bool vfio_user_container_unmap(VFIOUserContainer *c, uint64_t iova,
     e = i ? &g_array_index(c->maps, VFIOUserDMAMapEntry, i - 1) : NULL;
     if (!e || e->iova != iova || e->size != size) {
         g_mutex_unlock(&c->map_lock);
-        return vfu_error_set(errp, ENOENT,
-                             "no DMA map at iova=0x%" PRIx64 " size=0x%" PRIx64,
-                             iova, size);
+        return vfio_user_error_set(
+            errp, ENOENT, "no DMA map at iova=0x%" PRIx64 " size=0x%" PRIx64,
+            iova, size);
     }
     g_debug("unmap %s iova=0x%" PRIx64 " size=0x%" PRIx64, e->name, iova, size);
     container_remove(c, i - 1);

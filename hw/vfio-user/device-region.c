@@ -65,15 +65,15 @@ static bool dev_region_info_once(VFIOUserDevice *dev, uint32_t index,
     if (req.reply_nfds > 1) {
         g_debug("region %u: closing %zu unexpected fds", index,
                 req.reply_nfds - 1);
-        vfu_close_fds(fds + 1, req.reply_nfds - 1);
+        vfio_user_close_fds(fds + 1, req.reply_nfds - 1);
     }
     *fd = req.reply_nfds ? fds[0] : -1;
     if (req.reply_errno) {
-        vfu_close_fds(fd, 1);
-        return vfu_error_set(errp, req.reply_errno,
-                             "server refused "
-                             "GET_REGION_INFO: %s",
-                             g_strerror(req.reply_errno));
+        vfio_user_close_fds(fd, 1);
+        return vfio_user_error_set(errp, req.reply_errno,
+                                   "server refused "
+                                   "GET_REGION_INFO: %s",
+                                   g_strerror(req.reply_errno));
     }
     *len = req.reply_len;
     return true;
@@ -101,20 +101,20 @@ static uint8_t *dev_region_info_fetch(VFIOUserDevice *dev, uint32_t index,
         if (*len >= sizeof(info) && info.index == index && info.argsz <= room) {
             return buf;
         }
-        vfu_close_fds(fd, 1);
+        vfio_user_close_fds(fd, 1);
         g_free(buf);
         if (*len < sizeof(info) || info.index != index) {
-            vfu_error_set(errp, EPROTO,
-                          "bad GET_REGION_INFO reply (%zu "
-                          "bytes, index %u)",
-                          *len, info.index);
+            vfio_user_error_set(errp, EPROTO,
+                                "bad GET_REGION_INFO reply (%zu "
+                                "bytes, index %u)",
+                                *len, info.index);
             return NULL;
         }
         if (attempt == 1 || info.argsz > DEV_REGION_INFO_MAX) {
-            vfu_error_set(errp, EPROTO,
-                          "server wants %u bytes for the "
-                          "region info (offered %u)",
-                          info.argsz, room);
+            vfio_user_error_set(errp, EPROTO,
+                                "server wants %u bytes for the "
+                                "region info (offered %u)",
+                                info.argsz, room);
             return NULL;
         }
         g_debug("region %u: info needs %u bytes, asking again", index,
@@ -132,18 +132,18 @@ static bool dev_parse_sparse(VFIOUserRegion *r, const uint8_t *buf, size_t len,
     size_t fit;
 
     if (len - off < sizeof(cap)) {
-        return vfu_error_set(errp, EPROTO,
-                             "sparse mmap capability is "
-                             "truncated");
+        return vfio_user_error_set(errp, EPROTO,
+                                   "sparse mmap capability is "
+                                   "truncated");
     }
     memcpy(&cap, buf + off, sizeof(cap));
     fit = (len - off - sizeof(cap)) / sizeof(VFIOUserSparseArea);
     if (cap.nr_areas > fit || cap.nr_areas > VFIO_USER_MAX_SPARSE) {
-        return vfu_error_set(errp, EPROTO,
-                             "sparse mmap capability has %u "
-                             "areas (%zu fit in the reply, at most %u "
-                             "supported)",
-                             cap.nr_areas, fit, VFIO_USER_MAX_SPARSE);
+        return vfio_user_error_set(errp, EPROTO,
+                                   "sparse mmap capability has %u "
+                                   "areas (%zu fit in the reply, at most %u "
+                                   "supported)",
+                                   cap.nr_areas, fit, VFIO_USER_MAX_SPARSE);
     }
     r->nr_mmaps = 0;
     for (uint32_t i = 0; i < cap.nr_areas; i++) {
@@ -152,11 +152,12 @@ static bool dev_parse_sparse(VFIOUserRegion *r, const uint8_t *buf, size_t len,
         memcpy(&a, buf + off + sizeof(cap) + i * sizeof(a), sizeof(a));
         if (a.offset > r->size || a.size > r->size - a.offset) {
             r->nr_mmaps = 0;
-            return vfu_error_set(errp, EPROTO,
-                                 "sparse area %u (offset "
-                                 "0x%" PRIx64 ", size 0x%" PRIx64 ") lies "
-                                 "outside the region (size 0x%" PRIx64 ")",
-                                 i, a.offset, a.size, r->size);
+            return vfio_user_error_set(
+                errp, EPROTO,
+                "sparse area %u (offset "
+                "0x%" PRIx64 ", size 0x%" PRIx64 ") lies "
+                "outside the region (size 0x%" PRIx64 ")",
+                i, a.offset, a.size, r->size);
         }
         if (a.size == 0) {
             continue;
@@ -184,19 +185,19 @@ static bool dev_parse_caps(VFIOUserRegion *r, const uint8_t *buf, size_t len,
         VFIOUserCapType t;
 
         if (off < min_off || off > len || len - off < sizeof(h)) {
-            return vfu_error_set(errp, EPROTO,
-                                 "capability at offset %u "
-                                 "is outside the reply (%zu bytes) or "
-                                 "loops back",
-                                 off, len);
+            return vfio_user_error_set(errp, EPROTO,
+                                       "capability at offset %u "
+                                       "is outside the reply (%zu bytes) or "
+                                       "loops back",
+                                       off, len);
         }
         memcpy(&h, buf + off, sizeof(h));
         switch (h.id) {
         case VFIO_REGION_INFO_CAP_SPARSE_MMAP:
             if (*has_sparse) {
-                return vfu_error_set(errp, EPROTO,
-                                     "two sparse mmap "
-                                     "capabilities");
+                return vfio_user_error_set(errp, EPROTO,
+                                           "two sparse mmap "
+                                           "capabilities");
             }
             if (!dev_parse_sparse(r, buf, len, off, errp)) {
                 return false;
@@ -205,9 +206,9 @@ static bool dev_parse_caps(VFIOUserRegion *r, const uint8_t *buf, size_t len,
             break;
         case VFIO_REGION_INFO_CAP_TYPE:
             if (len - off < sizeof(t)) {
-                return vfu_error_set(errp, EPROTO,
-                                     "type capability is "
-                                     "truncated");
+                return vfio_user_error_set(errp, EPROTO,
+                                           "type capability is "
+                                           "truncated");
             }
             memcpy(&t, buf + off, sizeof(t));
             r->has_type = true;
@@ -318,13 +319,13 @@ bool vfio_user_dev_region_setup(VFIOUserDevice *dev, uint32_t index,
     }
     g_free(buf);
     if (!ok) {
-        vfu_close_fds(&fd, 1);
+        vfio_user_close_fds(&fd, 1);
         r->nr_mmaps = 0;
         return false;
     }
     if (fd >= 0 && !(info.flags & VFIO_REGION_INFO_FLAG_MMAP)) {
         g_debug("region %u: closing fd sent without the mmap flag", index);
-        vfu_close_fds(&fd, 1);
+        vfio_user_close_fds(&fd, 1);
     }
     r->fd = fd;
     if (fd < 0) {
@@ -344,7 +345,7 @@ bool vfio_user_dev_region_setup(VFIOUserDevice *dev, uint32_t index,
 static void dev_drop_ioeventfds(VFIOUserRegion *r)
 {
     for (uint32_t i = 0; i < r->nr_ioeventfds; i++) {
-        vfu_close_fds(&r->ioeventfds[i].fd, 1);
+        vfio_user_close_fds(&r->ioeventfds[i].fd, 1);
     }
     r->nr_ioeventfds = 0;
 }
@@ -358,7 +359,7 @@ void vfio_user_dev_region_release(VFIOUserRegion *r)
         }
     }
     r->nr_mmaps = 0;
-    vfu_close_fds(&r->fd, 1);
+    vfio_user_close_fds(&r->fd, 1);
     dev_drop_ioeventfds(r);
 }
 
@@ -371,35 +372,35 @@ static bool dev_io_fd_entry(VFIOUserRegion *r, const VFIOUserSubRegionIOFd *e,
     bool match = e->flags & VFIO_USER_IOEVENTFD_F_DATAMATCH;
 
     if (e->fd_index >= nfds) {
-        return vfu_error_set(errp, EPROTO,
-                             "io fd index %u, but %zu fds "
-                             "came",
-                             e->fd_index, nfds);
+        return vfio_user_error_set(errp, EPROTO,
+                                   "io fd index %u, but %zu fds "
+                                   "came",
+                                   e->fd_index, nfds);
     }
     if (e->offset > r->size || e->size > r->size - e->offset) {
-        return vfu_error_set(errp, EPROTO,
-                             "io fd sub-region at 0x%" PRIx64 " size 0x%" PRIx64
-                             " is outside region %u",
-                             e->offset, e->size, r->index);
+        return vfio_user_error_set(errp, EPROTO,
+                                   "io fd sub-region at 0x%" PRIx64
+                                   " size 0x%" PRIx64 " is outside region %u",
+                                   e->offset, e->size, r->index);
     }
     if ((e->flags & ~DEV_IOEVENTFD_FLAGS) ||
         (e->size != 0 && e->size != 1 && e->size != 2 && e->size != 4 &&
          e->size != 8) ||
         (match && e->size == 0)) {
-        return vfu_error_set(errp, EPROTO,
-                             "unsupported ioeventfd (flags "
-                             "0x%x, size %" PRIu64 ")",
-                             e->flags, e->size);
+        return vfio_user_error_set(errp, EPROTO,
+                                   "unsupported ioeventfd (flags "
+                                   "0x%x, size %" PRIu64 ")",
+                                   e->flags, e->size);
     }
     if (!dev_fd_is_eventfd(fds[e->fd_index])) {
-        return vfu_error_set(errp, EPROTO,
-                             "io fd %u for region %u is not an eventfd",
-                             e->fd_index, r->index);
+        return vfio_user_error_set(errp, EPROTO,
+                                   "io fd %u for region %u is not an eventfd",
+                                   e->fd_index, r->index);
     }
     out->fd = fcntl(fds[e->fd_index], F_DUPFD_CLOEXEC, 0);
     if (out->fd < 0) {
-        return vfu_error_set(errp, errno, "cannot keep an ioeventfd: %s",
-                             g_strerror(errno));
+        return vfio_user_error_set(errp, errno, "cannot keep an ioeventfd: %s",
+                                   g_strerror(errno));
     }
     /*
      * A server that never reads its eventfd lets the counter fill up, and a
@@ -430,10 +431,10 @@ static bool dev_io_fds_parse(VFIOUserRegion *r, const uint8_t *buf, size_t len,
     uint32_t n = 0;
 
     if (len < sizeof(h)) {
-        return vfu_error_set(errp, EPROTO,
-                             "GET_REGION_IO_FDS reply too "
-                             "short (%zu bytes)",
-                             len);
+        return vfio_user_error_set(errp, EPROTO,
+                                   "GET_REGION_IO_FDS reply too "
+                                   "short (%zu bytes)",
+                                   len);
     }
     memcpy(&h, buf, sizeof(h));
     if (h.count && h.argsz >= sizeof(h)) {
@@ -442,10 +443,10 @@ static bool dev_io_fds_parse(VFIOUserRegion *r, const uint8_t *buf, size_t len,
     if (h.index != r->index || h.count > VFIO_USER_MAX_IOEVENTFDS ||
         (h.count && (h.argsz < sizeof(h) + (size_t)h.count * esz ||
                      len < sizeof(h) + h.count * stride))) {
-        return vfu_error_set(errp, EPROTO,
-                             "bad GET_REGION_IO_FDS reply "
-                             "(index %u, count %u, argsz %u, %zu bytes)",
-                             h.index, h.count, h.argsz, len);
+        return vfio_user_error_set(errp, EPROTO,
+                                   "bad GET_REGION_IO_FDS reply "
+                                   "(index %u, count %u, argsz %u, %zu bytes)",
+                                   h.index, h.count, h.argsz, len);
     }
     for (uint32_t i = 0; i < h.count; i++) {
         VFIOUserSubRegionIOFd e;
@@ -457,7 +458,7 @@ static bool dev_io_fds_parse(VFIOUserRegion *r, const uint8_t *buf, size_t len,
         }
         if (!dev_io_fd_entry(r, &e, fds, nfds, &tmp[n], errp)) {
             while (n) {
-                vfu_close_fds(&tmp[--n].fd, 1);
+                vfio_user_close_fds(&tmp[--n].fd, 1);
             }
             return false;
         }
@@ -493,11 +494,11 @@ static bool dev_io_fds_once(VFIOUserDevice *dev, uint32_t index, uint8_t *buf,
     *nfds = req.reply_nfds;
     *len = req.reply_len;
     if (req.reply_errno) {
-        vfu_close_fds(fds, req.reply_nfds);
-        return vfu_error_set(errp, req.reply_errno,
-                             "GET_REGION_IO_FDS for "
-                             "region %u refused: %s",
-                             index, g_strerror(req.reply_errno));
+        vfio_user_close_fds(fds, req.reply_nfds);
+        return vfio_user_error_set(errp, req.reply_errno,
+                                   "GET_REGION_IO_FDS for "
+                                   "region %u refused: %s",
+                                   index, g_strerror(req.reply_errno));
     }
     return true;
 }
@@ -516,10 +517,10 @@ bool vfio_user_device_get_region_io_fds(VFIOUserDevice *dev, uint32_t index,
         return vfio_user_dev_failed_error(dev, errp);
     }
     if (index >= dev->num_regions) {
-        return vfu_error_set(errp, EINVAL,
-                             "region %u does not exist (the "
-                             "device has %u)",
-                             index, dev->num_regions);
+        return vfio_user_error_set(errp, EINVAL,
+                                   "region %u does not exist (the "
+                                   "device has %u)",
+                                   index, dev->num_regions);
     }
     for (int attempt = 0;; attempt++) {
         buf = g_malloc0(room);
@@ -534,11 +535,11 @@ bool vfio_user_device_get_region_io_fds(VFIOUserDevice *dev, uint32_t index,
         }
         g_debug("region %u: io fds need %u bytes, asking again", index,
                 h.argsz);
-        vfu_close_fds(fds, nfds);
+        vfio_user_close_fds(fds, nfds);
         room = h.argsz;
         g_clear_pointer(&buf, g_free);
     }
     ok = dev_io_fds_parse(&dev->regions[index], buf, len, fds, nfds, errp);
-    vfu_close_fds(fds, nfds);
+    vfio_user_close_fds(fds, nfds);
     return ok;
 }

@@ -53,15 +53,15 @@ bool vfio_user_dev_is_failed(VFIOUserDevice *dev)
 
 bool vfio_user_dev_failed_error(VFIOUserDevice *dev, GError **errp)
 {
-    return vfu_error_set(errp, ENODEV, "vfio-user device on %s has failed",
-                         dev->proxy ? vfio_user_proxy_path(dev->proxy)
-                                    : "(no connection)");
+    return vfio_user_error_set(
+        errp, ENODEV, "vfio-user device on %s has failed",
+        dev->proxy ? vfio_user_proxy_path(dev->proxy) : "(no connection)");
 }
 
 /* A proxy error of the connection-lost kind fails the device for good. */
 static void dev_note_error(VFIOUserDevice *dev, const GError *err)
 {
-    int e = vfu_error_errno(err);
+    int e = vfio_user_error_errno(err);
 
     if (e == ECONNRESET || e == EPROTO) {
         /* The proxy's failure notify tells the owner, who reports it
@@ -105,10 +105,11 @@ bool vfio_user_dev_simple(VFIOUserDevice *dev, uint16_t cmd, const void *in,
         return false;
     }
     if (req.reply_errno) {
-        return vfu_error_set(errp, req.reply_errno,
-                             "%s refused by the "
-                             "server: %s",
-                             vfu_cmd_name(cmd), g_strerror(req.reply_errno));
+        return vfio_user_error_set(errp, req.reply_errno,
+                                   "%s refused by the "
+                                   "server: %s",
+                                   vfio_user_cmd_name(cmd),
+                                   g_strerror(req.reply_errno));
     }
     if (out_len) {
         *out_len = req.reply_len;
@@ -123,7 +124,7 @@ static size_t dev_max_xfer(VFIOUserDevice *dev)
     if (max == 0) {
         max = VFIO_USER_DEF_MAX_XFER;
     }
-    return MIN(max, (uint64_t)VFU_CAPS_MAX_XFER);
+    return MIN(max, (uint64_t)VFIO_USER_CAPS_MAX_XFER);
 }
 
 static bool dev_get_info(VFIOUserDevice *dev, GError **errp)
@@ -137,25 +138,25 @@ static bool dev_get_info(VFIOUserDevice *dev, GError **errp)
         return false;
     }
     if (len < sizeof(info)) {
-        return vfu_error_set(errp, EPROTO,
-                             "DEVICE_GET_INFO reply too "
-                             "short (%zu bytes)",
-                             len);
+        return vfio_user_error_set(errp, EPROTO,
+                                   "DEVICE_GET_INFO reply too "
+                                   "short (%zu bytes)",
+                                   len);
     }
     memcpy(&info, reply, sizeof(info));
     if (info.num_regions > DEV_MAX_REGIONS || info.num_irqs > DEV_MAX_IRQS) {
-        return vfu_error_set(errp, EPROTO,
-                             "device reports %u regions and "
-                             "%u irq types (at most %u and %u supported)",
-                             info.num_regions, info.num_irqs, DEV_MAX_REGIONS,
-                             DEV_MAX_IRQS);
+        return vfio_user_error_set(errp, EPROTO,
+                                   "device reports %u regions and "
+                                   "%u irq types (at most %u and %u supported)",
+                                   info.num_regions, info.num_irqs,
+                                   DEV_MAX_REGIONS, DEV_MAX_IRQS);
     }
     if ((info.flags & VFIO_DEVICE_FLAGS_PCI) &&
         info.num_regions < VFIO_PCI_NUM_REGIONS) {
-        return vfu_error_set(errp, EPROTO,
-                             "PCI device reports only %u "
-                             "regions (%u expected)",
-                             info.num_regions, VFIO_PCI_NUM_REGIONS);
+        return vfio_user_error_set(errp, EPROTO,
+                                   "PCI device reports only %u "
+                                   "regions (%u expected)",
+                                   info.num_regions, VFIO_PCI_NUM_REGIONS);
     }
     dev->flags = info.flags;
     dev->num_regions = info.num_regions;
@@ -320,18 +321,18 @@ static VFIOUserRegion *dev_region(VFIOUserDevice *dev, uint32_t index,
     VFIOUserRegion *r;
 
     if (index >= dev->num_regions) {
-        vfu_error_set(errp, EINVAL,
-                      "region %u does not exist (the device "
-                      "has %u)",
-                      index, dev->num_regions);
+        vfio_user_error_set(errp, EINVAL,
+                            "region %u does not exist (the device "
+                            "has %u)",
+                            index, dev->num_regions);
         return NULL;
     }
     r = &dev->regions[index];
     if (off > r->size || len > r->size - off) {
-        vfu_error_set(errp, EINVAL,
-                      "access of %zu bytes at 0x%" PRIx64
-                      " is outside region %u (size 0x%" PRIx64 ")",
-                      len, off, index, r->size);
+        vfio_user_error_set(errp, EINVAL,
+                            "access of %zu bytes at 0x%" PRIx64
+                            " is outside region %u (size 0x%" PRIx64 ")",
+                            len, off, index, r->size);
         return NULL;
     }
     return r;
@@ -428,7 +429,7 @@ static bool dev_mmio_guarded(VFIOUserDevice *dev, const VFIOUserRegion *r,
 {
     DevMmio a = {.host = host, .buf = buf, .len = len, .is_write = is_write};
 
-    if (vfu_guard_call(host, len, dev_mmio_do, &a)) {
+    if (vfio_user_guard_call(host, len, dev_mmio_do, &a)) {
         return true;
     }
     if (!is_write) {
@@ -439,10 +440,10 @@ static bool dev_mmio_guarded(VFIOUserDevice *dev, const VFIOUserRegion *r,
                   " faulted (SIGBUS): the server shrank the region's fd",
                   r->index, is_write ? "write" : "read", off);
     }
-    return vfu_error_set(errp, EFAULT,
-                         "region %u: mmapped %s at 0x%" PRIx64
-                         " faulted: the server shrank the region's fd",
-                         r->index, is_write ? "write" : "read", off);
+    return vfio_user_error_set(errp, EFAULT,
+                               "region %u: mmapped %s at 0x%" PRIx64
+                               " faulted: the server shrank the region's fd",
+                               r->index, is_write ? "write" : "read", off);
 }
 
 static bool dev_rw_echo_ok(const VFIOUserRegionRW *echo, uint64_t off,
@@ -477,17 +478,18 @@ static bool dev_msg_read(VFIOUserDevice *dev, uint32_t index, uint64_t off,
             return false;
         }
         if (req.reply_errno) {
-            return vfu_error_set(errp, req.reply_errno,
-                                 "reading %zu bytes "
-                                 "at 0x%" PRIx64 " of region %u: %s",
-                                 n, off, index, g_strerror(req.reply_errno));
+            return vfio_user_error_set(errp, req.reply_errno,
+                                       "reading %zu bytes "
+                                       "at 0x%" PRIx64 " of region %u: %s",
+                                       n, off, index,
+                                       g_strerror(req.reply_errno));
         }
         if (req.reply_len != sizeof(echo) + n ||
             !dev_rw_echo_ok(&echo, off, index, n)) {
-            return vfu_error_set(errp, EPROTO,
-                                 "malformed REGION_READ reply "
-                                 "(%zu bytes) for region %u",
-                                 req.reply_len, index);
+            return vfio_user_error_set(errp, EPROTO,
+                                       "malformed REGION_READ reply "
+                                       "(%zu bytes) for region %u",
+                                       req.reply_len, index);
         }
         off += n;
         buf += n;
@@ -522,17 +524,17 @@ static bool dev_write_chunk(VFIOUserDevice *dev, uint32_t index, uint64_t off,
         return false;
     }
     if (req.reply_errno) {
-        return vfu_error_set(errp, req.reply_errno,
-                             "writing %zu bytes at "
-                             "0x%" PRIx64 " of region %u: %s",
-                             n, off, index, g_strerror(req.reply_errno));
+        return vfio_user_error_set(errp, req.reply_errno,
+                                   "writing %zu bytes at "
+                                   "0x%" PRIx64 " of region %u: %s",
+                                   n, off, index, g_strerror(req.reply_errno));
     }
     if (req.reply_len != sizeof(echo) ||
         !dev_rw_echo_ok(&echo, off, index, n)) {
-        return vfu_error_set(errp, EPROTO,
-                             "malformed REGION_WRITE reply "
-                             "(%zu bytes) for region %u",
-                             req.reply_len, index);
+        return vfio_user_error_set(errp, EPROTO,
+                                   "malformed REGION_WRITE reply "
+                                   "(%zu bytes) for region %u",
+                                   req.reply_len, index);
     }
     return true;
 }

@@ -70,7 +70,7 @@ static bool vupci_irq_count_check(PCIDevice *pdev, const char *what,
 {
     if (cap_vectors && count != cap_vectors) {
         // clang-format off
-        return vfu_error_set(errp, EINVAL,
+        return vfio_user_error_set(errp, EINVAL,
                              "the server offers %u %s vectors but its %s capability has %u",
                              count, what, what, cap_vectors);
         // clang-format on

@@ -239,7 +239,7 @@ static bool vupci_irq_setup(VFIOUserPCIDevice *dev, VUPCIIrqMode mode,
 
         v->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (v->fd < 0) {
-            vfu_error_set(errp, errno, "eventfd: %s", g_strerror(errno));
+            vfio_user_error_set(errp, errno, "eventfd: %s", g_strerror(errno));
             break;
         }
         v->dev = dev;
@@ -652,7 +652,7 @@ static void vupci_info(PCIDevice *d, GString *out)
     VFIOUserProxyStats ps = {0};
     VFIOUserDMAStats ds = {0};
     g_autofree char *caps =
-        dev->proxy ? vfu_caps_describe(vfio_user_proxy_caps(dev->proxy))
+        dev->proxy ? vfio_user_caps_describe(vfio_user_proxy_caps(dev->proxy))
                    : g_strdup("(not connected)");
     static const char *const modes[] = {"none", "INTx", "MSI", "MSI-X"};
 
@@ -795,9 +795,9 @@ static bool vupci_connect(VFIOUserPCIDevice *dev, GError **errp)
     if (!(dev->vdev.flags & VFIO_DEVICE_FLAGS_PCI) ||
         dev->vdev.num_regions <= CONFIG_INDEX ||
         dev->vdev.regions[CONFIG_INDEX].size < 256) {
-        return vfu_error_set(errp, ENODEV,
-                             "the server does not offer a PCI "
-                             "device with a config region");
+        return vfio_user_error_set(errp, ENODEV,
+                                   "the server does not offer a PCI "
+                                   "device with a config region");
     }
     return true;
 }
@@ -901,7 +901,7 @@ static VFIOUserReconnectResult vupci_reconnect_attempt(void *opaque,
                 __atomic_store_n(&dev->attempting, 0, __ATOMIC_RELEASE);
                 return VFIO_USER_RECONNECT_OK;
             }
-            vfu_error_set(errp, ECONNRESET, "the server failed again");
+            vfio_user_error_set(errp, ECONNRESET, "the server failed again");
         }
     }
     __atomic_store_n(&dev->failed, 1, __ATOMIC_RELEASE);

@@ -42,30 +42,30 @@ static bool proxy_check_request(VFIOUserProxy *proxy,
                                 const VFIOUserRequest *req, size_t *payload_len,
                                 GError **errp)
 {
-    const char *name = vfu_cmd_name(req->cmd);
+    const char *name = vfio_user_cmd_name(req->cmd);
 
     if (req->iovcnt < 0 || req->iovcnt > PROXY_MAX_IOV ||
         (req->iovcnt && !req->iov) || req->reply_iovcnt < 0 ||
         (req->reply_iovcnt && !req->reply_iov) || (req->nfds && !req->fds)) {
-        return vfu_error_set(errp, EINVAL,
-                             "vfio-user: %s: malformed %s "
-                             "request (at most %d payload pieces)",
-                             proxy->path, name, PROXY_MAX_IOV);
+        return vfio_user_error_set(errp, EINVAL,
+                                   "vfio-user: %s: malformed %s "
+                                   "request (at most %d payload pieces)",
+                                   proxy->path, name, PROXY_MAX_IOV);
     }
     if (req->nfds > proxy->caps.max_msg_fds) {
-        return vfu_error_set(errp, E2BIG,
-                             "vfio-user: %s: %s with %zu fds, "
-                             "the server accepts at most %u per message",
-                             proxy->path, name, req->nfds,
-                             proxy->caps.max_msg_fds);
+        return vfio_user_error_set(errp, E2BIG,
+                                   "vfio-user: %s: %s with %zu fds, "
+                                   "the server accepts at most %u per message",
+                                   proxy->path, name, req->nfds,
+                                   proxy->caps.max_msg_fds);
     }
     if (!vfio_user_proxy_iov_total(req->iov, req->iovcnt, payload_len) ||
         *payload_len > proxy->caps.max_data_xfer_size + PROXY_HDR_ALLOWANCE) {
-        return vfu_error_set(errp, EMSGSIZE,
-                             "vfio-user: %s: %s payload is "
-                             "larger than the negotiated limit (%" PRIu64
-                             " bytes of data)",
-                             proxy->path, name, proxy->caps.max_data_xfer_size);
+        return vfio_user_error_set(
+            errp, EMSGSIZE,
+            "vfio-user: %s: %s payload is "
+            "larger than the negotiated limit (%" PRIu64 " bytes of data)",
+            proxy->path, name, proxy->caps.max_data_xfer_size);
     }
     return true;
 }
@@ -76,27 +76,28 @@ static bool proxy_enter_locked(VFIOUserProxy *proxy, uint16_t cmd,
 {
     if (proxy->state == VFIO_PROXY_CONNECTED && proxy->stalled) {
         proxy->stats.fast_fails++;
-        return vfu_error_set(errp, ETIMEDOUT,
-                             "vfio-user: %s: %s not sent: the server has not "
-                             "answered since %s timed out",
-                             proxy->path, vfu_cmd_name(cmd),
-                             vfu_cmd_name(proxy->stall_cmd));
+        return vfio_user_error_set(
+            errp, ETIMEDOUT,
+            "vfio-user: %s: %s not sent: the server has not "
+            "answered since %s timed out",
+            proxy->path, vfio_user_cmd_name(cmd),
+            vfio_user_cmd_name(proxy->stall_cmd));
     }
     if (proxy->state == VFIO_PROXY_CONNECTED) {
         proxy->users++;
         return true;
     }
     if (proxy->state == VFIO_PROXY_ERROR) {
-        return vfu_error_set(errp, vfu_error_errno(proxy->fail_err),
-                             "vfio-user: %s: cannot send %s: the connection "
-                             "failed earlier: %s",
-                             proxy->path, vfu_cmd_name(cmd),
-                             proxy->fail_err->message);
+        return vfio_user_error_set(
+            errp, vfio_user_error_errno(proxy->fail_err),
+            "vfio-user: %s: cannot send %s: the connection "
+            "failed earlier: %s",
+            proxy->path, vfio_user_cmd_name(cmd), proxy->fail_err->message);
     }
-    return vfu_error_set(errp, ECANCELED,
-                         "vfio-user: %s: cannot send %s: "
-                         "the connection is closed",
-                         proxy->path, vfu_cmd_name(cmd));
+    return vfio_user_error_set(errp, ECANCELED,
+                               "vfio-user: %s: cannot send %s: "
+                               "the connection is closed",
+                               proxy->path, vfio_user_cmd_name(cmd));
 }
 
 static void proxy_leave_locked(VFIOUserProxy *proxy)
@@ -119,38 +120,38 @@ static bool proxy_alloc_id_locked(VFIOUserProxy *proxy, uint16_t *id,
             return true;
         }
     }
-    return vfu_error_set(errp, EAGAIN,
-                         "vfio-user: %s: more than %d requests outstanding",
-                         proxy->path, PROXY_SLOTS);
+    return vfio_user_error_set(
+        errp, EAGAIN, "vfio-user: %s: more than %d requests outstanding",
+        proxy->path, PROXY_SLOTS);
 }
 
 /* Explain why @w finished with an error; proxy->lock held. */
 static bool proxy_waiter_error(VFIOUserProxy *proxy, VFIOUserWaiter *w,
                                GError **errp)
 {
-    const char *name = vfu_cmd_name(w->cmd);
+    const char *name = vfio_user_cmd_name(w->cmd);
     size_t room = 0;
 
     if (w->timed_out) {
-        return vfu_error_set(errp, ETIMEDOUT,
-                             "vfio-user: %s: no reply to %s within %u ms",
-                             proxy->path, name, proxy->timeout_ms);
+        return vfio_user_error_set(errp, ETIMEDOUT,
+                                   "vfio-user: %s: no reply to %s within %u ms",
+                                   proxy->path, name, proxy->timeout_ms);
     }
     switch (w->err) {
     case EMSGSIZE:
         vfio_user_proxy_iov_total(w->req->reply_iov, w->req->reply_iovcnt,
                                   &room);
-        return vfu_error_set(errp, EMSGSIZE,
-                             "vfio-user: %s: %s reply has "
-                             "%zu bytes, more than the %zu expected",
-                             proxy->path, name, w->reply_size, room);
+        return vfio_user_error_set(errp, EMSGSIZE,
+                                   "vfio-user: %s: %s reply has "
+                                   "%zu bytes, more than the %zu expected",
+                                   proxy->path, name, w->reply_size, room);
     case ECANCELED:
-        return vfu_error_set(errp, ECANCELED,
-                             "vfio-user: %s: connection "
-                             "closed while waiting for %s",
-                             proxy->path, name);
+        return vfio_user_error_set(errp, ECANCELED,
+                                   "vfio-user: %s: connection "
+                                   "closed while waiting for %s",
+                                   proxy->path, name);
     default:
-        return vfu_error_set(
+        return vfio_user_error_set(
             errp, w->err, "vfio-user: %s: %s failed: %s", proxy->path, name,
             proxy->fail_err ? proxy->fail_err->message : g_strerror(w->err));
     }
@@ -182,7 +183,7 @@ static void proxy_expire_locked(VFIOUserProxy *proxy, VFIOUserWaiter *w)
         proxy->stats.timeouts++;
         vfio_user_proxy_finish_locked(proxy, w);
         proxy_trace("vfio-user: %s: %s id %u timed out", proxy->path,
-                    vfu_cmd_name(w->cmd), w->id);
+                    vfio_user_cmd_name(w->cmd), w->id);
         return;
     }
     while (w->state == WAITER_CLAIMED) {
@@ -261,10 +262,11 @@ bool vfio_user_proxy_call(VFIOUserProxy *proxy, VFIOUserRequest *req,
 
     if (g_thread_self() == proxy->thread) {
         /* Nobody would read the reply: a handler must not block on one. */
-        return vfu_error_set(errp, EDEADLK,
-                             "vfio-user: %s: %s sent from the receive thread "
-                             "would wait forever",
-                             proxy->path, vfu_cmd_name(req->cmd));
+        return vfio_user_error_set(
+            errp, EDEADLK,
+            "vfio-user: %s: %s sent from the receive thread "
+            "would wait forever",
+            proxy->path, vfio_user_cmd_name(req->cmd));
     }
     if (!proxy_begin_locked(proxy, req, &len, &w.id, errp)) {
         return false;
@@ -273,13 +275,13 @@ bool vfio_user_proxy_call(VFIOUserProxy *proxy, VFIOUserRequest *req,
     proxy->slots[w.id % PROXY_SLOTS] = &w;
     w.fence = proxy->posted_seq;
     proxy->stats.requests++;
-    vfu_hdr_init(&hdr, w.id, req->cmd, sizeof(hdr) + len,
-                 VFIO_USER_F_TYPE_REQUEST);
+    vfio_user_hdr_init(&hdr, w.id, req->cmd, sizeof(hdr) + len,
+                       VFIO_USER_F_TYPE_REQUEST);
     vfio_user_proxy_out_init(&m, &hdr, req->iov, req->iovcnt, req->fds,
                              req->nfds);
     m.cond = &cond;
     proxy_trace("vfio-user: %s: send %s id %u size %u", proxy->path,
-                vfu_cmd_name(hdr.cmd), hdr.id, hdr.size);
+                vfio_user_cmd_name(hdr.cmd), hdr.id, hdr.size);
     ok = vfio_user_proxy_send_wait_locked(proxy, &m, &err);
     if (ok) {
         ok = proxy_wait_reply_locked(proxy, &w, errp);
@@ -297,7 +299,7 @@ bool vfio_user_proxy_call(VFIOUserProxy *proxy, VFIOUserRequest *req,
     g_cond_clear(&cond);
     if (!ok && req->reply_nfds) {
         /* A reply came before the send failed: nothing goes to the caller. */
-        vfu_close_fds(req->reply_fds, req->reply_nfds);
+        vfio_user_close_fds(req->reply_fds, req->reply_nfds);
         req->reply_nfds = 0;
     }
     return ok;
@@ -321,8 +323,8 @@ bool vfio_user_proxy_post(VFIOUserProxy *proxy, VFIOUserRequest *req,
     __atomic_store_n(&proxy->posted_seq, proxy->posted_seq + 1,
                      __ATOMIC_RELEASE);
     proxy->stats.posted++;
-    vfu_hdr_init(&hdr, id, req->cmd, sizeof(hdr) + len,
-                 VFIO_USER_F_TYPE_REQUEST | VFIO_USER_F_NO_REPLY);
+    vfio_user_hdr_init(&hdr, id, req->cmd, sizeof(hdr) + len,
+                       VFIO_USER_F_TYPE_REQUEST | VFIO_USER_F_NO_REPLY);
     vfio_user_proxy_out_init(&m, &hdr, req->iov, req->iovcnt, req->fds,
                              req->nfds);
     m.cond = &cond;

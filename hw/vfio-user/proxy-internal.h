@@ -159,7 +159,7 @@ struct VFIOUserProxy {
     GCond pool_cond;  /* broadcast when an entry is freed (lock) */
 
     /* Receive thread only (no lock): the message being read. */
-    VfuWait rx_wait;      /* how the transport waits: proxy-recv.c */
+    VfioUserWait rx_wait; /* how the transport waits: proxy-recv.c */
     gint64 rx_deadline;   /* it must be read whole by then */
     uint16_t req_cmd;     /* a server request: its command */
     size_t req_remaining; /* a server request: its unread payload */

@@ -118,16 +118,19 @@ static bool proxy_rx_wait_fn(int sock, void *opaque, GError **errp)
     case RX_READY:
         return true;
     case RX_EXPIRED:
-        return vfu_error_set(errp, ETIMEDOUT,
-                             "server stalled: the message was not complete "
-                             "%u ms after it began",
-                             proxy->timeout_ms);
+        return vfio_user_error_set(
+            errp, ETIMEDOUT,
+            "server stalled: the message was not complete "
+            "%u ms after it began",
+            proxy->timeout_ms);
     case RX_STOPPED:
-        return vfu_error_set(errp, ECANCELED,
-                             "the connection went down in the middle of a "
-                             "message");
+        return vfio_user_error_set(
+            errp, ECANCELED,
+            "the connection went down in the middle of a "
+            "message");
     default:
-        return vfu_error_set(errp, errno, "poll failed: %s", g_strerror(errno));
+        return vfio_user_error_set(errp, errno, "poll failed: %s",
+                                   g_strerror(errno));
     }
 }
 
@@ -152,8 +155,8 @@ static bool proxy_recv_scatter(VFIOUserProxy *proxy, const struct iovec *iov,
             }
             i++;
         }
-        if (!vfu_msg_recv_bodyv_wait(proxy->sock, vec, n, &proxy->rx_wait,
-                                     errp)) {
+        if (!vfio_user_msg_recv_bodyv_wait(proxy->sock, vec, n, &proxy->rx_wait,
+                                           errp)) {
             return false;
         }
         len -= chunk;
@@ -166,13 +169,14 @@ static void proxy_read_error(uint16_t cmd, const char *what, GError **errp)
 {
     if (*errp) {
         g_prefix_error(errp, "in the middle of a %s%s%s: ",
-                       cmd ? vfu_cmd_name(cmd) : "", cmd ? " " : "", what);
+                       cmd ? vfio_user_cmd_name(cmd) : "", cmd ? " " : "",
+                       what);
     }
 }
 
 static bool proxy_discard(VFIOUserProxy *proxy, size_t len, GError **errp)
 {
-    return vfu_msg_discard_wait(proxy->sock, len, &proxy->rx_wait, errp);
+    return vfio_user_msg_discard_wait(proxy->sock, len, &proxy->rx_wait, errp);
 }
 
 /* Move the claimed reply into @w's request.  Consumes @fds and payload. */
@@ -184,27 +188,27 @@ static bool proxy_fill_reply(VFIOUserProxy *proxy, VFIOUserWaiter *w,
     size_t len = hdr->size - sizeof(*hdr), room, keep;
 
     if (hdr->cmd != w->cmd) {
-        vfu_close_fds(fds, nfds);
-        return vfu_error_set(
+        vfio_user_close_fds(fds, nfds);
+        return vfio_user_error_set(
             errp, EPROTO, "reply to %s id %u carries command %s",
-            vfu_cmd_name(w->cmd), w->id, vfu_cmd_name(hdr->cmd));
+            vfio_user_cmd_name(w->cmd), w->id, vfio_user_cmd_name(hdr->cmd));
     }
     if (hdr->flags & VFIO_USER_F_ERROR) {
         req->reply_errno =
             hdr->error && hdr->error < 4096 ? (int)hdr->error : EIO;
-        vfu_close_fds(fds, nfds);
+        vfio_user_close_fds(fds, nfds);
         return proxy_discard(proxy, len, errp);
     }
     if (!vfio_user_proxy_iov_total(req->reply_iov, req->reply_iovcnt, &room) ||
         len > room) {
         w->err = EMSGSIZE;
         w->reply_size = len;
-        vfu_close_fds(fds, nfds);
+        vfio_user_close_fds(fds, nfds);
         return proxy_discard(proxy, len, errp);
     }
     if (!proxy_recv_scatter(proxy, req->reply_iov, req->reply_iovcnt, len,
                             errp)) {
-        vfu_close_fds(fds, nfds);
+        vfio_user_close_fds(fds, nfds);
         return false;
     }
     req->reply_len = len;
@@ -212,7 +216,7 @@ static bool proxy_fill_reply(VFIOUserProxy *proxy, VFIOUserWaiter *w,
     if (keep) {
         memcpy(req->reply_fds, fds, keep * sizeof(int));
     }
-    vfu_close_fds(fds + keep, nfds - keep);
+    vfio_user_close_fds(fds + keep, nfds - keep);
     req->reply_nfds = keep;
     return true;
 }
@@ -245,7 +249,7 @@ static StrayKind proxy_classify_stray_locked(VFIOUserProxy *proxy,
 static bool proxy_drop_stray(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
                              int *fds, size_t nfds, GError **errp)
 {
-    const char *name = vfu_cmd_name(hdr->cmd);
+    const char *name = vfio_user_cmd_name(hdr->cmd);
     uint64_t nerr;
     StrayKind kind;
 
@@ -273,7 +277,7 @@ static bool proxy_drop_stray(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
                     "(%u bytes, %zu fds)",
                     proxy->path, name, hdr->id, hdr->size, nfds);
     }
-    vfu_close_fds(fds, nfds);
+    vfio_user_close_fds(fds, nfds);
     return proxy_discard(proxy, hdr->size - sizeof(*hdr), errp);
 }
 
@@ -364,8 +368,8 @@ static bool proxy_dispatch_request(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
 
     if (!fn) {
         proxy_trace("vfio-user: %s: no handler for server request %s id %u",
-                    proxy->path, vfu_cmd_name(hdr->cmd), hdr->id);
-        vfu_close_fds(fds, nfds);
+                    proxy->path, vfio_user_cmd_name(hdr->cmd), hdr->id);
+        vfio_user_close_fds(fds, nfds);
         if (!proxy_req_read(proxy, NULL, 0, proxy->req_remaining, errp)) {
             return false;
         }
@@ -378,8 +382,8 @@ static bool proxy_dispatch_request(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
     g_cond_broadcast(&proxy->handler_cond);
     g_mutex_unlock(&proxy->lock);
     if (!ok && !*errp) {
-        vfu_error_set(errp, EPROTO, "handler refused server request %s",
-                      vfu_cmd_name(hdr->cmd));
+        vfio_user_error_set(errp, EPROTO, "handler refused server request %s",
+                            vfio_user_cmd_name(hdr->cmd));
     }
     return ok;
 }
@@ -396,7 +400,8 @@ static bool proxy_handle_request(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
     }
     if (proxy->req_remaining) {
         proxy_trace("vfio-user: %s: handler left %zu bytes of %s unread",
-                    proxy->path, proxy->req_remaining, vfu_cmd_name(hdr->cmd));
+                    proxy->path, proxy->req_remaining,
+                    vfio_user_cmd_name(hdr->cmd));
         if (!proxy_req_read(proxy, NULL, 0, proxy->req_remaining, errp)) {
             return false;
         }
@@ -407,21 +412,22 @@ static bool proxy_handle_request(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
 /* Read and dispatch one message; its deadline starts now. */
 static bool proxy_recv_one(VFIOUserProxy *proxy, GError **errp)
 {
-    int fds[VFU_MAX_FDS];
+    int fds[VFIO_USER_MAX_FDS];
     VFIOUserHdr hdr;
     size_t nfds = 0;
 
     proxy->rx_deadline = g_get_monotonic_time() +
                          (gint64)proxy->timeout_ms * G_TIME_SPAN_MILLISECOND;
-    if (!vfu_msg_recv_hdr_wait(proxy->sock, &hdr, fds, &nfds, proxy->max_fds,
-                               proxy->max_msg_size, &proxy->rx_wait, errp)) {
+    if (!vfio_user_msg_recv_hdr_wait(proxy->sock, &hdr, fds, &nfds,
+                                     proxy->max_fds, proxy->max_msg_size,
+                                     &proxy->rx_wait, errp)) {
         proxy_read_error(0, "message header", errp);
         return false;
     }
     proxy_trace("vfio-user: %s: recv %s id %u size %u flags 0x%x fds %zu",
-                proxy->path, vfu_cmd_name(hdr.cmd), hdr.id, hdr.size, hdr.flags,
-                nfds);
-    if (vfu_hdr_is_reply(&hdr)) {
+                proxy->path, vfio_user_cmd_name(hdr.cmd), hdr.id, hdr.size,
+                hdr.flags, nfds);
+    if (vfio_user_hdr_is_reply(&hdr)) {
         return proxy_handle_reply(proxy, &hdr, fds, nfds, errp);
     }
     return proxy_handle_request(proxy, &hdr, fds, nfds, errp);
@@ -439,8 +445,8 @@ static bool proxy_rx_loop(VFIOUserProxy *proxy, GError **errp)
         case RX_STOPPED:
             return true;
         default:
-            return vfu_error_set(errp, errno, "poll failed: %s",
-                                 g_strerror(errno));
+            return vfio_user_error_set(errp, errno, "poll failed: %s",
+                                       g_strerror(errno));
         }
         if (!proxy_recv_one(proxy, errp)) {
             return false;
@@ -460,9 +466,9 @@ gpointer vfio_user_proxy_thread_main(gpointer opaque)
     proxy->rx_wait.opaque = proxy;
     if (proxy_rx_loop(proxy, &err)) {
         /* Someone else saw the failure, or the proxy is closing. */
-        vfu_error_set(&err, ECANCELED, "the connection is no longer up");
+        vfio_user_error_set(&err, ECANCELED, "the connection is no longer up");
     } else if (!err) {
-        vfu_error_set(&err, EPROTO, "receive failed without a reason");
+        vfio_user_error_set(&err, EPROTO, "receive failed without a reason");
     }
     g_mutex_lock(&proxy->lock);
     vfio_user_proxy_fail_locked(proxy, err);
@@ -496,10 +502,10 @@ bool vfio_user_proxy_recv_payload(VFIOUserProxy *proxy, struct iovec *iov,
 
     if (!vfio_user_proxy_iov_total(iov, iovcnt, &len) ||
         len > proxy->req_remaining) {
-        return vfu_error_set(errp, EPROTO,
-                             "vfio-user: %s: request payload "
-                             "has only %zu bytes left",
-                             proxy->path, proxy->req_remaining);
+        return vfio_user_error_set(errp, EPROTO,
+                                   "vfio-user: %s: request payload "
+                                   "has only %zu bytes left",
+                                   proxy->path, proxy->req_remaining);
     }
     return proxy_req_read(proxy, iov, iovcnt, len, errp);
 }
@@ -507,10 +513,10 @@ bool vfio_user_proxy_recv_payload(VFIOUserProxy *proxy, struct iovec *iov,
 bool vfio_user_proxy_discard(VFIOUserProxy *proxy, size_t len, GError **errp)
 {
     if (len > proxy->req_remaining) {
-        return vfu_error_set(errp, EPROTO,
-                             "vfio-user: %s: request payload "
-                             "has only %zu bytes left",
-                             proxy->path, proxy->req_remaining);
+        return vfio_user_error_set(errp, EPROTO,
+                                   "vfio-user: %s: request payload "
+                                   "has only %zu bytes left",
+                                   proxy->path, proxy->req_remaining);
     }
     return proxy_req_read(proxy, NULL, 0, len, errp);
 }

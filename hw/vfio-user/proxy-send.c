@@ -130,10 +130,11 @@ bool vfio_user_proxy_send_expired_locked(VFIOUserProxy *proxy, gint64 now)
         proxy->state != VFIO_PROXY_CONNECTED) {
         return false;
     }
-    vfu_error_set(&err, ETIMEDOUT,
-                  "the server took only part of %s id %u in %u ms "
-                  "(it stopped reading)",
-                  vfu_cmd_name(m->hdr.cmd), m->hdr.id, proxy->timeout_ms);
+    vfio_user_error_set(&err, ETIMEDOUT,
+                        "the server took only part of %s id %u in %u ms "
+                        "(it stopped reading)",
+                        vfio_user_cmd_name(m->hdr.cmd), m->hdr.id,
+                        proxy->timeout_ms);
     vfio_user_proxy_fail_locked(proxy, err);
     g_error_free(err);
     return true;
@@ -171,14 +172,14 @@ static int proxy_send_head_locked(VFIOUserProxy *proxy, ProxyOut *m)
     }
     m->in_send = true;
     g_mutex_unlock(&proxy->lock);
-    n = vfu_msg_send_some(proxy->sock, m->iov, m->iovcnt,
-                          m->started ? NULL : m->fds, m->started ? 0 : m->nfds,
-                          &err);
+    n = vfio_user_msg_send_some(proxy->sock, m->iov, m->iovcnt,
+                                m->started ? NULL : m->fds,
+                                m->started ? 0 : m->nfds, &err);
     g_mutex_lock(&proxy->lock);
     m->in_send = false;
     if (n > 0) {
         m->started = true;
-        vfu_iov_advance(&m->iov, &m->iovcnt, (size_t)n);
+        vfio_user_iov_advance(&m->iov, &m->iovcnt, (size_t)n);
     }
     if (proxy->state != VFIO_PROXY_CONNECTED) {
         g_clear_error(&err);
@@ -254,7 +255,7 @@ static void proxy_sender_run_locked(VFIOUserProxy *proxy, ProxyOut *mine)
 bool vfio_user_proxy_send_wait_locked(VFIOUserProxy *proxy, ProxyOut *m,
                                       GError **errp)
 {
-    const char *name = vfu_cmd_name(m->hdr.cmd);
+    const char *name = vfio_user_cmd_name(m->hdr.cmd);
 
     g_queue_push_tail_link(&proxy->outq, &m->link);
     while (m->state == OUT_QUEUED) {
@@ -279,17 +280,20 @@ bool vfio_user_proxy_send_wait_locked(VFIOUserProxy *proxy, ProxyOut *m,
         return true;
     }
     if (proxy->state == VFIO_PROXY_ERROR && proxy->fail_err) {
-        return vfu_error_set(errp, m->err, "vfio-user: %s: cannot send %s: %s",
-                             proxy->path, name, proxy->fail_err->message);
+        return vfio_user_error_set(errp, m->err,
+                                   "vfio-user: %s: cannot send %s: %s",
+                                   proxy->path, name, proxy->fail_err->message);
     }
     if (m->err == ECANCELED) {
-        return vfu_error_set(errp, ECANCELED,
-                             "vfio-user: %s: cannot send %s: the connection "
-                             "is closed",
-                             proxy->path, name);
+        return vfio_user_error_set(
+            errp, ECANCELED,
+            "vfio-user: %s: cannot send %s: the connection "
+            "is closed",
+            proxy->path, name);
     }
-    return vfu_error_set(errp, m->err, "vfio-user: %s: cannot send %s: %s",
-                         proxy->path, name, g_strerror(m->err));
+    return vfio_user_error_set(errp, m->err,
+                               "vfio-user: %s: cannot send %s: %s", proxy->path,
+                               name, g_strerror(m->err));
 }
 
 /* ---- Replies from request handlers, on the receive thread ---- */
@@ -304,10 +308,11 @@ static ProxyOut *proxy_pool_get_locked(VFIOUserProxy *proxy, GError **errp)
         gint64 dl;
 
         if (proxy->state != VFIO_PROXY_CONNECTED) {
-            vfu_error_set(errp, vfio_user_proxy_failure_errno_locked(proxy),
-                          "vfio-user: %s: cannot queue a reply: the "
-                          "connection is no longer up",
-                          proxy->path);
+            vfio_user_error_set(errp,
+                                vfio_user_proxy_failure_errno_locked(proxy),
+                                "vfio-user: %s: cannot queue a reply: the "
+                                "connection is no longer up",
+                                proxy->path);
             return NULL;
         }
         if (!proxy->sending && vfio_user_proxy_drain_locked(proxy)) {
@@ -358,11 +363,12 @@ static bool proxy_reply_queue(VFIOUserProxy *proxy, const VFIOUserHdr *req,
         prefix_len > PROXY_INLINE_REPLY ||
         !vfio_user_proxy_iov_total(iov, iovcnt, &len) ||
         len > UINT32_MAX - sizeof(hdr) - prefix_len) {
-        return vfu_error_set(errp, EINVAL, "vfio-user: %s: malformed %s reply",
-                             proxy->path, vfu_cmd_name(req->cmd));
+        return vfio_user_error_set(errp, EINVAL,
+                                   "vfio-user: %s: malformed %s reply",
+                                   proxy->path, vfio_user_cmd_name(req->cmd));
     }
-    vfu_hdr_init(&hdr, req->id, req->cmd, sizeof(hdr) + prefix_len + len,
-                 VFIO_USER_F_TYPE_REPLY);
+    vfio_user_hdr_init(&hdr, req->id, req->cmd, sizeof(hdr) + prefix_len + len,
+                       VFIO_USER_F_TYPE_REPLY);
     g_mutex_lock(&proxy->lock);
     m = proxy_pool_get_locked(proxy, errp);
     if (!m) {
@@ -385,7 +391,7 @@ static bool proxy_reply_queue(VFIOUserProxy *proxy, const VFIOUserHdr *req,
     m->done_opaque = opaque;
     m->heap = heap;
     proxy_trace("vfio-user: %s: queue %s reply id %u size %u", proxy->path,
-                vfu_cmd_name(hdr.cmd), hdr.id, hdr.size);
+                vfio_user_cmd_name(hdr.cmd), hdr.id, hdr.size);
     proxy_queue_reply_locked(proxy, m);
     g_mutex_unlock(&proxy->lock);
     return true;
@@ -414,8 +420,9 @@ bool vfio_user_proxy_send_reply(VFIOUserProxy *proxy, const VFIOUserHdr *req,
     if (iovcnt < 0 || iovcnt > PROXY_MAX_IOV ||
         !vfio_user_proxy_iov_total(iov, iovcnt, &len) ||
         len > UINT32_MAX - sizeof(VFIOUserHdr)) {
-        return vfu_error_set(errp, EINVAL, "vfio-user: %s: malformed %s reply",
-                             proxy->path, vfu_cmd_name(req->cmd));
+        return vfio_user_error_set(errp, EINVAL,
+                                   "vfio-user: %s: malformed %s reply",
+                                   proxy->path, vfio_user_cmd_name(req->cmd));
     }
     copy = len <= sizeof(small) ? small : g_malloc(len);
     for (int i = 0; i < iovcnt; i++) {
@@ -444,8 +451,8 @@ bool vfio_user_proxy_send_error(VFIOUserProxy *proxy, const VFIOUserHdr *req,
     VFIOUserHdr hdr;
     ProxyOut *m;
 
-    vfu_hdr_init(&hdr, req->id, req->cmd, sizeof(hdr),
-                 VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR);
+    vfio_user_hdr_init(&hdr, req->id, req->cmd, sizeof(hdr),
+                       VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR);
     hdr.error = errnum;
     g_mutex_lock(&proxy->lock);
     m = proxy_pool_get_locked(proxy, errp);

@@ -42,39 +42,40 @@ static bool proxy_version_reply_hdr(VFIOUserProxy *proxy, VFIOUserHdr *hdr,
         r = poll(&pfd, 1, MIN(proxy->timeout_ms, (uint32_t)G_MAXINT));
     } while (r < 0 && errno == EINTR);
     if (r == 0) {
-        return vfu_error_set(errp, ETIMEDOUT, "no VERSION reply within %u ms",
-                             proxy->timeout_ms);
+        return vfio_user_error_set(errp, ETIMEDOUT,
+                                   "no VERSION reply within %u ms",
+                                   proxy->timeout_ms);
     }
-    if (!vfu_msg_recv_hdr(proxy->sock, hdr, NULL, &nfds, 0,
-                          sizeof(*hdr) + PROXY_VERSION_MAX, &err)) {
+    if (!vfio_user_msg_recv_hdr(proxy->sock, hdr, NULL, &nfds, 0,
+                                sizeof(*hdr) + PROXY_VERSION_MAX, &err)) {
         if (err->code == EAGAIN) {
             err->code = ETIMEDOUT;
         }
         g_propagate_error(errp, err);
         return false;
     }
-    if (!vfu_hdr_is_reply(hdr)) {
-        return vfu_error_set(errp, EPROTO,
-                             "server sent a %s request instead "
-                             "of the VERSION reply",
-                             vfu_cmd_name(hdr->cmd));
+    if (!vfio_user_hdr_is_reply(hdr)) {
+        return vfio_user_error_set(errp, EPROTO,
+                                   "server sent a %s request instead "
+                                   "of the VERSION reply",
+                                   vfio_user_cmd_name(hdr->cmd));
     }
     if (hdr->cmd != VFIO_USER_VERSION || hdr->id != 0) {
-        return vfu_error_set(errp, EPROTO,
-                             "server answered VERSION (id 0) "
-                             "with a %s reply to id %u",
-                             vfu_cmd_name(hdr->cmd), hdr->id);
+        return vfio_user_error_set(errp, EPROTO,
+                                   "server answered VERSION (id 0) "
+                                   "with a %s reply to id %u",
+                                   vfio_user_cmd_name(hdr->cmd), hdr->id);
     }
     if (hdr->flags & VFIO_USER_F_ERROR) {
         int e = hdr->error ? (int)hdr->error : EIO;
 
         if (e == EBUSY) {
             /* Our server's answer while it serves another client. */
-            return vfu_error_set(errp, e,
-                                 "device busy: another client is connected");
+            return vfio_user_error_set(
+                errp, e, "device busy: another client is connected");
         }
-        return vfu_error_set(errp, e, "server rejected VERSION: %s",
-                             g_strerror(e));
+        return vfio_user_error_set(errp, e, "server rejected VERSION: %s",
+                                   g_strerror(e));
     }
     return true;
 }
@@ -89,30 +90,31 @@ bool vfio_user_proxy_negotiate(VFIOUserProxy *proxy, GError **errp)
     size_t len;
     bool ok;
 
-    payload = vfu_caps_build_version(&proxy->ours, &len);
-    vfu_hdr_init(&hdr, 0, VFIO_USER_VERSION, sizeof(hdr) + len,
-                 VFIO_USER_F_TYPE_REQUEST);
-    ok = vfu_msg_send(proxy->sock, &hdr, payload, len, NULL, 0, &err);
+    payload = vfio_user_caps_build_version(&proxy->ours, &len);
+    vfio_user_hdr_init(&hdr, 0, VFIO_USER_VERSION, sizeof(hdr) + len,
+                       VFIO_USER_F_TYPE_REQUEST);
+    ok = vfio_user_msg_send(proxy->sock, &hdr, payload, len, NULL, 0, &err);
     g_clear_pointer(&payload, g_free);
     proxy_set_rcvtimeo(proxy->sock, proxy->timeout_ms);
     ok = ok && proxy_version_reply_hdr(proxy, &hdr, &err);
     if (ok) {
         len = hdr.size - sizeof(hdr);
         payload = g_malloc(len ? len : 1);
-        ok = vfu_msg_recv_body(proxy->sock, payload, len, &err) &&
-             vfu_caps_parse_version(payload, len, &proxy->server_caps, &err) &&
-             vfu_caps_merge(&proxy->ours, &proxy->server_caps, &proxy->caps,
-                            &err);
+        ok = vfio_user_msg_recv_body(proxy->sock, payload, len, &err) &&
+             vfio_user_caps_parse_version(payload, len, &proxy->server_caps,
+                                          &err) &&
+             vfio_user_caps_merge(&proxy->ours, &proxy->server_caps,
+                                  &proxy->caps, &err);
     }
     proxy_set_rcvtimeo(proxy->sock, 0);
     if (!ok) {
-        vfu_error_set(errp, err->code == EAGAIN ? ETIMEDOUT : err->code,
-                      "vfio-user: %s: version negotiation failed: %s",
-                      proxy->path, err->message);
+        vfio_user_error_set(errp, err->code == EAGAIN ? ETIMEDOUT : err->code,
+                            "vfio-user: %s: version negotiation failed: %s",
+                            proxy->path, err->message);
         g_error_free(err);
         return false;
     }
-    desc = vfu_caps_describe(&proxy->caps);
+    desc = vfio_user_caps_describe(&proxy->caps);
     proxy_trace("vfio-user: %s: negotiated %s", proxy->path, desc);
     return true;
 }
@@ -122,30 +124,30 @@ bool vfio_user_proxy_connect_error(const char *path, int e, GError **errp)
     struct stat st;
 
     if (e == ENOENT) {
-        return vfu_error_set(errp, e,
-                             "vfio-user: cannot connect to %s: no "
-                             "such file (is the server running?)",
-                             path);
+        return vfio_user_error_set(errp, e,
+                                   "vfio-user: cannot connect to %s: no "
+                                   "such file (is the server running?)",
+                                   path);
     }
     if ((e == ECONNREFUSED || e == ENOTSOCK) && stat(path, &st) == 0 &&
         !S_ISSOCK(st.st_mode)) {
-        return vfu_error_set(errp, ENOTSOCK,
-                             "vfio-user: cannot connect to "
-                             "%s: it is not a socket",
-                             path);
+        return vfio_user_error_set(errp, ENOTSOCK,
+                                   "vfio-user: cannot connect to "
+                                   "%s: it is not a socket",
+                                   path);
     }
     if (e == ECONNREFUSED) {
-        return vfu_error_set(errp, e,
-                             "vfio-user: cannot connect to %s: "
-                             "nothing listening (connection refused)",
-                             path);
+        return vfio_user_error_set(errp, e,
+                                   "vfio-user: cannot connect to %s: "
+                                   "nothing listening (connection refused)",
+                                   path);
     }
     if (e == EACCES || e == EPERM) {
-        return vfu_error_set(errp, e,
-                             "vfio-user: cannot connect to %s: "
-                             "permission denied",
-                             path);
+        return vfio_user_error_set(errp, e,
+                                   "vfio-user: cannot connect to %s: "
+                                   "permission denied",
+                                   path);
     }
-    return vfu_error_set(errp, e, "vfio-user: cannot connect to %s: %s", path,
-                         g_strerror(e));
+    return vfio_user_error_set(errp, e, "vfio-user: cannot connect to %s: %s",
+                               path, g_strerror(e));
 }

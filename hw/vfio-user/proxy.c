@@ -30,7 +30,7 @@ void vfio_user_proxy_options_init(VFIOUserProxyOptions *opts)
 {
     memset(opts, 0, sizeof(*opts));
     opts->msg_timeout_ms = VFIO_USER_DEF_MSG_TIMEOUT_MS;
-    vfu_caps_init_ours(&opts->caps);
+    vfio_user_caps_init_ours(&opts->caps);
 }
 
 bool vfio_user_proxy_iov_total(const struct iovec *iov, int iovcnt, size_t *out)
@@ -50,7 +50,7 @@ bool vfio_user_proxy_iov_total(const struct iovec *iov, int iovcnt, size_t *out)
 int vfio_user_proxy_failure_errno_locked(VFIOUserProxy *proxy)
 {
     if (proxy->state == VFIO_PROXY_ERROR && proxy->fail_err) {
-        return vfu_error_errno(proxy->fail_err);
+        return vfio_user_error_errno(proxy->fail_err);
     }
     return ECANCELED;
 }
@@ -99,7 +99,7 @@ void vfio_user_proxy_fail_locked(VFIOUserProxy *proxy, const GError *err)
                 err->message);
     proxy->state = VFIO_PROXY_ERROR;
     proxy->fail_err = g_error_copy(err);
-    vfio_user_proxy_wake_all_locked(proxy, vfu_error_errno(err));
+    vfio_user_proxy_wake_all_locked(proxy, vfio_user_error_errno(err));
     shutdown(proxy->sock, SHUT_RDWR);
 }
 
@@ -114,15 +114,15 @@ static bool proxy_go_nonblocking(VFIOUserProxy *proxy, GError **errp)
     int fl = fcntl(proxy->sock, F_GETFL);
 
     if (fl < 0 || fcntl(proxy->sock, F_SETFL, fl | O_NONBLOCK) < 0) {
-        return vfu_error_set(errp, errno,
-                             "vfio-user: %s: cannot make the socket "
-                             "non-blocking: %s",
-                             proxy->path, g_strerror(errno));
+        return vfio_user_error_set(errp, errno,
+                                   "vfio-user: %s: cannot make the socket "
+                                   "non-blocking: %s",
+                                   proxy->path, g_strerror(errno));
     }
     proxy->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (proxy->wake_fd < 0) {
-        return vfu_error_set(errp, errno, "vfio-user: %s: eventfd: %s",
-                             proxy->path, g_strerror(errno));
+        return vfio_user_error_set(errp, errno, "vfio-user: %s: eventfd: %s",
+                                   proxy->path, g_strerror(errno));
     }
     return true;
 }
@@ -134,9 +134,9 @@ static bool proxy_start_thread(VFIOUserProxy *proxy, GError **errp)
     proxy->thread = g_thread_try_new("vfio-user-rx",
                                      vfio_user_proxy_thread_main, proxy, &err);
     if (!proxy->thread) {
-        vfu_error_set(errp, EAGAIN,
-                      "vfio-user: %s: cannot start the receive thread: %s",
-                      proxy->path, err->message);
+        vfio_user_error_set(
+            errp, EAGAIN, "vfio-user: %s: cannot start the receive thread: %s",
+            proxy->path, err->message);
         g_error_free(err);
         return false;
     }
@@ -157,7 +157,7 @@ static VFIOUserProxy *proxy_new(int sock, char *path,
         proxy->ours = opts->caps;
         proxy->poll_us = opts->poll_us;
     } else {
-        vfu_caps_init_ours(&proxy->ours);
+        vfio_user_caps_init_ours(&proxy->ours);
     }
     proxy->wake_fd = -1;
     g_mutex_init(&proxy->lock);
@@ -170,7 +170,7 @@ static VFIOUserProxy *proxy_new(int sock, char *path,
         vfio_user_proxy_destroy(proxy);
         return NULL;
     }
-    proxy->max_fds = MIN(proxy->ours.max_msg_fds, VFU_MAX_FDS);
+    proxy->max_fds = MIN(proxy->ours.max_msg_fds, VFIO_USER_MAX_FDS);
     proxy->max_msg_size = sizeof(VFIOUserHdr) + PROXY_HDR_ALLOWANCE +
                           proxy->caps.max_data_xfer_recv;
     if (!proxy_go_nonblocking(proxy, errp) ||
@@ -197,17 +197,18 @@ VFIOUserProxy *vfio_user_proxy_connect(const char *path,
     int sock, r;
 
     if (len == 0 || len >= sizeof(sa.sun_path)) {
-        vfu_error_set(errp, ENAMETOOLONG,
-                      "vfio-user: socket path '%s' is %s (at most %zu bytes)",
-                      path, len ? "too long" : "empty",
-                      sizeof(sa.sun_path) - 1);
+        vfio_user_error_set(
+            errp, ENAMETOOLONG,
+            "vfio-user: socket path '%s' is %s (at most %zu bytes)", path,
+            len ? "too long" : "empty", sizeof(sa.sun_path) - 1);
         return NULL;
     }
     memcpy(sa.sun_path, path, len + 1);
     sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (sock < 0) {
-        vfu_error_set(errp, errno, "vfio-user: cannot create a socket: %s",
-                      g_strerror(errno));
+        vfio_user_error_set(errp, errno,
+                            "vfio-user: cannot create a socket: %s",
+                            g_strerror(errno));
         return NULL;
     }
     do {

@@ -215,11 +215,11 @@ bool vfio_user_device_identity_read(VFIOUserDevice *dev,
 #define ID_CHECK(field, what, ...)                                             \
     do {                                                                       \
         if (was->field != now->field) {                                        \
-            return vfu_error_set(errp, ENODEV,                                 \
-                                 "a different device answered: " what          \
-                                 " 0x%" PRIx64 ", was 0x%" PRIx64,             \
-                                 ##__VA_ARGS__, (uint64_t)now->field,          \
-                                 (uint64_t)was->field);                        \
+            return vfio_user_error_set(errp, ENODEV,                           \
+                                       "a different device answered: " what    \
+                                       " 0x%" PRIx64 ", was 0x%" PRIx64,       \
+                                       ##__VA_ARGS__, (uint64_t)now->field,    \
+                                       (uint64_t)was->field);                  \
         }                                                                      \
     } while (0)
 

@@ -12,7 +12,7 @@
 #include <glib.h>
 
 /* Our own sanity ceilings: a peer may ask for less, never for more. */
-#define VFU_CAPS_MAX_XFER (64u * 1024 * 1024)
+#define VFIO_USER_CAPS_MAX_XFER (64u * 1024 * 1024)
 
 typedef struct VFIOUserCaps {
     uint16_t major;
@@ -21,7 +21,7 @@ typedef struct VFIOUserCaps {
     uint64_t max_data_xfer_size; /* default 1 MiB */
     /*
      * Merged caps only: the largest count this side accepts in a message it
-     * receives, i.e. its own offer (capped at VFU_CAPS_MAX_XFER).  Each
+     * receives, i.e. its own offer (capped at VFIO_USER_CAPS_MAX_XFER).  Each
      * side's max_data_xfer_size is what *it* can receive, so a peer that
      * offered less may still send us up to our own limit;
      * max_data_xfer_size above is the smaller of the two, what both may send.
@@ -41,16 +41,16 @@ typedef struct VFIOUserCaps {
 } VFIOUserCaps;
 
 /* Name of our posted-errors capability extension. */
-#define VFU_CAPS_POSTED_ERRORS "x-vfu-posted-errors"
+#define VFIO_USER_CAPS_POSTED_ERRORS "x-vfu-posted-errors"
 
 /* The spec's defaults for every key (version 0.1). */
-void vfu_caps_init_defaults(VFIOUserCaps *caps);
+void vfio_user_caps_init_defaults(VFIOUserCaps *caps);
 
 /* This project's own offer: 16 fds, 1 MiB transfers, 4 KiB pages... */
-void vfu_caps_init_ours(VFIOUserCaps *caps);
+void vfio_user_caps_init_ours(VFIOUserCaps *caps);
 
 /* Serialise as {"capabilities":{...}}; caller frees with g_free(). */
-char *vfu_caps_to_json(const VFIOUserCaps *caps);
+char *vfio_user_caps_to_json(const VFIOUserCaps *caps);
 
 /*
  * Parse a VERSION payload (@payload, @len bytes: major, minor, then optional
@@ -59,24 +59,24 @@ char *vfu_caps_to_json(const VFIOUserCaps *caps);
  * or absurd value (max_data_xfer_size 0, pgsizes without 4 KiB...) or a
  * major version other than 0 are EINVAL with a message naming the key.
  */
-bool vfu_caps_parse_version(const void *payload, size_t len, VFIOUserCaps *caps,
-                            GError **errp);
+bool vfio_user_caps_parse_version(const void *payload, size_t len,
+                                  VFIOUserCaps *caps, GError **errp);
 
 /*
  * Build a VERSION payload for @caps: returns a g_malloc'd buffer of *@len
  * bytes (major, minor, JSON, NUL).
  */
-void *vfu_caps_build_version(const VFIOUserCaps *caps, size_t *len);
+void *vfio_user_caps_build_version(const VFIOUserCaps *caps, size_t *len);
 
 /*
  * What both sides will respect: the lower minor, the smaller of every limit,
  * the intersection of pgsizes, write_multiple only if both offered it.
  * Fails (EINVAL) when pgsizes do not intersect.
  */
-bool vfu_caps_merge(const VFIOUserCaps *ours, const VFIOUserCaps *theirs,
-                    VFIOUserCaps *out, GError **errp);
+bool vfio_user_caps_merge(const VFIOUserCaps *ours, const VFIOUserCaps *theirs,
+                          VFIOUserCaps *out, GError **errp);
 
 /* One-line human description for logs and the demo. */
-char *vfu_caps_describe(const VFIOUserCaps *caps);
+char *vfio_user_caps_describe(const VFIOUserCaps *caps);
 
 #endif /* VFIO_USER_CAPS_H */

@@ -11,18 +11,19 @@
 #include <glib.h>
 
 /*
- * Every error this project reports is in the VFU_ERROR domain and its code is
- * an errno value (EINVAL, EPIPE, ETIMEDOUT...), so that a server-side error
- * can go straight into a reply and a client can test err->code.
+ * Every error this project reports is in the VFIO_USER_ERROR domain and its
+ * code is an errno value (EINVAL, EPIPE, ETIMEDOUT...), so that a server-side
+ * error can go straight into a reply and a client can test err->code.
  */
-#define VFU_ERROR (vfu_error_quark())
-GQuark vfu_error_quark(void);
+#define VFIO_USER_ERROR (vfio_user_error_quark())
+GQuark vfio_user_error_quark(void);
 
-/* g_set_error() in the VFU_ERROR domain; returns false for "return ...". */
-bool vfu_error_set(GError **errp, int errnum, const char *fmt, ...)
+/* g_set_error() in the VFIO_USER_ERROR domain; returns false for "return ...".
+ */
+bool vfio_user_error_set(GError **errp, int errnum, const char *fmt, ...)
     G_GNUC_PRINTF(3, 4);
 
 /* The errno carried by @err, or EIO when it is from another domain. */
-int vfu_error_errno(const GError *err);
+int vfio_user_error_errno(const GError *err);
 
 #endif /* VFIO_USER_ERROR_H */

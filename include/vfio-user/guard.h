@@ -18,22 +18,24 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-typedef void (*VfuGuardFn)(void *opaque);
+typedef void (*VfioUserGuardFn)(void *opaque);
 
 /*
  * Run @fn(@opaque), which may touch [@risky, @risky + @len).  False when
  * it was cut short by SIGBUS at an address in that range: what @fn had
  * written so far stays written.  @fn must not take locks or allocate.
  */
-bool vfu_guard_call(const void *risky, size_t len, VfuGuardFn fn, void *opaque);
+bool vfio_user_guard_call(const void *risky, size_t len, VfioUserGuardFn fn,
+                          void *opaque);
 
 /*
  * memcpy() under the guard; @risky_src says which side is the mapping.  A
  * naturally aligned 2-, 4- or 8-byte copy is a single load and store.
  */
-bool vfu_guard_copy(void *dst, const void *src, size_t len, bool risky_src);
+bool vfio_user_guard_copy(void *dst, const void *src, size_t len,
+                          bool risky_src);
 
 /* Faults caught so far in this process (for tests and statistics). */
-unsigned long vfu_guard_faults(void);
+unsigned long vfio_user_guard_faults(void);
 
 #endif /* VFIO_USER_GUARD_H */

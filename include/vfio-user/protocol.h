@@ -20,10 +20,10 @@
 #error "vfio-user-client supports little-endian hosts only"
 #endif
 
-#define VFU_PACKED __attribute__((packed))
-#define VFU_CHECK_SIZE(type, n)                                                \
+#define VFIO_USER_PACKED __attribute__((packed))
+#define VFIO_USER_CHECK_SIZE(type, n)                                          \
     _Static_assert(sizeof(type) == (n), #type " must be " #n " bytes")
-#define VFU_CHECK_OFF(type, field, n)                                          \
+#define VFIO_USER_CHECK_OFF(type, field, n)                                    \
     _Static_assert(offsetof(type, field) == (n), #type "." #field " offset")
 
 /* Protocol version this project speaks.  Any minor of major 0 is accepted. */
@@ -61,27 +61,27 @@ enum vfio_user_command {
 #define VFIO_USER_F_NO_REPLY (1u << 4) /* request: sender wants no reply */
 #define VFIO_USER_F_ERROR (1u << 5)    /* reply: "error" holds an errno */
 
-typedef struct VFU_PACKED VFIOUserHdr {
+typedef struct VFIO_USER_PACKED VFIOUserHdr {
     uint16_t id;    /* chosen by the requester, echoed in the reply */
     uint16_t cmd;   /* enum vfio_user_command */
     uint32_t size;  /* whole message, header included */
     uint32_t flags; /* VFIO_USER_F_* */
     uint32_t error; /* errno, valid in replies with VFIO_USER_F_ERROR */
 } VFIOUserHdr;
-VFU_CHECK_SIZE(VFIOUserHdr, 16);
-VFU_CHECK_OFF(VFIOUserHdr, cmd, 2);
-VFU_CHECK_OFF(VFIOUserHdr, size, 4);
-VFU_CHECK_OFF(VFIOUserHdr, flags, 8);
-VFU_CHECK_OFF(VFIOUserHdr, error, 12);
+VFIO_USER_CHECK_SIZE(VFIOUserHdr, 16);
+VFIO_USER_CHECK_OFF(VFIOUserHdr, cmd, 2);
+VFIO_USER_CHECK_OFF(VFIOUserHdr, size, 4);
+VFIO_USER_CHECK_OFF(VFIOUserHdr, flags, 8);
+VFIO_USER_CHECK_OFF(VFIOUserHdr, error, 12);
 
 /* ---- VERSION (1): followed by a NUL-terminated JSON object ---- */
 
-typedef struct VFU_PACKED VFIOUserVersion {
+typedef struct VFIO_USER_PACKED VFIOUserVersion {
     uint16_t major;
     uint16_t minor;
     char data[]; /* {"capabilities":{...}} + NUL; optional */
 } VFIOUserVersion;
-VFU_CHECK_SIZE(VFIOUserVersion, 4);
+VFIO_USER_CHECK_SIZE(VFIOUserVersion, 4);
 
 /* Capability defaults when a peer leaves a key out (spec values). */
 #define VFIO_USER_DEF_MAX_MSG_FDS 1
@@ -101,17 +101,17 @@ VFU_CHECK_SIZE(VFIOUserVersion, 4);
     (VFIO_USER_DMA_MAP_F_READ | VFIO_USER_DMA_MAP_F_WRITE |                    \
      VFIO_USER_DMA_MAP_F_MODES)
 
-typedef struct VFU_PACKED VFIOUserDMAMap {
+typedef struct VFIO_USER_PACKED VFIOUserDMAMap {
     uint32_t argsz;  /* sizeof(VFIOUserDMAMap) */
     uint32_t flags;  /* VFIO_USER_DMA_MAP_F_* */
     uint64_t offset; /* offset of the region in the sent fd; 0 without fd */
     uint64_t addr;   /* DMA (guest physical) base address */
     uint64_t size;
 } VFIOUserDMAMap;
-VFU_CHECK_SIZE(VFIOUserDMAMap, 32);
-VFU_CHECK_OFF(VFIOUserDMAMap, offset, 8);
-VFU_CHECK_OFF(VFIOUserDMAMap, addr, 16);
-VFU_CHECK_OFF(VFIOUserDMAMap, size, 24);
+VFIO_USER_CHECK_SIZE(VFIOUserDMAMap, 32);
+VFIO_USER_CHECK_OFF(VFIOUserDMAMap, offset, 8);
+VFIO_USER_CHECK_OFF(VFIOUserDMAMap, addr, 16);
+VFIO_USER_CHECK_OFF(VFIOUserDMAMap, size, 24);
 
 /* ---- DMA_UNMAP (3): the reply echoes the request ---- */
 
@@ -123,35 +123,35 @@ VFU_CHECK_OFF(VFIOUserDMAMap, size, 24);
 #define VFIO_USER_DMA_UNMAP_F_GET_DIRTY_BITMAP (1u << 0)
 #define VFIO_USER_DMA_UNMAP_F_ALL (1u << 1)
 
-typedef struct VFU_PACKED VFIOUserDMAUnmap {
+typedef struct VFIO_USER_PACKED VFIOUserDMAUnmap {
     uint32_t argsz;
     uint32_t flags; /* VFIO_USER_DMA_UNMAP_F_* */
     uint64_t addr;
     uint64_t size;
 } VFIOUserDMAUnmap;
-VFU_CHECK_SIZE(VFIOUserDMAUnmap, 24);
-VFU_CHECK_OFF(VFIOUserDMAUnmap, addr, 8);
+VFIO_USER_CHECK_SIZE(VFIOUserDMAUnmap, 24);
+VFIO_USER_CHECK_OFF(VFIOUserDMAUnmap, addr, 8);
 
 /* Follows VFIOUserDMAUnmap when GET_DIRTY_BITMAP is set (libvfio-user). */
-typedef struct VFU_PACKED VFIOUserBitmap {
+typedef struct VFIO_USER_PACKED VFIOUserBitmap {
     uint64_t pgsize;
     uint64_t size; /* bytes of bitmap data that follow */
 } VFIOUserBitmap;
-VFU_CHECK_SIZE(VFIOUserBitmap, 16);
+VFIO_USER_CHECK_SIZE(VFIOUserBitmap, 16);
 
 /* ---- DEVICE_GET_INFO (4) ---- */
 
-typedef struct VFU_PACKED VFIOUserDeviceInfo {
+typedef struct VFIO_USER_PACKED VFIOUserDeviceInfo {
     uint32_t argsz;
     uint32_t flags; /* VFIO_DEVICE_FLAGS_RESET, VFIO_DEVICE_FLAGS_PCI */
     uint32_t num_regions;
     uint32_t num_irqs;
 } VFIOUserDeviceInfo;
-VFU_CHECK_SIZE(VFIOUserDeviceInfo, 16);
+VFIO_USER_CHECK_SIZE(VFIOUserDeviceInfo, 16);
 
 /* ---- DEVICE_GET_REGION_INFO (5): followed by a capability chain ---- */
 
-typedef struct VFU_PACKED VFIOUserRegionInfo {
+typedef struct VFIO_USER_PACKED VFIOUserRegionInfo {
     uint32_t argsz; /* request: reply room; reply: size needed */
     uint32_t flags; /* VFIO_REGION_INFO_FLAG_{READ,WRITE,MMAP,CAPS} */
     uint32_t index;
@@ -159,38 +159,38 @@ typedef struct VFU_PACKED VFIOUserRegionInfo {
     uint64_t size;
     uint64_t offset; /* mmap offset in the region fd */
 } VFIOUserRegionInfo;
-VFU_CHECK_SIZE(VFIOUserRegionInfo, 32);
-VFU_CHECK_OFF(VFIOUserRegionInfo, cap_offset, 12);
-VFU_CHECK_OFF(VFIOUserRegionInfo, size, 16);
-VFU_CHECK_OFF(VFIOUserRegionInfo, offset, 24);
+VFIO_USER_CHECK_SIZE(VFIOUserRegionInfo, 32);
+VFIO_USER_CHECK_OFF(VFIOUserRegionInfo, cap_offset, 12);
+VFIO_USER_CHECK_OFF(VFIOUserRegionInfo, size, 16);
+VFIO_USER_CHECK_OFF(VFIOUserRegionInfo, offset, 24);
 
-typedef struct VFU_PACKED VFIOUserCapHdr {
+typedef struct VFIO_USER_PACKED VFIOUserCapHdr {
     uint16_t id; /* VFIO_REGION_INFO_CAP_* */
     uint16_t version;
     uint32_t next; /* from the start of the region info; 0 = last */
 } VFIOUserCapHdr;
-VFU_CHECK_SIZE(VFIOUserCapHdr, 8);
+VFIO_USER_CHECK_SIZE(VFIOUserCapHdr, 8);
 
-typedef struct VFU_PACKED VFIOUserSparseArea {
+typedef struct VFIO_USER_PACKED VFIOUserSparseArea {
     uint64_t offset; /* within the region (added to the region offset) */
     uint64_t size;
 } VFIOUserSparseArea;
-VFU_CHECK_SIZE(VFIOUserSparseArea, 16);
+VFIO_USER_CHECK_SIZE(VFIOUserSparseArea, 16);
 
-typedef struct VFU_PACKED VFIOUserCapSparseMmap {
+typedef struct VFIO_USER_PACKED VFIOUserCapSparseMmap {
     VFIOUserCapHdr hdr; /* id 1 (VFIO_REGION_INFO_CAP_SPARSE_MMAP), v1 */
     uint32_t nr_areas;
     uint32_t reserved;
     VFIOUserSparseArea areas[];
 } VFIOUserCapSparseMmap;
-VFU_CHECK_SIZE(VFIOUserCapSparseMmap, 16);
+VFIO_USER_CHECK_SIZE(VFIOUserCapSparseMmap, 16);
 
-typedef struct VFU_PACKED VFIOUserCapType {
+typedef struct VFIO_USER_PACKED VFIOUserCapType {
     VFIOUserCapHdr hdr; /* id 2 (VFIO_REGION_INFO_CAP_TYPE), v1 */
     uint32_t type;
     uint32_t subtype;
 } VFIOUserCapType;
-VFU_CHECK_SIZE(VFIOUserCapType, 16);
+VFIO_USER_CHECK_SIZE(VFIOUserCapType, 16);
 
 /* ---- DEVICE_GET_REGION_IO_FDS (6) ---- */
 
@@ -199,15 +199,15 @@ VFU_CHECK_SIZE(VFIOUserCapType, 16);
 #define VFIO_USER_IOEVENTFD_F_DATAMATCH (1u << 0) /* KVM's flag value */
 #define VFIO_USER_IOEVENTFD_F_PIO (1u << 1)       /* KVM's flag value */
 
-typedef struct VFU_PACKED VFIOUserRegionIOFds {
+typedef struct VFIO_USER_PACKED VFIOUserRegionIOFds {
     uint32_t argsz;
     uint32_t flags; /* 0 */
     uint32_t index;
     uint32_t count; /* sub-regions that follow in the reply */
 } VFIOUserRegionIOFds;
-VFU_CHECK_SIZE(VFIOUserRegionIOFds, 16);
+VFIO_USER_CHECK_SIZE(VFIOUserRegionIOFds, 16);
 
-typedef struct VFU_PACKED VFIOUserSubRegionIOFd {
+typedef struct VFIO_USER_PACKED VFIOUserSubRegionIOFd {
     uint64_t offset;
     uint64_t size;
     uint32_t fd_index; /* into the reply's SCM_RIGHTS array */
@@ -216,23 +216,23 @@ typedef struct VFU_PACKED VFIOUserSubRegionIOFd {
     uint32_t padding;
     uint64_t datamatch; /* ioeventfd; user_data for ioregionfd */
 } VFIOUserSubRegionIOFd;
-VFU_CHECK_SIZE(VFIOUserSubRegionIOFd, 40);
-VFU_CHECK_OFF(VFIOUserSubRegionIOFd, fd_index, 16);
-VFU_CHECK_OFF(VFIOUserSubRegionIOFd, datamatch, 32);
+VFIO_USER_CHECK_SIZE(VFIOUserSubRegionIOFd, 40);
+VFIO_USER_CHECK_OFF(VFIOUserSubRegionIOFd, fd_index, 16);
+VFIO_USER_CHECK_OFF(VFIOUserSubRegionIOFd, datamatch, 32);
 
 /* ---- DEVICE_GET_IRQ_INFO (7) ---- */
 
-typedef struct VFU_PACKED VFIOUserIrqInfo {
+typedef struct VFIO_USER_PACKED VFIOUserIrqInfo {
     uint32_t argsz;
     uint32_t flags; /* VFIO_IRQ_INFO_{EVENTFD,MASKABLE,AUTOMASKED,NORESIZE} */
     uint32_t index;
     uint32_t count;
 } VFIOUserIrqInfo;
-VFU_CHECK_SIZE(VFIOUserIrqInfo, 16);
+VFIO_USER_CHECK_SIZE(VFIOUserIrqInfo, 16);
 
 /* ---- DEVICE_SET_IRQS (8): no reply payload ---- */
 
-typedef struct VFU_PACKED VFIOUserIrqSet {
+typedef struct VFIO_USER_PACKED VFIOUserIrqSet {
     uint32_t argsz; /* this struct plus data */
     uint32_t flags; /* one VFIO_IRQ_SET_DATA_* | one VFIO_IRQ_SET_ACTION_* */
     uint32_t index;
@@ -240,69 +240,69 @@ typedef struct VFU_PACKED VFIOUserIrqSet {
     uint32_t count;
     uint8_t data[]; /* bool array for DATA_BOOL; eventfds go in SCM_RIGHTS */
 } VFIOUserIrqSet;
-VFU_CHECK_SIZE(VFIOUserIrqSet, 20);
-VFU_CHECK_OFF(VFIOUserIrqSet, count, 16);
+VFIO_USER_CHECK_SIZE(VFIOUserIrqSet, 20);
+VFIO_USER_CHECK_OFF(VFIOUserIrqSet, count, 16);
 
 /* ---- REGION_READ (9) / REGION_WRITE (10) ---- */
 
-typedef struct VFU_PACKED VFIOUserRegionRW {
+typedef struct VFIO_USER_PACKED VFIOUserRegionRW {
     uint64_t offset;
     uint32_t region;
     uint32_t count;
     uint8_t data[]; /* WRITE request and READ reply */
 } VFIOUserRegionRW;
-VFU_CHECK_SIZE(VFIOUserRegionRW, 16);
-VFU_CHECK_OFF(VFIOUserRegionRW, region, 8);
-VFU_CHECK_OFF(VFIOUserRegionRW, count, 12);
+VFIO_USER_CHECK_SIZE(VFIOUserRegionRW, 16);
+VFIO_USER_CHECK_OFF(VFIOUserRegionRW, region, 8);
+VFIO_USER_CHECK_OFF(VFIOUserRegionRW, count, 12);
 
 /* ---- DMA_READ (11) / DMA_WRITE (12), server to client ----
  * The count is 8 bytes, as in the specification and libvfio-user (QEMU's
  * client used 4 and does not interoperate).  A DMA_WRITE reply is this
  * struct without data; we accept a 12-byte reply too (the spec's table). */
 
-typedef struct VFU_PACKED VFIOUserDMARW {
+typedef struct VFIO_USER_PACKED VFIOUserDMARW {
     uint64_t addr;
     uint64_t count;
     uint8_t data[]; /* DMA_WRITE request and DMA_READ reply */
 } VFIOUserDMARW;
-VFU_CHECK_SIZE(VFIOUserDMARW, 16);
-VFU_CHECK_OFF(VFIOUserDMARW, count, 8);
+VFIO_USER_CHECK_SIZE(VFIOUserDMARW, 16);
+VFIO_USER_CHECK_OFF(VFIOUserDMARW, count, 8);
 
 /* ---- REGION_WRITE_MULTI (15), with the write_multiple capability ---- */
 
 #define VFIO_USER_MULTI_DATA 8  /* bytes of data per write, at most */
 #define VFIO_USER_MULTI_MAX 200 /* writes per message (our limit) */
 
-typedef struct VFU_PACKED VFIOUserWriteMultiEntry {
+typedef struct VFIO_USER_PACKED VFIOUserWriteMultiEntry {
     uint64_t offset;
     uint32_t region;
     uint32_t count; /* 1..8 */
     uint8_t data[VFIO_USER_MULTI_DATA];
 } VFIOUserWriteMultiEntry;
-VFU_CHECK_SIZE(VFIOUserWriteMultiEntry, 24);
+VFIO_USER_CHECK_SIZE(VFIOUserWriteMultiEntry, 24);
 
-typedef struct VFU_PACKED VFIOUserWriteMulti {
+typedef struct VFIO_USER_PACKED VFIOUserWriteMulti {
     uint64_t wr_cnt; /* request: entries that follow; reply: completed */
     VFIOUserWriteMultiEntry wrs[];
 } VFIOUserWriteMulti;
-VFU_CHECK_SIZE(VFIOUserWriteMulti, 8);
+VFIO_USER_CHECK_SIZE(VFIOUserWriteMulti, 8);
 
 /* ---- DEVICE_FEATURE (16) ---- */
 
-typedef struct VFU_PACKED VFIOUserDeviceFeature {
+typedef struct VFIO_USER_PACKED VFIOUserDeviceFeature {
     uint32_t argsz;
     uint32_t flags; /* feature index in bits 0-15, GET/SET/PROBE above */
     uint8_t data[];
 } VFIOUserDeviceFeature;
-VFU_CHECK_SIZE(VFIOUserDeviceFeature, 8);
+VFIO_USER_CHECK_SIZE(VFIOUserDeviceFeature, 8);
 
 /* ---- MIG_DATA_READ (17) / MIG_DATA_WRITE (18) ---- */
 
-typedef struct VFU_PACKED VFIOUserMigData {
+typedef struct VFIO_USER_PACKED VFIOUserMigData {
     uint32_t argsz;
     uint32_t size;
     uint8_t data[];
 } VFIOUserMigData;
-VFU_CHECK_SIZE(VFIOUserMigData, 8);
+VFIO_USER_CHECK_SIZE(VFIOUserMigData, 8);
 
 #endif /* VFIO_USER_PROTOCOL_H */

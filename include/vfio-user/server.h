@@ -9,21 +9,21 @@
  *
  * Typical use:
  *
- *     VfuServer *srv = vfu_server_new("/run/dev.sock", NULL, &err);
- *     VfuPciDesc pci = { .vendor_id = 0x1234, .device_id = 0x11e8, ... };
- *     vfu_server_setup_pci(srv, &pci, &err);
- *     VfuRegionDesc bar0 = { .size = 4096, .flags = VFU_REGION_F_RW,
+ *     VusServer *srv = vus_server_new("/run/dev.sock", NULL, &err);
+ *     VusPciDesc pci = { .vendor_id = 0x1234, .device_id = 0x11e8, ... };
+ *     vus_server_setup_pci(srv, &pci, &err);
+ *     VusRegionDesc bar0 = { .size = 4096, .flags = VUS_REGION_F_RW,
  *                            .access = my_bar0_access, .opaque = dev };
- *     vfu_server_setup_region(srv, VFIO_PCI_BAR0_REGION_INDEX, &bar0,
+ *     vus_server_setup_region(srv, VFIO_PCI_BAR0_REGION_INDEX, &bar0,
  *                             NULL, &err);
- *     while (vfu_server_accept(srv, &err)) {
- *         vfu_server_run(srv, &err);   // one client, until it hangs up
+ *     while (vus_server_accept(srv, &err)) {
+ *         vus_server_run(srv, &err);   // one client, until it hangs up
  *     }
- *     vfu_server_free(srv);
+ *     vus_server_free(srv);
  *
- * Threading: vfu_server_run() serves requests on the calling thread and
- * calls the device's callbacks there.  vfu_dma_read(), vfu_dma_write() and
- * vfu_irq_trigger() may be called from those callbacks and from any other
+ * Threading: vus_server_run() serves requests on the calling thread and
+ * calls the device's callbacks there.  vus_dma_read(), vus_dma_write() and
+ * vus_irq_trigger() may be called from those callbacks and from any other
  * thread of the device; they serialise on the server's (recursive) lock.
  * In message mode the caller waits (up to dma_timeout_ms) for the client's
  * reply; requests the client sends meanwhile are queued (bounded) and
@@ -59,16 +59,16 @@
 #include "vfio-user/error.h"
 #include "vfio-user/protocol.h"
 
-#define VFU_SERVER_LOG_DOMAIN "vfio-user-server"
+#define VUS_SERVER_LOG_DOMAIN "vfio-user-server"
 
-typedef struct VfuServer VfuServer;
+typedef struct VusServer VusServer;
 
 /* ---- Server object and its connection ---- */
 
-#define VFU_SERVER_DEF_DMA_TIMEOUT_MS 5000
-#define VFU_SERVER_DEF_NEGOTIATION_TIMEOUT_MS 10000
+#define VUS_SERVER_DEF_DMA_TIMEOUT_MS 5000
+#define VUS_SERVER_DEF_NEGOTIATION_TIMEOUT_MS 10000
 
-typedef struct VfuServerOptions {
+typedef struct VusServerOptions {
     /*
      * Behave like a server that predates DMA access modes: any DMA_MAP flag
      * bit other than read/write is EINVAL; an fd means mmap, none means
@@ -81,7 +81,7 @@ typedef struct VfuServerOptions {
      */
     uint32_t dma_timeout_ms;
     /*
-     * How long a client accepted by vfu_server_accept() may take to start
+     * How long a client accepted by vus_server_accept() may take to start
      * its VERSION request before it is dropped; 0 = 10000.  Meanwhile and
      * while it is served, other clients get an EBUSY reply to VERSION.
      */
@@ -94,52 +94,52 @@ typedef struct VfuServerOptions {
      */
     bool unsealed_regions;
     VFIOUserCaps caps; /* offered in VERSION; zeroed = our defaults */
-} VfuServerOptions;
+} VusServerOptions;
 
 /*
  * Create a server listening on @socket_path (NULL: no listening socket, use
- * vfu_server_attach()).  A stale socket file is replaced; a path where a
+ * vus_server_attach()).  A stale socket file is replaced; a path where a
  * live server answers is EADDRINUSE.  @opts may be NULL (defaults).
  */
-VfuServer *vfu_server_new(const char *socket_path, const VfuServerOptions *opts,
+VusServer *vus_server_new(const char *socket_path, const VusServerOptions *opts,
                           GError **errp);
 
 /* Wait for one client on the listening socket (blocking). */
-bool vfu_server_accept(VfuServer *srv, GError **errp);
+bool vus_server_accept(VusServer *srv, GError **errp);
 
 /*
  * Listen on @fd, a UNIX socket already bound and listening (created by a
  * parent, the "--fd" convention); the server takes it.  Server created
  * with a NULL socket path.  EINVAL if @fd is not a listening socket.
  */
-bool vfu_server_listen_fd(VfuServer *srv, int fd, GError **errp);
+bool vus_server_listen_fd(VusServer *srv, int fd, GError **errp);
 
 /* Serve an already connected socket instead (the server takes @sock). */
-bool vfu_server_attach(VfuServer *srv, int sock, GError **errp);
+bool vus_server_attach(VusServer *srv, int sock, GError **errp);
 
 /*
  * Serve the attached client until it disconnects.  Returns true when the
- * client hung up or vfu_server_stop() was called, false with @errp set when
+ * client hung up or vus_server_stop() was called, false with @errp set when
  * the connection was dropped for a protocol violation.  Either way the
  * client's DMA maps and irq eventfds are gone afterwards, the device state
  * is kept and the server can accept the next client.
  */
-bool vfu_server_run(VfuServer *srv, GError **errp);
+bool vus_server_run(VusServer *srv, GError **errp);
 
 /*
- * Make a blocked vfu_server_accept()/vfu_server_run() return (any thread,
+ * Make a blocked vus_server_accept()/vus_server_run() return (any thread,
  * async-signal-safe: one eventfd write).  The server stays stopped.
  */
-void vfu_server_stop(VfuServer *srv);
+void vus_server_stop(VusServer *srv);
 
 /*
  * Closes the socket, unlinks the socket file, frees region memory.  Call it
- * once no thread is inside vfu_server_accept()/vfu_server_run().
+ * once no thread is inside vus_server_accept()/vus_server_run().
  */
-void vfu_server_free(VfuServer *srv);
+void vus_server_free(VusServer *srv);
 
 /* Negotiated capabilities of the current connection (NULL before). */
-const VFIOUserCaps *vfu_server_caps(VfuServer *srv);
+const VFIOUserCaps *vus_server_caps(VusServer *srv);
 
 /* ---- Device description ---- */
 
@@ -149,39 +149,39 @@ const VFIOUserCaps *vfu_server_caps(VfuServer *srv);
  * client as the error of the reply).  Offsets and lengths are already
  * checked against the region size.
  */
-typedef ssize_t (*VfuRegionAccessFn)(void *opaque, bool is_write, uint64_t off,
+typedef ssize_t (*VusRegionAccessFn)(void *opaque, bool is_write, uint64_t off,
                                      void *buf, size_t len);
 
-#define VFU_REGION_F_READ (1u << 0)
-#define VFU_REGION_F_WRITE (1u << 1)
-#define VFU_REGION_F_RW (VFU_REGION_F_READ | VFU_REGION_F_WRITE)
+#define VUS_REGION_F_READ (1u << 0)
+#define VUS_REGION_F_WRITE (1u << 1)
+#define VUS_REGION_F_RW (VUS_REGION_F_READ | VUS_REGION_F_WRITE)
 
 /* How a BAR region appears in config space (ignored for other regions). */
-#define VFU_BAR_F_IO (1u << 0)       /* I/O space BAR */
-#define VFU_BAR_F_MEM64 (1u << 1)    /* 64-bit memory BAR (uses 2 slots) */
-#define VFU_BAR_F_PREFETCH (1u << 2) /* prefetchable memory */
+#define VUS_BAR_F_IO (1u << 0)       /* I/O space BAR */
+#define VUS_BAR_F_MEM64 (1u << 1)    /* 64-bit memory BAR (uses 2 slots) */
+#define VUS_BAR_F_PREFETCH (1u << 2) /* prefetchable memory */
 
-typedef struct VfuSparseArea {
+typedef struct VusSparseArea {
     uint64_t offset;
     uint64_t size;
-} VfuSparseArea;
+} VusSparseArea;
 
-#define VFU_MAX_REGIONS 16 /* VFIO_PCI_NUM_REGIONS (9) + device-specific */
-#define VFU_MAX_SPARSE_AREAS 16
+#define VUS_MAX_REGIONS 16 /* VFIO_PCI_NUM_REGIONS (9) + device-specific */
+#define VUS_MAX_SPARSE_AREAS 16
 
-typedef struct VfuRegionDesc {
+typedef struct VusRegionDesc {
     uint64_t size;
-    uint32_t flags;     /* VFU_REGION_F_* */
-    uint32_t bar_flags; /* VFU_BAR_F_*, BAR regions only */
+    uint32_t flags;     /* VUS_REGION_F_* */
+    uint32_t bar_flags; /* VUS_BAR_F_*, BAR regions only */
     /*
      * Callback for accesses that come as messages.  With @mem it may be
      * NULL: messages then read/write the memory directly.
      */
-    VfuRegionAccessFn access;
+    VusRegionAccessFn access;
     void *opaque;
     /*
      * Memory-backed: the library allocates a memfd of @size bytes, maps it
-     * and returns the pointer from vfu_server_setup_region(); the client is
+     * and returns the pointer from vus_server_setup_region(); the client is
      * offered mmap of it (whole region, or only @sparse areas if given).
      */
     bool mem;
@@ -192,22 +192,22 @@ typedef struct VfuRegionDesc {
      * bytes.  NULL: a memfd, gone with the process.
      */
     const char *mem_path;
-    const VfuSparseArea *sparse;
+    const VusSparseArea *sparse;
     size_t nr_sparse;
     /* Optional VFIO_REGION_INFO_CAP_TYPE. */
     bool has_type;
     uint32_t type;
     uint32_t subtype;
-} VfuRegionDesc;
+} VusRegionDesc;
 
 /*
  * Declare region @index (VFIO_PCI_BAR0_REGION_INDEX... or device-specific
- * up to VFU_MAX_REGIONS - 1).  *@mem_out gets the memory of a memory-backed
+ * up to VUS_MAX_REGIONS - 1).  *@mem_out gets the memory of a memory-backed
  * region (may be NULL).  The config region is provided by
- * vfu_server_setup_pci() and cannot be declared here.
+ * vus_server_setup_pci() and cannot be declared here.
  */
-bool vfu_server_setup_region(VfuServer *srv, uint32_t index,
-                             const VfuRegionDesc *desc, void **mem_out,
+bool vus_server_setup_region(VusServer *srv, uint32_t index,
+                             const VusRegionDesc *desc, void **mem_out,
                              GError **errp);
 
 /*
@@ -217,12 +217,12 @@ bool vfu_server_setup_region(VfuServer *srv, uint32_t index,
  * client signals it, calls the region's access callback with a write of
  * @datamatch (0 without datamatch).  The region needs a callback.
  */
-bool vfu_server_add_ioeventfd(VfuServer *srv, uint32_t index, uint64_t offset,
+bool vus_server_add_ioeventfd(VusServer *srv, uint32_t index, uint64_t offset,
                               uint32_t size, bool use_datamatch,
                               uint64_t datamatch, GError **errp);
 
 /* PCI identity and capabilities; the library serves config space. */
-typedef struct VfuPciDesc {
+typedef struct VusPciDesc {
     uint16_t vendor_id;
     uint16_t device_id;
     uint16_t subsys_vendor_id;
@@ -242,43 +242,43 @@ typedef struct VfuPciDesc {
      * standard header and the capabilities the library built (0x40 up,
      * except the capabilities) go here; NULL = they read 0, writes ignored.
      */
-    VfuRegionAccessFn config_access;
+    VusRegionAccessFn config_access;
     void *config_opaque;
-} VfuPciDesc;
+} VusPciDesc;
 
 /*
  * Build config space (region VFIO_PCI_CONFIG_REGION_INDEX) and the irq
  * counts (INTx 1 if a pin is set, MSI, MSI-X).  Call after the BAR regions
- * are declared (their sizes and VFU_BAR_F_* make the BARs).
+ * are declared (their sizes and VUS_BAR_F_* make the BARs).
  */
-bool vfu_server_setup_pci(VfuServer *srv, const VfuPciDesc *desc,
+bool vus_server_setup_pci(VusServer *srv, const VusPciDesc *desc,
                           GError **errp);
 
 /*
  * Append capability @id (e.g. PCI_CAP_ID_VNDR) of @len bytes to the list,
- * after those vfu_server_setup_pci() built.  @data holds all @len bytes;
+ * after those vus_server_setup_pci() built.  @data holds all @len bytes;
  * the library fills in the first two (id, next).  Read-only to the client,
  * kept across reset.  ENOSPC when it does not fit below 0x100.
  */
-bool vfu_server_add_pci_cap(VfuServer *srv, uint8_t id, const void *data,
+bool vus_server_add_pci_cap(VusServer *srv, uint8_t id, const void *data,
                             size_t len, GError **errp);
 
 /* Direct access to config space (e.g. to read the command register). */
-uint8_t *vfu_pci_config_space(VfuServer *srv);
+uint8_t *vus_pci_config_space(VusServer *srv);
 
 /* Interrupts: @count vectors for VFIO_PCI_{INTX,MSI,MSIX,ERR,REQ}_IRQ_INDEX. */
-bool vfu_server_setup_irq(VfuServer *srv, uint32_t index, uint32_t count,
+bool vus_server_setup_irq(VusServer *srv, uint32_t index, uint32_t count,
                           GError **errp);
 
-typedef struct VfuDeviceOps {
+typedef struct VusDeviceOps {
     /* DEVICE_RESET: 0 or a negative errno.  NULL = reset always succeeds. */
     int (*reset)(void *opaque);
     /* Client connected (after VERSION) / disconnected; may be NULL. */
     void (*connected)(void *opaque);
     void (*disconnected)(void *opaque);
-} VfuDeviceOps;
+} VusDeviceOps;
 
-void vfu_server_set_device_ops(VfuServer *srv, const VfuDeviceOps *ops,
+void vus_server_set_device_ops(VusServer *srv, const VusDeviceOps *ops,
                                void *opaque);
 
 /* ---- Interrupts ---- */
@@ -289,7 +289,7 @@ void vfu_server_set_device_ops(VfuServer *srv, const VfuDeviceOps *ops,
  * there is none or the vector is masked (then it is counted as pending and
  * delivered on unmask / counted as undelivered).
  */
-bool vfu_irq_trigger(VfuServer *srv, uint32_t index, uint32_t vector);
+bool vus_irq_trigger(VusServer *srv, uint32_t index, uint32_t vector);
 
 /*
  * INTx as a level: assert (true) or deassert the device's INTx line.  The
@@ -298,27 +298,27 @@ bool vfu_irq_trigger(VfuServer *srv, uint32_t index, uint32_t vector);
  * INTx while it is still up (its end of interrupt), and holds it back while
  * the guest sets INTx Disable in the command register.  Returns false when
  * the device has no INTx or a rising line reached no eventfd (masked,
- * disabled or none assigned: delivered later, as for vfu_irq_trigger()).
+ * disabled or none assigned: delivered later, as for vus_irq_trigger()).
  */
-bool vfu_irq_set_level(VfuServer *srv, bool asserted);
-/* The level vfu_irq_set_level() left. */
-bool vfu_irq_level(VfuServer *srv);
+bool vus_irq_set_level(VusServer *srv, bool asserted);
+/* The level vus_irq_set_level() left. */
+bool vus_irq_level(VusServer *srv);
 
 /* Does @index/@vector have an eventfd assigned right now? */
-bool vfu_irq_enabled(VfuServer *srv, uint32_t index, uint32_t vector);
+bool vus_irq_enabled(VusServer *srv, uint32_t index, uint32_t vector);
 
 /* Triggers that found no eventfd, per irq index. */
-uint64_t vfu_irq_undelivered(VfuServer *srv, uint32_t index);
+uint64_t vus_irq_undelivered(VusServer *srv, uint32_t index);
 
 /* ---- DMA: guest memory as the client mapped it ---- */
 
-typedef enum VfuDmaMode {
-    VFU_DMA_MODE_MMAP,    /* "mmap": memcpy through our mapping of the fd */
-    VFU_DMA_MODE_FILE_IO, /* "file-io": pread/pwrite on the fd */
-    VFU_DMA_MODE_MESSAGE, /* "message": DMA_READ/DMA_WRITE to the client */
-} VfuDmaMode;
+typedef enum VusDmaMode {
+    VUS_DMA_MODE_MMAP,    /* "mmap": memcpy through our mapping of the fd */
+    VUS_DMA_MODE_FILE_IO, /* "file-io": pread/pwrite on the fd */
+    VUS_DMA_MODE_MESSAGE, /* "message": DMA_READ/DMA_WRITE to the client */
+} VusDmaMode;
 
-const char *vfu_dma_mode_name(VfuDmaMode mode);
+const char *vus_dma_mode_name(VusDmaMode mode);
 
 /*
  * Copy guest memory [@addr, @addr + @len) into @buf (or @buf into it).  The
@@ -329,23 +329,23 @@ const char *vfu_dma_mode_name(VfuDmaMode mode);
  * In mmap mode a naturally aligned 2-, 4- or 8-byte access is a single
  * load or store (a ring index is never read torn).
  */
-bool vfu_dma_read(VfuServer *srv, uint64_t addr, void *buf, size_t len,
+bool vus_dma_read(VusServer *srv, uint64_t addr, void *buf, size_t len,
                   GError **errp);
-bool vfu_dma_write(VfuServer *srv, uint64_t addr, const void *buf, size_t len,
+bool vus_dma_write(VusServer *srv, uint64_t addr, const void *buf, size_t len,
                    GError **errp);
 
-typedef struct VfuDmaMapInfo {
+typedef struct VusDmaMapInfo {
     uint64_t addr;
     uint64_t size;
     uint64_t fd_offset;
     uint32_t flags; /* DMA_MAP flags as the client sent them */
-    VfuDmaMode mode;
+    VusDmaMode mode;
     bool has_fd;
-    uint64_t bytes_read;    /* by vfu_dma_read() */
-    uint64_t bytes_written; /* by vfu_dma_write() */
-} VfuDmaMapInfo;
+    uint64_t bytes_read;    /* by vus_dma_read() */
+    uint64_t bytes_written; /* by vus_dma_write() */
+} VusDmaMapInfo;
 
 /* Snapshot of the current maps, sorted by address; g_array_unref() it. */
-GArray *vfu_dma_get_maps(VfuServer *srv);
+GArray *vus_dma_get_maps(VusServer *srv);
 
 #endif /* VFIO_USER_SERVER_H */

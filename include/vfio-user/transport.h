@@ -8,8 +8,9 @@
  *
  * A message is received in two steps so that a caller can decide where the
  * payload goes (e.g. straight into guest memory) after seeing the header:
- *     vfu_msg_recv_hdr()  -> header + the fds that came with it
- *     vfu_msg_recv_body() / vfu_msg_recv_bodyv() / vfu_msg_discard()
+ *     vfio_user_msg_recv_hdr()  -> header + the fds that came with it
+ *     vfio_user_msg_recv_body() / vfio_user_msg_recv_bodyv() /
+ * vfio_user_msg_discard()
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -24,27 +25,27 @@
 #include "vfio-user/protocol.h"
 
 /* Hard ceiling on fds per message, whatever a peer negotiates. */
-#define VFU_MAX_FDS 64
+#define VFIO_USER_MAX_FDS 64
 
 /*
  * Send one message: @iov holds the header and payload (the header's size
  * field must equal the iov total).  @fds go with the first byte.  Loops over
  * short writes and EINTR; MSG_NOSIGNAL, so a dead peer is EPIPE, not SIGPIPE.
  */
-bool vfu_msg_sendv(int sock, const struct iovec *iov, int iovcnt,
-                   const int *fds, size_t nfds, GError **errp);
+bool vfio_user_msg_sendv(int sock, const struct iovec *iov, int iovcnt,
+                         const int *fds, size_t nfds, GError **errp);
 
 /*
  * Non-blocking: send as much of @iov as the socket takes now
  * (MSG_DONTWAIT), with @fds on the first byte.  Returns the bytes sent,
  * 0 when the socket is full (nothing sent, fds not sent either), or -1
- * with @errp set.  The caller advances its iov (vfu_iov_advance()) and
+ * with @errp set.  The caller advances its iov (vfio_user_iov_advance()) and
  * passes the fds only until a call has sent a byte.
  */
-ssize_t vfu_msg_send_some(int sock, const struct iovec *iov, int iovcnt,
-                          const int *fds, size_t nfds, GError **errp);
+ssize_t vfio_user_msg_send_some(int sock, const struct iovec *iov, int iovcnt,
+                                const int *fds, size_t nfds, GError **errp);
 /* Skip @done bytes of *@iov / *@iovcnt (adjusts the caller's array). */
-void vfu_iov_advance(struct iovec **iov, int *iovcnt, size_t done);
+void vfio_user_iov_advance(struct iovec **iov, int *iovcnt, size_t done);
 
 /*
  * For the _wait receive variants: the socket is read with MSG_DONTWAIT
@@ -53,22 +54,23 @@ void vfu_iov_advance(struct iovec **iov, int *iovcnt, size_t done);
  * message's deadline has passed.  This is how a reader bounds a whole
  * message rather than each system call.
  */
-typedef struct VfuWait {
+typedef struct VfioUserWait {
     bool (*fn)(int sock, void *opaque, GError **errp);
     void *opaque;
-} VfuWait;
+} VfioUserWait;
 
-bool vfu_msg_recv_hdr_wait(int sock, VFIOUserHdr *hdr, int *fds, size_t *nfds,
-                           size_t max_fds, size_t max_msg_size,
-                           const VfuWait *wait, GError **errp);
-bool vfu_msg_recv_bodyv_wait(int sock, struct iovec *iov, int iovcnt,
-                             const VfuWait *wait, GError **errp);
-bool vfu_msg_discard_wait(int sock, size_t len, const VfuWait *wait,
-                          GError **errp);
+bool vfio_user_msg_recv_hdr_wait(int sock, VFIOUserHdr *hdr, int *fds,
+                                 size_t *nfds, size_t max_fds,
+                                 size_t max_msg_size, const VfioUserWait *wait,
+                                 GError **errp);
+bool vfio_user_msg_recv_bodyv_wait(int sock, struct iovec *iov, int iovcnt,
+                                   const VfioUserWait *wait, GError **errp);
+bool vfio_user_msg_discard_wait(int sock, size_t len, const VfioUserWait *wait,
+                                GError **errp);
 
 /* Convenience: header + one payload buffer (may be NULL/0). */
-bool vfu_msg_send(int sock, const VFIOUserHdr *hdr, const void *payload,
-                  size_t len, const int *fds, size_t nfds, GError **errp);
+bool vfio_user_msg_send(int sock, const VFIOUserHdr *hdr, const void *payload,
+                        size_t len, const int *fds, size_t nfds, GError **errp);
 
 /*
  * Receive exactly one header, plus the fds sent with it.  At most @max_fds
@@ -79,20 +81,22 @@ bool vfu_msg_send(int sock, const VFIOUserHdr *hdr, const void *payload,
  * The header is then checked: size >= 16, size <= @max_msg_size, a known
  * message type.  On any error no fd is left open.
  */
-bool vfu_msg_recv_hdr(int sock, VFIOUserHdr *hdr, int *fds, size_t *nfds,
-                      size_t max_fds, size_t max_msg_size, GError **errp);
+bool vfio_user_msg_recv_hdr(int sock, VFIOUserHdr *hdr, int *fds, size_t *nfds,
+                            size_t max_fds, size_t max_msg_size, GError **errp);
 
 /* Receive exactly @len payload bytes.  Fds arriving here are closed (EPROTO).
  */
-bool vfu_msg_recv_body(int sock, void *buf, size_t len, GError **errp);
-bool vfu_msg_recv_bodyv(int sock, struct iovec *iov, int iovcnt, GError **errp);
+bool vfio_user_msg_recv_body(int sock, void *buf, size_t len, GError **errp);
+bool vfio_user_msg_recv_bodyv(int sock, struct iovec *iov, int iovcnt,
+                              GError **errp);
 
 /* Read and drop @len payload bytes (bounded stack buffer, no allocation). */
-bool vfu_msg_discard(int sock, size_t len, GError **errp);
+bool vfio_user_msg_discard(int sock, size_t len, GError **errp);
 
 /* Fill in a header. */
-static inline void vfu_hdr_init(VFIOUserHdr *hdr, uint16_t id, uint16_t cmd,
-                                uint32_t size, uint32_t flags)
+static inline void vfio_user_hdr_init(VFIOUserHdr *hdr, uint16_t id,
+                                      uint16_t cmd, uint32_t size,
+                                      uint32_t flags)
 {
     hdr->id = id;
     hdr->cmd = cmd;
@@ -101,19 +105,19 @@ static inline void vfu_hdr_init(VFIOUserHdr *hdr, uint16_t id, uint16_t cmd,
     hdr->error = 0;
 }
 
-static inline bool vfu_hdr_is_reply(const VFIOUserHdr *hdr)
+static inline bool vfio_user_hdr_is_reply(const VFIOUserHdr *hdr)
 {
     return (hdr->flags & VFIO_USER_F_TYPE_MASK) == VFIO_USER_F_TYPE_REPLY;
 }
 
 /* Send a header-only error reply to request @req with @errnum. */
-bool vfu_msg_send_error(int sock, const VFIOUserHdr *req, int errnum,
-                        GError **errp);
+bool vfio_user_msg_send_error(int sock, const VFIOUserHdr *req, int errnum,
+                              GError **errp);
 
 /* Close @n fds in @fds (skipping -1 entries) and set them to -1. */
-void vfu_close_fds(int *fds, size_t n);
+void vfio_user_close_fds(int *fds, size_t n);
 
 /* Name of a command for logs ("DMA_MAP"), "UNKNOWN" if out of range. */
-const char *vfu_cmd_name(unsigned cmd);
+const char *vfio_user_cmd_name(unsigned cmd);
 
 #endif /* VFIO_USER_TRANSPORT_H */

@@ -88,21 +88,21 @@ static bool wait_readable(int fd, int ms)
 static bool next_request(int sock, VFIOUserHdr *req, int ms)
 {
     for (;;) {
-        int fds[VFU_MAX_FDS];
+        int fds[VFIO_USER_MAX_FDS];
         size_t nfds;
         bool ok;
 
         if (!wait_readable(sock, ms) ||
-            !vfu_msg_recv_hdr(sock, req, fds, &nfds, VFU_MAX_FDS, 1u << 24,
-                              NULL)) {
+            !vfio_user_msg_recv_hdr(sock, req, fds, &nfds, VFIO_USER_MAX_FDS,
+                                    1u << 24, NULL)) {
             return false;
         }
-        vfu_close_fds(fds, nfds);
-        ok = vfu_msg_discard(sock, req->size - sizeof(*req), NULL);
+        vfio_user_close_fds(fds, nfds);
+        ok = vfio_user_msg_discard(sock, req->size - sizeof(*req), NULL);
         if (!ok) {
             return false;
         }
-        if (!vfu_hdr_is_reply(req)) {
+        if (!vfio_user_hdr_is_reply(req)) {
             return true;
         }
     }
@@ -168,8 +168,8 @@ static bool feed_maps(int sock)
         if (req.cmd != VFIO_USER_DMA_MAP) {
             continue;
         }
-        vfu_hdr_init(&hdr, req.id, req.cmd, sizeof(hdr),
-                     VFIO_USER_F_TYPE_REPLY);
+        vfio_user_hdr_init(&hdr, req.id, req.cmd, sizeof(hdr),
+                           VFIO_USER_F_TYPE_REPLY);
         if (!send_all(sock, &hdr, sizeof(hdr))) {
             return false;
         }
@@ -196,7 +196,7 @@ static void feed_input(Feeder *f)
             }
         }
         memcpy(msg, f->data + pos, len);
-        if (len >= sizeof(hdr) && vfu_hdr_is_reply(&hdr) && lockstep) {
+        if (len >= sizeof(hdr) && vfio_user_hdr_is_reply(&hdr) && lockstep) {
             if (next_request(f->sock, &req, WAIT_REQUEST_MS)) {
                 if (f->patch_ids) {
                     memcpy(msg, &req.id, sizeof(req.id));
@@ -205,9 +205,10 @@ static void feed_input(Feeder *f)
                 lockstep = false;
             }
         }
-        if (!send_with_fds(
-                f->sock, msg, len, f->fds,
-                len >= sizeof(hdr) && vfu_hdr_is_reply(&hdr) ? f->nfds : 0)) {
+        if (!send_with_fds(f->sock, msg, len, f->fds,
+                           len >= sizeof(hdr) && vfio_user_hdr_is_reply(&hdr)
+                               ? f->nfds
+                               : 0)) {
             return;
         }
         pos += len;
@@ -239,8 +240,8 @@ static void queue_version_reply(int sock)
     VFIOUserHdr hdr;
     uint16_t v[2] = {0, 1};
 
-    vfu_hdr_init(&hdr, 0, VFIO_USER_VERSION, sizeof(buf),
-                 VFIO_USER_F_TYPE_REPLY);
+    vfio_user_hdr_init(&hdr, 0, VFIO_USER_VERSION, sizeof(buf),
+                       VFIO_USER_F_TYPE_REPLY);
     memcpy(buf, &hdr, sizeof(hdr));
     memcpy(buf + sizeof(hdr), v, sizeof(v));
     memcpy(buf + sizeof(hdr) + 4, json, sizeof(json));
@@ -288,7 +289,7 @@ static void workload_raw(VFIOUserProxy *p)
     };
 
     if (vfio_user_proxy_call(p, &req, NULL)) {
-        vfu_close_fds(fds, req.reply_nfds);
+        vfio_user_close_fds(fds, req.reply_nfds);
     }
     req.cmd = VFIO_USER_REGION_WRITE;
     req.reply_fds = NULL;
@@ -410,7 +411,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     /* Counted per input: libFuzzer itself opens fds between inputs. */
-    fds0 = vfu_test_count_fds();
+    fds0 = vut_count_fds();
     for (size_t i = 0; i < GUEST_SIZE; i++) {
         guest[i] = (uint8_t)(i * 13 + 1);
     }
@@ -437,8 +438,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     run_client(sv[0], data[0]);
     g_thread_join(t);
     close(sv[1]);
-    vfu_close_fds(f.fds, f.nfds);
-    if (!guest_intact() || vfu_test_count_fds() != fds0) {
+    vfio_user_close_fds(f.fds, f.nfds);
+    if (!guest_intact() || vut_count_fds() != fds0) {
         abort();
     }
     return 0;

@@ -15,7 +15,7 @@
  * SET_IRQS).  The server's own DMA requests find either their answer in
  * the input or the end of the stream, so nothing waits.
  *
- * Oracles besides the sanitizers: vfu_server_run() returns, no DMA map
+ * Oracles besides the sanitizers: vus_server_run() returns, no DMA map
  * survives the connection and no fd outlives the input.
  *
  * Copyright (c) 2026 vfio-user-client developers
@@ -40,7 +40,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 typedef struct Dev {
-    VfuServer *srv;
+    VusServer *srv;
     uint8_t bar0[4096];
     uint8_t bar2[64];
     uint8_t buf[4096];
@@ -65,11 +65,11 @@ static ssize_t bar0_access(void *opaque, bool is_write, uint64_t off, void *buf,
     memcpy(&vec, d->bar0 + 0x14, sizeof(vec));
     n = MIN(n, sizeof(d->buf));
     if (off == 0) {
-        vfu_dma_read(d->srv, addr, d->buf, n, NULL);
+        vus_dma_read(d->srv, addr, d->buf, n, NULL);
     } else if (off == 4) {
-        vfu_dma_write(d->srv, addr, d->buf, n, NULL);
+        vus_dma_write(d->srv, addr, d->buf, n, NULL);
     } else if (off == 0x10) {
-        vfu_irq_trigger(d->srv, VFIO_PCI_MSI_IRQ_INDEX, vec);
+        vus_irq_trigger(d->srv, VFIO_PCI_MSI_IRQ_INDEX, vec);
     }
     return len;
 }
@@ -86,30 +86,30 @@ static ssize_t bar2_access(void *opaque, bool is_write, uint64_t off, void *buf,
     return len;
 }
 
-static VfuServer *make_server(Dev *d)
+static VusServer *make_server(Dev *d)
 {
-    static const VfuSparseArea sparse = {.offset = 4096, .size = 4096};
-    VfuServerOptions o = {.dma_timeout_ms = 50};
-    VfuRegionDesc bar0 = {.size = sizeof(d->bar0),
-                          .flags = VFU_REGION_F_RW,
+    static const VusSparseArea sparse = {.offset = 4096, .size = 4096};
+    VusServerOptions o = {.dma_timeout_ms = 50};
+    VusRegionDesc bar0 = {.size = sizeof(d->bar0),
+                          .flags = VUS_REGION_F_RW,
                           .access = bar0_access,
                           .opaque = d};
-    VfuRegionDesc bar1 = {.size = 8192,
-                          .flags = VFU_REGION_F_RW,
+    VusRegionDesc bar1 = {.size = 8192,
+                          .flags = VUS_REGION_F_RW,
                           .mem = true,
                           .sparse = &sparse,
                           .nr_sparse = 1};
-    VfuRegionDesc bar2 = {.size = sizeof(d->bar2),
-                          .flags = VFU_REGION_F_READ,
+    VusRegionDesc bar2 = {.size = sizeof(d->bar2),
+                          .flags = VUS_REGION_F_READ,
                           .access = bar2_access,
                           .opaque = d};
-    VfuRegionDesc dev9 = {.size = 4096,
-                          .flags = VFU_REGION_F_RW,
+    VusRegionDesc dev9 = {.size = 4096,
+                          .flags = VUS_REGION_F_RW,
                           .mem = true,
                           .has_type = true,
                           .type = 1,
                           .subtype = 2};
-    VfuPciDesc pci = {.vendor_id = 0x1234,
+    VusPciDesc pci = {.vendor_id = 0x1234,
                       .device_id = 0xfeed,
                       .class_code = 0xff0000,
                       .intx_pin = 1,
@@ -117,17 +117,17 @@ static VfuServer *make_server(Dev *d)
                       .express = true};
     bool ok;
 
-    vfu_caps_init_ours(&o.caps);
+    vfio_user_caps_init_ours(&o.caps);
     o.caps.max_data_xfer_size = 65536;
     o.caps.max_msg_fds = 8;
     memset(d, 0, sizeof(*d));
-    d->srv = vfu_server_new(NULL, &o, NULL);
-    ok = d->srv && vfu_server_setup_region(d->srv, 0, &bar0, NULL, NULL) &&
-         vfu_server_setup_region(d->srv, 1, &bar1, NULL, NULL) &&
-         vfu_server_setup_region(d->srv, 2, &bar2, NULL, NULL) &&
-         vfu_server_setup_region(d->srv, 9, &dev9, NULL, NULL) &&
-         vfu_server_add_ioeventfd(d->srv, 0, 0x20, 4, false, 0, NULL) &&
-         vfu_server_setup_pci(d->srv, &pci, NULL);
+    d->srv = vus_server_new(NULL, &o, NULL);
+    ok = d->srv && vus_server_setup_region(d->srv, 0, &bar0, NULL, NULL) &&
+         vus_server_setup_region(d->srv, 1, &bar1, NULL, NULL) &&
+         vus_server_setup_region(d->srv, 2, &bar2, NULL, NULL) &&
+         vus_server_setup_region(d->srv, 9, &dev9, NULL, NULL) &&
+         vus_server_add_ioeventfd(d->srv, 0, 0x20, 4, false, 0, NULL) &&
+         vus_server_setup_pci(d->srv, &pci, NULL);
     if (!ok) {
         abort();
     }
@@ -180,11 +180,11 @@ static void send_version(int sock)
     size_t len;
     g_autofree uint8_t *payload = NULL;
 
-    vfu_caps_init_ours(&caps);
+    vfio_user_caps_init_ours(&caps);
     caps.max_data_xfer_size = 65536;
-    payload = vfu_caps_build_version(&caps, &len);
-    vfu_hdr_init(&hdr, 0, VFIO_USER_VERSION, sizeof(hdr) + len,
-                 VFIO_USER_F_TYPE_REQUEST);
+    payload = vfio_user_caps_build_version(&caps, &len);
+    vfio_user_hdr_init(&hdr, 0, VFIO_USER_VERSION, sizeof(hdr) + len,
+                       VFIO_USER_F_TYPE_REQUEST);
     if (!send_all(sock, (const uint8_t *)&hdr, sizeof(hdr), NULL, 0) ||
         !send_all(sock, payload, len, NULL, 0)) {
         abort();
@@ -256,31 +256,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!init) {
         init = true;
         g_log_set_always_fatal(G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
-        g_log_set_handler(VFU_SERVER_LOG_DOMAIN,
+        g_log_set_handler(VUS_SERVER_LOG_DOMAIN,
                           G_LOG_LEVEL_MASK & ~G_LOG_LEVEL_CRITICAL, quiet_log,
                           NULL);
     }
     /* Counted per input: libFuzzer itself opens fds between inputs. */
-    fds0 = vfu_test_count_fds();
+    fds0 = vut_count_fds();
     make_server(&d);
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
         abort();
     }
     write_stream(sv[0], data + 1, size - 1, data[0]);
     t = g_thread_new("fuzz-drain", drain_main, GINT_TO_POINTER(sv[0]));
-    if (!vfu_server_attach(d.srv, sv[1], NULL)) {
+    if (!vus_server_attach(d.srv, sv[1], NULL)) {
         abort();
     }
-    vfu_server_run(d.srv, NULL);
-    maps = vfu_dma_get_maps(d.srv);
+    vus_server_run(d.srv, NULL);
+    maps = vus_dma_get_maps(d.srv);
     if (maps->len) {
         abort(); /* the client's maps must go with the client */
     }
     g_array_unref(maps);
     g_thread_join(t);
     close(sv[0]);
-    vfu_server_free(d.srv);
-    if (vfu_test_count_fds() != fds0) {
+    vus_server_free(d.srv);
+    if (vut_count_fds() != fds0) {
         abort();
     }
     return 0;

@@ -34,7 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         GError *err = NULL;
         bool ok;
 
-        if (!vfu_msg_recv_hdr(sv[1], &hdr, fds, &nfds, 4, 4096 + 16, &err)) {
+        if (!vfio_user_msg_recv_hdr(sv[1], &hdr, fds, &nfds, 4, 4096 + 16,
+                                    &err)) {
             g_error_free(err);
             break;
         }
@@ -42,9 +43,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         }
         len = hdr.size - sizeof(hdr);
-        ok = len <= sizeof(body) ? vfu_msg_recv_body(sv[1], body, len, &err)
-                                 : vfu_msg_discard(sv[1], len, &err);
-        vfu_close_fds(fds, nfds);
+        ok = len <= sizeof(body)
+                 ? vfio_user_msg_recv_body(sv[1], body, len, &err)
+                 : vfio_user_msg_discard(sv[1], len, &err);
+        vfio_user_close_fds(fds, nfds);
         if (!ok) {
             g_error_free(err);
             break;

@@ -17,19 +17,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     VFIOUserCaps caps, ours, merged;
     GError *err = NULL;
 
-    if (vfu_caps_parse_version(data, size, &caps, &err)) {
+    if (vfio_user_caps_parse_version(data, size, &caps, &err)) {
         if (caps.max_data_xfer_size == 0 || caps.max_dma_maps == 0 ||
             !(caps.pgsizes & 4096) || caps.major != 0) {
             abort();
         }
-        vfu_caps_init_ours(&ours);
-        if (vfu_caps_merge(&ours, &caps, &merged, NULL)) {
+        vfio_user_caps_init_ours(&ours);
+        if (vfio_user_caps_merge(&ours, &caps, &merged, NULL)) {
             if (merged.max_data_xfer_size > ours.max_data_xfer_size ||
                 merged.max_msg_fds > ours.max_msg_fds) {
                 abort();
             }
         }
-        g_free(vfu_caps_describe(&caps));
+        g_free(vfio_user_caps_describe(&caps));
     } else if (!err) {
         abort();
     }

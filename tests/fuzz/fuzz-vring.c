@@ -24,7 +24,7 @@ static bool fuzz_rw(FuzzMem *m, uint64_t addr, void *buf, size_t len,
                     bool is_write, GError **errp)
 {
     if (addr > m->size || len > m->size - addr) {
-        return vfu_error_set(errp, EFAULT, "not mapped");
+        return vfio_user_error_set(errp, EFAULT, "not mapped");
     }
     if (is_write) {
         memcpy(m->mem + addr, buf, len);

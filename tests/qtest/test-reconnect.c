@@ -407,7 +407,7 @@ static bool refuser_recv_hdr(int fd, VFIOUserHdr *hdr)
 
 static void refuser_answer(int fd, bool hangup)
 {
-    struct VFU_PACKED {
+    struct VFIO_USER_PACKED {
         VFIOUserHdr hdr;
         VFIOUserVersion v;
     } reply = {0};

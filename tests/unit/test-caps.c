@@ -28,7 +28,7 @@ static bool parse(uint16_t major, uint16_t minor, const char *json,
 {
     g_autoptr(GByteArray) b = payload(major, minor, json);
 
-    return vfu_caps_parse_version(b->data, b->len, caps, errp);
+    return vfio_user_caps_parse_version(b->data, b->len, caps, errp);
 }
 
 static void test_defaults(void)
@@ -77,7 +77,7 @@ static void expect_einval(uint16_t major, const char *json, const char *what)
     GError *err = NULL;
 
     g_assert_false(parse(major, 0, json, &c, &err));
-    g_assert_error(err, VFU_ERROR, EINVAL);
+    g_assert_error(err, VFIO_USER_ERROR, EINVAL);
     if (what) {
         g_assert_nonnull(strstr(err->message, what));
     }
@@ -113,11 +113,11 @@ static void test_not_terminated(void)
     GError *err = NULL;
     const char raw[] = {0, 0, 1, 0, '{', '}'};
 
-    g_assert_false(vfu_caps_parse_version(raw, sizeof(raw), &c, &err));
-    g_assert_error(err, VFU_ERROR, EINVAL);
+    g_assert_false(vfio_user_caps_parse_version(raw, sizeof(raw), &c, &err));
+    g_assert_error(err, VFIO_USER_ERROR, EINVAL);
     g_clear_error(&err);
-    g_assert_false(vfu_caps_parse_version(raw, 3, &c, &err));
-    g_assert_error(err, VFU_ERROR, EINVAL);
+    g_assert_false(vfio_user_caps_parse_version(raw, 3, &c, &err));
+    g_assert_error(err, VFIO_USER_ERROR, EINVAL);
     g_clear_error(&err);
 }
 
@@ -127,13 +127,13 @@ static void test_merge(void)
     VFIOUserCaps ours, theirs, m;
     g_autoptr(GError) err = NULL;
 
-    vfu_caps_init_ours(&ours);
+    vfio_user_caps_init_ours(&ours);
     g_assert_true(parse(0, 0,
                         "{\"capabilities\":{\"max_msg_fds\":8,"
                         "\"max_data_xfer_size\":9223372036854775807,"
                         "\"pgsizes\":69632,\"max_dma_maps\":10}}",
                         &theirs, &err));
-    g_assert_true(vfu_caps_merge(&ours, &theirs, &m, &err));
+    g_assert_true(vfio_user_caps_merge(&ours, &theirs, &m, &err));
     g_assert_cmpuint(m.minor, ==, 0);
     g_assert_cmpuint(m.max_msg_fds, ==, 8);
     g_assert_cmpuint(m.max_data_xfer_size, ==, ours.max_data_xfer_size);
@@ -149,10 +149,10 @@ static void test_roundtrip(void)
     g_autofree void *buf = NULL;
     g_autoptr(GError) err = NULL;
 
-    vfu_caps_init_ours(&ours);
+    vfio_user_caps_init_ours(&ours);
     ours.max_data_xfer_size = 262144;
-    buf = vfu_caps_build_version(&ours, &len);
-    g_assert_true(vfu_caps_parse_version(buf, len, &back, &err));
+    buf = vfio_user_caps_build_version(&ours, &len);
+    g_assert_true(vfio_user_caps_parse_version(buf, len, &back, &err));
     g_assert_cmpuint(back.max_msg_fds, ==, ours.max_msg_fds);
     g_assert_cmpuint(back.max_data_xfer_size, ==, 262144);
     g_assert_cmpuint(back.pgsizes, ==, ours.pgsizes);

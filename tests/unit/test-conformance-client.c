@@ -37,9 +37,9 @@ static bool peer_reply(Peer *p, const VFIOUserHdr *req, const void *data,
 {
     VFIOUserHdr h;
 
-    vfu_hdr_init(&h, req->id, req->cmd, sizeof(h) + len,
-                 VFIO_USER_F_TYPE_REPLY);
-    return vfu_msg_send(p->sock, &h, data, len, fds, nfds, NULL);
+    vfio_user_hdr_init(&h, req->id, req->cmd, sizeof(h) + len,
+                       VFIO_USER_F_TYPE_REPLY);
+    return vfio_user_msg_send(p->sock, &h, data, len, fds, nfds, NULL);
 }
 
 /* Entries of 48 bytes: plain, datamatch, and a port I/O one. */
@@ -88,8 +88,8 @@ static bool peer_handle(Peer *p, const VFIOUserHdr *req, uint8_t *q, size_t len)
     case VFIO_USER_VERSION:
         g_strlcpy(p->version_json, (char *)q + 4,
                   MIN(sizeof(p->version_json), len > 4 ? len - 3 : 1));
-        vfu_caps_init_ours(&caps);
-        ver = vfu_caps_build_version(&caps, &vlen);
+        vfio_user_caps_init_ours(&caps);
+        ver = vfio_user_caps_build_version(&caps, &vlen);
         return peer_reply(p, req, ver, vlen, NULL, 0);
     case VFIO_USER_DEVICE_GET_INFO:
         return peer_reply(p, req, &di, sizeof(di), NULL, 0);
@@ -117,18 +117,18 @@ static gpointer peer_thread(gpointer opaque)
 
     for (;;) {
         VFIOUserHdr hdr;
-        int fds[VFU_MAX_FDS];
+        int fds[VFIO_USER_MAX_FDS];
         size_t nfds = 0, len;
         g_autofree uint8_t *q = NULL;
 
-        if (!vfu_msg_recv_hdr(p->sock, &hdr, fds, &nfds, VFU_MAX_FDS, 1 << 21,
-                              NULL)) {
+        if (!vfio_user_msg_recv_hdr(p->sock, &hdr, fds, &nfds,
+                                    VFIO_USER_MAX_FDS, 1 << 21, NULL)) {
             break;
         }
-        vfu_close_fds(fds, nfds);
+        vfio_user_close_fds(fds, nfds);
         len = hdr.size - sizeof(hdr);
         q = g_malloc0(len + 1);
-        if (!vfu_msg_recv_body(p->sock, q, len, NULL)) {
+        if (!vfio_user_msg_recv_body(p->sock, q, len, NULL)) {
             break;
         }
         g_mutex_lock(&p->lock);

@@ -77,12 +77,12 @@ static void test_region_info_qemu_first_ask(void)
 static void test_xfer_limit_is_ours(void)
 {
     const uint32_t ours = 16384;
-    VfuServerOptions opts = {.dma_timeout_ms = 0};
+    VusServerOptions opts = {.dma_timeout_ms = 0};
     g_autofree uint8_t *out = g_malloc(ours + 1);
     g_autofree uint8_t *in = g_malloc0(ours + 1);
     TestConn *tc;
 
-    vfu_caps_init_ours(&opts.caps);
+    vfio_user_caps_init_ours(&opts.caps);
     opts.caps.max_data_xfer_size = ours;
     tc = tc_new(&opts);
     tc_negotiate(tc, 4096);
@@ -125,7 +125,7 @@ static void test_posted_error_not_asked(void)
     VFIOUserCaps caps;
     uint32_t v;
 
-    vfu_caps_init_defaults(&caps);
+    vfio_user_caps_init_defaults(&caps);
     caps.minor = 0; /* QEMU's client says 0.0 */
     tc_negotiate_caps(tc, &caps);
     g_assert_false(tc->server_caps.posted_errors);
@@ -143,7 +143,7 @@ static void test_posted_error_asked(void)
     VFIOUserCaps caps;
     uint32_t v;
 
-    vfu_caps_init_defaults(&caps);
+    vfio_user_caps_init_defaults(&caps);
     caps.posted_errors = true;
     tc_negotiate_caps(tc, &caps);
     g_assert_true(tc->server_caps.posted_errors);
@@ -170,12 +170,12 @@ static void test_set_irqs_disable_any_action(void)
 
         g_assert_cmpint(set_irqs(tc, EFD_TRIGGER, msi, 0, 2, NULL, efd, 2), ==,
                         0);
-        g_assert_true(vfu_irq_enabled(tc->srv, msi, 1));
+        g_assert_true(vus_irq_enabled(tc->srv, msi, 1));
         g_assert_cmpint(set_irqs(tc, VFIO_IRQ_SET_DATA_NONE | actions[i], msi,
                                  0, 0, NULL, NULL, 0),
                         ==, 0);
-        g_assert_false(vfu_irq_enabled(tc->srv, msi, 0));
-        g_assert_false(vfu_irq_enabled(tc->srv, msi, 1));
+        g_assert_false(vus_irq_enabled(tc->srv, msi, 0));
+        g_assert_false(vus_irq_enabled(tc->srv, msi, 1));
         close(efd[0]);
         close(efd[1]);
     }
@@ -216,18 +216,19 @@ static uint32_t dma_write_answered(TestConn *tc, uint64_t addr, uint32_t len,
     memcpy(go + sizeof(VFIOUserRegionRW), &cmd, 4);
     id = tc_send(tc, VFIO_USER_REGION_WRITE, 0, go, sizeof(go), NULL, 0);
     g_assert_true(tc_readable(tc, 10000));
-    g_assert_true(
-        vfu_msg_recv_hdr(tc->sock, &h, NULL, &nfds, 0, 1 << 20, &error_abort));
+    g_assert_true(vfio_user_msg_recv_hdr(tc->sock, &h, NULL, &nfds, 0, 1 << 20,
+                                         &error_abort));
     g_assert_cmpuint(h.cmd, ==, VFIO_USER_DMA_WRITE);
     body = g_malloc(h.size - sizeof(h));
-    g_assert_true(
-        vfu_msg_recv_body(tc->sock, body, h.size - sizeof(h), &error_abort));
+    g_assert_true(vfio_user_msg_recv_body(tc->sock, body, h.size - sizeof(h),
+                                          &error_abort));
     memcpy(&rw, body, sizeof(rw));
     g_assert_cmpuint(rw.addr, ==, addr);
     g_assert_cmpuint(rw.count, ==, len);
-    vfu_hdr_init(&rh, h.id, h.cmd, sizeof(rh) + rlen, VFIO_USER_F_TYPE_REPLY);
+    vfio_user_hdr_init(&rh, h.id, h.cmd, sizeof(rh) + rlen,
+                       VFIO_USER_F_TYPE_REPLY);
     g_assert_true(
-        vfu_msg_send(tc->sock, &rh, reply, rlen, NULL, 0, &error_abort));
+        vfio_user_msg_send(tc->sock, &rh, reply, rlen, NULL, 0, &error_abort));
     g_assert_cmpint(tc_wait(tc, id, NULL), ==, 0);
     g_assert_cmpint(tc_region_read(tc, 0, 0x10, &status, 4), ==, 0);
     return status;
@@ -242,7 +243,7 @@ static void test_dma_write_reply_checked(void)
 {
     const uint64_t base = 0x40000;
     TestConn *tc = tc_start(NULL);
-    struct VFU_PACKED {
+    struct VFIO_USER_PACKED {
         uint64_t addr;
         uint32_t count;
     } short_ok = {base, 64}, short_bad = {base, 63};

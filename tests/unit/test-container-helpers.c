@@ -47,7 +47,7 @@ static void fake_send(FakeServer *fs, const VFIOUserHdr *hdr,
     g_autoptr(GError) err = NULL;
 
     g_mutex_lock(&fs->send_lock);
-    if (!vfu_msg_send(fs->sock, hdr, payload, len, fds, nfds, &err)) {
+    if (!vfio_user_msg_send(fs->sock, hdr, payload, len, fds, nfds, &err)) {
         g_test_message("fake server send: %s", err->message);
     }
     g_mutex_unlock(&fs->send_lock);
@@ -59,14 +59,14 @@ static void fake_reply(FakeServer *fs, const VFIOUserHdr *req, int errnum,
     VFIOUserHdr hdr;
 
     if (errnum) {
-        vfu_hdr_init(&hdr, req->id, req->cmd, sizeof(hdr),
-                     VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR);
+        vfio_user_hdr_init(&hdr, req->id, req->cmd, sizeof(hdr),
+                           VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR);
         hdr.error = errnum;
         fake_send(fs, &hdr, NULL, 0, NULL, 0);
         return;
     }
-    vfu_hdr_init(&hdr, req->id, req->cmd, sizeof(hdr) + len,
-                 VFIO_USER_F_TYPE_REPLY);
+    vfio_user_hdr_init(&hdr, req->id, req->cmd, sizeof(hdr) + len,
+                       VFIO_USER_F_TYPE_REPLY);
     fake_send(fs, &hdr, payload, len, NULL, 0);
 }
 
@@ -76,7 +76,7 @@ static void fake_version(FakeServer *fs, const VFIOUserHdr *req)
     g_autofree void *v = NULL;
     size_t len;
 
-    vfu_caps_init_ours(&caps);
+    vfio_user_caps_init_ours(&caps);
     caps.max_data_xfer_size = fs->cfg.max_xfer ? fs->cfg.max_xfer : 65536;
     if (fs->cfg.max_dma_maps) {
         caps.max_dma_maps = fs->cfg.max_dma_maps;
@@ -84,7 +84,7 @@ static void fake_version(FakeServer *fs, const VFIOUserHdr *req)
     if (fs->cfg.no_fds) {
         caps.max_msg_fds = 0;
     }
-    v = vfu_caps_build_version(&caps, &len);
+    v = vfio_user_caps_build_version(&caps, &len);
     fake_reply(fs, req, 0, v, len);
 }
 
@@ -174,23 +174,23 @@ static gpointer fake_thread(gpointer opaque)
 
     for (;;) {
         g_autoptr(GError) err = NULL;
-        int fds[VFU_MAX_FDS];
+        int fds[VFIO_USER_MAX_FDS];
         size_t nfds = 0, len;
         VFIOUserHdr hdr;
         uint8_t *buf;
 
-        if (!vfu_msg_recv_hdr(fs->sock, &hdr, fds, &nfds, VFU_MAX_FDS,
-                              FAKE_MAX_MSG, &err)) {
+        if (!vfio_user_msg_recv_hdr(fs->sock, &hdr, fds, &nfds,
+                                    VFIO_USER_MAX_FDS, FAKE_MAX_MSG, &err)) {
             break;
         }
         len = hdr.size - sizeof(hdr);
         buf = g_malloc(len + 1);
-        if (!vfu_msg_recv_body(fs->sock, buf, len, &err)) {
-            vfu_close_fds(fds, nfds);
+        if (!vfio_user_msg_recv_body(fs->sock, buf, len, &err)) {
+            vfio_user_close_fds(fds, nfds);
             g_free(buf);
             break;
         }
-        if (vfu_hdr_is_reply(&hdr)) {
+        if (vfio_user_hdr_is_reply(&hdr)) {
             fake_take_reply(fs, &hdr, buf, len);
             buf = NULL;
         } else if (hdr.cmd == VFIO_USER_VERSION) {
@@ -202,7 +202,7 @@ static gpointer fake_thread(gpointer opaque)
         } else {
             fake_reply(fs, &hdr, ENOSYS, NULL, 0);
         }
-        vfu_close_fds(fds, nfds);
+        vfio_user_close_fds(fds, nfds);
         g_free(buf);
     }
     g_mutex_lock(&fs->lock);
@@ -298,14 +298,14 @@ int fake_server_request(FakeServer *fs, uint16_t cmd, const void *payload,
                         size_t len, const int *fds, size_t nfds, void *reply,
                         size_t max, size_t *reply_len)
 {
-    gint64 deadline = vfu_test_deadline_ms(FAKE_TIMEOUT_MS);
+    gint64 deadline = vut_deadline_ms(FAKE_TIMEOUT_MS);
     VFIOUserHdr hdr;
     int ret = -1;
 
     g_mutex_lock(&fs->lock);
     fs->have_reply = false;
-    vfu_hdr_init(&hdr, fs->next_id++, cmd, sizeof(hdr) + len,
-                 VFIO_USER_F_TYPE_REQUEST);
+    vfio_user_hdr_init(&hdr, fs->next_id++, cmd, sizeof(hdr) + len,
+                       VFIO_USER_F_TYPE_REQUEST);
     g_mutex_unlock(&fs->lock);
     fake_send(fs, &hdr, payload, len, fds, nfds);
 
@@ -377,7 +377,7 @@ int fake_server_dma_write(FakeServer *fs, uint64_t addr, uint64_t count,
 
 bool fake_server_wait_closed(FakeServer *fs)
 {
-    gint64 deadline = vfu_test_deadline_ms(FAKE_TIMEOUT_MS);
+    gint64 deadline = vut_deadline_ms(FAKE_TIMEOUT_MS);
     bool closed;
 
     g_mutex_lock(&fs->lock);

@@ -93,7 +93,7 @@ static void map_fails(Env *e, const VFIOUserDMASection *s, int code,
     g_autoptr(GError) err = NULL;
 
     g_assert_false(vfio_user_container_map(e->c, s, &err));
-    g_assert_error(err, VFU_ERROR, code);
+    g_assert_error(err, VFIO_USER_ERROR, code);
     g_assert_nonnull(strstr(err->message, needle));
 }
 
@@ -120,7 +120,7 @@ static void test_access_names(void)
     g_assert_cmpstr(vfio_user_dma_access_name(VFIO_USER_DMA_ACCESS_FILE_IO), ==,
                     "file-io");
     g_assert_false(vfio_user_dma_access_parse("fileio", &a, &err));
-    g_assert_error(err, VFU_ERROR, EINVAL);
+    g_assert_error(err, VFIO_USER_ERROR, EINVAL);
     g_assert_nonnull(strstr(err->message, "fileio"));
 }
 
@@ -231,7 +231,7 @@ static void test_file_io_proc_mem(void)
 {
     uint8_t *a = anon_ram(2 * PG, 3), *b = anon_ram(PG, 4);
     uint8_t buf[256];
-    int fds_before = vfu_test_count_fds();
+    int fds_before = vut_count_fds();
     Env e;
 
     env_init(&e, NULL, VFIO_USER_DMA_ACCESS_FILE_IO);
@@ -264,7 +264,7 @@ static void test_file_io_proc_mem(void)
     g_assert_cmpint(pwrite(mb.fd, buf, 16, mb.offset + 8), ==, 16);
     g_assert_cmpmem(b + 8, 16, buf, 16);
     env_fini(&e);
-    g_assert_cmpint(vfu_test_count_fds(), ==, fds_before);
+    g_assert_cmpint(vut_count_fds(), ==, fds_before);
     munmap(a, 2 * PG);
     munmap(b, PG);
 }
@@ -528,7 +528,7 @@ static void test_unmap(void)
     map_ok(&e, &s);
     g_assert_cmpint(fake_server_dma_read(e.fs, 0x40000, 16, buf), ==, 0);
     g_assert_false(vfio_user_container_unmap(e.c, 0x40000, PG, &err));
-    g_assert_error(err, VFU_ERROR, ENOENT);
+    g_assert_error(err, VFIO_USER_ERROR, ENOENT);
     g_clear_error(&err);
     g_assert_cmpuint(fake_server_nunmaps(e.fs), ==, 0);
     g_assert_true(vfio_user_container_unmap(e.c, 0x40000, 2 * PG, &err));
@@ -545,7 +545,7 @@ static void test_unmap(void)
 
 static void test_free(void)
 {
-    int fds_before = vfu_test_count_fds();
+    int fds_before = vut_count_fds();
     int fd = memfd_create("ram0", MFD_CLOEXEC);
     uint8_t *a = anon_ram(PG, 11);
     uint64_t addr, size, seen = 0;
@@ -574,7 +574,7 @@ static void test_free(void)
     munmap(host, PG);
     close(fd);
     munmap(a, PG);
-    g_assert_cmpint(vfu_test_count_fds(), ==, fds_before);
+    g_assert_cmpint(vut_count_fds(), ==, fds_before);
 }
 
 static void test_dma_rw(void)
@@ -731,14 +731,14 @@ static void test_dma_other(void)
                                         sizeof(buf), NULL, 0, NULL, 0, NULL),
                     ==, ENOSYS);
     /* an fd on a DMA request is closed by the client; the read still works */
-    fds = vfu_test_count_fds();
+    fds = vut_count_fds();
     g_assert_cmpint(fake_server_request(e.fs, VFIO_USER_DMA_READ, &rw,
                                         sizeof(rw), &efd, 1, reply,
                                         sizeof(reply), &len),
                     ==, 0);
     g_assert_cmpuint(len, ==, sizeof(reply));
     g_assert_cmpmem(reply + sizeof(rw), sizeof(buf), a + 64, sizeof(buf));
-    g_assert_cmpint(vfu_test_count_fds(), ==, fds);
+    g_assert_cmpint(vut_count_fds(), ==, fds);
     env_fini(&e);
     close(efd);
     munmap(a, PG);

@@ -23,7 +23,7 @@ FakeServer *fake_server_new(void)
     fs->sock = -1;
     fs->io_region = -1;
     fs->io_efd = -1;
-    vfu_caps_init_ours(&fs->caps);
+    vfio_user_caps_init_ours(&fs->caps);
     fs->caps.max_msg_fds = 8;
     fs->dev_flags = VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET;
     fs->num_regions = VFIO_PCI_NUM_REGIONS;
@@ -85,7 +85,7 @@ void fake_region_raw(FakeServer *fs, unsigned idx, const void *raw, size_t len,
 }
 
 /* The server's side of a recorded session; NULL for the client's. */
-static FakeReplayMsg *replay_from_record(const VfuTestRecord *r)
+static FakeReplayMsg *replay_from_record(const VutRecord *r)
 {
     FakeReplayMsg *m;
 
@@ -113,7 +113,7 @@ static void replay_free(gpointer p)
 
 void fake_server_load_replay(FakeServer *fs, const char *path)
 {
-    g_autoptr(GPtrArray) recs = vfu_test_load_session(path);
+    g_autoptr(GPtrArray) recs = vut_load_session(path);
 
     fs->replay = g_ptr_array_new_with_free_func(replay_free);
     for (guint i = 0; i < recs->len; i++) {
@@ -136,9 +136,9 @@ static bool fake_send(FakeServer *fs, const VFIOUserHdr *req,
     if (req->flags & VFIO_USER_F_NO_REPLY) {
         return true;
     }
-    vfu_hdr_init(&h, req->id, req->cmd, sizeof(h) + len,
-                 VFIO_USER_F_TYPE_REPLY);
-    return vfu_msg_send(fs->sock, &h, payload, len, fds, nfds, NULL);
+    vfio_user_hdr_init(&h, req->id, req->cmd, sizeof(h) + len,
+                       VFIO_USER_F_TYPE_REPLY);
+    return vfio_user_msg_send(fs->sock, &h, payload, len, fds, nfds, NULL);
 }
 
 static bool fake_error(FakeServer *fs, const VFIOUserHdr *req, int err)
@@ -146,7 +146,7 @@ static bool fake_error(FakeServer *fs, const VFIOUserHdr *req, int err)
     if (req->flags & VFIO_USER_F_NO_REPLY) {
         return true;
     }
-    return vfu_msg_send_error(fs->sock, req, err, NULL);
+    return vfio_user_msg_send_error(fs->sock, req, err, NULL);
 }
 
 static bool fake_replay(FakeServer *fs, const VFIOUserHdr *req)
@@ -166,9 +166,9 @@ static bool fake_replay(FakeServer *fs, const VFIOUserHdr *req)
     if (!m) {
         return fake_error(fs, req, ENOTSUP);
     }
-    vfu_hdr_init(&h, req->id, m->cmd, sizeof(h) + m->len, m->flags);
+    vfio_user_hdr_init(&h, req->id, m->cmd, sizeof(h) + m->len, m->flags);
     h.error = m->error;
-    return vfu_msg_send(fs->sock, &h, m->payload, m->len, NULL, 0, NULL);
+    return vfio_user_msg_send(fs->sock, &h, m->payload, m->len, NULL, 0, NULL);
 }
 
 static bool fake_region_info(FakeServer *fs, const VFIOUserHdr *req,
@@ -198,7 +198,7 @@ static bool fake_region_info(FakeServer *fs, const VFIOUserHdr *req,
     if (r->raw) {
         fd = r->raw_fd ? memfd_create("fake-raw", MFD_CLOEXEC) : -1;
         ok = fake_send(fs, req, r->raw, r->raw_len, &fd, fd >= 0);
-        vfu_close_fds(&fd, 1);
+        vfio_user_close_fds(&fd, 1);
         return ok;
     }
     need = sizeof(*info) + (r->nr_areas
@@ -302,7 +302,7 @@ static bool fake_write_multi(FakeServer *fs, const VFIOUserHdr *req,
     }
     g_mutex_unlock(&fs->lock);
     if (bad) {
-        return vfu_msg_send_error(fs->sock, req, EINVAL, NULL);
+        return vfio_user_msg_send_error(fs->sock, req, EINVAL, NULL);
     }
     return fake_send(fs, req, &n, sizeof(n), NULL, 0);
 }
@@ -315,14 +315,14 @@ static bool fake_set_irqs(FakeServer *fs, const VFIOUserHdr *req,
     bool eventfd;
 
     if (len < sizeof(s)) {
-        vfu_close_fds(fds, nfds);
+        vfio_user_close_fds(fds, nfds);
         return fake_error(fs, req, EINVAL);
     }
     memcpy(&s, p, sizeof(s));
     eventfd = s.flags & VFIO_IRQ_SET_DATA_EVENTFD;
     if (s.start > FAKE_MAX_VECTORS || s.count > FAKE_MAX_VECTORS - s.start ||
         (eventfd && nfds && nfds != s.count) || (!eventfd && nfds)) {
-        vfu_close_fds(fds, nfds);
+        vfio_user_close_fds(fds, nfds);
         return fake_error(fs, req, EINVAL);
     }
     g_mutex_lock(&fs->lock);
@@ -332,10 +332,10 @@ static bool fake_set_irqs(FakeServer *fs, const VFIOUserHdr *req,
         };
     }
     if (s.count == 0) {
-        vfu_close_fds(fs->irq_efds, FAKE_MAX_VECTORS);
+        vfio_user_close_fds(fs->irq_efds, FAKE_MAX_VECTORS);
     }
     for (uint32_t i = 0; eventfd && i < s.count; i++) {
-        vfu_close_fds(&fs->irq_efds[s.start + i], 1);
+        vfio_user_close_fds(&fs->irq_efds[s.start + i], 1);
         fs->irq_efds[s.start + i] = nfds ? fds[i] : -1;
     }
     g_mutex_unlock(&fs->lock);
@@ -349,7 +349,7 @@ static bool fake_io_fds(FakeServer *fs, const VFIOUserHdr *req,
     struct {
         VFIOUserRegionIOFds h;
         VFIOUserSubRegionIOFd e[3];
-    } VFU_PACKED rep = {
+    } VFIO_USER_PACKED rep = {
         .h = {.argsz = sizeof(rep), .count = 3},
         .e =
             {
@@ -403,10 +403,10 @@ static bool fake_handle(FakeServer *fs, const VFIOUserHdr *req,
     if (req->cmd == VFIO_USER_DEVICE_SET_IRQS) {
         return fake_set_irqs(fs, req, p, len, fds, nfds);
     }
-    vfu_close_fds(fds, nfds);
+    vfio_user_close_fds(fds, nfds);
     switch (req->cmd) {
     case VFIO_USER_VERSION:
-        ver = vfu_caps_build_version(&fs->caps, &vlen);
+        ver = vfio_user_caps_build_version(&fs->caps, &vlen);
         return fake_send(fs, req, ver, vlen, NULL, 0);
     case VFIO_USER_DEVICE_GET_INFO:
         return fake_send(fs, req, &di, sizeof(di), NULL, 0);
@@ -443,19 +443,19 @@ static gpointer fake_thread(gpointer opaque)
 
     for (;;) {
         VFIOUserHdr hdr;
-        int fds[VFU_MAX_FDS];
+        int fds[VFIO_USER_MAX_FDS];
         size_t nfds = 0, len;
         g_autofree uint8_t *p = NULL;
         bool ok;
 
-        if (!vfu_msg_recv_hdr(fs->sock, &hdr, fds, &nfds, VFU_MAX_FDS,
-                              FAKE_MAX_MSG, NULL)) {
+        if (!vfio_user_msg_recv_hdr(fs->sock, &hdr, fds, &nfds,
+                                    VFIO_USER_MAX_FDS, FAKE_MAX_MSG, NULL)) {
             break;
         }
         len = hdr.size - sizeof(hdr);
         p = g_malloc0(len + 1);
-        if (!vfu_msg_recv_body(fs->sock, p, len, NULL)) {
-            vfu_close_fds(fds, nfds);
+        if (!vfio_user_msg_recv_body(fs->sock, p, len, NULL)) {
+            vfio_user_close_fds(fds, nfds);
             break;
         }
         g_mutex_lock(&fs->lock);
@@ -464,7 +464,7 @@ static gpointer fake_thread(gpointer opaque)
         }
         g_mutex_unlock(&fs->lock);
         if (fs->replay) {
-            vfu_close_fds(fds, nfds);
+            vfio_user_close_fds(fds, nfds);
             ok = fake_replay(fs, &hdr);
         } else {
             ok = fake_handle(fs, &hdr, p, len, fds, nfds);
@@ -527,7 +527,7 @@ void fake_server_stop(FakeServer *fs, VFIOUserProxy *proxy)
         shutdown(fs->sock, SHUT_RDWR);
         g_thread_join(fs->thread);
     }
-    vfu_close_fds(&fs->sock, 1);
+    vfio_user_close_fds(&fs->sock, 1);
     for (unsigned i = 0; i < FAKE_MAX_REGIONS; i++) {
         FakeRegion *r = &fs->regions[i];
 
@@ -536,11 +536,11 @@ void fake_server_stop(FakeServer *fs, VFIOUserProxy *proxy)
         } else {
             g_free(r->mem);
         }
-        vfu_close_fds(&r->memfd, 1);
+        vfio_user_close_fds(&r->memfd, 1);
         g_free(r->raw);
     }
-    vfu_close_fds(fs->irq_efds, FAKE_MAX_VECTORS);
-    vfu_close_fds(&fs->io_efd, 1);
+    vfio_user_close_fds(fs->irq_efds, FAKE_MAX_VECTORS);
+    vfio_user_close_fds(&fs->io_efd, 1);
     if (fs->replay) {
         g_ptr_array_unref(fs->replay);
     }

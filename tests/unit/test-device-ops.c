@@ -46,7 +46,7 @@ typedef struct LogEntry {
 
 typedef struct Srv {
     int fds0;
-    VfuServer *srv;
+    VusServer *srv;
     GThread *thread;
     uint8_t *bar1; /* the server's memory of BAR1 */
     VFIOUserProxy *proxy;
@@ -135,27 +135,27 @@ static gpointer srv_thread(gpointer opaque)
     Srv *s = opaque;
     GError *err = NULL;
 
-    g_assert_true(vfu_server_run(s->srv, &err));
+    g_assert_true(vus_server_run(s->srv, &err));
     g_assert_no_error(err);
     return NULL;
 }
 
 static void srv_setup_device(Srv *s)
 {
-    static const VfuSparseArea areas[] = {{0x1000, 0x1000}, {0x3000, 0x1000}};
-    static const VfuDeviceOps ops = {.reset = dev_reset};
-    VfuRegionDesc bar0 = {.size = BAR0_SIZE,
-                          .flags = VFU_REGION_F_RW,
+    static const VusSparseArea areas[] = {{0x1000, 0x1000}, {0x3000, 0x1000}};
+    static const VusDeviceOps ops = {.reset = dev_reset};
+    VusRegionDesc bar0 = {.size = BAR0_SIZE,
+                          .flags = VUS_REGION_F_RW,
                           .access = bar0_access,
                           .opaque = s};
-    VfuRegionDesc bar1 = {.size = BAR1_SIZE,
-                          .flags = VFU_REGION_F_RW,
+    VusRegionDesc bar1 = {.size = BAR1_SIZE,
+                          .flags = VUS_REGION_F_RW,
                           .mem = true,
                           .sparse = areas,
                           .nr_sparse = G_N_ELEMENTS(areas)};
-    VfuRegionDesc bar2 = {
-        .size = BAR2_SIZE, .flags = VFU_REGION_F_READ, .access = bar2_access};
-    VfuPciDesc pci = {.vendor_id = 0x1234,
+    VusRegionDesc bar2 = {
+        .size = BAR2_SIZE, .flags = VUS_REGION_F_READ, .access = bar2_access};
+    VusPciDesc pci = {.vendor_id = 0x1234,
                       .device_id = 0x5678,
                       .intx_pin = 1,
                       .config_access = config_access,
@@ -163,19 +163,19 @@ static void srv_setup_device(Srv *s)
     GError *err = NULL;
     void *mem = NULL;
 
-    g_assert_true(vfu_server_setup_region(s->srv, VFIO_PCI_BAR0_REGION_INDEX,
+    g_assert_true(vus_server_setup_region(s->srv, VFIO_PCI_BAR0_REGION_INDEX,
                                           &bar0, NULL, &err));
-    g_assert_true(vfu_server_setup_region(s->srv, VFIO_PCI_BAR1_REGION_INDEX,
+    g_assert_true(vus_server_setup_region(s->srv, VFIO_PCI_BAR1_REGION_INDEX,
                                           &bar1, &mem, &err));
-    g_assert_true(vfu_server_setup_region(s->srv, VFIO_PCI_BAR2_REGION_INDEX,
+    g_assert_true(vus_server_setup_region(s->srv, VFIO_PCI_BAR2_REGION_INDEX,
                                           &bar2, NULL, &err));
-    g_assert_true(vfu_server_add_ioeventfd(s->srv, VFIO_PCI_BAR0_REGION_INDEX,
+    g_assert_true(vus_server_add_ioeventfd(s->srv, VFIO_PCI_BAR0_REGION_INDEX,
                                            DOORBELL_OFF, 4, false, 0, &err));
-    g_assert_true(vfu_server_setup_pci(s->srv, &pci, &err));
-    g_assert_true(vfu_server_setup_irq(s->srv, VFIO_PCI_MSIX_IRQ_INDEX,
+    g_assert_true(vus_server_setup_pci(s->srv, &pci, &err));
+    g_assert_true(vus_server_setup_irq(s->srv, VFIO_PCI_MSIX_IRQ_INDEX,
                                        MSIX_VECTORS, &err));
     g_assert_no_error(err);
-    vfu_server_set_device_ops(s->srv, &ops, s);
+    vus_server_set_device_ops(s->srv, &ops, s);
     s->bar1 = mem;
 }
 
@@ -183,23 +183,23 @@ static void srv_setup_device(Srv *s)
 static Srv *srv_start(uint64_t xfer)
 {
     Srv *s = g_new0(Srv, 1);
-    VfuServerOptions so = {.dma_timeout_ms = 5000};
+    VusServerOptions so = {.dma_timeout_ms = 5000};
     VFIOUserProxyOptions po;
     GError *err = NULL;
     int sv[2];
 
-    s->fds0 = vfu_test_count_fds();
+    s->fds0 = vut_count_fds();
     g_mutex_init(&s->lock);
     g_cond_init(&s->cond);
-    vfu_caps_init_ours(&so.caps);
+    vfio_user_caps_init_ours(&so.caps);
     so.caps.max_msg_fds = 8;
     so.caps.max_data_xfer_size = xfer;
-    s->srv = vfu_server_new(NULL, &so, &err);
+    s->srv = vus_server_new(NULL, &so, &err);
     g_assert_no_error(err);
     srv_setup_device(s);
     g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==,
                     0);
-    g_assert_true(vfu_server_attach(s->srv, sv[1], &err));
+    g_assert_true(vus_server_attach(s->srv, sv[1], &err));
     s->thread = g_thread_new("vfu-server", srv_thread, s);
     vfio_user_proxy_options_init(&po);
     po.caps.max_data_xfer_size = xfer;
@@ -216,17 +216,17 @@ static void srv_end(Srv *s)
     vfio_user_device_cleanup(&s->dev);
     vfio_user_proxy_close(s->proxy);
     g_thread_join(s->thread);
-    vfu_server_free(s->srv);
+    vus_server_free(s->srv);
     g_cond_clear(&s->cond);
     g_mutex_clear(&s->lock);
-    g_assert_cmpint(vfu_test_count_fds(), ==, s->fds0);
+    g_assert_cmpint(vut_count_fds(), ==, s->fds0);
     g_free(s);
 }
 
 /* Wait (bounded) until the server has logged @n writes. */
 static bool wait_log(Srv *s, unsigned n)
 {
-    gint64 deadline = vfu_test_deadline_ms(WAIT_MS);
+    gint64 deadline = vut_deadline_ms(WAIT_MS);
     bool ok;
 
     g_mutex_lock(&s->lock);
@@ -409,7 +409,7 @@ static void test_set_irqs(void)
                                             trig, 0, MSIX_VECTORS, efds, NULL,
                                             &err));
     g_assert_no_error(err);
-    g_assert_true(vfu_irq_trigger(s->srv, VFIO_PCI_MSIX_IRQ_INDEX, 5));
+    g_assert_true(vus_irq_trigger(s->srv, VFIO_PCI_MSIX_IRQ_INDEX, 5));
     g_assert_cmpint(read(efds[5], &v, sizeof(v)), ==, sizeof(v));
     g_assert_cmpuint(v, ==, 1);
     g_assert_cmpint(read(efds[4], &v, sizeof(v)), ==, -1);
@@ -421,8 +421,8 @@ static void test_set_irqs(void)
                                                 VFIO_IRQ_SET_ACTION_TRIGGER,
                                             0, 0, NULL, NULL, &err));
     g_assert_no_error(err);
-    g_assert_false(vfu_irq_enabled(s->srv, VFIO_PCI_MSIX_IRQ_INDEX, 5));
-    g_assert_false(vfu_irq_trigger(s->srv, VFIO_PCI_MSIX_IRQ_INDEX, 5));
+    g_assert_false(vus_irq_enabled(s->srv, VFIO_PCI_MSIX_IRQ_INDEX, 5));
+    g_assert_false(vus_irq_trigger(s->srv, VFIO_PCI_MSIX_IRQ_INDEX, 5));
     g_assert_cmpint(read(efds[5], &v, sizeof(v)), ==, -1);
     for (unsigned i = 0; i < MSIX_VECTORS; i++) {
         close(efds[i]);
@@ -442,7 +442,7 @@ static void test_reset(void)
     s->reset_ret = -EBUSY;
     g_mutex_unlock(&s->lock);
     g_assert_false(vfio_user_device_reset(&s->dev, &err));
-    g_assert_error(err, VFU_ERROR, EBUSY);
+    g_assert_error(err, VFIO_USER_ERROR, EBUSY);
     g_clear_error(&err);
     g_assert_cmpuint(s->resets, ==, 2);
     srv_end(s);
@@ -451,7 +451,7 @@ static void test_reset(void)
 static void expect_errno(bool ok, GError **err, int errnum)
 {
     g_assert_false(ok);
-    g_assert_error(*err, VFU_ERROR, errnum);
+    g_assert_error(*err, VFIO_USER_ERROR, errnum);
     g_test_message("as expected: %s", (*err)->message);
     g_clear_error(err);
 }
@@ -735,7 +735,7 @@ static void test_multi_throughput(void)
     double rate[2];
 
     /* Not a debug line per message. */
-    g_log_set_handler(VFU_SERVER_LOG_DOMAIN, G_LOG_LEVEL_DEBUG, drop_log, NULL);
+    g_log_set_handler(VUS_SERVER_LOG_DOMAIN, G_LOG_LEVEL_DEBUG, drop_log, NULL);
     for (int batched = 0; batched < 2; batched++) {
         Srv *s = srv_start(1 << 20);
         gint64 t0 = g_get_monotonic_time();

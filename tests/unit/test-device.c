@@ -29,7 +29,7 @@ typedef struct Fixture {
 static void fx_begin(Fixture *fx)
 {
     memset(fx, 0, sizeof(*fx));
-    fx->fds_before = vfu_test_count_fds();
+    fx->fds_before = vut_count_fds();
     fx->fs = fake_server_new();
 }
 
@@ -47,7 +47,7 @@ static void fx_end(Fixture *fx)
 {
     vfio_user_device_cleanup(&fx->dev);
     fake_server_stop(fx->fs, fx->proxy);
-    g_assert_cmpint(vfu_test_count_fds(), ==, fx->fds_before);
+    g_assert_cmpint(vut_count_fds(), ==, fx->fds_before);
 }
 
 static void fill_pattern(uint8_t *p, size_t len, uint8_t seed)
@@ -91,7 +91,7 @@ static void test_info(void)
     g_assert_cmpuint(irq.index, ==, VFIO_PCI_MSIX_IRQ_INDEX);
     g_assert_cmpuint(irq.flags, ==, VFIO_IRQ_INFO_EVENTFD);
     g_assert_false(vfio_user_device_get_irq_info(&fx.dev, 5, &irq, &err));
-    g_assert_error(err, VFU_ERROR, EINVAL);
+    g_assert_error(err, VFIO_USER_ERROR, EINVAL);
     g_clear_error(&err);
     fx_end(&fx);
 }
@@ -179,11 +179,11 @@ static void test_mmap_vs_message(void)
 
     /* Out of range. */
     g_assert_false(vfio_user_region_read(&fx.dev, 0, 0x3ffe, &v, 4, &err));
-    g_assert_error(err, VFU_ERROR, EINVAL);
+    g_assert_error(err, VFIO_USER_ERROR, EINVAL);
     g_assert_cmpuint(v, ==, 0xffffffff);
     g_clear_error(&err);
     g_assert_false(vfio_user_region_write(&fx.dev, 9, 0, &v, 4, false, &err));
-    g_assert_error(err, VFU_ERROR, EINVAL);
+    g_assert_error(err, VFIO_USER_ERROR, EINVAL);
     g_clear_error(&err);
     fx_end(&fx);
 }
@@ -216,7 +216,7 @@ static void test_argsz_reask(void)
 typedef struct RawInfo {
     VFIOUserRegionInfo info;
     uint8_t caps[96];
-} VFU_PACKED RawInfo;
+} VFIO_USER_PACKED RawInfo;
 
 static void raw_init(RawInfo *r, uint32_t cap_offset)
 {
@@ -259,7 +259,7 @@ static void hostile_case(const RawInfo *raw, size_t len, bool expect_ok,
         g_assert_no_error(err);
         g_assert_cmpint(fx.dev.regions[0].fd >= 0, ==, expect_fd);
     } else {
-        g_assert_error(err, VFU_ERROR, EPROTO);
+        g_assert_error(err, VFIO_USER_ERROR, EPROTO);
         g_test_message("rejected as expected: %s", err->message);
         g_clear_error(&err);
         g_assert_null(fx.dev.regions);
@@ -620,15 +620,15 @@ static void test_set_irqs(void)
     /* Bad flags and ranges never reach the wire. */
     g_assert_false(vfio_user_device_set_irqs(
         &fx.dev, 0, efd_trig | VFIO_IRQ_SET_DATA_BOOL, 0, 1, efds, NULL, &err));
-    g_assert_error(err, VFU_ERROR, EINVAL);
+    g_assert_error(err, VFIO_USER_ERROR, EINVAL);
     g_clear_error(&err);
     g_assert_false(vfio_user_device_set_irqs(&fx.dev, 0, efd_trig, 0, 0, efds,
                                              NULL, &err));
-    g_assert_error(err, VFU_ERROR, EINVAL);
+    g_assert_error(err, VFIO_USER_ERROR, EINVAL);
     g_clear_error(&err);
     g_assert_false(vfio_user_device_set_irqs(&fx.dev, 0, efd_trig, UINT32_MAX,
                                              2, efds, NULL, &err));
-    g_assert_error(err, VFU_ERROR, EINVAL);
+    g_assert_error(err, VFIO_USER_ERROR, EINVAL);
     g_clear_error(&err);
     fake_server_snapshot(fx.fs, &snap);
     g_assert_cmpuint(snap.nr_irq_msgs, ==, 8);
@@ -673,7 +673,7 @@ static void test_io_fds(void)
     fx.fs->io_region = 0;
     fx_connect(&fx);
     g_assert_false(vfio_user_device_get_region_io_fds(&fx.dev, 1, &err));
-    g_assert_error(err, VFU_ERROR, EINVAL);
+    g_assert_error(err, VFIO_USER_ERROR, EINVAL);
     g_clear_error(&err);
     g_assert_true(vfio_user_device_get_region_io_fds(&fx.dev, 0, &err));
     g_assert_no_error(err);
@@ -727,7 +727,7 @@ static void test_failure(void)
         }
     }
     g_assert_false(vfio_user_region_write(&fx.dev, 0, 0, &v, 4, false, &err));
-    g_assert_error(err, VFU_ERROR, ENODEV);
+    g_assert_error(err, VFIO_USER_ERROR, ENODEV);
     g_clear_error(&err);
     g_assert_false(vfio_user_device_reset(&fx.dev, &err));
     g_clear_error(&err);

@@ -34,25 +34,25 @@ static uint8_t *shrunk_mapping(int *fdp)
 
 static void test_guard_copy(void)
 {
-    int fd, fds = vfu_test_count_fds();
+    int fd, fds = vut_count_fds();
     uint8_t *p = shrunk_mapping(&fd);
     uint8_t buf[2 * PG];
-    unsigned long faults = vfu_guard_faults();
+    unsigned long faults = vfio_user_guard_faults();
 
     /* the page that is still there */
-    g_assert_true(vfu_guard_copy(buf, p, PG, true));
+    g_assert_true(vfio_user_guard_copy(buf, p, PG, true));
     g_assert_cmpuint(buf[PG - 1], ==, 0x5a);
     /* reading or writing the lost page fails, again and again */
     for (int i = 0; i < 3; i++) {
-        g_assert_false(vfu_guard_copy(buf, p, 2 * PG, true));
-        g_assert_false(vfu_guard_copy(p + PG, buf, 16, false));
+        g_assert_false(vfio_user_guard_copy(buf, p, 2 * PG, true));
+        g_assert_false(vfio_user_guard_copy(p + PG, buf, 16, false));
     }
-    g_assert_cmpuint(vfu_guard_faults(), ==, faults + 6);
+    g_assert_cmpuint(vfio_user_guard_faults(), ==, faults + 6);
     /* and the guard is gone after each call */
-    g_assert_true(vfu_guard_copy(p, buf, 16, false));
+    g_assert_true(vfio_user_guard_copy(p, buf, 16, false));
     munmap(p, 2 * PG);
     close(fd);
-    g_assert_cmpint(vfu_test_count_fds(), ==, fds);
+    g_assert_cmpint(vut_count_fds(), ==, fds);
 }
 
 /* A fault outside the guarded range is not swallowed: the child dies. */
@@ -63,7 +63,7 @@ static void test_guard_other_range(void)
     uint8_t other[16] = {0};
     pid_t pid;
 
-    vfu_guard_copy(other, other + 8, 8, true); /* handler installed */
+    vfio_user_guard_copy(other, other + 8, 8, true); /* handler installed */
     pid = fork();
     g_assert_cmpint(pid, >=, 0);
     if (pid == 0) {

@@ -36,7 +36,7 @@ static ssize_t bar0_access(void *opaque, bool is_write, uint64_t off, void *buf,
     if (off == R_DMA_GO) {
         memcpy(&addr, s->bar0 + R_DMA_ADDR, sizeof(addr));
         memcpy(&dlen, s->bar0 + R_DMA_LEN, sizeof(dlen));
-        if (!vfu_dma_read(s->srv, addr, s->dma_buf,
+        if (!vus_dma_read(s->srv, addr, s->dma_buf,
                           MIN(dlen, sizeof(s->dma_buf)), &err)) {
             status = err->code;
             g_error_free(err);
@@ -60,11 +60,11 @@ static gpointer srv_thread(gpointer opaque)
 {
     Srv *s = opaque;
     GError *err = NULL;
-    bool ok = vfu_server_run(s->srv, &err);
+    bool ok = vus_server_run(s->srv, &err);
 
     s->run_ok = ok;
     s->run_errno = err ? err->code : 0;
-    vfu_test_event_set(&s->finished);
+    vut_event_set(&s->finished);
     g_clear_error(&err);
     return NULL;
 }
@@ -74,40 +74,40 @@ unsigned srv_dma_timeout_ms = DMA_TIMEOUT_MS;
 Srv *srv_start(void)
 {
     Srv *s = g_new0(Srv, 1);
-    VfuServerOptions o = {.dma_timeout_ms = srv_dma_timeout_ms};
-    VfuRegionDesc bar0 = {.size = sizeof(s->bar0),
-                          .flags = VFU_REGION_F_RW,
+    VusServerOptions o = {.dma_timeout_ms = srv_dma_timeout_ms};
+    VusRegionDesc bar0 = {.size = sizeof(s->bar0),
+                          .flags = VUS_REGION_F_RW,
                           .access = bar0_access,
                           .opaque = s};
-    static const VfuSparseArea sparse = {.offset = 4096, .size = 4096};
-    VfuRegionDesc bar1 = {.size = BAR1_SIZE,
-                          .flags = VFU_REGION_F_RW,
+    static const VusSparseArea sparse = {.offset = 4096, .size = 4096};
+    VusRegionDesc bar1 = {.size = BAR1_SIZE,
+                          .flags = VUS_REGION_F_RW,
                           .mem = true,
                           .sparse = &sparse,
                           .nr_sparse = 1};
-    VfuRegionDesc bar2 = {.size = BAR2_SIZE,
-                          .flags = VFU_REGION_F_READ,
+    VusRegionDesc bar2 = {.size = BAR2_SIZE,
+                          .flags = VUS_REGION_F_READ,
                           .access = bar2_access,
                           .opaque = s};
     GError *err = NULL;
     int sv[2];
 
-    s->fds0 = vfu_test_count_fds();
-    vfu_caps_init_ours(&o.caps);
+    s->fds0 = vut_count_fds();
+    vfio_user_caps_init_ours(&o.caps);
     o.caps.max_data_xfer_size = MAX_XFER;
     o.caps.max_msg_fds = 8;
-    s->srv = vfu_server_new(NULL, &o, &err);
+    s->srv = vus_server_new(NULL, &o, &err);
     g_assert_no_error(err);
-    g_assert_true(vfu_server_setup_region(s->srv, VFIO_PCI_BAR0_REGION_INDEX,
+    g_assert_true(vus_server_setup_region(s->srv, VFIO_PCI_BAR0_REGION_INDEX,
                                           &bar0, NULL, &err));
-    g_assert_true(vfu_server_setup_region(s->srv, VFIO_PCI_BAR1_REGION_INDEX,
+    g_assert_true(vus_server_setup_region(s->srv, VFIO_PCI_BAR1_REGION_INDEX,
                                           &bar1, &s->bar1, &err));
-    g_assert_true(vfu_server_setup_region(s->srv, VFIO_PCI_BAR2_REGION_INDEX,
+    g_assert_true(vus_server_setup_region(s->srv, VFIO_PCI_BAR2_REGION_INDEX,
                                           &bar2, NULL, &err));
-    g_assert_true(vfu_server_setup_irq(s->srv, VFIO_PCI_MSIX_IRQ_INDEX,
+    g_assert_true(vus_server_setup_irq(s->srv, VFIO_PCI_MSIX_IRQ_INDEX,
                                        MSIX_VECTORS, &err));
     g_assert_true(
-        vfu_server_setup_irq(s->srv, VFIO_PCI_INTX_IRQ_INDEX, 1, &err));
+        vus_server_setup_irq(s->srv, VFIO_PCI_INTX_IRQ_INDEX, 1, &err));
     g_assert_no_error(err);
     for (size_t i = 0; i < sizeof(s->bar2); i++) {
         s->bar2[i] = (uint8_t)(0x40 + i);
@@ -116,16 +116,16 @@ Srv *srv_start(void)
                     0);
     s->sock = sv[0];
     s->next_id = 1;
-    vfu_test_event_init(&s->finished);
-    g_assert_true(vfu_server_attach(s->srv, sv[1], &err));
+    vut_event_init(&s->finished);
+    g_assert_true(vus_server_attach(s->srv, sv[1], &err));
     s->thread = g_thread_new("vfu-server", srv_thread, s);
     return s;
 }
 
-/* Wait (bounded) for vfu_server_run() to return. */
+/* Wait (bounded) for vus_server_run() to return. */
 bool srv_wait_finished(Srv *s, int ms)
 {
-    return vfu_test_event_wait(&s->finished, ms);
+    return vut_event_wait(&s->finished, ms);
 }
 
 /* Hang up, join the server, free it, and check that no fd is left. */
@@ -136,9 +136,9 @@ void srv_end(Srv *s)
     }
     g_assert_true(srv_wait_finished(s, RECV_MS));
     g_thread_join(s->thread);
-    vfu_server_free(s->srv);
-    vfu_test_event_clear(&s->finished);
-    g_assert_cmpuint(vfu_test_count_fds(), ==, s->fds0);
+    vus_server_free(s->srv);
+    vut_event_clear(&s->finished);
+    g_assert_cmpuint(vut_count_fds(), ==, s->fds0);
     g_free(s);
 }
 
@@ -148,7 +148,7 @@ void cl_send_raw(Srv *s, const void *bytes, size_t len, const int *fds,
     struct iovec iov = {.iov_base = (void *)bytes, .iov_len = len};
     GError *err = NULL;
 
-    g_assert_true(vfu_msg_sendv(s->sock, &iov, 1, fds, nfds, &err));
+    g_assert_true(vfio_user_msg_sendv(s->sock, &iov, 1, fds, nfds, &err));
     g_assert_no_error(err);
 }
 
@@ -160,9 +160,10 @@ uint16_t cl_send(Srv *s, uint16_t cmd, uint32_t flags, const void *payload,
     VFIOUserHdr hdr;
     GError *err = NULL;
 
-    vfu_hdr_init(&hdr, id, cmd, sizeof(hdr) + len,
-                 VFIO_USER_F_TYPE_REQUEST | flags);
-    g_assert_true(vfu_msg_send(s->sock, &hdr, payload, len, fds, nfds, &err));
+    vfio_user_hdr_init(&hdr, id, cmd, sizeof(hdr) + len,
+                       VFIO_USER_F_TYPE_REQUEST | flags);
+    g_assert_true(
+        vfio_user_msg_send(s->sock, &hdr, payload, len, fds, nfds, &err));
     g_assert_no_error(err);
     return id;
 }
@@ -171,22 +172,22 @@ uint16_t cl_send(Srv *s, uint16_t cmd, uint32_t flags, const void *payload,
 static bool cl_recv(Srv *s, VFIOUserHdr *hdr, uint8_t *buf, size_t room,
                     size_t *len)
 {
-    int fds[VFU_MAX_FDS];
+    int fds[VFIO_USER_MAX_FDS];
     GError *err = NULL;
     size_t nfds;
 
-    g_assert_true(vfu_test_readable(s->sock, RECV_MS));
-    if (!vfu_msg_recv_hdr(s->sock, hdr, fds, &nfds, VFU_MAX_FDS, 1u << 24,
-                          &err)) {
-        g_assert_error(err, VFU_ERROR, ECONNRESET);
+    g_assert_true(vut_readable(s->sock, RECV_MS));
+    if (!vfio_user_msg_recv_hdr(s->sock, hdr, fds, &nfds, VFIO_USER_MAX_FDS,
+                                1u << 24, &err)) {
+        g_assert_error(err, VFIO_USER_ERROR, ECONNRESET);
         g_error_free(err);
         return false;
     }
-    vfu_close_fds(fds, nfds);
+    vfio_user_close_fds(fds, nfds);
     *len = hdr->size - sizeof(*hdr);
     s->last_nfds = nfds;
     g_assert_cmpuint(*len, <=, room);
-    g_assert_true(vfu_msg_recv_body(s->sock, buf, *len, &err));
+    g_assert_true(vfio_user_msg_recv_body(s->sock, buf, *len, &err));
     g_assert_no_error(err);
     return true;
 }
@@ -239,7 +240,7 @@ static void cl_dma_reply(Srv *s, const VFIOUserHdr *req, const uint8_t *p,
     case DMA_SILENT:
         return;
     case DMA_ERROR:
-        g_assert_true(vfu_msg_send_error(s->sock, req, EFAULT, NULL));
+        g_assert_true(vfio_user_msg_send_error(s->sock, req, EFAULT, NULL));
         return;
     case DMA_FLOOD:
         /* The server may hang up part way: stop sending then. */
@@ -247,9 +248,11 @@ static void cl_dma_reply(Srv *s, const VFIOUserHdr *req, const uint8_t *p,
             VFIOUserDeviceInfo q = {.argsz = sizeof(q)};
             VFIOUserHdr fh;
 
-            vfu_hdr_init(&fh, s->next_id++, VFIO_USER_DEVICE_GET_INFO,
-                         sizeof(fh) + sizeof(q), VFIO_USER_F_TYPE_REQUEST);
-            if (!vfu_msg_send(s->sock, &fh, &q, sizeof(q), NULL, 0, NULL)) {
+            vfio_user_hdr_init(&fh, s->next_id++, VFIO_USER_DEVICE_GET_INFO,
+                               sizeof(fh) + sizeof(q),
+                               VFIO_USER_F_TYPE_REQUEST);
+            if (!vfio_user_msg_send(s->sock, &fh, &q, sizeof(q), NULL, 0,
+                                    NULL)) {
                 break;
             }
         }
@@ -262,16 +265,17 @@ static void cl_dma_reply(Srv *s, const VFIOUserHdr *req, const uint8_t *p,
         n -= 4;
         break;
     case DMA_WRONG_ID:
-        vfu_hdr_init(&hdr, req->id + 1, req->cmd, sizeof(hdr) + n,
-                     VFIO_USER_F_TYPE_REPLY);
-        g_assert_true(vfu_msg_send(s->sock, &hdr, data, n, NULL, 0, NULL));
+        vfio_user_hdr_init(&hdr, req->id + 1, req->cmd, sizeof(hdr) + n,
+                           VFIO_USER_F_TYPE_REPLY);
+        g_assert_true(
+            vfio_user_msg_send(s->sock, &hdr, data, n, NULL, 0, NULL));
         break;
     case DMA_OK:
         break;
     }
-    vfu_hdr_init(&hdr, req->id, req->cmd, sizeof(hdr) + n,
-                 VFIO_USER_F_TYPE_REPLY);
-    g_assert_true(vfu_msg_send(s->sock, &hdr, data, n, NULL, 0, NULL));
+    vfio_user_hdr_init(&hdr, req->id, req->cmd, sizeof(hdr) + n,
+                       VFIO_USER_F_TYPE_REPLY);
+    g_assert_true(vfio_user_msg_send(s->sock, &hdr, data, n, NULL, 0, NULL));
 }
 
 /*
@@ -289,7 +293,7 @@ static int cl_wait(Srv *s, uint16_t id, void *out, size_t room, size_t *out_len)
         if (!cl_recv(s, &hdr, buf, sizeof(buf), &len)) {
             return -1;
         }
-        if (!vfu_hdr_is_reply(&hdr)) {
+        if (!vfio_user_hdr_is_reply(&hdr)) {
             g_assert_cmpuint(hdr.cmd, ==, VFIO_USER_DMA_READ);
             cl_dma_reply(s, &hdr, buf, len);
             continue;
@@ -334,10 +338,10 @@ static void cl_version(Srv *s)
     uint8_t reply[4096];
     size_t len, rlen;
 
-    vfu_caps_init_ours(&caps);
+    vfio_user_caps_init_ours(&caps);
     caps.max_data_xfer_size = MAX_XFER;
     caps.max_msg_fds = 8;
-    p = vfu_caps_build_version(&caps, &len);
+    p = vfio_user_caps_build_version(&caps, &len);
     g_assert_cmpint(cl_call_fds(s, VFIO_USER_VERSION, p, len, NULL, 0, reply,
                                 sizeof(reply), &rlen),
                     ==, 0);
@@ -371,7 +375,7 @@ void assert_dropped(Srv *s, int want)
 
     do {
         /* an error reply may come before the end */
-        g_assert_true(vfu_test_readable(s->sock, RECV_MS));
+        g_assert_true(vut_readable(s->sock, RECV_MS));
     } while (recv(s->sock, &c, 1, 0) > 0);
     g_assert_true(srv_wait_finished(s, RECV_MS));
     g_assert_false(s->run_ok);

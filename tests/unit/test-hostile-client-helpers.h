@@ -27,7 +27,7 @@
 /* BAR0 (callback, 4 KiB) registers of the test device. */
 #define R_DMA_ADDR 0x100   /* u64 */
 #define R_DMA_LEN 0x108    /* u32 */
-#define R_DMA_GO 0x10c     /* write: vfu_dma_read(addr, len) into dma_buf */
+#define R_DMA_GO 0x10c     /* write: vus_dma_read(addr, len) into dma_buf */
 #define R_DMA_STATUS 0x110 /* u32: errno of the last DMA */
 #define BAR1_SIZE 8192     /* memory-backed */
 #define BAR2_SIZE 64       /* read-only callback */
@@ -54,7 +54,7 @@ typedef enum DmaAnswer {
 #define FLOOD_BIG_LEN BAR1_SIZE
 
 typedef struct Srv {
-    VfuServer *srv;
+    VusServer *srv;
     GThread *thread;
     int sock; /* client end */
     uint16_t next_id;
@@ -66,7 +66,7 @@ typedef struct Srv {
     DmaAnswer answer;
     unsigned dma_requests; /* DMA_READs the client saw */
     size_t last_nfds;      /* fds that came with the last message */
-    VfuTestEvent finished; /* set once the two fields below are */
+    VutEvent finished;     /* set once the two fields below are */
     bool run_ok;
     int run_errno;
 } Srv;
@@ -77,7 +77,7 @@ typedef struct Srv {
 extern unsigned srv_dma_timeout_ms;
 Srv *srv_start(void);
 Srv *srv_ready(void);
-/* Wait (at most @ms) for vfu_server_run() to return. */
+/* Wait (at most @ms) for vus_server_run() to return. */
 bool srv_wait_finished(Srv *s, int ms);
 /* Hang up, join and free the server; asserts that no fd is left. */
 void srv_end(Srv *s);
@@ -100,7 +100,7 @@ int cl_call(Srv *s, uint16_t cmd, const void *payload, size_t len, void *out,
 
 /* The server still answers DEVICE_GET_INFO. */
 void assert_alive(Srv *s);
-/* The server hung up; vfu_server_run() failed with @want (0: any). */
+/* The server hung up; vus_server_run() failed with @want (0: any). */
 void assert_dropped(Srv *s, int want);
 /* @payload gets error @want, then the server is still alive. */
 void expect_error(Srv *s, uint16_t cmd, const void *payload, size_t len,

@@ -7,7 +7,7 @@
  *
  * After each error the server must either still answer a valid request or
  * (where the protocol leaves no choice) drop the connection with an error
- * from vfu_server_run(); in both cases no fd may be left open.
+ * from vus_server_run(); in both cases no fd may be left open.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -33,7 +33,7 @@ static void send_hdr(Srv *s, uint16_t cmd, uint32_t size, uint32_t flags)
 {
     VFIOUserHdr hdr;
 
-    vfu_hdr_init(&hdr, s->next_id++, cmd, size, flags);
+    vfio_user_hdr_init(&hdr, s->next_id++, cmd, size, flags);
     cl_send_raw(s, &hdr, sizeof(hdr), NULL, 0);
 }
 
@@ -61,10 +61,10 @@ static void test_header_size_over(void)
     for (size_t i = 0; i < G_N_ELEMENTS(sizes); i++) {
         Srv *s = srv_ready();
 
-        vfu_test_limit_address_space();
+        vut_limit_address_space();
         send_hdr(s, VFIO_USER_REGION_WRITE, sizes[i], 0);
         assert_dropped(s, EPROTO);
-        vfu_test_unlimit_address_space();
+        vut_unlimit_address_space();
         srv_end(s);
     }
 }
@@ -126,8 +126,8 @@ static void test_cmd_unsolicited_reply(void)
     Srv *s = srv_ready();
     int fd = eventfd(0, EFD_CLOEXEC);
 
-    vfu_hdr_init(&hdr, 0x4444, VFIO_USER_DMA_READ, sizeof(hdr) + sizeof(junk),
-                 VFIO_USER_F_TYPE_REPLY);
+    vfio_user_hdr_init(&hdr, 0x4444, VFIO_USER_DMA_READ,
+                       sizeof(hdr) + sizeof(junk), VFIO_USER_F_TYPE_REPLY);
     memcpy(junk, &hdr, sizeof(hdr));
     cl_send_raw(s, &hdr, sizeof(hdr), &fd, 1);
     cl_send_raw(s, junk, sizeof(junk), NULL, 0);
@@ -157,8 +157,8 @@ static void test_version_twice(void)
     size_t len;
     Srv *s = srv_ready();
 
-    vfu_caps_init_ours(&caps);
-    p = vfu_caps_build_version(&caps, &len);
+    vfio_user_caps_init_ours(&caps);
+    p = vfio_user_caps_build_version(&caps, &len);
     expect_error(s, VFIO_USER_VERSION, p, len, EINVAL);
     srv_end(s);
 }
@@ -249,13 +249,13 @@ static void test_region_read_range(void)
     uint8_t v[BAR2_SIZE];
     Srv *s = srv_ready();
 
-    vfu_test_limit_address_space();
+    vut_limit_address_space();
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
         g_assert_cmpint(
             region_read(s, bad[i].index, bad[i].off, bad[i].count, NULL), ==,
             EINVAL);
     }
-    vfu_test_unlimit_address_space();
+    vut_unlimit_address_space();
     /* The edges themselves are fine. */
     g_assert_cmpint(region_read(s, VFIO_PCI_BAR2_REGION_INDEX, 0, BAR2_SIZE, v),
                     ==, 0);
@@ -405,13 +405,13 @@ static void test_irq_fd_count(void)
         ==, EINVAL);
     /* the right count (max_msg_fds of them) is taken */
     g_assert_cmpint(set_irqs(s, 20, EVT, MSIX, 0, 8, NULL, 0, fds, 8), ==, 0);
-    g_assert_true(vfu_irq_enabled(s->srv, MSIX, 7));
+    g_assert_true(vus_irq_enabled(s->srv, MSIX, 7));
     /* count 0 with fds */
     g_assert_cmpint(
         set_irqs(s, 20, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
                  MSIX, 0, 0, NULL, 0, fds, 1),
         ==, EINVAL);
-    vfu_close_fds(fds, G_N_ELEMENTS(fds));
+    vfio_user_close_fds(fds, G_N_ELEMENTS(fds));
     assert_alive(s);
     srv_end(s);
 }
@@ -501,23 +501,23 @@ static void test_irq_argsz(void)
 }
 
 typedef struct TriggerJob {
-    VfuServer *srv;
-    VfuTestEvent done;
+    VusServer *srv;
+    VutEvent done;
 } TriggerJob;
 
 static gpointer trigger_thread(gpointer opaque)
 {
     TriggerJob *j = opaque;
 
-    vfu_irq_trigger(j->srv, MSIX, 0);
-    vfu_test_event_set(&j->done);
+    vus_irq_trigger(j->srv, MSIX, 0);
+    vut_event_set(&j->done);
     return NULL;
 }
 
 /*
  * A client-made eventfd whose counter is already at its maximum (and that
  * is not non-blocking): signalling it would block the device (and the
- * server's lock) until the client reads it.  vfu_irq_trigger() must return
+ * server's lock) until the client reads it.  vus_irq_trigger() must return
  * anyway (count the interrupt as undelivered, or drop it).
  */
 static void test_irq_eventfd_full(void)
@@ -530,15 +530,15 @@ static void test_irq_eventfd_full(void)
 
     g_assert_cmpint(write(fd, &max, sizeof(max)), ==, sizeof(max));
     g_assert_cmpint(set_irqs(s, 20, EVT, MSIX, 0, 1, NULL, 0, &fd, 1), ==, 0);
-    vfu_test_event_init(&j.done);
+    vut_event_init(&j.done);
     t = g_thread_new("trigger", trigger_thread, &j);
-    if (!vfu_test_event_wait(&j.done, 2000)) {
-        g_test_fail_printf("vfu_irq_trigger() blocked on a full eventfd");
+    if (!vut_event_wait(&j.done, 2000)) {
+        g_test_fail_printf("vus_irq_trigger() blocked on a full eventfd");
     }
     /* Either way, drain the counter so that a blocked write finishes. */
     g_assert_cmpint(read(fd, &v, sizeof(v)), ==, sizeof(v));
     g_thread_join(t);
-    vfu_test_event_clear(&j.done);
+    vut_event_clear(&j.done);
     close(fd);
     assert_alive(s);
     srv_end(s);
@@ -696,7 +696,7 @@ static void test_dma_map_fds(void)
         close(pipefd[0]);
         close(pipefd[1]);
     }
-    vfu_close_fds(fds, G_N_ELEMENTS(fds));
+    vfio_user_close_fds(fds, G_N_ELEMENTS(fds));
     assert_alive(s);
     srv_end(s);
 }
@@ -785,7 +785,7 @@ static void test_fds_flood_one(void)
     assert_alive(s);
     cl_send(s, VFIO_USER_DEVICE_GET_INFO, 0, &q, sizeof(q), fds, 64);
     {
-        /* Past VFU_MAX_FDS the transport refuses to send; go raw. */
+        /* Past VFIO_USER_MAX_FDS the transport refuses to send; go raw. */
         union {
             char buf[CMSG_SPACE(sizeof(int) * 200)];
             struct cmsghdr align;
@@ -798,15 +798,15 @@ static void test_fds_flood_one(void)
                              .msg_controllen = sizeof(ctl.buf)};
         struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
 
-        vfu_hdr_init(&hdr, 0x999, VFIO_USER_DEVICE_GET_INFO, sizeof(hdr),
-                     VFIO_USER_F_TYPE_REQUEST);
+        vfio_user_hdr_init(&hdr, 0x999, VFIO_USER_DEVICE_GET_INFO, sizeof(hdr),
+                           VFIO_USER_F_TYPE_REQUEST);
         c->cmsg_level = SOL_SOCKET;
         c->cmsg_type = SCM_RIGHTS;
         c->cmsg_len = CMSG_LEN(sizeof(int) * 200);
         memcpy(CMSG_DATA(c), fds, sizeof(int) * 200);
         g_assert_cmpint(sendmsg(s->sock, &msg, 0), ==, sizeof(hdr));
     }
-    vfu_close_fds(fds, G_N_ELEMENTS(fds));
+    vfio_user_close_fds(fds, G_N_ELEMENTS(fds));
     assert_dropped(s, EPROTO);
     srv_end(s);
 }
@@ -837,8 +837,8 @@ static void test_disconnect_mid_header(void)
     VFIOUserHdr hdr;
     Srv *s = srv_ready();
 
-    vfu_hdr_init(&hdr, 7, VFIO_USER_DEVICE_GET_INFO, 32,
-                 VFIO_USER_F_TYPE_REQUEST);
+    vfio_user_hdr_init(&hdr, 7, VFIO_USER_DEVICE_GET_INFO, 32,
+                       VFIO_USER_F_TYPE_REQUEST);
     cl_send_raw(s, &hdr, 7, NULL, 0);
     shutdown(s->sock, SHUT_WR);
     assert_dropped(s, EPROTO);
@@ -852,8 +852,8 @@ static void test_disconnect_mid_body(void)
     Srv *s = srv_ready();
     int fd = eventfd(0, EFD_CLOEXEC);
 
-    vfu_hdr_init(&hdr, 7, VFIO_USER_REGION_WRITE, 16 + 100,
-                 VFIO_USER_F_TYPE_REQUEST);
+    vfio_user_hdr_init(&hdr, 7, VFIO_USER_REGION_WRITE, 16 + 100,
+                       VFIO_USER_F_TYPE_REQUEST);
     memcpy(p, &hdr, sizeof(hdr));
     cl_send_raw(s, p, sizeof(p), &fd, 1);
     close(fd);
@@ -874,8 +874,8 @@ static void test_disconnect_clean(void)
 }
 
 /*
- * Half a message, then silence: vfu_server_stop() must still end
- * vfu_server_run() (a device must be able to shut down with a client
+ * Half a message, then silence: vus_server_stop() must still end
+ * vus_server_run() (a device must be able to shut down with a client
  * that stopped talking in the middle of a message).
  */
 static void test_stall_then_stop(void)
@@ -884,14 +884,14 @@ static void test_stall_then_stop(void)
     VFIOUserHdr hdr;
     Srv *s = srv_ready();
 
-    vfu_hdr_init(&hdr, 7, VFIO_USER_REGION_WRITE, 16 + 100,
-                 VFIO_USER_F_TYPE_REQUEST);
+    vfio_user_hdr_init(&hdr, 7, VFIO_USER_REGION_WRITE, 16 + 100,
+                       VFIO_USER_F_TYPE_REQUEST);
     memcpy(p, &hdr, sizeof(hdr));
     cl_send_raw(s, p, sizeof(p), NULL, 0);
-    vfu_server_stop(s->srv);
+    vus_server_stop(s->srv);
     if (!srv_wait_finished(s, 1000)) {
-        g_test_fail_printf("vfu_server_run() did not return within 1 s of "
-                           "vfu_server_stop() while a client stalled in "
+        g_test_fail_printf("vus_server_run() did not return within 1 s of "
+                           "vus_server_stop() while a client stalled in "
                            "the middle of a message");
     }
     srv_end(s); /* the hang-up ends the stall in any case */
@@ -924,7 +924,7 @@ static void test_stall_stops_reading(void)
 /* ---- hostile answers to the server's DMA requests ---- */
 
 /* Map guest memory for messages, start a device DMA through BAR0 and
- * return the device's status (errno of vfu_dma_read()). */
+ * return the device's status (errno of vus_dma_read()). */
 static uint32_t device_dma(Srv *s, uint64_t addr, uint32_t len)
 {
     uint8_t p[sizeof(VFIOUserRegionRW) + 8];
@@ -1102,7 +1102,7 @@ static void test_misc_small_payloads(void)
 int main(int argc, char **argv)
 {
     /* Go on past a failed case, so that one run reports every failure. */
-    vfu_test_init_keep_going(&argc, &argv);
+    vut_init_keep_going(&argc, &argv);
     g_log_set_always_fatal(G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
 
     g_test_add_func("/hostile-client/header/size-below",

@@ -86,7 +86,7 @@ static void fake_step_free(gpointer p)
 {
     FakeStep *s = p;
 
-    vfu_close_fds(s->fds, s->nfds);
+    vfio_user_close_fds(s->fds, s->nfds);
     g_free(s->data);
     g_free(s);
 }
@@ -265,7 +265,7 @@ void fake_notify(FakeServer *fs)
 
 bool fake_wait_notify(FakeServer *fs)
 {
-    gint64 deadline = vfu_test_deadline_ms(10000);
+    gint64 deadline = vut_deadline_ms(10000);
     bool ok = true;
 
     g_mutex_lock(&fs->lock);
@@ -304,18 +304,18 @@ static bool fake_failf(FakeServer *fs, const char *fmt, ...)
 /* Receive one whole message; *eof set on a clean hang-up. */
 static FakeMsg *fake_recv(FakeServer *fs, bool *eof)
 {
-    int fds[VFU_MAX_FDS];
+    int fds[VFIO_USER_MAX_FDS];
     GError *err = NULL;
     FakeMsg *m;
 
     *eof = false;
-    if (!vfu_test_readable(fs->sv[1], FAKE_RECV_MS)) {
+    if (!vut_readable(fs->sv[1], FAKE_RECV_MS)) {
         fake_failf(fs, "nothing from the client within %d ms", FAKE_RECV_MS);
         return NULL;
     }
     m = g_new0(FakeMsg, 1);
-    if (!vfu_msg_recv_hdr(fs->sv[1], &m->hdr, fds, &m->nfds, VFU_MAX_FDS,
-                          FAKE_MAX_MSG, &err)) {
+    if (!vfio_user_msg_recv_hdr(fs->sv[1], &m->hdr, fds, &m->nfds,
+                                VFIO_USER_MAX_FDS, FAKE_MAX_MSG, &err)) {
         *eof = err->code == ECONNRESET;
         if (!*eof) {
             fake_failf(fs, "bad message from the client: %s", err->message);
@@ -324,10 +324,10 @@ static FakeMsg *fake_recv(FakeServer *fs, bool *eof)
         g_free(m);
         return NULL;
     }
-    vfu_close_fds(fds, m->nfds);
+    vfio_user_close_fds(fds, m->nfds);
     m->len = m->hdr.size - sizeof(m->hdr);
     m->payload = g_malloc(m->len + 1);
-    if (!vfu_msg_recv_body(fs->sv[1], m->payload, m->len, &err)) {
+    if (!vfio_user_msg_recv_body(fs->sv[1], m->payload, m->len, &err)) {
         fake_failf(fs, "short message from the client: %s", err->message);
         g_error_free(err);
         fake_msg_free(m);
@@ -337,7 +337,7 @@ static FakeMsg *fake_recv(FakeServer *fs, bool *eof)
 }
 
 /*
- * sendmsg() with any number of fds (the transport stops at VFU_MAX_FDS):
+ * sendmsg() with any number of fds (the transport stops at VFIO_USER_MAX_FDS):
  * the fds go with the first byte, the rest through the transport.
  */
 static bool fake_sendv_locked(FakeServer *fs, struct iovec *iov, int iovcnt,
@@ -352,8 +352,8 @@ static bool fake_sendv_locked(FakeServer *fs, struct iovec *iov, int iovcnt,
     GError *err = NULL;
     ssize_t n;
 
-    if (nfds <= VFU_MAX_FDS || iov[0].iov_len == 0) {
-        if (!vfu_msg_sendv(fs->sv[1], iov, iovcnt, fds, nfds, &err)) {
+    if (nfds <= VFIO_USER_MAX_FDS || iov[0].iov_len == 0) {
+        if (!vfio_user_msg_sendv(fs->sv[1], iov, iovcnt, fds, nfds, &err)) {
             if (err->code == EPIPE || err->code == ECONNRESET) {
                 /* The client hung up on us: its right, not our failure. */
                 g_error_free(err);
@@ -435,13 +435,13 @@ static bool fake_do_expect(FakeServer *fs, FakeStep *s)
 
     if (!m) {
         return eof ? fake_failf(fs, "client hung up, expected %s",
-                                vfu_cmd_name(s->cmd))
+                                vfio_user_cmd_name(s->cmd))
                    : false;
     }
     fs->last = m->hdr;
-    if (vfu_hdr_is_reply(&m->hdr) || (s->cmd && m->hdr.cmd != s->cmd)) {
+    if (vfio_user_hdr_is_reply(&m->hdr) || (s->cmd && m->hdr.cmd != s->cmd)) {
         fake_failf(fs, "expected a %s request, got %s (flags 0x%x)",
-                   vfu_cmd_name(s->cmd), vfu_cmd_name(m->hdr.cmd),
+                   vfio_user_cmd_name(s->cmd), vfio_user_cmd_name(m->hdr.cmd),
                    m->hdr.flags);
         fake_msg_free(m);
         return false;
@@ -454,8 +454,8 @@ static bool fake_do_reply(FakeServer *fs, FakeStep *s)
 {
     VFIOUserHdr hdr;
 
-    vfu_hdr_init(&hdr, fs->last.id, fs->last.cmd, sizeof(hdr) + s->len,
-                 VFIO_USER_F_TYPE_REPLY);
+    vfio_user_hdr_init(&hdr, fs->last.id, fs->last.cmd, sizeof(hdr) + s->len,
+                       VFIO_USER_F_TYPE_REPLY);
     fake_apply(&hdr, &s->h);
     return fake_send(fs, &hdr, s->data, s->len, s->fds, s->nfds);
 }
@@ -471,7 +471,8 @@ static bool fake_do_send_msg(FakeServer *fs, FakeStep *s)
 {
     VFIOUserHdr hdr;
 
-    vfu_hdr_init(&hdr, fs->next_id++, s->cmd, sizeof(hdr) + s->len, s->flags);
+    vfio_user_hdr_init(&hdr, fs->next_id++, s->cmd, sizeof(hdr) + s->len,
+                       s->flags);
     fake_apply(&hdr, &s->h);
     return fake_send(fs, &hdr, s->data, s->len, NULL, 0);
 }
@@ -498,8 +499,9 @@ static bool fake_do_dma(FakeServer *fs, FakeStep *s)
     if (s->len) {
         memcpy(p + sizeof(rw), s->data, s->len);
     }
-    vfu_hdr_init(&hdr, fs->next_id++, s->cmd, sizeof(hdr) + sizeof(rw) + s->len,
-                 VFIO_USER_F_TYPE_REQUEST);
+    vfio_user_hdr_init(&hdr, fs->next_id++, s->cmd,
+                       sizeof(hdr) + sizeof(rw) + s->len,
+                       VFIO_USER_F_TYPE_REQUEST);
     return fake_send(fs, &hdr, p, sizeof(rw) + s->len, NULL, 0) &&
            fake_do_capture(fs);
 }
@@ -531,8 +533,8 @@ static void flood_send_replies(FloodSender *f, bool wait)
             VFIOUserHdr hdr;
 
             g_mutex_unlock(&f->lock);
-            vfu_hdr_init(&hdr, req->id, req->cmd, sizeof(hdr) + f->s->len,
-                         VFIO_USER_F_TYPE_REPLY);
+            vfio_user_hdr_init(&hdr, req->id, req->cmd, sizeof(hdr) + f->s->len,
+                               VFIO_USER_F_TYPE_REPLY);
             f->ok =
                 f->ok && fake_send(f->fs, &hdr, f->s->data, f->s->len, NULL, 0);
             g_free(req);
@@ -558,8 +560,8 @@ static gpointer fake_flood_sender(gpointer opaque)
             {.iov_base = &rw, .iov_len = sizeof(rw)},
         };
 
-        vfu_hdr_init(&hdr, (uint16_t)i, VFIO_USER_DMA_READ,
-                     sizeof(hdr) + sizeof(rw), VFIO_USER_F_TYPE_REQUEST);
+        vfio_user_hdr_init(&hdr, (uint16_t)i, VFIO_USER_DMA_READ,
+                           sizeof(hdr) + sizeof(rw), VFIO_USER_F_TYPE_REQUEST);
         f->ok = fake_sendv(f->fs, iov, 2, NULL, 0);
         flood_send_replies(f, false);
     }
@@ -599,7 +601,7 @@ static bool fake_do_flood(FakeServer *fs, FakeStep *s)
                 eof ? fake_failf(fs, "client hung up during the flood") : false;
             break;
         }
-        if (!vfu_hdr_is_reply(&m->hdr)) {
+        if (!vfio_user_hdr_is_reply(&m->hdr)) {
             g_mutex_lock(&f.lock);
             g_queue_push_tail(&f.replies, g_memdup2(&m->hdr, sizeof(m->hdr)));
             g_cond_signal(&f.cond);
@@ -638,9 +640,9 @@ static bool fake_do_echo(FakeServer *fs)
         if (!m) {
             return eof;
         }
-        if (!vfu_hdr_is_reply(&m->hdr)) {
-            vfu_hdr_init(&hdr, m->hdr.id, m->hdr.cmd, m->hdr.size,
-                         VFIO_USER_F_TYPE_REPLY);
+        if (!vfio_user_hdr_is_reply(&m->hdr)) {
+            vfio_user_hdr_init(&hdr, m->hdr.id, m->hdr.cmd, m->hdr.size,
+                               VFIO_USER_F_TYPE_REPLY);
             ok = fake_send(fs, &hdr, m->payload, m->len, NULL, 0);
         }
         fake_msg_free(m);
@@ -654,12 +656,12 @@ static bool fake_do_echo(FakeServer *fs)
 static bool fake_do_stall(FakeServer *fs)
 {
     char buf[4096];
-    gint64 deadline = vfu_test_deadline_ms(20000);
+    gint64 deadline = vut_deadline_ms(20000);
 
     while (g_get_monotonic_time() < deadline) {
         ssize_t n;
 
-        if (!vfu_test_readable(fs->sv[1], 100)) {
+        if (!vut_readable(fs->sv[1], 100)) {
             continue;
         }
         n = recv(fs->sv[1], buf, sizeof(buf), MSG_DONTWAIT);
@@ -684,7 +686,7 @@ static bool fake_do_freeze(FakeServer *fs)
 
 static bool fake_do_wait_go(FakeServer *fs)
 {
-    gint64 deadline = vfu_test_deadline_ms(10000);
+    gint64 deadline = vut_deadline_ms(10000);
     bool ok = true;
 
     g_mutex_lock(&fs->lock);

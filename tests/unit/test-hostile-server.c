@@ -39,7 +39,7 @@ typedef struct Case {
 
 static void case_begin(Case *c)
 {
-    c->fds0 = vfu_test_count_fds();
+    c->fds0 = vut_count_fds();
     c->fs = fake_new();
     c->p = NULL;
 }
@@ -83,7 +83,7 @@ static void case_end(Case *c)
     vfio_user_proxy_close(c->p);
     fail = fake_join(c->fs);
     g_assert_cmpstr(fail, ==, NULL);
-    g_assert_cmpuint(vfu_test_count_fds(), ==, c->fds0);
+    g_assert_cmpuint(vut_count_fds(), ==, c->fds0);
 }
 
 static void assert_err(GError *err, int code)
@@ -92,7 +92,7 @@ static void assert_err(GError *err, int code)
     if (err->code != code) {
         g_test_message("error: %s", err->message);
     }
-    g_assert_error(err, VFU_ERROR, code);
+    g_assert_error(err, VFIO_USER_ERROR, code);
 }
 
 /* DEVICE_GET_INFO through the proxy with a 16-byte reply buffer. */
@@ -226,9 +226,9 @@ static void test_version_xfer_clamped(void)
     case_connect(&c, T_MS);
     g_assert_cmpuint(vfio_user_proxy_caps(c.p)->max_data_xfer_size, <=,
                      VFIO_USER_DEF_MAX_XFER);
-    vfu_test_limit_address_space();
+    vut_limit_address_space();
     g_assert_false(call_info(c.p, &info, &err));
-    vfu_test_unlimit_address_space();
+    vut_unlimit_address_space();
     assert_err(err, EPROTO);
     g_error_free(err);
     g_assert_cmpint(vfio_user_proxy_state(c.p), ==, VFIO_PROXY_ERROR);
@@ -295,9 +295,9 @@ static void test_version_huge_size(void)
 {
     FakeHdr huge = {.set_size = true, .size = 0x80000000u};
 
-    vfu_test_limit_address_space();
+    vut_limit_address_space();
     version_case(NULL, 0, &huge, EPROTO);
-    vfu_test_unlimit_address_space();
+    vut_unlimit_address_space();
 }
 
 static void test_version_hangup(void)
@@ -395,9 +395,9 @@ static void test_reply_size_over_limit(void)
     FakeHdr h2 = {.set_size = true,
                   .size = 16 + 4096 + VFIO_USER_DEF_MAX_XFER + 1};
 
-    vfu_test_limit_address_space();
+    vut_limit_address_space();
     fatal_reply_case(&h, NULL, 0, EPROTO);
-    vfu_test_unlimit_address_space();
+    vut_unlimit_address_space();
     fatal_reply_case(&h2, NULL, 0, EPROTO);
 }
 
@@ -521,7 +521,7 @@ static void test_reply_duplicate(void)
 /* Wait (bounded) until @p has dropped @n late replies. */
 static void wait_late_replies(VFIOUserProxy *p, uint64_t n)
 {
-    gint64 deadline = vfu_test_deadline_ms(5000);
+    gint64 deadline = vut_deadline_ms(5000);
     VFIOUserProxyStats st;
 
     do {
@@ -661,7 +661,7 @@ static void test_posted_error_counted(void)
 
 typedef struct PostJob {
     VFIOUserProxy *p;
-    VfuTestEvent done;
+    VutEvent done;
     unsigned failed; /* posts that returned an error */
 } PostJob;
 
@@ -689,7 +689,7 @@ static gpointer post_thread(gpointer opaque)
             g_error_free(err);
         }
     }
-    vfu_test_event_set(&j->done);
+    vut_event_set(&j->done);
     return NULL;
 }
 
@@ -709,9 +709,9 @@ static void test_server_stops_reading(void)
     fake_freeze(c.fs);
     case_connect(&c, T_MS);
     j.p = c.p;
-    vfu_test_event_init(&j.done);
+    vut_event_init(&j.done);
     t = g_thread_new("post", post_thread, &j);
-    if (!vfu_test_event_wait(&j.done, 4 * T_MS + QUICK_MS)) {
+    if (!vut_event_wait(&j.done, 4 * T_MS + QUICK_MS)) {
         g_test_fail_printf("posted writes still blocked %d ms after the "
                            "server stopped reading",
                            4 * T_MS + QUICK_MS);
@@ -720,7 +720,7 @@ static void test_server_stops_reading(void)
     fake_kill(c.fs);
     g_thread_join(t);
     g_assert_cmpuint(j.failed, >, 0);
-    vfu_test_event_clear(&j.done);
+    vut_event_clear(&j.done);
     case_end(&c);
 }
 
@@ -748,7 +748,7 @@ static void test_request_unknown_cmd(void)
     for (size_t i = 0; i < G_N_ELEMENTS(cmds); i++) {
         const FakeMsg *m = fake_captured(c.fs, 1 + i);
 
-        g_assert_true(vfu_hdr_is_reply(&m->hdr));
+        g_assert_true(vfio_user_hdr_is_reply(&m->hdr));
         g_assert_cmpuint(m->hdr.cmd, ==, cmds[i]);
         g_assert_cmpuint(m->hdr.flags & VFIO_USER_F_ERROR, !=, 0);
         g_assert_cmpuint(m->hdr.error, ==, ENOSYS);
@@ -781,7 +781,7 @@ static void test_fds_unexpected(void)
     fake_expect(c.fs, VFIO_USER_DEVICE_GET_INFO);
     fake_reply_ex(c.fs, NULL, &info_reply, sizeof(info_reply), fds, 24);
     fake_stall(c.fs);
-    vfu_close_fds(fds, G_N_ELEMENTS(fds));
+    vfio_user_close_fds(fds, G_N_ELEMENTS(fds));
     case_connect(&c, 2000);
     assert_info_ok(c.p);
     assert_info_ok(c.p);
@@ -803,7 +803,7 @@ static void test_fds_flood(void)
     fake_expect(c.fs, VFIO_USER_DEVICE_GET_INFO);
     fake_reply_ex(c.fs, NULL, &info_reply, sizeof(info_reply), fds, 100);
     fake_stall(c.fs);
-    vfu_close_fds(fds, G_N_ELEMENTS(fds));
+    vfio_user_close_fds(fds, G_N_ELEMENTS(fds));
     case_connect(&c, 2000);
     g_assert_false(call_info(c.p, &info, &err));
     assert_err(err, EPROTO);
@@ -825,8 +825,9 @@ static void test_fds_in_body(void)
     fake_version(c.fs, NULL);
     fake_expect(c.fs, VFIO_USER_DEVICE_GET_INFO);
     /* id 1: the first request after VERSION. */
-    vfu_hdr_init(&hdr, 1, VFIO_USER_DEVICE_GET_INFO,
-                 sizeof(hdr) + sizeof(info_reply), VFIO_USER_F_TYPE_REPLY);
+    vfio_user_hdr_init(&hdr, 1, VFIO_USER_DEVICE_GET_INFO,
+                       sizeof(hdr) + sizeof(info_reply),
+                       VFIO_USER_F_TYPE_REPLY);
     fake_send_raw(c.fs, &hdr, sizeof(hdr), NULL, 0);
     fake_send_raw(c.fs, &info_reply, sizeof(info_reply), &fd, 1);
     fake_stall(c.fs);
@@ -1080,7 +1081,7 @@ static void test_region_fd_short(void)
  */
 static void test_ioeventfd_pipe(void)
 {
-    struct VFU_PACKED {
+    struct VFIO_USER_PACKED {
         VFIOUserRegionIOFds h;
         VFIOUserSubRegionIOFd e;
     } reply = {
@@ -1286,7 +1287,7 @@ static int dma_result(DmaEnv *e, unsigned k)
 {
     const FakeMsg *m = fake_captured(e->c.fs, 4 + k);
 
-    g_assert_true(vfu_hdr_is_reply(&m->hdr));
+    g_assert_true(vfio_user_hdr_is_reply(&m->hdr));
     g_assert_true(m->hdr.cmd == VFIO_USER_DMA_READ ||
                   m->hdr.cmd == VFIO_USER_DMA_WRITE);
     if (!(m->hdr.flags & VFIO_USER_F_ERROR)) {
@@ -1333,7 +1334,7 @@ static void bad_dma_case(const BadDma *bad, size_t n)
             g_test_fail_printf("request %zu (%s 0x%" G_GINT64_MODIFIER
                                "x+0x%" G_GINT64_MODIFIER "x): errno %d, "
                                "expected %d",
-                               i, vfu_cmd_name(bad[i].cmd), bad[i].addr,
+                               i, vfio_user_cmd_name(bad[i].cmd), bad[i].addr,
                                bad[i].count, got, bad[i].want);
         }
     }
@@ -1456,22 +1457,22 @@ static void test_dma_valid(void)
 /* A DMA request carrying fds: they are closed, the request is served. */
 static void test_dma_with_fds(void)
 {
-    struct VFU_PACKED {
+    struct VFIO_USER_PACKED {
         VFIOUserHdr hdr;
         uint64_t addr, count; /* VFIOUserDMARW */
     } msg;
     int fds[4];
     DmaEnv e;
 
-    vfu_hdr_init(&msg.hdr, 0x6000, VFIO_USER_DMA_READ, sizeof(msg),
-                 VFIO_USER_F_TYPE_REQUEST);
+    vfio_user_hdr_init(&msg.hdr, 0x6000, VFIO_USER_DMA_READ, sizeof(msg),
+                       VFIO_USER_F_TYPE_REQUEST);
     msg.addr = A_IOVA;
     msg.count = 8;
     dma_begin(&e);
     make_fds(fds, G_N_ELEMENTS(fds));
     fake_send_raw(e.c.fs, &msg, sizeof(msg), fds, G_N_ELEMENTS(fds));
     fake_capture(e.c.fs);
-    vfu_close_fds(fds, G_N_ELEMENTS(fds));
+    vfio_user_close_fds(fds, G_N_ELEMENTS(fds));
     dma_run(&e, 2000);
     dma_wait(&e);
     g_assert_cmpint(dma_result(&e, 0), ==, 0);
@@ -1480,7 +1481,7 @@ static void test_dma_with_fds(void)
 
 static bool dma_wait_failed(DmaEnv *e, int ms)
 {
-    gint64 deadline = vfu_test_deadline_ms(ms);
+    gint64 deadline = vut_deadline_ms(ms);
     bool ok = true;
 
     g_mutex_lock(&e->lock);
@@ -1526,7 +1527,7 @@ static void test_dma_short_header(void)
  * keeps at most what arrived. */
 static void test_dma_malformed_drop(void)
 {
-    struct VFU_PACKED {
+    struct VFIO_USER_PACKED {
         VFIOUserHdr hdr;
         uint64_t addr, count; /* VFIOUserDMARW */
         uint8_t data[16];
@@ -1534,9 +1535,9 @@ static void test_dma_malformed_drop(void)
     DmaEnv e;
 
     dma_begin(&e);
-    vfu_hdr_init(&cut.hdr, 0x6001, VFIO_USER_DMA_WRITE,
-                 sizeof(VFIOUserHdr) + sizeof(VFIOUserDMARW) + 64,
-                 VFIO_USER_F_TYPE_REQUEST);
+    vfio_user_hdr_init(&cut.hdr, 0x6001, VFIO_USER_DMA_WRITE,
+                       sizeof(VFIOUserHdr) + sizeof(VFIOUserDMARW) + 64,
+                       VFIO_USER_F_TYPE_REQUEST);
     cut.addr = C_IOVA;
     cut.count = 64;
     memset(cut.data, 0x5a, sizeof(cut.data));
@@ -1646,7 +1647,7 @@ static void test_dma_flood(void)
 
 typedef struct UnmapJob {
     VFIOUserContainer *ct;
-    VfuTestEvent done;
+    VutEvent done;
 } UnmapJob;
 
 static gpointer unmap_thread(gpointer opaque)
@@ -1656,7 +1657,7 @@ static gpointer unmap_thread(gpointer opaque)
 
     vfio_user_container_unmap(j->ct, A_IOVA, MAP_SIZE, &err);
     g_clear_error(&err);
-    vfu_test_event_set(&j->done);
+    vut_event_set(&j->done);
     return NULL;
 }
 
@@ -1667,7 +1668,7 @@ static gpointer unmap_thread(gpointer opaque)
  */
 static void test_dma_stall_mid_write(void)
 {
-    struct VFU_PACKED {
+    struct VFIO_USER_PACKED {
         VFIOUserHdr hdr;
         uint64_t addr, count; /* VFIOUserDMARW */
         uint8_t data[16];
@@ -1679,9 +1680,9 @@ static void test_dma_stall_mid_write(void)
     gint64 t0;
     DmaEnv e;
 
-    vfu_hdr_init(&cut.hdr, 0x6002, VFIO_USER_DMA_WRITE,
-                 sizeof(VFIOUserHdr) + sizeof(VFIOUserDMARW) + 64,
-                 VFIO_USER_F_TYPE_REQUEST);
+    vfio_user_hdr_init(&cut.hdr, 0x6002, VFIO_USER_DMA_WRITE,
+                       sizeof(VFIOUserHdr) + sizeof(VFIOUserDMARW) + 64,
+                       VFIO_USER_F_TYPE_REQUEST);
     cut.addr = C_IOVA;
     cut.count = 64;
     memset(cut.data, 0x5a, sizeof(cut.data));
@@ -1696,9 +1697,9 @@ static void test_dma_stall_mid_write(void)
     assert_quick(t0, T_MS + QUICK_MS);
 
     job.ct = e.ct;
-    vfu_test_event_init(&job.done);
+    vut_event_init(&job.done);
     t = g_thread_new("unmap", unmap_thread, &job);
-    if (!vfu_test_event_wait(&job.done, 3 * T_MS + QUICK_MS)) {
+    if (!vut_event_wait(&job.done, 3 * T_MS + QUICK_MS)) {
         g_test_fail_printf("vfio_user_container_unmap() still blocked %d ms "
                            "after a server stalled in the middle of a "
                            "DMA_WRITE",
@@ -1707,14 +1708,14 @@ static void test_dma_stall_mid_write(void)
     /* Either way, end the stall so that the unmap can finish. */
     fake_kill(e.c.fs);
     g_thread_join(t);
-    vfu_test_event_clear(&job.done);
+    vut_event_clear(&job.done);
     dma_end(&e);
 }
 
 int main(int argc, char **argv)
 {
     /* Go on past a failed case, so that one run reports every failure. */
-    vfu_test_init_keep_going(&argc, &argv);
+    vut_init_keep_going(&argc, &argv);
     /* Warnings about the hostile peer are expected; criticals are not. */
     g_log_set_always_fatal(G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
 

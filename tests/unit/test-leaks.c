@@ -30,11 +30,11 @@
 
 /* BAR0: write 1 to 0x0 = DMA 64 bytes from MEMFD_IOVA to ANON_IOVA. */
 typedef struct LeakServer {
-    VfuServer *srv;
+    VusServer *srv;
     GThread *thread;
     GMutex lock; /* guards sessions */
     GCond cond;
-    unsigned sessions; /* vfu_server_run() calls that returned */
+    unsigned sessions; /* vus_server_run() calls that returned */
     uint8_t bar0[4096];
     uint32_t dma_status;
 } LeakServer;
@@ -52,8 +52,8 @@ static ssize_t bar0_access(void *opaque, bool is_write, uint64_t off, void *buf,
     }
     memcpy(ls->bar0 + off, buf, len);
     if (off == 0) {
-        bool ok = vfu_dma_read(ls->srv, MEMFD_IOVA, data, sizeof(data), &err) &&
-                  vfu_dma_write(ls->srv, ANON_IOVA, data, sizeof(data), &err);
+        bool ok = vus_dma_read(ls->srv, MEMFD_IOVA, data, sizeof(data), &err) &&
+                  vus_dma_write(ls->srv, ANON_IOVA, data, sizeof(data), &err);
 
         ls->dma_status = ok ? 0 : err->code;
         g_clear_error(&err);
@@ -66,26 +66,26 @@ static gpointer server_main(gpointer opaque)
     LeakServer *ls = opaque;
     GError *err = NULL;
 
-    while (vfu_server_accept(ls->srv, &err)) {
-        g_assert_true(vfu_server_run(ls->srv, &err));
+    while (vus_server_accept(ls->srv, &err)) {
+        g_assert_true(vus_server_run(ls->srv, &err));
         g_mutex_lock(&ls->lock);
         ls->sessions++;
         g_cond_broadcast(&ls->cond);
         g_mutex_unlock(&ls->lock);
     }
-    g_assert_error(err, VFU_ERROR, ECANCELED);
+    g_assert_error(err, VFIO_USER_ERROR, ECANCELED);
     g_error_free(err);
     return NULL;
 }
 
 static void server_start(LeakServer *ls, const char *path)
 {
-    VfuRegionDesc bar0 = {.size = sizeof(ls->bar0),
-                          .flags = VFU_REGION_F_RW,
+    VusRegionDesc bar0 = {.size = sizeof(ls->bar0),
+                          .flags = VUS_REGION_F_RW,
                           .access = bar0_access,
                           .opaque = ls};
-    VfuRegionDesc bar1 = {.size = 8192, .flags = VFU_REGION_F_RW, .mem = true};
-    VfuPciDesc pci = {.vendor_id = 0x1234,
+    VusRegionDesc bar1 = {.size = 8192, .flags = VUS_REGION_F_RW, .mem = true};
+    VusPciDesc pci = {.vendor_id = 0x1234,
                       .device_id = 0x5678,
                       .class_code = 0xff0000,
                       .intx_pin = 1,
@@ -95,20 +95,20 @@ static void server_start(LeakServer *ls, const char *path)
     memset(ls, 0, sizeof(*ls));
     g_mutex_init(&ls->lock);
     g_cond_init(&ls->cond);
-    ls->srv = vfu_server_new(path, NULL, &err);
+    ls->srv = vus_server_new(path, NULL, &err);
     g_assert_no_error(err);
-    g_assert_true(vfu_server_setup_region(ls->srv, VFIO_PCI_BAR0_REGION_INDEX,
+    g_assert_true(vus_server_setup_region(ls->srv, VFIO_PCI_BAR0_REGION_INDEX,
                                           &bar0, NULL, &err));
-    g_assert_true(vfu_server_setup_region(ls->srv, VFIO_PCI_BAR1_REGION_INDEX,
+    g_assert_true(vus_server_setup_region(ls->srv, VFIO_PCI_BAR1_REGION_INDEX,
                                           &bar1, NULL, &err));
-    g_assert_true(vfu_server_setup_pci(ls->srv, &pci, &err));
+    g_assert_true(vus_server_setup_pci(ls->srv, &pci, &err));
     g_assert_no_error(err);
     ls->thread = g_thread_new("leak-server", server_main, ls);
 }
 
 static void server_wait_sessions(LeakServer *ls, unsigned n)
 {
-    gint64 deadline = vfu_test_deadline_ms(10000);
+    gint64 deadline = vut_deadline_ms(10000);
 
     g_mutex_lock(&ls->lock);
     while (ls->sessions < n) {
@@ -119,9 +119,9 @@ static void server_wait_sessions(LeakServer *ls, unsigned n)
 
 static void server_stop(LeakServer *ls)
 {
-    vfu_server_stop(ls->srv);
+    vus_server_stop(ls->srv);
     g_thread_join(ls->thread);
-    vfu_server_free(ls->srv);
+    vus_server_free(ls->srv);
     g_cond_clear(&ls->cond);
     g_mutex_clear(&ls->lock);
 }
@@ -190,7 +190,7 @@ static void session(const char *path, Guest *g, unsigned i)
 
 static void test_cycles(void)
 {
-    g_autofree char *dir = vfu_test_sock_dir_new("vfu-leaks");
+    g_autofree char *dir = vut_sock_dir_new("vfu-leaks");
     g_autofree char *path = g_build_filename(dir, "leak.sock", NULL);
     unsigned fds0, maps0, fds1, maps1, threads0;
     gint64 t0;
@@ -213,16 +213,16 @@ static void test_cycles(void)
         session(path, &g, i);
         server_wait_sessions(&ls, i + 1);
     }
-    fds0 = vfu_test_count_fds();
-    maps0 = vfu_test_count_maps();
-    threads0 = vfu_test_count_threads();
+    fds0 = vut_count_fds();
+    maps0 = vut_count_maps();
+    threads0 = vut_count_threads();
     t0 = g_get_monotonic_time();
     for (unsigned i = 0; i < CYCLES; i++) {
         session(path, &g, WARMUP + i);
         server_wait_sessions(&ls, WARMUP + i + 1);
     }
-    fds1 = vfu_test_count_fds();
-    maps1 = vfu_test_count_maps();
+    fds1 = vut_count_fds();
+    maps1 = vut_count_maps();
     g_test_message("%d sessions in %" G_GINT64_FORMAT " ms; fds %u -> %u, "
                    "mappings %u -> %u",
                    CYCLES, (g_get_monotonic_time() - t0) / 1000, fds0, fds1,
@@ -230,14 +230,14 @@ static void test_cycles(void)
     g_assert_cmpuint(ls.dma_status, ==, 0);
     g_assert_cmpuint(fds1, ==, fds0);
     g_assert_cmpuint(maps1, ==, maps0);
-    g_assert_cmpuint(vfu_test_count_threads(), ==, threads0);
+    g_assert_cmpuint(vut_count_threads(), ==, threads0);
 
     server_stop(&ls);
     munmap(g.mem, GUEST_SIZE);
     munmap(g.anon, GUEST_SIZE);
     close(g.memfd);
     g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
-    g_assert_true(vfu_test_sock_dir_remove(dir, NULL));
+    g_assert_true(vut_sock_dir_remove(dir, NULL));
 }
 
 int main(int argc, char **argv)

@@ -49,7 +49,7 @@ static void env_init(Env *e, const FakeConfig *cfg, VFIOUserDMAAccess policy)
     g_autoptr(GError) err = NULL;
     int sock;
 
-    e->fds_before = vfu_test_count_fds();
+    e->fds_before = vut_count_fds();
     e->fs = fake_server_new(cfg, &sock);
     vfio_user_proxy_options_init(&opts);
     e->proxy = vfio_user_proxy_new_from_fd(sock, &opts, &err);
@@ -62,7 +62,7 @@ static void env_fini(Env *e)
     vfio_user_container_free(e->c);
     vfio_user_proxy_close(e->proxy);
     fake_server_free(e->fs);
-    g_assert_cmpint(vfu_test_count_fds(), ==, e->fds_before);
+    g_assert_cmpint(vut_count_fds(), ==, e->fds_before);
 }
 
 static VFIOUserDMASection section(const char *name, uint64_t iova, void *host,
@@ -179,7 +179,7 @@ static void test_einval_not_legacy(void)
     VFIOUserDMASection s0 = section("ram0", 0, h0, fd0, false);
     VFIOUserDMASection s1 = section("ram1", 0x10000, h1, fd1, false);
     g_assert_false(vfio_user_container_map(e.c, &s0, &err));
-    g_assert_error(err, VFU_ERROR, EINVAL);
+    g_assert_error(err, VFIO_USER_ERROR, EINVAL);
     g_assert_nonnull(strstr(err->message, "'ram0'"));
     g_assert_nonnull(strstr(err->message, "(mmap)"));
     g_assert_false(vfio_user_container_legacy_server(e.c));
@@ -305,7 +305,7 @@ static void test_auto_step_down(void)
         g_autoptr(GError) err = NULL;
 
         g_assert_false(vfio_user_container_map(e.c, &s, &err));
-        g_assert_error(err, VFU_ERROR, EPERM);
+        g_assert_error(err, VFIO_USER_ERROR, EPERM);
     }
     env_fini(&e);
     g_log_remove_handler("vfio-user-dma", handler);

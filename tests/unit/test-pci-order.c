@@ -27,7 +27,7 @@
 #define LOG_MAX 64
 
 typedef struct Dev {
-    VfuServer *srv;
+    VusServer *srv;
     GThread *thread;
     uint8_t *bar1; /* the server's view of BAR1 */
     VFIOUserProxy *proxy;
@@ -65,47 +65,47 @@ static gpointer dev_thread(gpointer opaque)
     Dev *d = opaque;
     GError *err = NULL;
 
-    g_assert_true(vfu_server_run(d->srv, &err));
+    g_assert_true(vus_server_run(d->srv, &err));
     g_assert_no_error(err);
     return NULL;
 }
 
 static Dev *dev_start(void)
 {
-    static const VfuSparseArea areas[] = {{SLOW_MEM, 0x1000}};
+    static const VusSparseArea areas[] = {{SLOW_MEM, 0x1000}};
     Dev *d = g_new0(Dev, 1);
-    VfuServerOptions so = {.dma_timeout_ms = 5000};
-    VfuRegionDesc bar0 = {.size = BAR0_SIZE,
-                          .flags = VFU_REGION_F_RW,
+    VusServerOptions so = {.dma_timeout_ms = 5000};
+    VusRegionDesc bar0 = {.size = BAR0_SIZE,
+                          .flags = VUS_REGION_F_RW,
                           .access = bar0_access,
                           .opaque = d};
-    VfuRegionDesc bar1 = {.size = BAR1_SIZE,
-                          .flags = VFU_REGION_F_RW,
+    VusRegionDesc bar1 = {.size = BAR1_SIZE,
+                          .flags = VUS_REGION_F_RW,
                           .mem = true,
                           .sparse = areas,
                           .nr_sparse = G_N_ELEMENTS(areas)};
-    VfuPciDesc pci = {.vendor_id = 0x1234, .device_id = 0x0de7};
+    VusPciDesc pci = {.vendor_id = 0x1234, .device_id = 0x0de7};
     VFIOUserProxyOptions po;
     GError *err = NULL;
     void *mem = NULL;
     int sv[2];
 
     g_mutex_init(&d->lock);
-    vfu_caps_init_ours(&so.caps);
-    d->srv = vfu_server_new(NULL, &so, &err);
+    vfio_user_caps_init_ours(&so.caps);
+    d->srv = vus_server_new(NULL, &so, &err);
     g_assert_no_error(err);
-    g_assert_true(vfu_server_setup_region(d->srv, VFIO_PCI_BAR0_REGION_INDEX,
+    g_assert_true(vus_server_setup_region(d->srv, VFIO_PCI_BAR0_REGION_INDEX,
                                           &bar0, NULL, &err));
-    g_assert_true(vfu_server_setup_region(d->srv, VFIO_PCI_BAR1_REGION_INDEX,
+    g_assert_true(vus_server_setup_region(d->srv, VFIO_PCI_BAR1_REGION_INDEX,
                                           &bar1, &mem, &err));
-    g_assert_true(vfu_server_add_ioeventfd(d->srv, VFIO_PCI_BAR0_REGION_INDEX,
+    g_assert_true(vus_server_add_ioeventfd(d->srv, VFIO_PCI_BAR0_REGION_INDEX,
                                            DOORBELL_OFF, 4, false, 0, &err));
-    g_assert_true(vfu_server_setup_pci(d->srv, &pci, &err));
+    g_assert_true(vus_server_setup_pci(d->srv, &pci, &err));
     g_assert_no_error(err);
     d->bar1 = mem;
     g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==,
                     0);
-    g_assert_true(vfu_server_attach(d->srv, sv[1], &err));
+    g_assert_true(vus_server_attach(d->srv, sv[1], &err));
     d->thread = g_thread_new("vfu-server", dev_thread, d);
     vfio_user_proxy_options_init(&po);
     d->proxy = vfio_user_proxy_new_from_fd(sv[0], &po, &err);
@@ -121,7 +121,7 @@ static void dev_end(Dev *d)
     vfio_user_device_cleanup(&d->dev);
     vfio_user_proxy_close(d->proxy);
     g_thread_join(d->thread);
-    vfu_server_free(d->srv);
+    vus_server_free(d->srv);
     g_mutex_clear(&d->lock);
     g_free(d);
 }
@@ -209,7 +209,7 @@ static void test_posted_then_ioeventfd(void)
     n = d->nlog;
     g_mutex_unlock(&d->lock);
     /* The kick is handled when the device loop next polls: wait for it. */
-    for (gint64 end = vfu_test_deadline_ms(5000);
+    for (gint64 end = vut_deadline_ms(5000);
          n < 3 && g_get_monotonic_time() < end;) {
         sync_dev(d);
         g_mutex_lock(&d->lock);

@@ -60,12 +60,13 @@ size_t srv_recv(int sock, VFIOUserHdr *hdr, void *buf, size_t size, int *fds,
     GError *err = NULL;
     size_t dummy, len;
 
-    g_assert_true(vfu_msg_recv_hdr(sock, hdr, fds, nfds ? nfds : &dummy,
-                                   fds ? VFU_MAX_FDS : 0, 1 << 24, &err));
+    g_assert_true(vfio_user_msg_recv_hdr(sock, hdr, fds, nfds ? nfds : &dummy,
+                                         fds ? VFIO_USER_MAX_FDS : 0, 1 << 24,
+                                         &err));
     g_assert_no_error(err);
     len = hdr->size - sizeof(*hdr);
     g_assert_cmpuint(len, <=, size);
-    g_assert_true(vfu_msg_recv_body(sock, buf, len, &err));
+    g_assert_true(vfio_user_msg_recv_body(sock, buf, len, &err));
     g_assert_no_error(err);
     return len;
 }
@@ -78,7 +79,7 @@ bool srv_wait_eof(int sock)
     size_t nfds;
     bool eof;
 
-    if (vfu_msg_recv_hdr(sock, &hdr, NULL, &nfds, 0, 1 << 24, &err)) {
+    if (vfio_user_msg_recv_hdr(sock, &hdr, NULL, &nfds, 0, 1 << 24, &err)) {
         return false;
     }
     eof = err->code == ECONNRESET;
@@ -92,9 +93,10 @@ void srv_reply(int sock, const VFIOUserHdr *req, const void *payload,
     GError *err = NULL;
     VFIOUserHdr hdr;
 
-    vfu_hdr_init(&hdr, req->id, req->cmd, sizeof(hdr) + len,
-                 VFIO_USER_F_TYPE_REPLY);
-    g_assert_true(vfu_msg_send(sock, &hdr, payload, len, fds, nfds, &err));
+    vfio_user_hdr_init(&hdr, req->id, req->cmd, sizeof(hdr) + len,
+                       VFIO_USER_F_TYPE_REPLY);
+    g_assert_true(
+        vfio_user_msg_send(sock, &hdr, payload, len, fds, nfds, &err));
     g_assert_no_error(err);
 }
 
@@ -102,7 +104,7 @@ void srv_error(int sock, const VFIOUserHdr *req, int errnum)
 {
     GError *err = NULL;
 
-    g_assert_true(vfu_msg_send_error(sock, req, errnum, &err));
+    g_assert_true(vfio_user_msg_send_error(sock, req, errnum, &err));
     g_assert_no_error(err);
 }
 
@@ -113,8 +115,9 @@ void srv_request(int sock, uint16_t id, uint16_t cmd, const void *payload,
     GError *err = NULL;
     VFIOUserHdr hdr;
 
-    vfu_hdr_init(&hdr, id, cmd, sizeof(hdr) + len, VFIO_USER_F_TYPE_REQUEST);
-    g_assert_true(vfu_msg_send(sock, &hdr, payload, len, NULL, 0, &err));
+    vfio_user_hdr_init(&hdr, id, cmd, sizeof(hdr) + len,
+                       VFIO_USER_F_TYPE_REQUEST);
+    g_assert_true(vfio_user_msg_send(sock, &hdr, payload, len, NULL, 0, &err));
     g_assert_no_error(err);
 }
 
@@ -135,14 +138,14 @@ void srv_version_raw(int sock, const void *payload, size_t len, uint16_t cmd,
 
     g_assert_cmpuint(req.cmd, ==, VFIO_USER_VERSION);
     g_assert_cmpuint(req.flags, ==, VFIO_USER_F_TYPE_REQUEST);
-    g_assert_true(vfu_caps_parse_version(buf, n, &caps, &err));
+    g_assert_true(vfio_user_caps_parse_version(buf, n, &caps, &err));
     g_assert_no_error(err);
     if (client_caps) {
         *client_caps = caps;
     }
-    vfu_hdr_init(&hdr, req.id + id_delta, cmd, sizeof(hdr) + len, flags);
+    vfio_user_hdr_init(&hdr, req.id + id_delta, cmd, sizeof(hdr) + len, flags);
     hdr.error = errnum;
-    g_assert_true(vfu_msg_send(sock, &hdr, payload, len, NULL, 0, &err));
+    g_assert_true(vfio_user_msg_send(sock, &hdr, payload, len, NULL, 0, &err));
     g_assert_no_error(err);
 }
 
@@ -172,20 +175,20 @@ void srv_version(int sock)
 /* ---- Recorded sessions of real peers (the .jsonl files in tests/data) ---- */
 
 /* Whole messages only: no fds, no truncated payload. */
-static bool vec_usable(const VfuTestRecord *r)
+static bool vec_usable(const VutRecord *r)
 {
     return r->nfds == 0 && !r->truncated;
 }
 
-static bool vec_is_reply(const VfuTestRecord *r)
+static bool vec_is_reply(const VutRecord *r)
 {
     return r->hdr.flags & VFIO_USER_F_TYPE_REPLY;
 }
 
-static VfuTestRecord *vec_reply_to(GPtrArray *recs, guint from, uint16_t id)
+static VutRecord *vec_reply_to(GPtrArray *recs, guint from, uint16_t id)
 {
     for (guint j = from; j < recs->len; j++) {
-        VfuTestRecord *r = g_ptr_array_index(recs, j);
+        VutRecord *r = g_ptr_array_index(recs, j);
 
         if (!r->c2s && vec_is_reply(r) && r->hdr.id == id) {
             return r;
@@ -210,12 +213,12 @@ static void vec_pair_free(gpointer p)
  */
 GPtrArray *vec_load(const char *file, GBytes **version)
 {
-    g_autoptr(GPtrArray) recs = vfu_test_load_session(file);
+    g_autoptr(GPtrArray) recs = vut_load_session(file);
     GPtrArray *pairs = g_ptr_array_new_with_free_func(vec_pair_free);
 
     *version = NULL;
     for (guint i = 0; i < recs->len; i++) {
-        VfuTestRecord *m = g_ptr_array_index(recs, i), *r;
+        VutRecord *m = g_ptr_array_index(recs, i), *r;
         uint16_t cmd = m->hdr.cmd;
         VecPair *v;
 

@@ -40,7 +40,7 @@
 
 typedef struct Script {
     uint32_t timeout_ms; /* the client's x-msg-timeout */
-    VfuTestEvent step;   /* the script reached its interesting part */
+    VutEvent step;       /* the script reached its interesting part */
     bool ok;             /* the script ran to its end */
     char why[128];
     uint8_t *expect; /* DMA_WRITE data / what DMA_READ must return */
@@ -50,12 +50,12 @@ static void script_init(Script *s, uint32_t timeout_ms)
 {
     memset(s, 0, sizeof(*s));
     s->timeout_ms = timeout_ms;
-    vfu_test_event_init(&s->step);
+    vut_event_init(&s->step);
 }
 
 static void script_clear(Script *s)
 {
-    vfu_test_event_clear(&s->step);
+    vut_event_clear(&s->step);
     g_free(s->expect);
 }
 
@@ -83,13 +83,13 @@ static bool script_recv(Script *s, int sock, VFIOUserHdr *hdr, void *buf,
     GError *err = NULL;
     size_t nfds;
 
-    if (!vfu_msg_recv_hdr(sock, hdr, NULL, &nfds, 0, 1 << 24, &err)) {
+    if (!vfio_user_msg_recv_hdr(sock, hdr, NULL, &nfds, 0, 1 << 24, &err)) {
         return script_fail(s, what, err);
     }
     if (hdr->size - sizeof(*hdr) > size) {
         return script_fail(s, what, NULL);
     }
-    if (!vfu_msg_recv_body(sock, buf, hdr->size - sizeof(*hdr), &err)) {
+    if (!vfio_user_msg_recv_body(sock, buf, hdr->size - sizeof(*hdr), &err)) {
         return script_fail(s, what, err);
     }
     return true;
@@ -103,15 +103,16 @@ static void script_echo_until_eof(int sock)
     GError *err = NULL;
     size_t nfds;
 
-    while (vfu_msg_recv_hdr(sock, &hdr, NULL, &nfds, 0, 1 << 24, &err) &&
+    while (vfio_user_msg_recv_hdr(sock, &hdr, NULL, &nfds, 0, 1 << 24, &err) &&
            hdr.size - sizeof(hdr) <= MIB + 64 &&
-           vfu_msg_recv_body(sock, buf, hdr.size - sizeof(hdr), &err)) {
-        if (vfu_hdr_is_reply(&hdr) || (hdr.flags & VFIO_USER_F_NO_REPLY)) {
+           vfio_user_msg_recv_body(sock, buf, hdr.size - sizeof(hdr), &err)) {
+        if (vfio_user_hdr_is_reply(&hdr) ||
+            (hdr.flags & VFIO_USER_F_NO_REPLY)) {
             continue;
         }
         hdr.flags = VFIO_USER_F_TYPE_REPLY;
-        if (!vfu_msg_send(sock, &hdr, buf, hdr.size - sizeof(hdr), NULL, 0,
-                          &err)) {
+        if (!vfio_user_msg_send(sock, &hdr, buf, hdr.size - sizeof(hdr), NULL,
+                                0, &err)) {
             break;
         }
     }
@@ -129,12 +130,12 @@ static bool script_start(Script *s, int sock)
     if (!script_recv(s, sock, &hdr, buf, sizeof(buf), "DMA_MAP")) {
         return false;
     }
-    if (!vfu_msg_send(sock,
-                      &(VFIOUserHdr){.id = hdr.id,
-                                     .cmd = hdr.cmd,
-                                     .size = sizeof(hdr),
-                                     .flags = VFIO_USER_F_TYPE_REPLY},
-                      NULL, 0, NULL, 0, &err)) {
+    if (!vfio_user_msg_send(sock,
+                            &(VFIOUserHdr){.id = hdr.id,
+                                           .cmd = hdr.cmd,
+                                           .size = sizeof(hdr),
+                                           .flags = VFIO_USER_F_TYPE_REPLY},
+                            NULL, 0, NULL, 0, &err)) {
         return script_fail(s, "DMA_MAP reply", err);
     }
     return true;
@@ -205,19 +206,20 @@ static void script_blocked_sender(int sock, void *opaque)
         script_fail(s, "no posted write", NULL);
         goto out;
     }
-    vfu_hdr_init(&hdr, 0x100, VFIO_USER_DMA_READ, sizeof(hdr) + sizeof(rw),
-                 VFIO_USER_F_TYPE_REQUEST);
-    if (!vfu_msg_send(sock, &hdr, &rw, sizeof(rw), NULL, 0, &err)) {
+    vfio_user_hdr_init(&hdr, 0x100, VFIO_USER_DMA_READ,
+                       sizeof(hdr) + sizeof(rw), VFIO_USER_F_TYPE_REQUEST);
+    if (!vfio_user_msg_send(sock, &hdr, &rw, sizeof(rw), NULL, 0, &err)) {
         script_fail(s, "DMA_READ", err);
         goto out;
     }
     rw = (VFIOUserDMARW){.addr = 8192, .count = MIB};
-    vfu_hdr_init(&hdr, 0x101, VFIO_USER_DMA_WRITE,
-                 sizeof(hdr) + sizeof(rw) + MIB, VFIO_USER_F_TYPE_REQUEST);
+    vfio_user_hdr_init(&hdr, 0x101, VFIO_USER_DMA_WRITE,
+                       sizeof(hdr) + sizeof(rw) + MIB,
+                       VFIO_USER_F_TYPE_REQUEST);
     iov[0] = (struct iovec){.iov_base = &hdr, .iov_len = sizeof(hdr)};
     iov[1] = (struct iovec){.iov_base = &rw, .iov_len = sizeof(rw)};
     iov[2] = (struct iovec){.iov_base = s->expect, .iov_len = MIB};
-    if (!vfu_msg_sendv(sock, iov, 3, NULL, 0, &err)) {
+    if (!vfio_user_msg_sendv(sock, iov, 3, NULL, 0, &err)) {
         script_fail(s, "DMA_WRITE (the client stopped reading)", err);
         goto out;
     }
@@ -240,7 +242,7 @@ static void script_blocked_sender(int sock, void *opaque)
     }
     s->ok = true;
 out:
-    vfu_test_event_set(&s->step);
+    vut_event_set(&s->step);
     script_echo_until_eof(sock);
 }
 
@@ -266,7 +268,7 @@ static void test_blocked_sender(void)
     iov[1] = (struct iovec){.iov_base = data, .iov_len = MIB};
     g_assert_true(vfio_user_proxy_post(cl.proxy, &req, &err));
     g_assert_no_error(err);
-    g_assert_true(vfu_test_event_wait(&s.step, 20000));
+    g_assert_true(vut_event_wait(&s.step, 20000));
     if (!s.ok) {
         g_test_fail_printf("server script: %s", s.why);
     }
@@ -298,7 +300,7 @@ static void script_dribble(Script *s, int sock, const uint8_t *p, size_t n)
 static void script_dribble_dma(int sock, void *opaque)
 {
     Script *s = opaque;
-    struct VFU_PACKED {
+    struct VFIO_USER_PACKED {
         VFIOUserHdr hdr;
         VFIOUserDMARW rw;
     } head;
@@ -306,21 +308,20 @@ static void script_dribble_dma(int sock, void *opaque)
 
     script_bound(sock, 20 * s->timeout_ms);
     if (!script_start(s, sock)) {
-        vfu_test_event_set(&s->step);
+        vut_event_set(&s->step);
         return;
     }
-    vfu_hdr_init(&head.hdr, 0x200, VFIO_USER_DMA_WRITE, sizeof(head) + 4096,
-                 VFIO_USER_F_TYPE_REQUEST);
+    vfio_user_hdr_init(&head.hdr, 0x200, VFIO_USER_DMA_WRITE,
+                       sizeof(head) + 4096, VFIO_USER_F_TYPE_REQUEST);
     head.rw = (VFIOUserDMARW){.addr = 0, .count = 4096};
     memset(data, 0xd1, sizeof(data));
     if (send(sock, &head, sizeof(head), MSG_NOSIGNAL) != sizeof(head) ||
         send(sock, data, 1, MSG_NOSIGNAL) != 1) {
-        vfu_test_event_set(&s->step);
+        vut_event_set(&s->step);
         return;
     }
     /* Go on once the client has read all that: it is inside the payload. */
-    for (gint64 end = vfu_test_deadline_ms(5000);
-         g_get_monotonic_time() < end;) {
+    for (gint64 end = vut_deadline_ms(5000); g_get_monotonic_time() < end;) {
         int left = -1;
 
         if (ioctl(sock, SIOCOUTQ, &left) < 0 || left == 0) {
@@ -329,7 +330,7 @@ static void script_dribble_dma(int sock, void *opaque)
         }
         g_thread_yield();
     }
-    vfu_test_event_set(&s->step);
+    vut_event_set(&s->step);
     script_dribble(s, sock, data + 1, sizeof(data) - 1);
     script_echo_until_eof(sock);
 }
@@ -349,7 +350,7 @@ static void test_dribble_dma_write(void)
 
     script_init(&s, 400);
     client_start(&cl, script_dribble_dma, &s);
-    g_assert_true(vfu_test_event_wait(&s.step, 10000));
+    g_assert_true(vut_event_wait(&s.step, 10000));
     g_assert_true(s.ok);
     t0 = g_get_monotonic_time();
     g_assert_false(vfio_user_container_unmap(cl.c, 0, RAM_SIZE, &err));
@@ -446,7 +447,7 @@ static void script_refuse_posted(int sock, void *opaque)
         }
     }
     for (unsigned i = 0; i < POSTED_N; i++) {
-        if (!vfu_msg_send_error(sock, &hdr[i], EINVAL, &err)) {
+        if (!vfio_user_msg_send_error(sock, &hdr[i], EINVAL, &err)) {
             script_fail(s, "error reply", err);
             return;
         }

@@ -116,7 +116,7 @@ static void script_version_then_eof(int sock, void *opaque G_GNUC_UNUSED)
 static void assert_error(GError *err, int code, const char *needle)
 {
     g_assert_nonnull(err);
-    g_assert_true(err->domain == VFU_ERROR);
+    g_assert_true(err->domain == VFIO_USER_ERROR);
     g_assert_cmpint(err->code, ==, code);
     if (!strstr(err->message, needle)) {
         g_error("'%s' not in error '%s'", needle, err->message);
@@ -127,7 +127,7 @@ static void assert_error(GError *err, int code, const char *needle)
 
 static void test_connect_missing(void)
 {
-    g_autofree char *dir = vfu_test_sock_dir_new("proxy");
+    g_autofree char *dir = vut_sock_dir_new("proxy");
     g_autofree char *path = g_build_filename(dir, "none.sock", NULL);
     GError *err = NULL;
 
@@ -135,12 +135,12 @@ static void test_connect_missing(void)
     assert_error(err, ENOENT, "no such file");
     g_assert_nonnull(strstr(err->message, path));
     g_error_free(err);
-    vfu_test_sock_dir_remove(dir, NULL);
+    vut_sock_dir_remove(dir, NULL);
 }
 
 static void test_connect_not_socket(void)
 {
-    g_autofree char *dir = vfu_test_sock_dir_new("proxy");
+    g_autofree char *dir = vut_sock_dir_new("proxy");
     g_autofree char *path = g_build_filename(dir, "plain", NULL);
     GError *err = NULL;
 
@@ -149,22 +149,22 @@ static void test_connect_not_socket(void)
     assert_error(err, ENOTSOCK, "is not a socket");
     g_assert_nonnull(strstr(err->message, path));
     g_error_free(err);
-    vfu_test_sock_dir_remove(dir, path);
+    vut_sock_dir_remove(dir, path);
 }
 
 static void test_connect_refused(void)
 {
-    g_autofree char *dir = vfu_test_sock_dir_new("proxy");
+    g_autofree char *dir = vut_sock_dir_new("proxy");
     g_autofree char *path = g_build_filename(dir, "dead.sock", NULL);
     GError *err = NULL;
-    int s = vfu_test_unix_bind(path); /* bound, never listening */
+    int s = vut_unix_bind(path); /* bound, never listening */
 
     g_assert_null(vfio_user_proxy_connect(path, NULL, &err));
     assert_error(err, ECONNREFUSED, "nothing listening");
     g_assert_nonnull(strstr(err->message, path));
     g_error_free(err);
     close(s);
-    vfu_test_sock_dir_remove(dir, path);
+    vut_sock_dir_remove(dir, path);
 }
 
 static void test_connect_too_long(void)
@@ -190,13 +190,13 @@ static gpointer accept_and_serve(gpointer opaque)
 /* A real listening socket: connect, negotiate, close; no fd left behind. */
 static void test_connect_cycle_fds(void)
 {
-    g_autofree char *dir = vfu_test_sock_dir_new("proxy");
+    g_autofree char *dir = vut_sock_dir_new("proxy");
     g_autofree char *path = g_build_filename(dir, "srv.sock", NULL);
-    int ls = vfu_test_unix_bind(path);
+    int ls = vut_unix_bind(path);
     unsigned before;
 
     g_assert_cmpint(listen(ls, 4), ==, 0);
-    before = vfu_test_count_fds();
+    before = vut_count_fds();
     for (int i = 0; i < 3; i++) {
         GThread *t =
             g_thread_new("accept", accept_and_serve, GINT_TO_POINTER(ls));
@@ -210,9 +210,9 @@ static void test_connect_cycle_fds(void)
         vfio_user_proxy_close(proxy);
         g_thread_join(t);
     }
-    g_assert_cmpuint(vfu_test_count_fds(), ==, before);
+    g_assert_cmpuint(vut_count_fds(), ==, before);
     close(ls);
-    vfu_test_sock_dir_remove(dir, path);
+    vut_sock_dir_remove(dir, path);
 }
 
 /* ---- Negotiation ---- */
@@ -288,15 +288,14 @@ static void expect_version_failure(VersionCase *vc, int code,
 {
     Peer *p = peer_start(script_version_case, vc);
     GError *err = NULL;
-    unsigned before = vfu_test_count_fds();
+    unsigned before = vut_count_fds();
 
     g_assert_null(vfio_user_proxy_new_from_fd(p->client_fd, NULL, &err));
     assert_error(err, code, needle);
     g_assert_nonnull(strstr(err->message, "version negotiation failed"));
     g_error_free(err);
     peer_join(p);
-    g_assert_cmpuint(vfu_test_count_fds(), ==,
-                     before - 2); /* both ends closed */
+    g_assert_cmpuint(vut_count_fds(), ==, before - 2); /* both ends closed */
 }
 
 static void test_negotiate_bad_json(void)
@@ -453,7 +452,7 @@ static int memfd_with(const char *text)
 
 static void script_reply_fds(int sock, void *opaque)
 {
-    VfuTestEvent *closed = opaque;
+    VutEvent *closed = opaque;
     char buf[64];
     VFIOUserHdr hdr;
 
@@ -466,15 +465,15 @@ static void script_reply_fds(int sock, void *opaque)
         fds[1] = memfd_with("fd1");
         fds[2] = memfd_with("fd2");
         srv_reply(sock, &hdr, "ok", 2, fds, 3);
-        vfu_close_fds(fds, 3);
-        vfu_test_event_set(&closed[round]);
+        vfio_user_close_fds(fds, 3);
+        vut_event_set(&closed[round]);
     }
     g_assert_true(srv_wait_eof(sock));
 }
 
 static void test_reply_fds(void)
 {
-    VfuTestEvent closed[2];
+    VutEvent closed[2];
     Peer *p;
     VFIOUserProxy *proxy;
     unsigned before;
@@ -490,11 +489,11 @@ static void test_reply_fds(void)
     };
     GError *err = NULL;
 
-    vfu_test_event_init(&closed[0]);
-    vfu_test_event_init(&closed[1]);
+    vut_event_init(&closed[0]);
+    vut_event_init(&closed[1]);
     p = peer_start(script_reply_fds, closed);
     proxy = client_new(p, 0);
-    before = vfu_test_count_fds();
+    before = vut_count_fds();
     g_assert_true(vfio_user_proxy_call(proxy, &req, &err));
     g_assert_no_error(err);
     g_assert_cmpuint(req.reply_nfds, ==, 3);
@@ -504,21 +503,21 @@ static void test_reply_fds(void)
         g_assert_cmpint(pread(fds[i], text, 3, 0), ==, 3);
         g_assert_cmpmem(text, 3, want, 3);
     }
-    g_assert_true(vfu_test_event_wait(&closed[0], VFU_TEST_WAIT_MS));
-    g_assert_cmpuint(vfu_test_count_fds(), ==, before + 3);
-    vfu_close_fds(fds, 3);
+    g_assert_true(vut_event_wait(&closed[0], VUT_WAIT_MS));
+    g_assert_cmpuint(vut_count_fds(), ==, before + 3);
+    vfio_user_close_fds(fds, 3);
 
     /* Room for one fd: the other two are closed, not leaked. */
     req.reply_max_fds = 1;
     g_assert_true(vfio_user_proxy_call(proxy, &req, &err));
     g_assert_cmpuint(req.reply_nfds, ==, 1);
-    g_assert_true(vfu_test_event_wait(&closed[1], VFU_TEST_WAIT_MS));
-    g_assert_cmpuint(vfu_test_count_fds(), ==, before + 1);
-    vfu_close_fds(fds, 1);
+    g_assert_true(vut_event_wait(&closed[1], VUT_WAIT_MS));
+    g_assert_cmpuint(vut_count_fds(), ==, before + 1);
+    vfio_user_close_fds(fds, 1);
     vfio_user_proxy_close(proxy);
     peer_join(p);
-    vfu_test_event_clear(&closed[0]);
-    vfu_test_event_clear(&closed[1]);
+    vut_event_clear(&closed[0]);
+    vut_event_clear(&closed[1]);
 }
 
 /* Two requests from two threads, answered in the opposite order. */
@@ -588,15 +587,14 @@ static void test_unknown_reply(void)
 {
     Peer *p = peer_start(script_unknown_reply, NULL);
     VFIOUserProxy *proxy = client_new(p, 0);
-    unsigned before = vfu_test_count_fds();
+    unsigned before = vut_count_fds();
     VFIOUserProxyStats st;
 
     client_ping(proxy, "real reply");
     vfio_user_proxy_get_stats(proxy, &st);
     g_assert_cmpuint(st.unknown_replies, ==, 1);
     g_assert_cmpuint(st.replies, ==, 1);
-    g_assert_cmpuint(vfu_test_count_fds(), ==,
-                     before); /* the stray fd was closed */
+    g_assert_cmpuint(vut_count_fds(), ==, before); /* the stray fd was closed */
     g_assert_cmpint(vfio_user_proxy_state(proxy), ==, VFIO_PROXY_CONNECTED);
     client_ping(proxy, "still works");
     vfio_user_proxy_close(proxy);
@@ -636,7 +634,7 @@ static void test_oversized_reply(void)
 
 /* Ids wrap after 65536 messages and skip an id still waiting. */
 typedef struct WrapCase {
-    VfuTestEvent a_sent;
+    VutEvent a_sent;
     unsigned posted;
 } WrapCase;
 
@@ -649,7 +647,7 @@ static void script_id_wrap(int sock, void *opaque)
 
     srv_version(sock);
     a_len = srv_recv(sock, &a, a_buf, sizeof(a_buf), NULL, NULL);
-    vfu_test_event_set(&wc->a_sent);
+    vut_event_set(&wc->a_sent);
     for (;;) {
         n = srv_recv(sock, &hdr, buf, sizeof(buf), NULL, NULL);
         if (!(hdr.flags & VFIO_USER_F_NO_REPLY)) {
@@ -678,13 +676,13 @@ static void test_id_wrap(void)
     };
     GError *err = NULL;
 
-    vfu_test_event_init(&wc.a_sent);
+    vut_event_init(&wc.a_sent);
     p = peer_start(script_id_wrap, &wc);
     proxy = client_new(p, 10000);
     arg[0] = proxy;
     arg[1] = "held across the wrap";
     t = g_thread_new("held", ping_thread, arg);
-    g_assert_true(vfu_test_event_wait(&wc.a_sent, VFU_TEST_WAIT_MS));
+    g_assert_true(vut_event_wait(&wc.a_sent, VUT_WAIT_MS));
     for (unsigned i = 0; i < 65535; i++) {
         g_assert_true(vfio_user_proxy_post(proxy, &req, &err));
     }
@@ -693,7 +691,7 @@ static void test_id_wrap(void)
     g_assert_cmpuint(wc.posted, ==, 65535);
     vfio_user_proxy_close(proxy);
     peer_join(p);
-    vfu_test_event_clear(&wc.a_sent);
+    vut_event_clear(&wc.a_sent);
 }
 
 /* ---- Timeouts and failures ---- */
@@ -701,7 +699,7 @@ static void test_id_wrap(void)
 /* Wait (bounded) until @proxy has dropped @n late replies. */
 static void wait_late_replies(VFIOUserProxy *proxy, uint64_t n)
 {
-    gint64 deadline = vfu_test_deadline_ms(VFU_TEST_WAIT_MS);
+    gint64 deadline = vut_deadline_ms(VUT_WAIT_MS);
     VFIOUserProxyStats st;
 
     do {
@@ -716,14 +714,14 @@ static void wait_late_replies(VFIOUserProxy *proxy, uint64_t n)
 
 static void script_late_reply(int sock, void *opaque)
 {
-    VfuTestEvent *gate = opaque;
+    VutEvent *gate = opaque;
     char buf[64];
     VFIOUserHdr hdr;
     size_t n;
 
     srv_version(sock);
     n = srv_recv(sock, &hdr, buf, sizeof(buf), NULL, NULL);
-    g_assert_true(vfu_test_event_wait(gate, VFU_TEST_WAIT_MS));
+    g_assert_true(vut_event_wait(gate, VUT_WAIT_MS));
     srv_reply(sock, &hdr, buf, n, NULL, 0);
     srv_echo_one(sock);
     g_assert_true(srv_wait_eof(sock));
@@ -731,7 +729,7 @@ static void script_late_reply(int sock, void *opaque)
 
 static void test_timeout_late_reply(void)
 {
-    VfuTestEvent gate;
+    VutEvent gate;
     Peer *p;
     VFIOUserProxy *proxy;
     VFIOUserProxyStats st;
@@ -739,7 +737,7 @@ static void test_timeout_late_reply(void)
     GError *err = NULL;
     char buf[16];
 
-    vfu_test_event_init(&gate);
+    vut_event_init(&gate);
     p = peer_start(script_late_reply, &gate);
     proxy = client_new(p, 100);
     g_assert_false(client_call(proxy, VFIO_USER_REGION_READ, "late", 4, buf,
@@ -749,7 +747,7 @@ static void test_timeout_late_reply(void)
     vfio_user_proxy_get_stats(proxy, &st);
     g_assert_cmpuint(st.timeouts, ==, 1);
     g_assert_cmpint(vfio_user_proxy_state(proxy), ==, VFIO_PROXY_CONNECTED);
-    vfu_test_event_set(&gate);
+    vut_event_set(&gate);
     wait_late_replies(proxy, 1); /* until then requests fail at once */
     client_ping(proxy, "after");
     vfio_user_proxy_get_stats(proxy, &st);
@@ -758,7 +756,7 @@ static void test_timeout_late_reply(void)
     g_assert_cmpuint(st.replies, ==, 1);
     vfio_user_proxy_close(proxy);
     peer_join(p);
-    vfu_test_event_clear(&gate);
+    vut_event_clear(&gate);
 }
 
 static void script_stalled_reply(int sock, void *opaque)
@@ -772,9 +770,9 @@ static void script_stalled_reply(int sock, void *opaque)
     hdr.size = sizeof(hdr) + 100; /* promise 100 bytes, send 10 */
     hdr.flags = VFIO_USER_F_TYPE_REPLY;
     memset(buf, 's', 10);
-    g_assert_true(vfu_msg_send(sock, &hdr, NULL, 0, NULL, 0, &err));
+    g_assert_true(vfio_user_msg_send(sock, &hdr, NULL, 0, NULL, 0, &err));
     g_assert_cmpint(write(sock, buf, 10), ==, 10);
-    g_assert_true(vfu_test_event_wait(opaque, VFU_TEST_WAIT_MS));
+    g_assert_true(vut_event_wait(opaque, VUT_WAIT_MS));
 }
 
 /*
@@ -783,7 +781,7 @@ static void script_stalled_reply(int sock, void *opaque)
  */
 static void test_stalled_reply(void)
 {
-    VfuTestEvent done;
+    VutEvent done;
     Peer *p;
     VFIOUserProxy *proxy;
     VFIOUserRequest req;
@@ -791,7 +789,7 @@ static void test_stalled_reply(void)
     char buf[128];
     gint64 t0;
 
-    vfu_test_event_init(&done);
+    vut_event_init(&done);
     p = peer_start(script_stalled_reply, &done);
     proxy = client_new(p, 100);
     t0 = g_get_monotonic_time();
@@ -804,16 +802,16 @@ static void test_stalled_reply(void)
     assert_error(err, ETIMEDOUT, "stalled");
     g_clear_error(&err);
     g_assert_cmpint(vfio_user_proxy_state(proxy), ==, VFIO_PROXY_ERROR);
-    vfu_test_event_set(&done);
+    vut_event_set(&done);
     vfio_user_proxy_close(proxy);
     peer_join(p);
-    vfu_test_event_clear(&done);
+    vut_event_clear(&done);
 }
 
 static void script_stop_reading(int sock, void *opaque)
 {
     srv_version(sock);
-    g_assert_true(vfu_test_event_wait(opaque, VFU_TEST_WAIT_MS));
+    g_assert_true(vut_event_wait(opaque, VUT_WAIT_MS));
 }
 
 /*
@@ -831,13 +829,13 @@ static void test_server_stops_reading(void)
         .iovcnt = 1,
     };
     GError *err = NULL;
-    VfuTestEvent gate;
+    VutEvent gate;
     Peer *p;
     VFIOUserProxy *proxy;
     unsigned sent = 0;
     gint64 t0;
 
-    vfu_test_event_init(&gate);
+    vut_event_init(&gate);
     p = peer_start(script_stop_reading, &gate);
     proxy = client_new(p, 100);
     t0 = g_get_monotonic_time();
@@ -849,14 +847,14 @@ static void test_server_stops_reading(void)
     assert_error(err, ETIMEDOUT, "stopped reading");
     g_clear_error(&err);
     g_assert_cmpint(vfio_user_proxy_state(proxy), ==, VFIO_PROXY_ERROR);
-    vfu_test_event_set(&gate);
+    vut_event_set(&gate);
     vfio_user_proxy_close(proxy);
     peer_join(p);
-    vfu_test_event_clear(&gate);
+    vut_event_clear(&gate);
 }
 
 typedef struct NotifyCount {
-    VfuTestEvent gate;
+    VutEvent gate;
     int calls;
     int code;
 } NotifyCount;
@@ -868,7 +866,7 @@ static void count_notify(VFIOUserProxy *proxy G_GNUC_UNUSED, const GError *err,
 
     nc->calls++;
     nc->code = err->code;
-    vfu_test_event_set(&nc->gate);
+    vut_event_set(&nc->gate);
 }
 
 /* What a request handler saw when the payload it read never came. */
@@ -907,8 +905,8 @@ static bool stall_handler(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
 
 /* Gates of the stalled-request case. */
 typedef struct StallGates {
-    VfuTestEvent registered; /* the handler is in place */
-    VfuTestEvent done;       /* the checks are over */
+    VutEvent registered; /* the handler is in place */
+    VutEvent done;       /* the checks are over */
 } StallGates;
 
 /*
@@ -922,11 +920,11 @@ static void script_stalled_request(int sock, void *opaque)
     GError *err = NULL;
 
     srv_version(sock);
-    g_assert_true(vfu_test_event_wait(&g->registered, VFU_TEST_WAIT_MS));
-    vfu_hdr_init(&hdr, 7, VFIO_USER_DMA_WRITE, sizeof(hdr) + 64,
-                 VFIO_USER_F_TYPE_REQUEST);
-    g_assert_true(vfu_msg_send(sock, &hdr, "partial!", 8, NULL, 0, &err));
-    g_assert_true(vfu_test_event_wait(&g->done, VFU_TEST_WAIT_MS));
+    g_assert_true(vut_event_wait(&g->registered, VUT_WAIT_MS));
+    vfio_user_hdr_init(&hdr, 7, VFIO_USER_DMA_WRITE, sizeof(hdr) + 64,
+                       VFIO_USER_F_TYPE_REQUEST);
+    g_assert_true(vfio_user_msg_send(sock, &hdr, "partial!", 8, NULL, 0, &err));
+    g_assert_true(vut_event_wait(&g->done, VUT_WAIT_MS));
 }
 
 /*
@@ -942,16 +940,15 @@ static void test_stalled_request(gconstpointer data)
     Peer *p;
     VFIOUserProxy *proxy;
 
-    vfu_test_event_init(&g.registered);
-    vfu_test_event_init(&g.done);
-    vfu_test_event_init(&nc.gate);
+    vut_event_init(&g.registered);
+    vut_event_init(&g.done);
+    vut_event_init(&nc.gate);
     p = peer_start(script_stalled_request, &g);
     proxy = client_new(p, 100);
     vfio_user_proxy_set_failure_notify(proxy, count_notify, &nc);
     vfio_user_proxy_set_request_handler(proxy, stall_handler, &seen);
-    vfu_test_event_set(&g.registered);
-    g_assert_true(
-        vfu_test_event_wait(&nc.gate, VFU_TEST_WAIT_MS)); /* at most 10 s */
+    vut_event_set(&g.registered);
+    g_assert_true(vut_event_wait(&nc.gate, VUT_WAIT_MS)); /* at most 10 s */
     g_assert_false(seen.ok);
     g_assert_cmpint(seen.code, ==, ETIMEDOUT);
     g_assert_nonnull(strstr(seen.message, "stalled"));
@@ -962,13 +959,13 @@ static void test_stalled_request(gconstpointer data)
     g_assert_cmpint(nc.calls, ==, 1);
     g_assert_cmpint(nc.code, ==, ETIMEDOUT);
     g_assert_cmpint(vfio_user_proxy_state(proxy), ==, VFIO_PROXY_ERROR);
-    vfu_test_event_set(&g.done);
+    vut_event_set(&g.done);
     vfio_user_proxy_close(proxy);
     peer_join(p);
     g_free(seen.message);
-    vfu_test_event_clear(&g.registered);
-    vfu_test_event_clear(&g.done);
-    vfu_test_event_clear(&nc.gate);
+    vut_event_clear(&g.registered);
+    vut_event_clear(&g.done);
+    vut_event_clear(&nc.gate);
 }
 
 static void script_hangup(int sock, void *opaque G_GNUC_UNUSED)
@@ -991,7 +988,7 @@ static void test_hangup_wakes(void)
     gint64 t0, t1;
     char buf[8];
 
-    vfu_test_event_init(&nc.gate);
+    vut_event_init(&nc.gate);
     vfio_user_proxy_set_failure_notify(proxy, count_notify, &nc);
     t0 = g_get_monotonic_time();
     g_assert_false(client_call(proxy, VFIO_USER_REGION_READ, "x", 1, buf,
@@ -1001,7 +998,7 @@ static void test_hangup_wakes(void)
     g_clear_error(&err);
     g_assert_cmpint(t1 - t0, <, G_TIME_SPAN_SECOND);
     g_assert_cmpint(vfio_user_proxy_state(proxy), ==, VFIO_PROXY_ERROR);
-    g_assert_true(vfu_test_event_wait(&nc.gate, VFU_TEST_WAIT_MS));
+    g_assert_true(vut_event_wait(&nc.gate, VUT_WAIT_MS));
     /* Later calls fail at once with the original cause. */
     g_assert_false(client_call(proxy, VFIO_USER_REGION_READ, "x", 1, buf,
                                sizeof(buf), &req, &err));
@@ -1011,7 +1008,7 @@ static void test_hangup_wakes(void)
     g_assert_cmpint(nc.calls, ==, 1);
     g_assert_cmpint(nc.code, ==, ECONNRESET);
     peer_join(p);
-    vfu_test_event_clear(&nc.gate);
+    vut_event_clear(&nc.gate);
 }
 
 typedef struct FailCall {
@@ -1041,7 +1038,7 @@ static void script_garbage(int sock, void *opaque G_GNUC_UNUSED)
     srv_version(sock);
     srv_recv(sock, &hdr, buf, sizeof(buf), NULL, NULL);
     srv_recv(sock, &hdr, buf, sizeof(buf), NULL, NULL);
-    vfu_hdr_init(&hdr, hdr.id, hdr.cmd, 8, VFIO_USER_F_TYPE_REPLY);
+    vfio_user_hdr_init(&hdr, hdr.id, hdr.cmd, 8, VFIO_USER_F_TYPE_REPLY);
     g_assert_cmpint(write(sock, &hdr, sizeof(hdr)), ==, sizeof(hdr));
     g_assert_true(srv_wait_eof(sock));
 }
@@ -1073,60 +1070,59 @@ static void script_close_waiting(int sock, void *opaque)
 
     srv_version(sock);
     srv_recv(sock, &hdr, buf, sizeof(buf), NULL, NULL);
-    vfu_test_event_set(opaque);
+    vut_event_set(opaque);
     g_assert_true(srv_wait_eof(sock));
 }
 
 /* close() while another thread waits: it returns ECANCELED, no hang. */
 static void test_close_while_waiting(void)
 {
-    VfuTestEvent gate;
+    VutEvent gate;
     Peer *p;
     FailCall fc = {NULL, 0};
     GThread *t;
 
-    vfu_test_event_init(&gate);
+    vut_event_init(&gate);
     p = peer_start(script_close_waiting, &gate);
     fc.proxy = client_new(p, 10000);
     t = g_thread_new("waiter", failing_call_thread, &fc);
-    g_assert_true(vfu_test_event_wait(
-        &gate,
-        VFU_TEST_WAIT_MS)); /* the request is on the wire: it is waiting */
+    g_assert_true(vut_event_wait(
+        &gate, VUT_WAIT_MS)); /* the request is on the wire: it is waiting */
     vfio_user_proxy_close(fc.proxy);
     g_thread_join(t);
     g_assert_cmpint(fc.code, ==, ECANCELED);
     peer_join(p);
-    vfu_test_event_clear(&gate);
+    vut_event_clear(&gate);
 }
 
 static void close_in_notify(VFIOUserProxy *proxy,
                             const GError *err G_GNUC_UNUSED, void *opaque)
 {
     vfio_user_proxy_close(proxy);
-    vfu_test_event_set(opaque);
+    vut_event_set(opaque);
 }
 
 static void script_hangup_now(int sock, void *opaque)
 {
     srv_version(sock);
-    g_assert_true(vfu_test_event_wait(opaque, VFU_TEST_WAIT_MS));
+    g_assert_true(vut_event_wait(opaque, VUT_WAIT_MS));
     shutdown(sock, SHUT_RDWR);
 }
 
 /* The failure notify may close the proxy (on the receive thread). */
 static void test_close_from_notify(void)
 {
-    VfuTestEvent registered, closed;
+    VutEvent registered, closed;
     Peer *p;
     VFIOUserProxy *proxy;
 
-    vfu_test_event_init(&registered);
-    vfu_test_event_init(&closed);
+    vut_event_init(&registered);
+    vut_event_init(&closed);
     p = peer_start(script_hangup_now, &registered);
     proxy = client_new(p, 0);
     vfio_user_proxy_set_failure_notify(proxy, close_in_notify, &closed);
-    vfu_test_event_set(&registered);
-    g_assert_true(vfu_test_event_wait(&closed, VFU_TEST_WAIT_MS));
+    vut_event_set(&registered);
+    g_assert_true(vut_event_wait(&closed, VUT_WAIT_MS));
     /*
      * The receive thread frees the proxy after the notify returns and
      * nothing signals that moment: watch its socket go away (bounded).
@@ -1136,8 +1132,8 @@ static void test_close_from_notify(void)
     }
     g_assert_cmpint(fcntl(p->client_fd, F_GETFD), ==, -1);
     peer_join(p);
-    vfu_test_event_clear(&registered);
-    vfu_test_event_clear(&closed);
+    vut_event_clear(&registered);
+    vut_event_clear(&closed);
 }
 
 /* ---- Posted requests ---- */
@@ -1207,7 +1203,7 @@ static bool dma_read_handler(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
     /* A blocking request from here could never get its reply. */
     g_assert_false(client_call(proxy, VFIO_USER_DEVICE_RESET, NULL, 0, NULL, 0,
                                &nested, &err));
-    g_assert_error(err, VFU_ERROR, EDEADLK);
+    g_assert_error(err, VFIO_USER_ERROR, EDEADLK);
     g_error_free(err);
     (*(int *)opaque)++;
     return vfio_user_proxy_send_reply(proxy, hdr, out, 2, errp);
@@ -1227,7 +1223,7 @@ static void script_dma_during_wait(int sock, void *opaque G_GNUC_UNUSED)
     g_assert_cmpuint(srv_recv(sock, &dhdr, dma, sizeof(dma), NULL, NULL), ==,
                      sizeof(rw) + sizeof(dma_data));
     g_assert_cmpuint(dhdr.id, ==, 0x42);
-    g_assert_true(vfu_hdr_is_reply(&dhdr));
+    g_assert_true(vfio_user_hdr_is_reply(&dhdr));
     g_assert_cmpmem(dma + sizeof(rw), sizeof(dma_data), dma_data,
                     sizeof(dma_data));
     srv_reply(sock, &hdr, buf, n, NULL, 0);
@@ -1265,32 +1261,32 @@ static void script_no_handler(int sock, void *opaque)
     g_assert_cmpuint(hdr.cmd, ==, VFIO_USER_DMA_WRITE);
     g_assert_cmpuint(hdr.flags, ==, VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR);
     g_assert_cmpuint(hdr.error, ==, ENOSYS);
-    vfu_test_event_set(opaque);
+    vut_event_set(opaque);
     srv_echo_one(sock);
     g_assert_true(srv_wait_eof(sock));
 }
 
 static void test_no_handler_enosys(void)
 {
-    VfuTestEvent gate;
+    VutEvent gate;
     Peer *p;
     VFIOUserProxy *proxy;
 
-    vfu_test_event_init(&gate);
+    vut_event_init(&gate);
     p = peer_start(script_no_handler, &gate);
     proxy = client_new(p, 0);
-    g_assert_true(vfu_test_event_wait(&gate, VFU_TEST_WAIT_MS));
+    g_assert_true(vut_event_wait(&gate, VUT_WAIT_MS));
     client_ping(proxy, "payload was skipped");
     vfio_user_proxy_close(proxy);
     peer_join(p);
-    vfu_test_event_clear(&gate);
+    vut_event_clear(&gate);
 }
 
 typedef struct SwapCase {
-    VfuTestEvent registered;
-    VfuTestEvent entered;
-    VfuTestEvent release;
-    VfuTestEvent replied;
+    VutEvent registered;
+    VutEvent entered;
+    VutEvent release;
+    VutEvent replied;
     VFIOUserProxy *proxy;
     gint swapped; /* set_request_handler() has returned */
     gint seen_swapped;
@@ -1301,9 +1297,9 @@ static bool slow_handler(VFIOUserProxy *proxy, const VFIOUserHdr *hdr, int *fds,
 {
     SwapCase *sc = opaque;
 
-    vfu_close_fds(fds, nfds);
-    vfu_test_event_set(&sc->entered);
-    g_assert_true(vfu_test_event_wait(&sc->release, VFU_TEST_WAIT_MS));
+    vfio_user_close_fds(fds, nfds);
+    vut_event_set(&sc->entered);
+    g_assert_true(vut_event_wait(&sc->release, VUT_WAIT_MS));
     g_atomic_int_set(&sc->seen_swapped, g_atomic_int_get(&sc->swapped));
     return vfio_user_proxy_discard(proxy, hdr->size - sizeof(*hdr), errp) &&
            vfio_user_proxy_send_error(proxy, hdr, EIO, errp);
@@ -1326,11 +1322,11 @@ static void script_one_dma(int sock, void *opaque)
     VFIOUserHdr hdr;
 
     srv_version(sock);
-    g_assert_true(vfu_test_event_wait(&sc->registered, VFU_TEST_WAIT_MS));
+    g_assert_true(vut_event_wait(&sc->registered, VUT_WAIT_MS));
     srv_request(sock, 3, VFIO_USER_DMA_READ, &rw, sizeof(rw));
     srv_recv(sock, &hdr, buf, sizeof(buf), NULL, NULL);
     g_assert_cmpuint(hdr.error, ==, EIO);
-    vfu_test_event_set(&sc->replied);
+    vut_event_set(&sc->replied);
     g_assert_true(srv_wait_eof(sock));
 }
 
@@ -1345,29 +1341,28 @@ static void test_handler_swap_waits(void)
     Peer *p;
     GThread *t;
 
-    vfu_test_event_init(&sc.registered);
-    vfu_test_event_init(&sc.entered);
-    vfu_test_event_init(&sc.release);
-    vfu_test_event_init(&sc.replied);
+    vut_event_init(&sc.registered);
+    vut_event_init(&sc.entered);
+    vut_event_init(&sc.release);
+    vut_event_init(&sc.replied);
     p = peer_start(script_one_dma, &sc);
     sc.proxy = client_new(p, 0);
     vfio_user_proxy_set_request_handler(sc.proxy, slow_handler, &sc);
-    vfu_test_event_set(&sc.registered);
-    g_assert_true(vfu_test_event_wait(&sc.entered, VFU_TEST_WAIT_MS));
+    vut_event_set(&sc.registered);
+    g_assert_true(vut_event_wait(&sc.entered, VUT_WAIT_MS));
     t = g_thread_new("swap", swap_thread, &sc);
     g_usleep(50 * 1000);
-    vfu_test_event_set(&sc.release);
+    vut_event_set(&sc.release);
     g_thread_join(t);
-    g_assert_true(vfu_test_event_wait(
-        &sc.replied,
-        VFU_TEST_WAIT_MS)); /* the handler has looked at sc.swapped */
+    g_assert_true(vut_event_wait(
+        &sc.replied, VUT_WAIT_MS)); /* the handler has looked at sc.swapped */
     g_assert_cmpint(g_atomic_int_get(&sc.seen_swapped), ==, 0);
     vfio_user_proxy_close(sc.proxy);
     peer_join(p);
-    vfu_test_event_clear(&sc.registered);
-    vfu_test_event_clear(&sc.entered);
-    vfu_test_event_clear(&sc.release);
-    vfu_test_event_clear(&sc.replied);
+    vut_event_clear(&sc.registered);
+    vut_event_clear(&sc.entered);
+    vut_event_clear(&sc.release);
+    vut_event_clear(&sc.replied);
 }
 
 static bool refusing_handler(VFIOUserProxy *proxy G_GNUC_UNUSED,
@@ -1375,8 +1370,8 @@ static bool refusing_handler(VFIOUserProxy *proxy G_GNUC_UNUSED,
                              size_t nfds, void *opaque G_GNUC_UNUSED,
                              GError **errp)
 {
-    vfu_close_fds(fds, nfds);
-    return vfu_error_set(errp, EPROTO, "DMA request outside any mapping");
+    vfio_user_close_fds(fds, nfds);
+    return vfio_user_error_set(errp, EPROTO, "DMA request outside any mapping");
 }
 
 static void script_refused_request(int sock, void *opaque G_GNUC_UNUSED)
@@ -1401,19 +1396,19 @@ static void test_handler_failure(void)
     GError *err = NULL;
     char buf[8];
 
-    vfu_test_event_init(&nc.gate);
+    vut_event_init(&nc.gate);
     vfio_user_proxy_set_request_handler(proxy, refusing_handler, NULL);
     vfio_user_proxy_set_failure_notify(proxy, count_notify, &nc);
     g_assert_false(client_call(proxy, VFIO_USER_REGION_READ, "z", 1, buf,
                                sizeof(buf), &req, &err));
     assert_error(err, EPROTO, "outside any mapping");
     g_clear_error(&err);
-    g_assert_true(vfu_test_event_wait(&nc.gate, VFU_TEST_WAIT_MS));
+    g_assert_true(vut_event_wait(&nc.gate, VUT_WAIT_MS));
     g_assert_cmpint(nc.calls, ==, 1);
     g_assert_cmpint(vfio_user_proxy_state(proxy), ==, VFIO_PROXY_ERROR);
     vfio_user_proxy_close(proxy);
     peer_join(p);
-    vfu_test_event_clear(&nc.gate);
+    vut_event_clear(&nc.gate);
 }
 
 /* ---- Send-side limits ---- */
@@ -1444,7 +1439,7 @@ static void test_too_many_fds(void)
 /* new_from_fd/close cycles leave the fd table as it was. */
 static void test_fd_cycle_socketpair(void)
 {
-    unsigned before = vfu_test_count_fds();
+    unsigned before = vut_count_fds();
 
     for (int i = 0; i < 5; i++) {
         Peer *p = peer_start(script_version_then_eof, NULL);
@@ -1452,7 +1447,7 @@ static void test_fd_cycle_socketpair(void)
         vfio_user_proxy_close(client_new(p, 0));
         peer_join(p);
     }
-    g_assert_cmpuint(vfu_test_count_fds(), ==, before);
+    g_assert_cmpuint(vut_count_fds(), ==, before);
 }
 
 /*
@@ -1523,7 +1518,7 @@ static void script_echo_with_dma(int sock, void *opaque G_GNUC_UNUSED)
             r = g_new0(Pending, 1);
             r->len =
                 srv_recv(sock, &r->hdr, r->buf, sizeof(r->buf), NULL, NULL);
-            g_assert_false(vfu_hdr_is_reply(&r->hdr));
+            g_assert_false(vfio_user_hdr_is_reply(&r->hdr));
         }
         if (done % 3 == 0) {
             srv_request(sock, ++dma_id, VFIO_USER_DMA_READ, &rw, sizeof(rw));
@@ -1532,7 +1527,7 @@ static void script_echo_with_dma(int sock, void *opaque G_GNUC_UNUSED)
 
                 o->len =
                     srv_recv(sock, &o->hdr, o->buf, sizeof(o->buf), NULL, NULL);
-                if (vfu_hdr_is_reply(&o->hdr)) {
+                if (vfio_user_hdr_is_reply(&o->hdr)) {
                     g_assert_cmpuint(o->hdr.id, ==, dma_id);
                     g_assert_cmpmem(o->buf + sizeof(rw), sizeof(dma_data),
                                     dma_data, sizeof(dma_data));
@@ -1615,7 +1610,7 @@ static bool dma_gate_handler(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
     bool ok = dma_read_handler(proxy, hdr, fds, nfds, &handled, errp);
 
     g_assert_cmpint(handled, ==, 1);
-    vfu_test_event_set(opaque);
+    vut_event_set(opaque);
     return ok;
 }
 
@@ -1628,18 +1623,18 @@ static void test_request_after_call(void)
 {
     Peer *p = peer_start(script_dma_after_call, NULL);
     VFIOUserProxy *proxy = client_new(p, 5000);
-    VfuTestEvent served;
+    VutEvent served;
     gint64 t0;
 
-    vfu_test_event_init(&served);
+    vut_event_init(&served);
     vfio_user_proxy_set_request_handler(proxy, dma_gate_handler, &served);
     client_ping(proxy, "then idle");
     t0 = g_get_monotonic_time();
-    g_assert_true(vfu_test_event_wait(&served, VFU_TEST_WAIT_MS));
+    g_assert_true(vut_event_wait(&served, VUT_WAIT_MS));
     g_assert_cmpint(g_get_monotonic_time() - t0, <, G_TIME_SPAN_SECOND);
     vfio_user_proxy_close(proxy);
     peer_join(p);
-    vfu_test_event_clear(&served);
+    vut_event_clear(&served);
 }
 
 /* The same behaviour with busy-polling (x-poll-us) turned on. */

@@ -2,7 +2,7 @@
  * Unit tests of the pieces of reconnect-ms (hw/vfio-user/reconnect.c): the
  * retry state machine on a GLib main loop, the device identity comparison,
  * the DMA map record; and the server library's restart-safe memory
- * (VfuRegionDesc.mem_path).
+ * (VusRegionDesc.mem_path).
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -26,12 +26,12 @@ static VFIOUserReconnectResult fake_attempt(void *opaque, GError **errp)
     Attempts *a = opaque;
 
     if (a->calls++ < a->fail_first) {
-        g_set_error(errp, VFU_ERROR, ECONNREFUSED, "attempt %u refused",
+        g_set_error(errp, VFIO_USER_ERROR, ECONNREFUSED, "attempt %u refused",
                     a->calls);
         return VFIO_USER_RECONNECT_RETRY;
     }
     if (a->final == VFIO_USER_RECONNECT_GIVE_UP) {
-        g_set_error(errp, VFU_ERROR, ENODEV, "other device");
+        g_set_error(errp, VFIO_USER_ERROR, ENODEV, "other device");
     }
     g_main_loop_quit(a->loop);
     return a->final;
@@ -190,21 +190,21 @@ static void test_dma_replay(void)
 }
 
 /* A memory region kept in a file: the next server sees the same bytes. */
-static VfuServer *mem_server(const char *path, uint64_t size, uint8_t **mem,
+static VusServer *mem_server(const char *path, uint64_t size, uint8_t **mem,
                              GError **errp)
 {
-    VfuServer *srv = vfu_server_new(NULL, NULL, errp);
-    VfuRegionDesc d = {
+    VusServer *srv = vus_server_new(NULL, NULL, errp);
+    VusRegionDesc d = {
         .size = size,
-        .flags = VFU_REGION_F_RW,
+        .flags = VUS_REGION_F_RW,
         .mem = true,
         .mem_path = path,
     };
 
     g_assert_nonnull(srv);
-    if (!vfu_server_setup_region(srv, VFIO_PCI_BAR0_REGION_INDEX, &d,
+    if (!vus_server_setup_region(srv, VFIO_PCI_BAR0_REGION_INDEX, &d,
                                  (void **)mem, errp)) {
-        vfu_server_free(srv);
+        vus_server_free(srv);
         return NULL;
     }
     return srv;
@@ -221,34 +221,34 @@ static void test_server_mem_file(void)
 {
     g_autofree char *dir = g_dir_make_tmp("vfu-rc-XXXXXX", NULL);
     g_autofree char *path = g_build_filename(dir, "bar0", NULL);
-    VfuServer *srv;
+    VusServer *srv;
     uint8_t *mem = NULL;
     GError *err = NULL;
-    VfuRegionDesc bad = {.size = 4096,
-                         .flags = VFU_REGION_F_RW,
+    VusRegionDesc bad = {.size = 4096,
+                         .flags = VUS_REGION_F_RW,
                          .access = no_access,
                          .mem_path = path};
 
     srv = mem_server(path, 8192, &mem, &err);
     g_assert_no_error(err);
     memset(mem, 0xa5, 8192);
-    vfu_server_free(srv);
+    vus_server_free(srv);
     srv = mem_server(path, 8192, &mem, &err);
     g_assert_no_error(err);
     g_assert_cmphex(mem[0], ==, 0xa5);
     g_assert_cmphex(mem[8191], ==, 0xa5);
-    vfu_server_free(srv);
+    vus_server_free(srv);
     /* a file of another size is not silently cut or grown */
     g_assert_null(mem_server(path, 4096, &mem, &err));
-    g_assert_error(err, VFU_ERROR, EINVAL);
+    g_assert_error(err, VFIO_USER_ERROR, EINVAL);
     g_assert_nonnull(strstr(err->message, "holds 8192 bytes, not 4096"));
     g_clear_error(&err);
-    srv = vfu_server_new(NULL, NULL, &err);
-    g_assert_false(vfu_server_setup_region(srv, VFIO_PCI_BAR0_REGION_INDEX,
+    srv = vus_server_new(NULL, NULL, &err);
+    g_assert_false(vus_server_setup_region(srv, VFIO_PCI_BAR0_REGION_INDEX,
                                            &bad, NULL, &err));
     g_assert_nonnull(strstr(err->message, "mem_path without mem"));
     g_clear_error(&err);
-    vfu_server_free(srv);
+    vus_server_free(srv);
     g_assert_cmpint(g_unlink(path), ==, 0);
     g_assert_cmpint(g_rmdir(dir), ==, 0);
 }

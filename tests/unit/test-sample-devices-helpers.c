@@ -20,7 +20,7 @@ static gpointer harness_server_thread(gpointer opaque)
 {
     Harness *h = opaque;
 
-    h->run_ok = vfu_server_run(h->srv, &h->run_err);
+    h->run_ok = vus_server_run(h->srv, &h->run_err);
     return NULL;
 }
 
@@ -32,12 +32,12 @@ void harness_negotiate(Harness *h)
     GError *err = NULL;
     size_t len, got;
 
-    vfu_caps_init_ours(&caps);
-    payload = vfu_caps_build_version(&caps, &len);
+    vfio_user_caps_init_ours(&caps);
+    payload = vfio_user_caps_build_version(&caps, &len);
     g_assert_cmpint(harness_call(h, VFIO_USER_VERSION, payload, len, NULL, 0,
                                  reply, 4096, &got, NULL, 0, NULL),
                     ==, 0);
-    g_assert_true(vfu_caps_parse_version(reply, got, &theirs, &err));
+    g_assert_true(vfio_user_caps_parse_version(reply, got, &theirs, &err));
     g_assert_no_error(err);
 }
 
@@ -65,12 +65,12 @@ Harness *harness_new(const SampleDeviceType *type)
                     0);
     h = harness_new_client(sv[1]);
     h->type = type;
-    h->srv = vfu_server_new(NULL, NULL, &err);
+    h->srv = vus_server_new(NULL, NULL, &err);
     g_assert_no_error(err);
     h->dev = type->create(h->srv, &err);
     g_assert_no_error(err);
     g_assert_nonnull(h->dev);
-    g_assert_true(vfu_server_attach(h->srv, sv[0], &err));
+    g_assert_true(vus_server_attach(h->srv, sv[0], &err));
     g_assert_no_error(err);
     h->thread = g_thread_new("server", harness_server_thread, h);
     harness_negotiate(h);
@@ -84,7 +84,7 @@ void harness_free(Harness *h)
         g_thread_join(h->thread);
         g_assert_no_error(h->run_err);
         g_assert_true(h->run_ok);
-        vfu_server_free(h->srv);
+        vus_server_free(h->srv);
         h->type->destroy(h->dev);
     }
     munmap(h->guest, HARNESS_GUEST_SIZE);
@@ -110,7 +110,7 @@ static void harness_send(Harness *h, const VFIOUserHdr *hdr,
 
     g_assert_cmpint(iovcnt, <=, 2);
     memcpy(&all[1], iov, iovcnt * sizeof(*iov));
-    g_assert_true(vfu_msg_sendv(h->sock, all, iovcnt + 1, NULL, 0, &err));
+    g_assert_true(vfio_user_msg_sendv(h->sock, all, iovcnt + 1, NULL, 0, &err));
     g_assert_no_error(err);
 }
 
@@ -126,7 +126,7 @@ static void harness_serve_dma(Harness *h, const VFIOUserHdr *req)
 
     g_assert_cmpuint(len, >=, sizeof(rw));
     body = g_malloc(len);
-    g_assert_true(vfu_msg_recv_body(h->sock, body, len, &err));
+    g_assert_true(vfio_user_msg_recv_body(h->sock, body, len, &err));
     g_assert_no_error(err);
     memcpy(&rw, body, sizeof(rw));
     off = harness_guest_off(rw.addr, rw.count);
@@ -135,9 +135,9 @@ static void harness_serve_dma(Harness *h, const VFIOUserHdr *req)
         struct iovec iov[2] = {{&rw, sizeof(rw)}, {h->guest + off, rw.count}};
 
         g_assert_cmpuint(len, ==, sizeof(rw));
-        vfu_hdr_init(&hdr, req->id, req->cmd,
-                     sizeof(hdr) + sizeof(rw) + rw.count,
-                     VFIO_USER_F_TYPE_REPLY);
+        vfio_user_hdr_init(&hdr, req->id, req->cmd,
+                           sizeof(hdr) + sizeof(rw) + rw.count,
+                           VFIO_USER_F_TYPE_REPLY);
         harness_send(h, &hdr, iov, 2);
         h->dma_read_msgs++;
     } else {
@@ -145,8 +145,8 @@ static void harness_serve_dma(Harness *h, const VFIOUserHdr *req)
 
         g_assert_cmpuint(len, ==, sizeof(rw) + rw.count);
         memcpy(h->guest + off, body + sizeof(rw), rw.count);
-        vfu_hdr_init(&hdr, req->id, req->cmd, sizeof(hdr) + sizeof(rw),
-                     VFIO_USER_F_TYPE_REPLY);
+        vfio_user_hdr_init(&hdr, req->id, req->cmd, sizeof(hdr) + sizeof(rw),
+                           VFIO_USER_F_TYPE_REPLY);
         harness_send(h, &hdr, &iov, 1);
         h->dma_write_msgs++;
     }
@@ -165,7 +165,7 @@ static int harness_take_reply(Harness *h, const VFIOUserHdr *hdr, void *reply,
         return hdr->error;
     }
     g_assert_cmpuint(len, <=, reply_len);
-    g_assert_true(vfu_msg_recv_body(h->sock, reply, len, &err));
+    g_assert_true(vfio_user_msg_recv_body(h->sock, reply, len, &err));
     g_assert_no_error(err);
     if (got) {
         *got = len;
@@ -181,19 +181,19 @@ int harness_call(Harness *h, uint16_t cmd, const void *req, size_t req_len,
     uint16_t id = h->next_id++;
     VFIOUserHdr hdr;
     GError *err = NULL;
-    int rfds[VFU_MAX_FDS];
+    int rfds[VFIO_USER_MAX_FDS];
     size_t n;
 
-    vfu_hdr_init(&hdr, id, cmd, sizeof(hdr) + req_len,
-                 VFIO_USER_F_TYPE_REQUEST);
-    g_assert_true(
-        vfu_msg_send(h->sock, &hdr, req, req_len, send_fds, send_nfds, &err));
+    vfio_user_hdr_init(&hdr, id, cmd, sizeof(hdr) + req_len,
+                       VFIO_USER_F_TYPE_REQUEST);
+    g_assert_true(vfio_user_msg_send(h->sock, &hdr, req, req_len, send_fds,
+                                     send_nfds, &err));
     g_assert_no_error(err);
     for (;;) {
-        g_assert_true(vfu_msg_recv_hdr(h->sock, &hdr, rfds, &n, VFU_MAX_FDS,
-                                       HARNESS_MAX_MSG, &err));
+        g_assert_true(vfio_user_msg_recv_hdr(
+            h->sock, &hdr, rfds, &n, VFIO_USER_MAX_FDS, HARNESS_MAX_MSG, &err));
         g_assert_no_error(err);
-        if (!vfu_hdr_is_reply(&hdr)) {
+        if (!vfio_user_hdr_is_reply(&hdr)) {
             g_assert_cmpuint(n, ==, 0);
             g_assert_true(hdr.cmd == VFIO_USER_DMA_READ ||
                           hdr.cmd == VFIO_USER_DMA_WRITE);

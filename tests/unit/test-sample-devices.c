@@ -216,14 +216,14 @@ static void edu_round_trip(Harness *h, size_t len, int msi)
 }
 
 /* Bytes the library moved through the map at @addr, by mode. */
-static VfuDmaMapInfo edu_map_info(Harness *h, uint64_t addr)
+static VusDmaMapInfo edu_map_info(Harness *h, uint64_t addr)
 {
-    GArray *maps = vfu_dma_get_maps(h->srv);
-    VfuDmaMapInfo info = {0};
+    GArray *maps = vus_dma_get_maps(h->srv);
+    VusDmaMapInfo info = {0};
 
     for (guint i = 0; i < maps->len; i++) {
-        if (g_array_index(maps, VfuDmaMapInfo, i).addr == addr) {
-            info = g_array_index(maps, VfuDmaMapInfo, i);
+        if (g_array_index(maps, VusDmaMapInfo, i).addr == addr) {
+            info = g_array_index(maps, VusDmaMapInfo, i);
         }
     }
     g_array_unref(maps);
@@ -233,21 +233,21 @@ static VfuDmaMapInfo edu_map_info(Harness *h, uint64_t addr)
 
 static void test_edu_dma_mode(gconstpointer data)
 {
-    VfuDmaMode mode = GPOINTER_TO_INT(data);
+    VusDmaMode mode = GPOINTER_TO_INT(data);
     Harness *h = harness_new(&sample_edu_type);
     int msi = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     uint32_t flags = RW_FLAGS;
     static const size_t sizes[] = {1, 100, 4096, 65536 + 3, EDU_DMA_BUF_SIZE};
     uint64_t total = 0;
-    VfuDmaMapInfo info;
+    VusDmaMapInfo info;
 
-    if (mode == VFU_DMA_MODE_MMAP) {
+    if (mode == VUS_DMA_MODE_MMAP) {
         flags |= VFIO_USER_DMA_MAP_F_MODE_MMAP;
-    } else if (mode == VFU_DMA_MODE_FILE_IO) {
+    } else if (mode == VUS_DMA_MODE_FILE_IO) {
         flags |= VFIO_USER_DMA_MAP_F_MODE_FILE_IO;
     }
     g_assert_cmpint(harness_dma_map(h, HARNESS_GUEST_BASE, HARNESS_GUEST_SIZE,
-                                    0, flags, mode != VFU_DMA_MODE_MESSAGE),
+                                    0, flags, mode != VUS_DMA_MODE_MESSAGE),
                     ==, 0);
     g_assert_cmpint(harness_set_irq_fd(h, VFIO_PCI_MSI_IRQ_INDEX, msi), ==, 0);
     for (size_t i = 0; i < G_N_ELEMENTS(sizes); i++) {
@@ -258,7 +258,7 @@ static void test_edu_dma_mode(gconstpointer data)
     g_assert_cmpint(info.mode, ==, mode);
     g_assert_cmpuint(info.bytes_read, ==, total);
     g_assert_cmpuint(info.bytes_written, ==, total);
-    if (mode == VFU_DMA_MODE_MESSAGE) {
+    if (mode == VUS_DMA_MODE_MESSAGE) {
         /* One message per transfer: none exceeds max_data_xfer_size. */
         g_assert_cmpuint(h->dma_read_msgs, ==, G_N_ELEMENTS(sizes));
         g_assert_cmpuint(h->dma_write_msgs, ==, G_N_ELEMENTS(sizes));
@@ -477,7 +477,7 @@ static char *read_line(int fd)
     GString *line = g_string_new(NULL);
     char c;
 
-    while (vfu_test_readable(fd, 10000) && read(fd, &c, 1) == 1 && c != '\n') {
+    while (vut_readable(fd, 10000) && read(fd, &c, 1) == 1 && c != '\n') {
         g_string_append_c(line, c);
     }
     return g_string_free(line, false);
@@ -501,7 +501,7 @@ static void server_start(ServerProc *p, const char *dev, const char *extra)
     int out;
 
     if (!p->dir) {
-        p->dir = vfu_test_sock_dir_new("sample");
+        p->dir = vut_sock_dir_new("sample");
         p->sock = g_build_filename(p->dir, "dev.sock", NULL);
     }
     argv[4] = p->sock;
@@ -529,14 +529,14 @@ static int server_wait(ServerProc *p)
 static void server_cleanup(ServerProc *p)
 {
     g_assert_false(g_file_test(p->sock, G_FILE_TEST_EXISTS));
-    g_assert_true(vfu_test_sock_dir_remove(p->dir, NULL));
+    g_assert_true(vut_sock_dir_remove(p->dir, NULL));
     g_free(p->sock);
     g_free(p->dir);
 }
 
 static Harness *server_connect(ServerProc *p)
 {
-    Harness *h = harness_new_client(vfu_test_unix_connect(p->sock));
+    Harness *h = harness_new_client(vut_unix_connect(p->sock));
 
     harness_negotiate(h);
     return h;
@@ -810,12 +810,12 @@ int main(int argc, char **argv)
     g_test_add_func("/sample/edu/access-sizes", test_edu_access_sizes);
     g_test_add_func("/sample/edu/irq", test_edu_irq);
     g_test_add_data_func("/sample/edu/dma/message",
-                         GINT_TO_POINTER(VFU_DMA_MODE_MESSAGE),
+                         GINT_TO_POINTER(VUS_DMA_MODE_MESSAGE),
                          test_edu_dma_mode);
     g_test_add_data_func("/sample/edu/dma/mmap",
-                         GINT_TO_POINTER(VFU_DMA_MODE_MMAP), test_edu_dma_mode);
+                         GINT_TO_POINTER(VUS_DMA_MODE_MMAP), test_edu_dma_mode);
     g_test_add_data_func("/sample/edu/dma/file-io",
-                         GINT_TO_POINTER(VFU_DMA_MODE_FILE_IO),
+                         GINT_TO_POINTER(VUS_DMA_MODE_FILE_IO),
                          test_edu_dma_mode);
     g_test_add_func("/sample/edu/dma/errors", test_edu_dma_errors);
     g_test_add_func("/sample/edu/reset", test_edu_reset);

@@ -27,7 +27,7 @@
  * are NULL: the server is another process.
  */
 typedef struct Harness {
-    VfuServer *srv;
+    VusServer *srv;
     void *dev;
     const SampleDeviceType *type;
     GThread *thread;

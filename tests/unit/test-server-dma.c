@@ -1,6 +1,6 @@
 /*
  * Unit tests of libvfio-user-server DMA: the DMA_MAP rules of the access
- * mode change one by one, DMA_UNMAP, and vfu_dma_read()/vfu_dma_write() in
+ * mode change one by one, DMA_UNMAP, and vus_dma_read()/vus_dma_write() in
  * the mmap, file-io and message modes (splits at map boundaries and at
  * max_data_xfer_size, two requests in flight, permissions, timeouts,
  * requests arriving while the server waits for a DMA reply), plus a replay of
@@ -26,12 +26,12 @@
 #define MAPSZ 0x10000
 
 /* Mode of the map at @addr (asserts it exists). */
-static VfuDmaMode map_mode(TestConn *tc, uint64_t addr, VfuDmaMapInfo *out)
+static VusDmaMode map_mode(TestConn *tc, uint64_t addr, VusDmaMapInfo *out)
 {
-    g_autoptr(GArray) maps = vfu_dma_get_maps(tc->srv);
+    g_autoptr(GArray) maps = vus_dma_get_maps(tc->srv);
 
     for (guint i = 0; i < maps->len; i++) {
-        VfuDmaMapInfo *m = &g_array_index(maps, VfuDmaMapInfo, i);
+        VusDmaMapInfo *m = &g_array_index(maps, VusDmaMapInfo, i);
 
         if (m->addr == addr) {
             if (out) {
@@ -45,7 +45,7 @@ static VfuDmaMode map_mode(TestConn *tc, uint64_t addr, VfuDmaMapInfo *out)
 
 static guint map_count(TestConn *tc)
 {
-    g_autoptr(GArray) maps = vfu_dma_get_maps(tc->srv);
+    g_autoptr(GArray) maps = vus_dma_get_maps(tc->srv);
 
     return maps->len;
 }
@@ -54,7 +54,7 @@ static void test_map_seed(void)
 {
     TestConn *tc = tc_start(NULL);
     int fd = test_memfd(4 * MAPSZ, 0);
-    VfuDmaMapInfo info;
+    VusDmaMapInfo info;
 
     /* A mode bit that needs an fd, without one: EINVAL (each bit). */
     g_assert_cmpint(tc_dma_map(tc, RW | MMAP, 0, 0x100000, MAPSZ, -1), ==,
@@ -73,21 +73,21 @@ static void test_map_seed(void)
 
     /* No mode bit + fd: mmap; no mode bit, no fd: message. */
     g_assert_cmpint(tc_dma_map(tc, RW, 0, 0x100000, MAPSZ, fd), ==, 0);
-    g_assert_cmpint(map_mode(tc, 0x100000, &info), ==, VFU_DMA_MODE_MMAP);
+    g_assert_cmpint(map_mode(tc, 0x100000, &info), ==, VUS_DMA_MODE_MMAP);
     g_assert_true(info.has_fd);
     g_assert_cmpint(tc_dma_map(tc, RW, 0, 0x200000, MAPSZ, -1), ==, 0);
-    g_assert_cmpint(map_mode(tc, 0x200000, &info), ==, VFU_DMA_MODE_MESSAGE);
+    g_assert_cmpint(map_mode(tc, 0x200000, &info), ==, VUS_DMA_MODE_MESSAGE);
     g_assert_false(info.has_fd);
     /* Explicit modes. */
     g_assert_cmpint(tc_dma_map(tc, RW | MMAP, MAPSZ, 0x300000, MAPSZ, fd), ==,
                     0);
-    g_assert_cmpint(map_mode(tc, 0x300000, NULL), ==, VFU_DMA_MODE_MMAP);
+    g_assert_cmpint(map_mode(tc, 0x300000, NULL), ==, VUS_DMA_MODE_MMAP);
     g_assert_cmpint(
         tc_dma_map(tc, RW | FILE_IO, 2 * MAPSZ, 0x400000, MAPSZ, fd), ==, 0);
-    g_assert_cmpint(map_mode(tc, 0x400000, &info), ==, VFU_DMA_MODE_FILE_IO);
+    g_assert_cmpint(map_mode(tc, 0x400000, &info), ==, VUS_DMA_MODE_FILE_IO);
     g_assert_cmpuint(info.fd_offset, ==, 2 * MAPSZ);
     g_assert_cmpuint(info.flags, ==, RW | FILE_IO);
-    g_assert_cmpstr(vfu_dma_mode_name(info.mode), ==, "file-io");
+    g_assert_cmpstr(vus_dma_mode_name(info.mode), ==, "file-io");
 
     /* Overlap, exact repeat, repeat with another mode: EEXIST. */
     g_assert_cmpint(tc_dma_map(tc, RW | MMAP, 0, 0x3f8000, MAPSZ, fd), ==,
@@ -112,7 +112,7 @@ static int map_raw(TestConn *tc, const VFIOUserDMAMap *m, size_t len,
 
 static void test_map_errors(void)
 {
-    unsigned before = vfu_test_count_fds();
+    unsigned before = vut_count_fds();
     TestConn *tc = tc_new(NULL);
     int fd = test_memfd(MAPSZ, 0);
     int fds[2] = {fd, fd};
@@ -121,7 +121,7 @@ static void test_map_errors(void)
         .argsz = 32, .flags = RW, .addr = 0x1000, .size = MAPSZ};
     VFIOUserCaps caps;
 
-    vfu_caps_init_ours(&caps);
+    vfio_user_caps_init_ours(&caps);
     caps.max_dma_maps = 2;
     tc_negotiate_caps(tc, &caps);
     m.argsz = 31;
@@ -166,12 +166,12 @@ static void test_map_errors(void)
     g_assert_true(tc_hangup(tc));
     g_assert_cmpuint(map_count(tc), ==, 0); /* gone with the client */
     tc_free(tc);
-    g_assert_cmpuint(vfu_test_count_fds(), ==, before);
+    g_assert_cmpuint(vut_count_fds(), ==, before);
 }
 
 static void test_legacy(void)
 {
-    VfuServerOptions opts = {.legacy_dma_map = true};
+    VusServerOptions opts = {.legacy_dma_map = true};
     TestConn *tc = tc_start(&opts);
     int fd = test_memfd(MAPSZ, 0);
 
@@ -180,9 +180,9 @@ static void test_legacy(void)
     g_assert_cmpint(tc_dma_map(tc, RW | FILE_IO, 0, 0x100000, MAPSZ, fd), ==,
                     EINVAL);
     g_assert_cmpint(tc_dma_map(tc, RW, 0, 0x100000, MAPSZ, fd), ==, 0);
-    g_assert_cmpint(map_mode(tc, 0x100000, NULL), ==, VFU_DMA_MODE_MMAP);
+    g_assert_cmpint(map_mode(tc, 0x100000, NULL), ==, VUS_DMA_MODE_MMAP);
     g_assert_cmpint(tc_dma_map(tc, R, 0, 0x200000, MAPSZ, -1), ==, 0);
-    g_assert_cmpint(map_mode(tc, 0x200000, NULL), ==, VFU_DMA_MODE_MESSAGE);
+    g_assert_cmpint(map_mode(tc, 0x200000, NULL), ==, VUS_DMA_MODE_MESSAGE);
     close(fd);
     g_assert_true(tc_finish(tc));
 }
@@ -216,26 +216,26 @@ static void test_unmap(void)
     g_assert_true(tc_finish(tc));
 }
 
-/* vfu_dma_* straight from the test thread (no client round trip). */
-static void check_fd_mode(uint32_t mode_bit, VfuDmaMode mode)
+/* vus_dma_* straight from the test thread (no client round trip). */
+static void check_fd_mode(uint32_t mode_bit, VusDmaMode mode)
 {
     TestConn *tc = tc_start(NULL);
     int fd = test_memfd(3 * MAPSZ, 0x10);
     uint8_t buf[300], back[300];
     g_autoptr(GError) err = NULL;
-    VfuDmaMapInfo info;
+    VusDmaMapInfo info;
 
     /* The map starts at fd offset MAPSZ. */
     g_assert_cmpint(
         tc_dma_map(tc, RW | mode_bit, MAPSZ, 0x40000, 2 * MAPSZ, fd), ==, 0);
     g_assert_cmpint(map_mode(tc, 0x40000, NULL), ==, mode);
     g_assert_true(
-        vfu_dma_read(tc->srv, 0x40000 + 100, buf, sizeof(buf), &error_abort));
+        vus_dma_read(tc->srv, 0x40000 + 100, buf, sizeof(buf), &error_abort));
     for (size_t i = 0; i < sizeof(buf); i++) {
         g_assert_cmpuint(buf[i], ==, (uint8_t)(0x10 + MAPSZ + 100 + i));
     }
     memset(buf, 0xee, sizeof(buf));
-    g_assert_true(vfu_dma_write(tc->srv, 0x40000 + MAPSZ - 50, buf, sizeof(buf),
+    g_assert_true(vus_dma_write(tc->srv, 0x40000 + MAPSZ - 50, buf, sizeof(buf),
                                 &error_abort));
     g_assert_cmpint(pread(fd, back, sizeof(back), 2 * MAPSZ - 50), ==,
                     sizeof(back));
@@ -245,28 +245,28 @@ static void check_fd_mode(uint32_t mode_bit, VfuDmaMode mode)
     g_assert_cmpuint(info.bytes_written, ==, sizeof(buf));
     /* Past the end of the map. */
     g_assert_false(
-        vfu_dma_read(tc->srv, 0x40000 + 2 * MAPSZ - 10, buf, 20, &err));
-    g_assert_error(err, VFU_ERROR, EFAULT);
+        vus_dma_read(tc->srv, 0x40000 + 2 * MAPSZ - 10, buf, 20, &err));
+    g_assert_error(err, VFIO_USER_ERROR, EFAULT);
     close(fd);
     g_assert_true(tc_finish(tc));
 }
 
 static void test_mmap_mode(void)
 {
-    check_fd_mode(MMAP, VFU_DMA_MODE_MMAP);
-    check_fd_mode(0, VFU_DMA_MODE_MMAP);
+    check_fd_mode(MMAP, VUS_DMA_MODE_MMAP);
+    check_fd_mode(0, VUS_DMA_MODE_MMAP);
 }
 
 static void test_file_io_mode(void)
 {
-    check_fd_mode(FILE_IO, VFU_DMA_MODE_FILE_IO);
+    check_fd_mode(FILE_IO, VUS_DMA_MODE_FILE_IO);
 }
 
 static void test_message_mode(void)
 {
     TestConn *tc = tc_new(NULL);
     size_t len = 10000;
-    VfuDmaMapInfo info;
+    VusDmaMapInfo info;
     g_autofree uint8_t *guest = g_malloc(2 * MAPSZ);
 
     tc_negotiate(tc, 4096);
@@ -304,12 +304,13 @@ static void read_dma_request(TestConn *tc, VFIOUserHdr *hdr, VFIOUserDMARW *rw)
     size_t nfds;
 
     g_assert_true(tc_readable(tc, 10000));
-    g_assert_true(
-        vfu_msg_recv_hdr(tc->sock, hdr, fds, &nfds, 1, 1 << 20, &error_abort));
+    g_assert_true(vfio_user_msg_recv_hdr(tc->sock, hdr, fds, &nfds, 1, 1 << 20,
+                                         &error_abort));
     g_assert_cmpuint(nfds, ==, 0);
     g_assert_cmpuint(hdr->cmd, ==, VFIO_USER_DMA_READ);
     g_assert_cmpuint(hdr->size, ==, sizeof(*hdr) + sizeof(*rw));
-    g_assert_true(vfu_msg_recv_body(tc->sock, rw, sizeof(*rw), &error_abort));
+    g_assert_true(
+        vfio_user_msg_recv_body(tc->sock, rw, sizeof(*rw), &error_abort));
 }
 
 /*
@@ -352,14 +353,15 @@ static void test_message_window(void)
     g_assert_cmpuint(h1.id, !=, h2.id);
     g_assert_false(tc_readable(tc, 100));
     /* The first fails; the second succeeds but the transfer is over. */
-    g_assert_true(vfu_msg_send_error(tc->sock, &h1, EIO, &error_abort));
-    vfu_hdr_init(&rh, h2.id, h2.cmd, sizeof(rh) + sizeof(rw2) + 4096,
-                 VFIO_USER_F_TYPE_REPLY);
+    g_assert_true(vfio_user_msg_send_error(tc->sock, &h1, EIO, &error_abort));
+    vfio_user_hdr_init(&rh, h2.id, h2.cmd, sizeof(rh) + sizeof(rw2) + 4096,
+                       VFIO_USER_F_TYPE_REPLY);
     {
         struct iovec iov[3] = {
             {&rh, sizeof(rh)}, {&rw2, sizeof(rw2)}, {guest + 4096, 4096}};
 
-        g_assert_true(vfu_msg_sendv(tc->sock, iov, 3, NULL, 0, &error_abort));
+        g_assert_true(
+            vfio_user_msg_sendv(tc->sock, iov, 3, NULL, 0, &error_abort));
     }
     g_assert_cmpint(tc_wait(tc, id, NULL), ==, 0);
     g_assert_cmpuint(tc->dma_reads, ==, 0); /* no third chunk */
@@ -414,7 +416,7 @@ static void test_span_and_permissions(void)
 }
 
 typedef struct DmaThread {
-    VfuServer *srv;
+    VusServer *srv;
     uint64_t addr;
     uint8_t buf[64];
     bool ok;
@@ -426,7 +428,7 @@ static gpointer dma_thread(gpointer opaque)
     DmaThread *t = opaque;
     g_autoptr(GError) err = NULL;
 
-    t->ok = vfu_dma_read(t->srv, t->addr, t->buf, sizeof(t->buf), &err);
+    t->ok = vus_dma_read(t->srv, t->addr, t->buf, sizeof(t->buf), &err);
     t->err = err ? err->code : 0;
     return NULL;
 }
@@ -438,11 +440,12 @@ static VFIOUserHdr recv_dma_request(TestConn *tc, VFIOUserDMARW *rw)
     size_t nfds;
 
     g_assert_true(tc_readable(tc, 10000));
-    g_assert_true(vfu_msg_recv_hdr(tc->sock, &hdr, NULL, &nfds, 0, 1 << 20,
-                                   &error_abort));
+    g_assert_true(vfio_user_msg_recv_hdr(tc->sock, &hdr, NULL, &nfds, 0,
+                                         1 << 20, &error_abort));
     g_assert_cmpuint(hdr.cmd, ==, VFIO_USER_DMA_READ);
     g_assert_cmpuint(hdr.size, ==, sizeof(hdr) + sizeof(*rw));
-    g_assert_true(vfu_msg_recv_body(tc->sock, rw, sizeof(*rw), &error_abort));
+    g_assert_true(
+        vfio_user_msg_recv_body(tc->sock, rw, sizeof(*rw), &error_abort));
     return hdr;
 }
 
@@ -455,9 +458,9 @@ static void send_dma_read_reply(TestConn *tc, VFIOUserHdr *req,
         {&rh, sizeof(rh)}, {rw, sizeof(*rw)}, {data, sizeof(data)}};
 
     memset(data, fill, sizeof(data));
-    vfu_hdr_init(&rh, req->id, req->cmd, sizeof(rh) + sizeof(*rw) + 64,
-                 VFIO_USER_F_TYPE_REPLY);
-    g_assert_true(vfu_msg_sendv(tc->sock, iov, 3, NULL, 0, &error_abort));
+    vfio_user_hdr_init(&rh, req->id, req->cmd, sizeof(rh) + sizeof(*rw) + 64,
+                       VFIO_USER_F_TYPE_REPLY);
+    g_assert_true(vfio_user_msg_sendv(tc->sock, iov, 3, NULL, 0, &error_abort));
 }
 
 static void test_queued_request(void)
@@ -494,7 +497,7 @@ static void test_queued_request(void)
 
 static void test_timeout(void)
 {
-    VfuServerOptions opts = {.dma_timeout_ms = 200};
+    VusServerOptions opts = {.dma_timeout_ms = 200};
     TestConn *tc = tc_start(&opts);
     g_autoptr(GError) err = NULL;
     uint8_t buf[64];
@@ -504,8 +507,8 @@ static void test_timeout(void)
 
     g_assert_cmpint(tc_dma_map(tc, RW, 0, 0x80000, MAPSZ, -1), ==, 0);
     /* Nobody answers: ETIMEDOUT, the connection survives. */
-    g_assert_false(vfu_dma_read(tc->srv, 0x80000, buf, sizeof(buf), &err));
-    g_assert_error(err, VFU_ERROR, ETIMEDOUT);
+    g_assert_false(vus_dma_read(tc->srv, 0x80000, buf, sizeof(buf), &err));
+    g_assert_error(err, VFIO_USER_ERROR, ETIMEDOUT);
     req = recv_dma_request(tc, &dma);
     /* The late reply is dropped; the server keeps serving. */
     send_dma_read_reply(tc, &req, &dma, 0);
@@ -517,7 +520,7 @@ static void test_timeout(void)
 static int recorded_errno(GPtrArray *recs, unsigned id)
 {
     for (guint i = 0; i < recs->len; i++) {
-        VfuTestRecord *r = g_ptr_array_index(recs, i);
+        VutRecord *r = g_ptr_array_index(recs, i);
 
         if (!r->c2s && r->hdr.id == id) {
             return (r->hdr.flags & VFIO_USER_F_ERROR) ? (int)r->hdr.error : 0;
@@ -527,7 +530,7 @@ static int recorded_errno(GPtrArray *recs, unsigned id)
 }
 
 /* Replay one recorded DMA_MAP / DMA_UNMAP request; returns our errno. */
-static int replay_one(TestConn *tc, const VfuTestRecord *r)
+static int replay_one(TestConn *tc, const VutRecord *r)
 {
     size_t len;
     const uint8_t *p = g_bytes_get_data(r->payload, &len);
@@ -553,12 +556,12 @@ static int replay_one(TestConn *tc, const VfuTestRecord *r)
 static void test_vectors(void)
 {
     g_autoptr(GPtrArray) recs =
-        vfu_test_load_session("libvfio-user-access-modes.jsonl");
+        vut_load_session("libvfio-user-access-modes.jsonl");
     TestConn *tc = tc_start(NULL);
     unsigned ok = 0, einval = 0, eexist = 0, unmaps = 0;
 
     for (guint i = 0; i < recs->len; i++) {
-        VfuTestRecord *r = g_ptr_array_index(recs, i);
+        VutRecord *r = g_ptr_array_index(recs, i);
         uint16_t cmd = r->hdr.cmd;
         int ours, theirs;
 
@@ -618,23 +621,23 @@ static void make_fds(uint16_t cmd, const uint8_t *p, size_t len, int *fds,
  */
 static void replay_session(const char *file)
 {
-    g_autoptr(GPtrArray) recs = vfu_test_load_session(file);
+    g_autoptr(GPtrArray) recs = vut_load_session(file);
     TestConn *tc = tc_new(NULL);
     unsigned sent = 0;
 
     for (guint i = 0; i < recs->len; i++) {
-        VfuTestRecord *r = g_ptr_array_index(recs, i);
+        VutRecord *r = g_ptr_array_index(recs, i);
         uint16_t cmd = r->hdr.cmd;
         int nfds = (int)r->nfds;
         size_t len;
         const uint8_t *p = g_bytes_get_data(r->payload, &len);
-        int fds[VFU_MAX_FDS], ret;
+        int fds[VFIO_USER_MAX_FDS], ret;
 
         if (!r->c2s || (r->hdr.flags & VFIO_USER_F_TYPE_REPLY) ||
             r->truncated) {
             continue;
         }
-        g_assert_cmpint(nfds, <=, VFU_MAX_FDS);
+        g_assert_cmpint(nfds, <=, VFIO_USER_MAX_FDS);
         make_fds(cmd, p, len, fds, nfds);
         ret = tc_call(tc, cmd, p, len, fds, nfds, NULL);
         for (int j = 0; j < nfds; j++) {
@@ -697,7 +700,7 @@ static void test_mmap_index_not_torn(void)
     for (int i = 0; i < 300000; i++) {
         uint16_t v;
 
-        g_assert_true(vfu_dma_read(tc->srv, 0x40102, &v, 2, &error_abort));
+        g_assert_true(vus_dma_read(tc->srv, 0x40102, &v, 2, &error_abort));
         if (v != 0x06ff && v != 0x0700) {
             g_error("torn index read: 0x%04x", v);
         }

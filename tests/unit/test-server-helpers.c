@@ -36,11 +36,11 @@ static ssize_t bar0_access(void *opaque, bool is_write, uint64_t off, void *buf,
     } else if (off == 0x0c && len == 4) {
         memcpy(&cmd, buf, 4);
         if (cmd == 1) {
-            ok = vfu_dma_read(d->srv, d->dma_addr, d->buf, d->dma_len, &err);
+            ok = vus_dma_read(d->srv, d->dma_addr, d->buf, d->dma_len, &err);
         } else if (cmd == 2) {
-            ok = vfu_dma_write(d->srv, d->dma_addr, d->buf, d->dma_len, &err);
+            ok = vus_dma_write(d->srv, d->dma_addr, d->buf, d->dma_len, &err);
         } else if (cmd == 3) {
-            vfu_irq_trigger(d->srv, VFIO_PCI_MSI_IRQ_INDEX, 0);
+            vus_irq_trigger(d->srv, VFIO_PCI_MSI_IRQ_INDEX, 0);
         }
         d->status = ok ? 0 : (uint32_t)err->code;
     } else if (off == 0x20) {
@@ -81,38 +81,38 @@ static void dev_disconnected(void *opaque)
     ((TestDev *)opaque)->disconnects++;
 }
 
-static void test_dev_setup(TestDev *d, VfuServer *srv)
+static void test_dev_setup(TestDev *d, VusServer *srv)
 {
-    static const VfuSparseArea sparse[] = {{4096, 8192}};
-    VfuRegionDesc bar0 = {
+    static const VusSparseArea sparse[] = {{4096, 8192}};
+    VusRegionDesc bar0 = {
         .size = 4096,
-        .flags = VFU_REGION_F_RW,
+        .flags = VUS_REGION_F_RW,
         .access = bar0_access,
         .opaque = d,
     };
-    VfuRegionDesc bar1 = {
+    VusRegionDesc bar1 = {
         .size = 16384,
-        .flags = VFU_REGION_F_RW,
+        .flags = VUS_REGION_F_RW,
         .mem = true,
         .sparse = sparse,
         .nr_sparse = 1,
-        .bar_flags = VFU_BAR_F_MEM64,
+        .bar_flags = VUS_BAR_F_MEM64,
     };
-    VfuRegionDesc bar2 = {
+    VusRegionDesc bar2 = {
         .size = 64,
-        .flags = VFU_REGION_F_READ,
+        .flags = VUS_REGION_F_READ,
         .access = bar2_access,
         .opaque = d,
     };
-    VfuRegionDesc devreg = {
+    VusRegionDesc devreg = {
         .size = 4096,
-        .flags = VFU_REGION_F_RW,
+        .flags = VUS_REGION_F_RW,
         .mem = true,
         .has_type = true,
         .type = 1,
         .subtype = 2,
     };
-    VfuPciDesc pci = {
+    VusPciDesc pci = {
         .vendor_id = 0x1234,
         .device_id = 0x11e8,
         .subsys_vendor_id = 0x1af4,
@@ -127,7 +127,7 @@ static void test_dev_setup(TestDev *d, VfuServer *srv)
         .msix_pba_offset = 0x800,
         .express = true,
     };
-    VfuDeviceOps ops = {
+    VusDeviceOps ops = {
         .reset = dev_reset,
         .connected = dev_connected,
         .disconnected = dev_disconnected,
@@ -138,18 +138,18 @@ static void test_dev_setup(TestDev *d, VfuServer *srv)
     for (size_t i = 0; i < sizeof(d->bar2); i++) {
         d->bar2[i] = (uint8_t)(0xa0 + i);
     }
-    g_assert_true(vfu_server_setup_region(srv, 0, &bar0, NULL, &error_abort));
+    g_assert_true(vus_server_setup_region(srv, 0, &bar0, NULL, &error_abort));
     g_assert_true(
-        vfu_server_setup_region(srv, 1, &bar1, &d->bar1_mem, &error_abort));
-    g_assert_true(vfu_server_setup_region(srv, 3, &bar2, NULL, &error_abort));
-    g_assert_true(vfu_server_setup_region(srv, TEST_REGION_DEV, &devreg,
+        vus_server_setup_region(srv, 1, &bar1, &d->bar1_mem, &error_abort));
+    g_assert_true(vus_server_setup_region(srv, 3, &bar2, NULL, &error_abort));
+    g_assert_true(vus_server_setup_region(srv, TEST_REGION_DEV, &devreg,
                                           &d->dev_region_mem, &error_abort));
     g_assert_true(
-        vfu_server_add_ioeventfd(srv, 0, 0x20, 4, true, 0x5a, &error_abort));
-    g_assert_true(vfu_server_setup_pci(srv, &pci, &error_abort));
+        vus_server_add_ioeventfd(srv, 0, 0x20, 4, true, 0x5a, &error_abort));
+    g_assert_true(vus_server_setup_pci(srv, &pci, &error_abort));
     g_assert_true(
-        vfu_server_setup_irq(srv, VFIO_PCI_ERR_IRQ_INDEX, 1, &error_abort));
-    vfu_server_set_device_ops(srv, &ops, d);
+        vus_server_setup_irq(srv, VFIO_PCI_ERR_IRQ_INDEX, 1, &error_abort));
+    vus_server_set_device_ops(srv, &ops, d);
 }
 
 static gpointer server_thread(gpointer opaque)
@@ -157,22 +157,22 @@ static gpointer server_thread(gpointer opaque)
     TestConn *tc = opaque;
     g_autoptr(GError) err = NULL;
 
-    tc->run_ok = vfu_server_run(tc->srv, &err);
+    tc->run_ok = vus_server_run(tc->srv, &err);
     tc->run_errno = err ? err->code : 0;
     return NULL;
 }
 
-TestConn *tc_new(const VfuServerOptions *opts)
+TestConn *tc_new(const VusServerOptions *opts)
 {
     TestConn *tc = g_new0(TestConn, 1);
     int sv[2];
 
     g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==,
                     0);
-    tc->srv = vfu_server_new(NULL, opts, &error_abort);
+    tc->srv = vus_server_new(NULL, opts, &error_abort);
     g_assert_nonnull(tc->srv);
     test_dev_setup(&tc->dev, tc->srv);
-    g_assert_true(vfu_server_attach(tc->srv, sv[0], &error_abort));
+    g_assert_true(vus_server_attach(tc->srv, sv[0], &error_abort));
     tc->sock = sv[1];
     tc->next_id = 100;
     tc->thread = g_thread_new("server", server_thread, tc);
@@ -183,7 +183,7 @@ void tc_negotiate(TestConn *tc, uint64_t max_xfer)
 {
     VFIOUserCaps caps;
 
-    vfu_caps_init_ours(&caps);
+    vfio_user_caps_init_ours(&caps);
     caps.max_data_xfer_size = max_xfer;
     tc_negotiate_caps(tc, &caps);
 }
@@ -194,15 +194,15 @@ void tc_negotiate_caps(TestConn *tc, const VFIOUserCaps *caps)
     g_autofree void *payload = NULL;
     size_t len;
 
-    payload = vfu_caps_build_version(caps, &len);
+    payload = vfio_user_caps_build_version(caps, &len);
     g_assert_cmpint(tc_call(tc, VFIO_USER_VERSION, payload, len, NULL, 0, &r),
                     ==, 0);
-    g_assert_true(
-        vfu_caps_parse_version(r.data, r.len, &tc->server_caps, &error_abort));
+    g_assert_true(vfio_user_caps_parse_version(r.data, r.len, &tc->server_caps,
+                                               &error_abort));
     tc_reply_clear(&r);
 }
 
-TestConn *tc_start(const VfuServerOptions *opts)
+TestConn *tc_start(const VusServerOptions *opts)
 {
     TestConn *tc = tc_new(opts);
 
@@ -220,7 +220,7 @@ bool tc_hangup(TestConn *tc)
 
 void tc_free(TestConn *tc)
 {
-    vfu_server_free(tc->srv);
+    vus_server_free(tc->srv);
     g_free(tc->dev.buf);
     g_free(tc);
 }
@@ -239,9 +239,9 @@ uint16_t tc_send(TestConn *tc, uint16_t cmd, uint32_t flags,
     VFIOUserHdr hdr;
     uint16_t id = tc->next_id++;
 
-    vfu_hdr_init(&hdr, id, cmd, sizeof(hdr) + len, flags);
-    g_assert_true(
-        vfu_msg_send(tc->sock, &hdr, payload, len, fds, nfds, &error_abort));
+    vfio_user_hdr_init(&hdr, id, cmd, sizeof(hdr) + len, flags);
+    g_assert_true(vfio_user_msg_send(tc->sock, &hdr, payload, len, fds, nfds,
+                                     &error_abort));
     return id;
 }
 
@@ -261,12 +261,12 @@ static void serve_dma(TestConn *tc, const VFIOUserHdr *hdr, const uint8_t *body,
          (is_read || len == sizeof(rw) + rw.count);
     tc->dma_max_count = MAX(tc->dma_max_count, rw.count);
     if (!ok || tc->dma_errno) {
-        g_assert_true(vfu_msg_send_error(tc->sock, hdr,
-                                         tc->dma_errno ? tc->dma_errno : EFAULT,
-                                         &error_abort));
+        g_assert_true(vfio_user_msg_send_error(
+            tc->sock, hdr, tc->dma_errno ? tc->dma_errno : EFAULT,
+            &error_abort));
         return;
     }
-    vfu_hdr_init(&rh, hdr->id, hdr->cmd, 0, VFIO_USER_F_TYPE_REPLY);
+    vfio_user_hdr_init(&rh, hdr->id, hdr->cmd, 0, VFIO_USER_F_TYPE_REPLY);
     if (is_read) {
         struct iovec iov[3] = {
             {&rh, sizeof(rh)},
@@ -276,14 +276,15 @@ static void serve_dma(TestConn *tc, const VFIOUserHdr *hdr, const uint8_t *body,
 
         tc->dma_reads++;
         rh.size = sizeof(rh) + sizeof(rw) + rw.count;
-        g_assert_true(vfu_msg_sendv(tc->sock, iov, 3, NULL, 0, &error_abort));
+        g_assert_true(
+            vfio_user_msg_sendv(tc->sock, iov, 3, NULL, 0, &error_abort));
     } else {
         tc->dma_writes++;
         memcpy(tc->guest + (rw.addr - tc->guest_base), body + sizeof(rw),
                rw.count);
         rh.size = sizeof(rh) + sizeof(rw);
-        g_assert_true(vfu_msg_send(tc->sock, &rh, &rw, sizeof(rw), NULL, 0,
-                                   &error_abort));
+        g_assert_true(vfio_user_msg_send(tc->sock, &rh, &rw, sizeof(rw), NULL,
+                                         0, &error_abort));
     }
 }
 
@@ -293,12 +294,14 @@ int tc_wait(TestConn *tc, uint16_t id, TestReply *out)
         TestReply r = {.len = 0};
 
         g_assert_true(tc_readable(tc, 10000));
-        g_assert_true(vfu_msg_recv_hdr(tc->sock, &r.hdr, r.fds, &r.nfds,
-                                       VFU_MAX_FDS, 64 << 20, &error_abort));
+        g_assert_true(vfio_user_msg_recv_hdr(tc->sock, &r.hdr, r.fds, &r.nfds,
+                                             VFIO_USER_MAX_FDS, 64 << 20,
+                                             &error_abort));
         r.len = r.hdr.size - sizeof(r.hdr);
         r.data = g_malloc0(r.len + 1);
-        g_assert_true(vfu_msg_recv_body(tc->sock, r.data, r.len, &error_abort));
-        if (!vfu_hdr_is_reply(&r.hdr)) {
+        g_assert_true(
+            vfio_user_msg_recv_body(tc->sock, r.data, r.len, &error_abort));
+        if (!vfio_user_hdr_is_reply(&r.hdr)) {
             serve_dma(tc, &r.hdr, r.data, r.len);
             tc_reply_clear(&r);
             continue;
@@ -329,7 +332,7 @@ int tc_call(TestConn *tc, uint16_t cmd, const void *payload, size_t len,
 
 void tc_reply_clear(TestReply *r)
 {
-    vfu_close_fds(r->fds, r->nfds);
+    vfio_user_close_fds(r->fds, r->nfds);
     r->nfds = 0;
     g_free(r->data);
     r->data = NULL;
@@ -337,7 +340,7 @@ void tc_reply_clear(TestReply *r)
 
 bool tc_readable(TestConn *tc, int ms)
 {
-    return vfu_test_readable(tc->sock, ms);
+    return vut_readable(tc->sock, ms);
 }
 
 int tc_region_read(TestConn *tc, uint32_t index, uint64_t off, void *buf,
@@ -433,10 +436,10 @@ void send_version(TestConn *tc, uint16_t major, uint16_t minor, TestReply *r,
     g_autofree uint8_t *p = NULL;
     size_t len;
 
-    vfu_caps_init_ours(&caps);
+    vfio_user_caps_init_ours(&caps);
     caps.major = major;
     caps.minor = minor;
-    p = vfu_caps_build_version(&caps, &len);
+    p = vfio_user_caps_build_version(&caps, &len);
     g_assert_cmpint(tc_call(tc, VFIO_USER_VERSION, p, len, NULL, 0, r), ==,
                     expect);
 }
@@ -532,7 +535,7 @@ bool efd_fired(int fd)
 {
     uint64_t v;
 
-    if (!vfu_test_readable(fd, 0)) {
+    if (!vut_readable(fd, 0)) {
         return false;
     }
     g_assert_cmpint(read(fd, &v, 8), ==, 8);

@@ -36,7 +36,7 @@ static __thread GError *error_abort G_GNUC_UNUSED;
 #define TEST_REGION_DEV 9
 
 typedef struct TestDev {
-    VfuServer *srv;
+    VusServer *srv;
     uint64_t dma_addr;
     uint32_t dma_len;
     uint32_t status;
@@ -49,7 +49,7 @@ typedef struct TestDev {
     uint64_t ioevent_value;
     unsigned resets;
     int reset_ret;     /* what the reset callback returns */
-    unsigned connects; /* VfuDeviceOps.connected calls */
+    unsigned connects; /* VusDeviceOps.connected calls */
     unsigned disconnects;
 } TestDev;
 
@@ -57,12 +57,12 @@ typedef struct TestReply {
     VFIOUserHdr hdr;
     uint8_t *data;
     size_t len;
-    int fds[VFU_MAX_FDS];
+    int fds[VFIO_USER_MAX_FDS];
     size_t nfds;
 } TestReply;
 
 typedef struct TestConn {
-    VfuServer *srv;
+    VusServer *srv;
     TestDev dev;
     GThread *thread;
     int sock; /* client end */
@@ -81,13 +81,13 @@ typedef struct TestConn {
 } TestConn;
 
 /* Server with the test device attached to a socketpair, no VERSION yet. */
-TestConn *tc_new(const VfuServerOptions *opts);
+TestConn *tc_new(const VusServerOptions *opts);
 /* VERSION with our caps but @max_xfer; asserts success. */
 void tc_negotiate(TestConn *tc, uint64_t max_xfer);
 void tc_negotiate_caps(TestConn *tc, const VFIOUserCaps *caps);
 /* tc_new() + tc_negotiate(1 MiB). */
-TestConn *tc_start(const VfuServerOptions *opts);
-/* Hang up and join the server thread; returns what vfu_server_run() did. */
+TestConn *tc_start(const VusServerOptions *opts);
+/* Hang up and join the server thread; returns what vus_server_run() did. */
 bool tc_hangup(TestConn *tc);
 /* Free the server and the connection (after tc_hangup()). */
 void tc_free(TestConn *tc);

@@ -25,7 +25,8 @@ static void test_negotiate(void)
     VFIOUserCaps caps;
 
     send_version(tc, 0, 0, &r, 0);
-    g_assert_true(vfu_caps_parse_version(r.data, r.len, &caps, &error_abort));
+    g_assert_true(
+        vfio_user_caps_parse_version(r.data, r.len, &caps, &error_abort));
     g_assert_cmpuint(caps.major, ==, 0);
     g_assert_cmpuint(caps.minor, ==, 0); /* the lower minor */
     g_assert_cmpuint(caps.max_msg_fds, ==, 16);
@@ -44,7 +45,8 @@ static void test_negotiate(void)
 
     tc = tc_new(NULL);
     send_version(tc, 0, 2, &r, 0);
-    g_assert_true(vfu_caps_parse_version(r.data, r.len, &caps, &error_abort));
+    g_assert_true(
+        vfio_user_caps_parse_version(r.data, r.len, &caps, &error_abort));
     g_assert_cmpuint(caps.minor, ==, 1);
     tc_reply_clear(&r);
     g_assert_true(tc_finish(tc));
@@ -314,7 +316,7 @@ static void test_pci_config(void)
     g_assert_cmphex(cfg_read32(tc, 0x58), ==, 0x801);
     /* Device-specific bytes read 0 without a callback. */
     g_assert_cmphex(cfg_read32(tc, 0xf0), ==, 0);
-    g_assert_cmphex(vfu_pci_config_space(tc->srv)[PCI_COMMAND], ==, 0x47);
+    g_assert_cmphex(vus_pci_config_space(tc->srv)[PCI_COMMAND], ==, 0x47);
     /* Reset restores the header and calls the device. */
     g_assert_cmpint(tc_call(tc, VFIO_USER_DEVICE_RESET, NULL, 0, NULL, 0, NULL),
                     ==, 0);
@@ -345,7 +347,7 @@ static void test_irqs(void)
     g_assert_cmpint(
         set_irqs(tc, EFD_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX, 0, 2, NULL, efd, 2),
         ==, 0);
-    g_assert_true(vfu_irq_enabled(tc->srv, VFIO_PCI_MSI_IRQ_INDEX, 1));
+    g_assert_true(vus_irq_enabled(tc->srv, VFIO_PCI_MSI_IRQ_INDEX, 1));
     g_assert_cmpint(tc_region_write(tc, 0, 0x0c, &cmd, 4), ==, 0);
     g_assert_true(efd_fired(efd[0]));
     g_assert_false(efd_fired(efd[1]));
@@ -365,7 +367,7 @@ static void test_irqs(void)
                              VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_MASK,
                              VFIO_PCI_MSI_IRQ_INDEX, 0, 1, NULL, NULL, 0),
                     ==, 0);
-    g_assert_false(vfu_irq_trigger(tc->srv, VFIO_PCI_MSI_IRQ_INDEX, 0));
+    g_assert_false(vus_irq_trigger(tc->srv, VFIO_PCI_MSI_IRQ_INDEX, 0));
     g_assert_false(efd_fired(efd[0]));
     g_assert_cmpint(
         set_irqs(tc, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_UNMASK,
@@ -385,7 +387,7 @@ static void test_irqs_errors(void)
     int pipefd[2];
 
     /* Errors: fd count, range, index, flags; refused fds are closed. */
-    fds_before = vfu_test_count_fds();
+    fds_before = vut_count_fds();
     g_assert_cmpint(
         set_irqs(tc, EFD_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX, 0, 2, NULL, efd, 1),
         ==, EINVAL);
@@ -420,25 +422,25 @@ static void test_irqs_errors(void)
                     ==, EINVAL);
     close(pipefd[0]);
     close(pipefd[1]);
-    g_assert_cmpuint(vfu_test_count_fds(), ==, fds_before);
+    g_assert_cmpuint(vut_count_fds(), ==, fds_before);
 
     /* count 0 with DATA_NONE disables every vector. */
     g_assert_cmpint(
         set_irqs(tc, NONE_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX, 0, 0, NULL, NULL, 0),
         ==, 0);
-    g_assert_false(vfu_irq_enabled(tc->srv, VFIO_PCI_MSI_IRQ_INDEX, 0));
-    g_assert_false(vfu_irq_trigger(tc->srv, VFIO_PCI_MSI_IRQ_INDEX, 0));
-    g_assert_cmpuint(vfu_irq_undelivered(tc->srv, VFIO_PCI_MSI_IRQ_INDEX), ==,
+    g_assert_false(vus_irq_enabled(tc->srv, VFIO_PCI_MSI_IRQ_INDEX, 0));
+    g_assert_false(vus_irq_trigger(tc->srv, VFIO_PCI_MSI_IRQ_INDEX, 0));
+    g_assert_cmpuint(vus_irq_undelivered(tc->srv, VFIO_PCI_MSI_IRQ_INDEX), ==,
                      1);
     /* Eventfd with 0 fds de-assigns a range. */
     g_assert_cmpint(
         set_irqs(tc, EFD_TRIGGER, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, NULL, efd, 1),
         ==, 0);
-    g_assert_true(vfu_irq_enabled(tc->srv, VFIO_PCI_INTX_IRQ_INDEX, 0));
+    g_assert_true(vus_irq_enabled(tc->srv, VFIO_PCI_INTX_IRQ_INDEX, 0));
     g_assert_cmpint(
         set_irqs(tc, EFD_TRIGGER, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, NULL, NULL, 0),
         ==, 0);
-    g_assert_false(vfu_irq_enabled(tc->srv, VFIO_PCI_INTX_IRQ_INDEX, 0));
+    g_assert_false(vus_irq_enabled(tc->srv, VFIO_PCI_INTX_IRQ_INDEX, 0));
     close(efd[0]);
     close(efd[1]);
     g_assert_true(tc_finish(tc));
@@ -527,28 +529,29 @@ static void test_unsupported(void)
 
 static void test_oversize(void)
 {
-    unsigned before = vfu_test_count_fds();
+    unsigned before = vut_count_fds();
     TestConn *tc = tc_start(NULL);
     VFIOUserHdr hdr;
     int fd = eventfd(0, EFD_CLOEXEC);
 
-    vfu_hdr_init(&hdr, 1, VFIO_USER_REGION_WRITE, 64 << 20, 0);
-    g_assert_true(vfu_msg_send(tc->sock, &hdr, NULL, 0, &fd, 1, &error_abort));
+    vfio_user_hdr_init(&hdr, 1, VFIO_USER_REGION_WRITE, 64 << 20, 0);
+    g_assert_true(
+        vfio_user_msg_send(tc->sock, &hdr, NULL, 0, &fd, 1, &error_abort));
     close(fd);
     assert_closed(tc);
     g_assert_false(tc_finish(tc));
-    g_assert_cmpuint(vfu_test_count_fds(), ==, before);
+    g_assert_cmpuint(vut_count_fds(), ==, before);
 }
 
 /* A client that stops in the middle of a message is dropped. */
 static void test_stall(void)
 {
-    VfuServerOptions opts = {.dma_timeout_ms = 100};
+    VusServerOptions opts = {.dma_timeout_ms = 100};
     TestConn *tc = tc_start(&opts);
     VFIOUserHdr hdr;
     uint8_t part[10] = {0};
 
-    vfu_hdr_init(&hdr, 1, VFIO_USER_REGION_WRITE, sizeof(hdr) + 100, 0);
+    vfio_user_hdr_init(&hdr, 1, VFIO_USER_REGION_WRITE, sizeof(hdr) + 100, 0);
     g_assert_cmpint(send(tc->sock, &hdr, sizeof(hdr), 0), ==, sizeof(hdr));
     g_assert_cmpint(send(tc->sock, part, sizeof(part), 0), ==, sizeof(part));
     assert_closed(tc);
@@ -559,7 +562,7 @@ static void test_stall(void)
 
 static void test_fd_leak(void)
 {
-    unsigned before = vfu_test_count_fds();
+    unsigned before = vut_count_fds();
     TestConn *tc = tc_start(NULL);
     int mfd = test_memfd(65536, 0);
     int efd[2] = {eventfd(0, EFD_CLOEXEC), eventfd(0, EFD_CLOEXEC)};
@@ -584,11 +587,11 @@ static void test_fd_leak(void)
     close(efd[0]);
     close(efd[1]);
     g_assert_true(tc_finish(tc));
-    g_assert_cmpuint(vfu_test_count_fds(), ==, before);
+    g_assert_cmpuint(vut_count_fds(), ==, before);
 }
 
 typedef struct ListenCtx {
-    VfuServer *srv;
+    VusServer *srv;
     bool ok;
 } ListenCtx;
 
@@ -602,7 +605,7 @@ static gpointer listen_thread(gpointer opaque)
      * server accepts again after each hang-up.
      */
     for (int i = 0; i < 3; i++) {
-        c->ok = vfu_server_accept(c->srv, &err) && vfu_server_run(c->srv, &err);
+        c->ok = vus_server_accept(c->srv, &err) && vus_server_run(c->srv, &err);
         if (!c->ok) {
             break;
         }
@@ -612,7 +615,7 @@ static gpointer listen_thread(gpointer opaque)
 
 static void test_listen(void)
 {
-    g_autofree char *dir = vfu_test_sock_dir_new("vfu-srv");
+    g_autofree char *dir = vut_sock_dir_new("vfu-srv");
     g_autofree char *path = g_build_filename(dir, "s.sock", NULL);
     g_autoptr(GError) err = NULL;
     ListenCtx c = {0};
@@ -623,33 +626,34 @@ static void test_listen(void)
     int fd;
 
     /* A stale socket file (nobody listening) is replaced. */
-    close(vfu_test_unix_bind(path));
-    c.srv = vfu_server_new(path, NULL, &error_abort);
+    close(vut_unix_bind(path));
+    c.srv = vus_server_new(path, NULL, &error_abort);
     /* A live one is EADDRINUSE. */
-    g_assert_null(vfu_server_new(path, NULL, &err));
-    g_assert_error(err, VFU_ERROR, EADDRINUSE);
+    g_assert_null(vus_server_new(path, NULL, &err));
+    g_assert_error(err, VFIO_USER_ERROR, EADDRINUSE);
 
     t = g_thread_new("listen", listen_thread, &c);
     for (int i = 0; i < 2; i++) {
         g_autofree void *p = NULL;
 
-        fd = vfu_test_unix_connect(path);
-        vfu_caps_init_ours(&caps);
-        p = vfu_caps_build_version(&caps, &len);
-        vfu_hdr_init(&hdr, 1, VFIO_USER_VERSION, sizeof(hdr) + len, 0);
-        g_assert_true(vfu_msg_send(fd, &hdr, p, len, NULL, 0, &error_abort));
+        fd = vut_unix_connect(path);
+        vfio_user_caps_init_ours(&caps);
+        p = vfio_user_caps_build_version(&caps, &len);
+        vfio_user_hdr_init(&hdr, 1, VFIO_USER_VERSION, sizeof(hdr) + len, 0);
         g_assert_true(
-            vfu_msg_recv_hdr(fd, &hdr, NULL, &nfds, 0, 4096, &error_abort));
+            vfio_user_msg_send(fd, &hdr, p, len, NULL, 0, &error_abort));
+        g_assert_true(vfio_user_msg_recv_hdr(fd, &hdr, NULL, &nfds, 0, 4096,
+                                             &error_abort));
         g_assert_true(
-            vfu_msg_discard(fd, hdr.size - sizeof(hdr), &error_abort));
-        g_assert_true(vfu_hdr_is_reply(&hdr));
+            vfio_user_msg_discard(fd, hdr.size - sizeof(hdr), &error_abort));
+        g_assert_true(vfio_user_hdr_is_reply(&hdr));
         close(fd);
     }
     g_thread_join(t);
     g_assert_true(c.ok);
-    vfu_server_free(c.srv);
+    vus_server_free(c.srv);
     g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
-    vfu_test_sock_dir_remove(dir, NULL);
+    vut_sock_dir_remove(dir, NULL);
 }
 
 static gpointer stop_thread(gpointer opaque)
@@ -657,58 +661,58 @@ static gpointer stop_thread(gpointer opaque)
     ListenCtx *c = opaque;
     g_autoptr(GError) err = NULL;
 
-    c->ok = vfu_server_accept(c->srv, &err);
-    g_assert_error(err, VFU_ERROR, ECANCELED);
+    c->ok = vus_server_accept(c->srv, &err);
+    g_assert_error(err, VFIO_USER_ERROR, ECANCELED);
     return NULL;
 }
 
 static void test_stop(void)
 {
-    g_autofree char *dir = vfu_test_sock_dir_new("vfu-srv");
+    g_autofree char *dir = vut_sock_dir_new("vfu-srv");
     g_autofree char *path = g_build_filename(dir, "s.sock", NULL);
     ListenCtx c = {.ok = true};
     GThread *t;
 
-    c.srv = vfu_server_new(path, NULL, &error_abort);
+    c.srv = vus_server_new(path, NULL, &error_abort);
     t = g_thread_new("stop", stop_thread, &c);
-    vfu_server_stop(c.srv);
+    vus_server_stop(c.srv);
     g_thread_join(t);
     g_assert_false(c.ok);
-    vfu_server_free(c.srv);
-    vfu_test_sock_dir_remove(dir, NULL);
+    vus_server_free(c.srv);
+    vut_sock_dir_remove(dir, NULL);
 }
 
 static void test_setup_errors(void)
 {
-    VfuServer *srv = vfu_server_new(NULL, NULL, &error_abort);
-    VfuRegionDesc d = {.size = 4096, .flags = VFU_REGION_F_RW};
-    VfuSparseArea bad = {4096, 4096};
-    VfuPciDesc pci = {.msi_vectors = 3};
+    VusServer *srv = vus_server_new(NULL, NULL, &error_abort);
+    VusRegionDesc d = {.size = 4096, .flags = VUS_REGION_F_RW};
+    VusSparseArea bad = {4096, 4096};
+    VusPciDesc pci = {.msi_vectors = 3};
     g_autoptr(GError) err = NULL;
 
-    g_assert_false(vfu_server_setup_region(srv, 0, &d, NULL, &err));
-    g_assert_error(err, VFU_ERROR, EINVAL); /* no memory, no callback */
+    g_assert_false(vus_server_setup_region(srv, 0, &d, NULL, &err));
+    g_assert_error(err, VFIO_USER_ERROR, EINVAL); /* no memory, no callback */
     g_clear_error(&err);
     d.mem = true;
-    g_assert_false(vfu_server_setup_region(srv, VFIO_PCI_CONFIG_REGION_INDEX,
+    g_assert_false(vus_server_setup_region(srv, VFIO_PCI_CONFIG_REGION_INDEX,
                                            &d, NULL, &err));
     g_clear_error(&err);
     d.sparse = &bad;
     d.nr_sparse = 1;
-    g_assert_false(vfu_server_setup_region(srv, 0, &d, NULL, &err));
+    g_assert_false(vus_server_setup_region(srv, 0, &d, NULL, &err));
     g_clear_error(&err);
     d.nr_sparse = 0;
     d.size = 12288; /* not a power of two: refused as a BAR */
-    g_assert_true(vfu_server_setup_region(srv, 0, &d, NULL, &error_abort));
-    g_assert_false(vfu_server_setup_region(srv, 0, &d, NULL, &err));
-    g_assert_error(err, VFU_ERROR, EEXIST);
+    g_assert_true(vus_server_setup_region(srv, 0, &d, NULL, &error_abort));
+    g_assert_false(vus_server_setup_region(srv, 0, &d, NULL, &err));
+    g_assert_error(err, VFIO_USER_ERROR, EEXIST);
     g_clear_error(&err);
-    g_assert_false(vfu_server_setup_pci(srv, &pci, &err));
+    g_assert_false(vus_server_setup_pci(srv, &pci, &err));
     g_clear_error(&err);
     pci.msi_vectors = 1;
-    g_assert_false(vfu_server_setup_pci(srv, &pci, &err));
-    g_assert_error(err, VFU_ERROR, EINVAL);
-    vfu_server_free(srv);
+    g_assert_false(vus_server_setup_pci(srv, &pci, &err));
+    g_assert_error(err, VFIO_USER_ERROR, EINVAL);
+    vus_server_free(srv);
 }
 
 int main(int argc, char **argv)

@@ -28,7 +28,7 @@ static void send_raw(int sock, const void *buf, size_t len, const int *fds,
     struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
     g_autoptr(GError) err = NULL;
 
-    g_assert_true(vfu_msg_sendv(sock, &iov, 1, fds, nfds, &err));
+    g_assert_true(vfio_user_msg_sendv(sock, &iov, 1, fds, nfds, &err));
     g_assert_no_error(err);
 }
 
@@ -46,8 +46,10 @@ static gpointer sender_thread(gpointer opaque)
     VFIOUserHdr hdr;
     g_autoptr(GError) err = NULL;
 
-    vfu_hdr_init(&hdr, 7, VFIO_USER_REGION_WRITE, sizeof(hdr) + s->len, 0);
-    g_assert_true(vfu_msg_send(s->sock, &hdr, s->data, s->len, NULL, 0, &err));
+    vfio_user_hdr_init(&hdr, 7, VFIO_USER_REGION_WRITE, sizeof(hdr) + s->len,
+                       0);
+    g_assert_true(
+        vfio_user_msg_send(s->sock, &hdr, s->data, s->len, NULL, 0, &err));
     return NULL;
 }
 
@@ -72,14 +74,14 @@ static void test_partial_io(void)
     }
     t = g_thread_new("sender", sender_thread, &s);
     g_assert_true(
-        vfu_msg_recv_hdr(sv[1], &hdr, NULL, &nfds, 0, 16 << 20, &err));
+        vfio_user_msg_recv_hdr(sv[1], &hdr, NULL, &nfds, 0, 16 << 20, &err));
     g_assert_cmpuint(hdr.id, ==, 7);
     g_assert_cmpuint(hdr.size, ==, sizeof(hdr) + s.len);
     got = g_malloc(s.len);
     /* Scatter into three pieces to exercise the iovec advance. */
     struct iovec iov[3] = {
         {got, 5}, {got + 5, 1000000}, {got + 1000005, s.len - 1000005}};
-    g_assert_true(vfu_msg_recv_bodyv(sv[1], iov, 3, &err));
+    g_assert_true(vfio_user_msg_recv_bodyv(sv[1], iov, 3, &err));
     g_assert_no_error(err);
     g_assert_cmpmem(got, s.len, s.data, s.len);
     g_thread_join(t);
@@ -97,11 +99,12 @@ static void test_header_byte_by_byte(void)
     g_autoptr(GError) err = NULL;
 
     make_pair(sv);
-    vfu_hdr_init(&hdr, 0x1234, VFIO_USER_DEVICE_RESET, sizeof(hdr), 0);
+    vfio_user_hdr_init(&hdr, 0x1234, VFIO_USER_DEVICE_RESET, sizeof(hdr), 0);
     for (size_t i = 0; i < sizeof(hdr); i++) {
         g_assert_cmpint(write(sv[0], (char *)&hdr + i, 1), ==, 1);
     }
-    g_assert_true(vfu_msg_recv_hdr(sv[1], &in, NULL, &nfds, 0, 4096, &err));
+    g_assert_true(
+        vfio_user_msg_recv_hdr(sv[1], &in, NULL, &nfds, 0, 4096, &err));
     g_assert_cmpmem(&in, sizeof(in), &hdr, sizeof(hdr));
     close(sv[0]);
     close(sv[1]);
@@ -116,9 +119,10 @@ static void test_fd_passing(void)
     g_autoptr(GError) err = NULL;
 
     make_pair(sv);
-    vfu_hdr_init(&hdr, 1, VFIO_USER_DMA_MAP, sizeof(hdr), 0);
+    vfio_user_hdr_init(&hdr, 1, VFIO_USER_DMA_MAP, sizeof(hdr), 0);
     send_raw(sv[0], &hdr, sizeof(hdr), &efd, 1);
-    g_assert_true(vfu_msg_recv_hdr(sv[1], &hdr, fds, &nfds, 4, 4096, &err));
+    g_assert_true(
+        vfio_user_msg_recv_hdr(sv[1], &hdr, fds, &nfds, 4, 4096, &err));
     g_assert_cmpuint(nfds, ==, 1);
     g_assert_cmpint(fds[0], !=, efd);
     g_assert_cmpint(fcntl(fds[0], F_GETFD) & FD_CLOEXEC, ==, FD_CLOEXEC);
@@ -143,20 +147,21 @@ static void test_fd_flood(void)
     g_autoptr(GError) err = NULL;
 
     make_pair(sv);
-    before = vfu_test_count_fds();
+    before = vut_count_fds();
     for (int i = 0; i < 40; i++) {
         fds[i] = eventfd(0, EFD_CLOEXEC);
     }
-    vfu_hdr_init(&hdr, 1, VFIO_USER_DEVICE_SET_IRQS, sizeof(hdr), 0);
+    vfio_user_hdr_init(&hdr, 1, VFIO_USER_DEVICE_SET_IRQS, sizeof(hdr), 0);
     send_raw(sv[0], &hdr, sizeof(hdr), fds, 40);
     for (int i = 0; i < 40; i++) {
         close(fds[i]);
     }
-    g_assert_true(vfu_msg_recv_hdr(sv[1], &hdr, got, &nfds, 2, 4096, &err));
+    g_assert_true(
+        vfio_user_msg_recv_hdr(sv[1], &hdr, got, &nfds, 2, 4096, &err));
     g_assert_cmpuint(nfds, ==, 2);
-    g_assert_cmpuint(vfu_test_count_fds(), ==, before + 2);
-    vfu_close_fds(got, nfds);
-    g_assert_cmpuint(vfu_test_count_fds(), ==, before);
+    g_assert_cmpuint(vut_count_fds(), ==, before + 2);
+    vfio_user_close_fds(got, nfds);
+    g_assert_cmpuint(vut_count_fds(), ==, before);
     close(sv[0]);
     close(sv[1]);
 }
@@ -171,13 +176,14 @@ static void test_fds_not_expected(void)
     g_autoptr(GError) err = NULL;
 
     make_pair(sv);
-    vfu_hdr_init(&hdr, 1, VFIO_USER_DEVICE_RESET, sizeof(hdr), 0);
+    vfio_user_hdr_init(&hdr, 1, VFIO_USER_DEVICE_RESET, sizeof(hdr), 0);
     send_raw(sv[0], &hdr, sizeof(hdr), &efd, 1);
     close(efd);
-    before = vfu_test_count_fds();
-    g_assert_true(vfu_msg_recv_hdr(sv[1], &hdr, NULL, &nfds, 0, 4096, &err));
+    before = vut_count_fds();
+    g_assert_true(
+        vfio_user_msg_recv_hdr(sv[1], &hdr, NULL, &nfds, 0, 4096, &err));
     g_assert_cmpuint(nfds, ==, 0);
-    g_assert_cmpuint(vfu_test_count_fds(), ==, before);
+    g_assert_cmpuint(vut_count_fds(), ==, before);
     close(sv[0]);
     close(sv[1]);
 }
@@ -193,15 +199,16 @@ static void test_fds_in_body(void)
     g_autoptr(GError) err = NULL;
 
     make_pair(sv);
-    vfu_hdr_init(&hdr, 1, VFIO_USER_REGION_WRITE, sizeof(hdr) + 8, 0);
+    vfio_user_hdr_init(&hdr, 1, VFIO_USER_REGION_WRITE, sizeof(hdr) + 8, 0);
     send_raw(sv[0], &hdr, sizeof(hdr), NULL, 0);
     send_raw(sv[0], body, sizeof(body), &efd, 1);
     close(efd);
-    before = vfu_test_count_fds();
-    g_assert_true(vfu_msg_recv_hdr(sv[1], &hdr, NULL, &nfds, 0, 4096, &err));
-    g_assert_false(vfu_msg_recv_body(sv[1], body, sizeof(body), &err));
-    g_assert_error(err, VFU_ERROR, EPROTO);
-    g_assert_cmpuint(vfu_test_count_fds(), ==, before);
+    before = vut_count_fds();
+    g_assert_true(
+        vfio_user_msg_recv_hdr(sv[1], &hdr, NULL, &nfds, 0, 4096, &err));
+    g_assert_false(vfio_user_msg_recv_body(sv[1], body, sizeof(body), &err));
+    g_assert_error(err, VFIO_USER_ERROR, EPROTO);
+    g_assert_cmpuint(vut_count_fds(), ==, before);
     close(sv[0]);
     close(sv[1]);
 }
@@ -216,24 +223,26 @@ static void test_oversized(void)
     GError *err = NULL;
 
     make_pair(sv);
-    vfu_hdr_init(&hdr, 1, VFIO_USER_REGION_WRITE, 0x7fffffff, 0);
+    vfio_user_hdr_init(&hdr, 1, VFIO_USER_REGION_WRITE, 0x7fffffff, 0);
     send_raw(sv[0], &hdr, sizeof(hdr), NULL, 0);
-    g_assert_false(
-        vfu_msg_recv_hdr(sv[1], &hdr, NULL, &nfds, 0, 1024 * 1024 + 16, &err));
-    g_assert_error(err, VFU_ERROR, EPROTO);
+    g_assert_false(vfio_user_msg_recv_hdr(sv[1], &hdr, NULL, &nfds, 0,
+                                          1024 * 1024 + 16, &err));
+    g_assert_error(err, VFIO_USER_ERROR, EPROTO);
     g_assert_nonnull(strstr(err->message, "size"));
     g_clear_error(&err);
 
-    vfu_hdr_init(&hdr, 2, VFIO_USER_REGION_WRITE, 15, 0);
+    vfio_user_hdr_init(&hdr, 2, VFIO_USER_REGION_WRITE, 15, 0);
     send_raw(sv[0], &hdr, sizeof(hdr), NULL, 0);
-    g_assert_false(vfu_msg_recv_hdr(sv[1], &hdr, NULL, &nfds, 0, 4096, &err));
-    g_assert_error(err, VFU_ERROR, EPROTO);
+    g_assert_false(
+        vfio_user_msg_recv_hdr(sv[1], &hdr, NULL, &nfds, 0, 4096, &err));
+    g_assert_error(err, VFIO_USER_ERROR, EPROTO);
     g_clear_error(&err);
 
-    vfu_hdr_init(&hdr, 3, VFIO_USER_REGION_WRITE, 16, 7);
+    vfio_user_hdr_init(&hdr, 3, VFIO_USER_REGION_WRITE, 16, 7);
     send_raw(sv[0], &hdr, sizeof(hdr), NULL, 0);
-    g_assert_false(vfu_msg_recv_hdr(sv[1], &hdr, NULL, &nfds, 0, 4096, &err));
-    g_assert_error(err, VFU_ERROR, EPROTO);
+    g_assert_false(
+        vfio_user_msg_recv_hdr(sv[1], &hdr, NULL, &nfds, 0, 4096, &err));
+    g_assert_error(err, VFIO_USER_ERROR, EPROTO);
     g_assert_nonnull(strstr(err->message, "type"));
     g_clear_error(&err);
     close(sv[0]);
@@ -249,8 +258,9 @@ static void test_eof(void)
 
     make_pair(sv);
     close(sv[0]);
-    g_assert_false(vfu_msg_recv_hdr(sv[1], &hdr, NULL, &nfds, 0, 4096, &err));
-    g_assert_error(err, VFU_ERROR, ECONNRESET);
+    g_assert_false(
+        vfio_user_msg_recv_hdr(sv[1], &hdr, NULL, &nfds, 0, 4096, &err));
+    g_assert_error(err, VFIO_USER_ERROR, ECONNRESET);
     g_clear_error(&err);
     close(sv[1]);
 
@@ -258,18 +268,20 @@ static void test_eof(void)
     make_pair(sv);
     g_assert_cmpint(write(sv[0], "\x01\x00\x09", 3), ==, 3);
     close(sv[0]);
-    g_assert_false(vfu_msg_recv_hdr(sv[1], &hdr, NULL, &nfds, 0, 4096, &err));
-    g_assert_error(err, VFU_ERROR, EPROTO);
+    g_assert_false(
+        vfio_user_msg_recv_hdr(sv[1], &hdr, NULL, &nfds, 0, 4096, &err));
+    g_assert_error(err, VFIO_USER_ERROR, EPROTO);
     g_clear_error(&err);
     close(sv[1]);
 
     make_pair(sv);
-    vfu_hdr_init(&hdr, 1, VFIO_USER_REGION_WRITE, 64, 0);
+    vfio_user_hdr_init(&hdr, 1, VFIO_USER_REGION_WRITE, 64, 0);
     send_raw(sv[0], &hdr, sizeof(hdr), NULL, 0);
     close(sv[0]);
-    g_assert_true(vfu_msg_recv_hdr(sv[1], &hdr, NULL, &nfds, 0, 4096, &err));
-    g_assert_false(vfu_msg_discard(sv[1], 48, &err));
-    g_assert_error(err, VFU_ERROR, EPROTO);
+    g_assert_true(
+        vfio_user_msg_recv_hdr(sv[1], &hdr, NULL, &nfds, 0, 4096, &err));
+    g_assert_false(vfio_user_msg_discard(sv[1], 48, &err));
+    g_assert_error(err, VFIO_USER_ERROR, EPROTO);
     g_clear_error(&err);
     close(sv[1]);
 }
@@ -283,9 +295,9 @@ static void test_send_to_closed(void)
 
     make_pair(sv);
     close(sv[1]);
-    vfu_hdr_init(&hdr, 1, VFIO_USER_DEVICE_RESET, sizeof(hdr), 0);
-    g_assert_false(vfu_msg_send(sv[0], &hdr, NULL, 0, NULL, 0, &err));
-    g_assert_error(err, VFU_ERROR, EPIPE);
+    vfio_user_hdr_init(&hdr, 1, VFIO_USER_DEVICE_RESET, sizeof(hdr), 0);
+    g_assert_false(vfio_user_msg_send(sv[0], &hdr, NULL, 0, NULL, 0, &err));
+    g_assert_error(err, VFIO_USER_ERROR, EPIPE);
     g_clear_error(&err);
     close(sv[0]);
 }
@@ -298,13 +310,14 @@ static void test_error_reply(void)
     g_autoptr(GError) err = NULL;
 
     make_pair(sv);
-    vfu_hdr_init(&req, 99, VFIO_USER_DMA_MAP, 48, 0);
-    g_assert_true(vfu_msg_send_error(sv[0], &req, EEXIST, &err));
-    g_assert_true(vfu_msg_recv_hdr(sv[1], &rep, NULL, &nfds, 0, 4096, &err));
+    vfio_user_hdr_init(&req, 99, VFIO_USER_DMA_MAP, 48, 0);
+    g_assert_true(vfio_user_msg_send_error(sv[0], &req, EEXIST, &err));
+    g_assert_true(
+        vfio_user_msg_recv_hdr(sv[1], &rep, NULL, &nfds, 0, 4096, &err));
     g_assert_cmpuint(rep.id, ==, 99);
     g_assert_cmpuint(rep.cmd, ==, VFIO_USER_DMA_MAP);
     g_assert_cmpuint(rep.size, ==, 16);
-    g_assert_true(vfu_hdr_is_reply(&rep));
+    g_assert_true(vfio_user_hdr_is_reply(&rep));
     g_assert_cmpuint(rep.flags & VFIO_USER_F_ERROR, !=, 0);
     g_assert_cmpuint(rep.error, ==, EEXIST);
     close(sv[0]);
@@ -313,9 +326,9 @@ static void test_error_reply(void)
 
 static void test_cmd_names(void)
 {
-    g_assert_cmpstr(vfu_cmd_name(VFIO_USER_DMA_READ), ==, "DMA_READ");
-    g_assert_cmpstr(vfu_cmd_name(0), ==, "UNKNOWN");
-    g_assert_cmpstr(vfu_cmd_name(60000), ==, "UNKNOWN");
+    g_assert_cmpstr(vfio_user_cmd_name(VFIO_USER_DMA_READ), ==, "DMA_READ");
+    g_assert_cmpstr(vfio_user_cmd_name(0), ==, "UNKNOWN");
+    g_assert_cmpstr(vfio_user_cmd_name(60000), ==, "UNKNOWN");
 }
 
 int main(int argc, char **argv)

@@ -22,14 +22,14 @@
  * with the transport; header fields and payload bytes must be unchanged. */
 static void replay_transport(gconstpointer data)
 {
-    g_autoptr(GPtrArray) recs = vfu_test_load_session(data);
+    g_autoptr(GPtrArray) recs = vut_load_session(data);
     int sv[2];
     g_autofree guint8 *buf = g_malloc(1 << 20);
 
     g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
     g_assert_cmpuint(recs->len, >, 10);
     for (guint i = 0; i < recs->len; i++) {
-        VfuTestRecord *r = recs->pdata[i];
+        VutRecord *r = recs->pdata[i];
         g_autofree guint8 *wire = g_malloc0(r->payload_len + 1);
         VFIOUserHdr in;
         size_t nfds, plen = g_bytes_get_size(r->payload);
@@ -37,14 +37,14 @@ static void replay_transport(gconstpointer data)
 
         g_assert_cmpuint(r->hdr.size, ==, sizeof(r->hdr) + r->payload_len);
         memcpy(wire, g_bytes_get_data(r->payload, NULL), plen);
-        g_assert_true(
-            vfu_msg_send(sv[0], &r->hdr, wire, r->payload_len, NULL, 0, &err));
-        g_assert_true(
-            vfu_msg_recv_hdr(sv[1], &in, NULL, &nfds, 0, (1 << 20) + 16, &err));
+        g_assert_true(vfio_user_msg_send(sv[0], &r->hdr, wire, r->payload_len,
+                                         NULL, 0, &err));
+        g_assert_true(vfio_user_msg_recv_hdr(sv[1], &in, NULL, &nfds, 0,
+                                             (1 << 20) + 16, &err));
         g_assert_no_error(err);
         g_assert_cmpmem(&in, sizeof(in), &r->hdr, sizeof(r->hdr));
         g_assert_true(
-            vfu_msg_recv_body(sv[1], buf, in.size - sizeof(in), &err));
+            vfio_user_msg_recv_body(sv[1], buf, in.size - sizeof(in), &err));
         g_assert_cmpmem(buf, plen, wire, plen);
     }
     close(sv[0]);
@@ -57,25 +57,25 @@ static void replay_transport(gconstpointer data)
 static void test_version(void)
 {
     g_autoptr(GPtrArray) recs =
-        vfu_test_load_session("libvfio-user-sample-client-server.jsonl");
+        vut_load_session("libvfio-user-sample-client-server.jsonl");
     VFIOUserCaps client, server, ours, merged;
     g_autoptr(GError) err = NULL;
-    VfuTestRecord *req = recs->pdata[0], *rep = recs->pdata[1];
+    VutRecord *req = recs->pdata[0], *rep = recs->pdata[1];
 
     g_assert_cmpuint(req->hdr.cmd, ==, VFIO_USER_VERSION);
     g_assert_cmpuint(rep->hdr.cmd, ==, VFIO_USER_VERSION);
-    g_assert_true(vfu_caps_parse_version(g_bytes_get_data(req->payload, NULL),
-                                         g_bytes_get_size(req->payload),
-                                         &client, &err));
+    g_assert_true(vfio_user_caps_parse_version(
+        g_bytes_get_data(req->payload, NULL), g_bytes_get_size(req->payload),
+        &client, &err));
     g_assert_no_error(err);
-    g_assert_true(vfu_caps_parse_version(g_bytes_get_data(rep->payload, NULL),
-                                         g_bytes_get_size(rep->payload),
-                                         &server, &err));
+    g_assert_true(vfio_user_caps_parse_version(
+        g_bytes_get_data(rep->payload, NULL), g_bytes_get_size(rep->payload),
+        &server, &err));
     g_assert_no_error(err);
     g_assert_cmpuint(server.max_msg_fds, ==, 8);
     g_assert_cmpuint(server.max_data_xfer_size, ==, 1048576);
-    vfu_caps_init_ours(&ours);
-    g_assert_true(vfu_caps_merge(&ours, &server, &merged, &err));
+    vfio_user_caps_init_ours(&ours);
+    g_assert_true(vfio_user_caps_merge(&ours, &server, &merged, &err));
     g_assert_cmpuint(merged.max_msg_fds, ==, 8);
     g_assert_false(merged.write_multiple);
 }
@@ -85,11 +85,11 @@ static void test_version(void)
 static void test_region_info_caps(void)
 {
     g_autoptr(GPtrArray) recs =
-        vfu_test_load_session("libvfio-user-access-modes.jsonl");
+        vut_load_session("libvfio-user-access-modes.jsonl");
     unsigned sparse_seen = 0;
 
     for (guint i = 0; i < recs->len; i++) {
-        VfuTestRecord *r = recs->pdata[i];
+        VutRecord *r = recs->pdata[i];
         const guint8 *p;
         VFIOUserRegionInfo info;
         size_t len;
@@ -137,11 +137,11 @@ static void test_region_info_caps(void)
 static void test_dma_map_flags(void)
 {
     g_autoptr(GPtrArray) recs =
-        vfu_test_load_session("libvfio-user-access-modes.jsonl");
+        vut_load_session("libvfio-user-access-modes.jsonl");
     unsigned with_fd_mode = 0, modes_without_fd = 0, both = 0, unknown = 0;
 
     for (guint i = 0; i < recs->len; i++) {
-        VfuTestRecord *r = recs->pdata[i];
+        VutRecord *r = recs->pdata[i];
         VFIOUserDMAMap m;
 
         if (!r->c2s || r->hdr.cmd != VFIO_USER_DMA_MAP) {
@@ -174,11 +174,11 @@ static void test_dma_map_flags(void)
 static void test_dma_rw_layout(void)
 {
     g_autoptr(GPtrArray) recs =
-        vfu_test_load_session("libvfio-user-sample-client-server.jsonl");
+        vut_load_session("libvfio-user-sample-client-server.jsonl");
     unsigned reads = 0, writes = 0;
 
     for (guint i = 0; i < recs->len; i++) {
-        VfuTestRecord *r = recs->pdata[i];
+        VutRecord *r = recs->pdata[i];
         VFIOUserDMARW rw;
 
         if (r->hdr.cmd != VFIO_USER_DMA_READ &&

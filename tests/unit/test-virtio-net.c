@@ -2,7 +2,7 @@
  * Unit tests of the sample virtio-net device's pieces: the descriptor
  * walker against a buffer of fake guest memory (every rule a malicious
  * driver can break), the --netdev parser, the transmit filter, and the
- * library's vfu_server_add_pci_cap().
+ * library's vus_server_add_pci_cap().
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -27,7 +27,7 @@ static bool fake_rw(FakeMem *f, uint64_t addr, void *buf, size_t len,
                     bool is_write, GError **errp)
 {
     if (addr > MEM_SIZE || len > MEM_SIZE - addr) {
-        return vfu_error_set(errp, EFAULT, "outside");
+        return vfio_user_error_set(errp, EFAULT, "outside");
     }
     if (is_write) {
         memcpy(f->mem + addr, buf, len);
@@ -262,9 +262,9 @@ static void test_frame_filter(void)
 
 static void test_pci_vendor_cap(void)
 {
-    VfuServer *srv = vfu_server_new(NULL, NULL, NULL);
-    VfuRegionDesc bar0 = {.size = 4096, .flags = VFU_REGION_F_RW, .mem = true};
-    VfuPciDesc pci = {.vendor_id = 0x1af4,
+    VusServer *srv = vus_server_new(NULL, NULL, NULL);
+    VusRegionDesc bar0 = {.size = 4096, .flags = VUS_REGION_F_RW, .mem = true};
+    VusPciDesc pci = {.vendor_id = 0x1af4,
                       .device_id = 0x1041,
                       .msix_vectors = 2,
                       .msix_bar = 0,
@@ -277,20 +277,20 @@ static void test_pci_vendor_cap(void)
 
     g_assert_nonnull(srv);
     g_assert_false(
-        vfu_server_add_pci_cap(srv, PCI_CAP_ID_VNDR, cap, sizeof(cap), &err));
+        vus_server_add_pci_cap(srv, PCI_CAP_ID_VNDR, cap, sizeof(cap), &err));
     g_clear_error(&err);
-    g_assert_true(vfu_server_setup_region(srv, VFIO_PCI_BAR0_REGION_INDEX,
+    g_assert_true(vus_server_setup_region(srv, VFIO_PCI_BAR0_REGION_INDEX,
                                           &bar0, NULL, NULL));
-    g_assert_true(vfu_server_setup_pci(srv, &pci, NULL));
+    g_assert_true(vus_server_setup_pci(srv, &pci, NULL));
     g_assert_true(
-        vfu_server_add_pci_cap(srv, PCI_CAP_ID_VNDR, cap, sizeof(cap), NULL));
+        vus_server_add_pci_cap(srv, PCI_CAP_ID_VNDR, cap, sizeof(cap), NULL));
     g_assert_true(
-        vfu_server_add_pci_cap(srv, PCI_CAP_ID_VNDR, cap, sizeof(cap), NULL));
+        vus_server_add_pci_cap(srv, PCI_CAP_ID_VNDR, cap, sizeof(cap), NULL));
     g_assert_false(
-        vfu_server_add_pci_cap(srv, PCI_CAP_ID_VNDR, big, sizeof(big), &err));
+        vus_server_add_pci_cap(srv, PCI_CAP_ID_VNDR, big, sizeof(big), &err));
     g_assert_cmpint(err->code, ==, ENOSPC);
     g_clear_error(&err);
-    cfg = vfu_pci_config_space(srv);
+    cfg = vus_pci_config_space(srv);
     pos = cfg[PCI_CAPABILITY_LIST];
     g_assert_cmphex(cfg[pos], ==, PCI_CAP_ID_MSIX);
     pos = cfg[pos + 1];
@@ -299,7 +299,7 @@ static void test_pci_vendor_cap(void)
     pos = cfg[pos + 1];
     g_assert_cmphex(cfg[pos], ==, PCI_CAP_ID_VNDR);
     g_assert_cmphex(cfg[pos + 1], ==, 0);
-    vfu_server_free(srv);
+    vus_server_free(srv);
 }
 
 int main(int argc, char **argv)

@@ -29,11 +29,11 @@ static ssize_t tdev_regs(void *opaque, bool is_write, uint64_t off, void *buf,
     }
     memcpy(&val, buf, 4);
     if (off == 0x0) {
-        vfu_irq_trigger(ts->srv, VFIO_PCI_MSIX_IRQ_INDEX, val);
+        vus_irq_trigger(ts->srv, VFIO_PCI_MSIX_IRQ_INDEX, val);
     } else if (off == 0x4) {
-        vfu_irq_trigger(ts->srv, VFIO_PCI_INTX_IRQ_INDEX, 0);
+        vus_irq_trigger(ts->srv, VFIO_PCI_INTX_IRQ_INDEX, 0);
     } else if (off == 0x8) {
-        vfu_irq_trigger(ts->srv, VFIO_PCI_MSI_IRQ_INDEX, val);
+        vus_irq_trigger(ts->srv, VFIO_PCI_MSI_IRQ_INDEX, val);
     }
     g_mutex_lock(&ts->lock);
     ts->writes++;
@@ -41,13 +41,13 @@ static ssize_t tdev_regs(void *opaque, bool is_write, uint64_t off, void *buf,
     return 4;
 }
 
-/* Serve clients one after the other until vfu_server_stop(). */
+/* Serve clients one after the other until vus_server_stop(). */
 static gpointer test_server_thread(gpointer p)
 {
     TestServer *ts = p;
 
-    while (vfu_server_accept(ts->srv, NULL)) {
-        vfu_server_run(ts->srv, NULL);
+    while (vus_server_accept(ts->srv, NULL)) {
+        vus_server_run(ts->srv, NULL);
         g_mutex_lock(&ts->lock);
         ts->disconnects++;
         g_cond_broadcast(&ts->cond);
@@ -65,26 +65,26 @@ TestServer *test_server_start_counts(int msi, int msix)
 {
     TestServer *ts = g_new0(TestServer, 1);
     g_autoptr(GError) err = NULL;
-    VfuRegionDesc bar0 = {
+    VusRegionDesc bar0 = {
         .size = 0x10000,
-        .flags = VFU_REGION_F_RW,
+        .flags = VUS_REGION_F_RW,
         .mem = true,
     };
-    VfuRegionDesc bar2 = {
+    VusRegionDesc bar2 = {
         .size = 0x1000,
-        .flags = VFU_REGION_F_RW,
+        .flags = VUS_REGION_F_RW,
         .access = tdev_regs,
         .opaque = ts,
     };
     /* Absurdly large: the client must leave it unimplemented. */
-    VfuRegionDesc bar4 = {
+    VusRegionDesc bar4 = {
         .size = 1ULL << 40,
-        .flags = VFU_REGION_F_RW,
-        .bar_flags = VFU_BAR_F_MEM64,
+        .flags = VUS_REGION_F_RW,
+        .bar_flags = VUS_BAR_F_MEM64,
         .access = tdev_regs,
         .opaque = ts,
     };
-    VfuPciDesc pci = {
+    VusPciDesc pci = {
         .vendor_id = TDEV_VENDOR,
         .device_id = TDEV_DEVICE,
         .class_code = 0xff0000,
@@ -99,31 +99,31 @@ TestServer *test_server_start_counts(int msi, int msix)
 
     g_mutex_init(&ts->lock);
     g_cond_init(&ts->cond);
-    ts->dir = vfu_test_sock_dir_new("vmm-test");
+    ts->dir = vut_sock_dir_new("vmm-test");
     ts->path = g_build_filename(ts->dir, "dev.sock", NULL);
-    ts->srv = vfu_server_new(ts->path, NULL, &err);
+    ts->srv = vus_server_new(ts->path, NULL, &err);
     g_assert_no_error(err);
-    g_assert_true(vfu_server_setup_region(ts->srv, VFIO_PCI_BAR0_REGION_INDEX,
+    g_assert_true(vus_server_setup_region(ts->srv, VFIO_PCI_BAR0_REGION_INDEX,
                                           &bar0, &mem, &err));
     ts->bar0 = mem;
-    g_assert_true(vfu_server_setup_region(ts->srv, VFIO_PCI_BAR2_REGION_INDEX,
+    g_assert_true(vus_server_setup_region(ts->srv, VFIO_PCI_BAR2_REGION_INDEX,
                                           &bar2, NULL, &err));
-    g_assert_true(vfu_server_setup_region(ts->srv, VFIO_PCI_BAR4_REGION_INDEX,
+    g_assert_true(vus_server_setup_region(ts->srv, VFIO_PCI_BAR4_REGION_INDEX,
                                           &bar4, NULL, &err));
-    g_assert_true(vfu_server_setup_pci(ts->srv, &pci, &err));
+    g_assert_true(vus_server_setup_pci(ts->srv, &pci, &err));
     g_assert_no_error(err);
-    g_assert_true(msi < 0 || vfu_server_setup_irq(
+    g_assert_true(msi < 0 || vus_server_setup_irq(
                                  ts->srv, VFIO_PCI_MSI_IRQ_INDEX, msi, &err));
     g_assert_true(
         msix < 0 ||
-        vfu_server_setup_irq(ts->srv, VFIO_PCI_MSIX_IRQ_INDEX, msix, &err));
+        vus_server_setup_irq(ts->srv, VFIO_PCI_MSIX_IRQ_INDEX, msix, &err));
     ts->thread = g_thread_new("test-server", test_server_thread, ts);
     return ts;
 }
 
 bool test_server_wait_disconnects(TestServer *ts, unsigned n)
 {
-    gint64 end = vfu_test_deadline_ms(10000);
+    gint64 end = vut_deadline_ms(10000);
     bool ok = true;
 
     g_mutex_lock(&ts->lock);
@@ -137,10 +137,10 @@ bool test_server_wait_disconnects(TestServer *ts, unsigned n)
 
 void test_server_stop(TestServer *ts)
 {
-    vfu_server_stop(ts->srv);
+    vus_server_stop(ts->srv);
     g_thread_join(ts->thread);
-    vfu_server_free(ts->srv);
-    vfu_test_sock_dir_remove(ts->dir, NULL);
+    vus_server_free(ts->srv);
+    vut_sock_dir_remove(ts->dir, NULL);
     g_free(ts->path);
     g_free(ts->dir);
     g_mutex_clear(&ts->lock);

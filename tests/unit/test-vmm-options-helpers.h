@@ -24,7 +24,7 @@
 
 /* Fields after srv are guarded by lock. */
 typedef struct TestServer {
-    VfuServer *srv;
+    VusServer *srv;
     char *dir;
     char *path;
     uint8_t *bar0;

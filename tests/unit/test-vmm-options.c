@@ -327,14 +327,14 @@ static void test_backend_errors(void)
     g_autoptr(GError) err = NULL;
 
     g_assert_null(host_memory_backend_new(&mo, &err));
-    g_assert_error(err, VFU_ERROR, ENOENT);
+    g_assert_error(err, VFIO_USER_ERROR, ENOENT);
     g_assert_nonnull(strstr(err->message, "/nonexistent-dir/x"));
     g_clear_error(&err);
     mo.type = HOSTMEM_MEMFD;
     mo.mem_path = NULL;
     mo.size = 1000; /* not a page multiple */
     g_assert_null(host_memory_backend_new(&mo, &err));
-    g_assert_error(err, VFU_ERROR, EINVAL);
+    g_assert_error(err, VFIO_USER_ERROR, EINVAL);
 }
 
 /* ---- a device model with emulated MSI and MSI-X, plugged in slot 3 ---- */
@@ -561,7 +561,7 @@ static bool irq_is_high(Machine *m, void *arg)
     return m->irq_level[GPOINTER_TO_INT(arg)];
 }
 
-static Machine *vfu_machine(TestServer *ts, TestServer *ts2)
+static Machine *server_machine(TestServer *ts, TestServer *ts2)
 {
     Machine *m = make_machine(HOSTMEM_MEMFD, NULL, 0, true);
     VFIOUserPCIOptions o;
@@ -604,7 +604,7 @@ static uint64_t bar(Machine *m, int i)
 static void test_vfu_config_and_bars(void)
 {
     TestServer *ts = test_server_start();
-    Machine *m = vfu_machine(ts, NULL);
+    Machine *m = server_machine(ts, NULL);
 
     g_assert_cmphex(machine_ldq(m, DEV1_ECAM, 4), ==,
                     TDEV_DEVICE << 16 | TDEV_VENDOR);
@@ -642,7 +642,7 @@ static bool pba_bit_set(Machine *m, void *arg)
 static void test_vfu_msix(void)
 {
     TestServer *ts = test_server_start();
-    Machine *m = vfu_machine(ts, NULL);
+    Machine *m = server_machine(ts, NULL);
     uint8_t cap = find_cap(m, PCI_CAP_ID_MSIX);
     uint64_t entry2 = bar(m, 0) + TDEV_MSIX_TABLE + 32, regs = bar(m, 2);
     MSIRecord r;
@@ -676,7 +676,7 @@ static void test_vfu_msix(void)
 static void test_vfu_msi(void)
 {
     TestServer *ts = test_server_start();
-    Machine *m = vfu_machine(ts, NULL);
+    Machine *m = server_machine(ts, NULL);
     uint8_t cap = find_cap(m, PCI_CAP_ID_MSI);
     uint16_t ctrl = machine_ldq(m, DEV1_ECAM + cap + PCI_MSI_FLAGS, 2);
     uint32_t data_off = ctrl & PCI_MSI_FLAGS_64BIT ? 12 : 8;
@@ -705,7 +705,7 @@ static void irq_changed(int irq, bool level, void *opaque)
 static void test_vfu_intx_reset(void)
 {
     TestServer *ts = test_server_start();
-    Machine *m = vfu_machine(ts, NULL);
+    Machine *m = server_machine(ts, NULL);
     int irq = machine_ldq(m, DEV1_ECAM + PCI_INTERRUPT_LINE, 1);
     int log[256] = {0};
 
@@ -774,7 +774,7 @@ static bool dev_failed_quiet(Machine *m, void *arg)
 static void test_vfu_unplug_and_failure(void)
 {
     TestServer *ts = test_server_start(), *ts2 = test_server_start();
-    Machine *m = vfu_machine(ts, ts2);
+    Machine *m = server_machine(ts, ts2);
     uint64_t dev2 = VMM_ECAM_BASE + (2 << 15);
     g_autoptr(GString) out = g_string_new(NULL);
 

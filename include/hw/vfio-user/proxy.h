@@ -61,7 +61,7 @@ typedef struct VFIOUserProxyOptions {
     uint32_t poll_us;
 } VFIOUserProxyOptions;
 
-/* Fills in defaults: 5000 ms, vfu_caps_init_ours(). */
+/* Fills in defaults: 5000 ms, vfio_user_caps_init_ours(). */
 void vfio_user_proxy_options_init(VFIOUserProxyOptions *opts);
 
 /*

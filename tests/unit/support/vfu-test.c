@@ -23,14 +23,14 @@
 #include "vfu-test.h"
 
 #if defined(__SANITIZE_ADDRESS__)
-#define VFU_TEST_ASAN 1
+#define VUT_ASAN 1
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
-#define VFU_TEST_ASAN 1
+#define VUT_ASAN 1
 #endif
 #endif
 
-void vfu_test_init_keep_going(int *argc, char ***argv)
+void vut_init_keep_going(int *argc, char ***argv)
 {
     static char *args[64];
     char **argp = args;
@@ -54,17 +54,17 @@ static unsigned count_dir(const char *path)
     return n;
 }
 
-unsigned vfu_test_count_fds(void)
+unsigned vut_count_fds(void)
 {
     return count_dir("/proc/self/fd") - 1; /* the GDir's own fd */
 }
 
-unsigned vfu_test_count_threads(void)
+unsigned vut_count_threads(void)
 {
     return count_dir("/proc/self/task");
 }
 
-unsigned vfu_test_count_maps(void)
+unsigned vut_count_maps(void)
 {
     g_autofree char *text = NULL;
     g_auto(GStrv) lines = NULL;
@@ -73,7 +73,7 @@ unsigned vfu_test_count_maps(void)
     g_assert_true(g_file_get_contents("/proc/self/maps", &text, NULL, NULL));
     lines = g_strsplit(text, "\n", -1);
     for (char **l = lines; *l; l++) {
-#ifdef VFU_TEST_ASAN
+#ifdef VUT_ASAN
         g_auto(GStrv) f = g_strsplit_set(*l, " ", -1);
         unsigned fields = 0;
 
@@ -90,7 +90,7 @@ unsigned vfu_test_count_maps(void)
 
 static void record_free(gpointer p)
 {
-    VfuTestRecord *r = p;
+    VutRecord *r = p;
 
     g_bytes_unref(r->payload);
     g_free(r);
@@ -108,10 +108,10 @@ static GBytes *unhex(const char *s)
     return g_bytes_new_take(b, n);
 }
 
-static VfuTestRecord *record_parse(const char *line)
+static VutRecord *record_parse(const char *line)
 {
     g_autoptr(JsonParser) p = json_parser_new();
-    VfuTestRecord *r = g_new0(VfuTestRecord, 1);
+    VutRecord *r = g_new0(VutRecord, 1);
     JsonObject *o;
     uint32_t flags;
 
@@ -127,9 +127,9 @@ static VfuTestRecord *record_parse(const char *line)
     if (json_object_get_boolean_member(o, "error_flag")) {
         flags |= VFIO_USER_F_ERROR;
     }
-    vfu_hdr_init(&r->hdr, json_object_get_int_member(o, "id"),
-                 json_object_get_int_member(o, "cmd"),
-                 json_object_get_int_member(o, "size"), flags);
+    vfio_user_hdr_init(&r->hdr, json_object_get_int_member(o, "id"),
+                       json_object_get_int_member(o, "cmd"),
+                       json_object_get_int_member(o, "size"), flags);
     r->hdr.error = json_object_get_int_member(o, "errno");
     r->payload = unhex(json_object_get_string_member(o, "payload_hex"));
     r->truncated = json_object_has_member(o, "payload_len");
@@ -140,7 +140,7 @@ static VfuTestRecord *record_parse(const char *line)
     return r;
 }
 
-GPtrArray *vfu_test_load_session(const char *name)
+GPtrArray *vut_load_session(const char *name)
 {
     g_autofree char *path = g_path_is_absolute(name)
                                 ? g_strdup(name)
@@ -159,7 +159,7 @@ GPtrArray *vfu_test_load_session(const char *name)
     return recs;
 }
 
-char *vfu_test_sock_dir_new(const char *prefix)
+char *vut_sock_dir_new(const char *prefix)
 {
     g_autofree char *tmpl = g_strdup_printf("%s-XXXXXX", prefix);
     GError *err = NULL;
@@ -170,7 +170,7 @@ char *vfu_test_sock_dir_new(const char *prefix)
     return dir;
 }
 
-bool vfu_test_sock_dir_remove(const char *dir, const char *path)
+bool vut_sock_dir_remove(const char *dir, const char *path)
 {
     if (path) {
         g_unlink(path);
@@ -190,7 +190,7 @@ static int unix_socket(const char *path, struct sockaddr_un *sa)
     return fd;
 }
 
-int vfu_test_unix_bind(const char *path)
+int vut_unix_bind(const char *path)
 {
     struct sockaddr_un sa;
     int fd = unix_socket(path, &sa);
@@ -199,7 +199,7 @@ int vfu_test_unix_bind(const char *path)
     return fd;
 }
 
-int vfu_test_unix_connect(const char *path)
+int vut_unix_connect(const char *path)
 {
     struct sockaddr_un sa;
     int fd = unix_socket(path, &sa);
@@ -208,13 +208,13 @@ int vfu_test_unix_connect(const char *path)
     return fd;
 }
 
-#ifndef VFU_TEST_ASAN
+#ifndef VUT_ASAN
 static struct rlimit saved_as;
 #endif
 
-void vfu_test_limit_address_space(void)
+void vut_limit_address_space(void)
 {
-#ifndef VFU_TEST_ASAN
+#ifndef VUT_ASAN
     g_autofree char *text = NULL;
     struct rlimit r;
     const char *p;
@@ -229,21 +229,21 @@ void vfu_test_limit_address_space(void)
 #endif
 }
 
-void vfu_test_unlimit_address_space(void)
+void vut_unlimit_address_space(void)
 {
-#ifndef VFU_TEST_ASAN
+#ifndef VUT_ASAN
     g_assert_cmpint(setrlimit(RLIMIT_AS, &saved_as), ==, 0);
 #endif
 }
 
-void vfu_test_event_init(VfuTestEvent *e)
+void vut_event_init(VutEvent *e)
 {
     g_mutex_init(&e->lock);
     g_cond_init(&e->cond);
     e->set = false;
 }
 
-void vfu_test_event_set(VfuTestEvent *e)
+void vut_event_set(VutEvent *e)
 {
     g_mutex_lock(&e->lock);
     e->set = true;
@@ -251,9 +251,9 @@ void vfu_test_event_set(VfuTestEvent *e)
     g_mutex_unlock(&e->lock);
 }
 
-bool vfu_test_event_wait(VfuTestEvent *e, unsigned ms)
+bool vut_event_wait(VutEvent *e, unsigned ms)
 {
-    gint64 deadline = vfu_test_deadline_ms(ms);
+    gint64 deadline = vut_deadline_ms(ms);
     bool set;
 
     g_mutex_lock(&e->lock);
@@ -264,18 +264,18 @@ bool vfu_test_event_wait(VfuTestEvent *e, unsigned ms)
     return set;
 }
 
-void vfu_test_event_clear(VfuTestEvent *e)
+void vut_event_clear(VutEvent *e)
 {
     g_cond_clear(&e->cond);
     g_mutex_clear(&e->lock);
 }
 
-gint64 vfu_test_deadline_ms(unsigned ms)
+gint64 vut_deadline_ms(unsigned ms)
 {
     return g_get_monotonic_time() + (gint64)ms * G_TIME_SPAN_MILLISECOND;
 }
 
-bool vfu_test_readable(int fd, int ms)
+bool vut_readable(int fd, int ms)
 {
     struct pollfd pfd = {.fd = fd, .events = POLLIN};
     int r;
