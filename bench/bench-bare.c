@@ -90,8 +90,7 @@ bool bench_bare_read_batch(void *opaque, uint64_t iters, double *ns,
         memcpy(&rhdr, reply, sizeof(rhdr));
         if (rhdr.size != sizeof(reply) || (rhdr.flags & VFIO_USER_F_ERROR)) {
             return vfio_user_error_set(errp, EPROTO,
-                                       "bare client: bad "
-                                       "REGION_READ reply");
+                                       "bare client: bad REGION_READ reply");
         }
     }
     *ns = (double)(bench_now_ns() - t0);

@@ -208,19 +208,16 @@ bool bench_conn_dma(BenchConn *c, BenchDmaRun *run, GError **errp)
         return false;
     }
     if (res.status) {
-        return vfio_user_error_set(errp, (int)res.status,
-                                   "server DMA %s of %s "
-                                   "failed: %s",
-                                   run->is_write ? "write" : "read",
-                                   bench_size_name(run->len),
-                                   g_strerror((int)res.status));
+        return vfio_user_error_set(
+            errp, (int)res.status, "server DMA %s of %s failed: %s",
+            run->is_write ? "write" : "read", bench_size_name(run->len),
+            g_strerror((int)res.status));
     }
     if (res.sum != bench_checksum(c->ram, run->len)) {
-        return vfio_user_error_set(errp, EIO,
-                                   "DMA %s of %s: data differs between "
-                                   "server and guest RAM",
-                                   run->is_write ? "write" : "read",
-                                   bench_size_name(run->len));
+        return vfio_user_error_set(
+            errp, EIO,
+            "DMA %s of %s: data differs between server and guest RAM",
+            run->is_write ? "write" : "read", bench_size_name(run->len));
     }
     run->ns = res.ns;
     run->server_allocs = res.allocs;

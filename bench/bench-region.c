@@ -97,11 +97,11 @@ static bool region_batch(void *opaque, uint64_t iters, double *ns,
         (!vfio_user_region_read(&a->conn->dev, VFIO_PCI_BAR0_REGION_INDEX,
                                 BENCH_REG_SCRATCH, &v, 4, errp) ||
          v != (uint32_t)(iters - 1))) {
-        return errp && *errp ? false
-                             : vfio_user_error_set(errp, EIO,
-                                                   "BAR write of %u "
-                                                   "did not land (read %u)",
-                                                   (uint32_t)(iters - 1), v);
+        return errp && *errp
+                   ? false
+                   : vfio_user_error_set(
+                         errp, EIO, "BAR write of %u did not land (read %u)",
+                         (uint32_t)(iters - 1), v);
     }
     return true;
 }

@@ -185,12 +185,12 @@ static void print_machine_text(void)
            sysconf(_SC_NPROCESSORS_ONLN), model, u.release,
            bench_cfg.quick ? "quick" : "full",
            bench_alloc_counting() ? "" : ", no allocation counts");
-    printf("placements: same = client and server on CPU %d; split = client "
-           "on CPU %d, server on CPU %d\n",
-           bench_cfg.cpu_a, bench_cfg.cpu_a, bench_cfg.cpu_b);
-    printf("load average: %.2f at the start, %.2f at the end (other work "
-           "on the machine skews every figure)\n",
-           bench_cfg.load_start, bench_loadavg());
+    printf(
+        "placements: same = client and server on CPU %d; split = client on CPU %d, server on CPU %d\n",
+        bench_cfg.cpu_a, bench_cfg.cpu_a, bench_cfg.cpu_b);
+    printf(
+        "load average: %.2f at the start, %.2f at the end (other work on the machine skews every figure)\n",
+        bench_cfg.load_start, bench_loadavg());
 }
 
 static void print_result_text(const BenchResult *r)

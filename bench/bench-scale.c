@@ -116,10 +116,8 @@ void bench_scale(void)
         bench_add("scale", "scale.startup", "start-up of all (fork+connect)",
                   "ms", (double)(t1 - t0) / 1e6, NULL);
         bench_add("scale", "scale.rss",
-                  "client RSS added (incl. 2 MiB RAM "
-                  "each)",
-                  "KiB", ((double)bench_rss_bytes() - (double)rss0) / 1024,
-                  NULL);
+                  "client RSS added (incl. 2 MiB RAM each)", "KiB",
+                  ((double)bench_rss_bytes() - (double)rss0) / 1024, NULL);
         bench_add("scale", "scale.fds", "client fds added", "fds",
                   (double)bench_fd_count() - (double)fds0, NULL);
         scale_dma(c, SCALE_CONNS);

@@ -47,12 +47,10 @@ int main(int argc, char **argv)
         {"json", 'j', 0, G_OPTION_ARG_NONE, &json,
          "Print JSON instead of a text table", NULL},
         {"only", 'o', 0, G_OPTION_ARG_STRING, &only,
-         "Run one section (limits, dma, region, memory, scale, net); the "
-         "limits run too",
+         "Run one section (limits, dma, region, memory, scale, net); the limits run too",
          "SECTION"},
         {"op", 0, 0, G_OPTION_ARG_STRING, &op,
-         "Only run operation NAME --count times, on one CPU (see "
-         "bench/count-syscalls.py)",
+         "Only run operation NAME --count times, on one CPU (see bench/count-syscalls.py)",
          "NAME"},
         {"count", 0, 0, G_OPTION_ARG_INT64, &count,
          "How many times --op runs (default 10000)", "N"},
@@ -68,10 +66,10 @@ int main(int argc, char **argv)
         return 2;
     }
     if (only && !section_known(only)) {
-        fprintf(stderr,
-                "vfu-bench: unknown section '%s' (limits, dma, "
-                "region, memory, scale, net)\n",
-                only);
+        fprintf(
+            stderr,
+            "vfu-bench: unknown section '%s' (limits, dma, region, memory, scale, net)\n",
+            only);
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);

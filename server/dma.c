@@ -170,8 +170,8 @@ static int dma_map_mmap(VusDmaMap *m, int fd)
      */
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
         m->fd_offset + m->size > (uint64_t)st.st_size) {
-        vus_info("dma map 0x%" PRIx64 "+0x%" PRIx64 ": fd range ends "
-                 "past the file's %" PRIu64 " bytes",
+        vus_info("dma map 0x%" PRIx64 "+0x%" PRIx64
+                 ": fd range ends past the file's %" PRIu64 " bytes",
                  m->addr, m->size, (uint64_t)st.st_size);
         return EINVAL;
     }
@@ -211,8 +211,8 @@ int vus_handle_dma_map(VusServer *srv, VfioUserMsg *msg, VusReply *r)
     memcpy(&req, msg->payload, sizeof(req));
     ret = dma_map_check(srv, &req, msg->nfds, &mode);
     if (ret) {
-        vus_info("dma map 0x%" PRIx64 "+0x%" PRIx64 " flags 0x%x fds %zu"
-                 " rejected: %s",
+        vus_info("dma map 0x%" PRIx64 "+0x%" PRIx64
+                 " flags 0x%x fds %zu rejected: %s",
                  req.addr, req.size, req.flags, msg->nfds, g_strerror(ret));
         return ret;
     }
@@ -335,8 +335,8 @@ static bool dma_file_io(VusDmaMap *m, uint64_t addr, uint8_t *buf, size_t len,
             int e = n < 0 ? errno : EFAULT;
 
             return vfio_user_error_set(errp, e,
-                                       "DMA %s at 0x%" PRIx64 " (fd "
-                                       "offset 0x%" PRIx64 "): %s",
+                                       "DMA %s at 0x%" PRIx64
+                                       " (fd offset 0x%" PRIx64 "): %s",
                                        is_write ? "pwrite" : "pread", addr, off,
                                        n < 0 ? g_strerror(e) : "end of file");
         }

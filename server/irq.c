@@ -90,8 +90,7 @@ bool vus_server_setup_irq(VusServer *srv, uint32_t index, uint32_t count,
     }
     if (count > max) {
         return vfio_user_error_set(errp, EINVAL,
-                                   "irq index %u: %u vectors, at "
-                                   "most %u",
+                                   "irq index %u: %u vectors, at most %u",
                                    index, count, max);
     }
     g_rec_mutex_lock(&srv->lock);

@@ -127,10 +127,8 @@ static bool setup_bar(VusPciConfig *pci, VusServer *srv, int i, int *skip,
     }
     if (reg->bar_flags & VUS_BAR_F_IO) {
         if (reg->size < 4 || reg->size > 256) {
-            return vfio_user_error_set(errp, EINVAL,
-                                       "BAR%d: I/O size must be "
-                                       "4..256 bytes",
-                                       i);
+            return vfio_user_error_set(
+                errp, EINVAL, "BAR%d: I/O size must be 4..256 bytes", i);
         }
         put32(pci->cfg, off, PCI_BASE_ADDRESS_SPACE_IO);
         put32(pci->wmask, off, (uint32_t)mask & 0xfffffffc);
@@ -138,19 +136,17 @@ static bool setup_bar(VusPciConfig *pci, VusServer *srv, int i, int *skip,
     }
     if (reg->size < 16 ||
         (!(reg->bar_flags & VUS_BAR_F_MEM64) && reg->size > (1ull << 31))) {
-        return vfio_user_error_set(errp, EINVAL,
-                                   "BAR%d: memory size must be at "
-                                   "least 16 bytes (above 2 GiB: 64-bit)",
-                                   i);
+        return vfio_user_error_set(
+            errp, EINVAL,
+            "BAR%d: memory size must be at least 16 bytes (above 2 GiB: 64-bit)",
+            i);
     }
     low = (reg->bar_flags & VUS_BAR_F_PREFETCH) ? PCI_BASE_ADDRESS_MEM_PREFETCH
                                                 : 0;
     if (reg->bar_flags & VUS_BAR_F_MEM64) {
         if (i == 5 || srv->regions[i + 1].size) {
-            return vfio_user_error_set(errp, EINVAL,
-                                       "BAR%d: a 64-bit BAR needs "
-                                       "BAR%d free",
-                                       i, i + 1);
+            return vfio_user_error_set(
+                errp, EINVAL, "BAR%d: a 64-bit BAR needs BAR%d free", i, i + 1);
         }
         low |= PCI_BASE_ADDRESS_MEM_TYPE_64;
         put32(pci->wmask, off + 4, (uint32_t)(mask >> 32));
@@ -176,9 +172,8 @@ static bool setup_bars(VusPciConfig *pci, VusServer *srv, GError **errp)
     if (rom->size) {
         if ((rom->size & (rom->size - 1)) || rom->size < 2048 ||
             rom->size > (1ull << 31)) {
-            return vfio_user_error_set(errp, EINVAL,
-                                       "ROM: size must be a power "
-                                       "of two, 2 KiB..2 GiB");
+            return vfio_user_error_set(
+                errp, EINVAL, "ROM: size must be a power of two, 2 KiB..2 GiB");
         }
         put32(pci->wmask, PCI_ROM_ADDRESS,
               ((uint32_t) ~(rom->size - 1) & PCI_ROM_ADDRESS_MASK) |
@@ -198,10 +193,9 @@ static bool check_desc(VusServer *srv, const VusPciDesc *d, GError **errp)
     }
     if (d->intx_pin > 4 || d->msi_vectors > 32 ||
         (d->msi_vectors & (d->msi_vectors - 1)) || d->msix_vectors > 2048) {
-        return vfio_user_error_set(errp, EINVAL,
-                                   "PCI: intx_pin 0..4, "
-                                   "msi_vectors a power of two up to 32, "
-                                   "msix_vectors up to 2048");
+        return vfio_user_error_set(
+            errp, EINVAL,
+            "PCI: intx_pin 0..4, msi_vectors a power of two up to 32, msix_vectors up to 2048");
     }
     if (!d->msix_vectors) {
         return true;
@@ -212,10 +206,10 @@ static bool check_desc(VusServer *srv, const VusPciDesc *d, GError **errp)
         table_len > bar->size - d->msix_table_offset ||
         d->msix_pba_offset > bar->size ||
         pba_len > bar->size - d->msix_pba_offset) {
-        return vfio_user_error_set(errp, EINVAL,
-                                   "MSI-X: table and PBA must be "
-                                   "8-byte aligned inside declared BAR%u",
-                                   d->msix_bar);
+        return vfio_user_error_set(
+            errp, EINVAL,
+            "MSI-X: table and PBA must be 8-byte aligned inside declared BAR%u",
+            d->msix_bar);
     }
     return true;
 }

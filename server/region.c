@@ -80,50 +80,46 @@ static bool region_check_desc(uint32_t index, const VusRegionDesc *d,
     uint64_t pgsz = (uint64_t)sysconf(_SC_PAGESIZE);
 
     if (index >= VUS_MAX_REGIONS || index == VFIO_PCI_CONFIG_REGION_INDEX) {
-        return vfio_user_error_set(errp, EINVAL,
-                                   "region index %u cannot be "
-                                   "declared (config space comes from "
-                                   "vus_server_setup_pci())",
-                                   index);
+        return vfio_user_error_set(
+            errp, EINVAL,
+            "region index %u cannot be declared (config space comes from vus_server_setup_pci())",
+            index);
     }
     if (d->size == 0 || !(d->flags & VUS_REGION_F_RW) ||
         (d->flags & ~VUS_REGION_F_RW)) {
-        return vfio_user_error_set(errp, EINVAL,
-                                   "region %u: needs a size and "
-                                   "read and/or write flags",
-                                   index);
+        return vfio_user_error_set(
+            errp, EINVAL, "region %u: needs a size and read and/or write flags",
+            index);
     }
     if (!d->mem && !d->access) {
-        return vfio_user_error_set(errp, EINVAL,
-                                   "region %u: neither memory nor "
-                                   "an access callback",
-                                   index);
+        return vfio_user_error_set(
+            errp, EINVAL, "region %u: neither memory nor an access callback",
+            index);
     }
     if (d->mem_path && !d->mem) {
         return vfio_user_error_set(errp, EINVAL,
                                    "region %u: mem_path without mem", index);
     }
     if (d->mem && d->size % pgsz) {
-        return vfio_user_error_set(errp, EINVAL,
-                                   "region %u: memory-backed size "
-                                   "must be a multiple of %" PRIu64,
-                                   index, pgsz);
+        return vfio_user_error_set(
+            errp, EINVAL,
+            "region %u: memory-backed size must be a multiple of %" PRIu64,
+            index, pgsz);
     }
     if ((d->nr_sparse && !d->mem) || d->nr_sparse > VUS_MAX_SPARSE_AREAS) {
-        return vfio_user_error_set(errp, EINVAL,
-                                   "region %u: sparse areas need "
-                                   "memory, at most %d",
-                                   index, VUS_MAX_SPARSE_AREAS);
+        return vfio_user_error_set(
+            errp, EINVAL, "region %u: sparse areas need memory, at most %d",
+            index, VUS_MAX_SPARSE_AREAS);
     }
     for (size_t i = 0; i < d->nr_sparse; i++) {
         const VusSparseArea *a = &d->sparse[i];
 
         if (a->size == 0 || a->offset % pgsz || a->size % pgsz ||
             a->offset > d->size || a->size > d->size - a->offset) {
-            return vfio_user_error_set(errp, EINVAL,
-                                       "region %u: sparse area %zu "
-                                       "is empty, unaligned or outside",
-                                       index, i);
+            return vfio_user_error_set(
+                errp, EINVAL,
+                "region %u: sparse area %zu is empty, unaligned or outside",
+                index, i);
         }
     }
     return true;
@@ -251,9 +247,8 @@ bool vus_server_add_ioeventfd(VusServer *srv, uint32_t index, uint64_t offset,
         offset > reg->size || size > reg->size - offset) {
         vfio_user_error_set(
             errp, EINVAL,
-            "ioeventfd %u@0x%" PRIx64 " in region "
-            "%u: needs a declared callback region, size 1/2/4/8 "
-            "inside it, at most %d per region",
+            "ioeventfd %u@0x%" PRIx64
+            " in region %u: needs a declared callback region, size 1/2/4/8 inside it, at most %d per region",
             size, offset, index, VUS_MAX_IOEVENTFDS);
         goto out;
     }

@@ -158,8 +158,7 @@ static bool wait_reply(VusServer *srv, uint16_t id, uint16_t cmd,
         if (pending_size(srv) >= pending_max(srv)) {
             return vfio_user_error_set(
                 errp, ENOBUFS,
-                "%s: the client sent %zu bytes of requests while the server "
-                "waited for the reply; not reading more",
+                "%s: the client sent %zu bytes of requests while the server waited for the reply; not reading more",
                 vfio_user_cmd_name(cmd), pending_size(srv));
         }
         if (left <= 0 ||

@@ -172,8 +172,9 @@ bool vmm_trace_parse(const char *arg, GString *help, char **file, GError **errp)
 
         if (!strcmp(it, "help") || !strcmp(it, "?") ||
             !strcmp(it, "enable=help")) {
-            g_string_append(help, "Trace domains (-trace enable=PATTERN, "
-                                  "globs allowed, '_' matches '-'):\n");
+            g_string_append(
+                help,
+                "Trace domains (-trace enable=PATTERN, globs allowed, '_' matches '-'):\n");
             for (unsigned k = 0; vmm_log_domains[k]; k++) {
                 g_string_append_printf(help, "%-18s %s\n", vmm_log_domains[k],
                                        domain_help[k]);

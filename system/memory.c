@@ -126,33 +126,28 @@ static bool hostmem_check(const HostMemoryOptions *o, GError **errp)
     uint64_t page = sysconf(_SC_PAGESIZE);
 
     if (!o->size || o->size % page) {
-        return vfio_user_error_set(errp, EINVAL,
-                                   "size must be a non-zero "
-                                   "multiple of %" PRIu64,
-                                   page);
+        return vfio_user_error_set(
+            errp, EINVAL, "size must be a non-zero multiple of %" PRIu64, page);
     }
     if (o->size > SIZE_MAX || o->offset + o->size < o->offset) {
         return vfio_user_error_set(errp, EINVAL, "size too large");
     }
     if (o->type == HOSTMEM_FILE && !o->mem_path) {
         return vfio_user_error_set(errp, EINVAL,
-                                   "memory-backend-file needs "
-                                   "mem-path");
+                                   "memory-backend-file needs mem-path");
     }
     if (o->type != HOSTMEM_FILE && (o->mem_path || o->offset)) {
-        return vfio_user_error_set(errp, EINVAL,
-                                   "mem-path and offset are for "
-                                   "memory-backend-file only");
+        return vfio_user_error_set(
+            errp, EINVAL,
+            "mem-path and offset are for memory-backend-file only");
     }
     if (o->type != HOSTMEM_MEMFD && o->seal_set && o->seal) {
         return vfio_user_error_set(errp, EINVAL,
                                    "seal is for memory-backend-memfd only");
     }
     if (o->offset % page) {
-        return vfio_user_error_set(errp, EINVAL,
-                                   "offset must be a multiple "
-                                   "of %" PRIu64,
-                                   page);
+        return vfio_user_error_set(
+            errp, EINVAL, "offset must be a multiple of %" PRIu64, page);
     }
     return true;
 }

@@ -124,8 +124,8 @@ static void monitor_xp(Machine *m, char **w, unsigned n, GString *out)
 
     if (n < 2 || n > 3 || fmt[0] != '/' ||
         !xp_parse_fmt(fmt + 1, &count, &format, &size)) {
-        g_string_append(out, "usage: xp /FMT ADDR (FMT: [count][x|d|u|o|c]"
-                             "[b|h|w|g])\n");
+        g_string_append(
+            out, "usage: xp /FMT ADDR (FMT: [count][x|d|u|o|c][b|h|w|g])\n");
         return;
     }
     errno = 0;
@@ -191,8 +191,9 @@ void monitor_execute(Machine *m, const char *line, GString *out)
 static void monitor_opened(CharLine *c, void *opaque)
 {
     (void)opaque;
-    char_line_write(c, "vfio-user-vmm monitor - type 'help' for more "
-                       "information\n" MONITOR_PROMPT);
+    char_line_write(
+        c,
+        "vfio-user-vmm monitor - type 'help' for more information\n" MONITOR_PROMPT);
 }
 
 static void monitor_line(CharLine *c, const char *line, void *opaque)

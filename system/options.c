@@ -39,8 +39,7 @@ static const PropHelp device_props[] = {
      "how the server reaches guest RAM"},
     {"x-msg-timeout", "uint32", "5000", "reply timeout in milliseconds"},
     {"x-poll-us", "uint32", "0",
-     "busy-poll this long for a reply before sleeping (helps when the "
-     "server runs on another CPU)"},
+     "busy-poll this long for a reply before sleeping (helps when the server runs on another CPU)"},
     {"x-no-posted-writes", "bool", "off",
      "wait for a reply to every BAR write"},
     {"x-no-write-multi", "bool", "off",
@@ -80,18 +79,14 @@ void vmm_usage(GString *out)
         "usage: vfio-user-vmm [options]\n"
         "A minimal machine hosting vfio-user-pci devices, driven by qtest\n"
         "and a monitor (no CPU).\n\n"
-        "-m SIZE                 guest RAM size (default 128M; no suffix = "
-        "MiB)\n"
-        "-object memory-backend-ram|memfd|file,id=ID,size=SIZE[,mem-path=P]"
-        "\n                        [,share=on|off][,offset=OFF][,seal=on|off]\n"
+        "-m SIZE                 guest RAM size (default 128M; no suffix = MiB)\n"
+        "-object memory-backend-ram|memfd|file,id=ID,size=SIZE[,mem-path=P]\n                        [,share=on|off][,offset=OFF][,seal=on|off]\n"
         "-machine [" MACHINE_TYPE ",]memory-backend=ID\n"
         "                        guest RAM from that backend (default:\n"
         "                        anonymous memory-backend-ram of -m size)\n"
         "-numa node,memdev=ID    the same (one NUMA node)\n"
-        "-device vfio-user-pci,socket=PATH[,id=ID][,addr=SLOT]"
-        "[,dma-access=MODE]...\n"
-        "-device '{\"driver\":\"vfio-user-pci\",\"socket\":{\"type\":\"unix\","
-        "\"path\":PATH},...}'\n"
+        "-device vfio-user-pci,socket=PATH[,id=ID][,addr=SLOT][,dma-access=MODE]...\n"
+        "-device '{\"driver\":\"vfio-user-pci\",\"socket\":{\"type\":\"unix\",\"path\":PATH},...}'\n"
         "                        (-device vfio-user-pci,help lists all)\n"
         "-qtest stdio|unix:PATH[,server]\n"
         "                        qtest protocol (connects to PATH)\n"
@@ -308,10 +303,9 @@ static bool device_id_prop(int32_t *dst, const KeyVal *kv, GError **errp)
     uint64_t v;
 
     if (!parse_uint_max(kv->val, 0xffff, &v)) {
-        return vfio_user_error_set(errp, EINVAL,
-                                   "%s: expected a number from 0 to "
-                                   "0xffff, got '%s'",
-                                   kv->key, kv->val);
+        return vfio_user_error_set(
+            errp, EINVAL, "%s: expected a number from 0 to 0xffff, got '%s'",
+            kv->key, kv->val);
     }
     *dst = v;
     return true;
@@ -350,8 +344,7 @@ static bool device_prop(void *target, const KeyVal *kv, GError **errp)
         if (!valid_id(kv->val)) {
             return vfio_user_error_set(
                 errp, EINVAL,
-                "id: expected a letter then "
-                "letters, digits, '-', '_' or '.', got '%s'",
+                "id: expected a letter then letters, digits, '-', '_' or '.', got '%s'",
                 kv->val);
         }
         g_free(d->id);
@@ -363,40 +356,37 @@ static bool device_prop(void *target, const KeyVal *kv, GError **errp)
                 return true;
             }
         }
-        return vfio_user_error_set(errp, EINVAL,
-                                   "dma-access: expected auto, mmap, "
-                                   "file-io or message, got '%s'",
-                                   kv->val);
+        return vfio_user_error_set(
+            errp, EINVAL,
+            "dma-access: expected auto, mmap, file-io or message, got '%s'",
+            kv->val);
     } else if (!strcmp(kv->key, "x-msg-timeout")) {
         if (!parse_uint_max(kv->val, UINT32_MAX, &v) || !v) {
-            return vfio_user_error_set(errp, EINVAL,
-                                       "x-msg-timeout: expected "
-                                       "milliseconds from 1 to 4294967295, got "
-                                       "'%s'",
-                                       kv->val);
+            return vfio_user_error_set(
+                errp, EINVAL,
+                "x-msg-timeout: expected milliseconds from 1 to 4294967295, got '%s'",
+                kv->val);
         }
         d->msg_timeout_ms = v;
     } else if (!strcmp(kv->key, "x-poll-us")) {
         if (!parse_uint_max(kv->val, 1000000, &v)) {
-            return vfio_user_error_set(errp, EINVAL,
-                                       "x-poll-us: expected microseconds "
-                                       "from 0 to 1000000, got '%s'",
-                                       kv->val);
+            return vfio_user_error_set(
+                errp, EINVAL,
+                "x-poll-us: expected microseconds from 0 to 1000000, got '%s'",
+                kv->val);
         }
         d->poll_us = v;
     } else if (!strcmp(kv->key, "x-no-posted-writes")) {
         if (!vmm_parse_bool(kv->val, &d->no_posted_writes)) {
-            return vfio_user_error_set(errp, EINVAL,
-                                       "x-no-posted-writes: expected "
-                                       "on or off, got '%s'",
-                                       kv->val);
+            return vfio_user_error_set(
+                errp, EINVAL,
+                "x-no-posted-writes: expected on or off, got '%s'", kv->val);
         }
     } else if (!strcmp(kv->key, "x-no-write-multi")) {
         if (!vmm_parse_bool(kv->val, &d->no_write_multi)) {
-            return vfio_user_error_set(errp, EINVAL,
-                                       "x-no-write-multi: expected "
-                                       "on or off, got '%s'",
-                                       kv->val);
+            return vfio_user_error_set(
+                errp, EINVAL, "x-no-write-multi: expected on or off, got '%s'",
+                kv->val);
         }
     } else if (!strcmp(kv->key, "reconnect-ms")) {
         if (!parse_uint_max(kv->val, 3600000, &v)) {
@@ -414,10 +404,10 @@ static bool device_prop(void *target, const KeyVal *kv, GError **errp)
     } else if (!strcmp(kv->key, "x-pci-sub-device-id")) {
         return device_id_prop(&d->sub_device_id, kv, errp);
     } else {
-        return vfio_user_error_set(errp, EINVAL,
-                                   "unknown property '%s' (see "
-                                   "-device " VFIO_USER_PCI_TYPE ",help)",
-                                   kv->key);
+        return vfio_user_error_set(
+            errp, EINVAL,
+            "unknown property '%s' (see -device " VFIO_USER_PCI_TYPE ",help)",
+            kv->key);
     }
     return true;
 }
@@ -526,15 +516,14 @@ bool vmm_parse_device(const char *arg, VFIOUserPCIOptions *d, int *slot,
     type = keyval_type(items, "driver");
     if (type && (!strcmp(type, "help") || !strcmp(type, "?"))) {
         g_string_append(help, "available devices:\n  " VFIO_USER_PCI_TYPE
-                              "  a PCI device served by a vfio-user "
-                              "server\n");
+                              "  a PCI device served by a vfio-user server\n");
         return true;
     }
     if (!type || strcmp(type, VFIO_USER_PCI_TYPE)) {
-        return vfio_user_error_set(errp, ENODEV,
-                                   "%s: unknown device type "
-                                   "(available: " VFIO_USER_PCI_TYPE ")",
-                                   type ? type : arg);
+        return vfio_user_error_set(
+            errp, ENODEV,
+            "%s: unknown device type (available: " VFIO_USER_PCI_TYPE ")",
+            type ? type : arg);
     }
     if (keyval_want_help(items)) {
         prop_help(help, VFIO_USER_PCI_TYPE, device_props,
@@ -597,8 +586,7 @@ static bool object_prop(void *target, const KeyVal *kv, GError **errp)
         if (!valid_id(kv->val)) {
             return vfio_user_error_set(
                 errp, EINVAL,
-                "id: expected a letter then "
-                "letters, digits, '-', '_' or '.', got '%s'",
+                "id: expected a letter then letters, digits, '-', '_' or '.', got '%s'",
                 kv->val);
         }
         g_free(m->id);
@@ -608,24 +596,20 @@ static bool object_prop(void *target, const KeyVal *kv, GError **errp)
 
         if (!vmm_parse_size(kv->val, 1, dst)) {
             return vfio_user_error_set(errp, EINVAL,
-                                       "%s: expected a size like "
-                                       "64M, got '%s'",
+                                       "%s: expected a size like 64M, got '%s'",
                                        kv->key, kv->val);
         }
         if (dst == &m->offset && m->type != HOSTMEM_FILE) {
-            return vfio_user_error_set(errp, EINVAL,
-                                       "offset: only "
-                                       "memory-backend-file has it");
+            return vfio_user_error_set(
+                errp, EINVAL, "offset: only memory-backend-file has it");
         }
     } else if (!strcmp(kv->key, "mem-path") && m->type == HOSTMEM_FILE) {
         g_free(m->mem_path);
         m->mem_path = g_strdup(kv->val);
     } else if (!strcmp(kv->key, "share")) {
         if (!vmm_parse_bool(kv->val, &m->share)) {
-            return vfio_user_error_set(errp, EINVAL,
-                                       "share: expected on or off, "
-                                       "got '%s'",
-                                       kv->val);
+            return vfio_user_error_set(
+                errp, EINVAL, "share: expected on or off, got '%s'", kv->val);
         }
         m->share_set = true;
     } else if (!strcmp(kv->key, "seal") && m->type == HOSTMEM_MEMFD) {
@@ -635,10 +619,9 @@ static bool object_prop(void *target, const KeyVal *kv, GError **errp)
         }
         m->seal_set = true;
     } else {
-        return vfio_user_error_set(errp, EINVAL,
-                                   "unknown property '%s' (see "
-                                   "-object %s,help)",
-                                   kv->key, host_mem_type_name(m->type));
+        return vfio_user_error_set(
+            errp, EINVAL, "unknown property '%s' (see -object %s,help)",
+            kv->key, host_mem_type_name(m->type));
     }
     return true;
 }
@@ -681,11 +664,10 @@ static bool parse_object(VmmOptions *o, const char *arg, GError **errp)
         return true;
     }
     if (!host_mem_type_parse(type, &t)) {
-        return vfio_user_error_set(errp, EINVAL,
-                                   "-object %s: unknown object type "
-                                   "(available: memory-backend-ram, "
-                                   "memory-backend-memfd, memory-backend-file)",
-                                   type ? type : arg);
+        return vfio_user_error_set(
+            errp, EINVAL,
+            "-object %s: unknown object type (available: memory-backend-ram, memory-backend-memfd, memory-backend-file)",
+            type ? type : arg);
     }
     if (keyval_want_help(items)) {
         o->print = g_string_new(NULL);
@@ -716,30 +698,29 @@ static bool parse_machine(VmmOptions *o, const char *arg, GError **errp)
                                                       : NULL;
 
         if (type && (!strcmp(type, "help") || !strcmp(type, "?"))) {
-            o->print = g_string_new("available machines:\n  " MACHINE_TYPE
-                                    "  (the only one; options: "
-                                    "memory-backend=ID)\n");
+            o->print =
+                g_string_new("available machines:\n  " MACHINE_TYPE
+                             "  (the only one; options: memory-backend=ID)\n");
             return true;
         }
         if (type && i == 0 && !strcmp(type, MACHINE_TYPE)) {
             continue;
         }
         if (type) {
-            return vfio_user_error_set(errp, EINVAL,
-                                       "-machine: unknown machine "
-                                       "type '%s' (available: " MACHINE_TYPE
-                                       ")",
-                                       type);
+            return vfio_user_error_set(
+                errp, EINVAL,
+                "-machine: unknown machine type '%s' (available: " MACHINE_TYPE
+                ")",
+                type);
         }
         if (!strcmp(kv->key, "accel") && !g_strcmp0(kv->val, "qtest")) {
             continue; /* libqtest's spelling; there is no CPU anyway */
         }
         if (strcmp(kv->key, "memory-backend")) {
-            return vfio_user_error_set(errp, EINVAL,
-                                       "-machine: unknown property "
-                                       "'%s' (expected memory-backend=ID or "
-                                       "accel=qtest)",
-                                       kv->key);
+            return vfio_user_error_set(
+                errp, EINVAL,
+                "-machine: unknown property '%s' (expected memory-backend=ID or accel=qtest)",
+                kv->key);
         }
         g_free(o->machine_backend);
         o->machine_backend = g_strdup(kv->val);
@@ -785,10 +766,8 @@ static bool parse_mem(VmmOptions *o, const char *arg, GError **errp)
     const char *s = g_str_has_prefix(arg, "size=") ? arg + 5 : arg;
 
     if (!vmm_parse_size(s, 1ULL << 20, &o->ram_size) || !o->ram_size) {
-        return vfio_user_error_set(errp, EINVAL,
-                                   "-m: expected a size like 512M, "
-                                   "got '%s'",
-                                   arg);
+        return vfio_user_error_set(
+            errp, EINVAL, "-m: expected a size like 512M, got '%s'", arg);
     }
     o->ram_size_set = true;
     return true;
@@ -824,18 +803,17 @@ static bool vmm_check(VmmOptions *o, GError **errp)
             }
         }
         if (!m) {
-            return vfio_user_error_set(errp, ENOENT,
-                                       "-machine memory-backend=%s: "
-                                       "no -object with that id",
-                                       o->machine_backend);
+            return vfio_user_error_set(
+                errp, ENOENT,
+                "-machine memory-backend=%s: no -object with that id",
+                o->machine_backend);
         }
         if (o->ram_size_set && o->ram_size != m->size) {
-            return vfio_user_error_set(errp, EINVAL,
-                                       "-machine memory-backend=%s: "
-                                       "backend size %" PRIu64
-                                       " differs from -m "
-                                       "%" PRIu64,
-                                       m->id, m->size, o->ram_size);
+            return vfio_user_error_set(
+                errp, EINVAL,
+                "-machine memory-backend=%s: backend size %" PRIu64
+                " differs from -m %" PRIu64,
+                m->id, m->size, o->ram_size);
         }
         o->ram_size = m->size;
     }
@@ -872,9 +850,7 @@ static bool vmm_check(VmmOptions *o, GError **errp)
 
             if (!g_strcmp0(a->id, b->id)) {
                 return vfio_user_error_set(errp, EEXIST,
-                                           "-device: duplicate id "
-                                           "'%s'",
-                                           a->id);
+                                           "-device: duplicate id '%s'", a->id);
             }
         }
     }
@@ -897,9 +873,9 @@ static bool vmm_check(VmmOptions *o, GError **errp)
         }
     }
     if (o->qtest && o->monitor && o->qtest->is_stdio && o->monitor->is_stdio) {
-        return vfio_user_error_set(errp, EINVAL,
-                                   "-qtest stdio and -monitor stdio "
-                                   "cannot share standard input");
+        return vfio_user_error_set(
+            errp, EINVAL,
+            "-qtest stdio and -monitor stdio cannot share standard input");
     }
     return true;
 }
@@ -948,10 +924,8 @@ bool vmm_parse_args(VmmOptions *o, int argc, char **argv, GError **errp)
         bool known = false;
 
         if (name[0] != '-' || !name[1]) {
-            return vfio_user_error_set(errp, EINVAL,
-                                       "unexpected argument '%s' "
-                                       "(see -help)",
-                                       name);
+            return vfio_user_error_set(
+                errp, EINVAL, "unexpected argument '%s' (see -help)", name);
         }
         name += name[1] == '-' ? 2 : 1;
         if (!strcmp(name, "help") || !strcmp(name, "h")) {
@@ -971,10 +945,8 @@ bool vmm_parse_args(VmmOptions *o, int argc, char **argv, GError **errp)
             known |= !strcmp(name, opts_with_arg[k]);
         }
         if (!known) {
-            return vfio_user_error_set(errp, EINVAL,
-                                       "unknown option '%s' (see "
-                                       "-help)",
-                                       argv[i]);
+            return vfio_user_error_set(
+                errp, EINVAL, "unknown option '%s' (see -help)", argv[i]);
         }
         if (i + 1 >= argc) {
             return vfio_user_error_set(errp, EINVAL, "-%s: missing argument",

@@ -53,8 +53,8 @@ Machine *machine_new(HostMemoryBackend *ram, bool owned, GError **errp)
 
     if (size > VMM_MAX_RAM_SIZE) {
         vfio_user_error_set(errp, EINVAL,
-                            "RAM size 0x%" PRIx64 " is larger than "
-                            "the machine's maximum 0x%llx",
+                            "RAM size 0x%" PRIx64
+                            " is larger than the machine's maximum 0x%llx",
                             size, (unsigned long long)VMM_MAX_RAM_SIZE);
         return NULL;
     }

@@ -210,9 +210,8 @@ bool vfio_user_caps_parse_version(const void *payload, size_t len,
     if (v.major != VFIO_USER_MAJOR_VER) {
         return vfio_user_error_set(
             errp, EINVAL,
-            "peer speaks protocol %u.%u; only major %u is "
-            "supported",
-            v.major, v.minor, VFIO_USER_MAJOR_VER);
+            "peer speaks protocol %u.%u; only major %u is supported", v.major,
+            v.minor, VFIO_USER_MAJOR_VER);
     }
     caps->major = v.major;
     caps->minor = v.minor;
@@ -269,9 +268,8 @@ bool vfio_user_caps_merge(const VFIOUserCaps *ours, const VFIOUserCaps *theirs,
 char *vfio_user_caps_describe(const VFIOUserCaps *caps)
 {
     return g_strdup_printf(
-        "version %u.%u, max_msg_fds %u, "
-        "max_data_xfer_size %" PRIu64 ", pgsizes 0x%" PRIx64
-        ", max_dma_maps %u, write_multiple %s",
+        "version %u.%u, max_msg_fds %u, max_data_xfer_size %" PRIu64
+        ", pgsizes 0x%" PRIx64 ", max_dma_maps %u, write_multiple %s",
         caps->major, caps->minor, caps->max_msg_fds, caps->max_data_xfer_size,
         caps->pgsizes, caps->max_dma_maps, caps->write_multiple ? "yes" : "no");
 }

@@ -8,7 +8,14 @@
 #include <stdarg.h>
 #include "vfio-user/error.h"
 
-G_DEFINE_QUARK(vfio - user - error - quark, vfio_user_error)
+/*
+ * Written out rather than with G_DEFINE_QUARK(), whose first argument is
+ * not a C token here and which the formatter turns into "vfio - user - ...".
+ */
+GQuark vfio_user_error_quark(void)
+{
+    return g_quark_from_static_string("vfio-user-error-quark");
+}
 
 bool vfio_user_error_set(GError **errp, int errnum, const char *fmt, ...)
 {

@@ -151,8 +151,7 @@ static bool sample_parse(int argc, char **argv, SampleOptions *opts)
         {"socket", 0, 0, G_OPTION_ARG_FILENAME, &opts->socket,
          "the same as --socket-path", "PATH"},
         {"fd", 0, 0, G_OPTION_ARG_INT, &opts->fd,
-         "serve on this UNIX socket made by the parent (listening or "
-         "connected); not with --socket-path",
+         "serve on this UNIX socket made by the parent (listening or connected); not with --socket-path",
          "FDNUM"},
         {"netdev", 0, 0, G_OPTION_ARG_STRING, &opts->netdev,
          "virtio-net backend: user[,hostfwd=tcp:127.0.0.1:PORT-:GUESTPORT]",
@@ -174,8 +173,8 @@ static bool sample_parse(int argc, char **argv, SampleOptions *opts)
         {"pidfile", 0, 0, G_OPTION_ARG_FILENAME, &opts->pidfile,
          "write the process id to FILE (removed on exit)", "FILE"},
         {NULL}};
-    GOptionContext *ctx = g_option_context_new("- sample vfio-user device "
-                                               "server");
+    GOptionContext *ctx =
+        g_option_context_new("- sample vfio-user device server");
     GError *err = NULL;
     bool ok;
 

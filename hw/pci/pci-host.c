@@ -382,8 +382,7 @@ static void pci_host_info_dev(PCIDevice *d, GString *out)
     g_string_append_printf(
         out,
         "  Bus  0, device %2u, function 0:\n"
-        "    class 0x%04x, vendor 0x%04x, device 0x%04x,"
-        " subsystem 0x%04x:0x%04x, id \"%s\"\n",
+        "    class 0x%04x, vendor 0x%04x, device 0x%04x, subsystem 0x%04x:0x%04x, id \"%s\"\n",
         d->devfn >> 3, pci_config_read(d, PCI_CLASS_DEVICE, 2),
         pci_config_read(d, PCI_VENDOR_ID, 2),
         pci_config_read(d, PCI_DEVICE_ID, 2),

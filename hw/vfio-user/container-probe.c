@@ -79,8 +79,8 @@ static bool probe_unmap(VFIOUserProxy *proxy, uint64_t iova, uint64_t size,
     if (req.reply_errno) {
         return vfio_user_error_set(
             errp, req.reply_errno,
-            "the server refused to unmap its probe map at "
-            "iova=0x%" PRIx64 ": %s",
+            "the server refused to unmap its probe map at iova=0x%" PRIx64
+            ": %s",
             iova, g_strerror(req.reply_errno));
     }
     return true;

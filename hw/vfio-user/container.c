@@ -56,10 +56,10 @@ bool vfio_user_dma_access_parse(const char *s, VFIOUserDMAAccess *out,
             return true;
         }
     }
-    return vfio_user_error_set(errp, EINVAL,
-                               "invalid dma-access value '%s': "
-                               "expected auto, mmap, file-io or message",
-                               s ? s : "");
+    return vfio_user_error_set(
+        errp, EINVAL,
+        "invalid dma-access value '%s': expected auto, mmap, file-io or message",
+        s ? s : "");
 }
 
 static uint64_t container_min_pgsize(VFIOUserContainer *c)
@@ -78,8 +78,7 @@ static bool container_probe(VFIOUserContainer *c, const VFIOUserDMASection *s,
     (void)c;
     if (fstat(s->fd, &st) < 0) {
         return vfio_user_error_set(errp, errno,
-                                   "section '%s': bad backing fd %d: "
-                                   "%s",
+                                   "section '%s': bad backing fd %d: %s",
                                    s->name, s->fd, g_strerror(errno));
     }
     *mmappable = vfio_user_probe_mmap(s->fd, s->fd_offset, s->readonly);
@@ -92,10 +91,10 @@ static bool container_proc_mem(VFIOUserContainer *c,
     if (c->proc_mem_fd < 0) {
         c->proc_mem_fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
         if (c->proc_mem_fd < 0) {
-            return vfio_user_error_set(errp, errno,
-                                       "section '%s': dma-access="
-                                       "file-io cannot open /proc/self/mem: %s",
-                                       s->name, g_strerror(errno));
+            return vfio_user_error_set(
+                errp, errno,
+                "section '%s': dma-access=file-io cannot open /proc/self/mem: %s",
+                s->name, g_strerror(errno));
         }
     }
     return true;
@@ -135,18 +134,13 @@ static bool container_plan(VFIOUserContainer *c, const VFIOUserDMASection *s,
         if (!has_fd) {
             return vfio_user_error_set(
                 errp, EINVAL,
-                "section '%s': dma-access=mmap"
-                " needs RAM with an fd to share (memory-"
-                "backend-memfd, or -file with share=on); "
-                "this one has none",
+                "section '%s': dma-access=mmap needs RAM with an fd to share (memory-backend-memfd, or -file with share=on); this one has none",
                 s->name);
         }
         if (!p->mmappable) {
             return vfio_user_error_set(
                 errp, EINVAL,
-                "section '%s': dma-access=mmap"
-                " but mmap() refuses its fd (use dma-access="
-                "file-io or auto)",
+                "section '%s': dma-access=mmap but mmap() refuses its fd (use dma-access=file-io or auto)",
                 s->name);
         }
         plan_fd(p, VFIO_USER_DMA_MAP_F_MODE_MMAP, s->fd, s->fd_offset);
@@ -188,9 +182,7 @@ static bool container_fit_fds(VFIOUserContainer *c, const VFIOUserDMASection *s,
     if (c->policy != VFIO_USER_DMA_ACCESS_AUTO) {
         return vfio_user_error_set(
             errp, EINVAL,
-            "section '%s': dma-access=%s needs to send an "
-            "fd, but the server accepts none "
-            "(max_msg_fds 0)",
+            "section '%s': dma-access=%s needs to send an fd, but the server accepts none (max_msg_fds 0)",
             s->name, vfio_user_dma_access_name(c->policy));
     }
     p->flags &= ~VFIO_USER_DMA_MAP_F_MODES;
@@ -225,24 +217,23 @@ static bool container_check(VFIOUserContainer *c, const VFIOUserDMASection *s,
 
     if (!s->size || !s->host || s->size > UINT64_MAX - s->iova) {
         return vfio_user_error_set(errp, EINVAL,
-                                   "section '%s': invalid range iova"
-                                   "=0x%" PRIx64 " size=0x%" PRIx64 "%s",
+                                   "section '%s': invalid range iova=0x%" PRIx64
+                                   " size=0x%" PRIx64 "%s",
                                    s->name, s->iova, s->size,
                                    s->host ? "" : " (no host)");
     }
     if ((s->iova | s->size) & (pg - 1)) {
-        return vfio_user_error_set(errp, EINVAL,
-                                   "section '%s': iova 0x%" PRIx64
-                                   " and size 0x%" PRIx64
-                                   " must be multiples of "
-                                   "the server's page size 0x%" PRIx64,
-                                   s->name, s->iova, s->size, pg);
+        return vfio_user_error_set(
+            errp, EINVAL,
+            "section '%s': iova 0x%" PRIx64 " and size 0x%" PRIx64
+            " must be multiples of the server's page size 0x%" PRIx64,
+            s->name, s->iova, s->size, pg);
     }
     if (c->maps->len >= max_maps) {
-        return vfio_user_error_set(errp, ENOSPC,
-                                   "section '%s': the server allows "
-                                   "at most %" PRIu32 " DMA maps",
-                                   s->name, max_maps);
+        return vfio_user_error_set(
+            errp, ENOSPC,
+            "section '%s': the server allows at most %" PRIu32 " DMA maps",
+            s->name, max_maps);
     }
     i = container_upper(c->maps, s->iova);
     for (guint j = i ? i - 1 : 0; j < c->maps->len && j <= i; j++) {
@@ -251,8 +242,7 @@ static bool container_check(VFIOUserContainer *c, const VFIOUserDMASection *s,
         if (e->iova < s->iova + s->size && s->iova < e->iova + e->size) {
             return vfio_user_error_set(errp, EEXIST,
                                        "section '%s' [0x%" PRIx64 ", 0x%" PRIx64
-                                       ") overlaps mapped section "
-                                       "'%s'",
+                                       ") overlaps mapped section '%s'",
                                        s->name, s->iova, s->iova + s->size,
                                        e->name);
         }
@@ -360,9 +350,9 @@ static bool container_learn_modes(VFIOUserContainer *c,
     c->modes = v;
     if (v == VFIO_USER_MODES_LEGACY) {
         g_atomic_int_set(&c->legacy, 1);
-        g_message("vfio-user: %s: server does not support DMA access "
-                  "modes; using legacy DMA_MAP",
-                  vfio_user_proxy_path(c->proxy));
+        g_message(
+            "vfio-user: %s: server does not support DMA access modes; using legacy DMA_MAP",
+            vfio_user_proxy_path(c->proxy));
     }
     return true;
 }
@@ -480,8 +470,8 @@ static bool container_negotiate_map(VFIOUserContainer *c,
         }
         return vfio_user_error_set(
             errp, rerr,
-            "section '%s': the server refused "
-            "DMA_MAP of iova=0x%" PRIx64 " size=0x%" PRIx64 " (%s): %s",
+            "section '%s': the server refused DMA_MAP of iova=0x%" PRIx64
+            " size=0x%" PRIx64 " (%s): %s",
             s->name, s->iova, s->size, vfio_user_dma_access_name(p->mode),
             g_strerror(rerr));
     }
@@ -499,11 +489,11 @@ static bool container_map_locked(VFIOUserContainer *c,
         return false;
     }
     if (p.fd >= 0 && (p.offset & (pg - 1))) {
-        return vfio_user_error_set(errp, EINVAL,
-                                   "section '%s': fd offset 0x%" PRIx64
-                                   " must be a multiple of the server's "
-                                   "page size 0x%" PRIx64,
-                                   s->name, p.offset, pg);
+        return vfio_user_error_set(
+            errp, EINVAL,
+            "section '%s': fd offset 0x%" PRIx64
+            " must be a multiple of the server's page size 0x%" PRIx64,
+            s->name, p.offset, pg);
     }
     /* map_lock is held: nobody else inserts or removes meanwhile. */
     i = container_insert(c, s, &p);
@@ -550,11 +540,11 @@ static bool container_send_unmap(VFIOUserContainer *c, uint64_t iova,
         return false;
     }
     if (req.reply_errno) {
-        return vfio_user_error_set(errp, req.reply_errno,
-                                   "the server refused "
-                                   "DMA_UNMAP of iova=0x%" PRIx64
-                                   " size=0x%" PRIx64 ": %s",
-                                   iova, size, g_strerror(req.reply_errno));
+        return vfio_user_error_set(
+            errp, req.reply_errno,
+            "the server refused DMA_UNMAP of iova=0x%" PRIx64 " size=0x%" PRIx64
+            ": %s",
+            iova, size, g_strerror(req.reply_errno));
     }
     return true;
 }

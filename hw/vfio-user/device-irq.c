@@ -35,27 +35,24 @@ bool vfio_user_device_get_irq_info(VFIOUserDevice *dev, uint32_t index,
         return vfio_user_dev_failed_error(dev, errp);
     }
     if (index >= dev->num_irqs) {
-        return vfio_user_error_set(errp, EINVAL,
-                                   "irq index %u does not exist "
-                                   "(the device has %u)",
-                                   index, dev->num_irqs);
+        return vfio_user_error_set(
+            errp, EINVAL, "irq index %u does not exist (the device has %u)",
+            index, dev->num_irqs);
     }
     if (!vfio_user_dev_simple(dev, VFIO_USER_DEVICE_GET_IRQ_INFO, &q, sizeof(q),
                               reply, sizeof(reply), &len, errp)) {
         return false;
     }
     if (len < sizeof(info)) {
-        return vfio_user_error_set(errp, EPROTO,
-                                   "GET_IRQ_INFO reply too short "
-                                   "(%zu bytes)",
-                                   len);
+        return vfio_user_error_set(
+            errp, EPROTO, "GET_IRQ_INFO reply too short (%zu bytes)", len);
     }
     memcpy(&info, reply, sizeof(info));
     if (info.index != index || info.count > DEV_MAX_IRQ_VECTORS) {
-        return vfio_user_error_set(errp, EPROTO,
-                                   "bad GET_IRQ_INFO reply for "
-                                   "index %u (index %u, count %u)",
-                                   index, info.index, info.count);
+        return vfio_user_error_set(
+            errp, EPROTO,
+            "bad GET_IRQ_INFO reply for index %u (index %u, count %u)", index,
+            info.index, info.count);
     }
     out->argsz = sizeof(*out);
     out->flags = info.flags;
@@ -94,8 +91,7 @@ static bool dev_set_irqs_msg(VFIOUserDevice *dev, uint32_t index,
     if (req.reply_errno) {
         return vfio_user_error_set(
             errp, req.reply_errno,
-            "SET_IRQS (index %u, "
-            "start %u, count %u, flags 0x%x) refused: %s",
+            "SET_IRQS (index %u, start %u, count %u, flags 0x%x) refused: %s",
             index, start, count, flags, g_strerror(req.reply_errno));
     }
     return true;
@@ -139,24 +135,21 @@ bool vfio_user_device_set_irqs(VFIOUserDevice *dev, uint32_t index,
         return vfio_user_dev_failed_error(dev, errp);
     }
     if (index >= dev->num_irqs) {
-        return vfio_user_error_set(errp, EINVAL,
-                                   "irq index %u does not exist "
-                                   "(the device has %u)",
-                                   index, dev->num_irqs);
+        return vfio_user_error_set(
+            errp, EINVAL, "irq index %u does not exist (the device has %u)",
+            index, dev->num_irqs);
     }
     if ((flags &
          ~(VFIO_IRQ_SET_DATA_TYPE_MASK | VFIO_IRQ_SET_ACTION_TYPE_MASK)) ||
         !data || (data & (data - 1)) || !action || (action & (action - 1))) {
-        return vfio_user_error_set(errp, EINVAL,
-                                   "SET_IRQS flags 0x%x need one "
-                                   "data type and one action",
-                                   flags);
+        return vfio_user_error_set(
+            errp, EINVAL,
+            "SET_IRQS flags 0x%x need one data type and one action", flags);
     }
     if (count > UINT32_MAX - start || count > DEV_MAX_IRQ_VECTORS ||
         (count == 0 && data != VFIO_IRQ_SET_DATA_NONE)) {
         return vfio_user_error_set(errp, EINVAL,
-                                   "SET_IRQS: bad range start %u "
-                                   "count %u",
+                                   "SET_IRQS: bad range start %u count %u",
                                    start, count);
     }
     switch (data) {

@@ -71,8 +71,7 @@ static bool dev_region_info_once(VFIOUserDevice *dev, uint32_t index,
     if (req.reply_errno) {
         vfio_user_close_fds(fd, 1);
         return vfio_user_error_set(errp, req.reply_errno,
-                                   "server refused "
-                                   "GET_REGION_INFO: %s",
+                                   "server refused GET_REGION_INFO: %s",
                                    g_strerror(req.reply_errno));
     }
     *len = req.reply_len;
@@ -104,17 +103,16 @@ static uint8_t *dev_region_info_fetch(VFIOUserDevice *dev, uint32_t index,
         vfio_user_close_fds(fd, 1);
         g_free(buf);
         if (*len < sizeof(info) || info.index != index) {
-            vfio_user_error_set(errp, EPROTO,
-                                "bad GET_REGION_INFO reply (%zu "
-                                "bytes, index %u)",
-                                *len, info.index);
+            vfio_user_error_set(
+                errp, EPROTO, "bad GET_REGION_INFO reply (%zu bytes, index %u)",
+                *len, info.index);
             return NULL;
         }
         if (attempt == 1 || info.argsz > DEV_REGION_INFO_MAX) {
-            vfio_user_error_set(errp, EPROTO,
-                                "server wants %u bytes for the "
-                                "region info (offered %u)",
-                                info.argsz, room);
+            vfio_user_error_set(
+                errp, EPROTO,
+                "server wants %u bytes for the region info (offered %u)",
+                info.argsz, room);
             return NULL;
         }
         g_debug("region %u: info needs %u bytes, asking again", index,
@@ -133,17 +131,15 @@ static bool dev_parse_sparse(VFIOUserRegion *r, const uint8_t *buf, size_t len,
 
     if (len - off < sizeof(cap)) {
         return vfio_user_error_set(errp, EPROTO,
-                                   "sparse mmap capability is "
-                                   "truncated");
+                                   "sparse mmap capability is truncated");
     }
     memcpy(&cap, buf + off, sizeof(cap));
     fit = (len - off - sizeof(cap)) / sizeof(VFIOUserSparseArea);
     if (cap.nr_areas > fit || cap.nr_areas > VFIO_USER_MAX_SPARSE) {
-        return vfio_user_error_set(errp, EPROTO,
-                                   "sparse mmap capability has %u "
-                                   "areas (%zu fit in the reply, at most %u "
-                                   "supported)",
-                                   cap.nr_areas, fit, VFIO_USER_MAX_SPARSE);
+        return vfio_user_error_set(
+            errp, EPROTO,
+            "sparse mmap capability has %u areas (%zu fit in the reply, at most %u supported)",
+            cap.nr_areas, fit, VFIO_USER_MAX_SPARSE);
     }
     r->nr_mmaps = 0;
     for (uint32_t i = 0; i < cap.nr_areas; i++) {
@@ -154,9 +150,8 @@ static bool dev_parse_sparse(VFIOUserRegion *r, const uint8_t *buf, size_t len,
             r->nr_mmaps = 0;
             return vfio_user_error_set(
                 errp, EPROTO,
-                "sparse area %u (offset "
-                "0x%" PRIx64 ", size 0x%" PRIx64 ") lies "
-                "outside the region (size 0x%" PRIx64 ")",
+                "sparse area %u (offset 0x%" PRIx64 ", size 0x%" PRIx64
+                ") lies outside the region (size 0x%" PRIx64 ")",
                 i, a.offset, a.size, r->size);
         }
         if (a.size == 0) {
@@ -185,19 +180,17 @@ static bool dev_parse_caps(VFIOUserRegion *r, const uint8_t *buf, size_t len,
         VFIOUserCapType t;
 
         if (off < min_off || off > len || len - off < sizeof(h)) {
-            return vfio_user_error_set(errp, EPROTO,
-                                       "capability at offset %u "
-                                       "is outside the reply (%zu bytes) or "
-                                       "loops back",
-                                       off, len);
+            return vfio_user_error_set(
+                errp, EPROTO,
+                "capability at offset %u is outside the reply (%zu bytes) or loops back",
+                off, len);
         }
         memcpy(&h, buf + off, sizeof(h));
         switch (h.id) {
         case VFIO_REGION_INFO_CAP_SPARSE_MMAP:
             if (*has_sparse) {
                 return vfio_user_error_set(errp, EPROTO,
-                                           "two sparse mmap "
-                                           "capabilities");
+                                           "two sparse mmap capabilities");
             }
             if (!dev_parse_sparse(r, buf, len, off, errp)) {
                 return false;
@@ -207,8 +200,7 @@ static bool dev_parse_caps(VFIOUserRegion *r, const uint8_t *buf, size_t len,
         case VFIO_REGION_INFO_CAP_TYPE:
             if (len - off < sizeof(t)) {
                 return vfio_user_error_set(errp, EPROTO,
-                                           "type capability is "
-                                           "truncated");
+                                           "type capability is truncated");
             }
             memcpy(&t, buf + off, sizeof(t));
             r->has_type = true;
@@ -273,16 +265,14 @@ static void dev_region_map(VFIOUserRegion *r)
         void *p;
 
         if (!prot || r->offset > (uint64_t)INT64_MAX - off || size > SIZE_MAX) {
-            g_message("region %u: area %u cannot be mapped, using "
-                      "messages",
+            g_message("region %u: area %u cannot be mapped, using messages",
                       r->index, i);
             continue;
         }
         if (r->offset + off > fd_size || size > fd_size - (r->offset + off)) {
             g_message("region %u: area %u (offset 0x%" PRIx64
                       ", size 0x%" PRIx64
-                      ") lies beyond the end of the region fd; "
-                      "using messages",
+                      ") lies beyond the end of the region fd; using messages",
                       r->index, i, off, size);
             continue;
         }
@@ -373,8 +363,7 @@ static bool dev_io_fd_entry(VFIOUserRegion *r, const VFIOUserSubRegionIOFd *e,
 
     if (e->fd_index >= nfds) {
         return vfio_user_error_set(errp, EPROTO,
-                                   "io fd index %u, but %zu fds "
-                                   "came",
+                                   "io fd index %u, but %zu fds came",
                                    e->fd_index, nfds);
     }
     if (e->offset > r->size || e->size > r->size - e->offset) {
@@ -387,10 +376,10 @@ static bool dev_io_fd_entry(VFIOUserRegion *r, const VFIOUserSubRegionIOFd *e,
         (e->size != 0 && e->size != 1 && e->size != 2 && e->size != 4 &&
          e->size != 8) ||
         (match && e->size == 0)) {
-        return vfio_user_error_set(errp, EPROTO,
-                                   "unsupported ioeventfd (flags "
-                                   "0x%x, size %" PRIu64 ")",
-                                   e->flags, e->size);
+        return vfio_user_error_set(
+            errp, EPROTO,
+            "unsupported ioeventfd (flags 0x%x, size %" PRIu64 ")", e->flags,
+            e->size);
     }
     if (!dev_fd_is_eventfd(fds[e->fd_index])) {
         return vfio_user_error_set(errp, EPROTO,
@@ -431,10 +420,8 @@ static bool dev_io_fds_parse(VFIOUserRegion *r, const uint8_t *buf, size_t len,
     uint32_t n = 0;
 
     if (len < sizeof(h)) {
-        return vfio_user_error_set(errp, EPROTO,
-                                   "GET_REGION_IO_FDS reply too "
-                                   "short (%zu bytes)",
-                                   len);
+        return vfio_user_error_set(
+            errp, EPROTO, "GET_REGION_IO_FDS reply too short (%zu bytes)", len);
     }
     memcpy(&h, buf, sizeof(h));
     if (h.count && h.argsz >= sizeof(h)) {
@@ -443,10 +430,10 @@ static bool dev_io_fds_parse(VFIOUserRegion *r, const uint8_t *buf, size_t len,
     if (h.index != r->index || h.count > VFIO_USER_MAX_IOEVENTFDS ||
         (h.count && (h.argsz < sizeof(h) + (size_t)h.count * esz ||
                      len < sizeof(h) + h.count * stride))) {
-        return vfio_user_error_set(errp, EPROTO,
-                                   "bad GET_REGION_IO_FDS reply "
-                                   "(index %u, count %u, argsz %u, %zu bytes)",
-                                   h.index, h.count, h.argsz, len);
+        return vfio_user_error_set(
+            errp, EPROTO,
+            "bad GET_REGION_IO_FDS reply (index %u, count %u, argsz %u, %zu bytes)",
+            h.index, h.count, h.argsz, len);
     }
     for (uint32_t i = 0; i < h.count; i++) {
         VFIOUserSubRegionIOFd e;
@@ -495,10 +482,10 @@ static bool dev_io_fds_once(VFIOUserDevice *dev, uint32_t index, uint8_t *buf,
     *len = req.reply_len;
     if (req.reply_errno) {
         vfio_user_close_fds(fds, req.reply_nfds);
-        return vfio_user_error_set(errp, req.reply_errno,
-                                   "GET_REGION_IO_FDS for "
-                                   "region %u refused: %s",
-                                   index, g_strerror(req.reply_errno));
+        return vfio_user_error_set(
+            errp, req.reply_errno,
+            "GET_REGION_IO_FDS for region %u refused: %s", index,
+            g_strerror(req.reply_errno));
     }
     return true;
 }
@@ -517,10 +504,9 @@ bool vfio_user_device_get_region_io_fds(VFIOUserDevice *dev, uint32_t index,
         return vfio_user_dev_failed_error(dev, errp);
     }
     if (index >= dev->num_regions) {
-        return vfio_user_error_set(errp, EINVAL,
-                                   "region %u does not exist (the "
-                                   "device has %u)",
-                                   index, dev->num_regions);
+        return vfio_user_error_set(
+            errp, EINVAL, "region %u does not exist (the device has %u)", index,
+            dev->num_regions);
     }
     for (int attempt = 0;; attempt++) {
         buf = g_malloc0(room);

@@ -105,11 +105,9 @@ bool vfio_user_dev_simple(VFIOUserDevice *dev, uint16_t cmd, const void *in,
         return false;
     }
     if (req.reply_errno) {
-        return vfio_user_error_set(errp, req.reply_errno,
-                                   "%s refused by the "
-                                   "server: %s",
-                                   vfio_user_cmd_name(cmd),
-                                   g_strerror(req.reply_errno));
+        return vfio_user_error_set(
+            errp, req.reply_errno, "%s refused by the server: %s",
+            vfio_user_cmd_name(cmd), g_strerror(req.reply_errno));
     }
     if (out_len) {
         *out_len = req.reply_len;
@@ -138,25 +136,21 @@ static bool dev_get_info(VFIOUserDevice *dev, GError **errp)
         return false;
     }
     if (len < sizeof(info)) {
-        return vfio_user_error_set(errp, EPROTO,
-                                   "DEVICE_GET_INFO reply too "
-                                   "short (%zu bytes)",
-                                   len);
+        return vfio_user_error_set(
+            errp, EPROTO, "DEVICE_GET_INFO reply too short (%zu bytes)", len);
     }
     memcpy(&info, reply, sizeof(info));
     if (info.num_regions > DEV_MAX_REGIONS || info.num_irqs > DEV_MAX_IRQS) {
-        return vfio_user_error_set(errp, EPROTO,
-                                   "device reports %u regions and "
-                                   "%u irq types (at most %u and %u supported)",
-                                   info.num_regions, info.num_irqs,
-                                   DEV_MAX_REGIONS, DEV_MAX_IRQS);
+        return vfio_user_error_set(
+            errp, EPROTO,
+            "device reports %u regions and %u irq types (at most %u and %u supported)",
+            info.num_regions, info.num_irqs, DEV_MAX_REGIONS, DEV_MAX_IRQS);
     }
     if ((info.flags & VFIO_DEVICE_FLAGS_PCI) &&
         info.num_regions < VFIO_PCI_NUM_REGIONS) {
-        return vfio_user_error_set(errp, EPROTO,
-                                   "PCI device reports only %u "
-                                   "regions (%u expected)",
-                                   info.num_regions, VFIO_PCI_NUM_REGIONS);
+        return vfio_user_error_set(
+            errp, EPROTO, "PCI device reports only %u regions (%u expected)",
+            info.num_regions, VFIO_PCI_NUM_REGIONS);
     }
     dev->flags = info.flags;
     dev->num_regions = info.num_regions;
@@ -304,8 +298,7 @@ bool vfio_user_device_init(VFIOUserDevice *dev, VFIOUserProxy *proxy,
             vfio_user_device_cleanup(dev);
             return false;
         }
-        g_debug("region %u: flags 0x%x size 0x%" PRIx64 " fd %d, %u mmap "
-                "areas",
+        g_debug("region %u: flags 0x%x size 0x%" PRIx64 " fd %d, %u mmap areas",
                 i, dev->regions[i].flags, dev->regions[i].size,
                 dev->regions[i].fd, dev->regions[i].nr_mmaps);
     }
@@ -322,8 +315,7 @@ static VFIOUserRegion *dev_region(VFIOUserDevice *dev, uint32_t index,
 
     if (index >= dev->num_regions) {
         vfio_user_error_set(errp, EINVAL,
-                            "region %u does not exist (the device "
-                            "has %u)",
+                            "region %u does not exist (the device has %u)",
                             index, dev->num_regions);
         return NULL;
     }
@@ -478,18 +470,17 @@ static bool dev_msg_read(VFIOUserDevice *dev, uint32_t index, uint64_t off,
             return false;
         }
         if (req.reply_errno) {
-            return vfio_user_error_set(errp, req.reply_errno,
-                                       "reading %zu bytes "
-                                       "at 0x%" PRIx64 " of region %u: %s",
-                                       n, off, index,
-                                       g_strerror(req.reply_errno));
+            return vfio_user_error_set(
+                errp, req.reply_errno,
+                "reading %zu bytes at 0x%" PRIx64 " of region %u: %s", n, off,
+                index, g_strerror(req.reply_errno));
         }
         if (req.reply_len != sizeof(echo) + n ||
             !dev_rw_echo_ok(&echo, off, index, n)) {
-            return vfio_user_error_set(errp, EPROTO,
-                                       "malformed REGION_READ reply "
-                                       "(%zu bytes) for region %u",
-                                       req.reply_len, index);
+            return vfio_user_error_set(
+                errp, EPROTO,
+                "malformed REGION_READ reply (%zu bytes) for region %u",
+                req.reply_len, index);
         }
         off += n;
         buf += n;
@@ -525,16 +516,16 @@ static bool dev_write_chunk(VFIOUserDevice *dev, uint32_t index, uint64_t off,
     }
     if (req.reply_errno) {
         return vfio_user_error_set(errp, req.reply_errno,
-                                   "writing %zu bytes at "
-                                   "0x%" PRIx64 " of region %u: %s",
+                                   "writing %zu bytes at 0x%" PRIx64
+                                   " of region %u: %s",
                                    n, off, index, g_strerror(req.reply_errno));
     }
     if (req.reply_len != sizeof(echo) ||
         !dev_rw_echo_ok(&echo, off, index, n)) {
-        return vfio_user_error_set(errp, EPROTO,
-                                   "malformed REGION_WRITE reply "
-                                   "(%zu bytes) for region %u",
-                                   req.reply_len, index);
+        return vfio_user_error_set(
+            errp, EPROTO,
+            "malformed REGION_WRITE reply (%zu bytes) for region %u",
+            req.reply_len, index);
     }
     return true;
 }

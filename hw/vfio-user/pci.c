@@ -167,9 +167,9 @@ static void vupci_failure_notify(VFIOUserProxy *proxy, const GError *err,
         g_debug("vfio-user-pci '%s': reconnect attempt failed: %s",
                 dev->pdev.id, err->message);
     } else {
-        g_message("vfio-user-pci '%s': server %s failed: %s; "
-                  "the device now reads all-ones",
-                  dev->pdev.id, vfio_user_proxy_path(proxy), err->message);
+        g_message(
+            "vfio-user-pci '%s': server %s failed: %s; the device now reads all-ones",
+            dev->pdev.id, vfio_user_proxy_path(proxy), err->message);
     }
     g_mutex_lock(&dev->err_lock);
     if (!dev->fail_idle) {
@@ -639,11 +639,11 @@ static void vupci_info_maps(VFIOUserPCIDevice *dev, GString *out)
         }
         g_string_append_c(out, '\n');
     }
-    g_string_append_printf(out,
-                           "  dma bytes: message read %" PRIu64
-                           " written %" PRIu64 "; mmap and file-io: done by "
-                           "the server, not seen by the client\n",
-                           msg_rd, msg_wr);
+    g_string_append_printf(
+        out,
+        "  dma bytes: message read %" PRIu64 " written %" PRIu64
+        "; mmap and file-io: done by the server, not seen by the client\n",
+        msg_rd, msg_wr);
 }
 
 static void vupci_info(PCIDevice *d, GString *out)
@@ -669,21 +669,20 @@ static void vupci_info(PCIDevice *d, GString *out)
                                : "failed");
     g_string_append_printf(out, "  caps: %s\n", caps);
     vfio_user_reconnect_info(&dev->rc, out);
-    g_string_append_printf(out,
-                           "  dma-access %s, x-msg-timeout %u ms, "
-                           "x-poll-us %u, posted writes %s, "
-                           "interrupts %s (vectors: %u)\n",
-                           vfio_user_dma_access_name(dev->opts.dma_access),
-                           dev->opts.msg_timeout_ms, dev->opts.poll_us,
-                           dev->vdev.posted_writes ? "on" : "off",
-                           modes[dev->irq_mode], dev->nr_vectors);
+    g_string_append_printf(
+        out,
+        "  dma-access %s, x-msg-timeout %u ms, x-poll-us %u, posted writes %s, interrupts %s (vectors: %u)\n",
+        vfio_user_dma_access_name(dev->opts.dma_access),
+        dev->opts.msg_timeout_ms, dev->opts.poll_us,
+        dev->vdev.posted_writes ? "on" : "off", modes[dev->irq_mode],
+        dev->nr_vectors);
     if (dev->container) {
         vupci_info_maps(dev, out);
     } else {
-        g_string_append_printf(out,
-                               "  dma maps: none while disconnected (%u "
-                               "sections to map again)\n",
-                               vfio_user_dma_replay_count(dev->dma));
+        g_string_append_printf(
+            out,
+            "  dma maps: none while disconnected (%u sections to map again)\n",
+            vfio_user_dma_replay_count(dev->dma));
     }
     g_string_append_printf(
         out,
@@ -795,9 +794,9 @@ static bool vupci_connect(VFIOUserPCIDevice *dev, GError **errp)
     if (!(dev->vdev.flags & VFIO_DEVICE_FLAGS_PCI) ||
         dev->vdev.num_regions <= CONFIG_INDEX ||
         dev->vdev.regions[CONFIG_INDEX].size < 256) {
-        return vfio_user_error_set(errp, ENODEV,
-                                   "the server does not offer a PCI "
-                                   "device with a config region");
+        return vfio_user_error_set(
+            errp, ENODEV,
+            "the server does not offer a PCI device with a config region");
     }
     return true;
 }

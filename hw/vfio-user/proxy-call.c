@@ -47,24 +47,23 @@ static bool proxy_check_request(VFIOUserProxy *proxy,
     if (req->iovcnt < 0 || req->iovcnt > PROXY_MAX_IOV ||
         (req->iovcnt && !req->iov) || req->reply_iovcnt < 0 ||
         (req->reply_iovcnt && !req->reply_iov) || (req->nfds && !req->fds)) {
-        return vfio_user_error_set(errp, EINVAL,
-                                   "vfio-user: %s: malformed %s "
-                                   "request (at most %d payload pieces)",
-                                   proxy->path, name, PROXY_MAX_IOV);
+        return vfio_user_error_set(
+            errp, EINVAL,
+            "vfio-user: %s: malformed %s request (at most %d payload pieces)",
+            proxy->path, name, PROXY_MAX_IOV);
     }
     if (req->nfds > proxy->caps.max_msg_fds) {
-        return vfio_user_error_set(errp, E2BIG,
-                                   "vfio-user: %s: %s with %zu fds, "
-                                   "the server accepts at most %u per message",
-                                   proxy->path, name, req->nfds,
-                                   proxy->caps.max_msg_fds);
+        return vfio_user_error_set(
+            errp, E2BIG,
+            "vfio-user: %s: %s with %zu fds, the server accepts at most %u per message",
+            proxy->path, name, req->nfds, proxy->caps.max_msg_fds);
     }
     if (!vfio_user_proxy_iov_total(req->iov, req->iovcnt, payload_len) ||
         *payload_len > proxy->caps.max_data_xfer_size + PROXY_HDR_ALLOWANCE) {
         return vfio_user_error_set(
             errp, EMSGSIZE,
-            "vfio-user: %s: %s payload is "
-            "larger than the negotiated limit (%" PRIu64 " bytes of data)",
+            "vfio-user: %s: %s payload is larger than the negotiated limit (%" PRIu64
+            " bytes of data)",
             proxy->path, name, proxy->caps.max_data_xfer_size);
     }
     return true;
@@ -78,8 +77,7 @@ static bool proxy_enter_locked(VFIOUserProxy *proxy, uint16_t cmd,
         proxy->stats.fast_fails++;
         return vfio_user_error_set(
             errp, ETIMEDOUT,
-            "vfio-user: %s: %s not sent: the server has not "
-            "answered since %s timed out",
+            "vfio-user: %s: %s not sent: the server has not answered since %s timed out",
             proxy->path, vfio_user_cmd_name(cmd),
             vfio_user_cmd_name(proxy->stall_cmd));
     }
@@ -90,14 +88,13 @@ static bool proxy_enter_locked(VFIOUserProxy *proxy, uint16_t cmd,
     if (proxy->state == VFIO_PROXY_ERROR) {
         return vfio_user_error_set(
             errp, vfio_user_error_errno(proxy->fail_err),
-            "vfio-user: %s: cannot send %s: the connection "
-            "failed earlier: %s",
+            "vfio-user: %s: cannot send %s: the connection failed earlier: %s",
             proxy->path, vfio_user_cmd_name(cmd), proxy->fail_err->message);
     }
-    return vfio_user_error_set(errp, ECANCELED,
-                               "vfio-user: %s: cannot send %s: "
-                               "the connection is closed",
-                               proxy->path, vfio_user_cmd_name(cmd));
+    return vfio_user_error_set(
+        errp, ECANCELED,
+        "vfio-user: %s: cannot send %s: the connection is closed", proxy->path,
+        vfio_user_cmd_name(cmd));
 }
 
 static void proxy_leave_locked(VFIOUserProxy *proxy)
@@ -141,15 +138,15 @@ static bool proxy_waiter_error(VFIOUserProxy *proxy, VFIOUserWaiter *w,
     case EMSGSIZE:
         vfio_user_proxy_iov_total(w->req->reply_iov, w->req->reply_iovcnt,
                                   &room);
-        return vfio_user_error_set(errp, EMSGSIZE,
-                                   "vfio-user: %s: %s reply has "
-                                   "%zu bytes, more than the %zu expected",
-                                   proxy->path, name, w->reply_size, room);
+        return vfio_user_error_set(
+            errp, EMSGSIZE,
+            "vfio-user: %s: %s reply has %zu bytes, more than the %zu expected",
+            proxy->path, name, w->reply_size, room);
     case ECANCELED:
-        return vfio_user_error_set(errp, ECANCELED,
-                                   "vfio-user: %s: connection "
-                                   "closed while waiting for %s",
-                                   proxy->path, name);
+        return vfio_user_error_set(
+            errp, ECANCELED,
+            "vfio-user: %s: connection closed while waiting for %s",
+            proxy->path, name);
     default:
         return vfio_user_error_set(
             errp, w->err, "vfio-user: %s: %s failed: %s", proxy->path, name,
@@ -264,8 +261,7 @@ bool vfio_user_proxy_call(VFIOUserProxy *proxy, VFIOUserRequest *req,
         /* Nobody would read the reply: a handler must not block on one. */
         return vfio_user_error_set(
             errp, EDEADLK,
-            "vfio-user: %s: %s sent from the receive thread "
-            "would wait forever",
+            "vfio-user: %s: %s sent from the receive thread would wait forever",
             proxy->path, vfio_user_cmd_name(req->cmd));
     }
     if (!proxy_begin_locked(proxy, req, &len, &w.id, errp)) {

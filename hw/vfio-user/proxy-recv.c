@@ -120,14 +120,12 @@ static bool proxy_rx_wait_fn(int sock, void *opaque, GError **errp)
     case RX_EXPIRED:
         return vfio_user_error_set(
             errp, ETIMEDOUT,
-            "server stalled: the message was not complete "
-            "%u ms after it began",
+            "server stalled: the message was not complete %u ms after it began",
             proxy->timeout_ms);
     case RX_STOPPED:
         return vfio_user_error_set(
             errp, ECANCELED,
-            "the connection went down in the middle of a "
-            "message");
+            "the connection went down in the middle of a message");
     default:
         return vfio_user_error_set(errp, errno, "poll failed: %s",
                                    g_strerror(errno));
@@ -273,9 +271,9 @@ static bool proxy_drop_stray(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
         proxy_trace("vfio-user: %s: ignored a reply to posted %s id %u",
                     proxy->path, name, hdr->id);
     } else {
-        proxy_trace("vfio-user: %s: dropped a %s reply to unknown id %u "
-                    "(%u bytes, %zu fds)",
-                    proxy->path, name, hdr->id, hdr->size, nfds);
+        proxy_trace(
+            "vfio-user: %s: dropped a %s reply to unknown id %u (%u bytes, %zu fds)",
+            proxy->path, name, hdr->id, hdr->size, nfds);
     }
     vfio_user_close_fds(fds, nfds);
     return proxy_discard(proxy, hdr->size - sizeof(*hdr), errp);
@@ -502,10 +500,10 @@ bool vfio_user_proxy_recv_payload(VFIOUserProxy *proxy, struct iovec *iov,
 
     if (!vfio_user_proxy_iov_total(iov, iovcnt, &len) ||
         len > proxy->req_remaining) {
-        return vfio_user_error_set(errp, EPROTO,
-                                   "vfio-user: %s: request payload "
-                                   "has only %zu bytes left",
-                                   proxy->path, proxy->req_remaining);
+        return vfio_user_error_set(
+            errp, EPROTO,
+            "vfio-user: %s: request payload has only %zu bytes left",
+            proxy->path, proxy->req_remaining);
     }
     return proxy_req_read(proxy, iov, iovcnt, len, errp);
 }
@@ -513,10 +511,10 @@ bool vfio_user_proxy_recv_payload(VFIOUserProxy *proxy, struct iovec *iov,
 bool vfio_user_proxy_discard(VFIOUserProxy *proxy, size_t len, GError **errp)
 {
     if (len > proxy->req_remaining) {
-        return vfio_user_error_set(errp, EPROTO,
-                                   "vfio-user: %s: request payload "
-                                   "has only %zu bytes left",
-                                   proxy->path, proxy->req_remaining);
+        return vfio_user_error_set(
+            errp, EPROTO,
+            "vfio-user: %s: request payload has only %zu bytes left",
+            proxy->path, proxy->req_remaining);
     }
     return proxy_req_read(proxy, NULL, 0, len, errp);
 }

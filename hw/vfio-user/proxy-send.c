@@ -130,11 +130,10 @@ bool vfio_user_proxy_send_expired_locked(VFIOUserProxy *proxy, gint64 now)
         proxy->state != VFIO_PROXY_CONNECTED) {
         return false;
     }
-    vfio_user_error_set(&err, ETIMEDOUT,
-                        "the server took only part of %s id %u in %u ms "
-                        "(it stopped reading)",
-                        vfio_user_cmd_name(m->hdr.cmd), m->hdr.id,
-                        proxy->timeout_ms);
+    vfio_user_error_set(
+        &err, ETIMEDOUT,
+        "the server took only part of %s id %u in %u ms (it stopped reading)",
+        vfio_user_cmd_name(m->hdr.cmd), m->hdr.id, proxy->timeout_ms);
     vfio_user_proxy_fail_locked(proxy, err);
     g_error_free(err);
     return true;
@@ -287,8 +286,7 @@ bool vfio_user_proxy_send_wait_locked(VFIOUserProxy *proxy, ProxyOut *m,
     if (m->err == ECANCELED) {
         return vfio_user_error_set(
             errp, ECANCELED,
-            "vfio-user: %s: cannot send %s: the connection "
-            "is closed",
+            "vfio-user: %s: cannot send %s: the connection is closed",
             proxy->path, name);
     }
     return vfio_user_error_set(errp, m->err,
@@ -308,11 +306,10 @@ static ProxyOut *proxy_pool_get_locked(VFIOUserProxy *proxy, GError **errp)
         gint64 dl;
 
         if (proxy->state != VFIO_PROXY_CONNECTED) {
-            vfio_user_error_set(errp,
-                                vfio_user_proxy_failure_errno_locked(proxy),
-                                "vfio-user: %s: cannot queue a reply: the "
-                                "connection is no longer up",
-                                proxy->path);
+            vfio_user_error_set(
+                errp, vfio_user_proxy_failure_errno_locked(proxy),
+                "vfio-user: %s: cannot queue a reply: the connection is no longer up",
+                proxy->path);
             return NULL;
         }
         if (!proxy->sending && vfio_user_proxy_drain_locked(proxy)) {

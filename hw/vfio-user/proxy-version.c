@@ -55,16 +55,16 @@ static bool proxy_version_reply_hdr(VFIOUserProxy *proxy, VFIOUserHdr *hdr,
         return false;
     }
     if (!vfio_user_hdr_is_reply(hdr)) {
-        return vfio_user_error_set(errp, EPROTO,
-                                   "server sent a %s request instead "
-                                   "of the VERSION reply",
-                                   vfio_user_cmd_name(hdr->cmd));
+        return vfio_user_error_set(
+            errp, EPROTO,
+            "server sent a %s request instead of the VERSION reply",
+            vfio_user_cmd_name(hdr->cmd));
     }
     if (hdr->cmd != VFIO_USER_VERSION || hdr->id != 0) {
-        return vfio_user_error_set(errp, EPROTO,
-                                   "server answered VERSION (id 0) "
-                                   "with a %s reply to id %u",
-                                   vfio_user_cmd_name(hdr->cmd), hdr->id);
+        return vfio_user_error_set(
+            errp, EPROTO,
+            "server answered VERSION (id 0) with a %s reply to id %u",
+            vfio_user_cmd_name(hdr->cmd), hdr->id);
     }
     if (hdr->flags & VFIO_USER_F_ERROR) {
         int e = hdr->error ? (int)hdr->error : EIO;
@@ -124,29 +124,27 @@ bool vfio_user_proxy_connect_error(const char *path, int e, GError **errp)
     struct stat st;
 
     if (e == ENOENT) {
-        return vfio_user_error_set(errp, e,
-                                   "vfio-user: cannot connect to %s: no "
-                                   "such file (is the server running?)",
-                                   path);
+        return vfio_user_error_set(
+            errp, e,
+            "vfio-user: cannot connect to %s: no such file (is the server running?)",
+            path);
     }
     if ((e == ECONNREFUSED || e == ENOTSOCK) && stat(path, &st) == 0 &&
         !S_ISSOCK(st.st_mode)) {
-        return vfio_user_error_set(errp, ENOTSOCK,
-                                   "vfio-user: cannot connect to "
-                                   "%s: it is not a socket",
-                                   path);
+        return vfio_user_error_set(
+            errp, ENOTSOCK,
+            "vfio-user: cannot connect to %s: it is not a socket", path);
     }
     if (e == ECONNREFUSED) {
-        return vfio_user_error_set(errp, e,
-                                   "vfio-user: cannot connect to %s: "
-                                   "nothing listening (connection refused)",
-                                   path);
+        return vfio_user_error_set(
+            errp, e,
+            "vfio-user: cannot connect to %s: nothing listening (connection refused)",
+            path);
     }
     if (e == EACCES || e == EPERM) {
-        return vfio_user_error_set(errp, e,
-                                   "vfio-user: cannot connect to %s: "
-                                   "permission denied",
-                                   path);
+        return vfio_user_error_set(
+            errp, e, "vfio-user: cannot connect to %s: permission denied",
+            path);
     }
     return vfio_user_error_set(errp, e, "vfio-user: cannot connect to %s: %s",
                                path, g_strerror(e));

@@ -114,10 +114,10 @@ static bool proxy_go_nonblocking(VFIOUserProxy *proxy, GError **errp)
     int fl = fcntl(proxy->sock, F_GETFL);
 
     if (fl < 0 || fcntl(proxy->sock, F_SETFL, fl | O_NONBLOCK) < 0) {
-        return vfio_user_error_set(errp, errno,
-                                   "vfio-user: %s: cannot make the socket "
-                                   "non-blocking: %s",
-                                   proxy->path, g_strerror(errno));
+        return vfio_user_error_set(
+            errp, errno,
+            "vfio-user: %s: cannot make the socket non-blocking: %s",
+            proxy->path, g_strerror(errno));
     }
     proxy->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (proxy->wake_fd < 0) {

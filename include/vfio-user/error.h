@@ -18,8 +18,7 @@
 #define VFIO_USER_ERROR (vfio_user_error_quark())
 GQuark vfio_user_error_quark(void);
 
-/* g_set_error() in the VFIO_USER_ERROR domain; returns false for "return ...".
- */
+/* g_set_error() in VFIO_USER_ERROR; returns false, for "return ...". */
 bool vfio_user_error_set(GError **errp, int errnum, const char *fmt, ...)
     G_GNUC_PRINTF(3, 4);
 

@@ -233,9 +233,8 @@ static gpointer feeder_main(gpointer opaque)
 
 static void queue_version_reply(int sock)
 {
-    static const char json[] = "{\"capabilities\":{\"max_msg_fds\":8,"
-                               "\"max_data_xfer_size\":65536,"
-                               "\"pgsizes\":4096,\"write_multiple\":true}}";
+    static const char json[] =
+        "{\"capabilities\":{\"max_msg_fds\":8,\"max_data_xfer_size\":65536,\"pgsizes\":4096,\"write_multiple\":true}}";
     uint8_t buf[sizeof(VFIOUserHdr) + 4 + sizeof(json)];
     VFIOUserHdr hdr;
     uint16_t v[2] = {0, 1};

@@ -306,9 +306,9 @@ static char **qtest_vmm_argv(QTestState *s, const char *args)
     GError *err = NULL;
     char **argv;
 
-    cmd = g_strdup_printf("'%s' %s -qtest unix:%s/qtest.sock "
-                          "-monitor unix:%s/monitor.sock",
-                          qtest_binary("VFU_VMM"), args, s->dir, s->dir);
+    cmd = g_strdup_printf(
+        "'%s' %s -qtest unix:%s/qtest.sock -monitor unix:%s/monitor.sock",
+        qtest_binary("VFU_VMM"), args, s->dir, s->dir);
     if (!g_shell_parse_argv(cmd, NULL, &argv, &err)) {
         g_error("bad VMM arguments '%s': %s", cmd, err->message);
     }

@@ -24,14 +24,14 @@ static char *edu_backend_object(EduMachine *m, const char *backend, unsigned mb)
     m->dir = qtest_make_tmpdir();
     if (!strcmp(backend, "file-private")) {
         /* share=off (the default): the file does not hold guest RAM */
-        return g_strdup_printf("memory-backend-file,id=ram0,size=%uM,"
-                               "mem-path=%s/guest-ram,offset=4096",
-                               mb, m->dir);
+        return g_strdup_printf(
+            "memory-backend-file,id=ram0,size=%uM,mem-path=%s/guest-ram,offset=4096",
+            mb, m->dir);
     }
     g_assert_cmpstr(backend, ==, "file");
-    return g_strdup_printf("memory-backend-file,id=ram0,size=%uM,"
-                           "mem-path=%s/guest-ram,offset=%u,share=on",
-                           mb, m->dir, EDU_FILE_OFFSET);
+    return g_strdup_printf(
+        "memory-backend-file,id=ram0,size=%uM,mem-path=%s/guest-ram,offset=%u,share=on",
+        mb, m->dir, EDU_FILE_OFFSET);
 }
 
 EduMachine *edu_machine_start(QTestServer *srv, const char *backend,
@@ -50,11 +50,10 @@ EduMachine *edu_machine_start_sized(QTestServer *srv, const char *backend,
     uint64_t size = 0;
     uint16_t cmd;
 
-    m->qts = qtest_init("-m %uM -object %s -machine memory-backend=ram0 "
-                        "-device vfio-user-pci,socket=%s,id=edu0,"
-                        "dma-access=%s%s%s",
-                        ram_mb, obj, qtest_server_socket(srv), access,
-                        extra ? "," : "", extra ? extra : "");
+    m->qts = qtest_init(
+        "-m %uM -object %s -machine memory-backend=ram0 -device vfio-user-pci,socket=%s,id=edu0,dma-access=%s%s%s",
+        ram_mb, obj, qtest_server_socket(srv), access, extra ? "," : "",
+        extra ? extra : "");
     g_assert_cmphex(qpci_config_readw(m->qts, EDU_SLOT, PCI_VENDOR_ID), ==,
                     0x1234);
     g_assert_cmphex(qpci_config_readw(m->qts, EDU_SLOT, PCI_DEVICE_ID), ==,

@@ -187,12 +187,10 @@ static void test_edu_mmap_anon_fails(void)
     int status = 0;
     QTestState *qts;
 
-    qts = qtest_try_init(&err, &status,
-                         "-m 64M -object memory-backend-ram,id=ram0,"
-                         "size=64M -machine memory-backend=ram0 "
-                         "-device vfio-user-pci,socket=%s,id=edu0,"
-                         "dma-access=mmap",
-                         qtest_server_socket(srv));
+    qts = qtest_try_init(
+        &err, &status,
+        "-m 64M -object memory-backend-ram,id=ram0,size=64M -machine memory-backend=ram0 -device vfio-user-pci,socket=%s,id=edu0,dma-access=mmap",
+        qtest_server_socket(srv));
     g_assert_null(qts);
     g_assert_true(WIFEXITED(status));
     g_assert_cmpint(WEXITSTATUS(status), !=, 0);
@@ -335,12 +333,9 @@ static void test_edu_two_devices(void)
     g_autofree char *info = NULL;
 
     /* 01.0 by messages with another device id, 02.0 mmap */
-    m->qts = qtest_init("-m 64M -object memory-backend-memfd,id=ram0,"
-                        "size=64M -machine memory-backend=ram0 "
-                        "-device vfio-user-pci,socket=%s,id=a,"
-                        "dma-access=message,x-pci-device-id=0x11e9 "
-                        "-device vfio-user-pci,socket=%s,id=b",
-                        qtest_server_socket(srv1), qtest_server_socket(srv2));
+    m->qts = qtest_init(
+        "-m 64M -object memory-backend-memfd,id=ram0,size=64M -machine memory-backend=ram0 -device vfio-user-pci,socket=%s,id=a,dma-access=message,x-pci-device-id=0x11e9 -device vfio-user-pci,socket=%s,id=b",
+        qtest_server_socket(srv1), qtest_server_socket(srv2));
     g_assert_cmphex(qpci_config_readw(m->qts, 1, PCI_DEVICE_ID), ==, 0x11e9);
     g_assert_cmphex(qpci_config_readw(m->qts, 2, PCI_DEVICE_ID), ==, 0x11e8);
     g_assert_cmpuint(qpci_config_readb(m->qts, 2, PCI_INTERRUPT_LINE), ==,

@@ -36,10 +36,10 @@ static char *faults_vmm_must_fail(FakeServer *fs, unsigned timeout_ms,
     QTestState *qts;
     gint64 t0 = g_get_monotonic_time();
 
-    qts = qtest_try_init(&err, status,
-                         "-m 64M -device vfio-user-pci,socket=%s,id=edu0,"
-                         "x-msg-timeout=%u",
-                         fs->path, timeout_ms);
+    qts = qtest_try_init(
+        &err, status,
+        "-m 64M -device vfio-user-pci,socket=%s,id=edu0,x-msg-timeout=%u",
+        fs->path, timeout_ms);
     *elapsed = faults_elapsed(t0);
     g_assert_null(qts);
     g_test_message("VMM exited after %.3f s: %s", *elapsed, err);
@@ -121,10 +121,9 @@ static char *faults_kill_during(QTestServer *srv, QTestState *qts,
 static unsigned faults_baseline_fds(unsigned *sockets)
 {
     g_autofree char *dir = qtest_make_tmpdir();
-    QTestState *qts =
-        qtest_init("-m 64M -object memory-backend-ram,id=ram0,size=64M "
-                   "-machine memory-backend=ram0 -pidfile %s/vmm.pid",
-                   dir);
+    QTestState *qts = qtest_init(
+        "-m 64M -object memory-backend-ram,id=ram0,size=64M -machine memory-backend=ram0 -pidfile %s/vmm.pid",
+        dir);
     unsigned n = faults_count_fds(faults_vmm_pid(dir), sockets);
 
     qtest_quit(qts);
@@ -136,10 +135,9 @@ static unsigned faults_baseline_fds(unsigned *sockets)
 static EduMachine *faults_machine_start(QTestServer *srv, const char *dir,
                                         const char *access, bool posted)
 {
-    g_autofree char *extra =
-        g_strdup_printf("x-msg-timeout=20000,x-no-posted-writes=%s "
-                        "-pidfile %s/vmm.pid",
-                        posted ? "off" : "on", dir);
+    g_autofree char *extra = g_strdup_printf(
+        "x-msg-timeout=20000,x-no-posted-writes=%s -pidfile %s/vmm.pid",
+        posted ? "off" : "on", dir);
 
     return edu_machine_start(srv, "ram", access, extra);
 }
@@ -282,10 +280,10 @@ static void test_faults_dma(gconstpointer opaque)
     g_assert_cmphex(qpci_config_readw(m->qts, EDU_SLOT, 0), ==, 0xffff);
     fds_del = faults_count_fds(pid, &socks_del);
     fds_base = faults_baseline_fds(&socks_base);
-    g_test_message("VMM fds: live %u (%u sockets), failed %u (%u), "
-                   "after device_del %u (%u), without the device %u (%u)",
-                   fds_live, socks_live, fds_failed, socks_failed, fds_del,
-                   socks_del, fds_base, socks_base);
+    g_test_message(
+        "VMM fds: live %u (%u sockets), failed %u (%u), after device_del %u (%u), without the device %u (%u)",
+        fds_live, socks_live, fds_failed, socks_failed, fds_del, socks_del,
+        fds_base, socks_base);
     /* no fd appeared because of the failure; device_del released all */
     g_assert_cmpuint(fds_failed, <=, fds_live);
     g_assert_cmpuint(socks_del, <, socks_live);
@@ -417,9 +415,9 @@ static void test_faults_dma_mid_transfer(gconstpointer opaque)
     fds = faults_count_fds(vmm, &socks);
     edu_machine_stop(m);
     fds_base = faults_baseline_fds(&socks_base);
-    g_test_message("VMM fds after device_del: %u (%u sockets), "
-                   "without the device %u (%u)",
-                   fds, socks, fds_base, socks_base);
+    g_test_message(
+        "VMM fds after device_del: %u (%u sockets), without the device %u (%u)",
+        fds, socks, fds_base, socks_base);
     g_assert_cmpuint(fds, ==, fds_base);
     g_assert_cmpuint(socks, ==, socks_base);
     qtest_server_free(srv);
@@ -437,17 +435,15 @@ static uint64_t faults_racer_dst(int i)
 /* One VMM with FAULTS_RACERS message-mode edu devices, one per server. */
 static QTestState *faults_racers_start(QTestServer **srv, const char *dir)
 {
-    g_autoptr(GString) args =
-        g_string_new("-m 64M -object memory-backend-ram,id=ram0,size=64M "
-                     "-machine memory-backend=ram0");
+    g_autoptr(GString) args = g_string_new(
+        "-m 64M -object memory-backend-ram,id=ram0,size=64M -machine memory-backend=ram0");
 
     for (int i = 0; i < FAULTS_RACERS; i++) {
         srv[i] = qtest_server_start("edu", NULL);
-        g_string_append_printf(args,
-                               " -device vfio-user-pci,socket=%s,id=edu%d,"
-                               "dma-access=message,x-msg-timeout=20000,"
-                               "x-no-posted-writes=on",
-                               qtest_server_socket(srv[i]), i);
+        g_string_append_printf(
+            args,
+            " -device vfio-user-pci,socket=%s,id=edu%d,dma-access=message,x-msg-timeout=20000,x-no-posted-writes=on",
+            qtest_server_socket(srv[i]), i);
     }
     g_string_append_printf(args, " -pidfile %s/vmm.pid", dir);
     return qtest_init("%s", args->str);
@@ -487,8 +483,8 @@ static void faults_log_dma_bytes(QTestState *qts)
         g_assert_cmpint(
             sscanf(p + strlen(key), "%" SCNu64 " written %" SCNu64, &rd, &wr),
             ==, 2);
-        g_test_message("device %d: %" PRIu64 " of %u DMA bytes written to "
-                       "RAM before the kill",
+        g_test_message("device %d: %" PRIu64
+                       " of %u DMA bytes written to RAM before the kill",
                        i, wr, EDU_BUF_SIZE);
     }
     g_assert_cmpint(i, ==, FAULTS_RACERS);
@@ -542,9 +538,9 @@ static void test_faults_dma_racing(void)
     fds = faults_count_fds(faults_vmm_pid(dir), &socks);
     qtest_quit(qts);
     fds_base = faults_baseline_fds(&socks_base);
-    g_test_message("VMM fds after device_del: %u (%u sockets), "
-                   "without devices %u (%u)",
-                   fds, socks, fds_base, socks_base);
+    g_test_message(
+        "VMM fds after device_del: %u (%u sockets), without devices %u (%u)",
+        fds, socks, fds_base, socks_base);
     g_assert_cmpuint(fds, ==, fds_base);
     g_assert_cmpuint(socks, ==, socks_base);
     for (int i = 0; i < FAULTS_RACERS; i++) {

@@ -163,10 +163,9 @@ static unsigned hostile_idle_fds(QTestServer *srv)
 static QTestState *hostile_vmm_memfd(QTestServer *srv, const char *dir,
                                      const char *seal, const char *access)
 {
-    return qtest_init("-m 64M -object memory-backend-memfd,id=ram0,size=64M%s "
-                      "-machine memory-backend=ram0 -pidfile %s/vmm.pid "
-                      "-device vfio-user-pci,socket=%s,id=edu0,dma-access=%s",
-                      seal, dir, qtest_server_socket(srv), access);
+    return qtest_init(
+        "-m 64M -object memory-backend-memfd,id=ram0,size=64M%s -machine memory-backend=ram0 -pidfile %s/vmm.pid -device vfio-user-pci,socket=%s,id=edu0,dma-access=%s",
+        seal, dir, qtest_server_socket(srv), access);
 }
 
 /* seal=on (default): the server's copy of guest RAM cannot be resized. */
@@ -208,12 +207,9 @@ static void test_hostile_ram_truncated(gconstpointer opaque)
 
     /* file-io: the server keeps the fd it was sent */
     if (file) {
-        qts = qtest_init("-m 64M -object memory-backend-file,id=ram0,"
-                         "size=64M,mem-path=%s,share=on "
-                         "-machine memory-backend=ram0 -pidfile %s/vmm.pid "
-                         "-device vfio-user-pci,socket=%s,id=edu0,"
-                         "dma-access=file-io",
-                         prefix, dir, qtest_server_socket(srv));
+        qts = qtest_init(
+            "-m 64M -object memory-backend-file,id=ram0,size=64M,mem-path=%s,share=on -machine memory-backend=ram0 -pidfile %s/vmm.pid -device vfio-user-pci,socket=%s,id=edu0,dma-access=file-io",
+            prefix, dir, qtest_server_socket(srv));
     } else {
         qts = hostile_vmm_memfd(srv, dir, ",seal=off", "file-io");
     }
@@ -226,10 +222,8 @@ static void test_hostile_ram_truncated(gconstpointer opaque)
     g_assert_cmphex(qtest_readl(qts, 0x1000), ==, 0xffffffff);
     qtest_writel(qts, 0x2000, 1); /* dropped, not fatal */
     g_assert_cmphex(qtest_readb(qts, 0x2000), ==, 0xff);
-    g_assert_true(qtest_vmm_wait_stderr(qts,
-                                        "guest RAM 'ram0' at 0x1000 is "
-                                        "gone",
-                                        qtest_timeout_ms()));
+    g_assert_true(qtest_vmm_wait_stderr(
+        qts, "guest RAM 'ram0' at 0x1000 is gone", qtest_timeout_ms()));
     g_assert_true(qtest_vmm_running(qts));
     fds_after = faults_count_fds(vmm, &socks);
     g_assert_cmpuint(fds_after, ==, fds_before);
@@ -431,10 +425,10 @@ static void test_hostile_busy(void)
     g_assert_cmpuint(hostile_sockets(spid), ==, fds_served);
 
     t0 = g_get_monotonic_time();
-    qts = qtest_try_init(&err, &status,
-                         "-m 64M -device vfio-user-pci,socket=%s,id=edu1,"
-                         "x-msg-timeout=20000",
-                         qtest_server_socket(srv));
+    qts = qtest_try_init(
+        &err, &status,
+        "-m 64M -device vfio-user-pci,socket=%s,id=edu1,x-msg-timeout=20000",
+        qtest_server_socket(srv));
     elapsed = faults_elapsed(t0);
     g_assert_null(qts);
     g_test_message("second VMM exited after %.3f s: %s", elapsed, err);
@@ -461,11 +455,11 @@ static void test_hostile_version_subset(void)
         const char *json;
 
         fd = hostile_connect(srv);
-        payload = hostile_version(fd,
-                                  i ? "{\"capabilities\":{\"max_msg_fds\":8,"
-                                      "\"write_multiple\":true}}"
-                                    : HOSTILE_CAPS,
-                                  &reply);
+        payload = hostile_version(
+            fd,
+            i ? "{\"capabilities\":{\"max_msg_fds\":8,\"write_multiple\":true}}"
+              : HOSTILE_CAPS,
+            &reply);
         g_assert_false(reply.flags & VFIO_USER_F_ERROR);
         g_assert_cmpuint(reply.size, >, sizeof(reply) + 4);
         json = payload + sizeof(VFIOUserVersion);

@@ -48,8 +48,8 @@ static void assert_ram(QTestState *qts, uint64_t addr, size_t len, uint8_t val)
     qtest_memread(qts, addr, got, len);
     for (size_t i = 0; i < len; i++) {
         if (got[i] != val) {
-            g_error("guest RAM at 0x%" G_GINT64_MODIFIER "x: 0x%02x, expected "
-                    "0x%02x",
+            g_error("guest RAM at 0x%" G_GINT64_MODIFIER
+                    "x: 0x%02x, expected 0x%02x",
                     addr + i, got[i], val);
         }
     }
@@ -131,11 +131,9 @@ static void test_load_two(void)
     QTestState *qts;
     Dev d[2];
 
-    qts = qtest_init("-m 96M -object memory-backend-ram,id=ram0,size=96M "
-                     "-machine memory-backend=ram0 "
-                     "-device vfio-user-pci,socket=%s,id=a "
-                     "-device vfio-user-pci,socket=%s,id=b",
-                     qtest_server_socket(srv1), qtest_server_socket(srv2));
+    qts = qtest_init(
+        "-m 96M -object memory-backend-ram,id=ram0,size=96M -machine memory-backend=ram0 -device vfio-user-pci,socket=%s,id=a -device vfio-user-pci,socket=%s,id=b",
+        qtest_server_socket(srv1), qtest_server_socket(srv2));
     for (int i = 0; i < 2; i++) {
         d[i].bar0 = qpci_bar_addr(qts, 1 + i, 0, NULL);
         d[i].dst = DST_BASE + (uint64_t)i * ROUNDS * MIB;

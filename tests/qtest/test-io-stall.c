@@ -203,11 +203,9 @@ static void rig_start(Rig *g)
 {
     g->srv = qtest_server_start("edu", NULL);
     g->relay = relay_start(qtest_server_socket(g->srv));
-    g->qts = qtest_init("-m 64M -object memory-backend-ram,id=ram0,size=64M "
-                        "-machine memory-backend=ram0 "
-                        "-device vfio-user-pci,socket=%s,id=edu0,"
-                        "x-msg-timeout=%u",
-                        g->relay->path, TIMEOUT_MS);
+    g->qts = qtest_init(
+        "-m 64M -object memory-backend-ram,id=ram0,size=64M -machine memory-backend=ram0 -device vfio-user-pci,socket=%s,id=edu0,x-msg-timeout=%u",
+        g->relay->path, TIMEOUT_MS);
     g->bar0 = qpci_bar_addr(g->qts, EDU_SLOT, 0, NULL);
     g_assert_cmphex(qtest_readl(g->qts, g->bar0), ==, EDU_ID);
 }

@@ -49,10 +49,9 @@ static RamMachine *ram_machine_start_opts(const char *opts)
     uint32_t bar0_reg;
 
     m->srv = qtest_server_start("ram", NULL);
-    m->qts = qtest_init("-m 32M -object memory-backend-memfd,id=ram0,"
-                        "size=32M -machine memory-backend=ram0 "
-                        "-device vfio-user-pci,socket=%s,id=ramdev%s",
-                        qtest_server_socket(m->srv), opts);
+    m->qts = qtest_init(
+        "-m 32M -object memory-backend-memfd,id=ram0,size=32M -machine memory-backend=ram0 -device vfio-user-pci,socket=%s,id=ramdev%s",
+        qtest_server_socket(m->srv), opts);
     g_assert_cmphex(qpci_config_readl(m->qts, RAM_SLOT, PCI_VENDOR_ID), ==,
                     0x00014e58);
     bar0_reg = qpci_config_readl(m->qts, RAM_SLOT, PCI_BASE_ADDRESS_0);

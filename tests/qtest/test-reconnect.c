@@ -614,11 +614,9 @@ static void test_rc_ram_mem_file(gconstpointer opaque)
     uint64_t bar0, bar2, size;
     unsigned fds0, socks0, maps0, fds1, socks1, maps1;
 
-    qts = qtest_init("-m 32M -object memory-backend-memfd,id=ram0,size=32M "
-                     "-machine memory-backend=ram0 "
-                     "-device vfio-user-pci,socket=%s,id=ramdev,"
-                     "reconnect-ms=%u -pidfile %s/vmm.pid",
-                     qtest_server_socket(srv), RC_MS, dir);
+    qts = qtest_init(
+        "-m 32M -object memory-backend-memfd,id=ram0,size=32M -machine memory-backend=ram0 -device vfio-user-pci,socket=%s,id=ramdev,reconnect-ms=%u -pidfile %s/vmm.pid",
+        qtest_server_socket(srv), RC_MS, dir);
     bar0 = qpci_bar_addr(qts, 1, 0, &size);
     bar2 = qpci_bar_addr(qts, 1, 2, &size);
     qtest_writel(qts, bar0 + 0x100, 0x600dcafe);   /* mmapped */

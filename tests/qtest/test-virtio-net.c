@@ -60,12 +60,9 @@ static NetMachine *net_machine_start_netdev(const char *backend,
     g_autofree char *extra = g_strdup_printf("--netdev %s", netdev);
 
     m->srv = qtest_server_start("virtio-net", extra);
-    m->qts = qtest_init("-m %uM -object memory-backend-%s,id=ram0,size=%uM "
-                        "-machine memory-backend=ram0 "
-                        "-device vfio-user-pci,socket=%s,id=net0,"
-                        "dma-access=%s",
-                        NET_RAM_MB, backend, NET_RAM_MB,
-                        qtest_server_socket(m->srv), access);
+    m->qts = qtest_init(
+        "-m %uM -object memory-backend-%s,id=ram0,size=%uM -machine memory-backend=ram0 -device vfio-user-pci,socket=%s,id=net0,dma-access=%s",
+        NET_RAM_MB, backend, NET_RAM_MB, qtest_server_socket(m->srv), access);
     g_assert_cmphex(qpci_config_readw(m->qts, NET_SLOT, 0), ==, 0x1af4);
     g_assert_cmphex(qpci_config_readw(m->qts, NET_SLOT, 2), ==, 0x1041);
     qnet_start(&m->net, m->qts, NET_SLOT, NET_RAM);

@@ -53,14 +53,10 @@ static void test_full(void)
     VFIOUserCaps c;
     g_autoptr(GError) err = NULL;
 
-    g_assert_true(parse(0, 2,
-                        "{\"capabilities\":{\"max_msg_fds\":8,"
-                        "\"max_data_xfer_size\":65536,\"pgsizes\":4096,"
-                        "\"max_dma_maps\":100,\"write_multiple\":true,"
-                        "\"migration\":{\"pgsize\":4096},"
-                        "\"twin_socket\":{\"supported\":false},"
-                        "\"future_key\":[1,2,3]}}",
-                        &c, &err));
+    g_assert_true(parse(
+        0, 2,
+        "{\"capabilities\":{\"max_msg_fds\":8,\"max_data_xfer_size\":65536,\"pgsizes\":4096,\"max_dma_maps\":100,\"write_multiple\":true,\"migration\":{\"pgsize\":4096},\"twin_socket\":{\"supported\":false},\"future_key\":[1,2,3]}}",
+        &c, &err));
     g_assert_no_error(err);
     g_assert_cmpuint(c.minor, ==, 2);
     g_assert_cmpuint(c.max_msg_fds, ==, 8);
@@ -128,11 +124,10 @@ static void test_merge(void)
     g_autoptr(GError) err = NULL;
 
     vfio_user_caps_init_ours(&ours);
-    g_assert_true(parse(0, 0,
-                        "{\"capabilities\":{\"max_msg_fds\":8,"
-                        "\"max_data_xfer_size\":9223372036854775807,"
-                        "\"pgsizes\":69632,\"max_dma_maps\":10}}",
-                        &theirs, &err));
+    g_assert_true(parse(
+        0, 0,
+        "{\"capabilities\":{\"max_msg_fds\":8,\"max_data_xfer_size\":9223372036854775807,\"pgsizes\":69632,\"max_dma_maps\":10}}",
+        &theirs, &err));
     g_assert_true(vfio_user_caps_merge(&ours, &theirs, &m, &err));
     g_assert_cmpuint(m.minor, ==, 0);
     g_assert_cmpuint(m.max_msg_fds, ==, 8);

@@ -279,8 +279,7 @@ static void test_mmap_forced(void)
     env_init(&e, NULL, VFIO_USER_DMA_ACCESS_MMAP);
     VFIOUserDMASection s = section("ram0", 0, PG, host, -1, 0);
     map_fails(&e, &s, EINVAL,
-              "section 'ram0': dma-access=mmap needs RAM with "
-              "an fd to share");
+              "section 'ram0': dma-access=mmap needs RAM with an fd to share");
     s = section("piped", 0, PG, host, p[0], 0);
     map_fails(&e, &s, EINVAL, "'piped'");
     g_assert_cmpuint(fake_server_nmaps(e.fs), ==, 0);

@@ -606,10 +606,9 @@ static void test_dma_map_flags(void)
                 dma_map(s, 32, flags, 0, GUEST_IOVA, GUEST_SIZE, &fd, with_fd);
 
             if (got != want) {
-                g_test_fail_printf("DMA_MAP flags 0x%x %s fd: errno %d, "
-                                   "expected %d",
-                                   flags, with_fd ? "with" : "without", got,
-                                   want);
+                g_test_fail_printf(
+                    "DMA_MAP flags 0x%x %s fd: errno %d, expected %d", flags,
+                    with_fd ? "with" : "without", got, want);
             }
             if (got == 0) {
                 ok++;
@@ -890,9 +889,8 @@ static void test_stall_then_stop(void)
     cl_send_raw(s, p, sizeof(p), NULL, 0);
     vus_server_stop(s->srv);
     if (!srv_wait_finished(s, 1000)) {
-        g_test_fail_printf("vus_server_run() did not return within 1 s of "
-                           "vus_server_stop() while a client stalled in "
-                           "the middle of a message");
+        g_test_fail_printf(
+            "vus_server_run() did not return within 1 s of vus_server_stop() while a client stalled in the middle of a message");
     }
     srv_end(s); /* the hang-up ends the stall in any case */
 }
@@ -912,8 +910,8 @@ static void test_stall_stops_reading(void)
         cl_send(s, VFIO_USER_REGION_READ, 0, &rw, sizeof(rw), NULL, 0);
     }
     if (!srv_wait_finished(s, 10 * DMA_TIMEOUT_MS + 2000)) {
-        g_test_fail_printf("the server still blocks on a client that does "
-                           "not read");
+        g_test_fail_printf(
+            "the server still blocks on a client that does not read");
         shutdown(s->sock, SHUT_RDWR);
     }
     g_assert_true(srv_wait_finished(s, RECV_MS));

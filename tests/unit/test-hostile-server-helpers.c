@@ -198,9 +198,9 @@ void fake_version(FakeServer *fs, const char *json)
     size_t len;
     g_autofree void *p = hs_version_payload(
         0,
-        json ? json
-             : "{\"capabilities\":{\"max_msg_fds\":8,"
-               "\"max_data_xfer_size\":65536,\"pgsizes\":4096}}",
+        json
+            ? json
+            : "{\"capabilities\":{\"max_msg_fds\":8,\"max_data_xfer_size\":65536,\"pgsizes\":4096}}",
         true, &len);
 
     fake_expect(fs, VFIO_USER_VERSION);

@@ -200,10 +200,9 @@ static void test_version_xfer_absurd(void)
 {
     version_json_case(0, "{\"capabilities\":{\"max_data_xfer_size\":0}}", true,
                       EINVAL);
-    version_json_case(0,
-                      "{\"capabilities\":{\"max_data_xfer_size\":"
-                      "9223372036854775808}}",
-                      true, EINVAL);
+    version_json_case(
+        0, "{\"capabilities\":{\"max_data_xfer_size\":9223372036854775808}}",
+        true, EINVAL);
     version_json_case(0, "{\"capabilities\":{\"max_data_xfer_size\":-1}}", true,
                       EINVAL);
 }
@@ -211,8 +210,8 @@ static void test_version_xfer_absurd(void)
 /* A huge but well-formed limit is clamped: messages above ours refused. */
 static void test_version_xfer_clamped(void)
 {
-    static const char json[] = "{\"capabilities\":{\"max_data_xfer_size\":"
-                               "4611686018427387904,\"max_msg_fds\":8}}";
+    static const char json[] =
+        "{\"capabilities\":{\"max_data_xfer_size\":4611686018427387904,\"max_msg_fds\":8}}";
     VFIOUserDeviceInfo info;
     GError *err = NULL;
     FakeHdr big = {.set_size = true, .size = 64u << 20};
@@ -712,9 +711,9 @@ static void test_server_stops_reading(void)
     vut_event_init(&j.done);
     t = g_thread_new("post", post_thread, &j);
     if (!vut_event_wait(&j.done, 4 * T_MS + QUICK_MS)) {
-        g_test_fail_printf("posted writes still blocked %d ms after the "
-                           "server stopped reading",
-                           4 * T_MS + QUICK_MS);
+        g_test_fail_printf(
+            "posted writes still blocked %d ms after the server stopped reading",
+            4 * T_MS + QUICK_MS);
     }
     /* Either way, let a blocked send fail so that the writer ends. */
     fake_kill(c.fs);
@@ -1048,8 +1047,8 @@ static void test_region_fd_short(void)
     if (!g_test_subprocess()) {
         g_test_trap_subprocess(NULL, 10 * G_USEC_PER_SEC, 0);
         if (!g_test_trap_has_passed()) {
-            g_test_fail_printf("a region fd shorter than the region crashed "
-                               "the client (SIGBUS?)");
+            g_test_fail_printf(
+                "a region fd shorter than the region crashed the client (SIGBUS?)");
         }
         return;
     }
@@ -1100,8 +1099,8 @@ static void test_ioeventfd_pipe(void)
     if (!g_test_subprocess()) {
         g_test_trap_subprocess(NULL, 10 * G_USEC_PER_SEC, 0);
         if (!g_test_trap_has_passed()) {
-            g_test_fail_printf("MMIO writes blocked on an ioeventfd that is "
-                               "a full pipe");
+            g_test_fail_printf(
+                "MMIO writes blocked on an ioeventfd that is a full pipe");
         }
         return;
     }
@@ -1332,8 +1331,8 @@ static void bad_dma_case(const BadDma *bad, size_t n)
 
         if (got != bad[i].want) {
             g_test_fail_printf("request %zu (%s 0x%" G_GINT64_MODIFIER
-                               "x+0x%" G_GINT64_MODIFIER "x): errno %d, "
-                               "expected %d",
+                               "x+0x%" G_GINT64_MODIFIER
+                               "x): errno %d, expected %d",
                                i, vfio_user_cmd_name(bad[i].cmd), bad[i].addr,
                                bad[i].count, got, bad[i].want);
         }
@@ -1600,10 +1599,9 @@ static void test_dma_right_after_map(void)
         refused += !!(m->hdr.flags & VFIO_USER_F_ERROR);
     }
     if (refused) {
-        g_test_fail_printf("%u of %d DMA_READs sent right after their "
-                           "DMA_MAP reply were refused: the client inserts "
-                           "a map only after the reply was processed",
-                           refused, N);
+        g_test_fail_printf(
+            "%u of %d DMA_READs sent right after their DMA_MAP reply were refused: the client inserts a map only after the reply was processed",
+            refused, N);
     }
     vfio_user_container_free(ct);
     case_end(&c);
@@ -1700,10 +1698,9 @@ static void test_dma_stall_mid_write(void)
     vut_event_init(&job.done);
     t = g_thread_new("unmap", unmap_thread, &job);
     if (!vut_event_wait(&job.done, 3 * T_MS + QUICK_MS)) {
-        g_test_fail_printf("vfio_user_container_unmap() still blocked %d ms "
-                           "after a server stalled in the middle of a "
-                           "DMA_WRITE",
-                           3 * T_MS + QUICK_MS);
+        g_test_fail_printf(
+            "vfio_user_container_unmap() still blocked %d ms after a server stalled in the middle of a DMA_WRITE",
+            3 * T_MS + QUICK_MS);
     }
     /* Either way, end the stall so that the unmap can finish. */
     fake_kill(e.c.fs);

@@ -223,8 +223,8 @@ static void test_cycles(void)
     }
     fds1 = vut_count_fds();
     maps1 = vut_count_maps();
-    g_test_message("%d sessions in %" G_GINT64_FORMAT " ms; fds %u -> %u, "
-                   "mappings %u -> %u",
+    g_test_message("%d sessions in %" G_GINT64_FORMAT
+                   " ms; fds %u -> %u, mappings %u -> %u",
                    CYCLES, (g_get_monotonic_time() - t0) / 1000, fds0, fds1,
                    maps0, maps1);
     g_assert_cmpuint(ls.dma_status, ==, 0);

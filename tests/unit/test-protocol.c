@@ -6,8 +6,10 @@
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include <errno.h>
 #include <string.h>
 #include <glib.h>
+#include "vfio-user/error.h"
 #include "vfio-user/protocol.h"
 
 static void check_hex(const void *p, size_t len, const char *hex)
@@ -28,9 +30,7 @@ static void test_header(void)
                      .flags = VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR,
                      .error = 22};
 
-    check_hex(&h, sizeof(h),
-              "0201020030000000210000001600000"
-              "0");
+    check_hex(&h, sizeof(h), "02010200300000002100000016000000");
 }
 
 /* A DMA_MAP from the recorded access-mode session: read|write|file-io,
@@ -45,11 +45,9 @@ static void test_dma_map(void)
                         .addr = 0x10000,
                         .size = 0x20000};
 
-    check_hex(&m, sizeof(m),
-              "200000000b000000"
-              "0010000000000000"
-              "0000010000000000"
-              "0000020000000000");
+    check_hex(
+        &m, sizeof(m),
+        "200000000b000000001000000000000000000100000000000000020000000000");
     g_assert_cmpuint(VFIO_USER_DMA_MAP_F_MODE_MMAP, ==, 1u << 2);
     g_assert_cmpuint(VFIO_USER_DMA_MAP_F_MODE_FILE_IO, ==, 1u << 3);
 }
@@ -59,19 +57,14 @@ static void test_dma_rw(void)
     VFIOUserDMARW rw = {.addr = 0x400, .count = 0x400};
 
     /* As libvfio-user's sample server sends it: 8-byte count. */
-    check_hex(&rw, sizeof(rw),
-              "0004000000000000"
-              "0004000000000000");
+    check_hex(&rw, sizeof(rw), "00040000000000000004000000000000");
 }
 
 static void test_region_rw(void)
 {
     VFIOUserRegionRW rw = {.offset = 0x10, .region = 2, .count = 4};
 
-    check_hex(&rw, sizeof(rw),
-              "1000000000000000"
-              "02000000"
-              "04000000");
+    check_hex(&rw, sizeof(rw), "10000000000000000200000004000000");
 }
 
 static void test_irq_set(void)
@@ -83,12 +76,7 @@ static void test_irq_set(void)
                         .start = 0,
                         .count = 1};
 
-    check_hex(&s, sizeof(s),
-              "14000000"
-              "24000000"
-              "01000000"
-              "00000000"
-              "01000000");
+    check_hex(&s, sizeof(s), "1400000024000000010000000000000001000000");
 }
 
 static void test_sizes(void)
@@ -104,6 +92,22 @@ static void test_sizes(void)
     g_assert_cmpuint(offsetof(VFIOUserRegionRW, data), ==, 16);
 }
 
+/* Errors carry errno codes in one domain whose name reads as written. */
+static void test_error_domain(void)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GError) other = g_error_new_literal(G_FILE_ERROR, EBADF, "x");
+
+    g_assert_cmpstr(g_quark_to_string(VFIO_USER_ERROR), ==,
+                    "vfio-user-error-quark");
+    g_assert_false(vfio_user_error_set(&err, ENOSPC, "full: %d", 3));
+    g_assert_error(err, VFIO_USER_ERROR, ENOSPC);
+    g_assert_cmpstr(err->message, ==, "full: 3");
+    g_assert_cmpint(vfio_user_error_errno(err), ==, ENOSPC);
+    g_assert_cmpint(vfio_user_error_errno(other), ==, EIO);
+    g_assert_cmpint(vfio_user_error_errno(NULL), ==, EIO);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -113,5 +117,6 @@ int main(int argc, char **argv)
     g_test_add_func("/protocol/region-rw", test_region_rw);
     g_test_add_func("/protocol/irq-set", test_irq_set);
     g_test_add_func("/protocol/sizes", test_sizes);
+    g_test_add_func("/protocol/error-domain", test_error_domain);
     return g_test_run();
 }

@@ -167,9 +167,9 @@ void srv_version_json(int sock, uint16_t major, const char *json)
 /* The usual server answer: 8 fds, 1 MiB transfers. */
 void srv_version(int sock)
 {
-    srv_version_json(sock, 0,
-                     "{\"capabilities\":{\"max_msg_fds\":8,"
-                     "\"max_data_xfer_size\":1048576,\"pgsizes\":4096}}");
+    srv_version_json(
+        sock, 0,
+        "{\"capabilities\":{\"max_msg_fds\":8,\"max_data_xfer_size\":1048576,\"pgsizes\":4096}}");
 }
 
 /* ---- Recorded sessions of real peers (the .jsonl files in tests/data) ---- */

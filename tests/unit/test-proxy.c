@@ -242,9 +242,8 @@ static void script_version_case(int sock, void *opaque)
 static void test_negotiate_merge(void)
 {
     VersionCase vc = {
-        .json = "{\"capabilities\":{\"max_msg_fds\":8,"
-                "\"max_data_xfer_size\":65536,\"pgsizes\":4096,"
-                "\"max_dma_maps\":100000,\"unknown_key\":[1,2]}}",
+        .json =
+            "{\"capabilities\":{\"max_msg_fds\":8,\"max_data_xfer_size\":65536,\"pgsizes\":4096,\"max_dma_maps\":100000,\"unknown_key\":[1,2]}}",
     };
     Peer *p = peer_start(script_version_case, &vc);
     VFIOUserProxy *proxy = client_new(p, 0);

@@ -78,8 +78,9 @@ static void test_state_reconnects(void)
     g_assert_cmpint(r.state, ==, VFIO_USER_RECONNECT_IDLE);
     g_assert_cmpuint(r.reconnects, ==, 1);
     vfio_user_reconnect_info(&r, out);
-    g_assert_nonnull(strstr(out->str, "reconnect-ms 1: connected, retries 2, "
-                                      "disconnects 1, reconnects 1,"));
+    g_assert_nonnull(strstr(
+        out->str,
+        "reconnect-ms 1: connected, retries 2, disconnects 1, reconnects 1,"));
     g_assert_nonnull(strstr(out->str, "attempt 2 refused"));
     /* the next outage starts counting again */
     vfio_user_reconnect_start(&r, "again");
@@ -149,9 +150,9 @@ static void test_identity(void)
                    "a different device answered: vendor id 0x4e58, was 0x1234");
     now = was;
     now.region_size[0] = 4096;
-    assert_differs(&was, &now,
-                   "a different device answered: region 0 size 0x1000, was "
-                   "0x100000");
+    assert_differs(
+        &was, &now,
+        "a different device answered: region 0 size 0x1000, was 0x100000");
     now = was;
     now.bar_type[2] = 0xc;
     assert_differs(&was, &now,
@@ -160,14 +161,14 @@ static void test_identity(void)
     now.num_caps = was.num_caps = 1;
     was.cap[0] = 0x5005; /* MSI at 0x50 */
     now.cap[0] = 0x6005;
-    assert_differs(&was, &now,
-                   "a different device answered: capability 0 (flags << 16 | "
-                   "offset << 8 | id) 0x6005, was 0x5005");
+    assert_differs(
+        &was, &now,
+        "a different device answered: capability 0 (flags << 16 | offset << 8 | id) 0x6005, was 0x5005");
     now = was;
     now.irq_count[1] = 4;
-    assert_differs(&was, &now,
-                   "a different device answered: irq 1 vector count 0x4, was "
-                   "0x1");
+    assert_differs(
+        &was, &now,
+        "a different device answered: irq 1 vector count 0x4, was 0x1");
 }
 
 static void test_dma_replay(void)

@@ -661,8 +661,9 @@ static void test_server_errors(void)
     if (!server_bin_check()) {
         return;
     }
-    server_expect_error(unknown, "unknown device 'nvme' (known devices: "
-                                 "edu, ram, pio, virtio-net)");
+    server_expect_error(
+        unknown,
+        "unknown device 'nvme' (known devices: edu, ram, pio, virtio-net)");
     server_expect_error(no_sock,
                         "--socket-path PATH or --fd FDNUM is required");
     server_expect_error(no_dev, "--device is required");

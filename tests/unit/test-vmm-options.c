@@ -76,13 +76,9 @@ static void test_full_command_line(void)
 
     g_assert_true(parse(
         &o, &err, "-m", "64M", "-object",
-        "memory-backend-file,id=ram0,size=64M,"
-        "mem-path=/tmp/a,,b,share=on,offset=2M",
+        "memory-backend-file,id=ram0,size=64M,mem-path=/tmp/a,,b,share=on,offset=2M",
         "-machine", "vfio-user-vmm,memory-backend=ram0", "-device",
-        "vfio-user-pci,socket=/s1,id=edu0,"
-        "dma-access=file-io,x-msg-timeout=250,x-poll-us=40,"
-        "x-no-posted-writes=on,x-no-write-multi=on,x-pci-vendor-id=0x1af4,"
-        "x-pci-sub-device-id=17,reconnect-ms=250",
+        "vfio-user-pci,socket=/s1,id=edu0,dma-access=file-io,x-msg-timeout=250,x-poll-us=40,x-no-posted-writes=on,x-no-write-multi=on,x-pci-vendor-id=0x1af4,x-pci-sub-device-id=17,reconnect-ms=250",
         "--device", "vfio-user-pci,socket=/s2", "-qtest", "unix:/tmp/q.sock",
         "-monitor", "unix:/tmp/m.sock,server,nowait", "-D", "/tmp/log",
         "-pidfile", "/tmp/pid", NULL));
@@ -143,62 +139,61 @@ static void test_defaults(void)
 
 static void test_errors(void)
 {
-    EXPECT_ERROR("-device vfio-user-pci: dma-access: expected auto, mmap, "
-                 "file-io or message, got 'foo'",
-                 "-device", "vfio-user-pci,socket=/s,dma-access=foo");
-    EXPECT_ERROR("-device vfio-user-pci: unknown property 'sockett' (see "
-                 "-device vfio-user-pci,help)",
-                 "-device", "vfio-user-pci,sockett=/s");
+    EXPECT_ERROR(
+        "-device vfio-user-pci: dma-access: expected auto, mmap, file-io or message, got 'foo'",
+        "-device", "vfio-user-pci,socket=/s,dma-access=foo");
+    EXPECT_ERROR(
+        "-device vfio-user-pci: unknown property 'sockett' (see -device vfio-user-pci,help)",
+        "-device", "vfio-user-pci,sockett=/s");
     EXPECT_ERROR("-device vfio-user-pci: socket=PATH is required", "-device",
                  "vfio-user-pci,id=a");
-    EXPECT_ERROR("-device vfio-user-pci: x-msg-timeout: expected "
-                 "milliseconds from 1 to 4294967295, got '0'",
-                 "-device", "vfio-user-pci,socket=/s,x-msg-timeout=0");
-    EXPECT_ERROR("-device vfio-user-pci: x-poll-us: expected microseconds "
-                 "from 0 to 1000000, got '2000000'",
-                 "-device", "vfio-user-pci,socket=/s,x-poll-us=2000000");
-    EXPECT_ERROR("-device vfio-user-pci: reconnect-ms: expected 0 to "
-                 "3600000 ms, got '-1'",
-                 "-device", "vfio-user-pci,socket=/s,reconnect-ms=-1");
-    EXPECT_ERROR("-device vfio-user-pci: x-no-write-multi: expected on or "
-                 "off, got 'maybe'",
-                 "-device", "vfio-user-pci,socket=/s,x-no-write-multi=maybe");
-    EXPECT_ERROR("-device vfio-user-pci: x-pci-vendor-id: expected a number "
-                 "from 0 to 0xffff, got '0x10000'",
-                 "-device", "vfio-user-pci,socket=/s,x-pci-vendor-id=0x10000");
-    EXPECT_ERROR("-device vfio-user-pci: x-no-posted-writes: expected on or "
-                 "off, got 'maybe'",
-                 "-device", "vfio-user-pci,socket=/s,x-no-posted-writes=maybe");
-    EXPECT_ERROR("-device e1000: unknown device type (available: "
-                 "vfio-user-pci)",
-                 "-device", "e1000");
+    EXPECT_ERROR(
+        "-device vfio-user-pci: x-msg-timeout: expected milliseconds from 1 to 4294967295, got '0'",
+        "-device", "vfio-user-pci,socket=/s,x-msg-timeout=0");
+    EXPECT_ERROR(
+        "-device vfio-user-pci: x-poll-us: expected microseconds from 0 to 1000000, got '2000000'",
+        "-device", "vfio-user-pci,socket=/s,x-poll-us=2000000");
+    EXPECT_ERROR(
+        "-device vfio-user-pci: reconnect-ms: expected 0 to 3600000 ms, got '-1'",
+        "-device", "vfio-user-pci,socket=/s,reconnect-ms=-1");
+    EXPECT_ERROR(
+        "-device vfio-user-pci: x-no-write-multi: expected on or off, got 'maybe'",
+        "-device", "vfio-user-pci,socket=/s,x-no-write-multi=maybe");
+    EXPECT_ERROR(
+        "-device vfio-user-pci: x-pci-vendor-id: expected a number from 0 to 0xffff, got '0x10000'",
+        "-device", "vfio-user-pci,socket=/s,x-pci-vendor-id=0x10000");
+    EXPECT_ERROR(
+        "-device vfio-user-pci: x-no-posted-writes: expected on or off, got 'maybe'",
+        "-device", "vfio-user-pci,socket=/s,x-no-posted-writes=maybe");
+    EXPECT_ERROR(
+        "-device e1000: unknown device type (available: vfio-user-pci)",
+        "-device", "e1000");
     EXPECT_ERROR("unknown option '-cpu' (see -help)", "-cpu", "max");
     EXPECT_ERROR("-m: missing argument", "-m");
     EXPECT_ERROR("-m: expected a size like 512M, got '1X'", "-m", "1X");
-    EXPECT_ERROR("-object memory-backend-memfd: size: expected a size like "
-                 "64M, got 'big'",
-                 "-object", "memory-backend-memfd,id=a,size=big");
+    EXPECT_ERROR(
+        "-object memory-backend-memfd: size: expected a size like 64M, got 'big'",
+        "-object", "memory-backend-memfd,id=a,size=big");
     EXPECT_ERROR("-object memory-backend-file: mem-path=PATH is required",
                  "-object", "memory-backend-file,id=a,size=1M");
-    EXPECT_ERROR("-object memory-backend-ram: offset: only "
-                 "memory-backend-file has it",
-                 "-object", "memory-backend-ram,id=a,size=1M,offset=4K");
+    EXPECT_ERROR(
+        "-object memory-backend-ram: offset: only memory-backend-file has it",
+        "-object", "memory-backend-ram,id=a,size=1M,offset=4K");
     EXPECT_ERROR("-object memory-backend-ram: duplicate id 'a'", "-object",
                  "memory-backend-ram,id=a,size=1M", "-object",
                  "memory-backend-ram,id=a,size=1M");
     EXPECT_ERROR("-machine memory-backend=b: no -object with that id",
                  "-machine", "memory-backend=b");
-    EXPECT_ERROR("-machine memory-backend=a: backend size 1048576 differs "
-                 "from -m 2097152",
-                 "-m", "2M", "-object", "memory-backend-ram,id=a,size=1M",
-                 "-machine", "memory-backend=a");
-    EXPECT_ERROR("-machine: unknown machine type 'q35' (available: "
-                 "vfio-user-vmm)",
-                 "-machine", "q35");
+    EXPECT_ERROR(
+        "-machine memory-backend=a: backend size 1048576 differs from -m 2097152",
+        "-m", "2M", "-object", "memory-backend-ram,id=a,size=1M", "-machine",
+        "memory-backend=a");
+    EXPECT_ERROR(
+        "-machine: unknown machine type 'q35' (available: vfio-user-vmm)",
+        "-machine", "q35");
     EXPECT_ERROR("-qtest: expected stdio or unix:PATH, got 'tcp:1'", "-qtest",
                  "tcp:1");
-    EXPECT_ERROR("-qtest stdio and -monitor stdio cannot share standard "
-                 "input",
+    EXPECT_ERROR("-qtest stdio and -monitor stdio cannot share standard input",
                  "-qtest", "stdio", "-monitor", "stdio");
     EXPECT_ERROR("-device: duplicate id 'x'", "-device",
                  "vfio-user-pci,socket=/a,id=x", "-device",
