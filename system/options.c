@@ -278,13 +278,6 @@ static bool parse_uint_max(const char *s, uint64_t max, uint64_t *out)
 
 /* ---- -device ---- */
 
-static const char *const dma_names[] = {
-    [VFIO_USER_DMA_ACCESS_AUTO] = "auto",
-    [VFIO_USER_DMA_ACCESS_MMAP] = "mmap",
-    [VFIO_USER_DMA_ACCESS_FILE_IO] = "file-io",
-    [VFIO_USER_DMA_ACCESS_MESSAGE] = "message",
-};
-
 static bool valid_id(const char *id)
 {
     if (!g_ascii_isalpha(*id)) {
@@ -350,16 +343,7 @@ static bool device_prop(void *target, const KeyVal *kv, GError **errp)
         g_free(d->id);
         d->id = g_strdup(kv->val);
     } else if (!strcmp(kv->key, "dma-access")) {
-        for (v = 0; v < G_N_ELEMENTS(dma_names); v++) {
-            if (!strcmp(kv->val, dma_names[v])) {
-                d->dma_access = v;
-                return true;
-            }
-        }
-        return vfio_user_error_set(
-            errp, EINVAL,
-            "dma-access: expected auto, mmap, file-io or message, got '%s'",
-            kv->val);
+        return vfio_user_dma_access_parse(kv->val, &d->dma_access, errp);
     } else if (!strcmp(kv->key, "x-msg-timeout")) {
         if (!parse_uint_max(kv->val, UINT32_MAX, &v) || !v) {
             return vfio_user_error_set(

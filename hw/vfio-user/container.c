@@ -58,7 +58,7 @@ bool vfio_user_dma_access_parse(const char *s, VFIOUserDMAAccess *out,
     }
     return vfio_user_error_set(
         errp, EINVAL,
-        "invalid dma-access value '%s': expected auto, mmap, file-io or message",
+        "dma-access: expected auto, mmap, file-io or message, got '%s'",
         s ? s : "");
 }
 
