@@ -17,9 +17,6 @@
 
 #define DEV_SMALL_REPLY 64 /* room for fixed-size info replies */
 
-/* One kept ioeventfd of a region (see VFIOUserRegion in device.h). */
-typedef __typeof__(((VFIOUserRegion *)0)->ioeventfds[0]) DevIoEventFd;
-
 /*
  * Posted writes queued for one REGION_WRITE_MULTI (see device.h).  lock
  * guards n and e[] and is held while the queue is sent, so that queued

@@ -356,7 +356,7 @@ void vfio_user_dev_region_release(VFIOUserRegion *r)
 /* ---- region io fds ---- */
 
 static bool dev_io_fd_entry(VFIOUserRegion *r, const VFIOUserSubRegionIOFd *e,
-                            const int *fds, size_t nfds, DevIoEventFd *out,
+                            const int *fds, size_t nfds, VFIOUserIoEventFd *out,
                             GError **errp)
 {
     bool match = e->flags & VFIO_USER_IOEVENTFD_F_DATAMATCH;
@@ -414,7 +414,7 @@ static bool dev_io_fds_parse(VFIOUserRegion *r, const uint8_t *buf, size_t len,
                              const int *fds, size_t nfds, GError **errp)
 {
     const size_t esz = sizeof(VFIOUserSubRegionIOFd);
-    DevIoEventFd tmp[VFIO_USER_MAX_IOEVENTFDS];
+    VFIOUserIoEventFd tmp[VFIO_USER_MAX_IOEVENTFDS];
     VFIOUserRegionIOFds h;
     size_t stride = esz;
     uint32_t n = 0;

@@ -531,12 +531,12 @@ static bool dev_write_chunk(VFIOUserDevice *dev, uint32_t index, uint64_t off,
 }
 
 /* The ioeventfd a write of @buf at @off would signal, or NULL. */
-static const DevIoEventFd *dev_ioeventfd_find(const VFIOUserRegion *r,
-                                              uint64_t off, const void *buf,
-                                              size_t len)
+static const VFIOUserIoEventFd *dev_ioeventfd_find(const VFIOUserRegion *r,
+                                                   uint64_t off,
+                                                   const void *buf, size_t len)
 {
     for (uint32_t i = 0; i < r->nr_ioeventfds; i++) {
-        const DevIoEventFd *e = &r->ioeventfds[i];
+        const VFIOUserIoEventFd *e = &r->ioeventfds[i];
         uint64_t v = 0;
 
         if (e->offset != off || (e->size && e->size != len)) {
@@ -582,7 +582,7 @@ static void dev_fence(VFIOUserDevice *dev)
 static bool dev_ioeventfd_write(VFIOUserDevice *dev, const VFIOUserRegion *r,
                                 uint64_t off, const void *buf, size_t len)
 {
-    const DevIoEventFd *e = dev_ioeventfd_find(r, off, buf, len);
+    const VFIOUserIoEventFd *e = dev_ioeventfd_find(r, off, buf, len);
     uint64_t one = 1;
 
     if (!e) {

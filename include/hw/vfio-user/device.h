@@ -19,6 +19,23 @@
 /* Posted writes waiting for one REGION_WRITE_MULTI (private to device.c). */
 typedef struct VFIOUserWriteBatch VFIOUserWriteBatch;
 
+/* One mmappable area of a region (a sparse-mmap area, or the whole). */
+typedef struct VFIOUserMmapArea {
+    uint64_t offset; /* within the region */
+    uint64_t size;
+    void *host; /* mmap()ed, NULL if mapping failed */
+} VFIOUserMmapArea;
+
+/*
+ * An ioeventfd from GET_REGION_IO_FDS: a write of @size bytes at @offset
+ * (matching @datamatch when @match) is delivered by signalling @fd.
+ */
+typedef struct VFIOUserIoEventFd {
+    uint64_t offset, size, datamatch;
+    bool match;
+    int fd;
+} VFIOUserIoEventFd;
+
 typedef struct VFIOUserRegion {
     uint32_t index;
     uint32_t flags; /* VFIO_REGION_INFO_FLAG_* */
@@ -26,21 +43,11 @@ typedef struct VFIOUserRegion {
     uint64_t offset; /* mmap offset in fd */
     int fd;          /* region fd from the server, -1 if none */
     uint32_t nr_mmaps;
-    struct {
-        uint64_t offset; /* within the region */
-        uint64_t size;
-        void *host; /* mmap()ed, NULL if mapping failed */
-    } mmaps[VFIO_USER_MAX_SPARSE];
+    VFIOUserMmapArea mmaps[VFIO_USER_MAX_SPARSE];
     bool has_type;
     uint32_t type, subtype;
-    /* ioeventfds from GET_REGION_IO_FDS: a write of @size bytes at @offset
-     * (matching @datamatch when set) is delivered by signalling @fd. */
     uint32_t nr_ioeventfds;
-    struct {
-        uint64_t offset, size, datamatch;
-        bool match;
-        int fd;
-    } ioeventfds[VFIO_USER_MAX_IOEVENTFDS];
+    VFIOUserIoEventFd ioeventfds[VFIO_USER_MAX_IOEVENTFDS];
 } VFIOUserRegion;
 
 typedef struct VFIOUserDevice {
