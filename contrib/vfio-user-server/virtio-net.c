@@ -165,8 +165,14 @@ static void vnet_common_read(VnetDevice *dev, struct virtio_pci_common_cfg *c)
     c->guest_feature = GUINT32_TO_LE((uint32_t)gf);
     c->msix_config = GUINT16_TO_LE(dev->config_vector);
     c->num_queues = GUINT16_TO_LE(VNET_NUM_QUEUES);
-    c->device_status =
-        dev->reset_gen != dev->acked_gen ? dev->old_status : dev->status;
+    /*
+     * Until the device thread has followed a reset, the driver reads the
+     * old status (non-zero: reset in progress), but only until it starts
+     * again: once it writes a status, it reads what it wrote.
+     */
+    c->device_status = dev->reset_gen != dev->acked_gen && !dev->status
+                           ? dev->old_status
+                           : dev->status;
     c->queue_select = GUINT16_TO_LE(sel);
     if (q) {
         c->queue_size = GUINT16_TO_LE(q->size);
