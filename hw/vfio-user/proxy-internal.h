@@ -155,8 +155,9 @@ struct VFIOUserProxy {
     bool sending;  /* a thread holds the sender role */
     bool rx_woken; /* wake_fd has an unread wake-up */
     ProxyOut pool[PROXY_REPLY_POOL];
-    GQueue pool_free; /* free pool entries */
-    GCond pool_cond;  /* broadcast when an entry is freed (lock) */
+    GQueue pool_free;      /* free pool entries */
+    GCond pool_cond;       /* broadcast when an entry is freed (lock) */
+    unsigned pool_waiters; /* threads waiting on pool_cond (lock) */
 
     /* Receive thread only (no lock): the message being read. */
     VfioUserWait rx_wait; /* how the transport waits: proxy-recv.c */

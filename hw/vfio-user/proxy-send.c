@@ -94,7 +94,9 @@ static void proxy_out_complete_locked(VFIOUserProxy *proxy, ProxyOut *m,
     }
     g_clear_pointer(&m->heap, g_free);
     g_queue_push_tail_link(&proxy->pool_free, &m->link);
-    g_cond_broadcast(&proxy->pool_cond);
+    if (proxy->pool_waiters) {
+        g_cond_broadcast(&proxy->pool_cond);
+    }
 }
 
 void vfio_user_proxy_drop_queue_locked(VFIOUserProxy *proxy, int errnum)
@@ -326,10 +328,12 @@ static ProxyOut *proxy_pool_get_locked(VFIOUserProxy *proxy, GError **errp)
         if (!proxy->sending && dl != G_MAXINT64) {
             proxy_wait_room_locked(proxy, dl);
         } else {
+            proxy->pool_waiters++;
             g_cond_wait_until(
                 &proxy->pool_cond, &proxy->lock,
                 MIN(dl, g_get_monotonic_time() + (gint64)proxy->timeout_ms *
                                                      G_TIME_SPAN_MILLISECOND));
+            proxy->pool_waiters--;
         }
     }
     return g_queue_pop_head_link(&proxy->pool_free)->data;
