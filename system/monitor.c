@@ -1,6 +1,6 @@
 /*
  * Human monitor of vfio-user-vmm: a few HMP commands of QEMU's (info pci,
- * xp, device_del, system_reset, quit) plus `info vfio-user`.
+ * xp, device_add, device_del, system_reset, quit) plus `info vfio-user`.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -11,6 +11,7 @@
 #include <string.h>
 #include "hw/pci/pci_host.h"
 #include "system/chardev.h"
+#include "system/hotplug.h"
 #include "system/monitor.h"
 #include "system/runstate.h"
 
@@ -30,6 +31,8 @@ static const char help_text[] =
     "info memory             guest RAM sections and their backend\n"
     "xp /FMT ADDR            dump guest physical memory; FMT is\n"
     "                        [count][x|d|u|o|c][b|h|w|g], e.g. xp /4xw 0x1000\n"
+    "device_add SPEC         hot-plug a device; SPEC as for -device\n"
+    "                        (device_add vfio-user-pci,help for properties)\n"
     "device_del ID           unplug a device (unmaps DMA, disconnects)\n"
     "system_reset            reset every device and redo the PCI setup\n"
     "quit                    stop the VMM\n";
@@ -146,6 +149,29 @@ static void monitor_xp(Machine *m, char **w, unsigned n, GString *out)
     g_string_append_c(out, '\n');
 }
 
+/* device_add SPEC: the rest of the line, spaces and all (JSON). */
+static void monitor_device_add(Machine *m, const char *line, GString *out)
+{
+    g_autoptr(GError) err = NULL;
+    const char *spec = line;
+
+    while (g_ascii_isspace(*spec)) {
+        spec++;
+    }
+    spec += strlen("device_add");
+    while (g_ascii_isspace(*spec)) {
+        spec++;
+    }
+    if (!*spec) {
+        g_string_append(
+            out,
+            "usage: device_add DRIVER[,PROP=VALUE...] or device_add JSON (as -device)\n");
+    } else if (!hotplug_device_help(spec, out) &&
+               !hotplug_device_add(m, spec, &err)) {
+        g_string_append_printf(out, "%s\n", err->message);
+    }
+}
+
 void monitor_execute(Machine *m, const char *line, GString *out)
 {
     g_auto(GStrv) all = g_strsplit_set(line, " \t", -1);
@@ -173,8 +199,10 @@ void monitor_execute(Machine *m, const char *line, GString *out)
         g_string_append(out, "info: expected pci, vfio-user or memory\n");
     } else if (!strcmp(w[0], "xp")) {
         monitor_xp(m, w, n, out);
+    } else if (!strcmp(w[0], "device_add")) {
+        monitor_device_add(m, line, out);
     } else if (!strcmp(w[0], "device_del") && n == 2) {
-        if (!pci_host_unplug(m->pci, w[1], &err)) {
+        if (!hotplug_device_del(m, w[1], &err)) {
             g_string_append_printf(out, "%s\n", err->message);
         }
     } else if (!strcmp(w[0], "device_del")) {

@@ -476,8 +476,9 @@ static bool device_addr(const KeyVal *kv, int *slot, GError **errp)
     return true;
 }
 
-bool vmm_parse_device(const char *arg, VFIOUserPCIOptions *d, int *slot,
-                      GString *help, GError **errp)
+/* -device or device_add; @type_prefix: errors start with "TYPE: ". */
+static bool device_parse(const char *arg, VFIOUserPCIOptions *d, int *slot,
+                         GString *help, bool type_prefix, GError **errp)
 {
     g_autoptr(GPtrArray) items = NULL;
     const char *type;
@@ -504,10 +505,13 @@ bool vmm_parse_device(const char *arg, VFIOUserPCIOptions *d, int *slot,
         return true;
     }
     if (!type || strcmp(type, VFIO_USER_PCI_TYPE)) {
-        return vfio_user_error_set(
+        vfio_user_error_set(
             errp, ENODEV,
-            "%s: unknown device type (available: " VFIO_USER_PCI_TYPE ")",
-            type ? type : arg);
+            "unknown device type (available: " VFIO_USER_PCI_TYPE ")");
+        if (type_prefix) {
+            g_prefix_error(errp, "%s: ", type ? type : arg);
+        }
+        return false;
     }
     if (keyval_want_help(items)) {
         prop_help(help, VFIO_USER_PCI_TYPE, device_props,
@@ -530,10 +534,23 @@ bool vmm_parse_device(const char *arg, VFIOUserPCIOptions *d, int *slot,
         vfio_user_error_set(&err, EINVAL, "socket=PATH is required");
     }
     if (err) {
-        g_propagate_prefixed_error(errp, err, VFIO_USER_PCI_TYPE ": ");
+        g_propagate_prefixed_error(errp, err, "%s",
+                                   type_prefix ? VFIO_USER_PCI_TYPE ": " : "");
         return false;
     }
     return true;
+}
+
+bool vmm_parse_device(const char *arg, VFIOUserPCIOptions *d, int *slot,
+                      GString *help, GError **errp)
+{
+    return device_parse(arg, d, slot, help, true, errp);
+}
+
+bool vmm_parse_device_spec(const char *spec, VFIOUserPCIOptions *d, int *slot,
+                           GString *help, GError **errp)
+{
+    return device_parse(spec, d, slot, help, false, errp);
 }
 
 static bool parse_device(VmmOptions *o, const char *arg, GError **errp)

@@ -17,6 +17,7 @@
 #include <glib-unix.h>
 #include "hw/pci/pci_host.h"
 #include "hw/vfio-user/pci.h"
+#include "system/hotplug.h"
 #include "system/log.h"
 #include "system/machine.h"
 #include "system/monitor.h"
@@ -117,21 +118,10 @@ static bool vmm_add_devices(VmmOptions *o, Machine *m, GError **errp)
             if ((slot >= 0) != (pass == 0)) {
                 continue;
             }
-            if (slot < 0) {
-                slot = pci_host_free_slot(m->pci);
-            } else if (m->pci->slots[slot]) {
-                return vfio_user_error_set(
-                    errp, EBUSY,
-                    "-device %s: PCI slot 0x%x is already in use by '%s'",
-                    (char *)g_ptr_array_index(o->device_args, i), slot,
-                    m->pci->slots[slot]->id);
-            }
+            slot = hotplug_pick_slot(m, slot, errp);
             if (slot < 0 ||
                 !vfio_user_pci_realize(m, g_ptr_array_index(o->devices, i),
                                        slot, errp)) {
-                if (slot < 0) {
-                    vfio_user_error_set(errp, ENOSPC, "no free PCI slot");
-                }
                 g_prefix_error(errp, "-device %s: ",
                                (char *)g_ptr_array_index(o->device_args, i));
                 return false;

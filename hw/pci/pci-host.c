@@ -300,33 +300,57 @@ static void pci_host_place_bar(PCIHost *h, PCIDevice *d, int i, PCIHostAlloc *a)
     }
 }
 
+/* Firmware's interrupt line of the device in slot @s (from its pin). */
+static void pci_host_set_intx_line(PCIHost *h, int s)
+{
+    PCIDevice *d = h->slots[s];
+    uint8_t pin = pci_config_read(d, PCI_INTERRUPT_PIN, 1);
+
+    if (pin >= 1 && pin <= 4) {
+        pci_config_write(d, PCI_INTERRUPT_LINE,
+                         h->cfg.intx_base + (s + pin - 1) % 4, 1);
+    }
+}
+
+/* The BARs of @d with a size, largest first. */
+static void pci_host_add_bars(GArray *bars, PCIDevice *d)
+{
+    for (int i = 0; i < PCI_NUM_BARS; i++) {
+        BarRef r = {d, i};
+
+        if (d->bars[i].size) {
+            g_array_append_val(bars, r);
+        }
+    }
+}
+
 /* Every BAR of every device, largest first; interrupt lines on the way. */
 static GArray *pci_host_collect_bars(PCIHost *h)
 {
     GArray *bars = g_array_new(false, false, sizeof(BarRef));
 
     for (int s = 1; s < PCI_SLOT_MAX; s++) {
-        PCIDevice *d = h->slots[s];
-        uint8_t pin;
-
-        if (!d) {
-            continue;
-        }
-        for (int i = 0; i < PCI_NUM_BARS; i++) {
-            BarRef r = {d, i};
-
-            if (d->bars[i].size) {
-                g_array_append_val(bars, r);
-            }
-        }
-        pin = pci_config_read(d, PCI_INTERRUPT_PIN, 1);
-        if (pin >= 1 && pin <= 4) {
-            pci_config_write(d, PCI_INTERRUPT_LINE,
-                             h->cfg.intx_base + (s + pin - 1) % 4, 1);
+        if (h->slots[s]) {
+            pci_host_add_bars(bars, h->slots[s]);
+            pci_host_set_intx_line(h, s);
         }
     }
     g_array_sort(bars, bar_ref_cmp);
     return bars;
+}
+
+/* Memory Space + Bus Master, and I/O Space when @d has an I/O BAR. */
+static void pci_host_enable_decode(PCIDevice *d)
+{
+    uint16_t cmd = pci_config_read(d, PCI_COMMAND, 2);
+
+    cmd |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+    for (int i = 0; i < PCI_NUM_BARS; i++) {
+        if (d->bars[i].size && (d->bars[i].type & PCI_BASE_ADDRESS_SPACE_IO)) {
+            cmd |= PCI_COMMAND_IO;
+        }
+    }
+    pci_config_write(d, PCI_COMMAND, cmd, 2);
 }
 
 void pci_host_firmware_init(PCIHost *h)
@@ -345,21 +369,115 @@ void pci_host_firmware_init(PCIHost *h)
     }
     g_array_free(bars, true);
     for (int s = 1; s < PCI_SLOT_MAX; s++) {
-        PCIDevice *d = h->slots[s];
-
-        if (d) {
-            uint16_t cmd = pci_config_read(d, PCI_COMMAND, 2);
-
-            cmd |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
-            for (int i = 0; i < PCI_NUM_BARS; i++) {
-                if (d->bars[i].size &&
-                    (d->bars[i].type & PCI_BASE_ADDRESS_SPACE_IO)) {
-                    cmd |= PCI_COMMAND_IO;
-                }
-            }
-            pci_config_write(d, PCI_COMMAND, cmd, 2);
+        if (h->slots[s]) {
+            pci_host_enable_decode(h->slots[s]);
         }
     }
+}
+
+/*
+ * The range BAR @i of @d was given, decoding enabled or not (0 when it
+ * was never assigned): what a hot-plugged BAR must not overlap.
+ */
+static uint64_t pci_host_bar_assigned(PCIDevice *d, int i)
+{
+    uint32_t reg = PCI_BASE_ADDRESS_0 + 4 * i;
+    uint64_t addr = pci_get_config(d, reg, 4);
+
+    if (d->bars[i].type & PCI_BASE_ADDRESS_SPACE_IO) {
+        return addr & PCI_BASE_ADDRESS_IO_MASK & ~(d->bars[i].size - 1);
+    }
+    addr &= PCI_BASE_ADDRESS_MEM_MASK;
+    if (d->bars[i].type & PCI_BASE_ADDRESS_MEM_TYPE_64) {
+        addr |= (uint64_t)pci_get_config(d, reg + 4, 4) << 32;
+    }
+    return addr & ~(d->bars[i].size - 1);
+}
+
+/* First naturally aligned free range of @size in [@base, @base + @len)
+ * that no BAR of another space-@io user overlaps; false if none. */
+static bool pci_host_find_gap(PCIHost *h, bool io, uint64_t base, uint64_t len,
+                              uint64_t size, uint64_t *out)
+{
+    uint64_t a = base;
+
+    while (alloc_in(&a, base, len, size, out)) {
+        bool clash = false;
+
+        for (int s = 1; s < PCI_SLOT_MAX && !clash; s++) {
+            PCIDevice *d = h->slots[s];
+
+            for (int i = 0; d && i < PCI_NUM_BARS; i++) {
+                uint64_t at = pci_host_bar_assigned(d, i);
+
+                if (d->bars[i].size && at &&
+                    !(d->bars[i].type & PCI_BASE_ADDRESS_SPACE_IO) == !io &&
+                    at < *out + size && *out < at + d->bars[i].size) {
+                    a = at + d->bars[i].size; /* past it, and try again */
+                    clash = true;
+                    break;
+                }
+            }
+        }
+        if (!clash) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Place BAR @i of @d in free space of its window. */
+static bool pci_host_place_bar_free(PCIHost *h, PCIDevice *d, int i,
+                                    GError **errp)
+{
+    const PCIHostConfig *c = &h->cfg;
+    uint32_t reg = PCI_BASE_ADDRESS_0 + 4 * i;
+    uint64_t size = d->bars[i].size, addr;
+    bool is64 = d->bars[i].type & PCI_BASE_ADDRESS_MEM_TYPE_64;
+    bool io = d->bars[i].type & PCI_BASE_ADDRESS_SPACE_IO;
+    bool ok;
+
+    if (io) {
+        ok = pci_host_find_gap(h, true, c->io_base, c->io_size, size, &addr);
+    } else {
+        ok = pci_host_find_gap(h, false, c->mmio32_base, c->mmio32_size, size,
+                               &addr) ||
+             (is64 && pci_host_find_gap(h, false, c->mmio64_base,
+                                        c->mmio64_size, size, &addr));
+    }
+    if (!ok) {
+        return vfio_user_error_set(errp, ENOSPC,
+                                   "no room for BAR%d (0x%" PRIx64
+                                   " bytes) in the %s window",
+                                   i, size, io ? "I/O" : "MMIO");
+    }
+    pci_config_write(d, reg, (uint32_t)addr, 4);
+    if (is64) {
+        pci_config_write(d, reg + 4, (uint32_t)(addr >> 32), 4);
+    }
+    return true;
+}
+
+bool pci_host_firmware_init_slot(PCIHost *h, unsigned slot, GError **errp)
+{
+    PCIDevice *d = slot && slot < PCI_SLOT_MAX ? h->slots[slot] : NULL;
+    g_autoptr(GArray) bars = NULL;
+
+    if (!d) {
+        return vfio_user_error_set(errp, ENODEV, "PCI slot %u is empty", slot);
+    }
+    bars = g_array_new(false, false, sizeof(BarRef));
+    pci_host_add_bars(bars, d);
+    g_array_sort(bars, bar_ref_cmp);
+    pci_host_set_intx_line(h, slot);
+    for (guint k = 0; k < bars->len; k++) {
+        if (!pci_host_place_bar_free(h, d, g_array_index(bars, BarRef, k).bar,
+                                     errp)) {
+            return false;
+        }
+    }
+    pci_host_enable_decode(d);
+    return true;
 }
 
 void pci_host_reset(PCIHost *h)

@@ -1,7 +1,7 @@
 /*
  * The human monitor (HMP-like) on stdio or a UNIX socket, prompt
  * "(vfio-user) ".  Commands: help, info pci, info vfio-user, info memory,
- * xp /FMT ADDR, device_del ID, system_reset, quit.
+ * xp /FMT ADDR, device_add SPEC, device_del ID, system_reset, quit.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later

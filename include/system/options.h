@@ -87,6 +87,10 @@ void char_spec_clear(CharSpec *c);
  */
 bool vmm_parse_device(const char *arg, VFIOUserPCIOptions *d, int *slot,
                       GString *help, GError **errp);
+/* The same with errors that do not start with the type ("socket=PATH is
+ * required"), for callers that prefix the whole spec (device_add). */
+bool vmm_parse_device_spec(const char *spec, VFIOUserPCIOptions *d, int *slot,
+                           GString *help, GError **errp);
 
 /* -chardev, -mon, -qmp (system/options-char.c). */
 bool vmm_parse_chardev_opt(VmmOptions *o, const char *arg, GError **errp);

@@ -102,6 +102,12 @@ void pci_host_conf_data_write(PCIHost *h, unsigned off, uint32_t val,
  * Space and Bus Master.
  */
 void pci_host_firmware_init(PCIHost *h);
+/*
+ * The same for the device just plugged into @slot (hot-plug): its BARs go
+ * into free space of the windows, where no other BAR was assigned, the
+ * other devices keep theirs.  Fails (ENOSPC) when a BAR does not fit.
+ */
+bool pci_host_firmware_init_slot(PCIHost *h, unsigned slot, GError **errp);
 /* Device reset + config reset for all devices, then firmware again. */
 void pci_host_reset(PCIHost *h);
 
