@@ -393,3 +393,26 @@ void expect_error(Srv *s, uint16_t cmd, const void *payload, size_t len,
     g_assert_cmpint(cl_call(s, cmd, payload, len, out, sizeof(out)), ==, want);
     assert_alive(s);
 }
+
+/* ---- requests the tests of several topics make ---- */
+
+int region_read(Srv *s, uint32_t index, uint64_t off, uint32_t count, void *out)
+{
+    VFIOUserRegionRW rw = {.offset = off, .region = index, .count = count};
+    static uint8_t reply[sizeof(VFIOUserRegionRW) + MAX_XFER];
+    int ret = cl_call(s, VFIO_USER_REGION_READ, &rw, sizeof(rw), reply,
+                      sizeof(reply));
+
+    if (!ret && out) {
+        memcpy(out, reply + sizeof(rw), count);
+    }
+    return ret;
+}
+
+void make_eventfds(int *fds, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        fds[i] = eventfd(0, EFD_CLOEXEC);
+        g_assert_cmpint(fds[i], >=, 0);
+    }
+}

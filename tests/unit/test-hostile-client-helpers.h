@@ -106,4 +106,13 @@ void assert_dropped(Srv *s, int want);
 void expect_error(Srv *s, uint16_t cmd, const void *payload, size_t len,
                   int want);
 
+/*
+ * REGION_READ of @count bytes at @off of region @index (into @out unless
+ * NULL); returns what cl_call() returns.
+ */
+int region_read(Srv *s, uint32_t index, uint64_t off, uint32_t count,
+                void *out);
+/* @n new eventfds; the caller closes them. */
+void make_eventfds(int *fds, size_t n);
+
 #endif /* TEST_HOSTILE_CLIENT_HELPERS_H */
