@@ -1,7 +1,7 @@
 /*
  * The common scaffolding of the malicious-server tests
  * (test-hostile-server-*.c): a Case is one client proxy against the
- * scripted fake server of test-hostile-server-helpers.h, with the fd count
+ * scripted fake server of scripted-server.h, with the fd count
  * and start time to check at its end, plus the DEVICE_GET_INFO call most
  * cases use to see whether the connection still works.
  *
@@ -17,7 +17,7 @@
 #include <glib.h>
 
 #include "hw/vfio-user/proxy.h"
-#include "test-hostile-server-helpers.h"
+#include "scripted-server.h"
 #include "vfio-user/protocol.h"
 
 #define T_MS 200      /* client message timeout in most cases */

@@ -1,6 +1,6 @@
 /*
  * Client side of the proxy unit tests (test-proxy-*.c): a proxy on the
- * client end of a fake peer (test-proxy-helpers.h), blocking calls and an
+ * client end of a fake peer (fake-peer.h), blocking calls and an
  * echo round trip, error checks, the capture of the proxy's warnings, and
  * the busy-polling (x-poll-us) variant of a test.
  *
@@ -16,7 +16,7 @@
 #include <glib.h>
 
 #include "hw/vfio-user/proxy.h"
-#include "test-proxy-helpers.h"
+#include "fake-peer.h"
 
 /*
  * g_test_init(), with the warnings of the proxy's log domain captured

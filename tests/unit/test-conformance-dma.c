@@ -2,7 +2,7 @@
  * Spec conformance of the client's DMA serving: a server that offered a
  * small max_data_xfer_size may still send DMA_READ / DMA_WRITE up to the
  * client's own limit, since each side's max_data_xfer_size is what that
- * side can receive.  Against the fake server of test-container-helpers.c.
+ * side can receive.  Against the fake server of fake-dma-server.c.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -13,7 +13,7 @@
 
 #include "hw/vfio-user/container.h"
 #include "vfio-user/protocol.h"
-#include "test-container-helpers.h"
+#include "fake-dma-server.h"
 #include "vfu-test.h"
 
 #define IOVA 0x100000u

@@ -2,7 +2,7 @@
  * Spec conformance of libvfio-user-server: each case replays the exchange a
  * conforming client makes (QEMU's, a client with a small transfer limit, a
  * client that does or does not ask for posted-error replies...) against
- * the test device of test-server-helpers.c, and checks the answer the
+ * the test device of server-conn.c, and checks the answer the
  * specification calls for.  See the conformance table in
  * docs/interop/vfio-user.rst.
  *
@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
-#include "test-server-helpers.h"
+#include "server-conn.h"
 #include "vfu-test.h"
 
 /*

@@ -2,7 +2,7 @@
  * Unit tests for hw/vfio-user/container.c: the access-mode policy as the
  * server sees it in DMA_MAP, the legacy-server fallback, local checks, and
  * serving (and refusing) DMA_READ / DMA_WRITE, against the fake server in
- * test-container-helpers.c over a socketpair.
+ * fake-dma-server.c over a socketpair.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -16,7 +16,7 @@
 
 #include "hw/vfio-user/container.h"
 #include "vfio-user/error.h"
-#include "test-container-helpers.h"
+#include "fake-dma-server.h"
 #include "vfu-test.h"
 
 #define PG 4096u

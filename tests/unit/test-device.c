@@ -1,6 +1,6 @@
 /*
  * Unit tests for the client device operations (hw/vfio-user/device.c)
- * against the fake device server of test-device-helpers.c: device and
+ * against the fake device server of fake-device-server.c: device and
  * region info, sparse mmap over a memfd versus messages, the argsz re-ask,
  * hostile capability chains, transfer splitting, posted writes, SET_IRQS
  * splitting and eventfd delivery, reset, ioeventfds, failure handling, a
@@ -16,7 +16,7 @@
 #include <sys/eventfd.h>
 #include "hw/vfio-user/device.h"
 #include "vfio-user/error.h"
-#include "test-device-helpers.h"
+#include "fake-device-server.h"
 #include "vfu-test.h"
 
 typedef struct Fixture {

@@ -19,7 +19,7 @@
 #include <unistd.h>
 #include <glib.h>
 
-#include "test-hostile-client-helpers.h"
+#include "raw-client.h"
 #include "vfio-user/caps.h"
 #include "vfio-user/error.h"
 #include "vfio-user/server.h"

@@ -20,7 +20,7 @@
 #include "hw/vfio-user/device.h"
 #include "hw/vfio-user/proxy.h"
 #include "hostile-server-case.h"
-#include "test-hostile-server-helpers.h"
+#include "scripted-server.h"
 #include "vfio-user/error.h"
 #include "vfio-user/transport.h"
 #include "vfu-test.h"

@@ -1,7 +1,7 @@
 /*
  * Access-mode safety of the container's map planning (hw/vfio-user/
  * container.c, container-probe.c) against the fake server of
- * test-container-helpers.c, with the real client library:
+ * fake-dma-server.c, with the real client library:
  *
  * - /proc/self/mem is never sent before the server has shown that it
  *   understands access modes (a legacy server, or one that gives no clear
@@ -28,7 +28,7 @@
 
 #include "hw/vfio-user/container.h"
 #include "vfio-user/error.h"
-#include "test-container-helpers.h"
+#include "fake-dma-server.h"
 #include "vfu-test.h"
 
 #define PG 4096u

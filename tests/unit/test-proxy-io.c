@@ -29,7 +29,7 @@
 
 #include "hw/vfio-user/container.h"
 #include "hw/vfio-user/proxy.h"
-#include "test-proxy-helpers.h"
+#include "fake-peer.h"
 #include "vfio-user/error.h"
 #include "vfio-user/transport.h"
 #include "vfu-test.h"

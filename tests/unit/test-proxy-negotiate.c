@@ -20,7 +20,7 @@
 #include "vfio-user/transport.h"
 
 #include "proxy-client.h"
-#include "test-proxy-helpers.h"
+#include "fake-peer.h"
 #include "vfu-test.h"
 
 /* ---- Connect errors (a temporary directory with real paths) ---- */

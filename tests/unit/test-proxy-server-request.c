@@ -21,7 +21,7 @@
 #include "vfio-user/transport.h"
 
 #include "proxy-client.h"
-#include "test-proxy-helpers.h"
+#include "fake-peer.h"
 #include "vfu-test.h"
 
 /* ---- Server-to-client requests ---- */

@@ -17,7 +17,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <linux/pci_regs.h>
-#include "test-sample-devices.h"
+#include "sample-harness.h"
 #include "vfu-test.h"
 
 #define SERVER_BIN BUILD_DIR "/contrib/vfio-user-server/vfio-user-server"

@@ -15,7 +15,7 @@
 #include <unistd.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
-#include "test-server-helpers.h"
+#include "server-conn.h"
 #include "vfu-test.h"
 
 #define R VFIO_USER_DMA_MAP_F_READ

@@ -2,7 +2,7 @@
  * Unit tests of libvfio-user-server: negotiation, every request handler's
  * success and error paths, PCI config space, interrupts, the listening
  * socket, and fd hygiene.  Driven by raw messages from a fake client over a
- * real socketpair (see test-server-helpers.h).
+ * real socketpair (see server-conn.h).
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -15,7 +15,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <linux/pci_regs.h>
-#include "test-server-helpers.h"
+#include "server-conn.h"
 #include "vfu-test.h"
 
 static void test_negotiate(void)

@@ -15,7 +15,7 @@
 #include "system/machine.h"
 #include "system/monitor.h"
 #include "system/options.h"
-#include "test-vmm-options-helpers.h"
+#include "vmm-test-server.h"
 #include "vfio-user/error.h"
 
 /* Parse a NULL-terminated argument list (argv[0] added here). */

@@ -1,6 +1,6 @@
 /*
  * In-process vfio-user server for the VMM tests (see
- * test-vmm-options-helpers.h).
+ * vmm-test-server.h).
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
-#include "test-vmm-options-helpers.h"
+#include "vmm-test-server.h"
 #include "vfu-test.h"
 
 static ssize_t tdev_regs(void *opaque, bool is_write, uint64_t off, void *buf,

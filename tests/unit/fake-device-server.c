@@ -11,7 +11,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include "vfio-user/transport.h"
-#include "test-device-helpers.h"
+#include "fake-device-server.h"
 #include "vfu-test.h"
 
 #define FAKE_MAX_MSG (1u << 24)

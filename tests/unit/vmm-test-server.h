@@ -11,8 +11,8 @@
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#ifndef TEST_VMM_OPTIONS_HELPERS_H
-#define TEST_VMM_OPTIONS_HELPERS_H
+#ifndef VMM_TEST_SERVER_H
+#define VMM_TEST_SERVER_H
 
 #include <glib.h>
 #include "vfio-user/server.h"
@@ -43,4 +43,4 @@ TestServer *test_server_start_counts(int msi, int msix);
 bool test_server_wait_disconnects(TestServer *ts, unsigned n);
 void test_server_stop(TestServer *ts);
 
-#endif /* TEST_VMM_OPTIONS_HELPERS_H */
+#endif /* VMM_TEST_SERVER_H */

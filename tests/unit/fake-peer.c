@@ -3,7 +3,7 @@
  * its own thread against one end of a socketpair (or an accepted socket),
  * speaking through the transport functions, and the pairing of requests
  * and replies in the recorded sessions of tests/data (see
- * test-proxy-helpers.h).
+ * fake-peer.h).
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -18,7 +18,7 @@
 #include "vfio-user/error.h"
 #include "vfio-user/transport.h"
 
-#include "test-proxy-helpers.h"
+#include "fake-peer.h"
 #include "vfu-test.h"
 
 static gpointer peer_main(gpointer opaque)

@@ -9,7 +9,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 
-#include "test-container-helpers.h"
+#include "fake-dma-server.h"
 #include "vfu-test.h"
 #include "vfio-user/caps.h"
 #include "vfio-user/protocol.h"

@@ -12,7 +12,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include "vfio-user/transport.h"
-#include "test-sample-devices.h"
+#include "sample-harness.h"
 
 #define HARNESS_MAX_MSG (4u * 1024 * 1024)
 

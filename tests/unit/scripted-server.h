@@ -16,8 +16,8 @@
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#ifndef TEST_HOSTILE_SERVER_HELPERS_H
-#define TEST_HOSTILE_SERVER_HELPERS_H
+#ifndef SCRIPTED_SERVER_H
+#define SCRIPTED_SERVER_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -128,4 +128,4 @@ size_t hs_rss_kb(void);
 void *hs_version_payload(uint16_t major, const char *json, bool nul,
                          size_t *len);
 
-#endif /* TEST_HOSTILE_SERVER_HELPERS_H */
+#endif /* SCRIPTED_SERVER_H */

@@ -1,5 +1,5 @@
 /*
- * Harness of test-hostile-client.c: libvfio-user-server with a small test
+ * Harness of test-hostile-client-*.c: libvfio-user-server with a small test
  * device served on a thread over a socketpair, and a raw client written
  * with the transport functions only, so that it can send anything.
  *
@@ -10,8 +10,8 @@
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#ifndef TEST_HOSTILE_CLIENT_HELPERS_H
-#define TEST_HOSTILE_CLIENT_HELPERS_H
+#ifndef RAW_CLIENT_H
+#define RAW_CLIENT_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -115,4 +115,4 @@ int region_read(Srv *s, uint32_t index, uint64_t off, uint32_t count,
 /* @n new eventfds; the caller closes them. */
 void make_eventfds(int *fds, size_t n);
 
-#endif /* TEST_HOSTILE_CLIENT_HELPERS_H */
+#endif /* RAW_CLIENT_H */

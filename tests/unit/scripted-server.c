@@ -1,5 +1,5 @@
 /*
- * The scriptable fake server of test-hostile-server.c (see its header) and
+ * The scriptable fake server of test-hostile-server-*.c (see its header) and
  * the process measurements the malicious-server tests compare.
  *
  * Copyright (c) 2026 vfio-user-client developers
@@ -15,7 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "test-hostile-server-helpers.h"
+#include "scripted-server.h"
 #include "vfio-user/error.h"
 #include "vfio-user/transport.h"
 #include "vfu-test.h"

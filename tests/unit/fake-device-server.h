@@ -10,8 +10,8 @@
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#ifndef TEST_DEVICE_HELPERS_H
-#define TEST_DEVICE_HELPERS_H
+#ifndef FAKE_DEVICE_SERVER_H
+#define FAKE_DEVICE_SERVER_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -115,4 +115,4 @@ void fake_server_snapshot(FakeServer *fs, FakeServer *out);
 
 /* Number of open fds of this process (leak checks). */
 
-#endif /* TEST_DEVICE_HELPERS_H */
+#endif /* FAKE_DEVICE_SERVER_H */

@@ -1,8 +1,8 @@
 /*
- * Shared by test-server.c and test-server-dma.c: a test device built on
- * libvfio-user-server, served on one end of a socketpair by a server
- * thread, and a fake client on the other end written with the transport
- * functions only (not the client library).
+ * Shared by test-server.c, test-server-dma.c and test-conformance-server.c:
+ * a test device built on libvfio-user-server, served on one end of a
+ * socketpair by a server thread, and a fake client on the other end
+ * written with the transport functions only (not the client library).
  *
  * The test device:
  *   BAR0 4 KiB callback region: 0x00 DMA address (8), 0x08 DMA length (4),
@@ -19,8 +19,8 @@
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#ifndef TEST_SERVER_HELPERS_H
-#define TEST_SERVER_HELPERS_H
+#ifndef SERVER_CONN_H
+#define SERVER_CONN_H
 
 #include <glib.h>
 #include "vfio-user/server.h"
@@ -141,4 +141,4 @@ int set_irqs(TestConn *tc, uint32_t flags, uint32_t index, uint32_t start,
              uint32_t count, const uint8_t *bools, const int *fds, size_t nfds);
 bool efd_fired(int fd);
 
-#endif /* TEST_SERVER_HELPERS_H */
+#endif /* SERVER_CONN_H */

@@ -8,8 +8,8 @@
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#ifndef TEST_SAMPLE_DEVICES_H
-#define TEST_SAMPLE_DEVICES_H
+#ifndef SAMPLE_HARNESS_H
+#define SAMPLE_HARNESS_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -90,4 +90,4 @@ int harness_set_irq_fd(Harness *h, uint32_t index, int efd);
 /* Did @efd fire (non-blocking read of its counter)? */
 bool harness_eventfd_fired(int efd);
 
-#endif /* TEST_SAMPLE_DEVICES_H */
+#endif /* SAMPLE_HARNESS_H */

@@ -1,6 +1,6 @@
 /*
  * Test device and fake client for the libvfio-user-server unit tests
- * (see test-server-helpers.h).
+ * (see server-conn.h).
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -10,7 +10,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include "test-server-helpers.h"
+#include "server-conn.h"
 #include "vfu-test.h"
 
 static ssize_t bar0_access(void *opaque, bool is_write, uint64_t off, void *buf,

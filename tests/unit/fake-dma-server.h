@@ -7,8 +7,8 @@
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#ifndef TEST_CONTAINER_HELPERS_H
-#define TEST_CONTAINER_HELPERS_H
+#ifndef FAKE_DMA_SERVER_H
+#define FAKE_DMA_SERVER_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -71,4 +71,4 @@ bool fake_server_wait_closed(FakeServer *fs);
 
 /* Number of open fds of this process. */
 
-#endif /* TEST_CONTAINER_HELPERS_H */
+#endif /* FAKE_DMA_SERVER_H */

@@ -1,5 +1,5 @@
 /*
- * Fake vfio-user server for the proxy unit tests (test-proxy-helpers.c):
+ * Fake vfio-user server for the proxy unit tests (fake-peer.c):
  * a script on its own thread against one end of a socketpair, message
  * helpers for that script, and the request/reply pairs of the recorded
  * sessions in tests/data.
@@ -7,8 +7,8 @@
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#ifndef TEST_PROXY_HELPERS_H
-#define TEST_PROXY_HELPERS_H
+#ifndef FAKE_PEER_H
+#define FAKE_PEER_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -71,4 +71,4 @@ GPtrArray *vec_load(const char *file, GBytes **version);
 /* Server side of a replay (@opaque a VecReplay). */
 void script_vec_replay(int sock, void *opaque);
 
-#endif /* TEST_PROXY_HELPERS_H */
+#endif /* FAKE_PEER_H */

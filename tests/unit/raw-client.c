@@ -1,5 +1,5 @@
 /*
- * The harness of test-hostile-client.c (see test-hostile-client-helpers.h).
+ * The raw client harness of test-hostile-client-*.c (see raw-client.h).
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -17,7 +17,7 @@
 #include "vfio-user/server.h"
 #include "vfio-user/transport.h"
 
-#include "test-hostile-client-helpers.h"
+#include "raw-client.h"
 #include "vfu-test.h"
 
 static ssize_t bar0_access(void *opaque, bool is_write, uint64_t off, void *buf,
