@@ -23,7 +23,10 @@ CLANG_FORMAT = ('BasedOnStyle: LLVM\nIndentWidth: 4\nColumnLimit: 80\n'
                 'AllowShortFunctionsOnASingleLine: None\n')
 GOOD_C = 'int add(int a, int b)\n{\n    return a + b;\n}\n'
 BAD_C = 'int  sub( int a,int b ) {return a-b;}\n'
-ENV = dict(os.environ, GIT_AUTHOR_NAME='Test Author',
+# Drop the caller's GIT_* variables: run from "git rebase -x", GIT_DIR would
+# point every "git init" below at the caller's repository.
+ENV = dict({k: v for k, v in os.environ.items() if not k.startswith('GIT_')},
+           GIT_AUTHOR_NAME='Test Author',
            GIT_AUTHOR_EMAIL='test@example.org',
            GIT_COMMITTER_NAME='Test Author',
            GIT_COMMITTER_EMAIL='test@example.org',
