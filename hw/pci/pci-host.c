@@ -493,56 +493,6 @@ void pci_host_reset(PCIHost *h)
     pci_host_firmware_init(h);
 }
 
-static void pci_host_info_dev(PCIDevice *d, GString *out)
-{
-    uint8_t pin = pci_config_read(d, PCI_INTERRUPT_PIN, 1);
-
-    g_string_append_printf(
-        out,
-        "  Bus  0, device %2u, function 0:\n"
-        "    class 0x%04x, vendor 0x%04x, device 0x%04x, subsystem 0x%04x:0x%04x, id \"%s\"\n",
-        d->devfn >> 3, pci_config_read(d, PCI_CLASS_DEVICE, 2),
-        pci_config_read(d, PCI_VENDOR_ID, 2),
-        pci_config_read(d, PCI_DEVICE_ID, 2),
-        pci_config_read(d, PCI_SUBSYSTEM_VENDOR_ID, 2),
-        pci_config_read(d, PCI_SUBSYSTEM_ID, 2), d->id ? d->id : "");
-    if (pin) {
-        g_string_append_printf(out, "    IRQ %u, pin %c\n",
-                               pci_config_read(d, PCI_INTERRUPT_LINE, 1),
-                               'A' + pin - 1);
-    }
-    for (int i = 0; i < PCI_NUM_BARS; i++) {
-        uint64_t addr = pci_bar_address(d, i);
-        const PCIBar *b = &d->bars[i];
-
-        if (!b->size) {
-            continue;
-        }
-        g_string_append_printf(
-            out, "    BAR%d: %s%s, size 0x%" PRIx64, i,
-            (b->type & PCI_BASE_ADDRESS_SPACE_IO)      ? "I/O"
-            : (b->type & PCI_BASE_ADDRESS_MEM_TYPE_64) ? "64 bit memory"
-                                                       : "32 bit memory",
-            (b->type & PCI_BASE_ADDRESS_MEM_PREFETCH) ? " prefetchable" : "",
-            b->size);
-        if (addr == PCI_BAR_UNMAPPED) {
-            g_string_append(out, ", unmapped\n");
-        } else {
-            g_string_append_printf(out, " at 0x%" PRIx64 " [0x%" PRIx64 "]\n",
-                                   addr, addr + b->size - 1);
-        }
-    }
-}
-
-void pci_host_info(PCIHost *h, GString *out)
-{
-    for (int s = 0; s < PCI_SLOT_MAX; s++) {
-        if (h->slots[s]) {
-            pci_host_info_dev(h->slots[s], out);
-        }
-    }
-}
-
 void pci_host_flush(PCIHost *h)
 {
     for (int s = 1; s < PCI_SLOT_MAX; s++) {

@@ -26,15 +26,16 @@ class Monitor(VfuTestCase):
     def test_info_pci(self):
         _, vmm = self.start_edu()
         out = vmm.monitor.cmd("info pci")
-        self.assertIn("vendor 0x1b36, device 0x0008", out)    # host bridge
-        self.assertIn("vendor 0x1234, device 0x11e8", out)    # edu
+        self.assertIn("Host bridge: PCI device 1b36:0008", out)
+        self.assertIn("Class 0255: PCI device 1234:11e8", out)    # edu
         self.assertIn('id "edu0"', out)
-        m = re.search(r"device +1, function 0:.*?BAR0: 32 bit memory, "
-                      r"size 0x100000 at (0x[0-9a-f]+)", out, re.S)
+        m = re.search(r"device +1, function 0:.*?BAR0: 32 bit memory "
+                      r"at (0x[0-9a-f]+) \[(0x[0-9a-f]+)\]", out, re.S)
         self.assertIsNotNone(m, out)
         # the BAR the monitor shows is the one the guest sees
         bar = driver.edu_bar0(vmm.qtest)
         self.assertEqual(int(m.group(1), 16), bar)
+        self.assertEqual(int(m.group(2), 16), bar + 0xfffff)
         self.assertRegex(out, r"IRQ 17, pin A")
         self.assertEqual(vmm.quit(), 0)
 
@@ -103,7 +104,9 @@ class Monitor(VfuTestCase):
         srv, vmm = self.start_edu()
         self.assertEqual(vmm.monitor.cmd("device_del edu0").strip(), "")
         self.assertNotIn("edu0", vmm.monitor.cmd("info vfio-user"))
-        self.assertNotIn("device 0x11e8", vmm.monitor.cmd("info pci"))
+        pci = vmm.monitor.cmd("info pci")
+        self.assertIn("Host bridge: PCI device 1b36:0008", pci)
+        self.assertNotIn("PCI device 1234:11e8", pci)
         self.assertEqual(vmm.quit(), 0)
         # the server is still there for the next VMM
         self.assertIsNone(srv.proc.poll())
@@ -144,7 +147,7 @@ class Monitor(VfuTestCase):
             text=True, timeout=TIMEOUT)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertIn("(vfio-user) ", proc.stdout)
-        self.assertIn("vendor 0x1234, device 0x11e8", proc.stdout)
+        self.assertIn("PCI device 1234:11e8", proc.stdout)
         self.assertIn("state connected", proc.stdout)
 
 

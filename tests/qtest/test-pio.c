@@ -158,7 +158,7 @@ static void test_pio_bar_sizing(void)
                         0);
     }
     info = qtest_hmp(s, "info pci");
-    want = g_strdup_printf("BAR0: I/O, size 0x8 at 0x%x [0x%x]", m->base,
+    want = g_strdup_printf("      BAR0: I/O at 0x%04x [0x%04x]\n", m->base,
                            m->base + PIO_BAR_SIZE - 1);
     g_assert_nonnull(strstr(info, want));
     pio_stop(m);

@@ -2,8 +2,8 @@
  * Unit tests of the PCI core (hw/pci) on its own: a PCIHost built with a
  * fake address space and interrupt sink, no machine.  Configuration
  * mechanism #1, I/O BAR placement and dispatch, INTx routing (the OR of the
- * devices sharing an interrupt, INTx Disable) and MSI/MSI-X held back while
- * Bus Master Enable is clear.
+ * devices sharing an interrupt, INTx Disable), MSI/MSI-X held back while
+ * Bus Master Enable is clear and `info pci` in QEMU's layout.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -258,6 +258,46 @@ static void test_pci_msi_bus_master(void)
     pci_host_free(h);
 }
 
+/* QEMU's layout, byte for byte; unmapped BARs; classes by name or number. */
+static void test_pci_info_layout(void)
+{
+    Sink sink = {0};
+    PCIHost *h = pci_host_new(&test_cfg, &sink_ops, &sink);
+    PCIDevice *d = dummy_new(h, "nic0", 3);
+    g_autoptr(GString) out = g_string_new(NULL);
+
+    pci_set_config(d, PCI_CLASS_DEVICE, 0x0200, 2);
+    pci_set_config(d, PCI_SUBSYSTEM_VENDOR_ID, 0x1af4, 2);
+    pci_set_config(d, PCI_SUBSYSTEM_ID, 0x1100, 2);
+    pci_host_firmware_init(h);
+    pci_host_info(h, out);
+    g_assert_cmpstr(out->str, ==,
+                    "  Bus  0, device   0, function 0:\n"
+                    "    Host bridge: PCI device 1b36:0008\n"
+                    "      PCI subsystem 0000:0000\n"
+                    "      id \"\"\n"
+                    "  Bus  0, device   3, function 0:\n"
+                    "    Ethernet controller: PCI device 1234:5678\n"
+                    "      PCI subsystem 1af4:1100\n"
+                    "      IRQ 35, pin A\n"
+                    "      BAR0: 32 bit memory at 0x40000000 [0x40000fff]\n"
+                    "      BAR1: I/O at 0x1000 [0x100f]\n"
+                    "      id \"nic0\"\n");
+    /* Decoding off: QEMU's "(not mapped)"; a class without a name. */
+    conf_write(h, 3, PCI_COMMAND, 0, 2);
+    pci_set_config(d, PCI_CLASS_DEVICE, 0x00ff, 2);
+    g_string_truncate(out, 0);
+    pci_host_info(h, out);
+    g_assert_nonnull(strstr(out->str, "    Class 0255: PCI device 1234:5678\n"
+                                      "      PCI subsystem 1af4:1100\n"
+                                      "      IRQ 35, pin A\n"
+                                      "      BAR0: 32 bit memory (not mapped)\n"
+                                      "      BAR1: I/O (not mapped)\n"));
+    g_assert_cmpstr(pci_class_desc(0x0c03), ==, "USB controller");
+    g_assert_null(pci_class_desc(0x00ff));
+    pci_host_free(h);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -265,5 +305,6 @@ int main(int argc, char **argv)
     g_test_add_func("/pci/intx-shared-disable",
                     test_pci_intx_shared_and_disable);
     g_test_add_func("/pci/msi-bus-master", test_pci_msi_bus_master);
+    g_test_add_func("/pci/info-layout", test_pci_info_layout);
     return g_test_run();
 }

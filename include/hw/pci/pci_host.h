@@ -117,8 +117,14 @@ void pci_host_reset(PCIHost *h);
  */
 void pci_host_flush(PCIHost *h);
 
-/* `info pci` text. */
+/*
+ * `info pci` text, in the layout of QEMU's (hw/pci/pci-info.c): per
+ * device "  Bus  0, device   1, function 0:", its class and ids, IRQ,
+ * BARs and id.
+ */
 void pci_host_info(PCIHost *h, GString *out);
+/* QEMU's name of PCI class @class (base << 8 | sub), NULL if none. */
+const char *pci_class_desc(uint16_t class);
 /* `info vfio-user` text from every device that has ops->info. */
 void pci_host_device_info(PCIHost *h, GString *out);
 
