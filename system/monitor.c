@@ -1,6 +1,8 @@
 /*
- * Human monitor of vfio-user-vmm: a few HMP commands of QEMU's (info pci,
- * xp, device_add, device_del, system_reset, quit) plus `info vfio-user`.
+ * Human monitor of vfio-user-vmm: the session (banner, prompt, one command
+ * per line) and the command table, a few of QEMU's HMP commands (help,
+ * info, xp, device_add, device_del, system_reset, quit).  The info
+ * subcommands live in monitor-info.c.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -13,6 +15,7 @@
 #include "system/chardev.h"
 #include "system/hotplug.h"
 #include "system/monitor.h"
+#include "system/monitor-info.h"
 #include "system/runstate.h"
 
 #define XP_MAX_BYTES (64 * 1024)
@@ -23,39 +26,12 @@ struct Monitor {
     CharLine *chr;
 };
 
-static const char help_text[] =
-    "help                    this text\n"
-    "info pci                PCI devices, their BARs and interrupts\n"
-    "info vfio-user          per device: connection, capabilities, DMA maps\n"
-    "                        and access modes, message counters, errors\n"
-    "info memory             guest RAM sections and their backend\n"
-    "xp /FMT ADDR            dump guest physical memory; FMT is\n"
-    "                        [count][x|d|u|o|c][b|h|w|g], e.g. xp /4xw 0x1000\n"
-    "device_add SPEC         hot-plug a device; SPEC as for -device\n"
-    "                        (device_add vfio-user-pci,help for properties)\n"
-    "device_del ID           unplug a device (unmaps DMA, disconnects)\n"
-    "system_reset            reset every device and redo the PCI setup\n"
-    "quit                    stop the VMM\n";
-
-static void monitor_info_memory(Machine *m, GString *out)
-{
-    const HostMemoryBackend *b = m->ram;
-
-    g_string_append_printf(out, "backend %s (%s), size 0x%" PRIx64 "%s%s%s\n",
-                           b->opts.id, host_mem_type_name(b->opts.type),
-                           b->opts.size, b->opts.mem_path ? ", mem-path " : "",
-                           b->opts.mem_path ? b->opts.mem_path : "",
-                           b->shared ? ", shared" : ", private");
-    for (unsigned i = 0; i < m->nr_sections; i++) {
-        const RAMSection *s = &m->sections[i];
-
-        g_string_append_printf(out,
-                               "  gpa 0x%010" PRIx64 "-0x%010" PRIx64
-                               " fd %s offset 0x%" PRIx64 "\n",
-                               s->gpa, s->gpa + s->size - 1,
-                               s->fd >= 0 ? "yes" : "no", s->fd_offset);
-    }
-}
+/* A command line split into words (at most 4 kept), and as typed. */
+typedef struct MonitorArgs {
+    char **w;
+    unsigned n;
+    const char *line;
+} MonitorArgs;
 
 static bool xp_parse_fmt(const char *fmt, unsigned *count, char *format,
                          unsigned *size)
@@ -116,13 +92,15 @@ static void xp_value(GString *out, char format, unsigned size, uint64_t v)
     }
 }
 
-static void monitor_xp(Machine *m, char **w, unsigned n, GString *out)
+static void monitor_xp(Machine *m, const MonitorArgs *a, GString *out)
 {
-    unsigned count, size, line;
+    char **w = a->w;
+    unsigned n = a->n;
+    unsigned count, size, row;
     char format;
     uint64_t addr;
     const char *fmt = n == 3 ? w[1] : "/";
-    const char *a = n == 3 ? w[2] : w[1];
+    const char *at = n == 3 ? w[2] : w[1];
     char *end;
 
     if (n < 2 || n > 3 || fmt[0] != '/' ||
@@ -132,28 +110,28 @@ static void monitor_xp(Machine *m, char **w, unsigned n, GString *out)
         return;
     }
     errno = 0;
-    addr = strtoull(a, &end, 0);
-    if (errno || *end || !g_ascii_isdigit(*a)) {
-        g_string_append_printf(out, "invalid address '%s'\n", a);
+    addr = strtoull(at, &end, 0);
+    if (errno || *end || !g_ascii_isdigit(*at)) {
+        g_string_append_printf(out, "invalid address '%s'\n", at);
         return;
     }
-    line = size == 1 ? 8 : 16;
+    row = size == 1 ? 8 : 16;
     for (unsigned i = 0; i < count; i++) {
-        uint64_t at = addr + (uint64_t)i * size;
+        uint64_t pa = addr + (uint64_t)i * size;
 
-        if ((i * size) % line == 0) {
-            g_string_append_printf(out, "%s%016" PRIx64 ":", i ? "\n" : "", at);
+        if ((i * size) % row == 0) {
+            g_string_append_printf(out, "%s%016" PRIx64 ":", i ? "\n" : "", pa);
         }
-        xp_value(out, format, size, machine_ldq(m, at, size));
+        xp_value(out, format, size, machine_ldq(m, pa, size));
     }
     g_string_append_c(out, '\n');
 }
 
 /* device_add SPEC: the rest of the line, spaces and all (JSON). */
-static void monitor_device_add(Machine *m, const char *line, GString *out)
+static void monitor_device_add(Machine *m, const MonitorArgs *a, GString *out)
 {
     g_autoptr(GError) err = NULL;
-    const char *spec = line;
+    const char *spec = a->line;
 
     while (g_ascii_isspace(*spec)) {
         spec++;
@@ -172,45 +150,132 @@ static void monitor_device_add(Machine *m, const char *line, GString *out)
     }
 }
 
+static void monitor_device_del(Machine *m, const MonitorArgs *a, GString *out)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (a->n != 2) {
+        g_string_append(out, "usage: device_del ID\n");
+    } else if (!hotplug_device_del(m, a->w[1], &err)) {
+        g_string_append_printf(out, "%s\n", err->message);
+    }
+}
+
+static void monitor_info(Machine *m, const MonitorArgs *a, GString *out)
+{
+    if (a->n == 1) {
+        monitor_info_list(out);
+    } else if (a->n > 2) {
+        g_string_append(out, "usage: info [SUBCOMMAND] (info lists them)\n");
+    } else if (!monitor_info_run(m, a->w[1], out)) {
+        g_string_append_printf(out, "unknown command: 'info %s' (try info)\n",
+                               a->w[1]);
+    }
+}
+
+static void monitor_system_reset(Machine *m, const MonitorArgs *a, GString *out)
+{
+    (void)a;
+    (void)out;
+    machine_reset(m);
+}
+
+static void monitor_quit(Machine *m, const MonitorArgs *a, GString *out)
+{
+    (void)m;
+    (void)a;
+    (void)out;
+    vmm_request_quit();
+}
+
+static void monitor_help(Machine *m, const MonitorArgs *a, GString *out);
+
+typedef struct MonitorCmd {
+    const char *names; /* "quit|q": the name, then its short forms */
+    const char *params;
+    const char *help;
+    void (*run)(Machine *m, const MonitorArgs *a, GString *out);
+} MonitorCmd;
+
+static const MonitorCmd monitor_cmds[] = {
+    {"help|?", "[cmd]", "list the commands, or explain one", monitor_help},
+    {"info", "[subcommand]", "print machine state; alone: list the subcommands",
+     monitor_info},
+    {"xp", "/fmt addr",
+     "dump guest physical memory at addr; fmt: [count][x|d|u|o|c][b|h|w|g]",
+     monitor_xp},
+    {"device_add", "driver[,prop=value][,...]",
+     "hot-plug a device, spelt as for -device (device_add vfio-user-pci,help lists the properties)",
+     monitor_device_add},
+    {"device_del", "id",
+     "unplug device id (its DMA maps removed, its server disconnected)",
+     monitor_device_del},
+    {"system_reset", "", "reset every device and redo the firmware PCI setup",
+     monitor_system_reset},
+    {"quit|q", "", "stop the VMM", monitor_quit},
+};
+
+/* @c->names is "a|b": is @word one of them? */
+static bool monitor_cmd_is(const MonitorCmd *c, const char *word)
+{
+    g_auto(GStrv) names = g_strsplit(c->names, "|", -1);
+
+    return g_strv_contains((const char *const *)names, word);
+}
+
+static const MonitorCmd *monitor_cmd_find(const char *word)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(monitor_cmds); i++) {
+        if (monitor_cmd_is(&monitor_cmds[i], word)) {
+            return &monitor_cmds[i];
+        }
+    }
+    return NULL;
+}
+
+/* QEMU's help line: "name params -- help". */
+static void monitor_help_one(const MonitorCmd *c, GString *out)
+{
+    g_string_append_printf(out, "%s %s -- %s\n", c->names, c->params, c->help);
+}
+
+/* help: every command; help CMD: that one; help info: the subcommands. */
+static void monitor_help(Machine *m, const MonitorArgs *a, GString *out)
+{
+    const MonitorCmd *c = a->n == 2 ? monitor_cmd_find(a->w[1]) : NULL;
+
+    (void)m;
+    if (a->n == 2 && !strcmp(a->w[1], "info")) {
+        monitor_info_list(out);
+    } else if (c) {
+        monitor_help_one(c, out);
+    } else if (a->n > 1) {
+        g_string_append_printf(out, "unknown command: '%s'\n", a->w[1]);
+    } else {
+        for (size_t i = 0; i < G_N_ELEMENTS(monitor_cmds); i++) {
+            monitor_help_one(&monitor_cmds[i], out);
+        }
+    }
+}
+
 void monitor_execute(Machine *m, const char *line, GString *out)
 {
     g_auto(GStrv) all = g_strsplit_set(line, " \t", -1);
     char *w[4] = {0};
-    unsigned n = 0;
-    g_autoptr(GError) err = NULL;
+    MonitorArgs a = {.w = w, .line = line};
+    const MonitorCmd *c;
 
     for (unsigned i = 0; all[i]; i++) {
-        if (*all[i] && n < G_N_ELEMENTS(w)) {
-            w[n++] = all[i];
+        if (*all[i] && a.n < G_N_ELEMENTS(w)) {
+            w[a.n++] = all[i];
         }
     }
-    if (!n) {
+    if (!a.n) {
         return;
     }
-    if (!strcmp(w[0], "help") || !strcmp(w[0], "?")) {
-        g_string_append(out, help_text);
-    } else if (!strcmp(w[0], "info") && n == 2 && !strcmp(w[1], "pci")) {
-        pci_host_info(m->pci, out);
-    } else if (!strcmp(w[0], "info") && n == 2 && !strcmp(w[1], "vfio-user")) {
-        pci_host_device_info(m->pci, out);
-    } else if (!strcmp(w[0], "info") && n == 2 && !strcmp(w[1], "memory")) {
-        monitor_info_memory(m, out);
-    } else if (!strcmp(w[0], "info")) {
-        g_string_append(out, "info: expected pci, vfio-user or memory\n");
-    } else if (!strcmp(w[0], "xp")) {
-        monitor_xp(m, w, n, out);
-    } else if (!strcmp(w[0], "device_add")) {
-        monitor_device_add(m, line, out);
-    } else if (!strcmp(w[0], "device_del") && n == 2) {
-        if (!hotplug_device_del(m, w[1], &err)) {
-            g_string_append_printf(out, "%s\n", err->message);
-        }
-    } else if (!strcmp(w[0], "device_del")) {
-        g_string_append(out, "usage: device_del ID\n");
-    } else if (!strcmp(w[0], "system_reset")) {
-        machine_reset(m);
-    } else if (!strcmp(w[0], "quit") || !strcmp(w[0], "q")) {
-        vmm_request_quit();
+    c = monitor_cmd_find(w[0]);
+    if (c) {
+        c->run(m, &a, out);
     } else {
         g_string_append_printf(out, "unknown command: '%s' (try help)\n", w[0]);
     }

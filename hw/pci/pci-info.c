@@ -1,6 +1,7 @@
 /*
  * What the monitor shows of the PCI bus: `info pci` in the layout of
- * QEMU's hmp_info_pci().  The layout and the class descriptions follow QEMU
+ * QEMU's hmp_info_pci() and the PCI lines of `info qtree` (QEMU's
+ * pcibus_dev_print()).  The layout and the class descriptions follow QEMU
  * at commit 06c1600b5571 (hw/pci/pci-hmp-cmds.c, hw/pci/pci.c).
  *
  * Copyright (c) 2026 vfio-user-client developers
@@ -159,5 +160,31 @@ void pci_host_info(PCIHost *h, GString *out)
         if (h->slots[s]) {
             pci_info_dev(h, h->slots[s], out);
         }
+    }
+}
+
+void pci_device_qtree_info(PCIDevice *d, int indent, GString *out)
+{
+    uint16_t class = pci_config_read(d, PCI_CLASS_DEVICE, 2);
+
+    g_string_append_printf(out, "%*sclass ", indent, "");
+    pci_append_class(out, class);
+    g_string_append_printf(
+        out, ", addr %02x:%02x.%x, pci id %04x:%04x (sub %04x:%04x)\n", 0,
+        d->devfn >> 3, d->devfn & 7, pci_config_read(d, PCI_VENDOR_ID, 2),
+        pci_config_read(d, PCI_DEVICE_ID, 2),
+        pci_config_read(d, PCI_SUBSYSTEM_VENDOR_ID, 2),
+        pci_config_read(d, PCI_SUBSYSTEM_ID, 2));
+    for (int i = 0; i < PCI_NUM_BARS; i++) {
+        uint64_t addr = pci_bar_address(d, i);
+
+        if (!d->bars[i].size) {
+            continue;
+        }
+        /* QEMU shows an unmapped BAR at its all-ones "address" too. */
+        g_string_append_printf(
+            out, "%*sbar %d: %s at 0x%" PRIx64 " [0x%" PRIx64 "]\n", indent, "",
+            i, d->bars[i].type & PCI_BASE_ADDRESS_SPACE_IO ? "i/o" : "mem",
+            addr, addr + d->bars[i].size - 1);
     }
 }

@@ -950,3 +950,8 @@ PCIDevice *vfio_user_pci_realize(Machine *m, const VFIOUserPCIOptions *o,
     vupci_update_irqs(dev);
     return &dev->pdev;
 }
+
+const VFIOUserPCIOptions *vfio_user_pci_get_options(PCIDevice *d)
+{
+    return d->ops == &vupci_ops ? &vupci(d)->opts : NULL;
+}

@@ -1,6 +1,6 @@
 /*
  * The human monitor (HMP-like) on stdio or a UNIX socket, prompt
- * "(vfio-user) ".  Commands: help, info pci, info vfio-user, info memory,
+ * "(vfio-user) ".  Commands: help, info [SUBCOMMAND] (system/monitor-info.c),
  * xp /FMT ADDR, device_add SPEC, device_del ID, system_reset, quit.
  *
  * Copyright (c) 2026 vfio-user-client developers

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """The info commands of the human monitor, against real sample servers:
-`info pci` read by a strict parser of QEMU's layout."""
+`info` alone, `info pci` read by a strict parser of QEMU's layout, `info
+qtree`, `info mtree`, `info status`, `info version`."""
 
 import re
 import unittest
 
-from vfutest import VfuTestCase, driver
+from vfutest import VMM, VfuTestCase, driver, run
 
 RAM = ["-m", "64M", "-object", "memory-backend-memfd,id=ram0,size=64M",
        "-machine", "memory-backend=ram0"]
@@ -70,6 +71,39 @@ def parse_qemu_info_pci(text):
     return {d["slot"]: d for d in devs}
 
 
+MTREE_LINE = re.compile(r"(?P<ind> *)(?P<lo>[0-9a-f]{16})-(?P<hi>[0-9a-f]{16})"
+                        r" \(prio (?P<prio>-?\d+), (?P<type>[a-z/]+)\): "
+                        r"(?P<name>.*)")
+
+
+def parse_qemu_mtree(text):
+    """{"address-space: X" or "memory-region: X": [(depth, lo, hi, prio,
+    type, name)]} of QEMU-layout `info mtree` text."""
+    trees, cur = {}, None
+    for line in text.splitlines():
+        if not line:
+            cur = None
+            continue
+        m = MTREE_LINE.fullmatch(line)
+        if m:
+            assert cur is not None, "region outside a tree: %r" % line
+            assert len(m["ind"]) % 2 == 0 and m["ind"], line
+            cur.append((len(m["ind"]) // 2, int(m["lo"], 16),
+                        int(m["hi"], 16), int(m["prio"]), m["type"],
+                        m["name"]))
+            continue
+        assert re.fullmatch(r"(address-space|memory-region): \S.*", line), line
+        cur = trees.setdefault(line, [])
+    return trees
+
+
+def region(tree, name):
+    found = [r for r in tree if r[5] == name]
+    if len(found) != 1:
+        raise AssertionError("%d regions named %r" % (len(found), name))
+    return found[0]
+
+
 class InfoCommands(VfuTestCase):
 
     def start_three(self, extra=()):
@@ -80,6 +114,25 @@ class InfoCommands(VfuTestCase):
             args += ["-device", "vfio-user-pci,socket=%s,id=%s"
                      % (srv.sock, name)]
         return srvs, self.start_vmm(args + list(extra))
+
+    def test_info_lists_subcommands(self):
+        _, vmm = self.start_three()
+        out = vmm.monitor.cmd("info")
+        names = []
+        for line in out.splitlines():
+            m = re.fullmatch(r"info (\S+) +-- \S.*", line)
+            self.assertIsNotNone(m, line)
+            names.append(m.group(1))
+        for want in ("pci", "qtree", "mtree", "status", "version", "memory",
+                     "vfio-user"):
+            self.assertIn(want, names)
+        for name in names:      # every one listed exists
+            self.assertNotIn("unknown command",
+                             vmm.monitor.cmd("info " + name))
+        self.assertEqual(vmm.monitor.cmd("help info"), out)
+        self.assertIn("unknown command: 'info frob'",
+                      vmm.monitor.cmd("info frob"))
+        self.assertEqual(vmm.quit(), 0)
 
     def test_info_pci_parses_as_qemu(self):
         _, vmm = self.start_three()
@@ -114,6 +167,106 @@ class InfoCommands(VfuTestCase):
                          {"kind": "mem", "mapped": False, "bits": 64,
                           "prefetch": True})
         self.assertEqual(devs[3]["bars"][0], {"kind": "io", "mapped": False})
+        self.assertEqual(vmm.quit(), 0)
+
+    def test_info_qtree(self):
+        srvs, vmm = self.start_three()
+        out = vmm.monitor.cmd("info qtree")
+        lines = out.splitlines()
+        self.assertEqual(lines[:5], [
+            "bus: main-system-bus", "  type System",
+            '  dev: pci-host, id ""', "    bus: pci.0", "      type PCI"])
+        devs = {}
+        for line in lines[5:]:
+            m = re.fullmatch(r'      dev: (\S+), id "([^"]*)"', line)
+            if m:
+                cur = devs.setdefault(m.group(2) or m.group(1), [m.group(1)])
+                continue
+            self.assertRegex(line, r"^        \S")
+            cur.append(line.strip())
+        self.assertEqual(sorted(devs),
+                         ["edu0", "pci-host-bridge", "pio0", "ram0dev"])
+        edu = devs["edu0"]
+        self.assertEqual(edu[0], "vfio-user-pci")
+        self.assertIn('socket = "%s"' % srvs[0].sock, edu)
+        self.assertIn('dma-access = "auto"', edu)
+        self.assertIn("x-msg-timeout = 5000 (0x1388)", edu)
+        self.assertIn("addr = 01.0", edu)
+        self.assertIn("class Class 0255, addr 00:01.0, pci id 1234:11e8 "
+                      "(sub 1af4:1100)", edu)
+        bar = driver.edu_bar0(vmm.qtest)
+        self.assertIn("bar 0: mem at 0x%x [0x%x]" % (bar, bar + (1 << 20) - 1),
+                      edu)
+        self.assertIn("addr = 00.0", devs["pci-host-bridge"])
+        self.assertEqual(vmm.monitor.cmd("device_del pio0"), "")
+        self.assertNotIn("pio0", vmm.monitor.cmd("info qtree"))
+        self.assertEqual(vmm.quit(), 0)
+
+    def test_info_mtree(self):
+        _, vmm = self.start_three()
+        q = vmm.qtest
+        trees = parse_qemu_mtree(vmm.monitor.cmd("info mtree"))
+        self.assertEqual(sorted(trees), ["address-space: I/O",
+                                         "address-space: memory",
+                                         "memory-region: ram0"])
+        mem = trees["address-space: memory"]
+        self.assertEqual(mem[0], (1, 0, 2**64 - 1, 0, "i/o", "system"))
+        ram = [r for r in mem if r[5].startswith("alias ram-below-4g @ram0 ")]
+        self.assertEqual([r[1:5] for r in ram],
+                         [(0, (64 << 20) - 1, 0, "ram")])
+        bar = driver.edu_bar0(q)
+        self.assertEqual(region(mem, "edu0 BAR 0"),
+                         (3, bar, bar + (1 << 20) - 1, 1, "i/o", "edu0 BAR 0"))
+        self.assertEqual(region(mem, "pci-ecam")[1:3],
+                         (driver.ECAM_BASE, driver.ECAM_BASE + (256 << 20) - 1))
+        self.assertEqual(region(mem, "msi")[1:3], (0xfee00000, 0xfeefffff))
+        io = trees["address-space: I/O"]
+        port = q.readl(driver.ECAM_BASE + (3 << 15) + 0x10) & ~0x3
+        self.assertEqual(region(io, "pio0 BAR 0")[1:3], (port, port + 7))
+        self.assertEqual(region(io, "pci-conf-idx")[1:3], (0xcf8, 0xcfb))
+        self.assertEqual(trees["memory-region: ram0"],
+                         [(1, 0, (64 << 20) - 1, 0, "ram", "ram0")])
+        # A BAR that stops decoding leaves the tree.
+        q.writel(driver.ECAM_BASE + (1 << 15) + 0x4, 0)
+        mem = parse_qemu_mtree(vmm.monitor.cmd("info mtree"))[
+            "address-space: memory"]
+        self.assertFalse([r for r in mem if r[5] == "edu0 BAR 0"])
+        self.assertEqual(vmm.quit(), 0)
+
+    def test_info_mtree_high_ram(self):
+        srv = self.start_server("edu")
+        vmm = self.start_vmm([
+            "-m", "3G", "-object", "memory-backend-memfd,id=big,size=3G",
+            "-machine", "memory-backend=big",
+            "-device", "vfio-user-pci,socket=%s" % srv.sock])
+        mem = parse_qemu_mtree(vmm.monitor.cmd("info mtree"))[
+            "address-space: memory"]
+        low, high = 0xb0000000, (3 << 30) - 0xb0000000
+        self.assertIn((2, 0, low - 1, 0, "ram",
+                       "alias ram-below-4g @big 0000000000000000-%016x"
+                       % (low - 1)), mem)
+        self.assertIn((2, 1 << 32, (1 << 32) + high - 1, 0, "ram",
+                       "alias ram-above-4g @big %016x-%016x"
+                       % (low, (3 << 30) - 1)), mem)
+        self.assertEqual(vmm.quit(), 0)
+
+    def test_info_status(self):
+        srv = self.start_server("edu")
+        dev = ["-device", "vfio-user-pci,socket=%s" % srv.sock]
+        vmm = self.start_vmm(RAM + dev)
+        self.assertEqual(vmm.monitor.cmd("info status"),
+                         "VM status: running\n")
+        self.assertEqual(vmm.quit(), 0)
+        vmm = self.start_vmm(RAM + dev + ["-S"])
+        self.assertEqual(vmm.monitor.cmd("info status"),
+                         "VM status: paused (prelaunch)\n")
+        self.assertEqual(vmm.quit(), 0)
+
+    def test_info_version(self):
+        _, vmm = self.start_three()
+        version = run([VMM, "--version"]).stdout.split()[-1]
+        self.assertRegex(version, r"^\d+\.\d+\.\d+$")
+        self.assertEqual(vmm.monitor.cmd("info version"), version + "\n")
         self.assertEqual(vmm.quit(), 0)
 
 

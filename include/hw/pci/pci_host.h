@@ -125,6 +125,8 @@ void pci_host_flush(PCIHost *h);
 void pci_host_info(PCIHost *h, GString *out);
 /* QEMU's name of PCI class @class (base << 8 | sub), NULL if none. */
 const char *pci_class_desc(uint16_t class);
+/* The PCI lines of `info qtree` for @d, indented by @indent spaces. */
+void pci_device_qtree_info(PCIDevice *d, int indent, GString *out);
 /* `info vfio-user` text from every device that has ops->info. */
 void pci_host_device_info(PCIHost *h, GString *out);
 

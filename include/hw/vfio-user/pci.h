@@ -59,4 +59,7 @@ void vfio_user_pci_options_clear(VFIOUserPCIOptions *o);
 PCIDevice *vfio_user_pci_realize(Machine *m, const VFIOUserPCIOptions *o,
                                  unsigned slot, GError **errp);
 
+/* The options @d was made with (its id filled in); NULL if @d is not one. */
+const VFIOUserPCIOptions *vfio_user_pci_get_options(PCIDevice *d);
+
 #endif /* HW_VFIO_USER_PCI_H */
