@@ -56,7 +56,6 @@ static int hotplug_prepare(Machine *m, const char *spec, VFIOUserPCIOptions *o,
                            GError **errp)
 {
     g_autoptr(GString) help = g_string_new(NULL);
-    g_autofree char *id = NULL;
     int slot;
 
     if (!vmm_parse_device_spec(spec, o, &slot, help, errp)) {
@@ -70,10 +69,9 @@ static int hotplug_prepare(Machine *m, const char *spec, VFIOUserPCIOptions *o,
     if (slot < 0) {
         return -1;
     }
-    /* The name vfio_user_pci_realize() gives a device without id=. */
-    id = o->id ? g_strdup(o->id) : g_strdup_printf("dev%d", slot);
-    if (pci_host_find(m->pci, id)) {
-        vfio_user_error_set(errp, EEXIST, "duplicate device id '%s'", id);
+    /* Without id= it gets a free one (pci_host_default_id()). */
+    if (o->id && pci_host_find(m->pci, o->id)) {
+        vfio_user_error_set(errp, EEXIST, "duplicate device id '%s'", o->id);
         return -1;
     }
     return slot;

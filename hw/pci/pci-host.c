@@ -89,6 +89,17 @@ PCIDevice *pci_host_find(PCIHost *h, const char *id)
     return NULL;
 }
 
+char *pci_host_default_id(PCIHost *h, unsigned slot)
+{
+    char *id = g_strdup_printf("dev%u", slot);
+
+    for (unsigned n = 1; pci_host_find(h, id); n++) {
+        g_free(id);
+        id = g_strdup_printf("dev%u-%u", slot, n);
+    }
+    return id;
+}
+
 bool pci_host_plug(PCIHost *h, PCIDevice *d, unsigned slot, GError **errp)
 {
     if (slot == 0 || slot >= PCI_SLOT_MAX || h->slots[slot]) {

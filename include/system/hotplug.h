@@ -21,8 +21,9 @@
  * ("vfio-user-pci,socket=PATH,id=X,addr=0x5") or JSON
  * ('{"driver":"vfio-user-pci","socket":{"type":"unix","path":"P"}}').
  * It goes into slot addr= (EBUSY naming the device there if taken) or the
- * first free one (ENOSPC if none); an id already in use is refused
- * (EEXIST).  Every error message starts with "@spec: ".
+ * first free one (ENOSPC if none); an id= already in use is refused
+ * (EEXIST), without id= it is named by pci_host_default_id().  Every
+ * error message starts with "@spec: ".
  */
 bool hotplug_device_add(Machine *m, const char *spec, GError **errp);
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The info commands of the human monitor, against real sample servers:
 `info` alone, `info pci` read by a strict parser of QEMU's layout, `info
-qtree`, `info mtree`, `info status`, `info version`."""
+qtree`, `info mtree`, `info status`, `info version`; and device_add's
+default id when dev<slot> is taken."""
 
 import re
 import unittest
@@ -267,6 +268,28 @@ class InfoCommands(VfuTestCase):
         version = run([VMM, "--version"]).stdout.split()[-1]
         self.assertRegex(version, r"^\d+\.\d+\.\d+$")
         self.assertEqual(vmm.monitor.cmd("info version"), version + "\n")
+        self.assertEqual(vmm.quit(), 0)
+
+
+class DefaultId(VfuTestCase):
+
+    def test_device_add_picks_free_default_id(self):
+        """The device in slot 2 would be "dev2", a name a user gave the
+        device in slot 1: device_add finds another instead of failing."""
+        edu, ram = self.start_server("edu"), self.start_server("ram")
+        vmm = self.start_vmm(RAM + [
+            "-device", "vfio-user-pci,socket=%s,id=dev2" % edu.sock])
+        self.assertEqual(
+            vmm.monitor.cmd("device_add vfio-user-pci,socket=%s" % ram.sock),
+            "")
+        devs = parse_qemu_info_pci(vmm.monitor.cmd("info pci"))
+        self.assertEqual((devs[1]["id"], devs[2]["id"]), ("dev2", "dev2-1"))
+        self.assertEqual(vmm.monitor.cmd("device_del dev2-1"), "")
+        self.assertEqual(sorted(parse_qemu_info_pci(
+            vmm.monitor.cmd("info pci"))), [0, 1])
+        # An id= the user typed that is taken is still refused.
+        self.assertIn("duplicate device id 'dev2'", vmm.monitor.cmd(
+            "device_add vfio-user-pci,socket=%s,id=dev2" % ram.sock))
         self.assertEqual(vmm.quit(), 0)
 
 

@@ -3,7 +3,8 @@
  * fake address space and interrupt sink, no machine.  Configuration
  * mechanism #1, I/O BAR placement and dispatch, INTx routing (the OR of the
  * devices sharing an interrupt, INTx Disable), MSI/MSI-X held back while
- * Bus Master Enable is clear and `info pci` in QEMU's layout.
+ * Bus Master Enable is clear, `info pci` in QEMU's layout and the names of
+ * devices without an id.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -298,6 +299,23 @@ static void test_pci_info_layout(void)
     pci_host_free(h);
 }
 
+/* "dev<slot>", or the first "dev<slot>-<n>" no device has taken. */
+static void test_pci_default_id(void)
+{
+    PCIHost *h = pci_host_new(&test_cfg, NULL, NULL);
+    g_autofree char *first = pci_host_default_id(h, 2);
+    g_autofree char *taken = NULL, *again = NULL;
+
+    g_assert_cmpstr(first, ==, "dev2");
+    dummy_new(h, "dev2", 1);
+    taken = pci_host_default_id(h, 2);
+    g_assert_cmpstr(taken, ==, "dev2-1");
+    dummy_new(h, "dev2-1", 3);
+    again = pci_host_default_id(h, 2);
+    g_assert_cmpstr(again, ==, "dev2-2");
+    pci_host_free(h);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -306,5 +324,6 @@ int main(int argc, char **argv)
                     test_pci_intx_shared_and_disable);
     g_test_add_func("/pci/msi-bus-master", test_pci_msi_bus_master);
     g_test_add_func("/pci/info-layout", test_pci_info_layout);
+    g_test_add_func("/pci/default-id", test_pci_default_id);
     return g_test_run();
 }

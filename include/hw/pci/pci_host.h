@@ -63,6 +63,11 @@ bool pci_host_plug(PCIHost *h, PCIDevice *d, unsigned slot, GError **errp);
 /* Unplug and destroy the device named @id; false with errp if unknown. */
 bool pci_host_unplug(PCIHost *h, const char *id, GError **errp);
 PCIDevice *pci_host_find(PCIHost *h, const char *id);
+/*
+ * The name of a device in slot @slot that was given no id: "dev<slot>",
+ * or "dev<slot>-<n>" with the lowest n >= 1 no device uses yet.
+ */
+char *pci_host_default_id(PCIHost *h, unsigned slot);
 
 /* ECAM access at @off (inside the ECAM window), len 1, 2 or 4, aligned. */
 uint32_t pci_host_ecam_read(PCIHost *h, uint64_t off, unsigned len);

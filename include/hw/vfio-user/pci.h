@@ -33,7 +33,7 @@ typedef struct PCIDevice PCIDevice;
 
 /* -device vfio-user-pci,... as parsed. */
 typedef struct VFIOUserPCIOptions {
-    char *id;      /* NULL: named after the slot ("dev1") */
+    char *id;      /* NULL: pci_host_default_id() ("dev1") */
     char *socket;  /* required; "fd:N" for an inherited socket */
     int socket_fd; /* socket.type=fd: connected socket to take; else -1 */
     VFIOUserDMAAccess dma_access;
