@@ -688,7 +688,9 @@ static bool parse_object(VmmOptions *o, const char *arg, GError **errp)
 
 /* ---- -machine, -m, chardevs ---- */
 
-static bool parse_machine(VmmOptions *o, const char *arg, GError **errp)
+/* -machine or -M (@name as typed). */
+static bool parse_machine(VmmOptions *o, const char *name, const char *arg,
+                          GError **errp)
 {
     g_autoptr(GPtrArray) items = keyval_split(arg);
 
@@ -710,9 +712,8 @@ static bool parse_machine(VmmOptions *o, const char *arg, GError **errp)
         if (type) {
             return vfio_user_error_set(
                 errp, EINVAL,
-                "-machine: unknown machine type '%s' (available: " MACHINE_TYPE
-                ")",
-                type);
+                "-%s: unknown machine type '%s' (available: " MACHINE_TYPE ")",
+                name, type);
         }
         if (!strcmp(kv->key, "accel") && !g_strcmp0(kv->val, "qtest")) {
             continue; /* libqtest's spelling; there is no CPU anyway */
@@ -720,11 +721,13 @@ static bool parse_machine(VmmOptions *o, const char *arg, GError **errp)
         if (strcmp(kv->key, "memory-backend")) {
             return vfio_user_error_set(
                 errp, EINVAL,
-                "-machine: unknown property '%s' (expected memory-backend=ID or accel=qtest)",
-                kv->key);
+                "-%s: unknown property '%s' (expected memory-backend=ID or accel=qtest)",
+                name, kv->key);
         }
         g_free(o->machine_backend);
         o->machine_backend = g_strdup(kv->val);
+        o->machine_backend_opt =
+            *name == 'M' ? "-M memory-backend" : "-machine memory-backend";
     }
     return true;
 }
@@ -751,6 +754,7 @@ static bool parse_numa(VmmOptions *o, const char *arg, GError **errp)
             }
             g_free(o->machine_backend);
             o->machine_backend = g_strdup(kv->val);
+            o->machine_backend_opt = "-numa node,memdev";
         } else if (!strcmp(kv->key, "nodeid") && !g_strcmp0(kv->val, "0")) {
             continue;
         } else {
@@ -805,16 +809,14 @@ static bool vmm_check(VmmOptions *o, GError **errp)
         }
         if (!m) {
             return vfio_user_error_set(
-                errp, ENOENT,
-                "-machine memory-backend=%s: no -object with that id",
-                o->machine_backend);
+                errp, ENOENT, "%s=%s: no -object with that id",
+                o->machine_backend_opt, o->machine_backend);
         }
         if (o->ram_size_set && o->ram_size != m->size) {
             return vfio_user_error_set(
                 errp, EINVAL,
-                "-machine memory-backend=%s: backend size %" PRIu64
-                " differs from -m %" PRIu64,
-                m->id, m->size, o->ram_size);
+                "%s=%s: backend size %" PRIu64 " differs from -m %" PRIu64,
+                o->machine_backend_opt, m->id, m->size, o->ram_size);
         }
         o->ram_size = m->size;
     }
@@ -889,7 +891,7 @@ static bool vmm_parse_one(VmmOptions *o, const char *name, const char *arg,
     } else if (!strcmp(name, "object")) {
         return parse_object(o, arg, errp);
     } else if (!strcmp(name, "machine") || !strcmp(name, "M")) {
-        return parse_machine(o, arg, errp);
+        return parse_machine(o, name, arg, errp);
     } else if (!strcmp(name, "device")) {
         return parse_device(o, arg, errp);
     } else if (!strcmp(name, "qtest")) {

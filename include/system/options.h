@@ -39,6 +39,8 @@ typedef struct MonSpec {
 typedef struct VmmOptions {
     uint64_t ram_size; /* -m, VMM_DEFAULT_RAM_SIZE by default */
     bool ram_size_set;
+    /* Which option named machine_backend, as typed ("-M memory-backend") */
+    const char *machine_backend_opt;
     GPtrArray *objects;     /* HostMemoryOptions *, command-line order */
     char *machine_backend;  /* -machine memory-backend= */
     GPtrArray *devices;     /* VFIOUserPCIOptions * */

@@ -156,6 +156,21 @@ class QemuCli(VfuTestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("-device %s: " % arg, r.stderr)
         self.assertNotIn("id=dev1", r.stderr)
+        # The option that named the backend or the machine, as typed.
+        for args, prefix in [
+                (["-numa", "node,memdev=zz"], "-numa node,memdev=zz: "),
+                (["-machine", "memory-backend=zz"],
+                 "-machine memory-backend=zz: "),
+                (["-M", "memory-backend=zz"], "-M memory-backend=zz: "),
+                (["-m", "32M", "-object", "memory-backend-memfd,id=b,"
+                  "size=64M", "-numa", "node,memdev=b"],
+                 "-numa node,memdev=b: backend size"),
+                (["-M", "q35"], "-M: unknown machine type 'q35'"),
+                (["-machine", "pc,accel=kvm"],
+                 "-machine: unknown machine type 'pc'")]:
+            r = run([VMM] + args)
+            self.assertEqual(r.returncode, 1, args)
+            self.assertIn("vfio-user-vmm: " + prefix, r.stderr, args)
 
     def test_pidfile_locked(self):
         pidfile = self.path("vmm.pid")
