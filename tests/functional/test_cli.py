@@ -2,9 +2,20 @@
 """The command lines of vfio-user-vmm and vfio-user-server as a user meets
 them: help texts, and errors that name what was wrong."""
 
+import os
+import re
 import unittest
 
-from vfutest import SERVER, VMM, VfuTestCase, run
+from vfutest import SERVER, SOURCE_DIR, VMM, VfuTestCase, run
+
+MAN_PAGE = os.path.join(SOURCE_DIR, "docs", "man", "vfio-user-vmm.rst")
+# QEMU's spellings accepted with nothing to do (system/options-char.c).
+NO_OPS = ["-nographic", "-nodefaults", "-no-user-config", "-no-shutdown",
+          "-no-reboot", "-no-hpet", "-enable-fips", "-accel qtest",
+          "-display none", "-audio none", "-net none", "-nic none",
+          "-vga none", "-serial none", "-parallel none",
+          "-machine accel=qtest", "-M vfio-user-vmm", "-name x", "-S",
+          "-run-with exit-with-parent=on"]
 
 
 class VmmCommandLine(VfuTestCase):
@@ -15,6 +26,20 @@ class VmmCommandLine(VfuTestCase):
         for opt in ("-m", "-object", "-machine", "-device", "-qtest",
                     "-monitor", "vfio-user-pci", "memory-backend"):
             self.assertIn(opt, r.stdout)
+
+    def test_man_page_lists_every_option(self):
+        with open(MAN_PAGE) as f:
+            man = set(re.findall(r"``(-[A-Za-z][A-Za-z-]*)", f.read()))
+        r = run([VMM, "-help"])
+        usage = r.stdout.split("\n\n")[1]    # the option list
+        listed = set(re.findall(r"(?:^|[ ,|])(-[A-Za-z][A-Za-z-]*)", usage,
+                                re.M))
+        self.assertGreater(len(listed), 20)
+        self.assertEqual(sorted(listed - man), [])
+        for spelling in NO_OPS:
+            self.assertIn(spelling.split()[0], man)
+            r = run([VMM] + spelling.split() + ["-version"])
+            self.assertEqual(r.returncode, 0, spelling + ": " + r.stderr)
 
     def test_device_help(self):
         r = run([VMM, "-device", "vfio-user-pci,help"])
