@@ -108,20 +108,44 @@ static Machine *vmm_build_machine(VmmOptions *o, GPtrArray *backends,
     return m;
 }
 
+/*
+ * The id= of every -device, NULL-terminated (borrowed): no device without
+ * one may be named so.
+ */
+static GPtrArray *vmm_device_ids(VmmOptions *o)
+{
+    GPtrArray *ids = g_ptr_array_new();
+
+    for (guint i = 0; i < o->devices->len; i++) {
+        VFIOUserPCIOptions *d = g_ptr_array_index(o->devices, i);
+
+        if (d->id) {
+            g_ptr_array_add(ids, d->id);
+        }
+    }
+    g_ptr_array_add(ids, NULL);
+    return ids;
+}
+
 /* Devices with addr= first, then the others in the first free slots. */
 static bool vmm_add_devices(VmmOptions *o, Machine *m, GError **errp)
 {
+    g_autoptr(GPtrArray) ids = vmm_device_ids(o);
+
     for (int pass = 0; pass < 2; pass++) {
         for (guint i = 0; i < o->devices->len; i++) {
+            VFIOUserPCIOptions *d = g_ptr_array_index(o->devices, i);
             int slot = g_array_index(o->device_slots, int, i);
 
             if ((slot >= 0) != (pass == 0)) {
                 continue;
             }
             slot = hotplug_pick_slot(m, slot, errp);
-            if (slot < 0 ||
-                !vfio_user_pci_realize(m, g_ptr_array_index(o->devices, i),
-                                       slot, errp)) {
+            if (slot >= 0 && !d->id) {
+                d->id = pci_host_default_id(m->pci, slot,
+                                            (const char *const *)ids->pdata);
+            }
+            if (slot < 0 || !vfio_user_pci_realize(m, d, slot, errp)) {
                 g_prefix_error(errp, "-device %s: ",
                                (char *)g_ptr_array_index(o->device_args, i));
                 return false;

@@ -89,11 +89,18 @@ PCIDevice *pci_host_find(PCIHost *h, const char *id)
     return NULL;
 }
 
-char *pci_host_default_id(PCIHost *h, unsigned slot)
+static bool pci_host_id_taken(PCIHost *h, const char *id,
+                              const char *const *reserved)
+{
+    return pci_host_find(h, id) || (reserved && g_strv_contains(reserved, id));
+}
+
+char *pci_host_default_id(PCIHost *h, unsigned slot,
+                          const char *const *reserved)
 {
     char *id = g_strdup_printf("dev%u", slot);
 
-    for (unsigned n = 1; pci_host_find(h, id); n++) {
+    for (unsigned n = 1; pci_host_id_taken(h, id, reserved); n++) {
         g_free(id);
         id = g_strdup_printf("dev%u-%u", slot, n);
     }

@@ -914,7 +914,7 @@ PCIDevice *vfio_user_pci_realize(Machine *m, const VFIOUserPCIOptions *o,
 {
     VFIOUserPCIDevice *dev = g_new0(VFIOUserPCIDevice, 1);
     g_autofree char *id =
-        o->id ? g_strdup(o->id) : pci_host_default_id(m->pci, slot);
+        o->id ? g_strdup(o->id) : pci_host_default_id(m->pci, slot, NULL);
     g_autofree char *rc_name = NULL;
 
     pci_device_init(&dev->pdev, &vupci_ops, id);

@@ -293,5 +293,17 @@ class DefaultId(VfuTestCase):
         self.assertEqual(vmm.quit(), 0)
 
 
+    def test_default_id_avoids_later_id(self):
+        """At start-up the device in slot 1 would be "dev1", the id a later
+        -device asks for: the one without id= takes another name."""
+        edu, ram = self.start_server("edu"), self.start_server("ram")
+        vmm = self.start_vmm(RAM + [
+            "-device", "vfio-user-pci,socket=%s" % edu.sock,
+            "-device", "vfio-user-pci,socket=%s,id=dev1" % ram.sock])
+        devs = parse_qemu_info_pci(vmm.monitor.cmd("info pci"))
+        self.assertEqual((devs[1]["id"], devs[2]["id"]), ("dev1-1", "dev1"))
+        self.assertEqual(vmm.quit(), 0)
+
+
 if __name__ == "__main__":
     unittest.main()

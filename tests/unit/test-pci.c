@@ -303,16 +303,20 @@ static void test_pci_info_layout(void)
 static void test_pci_default_id(void)
 {
     PCIHost *h = pci_host_new(&test_cfg, NULL, NULL);
-    g_autofree char *first = pci_host_default_id(h, 2);
-    g_autofree char *taken = NULL, *again = NULL;
+    g_autofree char *first = pci_host_default_id(h, 2, NULL);
+    g_autofree char *taken = NULL, *again = NULL, *later = NULL;
+    const char *const reserved[] = {"dev2-2", "dev2-3", NULL};
 
     g_assert_cmpstr(first, ==, "dev2");
     dummy_new(h, "dev2", 1);
-    taken = pci_host_default_id(h, 2);
+    taken = pci_host_default_id(h, 2, NULL);
     g_assert_cmpstr(taken, ==, "dev2-1");
     dummy_new(h, "dev2-1", 3);
-    again = pci_host_default_id(h, 2);
+    again = pci_host_default_id(h, 2, NULL);
     g_assert_cmpstr(again, ==, "dev2-2");
+    /* Nor a name a device still to come asked for. */
+    later = pci_host_default_id(h, 2, reserved);
+    g_assert_cmpstr(later, ==, "dev2-4");
     pci_host_free(h);
 }
 

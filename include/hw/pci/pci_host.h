@@ -65,9 +65,12 @@ bool pci_host_unplug(PCIHost *h, const char *id, GError **errp);
 PCIDevice *pci_host_find(PCIHost *h, const char *id);
 /*
  * The name of a device in slot @slot that was given no id: "dev<slot>",
- * or "dev<slot>-<n>" with the lowest n >= 1 no device uses yet.
+ * or "dev<slot>-<n>" with the lowest n >= 1 that no device uses yet and
+ * that is not in @reserved (NULL-terminated, may be NULL: ids of devices
+ * still to come).
  */
-char *pci_host_default_id(PCIHost *h, unsigned slot);
+char *pci_host_default_id(PCIHost *h, unsigned slot,
+                          const char *const *reserved);
 
 /* ECAM access at @off (inside the ECAM window), len 1, 2 or 4, aligned. */
 uint32_t pci_host_ecam_read(PCIHost *h, uint64_t off, unsigned len);
