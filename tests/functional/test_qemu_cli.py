@@ -117,6 +117,13 @@ class QemuCli(VfuTestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout.strip(), EDU_ID)   # only the reply
         self.assertIn("vfio-user-proxy-DEBUG", r.stderr)
+        # Nor into a monitor on stdio.
+        r = self.monitor(["-device", "vfio-user-pci,socket=%s" % srv.sock],
+                         "info status\n", env=env)
+        self.assertEqual(r.stdout.splitlines()[1:],
+                         ["(vfio-user) VM status: running",
+                          "(vfio-user) (vfio-user) "])
+        self.assertIn("vfio-user-proxy-DEBUG", r.stderr)
 
     def test_trace(self):
         srv = self.start_server("edu")
