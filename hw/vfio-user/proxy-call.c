@@ -3,10 +3,12 @@
  *
  * A blocking request registers a waiter (on the caller's stack) in a fixed
  * table indexed by message id, queues its message (proxy-send.c) and, once
- * it is sent, sleeps on its own condition (after spinning x-poll-us, if
- * set) until the receive thread has scattered the reply into its buffers,
- * the timeout runs out or the connection fails.  A posted request returns
- * once it is sent.
+ * it is sent, waits until its reply is in its buffers, the timeout runs
+ * out or the connection fails.  When nobody reads the socket it reads the
+ * reply itself (proxy-recv.c), dealing with whatever else comes first as
+ * the receive thread would; otherwise it sleeps on its own condition
+ * (after spinning x-poll-us, if set) until the reader has scattered the
+ * reply into its buffers.  A posted request returns once it is sent.
  *
  * Stalls: a request whose reply does not come in time leaves a "ghost" of
  * its id, so that the late reply is recognised, dropped and counted; until
@@ -155,6 +157,27 @@ static bool proxy_waiter_error(VFIOUserProxy *proxy, VFIOUserWaiter *w,
 }
 
 /*
+ * Sleep until @w is DONE (another thread reads its reply) or @deadline;
+ * false when the deadline passed first.  Lock held.
+ */
+static bool proxy_sleep_locked(VFIOUserProxy *proxy, VFIOUserWaiter *w,
+                               gint64 deadline)
+{
+    bool woken = true;
+
+    w->sleeping = true;
+    proxy->sleepers++;
+    while (w->state != WAITER_DONE && woken) {
+        woken = g_cond_wait_until(w->cond, &proxy->lock, deadline);
+    }
+    if (w->sleeping) {
+        w->sleeping = false;
+        proxy->sleepers--;
+    }
+    return w->state == WAITER_DONE;
+}
+
+/*
  * @w's time is up; proxy->lock held.  A pending waiter times out, leaves
  * a ghost for its late reply and marks the server stalled.  A claimed one
  * (its reply is being read) finishes within that message's own deadline.
@@ -175,6 +198,8 @@ static void proxy_expire_locked(VFIOUserProxy *proxy, VFIOUserWaiter *w)
         proxy->ghost_id[slot] = w->id;
         proxy->stalled = true;
         proxy->stall_cmd = w->cmd;
+        /* The receive thread watches for the server's next answer. */
+        vfio_user_proxy_wake_rx_locked(proxy);
         w->err = ETIMEDOUT;
         w->timed_out = true;
         proxy->stats.timeouts++;
@@ -183,9 +208,7 @@ static void proxy_expire_locked(VFIOUserProxy *proxy, VFIOUserWaiter *w)
                     vfio_user_cmd_name(w->cmd), w->id);
         return;
     }
-    while (w->state == WAITER_CLAIMED) {
-        g_cond_wait(w->cond, &proxy->lock);
-    }
+    proxy_sleep_locked(proxy, w, G_MAXINT64);
 }
 
 /* Spin up to poll_us until @w is finished; lock dropped meanwhile. */
@@ -201,19 +224,29 @@ static void proxy_spin_locked(VFIOUserProxy *proxy, VFIOUserWaiter *w)
     g_mutex_lock(&proxy->lock);
 }
 
-/* Wait until @w is DONE or its time is up; proxy->lock held. */
+/*
+ * Wait until @w is DONE or its time is up: read the reply ourselves while
+ * nobody else reads, else sleep until the reader has it.  Lock held.
+ */
 static bool proxy_wait_reply_locked(VFIOUserProxy *proxy, VFIOUserWaiter *w,
                                     GError **errp)
 {
-    gint64 deadline = g_get_monotonic_time() +
-                      (gint64)proxy->timeout_ms * G_TIME_SPAN_MILLISECOND;
+    gint64 now = g_get_monotonic_time();
+    gint64 deadline = now + (gint64)proxy->timeout_ms * G_TIME_SPAN_MILLISECOND;
+    gint64 spin_end = now + proxy->poll_us;
+    bool spun = !proxy->poll_us;
 
-    if (proxy->poll_us && w->state != WAITER_DONE) {
-        proxy_spin_locked(proxy, w);
-    }
     while (w->state != WAITER_DONE) {
-        if (!g_cond_wait_until(w->cond, &proxy->lock, deadline) &&
-            w->state != WAITER_DONE) {
+        if (!proxy->reader && proxy->state == VFIO_PROXY_CONNECTED) {
+            vfio_user_proxy_read_for_locked(proxy, w, deadline, spin_end);
+        } else if (!spun) {
+            spun = true;
+            proxy_spin_locked(proxy, w);
+            continue;
+        } else {
+            proxy_sleep_locked(proxy, w, deadline);
+        }
+        if (w->state != WAITER_DONE && g_get_monotonic_time() >= deadline) {
             proxy_expire_locked(proxy, w);
         }
     }
@@ -257,15 +290,17 @@ bool vfio_user_proxy_call(VFIOUserProxy *proxy, VFIOUserRequest *req,
     size_t len;
     bool ok;
 
-    if (g_thread_self() == proxy->thread) {
-        /* Nobody would read the reply: a handler must not block on one. */
-        return vfio_user_error_set(
-            errp, EDEADLK,
-            "vfio-user: %s: %s sent from the receive thread would wait forever",
-            proxy->path, vfio_user_cmd_name(req->cmd));
-    }
     if (!proxy_begin_locked(proxy, req, &len, &w.id, errp)) {
         return false;
+    }
+    if (g_thread_self() == proxy->thread || g_thread_self() == proxy->reader) {
+        /* Nobody would read the reply: a handler must not block on one. */
+        proxy_leave_locked(proxy);
+        g_mutex_unlock(&proxy->lock);
+        return vfio_user_error_set(
+            errp, EDEADLK,
+            "vfio-user: %s: %s sent from a request handler would wait forever",
+            proxy->path, vfio_user_cmd_name(req->cmd));
     }
     g_cond_init(&cond);
     proxy->slots[w.id % PROXY_SLOTS] = &w;
@@ -285,8 +320,8 @@ bool vfio_user_proxy_call(VFIOUserProxy *proxy, VFIOUserRequest *req,
         if (proxy->slots[w.id % PROXY_SLOTS] == &w) {
             proxy->slots[w.id % PROXY_SLOTS] = NULL;
         }
-        while (w.state == WAITER_CLAIMED) {
-            g_cond_wait(&cond, &proxy->lock);
+        if (w.state == WAITER_CLAIMED) {
+            proxy_sleep_locked(proxy, &w, G_MAXINT64);
         }
         g_propagate_error(errp, err);
     }

@@ -8,13 +8,14 @@
  * message, the trace macro and the functions one file calls in another.
  * Include it after defining G_LOG_DOMAIN.
  *
- * Threads: the receive thread is the only reader of the socket.  The
- * socket is non-blocking; outgoing messages go through one FIFO queue,
- * written by whichever thread holds the "sender" role (proxy->sending),
- * never with proxy->lock held.  A caller that is the sender may wait in
- * poll() for room while its own message is unsent; the receive thread
- * never waits for room (it polls POLLOUT together with POLLIN), so it
- * always keeps reading.
+ * Threads: one thread at a time holds the "reader" role (proxy->reader)
+ * and reads the socket: a caller waiting for its reply when nobody else
+ * reads, otherwise the receive thread (see proxy-recv.c).  The socket is
+ * non-blocking; outgoing messages go through one FIFO queue, written by
+ * whichever thread holds the "sender" role (proxy->sending), never with
+ * proxy->lock held.  A caller that is the sender may wait in poll() for
+ * room while its own message is unsent; a reader never waits for room (it
+ * polls POLLOUT together with POLLIN), so it always keeps reading.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -33,6 +34,8 @@
 #define PROXY_MAX_GHOSTS (PROXY_SLOTS / 2)
 /* Bytes allowed beyond max_data_xfer_size for command headers and caps. */
 #define PROXY_HDR_ALLOWANCE 4096
+/* Default rx_yield_us (see VFIOUserProxyOptions). */
+#define PROXY_RX_YIELD_US 1000
 /* Replies queued by request handlers at once (pool, no allocation). */
 #define PROXY_REPLY_POOL 32
 /* Reply payload bytes copied into a pool entry by send_reply(). */
@@ -64,7 +67,8 @@ typedef enum WaiterState {
 /* One vfio_user_proxy_call() in progress; lives on the caller's stack. */
 typedef struct VFIOUserWaiter {
     VFIOUserRequest *req;
-    GCond *cond; /* the caller's; signalled under proxy->lock when DONE */
+    GCond *cond;   /* the caller's; signalled under proxy->lock when DONE */
+    bool sleeping; /* the caller waits on cond (counted in proxy->sleepers) */
     uint16_t id;
     uint16_t cmd;
     WaiterState state; /* proxy->lock (also read atomically when spinning) */
@@ -94,7 +98,8 @@ typedef struct ProxyOut {
     gint64 deadline; /* when it must be sent whole (set at its first try) */
     OutState state;  /* proxy->lock */
     int err;
-    GCond *cond;         /* a caller waits for it, or NULL */
+    GCond *cond;         /* its caller's, or NULL */
+    bool sleeping;       /* the caller waits on cond: signal it */
     VFIOUserSentFn done; /* pool entries: called once, lock held */
     void *done_opaque;
     bool pooled; /* a reply-pool entry */
@@ -115,6 +120,12 @@ struct VFIOUserProxy {
     size_t max_fds;      /* fds accepted per received message */
     GThread *thread;
     uint32_t poll_us; /* callers spin this long before sleeping; 0 = never */
+    /*
+     * After handing a reply to a caller, the receive thread leaves the
+     * socket to callers until none has read for this long (it looks again
+     * once per this period meanwhile).
+     */
+    gint64 rx_yield_us;
 
     GMutex lock; /* guards every field from here on */
     VFIOProxyState state;
@@ -141,8 +152,18 @@ struct VFIOUserProxy {
     uint16_t stall_cmd;
     VFIOUserRequestHandler handler;
     void *handler_opaque;
-    bool in_handler;    /* the receive thread is running the handler */
-    GCond handler_cond; /* broadcast when in_handler becomes false */
+    bool in_handler;          /* the reader is running the handler */
+    GCond handler_cond;       /* broadcast when in_handler becomes false */
+    unsigned handler_waiters; /* threads waiting on handler_cond */
+    /*
+     * The thread reading the socket (the receive thread or a caller), or
+     * NULL; request handlers run on it.  sleepers: callers asleep on their
+     * condition, whose replies someone else must read.  Until
+     * rx_yield_until the receive thread leaves a free socket to callers.
+     */
+    GThread *reader;
+    unsigned sleepers;
+    gint64 rx_yield_until;
     VFIOUserFailureNotify notify;
     void *notify_opaque;
     VFIOUserProxyStats stats;
@@ -159,7 +180,7 @@ struct VFIOUserProxy {
     GCond pool_cond;       /* broadcast when an entry is freed (lock) */
     unsigned pool_waiters; /* threads waiting on pool_cond (lock) */
 
-    /* Receive thread only (no lock): the message being read. */
+    /* The reader only (no lock): the message being read. */
     VfioUserWait rx_wait; /* how the transport waits: proxy-recv.c */
     gint64 rx_deadline;   /* it must be read whole by then */
     uint16_t req_cmd;     /* a server request: its command */
@@ -229,8 +250,21 @@ void vfio_user_proxy_out_init(ProxyOut *m, const VFIOUserHdr *hdr,
                               const struct iovec *iov, int iovcnt,
                               const int *fds, size_t nfds);
 
+/* proxy-recv.c: set up what every reader uses. */
+void vfio_user_proxy_recv_init(VFIOUserProxy *proxy);
+
 /* proxy-recv.c: the receive thread; @opaque is the proxy. */
 gpointer vfio_user_proxy_thread_main(gpointer opaque);
+
+/*
+ * proxy-recv.c: as the reader, for a caller (proxy->reader free): read
+ * and dispatch messages, as the receive thread would, until @w is DONE,
+ * @deadline passes before a message begins, the connection fails or
+ * reading does.  Busy-polls the socket until @spin_end.  Lock held
+ * (dropped while reading); the socket is free again on return.
+ */
+void vfio_user_proxy_read_for_locked(VFIOUserProxy *proxy, VFIOUserWaiter *w,
+                                     gint64 deadline, gint64 spin_end);
 
 /* proxy-version.c: send VERSION, check the reply, merge the capabilities. */
 bool vfio_user_proxy_negotiate(VFIOUserProxy *proxy, GError **errp);

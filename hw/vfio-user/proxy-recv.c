@@ -1,21 +1,33 @@
 /*
- * vfio-user client connection: the receive thread, the only reader of
- * the socket.  A reply is matched to its waiter by id (claimed under
+ * vfio-user client connection: reading the socket.  One thread at a time
+ * is the reader (proxy->reader): a caller waiting for its reply, when the
+ * socket is free, reads it itself (vfio_user_proxy_read_for_locked());
+ * otherwise the receive thread reads.  Either does the same with every
+ * message: a reply is matched to its waiter by id (claimed under
  * proxy->lock, then its payload is read straight into the caller's
  * buffers, so a waiter that timed out is never written into); a reply to
  * a request that timed out is dropped and counted as late; any other
  * reply nobody waits for is dropped (an error reply to a posted request is
  * counted as such); a server-to-client request goes to the request
- * handler, which reads its payload through vfio_user_proxy_recv_payload()
- * /_discard() and queues its reply (proxy-send.c).
+ * handler, on the reader's thread, which reads its payload through
+ * vfio_user_proxy_recv_payload()/_discard() and queues its reply
+ * (proxy-send.c).
  *
- * The thread waits only in poll(): on the socket (POLLIN, and POLLOUT
- * while the outgoing queue has something nobody else is writing, which it
- * then writes as far as the socket takes it) and on a wake eventfd.  A
- * message that has begun must be read whole within the message timeout of
- * its start (rx_deadline): a server that dribbles it fails the connection
- * with ETIMEDOUT, so neither this thread nor anything a handler pins is
- * held longer than that.
+ * Who reads: the receive thread takes a free socket when a caller sleeps
+ * waiting for a reply (someone must read it), when a timeout left the
+ * proxy stalled (the server's next answer ends that) or when no caller
+ * has read for rx_yield_us; after it has handed a reply to a caller and no
+ * other caller sleeps, it leaves the socket free, so that the next calls
+ * read their own replies with no hand-off between threads.
+ *
+ * A reader waits only in poll(): on the socket (POLLIN, and POLLOUT while
+ * the outgoing queue has something nobody else is writing, which it then
+ * writes as far as the socket takes it); the receive thread also on a
+ * wake eventfd, and while it leaves the socket to callers on POLLOUT only.
+ * A message that has begun must be read whole within the message timeout
+ * of its start (rx_deadline): a server that dribbles it fails the
+ * connection with ETIMEDOUT, so neither the reader nor anything a handler
+ * pins is held longer than that.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -53,17 +65,44 @@ typedef enum RxWait {
 } RxWait;
 
 /*
- * Wait until the socket is readable or @deadline passes, writing the
- * outgoing queue meanwhile when nobody else does.  No lock held.
+ * Is it the receive thread's turn to read?  It takes a free socket when a
+ * caller sleeps, when the proxy is stalled (the server's late answer ends
+ * that) or when no caller has read for a while; otherwise it lowers
+ * *@until to when it should look again.  Lock held.
  */
-static RxWait proxy_rx_poll(VFIOUserProxy *proxy, gint64 deadline)
+static bool proxy_rx_turn_locked(VFIOUserProxy *proxy, gint64 now,
+                                 gint64 *until)
 {
+    if (!proxy->reader &&
+        (proxy->sleepers || proxy->stalled || now >= proxy->rx_yield_until)) {
+        proxy->reader = proxy->thread;
+    }
+    if (proxy->reader == proxy->thread) {
+        return true;
+    }
+    *until = MIN(*until, proxy->reader ? now + proxy->rx_yield_us
+                                       : proxy->rx_yield_until);
+    return false;
+}
+
+/*
+ * Wait until the socket is readable (for the reader) or @deadline passes,
+ * writing the outgoing queue meanwhile when nobody else does; busy-poll
+ * until @spin_end.  Only the receive thread watches the wake eventfd:
+ * a caller that reads is woken by the socket itself (a failure or close
+ * shuts it down).  No lock held.
+ */
+static RxWait proxy_rx_poll(VFIOUserProxy *proxy, gint64 deadline,
+                            gint64 spin_end)
+{
+    bool rx = g_thread_self() == proxy->thread;
+
     for (;;) {
         struct pollfd pfd[2] = {
             {.fd = proxy->sock, .events = POLLIN},
             {.fd = proxy->wake_fd, .events = POLLIN},
         };
-        gint64 now, until = deadline;
+        gint64 now = g_get_monotonic_time(), until = deadline;
         uint64_t v;
         int r, ms;
 
@@ -72,10 +111,12 @@ static RxWait proxy_rx_poll(VFIOUserProxy *proxy, gint64 deadline)
             g_mutex_unlock(&proxy->lock);
             return RX_STOPPED;
         }
+        if (rx && !proxy_rx_turn_locked(proxy, now, &until)) {
+            pfd[0].events = 0;
+        }
         if (!proxy->sending && !vfio_user_proxy_drain_locked(proxy)) {
             pfd[0].events |= POLLOUT;
         }
-        now = g_get_monotonic_time();
         if (vfio_user_proxy_send_expired_locked(proxy, now)) {
             g_mutex_unlock(&proxy->lock);
             return RX_STOPPED;
@@ -87,14 +128,21 @@ static RxWait proxy_rx_poll(VFIOUserProxy *proxy, gint64 deadline)
         if (now >= deadline) {
             return RX_EXPIRED;
         }
-        ms = until == G_MAXINT64
-                 ? -1
-                 : (int)MIN((until - now + 999) / 1000, (gint64)G_MAXINT);
-        r = poll(pfd, 2, ms);
+        if (!pfd[0].events) {
+            pfd[0].fd = -1; /* not even POLLHUP: a caller reads it */
+        }
+        if (now < spin_end) {
+            ms = 0;
+        } else if (until == G_MAXINT64) {
+            ms = -1;
+        } else {
+            ms = (int)MIN((until - now + 999) / 1000, (gint64)G_MAXINT);
+        }
+        r = poll(pfd, rx ? 2 : 1, ms);
         if (r < 0 && errno != EINTR) {
             return RX_ERROR;
         }
-        if (r > 0 && pfd[1].revents) {
+        if (r > 0 && rx && pfd[1].revents) {
             if (read(proxy->wake_fd, &v, sizeof(v)) < 0) {
                 /* Nothing to read: someone else consumed it. */
             }
@@ -102,7 +150,8 @@ static RxWait proxy_rx_poll(VFIOUserProxy *proxy, gint64 deadline)
             proxy->rx_woken = false;
             g_mutex_unlock(&proxy->lock);
         }
-        if (r > 0 && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+        if (r > 0 && (pfd[0].events & POLLIN) &&
+            (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))) {
             return RX_READY;
         }
     }
@@ -114,7 +163,7 @@ static bool proxy_rx_wait_fn(int sock, void *opaque, GError **errp)
     VFIOUserProxy *proxy = opaque;
 
     (void)sock;
-    switch (proxy_rx_poll(proxy, proxy->rx_deadline)) {
+    switch (proxy_rx_poll(proxy, proxy->rx_deadline, 0)) {
     case RX_READY:
         return true;
     case RX_EXPIRED:
@@ -320,6 +369,11 @@ static bool proxy_handle_reply(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
         w->err = vfio_user_proxy_failure_errno_locked(proxy);
     }
     vfio_user_proxy_finish_locked(proxy, w);
+    if (proxy->reader == proxy->thread && !proxy->sleepers) {
+        /* Calls are being made: let the next ones read their replies. */
+        proxy->reader = NULL;
+        proxy->rx_yield_until = g_get_monotonic_time() + proxy->rx_yield_us;
+    }
     g_mutex_unlock(&proxy->lock);
     return ok;
 }
@@ -377,7 +431,9 @@ static bool proxy_dispatch_request(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
     ok = fn(proxy, hdr, fds, nfds, opaque, errp);
     g_mutex_lock(&proxy->lock);
     proxy->in_handler = false;
-    g_cond_broadcast(&proxy->handler_cond);
+    if (proxy->handler_waiters) {
+        g_cond_broadcast(&proxy->handler_cond);
+    }
     g_mutex_unlock(&proxy->lock);
     if (!ok && !*errp) {
         vfio_user_error_set(errp, EPROTO, "handler refused server request %s",
@@ -437,7 +493,7 @@ static bool proxy_recv_one(VFIOUserProxy *proxy, GError **errp)
 static bool proxy_rx_loop(VFIOUserProxy *proxy, GError **errp)
 {
     for (;;) {
-        switch (proxy_rx_poll(proxy, G_MAXINT64)) {
+        switch (proxy_rx_poll(proxy, G_MAXINT64, 0)) {
         case RX_READY:
             break;
         case RX_STOPPED:
@@ -452,6 +508,12 @@ static bool proxy_rx_loop(VFIOUserProxy *proxy, GError **errp)
     }
 }
 
+void vfio_user_proxy_recv_init(VFIOUserProxy *proxy)
+{
+    proxy->rx_wait.fn = proxy_rx_wait_fn;
+    proxy->rx_wait.opaque = proxy;
+}
+
 gpointer vfio_user_proxy_thread_main(gpointer opaque)
 {
     VFIOUserProxy *proxy = opaque;
@@ -460,8 +522,8 @@ gpointer vfio_user_proxy_thread_main(gpointer opaque)
     GError *err = NULL;
     bool self_free;
 
-    proxy->rx_wait.fn = proxy_rx_wait_fn;
-    proxy->rx_wait.opaque = proxy;
+    g_mutex_lock(&proxy->lock); /* until proxy->thread is set */
+    g_mutex_unlock(&proxy->lock);
     if (proxy_rx_loop(proxy, &err)) {
         /* Someone else saw the failure, or the proxy is closing. */
         vfio_user_error_set(&err, ECANCELED, "the connection is no longer up");
@@ -470,7 +532,8 @@ gpointer vfio_user_proxy_thread_main(gpointer opaque)
     }
     g_mutex_lock(&proxy->lock);
     vfio_user_proxy_fail_locked(proxy, err);
-    if (proxy->state == VFIO_PROXY_ERROR && !proxy->notified) {
+    /* Also when a caller saw the failure and close() followed at once. */
+    if (proxy->fail_err && !proxy->notified) {
         proxy->notified = true;
         notify = proxy->notify;
         notify_opaque = proxy->notify_opaque;
@@ -491,7 +554,45 @@ gpointer vfio_user_proxy_thread_main(gpointer opaque)
     return NULL;
 }
 
-/* ---- For request handlers, on the receive thread ---- */
+void vfio_user_proxy_read_for_locked(VFIOUserProxy *proxy, VFIOUserWaiter *w,
+                                     gint64 deadline, gint64 spin_end)
+{
+    GError *err = NULL;
+
+    proxy->reader = g_thread_self();
+    proxy->stats.own_reads++;
+    while (w->state != WAITER_DONE && proxy->state == VFIO_PROXY_CONNECTED) {
+        RxWait r;
+        bool ok = true;
+
+        g_mutex_unlock(&proxy->lock);
+        r = proxy_rx_poll(proxy, deadline, spin_end);
+        if (r == RX_READY) {
+            ok = proxy_recv_one(proxy, &err);
+        } else if (r == RX_ERROR) {
+            ok = vfio_user_error_set(&err, errno, "poll failed: %s",
+                                     g_strerror(errno));
+        }
+        g_mutex_lock(&proxy->lock);
+        if (!ok) {
+            /* As the receive thread would: everyone learns at once. */
+            vfio_user_proxy_fail_locked(proxy, err);
+            g_clear_error(&err);
+        }
+        if (r != RX_READY) {
+            break;
+        }
+    }
+    proxy->reader = NULL;
+    proxy->rx_yield_until = g_get_monotonic_time() + proxy->rx_yield_us;
+    if (proxy->sleepers) {
+        /* Others wait for replies: the receive thread reads for them. */
+        proxy->rx_yield_until = 0;
+        vfio_user_proxy_wake_rx_locked(proxy);
+    }
+}
+
+/* ---- For request handlers, on the reader's thread ---- */
 
 bool vfio_user_proxy_recv_payload(VFIOUserProxy *proxy, struct iovec *iov,
                                   int iovcnt, GError **errp)

@@ -11,18 +11,20 @@
  *   poll() for room while its own message is unsent, then writes what
  *   else the socket takes at once and leaves the rest to the receive
  *   thread;
- * - the receive thread only ever writes what the socket takes at once and
- *   polls POLLOUT together with POLLIN, so it keeps reading whatever is in
- *   the queue: a server blocked sending to us is always drained.
+ * - the reader (a caller reading its reply, or the receive thread) and the
+ *   receive thread only ever write what the socket takes at once and poll
+ *   POLLOUT (a reader together with POLLIN), so the reader keeps reading
+ *   whatever is in the queue: a server blocked sending to us is always
+ *   drained.  A sender that must wait for room while nobody reads has the
+ *   receive thread take the socket.
  *
  * A message must be written whole within the message timeout of its first
  * attempt, or the connection fails (the server stopped reading).
  *
- * Replies of request handlers (the receive thread) come from a pool of
+ * Replies of request handlers (on the reader's thread) come from a pool of
  * PROXY_REPLY_POOL preallocated entries: queueing one allocates nothing and
  * never waits for the server, unless all entries are in the queue, in
- * which case the receive thread waits for room (bounded by the head's
- * deadline).
+ * which case the reader waits for room (bounded by the head's deadline).
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -73,6 +75,7 @@ void vfio_user_proxy_out_init(ProxyOut *m, const VFIOUserHdr *hdr,
     m->state = OUT_QUEUED;
     m->err = 0;
     m->cond = NULL;
+    m->sleeping = false;
     m->done = NULL;
     m->done_opaque = NULL;
     m->heap = NULL;
@@ -86,7 +89,10 @@ static void proxy_out_complete_locked(VFIOUserProxy *proxy, ProxyOut *m,
     m->state = st;
     m->err = err;
     if (!m->pooled) {
-        g_cond_signal(m->cond);
+        /* A GCond makes a system call per signal: only when one sleeps. */
+        if (m->sleeping) {
+            g_cond_signal(m->cond);
+        }
         return;
     }
     if (m->done) {
@@ -246,6 +252,11 @@ static void proxy_sender_run_locked(VFIOUserProxy *proxy, ProxyOut *mine)
         if (r < 0 || (r == 0 && mine->state != OUT_QUEUED)) {
             break;
         }
+        if (r == 0 && !proxy->reader) {
+            /* The server may wait for us to read before it reads on. */
+            proxy->rx_yield_until = 0;
+            vfio_user_proxy_wake_rx_locked(proxy);
+        }
         if (r == 0 && !proxy_wait_room_locked(proxy, h->deadline)) {
             vfio_user_proxy_send_expired_locked(proxy, G_MAXINT64);
             break;
@@ -270,12 +281,14 @@ bool vfio_user_proxy_send_wait_locked(VFIOUserProxy *proxy, ProxyOut *m,
             continue;
         }
         /* Another thread sends; the receive thread enforces deadlines. */
+        m->sleeping = true;
         if (!g_cond_wait_until(m->cond, &proxy->lock,
                                g_get_monotonic_time() +
                                    (gint64)proxy->timeout_ms *
                                        G_TIME_SPAN_MILLISECOND)) {
             vfio_user_proxy_send_expired_locked(proxy, g_get_monotonic_time());
         }
+        m->sleeping = false;
     }
     if (m->state == OUT_SENT) {
         return true;
@@ -296,7 +309,7 @@ bool vfio_user_proxy_send_wait_locked(VFIOUserProxy *proxy, ProxyOut *m,
                                name, g_strerror(m->err));
 }
 
-/* ---- Replies from request handlers, on the receive thread ---- */
+/* ---- Replies from request handlers, on the reader's thread ---- */
 
 /*
  * A free pool entry; lock held.  With every entry queued, wait for room
@@ -343,8 +356,9 @@ static ProxyOut *proxy_pool_get_locked(VFIOUserProxy *proxy, GError **errp)
 static void proxy_queue_reply_locked(VFIOUserProxy *proxy, ProxyOut *m)
 {
     g_queue_push_tail_link(&proxy->outq, &m->link);
+    /* The reader (the handler's thread) polls POLLOUT itself. */
     if (!vfio_user_proxy_drain_locked(proxy) &&
-        g_thread_self() != proxy->thread) {
+        g_thread_self() != proxy->reader) {
         vfio_user_proxy_wake_rx_locked(proxy);
     }
 }

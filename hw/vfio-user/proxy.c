@@ -57,9 +57,13 @@ int vfio_user_proxy_failure_errno_locked(VFIOUserProxy *proxy)
 
 void vfio_user_proxy_finish_locked(VFIOUserProxy *proxy, VFIOUserWaiter *w)
 {
-    (void)proxy;
     __atomic_store_n(&w->state, WAITER_DONE, __ATOMIC_RELEASE);
-    g_cond_signal(w->cond);
+    /* A GCond makes a system call per signal: only when someone sleeps. */
+    if (w->sleeping) {
+        w->sleeping = false;
+        proxy->sleepers--;
+        g_cond_signal(w->cond);
+    }
 }
 
 void vfio_user_proxy_wake_rx_locked(VFIOUserProxy *proxy)
@@ -131,8 +135,11 @@ static bool proxy_start_thread(VFIOUserProxy *proxy, GError **errp)
 {
     GError *err = NULL;
 
+    /* The thread waits for the lock: it needs proxy->thread to know itself. */
+    g_mutex_lock(&proxy->lock);
     proxy->thread = g_thread_try_new("vfio-user-rx",
                                      vfio_user_proxy_thread_main, proxy, &err);
+    g_mutex_unlock(&proxy->lock);
     if (!proxy->thread) {
         vfio_user_error_set(
             errp, EAGAIN, "vfio-user: %s: cannot start the receive thread: %s",
@@ -153,6 +160,8 @@ static VFIOUserProxy *proxy_new(int sock, char *path,
     proxy->timeout_ms = opts && opts->msg_timeout_ms
                             ? opts->msg_timeout_ms
                             : VFIO_USER_DEF_MSG_TIMEOUT_MS;
+    proxy->rx_yield_us =
+        opts && opts->rx_yield_us ? opts->rx_yield_us : PROXY_RX_YIELD_US;
     if (opts) {
         proxy->ours = opts->caps;
         proxy->poll_us = opts->poll_us;
@@ -164,6 +173,7 @@ static VFIOUserProxy *proxy_new(int sock, char *path,
     g_cond_init(&proxy->users_cond);
     g_cond_init(&proxy->handler_cond);
     vfio_user_proxy_send_init(proxy);
+    vfio_user_proxy_recv_init(proxy);
     proxy->state = VFIO_PROXY_CONNECTED;
     proxy->next_id = 1;
     if (!vfio_user_proxy_negotiate(proxy, errp)) {
@@ -173,6 +183,8 @@ static VFIOUserProxy *proxy_new(int sock, char *path,
     proxy->max_fds = MIN(proxy->ours.max_msg_fds, VFIO_USER_MAX_FDS);
     proxy->max_msg_size = sizeof(VFIOUserHdr) + PROXY_HDR_ALLOWANCE +
                           proxy->caps.max_data_xfer_recv;
+    /* The first calls read their own replies, like later ones. */
+    proxy->rx_yield_until = g_get_monotonic_time() + proxy->rx_yield_us;
     if (!proxy_go_nonblocking(proxy, errp) ||
         !proxy_start_thread(proxy, errp)) {
         vfio_user_proxy_destroy(proxy);
@@ -226,16 +238,18 @@ VFIOUserProxy *vfio_user_proxy_connect(const char *path,
 
 /*
  * Once this returns, the previous handler is not running and will not be
- * called again (unless we are that handler, on the receive thread), so its
- * owner may free what @opaque points to.
+ * called again (unless we are that handler), so its owner may free what
+ * @opaque points to.
  */
 void vfio_user_proxy_set_request_handler(VFIOUserProxy *proxy,
                                          VFIOUserRequestHandler fn,
                                          void *opaque)
 {
     g_mutex_lock(&proxy->lock);
-    while (proxy->in_handler && g_thread_self() != proxy->thread) {
+    while (proxy->in_handler && g_thread_self() != proxy->reader) {
+        proxy->handler_waiters++;
         g_cond_wait(&proxy->handler_cond, &proxy->lock);
+        proxy->handler_waiters--;
     }
     proxy->handler = fn;
     proxy->handler_opaque = opaque;
@@ -294,12 +308,17 @@ void vfio_user_proxy_close(VFIOUserProxy *proxy)
     }
     proxy->state = VFIO_PROXY_CLOSING;
     vfio_user_proxy_wake_all_locked(proxy, ECANCELED);
-    on_thread = g_thread_self() == proxy->thread;
+    /* A handler on a caller's thread: that caller leaves, then we free. */
+    on_thread = g_thread_self() == proxy->thread ||
+                (proxy->in_handler && g_thread_self() == proxy->reader);
     proxy->free_on_thread = on_thread;
     g_mutex_unlock(&proxy->lock);
     shutdown(proxy->sock, SHUT_RDWR);
     if (on_thread) {
-        /* From a handler or the failure notify: the thread frees on exit. */
+        /*
+         * From a handler or the failure notify: the receive thread frees
+         * on exit, once every caller (a handler's too) has left.
+         */
         return;
     }
     g_thread_join(proxy->thread);

@@ -233,8 +233,8 @@ static void script_echo_many(int sock, void *opaque)
 }
 
 /*
- * Back-to-back calls: every reply reaches its caller through the receive
- * thread (no caller reads the socket any more).
+ * Back-to-back calls: callers read their own replies while the receive
+ * thread leaves them the socket (test-proxy-fastpath.c has the details).
  */
 static void test_own_reads(void)
 {
@@ -247,7 +247,7 @@ static void test_own_reads(void)
     }
     vfio_user_proxy_get_stats(proxy, &st);
     g_assert_cmpuint(st.replies, ==, TOKEN_CALLS);
-    g_assert_cmpuint(st.own_reads, ==, 0);
+    g_assert_cmpuint(st.own_reads, >, 0);
     g_assert_cmpuint(st.unknown_replies, ==, 0);
     vfio_user_proxy_close(proxy);
     peer_join(p);

@@ -3,15 +3,18 @@
  *
  * The proxy owns the socket, negotiates VERSION, numbers requests, matches
  * replies and runs one receive thread.  Server-to-client requests
- * (DMA_READ/DMA_WRITE) are dispatched to a handler on the receive thread, so
- * they are served even while another thread waits for a reply.
+ * (DMA_READ/DMA_WRITE) are dispatched to a handler on whichever thread
+ * reads the socket, so they are served even while a caller waits for a
+ * reply.
  *
- * Threads: one receive thread reads every message and never waits for a
+ * Threads: one thread at a time reads the socket and never waits for a
  * send; outgoing messages go through a queue on a non-blocking socket
- * (see proxy-internal.h).  A caller queues its request, waits until it is
- * sent (zero-copy: its buffers are used in place), then waits on its own
- * condition for the reply, which the receive thread scatters straight into
- * the caller's buffers.
+ * (see proxy-internal.h).  A caller queues its request and waits until it
+ * is sent (zero-copy: its buffers are used in place).  Then, when nobody
+ * else reads, it reads the socket itself until its reply is in (the fast
+ * path: no thread hand-off); otherwise it waits on its own condition for
+ * the reply, which the reader (usually the receive thread) scatters
+ * straight into the caller's buffers.
  *
  * Deadlines are per message: a message that has begun (either direction)
  * must be complete within the message timeout of its first byte, or the
@@ -53,20 +56,30 @@ typedef struct VFIOUserProxyOptions {
     VFIOUserCaps caps;       /* what we offer in VERSION */
     /*
      * x-poll-us: a caller waiting for a reply spins up to this many
-     * microseconds (checking whether the receive thread has delivered it)
-     * before it sleeps.  0 (the default) = sleep at once.  Worth it only when
-     * the server runs on another CPU (there it saves the wake-up, about half
-     * the round trip); on a shared CPU the spinning delays the server.
+     * microseconds (polling the socket when it reads its own reply, else
+     * checking whether the reader has delivered it) before it sleeps.  0 (the
+     * default) = sleep at once.  Worth it only when the server runs on another
+     * CPU (there it saves the wake-up, about half the round trip); on a shared
+     * CPU the spinning delays the server.
      */
     uint32_t poll_us;
+    /*
+     * After the receive thread has handed a reply to a caller, it leaves
+     * the socket to callers (each reads its own reply, no thread hand-off)
+     * until none has read for this many microseconds; a server request
+     * that arrives while nobody reads waits at most that long.
+     * 0 = the default, 1000.
+     */
+    uint32_t rx_yield_us;
 } VFIOUserProxyOptions;
 
 /* Fills in defaults: 5000 ms, vfio_user_caps_init_ours(). */
 void vfio_user_proxy_options_init(VFIOUserProxyOptions *opts);
 
 /*
- * Server-to-client request handler, called on the receive thread after the
- * header passed the transport checks.  The payload (hdr->size - 16 bytes)
+ * Server-to-client request handler, called on the thread that reads the
+ * socket (the receive thread, or a caller waiting for its own reply) after
+ * the header passed the transport checks.  The payload (hdr->size - 16 bytes)
  * is still in the socket: the handler must consume all of it with
  * vfio_user_proxy_recv_payload()/_discard() (bounded by the message's
  * deadline), then answer with vfio_user_proxy_send_reply(),
@@ -168,7 +181,7 @@ bool vfio_user_proxy_post(VFIOUserProxy *proxy, VFIOUserRequest *req,
                           GError **errp);
 
 /*
- * For request handlers on the receive thread (see VFIOUserRequestHandler).
+ * For request handlers, on the reader's thread (see VFIOUserRequestHandler).
  * send_reply() copies the payload (into a preallocated entry when it has
  * at most 64 bytes, else into an allocation) and queues the reply.
  */
@@ -221,7 +234,7 @@ typedef struct VFIOUserProxyStats {
     uint64_t unknown_replies; /* late, duplicate or never-sent ids */
     uint64_t timeouts;
     uint64_t server_requests; /* DMA_READ/WRITE etc. received */
-    uint64_t own_reads;       /* always 0: the receive thread reads all */
+    uint64_t own_reads;       /* calls that read their reply themselves */
     uint64_t late_replies;    /* replies to requests that had timed out */
     uint64_t fast_fails;      /* requests refused while the server stalled */
 } VFIOUserProxyStats;
