@@ -33,6 +33,7 @@ typedef enum LimitKind {
     LIMIT_FILE,
     LIMIT_PINGPONG,
     LIMIT_STREAM,
+    LIMIT_ONEWAY,
 } LimitKind;
 
 typedef struct Peer {
@@ -172,11 +173,11 @@ static bool file_batch(BenchLimit *l, uint64_t iters, GError **errp)
 
 /* ---- AF_UNIX between two processes ---- */
 
-enum { PEER_PINGPONG = 1, PEER_STREAM = 2 };
+enum { PEER_PINGPONG = 1, PEER_STREAM = 2, PEER_ONEWAY = 3 };
 
 typedef struct PeerCmd {
     uint32_t op;
-    uint32_t pad;
+    uint32_t len; /* PEER_ONEWAY: bytes per message */
     uint64_t count;
 } PeerCmd;
 
@@ -200,6 +201,30 @@ static bool io_all(int fd, void *buf, size_t len, bool is_write)
     return true;
 }
 
+/*
+ * One-way: take count * len bytes as they come (as many messages per
+ * recv() as have arrived, like a server's buffered read), then answer one
+ * byte so that the sender knows all arrived.
+ */
+static bool peer_oneway(int fd, uint8_t *big, const PeerCmd *cmd)
+{
+    uint64_t left = cmd->count * cmd->len;
+    uint8_t ack = 1;
+
+    while (left) {
+        ssize_t n = recv(fd, big, MIN(left, 64 * KiB), 0);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return false;
+        }
+        left -= (uint64_t)n;
+    }
+    return io_all(fd, &ack, 1, true);
+}
+
 /* The peer process: answers ping-pongs and streams on request. */
 static int peer_main(int fd, int cpu)
 {
@@ -209,6 +234,12 @@ static int peer_main(int fd, int cpu)
 
     bench_pin(cpu);
     while (io_all(fd, &cmd, sizeof(cmd), false)) {
+        if (cmd.op == PEER_ONEWAY) {
+            if (!peer_oneway(fd, big, &cmd)) {
+                return 1;
+            }
+            continue;
+        }
         for (uint64_t i = 0; i < cmd.count; i++) {
             if (cmd.op == PEER_PINGPONG
                     ? !io_all(fd, small, sizeof(small), false) ||
@@ -261,6 +292,37 @@ BenchLimit *bench_limit_socket(bool stream, int peer_cpu, GError **errp)
     return l;
 }
 
+BenchLimit *bench_limit_oneway(uint64_t msg_bytes, int peer_cpu, GError **errp)
+{
+    BenchLimit *l = limit_new(LIMIT_ONEWAY, msg_bytes, -1);
+
+    if (!peer_start(&l->peer, peer_cpu, errp)) {
+        bench_limit_free(l);
+        return NULL;
+    }
+    return l;
+}
+
+/* @iters messages of l->bytes, one send() each, until all have arrived. */
+static bool oneway_batch(BenchLimit *l, uint64_t iters, GError **errp)
+{
+    PeerCmd cmd = {.op = PEER_ONEWAY, .len = l->bytes, .count = iters};
+    uint8_t ack;
+
+    if (!io_all(l->peer.fd, &cmd, sizeof(cmd), true)) {
+        return vfio_user_error_set(errp, EPIPE, "one-way peer went away");
+    }
+    for (uint64_t i = 0; i < iters; i++) {
+        if (!io_all(l->peer.fd, l->buf, l->bytes, true)) {
+            return vfio_user_error_set(errp, EPIPE, "one-way peer went away");
+        }
+    }
+    if (!io_all(l->peer.fd, &ack, 1, false)) {
+        return vfio_user_error_set(errp, EPIPE, "one-way peer went away");
+    }
+    return true;
+}
+
 static bool pingpong_batch(BenchLimit *l, uint64_t iters, GError **errp)
 {
     PeerCmd cmd = {.op = PEER_PINGPONG, .count = iters};
@@ -307,6 +369,8 @@ static bool limit_run(BenchLimit *l, uint64_t iters, GError **errp)
         return pingpong_batch(l, iters, errp);
     case LIMIT_STREAM:
         return stream_batch(l, iters, errp);
+    case LIMIT_ONEWAY:
+        return oneway_batch(l, iters, errp);
     }
     return vfio_user_error_set(errp, EINVAL, "unknown limit");
 }
@@ -401,6 +465,19 @@ static void limits_socket(BenchPlacement pl)
             continue;
         }
         limit_figure(l, key, label, !stream);
+    }
+    {
+        g_autofree char *key = g_strdup_printf("limit.sock_oneway.%s", pn);
+        g_autofree char *label = g_strdup_printf("socket one-way %u B (%s)",
+                                                 BENCH_POSTED_MSG_BYTES, pn);
+        BenchLimit *l = bench_limit_oneway(
+            BENCH_POSTED_MSG_BYTES, bench_placement_server_cpu(pl), &err);
+
+        if (!l) {
+            bench_add_error("limits", label, err);
+        } else {
+            limit_figure(l, key, label, true);
+        }
     }
     bench_pin(-1);
 }

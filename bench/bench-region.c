@@ -2,8 +2,9 @@
  * vfu-bench region section: 4-byte REGION_READ / REGION_WRITE round trips
  * to a callback BAR and to config space (compared with the raw socket
  * round trip of the same CPU placement), posted BAR writes (compared with
- * waited-for ones), and accesses to a memory-backed BAR that the client
- * mmapped (compared with plain loads and memcpy).  A bare client's
+ * waited-for ones, and with a raw one-way stream of the same messages),
+ * and accesses to a memory-backed BAR that the client mmapped (compared
+ * with plain loads and memcpy).  A bare client's
  * REGION_READ (no client library) shows the server library's share.  Every
  * limit is measured again next to its figure, batches interleaved
  * (bench_measure_pair).
@@ -204,21 +205,30 @@ static void region_placement(BenchPlacement pl)
         g_strdup_printf("posted write + REGION_READ 4 B, fence (%s)", pn);
     g_autofree char *bw_label =
         g_strdup_printf("BAR posted write 4 B, batched (%s)", pn);
-    /* Fork the ping-pong peer before the client library starts threads. */
+    g_autofree char *ow_key = g_strdup_printf("region.posted_oneway.%s", pn);
+    g_autofree char *ow_label =
+        g_strdup_printf("BAR posted write 4 B, to one-way (%s)", pn);
+    g_autofree char *ow_limit = g_strdup_printf("limit.sock_oneway.%s", pn);
+    /* Fork the socket peers before the client library starts threads. */
     BenchLimit *rtt =
         bench_limit_socket(false, bench_placement_server_cpu(pl), &err);
+    BenchLimit *oneway =
+        rtt ? bench_limit_oneway(BENCH_POSTED_MSG_BYTES,
+                                 bench_placement_server_cpu(pl), &err)
+            : NULL;
     RegionArgs nonposted;
     BenchConn c;
 
     if (rtt) {
         region_bare(pl, rtt);
     }
-    if (!rtt ||
+    if (!oneway ||
         !bench_conn_open(&c, bench_placement_client_cpu(pl),
                          bench_placement_server_cpu(pl),
                          VFIO_USER_DMA_ACCESS_AUTO, BENCH_RAM_NONE, &err)) {
         bench_add_error("region", pn, err);
         bench_limit_free(rtt);
+        bench_limit_free(oneway);
         bench_pin(-1);
         return;
     }
@@ -233,6 +243,9 @@ static void region_placement(BenchPlacement pl)
     nonposted = (RegionArgs){.conn = &c, .op = OP_BAR_WRITE};
     region_figure(&c, OP_POSTED_WRITE, pw_key, pw_label, wr_key, region_batch,
                   &nonposted, 4);
+    /* Their floor: the same messages sent raw, one send() each. */
+    region_figure(&c, OP_POSTED_WRITE, ow_key, ow_label, ow_limit,
+                  bench_limit_batch, oneway, BENCH_POSTED_MSG_BYTES);
     region_figure(&c, OP_BATCHED_WRITE, bw_key, bw_label, wr_key, region_batch,
                   &nonposted, 4);
     /* What a fence costs: a posted write, then a read, vs the read alone. */
@@ -244,6 +257,7 @@ static void region_placement(BenchPlacement pl)
     }
     bench_conn_close(&c);
     bench_limit_free(rtt);
+    bench_limit_free(oneway);
     bench_pin(-1);
 }
 

@@ -256,6 +256,13 @@ BenchLimit *bench_limit_load4(int cpu);
 BenchLimit *bench_limit_file(const char *kind, bool is_write, uint64_t size,
                              int cpu, GError **errp);
 BenchLimit *bench_limit_socket(bool stream, int peer_cpu, GError **errp);
+/*
+ * A one-way stream of @msg_bytes messages, one send() each, which the peer
+ * takes as they come: the floor of unbatched posted writes.
+ */
+BenchLimit *bench_limit_oneway(uint64_t msg_bytes, int peer_cpu, GError **errp);
+/* A posted 4-byte REGION_WRITE on the wire: header, region_io, data. */
+#define BENCH_POSTED_MSG_BYTES 36u
 bool bench_limit_batch(void *limit, uint64_t iters, double *ns, GError **errp);
 uint64_t bench_limit_bytes(BenchLimit *l); /* per operation */
 void bench_limit_free(BenchLimit *l);
