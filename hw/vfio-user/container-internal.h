@@ -67,7 +67,8 @@ struct VFIOUserContainer {
     uint64_t dma_started;       /* atomic: requests that pinned guest memory */
     uint64_t dma_finished;      /* atomic: of those, done with it */
     GMutex pin_lock;
-    GCond pin_cond; /* broadcast when dma_finished grows */
+    GCond pin_cond;       /* broadcast when dma_finished grows */
+    unsigned pin_waiters; /* threads waiting on pin_cond (pin_lock) */
 };
 
 /* Index of the first map starting above @addr. */

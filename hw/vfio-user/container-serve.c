@@ -30,7 +30,9 @@ void vfio_user_container_wait_unpinned(VFIOUserContainer *c)
 
     g_mutex_lock(&c->pin_lock);
     while (__atomic_load_n(&c->dma_finished, __ATOMIC_ACQUIRE) < target) {
+        c->pin_waiters++;
         g_cond_wait(&c->pin_cond, &c->pin_lock);
+        c->pin_waiters--;
     }
     g_mutex_unlock(&c->pin_lock);
 }
@@ -43,7 +45,10 @@ static void container_unpin(void *opaque, bool sent)
     (void)sent;
     g_mutex_lock(&c->pin_lock);
     __atomic_add_fetch(&c->dma_finished, 1, __ATOMIC_RELEASE);
-    g_cond_broadcast(&c->pin_cond);
+    /* A GCond makes a system call per broadcast: only for a waiter. */
+    if (c->pin_waiters) {
+        g_cond_broadcast(&c->pin_cond);
+    }
     g_mutex_unlock(&c->pin_lock);
 }
 
