@@ -114,7 +114,9 @@ static RxWait proxy_rx_poll(VFIOUserProxy *proxy, gint64 deadline,
         if (rx && !proxy_rx_turn_locked(proxy, now, &until)) {
             pfd[0].events = 0;
         }
-        if (!proxy->sending && !vfio_user_proxy_drain_locked(proxy)) {
+        /* A caller that reads writes the queue too: do not compete. */
+        if ((!rx || !proxy->reader || proxy->reader == proxy->thread) &&
+            !proxy->sending && !vfio_user_proxy_drain_locked(proxy)) {
             pfd[0].events |= POLLOUT;
         }
         if (vfio_user_proxy_send_expired_locked(proxy, now)) {
@@ -585,6 +587,9 @@ void vfio_user_proxy_read_for_locked(VFIOUserProxy *proxy, VFIOUserWaiter *w,
     }
     proxy->reader = NULL;
     proxy->rx_yield_until = g_get_monotonic_time() + proxy->rx_yield_us;
+    if (!g_queue_is_empty(&proxy->outq)) {
+        vfio_user_proxy_wake_rx_locked(proxy); /* it writes the rest */
+    }
     if (proxy->sleepers) {
         /* Others wait for replies: the receive thread reads for them. */
         proxy->rx_yield_until = 0;

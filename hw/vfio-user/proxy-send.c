@@ -264,6 +264,22 @@ static void proxy_sender_run_locked(VFIOUserProxy *proxy, ProxyOut *mine)
     }
 }
 
+/*
+ * A sender leaves with the queue not empty: the owner of its head, if it
+ * sleeps, becomes the sender; otherwise the reader writes the rest (the
+ * receive thread, woken, when no caller reads).  Lock held.
+ */
+static void proxy_pass_sending_locked(VFIOUserProxy *proxy)
+{
+    ProxyOut *h = proxy->outq.head->data;
+
+    if (h->sleeping) {
+        g_cond_signal(h->cond);
+    } else {
+        vfio_user_proxy_wake_rx_locked(proxy);
+    }
+}
+
 bool vfio_user_proxy_send_wait_locked(VFIOUserProxy *proxy, ProxyOut *m,
                                       GError **errp)
 {
@@ -276,7 +292,7 @@ bool vfio_user_proxy_send_wait_locked(VFIOUserProxy *proxy, ProxyOut *m,
             proxy_sender_run_locked(proxy, m);
             proxy->sending = false;
             if (!g_queue_is_empty(&proxy->outq)) {
-                vfio_user_proxy_wake_rx_locked(proxy);
+                proxy_pass_sending_locked(proxy);
             }
             continue;
         }
