@@ -1,6 +1,7 @@
 /*
  * Line-oriented character devices (stdio, UNIX socket client or server)
- * for qtest and the monitor, driven by the GLib main loop.
+ * for qtest and the monitors, driven by the GLib main loop; QMP takes the
+ * bytes as they come (CharLineOps.data).
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -182,6 +183,10 @@ static gboolean char_line_readable(gint fd, GIOCondition cond, gpointer p)
     (void)cond;
     n = read(fd, rbuf, sizeof(rbuf));
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+        return G_SOURCE_CONTINUE;
+    }
+    if (c->ops->data && n > 0) {
+        c->ops->data(c, rbuf, n, c->opaque);
         return G_SOURCE_CONTINUE;
     }
     if (n <= 0) {

@@ -12,6 +12,7 @@
 #define SYSTEM_CHARDEV_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <glib.h>
 #include "system/options.h"
 
@@ -25,6 +26,9 @@ typedef struct CharLineOps {
     void (*closed)(CharLine *c, bool final, void *opaque);
     /* A line longer than the limit (64 MiB) was dropped. */
     void (*overlong)(CharLine *c, void *opaque);
+    /* If set, input is handed over as it arrives instead of in lines
+     * (line and overlong are not used); pausing does not apply. */
+    void (*data)(CharLine *c, const char *buf, size_t len, void *opaque);
 } CharLineOps;
 
 CharLine *char_line_new(const CharSpec *spec, const CharLineOps *ops,
