@@ -142,23 +142,19 @@ bool vmm_parse_mon_opt(VmmOptions *o, const char *arg, GError **errp)
 {
     g_autoptr(GPtrArray) items = keyval_split(arg);
     const char *id = keyval_type(items, "chardev");
-    bool pretty;
+    bool pretty = false, control = false;
     ChardevSpec *c;
     MonSpec *m;
 
     for (guint i = id ? 1 : 0; i < items->len; i++) {
         KeyVal *kv = g_ptr_array_index(items, i);
 
-        if (!strcmp(kv->key, "mode") && !g_strcmp0(kv->val, "control")) {
-            // clang-format off
-            return vfio_user_error_set(errp, ENOTSUP, "-mon mode=control: QMP is not implemented yet (use mode=readline or -monitor)");
-            // clang-format on
-        } else if (!strcmp(kv->key, "mode") &&
-                   !g_strcmp0(kv->val, "readline")) {
-            continue;
+        if (!strcmp(kv->key, "mode") && kv->val &&
+            (!strcmp(kv->val, "control") || !strcmp(kv->val, "readline"))) {
+            control = !strcmp(kv->val, "control");
         } else if (!strcmp(kv->key, "pretty") && kv->val &&
                    vmm_parse_bool(kv->val, &pretty)) {
-            continue; /* QMP output is always one line per message */
+            continue;
         } else {
             // clang-format off
             return vfio_user_error_set(errp, EINVAL, "-mon: unknown option '%s' (expected chardev=ID, mode=control|readline)", kv->key);
@@ -182,19 +178,25 @@ bool vmm_parse_mon_opt(VmmOptions *o, const char *arg, GError **errp)
     m = g_new0(MonSpec, 1);
     m->chr = c->chr;
     m->chr.path = g_strdup(c->chr.path);
-    m->control = false;
+    m->control = control;
+    m->pretty = pretty;
     g_ptr_array_add(o->mons, m);
     return true;
 }
 
-/* -qmp: refused until the QMP server exists, so that nothing silently
- * waits for a greeting that never comes. */
+/* -qmp unix:PATH,server=on,wait=off or -qmp stdio: a QMP monitor. */
 bool vmm_parse_qmp_opt(VmmOptions *o, const char *arg, GError **errp)
 {
-    (void)o;
-    return vfio_user_error_set(
-        errp, ENOTSUP, "-qmp %s: QMP is not implemented yet (use -monitor)",
-        arg);
+    MonSpec *m = g_new0(MonSpec, 1);
+
+    if (!vmm_parse_char(arg, &m->chr, errp)) {
+        g_free(m);
+        g_prefix_error(errp, "-qmp: ");
+        return false;
+    }
+    m->control = true;
+    g_ptr_array_add(o->mons, m);
+    return true;
 }
 
 /* ---- QEMU options with nothing (or little) to do here ---- */

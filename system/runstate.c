@@ -29,6 +29,11 @@ void vmm_request_quit(void)
     }
 }
 
+bool vmm_quitting(void)
+{
+    return quit_requested;
+}
+
 static bool running = true;
 static const char *run_status = "running";
 static char *vm_name;

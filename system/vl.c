@@ -22,6 +22,7 @@
 #include "system/machine.h"
 #include "system/monitor.h"
 #include "system/options.h"
+#include "system/qmp.h"
 #include "system/qtest.h"
 #include "system/runstate.h"
 #include "vfio-user/error.h"
@@ -60,6 +61,13 @@ static int vmm_write_pidfile(const char *path, GError **errp)
 static gboolean vmm_signal(gpointer p)
 {
     (void)p;
+    if (!vmm_quitting()) {
+        JsonObject *cause = json_object_new();
+
+        json_object_set_boolean_member(cause, "guest", false);
+        json_object_set_string_member(cause, "reason", "host-signal");
+        qmp_event_send("SHUTDOWN", cause);
+    }
     vmm_request_quit();
     return G_SOURCE_CONTINUE;
 }
@@ -156,18 +164,28 @@ static bool vmm_add_devices(VmmOptions *o, Machine *m, GError **errp)
     return true;
 }
 
-/* Human monitors of -mon chardev=ID (mode=readline). */
+/* Monitors of -mon chardev=ID and -qmp: human (mode=readline) or QMP. */
 static bool vmm_open_mons(VmmOptions *o, Machine *m, GPtrArray *mons,
-                          GError **errp)
+                          GPtrArray *qmps, GError **errp)
 {
     for (guint i = 0; i < o->mons->len; i++) {
         MonSpec *ms = g_ptr_array_index(o->mons, i);
-        Monitor *mon = monitor_new(m, &ms->chr, errp);
 
-        if (!mon) {
-            return false;
+        if (ms->control) {
+            QmpMonitor *q = qmp_monitor_new(m, &ms->chr, ms->pretty, errp);
+
+            if (!q) {
+                return false;
+            }
+            g_ptr_array_add(qmps, q);
+        } else {
+            Monitor *mon = monitor_new(m, &ms->chr, errp);
+
+            if (!mon) {
+                return false;
+            }
+            g_ptr_array_add(mons, mon);
         }
-        g_ptr_array_add(mons, mon);
     }
     return true;
 }
@@ -178,6 +196,8 @@ static int vmm_run(VmmOptions *o, GError **errp)
         (GDestroyNotify)host_memory_backend_free);
     g_autoptr(GPtrArray) mons =
         g_ptr_array_new_with_free_func((GDestroyNotify)monitor_free);
+    g_autoptr(GPtrArray) qmps =
+        g_ptr_array_new_with_free_func((GDestroyNotify)qmp_monitor_free);
     int pid_fd = -1;
     Machine *m = NULL;
     QTestServer *qt = NULL;
@@ -196,14 +216,15 @@ static int vmm_run(VmmOptions *o, GError **errp)
         vmm_set_running(false, "prelaunch");
     }
     vmm_set_name(o->name);
+    if (ok) {
+        /* First: a listening socket exists before qtest connects out. */
+        ok = vmm_open_mons(o, m, mons, qmps, errp);
+    }
     if (ok && o->qtest) {
         ok = (qt = qtest_server_new(m, o->qtest, errp)) != NULL;
     }
     if (ok && o->monitor) {
         ok = (mon = monitor_new(m, o->monitor, errp)) != NULL;
-    }
-    if (ok) {
-        ok = vmm_open_mons(o, m, mons, errp);
     }
     if (ok) {
         g_unix_signal_add(SIGTERM, vmm_signal, NULL);
@@ -212,6 +233,7 @@ static int vmm_run(VmmOptions *o, GError **errp)
         vmm_main_loop_run();
     }
     g_ptr_array_set_size(mons, 0);
+    g_ptr_array_set_size(qmps, 0);
     monitor_free(mon);
     qtest_server_free(qt);
     machine_free(m);

@@ -34,6 +34,7 @@ typedef struct ChardevSpec {
 typedef struct MonSpec {
     CharSpec chr;
     bool control; /* QMP; false: the human monitor */
+    bool pretty;  /* QMP: indented output (-mon pretty=on) */
 } MonSpec;
 
 typedef struct VmmOptions {

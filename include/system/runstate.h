@@ -14,6 +14,8 @@
 void vmm_main_loop_run(void);
 /* Callable from the main thread; the loop returns at its next turn. */
 void vmm_request_quit(void);
+/* vmm_request_quit() was called. */
+bool vmm_quitting(void);
 
 /*
  * Run state as query-status and info status report it.  There is no CPU,

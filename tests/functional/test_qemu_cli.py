@@ -214,15 +214,6 @@ class QemuCli(VfuTestCase):
                       r.stderr)
         self.assertFalse(os.path.exists(path))
 
-    def test_qmp_refused_clearly(self):
-        for args in (["-qmp", "unix:%s,server=on,wait=off"
-                      % self.path("q.sock")],
-                     ["-chardev", "socket,id=c,path=%s,server=on,wait=off"
-                      % self.path("q.sock"), "-mon", "chardev=c,mode=control"]):
-            r = run([VMM] + args)
-            self.assertEqual(r.returncode, 1)
-            self.assertIn("QMP is not implemented yet", r.stderr)
-
 
 if __name__ == "__main__":
     unittest.main()
