@@ -291,6 +291,7 @@ static const QmpCommand qmp_commands[] = {
     {"query-status", qmp_query_status, NULL, false},
     {"query-version", qmp_query_version, NULL, false},
     {"query-pci", qmp_query_pci, NULL, false},
+    {"query-vfio-user", qmp_query_vfio_user, NULL, false},
     {"device_add", qmp_device_add, driver_args, true},
     {"device_del", qmp_device_del, id_args, false},
     {"system_reset", qmp_system_reset, NULL, false},

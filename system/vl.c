@@ -217,6 +217,7 @@ static int vmm_run(VmmOptions *o, GError **errp)
     }
     vmm_set_name(o->name);
     if (ok) {
+        qmp_vfio_user_events_init();
         /* First: a listening socket exists before qtest connects out. */
         ok = vmm_open_mons(o, m, mons, qmps, errp);
     }

@@ -127,6 +127,13 @@ static void vupci_note_error(VFIOUserPCIDevice *dev, const char *what,
 static void vupci_irq_teardown(VFIOUserPCIDevice *dev);
 static void vupci_disconnect(VFIOUserPCIDevice *dev);
 
+static VFIOUserPCIEventFn vupci_event_fn; /* main thread only */
+
+void vfio_user_pci_set_event_fn(VFIOUserPCIEventFn fn)
+{
+    vupci_event_fn = fn;
+}
+
 /* On the main loop after a failure: drop the interrupt eventfds (and,
  * with reconnect-ms, the whole connection) */
 static gboolean vupci_failed_main(gpointer p)
@@ -140,6 +147,9 @@ static gboolean vupci_failed_main(gpointer p)
     g_mutex_unlock(&dev->err_lock);
     if (!vupci_failed(dev)) {
         return G_SOURCE_REMOVE; /* a failed reconnect attempt, retried */
+    }
+    if (vupci_event_fn && !vfio_user_reconnect_active(&dev->rc)) {
+        vupci_event_fn(&dev->pdev, "failed", why); /* once per outage */
     }
     vupci_irq_teardown(dev);
     if (dev->opts.reconnect_ms) {
@@ -609,6 +619,16 @@ static void vupci_destroy(PCIDevice *d)
 
 /* ---- monitor ---- */
 
+static const PCIDeviceOps vupci_ops;
+
+static const char *vupci_state(VFIOUserPCIDevice *dev)
+{
+    return !vupci_failed(dev) ? "connected"
+           : vfio_user_reconnect_active(&dev->rc)
+               ? vfio_user_reconnect_state_name(dev->rc.state)
+               : "failed";
+}
+
 static void vupci_info_maps(VFIOUserPCIDevice *dev, GString *out)
 {
     VFIOUserDMAMapInfo maps[16];
@@ -662,11 +682,7 @@ static void vupci_info(PCIDevice *d, GString *out)
     }
     g_string_append_printf(out, "%s: %s at 00:%02x.0, socket %s, state %s\n",
                            d->id, VFIO_USER_PCI_TYPE, d->devfn >> 3,
-                           dev->opts.socket,
-                           !vupci_failed(dev) ? "connected"
-                           : vfio_user_reconnect_active(&dev->rc)
-                               ? vfio_user_reconnect_state_name(dev->rc.state)
-                               : "failed");
+                           dev->opts.socket, vupci_state(dev));
     g_string_append_printf(out, "  caps: %s\n", caps);
     vfio_user_reconnect_info(&dev->rc, out);
     g_string_append_printf(
@@ -712,6 +728,32 @@ static void vupci_info(PCIDevice *d, GString *out)
                            dev->last_error ? ", last: " : "",
                            dev->last_error ? dev->last_error : "");
     g_mutex_unlock(&dev->err_lock);
+}
+
+bool vfio_user_pci_status(PCIDevice *d, VFIOUserPCIStatus *st)
+{
+    VFIOUserPCIDevice *dev = vupci(d);
+
+    memset(st, 0, sizeof(*st));
+    if (d->ops != &vupci_ops) {
+        return false;
+    }
+    st->socket = dev->opts.socket;
+    st->state = vupci_state(dev);
+    st->dma_access = dev->opts.dma_access;
+    st->connected = dev->proxy && dev->container;
+    if (st->connected) {
+        st->caps = *vfio_user_proxy_caps(dev->proxy);
+        st->nr_maps = vfio_user_container_maps(dev->container, st->maps,
+                                               G_N_ELEMENTS(st->maps));
+        vfio_user_proxy_get_stats(dev->proxy, &st->msgs);
+        vfio_user_container_stats(dev->container, &st->dma);
+    }
+    g_mutex_lock(&dev->err_lock);
+    st->errors = dev->errors;
+    st->last_error = g_strdup(dev->last_error);
+    g_mutex_unlock(&dev->err_lock);
+    return true;
 }
 
 static void vupci_flush(PCIDevice *pdev)
@@ -898,6 +940,9 @@ static VFIOUserReconnectResult vupci_reconnect_attempt(void *opaque,
         } else if (vupci_restore(dev, errp)) {
             if (!vupci_failed(dev)) {
                 __atomic_store_n(&dev->attempting, 0, __ATOMIC_RELEASE);
+                if (vupci_event_fn) {
+                    vupci_event_fn(&dev->pdev, "reconnected", NULL);
+                }
                 return VFIO_USER_RECONNECT_OK;
             }
             vfio_user_error_set(errp, ECONNRESET, "the server failed again");
@@ -906,6 +951,10 @@ static VFIOUserReconnectResult vupci_reconnect_attempt(void *opaque,
     __atomic_store_n(&dev->failed, 1, __ATOMIC_RELEASE);
     vupci_disconnect(dev); /* joins the receive thread: no notify after */
     __atomic_store_n(&dev->attempting, 0, __ATOMIC_RELEASE);
+    if (res == VFIO_USER_RECONNECT_GIVE_UP && vupci_event_fn) {
+        vupci_event_fn(&dev->pdev, "gave-up",
+                       errp && *errp ? (*errp)->message : "unknown error");
+    }
     return res;
 }
 

@@ -86,4 +86,10 @@ JsonNode *qmp_version_info(void);
 /* query-pci (system/qmp-query.c). */
 JsonNode *qmp_query_pci(Machine *m, JsonObject *args, GError **errp);
 
+/* query-vfio-user, and its events (system/qmp-vfio-user.c). */
+JsonNode *qmp_query_vfio_user(Machine *m, JsonObject *args, GError **errp);
+/* Send VFIO_USER_SERVER_FAILED, VFIO_USER_SERVER_RECONNECTED and
+ * VFIO_USER_RECONNECT_GAVE_UP from now on. */
+void qmp_vfio_user_events_init(void);
+
 #endif /* SYSTEM_QMP_H */

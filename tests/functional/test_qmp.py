@@ -83,7 +83,8 @@ class Qmp(VfuTestCase):
         names = {x["name"] for x in c.ok("query-commands")}
         self.assertEqual(names, {
             "qmp_capabilities", "query-commands", "query-status",
-            "query-version", "query-pci", "device_add", "device_del",
+            "query-version", "query-pci", "query-vfio-user", "device_add",
+            "device_del",
             "system_reset", "quit", "human-monitor-command"})
 
     def test_query_status_prelaunch(self):
@@ -147,6 +148,77 @@ class Qmp(VfuTestCase):
         self.assert_error(c.cmd("device_del", {"id": "edu1"}),
                           "DeviceNotFound", "Device 'edu1' not found")
         self.assertIsNotNone(self.edu_info(c))
+
+    def vfio_user(self, c, ident="edu0"):
+        return [d for d in c.ok("query-vfio-user") if d["id"] == ident][0]
+
+    def test_query_vfio_user(self):
+        c = self.start()
+        d = self.vfio_user(c)
+        self.assertEqual((d["slot"], d["socket"]), (1, self.srv.sock))
+        self.assertEqual((d["state"], d["dma-access"]), ("connected", "auto"))
+        self.assertEqual(d["caps"]["version"], {"major": 0, "minor": 1})
+        self.assertGreater(d["caps"]["max-data-xfer-size"], 0)
+        self.assertGreater(d["caps"]["max-msg-fds"], 0)
+        [ram] = d["dma-maps"]
+        self.assertEqual((ram["name"], ram["iova"], ram["size"]),
+                         ("ram0", 0, 64 << 20))
+        self.assertEqual(ram["access"], "mmap")     # memfd: fd passed
+        self.assertTrue(ram["fd-sent"])
+        self.assertGreater(d["counters"]["requests"], 0)
+        self.assertEqual(d["errors"], 0)
+        self.assertNotIn("last-error", d)
+
+    def test_query_vfio_user_message_mode(self):
+        ram = ["-m", "64M", "-object", "memory-backend-ram,id=ram0,size=64M",
+               "-machine", "memory-backend=ram0"]
+        srv = self.start_server("edu")
+        self.vmm = self.start_vmm(ram + [
+            "-qmp", "unix:%s,server=on,wait=off" % self.path("qmp.sock"),
+            "-device", "vfio-user-pci,socket=%s,id=edu0" % srv.sock])
+        c = self.client(self.path("qmp.sock"))
+        q = self.vmm.qtest
+        bar = driver.edu_bar0(q)
+        q.memwrite(0x10000, bytes(range(256)) * 16)
+        driver.edu_dma(q, bar, 0x10000, driver.EDU_BUF, 4096, False)
+        [ram0] = self.vfio_user(c)["dma-maps"]
+        self.assertEqual(ram0["access"], "message")
+        self.assertFalse(ram0["fd-sent"])
+        self.assertEqual(ram0["bytes-read"], 4096)
+        self.assertGreaterEqual(
+            self.vfio_user(c)["counters"]["server-requests"], 1)
+
+    def test_server_failed_event(self):
+        c = self.start()
+        self.srv.proc.kill()
+        ev = c.wait_event("VFIO_USER_SERVER_FAILED")
+        self.assertEqual(ev["data"]["device"], "edu0")
+        self.assertEqual(ev["data"]["socket"], self.srv.sock)
+        self.assertIn("connection failed", ev["data"]["reason"])
+        d = self.vfio_user(c)
+        self.assertEqual(d["state"], "failed")
+        self.assertGreaterEqual(d["errors"], 1)
+        self.assertIn("connection failed", d["last-error"])
+        self.assert_usable(c)
+
+    def test_server_reconnected_event(self):
+        srv = self.start_server("edu")
+        sock = self.path("qmp.sock")
+        self.vmm = self.start_vmm(RAM + [
+            "-qmp", "unix:%s,server=on,wait=off" % sock,
+            "-device", "vfio-user-pci,socket=%s,id=edu0,reconnect-ms=50"
+            % srv.sock])
+        c = self.client(sock)
+        srv.proc.kill()
+        c.wait_event("VFIO_USER_SERVER_FAILED")
+        srv.proc.wait()
+        srv2 = driver.Server(SERVER, "edu", srv.sock)
+        self.addCleanup(srv2.stop)
+        ev = c.wait_event("VFIO_USER_SERVER_RECONNECTED")
+        self.assertEqual(ev["data"]["device"], "edu0")
+        self.assertNotIn("VFIO_USER_SERVER_FAILED",
+                         [e["event"] for e in c.events])   # once per outage
+        self.assertEqual(self.vfio_user(c)["state"], "connected")
 
     def test_human_monitor_command(self):
         c = self.start()

@@ -25,6 +25,8 @@
 #include <stdint.h>
 #include <glib.h>
 #include "hw/vfio-user/container.h"
+#include "hw/vfio-user/proxy.h"
+#include "vfio-user/caps.h"
 
 typedef struct Machine Machine;
 typedef struct PCIDevice PCIDevice;
@@ -61,5 +63,35 @@ PCIDevice *vfio_user_pci_realize(Machine *m, const VFIOUserPCIOptions *o,
 
 /* The options @d was made with (its id filled in); NULL if @d is not one. */
 const VFIOUserPCIOptions *vfio_user_pci_get_options(PCIDevice *d);
+
+/* A snapshot of one device, for QMP's query-vfio-user. */
+#define VFIO_USER_PCI_STATUS_MAPS 16
+typedef struct VFIOUserPCIStatus {
+    const char *socket;
+    const char *state; /* connected, failed or a reconnect state's name */
+    bool connected;    /* caps, maps and stats below are valid */
+    VFIOUserCaps caps; /* as negotiated */
+    VFIOUserDMAAccess dma_access; /* as asked for (dma-access=) */
+    size_t nr_maps;               /* may exceed VFIO_USER_PCI_STATUS_MAPS */
+    VFIOUserDMAMapInfo maps[VFIO_USER_PCI_STATUS_MAPS];
+    VFIOUserProxyStats msgs;
+    VFIOUserDMAStats dma;
+    uint64_t errors;
+    char *last_error; /* owned; NULL if none */
+} VFIOUserPCIStatus;
+
+/* Fill @st if @d is a vfio-user-pci device (false otherwise).  Main
+ * thread; free st->last_error afterwards. */
+bool vfio_user_pci_status(PCIDevice *d, VFIOUserPCIStatus *st);
+
+/*
+ * Told on the main loop when a device's server fails (@event
+ * "failed", @reason the error), when a reconnect succeeds ("reconnected")
+ * and when reconnecting gives up ("gave-up").  One function for all
+ * devices; NULL: none.
+ */
+typedef void (*VFIOUserPCIEventFn)(PCIDevice *d, const char *event,
+                                   const char *reason);
+void vfio_user_pci_set_event_fn(VFIOUserPCIEventFn fn);
 
 #endif /* HW_VFIO_USER_PCI_H */
