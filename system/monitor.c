@@ -16,6 +16,7 @@
 #include "system/hotplug.h"
 #include "system/monitor.h"
 #include "system/monitor-info.h"
+#include "system/qmp.h"
 #include "system/runstate.h"
 
 #define XP_MAX_BYTES (64 * 1024)
@@ -158,6 +159,8 @@ static void monitor_device_del(Machine *m, const MonitorArgs *a, GString *out)
         g_string_append(out, "usage: device_del ID\n");
     } else if (!hotplug_device_del(m, a->w[1], &err)) {
         g_string_append_printf(out, "%s\n", err->message);
+    } else {
+        qmp_device_deleted(a->w[1]);
     }
 }
 
@@ -177,7 +180,7 @@ static void monitor_system_reset(Machine *m, const MonitorArgs *a, GString *out)
 {
     (void)a;
     (void)out;
-    machine_reset(m);
+    qmp_system_reset(m);
 }
 
 static void monitor_quit(Machine *m, const MonitorArgs *a, GString *out)
@@ -185,7 +188,7 @@ static void monitor_quit(Machine *m, const MonitorArgs *a, GString *out)
     (void)m;
     (void)a;
     (void)out;
-    vmm_request_quit();
+    qmp_quit();
 }
 
 static void monitor_help(Machine *m, const MonitorArgs *a, GString *out);

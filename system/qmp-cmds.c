@@ -199,12 +199,20 @@ static JsonNode *qmp_device_add(Machine *m, JsonObject *args, GError **errp)
     return qmp_empty_return();
 }
 
+void qmp_device_deleted(const char *id)
+{
+    g_autofree char *path = g_strdup_printf("/machine/peripheral/%s", id);
+    JsonObject *ev = json_object_new();
+
+    json_object_set_string_member(ev, "device", id);
+    json_object_set_string_member(ev, "path", path);
+    qmp_event_send("DEVICE_DELETED", ev);
+}
+
 static JsonNode *qmp_device_del(Machine *m, JsonObject *args, GError **errp)
 {
     const char *id = json_object_get_string_member(args, "id");
     g_autofree char *copy = g_strdup(id);
-    g_autofree char *path = NULL;
-    JsonObject *ev;
 
     if (!pci_host_find(m->pci, id)) {
         g_set_error(errp, QMP_ERROR, QMP_ERROR_DEVICE_NOT_FOUND,
@@ -214,11 +222,7 @@ static JsonNode *qmp_device_del(Machine *m, JsonObject *args, GError **errp)
     if (!hotplug_device_del(m, id, errp)) {
         return NULL;
     }
-    path = g_strdup_printf("/machine/peripheral/%s", copy);
-    ev = json_object_new();
-    json_object_set_string_member(ev, "device", copy);
-    json_object_set_string_member(ev, "path", path);
-    qmp_event_send("DEVICE_DELETED", ev);
+    qmp_device_deleted(copy);
     return qmp_empty_return();
 }
 
@@ -232,12 +236,26 @@ static JsonObject *qmp_cause(const char *reason)
     return o;
 }
 
-static JsonNode *qmp_system_reset(Machine *m, JsonObject *args, GError **errp)
+/* After the reply went out, as QEMU orders them. */
+static gboolean qmp_reset_idle(gpointer p)
+{
+    (void)p;
+    qmp_event_send("RESET", qmp_cause("host-qmp-system-reset"));
+    return G_SOURCE_REMOVE;
+}
+
+void qmp_system_reset(Machine *m)
+{
+    machine_reset(m);
+    g_idle_add(qmp_reset_idle, NULL);
+}
+
+static JsonNode *qmp_system_reset_cmd(Machine *m, JsonObject *args,
+                                      GError **errp)
 {
     (void)args;
     (void)errp;
-    machine_reset(m);
-    qmp_event_send("RESET", qmp_cause("host-qmp-system-reset"));
+    qmp_system_reset(m);
     return qmp_empty_return();
 }
 
@@ -250,12 +268,17 @@ static gboolean qmp_quit_idle(gpointer p)
     return G_SOURCE_REMOVE;
 }
 
-static JsonNode *qmp_quit(Machine *m, JsonObject *args, GError **errp)
+void qmp_quit(void)
+{
+    g_idle_add(qmp_quit_idle, NULL);
+}
+
+static JsonNode *qmp_quit_cmd(Machine *m, JsonObject *args, GError **errp)
 {
     (void)m;
     (void)args;
     (void)errp;
-    g_idle_add(qmp_quit_idle, NULL);
+    qmp_quit();
     return qmp_empty_return();
 }
 
@@ -294,8 +317,8 @@ static const QmpCommand qmp_commands[] = {
     {"query-vfio-user", qmp_query_vfio_user, NULL, false},
     {"device_add", qmp_device_add, driver_args, true},
     {"device_del", qmp_device_del, id_args, false},
-    {"system_reset", qmp_system_reset, NULL, false},
-    {"quit", qmp_quit, NULL, false},
+    {"system_reset", qmp_system_reset_cmd, NULL, false},
+    {"quit", qmp_quit_cmd, NULL, false},
     {"human-monitor-command", qmp_hmp, hmp_args, false},
     {NULL},
 };

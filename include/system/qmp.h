@@ -41,6 +41,17 @@ void qmp_monitor_free(QmpMonitor *q);
  */
 void qmp_event_send(const char *name, JsonObject *data);
 
+/*
+ * The actions behind commands both monitors have, with their events, so
+ * that the human monitor (also through human-monitor-command) sends the
+ * same events as QMP: DEVICE_DELETED for a device already removed, RESET
+ * (sent after the current reply) for a reset done now, and SHUTDOWN then
+ * the end of the main loop, after the current reply.
+ */
+void qmp_device_deleted(const char *id);
+void qmp_system_reset(Machine *m);
+void qmp_quit(void);
+
 /* ---- commands (system/qmp-cmds.c) ---- */
 
 typedef enum QmpArgType {

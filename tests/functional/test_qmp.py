@@ -237,11 +237,34 @@ class Qmp(VfuTestCase):
         bar = driver.edu_bar0(q)
         q.writel(bar + 4, 0x12345678)           # edu's scratch register
         self.assertEqual(c.ok("system_reset"), {})
+        self.assertEqual(c.events, [])          # RESET follows the reply
         ev = c.wait_event("RESET")
         self.assertEqual(ev["data"], {"guest": False,
                                       "reason": "host-qmp-system-reset"})
         self.assertEqual(driver.edu_bar0(q), bar)   # firmware ran again
         self.assert_usable(c)
+
+    def hmp(self, c, line):
+        return c.ok("human-monitor-command", {"command-line": line})
+
+    def test_human_monitor_events(self):
+        """The human monitor's device_del, system_reset and quit send the
+        same events as the QMP commands, after the command's reply."""
+        c = self.start()
+        self.assertEqual(self.hmp(c, "device_del edu0"), "")
+        ev = c.wait_event("DEVICE_DELETED")
+        self.assertEqual(ev["data"], {"device": "edu0",
+                                      "path": "/machine/peripheral/edu0"})
+        self.assertEqual(self.hmp(c, "system_reset"), "")
+        self.assertEqual(c.events, [])
+        ev = c.wait_event("RESET")
+        self.assertEqual(ev["data"], {"guest": False,
+                                      "reason": "host-qmp-system-reset"})
+        self.assertEqual(self.hmp(c, "quit"), "")
+        ev = c.wait_event("SHUTDOWN")
+        self.assertEqual(ev["data"], {"guest": False,
+                                      "reason": "host-qmp-quit"})
+        self.assertEqual(self.vmm.proc.wait(TIMEOUT), 0)
 
     def test_quit(self):
         c = self.start()
