@@ -14,6 +14,7 @@
 
 #include "container-probe.h"
 #include "vfio-user/error.h"
+#include "trace-events.h"
 
 bool vfio_user_probe_mmap(int fd, uint64_t offset, bool readonly)
 {
@@ -23,9 +24,8 @@ bool vfio_user_probe_mmap(int fd, uint64_t offset, bool readonly)
                    (off_t)(offset & ~(uint64_t)(page - 1)));
 
     if (p == MAP_FAILED) {
-        g_debug("fd %d cannot be mmapped %s at 0x%" PRIx64 ": %s", fd,
-                readonly ? "read-only" : "read-write", offset,
-                g_strerror(errno));
+        trace_dma_probe_no_mmap(fd, readonly ? "read-only" : "read-write",
+                                offset, g_strerror(errno));
         return false;
     }
     munmap(p, page);
@@ -128,9 +128,9 @@ bool vfio_user_probe_modes(VFIOUserProxy *proxy, uint64_t iova, uint64_t pgsize,
     if (ok && *verdict != VFIO_USER_MODES_UNKNOWN) {
         ok = probe_unmap(proxy, iova, pgsize, errp);
     }
-    g_debug("access-mode probe: %s",
-            *verdict == VFIO_USER_MODES_UNDERSTOOD ? "understood"
-            : *verdict == VFIO_USER_MODES_LEGACY   ? "legacy server"
-                                                   : "no clear answer");
+    trace_dma_probe_verdict(
+        *verdict == VFIO_USER_MODES_UNDERSTOOD ? "understood"
+        : *verdict == VFIO_USER_MODES_LEGACY   ? "legacy server"
+                                               : "no clear answer");
     return ok;
 }

@@ -18,6 +18,7 @@
 #include "container-internal.h"
 #include "vfio-user/error.h"
 #include "vfio-user/transport.h"
+#include "trace-events.h"
 
 /*
  * Wait until the DMA requests in flight when this is called are done with
@@ -150,7 +151,7 @@ static bool container_reject(VFIOUserContainer *c, const VFIOUserHdr *hdr,
                              size_t rest, int err, GError **errp)
 {
     __atomic_fetch_add(&c->dma_rejected, 1, __ATOMIC_RELAXED);
-    g_debug("rejected %s: %s", vfio_user_cmd_name(hdr->cmd), g_strerror(err));
+    trace_dma_serve_rejected(vfio_user_cmd_name(hdr->cmd), g_strerror(err));
     return vfio_user_proxy_discard(c->proxy, rest, errp) &&
            vfio_user_proxy_send_error(c->proxy, hdr, err, errp);
 }

@@ -21,6 +21,7 @@
 #include "container-probe.h"
 #include "vfio-user/error.h"
 #include "vfio-user/transport.h"
+#include "trace-events.h"
 
 /* What one DMA_MAP will carry. */
 typedef struct ContainerPlan {
@@ -324,10 +325,9 @@ static void container_settle(VFIOUserContainer *c, guint i,
     e->sent_fd = p->fd >= 0;
     e->via_proc_self_mem = p->via_proc_self_mem;
     g_rw_lock_writer_unlock(&c->lock);
-    g_debug("map %s iova=0x%" PRIx64 " size=0x%" PRIx64 " mode=%s fd=%s%s",
-            e->name, e->iova, e->size, vfio_user_dma_access_name(e->mode),
-            e->sent_fd ? "yes" : "no",
-            e->via_proc_self_mem ? " (/proc/self/mem)" : "");
+    trace_dma_map(e->name, e->iova, e->size, vfio_user_dma_access_name(e->mode),
+                  e->sent_fd ? "yes" : "no",
+                  e->via_proc_self_mem ? " (/proc/self/mem)" : "");
 }
 
 /*
@@ -565,7 +565,7 @@ bool vfio_user_container_unmap(VFIOUserContainer *c, uint64_t iova,
             errp, ENOENT, "no DMA map at iova=0x%" PRIx64 " size=0x%" PRIx64,
             iova, size);
     }
-    g_debug("unmap %s iova=0x%" PRIx64 " size=0x%" PRIx64, e->name, iova, size);
+    trace_dma_unmap(e->name, iova, size);
     container_remove(c, i - 1);
     vfio_user_container_wait_unpinned(c);
     ok = container_send_unmap(c, iova, size, errp);

@@ -25,6 +25,7 @@
 #include "device-internal.h"
 #include "vfio-user/error.h"
 #include "vfio-user/transport.h"
+#include "trace-events.h"
 
 #define DEV_REGION_INFO_ROOM 256        /* first GET_REGION_INFO offer */
 #define DEV_REGION_INFO_MAX (64 * 1024) /* largest re-ask we honour */
@@ -63,8 +64,7 @@ static bool dev_region_info_once(VFIOUserDevice *dev, uint32_t index,
         return false;
     }
     if (req.reply_nfds > 1) {
-        g_debug("region %u: closing %zu unexpected fds", index,
-                req.reply_nfds - 1);
+        trace_device_region_extra_fds(index, req.reply_nfds - 1);
         vfio_user_close_fds(fds + 1, req.reply_nfds - 1);
     }
     *fd = req.reply_nfds ? fds[0] : -1;
@@ -115,8 +115,7 @@ static uint8_t *dev_region_info_fetch(VFIOUserDevice *dev, uint32_t index,
                 info.argsz, room);
             return NULL;
         }
-        g_debug("region %u: info needs %u bytes, asking again", index,
-                info.argsz);
+        trace_device_region_info_retry(index, info.argsz);
         room = info.argsz;
     }
     g_assert_not_reached();
@@ -208,7 +207,7 @@ static bool dev_parse_caps(VFIOUserRegion *r, const uint8_t *buf, size_t len,
             r->subtype = t.subtype;
             break;
         default:
-            g_debug("region %u: ignoring capability %u", r->index, h.id);
+            trace_device_region_cap_ignored(r->index, h.id);
             break;
         }
         min_off = (size_t)off + sizeof(h);
@@ -314,7 +313,7 @@ bool vfio_user_dev_region_setup(VFIOUserDevice *dev, uint32_t index,
         return false;
     }
     if (fd >= 0 && !(info.flags & VFIO_REGION_INFO_FLAG_MMAP)) {
-        g_debug("region %u: closing fd sent without the mmap flag", index);
+        trace_device_region_fd_unused(index);
         vfio_user_close_fds(&fd, 1);
     }
     r->fd = fd;
@@ -440,7 +439,7 @@ static bool dev_io_fds_parse(VFIOUserRegion *r, const uint8_t *buf, size_t len,
 
         memcpy(&e, buf + sizeof(h) + i * stride, esz);
         if (e.type != VFIO_USER_IO_FD_TYPE_IOEVENTFD) {
-            g_debug("region %u: skipping io fd of type %u", r->index, e.type);
+            trace_device_io_fd_skipped(r->index, e.type);
             continue;
         }
         if (!dev_io_fd_entry(r, &e, fds, nfds, &tmp[n], errp)) {
@@ -519,8 +518,7 @@ bool vfio_user_device_get_region_io_fds(VFIOUserDevice *dev, uint32_t index,
             h.argsz > DEV_IO_FDS_MAX) {
             break;
         }
-        g_debug("region %u: io fds need %u bytes, asking again", index,
-                h.argsz);
+        trace_device_io_fds_retry(index, h.argsz);
         vfio_user_close_fds(fds, nfds);
         room = h.argsz;
         g_clear_pointer(&buf, g_free);

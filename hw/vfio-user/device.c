@@ -39,6 +39,7 @@
 #include "vfio-user/error.h"
 #include "vfio-user/guard.h"
 #include "vfio-user/transport.h"
+#include "trace-events.h"
 
 #define DEV_MAX_REGIONS 64
 #define DEV_MAX_IRQS 16
@@ -67,7 +68,7 @@ static void dev_note_error(VFIOUserDevice *dev, const GError *err)
         /* The proxy's failure notify tells the owner, who reports it
          * once per outage (not once per reconnect attempt). */
         if (!__atomic_exchange_n(&dev->failed, true, __ATOMIC_ACQ_REL)) {
-            g_debug("device failed: %s", err->message);
+            trace_device_failed(err->message);
         }
     }
 }
@@ -212,8 +213,7 @@ static void dev_batch_send_locked(VFIOUserDevice *dev, VFIOUserWriteBatch *b)
         }
     }
     if (!ok) {
-        g_debug("%" PRIu64 " batched posted writes dropped: %s", n,
-                err->message);
+        trace_device_posted_dropped(n, err->message);
         g_error_free(err);
     }
     __atomic_store_n(&b->n, 0, __ATOMIC_RELEASE);
@@ -298,9 +298,8 @@ bool vfio_user_device_init(VFIOUserDevice *dev, VFIOUserProxy *proxy,
             vfio_user_device_cleanup(dev);
             return false;
         }
-        g_debug("region %u: flags 0x%x size 0x%" PRIx64 " fd %d, %u mmap areas",
-                i, dev->regions[i].flags, dev->regions[i].size,
-                dev->regions[i].fd, dev->regions[i].nr_mmaps);
+        trace_device_region(i, dev->regions[i].flags, dev->regions[i].size,
+                            dev->regions[i].fd, dev->regions[i].nr_mmaps);
     }
     dev_batch_init(dev);
     return true;
@@ -573,7 +572,7 @@ static void dev_fence(VFIOUserDevice *dev)
     __atomic_add_fetch(&dev->fences, 1, __ATOMIC_RELAXED);
     if (!vfio_user_dev_simple(dev, VFIO_USER_DEVICE_GET_INFO, &q, sizeof(q),
                               reply, sizeof(reply), NULL, &err)) {
-        g_debug("ordering fence: %s", err->message);
+        trace_device_fence_failed(err->message);
         g_error_free(err);
     }
 }
@@ -592,8 +591,7 @@ static bool dev_ioeventfd_write(VFIOUserDevice *dev, const VFIOUserRegion *r,
     if (write(e->fd, &one, sizeof(one)) == sizeof(one)) {
         return true;
     }
-    g_debug("region %u: ioeventfd write failed (%s), using a message", r->index,
-            g_strerror(errno));
+    trace_device_ioeventfd_failed(r->index, g_strerror(errno));
     return false;
 }
 
@@ -710,8 +708,7 @@ bool vfio_user_device_reset(VFIOUserDevice *dev, GError **errp)
     }
     if (!(dev->flags & VFIO_DEVICE_FLAGS_RESET)) {
         /* DEVICE_RESET is only for devices that say they support it. */
-        g_debug("%s: no VFIO_DEVICE_FLAGS_RESET, DEVICE_RESET not sent",
-                vfio_user_proxy_path(dev->proxy));
+        trace_device_no_reset(vfio_user_proxy_path(dev->proxy));
         return true;
     }
     return vfio_user_dev_simple(dev, VFIO_USER_DEVICE_RESET, NULL, 0, NULL, 0,

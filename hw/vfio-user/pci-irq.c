@@ -5,10 +5,13 @@
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#undef G_LOG_DOMAIN /* the VMM library's default */
+#define G_LOG_DOMAIN "vfio-user-pci"
 #include <errno.h>
 #include <unistd.h>
 #include "pci-irq.h"
 #include "vfio-user/error.h"
+#include "trace-events.h"
 
 void vupci_intx_fired(VUPCIIntx *x, PCIDevice *pdev)
 {
@@ -36,7 +39,7 @@ void vupci_intx_eoi(VUPCIIntx *x, PCIDevice *pdev, VFIOUserDevice *vdev, int fd)
                                    VFIO_IRQ_SET_DATA_NONE |
                                        VFIO_IRQ_SET_ACTION_UNMASK,
                                    0, 1, NULL, NULL, &err)) {
-        g_debug("vfio-user-pci '%s': INTx unmask: %s", pdev->id, err->message);
+        trace_pci_intx_unmask_failed(pdev->id, err->message);
         g_clear_error(&err);
         vupci_intx_lower(x, pdev);
         return;
@@ -76,8 +79,7 @@ static bool vupci_irq_count_check(PCIDevice *pdev, const char *what,
         // clang-format on
     }
     if (!cap_vectors && count) {
-        g_debug("vfio-user-pci '%s': %u %s vectors without a capability",
-                pdev->id, count, what);
+        trace_pci_vectors_without_cap(pdev->id, count, what);
     }
     return true;
 }
@@ -94,7 +96,7 @@ bool vupci_irq_info_check(VUPCIIntx *x, PCIDevice *pdev, VFIOUserDevice *vdev,
         GError *err = NULL;
 
         if (!vupci_irq_info(vdev, i, &info, &err)) {
-            g_debug("vfio-user-pci '%s': %s", pdev->id, err->message);
+            trace_pci_irq_info_failed(pdev->id, err->message);
             g_clear_error(&err);
         }
     }

@@ -27,6 +27,8 @@
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#undef G_LOG_DOMAIN /* the VMM library's default */
+#define G_LOG_DOMAIN "vfio-user-pci"
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
@@ -41,6 +43,7 @@
 #include "pci-irq.h"
 #include "system/machine.h"
 #include "vfio-user/error.h"
+#include "trace-events.h"
 
 #define CONFIG_INDEX VFIO_PCI_CONFIG_REGION_INDEX
 
@@ -174,8 +177,7 @@ static void vupci_failure_notify(VFIOUserProxy *proxy, const GError *err,
     /* A message, not a printerr: -D FILE must capture it too. */
     if (__atomic_load_n(&dev->attempting, __ATOMIC_ACQUIRE)) {
         /* one failed attempt: counted by the retries, not logged */
-        g_debug("vfio-user-pci '%s': reconnect attempt failed: %s",
-                dev->pdev.id, err->message);
+        trace_pci_reconnect_failed(dev->pdev.id, err->message);
     } else {
         g_message(
             "vfio-user-pci '%s': server %s failed: %s; the device now reads all-ones",
@@ -859,8 +861,7 @@ static void vupci_get_io_fds(VFIOUserPCIDevice *dev)
             continue;
         }
         if (!vfio_user_device_get_region_io_fds(&dev->vdev, i, &err)) {
-            g_debug("%s: BAR%u: no ioeventfds: %s", dev->pdev.id, i,
-                    err->message);
+            trace_pci_bar_no_ioeventfd(dev->pdev.id, i, err->message);
             g_clear_error(&err);
         }
     }

@@ -32,6 +32,7 @@
 #include "proxy-internal.h"
 #include "vfio-user/error.h"
 #include "vfio-user/transport.h"
+#include "trace-events.h"
 
 bool vfio_user_proxy_posted_unacked(VFIOUserProxy *proxy)
 {
@@ -204,8 +205,8 @@ static void proxy_expire_locked(VFIOUserProxy *proxy, VFIOUserWaiter *w)
         w->timed_out = true;
         proxy->stats.timeouts++;
         vfio_user_proxy_finish_locked(proxy, w);
-        proxy_trace("vfio-user: %s: %s id %u timed out", proxy->path,
-                    vfio_user_cmd_name(w->cmd), w->id);
+        trace_proxy_call_timeout(proxy->path, vfio_user_cmd_name(w->cmd),
+                                 w->id);
         return;
     }
     proxy_sleep_locked(proxy, w, G_MAXINT64);
@@ -311,8 +312,8 @@ bool vfio_user_proxy_call(VFIOUserProxy *proxy, VFIOUserRequest *req,
     vfio_user_proxy_out_init(&m, &hdr, req->iov, req->iovcnt, req->fds,
                              req->nfds);
     m.cond = &cond;
-    proxy_trace("vfio-user: %s: send %s id %u size %u", proxy->path,
-                vfio_user_cmd_name(hdr.cmd), hdr.id, hdr.size);
+    trace_proxy_send(proxy->path, vfio_user_cmd_name(hdr.cmd), hdr.id,
+                     hdr.size);
     ok = vfio_user_proxy_send_wait_locked(proxy, &m, &err);
     if (ok) {
         ok = proxy_wait_reply_locked(proxy, &w, errp);

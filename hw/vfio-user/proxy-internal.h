@@ -5,8 +5,7 @@
  * Private to hw/vfio-user/proxy*.c; users go through
  * include/hw/vfio-user/proxy.h.  Holds the VFIOUserProxy definition (with
  * its locking rules), the waiter of a blocking request, the outgoing
- * message, the trace macro and the functions one file calls in another.
- * Include it after defining G_LOG_DOMAIN.
+ * message and the functions one file calls in another.
  *
  * Threads: one thread at a time holds the "reader" role (proxy->reader)
  * and reads the socket: a caller waiting for its reply when nobody else
@@ -40,23 +39,6 @@
 #define PROXY_REPLY_POOL 32
 /* Reply payload bytes copied into a pool entry by send_reply(). */
 #define PROXY_INLINE_REPLY 64
-
-/*
- * Trace points: g_debug() in this log domain, shown with
- * G_MESSAGES_DEBUG=vfio-user-proxy.  Checking first keeps the formatting
- * (and its allocation) off the hot path when tracing is off.
- */
-#if GLIB_CHECK_VERSION(2, 68, 0)
-#define proxy_trace(...)                                                       \
-    do {                                                                       \
-        if (!g_log_writer_default_would_drop(G_LOG_LEVEL_DEBUG,                \
-                                             G_LOG_DOMAIN)) {                  \
-            g_debug(__VA_ARGS__);                                              \
-        }                                                                      \
-    } while (0)
-#else
-#define proxy_trace(...) g_debug(__VA_ARGS__)
-#endif
 
 typedef enum WaiterState {
     WAITER_PENDING, /* in the table, nothing received for it yet */

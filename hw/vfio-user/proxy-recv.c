@@ -43,6 +43,7 @@
 #include "proxy-internal.h"
 #include "vfio-user/error.h"
 #include "vfio-user/transport.h"
+#include "trace-events.h"
 
 /* iovec entries per scatter step (the transport's receive limit). */
 #define PROXY_SCATTER_IOV 64
@@ -313,18 +314,13 @@ static bool proxy_drop_stray(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
                       ? " (further failures are only counted)"
                       : "");
     } else if (kind == STRAY_POSTED_ERROR) {
-        proxy_trace("vfio-user: %s: posted %s id %u failed: errno %u",
-                    proxy->path, name, hdr->id, hdr->error);
+        trace_proxy_posted_failed(proxy->path, name, hdr->id, hdr->error);
     } else if (kind == STRAY_LATE) {
-        proxy_trace("vfio-user: %s: dropped the late %s reply id %u",
-                    proxy->path, name, hdr->id);
+        trace_proxy_late_reply(proxy->path, name, hdr->id);
     } else if (kind == STRAY_POSTED_OK) {
-        proxy_trace("vfio-user: %s: ignored a reply to posted %s id %u",
-                    proxy->path, name, hdr->id);
+        trace_proxy_posted_reply(proxy->path, name, hdr->id);
     } else {
-        proxy_trace(
-            "vfio-user: %s: dropped a %s reply to unknown id %u (%u bytes, %zu fds)",
-            proxy->path, name, hdr->id, hdr->size, nfds);
+        trace_proxy_unknown_reply(proxy->path, name, hdr->id, hdr->size, nfds);
     }
     vfio_user_close_fds(fds, nfds);
     return proxy_discard(proxy, hdr->size - sizeof(*hdr), errp);
@@ -421,8 +417,8 @@ static bool proxy_dispatch_request(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
     g_mutex_unlock(&proxy->lock);
 
     if (!fn) {
-        proxy_trace("vfio-user: %s: no handler for server request %s id %u",
-                    proxy->path, vfio_user_cmd_name(hdr->cmd), hdr->id);
+        trace_proxy_no_handler(proxy->path, vfio_user_cmd_name(hdr->cmd),
+                               hdr->id);
         vfio_user_close_fds(fds, nfds);
         if (!proxy_req_read(proxy, NULL, 0, proxy->req_remaining, errp)) {
             return false;
@@ -455,9 +451,8 @@ static bool proxy_handle_request(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
         return false;
     }
     if (proxy->req_remaining) {
-        proxy_trace("vfio-user: %s: handler left %zu bytes of %s unread",
-                    proxy->path, proxy->req_remaining,
-                    vfio_user_cmd_name(hdr->cmd));
+        trace_proxy_handler_unread(proxy->path, proxy->req_remaining,
+                                   vfio_user_cmd_name(hdr->cmd));
         if (!proxy_req_read(proxy, NULL, 0, proxy->req_remaining, errp)) {
             return false;
         }
@@ -480,9 +475,8 @@ static bool proxy_recv_one(VFIOUserProxy *proxy, GError **errp)
         proxy_read_error(0, "message header", errp);
         return false;
     }
-    proxy_trace("vfio-user: %s: recv %s id %u size %u flags 0x%x fds %zu",
-                proxy->path, vfio_user_cmd_name(hdr.cmd), hdr.id, hdr.size,
-                hdr.flags, nfds);
+    trace_proxy_recv(proxy->path, vfio_user_cmd_name(hdr.cmd), hdr.id, hdr.size,
+                     hdr.flags, nfds);
     if (vfio_user_hdr_is_reply(&hdr)) {
         return proxy_handle_reply(proxy, &hdr, fds, nfds, errp);
     }
@@ -541,8 +535,7 @@ gpointer vfio_user_proxy_thread_main(gpointer opaque)
         notify_opaque = proxy->notify_opaque;
     }
     g_mutex_unlock(&proxy->lock);
-    proxy_trace("vfio-user: %s: receive thread stops: %s", proxy->path,
-                err->message);
+    trace_proxy_thread_stop(proxy->path, err->message);
     g_error_free(err);
     if (notify) {
         notify(proxy, proxy->fail_err, notify_opaque);

@@ -38,6 +38,7 @@
 #include "proxy-internal.h"
 #include "vfio-user/error.h"
 #include "vfio-user/transport.h"
+#include "trace-events.h"
 
 void vfio_user_proxy_send_init(VFIOUserProxy *proxy)
 {
@@ -421,8 +422,8 @@ static bool proxy_reply_queue(VFIOUserProxy *proxy, const VFIOUserHdr *req,
     m->done = done;
     m->done_opaque = opaque;
     m->heap = heap;
-    proxy_trace("vfio-user: %s: queue %s reply id %u size %u", proxy->path,
-                vfio_user_cmd_name(hdr.cmd), hdr.id, hdr.size);
+    trace_proxy_queue_reply(proxy->path, vfio_user_cmd_name(hdr.cmd), hdr.id,
+                            hdr.size);
     proxy_queue_reply_locked(proxy, m);
     g_mutex_unlock(&proxy->lock);
     return true;

@@ -18,6 +18,7 @@
 #include "proxy-internal.h"
 #include "vfio-user/error.h"
 #include "vfio-user/transport.h"
+#include "trace-events.h"
 
 /* Largest VERSION reply we accept. */
 #define PROXY_VERSION_MAX 65536
@@ -115,7 +116,7 @@ bool vfio_user_proxy_negotiate(VFIOUserProxy *proxy, GError **errp)
         return false;
     }
     desc = vfio_user_caps_describe(&proxy->caps);
-    proxy_trace("vfio-user: %s: negotiated %s", proxy->path, desc);
+    trace_proxy_negotiated(proxy->path, desc);
     return true;
 }
 

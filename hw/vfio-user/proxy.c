@@ -25,6 +25,7 @@
 #include "proxy-internal.h"
 #include "vfio-user/error.h"
 #include "vfio-user/transport.h"
+#include "trace-events.h"
 
 void vfio_user_proxy_options_init(VFIOUserProxyOptions *opts)
 {
@@ -73,8 +74,7 @@ void vfio_user_proxy_wake_rx_locked(VFIOUserProxy *proxy)
     if (!proxy->rx_woken && proxy->wake_fd >= 0) {
         proxy->rx_woken = true;
         if (write(proxy->wake_fd, &one, sizeof(one)) < 0) {
-            proxy_trace("vfio-user: %s: cannot wake the receive thread: %s",
-                        proxy->path, g_strerror(errno));
+            trace_proxy_wake_failed(proxy->path, g_strerror(errno));
         }
     }
 }
@@ -99,8 +99,7 @@ void vfio_user_proxy_fail_locked(VFIOUserProxy *proxy, const GError *err)
     if (proxy->state != VFIO_PROXY_CONNECTED) {
         return;
     }
-    proxy_trace("vfio-user: %s: connection failed: %s", proxy->path,
-                err->message);
+    trace_proxy_failed(proxy->path, err->message);
     proxy->state = VFIO_PROXY_ERROR;
     proxy->fail_err = g_error_copy(err);
     vfio_user_proxy_wake_all_locked(proxy, vfio_user_error_errno(err));

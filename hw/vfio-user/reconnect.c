@@ -4,12 +4,14 @@
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#define G_LOG_DOMAIN "vfio-user-reconnect"
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
 #include <linux/pci_regs.h>
 #include "hw/vfio-user/reconnect.h"
 #include "vfio-user/error.h"
+#include "trace-events.h"
 
 /* ---- the retry state machine ---- */
 
@@ -71,8 +73,7 @@ static gboolean reconnect_tick(gpointer p)
     }
     r->retries++;
     reconnect_set_error(r, err ? err->message : "unknown error");
-    g_debug("%s: reconnect attempt %" PRIu64 ": %s", r->name, r->retries,
-            r->last_error);
+    trace_reconnect_attempt(r->name, r->retries, r->last_error);
     return G_SOURCE_CONTINUE;
 }
 

@@ -147,7 +147,7 @@ class QemuCli(VfuTestCase):
                   "vfio-user-vmm"):
             self.assertIn(d, r.stdout)
         r = run([VMM, "-trace", "nomatch", "-version"])
-        self.assertIn("matches no trace domain", r.stderr)
+        self.assertIn("matches no trace point or domain", r.stderr)
 
     def test_log_file_gets_startup_errors(self):
         log = self.path("vmm.log")
