@@ -22,6 +22,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include "internal.h"
+#include "trace-events.h"
 
 /* Longest VERSION payload a refused client may send before its answer. */
 #define ADMISSION_MAX_VERSION 65536
@@ -93,7 +94,7 @@ bool vus_admission_wait_first(VusServer *srv, int sock)
             break;
         }
     }
-    vus_info("client sent no VERSION within %u ms; dropping it", ms);
+    trace_server_version_timeout(ms);
     return false;
 }
 
@@ -114,8 +115,8 @@ static void admission_refuse(VusAdmission *a, int fd)
     if (admission_poll(fd, a->stop_fd, a->timeout_ms) <= 0 ||
         !vfio_user_msg_recv_hdr(fd, &hdr, fds, &nfds, VFIO_USER_MAX_FDS,
                                 sizeof(hdr) + ADMISSION_MAX_VERSION, &err)) {
-        vus_info("refused a second client: %s",
-                 err ? err->message : "it sent nothing");
+        trace_server_second_client_refused(err ? err->message
+                                               : "it sent nothing");
         close(fd);
         return;
     }
@@ -123,9 +124,9 @@ static void admission_refuse(VusAdmission *a, int fd)
     /* Read the whole request: unread data would reset the connection. */
     if (!vfio_user_msg_discard(fd, hdr.size - sizeof(hdr), &err) ||
         !vfio_user_msg_send_error(fd, &hdr, EBUSY, &err)) {
-        vus_info("refused a second client: %s", err->message);
+        trace_server_second_client_refused(err->message);
     } else {
-        vus_info("refused a second client: device busy");
+        trace_server_second_client_refused("device busy");
     }
     close(fd); /* its EOF comes after the fd is gone from our table */
 }

@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 #include "internal.h"
 #include "vfio-user/guard.h"
+#include "trace-events.h"
 
 static const char *const mode_names[] = {
     [VUS_DMA_MODE_MMAP] = "mmap",
@@ -170,9 +171,7 @@ static int dma_map_mmap(VusDmaMap *m, int fd)
      */
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
         m->fd_offset + m->size > (uint64_t)st.st_size) {
-        vus_info("dma map 0x%" PRIx64 "+0x%" PRIx64
-                 ": fd range ends past the file's %" PRIu64 " bytes",
-                 m->addr, m->size, (uint64_t)st.st_size);
+        trace_server_dma_map_past_eof(m->addr, m->size, (uint64_t)st.st_size);
         return EINVAL;
     }
     if (m->flags & VFIO_USER_DMA_MAP_F_READ) {
@@ -186,8 +185,7 @@ static int dma_map_mmap(VusDmaMap *m, int fd)
     if (p == MAP_FAILED) {
         int e = errno;
 
-        vus_info("dma map 0x%" PRIx64 "+0x%" PRIx64 ": mmap failed: %s",
-                 m->addr, m->size, g_strerror(e));
+        trace_server_dma_mmap_failed(m->addr, m->size, g_strerror(e));
         return e;
     }
     m->mmap_base = p;
@@ -211,9 +209,8 @@ int vus_handle_dma_map(VusServer *srv, VfioUserMsg *msg, VusReply *r)
     memcpy(&req, msg->payload, sizeof(req));
     ret = dma_map_check(srv, &req, msg->nfds, &mode);
     if (ret) {
-        vus_info("dma map 0x%" PRIx64 "+0x%" PRIx64
-                 " flags 0x%x fds %zu rejected: %s",
-                 req.addr, req.size, req.flags, msg->nfds, g_strerror(ret));
+        trace_server_dma_map_rejected(req.addr, req.size, req.flags, msg->nfds,
+                                      g_strerror(ret));
         return ret;
     }
     m = g_new0(VusDmaMap, 1);
@@ -237,8 +234,8 @@ int vus_handle_dma_map(VusServer *srv, VfioUserMsg *msg, VusReply *r)
     pos = upper_bound(srv, m->addr);
     g_array_insert_val(srv->maps, pos, m);
     srv->nr_msg_maps += mode == VUS_DMA_MODE_MESSAGE;
-    vus_info("dma map 0x%" PRIx64 "+0x%" PRIx64 " mode=%s fd=%s", m->addr,
-             m->size, vus_dma_mode_name(mode), m->has_fd ? "yes" : "no");
+    trace_server_dma_map(m->addr, m->size, vus_dma_mode_name(mode),
+                         m->has_fd ? "yes" : "no");
     return 0;
 }
 
@@ -264,7 +261,7 @@ int vus_handle_dma_unmap(VusServer *srv, VfioUserMsg *msg, VusReply *r)
         if (req.addr || req.size) {
             return EINVAL;
         }
-        vus_info("dma unmap all (%u maps)", srv->maps->len);
+        trace_server_dma_unmap_all(srv->maps->len);
         vus_dma_unmap_all(srv);
     } else {
         i = upper_bound(srv, req.addr);
@@ -272,10 +269,8 @@ int vus_handle_dma_unmap(VusServer *srv, VfioUserMsg *msg, VusReply *r)
         if (!m || m->addr != req.addr || m->size != req.size) {
             return ENOENT; /* only whole maps can be unmapped */
         }
-        vus_info("dma unmap 0x%" PRIx64 "+0x%" PRIx64 " mode=%s read %" PRIu64
-                 " written %" PRIu64,
-                 m->addr, m->size, vus_dma_mode_name(m->mode), m->bytes_read,
-                 m->bytes_written);
+        trace_server_dma_unmap(m->addr, m->size, vus_dma_mode_name(m->mode),
+                               m->bytes_read, m->bytes_written);
         g_array_remove_index(srv->maps, i - 1);
         srv->nr_msg_maps -= m->mode == VUS_DMA_MODE_MESSAGE;
         map_free(m);

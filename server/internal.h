@@ -32,24 +32,7 @@
 #include "vfio-user/server.h"
 #include "vfio-user/transport.h"
 
-/*
- * Debug lines are checked before they are formatted: formatting allocates,
- * and the serving loop logs every request.
- */
-#if GLIB_CHECK_VERSION(2, 68, 0)
-#define vus_debug(...)                                                         \
-    do {                                                                       \
-        if (!g_log_writer_default_would_drop(G_LOG_LEVEL_DEBUG,                \
-                                             VUS_SERVER_LOG_DOMAIN)) {         \
-            g_log(VUS_SERVER_LOG_DOMAIN, G_LOG_LEVEL_DEBUG, __VA_ARGS__);      \
-        }                                                                      \
-    } while (0)
-#else
-#define vus_debug(...)                                                         \
-    g_log(VUS_SERVER_LOG_DOMAIN, G_LOG_LEVEL_DEBUG, __VA_ARGS__)
-#endif
-#define vus_info(...)                                                          \
-    g_log(VUS_SERVER_LOG_DOMAIN, G_LOG_LEVEL_INFO, __VA_ARGS__)
+/* User-facing warnings; trace output goes through trace-events.h. */
 #define vus_warn(...)                                                          \
     g_log(VUS_SERVER_LOG_DOMAIN, G_LOG_LEVEL_WARNING, __VA_ARGS__)
 

@@ -37,6 +37,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "internal.h"
+#include "trace-events.h"
 
 #define VUS_MAX_IRQ_VECTORS 2048
 
@@ -260,7 +261,7 @@ int vus_handle_set_irqs(VusServer *srv, VfioUserMsg *msg, VusReply *r)
         for (uint32_t v = 0; v < irq->count; v++) {
             irq->masked[v] = irq->pending[v] = false;
         }
-        vus_debug("irq %u: disabled (all eventfds removed)", req.index);
+        trace_server_irq_disabled(req.index);
         return 0;
     }
     for (uint32_t i = 0; i < req.count; i++) {
@@ -283,8 +284,7 @@ int vus_handle_set_irqs(VusServer *srv, VfioUserMsg *msg, VusReply *r)
             irq_set_mask(srv, irq, v, req.flags & VFIO_IRQ_SET_ACTION_MASK);
         }
     }
-    vus_debug("irq %u: set vectors %u+%u flags 0x%x fds %zu", req.index,
-              req.start, req.count, req.flags, msg->nfds);
+    trace_server_irq_set(req.index, req.start, req.count, req.flags, msg->nfds);
     return 0;
 }
 

@@ -32,6 +32,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include "internal.h"
+#include "trace-events.h"
 
 void vus_regions_init(VusServer *srv)
 {
@@ -303,8 +304,7 @@ void vus_regions_ioeventfd_fired(VusServer *srv, int fd)
             if (e->fd != fd || read(fd, &v, sizeof(v)) != sizeof(v)) {
                 continue;
             }
-            vus_debug("ioeventfd region %d offset 0x%" PRIx64 " fired", i,
-                      e->offset);
+            trace_server_ioeventfd(i, e->offset);
             reg->access(reg->opaque, true, e->offset, &data, e->size);
         }
     }

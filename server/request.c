@@ -22,6 +22,7 @@
 #include <poll.h>
 #include <string.h>
 #include "internal.h"
+#include "trace-events.h"
 
 #define VUS_PENDING_MIN_MAX (16u << 20)
 /* Read-ahead while waiting: a DMA reply's header and its fixed part. */
@@ -129,8 +130,7 @@ static bool wait_reply_other(VusServer *srv, const VFIOUserHdr *hdr, int *fds,
 
     if (vfio_user_hdr_is_reply(hdr)) {
         vfio_user_close_fds(fds, nfds);
-        vus_info("dropping unexpected reply id %u (%s)", hdr->id,
-                 vfio_user_cmd_name(hdr->cmd));
+        trace_server_unexpected_reply(hdr->id, vfio_user_cmd_name(hdr->cmd));
         return vus_rx_discard(srv, len, errp);
     }
     if (!vus_rx_payload(srv, len, len, &payload, errp)) {

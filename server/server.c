@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include "internal.h"
+#include "trace-events.h"
 
 #define SERVE_BURST 64 /* messages read between two polls, at most */
 
@@ -139,7 +140,7 @@ static bool server_listen(VusServer *srv, const char *path, GError **errp)
                                    g_strerror(errno));
     }
     srv->socket_path = g_strdup(path);
-    vus_info("listening on %s", path);
+    trace_server_listening(path);
     return true;
 }
 
@@ -192,7 +193,7 @@ static void set_io_timeouts(VusServer *srv, int sock)
 
     if (setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
         setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
-        vus_info("cannot set socket timeouts: %s", g_strerror(errno));
+        trace_server_sockopt_failed(g_strerror(errno));
     }
 }
 
@@ -290,8 +291,8 @@ bool vus_server_accept(VusServer *srv, GError **errp)
         if (r == 0) {
             continue;
         }
-        vus_info("client connected on %s",
-                 srv->socket_path ? srv->socket_path : "passed fd");
+        trace_server_connected(srv->socket_path ? srv->socket_path
+                                                : "passed fd");
         /* Others are refused from now on; this one must speak soon. */
         vus_admission_start(srv, fd);
         if (vus_admission_wait_first(srv, fd)) {
@@ -416,12 +417,12 @@ static int handle_version(VusServer *srv, VfioUserMsg *msg, VusReply *r)
     g_autofree char *desc = NULL;
 
     if (srv->negotiated) {
-        vus_info("VERSION sent twice; rejected");
+        trace_server_version_twice();
         return EINVAL;
     }
     if (!vfio_user_caps_parse_version(msg->payload, msg->len, &theirs, &err) ||
         !vfio_user_caps_merge(&srv->opts.caps, &theirs, &merged, &err)) {
-        vus_info("VERSION rejected, closing: %s", err->message);
+        trace_server_version_rejected(err->message);
         vus_server_mark_broken(srv, g_steal_pointer(&err));
         return EINVAL;
     }
@@ -434,7 +435,7 @@ static int handle_version(VusServer *srv, VfioUserMsg *msg, VusReply *r)
     srv->caps = merged;
     srv->negotiated = true;
     desc = vfio_user_caps_describe(&merged);
-    vus_info("negotiated %s", desc);
+    trace_server_negotiated(desc);
     if (srv->ops.connected) {
         srv->ops.connected(srv->ops_opaque);
     }
@@ -445,7 +446,7 @@ static int handle_unsupported(VusServer *srv, VfioUserMsg *msg, VusReply *r)
 {
     (void)srv;
     (void)r;
-    vus_debug("%s not supported", vfio_user_cmd_name(msg->hdr.cmd));
+    trace_server_unsupported(vfio_user_cmd_name(msg->hdr.cmd));
     return ENOTSUP;
 }
 
@@ -453,8 +454,7 @@ static int handle_wrong_direction(VusServer *srv, VfioUserMsg *msg, VusReply *r)
 {
     (void)srv;
     (void)r;
-    vus_info("client sent %s, a server-to-client request",
-             vfio_user_cmd_name(msg->hdr.cmd));
+    trace_server_request_from_client(vfio_user_cmd_name(msg->hdr.cmd));
     return EINVAL;
 }
 
@@ -476,7 +476,7 @@ static int handle_reset(VusServer *srv, VfioUserMsg *msg, VusReply *r)
         vus_pci_config_set_intx_status(
             srv->pci, srv->irqs[VFIO_PCI_INTX_IRQ_INDEX].level);
     }
-    vus_debug("device reset: %s", ret ? g_strerror(-ret) : "done");
+    trace_server_reset(ret ? g_strerror(-ret) : "done");
     return ret < 0 ? -ret : (ret ? EIO : 0);
 }
 
@@ -512,12 +512,12 @@ static int dispatch(VusServer *srv, VfioUserMsg *msg, VusReply *r)
         return EINVAL;
     }
     if (msg->nfds > srv->opts.caps.max_msg_fds) {
-        vus_info("%s came with %zu fds (max %u)", vfio_user_cmd_name(cmd),
-                 msg->nfds, srv->opts.caps.max_msg_fds);
+        trace_server_too_many_fds(vfio_user_cmd_name(cmd), msg->nfds,
+                                  srv->opts.caps.max_msg_fds);
         return EINVAL;
     }
     if (cmd >= VFIO_USER_MAX_COMMAND || !handlers[cmd]) {
-        vus_info("unknown command %u", cmd);
+        trace_server_unknown_cmd(cmd);
         return ENOSYS;
     }
     return handlers[cmd](srv, msg, r);
@@ -535,13 +535,13 @@ static void handle_request(VusServer *srv, VfioUserMsg *msg)
     GError *err = NULL;
     int ret;
 
-    vus_debug("<- %s id %u size %u fds %zu", vfio_user_cmd_name(msg->hdr.cmd),
-              msg->hdr.id, msg->hdr.size, msg->nfds);
+    trace_server_recv(vfio_user_cmd_name(msg->hdr.cmd), msg->hdr.id,
+                      msg->hdr.size, msg->nfds);
     ret = dispatch(srv, msg, &r);
     vfio_user_close_fds(msg->fds, msg->nfds);
     if (ret) {
-        vus_debug("-> %s id %u error %d (%s)", vfio_user_cmd_name(msg->hdr.cmd),
-                  msg->hdr.id, ret, g_strerror(ret));
+        trace_server_reply_error(vfio_user_cmd_name(msg->hdr.cmd), msg->hdr.id,
+                                 ret, g_strerror(ret));
         if ((msg->hdr.flags & VFIO_USER_F_NO_REPLY) &&
             !srv->caps.posted_errors) {
             /* The client did not ask for error replies to posted ones. */
@@ -565,8 +565,8 @@ static void handle_request(VusServer *srv, VfioUserMsg *msg)
 /* Reply nobody waits for (late, or a confused client): drop it. */
 static void drop_reply(VfioUserMsg *msg)
 {
-    vus_info("dropping unexpected reply id %u (%s)", msg->hdr.id,
-             vfio_user_cmd_name(msg->hdr.cmd));
+    trace_server_unexpected_reply(msg->hdr.id,
+                                  vfio_user_cmd_name(msg->hdr.cmd));
 }
 
 /*
@@ -744,7 +744,7 @@ bool vus_server_run(VusServer *srv, GError **errp)
     serve_loop(srv);
     ok = !srv->broken_err || srv->broken_err->code == ECONNRESET;
     if (srv->broken_err) {
-        vus_info("client gone: %s", srv->broken_err->message);
+        trace_server_client_gone(srv->broken_err->message);
         if (!ok) {
             g_propagate_error(errp, g_steal_pointer(&srv->broken_err));
         }

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include "vfio-user/error.h"
 #include "vfio-user/transport.h"
+#include "trace-events.h"
 
 #define VFIO_USER_MAX_IOV 64
 
@@ -303,8 +304,7 @@ static bool recv_exact(int sock, struct iovec *iov, int iovcnt, int *fds,
         iov_advance(&iov, &iovcnt, n);
     }
     if (dropped) {
-        g_debug("vfio-user: closed %zu file descriptors beyond the limit",
-                dropped);
+        trace_transport_fds_dropped(dropped);
     }
     return true;
 }

@@ -64,6 +64,7 @@
 #include <inttypes.h>
 #include <string.h>
 #include "devices.h"
+#include "trace-events.h"
 
 /*
  * State of one edu device.  No lock: the library calls the region access
@@ -107,9 +108,8 @@ static void edu_raise_irq(EduDevice *edu, uint32_t val)
         sent = vus_irq_trigger(edu->srv, VFIO_PCI_MSI_IRQ_INDEX, 0);
     }
     edu_update_intx(edu);
-    g_debug("edu: interrupt status 0x%x: %s %s", edu->irq_status,
-            msi ? "MSI" : "INTx level up",
-            sent ? "signalled" : "not delivered (no eventfd, or masked)");
+    trace_edu_irq(edu->irq_status, msi ? "MSI" : "INTx level up",
+                  sent ? "signalled" : "not delivered (no eventfd, or masked)");
 }
 
 /* n! modulo 2^32; from 34 on, 2^32 divides n! so the result is 0. */
@@ -152,19 +152,6 @@ static const char *edu_dma_mode_at(EduDevice *edu, uint64_t addr)
     return name;
 }
 
-/*
- * Finding the mode of a map copies the map table: only do it when the
- * debug message is printed (benchmarks time small transfers).
- */
-static bool edu_debug_enabled(void)
-{
-#if GLIB_CHECK_VERSION(2, 68, 0)
-    return !g_log_writer_default_would_drop(G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN);
-#else
-    return true;
-#endif
-}
-
 /* Run the programmed transfer; false when it failed. */
 static bool edu_dma_transfer(EduDevice *edu)
 {
@@ -200,10 +187,8 @@ static bool edu_dma_transfer(EduDevice *edu)
         g_error_free(err);
         return false;
     }
-    if (edu_debug_enabled()) {
-        g_debug("edu: dma %s %zu bytes via %s", dir, count,
-                edu_dma_mode_at(edu, ram_addr));
-    }
+    /* edu_dma_mode_at() copies the map table: evaluated only if traced. */
+    trace_edu_dma(dir, count, edu_dma_mode_at(edu, ram_addr));
     return true;
 }
 

@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 #include <glib-unix.h>
 #include "devices.h"
+#include "vfio-user/trace.h"
 
 #define PROG "vfio-user-server"
 #define SAMPLE_NO_FD G_MININT
@@ -48,6 +49,8 @@ typedef struct SampleOptions {
     gboolean unsealed_regions;
     gboolean once;
     gboolean verbose;
+    char **trace;   /* --trace, each as vfio-user-vmm's -trace */
+    bool help_done; /* --trace help printed: exit with success */
     gint negotiation_timeout_ms;
 } SampleOptions;
 
@@ -127,15 +130,52 @@ static void sample_signals_stop(SampleSignals *sig)
     g_main_context_unref(sig->ctx);
 }
 
-/* -v: debug output of the library and of the devices (stderr). */
-static void sample_enable_debug(void)
-{
-    const char *old = g_getenv("G_MESSAGES_DEBUG");
-    char *domains =
-        g_strjoin(" ", VUS_SERVER_LOG_DOMAIN, SAMPLE_LOG_DOMAIN, old, NULL);
+/* Written once while the options are parsed, then read by any thread. */
+static FILE *sample_log;
 
-    g_setenv("G_MESSAGES_DEBUG", domains, true);
-    g_free(domains);
+/* Every log message and trace point to stderr (or --trace file=). */
+static GLogWriterOutput sample_log_writer(GLogLevelFlags level,
+                                          const GLogField *fields,
+                                          gsize n_fields, gpointer data)
+{
+    (void)data;
+    vfio_user_log_write(sample_log ? sample_log : stderr, level, fields,
+                        n_fields);
+    return G_LOG_WRITER_HANDLED;
+}
+
+/* -v and --trace: false when the program is to exit (help, or an error). */
+static bool sample_trace(SampleOptions *opts)
+{
+    g_autoptr(GString) help = g_string_new(NULL);
+    g_autofree char *file = NULL;
+    GError *err = NULL;
+
+    if (opts->verbose) {
+        vfio_user_trace_enable(VUS_SERVER_LOG_DOMAIN);
+        vfio_user_trace_enable(SAMPLE_LOG_DOMAIN);
+    }
+    for (char **t = opts->trace; t && *t && !help->len; t++) {
+        if (!vfio_user_trace_parse("--trace", *t, help, &file, &err)) {
+            g_printerr(PROG ": %s\n", err->message);
+            g_error_free(err);
+            return false;
+        }
+    }
+    if (help->len) {
+        fputs(help->str, stdout);
+        opts->help_done = true;
+        return false;
+    }
+    if (file) {
+        sample_log = fopen(file, "a");
+        if (!sample_log) {
+            g_printerr(PROG ": --trace file=%s: %s\n", file, g_strerror(errno));
+            return false;
+        }
+        setvbuf(sample_log, NULL, _IOLBF, 0);
+    }
+    return true;
 }
 
 static bool sample_parse(int argc, char **argv, SampleOptions *opts)
@@ -164,7 +204,11 @@ static bool sample_parse(int argc, char **argv, SampleOptions *opts)
         {"once", 0, 0, G_OPTION_ARG_NONE, &opts->once,
          "exit after the first client disconnects", NULL},
         {"verbose", 'v', 0, G_OPTION_ARG_NONE, &opts->verbose,
-         "log debug messages of the library and the device", NULL},
+         "trace the library and the device (--trace 'vfio-user-server,vfio-user-sample')",
+         NULL},
+        {"trace", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opts->trace,
+         "trace points: [enable=]PATTERN, events=FILE, file=FILE or help, as vfio-user-vmm's -trace",
+         "SPEC"},
         {"negotiation-timeout", 0, 0, G_OPTION_ARG_INT,
          &opts->negotiation_timeout_ms,
          "drop a client that sends no VERSION within MS (default 10000)", "MS"},
@@ -185,6 +229,8 @@ static bool sample_parse(int argc, char **argv, SampleOptions *opts)
     if (!ok) {
         g_printerr(PROG ": %s (see --help)\n", err->message);
         g_error_free(err);
+    } else if (!sample_trace(opts)) {
+        ok = false;
     } else if (argc > 1) {
         g_printerr(PROG ": unexpected argument '%s' (see --help)\n", argv[1]);
         ok = false;
@@ -336,15 +382,11 @@ int main(int argc, char **argv)
     bool pidfile_written = false, connected = false;
     int ret = EXIT_FAILURE;
 
-    if (!sample_parse(argc, argv, &opts)) {
-        goto out;
-    }
-#if GLIB_CHECK_VERSION(2, 68, 0)
     /* stdout carries the ready line only: logs of every level to stderr. */
-    g_log_writer_default_set_use_stderr(true);
-#endif
-    if (opts.verbose) {
-        sample_enable_debug();
+    g_log_set_writer_func(sample_log_writer, NULL, NULL);
+    if (!sample_parse(argc, argv, &opts)) {
+        ret = opts.help_done ? EXIT_SUCCESS : EXIT_FAILURE;
+        goto out;
     }
     sample_signals_start(&sig);
     type = sample_device_find(opts.device);
@@ -401,5 +443,12 @@ out:
     g_free(opts.socket);
     g_free(opts.pidfile);
     g_free(opts.mem_file);
+    g_strfreev(opts.trace);
+    if (sample_log) {
+        FILE *f = sample_log;
+
+        sample_log = NULL;
+        fclose(f);
+    }
     return ret;
 }

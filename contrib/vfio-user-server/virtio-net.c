@@ -26,6 +26,7 @@
 #include <string.h>
 #include <linux/pci_regs.h>
 #include "virtio-net.h"
+#include "trace-events.h"
 
 #define VNET_PCI_VENDOR_ID 0x1af4
 #define VNET_PCI_DEVICE_ID 0x1041
@@ -301,8 +302,7 @@ static void vnet_common_access(VnetDevice *dev, bool is_write, uint64_t off,
         return;
     }
     if (vnet_common_width(off) != len) {
-        g_debug("virtio-net: ignored %zu-byte write at common config 0x%x", len,
-                (unsigned)off);
+        trace_virtio_net_ignored_write(len, (unsigned)off);
         return;
     }
     memcpy(&val, buf, len);
