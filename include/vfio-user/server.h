@@ -29,8 +29,10 @@
  * reply; requests the client sends meanwhile are queued (bounded) and
  * served after the current handler returns, never inside it.
  *
- * Logging: g_log domain "vfio-user-server" (G_MESSAGES_DEBUG to see debug).
- * One info line per DMA map: "dma map 0x0+0x20000000 mode=mmap fd=yes".
+ * Logging: g_log domain "vfio-user-server"; trace points of that domain
+ * (trace-events) are on with G_MESSAGES_DEBUG=vfio-user-server.
+ * The point server_dma_map traces each map: "dma map 0x0+0x20000000
+ * mode=mmap fd=yes".
  *
  * What a client gets back (errno of the error reply):
  *   malformed request, bad index/offset/count/argsz/flags/fd count: EINVAL;
