@@ -34,8 +34,9 @@ typedef struct Relay {
     int listen_fd;
     int stop_fd;
     GThread *thread;
-    gint dribble; /* atomic: pass server bytes one at a time */
-    gint fast;    /* atomic: but pass this many at once first */
+    gint dribble;   /* atomic: pass server bytes one at a time */
+    gint fast;      /* atomic: but pass this many at once first */
+    int started_fd; /* eventfd: the fast part has gone through */
 } Relay;
 
 /* Close the fds of a received control buffer (we passed copies on). */
@@ -141,7 +142,13 @@ static gpointer relay_main(gpointer opaque)
                 break;
             }
             if (slow) {
-                g_atomic_int_add(&r->fast, -(int)n); /* the fast part */
+                uint64_t one = 1;
+
+                /* The fast part; once it is through, the dribble began. */
+                if (g_atomic_int_add(&r->fast, -(int)n) == (int)n) {
+                    g_assert_cmpint(write(r->started_fd, &one, sizeof(one)), ==,
+                                    sizeof(one));
+                }
                 continue;
             }
         }
@@ -174,6 +181,7 @@ static Relay *relay_start(const char *target)
                     0);
     g_assert_cmpint(listen(r->listen_fd, 1), ==, 0);
     r->stop_fd = eventfd(0, EFD_CLOEXEC);
+    r->started_fd = eventfd(0, EFD_CLOEXEC);
     r->thread = g_thread_new("relay", relay_main, r);
     return r;
 }
@@ -185,6 +193,7 @@ static void relay_free(Relay *r)
     g_assert_cmpint(write(r->stop_fd, &one, sizeof(one)), ==, sizeof(one));
     g_thread_join(r->thread);
     close(r->stop_fd);
+    close(r->started_fd);
     close(r->listen_fd);
     unlink(r->path);
     qtest_cleanup_tmpdir(r->dir);
@@ -218,10 +227,14 @@ static void rig_stop(Rig *g)
 
 /*
  * Start a 4 KiB device -> RAM transfer: its DMA_WRITE header goes through
- * at once, its payload is dribbled.
+ * at once, its payload is dribbled.  Returns once the header is through:
+ * the doorbell is a posted write, and a device_del that reached the server
+ * before its DMA began would find nothing stalled.
  */
 static void rig_dribble_dma(Rig *g)
 {
+    struct pollfd started = {.fd = g->relay->started_fd, .events = POLLIN};
+
     qtest_writeq(g->qts, g->bar0 + 0x80, EDU_BUF);
     qtest_writeq(g->qts, g->bar0 + 0x88, 0x100000);
     qtest_writeq(g->qts, g->bar0 + 0x90, 4096);
@@ -229,6 +242,7 @@ static void rig_dribble_dma(Rig *g)
     g_atomic_int_set(&g->relay->fast, 32); /* header + address, count */
     g_atomic_int_set(&g->relay->dribble, 1);
     qtest_writel(g->qts, g->bar0 + 0x98, 0x3); /* posted: returns at once */
+    g_assert_cmpint(poll(&started, 1, qtest_timeout_ms()), ==, 1);
 }
 
 static void assert_within_timeout(gint64 t0, const char *what)
