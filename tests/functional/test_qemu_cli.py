@@ -99,6 +99,48 @@ class QemuCli(VfuTestCase):
         r = run([VMM, "-display", "gtk"])
         self.assertIn("only -display none", r.stderr)
 
+    def listener(self, name):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.addCleanup(s.close)
+        s.bind(self.path(name))
+        s.listen(1)
+        s.settimeout(TIMEOUT)
+        return s
+
+    def test_libqtest_sockets(self):
+        """QEMU's libqtest exactly: it listens on a qtest and a QMP socket
+        and the VMM connects to both as a client; it negotiates QMP, asks
+        for the endianness, drives qtest, then stops the VMM with SIGTERM."""
+        srv = self.start_server("edu")
+        qtest_l = self.listener("qtest.sock")
+        qmp_l = self.listener("qtest.qmp")
+        proc = subprocess.Popen(
+            [VMM, "-qtest", "unix:" + self.path("qtest.sock"),
+             "-qtest-log", "/dev/null",
+             "-chardev", "socket,path=%s,id=char0" % self.path("qtest.qmp"),
+             "-mon", "chardev=char0,mode=control", "-display", "none",
+             "-audio", "none", "-run-with", "exit-with-parent=on", "-S",
+             "-m", "64M", "-device", "vfio-user-pci,socket=%s" % srv.sock,
+             "-accel", "qtest"], stderr=subprocess.PIPE, text=True)
+        self.addCleanup(proc.kill)
+        qtest, _ = qtest_l.accept()
+        qmp, _ = qmp_l.accept()
+        with qtest, qmp, qtest.makefile("rw") as qt, \
+                qmp.makefile("rw") as qm:
+            self.assertIn("QMP", json.loads(qm.readline()))
+            qm.write('{"execute": "qmp_capabilities"}\n')
+            qm.flush()
+            self.assertEqual(json.loads(qm.readline()), {"return": {}})
+            qt.write("endianness\n")
+            qt.flush()
+            self.assertEqual(qt.readline().strip(), "OK little")
+            qt.write(QTEST_READ_ID)
+            qt.flush()
+            self.assertEqual(qt.readline().strip(), EDU_ID)
+            proc.terminate()
+            self.assertEqual(proc.wait(TIMEOUT), 0)
+        self.assert_sane("vmm", proc.stderr.read())
+
     def test_chardev_mon_readline(self):
         r = self.vmm_stdio(["-chardev", "stdio,id=c0",
                             "-mon", "chardev=c0,mode=readline"],
