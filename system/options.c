@@ -14,10 +14,8 @@
 #include "hw/pci/pci.h"
 #include "system/keyval.h"
 #include "system/machine.h"
-#include "system/options.h"
+#include "options-internal.h"
 #include "vfio-user/error.h"
-
-#define MACHINE_TYPE "vfio-user-vmm"
 
 typedef struct PropHelp {
     const char *name;
@@ -25,32 +23,6 @@ typedef struct PropHelp {
     const char *def;
     const char *help;
 } PropHelp;
-
-static const PropHelp device_props[] = {
-    {"socket", "str", "(required)", "UNIX socket of the vfio-user server"},
-    {"socket.type", "unix|fd", "",
-     "SocketAddress form of socket (JSON: \"socket\":{...})"},
-    {"socket.path", "str", "", "with socket.type=unix: the path"},
-    {"socket.str", "int", "",
-     "with socket.type=fd: an fd the VMM inherited, already connected"},
-    {"id", "str", "dev<slot>", "name for the monitor (device_del, info)"},
-    {"addr", "slot", "first free", "PCI slot 0x1..0x1f (function 0 only)"},
-    {"dma-access", "auto|mmap|file-io|message", "auto",
-     "how the server reaches guest RAM"},
-    {"x-msg-timeout", "uint32", "5000", "reply timeout in milliseconds"},
-    {"x-poll-us", "uint32", "0",
-     "busy-poll this long for a reply before sleeping (helps when the server runs on another CPU)"},
-    {"x-no-posted-writes", "bool", "off",
-     "wait for a reply to every BAR write"},
-    {"x-no-write-multi", "bool", "off",
-     "send batched posted writes one message each"},
-    {"reconnect-ms", "uint32", "0",
-     "after the server fails, reconnect every N ms (0: stay failed)"},
-    {"x-pci-vendor-id", "uint16", "from the server", "override"},
-    {"x-pci-device-id", "uint16", "from the server", "override"},
-    {"x-pci-sub-vendor-id", "uint16", "from the server", "override"},
-    {"x-pci-sub-device-id", "uint16", "from the server", "override"},
-};
 
 static const PropHelp object_props[] = {
     {"id", "str", "(required)", "name used by -machine memory-backend="},
@@ -62,13 +34,19 @@ static const PropHelp object_props[] = {
     {"seal", "bool", "on", "memfd only: seal its size against the server"},
 };
 
+void vmm_prop_help_line(GString *out, const char *name, const char *type,
+                        const char *help, const char *def)
+{
+    g_string_append_printf(out, "  %-20s <%s> - %s (default: %s)\n", name, type,
+                           help, def);
+}
+
 static void prop_help(GString *out, const char *type, const PropHelp *p,
                       size_t n)
 {
     g_string_append_printf(out, "%s options:\n", type);
     for (size_t i = 0; i < n; i++) {
-        g_string_append_printf(out, "  %-20s <%s> - %s (default: %s)\n",
-                               p[i].name, p[i].type, p[i].help, p[i].def);
+        vmm_prop_help_line(out, p[i].name, p[i].type, p[i].help, p[i].def);
     }
 }
 
@@ -271,7 +249,7 @@ bool vmm_parse_bool(const char *s, bool *out)
     return false;
 }
 
-static bool parse_uint_max(const char *s, uint64_t max, uint64_t *out)
+bool vmm_parse_uint_max(const char *s, uint64_t max, uint64_t *out)
 {
     char *e;
 
@@ -280,7 +258,7 @@ static bool parse_uint_max(const char *s, uint64_t max, uint64_t *out)
 
 /* ---- -device ---- */
 
-static bool valid_id(const char *id)
+bool vmm_valid_id(const char *id)
 {
     if (!g_ascii_isalpha(*id)) {
         return false;
@@ -293,25 +271,9 @@ static bool valid_id(const char *id)
     return true;
 }
 
-static bool device_id_prop(int32_t *dst, const KeyVal *kv, GError **errp)
-{
-    uint64_t v;
-
-    if (!parse_uint_max(kv->val, 0xffff, &v)) {
-        return vfio_user_error_set(
-            errp, EINVAL, "%s: expected a number from 0 to 0xffff, got '%s'",
-            kv->key, kv->val);
-    }
-    *dst = v;
-    return true;
-}
-
 /* One KEY=VALUE property of a -device or -object. */
-typedef bool (*PropFn)(void *target, const KeyVal *kv, GError **errp);
-
-/* Apply items[1..] (items[0] is the type) to @target; stop at an error. */
-static void apply_props(GPtrArray *items, PropFn fn, void *target,
-                        GError **errp)
+void vmm_apply_props(GPtrArray *items, VmmPropFn fn, void *target,
+                     GError **errp)
 {
     for (guint i = 1; i < items->len; i++) {
         KeyVal *kv = g_ptr_array_index(items, i);
@@ -325,234 +287,6 @@ static void apply_props(GPtrArray *items, PropFn fn, void *target,
             return;
         }
     }
-}
-
-static bool device_prop(void *target, const KeyVal *kv, GError **errp)
-{
-    VFIOUserPCIOptions *d = target;
-    uint64_t v;
-
-    if (!strcmp(kv->key, "socket")) {
-        g_free(d->socket);
-        d->socket = g_strdup(kv->val);
-    } else if (!strcmp(kv->key, "id")) {
-        if (!valid_id(kv->val)) {
-            return vfio_user_error_set(
-                errp, EINVAL,
-                "id: expected a letter then letters, digits, '-', '_' or '.', got '%s'",
-                kv->val);
-        }
-        g_free(d->id);
-        d->id = g_strdup(kv->val);
-    } else if (!strcmp(kv->key, "dma-access")) {
-        return vfio_user_dma_access_parse(kv->val, &d->dma_access, errp);
-    } else if (!strcmp(kv->key, "x-msg-timeout")) {
-        if (!parse_uint_max(kv->val, UINT32_MAX, &v) || !v) {
-            return vfio_user_error_set(
-                errp, EINVAL,
-                "x-msg-timeout: expected milliseconds from 1 to 4294967295, got '%s'",
-                kv->val);
-        }
-        d->msg_timeout_ms = v;
-    } else if (!strcmp(kv->key, "x-poll-us")) {
-        if (!parse_uint_max(kv->val, 1000000, &v)) {
-            return vfio_user_error_set(
-                errp, EINVAL,
-                "x-poll-us: expected microseconds from 0 to 1000000, got '%s'",
-                kv->val);
-        }
-        d->poll_us = v;
-    } else if (!strcmp(kv->key, "x-no-posted-writes")) {
-        if (!vmm_parse_bool(kv->val, &d->no_posted_writes)) {
-            return vfio_user_error_set(
-                errp, EINVAL,
-                "x-no-posted-writes: expected on or off, got '%s'", kv->val);
-        }
-    } else if (!strcmp(kv->key, "x-no-write-multi")) {
-        if (!vmm_parse_bool(kv->val, &d->no_write_multi)) {
-            return vfio_user_error_set(
-                errp, EINVAL, "x-no-write-multi: expected on or off, got '%s'",
-                kv->val);
-        }
-    } else if (!strcmp(kv->key, "reconnect-ms")) {
-        if (!parse_uint_max(kv->val, 3600000, &v)) {
-            return vfio_user_error_set(
-                errp, EINVAL,
-                "reconnect-ms: expected 0 to 3600000 ms, got '%s'", kv->val);
-        }
-        d->reconnect_ms = v;
-    } else if (!strcmp(kv->key, "x-pci-vendor-id")) {
-        return device_id_prop(&d->vendor_id, kv, errp);
-    } else if (!strcmp(kv->key, "x-pci-device-id")) {
-        return device_id_prop(&d->device_id, kv, errp);
-    } else if (!strcmp(kv->key, "x-pci-sub-vendor-id")) {
-        return device_id_prop(&d->sub_vendor_id, kv, errp);
-    } else if (!strcmp(kv->key, "x-pci-sub-device-id")) {
-        return device_id_prop(&d->sub_device_id, kv, errp);
-    } else {
-        return vfio_user_error_set(
-            errp, EINVAL,
-            "unknown property '%s' (see -device " VFIO_USER_PCI_TYPE ",help)",
-            kv->key);
-    }
-    return true;
-}
-
-/* socket.type=unix,socket.path=P | socket.type=fd,socket.str=N */
-static bool device_socket_address(GPtrArray *items, VFIOUserPCIOptions *d,
-                                  GError **errp)
-{
-    KeyVal *type = keyval_find(items, "socket.type");
-    KeyVal *path = keyval_find(items, "socket.path");
-    KeyVal *str = keyval_find(items, "socket.str");
-    uint64_t fd;
-
-    for (guint i = 1; i < items->len; i++) {
-        KeyVal *kv = g_ptr_array_index(items, i);
-
-        if (g_str_has_prefix(kv->key, "socket.") && kv != type && kv != path &&
-            kv != str) {
-            return vfio_user_error_set(
-                errp, EINVAL,
-                "%s: unknown SocketAddress member (expected type, path or str)",
-                kv->key);
-        }
-    }
-    if (!type && !path && !str) {
-        return true;
-    }
-    if (!type || !type->val) {
-        return vfio_user_error_set(errp, EINVAL,
-                                   "socket.type: required (unix or fd)");
-    }
-    if (!strcmp(type->val, "unix")) {
-        if (!path || !path->val || !*path->val || str) {
-            return vfio_user_error_set(
-                errp, EINVAL,
-                "socket: a unix SocketAddress needs path (and nothing else)");
-        }
-        g_free(d->socket);
-        d->socket = g_strdup(path->val);
-        return true;
-    }
-    if (strcmp(type->val, "fd")) {
-        return vfio_user_error_set(
-            errp, EINVAL,
-            "socket.type: only unix and fd are supported, got '%s'", type->val);
-    }
-    if (!str || !str->val || path ||
-        !parse_uint_max(str->val, INT32_MAX, &fd)) {
-        // clang-format off
-        return vfio_user_error_set(errp, EINVAL, "socket: an fd SocketAddress needs str=N, the number of an fd the VMM inherited");
-        // clang-format on
-    }
-    d->socket_fd = fd;
-    g_free(d->socket);
-    d->socket = g_strdup_printf("fd:%d", (int)fd);
-    return true;
-}
-
-/* addr=SLOT or SLOT.0 (hex, like QEMU: addr=5, addr=0x5, addr=05.0) */
-static bool device_addr(const KeyVal *kv, int *slot, GError **errp)
-{
-    g_autofree char *s = g_strdup(kv->val ? kv->val : "");
-    char *dot = strchr(s, '.');
-    char *end;
-    unsigned long v;
-
-    if (dot && strcmp(dot, ".0") && strcmp(dot, ".00")) {
-        return vfio_user_error_set(errp, EINVAL,
-                                   "addr: only function 0 exists, got '%s'", s);
-    }
-    if (dot) {
-        *dot = 0;
-    }
-    errno = 0;
-    v = strtoul(s, &end, 16);
-    if (!*s || *end || errno || v < 1 || v >= PCI_SLOT_MAX) {
-        return vfio_user_error_set(
-            errp, EINVAL, "addr: expected a slot from 0x1 to 0x1f, got '%s'",
-            kv->val ? kv->val : "");
-    }
-    *slot = v;
-    return true;
-}
-
-/* -device or device_add; @type_prefix: errors start with "TYPE: ". */
-static bool device_parse(const char *arg, VFIOUserPCIOptions *d, int *slot,
-                         GString *help, bool type_prefix, GError **errp)
-{
-    g_autoptr(GPtrArray) items = NULL;
-    const char *type;
-    GError *err = NULL;
-    const char *p = arg;
-    KeyVal *addr;
-
-    *slot = -1;
-    while (g_ascii_isspace(*p)) {
-        p++;
-    }
-    if (*p == '{') {
-        items = keyval_from_json(p, "driver", errp);
-        if (!items) {
-            return false;
-        }
-    } else {
-        items = keyval_split(arg);
-    }
-    type = keyval_type(items, "driver");
-    if (type && (!strcmp(type, "help") || !strcmp(type, "?"))) {
-        g_string_append(help, "available devices:\n  " VFIO_USER_PCI_TYPE
-                              "  a PCI device served by a vfio-user server\n");
-        return true;
-    }
-    if (!type || strcmp(type, VFIO_USER_PCI_TYPE)) {
-        vfio_user_error_set(
-            errp, ENODEV,
-            "unknown device type (available: " VFIO_USER_PCI_TYPE ")");
-        if (type_prefix) {
-            g_prefix_error(errp, "%s: ", type ? type : arg);
-        }
-        return false;
-    }
-    if (keyval_want_help(items)) {
-        prop_help(help, VFIO_USER_PCI_TYPE, device_props,
-                  G_N_ELEMENTS(device_props));
-        return true;
-    }
-    addr = keyval_find(items, "addr");
-    if ((!addr || device_addr(addr, slot, &err)) &&
-        device_socket_address(items, d, &err)) {
-        for (guint i = items->len; i-- > 1;) {
-            KeyVal *kv = g_ptr_array_index(items, i);
-
-            if (kv == addr || g_str_has_prefix(kv->key, "socket.")) {
-                g_ptr_array_remove_index(items, i);
-            }
-        }
-        apply_props(items, device_prop, d, &err);
-    }
-    if (!err && (!d->socket || !*d->socket)) {
-        vfio_user_error_set(&err, EINVAL, "socket=PATH is required");
-    }
-    if (err) {
-        g_propagate_prefixed_error(errp, err, "%s",
-                                   type_prefix ? VFIO_USER_PCI_TYPE ": " : "");
-        return false;
-    }
-    return true;
-}
-
-bool vmm_parse_device(const char *arg, VFIOUserPCIOptions *d, int *slot,
-                      GString *help, GError **errp)
-{
-    return device_parse(arg, d, slot, help, true, errp);
-}
-
-bool vmm_parse_device_spec(const char *spec, VFIOUserPCIOptions *d, int *slot,
-                           GString *help, GError **errp)
-{
-    return device_parse(spec, d, slot, help, false, errp);
 }
 
 static bool parse_device(VmmOptions *o, const char *arg, GError **errp)
@@ -586,7 +320,7 @@ static bool object_prop(void *target, const KeyVal *kv, GError **errp)
     HostMemoryOptions *m = target;
 
     if (!strcmp(kv->key, "id")) {
-        if (!valid_id(kv->val)) {
+        if (!vmm_valid_id(kv->val)) {
             return vfio_user_error_set(
                 errp, EINVAL,
                 "id: expected a letter then letters, digits, '-', '_' or '.', got '%s'",
@@ -680,7 +414,7 @@ static bool parse_object(VmmOptions *o, const char *arg, GError **errp)
     m = g_new0(HostMemoryOptions, 1);
     m->type = t;
     g_ptr_array_add(o->objects, m);
-    apply_props(items, object_prop, m, &err);
+    vmm_apply_props(items, object_prop, m, &err);
     if (err || !object_check(o, m, &err)) {
         g_propagate_prefixed_error(errp, err, "-object %s: ", type);
         return false;

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <glib.h>
 #include "hw/vfio-user/pci.h"
+#include "system/options-device.h" /* -device, device_add */
 #include "system/memory.h"
 
 /* stdio, or unix:PATH[,server[=on|off]][,nowait|,wait=on|off] */
@@ -79,21 +80,6 @@ bool vmm_parse_bool(const char *s, bool *out);
 bool vmm_parse_char(const char *s, CharSpec *out, GError **errp);
 void char_spec_free(CharSpec *c);
 void char_spec_clear(CharSpec *c);
-
-/*
- * One -device argument, "vfio-user-pci,KEY=VALUE,..." or its JSON form
- * '{"driver":"vfio-user-pci",...}' (also what device_add takes), into @d
- * (initialised by the caller).  socket= is a path, or a SocketAddress:
- * socket.type=unix,socket.path=P or socket.type=fd,socket.str=N (an fd
- * the VMM inherited).  addr=SLOT[.0] picks the PCI slot (*@slot, else
- * -1).  *@help is set when "help" was asked for (the text is in @help).
- */
-bool vmm_parse_device(const char *arg, VFIOUserPCIOptions *d, int *slot,
-                      GString *help, GError **errp);
-/* The same with errors that do not start with the type ("socket=PATH is
- * required"), for callers that prefix the whole spec (device_add). */
-bool vmm_parse_device_spec(const char *spec, VFIOUserPCIOptions *d, int *slot,
-                           GString *help, GError **errp);
 
 /* -chardev, -mon, -qmp (system/options-char.c). */
 bool vmm_parse_chardev_opt(VmmOptions *o, const char *arg, GError **errp);

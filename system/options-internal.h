@@ -1,0 +1,41 @@
+/*
+ * Helpers shared by the system/options*.c parsers.  Private to system/.
+ *
+ * Copyright (c) 2026 vfio-user-client developers
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef SYSTEM_OPTIONS_INTERNAL_H
+#define SYSTEM_OPTIONS_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <glib.h>
+#include "system/keyval.h"
+#include "system/options.h"
+
+#define MACHINE_TYPE "vfio-user-vmm"
+
+/* A digits-only number (0x... and 0... as strtoull) of at most @max. */
+bool vmm_parse_uint_max(const char *s, uint64_t max, uint64_t *out);
+
+/* An id: a letter, then letters, digits, '-', '_' or '.'. */
+bool vmm_valid_id(const char *id);
+
+/* One line per property of ",help": "  NAME <TYPE> - HELP (default: D)" */
+void vmm_prop_help_line(GString *out, const char *name, const char *type,
+                        const char *help, const char *def);
+
+/* One KEY=VALUE property of a -device or -object. */
+typedef bool (*VmmPropFn)(void *target, const KeyVal *kv, GError **errp);
+
+/* Apply items[1..] (items[0] is the type) to @target; stop at an error. */
+void vmm_apply_props(GPtrArray *items, VmmPropFn fn, void *target,
+                     GError **errp);
+
+/* -object, -machine, -numa, -m (system/options-machine.c). */
+bool vmm_parse_object_opt(VmmOptions *o, const char *arg, GError **errp);
+bool vmm_parse_machine_opt(VmmOptions *o, const char *arg, GError **errp);
+bool vmm_parse_numa_opt(VmmOptions *o, const char *arg, GError **errp);
+bool vmm_parse_mem_opt(VmmOptions *o, const char *arg, GError **errp);
+
+#endif /* SYSTEM_OPTIONS_INTERNAL_H */
