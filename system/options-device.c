@@ -333,3 +333,48 @@ bool vmm_parse_device_spec(const char *spec, VFIOUserPCIOptions *d, int *slot,
 {
     return device_parse(spec, d, slot, help, false, errp);
 }
+
+bool vmm_parse_device_opt(VmmOptions *o, const char *arg, GError **errp)
+{
+    VFIOUserPCIOptions *d = g_new(VFIOUserPCIOptions, 1);
+    GString *help = g_string_new(NULL);
+    GError *err = NULL;
+    int slot;
+
+    vfio_user_pci_options_init(d);
+    g_ptr_array_add(o->devices, d);
+    g_ptr_array_add(o->device_args, g_strdup(arg));
+    if (!vmm_parse_device(arg, d, &slot, help, &err)) {
+        g_string_free(help, true);
+        g_propagate_prefixed_error(errp, err, "-device ");
+        return false;
+    }
+    g_array_append_val(o->device_slots, slot);
+    if (help->len) {
+        o->print = help;
+    } else {
+        g_string_free(help, true);
+    }
+    return true;
+}
+
+bool vmm_check_devices(VmmOptions *o, GError **errp)
+{
+    for (guint i = 0; i < o->devices->len; i++) {
+        VFIOUserPCIOptions *a = g_ptr_array_index(o->devices, i);
+
+        for (guint j = 0; j < i && a->id; j++) {
+            VFIOUserPCIOptions *b = g_ptr_array_index(o->devices, j);
+
+            if (!g_strcmp0(a->id, b->id)) {
+                return vfio_user_error_set(errp, EEXIST,
+                                           "-device: duplicate id '%s'", a->id);
+            }
+        }
+    }
+    if (o->devices->len > PCI_SLOT_MAX - 1) {
+        return vfio_user_error_set(errp, ENOSPC, "-device: at most %d devices",
+                                   PCI_SLOT_MAX - 1);
+    }
+    return true;
+}

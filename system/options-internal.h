@@ -34,8 +34,15 @@ void vmm_apply_props(GPtrArray *items, VmmPropFn fn, void *target,
 
 /* -object, -machine, -numa, -m (system/options-machine.c). */
 bool vmm_parse_object_opt(VmmOptions *o, const char *arg, GError **errp);
-bool vmm_parse_machine_opt(VmmOptions *o, const char *arg, GError **errp);
+bool vmm_parse_machine_opt(VmmOptions *o, const char *name, const char *arg,
+                           GError **errp);
 bool vmm_parse_numa_opt(VmmOptions *o, const char *arg, GError **errp);
 bool vmm_parse_mem_opt(VmmOptions *o, const char *arg, GError **errp);
+/* The RAM backend -machine names exists and fits -m; unused ones warn. */
+bool vmm_check_machine(VmmOptions *o, GError **errp);
+
+/* -device (system/options-device.c); ids unique, no more than the slots. */
+bool vmm_parse_device_opt(VmmOptions *o, const char *arg, GError **errp);
+bool vmm_check_devices(VmmOptions *o, GError **errp);
 
 #endif /* SYSTEM_OPTIONS_INTERNAL_H */

@@ -1,53 +1,26 @@
 /*
  * Command-line parsing for vfio-user-vmm (the vl.c of this machine):
  * "-opt value" with QEMU-style "type,key=value,..." lists (",," is a
- * literal comma), property tables with types and defaults for ",help", and
- * cross-checks between options.
+ * literal comma), value parsers shared by the options, and cross-checks
+ * between options.  -device is in options-device.c, -object, -machine,
+ * -numa and -m in options-machine.c, -chardev, -mon, -qmp in
+ * options-char.c.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include "hw/pci/pci.h"
-#include "system/keyval.h"
-#include "system/machine.h"
 #include "options-internal.h"
+#include "system/machine.h"
 #include "vfio-user/error.h"
-
-typedef struct PropHelp {
-    const char *name;
-    const char *type;
-    const char *def;
-    const char *help;
-} PropHelp;
-
-static const PropHelp object_props[] = {
-    {"id", "str", "(required)", "name used by -machine memory-backend="},
-    {"size", "size", "(required)", "bytes, K/M/G/T suffixes"},
-    {"mem-path", "str", "(file: required)", "file or directory"},
-    {"share", "bool", "on for memfd, off otherwise",
-     "MAP_SHARED; off keeps the fd from devices"},
-    {"offset", "size", "0", "file only: where guest RAM starts in it"},
-    {"seal", "bool", "on", "memfd only: seal its size against the server"},
-};
 
 void vmm_prop_help_line(GString *out, const char *name, const char *type,
                         const char *help, const char *def)
 {
     g_string_append_printf(out, "  %-20s <%s> - %s (default: %s)\n", name, type,
                            help, def);
-}
-
-static void prop_help(GString *out, const char *type, const PropHelp *p,
-                      size_t n)
-{
-    g_string_append_printf(out, "%s options:\n", type);
-    for (size_t i = 0; i < n; i++) {
-        vmm_prop_help_line(out, p[i].name, p[i].type, p[i].help, p[i].def);
-    }
 }
 
 void vmm_usage(GString *out)
@@ -289,231 +262,6 @@ void vmm_apply_props(GPtrArray *items, VmmPropFn fn, void *target,
     }
 }
 
-static bool parse_device(VmmOptions *o, const char *arg, GError **errp)
-{
-    VFIOUserPCIOptions *d = g_new(VFIOUserPCIOptions, 1);
-    GString *help = g_string_new(NULL);
-    GError *err = NULL;
-    int slot;
-
-    vfio_user_pci_options_init(d);
-    g_ptr_array_add(o->devices, d);
-    g_ptr_array_add(o->device_args, g_strdup(arg));
-    if (!vmm_parse_device(arg, d, &slot, help, &err)) {
-        g_string_free(help, true);
-        g_propagate_prefixed_error(errp, err, "-device ");
-        return false;
-    }
-    g_array_append_val(o->device_slots, slot);
-    if (help->len) {
-        o->print = help;
-    } else {
-        g_string_free(help, true);
-    }
-    return true;
-}
-
-/* ---- -object ---- */
-
-static bool object_prop(void *target, const KeyVal *kv, GError **errp)
-{
-    HostMemoryOptions *m = target;
-
-    if (!strcmp(kv->key, "id")) {
-        if (!vmm_valid_id(kv->val)) {
-            return vfio_user_error_set(
-                errp, EINVAL,
-                "id: expected a letter then letters, digits, '-', '_' or '.', got '%s'",
-                kv->val);
-        }
-        g_free(m->id);
-        m->id = g_strdup(kv->val);
-    } else if (!strcmp(kv->key, "size") || !strcmp(kv->key, "offset")) {
-        uint64_t *dst = kv->key[0] == 's' ? &m->size : &m->offset;
-
-        if (!vmm_parse_size(kv->val, 1, dst)) {
-            return vfio_user_error_set(errp, EINVAL,
-                                       "%s: expected a size like 64M, got '%s'",
-                                       kv->key, kv->val);
-        }
-        if (dst == &m->offset && m->type != HOSTMEM_FILE) {
-            return vfio_user_error_set(
-                errp, EINVAL, "offset: only memory-backend-file has it");
-        }
-    } else if (!strcmp(kv->key, "mem-path") && m->type == HOSTMEM_FILE) {
-        g_free(m->mem_path);
-        m->mem_path = g_strdup(kv->val);
-    } else if (!strcmp(kv->key, "share")) {
-        if (!vmm_parse_bool(kv->val, &m->share)) {
-            return vfio_user_error_set(
-                errp, EINVAL, "share: expected on or off, got '%s'", kv->val);
-        }
-        m->share_set = true;
-    } else if (!strcmp(kv->key, "seal") && m->type == HOSTMEM_MEMFD) {
-        if (!vmm_parse_bool(kv->val, &m->seal)) {
-            return vfio_user_error_set(
-                errp, EINVAL, "seal: expected on or off, got '%s'", kv->val);
-        }
-        m->seal_set = true;
-    } else {
-        return vfio_user_error_set(
-            errp, EINVAL, "unknown property '%s' (see -object %s,help)",
-            kv->key, host_mem_type_name(m->type));
-    }
-    return true;
-}
-
-static bool object_check(VmmOptions *o, HostMemoryOptions *m, GError **errp)
-{
-    if (!m->id) {
-        return vfio_user_error_set(errp, EINVAL, "id=ID is required");
-    }
-    if (!m->size) {
-        return vfio_user_error_set(errp, EINVAL, "size=SIZE is required");
-    }
-    if (m->type == HOSTMEM_FILE && !m->mem_path) {
-        return vfio_user_error_set(errp, EINVAL, "mem-path=PATH is required");
-    }
-    for (guint i = 0; i + 1 < o->objects->len; i++) {
-        HostMemoryOptions *x = g_ptr_array_index(o->objects, i);
-
-        if (!strcmp(x->id, m->id)) {
-            return vfio_user_error_set(errp, EEXIST, "duplicate id '%s'",
-                                       m->id);
-        }
-    }
-    return true;
-}
-
-static bool parse_object(VmmOptions *o, const char *arg, GError **errp)
-{
-    g_autoptr(GPtrArray) items = keyval_split(arg);
-    const char *type = keyval_type(items, "qom-type");
-    HostMemoryOptions *m;
-    HostMemType t;
-    GError *err = NULL;
-
-    if (type && (!strcmp(type, "help") || !strcmp(type, "?"))) {
-        o->print = g_string_new("available objects:\n"
-                                "  memory-backend-ram\n"
-                                "  memory-backend-memfd\n"
-                                "  memory-backend-file\n");
-        return true;
-    }
-    if (!host_mem_type_parse(type, &t)) {
-        return vfio_user_error_set(
-            errp, EINVAL,
-            "-object %s: unknown object type (available: memory-backend-ram, memory-backend-memfd, memory-backend-file)",
-            type ? type : arg);
-    }
-    if (keyval_want_help(items)) {
-        o->print = g_string_new(NULL);
-        prop_help(o->print, type, object_props, G_N_ELEMENTS(object_props));
-        return true;
-    }
-    m = g_new0(HostMemoryOptions, 1);
-    m->type = t;
-    g_ptr_array_add(o->objects, m);
-    vmm_apply_props(items, object_prop, m, &err);
-    if (err || !object_check(o, m, &err)) {
-        g_propagate_prefixed_error(errp, err, "-object %s: ", type);
-        return false;
-    }
-    return true;
-}
-
-/* ---- -machine, -m, chardevs ---- */
-
-/* -machine or -M (@name as typed). */
-static bool parse_machine(VmmOptions *o, const char *name, const char *arg,
-                          GError **errp)
-{
-    g_autoptr(GPtrArray) items = keyval_split(arg);
-
-    for (guint i = 0; i < items->len; i++) {
-        KeyVal *kv = g_ptr_array_index(items, i);
-        const char *type = !kv->val                   ? kv->key
-                           : !strcmp(kv->key, "type") ? kv->val
-                                                      : NULL;
-
-        if (type && (!strcmp(type, "help") || !strcmp(type, "?"))) {
-            o->print =
-                g_string_new("available machines:\n  " MACHINE_TYPE
-                             "  (the only one; options: memory-backend=ID)\n");
-            return true;
-        }
-        if (type && i == 0 && !strcmp(type, MACHINE_TYPE)) {
-            continue;
-        }
-        if (type) {
-            return vfio_user_error_set(
-                errp, EINVAL,
-                "-%s: unknown machine type '%s' (available: " MACHINE_TYPE ")",
-                name, type);
-        }
-        if (!strcmp(kv->key, "accel") && !g_strcmp0(kv->val, "qtest")) {
-            continue; /* libqtest's spelling; there is no CPU anyway */
-        }
-        if (strcmp(kv->key, "memory-backend")) {
-            return vfio_user_error_set(
-                errp, EINVAL,
-                "-%s: unknown property '%s' (expected memory-backend=ID or accel=qtest)",
-                name, kv->key);
-        }
-        g_free(o->machine_backend);
-        o->machine_backend = g_strdup(kv->val);
-        o->machine_backend_opt =
-            *name == 'M' ? "-M memory-backend" : "-machine memory-backend";
-    }
-    return true;
-}
-
-/* -numa node[,nodeid=0][,memdev=ID]: one node, its memory is guest RAM. */
-static bool parse_numa(VmmOptions *o, const char *arg, GError **errp)
-{
-    g_autoptr(GPtrArray) items = keyval_split(arg);
-    const char *type = keyval_type(items, "type");
-
-    if (g_strcmp0(type, "node")) {
-        return vfio_user_error_set(
-            errp, EINVAL, "-numa %s: only -numa node,memdev=ID is supported",
-            arg);
-    }
-    for (guint i = 1; i < items->len; i++) {
-        KeyVal *kv = g_ptr_array_index(items, i);
-
-        if (!strcmp(kv->key, "memdev") && kv->val) {
-            if (o->machine_backend && strcmp(o->machine_backend, kv->val)) {
-                // clang-format off
-                return vfio_user_error_set( errp, EINVAL, "-numa node,memdev=%s: the machine has one NUMA node and its RAM is already '%s'", kv->val, o->machine_backend);
-                // clang-format on
-            }
-            g_free(o->machine_backend);
-            o->machine_backend = g_strdup(kv->val);
-            o->machine_backend_opt = "-numa node,memdev";
-        } else if (!strcmp(kv->key, "nodeid") && !g_strcmp0(kv->val, "0")) {
-            continue;
-        } else {
-            // clang-format off
-            return vfio_user_error_set(errp, EINVAL, "-numa node: unsupported option '%s' (expected memdev=ID, nodeid=0)", kv->key);
-            // clang-format on
-        }
-    }
-    return true;
-}
-
-static bool parse_mem(VmmOptions *o, const char *arg, GError **errp)
-{
-    const char *s = g_str_has_prefix(arg, "size=") ? arg + 5 : arg;
-
-    if (!vmm_parse_size(s, 1ULL << 20, &o->ram_size) || !o->ram_size) {
-        return vfio_user_error_set(
-            errp, EINVAL, "-m: expected a size like 512M, got '%s'", arg);
-    }
-    o->ram_size_set = true;
-    return true;
-}
-
 static bool parse_chardev(CharSpec **dst, const char *opt, const char *arg,
                           GError **errp)
 {
@@ -533,37 +281,8 @@ static bool parse_chardev(CharSpec **dst, const char *opt, const char *arg,
 
 static bool vmm_check(VmmOptions *o, GError **errp)
 {
-    if (o->machine_backend) {
-        HostMemoryOptions *m = NULL;
-
-        for (guint i = 0; i < o->objects->len; i++) {
-            HostMemoryOptions *x = g_ptr_array_index(o->objects, i);
-
-            if (!strcmp(x->id, o->machine_backend)) {
-                m = x;
-            }
-        }
-        if (!m) {
-            return vfio_user_error_set(
-                errp, ENOENT, "%s=%s: no -object with that id",
-                o->machine_backend_opt, o->machine_backend);
-        }
-        if (o->ram_size_set && o->ram_size != m->size) {
-            return vfio_user_error_set(
-                errp, EINVAL,
-                "%s=%s: backend size %" PRIu64 " differs from -m %" PRIu64,
-                o->machine_backend_opt, m->id, m->size, o->ram_size);
-        }
-        o->ram_size = m->size;
-    }
-    for (guint i = 0; i < o->objects->len; i++) {
-        HostMemoryOptions *x = g_ptr_array_index(o->objects, i);
-
-        if (g_strcmp0(x->id, o->machine_backend)) {
-            // clang-format off
-            g_warning( "-object %s,id=%s: memory backend not used as guest RAM (use -machine memory-backend=%s or -numa node,memdev=%s)", host_mem_type_name(x->type), x->id, x->id, x->id);
-            // clang-format on
-        }
+    if (!vmm_check_machine(o, errp)) {
+        return false;
     }
     for (guint i = 0; i < o->chardevs->len; i++) {
         ChardevSpec *c = g_ptr_array_index(o->chardevs, i);
@@ -581,21 +300,8 @@ static bool vmm_check(VmmOptions *o, GError **errp)
                                    "-m: at most %llu bytes of RAM",
                                    (unsigned long long)VMM_MAX_RAM_SIZE);
     }
-    for (guint i = 0; i < o->devices->len; i++) {
-        VFIOUserPCIOptions *a = g_ptr_array_index(o->devices, i);
-
-        for (guint j = 0; j < i && a->id; j++) {
-            VFIOUserPCIOptions *b = g_ptr_array_index(o->devices, j);
-
-            if (!g_strcmp0(a->id, b->id)) {
-                return vfio_user_error_set(errp, EEXIST,
-                                           "-device: duplicate id '%s'", a->id);
-            }
-        }
-    }
-    if (o->devices->len > PCI_SLOT_MAX - 1) {
-        return vfio_user_error_set(errp, ENOSPC, "-device: at most %d devices",
-                                   PCI_SLOT_MAX - 1);
+    if (!vmm_check_devices(o, errp)) {
+        return false;
     }
     for (guint i = 0; i < o->mons->len; i++) {
         MonSpec *m = g_ptr_array_index(o->mons, i);
@@ -623,13 +329,13 @@ static bool vmm_parse_one(VmmOptions *o, const char *name, const char *arg,
                           GError **errp)
 {
     if (!strcmp(name, "m")) {
-        return parse_mem(o, arg, errp);
+        return vmm_parse_mem_opt(o, arg, errp);
     } else if (!strcmp(name, "object")) {
-        return parse_object(o, arg, errp);
+        return vmm_parse_object_opt(o, arg, errp);
     } else if (!strcmp(name, "machine") || !strcmp(name, "M")) {
-        return parse_machine(o, name, arg, errp);
+        return vmm_parse_machine_opt(o, name, arg, errp);
     } else if (!strcmp(name, "device")) {
-        return parse_device(o, arg, errp);
+        return vmm_parse_device_opt(o, arg, errp);
     } else if (!strcmp(name, "qtest")) {
         return parse_chardev(&o->qtest, name, arg, errp);
     } else if (!strcmp(name, "monitor") && !strcmp(arg, "none")) {
@@ -638,7 +344,7 @@ static bool vmm_parse_one(VmmOptions *o, const char *name, const char *arg,
     } else if (!strcmp(name, "monitor")) {
         return parse_chardev(&o->monitor, name, arg, errp);
     } else if (!strcmp(name, "numa")) {
-        return parse_numa(o, arg, errp);
+        return vmm_parse_numa_opt(o, arg, errp);
     } else if (vmm_compat_takes_arg(name)) {
         return vmm_parse_compat_opt(o, name, arg, errp);
     } else if (!strcmp(name, "D")) {
