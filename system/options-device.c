@@ -319,6 +319,10 @@ static bool device_parse(const char *arg, VFIOUserPCIOptions *d, int *slot,
                                    type_prefix ? VFIO_USER_PCI_TYPE ": " : "");
         return false;
     }
+    /* Before any default id: the user's id=, else what was typed. */
+    g_free(d->label);
+    d->label = d->id ? g_strdup_printf("%s '%s'", VFIO_USER_PCI_TYPE, d->id)
+                     : g_strdup(arg);
     return true;
 }
 

@@ -63,9 +63,9 @@ void vupci_setup_bars(VFIOUserPCIDevice *dev)
                         ? VUPCI_MAX_BAR64
                         : VUPCI_MAX_BAR32)) {
             /* A server's absurd size must not wrap the sizing mask. */
-            g_message("vfio-user-pci '%s': BAR%d of 0x%" PRIx64
+            g_message("%s: BAR%d of 0x%" PRIx64
                       " bytes is too large; left unimplemented",
-                      d->id, i, size);
+                      dev->label, i, size);
             pci_device_set_bar(d, i, 0, 0);
             continue;
         }

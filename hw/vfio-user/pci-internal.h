@@ -44,6 +44,7 @@ typedef struct VUPCIVector {
 struct VFIOUserPCIDevice {
     PCIDevice pdev; /* first: PCIDevice * and VFIOUserPCIDevice * convert */
     VFIOUserPCIOptions opts;
+    char *label; /* the device in messages (opts.label or from the id) */
     VFIOUserProxy *proxy;
     VFIOUserContainer *container;
     VFIOUserDevice vdev;

@@ -58,8 +58,7 @@ void vupci_note_error(VFIOUserPCIDevice *dev, const char *what,
     }
     g_mutex_unlock(&dev->err_lock);
     if (!vupci_failed(dev)) {
-        g_warning("vfio-user-pci '%s': %s: %s", dev->pdev.id, what,
-                  err->message);
+        g_warning("%s: %s: %s", dev->label, what, err->message);
     }
 }
 
@@ -102,6 +101,7 @@ static void vupci_failure_notify(VFIOUserProxy *proxy, const GError *err,
 {
     VFIOUserPCIDevice *dev = opaque;
 
+    (void)proxy;
     g_mutex_lock(&dev->err_lock);
     dev->errors++;
     g_free(dev->last_error);
@@ -114,9 +114,8 @@ static void vupci_failure_notify(VFIOUserProxy *proxy, const GError *err,
         /* one failed attempt: counted by the retries, not logged */
         trace_pci_reconnect_failed(dev->pdev.id, err->message);
     } else {
-        g_message(
-            "vfio-user-pci '%s': server %s failed: %s; the device now reads all-ones",
-            dev->pdev.id, vfio_user_proxy_path(proxy), err->message);
+        g_message("%s: the server failed: %s; the device now reads all-ones",
+                  dev->label, err->message);
     }
     g_mutex_lock(&dev->err_lock);
     if (!dev->fail_idle) {
@@ -164,6 +163,7 @@ static void vupci_destroy(PCIDevice *d)
     pci_device_finalize(d);
     vfio_user_pci_options_clear(&dev->opts);
     g_free(dev->last_error);
+    g_free(dev->label);
     g_mutex_clear(&dev->err_lock);
     g_free(dev);
 }
@@ -235,6 +235,7 @@ void vfio_user_pci_options_clear(VFIOUserPCIOptions *o)
 {
     g_clear_pointer(&o->id, g_free);
     g_clear_pointer(&o->socket, g_free);
+    g_clear_pointer(&o->label, g_free);
 }
 
 /* Undo vupci_connect(): also what the guest sees as the device's reset
@@ -362,13 +363,16 @@ PCIDevice *vfio_user_pci_realize(Machine *m, const VFIOUserPCIOptions *o,
     VFIOUserPCIDevice *dev = g_new0(VFIOUserPCIDevice, 1);
     g_autofree char *id =
         o->id ? g_strdup(o->id) : pci_host_default_id(m->pci, slot, NULL);
-    g_autofree char *rc_name = NULL;
 
     pci_device_init(&dev->pdev, &vupci_ops, id);
+    /* As the user named it; a default id only for callers without one. */
+    dev->label = o->label ? g_strdup(o->label)
+                          : g_strdup_printf("%s '%s'", VFIO_USER_PCI_TYPE, id);
     g_mutex_init(&dev->err_lock);
     dev->opts = *o;
     dev->opts.id = g_strdup(id);
     dev->opts.socket = g_strdup(o->socket);
+    dev->opts.label = g_strdup(o->label);
     dev->dma = vfio_user_dma_replay_new();
     for (unsigned i = 0; i < m->nr_sections; i++) {
         const RAMSection *s = &m->sections[i];
@@ -383,8 +387,7 @@ PCIDevice *vfio_user_pci_realize(Machine *m, const VFIOUserPCIOptions *o,
 
         vfio_user_dma_replay_add(dev->dma, &sec);
     }
-    rc_name = g_strdup_printf("%s '%s'", VFIO_USER_PCI_TYPE, id);
-    vfio_user_reconnect_init(&dev->rc, rc_name, o->socket, o->reconnect_ms,
+    vfio_user_reconnect_init(&dev->rc, dev->label, o->socket, o->reconnect_ms,
                              vupci_reconnect_attempt, dev);
     if (!vupci_connect(dev, errp) ||
         (o->reconnect_ms &&

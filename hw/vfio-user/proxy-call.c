@@ -51,23 +51,22 @@ static bool proxy_check_request(VFIOUserProxy *proxy,
         (req->iovcnt && !req->iov) || req->reply_iovcnt < 0 ||
         (req->reply_iovcnt && !req->reply_iov) || (req->nfds && !req->fds)) {
         return vfio_user_error_set(
-            errp, EINVAL,
-            "vfio-user: %s: malformed %s request (at most %d payload pieces)",
-            proxy->path, name, PROXY_MAX_IOV);
+            errp, EINVAL, "malformed %s request (at most %d payload pieces)",
+            name, PROXY_MAX_IOV);
     }
     if (req->nfds > proxy->caps.max_msg_fds) {
         return vfio_user_error_set(
             errp, E2BIG,
-            "vfio-user: %s: %s with %zu fds, the server accepts at most %u per message",
-            proxy->path, name, req->nfds, proxy->caps.max_msg_fds);
+            "%s with %zu fds, the server accepts at most %u per message", name,
+            req->nfds, proxy->caps.max_msg_fds);
     }
     if (!vfio_user_proxy_iov_total(req->iov, req->iovcnt, payload_len) ||
         *payload_len > proxy->caps.max_data_xfer_size + PROXY_HDR_ALLOWANCE) {
         return vfio_user_error_set(
             errp, EMSGSIZE,
-            "vfio-user: %s: %s payload is larger than the negotiated limit (%" PRIu64
+            "%s payload is larger than the negotiated limit (%" PRIu64
             " bytes of data)",
-            proxy->path, name, proxy->caps.max_data_xfer_size);
+            name, proxy->caps.max_data_xfer_size);
     }
     return true;
 }
@@ -80,9 +79,8 @@ static bool proxy_enter_locked(VFIOUserProxy *proxy, uint16_t cmd,
         proxy->stats.fast_fails++;
         return vfio_user_error_set(
             errp, ETIMEDOUT,
-            "vfio-user: %s: %s not sent: the server has not answered since %s timed out",
-            proxy->path, vfio_user_cmd_name(cmd),
-            vfio_user_cmd_name(proxy->stall_cmd));
+            "%s not sent: the server has not answered since %s timed out",
+            vfio_user_cmd_name(cmd), vfio_user_cmd_name(proxy->stall_cmd));
     }
     if (proxy->state == VFIO_PROXY_CONNECTED) {
         proxy->users++;
@@ -91,13 +89,12 @@ static bool proxy_enter_locked(VFIOUserProxy *proxy, uint16_t cmd,
     if (proxy->state == VFIO_PROXY_ERROR) {
         return vfio_user_error_set(
             errp, vfio_user_error_errno(proxy->fail_err),
-            "vfio-user: %s: cannot send %s: the connection failed earlier: %s",
-            proxy->path, vfio_user_cmd_name(cmd), proxy->fail_err->message);
+            "cannot send %s: the connection failed earlier: %s",
+            vfio_user_cmd_name(cmd), proxy->fail_err->message);
     }
-    return vfio_user_error_set(
-        errp, ECANCELED,
-        "vfio-user: %s: cannot send %s: the connection is closed", proxy->path,
-        vfio_user_cmd_name(cmd));
+    return vfio_user_error_set(errp, ECANCELED,
+                               "cannot send %s: the connection is closed",
+                               vfio_user_cmd_name(cmd));
 }
 
 static void proxy_leave_locked(VFIOUserProxy *proxy)
@@ -121,8 +118,7 @@ static bool proxy_alloc_id_locked(VFIOUserProxy *proxy, uint16_t *id,
         }
     }
     return vfio_user_error_set(
-        errp, EAGAIN, "vfio-user: %s: more than %d requests outstanding",
-        proxy->path, PROXY_SLOTS);
+        errp, EAGAIN, "more than %d requests outstanding", PROXY_SLOTS);
 }
 
 /* Explain why @w finished with an error; proxy->lock held. */
@@ -134,8 +130,8 @@ static bool proxy_waiter_error(VFIOUserProxy *proxy, VFIOUserWaiter *w,
 
     if (w->timed_out) {
         return vfio_user_error_set(errp, ETIMEDOUT,
-                                   "vfio-user: %s: no reply to %s within %u ms",
-                                   proxy->path, name, proxy->timeout_ms);
+                                   "no reply to %s within %u ms", name,
+                                   proxy->timeout_ms);
     }
     switch (w->err) {
     case EMSGSIZE:
@@ -143,17 +139,15 @@ static bool proxy_waiter_error(VFIOUserProxy *proxy, VFIOUserWaiter *w,
                                   &room);
         return vfio_user_error_set(
             errp, EMSGSIZE,
-            "vfio-user: %s: %s reply has %zu bytes, more than the %zu expected",
-            proxy->path, name, w->reply_size, room);
+            "%s reply has %zu bytes, more than the %zu expected", name,
+            w->reply_size, room);
     case ECANCELED:
         return vfio_user_error_set(
-            errp, ECANCELED,
-            "vfio-user: %s: connection closed while waiting for %s",
-            proxy->path, name);
+            errp, ECANCELED, "connection closed while waiting for %s", name);
     default:
-        return vfio_user_error_set(
-            errp, w->err, "vfio-user: %s: %s failed: %s", proxy->path, name,
-            proxy->fail_err ? proxy->fail_err->message : g_strerror(w->err));
+        return vfio_user_error_set(errp, w->err, "%s failed: %s", name,
+                                   proxy->fail_err ? proxy->fail_err->message
+                                                   : g_strerror(w->err));
     }
 }
 
@@ -299,9 +293,8 @@ bool vfio_user_proxy_call(VFIOUserProxy *proxy, VFIOUserRequest *req,
         proxy_leave_locked(proxy);
         g_mutex_unlock(&proxy->lock);
         return vfio_user_error_set(
-            errp, EDEADLK,
-            "vfio-user: %s: %s sent from a request handler would wait forever",
-            proxy->path, vfio_user_cmd_name(req->cmd));
+            errp, EDEADLK, "%s sent from a request handler would wait forever",
+            vfio_user_cmd_name(req->cmd));
     }
     g_cond_init(&cond);
     proxy->slots[w.id % PROXY_SLOTS] = &w;

@@ -599,10 +599,9 @@ bool vfio_user_proxy_recv_payload(VFIOUserProxy *proxy, struct iovec *iov,
 
     if (!vfio_user_proxy_iov_total(iov, iovcnt, &len) ||
         len > proxy->req_remaining) {
-        return vfio_user_error_set(
-            errp, EPROTO,
-            "vfio-user: %s: request payload has only %zu bytes left",
-            proxy->path, proxy->req_remaining);
+        return vfio_user_error_set(errp, EPROTO,
+                                   "request payload has only %zu bytes left",
+                                   proxy->req_remaining);
     }
     return proxy_req_read(proxy, iov, iovcnt, len, errp);
 }
@@ -610,10 +609,9 @@ bool vfio_user_proxy_recv_payload(VFIOUserProxy *proxy, struct iovec *iov,
 bool vfio_user_proxy_discard(VFIOUserProxy *proxy, size_t len, GError **errp)
 {
     if (len > proxy->req_remaining) {
-        return vfio_user_error_set(
-            errp, EPROTO,
-            "vfio-user: %s: request payload has only %zu bytes left",
-            proxy->path, proxy->req_remaining);
+        return vfio_user_error_set(errp, EPROTO,
+                                   "request payload has only %zu bytes left",
+                                   proxy->req_remaining);
     }
     return proxy_req_read(proxy, NULL, 0, len, errp);
 }

@@ -311,19 +311,15 @@ bool vfio_user_proxy_send_wait_locked(VFIOUserProxy *proxy, ProxyOut *m,
         return true;
     }
     if (proxy->state == VFIO_PROXY_ERROR && proxy->fail_err) {
-        return vfio_user_error_set(errp, m->err,
-                                   "vfio-user: %s: cannot send %s: %s",
-                                   proxy->path, name, proxy->fail_err->message);
+        return vfio_user_error_set(errp, m->err, "cannot send %s: %s", name,
+                                   proxy->fail_err->message);
     }
     if (m->err == ECANCELED) {
         return vfio_user_error_set(
-            errp, ECANCELED,
-            "vfio-user: %s: cannot send %s: the connection is closed",
-            proxy->path, name);
+            errp, ECANCELED, "cannot send %s: the connection is closed", name);
     }
-    return vfio_user_error_set(errp, m->err,
-                               "vfio-user: %s: cannot send %s: %s", proxy->path,
-                               name, g_strerror(m->err));
+    return vfio_user_error_set(errp, m->err, "cannot send %s: %s", name,
+                               g_strerror(m->err));
 }
 
 /* ---- Replies from request handlers, on the reader's thread ---- */
@@ -340,8 +336,7 @@ static ProxyOut *proxy_pool_get_locked(VFIOUserProxy *proxy, GError **errp)
         if (proxy->state != VFIO_PROXY_CONNECTED) {
             vfio_user_error_set(
                 errp, vfio_user_proxy_failure_errno_locked(proxy),
-                "vfio-user: %s: cannot queue a reply: the connection is no longer up",
-                proxy->path);
+                "cannot queue a reply: the connection is no longer up");
             return NULL;
         }
         if (!proxy->sending && vfio_user_proxy_drain_locked(proxy)) {
@@ -395,9 +390,8 @@ static bool proxy_reply_queue(VFIOUserProxy *proxy, const VFIOUserHdr *req,
         prefix_len > PROXY_INLINE_REPLY ||
         !vfio_user_proxy_iov_total(iov, iovcnt, &len) ||
         len > UINT32_MAX - sizeof(hdr) - prefix_len) {
-        return vfio_user_error_set(errp, EINVAL,
-                                   "vfio-user: %s: malformed %s reply",
-                                   proxy->path, vfio_user_cmd_name(req->cmd));
+        return vfio_user_error_set(errp, EINVAL, "malformed %s reply",
+                                   vfio_user_cmd_name(req->cmd));
     }
     vfio_user_hdr_init(&hdr, req->id, req->cmd, sizeof(hdr) + prefix_len + len,
                        VFIO_USER_F_TYPE_REPLY);
@@ -452,9 +446,8 @@ bool vfio_user_proxy_send_reply(VFIOUserProxy *proxy, const VFIOUserHdr *req,
     if (iovcnt < 0 || iovcnt > PROXY_MAX_IOV ||
         !vfio_user_proxy_iov_total(iov, iovcnt, &len) ||
         len > UINT32_MAX - sizeof(VFIOUserHdr)) {
-        return vfio_user_error_set(errp, EINVAL,
-                                   "vfio-user: %s: malformed %s reply",
-                                   proxy->path, vfio_user_cmd_name(req->cmd));
+        return vfio_user_error_set(errp, EINVAL, "malformed %s reply",
+                                   vfio_user_cmd_name(req->cmd));
     }
     copy = len <= sizeof(small) ? small : g_malloc(len);
     for (int i = 0; i < iovcnt; i++) {

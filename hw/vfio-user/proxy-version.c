@@ -110,8 +110,7 @@ bool vfio_user_proxy_negotiate(VFIOUserProxy *proxy, GError **errp)
     proxy_set_rcvtimeo(proxy->sock, 0);
     if (!ok) {
         vfio_user_error_set(errp, err->code == EAGAIN ? ETIMEDOUT : err->code,
-                            "vfio-user: %s: version negotiation failed: %s",
-                            proxy->path, err->message);
+                            "version negotiation failed: %s", err->message);
         g_error_free(err);
         return false;
     }
@@ -126,27 +125,20 @@ bool vfio_user_proxy_connect_error(const char *path, int e, GError **errp)
 
     if (e == ENOENT) {
         return vfio_user_error_set(
-            errp, e,
-            "vfio-user: cannot connect to %s: no such file (is the server running?)",
-            path);
+            errp, e, "cannot connect: no such file (is the server running?)");
     }
     if ((e == ECONNREFUSED || e == ENOTSOCK) && stat(path, &st) == 0 &&
         !S_ISSOCK(st.st_mode)) {
-        return vfio_user_error_set(
-            errp, ENOTSOCK,
-            "vfio-user: cannot connect to %s: it is not a socket", path);
+        return vfio_user_error_set(errp, ENOTSOCK,
+                                   "cannot connect: it is not a socket");
     }
     if (e == ECONNREFUSED) {
         return vfio_user_error_set(
-            errp, e,
-            "vfio-user: cannot connect to %s: nothing listening (connection refused)",
-            path);
+            errp, e, "cannot connect: nothing listening (connection refused)");
     }
     if (e == EACCES || e == EPERM) {
-        return vfio_user_error_set(
-            errp, e, "vfio-user: cannot connect to %s: permission denied",
-            path);
+        return vfio_user_error_set(errp, e,
+                                   "cannot connect: permission denied");
     }
-    return vfio_user_error_set(errp, e, "vfio-user: cannot connect to %s: %s",
-                               path, g_strerror(e));
+    return vfio_user_error_set(errp, e, "cannot connect: %s", g_strerror(e));
 }

@@ -117,15 +117,14 @@ static bool proxy_go_nonblocking(VFIOUserProxy *proxy, GError **errp)
     int fl = fcntl(proxy->sock, F_GETFL);
 
     if (fl < 0 || fcntl(proxy->sock, F_SETFL, fl | O_NONBLOCK) < 0) {
-        return vfio_user_error_set(
-            errp, errno,
-            "vfio-user: %s: cannot make the socket non-blocking: %s",
-            proxy->path, g_strerror(errno));
+        return vfio_user_error_set(errp, errno,
+                                   "cannot make the socket non-blocking: %s",
+                                   g_strerror(errno));
     }
     proxy->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (proxy->wake_fd < 0) {
-        return vfio_user_error_set(errp, errno, "vfio-user: %s: eventfd: %s",
-                                   proxy->path, g_strerror(errno));
+        return vfio_user_error_set(errp, errno, "eventfd: %s",
+                                   g_strerror(errno));
     }
     return true;
 }
@@ -140,9 +139,8 @@ static bool proxy_start_thread(VFIOUserProxy *proxy, GError **errp)
                                      vfio_user_proxy_thread_main, proxy, &err);
     g_mutex_unlock(&proxy->lock);
     if (!proxy->thread) {
-        vfio_user_error_set(
-            errp, EAGAIN, "vfio-user: %s: cannot start the receive thread: %s",
-            proxy->path, err->message);
+        vfio_user_error_set(errp, EAGAIN, "cannot start the receive thread: %s",
+                            err->message);
         g_error_free(err);
         return false;
     }
@@ -209,16 +207,14 @@ VFIOUserProxy *vfio_user_proxy_connect(const char *path,
 
     if (len == 0 || len >= sizeof(sa.sun_path)) {
         vfio_user_error_set(
-            errp, ENAMETOOLONG,
-            "vfio-user: socket path '%s' is %s (at most %zu bytes)", path,
+            errp, ENAMETOOLONG, "socket path is %s (at most %zu bytes)",
             len ? "too long" : "empty", sizeof(sa.sun_path) - 1);
         return NULL;
     }
     memcpy(sa.sun_path, path, len + 1);
     sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (sock < 0) {
-        vfio_user_error_set(errp, errno,
-                            "vfio-user: cannot create a socket: %s",
+        vfio_user_error_set(errp, errno, "cannot create a socket: %s",
                             g_strerror(errno));
         return NULL;
     }

@@ -47,6 +47,8 @@ const VmmDeviceProp *vmm_device_props(size_t *n);
  * socket.type=unix,socket.path=P or socket.type=fd,socket.str=N (an fd
  * the VMM inherited).  addr=SLOT[.0] picks the PCI slot (*@slot, else
  * -1).  *@help is set when "help" was asked for (the text is in @help).
+ * d->label names the device in later messages as the user did:
+ * "vfio-user-pci 'ID'" for id=ID, else @arg as typed.
  */
 bool vmm_parse_device(const char *arg, VFIOUserPCIOptions *d, int *slot,
                       GString *help, GError **errp);

@@ -197,7 +197,7 @@ class QemuCli(VfuTestCase):
                  % self.path("nobody.sock")])
         self.assertEqual(r.returncode, 1)
         with open(log) as f:
-            self.assertIn("cannot connect to", f.read())
+            self.assertIn("cannot connect: ", f.read())
 
     def test_error_prefix_as_typed(self):
         arg = "vfio-user-pci,socket=%s" % self.path("nobody.sock")

@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "libqtest.h"
@@ -49,6 +51,64 @@ static char *faults_vmm_must_fail(FakeServer *fs, unsigned timeout_ms,
     g_assert_nonnull(strstr(err, "edu0"));
     g_assert_nonnull(strstr(err, fs->path));
     return err;
+}
+
+/*
+ * The VMM refuses to start with exactly @want on stderr: the device once,
+ * as typed, then the cause (no "vfio-user: PATH:" from inner layers).
+ */
+static void faults_exact_error(const char *device, const char *cause)
+{
+    g_autofree char *err = NULL;
+    g_autofree char *want =
+        g_strdup_printf("vfio-user-vmm: -device %s: %s\n", device, cause);
+    int status;
+
+    g_assert_null(qtest_try_init(&err, &status, "-m 64M -device %s", device));
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 1);
+    g_assert_cmpstr(err, ==, want);
+}
+
+/* A silent server: the exact timeout message, without and with id=. */
+static void test_faults_message_timeout(void)
+{
+    static const char *const ids[] = {"", ",id=edu0"};
+
+    for (unsigned i = 0; i < G_N_ELEMENTS(ids); i++) {
+        FakeServer *fs = fake_server_start(false);
+        g_autofree char *dev = g_strdup_printf(
+            "vfio-user-pci,socket=%s,x-msg-timeout=200%s", fs->path, ids[i]);
+
+        faults_exact_error(
+            dev, "version negotiation failed: no VERSION reply within 200 ms");
+        fake_server_join(fs);
+        fake_server_free(fs);
+    }
+}
+
+/* A socket nobody listens on: the exact message, without and with id=. */
+static void test_faults_message_refused(void)
+{
+    static const char *const ids[] = {"", ",id=edu0"};
+    g_autofree char *dir = qtest_make_tmpdir();
+    g_autofree char *path = g_build_filename(dir, "refused.sock", NULL);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
+    g_assert_cmpint(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+    for (unsigned i = 0; i < G_N_ELEMENTS(ids); i++) {
+        g_autofree char *dev =
+            g_strdup_printf("vfio-user-pci,socket=%s%s", path, ids[i]);
+
+        faults_exact_error(
+            dev, "cannot connect: nothing listening (connection refused)");
+    }
+    close(fd);
+    unlink(path);
+    qtest_cleanup_tmpdir(g_steal_pointer(&dir));
 }
 
 /* The server hangs up before answering VERSION: fail fast. */
@@ -556,6 +616,10 @@ int main(int argc, char **argv)
                     test_faults_negotiation_dies);
     g_test_add_func("/faults/negotiation/server-silent",
                     test_faults_negotiation_silent);
+    g_test_add_func("/faults/message/negotiation-timeout",
+                    test_faults_message_timeout);
+    g_test_add_func("/faults/message/connection-refused",
+                    test_faults_message_refused);
     g_test_add_func("/faults/blocking-read", test_faults_blocking_read);
     g_test_add_data_func("/faults/dma/posted", GINT_TO_POINTER(true),
                          test_faults_dma);

@@ -33,7 +33,7 @@ static void test_connect_missing(void)
 
     g_assert_null(vfio_user_proxy_connect(path, NULL, &err));
     assert_error(err, ENOENT, "no such file");
-    g_assert_nonnull(strstr(err->message, path));
+    g_assert_null(strstr(err->message, path)); /* the caller names it */
     g_error_free(err);
     vut_sock_dir_remove(dir, NULL);
 }
@@ -47,7 +47,7 @@ static void test_connect_not_socket(void)
     g_assert_true(g_file_set_contents(path, "x", 1, NULL));
     g_assert_null(vfio_user_proxy_connect(path, NULL, &err));
     assert_error(err, ENOTSOCK, "is not a socket");
-    g_assert_nonnull(strstr(err->message, path));
+    g_assert_null(strstr(err->message, path)); /* the caller names it */
     g_error_free(err);
     vut_sock_dir_remove(dir, path);
 }
@@ -61,7 +61,7 @@ static void test_connect_refused(void)
 
     g_assert_null(vfio_user_proxy_connect(path, NULL, &err));
     assert_error(err, ECONNREFUSED, "nothing listening");
-    g_assert_nonnull(strstr(err->message, path));
+    g_assert_null(strstr(err->message, path)); /* the caller names it */
     g_error_free(err);
     close(s);
     vut_sock_dir_remove(dir, path);

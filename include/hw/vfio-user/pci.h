@@ -37,6 +37,7 @@ typedef struct PCIDevice PCIDevice;
 typedef struct VFIOUserPCIOptions {
     char *id;      /* NULL: pci_host_default_id() ("dev1") */
     char *socket;  /* required; "fd:N" for an inherited socket */
+    char *label;   /* the device in messages, see vmm_parse_device() */
     int socket_fd; /* socket.type=fd: connected socket to take; else -1 */
     VFIOUserDMAAccess dma_access;
     uint32_t msg_timeout_ms;
@@ -55,8 +56,10 @@ void vfio_user_pci_options_clear(VFIOUserPCIOptions *o);
 
 /*
  * Connect, negotiate, DMA-map the machine's RAM, read the device and plug
- * it into slot @slot of bus 0.  Errors give the cause (the socket path is
- * in it); the caller says which -device or device_add it was.
+ * it into slot @slot of bus 0.  Errors give the cause and the command
+ * only; the caller says which -device or device_add it was.  Later
+ * messages name the device by @o->label (as the user named it), else
+ * "vfio-user-pci 'ID'".
  */
 PCIDevice *vfio_user_pci_realize(Machine *m, const VFIOUserPCIOptions *o,
                                  unsigned slot, GError **errp);

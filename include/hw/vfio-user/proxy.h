@@ -98,7 +98,8 @@ typedef void (*VFIOUserFailureNotify)(VFIOUserProxy *proxy, const GError *err,
                                       void *opaque);
 
 /*
- * Connect to @path and negotiate.  Errors name the path and the cause: no
+ * Connect to @path and negotiate.  Errors give the cause, not the path
+ * (the caller names the device, see hw/vfio-user/pci.h): no
  * such file, connection refused (no server listening), not a socket,
  * permission denied, negotiation failures (timeout, bad JSON, other major).
  * On success the receive thread runs and the proxy is CONNECTED.
