@@ -111,6 +111,31 @@ static void test_faults_message_refused(void)
     qtest_cleanup_tmpdir(g_steal_pointer(&dir));
 }
 
+/*
+ * The server dies after start: the VMM's message names the device as the
+ * user typed it (the -device argument without id=, never the default id
+ * "dev1"; "vfio-user-pci 'ID'" with id=).
+ */
+static void test_faults_message_runtime(void)
+{
+    static const char *const ids[] = {"", ",id=edu0"};
+
+    for (unsigned i = 0; i < G_N_ELEMENTS(ids); i++) {
+        QTestServer *srv = qtest_server_start("edu", NULL);
+        g_autofree char *dev = g_strdup_printf(
+            "vfio-user-pci,socket=%s%s", qtest_server_socket(srv), ids[i]);
+        QTestState *qts = qtest_init("-m 64M -device %s", dev);
+        g_autofree char *want = g_strdup_printf(
+            "%s: the server failed: ", *ids[i] ? "vfio-user-pci 'edu0'" : dev);
+
+        qtest_server_kill(srv);
+        g_assert_true(qtest_vmm_wait_stderr(qts, want, qtest_timeout_ms()));
+        g_assert_cmpuint(qtest_vmm_stderr_count(qts, "dev1"), ==, 0);
+        qtest_quit(qts);
+        qtest_server_free(srv);
+    }
+}
+
 /* The server hangs up before answering VERSION: fail fast. */
 static void test_faults_negotiation_dies(void)
 {
@@ -620,6 +645,7 @@ int main(int argc, char **argv)
                     test_faults_message_timeout);
     g_test_add_func("/faults/message/connection-refused",
                     test_faults_message_refused);
+    g_test_add_func("/faults/message/runtime", test_faults_message_runtime);
     g_test_add_func("/faults/blocking-read", test_faults_blocking_read);
     g_test_add_data_func("/faults/dma/posted", GINT_TO_POINTER(true),
                          test_faults_dma);
