@@ -82,8 +82,14 @@ static size_t iov_total(const struct iovec *iov, int iovcnt)
     return n;
 }
 
-ssize_t vfio_user_msg_send_some(int sock, const struct iovec *iov, int iovcnt,
-                                const int *fds, size_t nfds, GError **errp)
+/* ---- The AF_UNIX socket implementation ---- */
+
+typedef struct SockTransport {
+    VfioUserTransport base;
+} SockTransport;
+
+static ssize_t sock_send(VfioUserTransport *t, const struct iovec *iov,
+                         int iovcnt, const int *fds, size_t nfds, int flags)
 {
     union {
         char buf[CMSG_SPACE(sizeof(int) * VFIO_USER_MAX_FDS)];
@@ -93,13 +99,7 @@ ssize_t vfio_user_msg_send_some(int sock, const struct iovec *iov, int iovcnt,
         .msg_iov = (struct iovec *)iov,
         .msg_iovlen = iovcnt,
     };
-    ssize_t n;
 
-    if (iovcnt < 1 || iovcnt > VFIO_USER_MAX_IOV || nfds > VFIO_USER_MAX_FDS) {
-        vfio_user_error_set(errp, EINVAL, "bad message: %d pieces, %zu fds",
-                            iovcnt, nfds);
-        return -1;
-    }
     if (nfds) {
         struct cmsghdr *cmsg;
 
@@ -112,8 +112,98 @@ ssize_t vfio_user_msg_send_some(int sock, const struct iovec *iov, int iovcnt,
         cmsg->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
         memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * nfds);
     }
+    return sendmsg(t->fd, &msg, MSG_NOSIGNAL | flags);
+}
+
+static ssize_t sock_recv(VfioUserTransport *t, struct iovec *iov, int iovcnt,
+                         int *fds, size_t *nfds, bool *truncated, int flags)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * VFIO_USER_MAX_FDS)];
+        struct cmsghdr align;
+    } ctl;
+    struct msghdr msg = {
+        .msg_iov = iov,
+        .msg_iovlen = iovcnt,
+        .msg_control = ctl.buf,
+        .msg_controllen = sizeof(ctl.buf),
+    };
+    ssize_t n = recvmsg(t->fd, &msg, MSG_CMSG_CLOEXEC | flags);
+
+    *nfds = 0;
+    *truncated = false;
+    if (n < 0) {
+        return n;
+    }
+    *truncated = (msg.msg_flags & MSG_CTRUNC) != 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        size_t k;
+
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+            c->cmsg_len < CMSG_LEN(0)) {
+            continue;
+        }
+        k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < k; i++) {
+            int fd;
+
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+            if (*nfds < VFIO_USER_MAX_FDS) {
+                fds[(*nfds)++] = fd;
+            } else {
+                close(fd);
+                *truncated = true;
+            }
+        }
+    }
+    return n;
+}
+
+static void sock_shutdown(VfioUserTransport *t, int how)
+{
+    shutdown(t->fd, how);
+}
+
+static void sock_close(VfioUserTransport *t)
+{
+    close(t->fd);
+    g_free(t);
+}
+
+static const VfioUserTransportOps sock_ops = {
+    .send = sock_send,
+    .recv = sock_recv,
+    .shutdown = sock_shutdown,
+    .close = sock_close,
+};
+
+VfioUserTransport *vfio_user_transport_socket_new(int sock)
+{
+    SockTransport *st = g_new0(SockTransport, 1);
+
+    st->base.ops = &sock_ops;
+    st->base.fd = sock;
+    return &st->base;
+}
+
+/* The socket API: the same functions on a borrowed socket. */
+#define SOCK_TR(sock) (&(VfioUserTransport){.ops = &sock_ops, .fd = (sock)})
+
+/* ---- Messages, on any transport ---- */
+
+ssize_t vfio_user_tr_send_some(VfioUserTransport *t, const struct iovec *iov,
+                               int iovcnt, const int *fds, size_t nfds,
+                               GError **errp)
+{
+    ssize_t n;
+
+    if (iovcnt < 1 || iovcnt > VFIO_USER_MAX_IOV || nfds > VFIO_USER_MAX_FDS) {
+        vfio_user_error_set(errp, EINVAL, "bad message: %d pieces, %zu fds",
+                            iovcnt, nfds);
+        return -1;
+    }
     do {
-        n = sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+        n = t->ops->send(t, iov, iovcnt, fds, nfds, MSG_DONTWAIT);
     } while (n < 0 && errno == EINTR);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         return 0;
@@ -124,21 +214,22 @@ ssize_t vfio_user_msg_send_some(int sock, const struct iovec *iov, int iovcnt,
     return n;
 }
 
+ssize_t vfio_user_msg_send_some(int sock, const struct iovec *iov, int iovcnt,
+                                const int *fds, size_t nfds, GError **errp)
+{
+    return vfio_user_tr_send_some(SOCK_TR(sock), iov, iovcnt, fds, nfds, errp);
+}
+
 void vfio_user_iov_advance(struct iovec **iov, int *iovcnt, size_t done)
 {
     iov_advance(iov, iovcnt, done);
 }
 
-bool vfio_user_msg_sendv(int sock, const struct iovec *iov_in, int iovcnt,
-                         const int *fds, size_t nfds, GError **errp)
+bool vfio_user_tr_sendv(VfioUserTransport *t, const struct iovec *iov_in,
+                        int iovcnt, const int *fds, size_t nfds, GError **errp)
 {
     struct iovec iov_buf[VFIO_USER_MAX_IOV];
     struct iovec *iov = iov_buf;
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * VFIO_USER_MAX_FDS)];
-        struct cmsghdr align;
-    } ctl;
-    struct msghdr msg = {0};
     size_t left;
 
     if (iovcnt < 1 || iovcnt > VFIO_USER_MAX_IOV) {
@@ -153,24 +244,9 @@ bool vfio_user_msg_sendv(int sock, const struct iovec *iov_in, int iovcnt,
     }
     memcpy(iov_buf, iov_in, sizeof(*iov) * iovcnt);
     left = iov_total(iov, iovcnt);
-    if (nfds) {
-        struct cmsghdr *cmsg;
-
-        memset(&ctl, 0, sizeof(ctl));
-        msg.msg_control = ctl.buf;
-        msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-        cmsg = CMSG_FIRSTHDR(&msg);
-        cmsg->cmsg_level = SOL_SOCKET;
-        cmsg->cmsg_type = SCM_RIGHTS;
-        cmsg->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-        memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * nfds);
-    }
     while (left > 0) {
-        ssize_t n;
+        ssize_t n = t->ops->send(t, iov, iovcnt, fds, nfds, 0);
 
-        msg.msg_iov = iov;
-        msg.msg_iovlen = iovcnt;
-        n = sendmsg(sock, &msg, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR) {
                 continue;
@@ -179,103 +255,99 @@ bool vfio_user_msg_sendv(int sock, const struct iovec *iov_in, int iovcnt,
                                        g_strerror(errno));
         }
         /* The fds went with the first bytes; never send them twice. */
-        msg.msg_control = NULL;
-        msg.msg_controllen = 0;
+        fds = NULL;
+        nfds = 0;
         left -= n;
         iov_advance(&iov, &iovcnt, n);
     }
     return true;
 }
 
-bool vfio_user_msg_send(int sock, const VFIOUserHdr *hdr, const void *payload,
-                        size_t len, const int *fds, size_t nfds, GError **errp)
+bool vfio_user_msg_sendv(int sock, const struct iovec *iov, int iovcnt,
+                         const int *fds, size_t nfds, GError **errp)
+{
+    return vfio_user_tr_sendv(SOCK_TR(sock), iov, iovcnt, fds, nfds, errp);
+}
+
+bool vfio_user_tr_send(VfioUserTransport *t, const VFIOUserHdr *hdr,
+                       const void *payload, size_t len, const int *fds,
+                       size_t nfds, GError **errp)
 {
     struct iovec iov[2] = {
         {.iov_base = (void *)hdr, .iov_len = sizeof(*hdr)},
         {.iov_base = (void *)payload, .iov_len = len},
     };
 
-    return vfio_user_msg_sendv(sock, iov, len ? 2 : 1, fds, nfds, errp);
+    return vfio_user_tr_sendv(t, iov, len ? 2 : 1, fds, nfds, errp);
 }
 
-bool vfio_user_msg_send_error(int sock, const VFIOUserHdr *req, int errnum,
-                              GError **errp)
+bool vfio_user_msg_send(int sock, const VFIOUserHdr *hdr, const void *payload,
+                        size_t len, const int *fds, size_t nfds, GError **errp)
+{
+    return vfio_user_tr_send(SOCK_TR(sock), hdr, payload, len, fds, nfds, errp);
+}
+
+bool vfio_user_tr_send_error(VfioUserTransport *t, const VFIOUserHdr *req,
+                             int errnum, GError **errp)
 {
     VFIOUserHdr hdr;
 
     vfio_user_hdr_init(&hdr, req->id, req->cmd, sizeof(hdr),
                        VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR);
     hdr.error = errnum;
-    return vfio_user_msg_send(sock, &hdr, NULL, 0, NULL, 0, errp);
+    return vfio_user_tr_send(t, &hdr, NULL, 0, NULL, 0, errp);
+}
+
+bool vfio_user_msg_send_error(int sock, const VFIOUserHdr *req, int errnum,
+                              GError **errp)
+{
+    return vfio_user_tr_send_error(SOCK_TR(sock), req, errnum, errp);
 }
 
 /*
- * Collect the fds of one recvmsg() into @fds, closing whatever does not fit.
- * Returns false when the control data was truncated or malformed (all fds
- * of this call closed, *@nfds untouched beyond what was already stored).
+ * Keep the fds of one receive in @fds, closing whatever does not fit.
+ * Returns false when the control data was truncated (all of them closed).
  */
-static bool take_fds(struct msghdr *msg, int *fds, size_t *nfds, size_t max_fds,
-                     bool accept_fds, size_t *dropped)
+static bool take_fds(const int *got, size_t ngot, bool truncated, int *fds,
+                     size_t *nfds, size_t max_fds, bool accept_fds,
+                     size_t *dropped)
 {
-    bool ok = !(msg->msg_flags & MSG_CTRUNC);
-
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
-        size_t n;
-        int *p;
-
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
-            c->cmsg_len < CMSG_LEN(0)) {
-            continue;
-        }
-        n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        p = (int *)CMSG_DATA(c);
-        for (size_t i = 0; i < n; i++) {
-            int fd;
-
-            memcpy(&fd, p + i, sizeof(fd));
-            if (ok && accept_fds && *nfds < max_fds) {
-                fds[(*nfds)++] = fd;
-            } else {
-                close(fd);
-                (*dropped)++;
-            }
+    for (size_t i = 0; i < ngot; i++) {
+        if (!truncated && accept_fds && *nfds < max_fds) {
+            fds[(*nfds)++] = got[i];
+        } else {
+            close(got[i]);
+            (*dropped)++;
         }
     }
-    return ok;
+    return !truncated;
 }
 
 /*
  * Read exactly iov-total bytes.  @fds == NULL means no fds are expected
  * here: any that arrive are closed and the read fails with EPROTO.
- * @eof_ok_at_start: EOF before the first byte is reported as ECONNRESET.
+ * EOF before the first byte of a header is reported as ECONNRESET.
  */
-static bool recv_exact(int sock, struct iovec *iov, int iovcnt, int *fds,
-                       size_t *nfds, size_t max_fds, const VfioUserWait *wait,
-                       GError **errp)
+static bool recv_exact(VfioUserTransport *t, struct iovec *iov, int iovcnt,
+                       int *fds, size_t *nfds, size_t max_fds,
+                       const VfioUserWait *wait, GError **errp)
 {
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * VFIO_USER_MAX_FDS)];
-        struct cmsghdr align;
-    } ctl;
     size_t total = iov_total(iov, iovcnt), got = 0, dropped = 0;
     size_t none = 0;
 
     while (got < total) {
-        struct msghdr msg = {
-            .msg_iov = iov,
-            .msg_iovlen = iovcnt,
-            .msg_control = ctl.buf,
-            .msg_controllen = sizeof(ctl.buf),
-        };
-        ssize_t n =
-            recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | (wait ? MSG_DONTWAIT : 0));
+        int rfds[VFIO_USER_MAX_FDS];
+        size_t nr = 0;
+        bool trunc = false;
+        ssize_t n = t->ops->recv(t, iov, iovcnt, rfds, &nr, &trunc,
+                                 wait ? MSG_DONTWAIT : 0);
 
         if (n < 0) {
             if (errno == EINTR) {
                 continue;
             }
             if (wait && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-                if (!wait->fn(sock, wait->opaque, errp)) {
+                if (!wait->fn(t->fd, wait->opaque, errp)) {
                     return false;
                 }
                 continue;
@@ -283,7 +355,7 @@ static bool recv_exact(int sock, struct iovec *iov, int iovcnt, int *fds,
             return vfio_user_error_set(errp, errno, "receive failed: %s",
                                        g_strerror(errno));
         }
-        if (!take_fds(&msg, fds ? fds : NULL, fds ? nfds : &none,
+        if (!take_fds(rfds, nr, trunc, fds, fds ? nfds : &none,
                       fds ? max_fds : 0, fds != NULL, &dropped)) {
             return vfio_user_error_set(errp, EPROTO,
                                        "file descriptors were truncated");
@@ -312,14 +384,23 @@ static bool recv_exact(int sock, struct iovec *iov, int iovcnt, int *fds,
 bool vfio_user_msg_recv_hdr(int sock, VFIOUserHdr *hdr, int *fds, size_t *nfds,
                             size_t max_fds, size_t max_msg_size, GError **errp)
 {
-    return vfio_user_msg_recv_hdr_wait(sock, hdr, fds, nfds, max_fds,
-                                       max_msg_size, NULL, errp);
+    return vfio_user_tr_recv_hdr_wait(SOCK_TR(sock), hdr, fds, nfds, max_fds,
+                                      max_msg_size, NULL, errp);
 }
 
 bool vfio_user_msg_recv_hdr_wait(int sock, VFIOUserHdr *hdr, int *fds,
                                  size_t *nfds, size_t max_fds,
                                  size_t max_msg_size, const VfioUserWait *wait,
                                  GError **errp)
+{
+    return vfio_user_tr_recv_hdr_wait(SOCK_TR(sock), hdr, fds, nfds, max_fds,
+                                      max_msg_size, wait, errp);
+}
+
+bool vfio_user_tr_recv_hdr_wait(VfioUserTransport *t, VFIOUserHdr *hdr,
+                                int *fds, size_t *nfds, size_t max_fds,
+                                size_t max_msg_size, const VfioUserWait *wait,
+                                GError **errp)
 {
     struct iovec iov = {.iov_base = hdr, .iov_len = sizeof(*hdr)};
     int dummy[1];
@@ -333,7 +414,7 @@ bool vfio_user_msg_recv_hdr_wait(int sock, VFIOUserHdr *hdr, int *fds,
     if (max_fds > VFIO_USER_MAX_FDS) {
         max_fds = VFIO_USER_MAX_FDS;
     }
-    if (!recv_exact(sock, &iov, 1, fds, nfds, max_fds, wait, errp)) {
+    if (!recv_exact(t, &iov, 1, fds, nfds, max_fds, wait, errp)) {
         vfio_user_close_fds(fds, *nfds);
         *nfds = 0;
         return false;
@@ -356,14 +437,21 @@ bool vfio_user_msg_recv_hdr_wait(int sock, VFIOUserHdr *hdr, int *fds,
     return true;
 }
 
-bool vfio_user_msg_recv_bodyv(int sock, struct iovec *iov_in, int iovcnt,
+bool vfio_user_msg_recv_bodyv(int sock, struct iovec *iov, int iovcnt,
                               GError **errp)
 {
-    return vfio_user_msg_recv_bodyv_wait(sock, iov_in, iovcnt, NULL, errp);
+    return vfio_user_tr_recv_bodyv_wait(SOCK_TR(sock), iov, iovcnt, NULL, errp);
 }
 
-bool vfio_user_msg_recv_bodyv_wait(int sock, struct iovec *iov_in, int iovcnt,
+bool vfio_user_msg_recv_bodyv_wait(int sock, struct iovec *iov, int iovcnt,
                                    const VfioUserWait *wait, GError **errp)
+{
+    return vfio_user_tr_recv_bodyv_wait(SOCK_TR(sock), iov, iovcnt, wait, errp);
+}
+
+bool vfio_user_tr_recv_bodyv_wait(VfioUserTransport *t, struct iovec *iov_in,
+                                  int iovcnt, const VfioUserWait *wait,
+                                  GError **errp)
 {
     struct iovec iov[VFIO_USER_MAX_IOV];
 
@@ -374,7 +462,7 @@ bool vfio_user_msg_recv_bodyv_wait(int sock, struct iovec *iov_in, int iovcnt,
         return true;
     }
     memcpy(iov, iov_in, sizeof(*iov) * iovcnt);
-    return recv_exact(sock, iov, iovcnt, NULL, NULL, 0, wait, errp);
+    return recv_exact(t, iov, iovcnt, NULL, NULL, 0, wait, errp);
 }
 
 bool vfio_user_msg_recv_body(int sock, void *buf, size_t len, GError **errp)
@@ -386,11 +474,17 @@ bool vfio_user_msg_recv_body(int sock, void *buf, size_t len, GError **errp)
 
 bool vfio_user_msg_discard(int sock, size_t len, GError **errp)
 {
-    return vfio_user_msg_discard_wait(sock, len, NULL, errp);
+    return vfio_user_tr_discard_wait(SOCK_TR(sock), len, NULL, errp);
 }
 
 bool vfio_user_msg_discard_wait(int sock, size_t len, const VfioUserWait *wait,
                                 GError **errp)
+{
+    return vfio_user_tr_discard_wait(SOCK_TR(sock), len, wait, errp);
+}
+
+bool vfio_user_tr_discard_wait(VfioUserTransport *t, size_t len,
+                               const VfioUserWait *wait, GError **errp)
 {
     char sink[4096];
 
@@ -398,7 +492,7 @@ bool vfio_user_msg_discard_wait(int sock, size_t len, const VfioUserWait *wait,
         size_t n = MIN(len, sizeof(sink));
         struct iovec iov = {.iov_base = sink, .iov_len = n};
 
-        if (!vfio_user_msg_recv_bodyv_wait(sock, &iov, 1, wait, errp)) {
+        if (!vfio_user_tr_recv_bodyv_wait(t, &iov, 1, wait, errp)) {
             return false;
         }
         len -= n;

@@ -1,5 +1,6 @@
 /*
- * Message transport over AF_UNIX stream sockets, with fds in SCM_RIGHTS.
+ * Message transport: AF_UNIX stream sockets with fds in SCM_RIGHTS, or an
+ * in-memory pair, behind one ops table.
  *
  * Both sides (client proxy and server library) move whole vfio-user
  * messages with these calls.  They hide partial reads and writes and EINTR,
@@ -20,12 +21,86 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 #include <glib.h>
 #include "vfio-user/protocol.h"
 
 /* Hard ceiling on fds per message, whatever a peer negotiates. */
 #define VFIO_USER_MAX_FDS 64
+
+/*
+ * The transport seam: every function below moves bytes and fds through
+ * the ops of a VfioUserTransport.  Two implementations: an AF_UNIX stream
+ * socket (SCM_RIGHTS), which the functions taking an "int sock" use, and
+ * an in-memory pair (util/transport-mem.c) for tests and fuzzers, which
+ * runs a client and a server in one thread without a system call per
+ * message.  Both keep the socket's stream semantics: no message
+ * boundaries, fds attached to the first byte of the send that carried
+ * them, and a receive that returns fds ends at the end of that send.
+ */
+typedef struct VfioUserTransport VfioUserTransport;
+
+typedef struct VfioUserTransportOps {
+    /*
+     * Send as much of @iov as goes, with @fds on its first byte (the
+     * receiver gets copies; the caller keeps its own).  @flags:
+     * MSG_DONTWAIT or 0.  Bytes sent, or -1 with errno (EAGAIN: full).
+     */
+    ssize_t (*send)(VfioUserTransport *t, const struct iovec *iov, int iovcnt,
+                    const int *fds, size_t nfds, int flags);
+    /*
+     * Receive into @iov: bytes read, 0 at end of stream, -1 with errno
+     * (EAGAIN: nothing yet, with MSG_DONTWAIT or after a receive timeout).
+     * Fds that came are stored (close-on-exec) in @fds, room for
+     * VFIO_USER_MAX_FDS, *@nfds set; *@truncated when some were lost.
+     */
+    ssize_t (*recv)(VfioUserTransport *t, struct iovec *iov, int iovcnt,
+                    int *fds, size_t *nfds, bool *truncated, int flags);
+    /* shutdown(2): SHUT_RD ends a blocked or later receive with EOF. */
+    void (*shutdown)(VfioUserTransport *t, int how);
+    /* Close and free the transport. */
+    void (*close)(VfioUserTransport *t);
+} VfioUserTransportOps;
+
+struct VfioUserTransport {
+    const VfioUserTransportOps *ops;
+    /* poll() it: POLLIN when a receive would not wait, POLLOUT for room */
+    int fd;
+};
+
+/* A heap socket transport that owns @sock (closed by its close op). */
+VfioUserTransport *vfio_user_transport_socket_new(int sock);
+
+/*
+ * Two connected in-memory ends: what one sends the other receives.
+ * Unbounded (a send never waits), thread-safe (a blocking receive waits
+ * for the peer), fds passed as duplicates.  Each end's fd is an eventfd
+ * that polls readable while that end has something to receive (or EOF).
+ * Closing one end is end of stream for the other; a send to a closed
+ * peer fails with EPIPE.
+ */
+bool vfio_user_transport_mem_pair(VfioUserTransport *ends[2], GError **errp);
+
+static inline void vfio_user_transport_close(VfioUserTransport *t)
+{
+    if (t) {
+        t->ops->close(t);
+    }
+}
+
+/* The message functions below, on any transport. */
+bool vfio_user_tr_sendv(VfioUserTransport *t, const struct iovec *iov,
+                        int iovcnt, const int *fds, size_t nfds, GError **errp);
+ssize_t vfio_user_tr_send_some(VfioUserTransport *t, const struct iovec *iov,
+                               int iovcnt, const int *fds, size_t nfds,
+                               GError **errp);
+bool vfio_user_tr_send(VfioUserTransport *t, const VFIOUserHdr *hdr,
+                       const void *payload, size_t len, const int *fds,
+                       size_t nfds, GError **errp);
+bool vfio_user_tr_send_error(VfioUserTransport *t, const VFIOUserHdr *req,
+                             int errnum, GError **errp);
 
 /*
  * Send one message: @iov holds the header and payload (the header's size
@@ -58,6 +133,16 @@ typedef struct VfioUserWait {
     bool (*fn)(int sock, void *opaque, GError **errp);
     void *opaque;
 } VfioUserWait;
+
+bool vfio_user_tr_recv_hdr_wait(VfioUserTransport *t, VFIOUserHdr *hdr,
+                                int *fds, size_t *nfds, size_t max_fds,
+                                size_t max_msg_size, const VfioUserWait *wait,
+                                GError **errp);
+bool vfio_user_tr_recv_bodyv_wait(VfioUserTransport *t, struct iovec *iov,
+                                  int iovcnt, const VfioUserWait *wait,
+                                  GError **errp);
+bool vfio_user_tr_discard_wait(VfioUserTransport *t, size_t len,
+                               const VfioUserWait *wait, GError **errp);
 
 bool vfio_user_msg_recv_hdr_wait(int sock, VFIOUserHdr *hdr, int *fds,
                                  size_t *nfds, size_t max_fds,
