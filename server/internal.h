@@ -154,7 +154,8 @@ struct VusServer {
     VusServerOptions opts;
     char *socket_path;
     int listen_fd;
-    int sock;                /* connected client or -1 */
+    VfioUserTransport *tr;   /* the connected client, or NULL */
+    int sock;                /* tr's pollable fd, or -1 */
     int wake_fd;             /* eventfd: stop request or queued messages */
     gint stopping;           /* atomic */
     VusAdmission *admission; /* refuses other clients meanwhile (admission.c) */

@@ -207,7 +207,7 @@ bool vus_server_send_request(VusServer *srv, uint16_t cmd,
                        VFIO_USER_F_TYPE_REQUEST);
     v[0] = (struct iovec){.iov_base = &hdr, .iov_len = sizeof(hdr)};
     *id = hdr.id;
-    if (!vfio_user_msg_sendv(srv->sock, v, iovcnt + 1, NULL, 0, &err)) {
+    if (!vfio_user_tr_sendv(srv->tr, v, iovcnt + 1, NULL, 0, &err)) {
         vus_server_mark_broken(srv, g_error_copy(err));
         g_propagate_error(errp, err);
         return false;

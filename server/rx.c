@@ -113,35 +113,23 @@ static void rx_consume(VusRx *rx, size_t n)
     }
 }
 
-/* Keep the fds of one recvmsg() that returned [lo, hi). */
-static bool rx_keep_fds(VusRx *rx, struct msghdr *mh, uint64_t lo, uint64_t hi,
-                        GError **errp)
+/* Keep the @n fds of one receive that returned [lo, hi). */
+static bool rx_keep_fds(VusRx *rx, const int *fds, size_t n, bool truncated,
+                        uint64_t lo, uint64_t hi, GError **errp)
 {
     VusRxFdSet *set = NULL;
-    bool ok = !(mh->msg_flags & MSG_CTRUNC);
+    bool ok = !truncated;
 
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-        size_t n;
-
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
-            c->cmsg_len < CMSG_LEN(0)) {
-            continue;
+    for (size_t i = 0; i < n; i++) {
+        if (ok && !set && rx->nsets < VUS_RX_FDSETS) {
+            set = &rx->sets[rx->nsets++];
+            *set = (VusRxFdSet){.lo = lo, .hi = hi};
         }
-        n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < n; i++) {
-            int fd;
-
-            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
-            if (ok && !set && rx->nsets < VUS_RX_FDSETS) {
-                set = &rx->sets[rx->nsets++];
-                *set = (VusRxFdSet){.lo = lo, .hi = hi};
-            }
-            if (ok && set && set->n < VFIO_USER_MAX_FDS) {
-                set->fds[set->n++] = fd;
-            } else {
-                close(fd);
-                ok = false;
-            }
+        if (ok && set && set->n < VFIO_USER_MAX_FDS) {
+            set->fds[set->n++] = fds[i];
+        } else {
+            close(fds[i]);
+            ok = false;
         }
     }
     if (!ok) {
@@ -158,13 +146,11 @@ static bool rx_keep_fds(VusRx *rx, struct msghdr *mh, uint64_t lo, uint64_t hi,
  */
 ssize_t vus_rx_fill(VusServer *srv, size_t max, int flags, GError **errp)
 {
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * VFIO_USER_MAX_FDS)];
-        struct cmsghdr align;
-    } ctl;
+    int fds[VFIO_USER_MAX_FDS];
     VusRx *rx = &srv->rx;
     struct iovec iov;
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+    size_t nfds = 0;
+    bool trunc = false;
     uint64_t lo;
     ssize_t n;
 
@@ -173,9 +159,7 @@ ssize_t vus_rx_fill(VusServer *srv, size_t max, int flags, GError **errp)
     iov.iov_base = rx->buf + rx->end;
     iov.iov_len = MIN(max, rx->cap - rx->end);
     do {
-        mh.msg_control = ctl.buf;
-        mh.msg_controllen = sizeof(ctl.buf);
-        n = recvmsg(srv->sock, &mh, flags | MSG_CMSG_CLOEXEC);
+        n = srv->tr->ops->recv(srv->tr, &iov, 1, fds, &nfds, &trunc, flags);
     } while (n < 0 && errno == EINTR);
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -186,7 +170,7 @@ ssize_t vus_rx_fill(VusServer *srv, size_t max, int flags, GError **errp)
         return -2;
     }
     lo = rx->pos + vus_rx_avail(srv);
-    if (!rx_keep_fds(rx, &mh, lo, lo + (uint64_t)n, errp)) {
+    if (!rx_keep_fds(rx, fds, nfds, trunc, lo, lo + (uint64_t)n, errp)) {
         return -2;
     }
     rx->end += (size_t)n;
@@ -369,7 +353,8 @@ bool vus_rx_bodyv(VusServer *srv, const struct iovec *iov_in, int iovcnt,
         }
     }
     rx->pos += left;
-    return (left == 0 || vfio_user_msg_recv_bodyv(srv->sock, iov, n, errp)) &&
+    return (left == 0 ||
+            vfio_user_tr_recv_bodyv_wait(srv->tr, iov, n, NULL, errp)) &&
            rx_check_orphans(rx, errp);
 }
 
@@ -379,6 +364,6 @@ bool vus_rx_discard(VusServer *srv, size_t len, GError **errp)
 
     rx_consume(&srv->rx, take);
     srv->rx.pos += len - take;
-    return vfio_user_msg_discard(srv->sock, len - take, errp) &&
+    return vfio_user_tr_discard_wait(srv->tr, len - take, NULL, errp) &&
            rx_check_orphans(&srv->rx, errp);
 }

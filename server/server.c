@@ -66,8 +66,8 @@ static void drain_wake(VusServer *srv)
 static void kick_reader(VusServer *srv)
 {
     g_mutex_lock(&srv->sock_lock);
-    if (srv->reader_blocked && srv->sock >= 0) {
-        shutdown(srv->sock, SHUT_RD);
+    if (srv->reader_blocked && srv->tr) {
+        srv->tr->ops->shutdown(srv->tr, SHUT_RD);
     }
     g_mutex_unlock(&srv->sock_lock);
 }
@@ -200,14 +200,22 @@ static void set_io_timeouts(VusServer *srv, int sock)
 bool vus_server_attach(VusServer *srv, int sock, GError **errp)
 {
     set_io_timeouts(srv, sock);
+    return vus_server_attach_transport(
+        srv, vfio_user_transport_socket_new(sock), errp);
+}
+
+bool vus_server_attach_transport(VusServer *srv, VfioUserTransport *tr,
+                                 GError **errp)
+{
     g_rec_mutex_lock(&srv->lock);
-    if (srv->sock >= 0) {
+    if (srv->tr) {
         g_rec_mutex_unlock(&srv->lock);
-        close(sock);
+        vfio_user_transport_close(tr);
         return vfio_user_error_set(errp, EBUSY,
                                    "a client is already connected");
     }
-    srv->sock = sock;
+    srv->tr = tr;
+    srv->sock = tr->fd;
     srv->negotiated = false;
     srv->broken = false;
     g_clear_error(&srv->broken_err);
@@ -320,9 +328,10 @@ static void server_disconnect(VusServer *srv)
     vus_rx_reset(srv);
     g_clear_pointer(&srv->tx_buf, g_free);
     srv->tx_cap = 0;
-    if (srv->sock >= 0) {
+    if (srv->tr) {
         g_mutex_lock(&srv->sock_lock);
-        close(srv->sock);
+        vfio_user_transport_close(srv->tr);
+        srv->tr = NULL;
         srv->sock = -1;
         g_mutex_unlock(&srv->sock_lock);
         if (srv->negotiated && srv->ops.disconnected) {
@@ -545,15 +554,15 @@ static void handle_request(VusServer *srv, VfioUserMsg *msg)
         if ((msg->hdr.flags & VFIO_USER_F_NO_REPLY) &&
             !srv->caps.posted_errors) {
             /* The client did not ask for error replies to posted ones. */
-        } else if (srv->sock >= 0 &&
-                   !vfio_user_msg_send_error(srv->sock, &msg->hdr, ret, &err)) {
+        } else if (srv->tr &&
+                   !vfio_user_tr_send_error(srv->tr, &msg->hdr, ret, &err)) {
             vus_server_mark_broken(srv, err);
         }
-    } else if (!(msg->hdr.flags & VFIO_USER_F_NO_REPLY) && srv->sock >= 0) {
+    } else if (!(msg->hdr.flags & VFIO_USER_F_NO_REPLY) && srv->tr) {
         vfio_user_hdr_init(&hdr, msg->hdr.id, msg->hdr.cmd, sizeof(hdr) + r.len,
                            VFIO_USER_F_TYPE_REPLY);
-        if (!vfio_user_msg_send(srv->sock, &hdr, r.payload, r.len, r.fds,
-                                r.nfds, &err)) {
+        if (!vfio_user_tr_send(srv->tr, &hdr, r.payload, r.len, r.fds, r.nfds,
+                               &err)) {
             vus_server_mark_broken(srv, err);
         }
     }

@@ -120,6 +120,16 @@ bool vus_server_listen_fd(VusServer *srv, int fd, GError **errp);
 bool vus_server_attach(VusServer *srv, int sock, GError **errp);
 
 /*
+ * Serve a client on any transport (include/vfio-user/transport.h), e.g.
+ * one end of an in-memory pair in a test or fuzzer; the server takes @tr.
+ * The socket timeouts of vus_server_attach() are not set on it: an
+ * in-memory receive waits until the peer sends or closes.
+ */
+typedef struct VfioUserTransport VfioUserTransport;
+bool vus_server_attach_transport(VusServer *srv, VfioUserTransport *tr,
+                                 GError **errp);
+
+/*
  * Serve the attached client until it disconnects.  Returns true when the
  * client hung up or vus_server_stop() was called, false with @errp set when
  * the connection was dropped for a protocol violation.  Either way the

@@ -5,9 +5,10 @@
  * Per input: a fresh server with a small device (a callback BAR that
  * starts DMA and interrupts when written, a memory BAR with a sparse area,
  * a read-only BAR, PCI config space with MSI, an ioeventfd) is attached to
- * one end of a socketpair and served on this thread until the stream
- * ends; the input was written to the other end beforehand and a thread
- * drains the server's answers.
+ * one end of an in-memory transport pair and served on this thread until
+ * the stream ends.  The input was queued on the other end beforehand,
+ * followed by end of stream; what the server sends is dropped as it is
+ * sent.  No socket, no thread, no wait: one thread runs the whole input.
  *
  * Input layout: byte 0 selects (bit 0) whether a valid VERSION goes first
  * and which fds travel with the first byte of the rest: bit 1 a 64 KiB
@@ -21,8 +22,6 @@
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#include <errno.h>
-#include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,46 +133,17 @@ static VusServer *make_server(Dev *d)
     return d->srv;
 }
 
-static bool send_all(int sock, const uint8_t *p, size_t len, const int *fds,
-                     size_t nfds)
+static void send_all(VfioUserTransport *t, const uint8_t *p, size_t len,
+                     const int *fds, size_t nfds)
 {
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * 4)];
-        struct cmsghdr align;
-    } ctl;
+    struct iovec iov = {.iov_base = (void *)p, .iov_len = len};
 
-    while (len) {
-        struct iovec iov = {.iov_base = (void *)p, .iov_len = len};
-        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-        ssize_t n;
-
-        if (nfds) {
-            struct cmsghdr *c;
-
-            memset(&ctl, 0, sizeof(ctl));
-            msg.msg_control = ctl.buf;
-            msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-            c = CMSG_FIRSTHDR(&msg);
-            c->cmsg_level = SOL_SOCKET;
-            c->cmsg_type = SCM_RIGHTS;
-            c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-            memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-        }
-        n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return false;
-        }
-        nfds = 0;
-        p += n;
-        len -= n;
+    if (!vfio_user_tr_sendv(t, &iov, 1, fds, nfds, NULL)) {
+        abort();
     }
-    return true;
 }
 
-static void send_version(int sock)
+static void send_version(VfioUserTransport *t)
 {
     VFIOUserCaps caps;
     VFIOUserHdr hdr;
@@ -185,32 +155,18 @@ static void send_version(int sock)
     payload = vfio_user_caps_build_version(&caps, &len);
     vfio_user_hdr_init(&hdr, 0, VFIO_USER_VERSION, sizeof(hdr) + len,
                        VFIO_USER_F_TYPE_REQUEST);
-    if (!send_all(sock, (const uint8_t *)&hdr, sizeof(hdr), NULL, 0) ||
-        !send_all(sock, payload, len, NULL, 0)) {
-        abort();
-    }
+    send_all(t, (const uint8_t *)&hdr, sizeof(hdr), NULL, 0);
+    send_all(t, payload, len, NULL, 0);
 }
 
-static gpointer drain_main(gpointer opaque)
-{
-    int sock = GPOINTER_TO_INT(opaque);
-    char sink[65536];
-    struct pollfd pfd = {.fd = sock, .events = POLLIN};
-
-    while (poll(&pfd, 1, 10000) > 0 && recv(sock, sink, sizeof(sink), 0) > 0) {
-    }
-    return NULL;
-}
-
-/* Write the whole client stream, with the fds @ctl asks for. */
-static void write_stream(int sock, const uint8_t *data, size_t size,
+/* Queue the whole client stream, with the fds @ctl asks for, then EOF. */
+static void write_stream(VfioUserTransport *t, const uint8_t *data, size_t size,
                          uint8_t ctl)
 {
-    int fds[3], nfds = 0, buf_sz = 1 << 20;
+    int fds[3], nfds = 0;
 
-    setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &buf_sz, sizeof(buf_sz));
     if (ctl & 1) {
-        send_version(sock);
+        send_version(t);
     }
     if (ctl & 2) {
         fds[nfds] = memfd_create("fuzz-guest", MFD_CLOEXEC);
@@ -223,14 +179,65 @@ static void write_stream(int sock, const uint8_t *data, size_t size,
         fds[nfds++] = eventfd(0, EFD_CLOEXEC);
         fds[nfds++] = eventfd(0, EFD_CLOEXEC);
     }
-    if (size && !send_all(sock, data, size, fds, nfds)) {
-        abort();
+    if (size) {
+        send_all(t, data, size, fds, nfds);
     }
     for (int i = 0; i < nfds; i++) {
         close(fds[i]);
     }
-    shutdown(sock, SHUT_WR);
+    t->ops->shutdown(t, SHUT_WR);
 }
+
+/*
+ * The server's end: receives from the in-memory pair, drops what the
+ * server sends (as the drain thread of a socket would have read it).
+ */
+typedef struct SinkTransport {
+    VfioUserTransport base;
+    VfioUserTransport *inner;
+} SinkTransport;
+
+static ssize_t sink_send(VfioUserTransport *t, const struct iovec *iov,
+                         int iovcnt, const int *fds, size_t nfds, int flags)
+{
+    size_t len = 0;
+
+    (void)t;
+    (void)fds;
+    (void)nfds;
+    (void)flags;
+    for (int i = 0; i < iovcnt; i++) {
+        len += iov[i].iov_len;
+    }
+    return (ssize_t)len;
+}
+
+static ssize_t sink_recv(VfioUserTransport *t, struct iovec *iov, int iovcnt,
+                         int *fds, size_t *nfds, bool *truncated, int flags)
+{
+    VfioUserTransport *in = ((SinkTransport *)t)->inner;
+
+    return in->ops->recv(in, iov, iovcnt, fds, nfds, truncated, flags);
+}
+
+static void sink_shutdown(VfioUserTransport *t, int how)
+{
+    VfioUserTransport *in = ((SinkTransport *)t)->inner;
+
+    in->ops->shutdown(in, how);
+}
+
+static void sink_close(VfioUserTransport *t)
+{
+    vfio_user_transport_close(((SinkTransport *)t)->inner);
+}
+
+static const VfioUserTransportOps sink_ops = {
+    .send = sink_send,
+    .recv = sink_recv,
+    .shutdown = sink_shutdown,
+    .close = sink_close,
+};
 
 static void quiet_log(const gchar *domain, GLogLevelFlags level,
                       const gchar *message, gpointer opaque)
@@ -246,9 +253,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static bool init;
     unsigned fds0;
     GArray *maps;
-    GThread *t;
+    VfioUserTransport *t[2];
+    SinkTransport sink = {.base = {.ops = &sink_ops}};
     Dev d;
-    int sv[2];
 
     if (size < 1 || size > 65536) {
         return 0;
@@ -263,12 +270,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* Counted per input: libFuzzer itself opens fds between inputs. */
     fds0 = vut_count_fds();
     make_server(&d);
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+    if (!vfio_user_transport_mem_pair(t, NULL)) {
         abort();
     }
-    write_stream(sv[0], data + 1, size - 1, data[0]);
-    t = g_thread_new("fuzz-drain", drain_main, GINT_TO_POINTER(sv[0]));
-    if (!vus_server_attach(d.srv, sv[1], NULL)) {
+    write_stream(t[0], data + 1, size - 1, data[0]);
+    sink.inner = t[1];
+    sink.base.fd = t[1]->fd;
+    if (!vus_server_attach_transport(d.srv, &sink.base, NULL)) {
         abort();
     }
     vus_server_run(d.srv, NULL);
@@ -277,8 +285,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort(); /* the client's maps must go with the client */
     }
     g_array_unref(maps);
-    g_thread_join(t);
-    close(sv[0]);
+    vfio_user_transport_close(t[0]);
     vus_server_free(d.srv);
     if (vut_count_fds() != fds0) {
         abort();
