@@ -91,7 +91,8 @@ typedef struct ProxyOut {
 
 struct VFIOUserProxy {
     /* Constant after construction. */
-    int sock;    /* non-blocking once the receive thread runs */
+    VfioUserTransport *tr; /* the connection (owned) */
+    int sock;    /* tr's fd: non-blocking once the receive thread runs */
     int wake_fd; /* eventfd: wakes the receive thread's poll() */
     char *path;
     uint32_t timeout_ms;

@@ -205,8 +205,8 @@ static bool proxy_recv_scatter(VFIOUserProxy *proxy, const struct iovec *iov,
             }
             i++;
         }
-        if (!vfio_user_msg_recv_bodyv_wait(proxy->sock, vec, n, &proxy->rx_wait,
-                                           errp)) {
+        if (!vfio_user_tr_recv_bodyv_wait(proxy->tr, vec, n, &proxy->rx_wait,
+                                          errp)) {
             return false;
         }
         len -= chunk;
@@ -226,7 +226,7 @@ static void proxy_read_error(uint16_t cmd, const char *what, GError **errp)
 
 static bool proxy_discard(VFIOUserProxy *proxy, size_t len, GError **errp)
 {
-    return vfio_user_msg_discard_wait(proxy->sock, len, &proxy->rx_wait, errp);
+    return vfio_user_tr_discard_wait(proxy->tr, len, &proxy->rx_wait, errp);
 }
 
 /* Move the claimed reply into @w's request.  Consumes @fds and payload. */
@@ -469,9 +469,9 @@ static bool proxy_recv_one(VFIOUserProxy *proxy, GError **errp)
 
     proxy->rx_deadline = g_get_monotonic_time() +
                          (gint64)proxy->timeout_ms * G_TIME_SPAN_MILLISECOND;
-    if (!vfio_user_msg_recv_hdr_wait(proxy->sock, &hdr, fds, &nfds,
-                                     proxy->max_fds, proxy->max_msg_size,
-                                     &proxy->rx_wait, errp)) {
+    if (!vfio_user_tr_recv_hdr_wait(proxy->tr, &hdr, fds, &nfds, proxy->max_fds,
+                                    proxy->max_msg_size, &proxy->rx_wait,
+                                    errp)) {
         proxy_read_error(0, "message header", errp);
         return false;
     }
@@ -588,6 +588,45 @@ void vfio_user_proxy_read_for_locked(VFIOUserProxy *proxy, VFIOUserWaiter *w,
         proxy->rx_yield_until = 0;
         vfio_user_proxy_wake_rx_locked(proxy);
     }
+}
+
+bool vfio_user_proxy_pump(VFIOUserProxy *proxy, GError **errp)
+{
+    VFIOUserFailureNotify notify = NULL;
+    void *notify_opaque = NULL;
+    GError *err = NULL;
+
+    bool ok;
+
+    g_assert(!proxy->thread);
+    g_mutex_lock(&proxy->lock);
+    if (proxy->state != VFIO_PROXY_CONNECTED || proxy->reader) {
+        g_mutex_unlock(&proxy->lock);
+        return vfio_user_error_set(errp, ECANCELED,
+                                   "vfio-user: %s: the connection is down",
+                                   proxy->path);
+    }
+    proxy->reader = g_thread_self();
+    g_mutex_unlock(&proxy->lock);
+    ok = proxy_recv_one(proxy, &err);
+    g_mutex_lock(&proxy->lock);
+    proxy->reader = NULL;
+    if (ok) {
+        g_mutex_unlock(&proxy->lock);
+        return true;
+    }
+    vfio_user_proxy_fail_locked(proxy, err);
+    if (proxy->state == VFIO_PROXY_ERROR && !proxy->notified) {
+        proxy->notified = true;
+        notify = proxy->notify;
+        notify_opaque = proxy->notify_opaque;
+    }
+    g_mutex_unlock(&proxy->lock);
+    if (notify) {
+        notify(proxy, proxy->fail_err, notify_opaque);
+    }
+    g_propagate_error(errp, err);
+    return false;
 }
 
 /* ---- For request handlers, on the reader's thread ---- */

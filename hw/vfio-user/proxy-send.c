@@ -180,9 +180,9 @@ static int proxy_send_head_locked(VFIOUserProxy *proxy, ProxyOut *m)
     }
     m->in_send = true;
     g_mutex_unlock(&proxy->lock);
-    n = vfio_user_msg_send_some(proxy->sock, m->iov, m->iovcnt,
-                                m->started ? NULL : m->fds,
-                                m->started ? 0 : m->nfds, &err);
+    n = vfio_user_tr_send_some(proxy->tr, m->iov, m->iovcnt,
+                               m->started ? NULL : m->fds,
+                               m->started ? 0 : m->nfds, &err);
     g_mutex_lock(&proxy->lock);
     m->in_send = false;
     if (n > 0) {

@@ -47,8 +47,9 @@ static bool proxy_version_reply_hdr(VFIOUserProxy *proxy, VFIOUserHdr *hdr,
                                    "no VERSION reply within %u ms",
                                    proxy->timeout_ms);
     }
-    if (!vfio_user_msg_recv_hdr(proxy->sock, hdr, NULL, &nfds, 0,
-                                sizeof(*hdr) + PROXY_VERSION_MAX, &err)) {
+    if (!vfio_user_tr_recv_hdr_wait(proxy->tr, hdr, NULL, &nfds, 0,
+                                    sizeof(*hdr) + PROXY_VERSION_MAX, NULL,
+                                    &err)) {
         if (err->code == EAGAIN) {
             err->code = ETIMEDOUT;
         }
@@ -94,18 +95,21 @@ bool vfio_user_proxy_negotiate(VFIOUserProxy *proxy, GError **errp)
     payload = vfio_user_caps_build_version(&proxy->ours, &len);
     vfio_user_hdr_init(&hdr, 0, VFIO_USER_VERSION, sizeof(hdr) + len,
                        VFIO_USER_F_TYPE_REQUEST);
-    ok = vfio_user_msg_send(proxy->sock, &hdr, payload, len, NULL, 0, &err);
+    ok = vfio_user_tr_send(proxy->tr, &hdr, payload, len, NULL, 0, &err);
     g_clear_pointer(&payload, g_free);
     proxy_set_rcvtimeo(proxy->sock, proxy->timeout_ms);
     ok = ok && proxy_version_reply_hdr(proxy, &hdr, &err);
     if (ok) {
         len = hdr.size - sizeof(hdr);
         payload = g_malloc(len ? len : 1);
-        ok = vfio_user_msg_recv_body(proxy->sock, payload, len, &err) &&
-             vfio_user_caps_parse_version(payload, len, &proxy->server_caps,
-                                          &err) &&
-             vfio_user_caps_merge(&proxy->ours, &proxy->server_caps,
-                                  &proxy->caps, &err);
+        ok =
+            vfio_user_tr_recv_bodyv_wait(
+                proxy->tr, &(struct iovec){.iov_base = payload, .iov_len = len},
+                1, NULL, &err) &&
+            vfio_user_caps_parse_version(payload, len, &proxy->server_caps,
+                                         &err) &&
+            vfio_user_caps_merge(&proxy->ours, &proxy->server_caps,
+                                 &proxy->caps, &err);
     }
     proxy_set_rcvtimeo(proxy->sock, 0);
     if (!ok) {

@@ -103,7 +103,7 @@ void vfio_user_proxy_fail_locked(VFIOUserProxy *proxy, const GError *err)
     proxy->state = VFIO_PROXY_ERROR;
     proxy->fail_err = g_error_copy(err);
     vfio_user_proxy_wake_all_locked(proxy, vfio_user_error_errno(err));
-    shutdown(proxy->sock, SHUT_RDWR);
+    proxy->tr->ops->shutdown(proxy->tr, SHUT_RDWR);
 }
 
 /* ---- Connection set-up (negotiation: proxy-version.c) ---- */
@@ -147,12 +147,14 @@ static bool proxy_start_thread(VFIOUserProxy *proxy, GError **errp)
     return true;
 }
 
-static VFIOUserProxy *proxy_new(int sock, char *path,
-                                const VFIOUserProxyOptions *opts, GError **errp)
+static VFIOUserProxy *proxy_new(VfioUserTransport *tr, char *path,
+                                const VFIOUserProxyOptions *opts, bool thread,
+                                GError **errp)
 {
     VFIOUserProxy *proxy = g_new0(VFIOUserProxy, 1);
 
-    proxy->sock = sock;
+    proxy->tr = tr;
+    proxy->sock = tr->fd;
     proxy->path = path;
     proxy->timeout_ms = opts && opts->msg_timeout_ms
                             ? opts->msg_timeout_ms
@@ -183,7 +185,7 @@ static VFIOUserProxy *proxy_new(int sock, char *path,
     /* The first calls read their own replies, like later ones. */
     proxy->rx_yield_until = g_get_monotonic_time() + proxy->rx_yield_us;
     if (!proxy_go_nonblocking(proxy, errp) ||
-        !proxy_start_thread(proxy, errp)) {
+        (thread && !proxy_start_thread(proxy, errp))) {
         vfio_user_proxy_destroy(proxy);
         return NULL;
     }
@@ -194,7 +196,15 @@ VFIOUserProxy *vfio_user_proxy_new_from_fd(int sock,
                                            const VFIOUserProxyOptions *opts,
                                            GError **errp)
 {
-    return proxy_new(sock, g_strdup_printf("fd %d", sock), opts, errp);
+    return proxy_new(vfio_user_transport_socket_new(sock),
+                     g_strdup_printf("fd %d", sock), opts, true, errp);
+}
+
+VFIOUserProxy *vfio_user_proxy_new_inline(VfioUserTransport *tr,
+                                          const VFIOUserProxyOptions *opts,
+                                          GError **errp)
+{
+    return proxy_new(tr, g_strdup("transport"), opts, false, errp);
 }
 
 VFIOUserProxy *vfio_user_proxy_connect(const char *path,
@@ -228,7 +238,8 @@ VFIOUserProxy *vfio_user_proxy_connect(const char *path,
         vfio_user_proxy_connect_error(path, e, errp);
         return NULL;
     }
-    return proxy_new(sock, g_strdup(path), opts, errp);
+    return proxy_new(vfio_user_transport_socket_new(sock), g_strdup(path), opts,
+                     true, errp);
 }
 
 /*
@@ -274,7 +285,7 @@ void vfio_user_proxy_destroy(VFIOUserProxy *proxy)
     if (proxy->thread) {
         g_thread_unref(proxy->thread);
     }
-    close(proxy->sock);
+    vfio_user_transport_close(proxy->tr);
     if (proxy->wake_fd >= 0) {
         close(proxy->wake_fd);
     }
@@ -308,7 +319,7 @@ void vfio_user_proxy_close(VFIOUserProxy *proxy)
                 (proxy->in_handler && g_thread_self() == proxy->reader);
     proxy->free_on_thread = on_thread;
     g_mutex_unlock(&proxy->lock);
-    shutdown(proxy->sock, SHUT_RDWR);
+    proxy->tr->ops->shutdown(proxy->tr, SHUT_RDWR);
     if (on_thread) {
         /*
          * From a handler or the failure notify: the receive thread frees
@@ -316,8 +327,10 @@ void vfio_user_proxy_close(VFIOUserProxy *proxy)
          */
         return;
     }
-    g_thread_join(proxy->thread);
-    proxy->thread = NULL;
+    if (proxy->thread) {
+        g_thread_join(proxy->thread);
+        proxy->thread = NULL;
+    }
     vfio_user_proxy_destroy(proxy);
 }
 

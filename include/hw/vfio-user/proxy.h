@@ -114,6 +114,25 @@ VFIOUserProxy *vfio_user_proxy_new_from_fd(int sock,
                                            GError **errp);
 
 /*
+ * For tests and fuzzers: a proxy on any transport (taken), with no
+ * receive thread.  A blocking request reads and dispatches the messages
+ * that come (server requests included) on its own thread until its reply
+ * is in; vfio_user_proxy_pump() does one such step between requests.  Not
+ * for proxies used from more than one thread.
+ */
+typedef struct VfioUserTransport VfioUserTransport;
+VFIOUserProxy *vfio_user_proxy_new_inline(VfioUserTransport *tr,
+                                          const VFIOUserProxyOptions *opts,
+                                          GError **errp);
+
+/*
+ * Inline proxies only: read and dispatch one message.  False (@errp set)
+ * when that failed: the proxy is then in ERROR, as after a receive
+ * thread's failure (the failure notify has run).
+ */
+bool vfio_user_proxy_pump(VFIOUserProxy *proxy, GError **errp);
+
+/*
  * Register the server-to-client request handler (before DMA_MAP).  On
  * return the previous handler is no longer running (unless this is called
  * from it) and will not be called again.
