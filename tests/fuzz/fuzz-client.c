@@ -2,21 +2,27 @@
  * libFuzzer target: the client library's handling of everything a server
  * can send once VERSION is negotiated.
  *
- * Per input: a socketpair; a valid VERSION reply is queued before the
- * proxy connects; a feeder thread plays the server: it accepts the three
- * DMA maps of a small container (anonymous guest RAM, so the maps are
- * served by DMA_READ/DMA_WRITE messages), then sends the input as the
- * server's further messages, while the main thread drives the client
- * (device init and I/O, raw proxy calls, or one call that waits while the
- * input's DMA requests are served).
+ * Per input, on one thread: an in-memory transport pair; the client's
+ * proxy runs without a receive thread on one end (a blocking request
+ * reads and dispatches what comes until its reply is in), so every
+ * message the input holds is handled on the fuzzer's thread.  The other
+ * end is played by a feeder that reacts to what the client sends and to
+ * the client running out of bytes to read: a valid VERSION reply is
+ * queued first; the three DMA maps of a small container (anonymous guest
+ * RAM, so the maps are served by DMA_READ/DMA_WRITE messages) are answered
+ * as they are sent; then the input is released message by message as the
+ * client reads, while the main thread drives the client (device init and
+ * I/O, raw proxy calls, or one call that waits while the input's DMA
+ * requests are served), and the rest of the input after that.
  *
  * Input layout: byte 0 selects the behaviour (bit 0: give each reply the
  * id of the client request it follows; bits 1-2: the client workload;
  * bit 3: every reply carries a 64 KiB memfd (region fds), bit 4: and an
  * eventfd (io fds)),
  * then messages, cut at the size in each header (a bad size sends the
- * rest raw).  Every wait is bounded by a 50 ms message timeout and the
- * feeder hangs up after the last byte, so nothing waits for long.
+ * rest raw).  A reply waits for the client request it follows; when the
+ * client reads and none is outstanding, replies stop waiting.  After the
+ * last byte the client reads end of stream, so nothing ever waits.
  *
  * Oracles besides the sanitizers: guest memory outside the writable maps
  * (the read-only map and the unmapped gaps) never changes, and no fd
@@ -26,13 +32,11 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
 #include <unistd.h>
 #include <glib.h>
 
@@ -44,7 +48,6 @@
 #include "vfu-test.h"
 
 #define MSG_TIMEOUT_MS 50
-#define WAIT_REQUEST_MS 20
 #define GUEST_SIZE 0x10000
 #define N_MAPS 3
 
@@ -65,173 +68,158 @@ static const struct {
 static uint8_t guest[GUEST_SIZE];
 
 typedef struct Feeder {
-    int sock;
+    VfioUserTransport base;    /* the client's end */
+    VfioUserTransport *mem[2]; /* [0] the client's, [1] the feeder's */
     const uint8_t *data;
-    size_t size;
+    size_t size, pos;
     int fds[2]; /* sent with every reply: a memfd, an eventfd (or -1) */
     size_t nfds;
     bool patch_ids;
+    bool lockstep;
+    int maps_left;    /* DMA_MAPs still answered as they come */
+    GByteArray *sent; /* what the client sent, not yet parsed */
+    GQueue requests;  /* ids (GUINT_TO_POINTER) of unanswered requests */
 } Feeder;
 
-static bool wait_readable(int fd, int ms)
+static void feeder_send(Feeder *f, const void *buf, size_t len, const int *fds,
+                        size_t nfds)
 {
-    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
 
-    return poll(&pfd, 1, ms) > 0;
-}
-
-/*
- * Read client messages until a request arrives (within @ms); its header
- * goes to @req.  Replies (to DMA requests of the input) are skipped.
- * Returns false on timeout, EOF or error.
- */
-static bool next_request(int sock, VFIOUserHdr *req, int ms)
-{
-    for (;;) {
-        int fds[VFIO_USER_MAX_FDS];
-        size_t nfds;
-        bool ok;
-
-        if (!wait_readable(sock, ms) ||
-            !vfio_user_msg_recv_hdr(sock, req, fds, &nfds, VFIO_USER_MAX_FDS,
-                                    1u << 24, NULL)) {
-            return false;
-        }
-        vfio_user_close_fds(fds, nfds);
-        ok = vfio_user_msg_discard(sock, req->size - sizeof(*req), NULL);
-        if (!ok) {
-            return false;
-        }
-        if (!vfio_user_hdr_is_reply(req)) {
-            return true;
-        }
+    if (!vfio_user_tr_sendv(f->mem[1], &iov, 1, fds, nfds, NULL)) {
+        abort();
     }
 }
 
-static bool send_all(int sock, const void *buf, size_t len)
+/* A request of the client: answer a container DMA_MAP, else remember it. */
+static void feeder_request(Feeder *f, const VFIOUserHdr *req)
 {
-    const uint8_t *p = buf;
+    VFIOUserHdr hdr;
 
-    while (len) {
-        ssize_t n = send(sock, p, len, MSG_NOSIGNAL);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return false;
-        }
-        p += n;
-        len -= n;
-    }
-    return true;
-}
-
-/* Send @len bytes with copies of @fds on the first byte. */
-static bool send_with_fds(int sock, const void *buf, size_t len, const int *fds,
-                          size_t nfds)
-{
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * 2)];
-        struct cmsghdr align;
-    } ctl;
-    struct iovec iov = {.iov_base = (void *)buf, .iov_len = 1};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-    struct cmsghdr *c;
-
-    if (!nfds || !len) {
-        return send_all(sock, buf, len);
-    }
-    memset(&ctl, 0, sizeof(ctl));
-    msg.msg_control = ctl.buf;
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-    c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-    memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-    if (sendmsg(sock, &msg, MSG_NOSIGNAL) != 1) {
-        return false;
-    }
-    return send_all(sock, (const uint8_t *)buf + 1, len - 1);
-}
-
-/* Accept the container's DMA_MAPs (the VERSION request is skipped). */
-static bool feed_maps(int sock)
-{
-    for (int i = 0; i < N_MAPS;) {
-        VFIOUserHdr req, hdr;
-
-        if (!next_request(sock, &req, 1000)) {
-            return false;
-        }
-        if (req.cmd != VFIO_USER_DMA_MAP) {
-            continue;
-        }
-        vfio_user_hdr_init(&hdr, req.id, req.cmd, sizeof(hdr),
-                           VFIO_USER_F_TYPE_REPLY);
-        if (!send_all(sock, &hdr, sizeof(hdr))) {
-            return false;
-        }
-        i++;
-    }
-    return true;
-}
-
-/* Send the input message by message; replies follow client requests. */
-static void feed_input(Feeder *f)
-{
-    size_t pos = 0;
-    bool lockstep = true;
-
-    while (pos < f->size) {
-        size_t left = f->size - pos, len = left;
-        uint8_t msg[65536 + 16];
-        VFIOUserHdr hdr, req;
-
-        if (left >= sizeof(hdr)) {
-            memcpy(&hdr, f->data + pos, sizeof(hdr));
-            if (hdr.size >= sizeof(hdr) && hdr.size <= left) {
-                len = hdr.size;
+    if (f->maps_left) {
+        if (req->cmd == VFIO_USER_DMA_MAP) {
+            vfio_user_hdr_init(&hdr, req->id, req->cmd, sizeof(hdr),
+                               VFIO_USER_F_TYPE_REPLY);
+            feeder_send(f, &hdr, sizeof(hdr), NULL, 0);
+            if (--f->maps_left == 0) {
+                g_queue_clear(&f->requests);
             }
         }
-        memcpy(msg, f->data + pos, len);
-        if (len >= sizeof(hdr) && vfio_user_hdr_is_reply(&hdr) && lockstep) {
-            if (next_request(f->sock, &req, WAIT_REQUEST_MS)) {
-                if (f->patch_ids) {
-                    memcpy(msg, &req.id, sizeof(req.id));
-                }
-            } else {
-                lockstep = false;
-            }
-        }
-        if (!send_with_fds(f->sock, msg, len, f->fds,
-                           len >= sizeof(hdr) && vfio_user_hdr_is_reply(&hdr)
-                               ? f->nfds
-                               : 0)) {
+        return;
+    }
+    g_queue_push_tail(&f->requests, GUINT_TO_POINTER(req->id));
+}
+
+/* Whole messages the client sent: requests are noted, replies skipped. */
+static void feeder_parse(Feeder *f)
+{
+    VFIOUserHdr hdr;
+
+    while (f->sent->len >= sizeof(hdr)) {
+        memcpy(&hdr, f->sent->data, sizeof(hdr));
+        if (hdr.size < sizeof(hdr) || f->sent->len < hdr.size) {
             return;
         }
-        pos += len;
+        if (!vfio_user_hdr_is_reply(&hdr)) {
+            feeder_request(f, &hdr);
+        }
+        g_byte_array_remove_range(f->sent, 0, hdr.size);
     }
 }
 
-static gpointer feeder_main(gpointer opaque)
+/* The client has read everything: release the next input message. */
+static void feeder_next(Feeder *f)
 {
-    Feeder *f = opaque;
-    char sink[4096];
+    size_t left = f->size - f->pos, len = left;
+    uint8_t msg[65536 + 16];
+    VFIOUserHdr hdr;
+    bool reply = false;
 
-    if (feed_maps(f->sock)) {
-        feed_input(f);
+    if (left == 0 || f->maps_left) {
+        f->mem[1]->ops->shutdown(f->mem[1], SHUT_WR);
+        return;
     }
-    shutdown(f->sock, SHUT_WR);
-    /* Drain until the client closes, so that it never blocks on a send. */
-    while (wait_readable(f->sock, 5000) &&
-           recv(f->sock, sink, sizeof(sink), 0) > 0) {
+    if (left >= sizeof(hdr)) {
+        memcpy(&hdr, f->data + f->pos, sizeof(hdr));
+        if (hdr.size >= sizeof(hdr) && hdr.size <= left) {
+            len = hdr.size;
+        }
+        reply = len >= sizeof(hdr) && vfio_user_hdr_is_reply(&hdr);
     }
-    return NULL;
+    memcpy(msg, f->data + f->pos, len);
+    if (reply && f->lockstep) {
+        if (g_queue_is_empty(&f->requests)) {
+            f->lockstep = false; /* the client waits for nothing more */
+        } else {
+            uint16_t id = GPOINTER_TO_UINT(g_queue_pop_head(&f->requests));
+
+            if (f->patch_ids) {
+                memcpy(msg, &id, sizeof(id));
+            }
+        }
+    }
+    feeder_send(f, msg, len, f->fds, reply ? f->nfds : 0);
+    f->pos += len;
 }
 
-static void queue_version_reply(int sock)
+static ssize_t feed_send(VfioUserTransport *t, const struct iovec *iov,
+                         int iovcnt, const int *fds, size_t nfds, int flags)
+{
+    Feeder *f = (Feeder *)t;
+    size_t len = 0;
+
+    (void)fds;
+    (void)nfds;
+    (void)flags;
+    for (int i = 0; i < iovcnt; i++) {
+        g_byte_array_append(f->sent, iov[i].iov_base, iov[i].iov_len);
+        len += iov[i].iov_len;
+    }
+    feeder_parse(f);
+    return (ssize_t)len;
+}
+
+static ssize_t feed_recv(VfioUserTransport *t, struct iovec *iov, int iovcnt,
+                         int *fds, size_t *nfds, bool *truncated, int flags)
+{
+    Feeder *f = (Feeder *)t;
+    VfioUserTransport *m = f->mem[0];
+    ssize_t n =
+        m->ops->recv(m, iov, iovcnt, fds, nfds, truncated, MSG_DONTWAIT);
+
+    (void)flags;
+    if (n < 0 && errno == EAGAIN) {
+        feeder_next(f);
+        n = m->ops->recv(m, iov, iovcnt, fds, nfds, truncated, MSG_DONTWAIT);
+    }
+    return n;
+}
+
+static void feed_shutdown(VfioUserTransport *t, int how)
+{
+    Feeder *f = (Feeder *)t;
+
+    f->mem[0]->ops->shutdown(f->mem[0], how);
+}
+
+static void feed_close(VfioUserTransport *t)
+{
+    Feeder *f = (Feeder *)t;
+
+    vfio_user_transport_close(f->mem[0]);
+    vfio_user_transport_close(f->mem[1]);
+    g_byte_array_unref(f->sent);
+    g_queue_clear(&f->requests);
+}
+
+static const VfioUserTransportOps feed_ops = {
+    .send = feed_send,
+    .recv = feed_recv,
+    .shutdown = feed_shutdown,
+    .close = feed_close,
+};
+
+static void queue_version_reply(Feeder *f)
 {
     static const char json[] =
         "{\"capabilities\":{\"max_msg_fds\":8,\"max_data_xfer_size\":65536,\"pgsizes\":4096,\"write_multiple\":true}}";
@@ -244,9 +232,7 @@ static void queue_version_reply(int sock)
     memcpy(buf, &hdr, sizeof(hdr));
     memcpy(buf + sizeof(hdr), v, sizeof(v));
     memcpy(buf + sizeof(hdr) + 4, json, sizeof(json));
-    if (!send_all(sock, buf, sizeof(buf))) {
-        abort();
-    }
+    feeder_send(f, buf, sizeof(buf), NULL, 0);
 }
 
 static void workload_device(VFIOUserProxy *p)
@@ -313,26 +299,50 @@ static void workload_wait(VFIOUserProxy *p)
     vfio_user_proxy_call(p, &req, NULL);
 }
 
-/* Guest RAM the server may never change: the read-only map, the gaps. */
+/* The pattern guest RAM starts each input with. */
+static uint8_t guest_ref[GUEST_SIZE];
+
+static bool writable_at(size_t i)
+{
+    for (int m = 0; m < N_MAPS; m++) {
+        if (!maps[m].ro && i >= maps[m].off && i < maps[m].off + maps[m].size) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * Guest RAM the server may never change: the read-only map, the gaps.
+ * Compared range by range (the maps' edges), not byte by byte: this runs
+ * for every input.
+ */
 static bool guest_intact(void)
 {
-    for (size_t i = 0; i < GUEST_SIZE; i++) {
-        bool writable = false;
+    size_t i = 0;
+
+    while (i < GUEST_SIZE) {
+        size_t end = GUEST_SIZE;
+        bool w = writable_at(i);
 
         for (int m = 0; m < N_MAPS; m++) {
-            if (!maps[m].ro && i >= maps[m].off &&
-                i < maps[m].off + maps[m].size) {
-                writable = true;
+            size_t e[2] = {maps[m].off, maps[m].off + maps[m].size};
+
+            for (int k = 0; k < 2; k++) {
+                if (e[k] > i && e[k] < end) {
+                    end = e[k];
+                }
             }
         }
-        if (!writable && guest[i] != (uint8_t)(i * 13 + 1)) {
+        if (!w && memcmp(guest + i, guest_ref + i, end - i)) {
             return false;
         }
+        i = end;
     }
     return true;
 }
 
-static void run_client(int sock, uint8_t ctl)
+static void run_client(Feeder *f, uint8_t ctl)
 {
     VFIOUserProxyOptions o;
     VFIOUserContainer *c;
@@ -341,7 +351,7 @@ static void run_client(int sock, uint8_t ctl)
 
     vfio_user_proxy_options_init(&o);
     o.msg_timeout_ms = MSG_TIMEOUT_MS;
-    p = vfio_user_proxy_new_from_fd(sock, &o, NULL);
+    p = vfio_user_proxy_new_inline(&f->base, &o, NULL);
     if (!p) {
         abort(); /* the VERSION reply is valid */
     }
@@ -371,6 +381,9 @@ static void run_client(int sock, uint8_t ctl)
             break;
         }
     }
+    /* The rest of the input, as a receive thread would have read it. */
+    while (vfio_user_proxy_pump(p, NULL)) {
+    }
     vfio_user_container_free(c);
     vfio_user_proxy_close(p);
 }
@@ -392,16 +405,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         "vfio-user-device",
     };
     static bool init;
+    static int ready_fd;
     unsigned fds0;
-    Feeder f = {0};
-    GThread *t;
-    int sv[2];
+    Feeder f = {.base = {.ops = &feed_ops}};
+    int extra[2] = {-1, -1};
 
     if (size < 1 || size > 65536) {
         return 0;
     }
     if (!init) {
         init = true;
+        for (size_t i = 0; i < GUEST_SIZE; i++) {
+            guest_ref[i] = (uint8_t)(i * 13 + 1);
+        }
+        ready_fd = eventfd(1, EFD_CLOEXEC); /* stays readable */
+        if (ready_fd < 0) {
+            abort();
+        }
         g_log_set_always_fatal(G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
         for (size_t i = 0; i < G_N_ELEMENTS(domains); i++) {
             g_log_set_handler(domains[i],
@@ -411,17 +431,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     /* Counted per input: libFuzzer itself opens fds between inputs. */
     fds0 = vut_count_fds();
-    for (size_t i = 0; i < GUEST_SIZE; i++) {
-        guest[i] = (uint8_t)(i * 13 + 1);
-    }
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+    memcpy(guest, guest_ref, GUEST_SIZE);
+    if (!vfio_user_transport_mem_pair(f.mem, NULL)) {
         abort();
     }
-    queue_version_reply(sv[1]);
-    f.sock = sv[1];
+    /* The client polls before it reads: it may always read, the feeder
+     * releases input or ends the stream then. */
+    f.base.fd = ready_fd;
     f.data = data + 1;
     f.size = size - 1;
     f.patch_ids = data[0] & 1;
+    f.lockstep = true;
+    f.maps_left = N_MAPS;
+    f.sent = g_byte_array_new();
+    g_queue_init(&f.requests);
     f.fds[0] = f.fds[1] = -1;
     if (data[0] & 8) {
         f.fds[f.nfds] = memfd_create("fuzz-region", MFD_CLOEXEC);
@@ -433,11 +456,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (data[0] & 16) {
         f.fds[f.nfds++] = eventfd(0, EFD_CLOEXEC);
     }
-    t = g_thread_new("fuzz-feeder", feeder_main, &f);
-    run_client(sv[0], data[0]);
-    g_thread_join(t);
-    close(sv[1]);
-    vfio_user_close_fds(f.fds, f.nfds);
+    memcpy(extra, f.fds, sizeof(extra));
+    queue_version_reply(&f);
+    run_client(&f, data[0]);
+    vfio_user_close_fds(extra, 2);
     if (!guest_intact() || vut_count_fds() != fds0) {
         abort();
     }
