@@ -185,6 +185,14 @@ bool vmm_parse_machine_opt(VmmOptions *o, const char *name, const char *arg,
                 "-%s: unknown property '%s' (expected memory-backend=ID or accel=qtest)",
                 name, kv->key);
         }
+        if (o->machine_backend &&
+            g_str_has_prefix(o->machine_backend_opt, "-numa") &&
+            strcmp(o->machine_backend, kv->val)) {
+            return vfio_user_error_set(
+                errp, EINVAL,
+                "-%s memory-backend=%s: the machine has one NUMA node and its RAM is already '%s' (-numa node,memdev)",
+                name, kv->val, o->machine_backend);
+        }
         g_free(o->machine_backend);
         o->machine_backend = g_strdup(kv->val);
         o->machine_backend_opt =

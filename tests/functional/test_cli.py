@@ -38,6 +38,7 @@ class VmmCommandLine(VfuTestCase):
         self.assertEqual(sorted(listed - man), [])
         for spelling in NO_OPS:
             self.assertIn(spelling.split()[0], man)
+            self.assertIn(spelling.split()[0], listed)
             r = run([VMM] + spelling.split() + ["-version"])
             self.assertEqual(r.returncode, 0, spelling + ": " + r.stderr)
 

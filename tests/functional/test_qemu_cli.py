@@ -246,6 +246,26 @@ class QemuCli(VfuTestCase):
         r = self.monitor(["-object", "memory-backend-ram,id=m,size=64M"], "")
         self.assertIn("memory backend not used as guest RAM", r.stderr)
 
+    def test_numa_and_machine_backend_conflict(self):
+        """One NUMA node: two different RAM backends are refused, in
+        either order, and the same one twice is fine."""
+        objs = ["-object", "memory-backend-ram,id=a,size=64M",
+                "-object", "memory-backend-ram,id=b,size=64M"]
+        for order, msg in (
+                (["-numa", "node,memdev=a", "-machine", "memory-backend=b"],
+                 "-machine memory-backend=b: the machine has one NUMA node "
+                 "and its RAM is already 'a' (-numa node,memdev)"),
+                (["-machine", "memory-backend=a", "-numa", "node,memdev=b"],
+                 "-numa node,memdev=b: the machine has one NUMA node and "
+                 "its RAM is already 'a'")):
+            r = run([VMM, "-m", "64M"] + objs + order + ["-version"])
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(msg, r.stderr)
+        r = run([VMM, "-m", "64M", "-object",
+                 "memory-backend-ram,id=a,size=64M", "-numa", "node,memdev=a",
+                 "-machine", "memory-backend=a", "-version"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+
     def test_hugetlbfs_path_checked(self):
         path = self.path("hugepages")           # not mounted: absent
         r = run([VMM, "-m", "64M", "-object", "memory-backend-file,id=m,"
