@@ -17,7 +17,7 @@
 #include <sys/wait.h>
 #include <linux/pci_regs.h>
 #include "libqtest.h"
-#include "test-edu-helpers.h"
+#include "edu-machine.h"
 #include "system/machine.h"
 
 typedef struct EduCase {

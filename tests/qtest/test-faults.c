@@ -23,8 +23,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "libqtest.h"
-#include "test-edu-helpers.h"
-#include "test-faults-helpers.h"
+#include "edu-machine.h"
+#include "fault-rig.h"
 #include "vfio-user/protocol.h"
 
 /* Generous bounds: a loaded 2-core machine under sanitizers. */

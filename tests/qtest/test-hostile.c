@@ -22,8 +22,8 @@
 #include <sys/un.h>
 #include "libqtest.h"
 #include "system/machine.h"
-#include "test-edu-helpers.h"
-#include "test-faults-helpers.h"
+#include "edu-machine.h"
+#include "fault-rig.h"
 #include "vfio-user/protocol.h"
 
 #define HOSTILE_QUICK_S 3.0

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <linux/pci_regs.h>
 #include "libqtest.h"
-#include "test-edu-helpers.h"
+#include "edu-machine.h"
 #include "system/machine.h"
 
 #define HP_CYCLES 1000

@@ -17,7 +17,7 @@
  */
 #include <string.h>
 #include "libqtest.h"
-#include "test-edu-helpers.h"
+#include "edu-machine.h"
 
 #define MIB (1024 * 1024)
 #define ROUNDS 32

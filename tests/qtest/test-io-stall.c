@@ -22,7 +22,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include "libqtest.h"
-#include "test-edu-helpers.h"
+#include "edu-machine.h"
 
 #define TIMEOUT_MS 600
 #define DRIBBLE_MAX 10 /* bytes the relay dribbles before it hangs up */

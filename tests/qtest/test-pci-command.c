@@ -10,7 +10,7 @@
 #include <string.h>
 #include <linux/pci_regs.h>
 #include "libqtest.h"
-#include "test-edu-helpers.h"
+#include "edu-machine.h"
 
 static void set_master(QTestState *qts, bool on)
 {

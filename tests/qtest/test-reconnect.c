@@ -26,8 +26,8 @@
 #include <linux/pci_regs.h>
 #include "libqtest.h"
 #include "libqtest-child.h"
-#include "test-edu-helpers.h"
-#include "test-faults-helpers.h"
+#include "edu-machine.h"
+#include "fault-rig.h"
 #include "vfio-user/protocol.h"
 
 #define RC_MS 50

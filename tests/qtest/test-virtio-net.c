@@ -25,7 +25,7 @@
 #include <linux/virtio_ring.h>
 #include "libqos-net.h"
 #include "libqtest-child.h"
-#include "test-edu-helpers.h"
+#include "edu-machine.h"
 
 #define NET_SLOT 1
 #define NET_RAM_MB 64

@@ -1,5 +1,5 @@
 /*
- * Helpers of the edu qtest: machine start-up and the per-feature checks.
+ * Qtest support: edu machine start-up and the per-feature checks.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <linux/pci_regs.h>
-#include "test-edu-helpers.h"
+#include "edu-machine.h"
 #include "system/machine.h"
 
 #define EDU_FILE_OFFSET (2 * 1024 * 1024)

@@ -1,5 +1,5 @@
 /*
- * Helpers of the fault qtest: a fake vfio-user server in the test
+ * Qtest support for fault tests: a fake vfio-user server in the test
  * process, and looking into the VMM and server processes (pid, open fds,
  * a copy of a process's connected socket, stopping it for certain).
  *
@@ -17,7 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "libqtest.h"
-#include "test-faults-helpers.h"
+#include "fault-rig.h"
 
 double faults_elapsed(gint64 t0)
 {

@@ -1,13 +1,13 @@
 /*
- * Helpers of the fault qtest: a fake vfio-user server in the test
+ * Qtest support for fault tests: a fake vfio-user server in the test
  * process, and looking into the VMM and server processes (pid, open fds,
  * a copy of a process's connected socket, stopping it for certain).
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#ifndef TESTS_QTEST_TEST_FAULTS_HELPERS_H
-#define TESTS_QTEST_TEST_FAULTS_HELPERS_H
+#ifndef TESTS_QTEST_FAULT_RIG_H
+#define TESTS_QTEST_FAULT_RIG_H
 
 #include <stdbool.h>
 #include <glib.h>
@@ -53,4 +53,4 @@ int faults_steal_conn(GPid owner, GPid peer);
 /* The first message header waiting in @fd, left in place. */
 VFIOUserHdr faults_peek_hdr(int fd);
 
-#endif /* TESTS_QTEST_TEST_FAULTS_HELPERS_H */
+#endif /* TESTS_QTEST_FAULT_RIG_H */

@@ -1,12 +1,12 @@
 /*
- * Helpers of the edu qtest: start a machine with one edu device on a given
- * RAM backend and dma-access, and the checks each case runs.
+ * Qtest support: start a machine with one edu device on a given RAM
+ * backend and dma-access, and the edu checks the qtests share.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#ifndef TESTS_QTEST_TEST_EDU_HELPERS_H
-#define TESTS_QTEST_TEST_EDU_HELPERS_H
+#ifndef TESTS_QTEST_EDU_MACHINE_H
+#define TESTS_QTEST_EDU_MACHINE_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -67,4 +67,4 @@ void edu_assert_map_mode(const char *line, const char *mode,
 /* Message-mode bytes the client served so far. */
 void edu_info_message_bytes(QTestState *qts, uint64_t *rd, uint64_t *wr);
 
-#endif /* TESTS_QTEST_TEST_EDU_HELPERS_H */
+#endif /* TESTS_QTEST_EDU_MACHINE_H */
