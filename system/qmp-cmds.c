@@ -237,17 +237,15 @@ static JsonObject *qmp_cause(const char *reason)
 }
 
 /* After the reply went out, as QEMU orders them. */
-static gboolean qmp_reset_idle(gpointer p)
+static void qmp_reset_event(void)
 {
-    (void)p;
     qmp_event_send("RESET", qmp_cause("host-qmp-system-reset"));
-    return G_SOURCE_REMOVE;
 }
 
 void qmp_system_reset(Machine *m)
 {
     machine_reset(m);
-    g_idle_add(qmp_reset_idle, NULL);
+    qmp_after_reply(qmp_reset_event);
 }
 
 static JsonNode *qmp_system_reset_cmd(Machine *m, JsonObject *args,
@@ -260,17 +258,15 @@ static JsonNode *qmp_system_reset_cmd(Machine *m, JsonObject *args,
 }
 
 /* After the reply went out: SHUTDOWN, then the main loop ends. */
-static gboolean qmp_quit_idle(gpointer p)
+static void qmp_shutdown(void)
 {
-    (void)p;
     qmp_event_send("SHUTDOWN", qmp_cause("host-qmp-quit"));
     vmm_request_quit();
-    return G_SOURCE_REMOVE;
 }
 
 void qmp_quit(void)
 {
-    g_idle_add(qmp_quit_idle, NULL);
+    qmp_after_reply(qmp_shutdown);
 }
 
 static JsonNode *qmp_quit_cmd(Machine *m, JsonObject *args, GError **errp)

@@ -194,6 +194,40 @@ static JsonNode *qmp_dispatch(QmpMonitor *q, JsonNode *value, GError **errp)
     return ret;
 }
 
+/* Actions waiting for the current reply (QmpDeferredFn), oldest first. */
+static GArray *qmp_deferred;
+static guint qmp_deferred_idle;
+
+static void qmp_run_deferred(void)
+{
+    g_clear_handle_id(&qmp_deferred_idle, g_source_remove);
+    while (qmp_deferred && qmp_deferred->len) {
+        QmpDeferredFn fn = g_array_index(qmp_deferred, QmpDeferredFn, 0);
+
+        g_array_remove_index(qmp_deferred, 0);
+        fn();
+    }
+}
+
+static gboolean qmp_deferred_cb(gpointer p)
+{
+    (void)p;
+    qmp_deferred_idle = 0;
+    qmp_run_deferred();
+    return G_SOURCE_REMOVE;
+}
+
+void qmp_after_reply(QmpDeferredFn fn)
+{
+    if (!qmp_deferred) {
+        qmp_deferred = g_array_new(false, false, sizeof(QmpDeferredFn));
+    }
+    g_array_append_val(qmp_deferred, fn);
+    if (!qmp_deferred_idle) {
+        qmp_deferred_idle = g_idle_add(qmp_deferred_cb, NULL);
+    }
+}
+
 static void qmp_input(JsonNode *value, const GError *err, void *opaque)
 {
     QmpMonitor *q = opaque;
@@ -212,14 +246,15 @@ static void qmp_input(JsonNode *value, const GError *err, void *opaque)
     ret = qmp_dispatch(q, value, &local);
     if (!ret) {
         qmp_send_error(q, local, id);
-        return;
+    } else {
+        reply = json_object_new();
+        json_object_set_member(reply, "return", ret);
+        if (id) {
+            json_object_set_member(reply, "id", json_node_copy(id));
+        }
+        qmp_send(q, reply);
     }
-    reply = json_object_new();
-    json_object_set_member(reply, "return", ret);
-    if (id) {
-        json_object_set_member(reply, "id", json_node_copy(id));
-    }
-    qmp_send(q, reply);
+    qmp_run_deferred();
 }
 
 static void qmp_opened(CharLine *c, void *opaque)

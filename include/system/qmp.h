@@ -42,6 +42,14 @@ void qmp_monitor_free(QmpMonitor *q);
 void qmp_event_send(const char *name, JsonObject *data);
 
 /*
+ * Run @fn once the reply of the command being executed has gone out: at
+ * once after that reply when the command came over QMP (so the end of
+ * the client's input cannot come in between), else from an idle callback.
+ */
+typedef void (*QmpDeferredFn)(void);
+void qmp_after_reply(QmpDeferredFn fn);
+
+/*
  * The actions behind commands both monitors have, with their events, so
  * that the human monitor (also through human-monitor-command) sends the
  * same events as QMP: DEVICE_DELETED for a device already removed, RESET

@@ -4,12 +4,14 @@ and negotiation, every command, events, each malformed-input case (each
 followed by a command that must still work), reconnecting, and both ways
 to ask for it (-qmp and -chardev + -mon mode=control)."""
 
+import json
 import signal
 import socket
+import subprocess
 import unittest
 
 from qmp import QmpClient
-from vfutest import SERVER, TIMEOUT, VfuTestCase, driver
+from vfutest import SERVER, TIMEOUT, VMM, VfuTestCase, driver
 
 RAM = ["-m", "64M", "-object", "memory-backend-memfd,id=ram0,size=64M",
        "-machine", "memory-backend=ram0"]
@@ -273,6 +275,22 @@ class Qmp(VfuTestCase):
         self.assertEqual(ev["data"], {"guest": False,
                                       "reason": "host-qmp-quit"})
         self.assertEqual(self.vmm.proc.wait(TIMEOUT), 0)
+
+    def test_quit_then_end_of_input(self):
+        """-qmp stdio whose input ends right after quit: SHUTDOWN still
+        follows the reply (the end of input used to close the session
+        before the event went out)."""
+        r = subprocess.run([VMM] + RAM + ["-qmp", "stdio"],
+                           input='{"execute": "qmp_capabilities"}\n'
+                                 '{"execute": "quit", "id": 7}\n',
+                           capture_output=True, text=True, timeout=TIMEOUT)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = [json.loads(line) for line in r.stdout.splitlines()]
+        self.assertEqual(out[2], {"return": {}, "id": 7})
+        self.assertEqual(out[3]["event"], "SHUTDOWN")
+        self.assertEqual(out[3]["data"], {"guest": False,
+                                          "reason": "host-qmp-quit"})
+        self.assertEqual(len(out), 4)
 
     def test_signal_shutdown(self):
         c = self.start(devices=False)
