@@ -16,6 +16,15 @@
 /* Most maps one DMA_READ/DMA_WRITE may span (stack iovec, no allocation). */
 #define CONTAINER_MAX_PIECES 16
 
+/*
+ * Send DMA_UNMAP of [@iova, @iova + @size) and wait for the reply: the
+ * server's errno (0: unmapped) in *@rerr.  False only when the call itself
+ * failed (@errp set, no context added).  Used by container.c and by the
+ * probe's clean-up in container-probe.c.
+ */
+bool vfio_user_dma_unmap_send(VFIOUserProxy *proxy, uint64_t iova,
+                              uint64_t size, int *rerr, GError **errp);
+
 /* One DMA_MAP the server accepted. */
 typedef struct VFIOUserDMAMapEntry {
     char name[64];

@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 
-#include "container-probe.h"
+#include "container-internal.h"
 #include "vfio-user/error.h"
 #include "trace-events.h"
 
@@ -61,27 +61,17 @@ static bool probe_map(VFIOUserProxy *proxy, uint64_t iova, uint64_t size,
 static bool probe_unmap(VFIOUserProxy *proxy, uint64_t iova, uint64_t size,
                         GError **errp)
 {
-    VFIOUserDMAUnmap u = {.argsz = sizeof(u), .addr = iova, .size = size};
-    VFIOUserDMAUnmap echo;
-    struct iovec iov = {.iov_base = &u, .iov_len = sizeof(u)};
-    struct iovec riov = {.iov_base = &echo, .iov_len = sizeof(echo)};
-    VFIOUserRequest req = {
-        .cmd = VFIO_USER_DMA_UNMAP,
-        .iov = &iov,
-        .iovcnt = 1,
-        .reply_iov = &riov,
-        .reply_iovcnt = 1,
-    };
+    int rerr;
 
-    if (!vfio_user_proxy_call(proxy, &req, errp)) {
+    if (!vfio_user_dma_unmap_send(proxy, iova, size, &rerr, errp)) {
         return false;
     }
-    if (req.reply_errno) {
+    if (rerr) {
         return vfio_user_error_set(
-            errp, req.reply_errno,
+            errp, rerr,
             "the server refused to unmap its probe map at iova=0x%" PRIx64
             ": %s",
-            iova, g_strerror(req.reply_errno));
+            iova, g_strerror(rerr));
     }
     return true;
 }

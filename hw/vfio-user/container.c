@@ -516,8 +516,8 @@ bool vfio_user_container_map(VFIOUserContainer *c, const VFIOUserDMASection *s,
     return ok;
 }
 
-static bool container_send_unmap(VFIOUserContainer *c, uint64_t iova,
-                                 uint64_t size, GError **errp)
+bool vfio_user_dma_unmap_send(VFIOUserProxy *proxy, uint64_t iova,
+                              uint64_t size, int *rerr, GError **errp)
 {
     VFIOUserDMAUnmap u = {
         .argsz = sizeof(u),
@@ -535,16 +535,28 @@ static bool container_send_unmap(VFIOUserContainer *c, uint64_t iova,
         .reply_iovcnt = 1,
     };
 
-    if (!vfio_user_proxy_call(c->proxy, &req, errp)) {
+    if (!vfio_user_proxy_call(proxy, &req, errp)) {
+        return false;
+    }
+    *rerr = req.reply_errno;
+    return true;
+}
+
+static bool container_send_unmap(VFIOUserContainer *c, uint64_t iova,
+                                 uint64_t size, GError **errp)
+{
+    int rerr;
+
+    if (!vfio_user_dma_unmap_send(c->proxy, iova, size, &rerr, errp)) {
         g_prefix_error(errp, "DMA_UNMAP iova=0x%" PRIx64 ": ", iova);
         return false;
     }
-    if (req.reply_errno) {
+    if (rerr) {
         return vfio_user_error_set(
-            errp, req.reply_errno,
+            errp, rerr,
             "the server refused DMA_UNMAP of iova=0x%" PRIx64 " size=0x%" PRIx64
             ": %s",
-            iova, size, g_strerror(req.reply_errno));
+            iova, size, g_strerror(rerr));
     }
     return true;
 }
