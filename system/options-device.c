@@ -321,8 +321,7 @@ static bool device_parse(const char *arg, VFIOUserPCIOptions *d, int *slot,
     }
     /* Before any default id: the user's id=, else what was typed. */
     g_free(d->label);
-    d->label = d->id ? g_strdup_printf("%s '%s'", VFIO_USER_PCI_TYPE, d->id)
-                     : g_strdup(arg);
+    d->label = vfio_user_pci_label(d->id, arg);
     return true;
 }
 

@@ -351,8 +351,8 @@ static bool container_learn_modes(VFIOUserContainer *c,
     if (v == VFIO_USER_MODES_LEGACY) {
         g_atomic_int_set(&c->legacy, 1);
         g_message(
-            "vfio-user: %s: server does not support DMA access modes; using legacy DMA_MAP",
-            vfio_user_proxy_path(c->proxy));
+            "%s: server does not support DMA access modes; using legacy DMA_MAP",
+            vfio_user_proxy_label(c->proxy));
     }
     return true;
 }
@@ -419,8 +419,8 @@ static bool container_step_down(VFIOUserContainer *c,
     if (!(c->fallbacks_logged & kind)) {
         c->fallbacks_logged |= kind;
         /* clang-format off */
-        g_message("vfio-user: %s: section '%s': the server refused %s (%s); using %s",
-                  vfio_user_proxy_path(c->proxy), s->name,
+        g_message("%s: section '%s': the server refused %s (%s); using %s",
+                  vfio_user_proxy_label(c->proxy), s->name,
                   vfio_user_dma_access_name(from), g_strerror(rerr),
                   vfio_user_dma_access_name(p->mode));
         /* clang-format on */
@@ -625,7 +625,8 @@ void vfio_user_container_free(VFIOUserContainer *c)
 
         container_remove(c, i);
         if (live && !container_send_unmap(c, e.iova, e.size, &err)) {
-            g_warning("section %s: %s", e.name, err->message);
+            g_warning("%s: section '%s': %s", vfio_user_proxy_label(c->proxy),
+                      e.name, err->message);
             live = vfio_user_proxy_state(c->proxy) == VFIO_PROXY_CONNECTED;
         }
     }

@@ -34,7 +34,9 @@ struct VFIOUserWriteBatch {
 /* The device or its proxy has failed: every operation fails at once. */
 bool vfio_user_dev_is_failed(VFIOUserDevice *dev);
 /* Set ENODEV "device has failed" in @errp; returns false. */
-bool vfio_user_dev_failed_error(VFIOUserDevice *dev, GError **errp);
+bool vfio_user_dev_failed_error(GError **errp);
+/* What the device's log lines start with (vfio_user_proxy_label()). */
+const char *vfio_user_dev_label(VFIOUserDevice *dev);
 /* vfio_user_proxy_call(), failing the device on a lost connection. */
 bool vfio_user_dev_call(VFIOUserDevice *dev, VFIOUserRequest *req,
                         GError **errp);

@@ -32,7 +32,7 @@ bool vfio_user_device_get_irq_info(VFIOUserDevice *dev, uint32_t index,
     size_t len;
 
     if (vfio_user_dev_is_failed(dev)) {
-        return vfio_user_dev_failed_error(dev, errp);
+        return vfio_user_dev_failed_error(errp);
     }
     if (index >= dev->num_irqs) {
         return vfio_user_error_set(
@@ -132,7 +132,7 @@ bool vfio_user_device_set_irqs(VFIOUserDevice *dev, uint32_t index,
     uint32_t action = flags & VFIO_IRQ_SET_ACTION_TYPE_MASK;
 
     if (vfio_user_dev_is_failed(dev)) {
-        return vfio_user_dev_failed_error(dev, errp);
+        return vfio_user_dev_failed_error(errp);
     }
     if (index >= dev->num_irqs) {
         return vfio_user_error_set(

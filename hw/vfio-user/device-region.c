@@ -248,8 +248,9 @@ static bool dev_fd_is_eventfd(int fd)
 }
 
 /* mmap every area of @r; an area that fails stays on messages. */
-static void dev_region_map(VFIOUserRegion *r)
+static void dev_region_map(VFIOUserDevice *dev, VFIOUserRegion *r)
 {
+    const char *label = vfio_user_dev_label(dev);
     uint64_t fd_size = dev_fd_mappable_size(r->fd);
     int prot = 0;
 
@@ -264,22 +265,22 @@ static void dev_region_map(VFIOUserRegion *r)
         void *p;
 
         if (!prot || r->offset > (uint64_t)INT64_MAX - off || size > SIZE_MAX) {
-            g_message("region %u: area %u cannot be mapped, using messages",
-                      r->index, i);
+            g_message("%s: region %u: area %u cannot be mapped, using messages",
+                      label, r->index, i);
             continue;
         }
         if (r->offset + off > fd_size || size > fd_size - (r->offset + off)) {
-            g_message("region %u: area %u (offset 0x%" PRIx64
+            g_message("%s: region %u: area %u (offset 0x%" PRIx64
                       ", size 0x%" PRIx64
                       ") lies beyond the end of the region fd; using messages",
-                      r->index, i, off, size);
+                      label, r->index, i, off, size);
             continue;
         }
         p = mmap(NULL, size, prot, MAP_SHARED, r->fd, r->offset + off);
         if (p == MAP_FAILED) {
-            g_message("region %u: mmap of area %u (offset 0x%" PRIx64
+            g_message("%s: region %u: mmap of area %u (offset 0x%" PRIx64
                       ", size 0x%" PRIx64 ") failed: %s; using messages",
-                      r->index, i, off, size, g_strerror(errno));
+                      label, r->index, i, off, size, g_strerror(errno));
             continue;
         }
         r->mmaps[i].host = p;
@@ -327,7 +328,7 @@ bool vfio_user_dev_region_setup(VFIOUserDevice *dev, uint32_t index,
         r->mmaps[0].size = r->size;
         r->mmaps[0].host = NULL;
     }
-    dev_region_map(r);
+    dev_region_map(dev, r);
     return true;
 }
 
@@ -500,7 +501,7 @@ bool vfio_user_device_get_region_io_fds(VFIOUserDevice *dev, uint32_t index,
     bool ok;
 
     if (vfio_user_dev_is_failed(dev)) {
-        return vfio_user_dev_failed_error(dev, errp);
+        return vfio_user_dev_failed_error(errp);
     }
     if (index >= dev->num_regions) {
         return vfio_user_error_set(

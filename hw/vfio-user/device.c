@@ -52,11 +52,15 @@ bool vfio_user_dev_is_failed(VFIOUserDevice *dev)
            vfio_user_proxy_state(dev->proxy) != VFIO_PROXY_CONNECTED;
 }
 
-bool vfio_user_dev_failed_error(VFIOUserDevice *dev, GError **errp)
+bool vfio_user_dev_failed_error(GError **errp)
 {
-    return vfio_user_error_set(
-        errp, ENODEV, "vfio-user device on %s has failed",
-        dev->proxy ? vfio_user_proxy_path(dev->proxy) : "(no connection)");
+    /* The device layer names the device. */
+    return vfio_user_error_set(errp, ENODEV, "the device has failed");
+}
+
+const char *vfio_user_dev_label(VFIOUserDevice *dev)
+{
+    return dev->proxy ? vfio_user_proxy_label(dev->proxy) : "vfio-user device";
 }
 
 /* A proxy error of the connection-lost kind fails the device for good. */
@@ -293,8 +297,7 @@ bool vfio_user_device_init(VFIOUserDevice *dev, VFIOUserProxy *proxy,
     }
     for (uint32_t i = 0; i < dev->num_regions; i++) {
         if (!vfio_user_dev_region_setup(dev, i, errp)) {
-            g_prefix_error(errp, "region %u of %s: ", i,
-                           vfio_user_proxy_path(proxy));
+            g_prefix_error(errp, "region %u: ", i);
             vfio_user_device_cleanup(dev);
             return false;
         }
@@ -427,9 +430,10 @@ static bool dev_mmio_guarded(VFIOUserDevice *dev, const VFIOUserRegion *r,
         memset(buf, 0xff, len);
     }
     if (!__atomic_exchange_n(&dev->failed, true, __ATOMIC_ACQ_REL)) {
-        g_message("device failed: region %u: mmapped %s at 0x%" PRIx64
+        g_message("%s: device failed: region %u: mmapped %s at 0x%" PRIx64
                   " faulted (SIGBUS): the server shrank the region's fd",
-                  r->index, is_write ? "write" : "read", off);
+                  vfio_user_dev_label(dev), r->index,
+                  is_write ? "write" : "read", off);
     }
     return vfio_user_error_set(errp, EFAULT,
                                "region %u: mmapped %s at 0x%" PRIx64
@@ -630,7 +634,7 @@ bool vfio_user_region_read(VFIOUserDevice *dev, uint32_t index, uint64_t off,
 
     if (vfio_user_dev_is_failed(dev)) {
         memset(buf, 0xff, len);
-        return vfio_user_dev_failed_error(dev, errp);
+        return vfio_user_dev_failed_error(errp);
     }
     r = dev_region(dev, index, off, len, errp);
     if (!r) {
@@ -660,7 +664,7 @@ bool vfio_user_region_write(VFIOUserDevice *dev, uint32_t index, uint64_t off,
     uint8_t *host;
 
     if (vfio_user_dev_is_failed(dev)) {
-        return vfio_user_dev_failed_error(dev, errp);
+        return vfio_user_dev_failed_error(errp);
     }
     r = dev_region(dev, index, off, len, errp);
     if (!r) {
@@ -704,7 +708,7 @@ bool vfio_user_region_write(VFIOUserDevice *dev, uint32_t index, uint64_t off,
 bool vfio_user_device_reset(VFIOUserDevice *dev, GError **errp)
 {
     if (vfio_user_dev_is_failed(dev)) {
-        return vfio_user_dev_failed_error(dev, errp);
+        return vfio_user_dev_failed_error(errp);
     }
     if (!(dev->flags & VFIO_DEVICE_FLAGS_RESET)) {
         /* DEVICE_RESET is only for devices that say they support it. */

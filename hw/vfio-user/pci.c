@@ -231,6 +231,12 @@ void vfio_user_pci_options_init(VFIOUserPCIOptions *o)
     o->socket_fd = -1;
 }
 
+char *vfio_user_pci_label(const char *id, const char *arg)
+{
+    return id ? g_strdup_printf("%s '%s'", VFIO_USER_PCI_TYPE, id)
+              : g_strdup(arg);
+}
+
 void vfio_user_pci_options_clear(VFIOUserPCIOptions *o)
 {
     g_clear_pointer(&o->id, g_free);
@@ -260,6 +266,7 @@ static bool vupci_connect(VFIOUserPCIDevice *dev, GError **errp)
     vfio_user_proxy_options_init(&popts);
     popts.msg_timeout_ms = dev->opts.msg_timeout_ms;
     popts.poll_us = dev->opts.poll_us;
+    popts.label = dev->label;
     if (dev->opts.socket_fd >= 0) {
         /* socket.type=fd: the proxy takes the inherited socket. */
         dev->proxy =
@@ -366,8 +373,7 @@ PCIDevice *vfio_user_pci_realize(Machine *m, const VFIOUserPCIOptions *o,
 
     pci_device_init(&dev->pdev, &vupci_ops, id);
     /* As the user named it; a default id only for callers without one. */
-    dev->label = o->label ? g_strdup(o->label)
-                          : g_strdup_printf("%s '%s'", VFIO_USER_PCI_TYPE, id);
+    dev->label = o->label ? g_strdup(o->label) : vfio_user_pci_label(id, NULL);
     g_mutex_init(&dev->err_lock);
     dev->opts = *o;
     dev->opts.id = g_strdup(id);

@@ -95,6 +95,7 @@ struct VFIOUserProxy {
     int sock;    /* tr's fd: non-blocking once the receive thread runs */
     int wake_fd; /* eventfd: wakes the receive thread's poll() */
     char *path;
+    char *label; /* starts log lines: the device as the user named it */
     uint32_t timeout_ms;
     VFIOUserCaps ours;
     VFIOUserCaps server_caps;

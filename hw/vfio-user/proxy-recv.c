@@ -308,7 +308,7 @@ static bool proxy_drop_stray(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
     nerr = proxy->stats.posted_errors;
     g_mutex_unlock(&proxy->lock);
     if (kind == STRAY_POSTED_ERROR && nerr <= PROXY_POSTED_WARNINGS) {
-        g_warning("vfio-user: %s: posted %s failed: %s%s", proxy->path, name,
+        g_warning("%s: posted %s failed: %s%s", proxy->label, name,
                   g_strerror(hdr->error ? (int)hdr->error : EIO),
                   nerr == PROXY_POSTED_WARNINGS
                       ? " (further failures are only counted)"
@@ -602,9 +602,7 @@ bool vfio_user_proxy_pump(VFIOUserProxy *proxy, GError **errp)
     g_mutex_lock(&proxy->lock);
     if (proxy->state != VFIO_PROXY_CONNECTED || proxy->reader) {
         g_mutex_unlock(&proxy->lock);
-        return vfio_user_error_set(errp, ECANCELED,
-                                   "vfio-user: %s: the connection is down",
-                                   proxy->path);
+        return vfio_user_error_set(errp, ECANCELED, "the connection is down");
     }
     proxy->reader = g_thread_self();
     g_mutex_unlock(&proxy->lock);

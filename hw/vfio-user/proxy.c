@@ -156,6 +156,7 @@ static VFIOUserProxy *proxy_new(VfioUserTransport *tr, char *path,
     proxy->tr = tr;
     proxy->sock = tr->fd;
     proxy->path = path;
+    proxy->label = g_strdup(opts && opts->label ? opts->label : path);
     proxy->timeout_ms = opts && opts->msg_timeout_ms
                             ? opts->msg_timeout_ms
                             : VFIO_USER_DEF_MSG_TIMEOUT_MS;
@@ -295,6 +296,7 @@ void vfio_user_proxy_destroy(VFIOUserProxy *proxy)
     g_cond_clear(&proxy->handler_cond);
     g_mutex_clear(&proxy->lock);
     g_free(proxy->path);
+    g_free(proxy->label);
     g_free(proxy);
 }
 
@@ -309,7 +311,7 @@ void vfio_user_proxy_close(VFIOUserProxy *proxy)
     if (proxy->state == VFIO_PROXY_CLOSING ||
         proxy->state == VFIO_PROXY_CLOSED) {
         g_mutex_unlock(&proxy->lock);
-        g_critical("vfio-user: %s: closed twice", proxy->path);
+        g_critical("%s: closed twice", proxy->label);
         return;
     }
     proxy->state = VFIO_PROXY_CLOSING;
@@ -359,6 +361,11 @@ VFIOProxyState vfio_user_proxy_state(VFIOUserProxy *proxy)
 const char *vfio_user_proxy_path(VFIOUserProxy *proxy)
 {
     return proxy->path;
+}
+
+const char *vfio_user_proxy_label(VFIOUserProxy *proxy)
+{
+    return proxy->label;
 }
 
 void vfio_user_proxy_get_stats(VFIOUserProxy *proxy, VFIOUserProxyStats *out)

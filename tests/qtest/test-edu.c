@@ -169,14 +169,42 @@ static void test_edu_legacy_server(void)
         }
         if (strcmp(backends[i][1], "auto") != 0) {
             /* the VMM says so, once */
-            g_assert_true(
-                qtest_vmm_wait_stderr(m->qts, "legacy", qtest_timeout_ms()));
+            g_assert_true(qtest_vmm_wait_stderr(
+                m->qts,
+                "vfio-user-pci 'edu0': server does not support DMA access modes; using legacy DMA_MAP\n",
+                qtest_timeout_ms()));
         }
         edu_check_identity(m);
         edu_check_dma(m, 128 * 1024, 0x200000, 0x600000);
         edu_machine_stop(m);
         qtest_server_free(srv);
     }
+}
+
+/*
+ * A device without id=: log lines name it as typed, once, and the socket
+ * path appears only inside that name.
+ */
+static void test_edu_legacy_log_as_typed(void)
+{
+    QTestServer *srv = qtest_server_start("edu", "--legacy-dma-map");
+    const char *sock = qtest_server_socket(srv);
+    g_autofree char *arg =
+        g_strdup_printf("vfio-user-pci,socket=%s,dma-access=file-io", sock);
+    /* "vfio-user-dma-Message: TIME: ARG: ...": the name right after TIME */
+    g_autofree char *want = g_strdup_printf(
+        ": %s: server does not support DMA access modes; using legacy DMA_MAP\n",
+        arg);
+    QTestState *qts;
+
+    qts = qtest_init(
+        "-m 64M -object memory-backend-memfd,id=ram0,size=64M -machine memory-backend=ram0 -device %s",
+        arg);
+    g_assert_true(qtest_vmm_wait_stderr(qts, want, qtest_timeout_ms()));
+    g_assert_cmpuint(qtest_vmm_stderr_count(qts, sock), ==,
+                     qtest_vmm_stderr_count(qts, arg));
+    qtest_quit(qts);
+    qtest_server_free(srv);
 }
 
 /* dma-access=mmap cannot be honoured for anonymous RAM: start fails. */
@@ -405,6 +433,8 @@ int main(int argc, char **argv)
         g_test_add_data_func(path, &edu_cases[i], test_edu_dma_outside);
     }
     g_test_add_func("/edu/legacy-server", test_edu_legacy_server);
+    g_test_add_func("/edu/legacy-server/log-as-typed",
+                    test_edu_legacy_log_as_typed);
     g_test_add_func("/edu/mmap-anon-fails", test_edu_mmap_anon_fails);
     g_test_add_func("/edu/server-killed", test_edu_server_killed);
     g_test_add_func("/edu/server-dies-while-waiting",

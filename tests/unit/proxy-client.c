@@ -23,12 +23,14 @@ static void log_capture(const gchar *domain G_GNUC_UNUSED,
     g_mutex_unlock(&log_lock);
 }
 
-bool log_contains(const char *needle)
+bool log_has_line(const char *line)
 {
+    g_autofree char *whole = g_strdup_printf("\n%s\n", line);
     bool found;
 
     g_mutex_lock(&log_lock);
-    found = strstr(log_warnings->str, needle) != NULL;
+    found = g_str_has_prefix(log_warnings->str, whole + 1) ||
+            strstr(log_warnings->str, whole) != NULL;
     g_mutex_unlock(&log_lock);
     return found;
 }
@@ -38,7 +40,8 @@ bool log_contains(const char *needle)
 /* x-poll-us of the proxies client_new() makes (see test_poll_us()). */
 static uint32_t client_poll_us;
 
-VFIOUserProxy *client_new(Peer *p, uint32_t timeout_ms)
+VFIOUserProxy *client_new_labelled(Peer *p, uint32_t timeout_ms,
+                                   const char *label)
 {
     VFIOUserProxyOptions opts;
     GError *err = NULL;
@@ -47,10 +50,16 @@ VFIOUserProxy *client_new(Peer *p, uint32_t timeout_ms)
     vfio_user_proxy_options_init(&opts);
     opts.msg_timeout_ms = timeout_ms;
     opts.poll_us = client_poll_us;
+    opts.label = label;
     proxy = vfio_user_proxy_new_from_fd(p->client_fd, &opts, &err);
     g_assert_no_error(err);
     g_assert_nonnull(proxy);
     return proxy;
+}
+
+VFIOUserProxy *client_new(Peer *p, uint32_t timeout_ms)
+{
+    return client_new_labelled(p, timeout_ms, NULL);
 }
 
 /* Blocking request with one payload buffer and one reply buffer. */

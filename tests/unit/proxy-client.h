@@ -20,18 +20,21 @@
 
 /*
  * g_test_init(), with the warnings of the proxy's log domain captured
- * (see log_contains()) instead of fatal.
+ * (see log_has_line()) instead of fatal.
  */
 void proxy_test_init(int *argc, char ***argv);
 
-/* True when a captured proxy warning contains @needle. */
-bool log_contains(const char *needle);
+/* True when a captured proxy warning is exactly @line. */
+bool log_has_line(const char *line);
 
 /*
  * A proxy on the client end of @p (@timeout_ms its message timeout, 0 the
  * default); it negotiates VERSION, so @p's script must answer it.
  */
 VFIOUserProxy *client_new(Peer *p, uint32_t timeout_ms);
+/* The same with VFIOUserProxyOptions.label @label (NULL: none). */
+VFIOUserProxy *client_new_labelled(Peer *p, uint32_t timeout_ms,
+                                   const char *label);
 
 /* Blocking request with one payload buffer and one reply buffer. */
 bool client_call(VFIOUserProxy *proxy, uint16_t cmd, const void *data,

@@ -483,10 +483,17 @@ static void script_posted_error(int sock, void *opaque G_GNUC_UNUSED)
     g_assert_true(srv_wait_eof(sock));
 }
 
+/*
+ * A failed posted write is logged once, naming the device as the user
+ * did (the label), then the command and the cause: no socket path.
+ */
 static void test_posted_error(void)
 {
     Peer *p = peer_start(script_posted_error, NULL);
-    VFIOUserProxy *proxy = client_new(p, 0);
+    VFIOUserProxy *proxy = client_new_labelled(p, 0, "vfio-user-pci 'dev0'");
+    g_autofree char *want =
+        g_strdup_printf("vfio-user-pci 'dev0': posted REGION_WRITE failed: %s",
+                        g_strerror(EINVAL));
     struct iovec iov = {"data", 4};
     VFIOUserRequest req = {
         .cmd = VFIO_USER_REGION_WRITE,
@@ -503,7 +510,7 @@ static void test_posted_error(void)
     g_assert_cmpuint(st.posted, ==, 1);
     g_assert_cmpuint(st.posted_errors, ==, 1);
     g_assert_cmpuint(st.unknown_replies, ==, 0);
-    g_assert_true(log_contains("posted REGION_WRITE failed"));
+    g_assert_true(log_has_line(want));
     vfio_user_proxy_close(proxy);
     peer_join(p);
 }

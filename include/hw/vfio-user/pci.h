@@ -55,11 +55,19 @@ void vfio_user_pci_options_init(VFIOUserPCIOptions *o);
 void vfio_user_pci_options_clear(VFIOUserPCIOptions *o);
 
 /*
+ * The device as the user named it, for messages (g_free it):
+ * "vfio-user-pci 'ID'" when @id is given, else @arg (the -device or
+ * device_add argument) as typed.  Every message names the device with it,
+ * once: the inner layers get it through VFIOUserProxyOptions.label.
+ */
+char *vfio_user_pci_label(const char *id, const char *arg);
+
+/*
  * Connect, negotiate, DMA-map the machine's RAM, read the device and plug
  * it into slot @slot of bus 0.  Errors give the cause and the command
  * only; the caller says which -device or device_add it was.  Later
- * messages name the device by @o->label (as the user named it), else
- * "vfio-user-pci 'ID'".
+ * messages, the proxy's and the container's too, name the device by
+ * @o->label (as the user named it), else vfio_user_pci_label(ID, NULL).
  */
 PCIDevice *vfio_user_pci_realize(Machine *m, const VFIOUserPCIOptions *o,
                                  unsigned slot, GError **errp);

@@ -71,6 +71,11 @@ typedef struct VFIOUserProxyOptions {
      * 0 = the default, 1000.
      */
     uint32_t rx_yield_us;
+    /*
+     * The device in the proxy's log lines, as the user named it (see
+     * vfio_user_pci_label()); copied.  NULL: the socket path.
+     */
+    const char *label;
 } VFIOUserProxyOptions;
 
 /* Fills in defaults: 5000 ms, vfio_user_caps_init_ours(). */
@@ -152,6 +157,9 @@ const VFIOUserCaps *vfio_user_proxy_caps(VFIOUserProxy *proxy);
 const VFIOUserCaps *vfio_user_proxy_server_caps(VFIOUserProxy *proxy);
 VFIOProxyState vfio_user_proxy_state(VFIOUserProxy *proxy);
 const char *vfio_user_proxy_path(VFIOUserProxy *proxy);
+/* What log lines about this connection start with: opts->label or the
+ * path.  Constant while the proxy lives. */
+const char *vfio_user_proxy_label(VFIOUserProxy *proxy);
 
 /*
  * A blocking request.  Caller fills cmd, the payload iov and optional fds
