@@ -393,7 +393,7 @@ PCIDevice *vfio_user_pci_realize(Machine *m, const VFIOUserPCIOptions *o,
 
         vfio_user_dma_replay_add(dev->dma, &sec);
     }
-    vfio_user_reconnect_init(&dev->rc, dev->label, o->socket, o->reconnect_ms,
+    vfio_user_reconnect_init(&dev->rc, dev->label, o->reconnect_ms,
                              vupci_reconnect_attempt, dev);
     if (!vupci_connect(dev, errp) ||
         (o->reconnect_ms &&

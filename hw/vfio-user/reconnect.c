@@ -16,12 +16,11 @@
 /* ---- the retry state machine ---- */
 
 void vfio_user_reconnect_init(VFIOUserReconnect *r, const char *name,
-                              const char *path, uint32_t interval_ms,
+                              uint32_t interval_ms,
                               VFIOUserReconnectAttempt attempt, void *opaque)
 {
     memset(r, 0, sizeof(*r));
     r->name = g_strdup(name);
-    r->path = g_strdup(path);
     r->interval_ms = interval_ms;
     r->attempt = attempt;
     r->opaque = opaque;
@@ -34,7 +33,6 @@ void vfio_user_reconnect_cleanup(VFIOUserReconnect *r)
         r->timer = 0;
     }
     g_clear_pointer(&r->name, g_free);
-    g_clear_pointer(&r->path, g_free);
     g_clear_pointer(&r->last_error, g_free);
 }
 
@@ -57,16 +55,15 @@ static gboolean reconnect_tick(gpointer p)
         r->state = VFIO_USER_RECONNECT_IDLE;
         r->reconnects++;
         r->last_ms = ms;
-        g_message("%s: reconnected to %s after %" PRIu64 " ms (%" PRIu64
+        g_message("%s: reconnected after %" PRIu64 " ms (%" PRIu64
                   " failed attempts); the device was reset",
-                  r->name, r->path, ms, r->retries);
+                  r->name, ms, r->retries);
         return G_SOURCE_REMOVE;
     case VFIO_USER_RECONNECT_GIVE_UP:
         r->timer = 0;
         r->state = VFIO_USER_RECONNECT_GAVE_UP;
         reconnect_set_error(r, err ? err->message : "unknown error");
-        g_message("%s: gave up reconnecting to %s: %s", r->name, r->path,
-                  r->last_error);
+        g_message("%s: gave up reconnecting: %s", r->name, r->last_error);
         return G_SOURCE_REMOVE;
     case VFIO_USER_RECONNECT_RETRY:
         break;
@@ -87,8 +84,7 @@ void vfio_user_reconnect_start(VFIOUserReconnect *r, const char *why)
     r->disconnects++;
     r->since_us = g_get_monotonic_time();
     reconnect_set_error(r, why);
-    g_message("%s: reconnecting to %s every %u ms", r->name, r->path,
-              r->interval_ms);
+    g_message("%s: reconnecting every %u ms", r->name, r->interval_ms);
     r->timer = g_timeout_add(r->interval_ms, reconnect_tick, r);
 }
 

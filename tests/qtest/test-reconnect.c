@@ -213,8 +213,9 @@ static void test_rc_idle(gconstpointer opaque)
     rc_check_disconnected(m);
     info = rc_wait_info(m->qts, "dma maps: none while disconnected");
     rc_restart_and_check(srv, m, c, 2);
-    g_assert_true(
-        qtest_vmm_wait_stderr(m->qts, "reconnected to", qtest_timeout_ms()));
+    g_assert_true(qtest_vmm_wait_stderr(
+        m->qts, "vfio-user-pci 'edu0': reconnected after ",
+        qtest_timeout_ms()));
     rc_counts(dir, &fds1, &socks1, &maps1);
     g_test_message("fds %u/%u sockets %u/%u maps %u/%u", fds0, fds1, socks0,
                    socks1, maps0, maps1);
@@ -348,8 +349,10 @@ static void test_rc_different_device(void)
     info = rc_wait_info(m->qts, "state gave-up");
     g_assert_nonnull(strstr(
         info, "a different device answered: vendor id 0x4e58, was 0x1234"));
-    g_assert_true(qtest_vmm_wait_stderr(m->qts, "gave up reconnecting",
-                                        qtest_timeout_ms()));
+    g_assert_true(qtest_vmm_wait_stderr(
+        m->qts,
+        "vfio-user-pci 'edu0': gave up reconnecting: a different device answered",
+        qtest_timeout_ms()));
     g_assert_cmphex(qtest_readl(m->qts, m->bar0), ==, 0xffffffff);
     g_assert_true(qtest_vmm_running(m->qts));
     edu_machine_stop(m);
@@ -543,7 +546,10 @@ static void test_rc_hangup(void)
     rc_restart_and_check(srv, m, c, 1);
     /* one line for the outage, one for the start of the retries */
     g_assert_cmpuint(qtest_vmm_stderr_count(m->qts, "failed:"), ==, 1);
-    g_assert_cmpuint(qtest_vmm_stderr_count(m->qts, "reconnecting to"), ==, 1);
+    g_assert_cmpuint(
+        qtest_vmm_stderr_count(
+            m->qts, "vfio-user-pci 'edu0': reconnecting every 5 ms\n"),
+        ==, 1);
     edu_machine_stop(m);
     qtest_server_free(srv);
     qtest_cleanup_tmpdir(g_steal_pointer(&dir));

@@ -52,7 +52,7 @@ static void run_machine(VFIOUserReconnectResult final, VFIOUserReconnect *r,
     a->fail_first = 2;
     a->final = final;
     a->loop = g_main_loop_new(NULL, FALSE);
-    vfio_user_reconnect_init(r, "dev 'x'", "/no/such.sock", 1, fake_attempt, a);
+    vfio_user_reconnect_init(r, "dev 'x'", 1, fake_attempt, a);
     g_assert_false(vfio_user_reconnect_active(r));
     vfio_user_reconnect_start(r, "peer closed the connection");
     vfio_user_reconnect_start(r, "a second failure report"); /* no-op */
@@ -111,7 +111,7 @@ static void test_state_off(void)
     Attempts a = {0};
     GString *out = g_string_new(NULL);
 
-    vfio_user_reconnect_init(&r, "dev", "/x", 0, fake_attempt, &a);
+    vfio_user_reconnect_init(&r, "dev", 0, fake_attempt, &a);
     vfio_user_reconnect_start(&r, "failed");
     g_assert_false(vfio_user_reconnect_active(&r));
     g_assert_cmpuint(r.timer, ==, 0);

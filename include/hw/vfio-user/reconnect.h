@@ -54,8 +54,7 @@ typedef VFIOUserReconnectResult (*VFIOUserReconnectAttempt)(void *opaque,
                                                             GError **errp);
 
 typedef struct VFIOUserReconnect {
-    char *name; /* "vfio-user-pci 'edu0'", for log lines */
-    char *path; /* the server's socket */
+    char *name; /* starts log lines: the device, see vfio_user_pci_label() */
     uint32_t interval_ms;
     VFIOUserReconnectAttempt attempt;
     void *opaque;
@@ -70,7 +69,7 @@ typedef struct VFIOUserReconnect {
 } VFIOUserReconnect;
 
 void vfio_user_reconnect_init(VFIOUserReconnect *r, const char *name,
-                              const char *path, uint32_t interval_ms,
+                              uint32_t interval_ms,
                               VFIOUserReconnectAttempt attempt, void *opaque);
 /* Stops the timer; frees the strings. */
 void vfio_user_reconnect_cleanup(VFIOUserReconnect *r);
