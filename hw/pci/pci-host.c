@@ -308,8 +308,8 @@ static void pci_host_place_bar(PCIHost *h, PCIDevice *d, int i, PCIHostAlloc *a)
                                d->bars[i].size, &addr));
     }
     if (!ok) {
-        g_warning("%s: no room for BAR%d (0x%" PRIx64 " bytes)", d->id, i,
-                  d->bars[i].size);
+        g_warning("%s: no room for BAR%d (0x%" PRIx64 " bytes)",
+                  d->label ? d->label : d->id, i, d->bars[i].size);
         return;
     }
     pci_config_write(d, reg, (uint32_t)addr, 4);

@@ -374,6 +374,7 @@ PCIDevice *vfio_user_pci_realize(Machine *m, const VFIOUserPCIOptions *o,
     pci_device_init(&dev->pdev, &vupci_ops, id);
     /* As the user named it; a default id only for callers without one. */
     dev->label = o->label ? g_strdup(o->label) : vfio_user_pci_label(id, NULL);
+    dev->pdev.label = dev->label;
     g_mutex_init(&dev->err_lock);
     dev->opts = *o;
     dev->opts.id = g_strdup(id);

@@ -320,6 +320,27 @@ static void test_pci_default_id(void)
     pci_host_free(h);
 }
 
+/* A BAR that fits no window: one warning, naming the device as typed. */
+static void test_pci_no_room_message(void)
+{
+    static const PCIHostConfig tiny = {
+        .mmio32_base = 0x40000000,
+        .mmio32_size = 0x800, /* BAR0 has 0x1000 bytes */
+        .io_base = IO_BASE,
+        .io_size = 0xf000,
+        .intx_base = 32,
+    };
+    PCIHost *h = pci_host_new(&tiny, NULL, NULL);
+    PCIDevice *d = dummy_new(h, "dev1", 1);
+
+    d->label = "dummy,bar0=4k";
+    g_test_expect_message("vfio-user-vmm", G_LOG_LEVEL_WARNING,
+                          "dummy,bar0=4k: no room for BAR0 (0x1000 bytes)");
+    pci_host_firmware_init(h);
+    g_test_assert_expected_messages();
+    pci_host_free(h);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -329,5 +350,6 @@ int main(int argc, char **argv)
     g_test_add_func("/pci/msi-bus-master", test_pci_msi_bus_master);
     g_test_add_func("/pci/info-layout", test_pci_info_layout);
     g_test_add_func("/pci/default-id", test_pci_default_id);
+    g_test_add_func("/pci/no-room-message", test_pci_no_room_message);
     return g_test_run();
 }

@@ -89,6 +89,9 @@ struct PCIDevice {
     const PCIDeviceOps *ops;
     PCIHost *host;
     char *id;
+    /* Names the device in log lines as the user did, e.g.
+     * vfio_user_pci_label(); the model's, kept while it lives.  NULL: id. */
+    const char *label;
     uint8_t devfn;
     uint32_t config_size;
     uint8_t config[PCI_CONFIG_MAX];
