@@ -108,23 +108,11 @@ static bool device_prop_set(const VmmDeviceProp *p, VFIOUserPCIOptions *d,
 
     switch (p->type) {
     case VMM_PROP_ID:
-        if (!vmm_valid_id(val)) {
-            return vfio_user_error_set(
-                errp, EINVAL,
-                "%s: expected a letter then letters, digits, '-', '_' or '.', got '%s'",
-                p->name, val);
-        }
-        /* fall through */
     case VMM_PROP_STRING:
-        g_free(*(char **)field);
-        *(char **)field = g_strdup(val);
-        return true;
+        return vmm_prop_set_string(p->name, val, p->type == VMM_PROP_ID, field,
+                                   errp);
     case VMM_PROP_BOOL:
-        if (!vmm_parse_bool(val, field)) {
-            return vfio_user_error_set(
-                errp, EINVAL, "%s: expected on or off, got '%s'", p->name, val);
-        }
-        return true;
+        return vmm_prop_set_bool(p->name, val, field, errp);
     case VMM_PROP_UINT32:
         if (!vmm_parse_uint_max(val, p->max, &v) || v < p->min) {
             return vfio_user_error_set(errp, EINVAL,

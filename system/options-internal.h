@@ -21,6 +21,15 @@ bool vmm_parse_uint_max(const char *s, uint64_t max, uint64_t *out);
 /* An id: a letter, then letters, digits, '-', '_' or '.'. */
 bool vmm_valid_id(const char *id);
 
+/*
+ * Setters of the -device and -object property tables; errors read
+ * "NAME: expected ..., got 'VAL'".  @is_id: @val must be an id.
+ */
+bool vmm_prop_set_string(const char *name, const char *val, bool is_id,
+                         char **field, GError **errp);
+bool vmm_prop_set_bool(const char *name, const char *val, bool *field,
+                       GError **errp);
+
 /* One line per property of ",help": "  NAME <TYPE> - HELP (default: D)" */
 void vmm_prop_help_line(GString *out, const char *name, const char *type,
                         const char *help, const char *def);

@@ -245,6 +245,30 @@ bool vmm_valid_id(const char *id)
     return true;
 }
 
+bool vmm_prop_set_string(const char *name, const char *val, bool is_id,
+                         char **field, GError **errp)
+{
+    if (is_id && !vmm_valid_id(val)) {
+        return vfio_user_error_set(
+            errp, EINVAL,
+            "%s: expected a letter then letters, digits, '-', '_' or '.', got '%s'",
+            name, val);
+    }
+    g_free(*field);
+    *field = g_strdup(val);
+    return true;
+}
+
+bool vmm_prop_set_bool(const char *name, const char *val, bool *field,
+                       GError **errp)
+{
+    if (!vmm_parse_bool(val, field)) {
+        return vfio_user_error_set(
+            errp, EINVAL, "%s: expected on or off, got '%s'", name, val);
+    }
+    return true;
+}
+
 /* One KEY=VALUE property of a -device or -object. */
 void vmm_apply_props(GPtrArray *items, VmmPropFn fn, void *target,
                      GError **errp)
