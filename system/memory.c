@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -34,6 +35,74 @@ bool host_mem_type_parse(const char *s, HostMemType *out)
         }
     }
     return false;
+}
+
+#define HM(field) offsetof(HostMemoryOptions, field)
+#define HM_FILE HOSTMEM_TYPE_BIT(HOSTMEM_FILE)
+#define HM_MEMFD HOSTMEM_TYPE_BIT(HOSTMEM_MEMFD)
+
+static const HostMemProp props[] = {
+    {"id", HOSTMEM_PROP_ID, HM(id), .types = HOSTMEM_ALL_TYPES,
+     .required = HOSTMEM_ALL_TYPES, .metavar = "ID",
+     .help = "name used by -machine memory-backend="},
+    {"size", HOSTMEM_PROP_SIZE, HM(size), .types = HOSTMEM_ALL_TYPES,
+     .required = HOSTMEM_ALL_TYPES, .metavar = "SIZE",
+     .help = "bytes, K/M/G/T suffixes"},
+    {"mem-path", HOSTMEM_PROP_STRING, HM(mem_path), .types = HM_FILE,
+     .required = HM_FILE, .metavar = "PATH", .help = "file or directory"},
+    {"share", HOSTMEM_PROP_BOOL, HM(share), HM(share_set), HOSTMEM_ALL_TYPES,
+     .def = "on for memfd, off otherwise",
+     .help = "MAP_SHARED; off keeps the fd from devices"},
+    {"offset", HOSTMEM_PROP_SIZE, HM(offset), .types = HM_FILE,
+     .only_error = true, .def = "0",
+     .help = "where guest RAM starts in the file"},
+    {"seal", HOSTMEM_PROP_BOOL, HM(seal), HM(seal_set), HM_MEMFD, .def = "on",
+     .help = "seal its size against the server"},
+};
+
+const HostMemProp *host_mem_props(size_t *n)
+{
+    *n = G_N_ELEMENTS(props);
+    return props;
+}
+
+const HostMemProp *host_mem_prop_find(const char *name)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(props); i++) {
+        if (!strcmp(props[i].name, name)) {
+            return &props[i];
+        }
+    }
+    return NULL;
+}
+
+bool host_mem_prop_given(const HostMemProp *p, const HostMemoryOptions *o)
+{
+    const char *field = (const char *)o + p->offset;
+
+    switch (p->type) {
+    case HOSTMEM_PROP_ID:
+    case HOSTMEM_PROP_STRING:
+        return *(char *const *)field != NULL;
+    case HOSTMEM_PROP_SIZE:
+        return *(const uint64_t *)field != 0;
+    case HOSTMEM_PROP_BOOL:
+        return *(const bool *)((const char *)o + p->given);
+    }
+    g_assert_not_reached();
+}
+
+char *host_mem_prop_type_names(const HostMemProp *p)
+{
+    GString *out = g_string_new(NULL);
+
+    for (unsigned t = 0; t < G_N_ELEMENTS(type_names); t++) {
+        if (p->types & HOSTMEM_TYPE_BIT(t)) {
+            g_string_append_printf(out, "%s%s", out->len ? " or " : "",
+                                   type_names[t]);
+        }
+    }
+    return g_string_free(out, FALSE);
 }
 
 void host_memory_options_clear(HostMemoryOptions *o)
@@ -132,18 +201,20 @@ static bool hostmem_check(const HostMemoryOptions *o, GError **errp)
     if (o->size > SIZE_MAX || o->offset + o->size < o->offset) {
         return vfio_user_error_set(errp, EINVAL, "size too large");
     }
-    if (o->type == HOSTMEM_FILE && !o->mem_path) {
-        return vfio_user_error_set(errp, EINVAL,
-                                   "memory-backend-file needs mem-path");
-    }
-    if (o->type != HOSTMEM_FILE && (o->mem_path || o->offset)) {
-        return vfio_user_error_set(
-            errp, EINVAL,
-            "mem-path and offset are for memory-backend-file only");
-    }
-    if (o->type != HOSTMEM_MEMFD && o->seal_set && o->seal) {
-        return vfio_user_error_set(errp, EINVAL,
-                                   "seal is for memory-backend-memfd only");
+    for (size_t i = 0; i < G_N_ELEMENTS(props); i++) {
+        const HostMemProp *p = &props[i];
+        bool given = host_mem_prop_given(p, o);
+
+        if (given && !(p->types & HOSTMEM_TYPE_BIT(o->type))) {
+            g_autofree char *only = host_mem_prop_type_names(p);
+
+            return vfio_user_error_set(errp, EINVAL, "%s is for %s only",
+                                       p->name, only);
+        }
+        if (!given && (p->required & HOSTMEM_TYPE_BIT(o->type))) {
+            return vfio_user_error_set(errp, EINVAL, "%s needs %s",
+                                       host_mem_type_name(o->type), p->name);
+        }
     }
     if (o->offset % page) {
         return vfio_user_error_set(

@@ -12,92 +12,91 @@
 #include "system/machine.h"
 #include "vfio-user/error.h"
 
-typedef struct PropHelp {
-    const char *name;
-    const char *type;
-    const char *def;
-    const char *help;
-} PropHelp;
+/* ---- -object: the property table is system/memory.c's ---- */
 
-static const PropHelp object_props[] = {
-    {"id", "str", "(required)", "name used by -machine memory-backend="},
-    {"size", "size", "(required)", "bytes, K/M/G/T suffixes"},
-    {"mem-path", "str", "(file: required)", "file or directory"},
-    {"share", "bool", "on for memfd, off otherwise",
-     "MAP_SHARED; off keeps the fd from devices"},
-    {"offset", "size", "0", "file only: where guest RAM starts in it"},
-    {"seal", "bool", "on", "memfd only: seal its size against the server"},
-};
-
-static void prop_help(GString *out, const char *type, const PropHelp *p,
-                      size_t n)
+static void object_help(GString *out, HostMemType t)
 {
-    g_string_append_printf(out, "%s options:\n", type);
+    size_t n;
+    const HostMemProp *props = host_mem_props(&n);
+    static const char *const prop_type_names[] = {
+        [HOSTMEM_PROP_ID] = "str",
+        [HOSTMEM_PROP_STRING] = "str",
+        [HOSTMEM_PROP_SIZE] = "size",
+        [HOSTMEM_PROP_BOOL] = "bool",
+    };
+
+    g_string_append_printf(out, "%s options:\n", host_mem_type_name(t));
     for (size_t i = 0; i < n; i++) {
-        vmm_prop_help_line(out, p[i].name, p[i].type, p[i].help, p[i].def);
+        const HostMemProp *p = &props[i];
+
+        if (p->types & HOSTMEM_TYPE_BIT(t)) {
+            vmm_prop_help_line(out, p->name, prop_type_names[p->type], p->help,
+                               p->def ? p->def : "(required)");
+        }
     }
 }
 
-/* ---- -object ---- */
+/* Set @p in @m from @val. */
+static bool object_prop_set(const HostMemProp *p, HostMemoryOptions *m,
+                            const char *val, GError **errp)
+{
+    void *field = (char *)m + p->offset;
+
+    switch (p->type) {
+    case HOSTMEM_PROP_ID:
+    case HOSTMEM_PROP_STRING:
+        return vmm_prop_set_string(p->name, val, p->type == HOSTMEM_PROP_ID,
+                                   field, errp);
+    case HOSTMEM_PROP_SIZE:
+        if (!vmm_parse_size(val, 1, field)) {
+            return vfio_user_error_set(errp, EINVAL,
+                                       "%s: expected a size like 64M, got '%s'",
+                                       p->name, val);
+        }
+        return true;
+    case HOSTMEM_PROP_BOOL:
+        *(bool *)((char *)m + p->given) = true;
+        return vmm_prop_set_bool(p->name, val, field, errp);
+    }
+    g_assert_not_reached();
+}
 
 static bool object_prop(void *target, const KeyVal *kv, GError **errp)
 {
     HostMemoryOptions *m = target;
+    const HostMemProp *p = host_mem_prop_find(kv->key);
+    bool takes = p && (p->types & HOSTMEM_TYPE_BIT(m->type));
+    g_autofree char *only = NULL;
 
-    if (!strcmp(kv->key, "id")) {
-        if (!vmm_valid_id(kv->val)) {
-            return vfio_user_error_set(
-                errp, EINVAL,
-                "id: expected a letter then letters, digits, '-', '_' or '.', got '%s'",
-                kv->val);
-        }
-        g_free(m->id);
-        m->id = g_strdup(kv->val);
-    } else if (!strcmp(kv->key, "size") || !strcmp(kv->key, "offset")) {
-        uint64_t *dst = kv->key[0] == 's' ? &m->size : &m->offset;
-
-        if (!vmm_parse_size(kv->val, 1, dst)) {
-            return vfio_user_error_set(errp, EINVAL,
-                                       "%s: expected a size like 64M, got '%s'",
-                                       kv->key, kv->val);
-        }
-        if (dst == &m->offset && m->type != HOSTMEM_FILE) {
-            return vfio_user_error_set(
-                errp, EINVAL, "offset: only memory-backend-file has it");
-        }
-    } else if (!strcmp(kv->key, "mem-path") && m->type == HOSTMEM_FILE) {
-        g_free(m->mem_path);
-        m->mem_path = g_strdup(kv->val);
-    } else if (!strcmp(kv->key, "share")) {
-        if (!vmm_parse_bool(kv->val, &m->share)) {
-            return vfio_user_error_set(
-                errp, EINVAL, "share: expected on or off, got '%s'", kv->val);
-        }
-        m->share_set = true;
-    } else if (!strcmp(kv->key, "seal") && m->type == HOSTMEM_MEMFD) {
-        if (!vmm_parse_bool(kv->val, &m->seal)) {
-            return vfio_user_error_set(
-                errp, EINVAL, "seal: expected on or off, got '%s'", kv->val);
-        }
-        m->seal_set = true;
-    } else {
+    if (!takes && !(p && p->only_error)) {
         return vfio_user_error_set(
             errp, EINVAL, "unknown property '%s' (see -object %s,help)",
             kv->key, host_mem_type_name(m->type));
+    }
+    if (!object_prop_set(p, m, kv->val, errp)) {
+        return false;
+    }
+    if (!takes) {
+        only = host_mem_prop_type_names(p);
+        return vfio_user_error_set(errp, EINVAL, "%s: only %s has it", p->name,
+                                   only);
     }
     return true;
 }
 
 static bool object_check(VmmOptions *o, HostMemoryOptions *m, GError **errp)
 {
-    if (!m->id) {
-        return vfio_user_error_set(errp, EINVAL, "id=ID is required");
-    }
-    if (!m->size) {
-        return vfio_user_error_set(errp, EINVAL, "size=SIZE is required");
-    }
-    if (m->type == HOSTMEM_FILE && !m->mem_path) {
-        return vfio_user_error_set(errp, EINVAL, "mem-path=PATH is required");
+    size_t n;
+    const HostMemProp *props = host_mem_props(&n);
+
+    for (size_t i = 0; i < n; i++) {
+        const HostMemProp *p = &props[i];
+
+        if ((p->required & HOSTMEM_TYPE_BIT(m->type)) &&
+            !host_mem_prop_given(p, m)) {
+            return vfio_user_error_set(errp, EINVAL, "%s=%s is required",
+                                       p->name, p->metavar);
+        }
     }
     for (guint i = 0; i + 1 < o->objects->len; i++) {
         HostMemoryOptions *x = g_ptr_array_index(o->objects, i);
@@ -133,7 +132,7 @@ bool vmm_parse_object_opt(VmmOptions *o, const char *arg, GError **errp)
     }
     if (keyval_want_help(items)) {
         o->print = g_string_new(NULL);
-        prop_help(o->print, type, object_props, G_N_ELEMENTS(object_props));
+        object_help(o->print, t);
         return true;
     }
     m = g_new0(HostMemoryOptions, 1);

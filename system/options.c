@@ -32,6 +32,7 @@ void vmm_usage(GString *out)
         "and a monitor (no CPU).\n\n"
         "-m SIZE                 guest RAM size (default 128M; no suffix = MiB)\n"
         "-object memory-backend-ram|memfd|file,id=ID,size=SIZE[,mem-path=P]\n                        [,share=on|off][,offset=OFF][,seal=on|off]\n"
+        "                        (-object TYPE,help lists what TYPE takes)\n"
         "-machine, -M [" MACHINE_TYPE ",]memory-backend=ID\n"
         "                        guest RAM from that backend (default:\n"
         "                        anonymous memory-backend-ram of -m size)\n"

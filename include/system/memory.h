@@ -61,6 +61,45 @@ const char *host_mem_type_name(HostMemType t);
 /* "memory-backend-ram" etc. to the type; false if unknown. */
 bool host_mem_type_parse(const char *s, HostMemType *out);
 
+/*
+ * The properties of -object memory-backend-*: one table for the option
+ * parser (system/options-machine.c: values, ",help", "is required") and
+ * for host_memory_backend_new()'s checks of which type takes what.
+ */
+typedef enum HostMemPropType {
+    HOSTMEM_PROP_ID,     /* char *: a letter, then [A-Za-z0-9-_.] */
+    HOSTMEM_PROP_STRING, /* char * */
+    HOSTMEM_PROP_SIZE,   /* uint64_t with K/M/G/T suffixes */
+    HOSTMEM_PROP_BOOL,   /* bool, and the bool at .given set when given */
+} HostMemPropType;
+
+#define HOSTMEM_TYPE_BIT(t) (1u << (t))
+#define HOSTMEM_ALL_TYPES                                                      \
+    (HOSTMEM_TYPE_BIT(HOSTMEM_RAM) | HOSTMEM_TYPE_BIT(HOSTMEM_MEMFD) |         \
+     HOSTMEM_TYPE_BIT(HOSTMEM_FILE))
+
+typedef struct HostMemProp {
+    const char *name;
+    HostMemPropType type;
+    size_t offset;       /* of the field in HostMemoryOptions */
+    size_t given;        /* HOSTMEM_PROP_BOOL: offset of its "_set" bool */
+    unsigned types;      /* HOSTMEM_TYPE_BIT()s of the types that take it */
+    unsigned required;   /* ... and of those that need it */
+    bool only_error;     /* other types: "NAME: only TYPE has it", not an
+                          * unknown property */
+    const char *metavar; /* required: "NAME=METAVAR is required" */
+    const char *def;     /* NULL: "(required)" */
+    const char *help;
+} HostMemProp;
+
+/* The table, in the order of ",help"; NULL when @name is none of it. */
+const HostMemProp *host_mem_props(size_t *n);
+const HostMemProp *host_mem_prop_find(const char *name);
+/* Whether @p was given in @o (a string, a non-zero size, a bool set). */
+bool host_mem_prop_given(const HostMemProp *p, const HostMemoryOptions *o);
+/* The types that take @p, "memory-backend-file" or "A or B" (g_free). */
+char *host_mem_prop_type_names(const HostMemProp *p);
+
 /* Allocate the memory; errors give the cause (the caller names the id). */
 HostMemoryBackend *host_memory_backend_new(const HostMemoryOptions *opts,
                                            GError **errp);
