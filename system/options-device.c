@@ -17,7 +17,7 @@
 #define OPT(field) offsetof(VFIOUserPCIOptions, field)
 
 static const VmmDeviceProp device_props[] = {
-    {"socket", VMM_PROP_STRING, OPT(socket), .def = "(required)",
+    {"socket", VMM_PROP_STRING, OPT(socket), .required = true,
      .help = "UNIX socket of the vfio-user server"},
     {"socket.type", VMM_PROP_SOCKET, .help_type = "unix|fd",
      .help = "SocketAddress form of socket (JSON: \"socket\":{...})"},
@@ -95,7 +95,7 @@ static void device_help(GString *out)
                                ? modes->str
                                : prop_type_names[p->type];
 
-        vmm_prop_help_line(out, p->name, type, p->help, p->def ? p->def : "");
+        vmm_prop_help_line(out, p->name, type, p->help, p->def, p->required);
     }
 }
 

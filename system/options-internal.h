@@ -30,9 +30,12 @@ bool vmm_prop_set_string(const char *name, const char *val, bool is_id,
 bool vmm_prop_set_bool(const char *name, const char *val, bool *field,
                        GError **errp);
 
-/* One line per property of ",help": "  NAME <TYPE> - HELP (default: D)" */
+/*
+ * One line per property of ",help": "  NAME <TYPE> - HELP", then
+ * " (required)", or " (default: DEF)" when @def is given.
+ */
 void vmm_prop_help_line(GString *out, const char *name, const char *type,
-                        const char *help, const char *def);
+                        const char *help, const char *def, bool required);
 
 /* One KEY=VALUE property of a -device or -object. */
 typedef bool (*VmmPropFn)(void *target, const KeyVal *kv, GError **errp);

@@ -31,7 +31,7 @@ static void object_help(GString *out, HostMemType t)
 
         if (p->types & HOSTMEM_TYPE_BIT(t)) {
             vmm_prop_help_line(out, p->name, prop_type_names[p->type], p->help,
-                               p->def ? p->def : "(required)");
+                               p->def, p->required & HOSTMEM_TYPE_BIT(t));
         }
     }
 }

@@ -17,10 +17,15 @@
 #include "vfio-user/error.h"
 
 void vmm_prop_help_line(GString *out, const char *name, const char *type,
-                        const char *help, const char *def)
+                        const char *help, const char *def, bool required)
 {
-    g_string_append_printf(out, "  %-20s <%s> - %s (default: %s)\n", name, type,
-                           help, def);
+    g_string_append_printf(out, "  %-20s <%s> - %s", name, type, help);
+    if (required) {
+        g_string_append(out, " (required)");
+    } else if (def) {
+        g_string_append_printf(out, " (default: %s)", def);
+    }
+    g_string_append_c(out, '\n');
 }
 
 void vmm_usage(GString *out)

@@ -88,7 +88,7 @@ typedef struct HostMemProp {
     bool only_error;     /* other types: "NAME: only TYPE has it", not an
                           * unknown property */
     const char *metavar; /* required: "NAME=METAVAR is required" */
-    const char *def;     /* NULL: "(required)" */
+    const char *def;     /* for ,help; NULL: none or required */
     const char *help;
 } HostMemProp;
 

@@ -33,7 +33,8 @@ typedef struct VmmDeviceProp {
     uint64_t min, max;     /* VMM_PROP_UINT32 */
     const char *expect;    /* VMM_PROP_UINT32: "expected EXPECT, got 'V'" */
     const char *help_type; /* NULL: the type's name */
-    const char *def;
+    const char *def;       /* for ,help; NULL: no default to name */
+    bool required;         /* for ,help */
     const char *help;
 } VmmDeviceProp;
 

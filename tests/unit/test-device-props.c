@@ -181,10 +181,17 @@ static void test_help_lists_all(void)
     g_assert_cmpuint(n, >, 0);
     for (size_t i = 0; i < n; i++) {
         g_autofree char *line = g_strdup_printf("\n  %-20s <", props[i].name);
+        g_autofree char *tail =
+            props[i].required
+                ? g_strdup_printf("%s (required)\n", props[i].help)
+            : props[i].def ? g_strdup_printf("%s (default: %s)\n",
+                                             props[i].help, props[i].def)
+                           : g_strdup_printf("%s\n", props[i].help);
 
         g_assert_nonnull(strstr(help->str, line));
-        g_assert_nonnull(strstr(help->str, props[i].help));
+        g_assert_nonnull(strstr(help->str, tail));
     }
+    g_assert_null(strstr(help->str, "(default: )"));
     g_assert_nonnull(strstr(help->str, "<auto|mmap|file-io|message>"));
     vfio_user_pci_options_clear(&d);
 }

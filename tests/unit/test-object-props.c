@@ -158,7 +158,13 @@ static void prop_help(const HostMemProp *p, HostMemType t)
     g_assert_cmpint(strstr(o.print->str, line) != NULL, ==,
                     (p->types & HOSTMEM_TYPE_BIT(t)) != 0);
     if (p->types & HOSTMEM_TYPE_BIT(t)) {
-        g_assert_nonnull(strstr(o.print->str, p->help));
+        g_autofree char *tail =
+            p->required & HOSTMEM_TYPE_BIT(t)
+                ? g_strdup_printf("%s (required)\n", p->help)
+            : p->def ? g_strdup_printf("%s (default: %s)\n", p->help, p->def)
+                     : g_strdup_printf("%s\n", p->help);
+
+        g_assert_nonnull(strstr(o.print->str, tail));
     }
     vmm_options_clear(&o);
 }
