@@ -6,7 +6,9 @@
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,21 +44,35 @@ void vut_init_keep_going(int *argc, char ***argv)
     *argv = argp;
 }
 
+/*
+ * Entries of a /proc directory, "." and ".." excluded.  getdents64() into
+ * a stack buffer rather than GDir or opendir(), whose allocations (32 KiB
+ * under ASan) made this the costliest step of a fuzzer's input.
+ */
 static unsigned count_dir(const char *path)
 {
-    g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    uint8_t buf[4096] __attribute__((aligned(8)));
     unsigned n = 0;
+    ssize_t len;
 
-    g_assert_nonnull(dir);
-    while (g_dir_read_name(dir)) {
-        n++;
+    g_assert_cmpint(fd, >=, 0);
+    while ((len = getdents64(fd, buf, sizeof(buf))) > 0) {
+        for (ssize_t off = 0; off < len;) {
+            const struct dirent64 *e = (const void *)(buf + off);
+
+            n += e->d_name[0] != '.';
+            off += e->d_reclen;
+        }
     }
+    g_assert_cmpint(len, ==, 0);
+    close(fd);
     return n;
 }
 
 unsigned vut_count_fds(void)
 {
-    return count_dir("/proc/self/fd") - 1; /* the GDir's own fd */
+    return count_dir("/proc/self/fd") - 1; /* count_dir()'s own fd */
 }
 
 unsigned vut_count_threads(void)
