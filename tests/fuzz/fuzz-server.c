@@ -143,20 +143,29 @@ static void send_all(VfioUserTransport *t, const uint8_t *p, size_t len,
     }
 }
 
+/* The same VERSION request for every input: built once (JSON is costly). */
 static void send_version(VfioUserTransport *t)
 {
-    VFIOUserCaps caps;
-    VFIOUserHdr hdr;
-    size_t len;
-    g_autofree uint8_t *payload = NULL;
+    static uint8_t *msg;
+    static size_t len;
 
-    vfio_user_caps_init_ours(&caps);
-    caps.max_data_xfer_size = 65536;
-    payload = vfio_user_caps_build_version(&caps, &len);
-    vfio_user_hdr_init(&hdr, 0, VFIO_USER_VERSION, sizeof(hdr) + len,
-                       VFIO_USER_F_TYPE_REQUEST);
-    send_all(t, (const uint8_t *)&hdr, sizeof(hdr), NULL, 0);
-    send_all(t, payload, len, NULL, 0);
+    if (!msg) {
+        VFIOUserCaps caps;
+        VFIOUserHdr hdr;
+        size_t plen;
+        g_autofree uint8_t *payload = NULL;
+
+        vfio_user_caps_init_ours(&caps);
+        caps.max_data_xfer_size = 65536;
+        payload = vfio_user_caps_build_version(&caps, &plen);
+        len = sizeof(hdr) + plen;
+        vfio_user_hdr_init(&hdr, 0, VFIO_USER_VERSION, len,
+                           VFIO_USER_F_TYPE_REQUEST);
+        msg = g_malloc(len);
+        memcpy(msg, &hdr, sizeof(hdr));
+        memcpy(msg + sizeof(hdr), payload, plen);
+    }
+    send_all(t, msg, len, NULL, 0);
 }
 
 /* Queue the whole client stream, with the fds @ctl asks for, then EOF. */
