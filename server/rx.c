@@ -32,9 +32,6 @@
 #include <sys/socket.h>
 #include "internal.h"
 
-/* Read-ahead beyond the largest message: a run of posted writes. */
-#define RX_AHEAD (64 * 1024)
-
 size_t vus_rx_avail(VusServer *srv)
 {
     return srv->rx.end - srv->rx.start;
@@ -154,8 +151,11 @@ ssize_t vus_rx_fill(VusServer *srv, size_t max, int flags, GError **errp)
     uint64_t lo;
     ssize_t n;
 
-    rx_reserve(rx, MAX(vus_server_max_msg_size(srv) + RX_AHEAD,
-                       vus_rx_avail(srv) + max));
+    /*
+     * Room for the largest message, so that the buffer is allocated once;
+     * more only when a read-ahead follows part of a message.
+     */
+    rx_reserve(rx, MAX(vus_server_max_msg_size(srv), vus_rx_avail(srv) + max));
     iov.iov_base = rx->buf + rx->end;
     iov.iov_len = MIN(max, rx->cap - rx->end);
     do {
