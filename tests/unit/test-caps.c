@@ -155,6 +155,28 @@ static void test_roundtrip(void)
     g_assert_true(back.write_multiple);
 }
 
+/* The exact text we send: what json-glib's generator wrote before. */
+static void test_json_text(void)
+{
+    VFIOUserCaps c;
+    g_autofree char *all = NULL;
+    g_autofree char *none = NULL;
+
+    vfio_user_caps_init_ours(&c);
+    all = vfio_user_caps_to_json(&c);
+    g_assert_cmpstr(
+        all, ==,
+        "{\"capabilities\":{\"max_msg_fds\":16,\"max_data_xfer_size\":1048576,\"pgsizes\":4096,\"max_dma_maps\":65535,\"write_multiple\":true,\"x-vfu-posted-errors\":true}}");
+    c.write_multiple = false;
+    c.posted_errors = false;
+    c.max_msg_fds = 1;
+    c.max_data_xfer_size = UINT64_MAX; /* as a gint64, as json-glib had it */
+    none = vfio_user_caps_to_json(&c);
+    g_assert_cmpstr(
+        none, ==,
+        "{\"capabilities\":{\"max_msg_fds\":1,\"max_data_xfer_size\":-1,\"pgsizes\":4096,\"max_dma_maps\":65535}}");
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -164,5 +186,6 @@ int main(int argc, char **argv)
     g_test_add_func("/caps/not-terminated", test_not_terminated);
     g_test_add_func("/caps/merge", test_merge);
     g_test_add_func("/caps/roundtrip", test_roundtrip);
+    g_test_add_func("/caps/json-text", test_json_text);
     return g_test_run();
 }
