@@ -26,7 +26,8 @@ for bin in "$build"/tests/fuzz/fuzz-*; do
             echo "fuzz: $name FAILED" >&2
             exit 1
         }
-    grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "$work/$name.log" |
+    grep -E "stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)" \
+        "$work/$name.log" |
         sed "s/^/fuzz: $name: /"
 done
 [ "$found" -gt 0 ] || { echo "fuzz: no targets in $build" >&2; exit 1; }
