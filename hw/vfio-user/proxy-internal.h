@@ -23,6 +23,7 @@
 #define HW_VFIO_USER_PROXY_INTERNAL_H
 
 #include "hw/vfio-user/proxy.h"
+#include "hw/vfio-user/proxy-rxbuf.h"
 #include "vfio-user/transport.h"
 
 /* Pending-request table: slot = id % size; ids with a busy slot are skipped */
@@ -165,6 +166,7 @@ struct VFIOUserProxy {
     unsigned pool_waiters; /* threads waiting on pool_cond (lock) */
 
     /* The reader only (no lock): the message being read. */
+    VFIOUserRxBuf rx;     /* what was read and not yet taken */
     VfioUserWait rx_wait; /* how the transport waits: proxy-recv.c */
     gint64 rx_deadline;   /* it must be read whole by then */
     uint16_t req_cmd;     /* a server request: its command */

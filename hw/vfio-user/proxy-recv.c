@@ -13,6 +13,13 @@
  * vfio_user_proxy_recv_payload()/_discard() and queues its reply
  * (proxy-send.c).
  *
+ * Every reader reads through the connection's receive buffer
+ * (include/hw/vfio-user/proxy-rxbuf.h): one receive brings a header with
+ * its payload and whatever else has arrived; the rest of a large payload
+ * goes straight from the socket to its destination.  Whoever takes the
+ * reader role deals with what is buffered before it waits, and the
+ * receive thread keeps the role while anything is.
+ *
  * Who reads: the receive thread takes a free socket when a caller sleeps
  * waiting for a reply (someone must read it), when a timeout left the
  * proxy stalled (the server's next answer ends that) or when no caller
@@ -45,9 +52,6 @@
 #include "vfio-user/transport.h"
 #include "trace-events.h"
 
-/* iovec entries per scatter step (the transport's receive limit). */
-#define PROXY_SCATTER_IOV 64
-
 /* Posted-request error replies logged as warnings; the rest are counted. */
 #define PROXY_POSTED_WARNINGS 8
 
@@ -59,7 +63,7 @@ typedef enum StrayKind {
 } StrayKind;
 
 typedef enum RxWait {
-    RX_READY,   /* the socket has something to read (or hung up) */
+    RX_READY,   /* something to read (or the peer hung up) */
     RX_STOPPED, /* the proxy failed or closes */
     RX_EXPIRED, /* the deadline passed */
     RX_ERROR,   /* poll() failed */
@@ -91,10 +95,11 @@ static bool proxy_rx_turn_locked(VFIOUserProxy *proxy, gint64 now,
  * writing the outgoing queue meanwhile when nobody else does; busy-poll
  * until @spin_end.  Only the receive thread watches the wake eventfd:
  * a caller that reads is woken by the socket itself (a failure or close
- * shuts it down).  No lock held.
+ * shuts it down).  @idle: between messages, when a receive thread that
+ * takes the socket first reads what is buffered.  No lock held.
  */
 static RxWait proxy_rx_poll(VFIOUserProxy *proxy, gint64 deadline,
-                            gint64 spin_end)
+                            gint64 spin_end, bool idle)
 {
     bool rx = g_thread_self() == proxy->thread;
 
@@ -114,8 +119,11 @@ static RxWait proxy_rx_poll(VFIOUserProxy *proxy, gint64 deadline,
         }
         if (rx && !proxy_rx_turn_locked(proxy, now, &until)) {
             pfd[0].events = 0;
+        } else if (rx && idle && vfio_user_rxbuf_avail(&proxy->rx)) {
+            g_mutex_unlock(&proxy->lock);
+            return RX_READY;
         }
-        /* A caller that reads writes the queue too: do not compete. */
+        /* A caller that polls writes the queue too: do not compete. */
         if ((!rx || !proxy->reader || proxy->reader == proxy->thread) &&
             !proxy->sending && !vfio_user_proxy_drain_locked(proxy)) {
             pfd[0].events |= POLLOUT;
@@ -166,7 +174,7 @@ static bool proxy_rx_wait_fn(int sock, void *opaque, GError **errp)
     VFIOUserProxy *proxy = opaque;
 
     (void)sock;
-    switch (proxy_rx_poll(proxy, proxy->rx_deadline, 0)) {
+    switch (proxy_rx_poll(proxy, proxy->rx_deadline, 0, false)) {
     case RX_READY:
         return true;
     case RX_EXPIRED:
@@ -184,34 +192,12 @@ static bool proxy_rx_wait_fn(int sock, void *opaque, GError **errp)
     }
 }
 
-/* Read @len payload bytes into the front of @iov, 64 pieces at a time. */
+/* Read @len payload bytes into the front of @iov: buffered, then direct. */
 static bool proxy_recv_scatter(VFIOUserProxy *proxy, const struct iovec *iov,
                                int iovcnt, size_t len, GError **errp)
 {
-    struct iovec vec[PROXY_SCATTER_IOV];
-    int i = 0;
-
-    while (len > 0) {
-        size_t chunk = 0;
-        int n = 0;
-
-        while (n < PROXY_SCATTER_IOV && i < iovcnt && chunk < len) {
-            size_t take = MIN(iov[i].iov_len, len - chunk);
-
-            if (take) {
-                vec[n].iov_base = iov[i].iov_base;
-                vec[n++].iov_len = take;
-                chunk += take;
-            }
-            i++;
-        }
-        if (!vfio_user_tr_recv_bodyv_wait(proxy->tr, vec, n, &proxy->rx_wait,
-                                          errp)) {
-            return false;
-        }
-        len -= chunk;
-    }
-    return true;
+    return vfio_user_rxbuf_readv(&proxy->rx, iov, iovcnt, len, &proxy->rx_wait,
+                                 errp);
 }
 
 /* Name the message a read error happened in. */
@@ -226,7 +212,7 @@ static void proxy_read_error(uint16_t cmd, const char *what, GError **errp)
 
 static bool proxy_discard(VFIOUserProxy *proxy, size_t len, GError **errp)
 {
-    return vfio_user_tr_discard_wait(proxy->tr, len, &proxy->rx_wait, errp);
+    return vfio_user_rxbuf_discard(&proxy->rx, len, &proxy->rx_wait, errp);
 }
 
 /* Move the claimed reply into @w's request.  Consumes @fds and payload. */
@@ -367,7 +353,8 @@ static bool proxy_handle_reply(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
         w->err = vfio_user_proxy_failure_errno_locked(proxy);
     }
     vfio_user_proxy_finish_locked(proxy, w);
-    if (proxy->reader == proxy->thread && !proxy->sleepers) {
+    if (proxy->reader == proxy->thread && !proxy->sleepers &&
+        !vfio_user_rxbuf_avail(&proxy->rx)) {
         /* Calls are being made: let the next ones read their replies. */
         proxy->reader = NULL;
         proxy->rx_yield_until = g_get_monotonic_time() + proxy->rx_yield_us;
@@ -469,9 +456,9 @@ static bool proxy_recv_one(VFIOUserProxy *proxy, GError **errp)
 
     proxy->rx_deadline = g_get_monotonic_time() +
                          (gint64)proxy->timeout_ms * G_TIME_SPAN_MILLISECOND;
-    if (!vfio_user_tr_recv_hdr_wait(proxy->tr, &hdr, fds, &nfds, proxy->max_fds,
-                                    proxy->max_msg_size, &proxy->rx_wait,
-                                    errp)) {
+    if (!vfio_user_rxbuf_need_hdr(&proxy->rx, &proxy->rx_wait, errp) ||
+        !vfio_user_rxbuf_take_hdr(&proxy->rx, &hdr, fds, &nfds, proxy->max_fds,
+                                  proxy->max_msg_size, errp)) {
         proxy_read_error(0, "message header", errp);
         return false;
     }
@@ -489,7 +476,7 @@ static bool proxy_recv_one(VFIOUserProxy *proxy, GError **errp)
 static bool proxy_rx_loop(VFIOUserProxy *proxy, GError **errp)
 {
     for (;;) {
-        switch (proxy_rx_poll(proxy, G_MAXINT64, 0)) {
+        switch (proxy_rx_poll(proxy, G_MAXINT64, 0, true)) {
         case RX_READY:
             break;
         case RX_STOPPED:
@@ -506,6 +493,7 @@ static bool proxy_rx_loop(VFIOUserProxy *proxy, GError **errp)
 
 void vfio_user_proxy_recv_init(VFIOUserProxy *proxy)
 {
+    vfio_user_rxbuf_init(&proxy->rx, proxy->tr);
     proxy->rx_wait.fn = proxy_rx_wait_fn;
     proxy->rx_wait.opaque = proxy;
 }
@@ -549,6 +537,24 @@ gpointer vfio_user_proxy_thread_main(gpointer opaque)
     return NULL;
 }
 
+/*
+ * The caller leaves the reader role.  The receive thread reads on when
+ * others wait for replies or something is buffered; it writes what is
+ * left in the queue.  Lock held.
+ */
+static void proxy_leave_reader_locked(VFIOUserProxy *proxy)
+{
+    proxy->reader = NULL;
+    proxy->rx_yield_until = g_get_monotonic_time() + proxy->rx_yield_us;
+    if (!g_queue_is_empty(&proxy->outq)) {
+        vfio_user_proxy_wake_rx_locked(proxy); /* it writes the rest */
+    }
+    if (proxy->sleepers || vfio_user_rxbuf_avail(&proxy->rx)) {
+        proxy->rx_yield_until = 0;
+        vfio_user_proxy_wake_rx_locked(proxy);
+    }
+}
+
 void vfio_user_proxy_read_for_locked(VFIOUserProxy *proxy, VFIOUserWaiter *w,
                                      gint64 deadline, gint64 spin_end)
 {
@@ -557,11 +563,13 @@ void vfio_user_proxy_read_for_locked(VFIOUserProxy *proxy, VFIOUserWaiter *w,
     proxy->reader = g_thread_self();
     proxy->stats.own_reads++;
     while (w->state != WAITER_DONE && proxy->state == VFIO_PROXY_CONNECTED) {
-        RxWait r;
+        RxWait r = RX_READY;
         bool ok = true;
 
         g_mutex_unlock(&proxy->lock);
-        r = proxy_rx_poll(proxy, deadline, spin_end);
+        if (!vfio_user_rxbuf_avail(&proxy->rx)) {
+            r = proxy_rx_poll(proxy, deadline, spin_end, true);
+        }
         if (r == RX_READY) {
             ok = proxy_recv_one(proxy, &err);
         } else if (r == RX_ERROR) {
@@ -578,16 +586,7 @@ void vfio_user_proxy_read_for_locked(VFIOUserProxy *proxy, VFIOUserWaiter *w,
             break;
         }
     }
-    proxy->reader = NULL;
-    proxy->rx_yield_until = g_get_monotonic_time() + proxy->rx_yield_us;
-    if (!g_queue_is_empty(&proxy->outq)) {
-        vfio_user_proxy_wake_rx_locked(proxy); /* it writes the rest */
-    }
-    if (proxy->sleepers) {
-        /* Others wait for replies: the receive thread reads for them. */
-        proxy->rx_yield_until = 0;
-        vfio_user_proxy_wake_rx_locked(proxy);
-    }
+    proxy_leave_reader_locked(proxy);
 }
 
 bool vfio_user_proxy_pump(VFIOUserProxy *proxy, GError **errp)

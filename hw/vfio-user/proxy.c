@@ -286,6 +286,7 @@ void vfio_user_proxy_destroy(VFIOUserProxy *proxy)
     if (proxy->thread) {
         g_thread_unref(proxy->thread);
     }
+    vfio_user_rxbuf_destroy(&proxy->rx);
     vfio_user_transport_close(proxy->tr);
     if (proxy->wake_fd >= 0) {
         close(proxy->wake_fd);
