@@ -9,12 +9,16 @@
  *
  * Threads: one thread at a time holds the "reader" role (proxy->reader)
  * and reads the socket: a caller waiting for its reply when nobody else
- * reads, otherwise the receive thread (see proxy-recv.c).  The socket is
- * non-blocking; outgoing messages go through one FIFO queue, written by
- * whichever thread holds the "sender" role (proxy->sending), never with
- * proxy->lock held.  A caller that is the sender may wait in poll() for
- * room while its own message is unsent; a reader never waits for room (it
- * polls POLLOUT together with POLLIN), so it always keeps reading.
+ * reads, otherwise the receive thread (see proxy-recv.c).  Every send and
+ * every receive that must not wait says MSG_DONTWAIT; the one blocking
+ * receive is a reading caller's wait for its reply (bounded by the
+ * socket's receive timeout).  Outgoing messages go through one FIFO
+ * queue, written by whichever thread holds the "sender" role
+ * (proxy->sending), never with proxy->lock held.  A caller that is the
+ * sender may wait in poll() for room while its own message is unsent; a
+ * reader never waits for room (it polls POLLOUT together with POLLIN, or,
+ * while it blocks in a receive, the receive thread writes the queue), so
+ * it always keeps reading.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -93,7 +97,7 @@ typedef struct ProxyOut {
 struct VFIOUserProxy {
     /* Constant after construction. */
     VfioUserTransport *tr; /* the connection (owned) */
-    int sock;    /* tr's fd: non-blocking once the receive thread runs */
+    int sock;    /* tr's fd (a socket's receive timeout is the message's) */
     int wake_fd; /* eventfd: wakes the receive thread's poll() */
     char *path;
     char *label; /* starts log lines: the device as the user named it */
@@ -104,6 +108,8 @@ struct VFIOUserProxy {
     size_t max_msg_size; /* largest message the receive thread accepts */
     size_t max_fds;      /* fds accepted per received message */
     GThread *thread;
+    /* The socket has a receive timeout: a caller may block in recvmsg(). */
+    bool rx_block;
     uint32_t poll_us; /* callers spin this long before sleeping; 0 = never */
     /*
      * After handing a reply to a caller, the receive thread leaves the
@@ -147,6 +153,7 @@ struct VFIOUserProxy {
      * rx_yield_until the receive thread leaves a free socket to callers.
      */
     GThread *reader;
+    bool reader_blocks; /* the reader is in a blocking receive, not poll() */
     unsigned sleepers;
     gint64 rx_yield_until;
     VFIOUserFailureNotify notify;

@@ -27,10 +27,17 @@
  * other caller sleeps, it leaves the socket free, so that the next calls
  * read their own replies with no hand-off between threads.
  *
- * A reader waits only in poll(): on the socket (POLLIN, and POLLOUT while
- * the outgoing queue has something nobody else is writing, which it then
+ * A caller that reads waits for the next message in the receive itself
+ * (one recvmmsg(), no poll()) when nothing else needs watching: the
+ * socket's receive timeout, the message timeout, bounds it and the call's
+ * deadline is checked after it returns; a failure or close wakes it by
+ * shutting the socket down.  Otherwise (the queue has something nobody
+ * else writes, x-poll-us spinning, the deadline is near, or another
+ * transport) a reader waits in poll(): on the socket (POLLIN, and POLLOUT
+ * while the queue has something nobody else is writing, which it then
  * writes as far as the socket takes it); the receive thread also on a
- * wake eventfd, and while it leaves the socket to callers on POLLOUT only.
+ * wake eventfd, and while it leaves the socket to callers on POLLOUT only
+ * (and writes the queue while the reading caller blocks in its receive).
  * A message that has begun must be read whole within the message timeout
  * of its start (rx_deadline): a server that dribbles it fails the
  * connection with ETIMEDOUT, so neither the reader nor anything a handler
@@ -124,7 +131,8 @@ static RxWait proxy_rx_poll(VFIOUserProxy *proxy, gint64 deadline,
             return RX_READY;
         }
         /* A caller that polls writes the queue too: do not compete. */
-        if ((!rx || !proxy->reader || proxy->reader == proxy->thread) &&
+        if ((!rx || !proxy->reader || proxy->reader == proxy->thread ||
+             proxy->reader_blocks) &&
             !proxy->sending && !vfio_user_proxy_drain_locked(proxy)) {
             pfd[0].events |= POLLOUT;
         }
@@ -538,6 +546,70 @@ gpointer vfio_user_proxy_thread_main(gpointer opaque)
 }
 
 /*
+ * May a caller that reads block in the receive itself?  When the socket
+ * has its receive timeout, no spinning is asked for, that timeout would
+ * end less than a sixteenth of it after @deadline and the queue needs no
+ * writing by us (empty, or another thread sends).  Lock held.
+ */
+static bool proxy_may_block_locked(VFIOUserProxy *proxy, gint64 now,
+                                   gint64 deadline, gint64 spin_end)
+{
+    gint64 timeout = (gint64)proxy->timeout_ms * G_TIME_SPAN_MILLISECOND;
+
+    return proxy->rx_block && now >= spin_end &&
+           now + timeout <= deadline + timeout / 16 &&
+           (proxy->sending || vfio_user_proxy_drain_locked(proxy));
+}
+
+/*
+ * A caller that reads, between messages: wait until something is
+ * buffered (or the peer hung up), @deadline passes or the proxy stops.
+ * When it may, it blocks in the receive itself, one system call; the
+ * monotonic deadline is checked after it returns.  Otherwise, poll() as
+ * the receive thread does.  RX_ERROR sets @errp.
+ */
+static RxWait proxy_rx_wait_reply(VFIOUserProxy *proxy, gint64 deadline,
+                                  gint64 spin_end, GError **errp)
+{
+    for (;;) {
+        gint64 now = g_get_monotonic_time();
+        VFIOUserRxStatus st;
+        bool block;
+        RxWait r;
+
+        g_mutex_lock(&proxy->lock);
+        if (proxy->state != VFIO_PROXY_CONNECTED) {
+            g_mutex_unlock(&proxy->lock);
+            return RX_STOPPED;
+        }
+        block = proxy_may_block_locked(proxy, now, deadline, spin_end);
+        proxy->reader_blocks = block;
+        g_mutex_unlock(&proxy->lock);
+        if (!block) {
+            r = proxy_rx_poll(proxy, deadline, spin_end, true);
+            if (r == RX_ERROR) {
+                vfio_user_error_set(errp, errno, "poll failed: %s",
+                                    g_strerror(errno));
+            }
+            return r;
+        }
+        st = vfio_user_rxbuf_fill(&proxy->rx, 0, errp);
+        g_mutex_lock(&proxy->lock);
+        proxy->reader_blocks = false;
+        g_mutex_unlock(&proxy->lock);
+        if (st == VFIO_USER_RX_DATA || st == VFIO_USER_RX_EOF) {
+            return RX_READY; /* at end of stream, reading says so */
+        }
+        if (st == VFIO_USER_RX_FAIL) {
+            return RX_ERROR;
+        }
+        if (g_get_monotonic_time() >= deadline) {
+            return RX_EXPIRED;
+        }
+    }
+}
+
+/*
  * The caller leaves the reader role.  The receive thread reads on when
  * others wait for replies or something is buffered; it writes what is
  * left in the queue.  Lock held.
@@ -568,13 +640,12 @@ void vfio_user_proxy_read_for_locked(VFIOUserProxy *proxy, VFIOUserWaiter *w,
 
         g_mutex_unlock(&proxy->lock);
         if (!vfio_user_rxbuf_avail(&proxy->rx)) {
-            r = proxy_rx_poll(proxy, deadline, spin_end, true);
+            r = proxy_rx_wait_reply(proxy, deadline, spin_end, &err);
         }
         if (r == RX_READY) {
             ok = proxy_recv_one(proxy, &err);
         } else if (r == RX_ERROR) {
-            ok = vfio_user_error_set(&err, errno, "poll failed: %s",
-                                     g_strerror(errno));
+            ok = false;
         }
         g_mutex_lock(&proxy->lock);
         if (!ok) {

@@ -23,11 +23,12 @@
 /* Largest VERSION reply we accept. */
 #define PROXY_VERSION_MAX 65536
 
-static void proxy_set_rcvtimeo(int sock, uint32_t ms)
+/* False when @sock is not a socket (another transport). */
+static bool proxy_set_rcvtimeo(int sock, uint32_t ms)
 {
     struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
 
-    setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0;
 }
 
 /* Wait for the VERSION reply header and check it answers our request. */
@@ -97,7 +98,8 @@ bool vfio_user_proxy_negotiate(VFIOUserProxy *proxy, GError **errp)
                        VFIO_USER_F_TYPE_REQUEST);
     ok = vfio_user_tr_send(proxy->tr, &hdr, payload, len, NULL, 0, &err);
     g_clear_pointer(&payload, g_free);
-    proxy_set_rcvtimeo(proxy->sock, proxy->timeout_ms);
+    /* Kept afterwards: it bounds a caller blocked in a receive. */
+    proxy->rx_block = proxy_set_rcvtimeo(proxy->sock, proxy->timeout_ms);
     ok = ok && proxy_version_reply_hdr(proxy, &hdr, &err);
     if (ok) {
         len = hdr.size - sizeof(hdr);
@@ -111,7 +113,6 @@ bool vfio_user_proxy_negotiate(VFIOUserProxy *proxy, GError **errp)
             vfio_user_caps_merge(&proxy->ours, &proxy->server_caps,
                                  &proxy->caps, &err);
     }
-    proxy_set_rcvtimeo(proxy->sock, 0);
     if (!ok) {
         vfio_user_error_set(errp, err->code == EAGAIN ? ETIMEDOUT : err->code,
                             "version negotiation failed: %s", err->message);

@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -109,18 +108,13 @@ void vfio_user_proxy_fail_locked(VFIOUserProxy *proxy, const GError *err)
 /* ---- Connection set-up (negotiation: proxy-version.c) ---- */
 
 /*
- * After negotiation the socket is non-blocking: nobody ever blocks inside
- * a system call on it, every wait is a poll() with a deadline.
+ * The receive thread's wake-up.  The socket stays blocking: every receive
+ * and send that must not wait says MSG_DONTWAIT, and a caller that blocks
+ * in a receive is bounded by the socket's receive timeout (negotiation
+ * sets it to the message timeout).
  */
-static bool proxy_go_nonblocking(VFIOUserProxy *proxy, GError **errp)
+static bool proxy_make_wake_fd(VFIOUserProxy *proxy, GError **errp)
 {
-    int fl = fcntl(proxy->sock, F_GETFL);
-
-    if (fl < 0 || fcntl(proxy->sock, F_SETFL, fl | O_NONBLOCK) < 0) {
-        return vfio_user_error_set(errp, errno,
-                                   "cannot make the socket non-blocking: %s",
-                                   g_strerror(errno));
-    }
     proxy->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (proxy->wake_fd < 0) {
         return vfio_user_error_set(errp, errno, "eventfd: %s",
@@ -185,7 +179,7 @@ static VFIOUserProxy *proxy_new(VfioUserTransport *tr, char *path,
                           proxy->caps.max_data_xfer_recv;
     /* The first calls read their own replies, like later ones. */
     proxy->rx_yield_until = g_get_monotonic_time() + proxy->rx_yield_us;
-    if (!proxy_go_nonblocking(proxy, errp) ||
+    if (!proxy_make_wake_fd(proxy, errp) ||
         (thread && !proxy_start_thread(proxy, errp))) {
         vfio_user_proxy_destroy(proxy);
         return NULL;

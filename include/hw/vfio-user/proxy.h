@@ -8,13 +8,14 @@
  * reply.
  *
  * Threads: one thread at a time reads the socket and never waits for a
- * send; outgoing messages go through a queue on a non-blocking socket
- * (see proxy-internal.h).  A caller queues its request and waits until it
- * is sent (zero-copy: its buffers are used in place).  Then, when nobody
- * else reads, it reads the socket itself until its reply is in (the fast
- * path: no thread hand-off); otherwise it waits on its own condition for
- * the reply, which the reader (usually the receive thread) scatters
- * straight into the caller's buffers.
+ * send; outgoing messages go through a queue and are written with
+ * non-blocking sends (see proxy-internal.h).  A caller queues its request
+ * and waits until it is sent (zero-copy: its buffers are used in place).
+ * Then, when nobody else reads, it reads the socket itself until its reply
+ * is in (the fast path: no thread hand-off, one receive for header and
+ * payload); otherwise it waits on its own condition for the reply, which
+ * the reader (usually the receive thread) scatters straight into the
+ * caller's buffers.
  *
  * Deadlines are per message: a message that has begun (either direction)
  * must be complete within the message timeout of its first byte, or the
