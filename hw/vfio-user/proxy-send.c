@@ -2,7 +2,7 @@
  * vfio-user client connection: the outgoing queue.
  *
  * Every message goes through one FIFO queue (proxy->outq) and is written
- * on the non-blocking socket by whichever thread holds the sender role
+ * with non-blocking sends by whichever thread holds the sender role
  * (proxy->sending), never with proxy->lock held:
  *
  * - a caller (call/post) queues its message, built on its stack with its
