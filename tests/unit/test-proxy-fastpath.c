@@ -11,7 +11,8 @@
  * timeout and the stall rule; the server dying while the caller reads; a
  * second caller that sleeps while the first reads, and two threads calling
  * at once; posted writes and the ordering fence; a server request that
- * arrives while nobody calls (the receive thread takes the socket back).
+ * arrives while nobody calls (the receive thread takes the socket back),
+ * or that the caller's receive took along with its reply.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -576,6 +577,63 @@ static void test_unsolicited(void)
     peer_join(p);
 }
 
+/* ---- A server request read ahead with a reply ---- */
+
+/* The reply and a DMA_READ in one write: one receive takes both. */
+static void script_read_ahead(int sock, void *opaque G_GNUC_UNUSED)
+{
+    VFIOUserDMARW rw = {.addr = 0x3000, .count = sizeof(dma_data)};
+    VFIOUserHdr hdr, rhdr, qhdr, dhdr;
+    char buf[64], dma[64];
+    GError *err = NULL;
+    size_t n;
+
+    srv_version(sock);
+    n = srv_recv(sock, &hdr, buf, sizeof(buf), NULL, NULL);
+    vfio_user_hdr_init(&rhdr, hdr.id, hdr.cmd, sizeof(rhdr) + n,
+                       VFIO_USER_F_TYPE_REPLY);
+    vfio_user_hdr_init(&qhdr, 0x55, VFIO_USER_DMA_READ,
+                       sizeof(qhdr) + sizeof(rw), VFIO_USER_F_TYPE_REQUEST);
+    g_assert_true(vfio_user_msg_sendv(sock,
+                                      (struct iovec[]){{&rhdr, sizeof(rhdr)},
+                                                       {buf, n},
+                                                       {&qhdr, sizeof(qhdr)},
+                                                       {&rw, sizeof(rw)}},
+                                      4, NULL, 0, &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(srv_recv(sock, &dhdr, dma, sizeof(dma), NULL, NULL), ==,
+                     sizeof(rw) + sizeof(dma_data));
+    g_assert_cmpuint(dhdr.id, ==, 0x55);
+    echo_loop(sock);
+}
+
+/*
+ * The caller's receive also took the DMA_READ behind its reply.  It is
+ * served although nobody calls again and the receive thread would leave
+ * the socket to callers for a minute: what is buffered goes to it.
+ */
+static void test_read_ahead_request(void)
+{
+    HandlerSeen seen = {NULL, 0, false};
+    Peer *p = peer_start(script_read_ahead, NULL);
+    VFIOUserProxy *proxy = fp_client(p, 5000, LONG_YIELD_US);
+    gint64 deadline = vut_deadline_ms(WAIT_MS);
+    VFIOUserProxyStats st;
+
+    vfio_user_proxy_set_request_handler(proxy, fp_dma_handler, &seen);
+    fp_ping(proxy, "ahead");
+    do {
+        st = fp_stats(proxy);
+        g_thread_yield();
+    } while (!st.server_requests && g_get_monotonic_time() < deadline);
+    vfio_user_proxy_set_request_handler(proxy, NULL, NULL);
+    g_assert_cmpint(seen.served, ==, 1);
+    g_assert_true(seen.thread != g_thread_self());
+    fp_ping(proxy, "after");
+    vfio_user_proxy_close(proxy);
+    peer_join(p);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -591,5 +649,7 @@ int main(int argc, char **argv)
                          GUINT_TO_POINTER(LONG_YIELD_US), test_two_callers);
     g_test_add_func("/proxy-fastpath/posted-order", test_posted_order);
     g_test_add_func("/proxy-fastpath/unsolicited", test_unsolicited);
+    g_test_add_func("/proxy-fastpath/read-ahead-request",
+                    test_read_ahead_request);
     return g_test_run();
 }
