@@ -253,7 +253,8 @@ bool vus_pending_pop(VusServer *srv, VfioUserMsg *msg);
 /*
  * The connection's reply buffer, for a handler's reply payload of @len
  * bytes (at most max_data_xfer_size + a 16-byte fixed part); the
- * dispatcher does not free it.
+ * dispatcher does not free it, and sends the reply from it in one piece
+ * (the header goes in the room kept in front of the payload).
  */
 void *vus_server_reply_buf(VusServer *srv, size_t len);
 

@@ -406,17 +406,37 @@ static VfioUserRecvResult read_msg(VusServer *srv, GError **errp)
     return VFIO_USER_RECV_OK;
 }
 
+/*
+ * The reply buffer keeps room for the header in front of the payload, so
+ * that a reply built there goes out as one piece: a sendmsg() of one iovec
+ * costs measurably less than of two.
+ */
 void *vus_server_reply_buf(VusServer *srv, size_t len)
 {
-    size_t cap = vus_server_max_msg_size(srv) - sizeof(VFIOUserHdr);
+    size_t cap = vus_server_max_msg_size(srv);
 
-    g_assert(len <= cap);
+    g_assert(len <= cap - sizeof(VFIOUserHdr));
     if (srv->tx_cap < cap) {
         g_free(srv->tx_buf);
         srv->tx_buf = g_malloc(cap);
         srv->tx_cap = cap;
     }
-    return srv->tx_buf;
+    return srv->tx_buf + sizeof(VFIOUserHdr);
+}
+
+/* Send the reply to @req: header @hdr, the payload and fds of @r. */
+static bool send_reply(VusServer *srv, VFIOUserHdr *hdr, const VusReply *r,
+                       GError **errp)
+{
+    struct iovec iov;
+
+    if (!r->len || !srv->tx_buf || r->payload != srv->tx_buf + sizeof(*hdr)) {
+        return vfio_user_tr_send(srv->tr, hdr, r->payload, r->len, r->fds,
+                                 r->nfds, errp);
+    }
+    memcpy(srv->tx_buf, hdr, sizeof(*hdr));
+    iov = (struct iovec){.iov_base = srv->tx_buf, .iov_len = hdr->size};
+    return vfio_user_tr_sendv(srv->tr, &iov, 1, r->fds, r->nfds, errp);
 }
 
 static int handle_version(VusServer *srv, VfioUserMsg *msg, VusReply *r)
@@ -561,12 +581,11 @@ static void handle_request(VusServer *srv, VfioUserMsg *msg)
     } else if (!(msg->hdr.flags & VFIO_USER_F_NO_REPLY) && srv->tr) {
         vfio_user_hdr_init(&hdr, msg->hdr.id, msg->hdr.cmd, sizeof(hdr) + r.len,
                            VFIO_USER_F_TYPE_REPLY);
-        if (!vfio_user_tr_send(srv->tr, &hdr, r.payload, r.len, r.fds, r.nfds,
-                               &err)) {
+        if (!send_reply(srv, &hdr, &r, &err)) {
             vus_server_mark_broken(srv, err);
         }
     }
-    if (r.payload != srv->tx_buf) {
+    if (!srv->tx_buf || r.payload != srv->tx_buf + sizeof(hdr)) {
         g_free(r.payload);
     }
 }
