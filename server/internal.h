@@ -182,6 +182,12 @@ struct VusServer {
      */
     GMutex sock_lock;
     bool reader_blocked;
+    /*
+     * Whether the socket's receive timeout is ours to set (a socket given
+     * to vus_server_attach()), and whether it is set now (rx.c).
+     */
+    bool rcv_timeout;
+    bool rcv_timeout_on;
     uint8_t *tx_buf;
     size_t tx_cap;
 
@@ -242,6 +248,13 @@ bool vus_rx_discard(VusServer *srv, size_t len, GError **errp);
  * are (a handler runs with its request in the buffer).
  */
 void vus_rx_pin(VusServer *srv, bool pin);
+/*
+ * Turn the socket's receive timeout (dma_timeout_ms) on before a read
+ * inside a message, off before the wait between messages (a recvmsg()
+ * with a timeout arms a timer each time it sleeps).  A system call only
+ * when it changes, and only on a socket of vus_server_attach().
+ */
+void vus_rx_set_timeout(VusServer *srv, bool on);
 
 /* request.c: the queue of requests that arrived during a DMA wait. */
 void vus_pending_init(VusServer *srv);

@@ -31,6 +31,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include "internal.h"
+#include "trace-events.h"
 
 size_t vus_rx_avail(VusServer *srv)
 {
@@ -48,6 +49,20 @@ void vus_rx_pin(VusServer *srv, bool pin)
             rx->start = rx->end = 0;
         }
     }
+}
+
+void vus_rx_set_timeout(VusServer *srv, bool on)
+{
+    unsigned ms = on ? srv->opts.dma_timeout_ms : 0;
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+
+    if (!srv->rcv_timeout || srv->rcv_timeout_on == on) {
+        return;
+    }
+    if (setsockopt(srv->sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+        trace_server_sockopt_failed(g_strerror(errno));
+    }
+    srv->rcv_timeout_on = on;
 }
 
 void vus_rx_reset(VusServer *srv)
@@ -183,7 +198,10 @@ static bool rx_want(VusServer *srv, size_t want, size_t ahead, bool mid,
 {
     while (vus_rx_avail(srv) < want) {
         size_t max = MAX(want, ahead) - vus_rx_avail(srv);
-        ssize_t n = vus_rx_fill(srv, max, 0, errp);
+        ssize_t n;
+
+        vus_rx_set_timeout(srv, true);
+        n = vus_rx_fill(srv, max, 0, errp);
 
         if (n == -2) {
             return false;
@@ -353,6 +371,9 @@ bool vus_rx_bodyv(VusServer *srv, const struct iovec *iov_in, int iovcnt,
         }
     }
     rx->pos += left;
+    if (left) {
+        vus_rx_set_timeout(srv, true);
+    }
     return (left == 0 ||
             vfio_user_tr_recv_bodyv_wait(srv->tr, iov, n, NULL, errp)) &&
            rx_check_orphans(rx, errp);
@@ -364,6 +385,9 @@ bool vus_rx_discard(VusServer *srv, size_t len, GError **errp)
 
     rx_consume(&srv->rx, take);
     srv->rx.pos += len - take;
+    if (len > take) {
+        vus_rx_set_timeout(srv, true);
+    }
     return vfio_user_tr_discard_wait(srv->tr, len - take, NULL, errp) &&
            rx_check_orphans(&srv->rx, errp);
 }

@@ -182,30 +182,23 @@ VusServer *vus_server_new(const char *socket_path, const VusServerOptions *opts,
  * A client that stops in the middle of a message (or stops reading our
  * replies) would hold the server, and its lock, forever: socket timeouts of
  * dma_timeout_ms turn that into an error that drops the connection.  Waits
- * between messages use poll() and are not limited.
+ * between messages are not limited: the receive timeout is on only while
+ * a read inside a message may wait (vus_rx_set_timeout()).
  */
-static void set_io_timeouts(VusServer *srv, int sock)
+static void set_send_timeout(VusServer *srv, int sock)
 {
     struct timeval tv = {
         .tv_sec = srv->opts.dma_timeout_ms / 1000,
         .tv_usec = (srv->opts.dma_timeout_ms % 1000) * 1000,
     };
 
-    if (setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
-        setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
+    if (setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
         trace_server_sockopt_failed(g_strerror(errno));
     }
 }
 
-bool vus_server_attach(VusServer *srv, int sock, GError **errp)
-{
-    set_io_timeouts(srv, sock);
-    return vus_server_attach_transport(
-        srv, vfio_user_transport_socket_new(sock), errp);
-}
-
-bool vus_server_attach_transport(VusServer *srv, VfioUserTransport *tr,
-                                 GError **errp)
+static bool attach(VusServer *srv, VfioUserTransport *tr, bool timeouts,
+                   GError **errp)
 {
     g_rec_mutex_lock(&srv->lock);
     if (srv->tr) {
@@ -216,11 +209,25 @@ bool vus_server_attach_transport(VusServer *srv, VfioUserTransport *tr,
     }
     srv->tr = tr;
     srv->sock = tr->fd;
+    srv->rcv_timeout = timeouts;
+    srv->rcv_timeout_on = false;
     srv->negotiated = false;
     srv->broken = false;
     g_clear_error(&srv->broken_err);
     g_rec_mutex_unlock(&srv->lock);
     return true;
+}
+
+bool vus_server_attach(VusServer *srv, int sock, GError **errp)
+{
+    set_send_timeout(srv, sock);
+    return attach(srv, vfio_user_transport_socket_new(sock), true, errp);
+}
+
+bool vus_server_attach_transport(VusServer *srv, VfioUserTransport *tr,
+                                 GError **errp)
+{
+    return attach(srv, tr, false, errp);
 }
 
 bool vus_server_listen_fd(VusServer *srv, int fd, GError **errp)
@@ -684,6 +691,7 @@ static void serve_blocking(VusServer *srv)
     GError *err = NULL;
     ssize_t n = -1;
 
+    vus_rx_set_timeout(srv, false);
     g_mutex_lock(&srv->sock_lock);
     srv->reader_blocked = true;
     g_mutex_unlock(&srv->sock_lock);
@@ -707,7 +715,7 @@ static void serve_blocking(VusServer *srv)
     } else if (n == -2) {
         vus_server_mark_broken(srv, err);
     }
-    /* n == -1: the socket's receive timeout, between messages. */
+    /* n == -1: a transport's own timeout (attach_transport): read again. */
 }
 
 /*
