@@ -12,15 +12,15 @@
  * pci-config.c generic PCI config space
  *
  * Locking: VusServer.lock (a GRecMutex) guards everything in VusServer
- * except "stopping" (atomic), the immutable wake_fd and reader_blocked
- * (sock_lock).  The serving loop holds it while it handles a message and
+ * except "stopping" and reader_blocked (atomic) and the immutable
+ * wake_fd.  The serving loop holds it while it handles a message and
  * drops it only while it waits in poll() or in its blocking recvmsg(), so
  * device callbacks run with it held and may call vus_dma_*() and
  * vus_irq_trigger() (recursive).  Another device thread takes it around
  * each DMA or trigger.  During the blocking recvmsg() the receive buffer
  * belongs to the loop: it happens only when no other thread reads the
- * connection (no message-mode map).  sock_lock, innermost, also guards
- * srv->sock against a concurrent close while another thread shuts it down.
+ * connection (no message-mode map).  sock_lock, innermost, guards
+ * srv->tr against a concurrent close while another thread shuts it down.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -177,11 +177,12 @@ struct VusServer {
     /*
      * The serving loop reads with the lock dropped, in a blocking
      * recvmsg(), when no other thread can read the connection (server.c);
-     * reader_blocked says so, under sock_lock, so that vus_server_stop()
-     * and vus_server_mark_broken() can end that read with shutdown().
+     * reader_blocked (atomic) says so, so that vus_server_stop() and
+     * vus_server_mark_broken() can end that read with shutdown(), under
+     * sock_lock.
      */
     GMutex sock_lock;
-    bool reader_blocked;
+    gint reader_blocked;
     /*
      * Whether the socket's receive timeout is ours to set (a socket given
      * to vus_server_attach()), and whether it is set now (rx.c).

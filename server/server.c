@@ -62,11 +62,20 @@ static void drain_wake(VusServer *srv)
     }
 }
 
-/* End the serving loop's blocking read, if it is in one. */
+/*
+ * End the serving loop's blocking read, if it is in one.  The callers set
+ * "stopping" (atomic) or "broken" (under the lock) first, and the loop
+ * sets reader_blocked before it checks both: one of the two sides sees
+ * the other's store (sequentially consistent atomics, or the lock).
+ * sock_lock keeps the transport from being closed under shutdown().
+ */
 static void kick_reader(VusServer *srv)
 {
+    if (!g_atomic_int_get(&srv->reader_blocked)) {
+        return;
+    }
     g_mutex_lock(&srv->sock_lock);
-    if (srv->reader_blocked && srv->tr) {
+    if (srv->tr) {
         srv->tr->ops->shutdown(srv->tr, SHUT_RD);
     }
     g_mutex_unlock(&srv->sock_lock);
@@ -692,17 +701,13 @@ static void serve_blocking(VusServer *srv)
     ssize_t n = -1;
 
     vus_rx_set_timeout(srv, false);
-    g_mutex_lock(&srv->sock_lock);
-    srv->reader_blocked = true;
-    g_mutex_unlock(&srv->sock_lock);
+    g_atomic_int_set(&srv->reader_blocked, 1);
     if (!srv->broken && !g_atomic_int_get(&srv->stopping)) {
         g_rec_mutex_unlock(&srv->lock);
         n = vus_rx_fill(srv, LOOP_AHEAD, 0, &err);
         g_rec_mutex_lock(&srv->lock);
     }
-    g_mutex_lock(&srv->sock_lock);
-    srv->reader_blocked = false;
-    g_mutex_unlock(&srv->sock_lock);
+    g_atomic_int_set(&srv->reader_blocked, 0);
     if (srv->broken || g_atomic_int_get(&srv->stopping)) {
         g_clear_error(&err);
     } else if (n == 0) {
