@@ -694,13 +694,17 @@ static bool can_block(VusServer *srv)
 /*
  * Wait for bytes in recvmsg(), lock dropped.  vus_server_stop() and a
  * device thread's vus_server_mark_broken() end the wait with shutdown().
+ * Between messages the wait has no limit; with part of a message buffered
+ * it has the socket's receive timeout, and a client that stops there is
+ * dropped as in poll mode.
  */
 static void serve_blocking(VusServer *srv)
 {
+    bool mid = vus_rx_avail(srv) > 0;
     GError *err = NULL;
     ssize_t n = -1;
 
-    vus_rx_set_timeout(srv, false);
+    vus_rx_set_timeout(srv, mid);
     g_atomic_int_set(&srv->reader_blocked, 1);
     if (!srv->broken && !g_atomic_int_get(&srv->stopping)) {
         g_rec_mutex_unlock(&srv->lock);
@@ -719,8 +723,12 @@ static void serve_blocking(VusServer *srv)
                                    "peer closed the connection"));
     } else if (n == -2) {
         vus_server_mark_broken(srv, err);
+    } else if (n == -1 && mid && srv->rcv_timeout) {
+        vus_server_mark_broken(srv, g_error_new(VFIO_USER_ERROR, EAGAIN,
+                                                "receive failed: %s",
+                                                g_strerror(EAGAIN)));
     }
-    /* n == -1: a transport's own timeout (attach_transport): read again. */
+    /* Else n == -1 is a transport's own timeout: read again. */
 }
 
 /*

@@ -332,6 +332,27 @@ static void test_stall_then_stop(void)
 }
 
 /*
+ * Half a message, then silence, while the server waits in a blocking
+ * recvmsg() (no ioeventfd, no message-mode map): it drops the client
+ * after its DMA timeout, as it does when it polls, although its waits
+ * between messages have no timeout.
+ */
+static void test_stall_mid_message(void)
+{
+    uint8_t p[16 + 10] = {0};
+    VFIOUserHdr hdr;
+    Srv *s = srv_ready();
+
+    assert_alive(s); /* the loop now waits between messages */
+    vfio_user_hdr_init(&hdr, 7, VFIO_USER_REGION_WRITE, 16 + 100,
+                       VFIO_USER_F_TYPE_REQUEST);
+    memcpy(p, &hdr, sizeof(hdr));
+    cl_send_raw(s, p, sizeof(p), NULL, 0);
+    assert_dropped(s, EAGAIN);
+    srv_end(s);
+}
+
+/*
  * The client never reads its replies: 200 reads of 8 KiB fill the socket.
  * The server must give up on the connection (its send timeout) instead
  * of blocking, with its lock held, forever.
@@ -400,6 +421,8 @@ int main(int argc, char **argv)
                     test_disconnect_mid_body);
     g_test_add_func("/hostile-client/disconnect/clean", test_disconnect_clean);
     g_test_add_func("/hostile-client/stall/stop", test_stall_then_stop);
+    g_test_add_func("/hostile-client/stall/mid-message",
+                    test_stall_mid_message);
     g_test_add_func("/hostile-client/stall/stops-reading",
                     test_stall_stops_reading);
     g_test_add_func("/hostile-client/misc/small-payloads",
