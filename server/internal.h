@@ -131,8 +131,11 @@ typedef struct VusRx {
     uint64_t pos;
     VusRxFdSet sets[VUS_RX_FDSETS];
     size_t nsets;
-    bool pinned;      /* bytes before start are in use: do not move them */
-    uint8_t *retired; /* the buffer that was pinned when it was replaced */
+    /* The buffer holding the request being handled (bytes before start
+     * are in use: do not move them), or NULL. */
+    uint8_t *pinned;
+    uint8_t *spare; /* the other buffer, for reading on while pinned */
+    size_t spare_cap;
 } VusRx;
 
 /*

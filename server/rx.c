@@ -42,12 +42,9 @@ void vus_rx_pin(VusServer *srv, bool pin)
 {
     VusRx *rx = &srv->rx;
 
-    rx->pinned = pin;
-    if (!pin) {
-        g_clear_pointer(&rx->retired, g_free);
-        if (rx->start == rx->end) {
-            rx->start = rx->end = 0;
-        }
+    rx->pinned = pin ? rx->buf : NULL;
+    if (!pin && rx->start == rx->end) {
+        rx->start = rx->end = 0;
     }
 }
 
@@ -74,33 +71,38 @@ void vus_rx_reset(VusServer *srv)
     }
     rx->nsets = 0;
     g_clear_pointer(&rx->buf, g_free);
-    g_clear_pointer(&rx->retired, g_free);
-    rx->pinned = false;
-    rx->cap = rx->start = rx->end = 0;
+    g_clear_pointer(&rx->spare, g_free);
+    rx->pinned = NULL;
+    rx->cap = rx->spare_cap = rx->start = rx->end = 0;
     rx->pos = 0;
 }
 
 /*
  * Make room for @need unread bytes from rx->start on.  While the buffer is
  * pinned (a handler runs with its request's payload in it) nothing in it
- * moves: the unread bytes go to a new buffer, and the old one is freed
- * when the pin is released.
+ * moves: the unread bytes go to the spare buffer, which takes the
+ * buffer's place; the pinned one becomes the spare once the handler is
+ * done.  The two buffers are kept for the connection, so that a handler
+ * that reads on (message-mode DMA) allocates nothing after the first time.
  */
 static void rx_reserve(VusRx *rx, size_t need)
 {
     size_t avail = rx->end - rx->start;
 
-    if (rx->pinned && rx->buf && rx->cap - rx->start < need) {
-        uint8_t *nb = g_malloc(MAX(need, rx->cap));
+    if (rx->pinned && rx->pinned == rx->buf && rx->cap - rx->start < need) {
+        uint8_t *old = rx->buf;
+        size_t old_cap = rx->cap;
 
-        memcpy(nb, rx->buf + rx->start, avail);
-        if (rx->retired) {
-            g_free(rx->buf); /* not the pinned one: that is retired */
-        } else {
-            rx->retired = rx->buf;
+        if (rx->spare_cap < MAX(need, rx->cap)) {
+            g_free(rx->spare);
+            rx->spare_cap = MAX(need, rx->cap);
+            rx->spare = g_malloc(rx->spare_cap);
         }
-        rx->buf = nb;
-        rx->cap = MAX(need, rx->cap);
+        memcpy(rx->spare, rx->buf + rx->start, avail);
+        rx->buf = rx->spare;
+        rx->cap = rx->spare_cap;
+        rx->spare = old;
+        rx->spare_cap = old_cap;
         rx->start = 0;
         rx->end = avail;
         return;
@@ -120,7 +122,7 @@ static void rx_consume(VusRx *rx, size_t n)
 {
     rx->start += n;
     rx->pos += n;
-    if (rx->start == rx->end && !rx->pinned) {
+    if (rx->start == rx->end && rx->pinned != rx->buf) {
         rx->start = rx->end = 0;
     }
 }

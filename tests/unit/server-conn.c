@@ -43,6 +43,14 @@ static ssize_t bar0_access(void *opaque, bool is_write, uint64_t off, void *buf,
             vus_irq_trigger(d->srv, VFIO_PCI_MSI_IRQ_INDEX, 0);
         }
         d->status = ok ? 0 : (uint32_t)err->code;
+    } else if (off == TEST_DMA_CHECKED && len == TEST_DMA_CHECKED_LEN) {
+        /* A DMA read, then: is the request's payload still intact? */
+        uint8_t copy[TEST_DMA_CHECKED_LEN];
+
+        memcpy(copy, buf, len);
+        ok = vus_dma_read(d->srv, d->dma_addr, d->buf, d->dma_len, &err);
+        d->status =
+            !ok ? (uint32_t)err->code : (memcmp(copy, buf, len) ? EILSEQ : 0);
     } else if (off == 0x20) {
         d->ioevent_writes++;
         d->ioevent_value = 0;

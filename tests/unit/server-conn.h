@@ -8,7 +8,9 @@
  *   BAR0 4 KiB callback region: 0x00 DMA address (8), 0x08 DMA length (4),
  *        0x0c command (4: 1 = DMA guest -> dev.buf, 2 = dev.buf -> guest,
  *        3 = trigger MSI vector 0), 0x10 status (4, errno of the last
- *        command), 0x20 ioeventfd target, other bytes a scratch array;
+ *        command), 0x20 ioeventfd target, 0x400 (a write of 256 bytes: a
+ *        DMA read as command 1, then status EILSEQ if the bytes written
+ *        changed meanwhile), other bytes a scratch array;
  *   BAR1 16 KiB memory-backed, sparse area [4 KiB, 12 KiB), MSI-X table at
  *        0 and PBA at 0x800 (8 vectors);
  *   BAR2 64 bytes read-only callback region;
@@ -118,6 +120,9 @@ int tc_region_write(TestConn *tc, uint32_t index, uint64_t off, const void *buf,
 int tc_dma_map(TestConn *tc, uint32_t flags, uint64_t offset, uint64_t addr,
                uint64_t size, int fd);
 int tc_dma_unmap(TestConn *tc, uint32_t flags, uint64_t addr, uint64_t size);
+#define TEST_DMA_CHECKED 0x400
+#define TEST_DMA_CHECKED_LEN 256
+
 /* Ask the device to DMA via BAR0; returns the device's status (errno). */
 uint32_t tc_dev_dma(TestConn *tc, uint32_t cmd, uint64_t addr, uint32_t len);
 

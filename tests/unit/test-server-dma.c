@@ -495,6 +495,51 @@ static void test_queued_request(void)
     g_assert_true(tc_finish(tc));
 }
 
+/*
+ * A handler's request stays where it is while the handler's DMA reads on
+ * through the receive buffer (the spare buffer takes over), request after
+ * request, also when another request arrives during the DMA and is read
+ * whole: each time the device finds the bytes it was written intact after
+ * its DMA, the DMA data arrived, and the other request was served.
+ */
+static void test_payload_survives_dma(void)
+{
+    TestConn *tc = tc_start(NULL);
+    VFIOUserRegionRW rw = {
+        .offset = TEST_DMA_CHECKED, .region = 0, .count = TEST_DMA_CHECKED_LEN};
+    uint8_t wr[sizeof(rw) + TEST_DMA_CHECKED_LEN];
+    uint64_t addr = 0x80000;
+    uint32_t len = 64, status;
+
+    g_assert_cmpint(tc_dma_map(tc, RW, 0, addr, MAPSZ, -1), ==, 0);
+    g_assert_cmpint(tc_region_write(tc, 0, 0x00, &addr, 8), ==, 0);
+    g_assert_cmpint(tc_region_write(tc, 0, 0x08, &len, 4), ==, 0);
+    memcpy(wr, &rw, sizeof(rw));
+    for (unsigned i = 0; i < 6; i++) {
+        VFIOUserDMARW dma;
+        VFIOUserHdr req;
+        uint16_t id;
+
+        memset(wr + sizeof(rw), 0x30 + i, TEST_DMA_CHECKED_LEN);
+        id = tc_send(tc, VFIO_USER_REGION_WRITE, 0, wr, sizeof(wr), NULL, 0);
+        req = recv_dma_request(tc, &dma);
+        rw.offset = 0x200; /* scratch */
+        memcpy(wr, &rw, sizeof(rw));
+        memset(wr + sizeof(rw), 0xe0 + i, TEST_DMA_CHECKED_LEN);
+        tc_send(tc, VFIO_USER_REGION_WRITE, VFIO_USER_F_NO_REPLY, wr,
+                sizeof(wr), NULL, 0);
+        rw.offset = TEST_DMA_CHECKED;
+        memcpy(wr, &rw, sizeof(rw));
+        send_dma_read_reply(tc, &req, &dma, 0x60 + i);
+        g_assert_cmpint(tc_wait(tc, id, NULL), ==, 0);
+        g_assert_cmpint(tc_region_read(tc, 0, 0x10, &status, 4), ==, 0);
+        g_assert_cmpuint(status, ==, 0);
+        g_assert_cmpuint(tc->dev.buf[63], ==, 0x60 + i);
+        g_assert_cmpuint(tc->dev.scratch[0x2ff], ==, 0xe0 + i);
+    }
+    g_assert_true(tc_finish(tc));
+}
+
 static void test_timeout(void)
 {
     VusServerOptions opts = {.dma_timeout_ms = 200};
@@ -726,6 +771,8 @@ int main(int argc, char **argv)
     g_test_add_func("/server-dma/span-and-permissions",
                     test_span_and_permissions);
     g_test_add_func("/server-dma/queued-request", test_queued_request);
+    g_test_add_func("/server-dma/payload-survives-dma",
+                    test_payload_survives_dma);
     g_test_add_func("/server-dma/timeout", test_timeout);
     g_test_add_func("/server-dma/vectors", test_vectors);
     g_test_add_func("/server-dma/replay-sessions", test_replay_sessions);
