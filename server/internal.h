@@ -1,7 +1,8 @@
 /*
  * libvfio-user-server private definitions shared by the server/ files.
  *
- * server.c     lifetime, accept, the serving loop, dispatch, VERSION
+ * server.c     lifetime, accept, dispatch, VERSION
+ * serve.c      the serving loop: waiting, reading, posted-write runs
  * rx.c         buffered receive of the connection (fds kept with messages)
  * request.c    server-to-client requests, the queue of requests that
  *              arrive while one waits
@@ -211,6 +212,12 @@ size_t vus_server_max_msg_size(VusServer *srv);
 void vus_server_mark_broken(VusServer *srv, GError *err);
 /* Wake the serving loop out of poll() (stop, queued messages, broken). */
 void vus_server_wake(VusServer *srv);
+void vus_server_drain_wake(VusServer *srv);
+/* Handle one request and send its reply, if it gets one. */
+void vus_server_handle(VusServer *srv, VfioUserMsg *msg);
+
+/* serve.c: serve until the client goes, a stop, or a broken connection. */
+void vus_serve_loop(VusServer *srv);
 
 /* What reading a message header without waiting for one gave. */
 typedef enum VfioUserRecvResult {

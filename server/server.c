@@ -1,6 +1,6 @@
 /*
- * libvfio-user-server core: lifetime, listening socket, the serving loop,
- * request dispatch and VERSION negotiation.
+ * libvfio-user-server core: lifetime, listening socket, request dispatch
+ * and VERSION negotiation; the serving loop is in serve.c.
  *
  * Requests that arrive while the server waits for the reply to one of its
  * own requests (DMA_READ/DMA_WRITE issued from a device callback, or from a
@@ -11,12 +11,9 @@
  *
  * Hot path: the connection is read through a per-connection buffer (rx.c):
  * one recvmsg() takes a request with its payload, or a whole run of posted
- * writes; replies are built in another buffer and sent with one sendmsg(),
- * so steady REGION_* traffic allocates nothing.  When no other thread can
- * read the connection (no ioeventfd to watch, no message-mode DMA map) the
- * loop waits in that recvmsg() itself, with the lock dropped: a request
- * then costs one recvmsg() and one sendmsg(), as a plain socket server's
- * would.  Otherwise it waits in poll() and reads without blocking.
+ * writes; replies are built in another buffer, the header in front, and
+ * sent with one sendmsg() of one piece, so steady REGION_* traffic
+ * allocates nothing.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -31,8 +28,6 @@
 #include <sys/un.h>
 #include "internal.h"
 #include "trace-events.h"
-
-#define SERVE_BURST 64 /* messages read between two polls, at most */
 
 size_t vus_server_max_msg_size(VusServer *srv)
 {
@@ -53,7 +48,7 @@ void vus_server_wake(VusServer *srv)
     }
 }
 
-static void drain_wake(VusServer *srv)
+void vus_server_drain_wake(VusServer *srv)
 {
     uint64_t v;
 
@@ -283,7 +278,8 @@ static int server_accept_one(VusServer *srv, int *fd, GError **errp)
         return -1;
     }
     if (pfd[1].revents) {
-        drain_wake(srv); /* a stop, or left over from the last client */
+        vus_server_drain_wake(
+            srv); /* a stop, or left over from the last client */
     }
     if (!(pfd[0].revents & POLLIN)) {
         return 0;
@@ -398,28 +394,6 @@ void vus_server_set_device_ops(VusServer *srv, const VusDeviceOps *ops,
     srv->ops = *ops;
     srv->ops_opaque = opaque;
     g_rec_mutex_unlock(&srv->lock);
-}
-
-/* Read-ahead of the serving loop: a run of posted writes in one call. */
-#define LOOP_AHEAD 65536
-
-/* Read the next message into srv->msg (payload in the receive buffer). */
-static VfioUserRecvResult read_msg(VusServer *srv, GError **errp)
-{
-    VfioUserMsg *msg = &srv->msg;
-    VfioUserRecvResult res =
-        vus_rx_hdr(srv, &msg->hdr, msg->fds, &msg->nfds, LOOP_AHEAD, errp);
-
-    if (res != VFIO_USER_RECV_OK) {
-        return res;
-    }
-    msg->len = msg->hdr.size - sizeof(VFIOUserHdr); /* checked */
-    if (!vus_rx_payload(srv, msg->len, LOOP_AHEAD, &msg->payload, errp)) {
-        vfio_user_close_fds(msg->fds, msg->nfds);
-        msg->nfds = 0;
-        return VFIO_USER_RECV_ERROR;
-    }
-    return VFIO_USER_RECV_OK;
 }
 
 /*
@@ -573,7 +547,7 @@ static int dispatch(VusServer *srv, VfioUserMsg *msg, VusReply *r)
  * no reply on success, and an error reply on failure only when the client
  * asked for that with "x-vfu-posted-errors" (our extension).
  */
-static void handle_request(VusServer *srv, VfioUserMsg *msg)
+void vus_server_handle(VusServer *srv, VfioUserMsg *msg)
 {
     VusReply r = {.len = 0};
     VFIOUserHdr hdr;
@@ -606,181 +580,6 @@ static void handle_request(VusServer *srv, VfioUserMsg *msg)
     }
 }
 
-/* Reply nobody waits for (late, or a confused client): drop it. */
-static void drop_reply(VfioUserMsg *msg)
-{
-    trace_server_unexpected_reply(msg->hdr.id,
-                                  vfio_user_cmd_name(msg->hdr.cmd));
-}
-
-/*
- * Read and handle the next message if one has arrived.  True when another
- * one probably follows at once: this one wanted no reply (posted writes
- * come in runs).  After a reply the client is most likely waiting for it,
- * so the loop polls before it reads again.
- */
-static bool serve_one(VusServer *srv)
-{
-    GError *err = NULL;
-    VfioUserMsg *msg = &srv->msg;
-
-    switch (read_msg(srv, &err)) {
-    case VFIO_USER_RECV_NONE:
-        return false;
-    case VFIO_USER_RECV_ERROR:
-        vus_server_mark_broken(srv, err);
-        return false;
-    case VFIO_USER_RECV_OK:
-        break;
-    }
-    if (vfio_user_hdr_is_reply(&msg->hdr)) {
-        drop_reply(msg);
-        vfio_user_close_fds(msg->fds, msg->nfds);
-        return true;
-    }
-    /* A handler's DMA may read on: its request stays where it is. */
-    vus_rx_pin(srv, true);
-    handle_request(srv, msg);
-    vus_rx_pin(srv, false);
-    return (msg->hdr.flags & VFIO_USER_F_NO_REPLY) != 0;
-}
-
-/*
- * Wait for the socket, the wake eventfd or an ioeventfd (lock dropped),
- * up to @timeout_ms.  True when the socket has something to read.
- */
-static bool wait_events(VusServer *srv, int timeout_ms)
-{
-    struct pollfd pfd[2 + VUS_MAX_REGIONS * VUS_MAX_IOEVENTFDS];
-    int iofds[VUS_MAX_REGIONS * VUS_MAX_IOEVENTFDS];
-    size_t n = vus_regions_poll_fds(srv, iofds, G_N_ELEMENTS(iofds));
-
-    pfd[0] = (struct pollfd){.fd = srv->sock, .events = POLLIN};
-    pfd[1] = (struct pollfd){.fd = srv->wake_fd, .events = POLLIN};
-    for (size_t i = 0; i < n; i++) {
-        pfd[2 + i] = (struct pollfd){.fd = iofds[i], .events = POLLIN};
-    }
-    g_rec_mutex_unlock(&srv->lock);
-    if (poll(pfd, 2 + n, timeout_ms) < 0) {
-        if (errno != EINTR) {
-            vus_warn("poll: %s", g_strerror(errno));
-        }
-        pfd[0].revents = pfd[1].revents = 0;
-        n = 0;
-    }
-    g_rec_mutex_lock(&srv->lock);
-    if (pfd[1].revents) {
-        drain_wake(srv);
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (pfd[2 + i].revents & POLLIN) {
-            vus_regions_ioeventfd_fired(srv, iofds[i]);
-        }
-    }
-    return pfd[0].revents != 0;
-}
-
-/*
- * Can the loop wait in recvmsg() with the lock dropped?  Only when nothing
- * else needs watching and no other thread reads the connection: a device
- * thread reads it during message-mode DMA.  Not before VERSION either.
- */
-static bool can_block(VusServer *srv)
-{
-    return srv->negotiated && srv->nr_msg_maps == 0 &&
-           !vus_regions_have_ioeventfds(srv);
-}
-
-/*
- * Wait for bytes in recvmsg(), lock dropped.  vus_server_stop() and a
- * device thread's vus_server_mark_broken() end the wait with shutdown().
- * Between messages the wait has no limit; with part of a message buffered
- * it has the socket's receive timeout, and a client that stops there is
- * dropped as in poll mode.
- */
-static void serve_blocking(VusServer *srv)
-{
-    bool mid = vus_rx_avail(srv) > 0;
-    GError *err = NULL;
-    ssize_t n = -1;
-
-    vus_rx_set_timeout(srv, mid);
-    g_atomic_int_set(&srv->reader_blocked, 1);
-    if (!srv->broken && !g_atomic_int_get(&srv->stopping)) {
-        g_rec_mutex_unlock(&srv->lock);
-        n = vus_rx_fill(srv, LOOP_AHEAD, 0, &err);
-        g_rec_mutex_lock(&srv->lock);
-    }
-    g_atomic_int_set(&srv->reader_blocked, 0);
-    if (srv->broken || g_atomic_int_get(&srv->stopping)) {
-        g_clear_error(&err);
-    } else if (n == 0) {
-        vus_server_mark_broken(
-            srv, vus_rx_avail(srv)
-                     ? g_error_new(VFIO_USER_ERROR, EPROTO,
-                                   "peer closed the connection mid-message")
-                     : g_error_new(VFIO_USER_ERROR, ECONNRESET,
-                                   "peer closed the connection"));
-    } else if (n == -2) {
-        vus_server_mark_broken(srv, err);
-    } else if (n == -1 && mid && srv->rcv_timeout) {
-        vus_server_mark_broken(srv, g_error_new(VFIO_USER_ERROR, EAGAIN,
-                                                "receive failed: %s",
-                                                g_strerror(EAGAIN)));
-    }
-    /* Else n == -1 is a transport's own timeout: read again. */
-}
-
-/*
- * Serve until the client goes or a stop.  Queued requests come first, then
- * whole messages already in the receive buffer; with the buffer empty (or
- * holding part of a message) the loop reads in a blocking recvmsg() when
- * it can (can_block()), else it polls.  In poll mode the socket is read
- * without a poll() first when a message is probably there; a read finding
- * nothing costs no more than the poll would have.  Not when the device has
- * ioeventfds: one signalled before a request was sent is still handled
- * before that request, so the loop polls (without waiting) before each.
- * Every SERVE_BURST messages the loop polls and drops the lock, so that a
- * steady stream of posted writes does not keep device threads from it.
- */
-static void serve_loop(VusServer *srv)
-{
-    bool read_first = false;
-    unsigned burst = 0;
-    VfioUserMsg msg;
-
-    while (!srv->broken && !g_atomic_int_get(&srv->stopping)) {
-        if (vus_pending_pop(srv, &msg)) {
-            handle_request(srv, &msg);
-            continue;
-        }
-        if (vus_rx_has_msg(srv)) {
-            if (burst >= SERVE_BURST || vus_regions_have_ioeventfds(srv)) {
-                wait_events(srv, 0);
-                burst = 0;
-            }
-            serve_one(srv);
-            burst++;
-            continue;
-        }
-        if (can_block(srv)) {
-            serve_blocking(srv);
-            burst = 0;
-            continue;
-        }
-        if (!read_first || burst >= SERVE_BURST) {
-            read_first = wait_events(srv, read_first ? 0 : -1);
-            burst = 0;
-            if (!read_first) {
-                continue;
-            }
-        }
-        /* Another thread may have read what woke us: never block here. */
-        read_first = serve_one(srv) && !vus_regions_have_ioeventfds(srv);
-        burst++;
-    }
-}
-
 bool vus_server_run(VusServer *srv, GError **errp)
 {
     bool ok;
@@ -790,7 +589,7 @@ bool vus_server_run(VusServer *srv, GError **errp)
         g_rec_mutex_unlock(&srv->lock);
         return vfio_user_error_set(errp, ENOTCONN, "no client connected");
     }
-    serve_loop(srv);
+    vus_serve_loop(srv);
     ok = !srv->broken_err || srv->broken_err->code == ECONNRESET;
     if (srv->broken_err) {
         trace_server_client_gone(srv->broken_err->message);
