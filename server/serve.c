@@ -2,7 +2,7 @@
  * libvfio-user-server serving loop: waiting for the client (a blocking
  * recvmsg(), or poll() with the ioeventfds and the wake eventfd), reading
  * the next message through the receive buffer and handing it to the
- * dispatcher (server.c).
+ * dispatcher (server.c), and letting a run of posted writes accumulate.
  *
  * When no other thread can read the connection (no ioeventfd to watch, no
  * message-mode DMA map) the loop waits in recvmsg() itself, with the lock
@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <string.h>
 #include "internal.h"
 #include "trace-events.h"
@@ -50,36 +51,44 @@ static void drop_reply(VfioUserMsg *msg)
                                   vfio_user_cmd_name(msg->hdr.cmd));
 }
 
+/* What serve_one() did. */
+typedef enum ServeResult {
+    SERVED_NONE,    /* nothing had arrived, or the connection broke */
+    SERVED_POSTED,  /* a message that got no reply (posted, or a reply) */
+    SERVED_REPLIED, /* a request, answered */
+} ServeResult;
+
 /*
- * Read and handle the next message if one has arrived.  True when another
- * one probably follows at once: this one wanted no reply (posted writes
- * come in runs).  After a reply the client is most likely waiting for it,
- * so the loop polls before it reads again.
+ * Read and handle the next message if one has arrived.  After a posted
+ * one another probably follows at once (posted writes come in runs);
+ * after a reply the client is most likely waiting for it, so the loop
+ * polls before it reads again.
  */
-static bool serve_one(VusServer *srv)
+static ServeResult serve_one(VusServer *srv)
 {
     GError *err = NULL;
     VfioUserMsg *msg = &srv->msg;
 
     switch (read_msg(srv, &err)) {
     case VFIO_USER_RECV_NONE:
-        return false;
+        return SERVED_NONE;
     case VFIO_USER_RECV_ERROR:
         vus_server_mark_broken(srv, err);
-        return false;
+        return SERVED_NONE;
     case VFIO_USER_RECV_OK:
         break;
     }
     if (vfio_user_hdr_is_reply(&msg->hdr)) {
         drop_reply(msg);
         vfio_user_close_fds(msg->fds, msg->nfds);
-        return true;
+        return SERVED_POSTED;
     }
     /* A handler's DMA may read on: its request stays where it is. */
     vus_rx_pin(srv, true);
     vus_server_handle(srv, msg);
     vus_rx_pin(srv, false);
-    return (msg->hdr.flags & VFIO_USER_F_NO_REPLY) != 0;
+    return msg->hdr.flags & VFIO_USER_F_NO_REPLY ? SERVED_POSTED
+                                                 : SERVED_REPLIED;
 }
 
 /*
@@ -169,6 +178,37 @@ static void serve_blocking(VusServer *srv)
 }
 
 /*
+ * Posted writes sent one by one, client and server on one CPU: each would
+ * wake the server, which preempts the sender, serves that one message and
+ * sleeps again: two context switches per write.  So when everything the
+ * loop served since its last wait wanted no reply, it gives up the CPU
+ * once (lock dropped) before it waits again.  A sender on the same CPU
+ * then goes on sending while the server is runnable, which wakes nobody,
+ * and the loop takes what came meanwhile in one read.  A sender that
+ * waits for a reply gives the CPU back at once, and so does a CPU with
+ * nothing else to run; the loop never yields after a reply, when the
+ * client is most likely waiting for the next one.
+ */
+static void yield_after_posted(VusServer *srv, int *served)
+{
+    if (*served == 1) {
+        g_rec_mutex_unlock(&srv->lock);
+        sched_yield();
+        g_rec_mutex_lock(&srv->lock);
+    }
+    *served = 0;
+}
+
+/* What was served since the last wait: 0 nothing, 1 only posted, -1 else. */
+static int note_served(int served, ServeResult r)
+{
+    if (r == SERVED_NONE) {
+        return served;
+    }
+    return r == SERVED_POSTED && served >= 0 ? 1 : -1;
+}
+
+/*
  * Serve until the client goes or a stop.  Queued requests come first, then
  * whole messages already in the receive buffer; with the buffer empty (or
  * holding part of a message) the loop reads in a blocking recvmsg() when
@@ -179,15 +219,22 @@ static void serve_blocking(VusServer *srv)
  * before that request, so the loop polls (without waiting) before each.
  * Every SERVE_BURST messages the loop polls and drops the lock, so that a
  * steady stream of posted writes does not keep device threads from it.
+ * Before a wait that follows posted writes only, it yields once
+ * (yield_after_posted()).
  */
 void vus_serve_loop(VusServer *srv)
 {
     bool read_first = false;
     unsigned burst = 0;
+    int served = 0;
     VfioUserMsg msg;
+    ServeResult r;
 
     while (!srv->broken && !g_atomic_int_get(&srv->stopping)) {
         if (vus_pending_pop(srv, &msg)) {
+            served = note_served(served, msg.hdr.flags & VFIO_USER_F_NO_REPLY
+                                             ? SERVED_POSTED
+                                             : SERVED_REPLIED);
             vus_server_handle(srv, &msg);
             continue;
         }
@@ -196,16 +243,20 @@ void vus_serve_loop(VusServer *srv)
                 wait_events(srv, 0);
                 burst = 0;
             }
-            serve_one(srv);
+            served = note_served(served, serve_one(srv));
             burst++;
             continue;
         }
         if (can_block(srv)) {
+            yield_after_posted(srv, &served);
             serve_blocking(srv);
             burst = 0;
             continue;
         }
         if (!read_first || burst >= SERVE_BURST) {
+            if (!read_first) {
+                yield_after_posted(srv, &served);
+            }
             read_first = wait_events(srv, read_first ? 0 : -1);
             burst = 0;
             if (!read_first) {
@@ -213,7 +264,9 @@ void vus_serve_loop(VusServer *srv)
             }
         }
         /* Another thread may have read what woke us: never block here. */
-        read_first = serve_one(srv) && !vus_regions_have_ioeventfds(srv);
+        r = serve_one(srv);
+        served = note_served(served, r);
+        read_first = r == SERVED_POSTED && !vus_regions_have_ioeventfds(srv);
         burst++;
     }
 }
