@@ -1,7 +1,7 @@
 /*
  * Unit tests of libvfio-user-server's message-mode DMA waits: requests
  * that arrive while the server waits for a DMA reply (queued, served
- * afterwards, in order), a handler's request staying
+ * afterwards, in order, with their fds), a handler's request staying
  * intact while its DMA reads on through the receive buffer, and a reply
  * that never comes (ETIMEDOUT, the late reply dropped).
  *
@@ -16,6 +16,21 @@
 
 #define RW (VFIO_USER_DMA_MAP_F_READ | VFIO_USER_DMA_MAP_F_WRITE)
 #define MAPSZ 0x10000
+
+/* The map at @addr (asserts it exists). */
+static VusDmaMapInfo map_info(TestConn *tc, uint64_t addr)
+{
+    g_autoptr(GArray) maps = vus_dma_get_maps(tc->srv);
+
+    for (guint i = 0; i < maps->len; i++) {
+        VusDmaMapInfo *m = &g_array_index(maps, VusDmaMapInfo, i);
+
+        if (m->addr == addr) {
+            return *m;
+        }
+    }
+    g_assert_not_reached();
+}
 
 typedef struct DmaThread {
     VusServer *srv;
@@ -142,6 +157,54 @@ static void test_payload_survives_dma(void)
     g_assert_true(tc_finish(tc));
 }
 
+/*
+ * The same with a DMA_MAP carrying an fd arriving during each DMA: the fd
+ * stays with its message while the handler's DMA reads on and while the
+ * map waits in the queue, and each map, made once the handler is done,
+ * is an mmap-mode map with its fd; no fd is left open at the end.
+ */
+static void test_fds_survive_dma(void)
+{
+    unsigned before = vut_count_fds();
+    TestConn *tc = tc_start(NULL);
+    uint64_t addr = 0x80000;
+    uint32_t len = 64, cmd = 1;
+
+    g_assert_cmpint(tc_dma_map(tc, RW, 0, addr, MAPSZ, -1), ==, 0);
+    g_assert_cmpint(tc_region_write(tc, 0, 0x00, &addr, 8), ==, 0);
+    g_assert_cmpint(tc_region_write(tc, 0, 0x08, &len, 4), ==, 0);
+    for (unsigned i = 0; i < 4; i++) {
+        VFIOUserDMAMap m = {.argsz = 32,
+                            .flags = RW,
+                            .addr = 0x1000000 + i * MAPSZ,
+                            .size = MAPSZ};
+        int fd = test_memfd(MAPSZ, 0x10 * i);
+        VusDmaMapInfo info;
+        VFIOUserRegionRW rw = {.offset = 0x0c, .region = 0, .count = 4};
+        uint8_t wr[sizeof(rw) + 4];
+        VFIOUserDMARW dma;
+        VFIOUserHdr req;
+        uint16_t id, map_id;
+
+        memcpy(wr, &rw, sizeof(rw));
+        memcpy(wr + sizeof(rw), &cmd, 4);
+        id = tc_send(tc, VFIO_USER_REGION_WRITE, 0, wr, sizeof(wr), NULL, 0);
+        req = recv_dma_request(tc, &dma);
+        map_id = tc_send(tc, VFIO_USER_DMA_MAP, 0, &m, sizeof(m), &fd, 1);
+        close(fd);
+        send_dma_read_reply(tc, &req, &dma, 0x40 + i);
+        g_assert_cmpint(tc_wait(tc, id, NULL), ==, 0);
+        g_assert_cmpint(tc_wait(tc, map_id, NULL), ==, 0);
+        info = map_info(tc, m.addr);
+        g_assert_cmpint(info.mode, ==, VUS_DMA_MODE_MMAP);
+        g_assert_true(info.has_fd);
+        g_assert_cmpuint(tc->dev.buf[63], ==, 0x40 + i);
+    }
+    g_assert_cmpuint(map_info(tc, 0x1000000 + 3 * MAPSZ).size, ==, MAPSZ);
+    g_assert_true(tc_finish(tc));
+    g_assert_cmpuint(vut_count_fds(), ==, before);
+}
+
 static void test_timeout(void)
 {
     VusServerOptions opts = {.dma_timeout_ms = 200};
@@ -169,6 +232,7 @@ int main(int argc, char **argv)
     g_test_add_func("/server-dma/queued-request", test_queued_request);
     g_test_add_func("/server-dma/payload-survives-dma",
                     test_payload_survives_dma);
+    g_test_add_func("/server-dma/fds-survive-dma", test_fds_survive_dma);
     g_test_add_func("/server-dma/timeout", test_timeout);
     return g_test_run();
 }
