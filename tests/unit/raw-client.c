@@ -264,6 +264,16 @@ static void cl_dma_reply(Srv *s, const VFIOUserHdr *req, const uint8_t *p,
     case DMA_SHORT:
         n -= 4;
         break;
+    case DMA_STALL_BODY: {
+        static uint8_t part[sizeof(hdr) + sizeof(data)];
+
+        vfio_user_hdr_init(&hdr, req->id, req->cmd, sizeof(hdr) + n,
+                           VFIO_USER_F_TYPE_REPLY);
+        memcpy(part, &hdr, sizeof(hdr));
+        memcpy(part + sizeof(hdr), data, n - 8);
+        cl_send_raw(s, part, sizeof(hdr) + n - 8, NULL, 0);
+        return;
+    }
     case DMA_WRONG_ID:
         vfio_user_hdr_init(&hdr, req->id + 1, req->cmd, sizeof(hdr) + n,
                            VFIO_USER_F_TYPE_REPLY);

@@ -45,6 +45,7 @@ typedef enum DmaAnswer {
     DMA_FLOOD,      /* send many requests instead of answering */
     DMA_POSTED,     /* post FLOOD_POSTED writes to BAR1, then answer */
     DMA_POSTED_BIG, /* post FLOOD_BIG_MSGS large BAR1 writes, then answer */
+    DMA_STALL_BODY, /* a whole reply header, 8 bytes short of its body */
 } DmaAnswer;
 
 /* Posted 4-byte writes during one DMA wait (an old queue took 256). */

@@ -222,14 +222,12 @@ static void test_dma_unmap_bad(void)
 
 /* ---- hostile answers to the server's DMA requests ---- */
 
-/* Map guest memory for messages, start a device DMA through BAR0 and
- * return the device's status (errno of vus_dma_read()). */
-static uint32_t device_dma(Srv *s, uint64_t addr, uint32_t len)
+/* Start a device DMA through BAR0: what cl_call() of the GO write gives. */
+static int device_dma_go(Srv *s, uint64_t addr, uint32_t len)
 {
     uint8_t p[sizeof(VFIOUserRegionRW) + 8];
     VFIOUserRegionRW rw = {.region = 0, .count = 8, .offset = R_DMA_ADDR};
     uint8_t reply[64];
-    uint32_t status = UINT32_MAX;
 
     memcpy(p, &rw, sizeof(rw));
     memcpy(p + sizeof(rw), &addr, 8);
@@ -245,9 +243,17 @@ static uint32_t device_dma(Srv *s, uint64_t addr, uint32_t len)
                     ==, 0);
     rw.offset = R_DMA_GO;
     memcpy(p, &rw, sizeof(rw));
-    g_assert_cmpint(cl_call(s, VFIO_USER_REGION_WRITE, p, sizeof(rw) + 4, reply,
-                            sizeof(reply)),
-                    ==, 0);
+    return cl_call(s, VFIO_USER_REGION_WRITE, p, sizeof(rw) + 4, reply,
+                   sizeof(reply));
+}
+
+/* Map guest memory for messages, start a device DMA through BAR0 and
+ * return the device's status (errno of vus_dma_read()). */
+static uint32_t device_dma(Srv *s, uint64_t addr, uint32_t len)
+{
+    uint32_t status = UINT32_MAX;
+
+    g_assert_cmpint(device_dma_go(s, addr, len), ==, 0);
     g_assert_cmpint(region_read(s, 0, R_DMA_STATUS, 4, &status), ==, 0);
     return status;
 }
@@ -313,6 +319,24 @@ static void test_dma_reply_silent(void)
     g_assert_cmpint((g_get_monotonic_time() - t0) / 1000, <,
                     DMA_TIMEOUT_MS + 2000);
     assert_alive(s);
+    srv_end(s);
+}
+
+/*
+ * A reply that stops in the middle of its body, after the loop has waited
+ * between messages without a receive timeout: the read of the body has
+ * one, and the client is dropped after it (the stream is lost).
+ */
+static void test_dma_reply_stall_body(void)
+{
+    gint64 t0 = g_get_monotonic_time();
+    Srv *s = srv_with_guest(DMA_STALL_BODY);
+    int r = device_dma_go(s, GUEST_IOVA, 64);
+
+    g_assert_true(r == 0 || r == -1); /* the GO reply may still come */
+    assert_dropped(s, EAGAIN);
+    g_assert_cmpint((g_get_monotonic_time() - t0) / 1000, <,
+                    DMA_TIMEOUT_MS + 2000);
     srv_end(s);
 }
 
@@ -399,6 +423,8 @@ int main(int argc, char **argv)
     g_test_add_func("/hostile-client/dma-reply/wrong-id",
                     test_dma_reply_wrong_id);
     g_test_add_func("/hostile-client/dma-reply/silent", test_dma_reply_silent);
+    g_test_add_func("/hostile-client/dma-reply/stall-body",
+                    test_dma_reply_stall_body);
     g_test_add_func("/hostile-client/dma-reply/flood", test_dma_reply_flood);
     g_test_add_func("/hostile-client/dma-wait/posted-writes",
                     test_dma_wait_posted_writes);
