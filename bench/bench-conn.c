@@ -25,7 +25,7 @@
 
 #define BENCH_MSG_TIMEOUT_MS 60000
 
-bool bench_server_spawn(BenchConn *c, int cpu, GError **errp)
+bool bench_child_spawn(BenchConn *c, BenchChildFn child, int cpu, GError **errp)
 {
     int sv[2];
 
@@ -47,11 +47,16 @@ bool bench_server_spawn(BenchConn *c, int cpu, GError **errp)
             _exit(1);
         }
         close_range(4, ~0u, 0);
-        _exit(bench_server_main(3, cpu));
+        _exit(child(3, cpu));
     }
     close(sv[1]);
     c->sock = sv[0];
     return true;
+}
+
+bool bench_server_spawn(BenchConn *c, int cpu, GError **errp)
+{
+    return bench_child_spawn(c, bench_server_main, cpu, errp);
 }
 
 static bool bench_ram_alloc(BenchConn *c, BenchRam ram, GError **errp)

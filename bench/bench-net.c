@@ -27,7 +27,6 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include "bench.h"
@@ -84,32 +83,6 @@ static int bench_net_child(int sock, int cpu)
         sample_virtio_net_type.destroy(dev);
     }
     return 0;
-}
-
-static bool bench_net_spawn(BenchConn *c, int cpu, GError **errp)
-{
-    int sv[2];
-
-    *c = (BenchConn){.pid = -1, .sock = -1, .ram_fd = -1};
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-        return vfio_user_error_set(errp, errno, "socketpair: %s",
-                                   g_strerror(errno));
-    }
-    fflush(NULL);
-    c->pid = fork();
-    if (c->pid < 0) {
-        close(sv[0]);
-        close(sv[1]);
-        return vfio_user_error_set(errp, errno, "fork: %s", g_strerror(errno));
-    }
-    if (c->pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        close(sv[0]);
-        _exit(bench_net_child(sv[1], cpu));
-    }
-    close(sv[1]);
-    c->sock = sv[0];
-    return true;
 }
 
 static bool reg_write(NetBench *nb, uint64_t off, uint64_t val, size_t len,
@@ -361,7 +334,7 @@ static void net_figure(const NetMode *m, size_t frame)
     if (!ok) {
         vfio_user_error_set(&err, errno, "sockets: %s", g_strerror(errno));
     }
-    ok = ok && bench_net_spawn(&nb.conn, cpu, &err) &&
+    ok = ok && bench_child_spawn(&nb.conn, bench_net_child, cpu, &err) &&
          bench_conn_connect(&nb.conn, m->policy, m->ram, &err) &&
          vfio_user_device_get_region_io_fds(&nb.conn.dev,
                                             VFIO_PCI_BAR0_REGION_INDEX, &err);

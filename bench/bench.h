@@ -205,6 +205,15 @@ typedef struct BenchConn {
     int ram_fd;
 } BenchConn;
 
+/*
+ * A server process's body: serve @sock (fd 3, the only fd it has open but
+ * stdio) with the CPU pinned to @cpu (-1: any); returns the exit status.
+ */
+typedef int (*BenchChildFn)(int sock, int cpu);
+
+/* Fork @child on one end of a socket pair; @c->sock is the other end. */
+bool bench_child_spawn(BenchConn *c, BenchChildFn child, int cpu,
+                       GError **errp);
 /* Fork a server serving one end of a socket pair, pinned to @cpu. */
 bool bench_server_spawn(BenchConn *c, int cpu, GError **errp);
 /* Connect to the spawned server, set up the device and map guest RAM. */
