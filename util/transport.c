@@ -115,6 +115,34 @@ static ssize_t sock_send(VfioUserTransport *t, const struct iovec *iov,
     return sendmsg(t->fd, &msg, MSG_NOSIGNAL | flags);
 }
 
+size_t vfio_user_cmsg_fds(struct msghdr *msg, int *fds, bool *truncated)
+{
+    size_t n = 0;
+
+    *truncated = (msg->msg_flags & MSG_CTRUNC) != 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+        size_t k;
+
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+            c->cmsg_len < CMSG_LEN(0)) {
+            continue;
+        }
+        k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < k; i++) {
+            int fd;
+
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+            if (n < VFIO_USER_MAX_FDS) {
+                fds[n++] = fd;
+            } else {
+                close(fd);
+                *truncated = true;
+            }
+        }
+    }
+    return n;
+}
+
 static ssize_t sock_recv(VfioUserTransport *t, struct iovec *iov, int iovcnt,
                          int *fds, size_t *nfds, bool *truncated, int flags)
 {
@@ -135,27 +163,7 @@ static ssize_t sock_recv(VfioUserTransport *t, struct iovec *iov, int iovcnt,
     if (n < 0) {
         return n;
     }
-    *truncated = (msg.msg_flags & MSG_CTRUNC) != 0;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-        size_t k;
-
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
-            c->cmsg_len < CMSG_LEN(0)) {
-            continue;
-        }
-        k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < k; i++) {
-            int fd;
-
-            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
-            if (*nfds < VFIO_USER_MAX_FDS) {
-                fds[(*nfds)++] = fd;
-            } else {
-                close(fd);
-                *truncated = true;
-            }
-        }
-    }
+    *nfds = vfio_user_cmsg_fds(&msg, fds, truncated);
     return n;
 }
 

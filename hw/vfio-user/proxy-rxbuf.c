@@ -47,35 +47,6 @@ void vfio_user_rxbuf_destroy(VFIOUserRxBuf *rb)
     rb->nsets = 0;
 }
 
-/* The SCM_RIGHTS fds of @msg into @fds (room for VFIO_USER_MAX_FDS). */
-static size_t rxbuf_cmsg_fds(struct msghdr *msg, int *fds, bool *truncated)
-{
-    size_t n = 0;
-
-    *truncated = (msg->msg_flags & MSG_CTRUNC) != 0;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
-        size_t k;
-
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
-            c->cmsg_len < CMSG_LEN(0)) {
-            continue;
-        }
-        k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < k; i++) {
-            int fd;
-
-            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
-            if (n < VFIO_USER_MAX_FDS) {
-                fds[n++] = fd;
-            } else {
-                close(fd);
-                *truncated = true;
-            }
-        }
-    }
-    return n;
-}
-
 /* Keep the @n fds of a receive part that read [lo, hi). */
 static bool rxbuf_keep_fds(VFIOUserRxBuf *rb, int *fds, size_t n,
                            bool truncated, uint64_t lo, uint64_t hi,
@@ -157,14 +128,14 @@ static VFIOUserRxStatus rxbuf_fill_mmsg(VFIOUserRxBuf *rb, size_t want0,
     }
     n0 = mm[0].msg_len;
     n1 = r > 1 ? mm[1].msg_len : 0;
-    nfds = rxbuf_cmsg_fds(&mm[0].msg_hdr, fds, &trunc);
+    nfds = vfio_user_cmsg_fds(&mm[0].msg_hdr, fds, &trunc);
     ok = rxbuf_got(rb, n0, fds, nfds, trunc, errp);
     if (r > 1) {
         if (n1 && n0 < want0) {
             /* A short first part: close the gap. */
             memmove(rb->buf + rb->end, iov[1].iov_base, n1);
         }
-        nfds = rxbuf_cmsg_fds(&mm[1].msg_hdr, fds, &trunc);
+        nfds = vfio_user_cmsg_fds(&mm[1].msg_hdr, fds, &trunc);
         ok = rxbuf_got(rb, n1, fds, nfds, trunc, ok ? errp : NULL) && ok;
     }
     if (!ok) {
