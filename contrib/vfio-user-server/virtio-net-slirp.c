@@ -71,14 +71,31 @@ struct VnetBackend {
 
 /* ---- netdev option ---- */
 
+/*
+ * Decimal digits only, 1 to 65535.  Not g_ascii_string_to_unsigned(): it
+ * takes errno != 0 after its g_ascii_strtoull() for an error, and the
+ * first g_ascii_strtoull() of a process can leave errno set on success
+ * (GLib 2.74: EAGAIN from a futex wait on GLib's g_once lock while another
+ * thread holds it, and the server's threads run by then), so a valid port
+ * failed now and then.
+ */
 static bool vnet_parse_port(const char *s, int *port)
 {
-    guint64 v;
+    int v = 0;
 
-    if (!g_ascii_string_to_unsigned(s, 10, 1, 65535, &v, NULL)) {
+    for (; *s; s++) {
+        if (!g_ascii_isdigit(*s)) {
+            return false;
+        }
+        v = v * 10 + (*s - '0');
+        if (v > 65535) {
+            return false;
+        }
+    }
+    if (!v) { /* "", or 0 */
         return false;
     }
-    *port = (int)v;
+    *port = v;
     return true;
 }
 

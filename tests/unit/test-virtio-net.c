@@ -7,7 +7,10 @@
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include <dlfcn.h>
 #include <errno.h>
+#include <locale.h>
+#include <stdlib.h>
 #include <string.h>
 #include <linux/pci_regs.h>
 #include <linux/virtio_ring.h>
@@ -204,12 +207,61 @@ static void test_ring_config(void)
     }
 }
 
+/*
+ * GLib's g_ascii_strtoull() is strtoull_l(); while @strtoull_clobbers is
+ * set, this one leaves errno at EAGAIN on success too, as GLib 2.74's
+ * first g_ascii_strtoull() of a process does when another thread holds
+ * GLib's g_once lock (a futex wait that found the lock changed).
+ */
+static bool strtoull_clobbers;
+
+typedef unsigned long long StrtoullL(const char *, char **, int, locale_t);
+
+unsigned long long strtoull_l(const char *nptr, char **endptr, int base,
+                              locale_t loc)
+{
+    static StrtoullL *real;
+    unsigned long long v;
+
+    if (!real) {
+        real = (StrtoullL *)dlsym(RTLD_NEXT, "strtoull_l");
+        g_assert_nonnull(real);
+    }
+    v = real(nptr, endptr, base, loc);
+    if (strtoull_clobbers) {
+        errno = EAGAIN;
+    }
+    return v;
+}
+
+/* A valid hostfwd must parse whatever errno library calls leave behind. */
+static void test_netdev_parse_errno(void)
+{
+    VnetBackend *be;
+    GError *err = NULL;
+
+    strtoull_clobbers = true;
+    errno = 0;
+    g_assert_cmpuint(g_ascii_strtoull("46517", NULL, 10), ==, 46517);
+    g_assert_cmpint(errno, ==, EAGAIN); /* the wrapper is in effect */
+    be = vnet_backend_new("user,hostfwd=tcp:127.0.0.1:46517-:7777", &err);
+    strtoull_clobbers = false;
+    g_assert_no_error(err);
+    g_assert_nonnull(be);
+    vnet_backend_free(be);
+}
+
 static void test_netdev_parse(void)
 {
     const char *good[] = {
         "user",
         "user,hostfwd=tcp:127.0.0.1:5555-:22",
         "user,hostfwd=tcp::5555-10.0.2.15:22,hostfwd=udp::6000-:53",
+        "user,hostfwd=tcp:127.0.0.1:1-:65535",
+        "user,hostfwd=tcp:127.0.0.1:32767-:32768",
+        "user,hostfwd=tcp:127.0.0.1:46517-:7777",
+        "user,hostfwd=tcp:127.0.0.1:65535-:1",
+        "user,hostfwd=tcp::05555-:022",
     };
     const char *bad[] = {
         "tap",
@@ -219,13 +271,24 @@ static void test_netdev_parse(void)
         "user,hostfwd=sctp::5555-:22",
         "user,hostfwd=tcp::0-:22",
         "user,hostfwd=tcp::5555-:70000",
+        "user,hostfwd=tcp::65536-:22",
+        "user,hostfwd=tcp::99999999999999999999-:22",
+        "user,hostfwd=tcp::5555-:0",
+        "user,hostfwd=tcp::5555-:000",
+        "user,hostfwd=tcp::+5555-:22",
+        "user,hostfwd=tcp:: 5555-:22",
+        "user,hostfwd=tcp::5555 -:22",
+        "user,hostfwd=tcp::0x15b3-:22",
+        "user,hostfwd=tcp::5555-:",
         "user,hostfwd=tcp::5555",
         "user,hostfwd=tcp::5555-bogus:22",
     };
 
     for (size_t i = 0; i < G_N_ELEMENTS(good); i++) {
-        VnetBackend *be = vnet_backend_new(good[i], NULL);
+        VnetBackend *be;
 
+        errno = ERANGE; /* a stale errno must not matter */
+        be = vnet_backend_new(good[i], NULL);
         g_assert_nonnull(be);
         vnet_backend_free(be);
     }
@@ -311,6 +374,7 @@ int main(int argc, char **argv)
     g_test_add_func("/virtio-net/ring/bad-buffers", test_ring_bad_buffers);
     g_test_add_func("/virtio-net/ring/config", test_ring_config);
     g_test_add_func("/virtio-net/netdev-parse", test_netdev_parse);
+    g_test_add_func("/virtio-net/netdev-parse-errno", test_netdev_parse_errno);
     g_test_add_func("/virtio-net/frame-filter", test_frame_filter);
     g_test_add_func("/virtio-net/pci-vendor-cap", test_pci_vendor_cap);
     return g_test_run();
