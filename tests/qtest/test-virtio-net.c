@@ -357,20 +357,67 @@ static void test_net_filter(void)
     net_machine_stop(m);
 }
 
-/* A free TCP port on 127.0.0.1 (closed again: the server takes it). */
-static uint16_t free_port(void)
+/*
+ * Reserve a TCP port on 127.0.0.1 for the server's hostfwd: returns a
+ * socket bound to it with SO_REUSEADDR but not listening.  Until it is
+ * closed, only a socket that sets SO_REUSEADDR too and names this very
+ * port can bind it (the kernel never picks it for a bind to port 0 or a
+ * connect()), and slirp, which sets SO_REUSEADDR, can bind and listen on
+ * it.  Close it once the server listens.  (A port that is closed before
+ * the server starts may be taken by any process in between: the server
+ * then cannot listen, a flake.)
+ */
+static int port_reserve(uint16_t *port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sa);
+    int one = 1;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)),
+                    ==, 0);
+    g_assert_cmpint(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+    g_assert_cmpint(getsockname(fd, (struct sockaddr *)&sa, &len), ==, 0);
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+/*
+ * The window between picking the hostfwd port and the server listening on
+ * it: anyone else on the machine may bind the port then (here: this test,
+ * as another process would), and the server must still get it.
+ */
+static void test_net_hostfwd_port_window(void)
 {
     uint16_t port;
-    int fd = host_listen(&port);
+    int resv = port_reserve(&port);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons(port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int other = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    g_autofree char *extra =
+        g_strdup_printf("--netdev user,hostfwd=tcp:127.0.0.1:%u-:7777", port);
+    QTestServer *srv;
 
-    close(fd);
-    return port;
+    g_assert_cmpint(other, >=, 0);
+    g_assert_cmpint(bind(other, (struct sockaddr *)&sa, sizeof(sa)), ==, -1);
+    g_assert_cmpint(errno, ==, EADDRINUSE);
+    srv = qtest_server_start("virtio-net", extra);
+    close(resv);
+    close(other);
+    other = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    g_assert_cmpint(connect(other, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+    close(other);
+    qtest_server_free(srv);
 }
 
 /* hostfwd: a host connection to 127.0.0.1:PORT reaches the guest. */
 static void test_net_hostfwd(void)
 {
-    uint16_t port = free_port();
+    uint16_t port;
+    int resv = port_reserve(&port);
     g_autofree char *netdev =
         g_strdup_printf("user,hostfwd=tcp:127.0.0.1:%u-:7777", port);
     NetMachine *m = net_machine_start_netdev("ram", "auto", netdev);
@@ -381,6 +428,7 @@ static void test_net_hostfwd(void)
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     QTcp t;
 
+    close(resv); /* the server listens on the port now */
     g_assert_true(qnet_dhcp(&m->net, STEP_MS));
     g_assert_cmpint(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
     g_assert_true(qtcp_accept(&t, &m->net, 7777, STEP_MS));
@@ -440,6 +488,8 @@ int main(int argc, char **argv)
     }
     g_test_add_func("/virtio-net/filter", test_net_filter);
     g_test_add_func("/virtio-net/hostfwd", test_net_hostfwd);
+    g_test_add_func("/virtio-net/hostfwd-port-window",
+                    test_net_hostfwd_port_window);
     g_test_add_func("/virtio-net/kick-ioeventfd", test_net_kick_ioeventfd);
     return g_test_run();
 }
