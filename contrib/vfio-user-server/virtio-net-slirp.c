@@ -657,11 +657,15 @@ bool vnet_backend_start(VnetBackend *be, VnetDevice *dev, GError **errp)
     for (unsigned i = 0; i < be->nr_fwd; i++) {
         VnetHostFwd *f = &be->fwd[i];
 
+        errno = 0;
         if (slirp_add_hostfwd(be->slirp, f->udp, f->host_addr, f->host_port,
                               f->guest_addr, f->guest_port) < 0) {
-            return vfio_user_error_set(errp, EADDRINUSE,
-                                       "hostfwd: cannot listen on 127.0.0.1:%d",
-                                       f->host_port);
+            /* slirp keeps the errno of the socket call that failed */
+            int err = errno ? errno : EADDRINUSE;
+
+            return vfio_user_error_set(
+                errp, err, "hostfwd: cannot listen on %s 127.0.0.1:%d: %s",
+                f->udp ? "udp" : "tcp", f->host_port, g_strerror(err));
         }
     }
     be->sync.gen = dev->reset_gen;

@@ -1,8 +1,8 @@
 /*
  * Unit tests of the sample virtio-net device's pieces: the descriptor
  * walker against a buffer of fake guest memory (every rule a malicious
- * driver can break), the --netdev parser, the transmit filter, and the
- * library's vus_server_add_pci_cap().
+ * driver can break), the --netdev parser, the error of a hostfwd port in
+ * use, the transmit filter, and the library's vus_server_add_pci_cap().
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -12,8 +12,13 @@
 #include <locale.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
 #include <linux/pci_regs.h>
 #include <linux/virtio_ring.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include "devices.h"
 #include "virtio-net.h"
 
 #define MEM_SIZE 0x10000
@@ -302,6 +307,53 @@ static void test_netdev_parse(void)
     }
 }
 
+/* A socket of @type bound to a port of 127.0.0.1 picked by the kernel. */
+static int bound_socket(int type, uint16_t *port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sa);
+    int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+    g_assert_cmpint(getsockname(fd, (struct sockaddr *)&sa, &len), ==, 0);
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+/* A hostfwd port someone else holds: the error says which and why. */
+static void test_hostfwd_in_use(void)
+{
+    static const struct {
+        int type;
+        const char *proto;
+    } cases[] = {{SOCK_STREAM, "tcp"}, {SOCK_DGRAM, "udp"}};
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        VusServer *srv = vus_server_new(NULL, NULL, NULL);
+        uint16_t port;
+        int fd = bound_socket(cases[i].type, &port);
+        g_autofree char *netdev = g_strdup_printf(
+            "user,hostfwd=%s:127.0.0.1:%u-:22", cases[i].proto, port);
+        g_autofree char *msg =
+            g_strdup_printf("hostfwd: cannot listen on %s 127.0.0.1:%u: %s",
+                            cases[i].proto, port, g_strerror(EADDRINUSE));
+        GError *err = NULL;
+
+        if (cases[i].type == SOCK_STREAM) {
+            g_assert_cmpint(listen(fd, 1), ==, 0);
+        }
+        g_assert_null(sample_virtio_net_type.create_net(srv, netdev, &err));
+        g_assert_nonnull(err);
+        g_assert_cmpint(err->code, ==, EADDRINUSE);
+        g_assert_cmpstr(err->message, ==, msg);
+        g_error_free(err);
+        close(fd);
+        vus_server_free(srv);
+    }
+}
+
 static void test_frame_filter(void)
 {
     uint8_t f[34] = {0};
@@ -375,6 +427,7 @@ int main(int argc, char **argv)
     g_test_add_func("/virtio-net/ring/config", test_ring_config);
     g_test_add_func("/virtio-net/netdev-parse", test_netdev_parse);
     g_test_add_func("/virtio-net/netdev-parse-errno", test_netdev_parse_errno);
+    g_test_add_func("/virtio-net/hostfwd-in-use", test_hostfwd_in_use);
     g_test_add_func("/virtio-net/frame-filter", test_frame_filter);
     g_test_add_func("/virtio-net/pci-vendor-cap", test_pci_vendor_cap);
     return g_test_run();
