@@ -392,14 +392,25 @@ static bool dma_reply_body(VusServer *srv, const VFIOUserHdr *reply,
 }
 
 /*
- * Message mode keeps up to DMA_MSG_WINDOW requests of at most
- * max_data_xfer_size in flight, so that a transfer of several chunks does
- * not pay a round trip per chunk.  The client answers in order; each reply
- * must match its request's id and command.  When a chunk fails, the
- * replies still owed are read and dropped before the transfer fails, so
- * that none of them is taken for the answer to a later request.
+ * Message mode keeps up to dma_msg_window requests of at most dma_msg_chunk
+ * bytes (and never more than the negotiated max_data_xfer_size) in flight,
+ * so that a transfer of several chunks does not pay a round trip per
+ * chunk.  The client answers in order; each reply must match its
+ * request's id and command.  When a chunk fails, the replies still owed
+ * are read and dropped before the transfer fails, so that none of them is
+ * taken for the answer to a later request.
  */
-#define DMA_MSG_WINDOW 2
+#define DMA_MSG_WINDOW VUS_SERVER_MAX_DMA_MSG_WINDOW
+
+static size_t dma_msg_chunk(VusServer *srv)
+{
+    uint64_t max = srv->caps.max_data_xfer_size;
+
+    if (srv->opts.dma_msg_chunk && srv->opts.dma_msg_chunk < max) {
+        max = srv->opts.dma_msg_chunk;
+    }
+    return (size_t)max;
+}
 
 static bool dma_msg_send(VusServer *srv, uint64_t addr, uint8_t *buf,
                          size_t len, bool is_write, uint16_t *id, GError **errp)
@@ -453,7 +464,7 @@ static void dma_msg_drain(VusServer *srv, const uint16_t *ids, size_t from,
 static bool dma_messages(VusServer *srv, uint64_t addr, uint8_t *buf, size_t n,
                          bool is_write, GError **errp)
 {
-    size_t max = srv->caps.max_data_xfer_size;
+    size_t max = dma_msg_chunk(srv), window = srv->opts.dma_msg_window;
     size_t chunks = n / max + (n % max != 0);
     uint16_t ids[DMA_MSG_WINDOW];
     size_t sent = 0, done = 0;
@@ -461,7 +472,7 @@ static bool dma_messages(VusServer *srv, uint64_t addr, uint8_t *buf, size_t n,
     bool ok = true;
 
     while (ok && done < chunks) {
-        while (ok && sent < chunks && sent - done < DMA_MSG_WINDOW) {
+        while (ok && sent < chunks && sent - done < window) {
             size_t off = sent * max;
 
             ok = dma_msg_send(srv, addr + off, buf + off, MIN(max, n - off),

@@ -151,8 +151,15 @@ static bool server_listen(VusServer *srv, const char *path, GError **errp)
 VusServer *vus_server_new(const char *socket_path, const VusServerOptions *opts,
                           GError **errp)
 {
-    VusServer *srv = g_new0(VusServer, 1);
+    VusServer *srv;
 
+    if (opts && opts->dma_msg_window > VUS_SERVER_MAX_DMA_MSG_WINDOW) {
+        vfio_user_error_set(
+            errp, EINVAL, "dma_msg_window %u is above the maximum, %u",
+            opts->dma_msg_window, VUS_SERVER_MAX_DMA_MSG_WINDOW);
+        return NULL;
+    }
+    srv = g_new0(VusServer, 1);
     g_rec_mutex_init(&srv->lock);
     g_mutex_init(&srv->sock_lock);
     srv->listen_fd = -1;
@@ -165,6 +172,9 @@ VusServer *vus_server_new(const char *socket_path, const VusServerOptions *opts,
     }
     if (!srv->opts.caps.max_data_xfer_size) {
         vfio_user_caps_init_ours(&srv->opts.caps);
+    }
+    if (!srv->opts.dma_msg_window) {
+        srv->opts.dma_msg_window = VUS_SERVER_DEF_DMA_MSG_WINDOW;
     }
     vus_pending_init(srv);
     vus_regions_init(srv);

@@ -69,6 +69,8 @@ typedef struct VusServer VusServer;
 
 #define VUS_SERVER_DEF_DMA_TIMEOUT_MS 5000
 #define VUS_SERVER_DEF_NEGOTIATION_TIMEOUT_MS 10000
+#define VUS_SERVER_DEF_DMA_MSG_WINDOW 2
+#define VUS_SERVER_MAX_DMA_MSG_WINDOW 16
 
 typedef struct VusServerOptions {
     /*
@@ -82,6 +84,16 @@ typedef struct VusServerOptions {
      * (either direction) before the client is dropped; 0 = 5000.
      */
     uint32_t dma_timeout_ms;
+    /*
+     * Message-mode DMA: the largest DMA_READ/DMA_WRITE request a transfer
+     * is split into (0 = max_data_xfer_size; never more than the
+     * negotiated max_data_xfer_size), and how many requests are in flight
+     * at once (0 = VUS_SERVER_DEF_DMA_MSG_WINDOW; more than
+     * VUS_SERVER_MAX_DMA_MSG_WINDOW is EINVAL).  See
+     * docs/devel/performance.rst for what the defaults were chosen on.
+     */
+    uint32_t dma_msg_chunk;
+    uint32_t dma_msg_window;
     /*
      * How long a client accepted by vus_server_accept() may take to start
      * its VERSION request before it is dropped; 0 = 10000.  Meanwhile and
@@ -337,7 +349,8 @@ const char *vus_dma_mode_name(VusDmaMode mode);
  * range may span adjacent maps; each part uses its map's mode and must be
  * allowed by its map's read/write permission.  Unmapped bytes: EFAULT;
  * permission: EPERM; client error or timeout in message mode: that errno /
- * ETIMEDOUT.  Message-mode transfers are split at max_data_xfer_size.
+ * ETIMEDOUT.  Message-mode transfers are split at max_data_xfer_size
+ * (or the smaller dma_msg_chunk), dma_msg_window requests in flight.
  * In mmap mode a naturally aligned 2-, 4- or 8-byte access is a single
  * load or store (a ring index is never read torn).
  */

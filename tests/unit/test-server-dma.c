@@ -373,6 +373,90 @@ static void test_message_window(void)
     g_assert_true(tc_finish(tc));
 }
 
+/* Answer a DMA_READ read by read_dma_request() from @guest (at @base). */
+static void reply_dma_read(TestConn *tc, const VFIOUserHdr *h,
+                           const VFIOUserDMARW *rw, const uint8_t *guest,
+                           uint64_t base)
+{
+    VFIOUserHdr rh;
+    struct iovec iov[3] = {
+        {&rh, sizeof(rh)},
+        {(void *)rw, sizeof(*rw)},
+        {(void *)(guest + (rw->addr - base)), rw->count},
+    };
+
+    vfio_user_hdr_init(&rh, h->id, h->cmd, sizeof(rh) + sizeof(*rw) + rw->count,
+                       VFIO_USER_F_TYPE_REPLY);
+    g_assert_true(vfio_user_msg_sendv(tc->sock, iov, 3, NULL, 0, &error_abort));
+}
+
+/*
+ * dma_msg_chunk and dma_msg_window: requests of the chunk size, as many in
+ * flight as asked; a chunk above max_data_xfer_size is cut to it, and a
+ * window above the maximum is refused.
+ */
+static void test_message_knobs(void)
+{
+    VusServerOptions opts = {.dma_msg_chunk = 4096, .dma_msg_window = 3};
+    VusServerOptions bad = {.dma_msg_window =
+                                VUS_SERVER_MAX_DMA_MSG_WINDOW + 1};
+    TestConn *tc = tc_start(&opts);
+    g_autofree uint8_t *guest = g_malloc(MAPSZ);
+    uint8_t req[sizeof(VFIOUserRegionRW) + 4];
+    VFIOUserRegionRW rrw = {.offset = 0x0c, .region = 0, .count = 4};
+    uint64_t addr = 0x80000;
+    uint32_t len = 4 * 4096, cmd = 1;
+    VFIOUserDMARW rw[4];
+    VFIOUserHdr h[4];
+    g_autoptr(GError) err = NULL;
+    uint16_t id;
+
+    g_assert_null(vus_server_new(NULL, &bad, &err));
+    g_assert_error(err, VFIO_USER_ERROR, EINVAL);
+    tc->guest_size = MAPSZ;
+    tc->guest_base = addr;
+    tc->guest = guest;
+    for (size_t i = 0; i < MAPSZ; i++) {
+        guest[i] = (uint8_t)(i * 5);
+    }
+    g_assert_cmpint(tc_dma_map(tc, RW, 0, addr, MAPSZ, -1), ==, 0);
+    g_assert_cmpint(tc_region_write(tc, 0, 0x00, &addr, 8), ==, 0);
+    g_assert_cmpint(tc_region_write(tc, 0, 0x08, &len, 4), ==, 0);
+    memcpy(req, &rrw, sizeof(rrw));
+    memcpy(req + sizeof(rrw), &cmd, 4);
+    id = tc_send(tc, VFIO_USER_REGION_WRITE, VFIO_USER_F_TYPE_REQUEST, req,
+                 sizeof(req), NULL, 0);
+    /* Three 4 KiB requests (of a 1 MiB max_data_xfer_size), then a wait. */
+    for (int i = 0; i < 3; i++) {
+        read_dma_request(tc, &h[i], &rw[i]);
+        g_assert_cmpuint(rw[i].addr, ==, addr + i * 4096);
+        g_assert_cmpuint(rw[i].count, ==, 4096);
+    }
+    g_assert_false(tc_readable(tc, 100));
+    reply_dma_read(tc, &h[0], &rw[0], guest, addr);
+    read_dma_request(tc, &h[3], &rw[3]);
+    g_assert_cmpuint(rw[3].addr, ==, addr + 3 * 4096);
+    for (int i = 1; i < 4; i++) {
+        reply_dma_read(tc, &h[i], &rw[i], guest, addr);
+    }
+    g_assert_cmpint(tc_wait(tc, id, NULL), ==, 0);
+    g_assert_cmpmem(tc->dev.buf, len, guest, len);
+    g_assert_true(tc_finish(tc));
+
+    /* A chunk above the negotiated max_data_xfer_size is cut to it. */
+    opts = (VusServerOptions){.dma_msg_chunk = 8192};
+    tc = tc_new(&opts);
+    tc_negotiate(tc, 4096);
+    tc->guest_size = MAPSZ;
+    tc->guest_base = addr;
+    tc->guest = guest;
+    g_assert_cmpint(tc_dma_map(tc, RW, 0, addr, MAPSZ, -1), ==, 0);
+    g_assert_cmpuint(tc_dev_dma(tc, 1, addr, len), ==, 0);
+    g_assert_cmpuint(tc->dma_reads, ==, 4);
+    g_assert_cmpuint(tc->dma_max_count, ==, 4096);
+    g_assert_true(tc_finish(tc));
+}
+
 static void test_span_and_permissions(void)
 {
     TestConn *tc = tc_start(NULL);
@@ -621,6 +705,7 @@ int main(int argc, char **argv)
     g_test_add_func("/server-dma/file-io-mode", test_file_io_mode);
     g_test_add_func("/server-dma/message-mode", test_message_mode);
     g_test_add_func("/server-dma/message-window", test_message_window);
+    g_test_add_func("/server-dma/message-knobs", test_message_knobs);
     g_test_add_func("/server-dma/span-and-permissions",
                     test_span_and_permissions);
     g_test_add_func("/server-dma/vectors", test_vectors);
