@@ -142,6 +142,43 @@ static bool wait_reply_other(VusServer *srv, const VFIOUserHdr *hdr, int *fds,
     return true;
 }
 
+/*
+ * Wait until something is buffered, @left_ms at most.  With the whole
+ * timeout still ahead (within a sixteenth: right after the request) and
+ * the socket's receive timeout to bound it, block in the receive itself,
+ * one system call instead of poll() and a receive; otherwise poll().
+ */
+static bool wait_reply_data(VusServer *srv, uint16_t cmd, gint64 left_ms,
+                            GError **errp)
+{
+    uint32_t tmo = srv->opts.dma_timeout_ms;
+    ssize_t n = -1;
+
+    if (left_ms > 0 && vus_rx_avail(srv)) {
+        return true;
+    }
+    if (left_ms > 0 && srv->rcv_timeout &&
+        left_ms >= (gint64)(tmo - tmo / 16)) {
+        vus_rx_set_timeout(srv, true);
+        n = vus_rx_fill(srv, WAIT_AHEAD, 0, errp);
+        if (n == -2) {
+            return false;
+        }
+        if (n == 0) {
+            return vfio_user_error_set(errp, ECONNRESET,
+                                       "peer closed the connection");
+        }
+    } else if (left_ms > 0 && sock_readable(srv->sock, (int)left_ms)) {
+        return true;
+    }
+    if (n < 0) {
+        return vfio_user_error_set(errp, ETIMEDOUT,
+                                   "no reply to %s within %u ms",
+                                   vfio_user_cmd_name(cmd), tmo);
+    }
+    return true;
+}
+
 /* Read messages until the reply header for @id arrives (body left). */
 static bool wait_reply(VusServer *srv, uint16_t id, uint16_t cmd,
                        VFIOUserHdr *reply, GError **errp)
@@ -161,11 +198,8 @@ static bool wait_reply(VusServer *srv, uint16_t id, uint16_t cmd,
                 "%s: the client sent %zu bytes of requests while the server waited for the reply; not reading more",
                 vfio_user_cmd_name(cmd), pending_size(srv));
         }
-        if (left <= 0 ||
-            (vus_rx_avail(srv) == 0 && !sock_readable(srv->sock, (int)left))) {
-            return vfio_user_error_set(
-                errp, ETIMEDOUT, "no reply to %s within %u ms",
-                vfio_user_cmd_name(cmd), srv->opts.dma_timeout_ms);
+        if (!wait_reply_data(srv, cmd, left, errp)) {
+            return false;
         }
         switch (vus_rx_hdr(srv, &hdr, fds, &nfds, WAIT_AHEAD, errp)) {
         case VFIO_USER_RECV_NONE:
