@@ -12,6 +12,11 @@
  * Each figure's limit is measured again next to it, batches interleaved
  * (bench_measure_pair), so that the ratio survives a busy machine.
  *
+ * The dma-sweep section (run only when asked for: --only dma-sweep) runs
+ * message mode at 1 MiB with each request size and number of requests in
+ * flight of the server (VusServerOptions dma_msg_chunk, dma_msg_window),
+ * in place of any --dma-chunk / --dma-window.
+ *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -75,24 +80,32 @@ static BenchLimit *dma_limit(const DmaMode *m, BenchPlacement pl, bool is_write,
     }
 }
 
-static void dma_figure(BenchConn *c, const DmaMode *m, BenchPlacement pl,
-                       bool is_write, uint64_t size, BenchLimit *stream)
+/*
+ * One figure of section @sec; @knob (NULL in the dma section) names the
+ * sweep's setting in the key ("c65536.w2") and the label ("64 KiB x 2").
+ */
+static void dma_figure(const char *sec, const DmaMode *m, BenchConn *c,
+                       BenchPlacement pl, bool is_write, uint64_t size,
+                       BenchLimit *stream, const char *knob_key,
+                       const char *knob)
 {
     const char *dir = is_write ? "write" : "read";
     const char *pn = bench_placement_name(pl);
     DmaArgs a = {.conn = c, .run = {.is_write = is_write, .len = size}};
     g_autoptr(GError) err = NULL;
     g_autofree char *key =
-        g_strdup_printf("dma.%s.%s.%" PRIu64 ".%s", m->name, dir, size, pn);
-    g_autofree char *label = g_strdup_printf("%s %s %s (%s)", m->name, dir,
-                                             bench_size_name(size), pn);
+        g_strdup_printf("%s.%s.%s.%" PRIu64 "%s%s.%s", sec, m->name, dir, size,
+                        knob_key ? "." : "", knob_key ? knob_key : "", pn);
+    g_autofree char *label = g_strdup_printf(
+        "%s %s %s%s%s (%s)", m->name, dir, bench_size_name(size),
+        knob ? ", " : "", knob ? knob : "", pn);
     g_autofree char *limit_key = NULL;
     BenchLimit *l = dma_limit(m, pl, is_write, size, stream, &limit_key, &err);
     BenchStat s, ls;
 
     if (!l || !bench_measure_pair(dma_batch, &a, bench_limit_batch, l, &s, &ls,
                                   &err)) {
-        bench_add_error("dma", label, err);
+        bench_add_error(sec, label, err);
     } else {
         uint64_t lb = bench_limit_bytes(l);
         BenchFigure f = {
@@ -102,14 +115,14 @@ static void dma_figure(BenchConn *c, const DmaMode *m, BenchPlacement pl,
             bench_mib_s(lb, ls.best),
         };
 
-        bench_add_figure("dma", key, label, "MiB/s", &f, limit_key);
-        if (size == 4 * KiB) {
+        bench_add_figure(sec, key, label, "MiB/s", &f, limit_key);
+        if (size == 4 * KiB && !knob) {
             g_autofree char *k2 = g_strdup_printf("%s.ns", key);
             g_autofree char *l2 =
                 g_strdup_printf("%s %s 4 KiB op (%s)", m->name, dir, pn);
             BenchFigure op = {.value = s.median, .best = s.best};
 
-            bench_add_figure("dma", k2, l2, "ns/op", &op, NULL);
+            bench_add_figure(sec, k2, l2, "ns/op", &op, NULL);
         }
     }
     if (l != stream) {
@@ -138,7 +151,7 @@ static void dma_mode(const DmaMode *m, BenchPlacement pl)
     } else {
         for (int w = 0; w < 2; w++) {
             for (size_t i = 0; i < G_N_ELEMENTS(sizes); i++) {
-                dma_figure(&c, m, pl, w, sizes[i], stream);
+                dma_figure("dma", m, &c, pl, w, sizes[i], stream, NULL, NULL);
             }
         }
         bench_conn_close(&c);
@@ -161,5 +174,63 @@ void bench_dma(void)
             dma_mode(&modes[i], BENCH_SAME_CPU);
         }
         dma_mode(&modes[i], own);
+    }
+}
+
+/* ---- dma-sweep: message mode, request size x requests in flight ---- */
+
+static const uint32_t sweep_chunks[] = {64 * KiB, 128 * KiB, 256 * KiB,
+                                        512 * KiB, 1 * MiB};
+static const uint32_t sweep_windows[] = {1, 2, 4, 8};
+
+static void sweep_placement(BenchPlacement pl)
+{
+    const DmaMode *m = &modes[G_N_ELEMENTS(modes) - 1];
+    int ccpu = bench_placement_client_cpu(pl);
+    int scpu = bench_placement_server_cpu(pl);
+    g_autoptr(GError) err = NULL;
+    BenchLimit *stream = bench_limit_socket(true, scpu, &err);
+
+    if (!stream) {
+        bench_add_error("dma-sweep", "streaming limit", err);
+        return;
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(sweep_chunks); i++) {
+        for (size_t j = 0; j < G_N_ELEMENTS(sweep_windows); j++) {
+            uint32_t ch = sweep_chunks[i], win = sweep_windows[j];
+            g_autofree char *kk = g_strdup_printf("c%u.w%u", ch, win);
+            g_autofree char *kl =
+                g_strdup_printf("%s x %u", bench_size_name(ch), win);
+            BenchConn c;
+
+            bench_server_set_dma_msg(ch, win);
+            if (!bench_conn_open(&c, ccpu, scpu, m->policy, m->ram, &err)) {
+                bench_add_error("dma-sweep", kl, err);
+                g_clear_error(&err);
+                continue;
+            }
+            for (int w = 0; w < 2; w++) {
+                dma_figure("dma-sweep", m, &c, pl, w, 1 * MiB, stream, kk, kl);
+            }
+            bench_conn_close(&c);
+        }
+    }
+    bench_server_set_dma_msg(0, 0); /* it replaced --dma-chunk/--dma-window */
+    bench_limit_free(stream);
+    bench_pin(-1);
+}
+
+/*
+ * Message DMA of 1 MiB with each request size and number of requests in
+ * flight, in both placements, each against socket streaming.
+ */
+void bench_dma_sweep(void)
+{
+    for (int p = 0; p < 2; p++) {
+        BenchPlacement pl = p ? BENCH_SPLIT_CPU : BENCH_SAME_CPU;
+
+        if (bench_placement_available(pl)) {
+            sweep_placement(pl);
+        }
     }
 }

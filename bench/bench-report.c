@@ -15,7 +15,7 @@
 #include "bench.h"
 
 static const char *const sections[] = {
-    "limits", "dma", "region", "memory", "scale", "net",
+    "limits", "dma", "region", "memory", "scale", "net", "dma-sweep",
 };
 
 typedef struct BenchError {
@@ -206,10 +206,31 @@ static void print_result_text(const BenchResult *r)
     printf("\n");
 }
 
+/* Anything recorded in section @name?  (dma-sweep runs only on request.) */
+static bool section_used(const char *name)
+{
+    for (guint i = 0; results && i < results->len; i++) {
+        if (!strcmp(g_array_index(results, BenchResult, i).section, name)) {
+            return true;
+        }
+    }
+    for (guint i = 0; errors && i < errors->len; i++) {
+        const BenchError *e = g_ptr_array_index(errors, i);
+
+        if (!strcmp(e->section, name)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 void bench_report_text(void)
 {
     print_machine_text();
     for (size_t s = 0; s < G_N_ELEMENTS(sections); s++) {
+        if (!strcmp(sections[s], "dma-sweep") && !section_used(sections[s])) {
+            continue;
+        }
         printf("\n== %s ==\n", sections[s]);
         for (guint i = 0; results && i < results->len; i++) {
             const BenchResult *r = &g_array_index(results, BenchResult, i);

@@ -96,6 +96,14 @@ static ssize_t bench_bar0_access(void *opaque, bool is_write, uint64_t off,
     return (ssize_t)len;
 }
 
+static VusServerOptions server_opts;
+
+void bench_server_set_dma_msg(uint32_t chunk, uint32_t window)
+{
+    server_opts.dma_msg_chunk = chunk;
+    server_opts.dma_msg_window = window;
+}
+
 static bool bench_dev_setup(BenchDev *d, GError **errp)
 {
     VusRegionDesc bar0 = {
@@ -115,7 +123,7 @@ static bool bench_dev_setup(BenchDev *d, GError **errp)
         .class_code = 0xff0000,
     };
 
-    d->srv = vus_server_new(NULL, NULL, errp);
+    d->srv = vus_server_new(NULL, &server_opts, errp);
     return d->srv &&
            vus_server_setup_region(d->srv, VFIO_PCI_BAR0_REGION_INDEX, &bar0,
                                    NULL, errp) &&

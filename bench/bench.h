@@ -248,6 +248,12 @@ bool bench_bare_read_batch(void *opaque, uint64_t iters, double *ns,
 
 /* The server child's main function (bench-server.c). */
 int bench_server_main(int sock, int cpu);
+/*
+ * Message-mode DMA request size and requests in flight of the servers
+ * spawned from now on (VusServerOptions dma_msg_chunk / dma_msg_window;
+ * 0 = the library's default).
+ */
+void bench_server_set_dma_msg(uint32_t chunk, uint32_t window);
 
 /* ---- limit probes (bench-limits.c) ---- */
 
@@ -283,7 +289,8 @@ int bench_ops_main(const char *name, uint64_t count);
 
 void bench_limits(void);
 void bench_dma(void);
-void bench_net(void); /* bench-net.c: the virtio-net device */
+void bench_dma_sweep(void); /* message DMA: request size x requests in flight */
+void bench_net(void);       /* bench-net.c: the virtio-net device */
 void bench_region(void);
 void bench_memory(void);
 void bench_scale(void);
