@@ -199,9 +199,9 @@ VfioUserTransport *vfio_user_transport_socket_new(int sock)
 
 /* ---- Messages, on any transport ---- */
 
-ssize_t vfio_user_tr_send_some(VfioUserTransport *t, const struct iovec *iov,
-                               int iovcnt, const int *fds, size_t nfds,
-                               GError **errp)
+static ssize_t tr_send_some(VfioUserTransport *t, const struct iovec *iov,
+                            int iovcnt, const int *fds, size_t nfds, int flags,
+                            GError **errp)
 {
     ssize_t n;
 
@@ -211,7 +211,7 @@ ssize_t vfio_user_tr_send_some(VfioUserTransport *t, const struct iovec *iov,
         return -1;
     }
     do {
-        n = t->ops->send(t, iov, iovcnt, fds, nfds, MSG_DONTWAIT);
+        n = t->ops->send(t, iov, iovcnt, fds, nfds, flags);
     } while (n < 0 && errno == EINTR);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         return 0;
@@ -220,6 +220,20 @@ ssize_t vfio_user_tr_send_some(VfioUserTransport *t, const struct iovec *iov,
         vfio_user_error_set(errp, errno, "send failed: %s", g_strerror(errno));
     }
     return n;
+}
+
+ssize_t vfio_user_tr_send_some(VfioUserTransport *t, const struct iovec *iov,
+                               int iovcnt, const int *fds, size_t nfds,
+                               GError **errp)
+{
+    return tr_send_some(t, iov, iovcnt, fds, nfds, MSG_DONTWAIT, errp);
+}
+
+ssize_t vfio_user_tr_send_some_wait(VfioUserTransport *t,
+                                    const struct iovec *iov, int iovcnt,
+                                    const int *fds, size_t nfds, GError **errp)
+{
+    return tr_send_some(t, iov, iovcnt, fds, nfds, 0, errp);
 }
 
 ssize_t vfio_user_msg_send_some(int sock, const struct iovec *iov, int iovcnt,

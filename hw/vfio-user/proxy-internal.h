@@ -36,6 +36,13 @@
 #define PROXY_MAX_IOV 63
 /* Ghosts kept at most, so that ids never run out (see proxy-call.c). */
 #define PROXY_MAX_GHOSTS (PROXY_SLOTS / 2)
+/*
+ * A large handler reply (a DMA_READ's data) is first sent with a send that
+ * may wait for room this long, and only if it is this large.
+ */
+#define PROXY_TX_WAIT_MS 2
+#define PROXY_TX_WAIT_MIN (64 * 1024)
+
 /* Bytes allowed beyond max_data_xfer_size for command headers and caps. */
 #define PROXY_HDR_ALLOWANCE 4096
 /* Default rx_yield_us (see VFIOUserProxyOptions). */
@@ -89,8 +96,9 @@ typedef struct ProxyOut {
     bool sleeping;       /* the caller waits on cond: signal it */
     VFIOUserSentFn done; /* pool entries: called once, lock held */
     void *done_opaque;
-    bool pooled; /* a reply-pool entry */
-    void *heap;  /* copy of a large handler reply, or NULL */
+    bool pooled;    /* a reply-pool entry */
+    bool wait_send; /* its next send may wait for room (see proxy-send.c) */
+    void *heap;     /* copy of a large handler reply, or NULL */
     uint8_t inline_buf[PROXY_INLINE_REPLY];
 } ProxyOut;
 
@@ -110,6 +118,8 @@ struct VFIOUserProxy {
     GThread *thread;
     /* The socket has a receive timeout: a caller may block in recvmsg(). */
     bool rx_block;
+    /* It has a send timeout of PROXY_TX_WAIT_MS: see proxy-send.c. */
+    bool tx_wait;
     uint32_t poll_us; /* callers spin this long before sleeping; 0 = never */
     /*
      * After handing a reply to a caller, the receive thread leaves the

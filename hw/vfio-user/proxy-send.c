@@ -12,7 +12,9 @@
  *   else the socket takes at once and leaves the rest to the receive
  *   thread;
  * - the reader (a caller reading its reply, or the receive thread) and the
- *   receive thread only ever write what the socket takes at once and poll
+ *   receive thread only ever write what the socket takes at once (but for
+ *   the first send of a large handler reply, which may wait for room up
+ *   to PROXY_TX_WAIT_MS, see proxy_queue_reply_locked()) and poll
  *   POLLOUT (a reader together with POLLIN), so the reader keeps reading
  *   whatever is in the queue: a server blocked sending to us is always
  *   drained.  A sender that must wait for room while nobody reads has the
@@ -81,6 +83,7 @@ void vfio_user_proxy_out_init(ProxyOut *m, const VFIOUserHdr *hdr,
     m->done_opaque = NULL;
     m->heap = NULL;
     m->pooled = false;
+    m->wait_send = false;
 }
 
 /* @m left the queue: record the outcome, tell its owner; lock held. */
@@ -172,6 +175,7 @@ static void proxy_send_error_locked(VFIOUserProxy *proxy, ProxyOut *m,
 static int proxy_send_head_locked(VFIOUserProxy *proxy, ProxyOut *m)
 {
     GError *err = NULL;
+    bool wait;
     ssize_t n;
 
     if (!m->deadline) {
@@ -179,10 +183,12 @@ static int proxy_send_head_locked(VFIOUserProxy *proxy, ProxyOut *m)
                       (gint64)proxy->timeout_ms * G_TIME_SPAN_MILLISECOND;
     }
     m->in_send = true;
+    wait = m->wait_send;
+    m->wait_send = false;
     g_mutex_unlock(&proxy->lock);
-    n = vfio_user_tr_send_some(proxy->tr, m->iov, m->iovcnt,
-                               m->started ? NULL : m->fds,
-                               m->started ? 0 : m->nfds, &err);
+    n = (wait ? vfio_user_tr_send_some_wait : vfio_user_tr_send_some)(
+        proxy->tr, m->iov, m->iovcnt, m->started ? NULL : m->fds,
+        m->started ? 0 : m->nfds, &err);
     g_mutex_lock(&proxy->lock);
     m->in_send = false;
     if (n > 0) {
@@ -364,15 +370,28 @@ static ProxyOut *proxy_pool_get_locked(VFIOUserProxy *proxy, GError **errp)
     return g_queue_pop_head_link(&proxy->pool_free)->data;
 }
 
-/* Queue a pool entry @m and send what goes at once; lock held. */
+/*
+ * Queue a pool entry @m and send what goes at once; lock held.  A large
+ * reply that the reader queues (a DMA_READ's data, from its handler) is
+ * first sent with one send that may wait for room while the server reads
+ * it, instead of a poll() and a send per socket buffer's worth.  That send
+ * does not read: should the server be sending to us too and not reading,
+ * it gives up after PROXY_TX_WAIT_MS and the rest goes the usual way.
+ */
 static void proxy_queue_reply_locked(VFIOUserProxy *proxy, ProxyOut *m)
 {
+    size_t len = 0;
+
+    m->wait_send = proxy->tx_wait && g_thread_self() == proxy->reader &&
+                   vfio_user_proxy_iov_total(m->iov, m->iovcnt, &len) &&
+                   len >= PROXY_TX_WAIT_MIN;
     g_queue_push_tail_link(&proxy->outq, &m->link);
     /* The reader (the handler's thread) polls POLLOUT itself. */
     if (!vfio_user_proxy_drain_locked(proxy) &&
         g_thread_self() != proxy->reader) {
         vfio_user_proxy_wake_rx_locked(proxy);
     }
+    m->wait_send = false; /* only now, never later from a read's poll() */
 }
 
 /* Queue a reply from the pool; @heap (if any) is freed once it is out. */

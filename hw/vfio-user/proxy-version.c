@@ -31,6 +31,14 @@ static bool proxy_set_rcvtimeo(int sock, uint32_t ms)
     return setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0;
 }
 
+/* Every other send is non-blocking: this bounds the one that may wait. */
+static bool proxy_set_sndtimeo(int sock)
+{
+    struct timeval tv = {.tv_usec = PROXY_TX_WAIT_MS * 1000};
+
+    return setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == 0;
+}
+
 /* Wait for the VERSION reply header and check it answers our request. */
 static bool proxy_version_reply_hdr(VFIOUserProxy *proxy, VFIOUserHdr *hdr,
                                     GError **errp)
@@ -100,6 +108,7 @@ bool vfio_user_proxy_negotiate(VFIOUserProxy *proxy, GError **errp)
     g_clear_pointer(&payload, g_free);
     /* Kept afterwards: it bounds a caller blocked in a receive. */
     proxy->rx_block = proxy_set_rcvtimeo(proxy->sock, proxy->timeout_ms);
+    proxy->tx_wait = proxy->rx_block && proxy_set_sndtimeo(proxy->sock);
     ok = ok && proxy_version_reply_hdr(proxy, &hdr, &err);
     if (ok) {
         len = hdr.size - sizeof(hdr);

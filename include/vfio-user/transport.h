@@ -96,6 +96,13 @@ bool vfio_user_tr_sendv(VfioUserTransport *t, const struct iovec *iov,
 ssize_t vfio_user_tr_send_some(VfioUserTransport *t, const struct iovec *iov,
                                int iovcnt, const int *fds, size_t nfds,
                                GError **errp);
+/*
+ * The same, but a send that finds the socket full waits for room, up to
+ * the socket's send timeout (SO_SNDTIMEO), which the caller must have set.
+ */
+ssize_t vfio_user_tr_send_some_wait(VfioUserTransport *t,
+                                    const struct iovec *iov, int iovcnt,
+                                    const int *fds, size_t nfds, GError **errp);
 bool vfio_user_tr_send(VfioUserTransport *t, const VFIOUserHdr *hdr,
                        const void *payload, size_t len, const int *fds,
                        size_t nfds, GError **errp);

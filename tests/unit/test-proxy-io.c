@@ -4,6 +4,8 @@
  * - a caller whose message does not fit in the socket while the server
  *   streams DMA requests at us: both complete (the receive thread never
  *   waits behind a blocked sender);
+ * - a 1 MiB DMA_READ reply while the server, not reading, sends a 1 MiB
+ *   DMA_WRITE: the reply's waiting send gives up and the client reads;
  * - a server dribbling one byte per half timeout, in a DMA_WRITE payload
  *   (an unmap, as device_del does, returns within the timeout + 1 s) and
  *   in a reply (the call returns within the timeout + 1 s); the connection
@@ -278,6 +280,81 @@ static void test_blocked_sender(void)
     script_clear(&s);
 }
 
+/*
+ * Ask for 1 MiB with a DMA_READ, then, without reading, send a 1 MiB
+ * DMA_WRITE: the client's reply and our request each fill the socket.
+ * The client's first send of a large reply may wait for room; it must
+ * give up and read, or neither side moves until the timeout.
+ */
+static void script_read_while_sending(int sock, void *opaque)
+{
+    Script *s = opaque;
+    g_autofree uint8_t *big = g_malloc(MIB + 64);
+    VFIOUserDMARW rw = {.addr = 0, .count = MIB};
+    VFIOUserHdr hdr;
+    GError *err = NULL;
+    struct iovec iov[3];
+
+    script_bound(sock, 3 * s->timeout_ms);
+    if (!script_start(s, sock)) {
+        goto out;
+    }
+    vfio_user_hdr_init(&hdr, 0x300, VFIO_USER_DMA_READ,
+                       sizeof(hdr) + sizeof(rw), VFIO_USER_F_TYPE_REQUEST);
+    if (!vfio_user_msg_send(sock, &hdr, &rw, sizeof(rw), NULL, 0, &err)) {
+        script_fail(s, "DMA_READ", err);
+        goto out;
+    }
+    rw = (VFIOUserDMARW){.addr = MIB, .count = MIB};
+    vfio_user_hdr_init(&hdr, 0x301, VFIO_USER_DMA_WRITE,
+                       sizeof(hdr) + sizeof(rw) + MIB,
+                       VFIO_USER_F_TYPE_REQUEST);
+    iov[0] = (struct iovec){.iov_base = &hdr, .iov_len = sizeof(hdr)};
+    iov[1] = (struct iovec){.iov_base = &rw, .iov_len = sizeof(rw)};
+    iov[2] = (struct iovec){.iov_base = s->expect, .iov_len = MIB};
+    if (!vfio_user_msg_sendv(sock, iov, 3, NULL, 0, &err)) {
+        script_fail(s, "DMA_WRITE (the client stopped reading)", err);
+        goto out;
+    }
+    if (!script_recv(s, sock, &hdr, big, MIB + 64, "DMA_READ reply") ||
+        hdr.id != 0x300 || (hdr.flags & VFIO_USER_F_ERROR) ||
+        hdr.size != sizeof(hdr) + sizeof(rw) + MIB || big[sizeof(rw)] != 0x11 ||
+        big[sizeof(rw) + MIB - 1] != 0x11) {
+        script_fail(s, "DMA_READ reply", NULL);
+        goto out;
+    }
+    if (!script_recv(s, sock, &hdr, big, MIB + 64, "DMA_WRITE reply") ||
+        hdr.id != 0x301 || (hdr.flags & VFIO_USER_F_ERROR)) {
+        script_fail(s, "DMA_WRITE reply", NULL);
+        goto out;
+    }
+    s->ok = true;
+out:
+    vut_event_set(&s->step);
+    script_echo_until_eof(sock);
+}
+
+static void test_read_while_sending(void)
+{
+    Script s;
+    Client cl;
+
+    script_init(&s, 1000);
+    s.expect = g_malloc(MIB);
+    for (size_t i = 0; i < MIB; i++) {
+        s.expect[i] = (uint8_t)(i * 5 + 3);
+    }
+    client_start(&cl, script_read_while_sending, &s);
+    g_assert_true(vut_event_wait(&s.step, 20000));
+    if (!s.ok) {
+        g_test_fail_printf("server script: %s", s.why);
+    }
+    g_assert_cmpint(vfio_user_proxy_state(cl.proxy), ==, VFIO_PROXY_CONNECTED);
+    g_assert_cmpmem(cl.ram + MIB, MIB, s.expect, MIB);
+    client_end(&cl);
+    script_clear(&s);
+}
+
 /* ---- dribbling servers: one byte per half timeout ---- */
 
 /* Send @n bytes of @p one at a time, half a timeout apart. */
@@ -502,6 +579,7 @@ int main(int argc, char **argv)
     /* Posted-write failures and unmap failures are warnings, on purpose. */
     g_log_set_always_fatal(G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
     g_test_add_func("/proxy-io/blocked-sender", test_blocked_sender);
+    g_test_add_func("/proxy-io/read-while-sending", test_read_while_sending);
     g_test_add_func("/proxy-io/dribble/dma-write", test_dribble_dma_write);
     g_test_add_func("/proxy-io/dribble/reply", test_dribble_reply);
     g_test_add_func("/proxy-io/posted-errors-counted",
