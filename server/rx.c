@@ -89,6 +89,11 @@ static void rx_reserve(VusRx *rx, size_t need)
 {
     size_t avail = rx->end - rx->start;
 
+    /* Empty: start over at the beginning, unless a handler's bytes stay. */
+    if (!avail && rx->pinned != rx->buf) {
+        rx->start = rx->end = 0;
+    }
+
     if (rx->pinned && rx->pinned == rx->buf && rx->cap - rx->start < need) {
         uint8_t *old = rx->buf;
         size_t old_cap = rx->cap;
@@ -118,13 +123,14 @@ static void rx_reserve(VusRx *rx, size_t need)
     }
 }
 
+/*
+ * Consumed bytes stay where they are until the next fill (rx_reserve()):
+ * the payload a handler is given must survive the pin that follows.
+ */
 static void rx_consume(VusRx *rx, size_t n)
 {
     rx->start += n;
     rx->pos += n;
-    if (rx->start == rx->end && rx->pinned != rx->buf) {
-        rx->start = rx->end = 0;
-    }
 }
 
 /* Keep the @n fds of one receive that returned [lo, hi). */
@@ -163,16 +169,22 @@ ssize_t vus_rx_fill(VusServer *srv, size_t max, int flags, GError **errp)
     int fds[VFIO_USER_MAX_FDS];
     VusRx *rx = &srv->rx;
     struct iovec iov;
-    size_t nfds = 0;
+    size_t nfds = 0, need;
     bool trunc = false;
     uint64_t lo;
     ssize_t n;
 
     /*
      * Room for the largest message, so that the buffer is allocated once;
-     * more only when a read-ahead follows part of a message.
+     * more only when a read-ahead follows part of a message.  While a
+     * handler's request is pinned in it, room for this receive only: the
+     * rest of the buffer is free, and a larger need later moves what is
+     * unread to the spare buffer.
      */
-    rx_reserve(rx, MAX(vus_server_max_msg_size(srv), vus_rx_avail(srv) + max));
+    need = vus_rx_avail(srv) + max;
+    rx_reserve(rx, rx->pinned == rx->buf
+                       ? need
+                       : MAX(vus_server_max_msg_size(srv), need));
     iov.iov_base = rx->buf + rx->end;
     iov.iov_len = MIN(max, rx->cap - rx->end);
     do {
