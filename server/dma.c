@@ -426,13 +426,23 @@ static bool dma_msg_send(VusServer *srv, uint64_t addr, uint8_t *buf,
         is_write ? 2 : 1, id, errp);
 }
 
+/*
+ * A DMA_READ reply of up to DMA_MSG_AHEAD_MAX data bytes is read with its
+ * header in one receive and copied out of the receive buffer; a larger
+ * one is received straight into @buf.
+ */
+#define DMA_MSG_AHEAD_MAX (16 * 1024)
+#define DMA_MSG_HEAD (sizeof(VFIOUserHdr) + sizeof(VFIOUserDMARW))
+
 static bool dma_msg_recv(VusServer *srv, uint64_t addr, uint8_t *buf,
                          size_t len, bool is_write, uint16_t id, GError **errp)
 {
     uint16_t cmd = is_write ? VFIO_USER_DMA_WRITE : VFIO_USER_DMA_READ;
+    size_t ahead =
+        DMA_MSG_HEAD + (is_write || len > DMA_MSG_AHEAD_MAX ? 0 : len);
     VFIOUserHdr reply;
 
-    return vus_server_wait_reply(srv, id, cmd, &reply, errp) &&
+    return vus_server_wait_reply(srv, id, cmd, ahead, &reply, errp) &&
            dma_reply_body(srv, &reply, addr, buf, len, is_write, errp);
 }
 
@@ -446,8 +456,8 @@ static void dma_msg_drain(VusServer *srv, const uint16_t *ids, size_t from,
         GError *err = NULL;
         VFIOUserHdr reply;
 
-        if (!vus_server_wait_reply(srv, ids[i % DMA_MSG_WINDOW], cmd, &reply,
-                                   &err)) {
+        if (!vus_server_wait_reply(srv, ids[i % DMA_MSG_WINDOW], cmd,
+                                   DMA_MSG_HEAD, &reply, &err)) {
             /* An error reply is consumed; a late one is dropped later. */
             bool timed_out = err->code == ETIMEDOUT || err->code == ENOBUFS;
 

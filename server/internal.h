@@ -333,16 +333,18 @@ ssize_t vus_pci_config_access(void *opaque, bool is_write, uint64_t off,
  * (payload in @iov, at most 3 pieces; its id in *@id); a failure breaks the
  * connection.  vus_server_wait_reply() waits for the reply header to @id
  * (the client answers in order); requests arriving meanwhile are queued.
- * On success the reply payload (reply->size - 16 bytes) is still in the
- * socket for the caller to read.  An error reply is returned as its errno
- * (body consumed); a timeout is ETIMEDOUT; anything else breaks the
- * connection.
+ * On success the reply payload (reply->size - 16 bytes) is still to be
+ * read (vus_rx_bodyv()); receives ask for @ahead bytes at a time, so that
+ * a small reply comes in one recvmsg() with its header, while a large
+ * payload goes straight to its destination (@ahead: its header's size).  An
+ * error reply is returned as its errno (body consumed); a timeout is ETIMEDOUT;
+ * anything else breaks the connection.
  */
 bool vus_server_send_request(VusServer *srv, uint16_t cmd,
                              const struct iovec *iov, int iovcnt, uint16_t *id,
                              GError **errp);
 bool vus_server_wait_reply(VusServer *srv, uint16_t id, uint16_t cmd,
-                           VFIOUserHdr *reply, GError **errp);
+                           size_t ahead, VFIOUserHdr *reply, GError **errp);
 
 /* admission.c: negotiation deadline, refusing a second client */
 unsigned vus_admission_timeout_ms(VusServer *srv);

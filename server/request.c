@@ -25,8 +25,6 @@
 #include "trace-events.h"
 
 #define VUS_PENDING_MIN_MAX (16u << 20)
-/* Read-ahead while waiting: a DMA reply's header and its fixed part. */
-#define WAIT_AHEAD (sizeof(VFIOUserHdr) + sizeof(VFIOUserDMARW))
 
 static size_t pending_max(VusServer *srv)
 {
@@ -149,7 +147,7 @@ static bool wait_reply_other(VusServer *srv, const VFIOUserHdr *hdr, int *fds,
  * one system call instead of poll() and a receive; otherwise poll().
  */
 static bool wait_reply_data(VusServer *srv, uint16_t cmd, gint64 left_ms,
-                            GError **errp)
+                            size_t ahead, GError **errp)
 {
     uint32_t tmo = srv->opts.dma_timeout_ms;
     ssize_t n = -1;
@@ -160,7 +158,7 @@ static bool wait_reply_data(VusServer *srv, uint16_t cmd, gint64 left_ms,
     if (left_ms > 0 && srv->rcv_timeout &&
         left_ms >= (gint64)(tmo - tmo / 16)) {
         vus_rx_set_timeout(srv, true);
-        n = vus_rx_fill(srv, WAIT_AHEAD, 0, errp);
+        n = vus_rx_fill(srv, ahead, 0, errp);
         if (n == -2) {
             return false;
         }
@@ -180,7 +178,7 @@ static bool wait_reply_data(VusServer *srv, uint16_t cmd, gint64 left_ms,
 }
 
 /* Read messages until the reply header for @id arrives (body left). */
-static bool wait_reply(VusServer *srv, uint16_t id, uint16_t cmd,
+static bool wait_reply(VusServer *srv, uint16_t id, uint16_t cmd, size_t ahead,
                        VFIOUserHdr *reply, GError **errp)
 {
     gint64 deadline =
@@ -198,10 +196,10 @@ static bool wait_reply(VusServer *srv, uint16_t id, uint16_t cmd,
                 "%s: the client sent %zu bytes of requests while the server waited for the reply; not reading more",
                 vfio_user_cmd_name(cmd), pending_size(srv));
         }
-        if (!wait_reply_data(srv, cmd, left, errp)) {
+        if (!wait_reply_data(srv, cmd, left, ahead, errp)) {
             return false;
         }
-        switch (vus_rx_hdr(srv, &hdr, fds, &nfds, WAIT_AHEAD, errp)) {
+        switch (vus_rx_hdr(srv, &hdr, fds, &nfds, ahead, errp)) {
         case VFIO_USER_RECV_NONE:
             continue;
         case VFIO_USER_RECV_ERROR:
@@ -250,14 +248,14 @@ bool vus_server_send_request(VusServer *srv, uint16_t cmd,
 }
 
 bool vus_server_wait_reply(VusServer *srv, uint16_t id, uint16_t cmd,
-                           VFIOUserHdr *reply, GError **errp)
+                           size_t ahead, VFIOUserHdr *reply, GError **errp)
 {
     GError *err = NULL;
 
     if (srv->sock < 0 || srv->broken) {
         return vfio_user_error_set(errp, ENOTCONN, "no client connected");
     }
-    if (!wait_reply(srv, id, cmd, reply, &err)) {
+    if (!wait_reply(srv, id, cmd, ahead, reply, &err)) {
         if (err->code != ETIMEDOUT && err->code != ENOBUFS) {
             vus_server_mark_broken(srv, g_error_copy(err));
         }
