@@ -100,6 +100,11 @@ static ssize_t sock_send(VfioUserTransport *t, const struct iovec *iov,
         .msg_iovlen = iovcnt,
     };
 
+    if (!nfds && iovcnt == 1) {
+        /* One piece, no fds: send() spares the kernel the msghdr. */
+        return send(t->fd, iov[0].iov_base, iov[0].iov_len,
+                    MSG_NOSIGNAL | flags);
+    }
     if (nfds) {
         struct cmsghdr *cmsg;
 
