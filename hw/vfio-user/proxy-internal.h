@@ -49,7 +49,10 @@
 #define PROXY_RX_YIELD_US 1000
 /* Replies queued by request handlers at once (pool, no allocation). */
 #define PROXY_REPLY_POOL 32
-/* Reply payload bytes copied into a pool entry by send_reply(). */
+/*
+ * Reply payload bytes copied into a pool entry by send_reply(); a caller's
+ * message (header and payload) that fits is sent from there in one piece.
+ */
 #define PROXY_INLINE_REPLY 64
 
 typedef enum WaiterState {
@@ -89,7 +92,7 @@ typedef struct ProxyOut {
     size_t nfds;
     bool started;    /* the first byte went (fds with it) */
     bool in_send;    /* a sender is in sendmsg() on it: not to be freed */
-    gint64 deadline; /* when it must be sent whole (set at its first try) */
+    gint64 deadline; /* when it must be sent whole (0: went at once) */
     OutState state;  /* proxy->lock */
     int err;
     GCond *cond;         /* its caller's, or NULL */

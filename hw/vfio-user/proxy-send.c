@@ -6,7 +6,8 @@
  * (proxy->sending), never with proxy->lock held:
  *
  * - a caller (call/post) queues its message, built on its stack with its
- *   buffers used in place, and, if nobody sends, becomes the sender: it
+ *   buffers used in place (a small one is copied into one piece, so that
+ *   the kernel gets one iovec), and, if nobody sends, becomes the sender: it
  *   writes the queue up to and including its own message, waiting in
  *   poll() for room while its own message is unsent, then writes what
  *   else the socket takes at once and leaves the rest to the receive
@@ -21,7 +22,10 @@
  *   receive thread take the socket.
  *
  * A message must be written whole within the message timeout of its first
- * attempt, or the connection fails (the server stopped reading).
+ * attempt, or the connection fails (the server stopped reading).  The
+ * clock is read when a non-blocking attempt leaves something unsent (one
+ * system call after it began), or before a send that may wait: a message
+ * that goes whole at once, the common case, costs no clock read.
  *
  * Replies of request handlers (on the reader's thread) come from a pool of
  * PROXY_REPLY_POOL preallocated entries: queueing one allocates nothing and
@@ -60,16 +64,33 @@ void vfio_user_proxy_out_init(ProxyOut *m, const VFIOUserHdr *hdr,
                               const struct iovec *iov, int iovcnt,
                               const int *fds, size_t nfds)
 {
+    size_t len = 0;
+
     m->link.data = m;
     m->link.next = m->link.prev = NULL;
     m->hdr = *hdr;
     m->vec[0].iov_base = &m->hdr;
     m->vec[0].iov_len = sizeof(m->hdr);
-    if (iovcnt > 0) {
-        memcpy(&m->vec[1], iov, sizeof(*iov) * iovcnt);
-    }
     m->iov = m->vec;
     m->iovcnt = iovcnt + 1;
+    if (iovcnt > 0 && vfio_user_proxy_iov_total(iov, iovcnt, &len) &&
+        len <= sizeof(m->inline_buf) - sizeof(m->hdr)) {
+        /* A small message goes as one piece: one iovec for the kernel. */
+        size_t off = sizeof(*hdr);
+
+        memcpy(m->inline_buf, hdr, sizeof(*hdr));
+        for (int i = 0; i < iovcnt; i++) {
+            if (iov[i].iov_len) {
+                memcpy(m->inline_buf + off, iov[i].iov_base, iov[i].iov_len);
+                off += iov[i].iov_len;
+            }
+        }
+        m->vec[0].iov_base = m->inline_buf;
+        m->vec[0].iov_len = sizeof(*hdr) + len;
+        m->iovcnt = 1;
+    } else if (iovcnt > 0) {
+        memcpy(&m->vec[1], iov, sizeof(*iov) * iovcnt);
+    }
     m->fds = fds;
     m->nfds = nfds;
     m->started = false;
@@ -178,13 +199,14 @@ static int proxy_send_head_locked(VFIOUserProxy *proxy, ProxyOut *m)
     bool wait;
     ssize_t n;
 
-    if (!m->deadline) {
-        m->deadline = g_get_monotonic_time() +
-                      (gint64)proxy->timeout_ms * G_TIME_SPAN_MILLISECOND;
-    }
     m->in_send = true;
     wait = m->wait_send;
     m->wait_send = false;
+    if (wait && !m->deadline) {
+        /* A send that may wait counts from before it (see below). */
+        m->deadline = g_get_monotonic_time() +
+                      (gint64)proxy->timeout_ms * G_TIME_SPAN_MILLISECOND;
+    }
     g_mutex_unlock(&proxy->lock);
     n = (wait ? vfio_user_tr_send_some_wait : vfio_user_tr_send_some)(
         proxy->tr, m->iov, m->iovcnt, m->started ? NULL : m->fds,
@@ -211,6 +233,11 @@ static int proxy_send_head_locked(VFIOUserProxy *proxy, ProxyOut *m)
         g_queue_unlink(&proxy->outq, &m->link);
         proxy_out_complete_locked(proxy, m, OUT_SENT, 0);
         return 1;
+    }
+    if (!m->deadline) {
+        /* A non-blocking first try that left some: the clock starts now. */
+        m->deadline = g_get_monotonic_time() +
+                      (gint64)proxy->timeout_ms * G_TIME_SPAN_MILLISECOND;
     }
     return 0;
 }
