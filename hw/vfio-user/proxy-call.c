@@ -233,7 +233,8 @@ static bool proxy_wait_reply_locked(VFIOUserProxy *proxy, VFIOUserWaiter *w,
 
     while (w->state != WAITER_DONE) {
         if (!proxy->reader && proxy->state == VFIO_PROXY_CONNECTED) {
-            vfio_user_proxy_read_for_locked(proxy, w, deadline, spin_end);
+            vfio_user_proxy_read_for_locked(proxy, w, now, deadline, spin_end);
+            now = 0;
         } else if (!spun) {
             spun = true;
             proxy_spin_locked(proxy, w);

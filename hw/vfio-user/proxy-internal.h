@@ -126,8 +126,8 @@ struct VFIOUserProxy {
     uint32_t poll_us; /* callers spin this long before sleeping; 0 = never */
     /*
      * After handing a reply to a caller, the receive thread leaves the
-     * socket to callers until none has read for this long (it looks again
-     * once per this period meanwhile).
+     * socket to callers until none has begun to read for this long (it
+     * looks again once per this period meanwhile).
      */
     gint64 rx_yield_us;
 
@@ -166,7 +166,8 @@ struct VFIOUserProxy {
      * rx_yield_until the receive thread leaves a free socket to callers.
      */
     GThread *reader;
-    bool reader_blocks; /* the reader is in a blocking receive, not poll() */
+    /* The reader is in a blocking receive, not poll() (atomic). */
+    bool reader_blocks;
     unsigned sleepers;
     gint64 rx_yield_until;
     VFIOUserFailureNotify notify;
@@ -188,7 +189,7 @@ struct VFIOUserProxy {
     /* The reader only (no lock): the message being read. */
     VFIOUserRxBuf rx;     /* what was read and not yet taken */
     VfioUserWait rx_wait; /* how the transport waits: proxy-recv.c */
-    gint64 rx_deadline;   /* it must be read whole by then */
+    gint64 rx_deadline;   /* read whole by then (0: no wait in it yet) */
     uint16_t req_cmd;     /* a server request: its command */
     size_t req_remaining; /* a server request: its unread payload */
 };
@@ -266,11 +267,13 @@ gpointer vfio_user_proxy_thread_main(gpointer opaque);
  * proxy-recv.c: as the reader, for a caller (proxy->reader free): read
  * and dispatch messages, as the receive thread would, until @w is DONE,
  * @deadline passes before a message begins, the connection fails or
- * reading does.  Busy-polls the socket until @spin_end.  Lock held
+ * reading does.  Busy-polls the socket until @spin_end.  @now: the time,
+ * or 0 (then the clock is read).  Lock held
  * (dropped while reading); the socket is free again on return.
  */
 void vfio_user_proxy_read_for_locked(VFIOUserProxy *proxy, VFIOUserWaiter *w,
-                                     gint64 deadline, gint64 spin_end);
+                                     gint64 now, gint64 deadline,
+                                     gint64 spin_end);
 
 /* proxy-version.c: send VERSION, check the reply, merge the capabilities. */
 bool vfio_user_proxy_negotiate(VFIOUserProxy *proxy, GError **errp);

@@ -23,8 +23,8 @@
  * Who reads: the receive thread takes a free socket when a caller sleeps
  * waiting for a reply (someone must read it), when a timeout left the
  * proxy stalled (the server's next answer ends that) or when no caller
- * has read for rx_yield_us; after it has handed a reply to a caller and no
- * other caller sleeps, it leaves the socket free, so that the next calls
+ * has begun to read for rx_yield_us; after it has handed a reply to a caller
+ * and no other caller sleeps, it leaves the socket free, so that the next calls
  * read their own replies with no hand-off between threads.
  *
  * A caller that reads waits for the next message in the receive itself
@@ -39,7 +39,8 @@
  * wake eventfd, and while it leaves the socket to callers on POLLOUT only
  * (and writes the queue while the reading caller blocks in its receive).
  * A message that has begun must be read whole within the message timeout
- * of its start (rx_deadline): a server that dribbles it fails the
+ * of its start (rx_deadline, taken when reading it first has to wait,
+ * right after its first bytes came): a server that dribbles it fails the
  * connection with ETIMEDOUT, so neither the reader nor anything a handler
  * pins is held longer than that.
  *
@@ -132,7 +133,7 @@ static RxWait proxy_rx_poll(VFIOUserProxy *proxy, gint64 deadline,
         }
         /* A caller that polls writes the queue too: do not compete. */
         if ((!rx || !proxy->reader || proxy->reader == proxy->thread ||
-             proxy->reader_blocks) &&
+             __atomic_load_n(&proxy->reader_blocks, __ATOMIC_RELAXED)) &&
             !proxy->sending && !vfio_user_proxy_drain_locked(proxy)) {
             pfd[0].events |= POLLOUT;
         }
@@ -182,6 +183,12 @@ static bool proxy_rx_wait_fn(int sock, void *opaque, GError **errp)
     VFIOUserProxy *proxy = opaque;
 
     (void)sock;
+    if (!proxy->rx_deadline) {
+        /* The first wait inside this message: its bytes began just now. */
+        proxy->rx_deadline =
+            g_get_monotonic_time() +
+            (gint64)proxy->timeout_ms * G_TIME_SPAN_MILLISECOND;
+    }
     switch (proxy_rx_poll(proxy, proxy->rx_deadline, 0, false)) {
     case RX_READY:
         return true;
@@ -320,33 +327,11 @@ static bool proxy_drop_stray(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
     return proxy_discard(proxy, hdr->size - sizeof(*hdr), errp);
 }
 
-static bool proxy_handle_reply(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
-                               int *fds, size_t nfds, GError **errp)
+/* @w's reply is filled in (@ok) or not: finish @w; lock held. */
+static void proxy_reply_done_locked(VFIOUserProxy *proxy, VFIOUserWaiter *w,
+                                    const VFIOUserHdr *hdr, bool ok,
+                                    GError **errp)
 {
-    VFIOUserWaiter *w;
-    bool ok;
-
-    g_mutex_lock(&proxy->lock);
-    /* The server answers again: requests are worth sending again. */
-    proxy->stalled = false;
-    w = proxy->slots[hdr->id % PROXY_SLOTS];
-    if (w && w->id == hdr->id && w->state == WAITER_PENDING) {
-        proxy->slots[hdr->id % PROXY_SLOTS] = NULL;
-        w->state = WAITER_CLAIMED;
-    } else {
-        w = NULL;
-    }
-    g_mutex_unlock(&proxy->lock);
-    if (!w) {
-        ok = proxy_drop_stray(proxy, hdr, fds, nfds, errp);
-        if (!ok) {
-            proxy_read_error(hdr->cmd, "reply", errp);
-        }
-        return ok;
-    }
-
-    ok = proxy_fill_reply(proxy, w, hdr, fds, nfds, errp);
-    g_mutex_lock(&proxy->lock);
     if (ok) {
         proxy->stats.replies++;
         if (hdr->flags & VFIO_USER_F_ERROR) {
@@ -367,6 +352,44 @@ static bool proxy_handle_reply(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
         proxy->reader = NULL;
         proxy->rx_yield_until = g_get_monotonic_time() + proxy->rx_yield_us;
     }
+}
+
+static bool proxy_handle_reply(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
+                               int *fds, size_t nfds, GError **errp)
+{
+    size_t len = hdr->size - sizeof(*hdr);
+    VFIOUserWaiter *w;
+    bool ok;
+
+    g_mutex_lock(&proxy->lock);
+    /* The server answers again: requests are worth sending again. */
+    proxy->stalled = false;
+    w = proxy->slots[hdr->id % PROXY_SLOTS];
+    if (w && w->id == hdr->id && w->state == WAITER_PENDING) {
+        proxy->slots[hdr->id % PROXY_SLOTS] = NULL;
+        w->state = WAITER_CLAIMED;
+    } else {
+        w = NULL;
+    }
+    if (w && !nfds && vfio_user_rxbuf_avail(&proxy->rx) >= len) {
+        /* Buffered whole: copying it in takes no system call. */
+        ok = proxy_fill_reply(proxy, w, hdr, fds, nfds, errp);
+        proxy_reply_done_locked(proxy, w, hdr, ok, errp);
+        g_mutex_unlock(&proxy->lock);
+        return ok;
+    }
+    g_mutex_unlock(&proxy->lock);
+    if (!w) {
+        ok = proxy_drop_stray(proxy, hdr, fds, nfds, errp);
+        if (!ok) {
+            proxy_read_error(hdr->cmd, "reply", errp);
+        }
+        return ok;
+    }
+
+    ok = proxy_fill_reply(proxy, w, hdr, fds, nfds, errp);
+    g_mutex_lock(&proxy->lock);
+    proxy_reply_done_locked(proxy, w, hdr, ok, errp);
     g_mutex_unlock(&proxy->lock);
     return ok;
 }
@@ -455,15 +478,18 @@ static bool proxy_handle_request(VFIOUserProxy *proxy, const VFIOUserHdr *hdr,
     return true;
 }
 
-/* Read and dispatch one message; its deadline starts now. */
+/*
+ * Read and dispatch one message.  Its deadline is set when reading it
+ * first has to wait (proxy_rx_wait_fn()): a message that is buffered
+ * whole, the common case, costs no clock read.
+ */
 static bool proxy_recv_one(VFIOUserProxy *proxy, GError **errp)
 {
     int fds[VFIO_USER_MAX_FDS];
     VFIOUserHdr hdr;
     size_t nfds = 0;
 
-    proxy->rx_deadline = g_get_monotonic_time() +
-                         (gint64)proxy->timeout_ms * G_TIME_SPAN_MILLISECOND;
+    proxy->rx_deadline = 0;
     if (!vfio_user_rxbuf_need_hdr(&proxy->rx, &proxy->rx_wait, errp) ||
         !vfio_user_rxbuf_take_hdr(&proxy->rx, &hdr, fds, &nfds, proxy->max_fds,
                                   proxy->max_msg_size, errp)) {
@@ -566,26 +592,25 @@ static bool proxy_may_block_locked(VFIOUserProxy *proxy, gint64 now,
  * buffered (or the peer hung up), @deadline passes or the proxy stops.
  * When it may, it blocks in the receive itself, one system call; the
  * monotonic deadline is checked after it returns.  Otherwise, poll() as
- * the receive thread does.  RX_ERROR sets @errp.
+ * the receive thread does.  @now: the time, or 0 to read the clock.
+ * Lock held on entry, not on return (the reader goes on to read what
+ * came without it).  RX_ERROR sets @errp.
  */
-static RxWait proxy_rx_wait_reply(VFIOUserProxy *proxy, gint64 deadline,
-                                  gint64 spin_end, GError **errp)
+static RxWait proxy_rx_wait_reply_locked(VFIOUserProxy *proxy, gint64 now,
+                                         gint64 deadline, gint64 spin_end,
+                                         GError **errp)
 {
     for (;;) {
-        gint64 now = g_get_monotonic_time();
         VFIOUserRxStatus st;
-        bool block;
         RxWait r;
 
-        g_mutex_lock(&proxy->lock);
         if (proxy->state != VFIO_PROXY_CONNECTED) {
             g_mutex_unlock(&proxy->lock);
             return RX_STOPPED;
         }
-        block = proxy_may_block_locked(proxy, now, deadline, spin_end);
-        proxy->reader_blocks = block;
-        g_mutex_unlock(&proxy->lock);
-        if (!block) {
+        now = now ? now : g_get_monotonic_time();
+        if (!proxy_may_block_locked(proxy, now, deadline, spin_end)) {
+            g_mutex_unlock(&proxy->lock);
             r = proxy_rx_poll(proxy, deadline, spin_end, true);
             if (r == RX_ERROR) {
                 vfio_user_error_set(errp, errno, "poll failed: %s",
@@ -593,31 +618,37 @@ static RxWait proxy_rx_wait_reply(VFIOUserProxy *proxy, gint64 deadline,
             }
             return r;
         }
-        st = vfio_user_rxbuf_fill(&proxy->rx, 0, errp);
-        g_mutex_lock(&proxy->lock);
-        proxy->reader_blocks = false;
+        /* Read by the receive thread under the lock, cleared without it. */
+        __atomic_store_n(&proxy->reader_blocks, true, __ATOMIC_RELAXED);
         g_mutex_unlock(&proxy->lock);
+        st = vfio_user_rxbuf_fill(&proxy->rx, 0, errp);
+        __atomic_store_n(&proxy->reader_blocks, false, __ATOMIC_RELAXED);
         if (st == VFIO_USER_RX_DATA || st == VFIO_USER_RX_EOF) {
             return RX_READY; /* at end of stream, reading says so */
         }
         if (st == VFIO_USER_RX_FAIL) {
             return RX_ERROR;
         }
-        if (g_get_monotonic_time() >= deadline) {
+        now = g_get_monotonic_time();
+        if (now >= deadline) {
             return RX_EXPIRED;
         }
+        g_mutex_lock(&proxy->lock);
     }
 }
 
 /*
- * The caller leaves the reader role.  The receive thread reads on when
- * others wait for replies or something is buffered; it writes what is
- * left in the queue.  Lock held.
+ * The caller that took the reader role at @start leaves it.  The receive
+ * thread reads on when others wait for replies or something is buffered;
+ * it writes what is left in the queue.  Otherwise it leaves the socket to
+ * callers until rx_yield_us after @start (a clock read saved per call: a
+ * call that read for longer than that hands the socket back at once).
+ * Lock held.
  */
-static void proxy_leave_reader_locked(VFIOUserProxy *proxy)
+static void proxy_leave_reader_locked(VFIOUserProxy *proxy, gint64 start)
 {
     proxy->reader = NULL;
-    proxy->rx_yield_until = g_get_monotonic_time() + proxy->rx_yield_us;
+    proxy->rx_yield_until = start + proxy->rx_yield_us;
     if (!g_queue_is_empty(&proxy->outq)) {
         vfio_user_proxy_wake_rx_locked(proxy); /* it writes the rest */
     }
@@ -628,20 +659,26 @@ static void proxy_leave_reader_locked(VFIOUserProxy *proxy)
 }
 
 void vfio_user_proxy_read_for_locked(VFIOUserProxy *proxy, VFIOUserWaiter *w,
-                                     gint64 deadline, gint64 spin_end)
+                                     gint64 now, gint64 deadline,
+                                     gint64 spin_end)
 {
+    gint64 start = now ? now : g_get_monotonic_time();
     GError *err = NULL;
 
+    now = start;
     proxy->reader = g_thread_self();
     proxy->stats.own_reads++;
     while (w->state != WAITER_DONE && proxy->state == VFIO_PROXY_CONNECTED) {
         RxWait r = RX_READY;
         bool ok = true;
 
-        g_mutex_unlock(&proxy->lock);
-        if (!vfio_user_rxbuf_avail(&proxy->rx)) {
-            r = proxy_rx_wait_reply(proxy, deadline, spin_end, &err);
+        if (vfio_user_rxbuf_avail(&proxy->rx)) {
+            g_mutex_unlock(&proxy->lock);
+        } else {
+            r = proxy_rx_wait_reply_locked(proxy, now, deadline, spin_end,
+                                           &err);
         }
+        now = 0; /* later rounds read the clock */
         if (r == RX_READY) {
             ok = proxy_recv_one(proxy, &err);
         } else if (r == RX_ERROR) {
@@ -657,7 +694,7 @@ void vfio_user_proxy_read_for_locked(VFIOUserProxy *proxy, VFIOUserWaiter *w,
             break;
         }
     }
-    proxy_leave_reader_locked(proxy);
+    proxy_leave_reader_locked(proxy, start);
 }
 
 bool vfio_user_proxy_pump(VFIOUserProxy *proxy, GError **errp)

@@ -67,8 +67,8 @@ typedef struct VFIOUserProxyOptions {
     /*
      * After the receive thread has handed a reply to a caller, it leaves
      * the socket to callers (each reads its own reply, no thread hand-off)
-     * until none has read for this many microseconds; a server request
-     * that arrives while nobody reads waits at most that long.
+     * until none has begun to read for this many microseconds; a server
+     * request that arrives while nobody reads waits at most that long.
      * 0 = the default, 1000.
      */
     uint32_t rx_yield_us;
