@@ -174,10 +174,11 @@ static bool file_batch(BenchLimit *l, uint64_t iters, GError **errp)
 /* ---- AF_UNIX between two processes ---- */
 
 enum { PEER_PINGPONG = 1, PEER_STREAM = 2, PEER_ONEWAY = 3 };
+#define PEER_PINGPONG_MAX 64 /* largest ping-pong message */
 
 typedef struct PeerCmd {
     uint32_t op;
-    uint32_t len; /* PEER_ONEWAY: bytes per message */
+    uint32_t len; /* bytes per message (at most PEER_PINGPONG_MAX) */
     uint64_t count;
 } PeerCmd;
 
@@ -229,7 +230,7 @@ static bool peer_oneway(int fd, uint8_t *big, const PeerCmd *cmd)
 static int peer_main(int fd, int cpu)
 {
     uint8_t *big = g_malloc0(1 * MiB);
-    uint8_t small[16];
+    uint8_t small[PEER_PINGPONG_MAX];
     PeerCmd cmd;
 
     bench_pin(cpu);
@@ -242,8 +243,9 @@ static int peer_main(int fd, int cpu)
         }
         for (uint64_t i = 0; i < cmd.count; i++) {
             if (cmd.op == PEER_PINGPONG
-                    ? !io_all(fd, small, sizeof(small), false) ||
-                          !io_all(fd, small, sizeof(small), true)
+                    ? cmd.len > sizeof(small) ||
+                          !io_all(fd, small, cmd.len, false) ||
+                          !io_all(fd, small, cmd.len, true)
                     : !io_all(fd, big, 1 * MiB, true)) {
                 return 1;
             }
@@ -292,6 +294,19 @@ BenchLimit *bench_limit_socket(bool stream, int peer_cpu, GError **errp)
     return l;
 }
 
+BenchLimit *bench_limit_pingpong(uint64_t msg_bytes, int peer_cpu,
+                                 GError **errp)
+{
+    BenchLimit *l = limit_new(LIMIT_PINGPONG, msg_bytes, -1);
+
+    g_assert(msg_bytes <= PEER_PINGPONG_MAX);
+    if (!peer_start(&l->peer, peer_cpu, errp)) {
+        bench_limit_free(l);
+        return NULL;
+    }
+    return l;
+}
+
 BenchLimit *bench_limit_oneway(uint64_t msg_bytes, int peer_cpu, GError **errp)
 {
     BenchLimit *l = limit_new(LIMIT_ONEWAY, msg_bytes, -1);
@@ -325,14 +340,14 @@ static bool oneway_batch(BenchLimit *l, uint64_t iters, GError **errp)
 
 static bool pingpong_batch(BenchLimit *l, uint64_t iters, GError **errp)
 {
-    PeerCmd cmd = {.op = PEER_PINGPONG, .count = iters};
+    PeerCmd cmd = {.op = PEER_PINGPONG, .len = l->bytes, .count = iters};
 
     if (!io_all(l->peer.fd, &cmd, sizeof(cmd), true)) {
         return vfio_user_error_set(errp, EPIPE, "ping-pong peer went away");
     }
     for (uint64_t i = 0; i < iters; i++) {
-        if (!io_all(l->peer.fd, l->buf, 16, true) ||
-            !io_all(l->peer.fd, l->buf, 16, false)) {
+        if (!io_all(l->peer.fd, l->buf, l->bytes, true) ||
+            !io_all(l->peer.fd, l->buf, l->bytes, false)) {
             return vfio_user_error_set(errp, EPIPE, "ping-pong peer went away");
         }
     }

@@ -4,7 +4,9 @@
  * round trip of the same CPU placement), posted BAR writes (compared with
  * waited-for ones, and with a raw one-way stream of the same messages),
  * and accesses to a memory-backed BAR that the client mmapped (compared
- * with plain loads and memcpy).  A bare client's
+ * with plain loads and memcpy).  A raw round trip of the posted message
+ * against its one-way stream gives the ceiling of posted / non-posted
+ * throughput without batching.  A bare client's
  * REGION_READ (no client library) shows the server library's share.  Every
  * limit is measured again next to its figure, batches interleaved
  * (bench_measure_pair).
@@ -151,6 +153,32 @@ static void region_mmap(BenchConn *c, int cpu)
     bench_limit_free(copy);
 }
 
+/*
+ * The ceiling of posted / non-posted throughput without batching: a raw
+ * round trip of the posted write's 36-byte message against the one-way
+ * stream of it, both at the socket's floor, measured as a pair.
+ */
+static void region_ceiling(BenchPlacement pl, BenchLimit *rtt36,
+                           BenchLimit *oneway)
+{
+    const char *pn = bench_placement_name(pl);
+    g_autofree char *key = g_strdup_printf("region.posted_ceiling.%s", pn);
+    g_autofree char *label = g_strdup_printf(
+        "socket %u B round trip, to one-way (%s)", BENCH_POSTED_MSG_BYTES, pn);
+    g_autofree char *ow_limit = g_strdup_printf("limit.sock_oneway.%s", pn);
+    g_autoptr(GError) err = NULL;
+    BenchStat s, ls;
+
+    if (!bench_measure_pair(bench_limit_batch, rtt36, bench_limit_batch, oneway,
+                            &s, &ls, &err)) {
+        bench_add_error("region", label, err);
+    } else {
+        BenchFigure f = {s.median, s.best, ls.median, ls.best};
+
+        bench_add_figure("region", key, label, "ns/op", &f, ow_limit);
+    }
+}
+
 /* The server library alone: a bare client's REGION_READ (bench-bare.c). */
 static void region_bare(BenchPlacement pl, BenchLimit *rtt)
 {
@@ -216,19 +244,28 @@ static void region_placement(BenchPlacement pl)
         rtt ? bench_limit_oneway(BENCH_POSTED_MSG_BYTES,
                                  bench_placement_server_cpu(pl), &err)
             : NULL;
+    BenchLimit *rtt36 =
+        oneway ? bench_limit_pingpong(BENCH_POSTED_MSG_BYTES,
+                                      bench_placement_server_cpu(pl), &err)
+               : NULL;
     RegionArgs nonposted;
     BenchConn c;
 
     if (rtt) {
         region_bare(pl, rtt);
     }
-    if (!oneway ||
+    if (rtt36) {
+        bench_pin(bench_placement_client_cpu(pl));
+        region_ceiling(pl, rtt36, oneway);
+    }
+    if (!rtt36 ||
         !bench_conn_open(&c, bench_placement_client_cpu(pl),
                          bench_placement_server_cpu(pl),
                          VFIO_USER_DMA_ACCESS_AUTO, BENCH_RAM_NONE, &err)) {
         bench_add_error("region", pn, err);
         bench_limit_free(rtt);
         bench_limit_free(oneway);
+        bench_limit_free(rtt36);
         bench_pin(-1);
         return;
     }
@@ -258,6 +295,7 @@ static void region_placement(BenchPlacement pl)
     bench_conn_close(&c);
     bench_limit_free(rtt);
     bench_limit_free(oneway);
+    bench_limit_free(rtt36);
     bench_pin(-1);
 }
 

@@ -36,6 +36,23 @@ static void target(const char *name, const char *key, const char *base,
     bench_add_target(name, v, med, threshold, at_least, ok);
 }
 
+/*
+ * Under the unbatched posted-write target: what it would be with both
+ * kinds of write at the socket's floor (raw round trip / raw one-way of
+ * the same 36-byte message, measured as a pair in this run).
+ */
+static void ceiling(const char *pn)
+{
+    g_autofree char *n =
+        g_strdup_printf("its ceiling: raw %u B round trip / raw one-way (%s)",
+                        BENCH_POSTED_MSG_BYTES, pn);
+    g_autofree char *k = g_strdup_printf("region.posted_ceiling.%s", pn);
+    double v = 0, med = 0;
+    bool ok = bench_ratio_best(k, &v) && bench_ratio(k, &med);
+
+    bench_add_ceiling(n, v, med, ok);
+}
+
 static void targets_dma(const char *own)
 {
     static const char *const dirs[] = {"read", "write"};
@@ -116,6 +133,9 @@ static void targets_placement(BenchPlacement pl)
             g_strdup_printf("region.%s_write.%s", b ? "batched" : "posted", pn);
 
         target(n, k, NULL, true, 10, true);
+        if (!b) {
+            ceiling(pn);
+        }
     }
 }
 

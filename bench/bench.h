@@ -153,10 +153,14 @@ typedef struct BenchTarget {
     bool at_least;  /* value >= threshold, else value <= threshold */
     bool available; /* both figures were measured */
     bool met;
+    bool ceiling; /* not a goal: the bound of the target before it */
 } BenchTarget;
 
 void bench_add_target(const char *name, double value, double median,
                       double threshold, bool at_least, bool available);
+/* A ratio printed under a target as its bound (text output only). */
+void bench_add_ceiling(const char *name, double value, double median,
+                       bool available);
 /* Compute every target from the results (bench-targets.c). */
 void bench_targets(void);
 
@@ -271,6 +275,9 @@ BenchLimit *bench_limit_load4(int cpu);
 BenchLimit *bench_limit_file(const char *kind, bool is_write, uint64_t size,
                              int cpu, GError **errp);
 BenchLimit *bench_limit_socket(bool stream, int peer_cpu, GError **errp);
+/* Round trips of @msg_bytes each way (at most 64), one send() each. */
+BenchLimit *bench_limit_pingpong(uint64_t msg_bytes, int peer_cpu,
+                                 GError **errp);
 /*
  * A one-way stream of @msg_bytes messages, one send() each, which the peer
  * takes as they come: the floor of unbatched posted writes.
