@@ -47,7 +47,10 @@
 #define PROXY_HDR_ALLOWANCE 4096
 /* Default rx_yield_us (see VFIOUserProxyOptions). */
 #define PROXY_RX_YIELD_US 1000
-/* Replies queued by request handlers at once (pool, no allocation). */
+/*
+ * Replies queued by request handlers at once (pool entries, allocated
+ * when first needed and reused until the proxy is freed).
+ */
 #define PROXY_REPLY_POOL 32
 /*
  * Reply payload bytes copied into a pool entry by send_reply(); a caller's
@@ -181,7 +184,8 @@ struct VFIOUserProxy {
     GQueue outq;   /* ProxyOut links, in wire order */
     bool sending;  /* a thread holds the sender role */
     bool rx_woken; /* wake_fd has an unread wake-up */
-    ProxyOut pool[PROXY_REPLY_POOL];
+    ProxyOut *pool[PROXY_REPLY_POOL];
+    unsigned pool_n;       /* pool entries allocated so far */
     GQueue pool_free;      /* free pool entries */
     GCond pool_cond;       /* broadcast when an entry is freed (lock) */
     unsigned pool_waiters; /* threads waiting on pool_cond (lock) */
@@ -242,6 +246,7 @@ void vfio_user_proxy_drop_queue_locked(VFIOUserProxy *proxy, int errnum);
 
 /* proxy-send.c: set up and tear down the queue and the reply pool. */
 void vfio_user_proxy_send_init(VFIOUserProxy *proxy);
+void vfio_user_proxy_send_destroy(VFIOUserProxy *proxy);
 
 /*
  * proxy-send.c: queue @m (built by the caller) and return once it is

@@ -28,9 +28,12 @@
  * that goes whole at once, the common case, costs no clock read.
  *
  * Replies of request handlers (on the reader's thread) come from a pool of
- * PROXY_REPLY_POOL preallocated entries: queueing one allocates nothing and
- * never waits for the server, unless all entries are in the queue, in
- * which case the reader waits for room (bounded by the head's deadline).
+ * up to PROXY_REPLY_POOL entries, each allocated the first time no free
+ * one is left and reused until the proxy is freed: once the pool has
+ * grown to what the handlers use at once, queueing a reply allocates
+ * nothing, and it never waits for the server unless all entries are in
+ * the queue, in which case the reader waits for room (bounded by the
+ * head's deadline).
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -51,13 +54,14 @@ void vfio_user_proxy_send_init(VFIOUserProxy *proxy)
     g_queue_init(&proxy->outq);
     g_queue_init(&proxy->pool_free);
     g_cond_init(&proxy->pool_cond);
-    for (unsigned i = 0; i < PROXY_REPLY_POOL; i++) {
-        ProxyOut *m = &proxy->pool[i];
+}
 
-        m->link.data = m;
-        m->pooled = true;
-        g_queue_push_tail_link(&proxy->pool_free, &m->link);
+void vfio_user_proxy_send_destroy(VFIOUserProxy *proxy)
+{
+    for (unsigned i = 0; i < proxy->pool_n; i++) {
+        g_free(proxy->pool[i]);
     }
+    g_cond_clear(&proxy->pool_cond);
 }
 
 void vfio_user_proxy_out_init(ProxyOut *m, const VFIOUserHdr *hdr,
@@ -358,11 +362,21 @@ bool vfio_user_proxy_send_wait_locked(VFIOUserProxy *proxy, ProxyOut *m,
 /* ---- Replies from request handlers, on the reader's thread ---- */
 
 /*
- * A free pool entry; lock held.  With every entry queued, wait for room
- * (never for a lock), bounded by the queue head's deadline.
+ * A free pool entry, a new one while the pool may grow; lock held.  With
+ * every entry queued, wait for room (never for a lock), bounded by the
+ * queue head's deadline.
  */
 static ProxyOut *proxy_pool_get_locked(VFIOUserProxy *proxy, GError **errp)
 {
+    if (g_queue_is_empty(&proxy->pool_free) &&
+        proxy->pool_n < PROXY_REPLY_POOL) {
+        ProxyOut *m = g_new0(ProxyOut, 1);
+
+        m->link.data = m;
+        m->pooled = true;
+        proxy->pool[proxy->pool_n++] = m;
+        return m;
+    }
     while (g_queue_is_empty(&proxy->pool_free)) {
         gint64 dl;
 

@@ -286,7 +286,7 @@ void vfio_user_proxy_destroy(VFIOUserProxy *proxy)
         close(proxy->wake_fd);
     }
     g_clear_error(&proxy->fail_err);
-    g_cond_clear(&proxy->pool_cond);
+    vfio_user_proxy_send_destroy(proxy);
     g_cond_clear(&proxy->users_cond);
     g_cond_clear(&proxy->handler_cond);
     g_mutex_clear(&proxy->lock);
