@@ -78,12 +78,21 @@ void vfio_user_proxy_wake_rx_locked(VFIOUserProxy *proxy)
     }
 }
 
+/*
+ * proxy->users counts the threads inside call() and post(), and a waiter
+ * is in the table only while its caller is inside call(), one per caller:
+ * once as many as proxy->users are found (none when nobody calls, as at
+ * close), the rest of the table is empty and is not walked.
+ */
 void vfio_user_proxy_wake_all_locked(VFIOUserProxy *proxy, int errnum)
 {
-    for (size_t i = 0; i < PROXY_SLOTS; i++) {
+    unsigned found = 0;
+
+    for (size_t i = 0; i < PROXY_SLOTS && found < proxy->users; i++) {
         VFIOUserWaiter *w = proxy->slots[i];
 
         if (w) {
+            found++;
             proxy->slots[i] = NULL;
             w->err = errnum;
             vfio_user_proxy_finish_locked(proxy, w);
