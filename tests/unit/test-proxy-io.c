@@ -373,6 +373,20 @@ static void script_dribble(Script *s, int sock, const uint8_t *p, size_t n)
     }
 }
 
+/* Wait until the client has read everything we sent (5 s at most). */
+static bool script_wait_read(int sock)
+{
+    for (gint64 end = vut_deadline_ms(5000); g_get_monotonic_time() < end;) {
+        int left = -1;
+
+        if (ioctl(sock, SIOCOUTQ, &left) < 0 || left == 0) {
+            return left == 0;
+        }
+        g_thread_yield();
+    }
+    return false;
+}
+
 /* A DMA_WRITE whose payload dribbles in. */
 static void script_dribble_dma(int sock, void *opaque)
 {
@@ -397,18 +411,17 @@ static void script_dribble_dma(int sock, void *opaque)
         vut_event_set(&s->step);
         return;
     }
-    /* Go on once the client has read all that: it is inside the payload. */
-    for (gint64 end = vut_deadline_ms(5000); g_get_monotonic_time() < end;) {
-        int left = -1;
-
-        if (ioctl(sock, SIOCOUTQ, &left) < 0 || left == 0) {
-            s->ok = left == 0;
-            break;
-        }
-        g_thread_yield();
-    }
+    /* Once the client has read all that, it is inside the payload. */
+    s->ok = script_wait_read(sock);
+    /*
+     * One byte more, then the dribble's pause: the message is half its
+     * timeout old when the test starts the unmap, so that the stall, and
+     * not the unmap's own timeout of the same length, ends the unmap.
+     */
+    script_dribble(s, sock, data + 1, 1);
+    s->ok = s->ok && script_wait_read(sock);
     vut_event_set(&s->step);
-    script_dribble(s, sock, data + 1, sizeof(data) - 1);
+    script_dribble(s, sock, data + 2, sizeof(data) - 2);
     script_echo_until_eof(sock);
 }
 
