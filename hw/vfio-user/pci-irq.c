@@ -110,9 +110,10 @@ bool vupci_irq_info_check(VUPCIIntx *x, PCIDevice *pdev, VFIOUserDevice *vdev,
     x->present = pin >= 1 && pin <= 4 && info.count >= 1 &&
                  (info.flags & VFIO_IRQ_INFO_EVENTFD);
     if (pdev->msi.cap) {
-        uint16_t ctrl = pci_get_config(pdev, pdev->msi.cap + PCI_MSI_FLAGS, 2);
+        unsigned ctrl = pci_get_config(pdev, pdev->msi.cap + PCI_MSI_FLAGS, 2);
+        unsigned qmask = (ctrl & PCI_MSI_FLAGS_QMASK) >> 1;
 
-        msi_cap = 1u << MIN((ctrl & PCI_MSI_FLAGS_QMASK) >> 1, 5u);
+        msi_cap = 1u << MIN(qmask, 5u);
     }
     if (!vupci_irq_info(vdev, VFIO_PCI_MSI_IRQ_INDEX, &info, errp) ||
         !vupci_irq_count_check(pdev, "MSI", msi_cap, info.count, errp)) {
