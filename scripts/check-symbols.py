@@ -6,18 +6,24 @@ next to libvfio-user (whose public API uses the prefix vfu_).
 Every global symbol defined in the server library must start with vus_,
 every one in the shared util library with vfio_user_, and none may be one
 of libvfio-user's exported names (listed in the file given with --avoid).
+Symbols a sanitizer adds for our own globals (gcc's __odr_asan.NAME) are
+not ours to name and are left out.
 
 Usage: check-symbols.py --avoid NAMES-FILE PREFIX=LIBRARY.a...
 """
 import subprocess
 import sys
 
+# Names the compiler makes up when it instruments a build: gcc's ASan adds
+# one __odr_asan.NAME per instrumented global.
+SANITIZER_PREFIXES = ('__odr_asan.', '__odr_asan_')
+
 
 def defined_globals(lib):
     out = subprocess.run(['nm', '-g', '--defined-only', lib], check=True,
                          capture_output=True, text=True).stdout
     return [f[2] for f in (line.split() for line in out.splitlines())
-            if len(f) == 3]
+            if len(f) == 3 and not f[2].startswith(SANITIZER_PREFIXES)]
 
 
 def main(argv):
