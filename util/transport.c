@@ -120,7 +120,12 @@ static ssize_t sock_send(VfioUserTransport *t, const struct iovec *iov,
     return sendmsg(t->fd, &msg, MSG_NOSIGNAL | flags);
 }
 
-size_t vfio_user_cmsg_fds(struct msghdr *msg, int *fds, bool *truncated)
+/*
+ * Take the SCM_RIGHTS fds a recvmsg() put in @msg into @fds (room for
+ * VFIO_USER_MAX_FDS) and return their count; fds beyond that are closed.
+ * @truncated says whether any were lost (MSG_CTRUNC or too many).
+ */
+static size_t cmsg_fds(struct msghdr *msg, int *fds, bool *truncated)
 {
     size_t n = 0;
 
@@ -168,7 +173,7 @@ static ssize_t sock_recv(VfioUserTransport *t, struct iovec *iov, int iovcnt,
     if (n < 0) {
         return n;
     }
-    *nfds = vfio_user_cmsg_fds(&msg, fds, truncated);
+    *nfds = cmsg_fds(&msg, fds, truncated);
     return n;
 }
 

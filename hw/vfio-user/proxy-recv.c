@@ -28,7 +28,7 @@
  * read their own replies with no hand-off between threads.
  *
  * A caller that reads waits for the next message in the receive itself
- * (one recvmmsg(), no poll()) when nothing else needs watching: the
+ * (one recvmsg(), no poll()) when nothing else needs watching: the
  * socket's receive timeout, the message timeout, bounds it and the call's
  * deadline is checked after it returns; a failure or close wakes it by
  * shutting the socket down.  Otherwise (the queue has something nobody

@@ -19,19 +19,13 @@
 /* iovec entries per direct read (the transport's receive limit). */
 #define RXBUF_DIRECT_IOV 64
 
-/* Room for the fds one receive part may bring. */
-typedef union RxCtl {
-    char buf[CMSG_SPACE(sizeof(int) * VFIO_USER_MAX_FDS)];
-    struct cmsghdr align;
-} RxCtl;
-
 void vfio_user_rxbuf_init(VFIOUserRxBuf *rb, VfioUserTransport *tr)
 {
     int type = 0;
     socklen_t len = sizeof(type);
 
     rb->tr = tr;
-    rb->mmsg = getsockopt(tr->fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+    rb->sock = getsockopt(tr->fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
                type == SOCK_STREAM;
     rb->eof = false;
     rb->start = rb->end = 0;
@@ -47,7 +41,7 @@ void vfio_user_rxbuf_destroy(VFIOUserRxBuf *rb)
     rb->nsets = 0;
 }
 
-/* Keep the @n fds of a receive part that read [lo, hi). */
+/* Keep the @n fds of a receive that read [lo, hi). */
 static bool rxbuf_keep_fds(VFIOUserRxBuf *rb, int *fds, size_t n,
                            bool truncated, uint64_t lo, uint64_t hi,
                            GError **errp)
@@ -77,7 +71,7 @@ static bool rxbuf_keep_fds(VFIOUserRxBuf *rb, int *fds, size_t n,
     return true;
 }
 
-/* Record a receive part of @n bytes (its fds too) at the buffer's end. */
+/* Record a receive of @n bytes (its fds too) at the buffer's end. */
 static bool rxbuf_got(VFIOUserRxBuf *rb, size_t n, int *fds, size_t nfds,
                       bool truncated, GError **errp)
 {
@@ -96,61 +90,14 @@ static VFIOUserRxStatus rxbuf_errno(GError **errp)
     return VFIO_USER_RX_FAIL;
 }
 
-/* A socket: both parts in one recvmmsg(), the second never waits. */
-static VFIOUserRxStatus rxbuf_fill_mmsg(VFIOUserRxBuf *rb, size_t want0,
-                                        int flags, GError **errp)
-{
-    RxCtl ctl[2];
-    struct iovec iov[2] = {
-        {.iov_base = rb->buf + rb->end, .iov_len = want0},
-        {.iov_base = rb->buf + rb->end + want0,
-         .iov_len = sizeof(rb->buf) - rb->end - want0},
-    };
-    struct mmsghdr mm[2];
-    int fds[VFIO_USER_MAX_FDS];
-    size_t n0, n1, nfds;
-    bool trunc, ok;
-    int r;
-
-    memset(mm, 0, sizeof(mm));
-    for (int i = 0; i < 2; i++) {
-        mm[i].msg_hdr.msg_iov = &iov[i];
-        mm[i].msg_hdr.msg_iovlen = 1;
-        mm[i].msg_hdr.msg_control = ctl[i].buf;
-        mm[i].msg_hdr.msg_controllen = sizeof(ctl[i].buf);
-    }
-    do {
-        r = recvmmsg(rb->tr->fd, mm, 2,
-                     MSG_CMSG_CLOEXEC | MSG_WAITFORONE | flags, NULL);
-    } while (r < 0 && errno == EINTR);
-    if (r < 0) {
-        return rxbuf_errno(errp);
-    }
-    n0 = mm[0].msg_len;
-    n1 = r > 1 ? mm[1].msg_len : 0;
-    nfds = vfio_user_cmsg_fds(&mm[0].msg_hdr, fds, &trunc);
-    ok = rxbuf_got(rb, n0, fds, nfds, trunc, errp);
-    if (r > 1) {
-        if (n1 && n0 < want0) {
-            /* A short first part: close the gap. */
-            memmove(rb->buf + rb->end, iov[1].iov_base, n1);
-        }
-        nfds = vfio_user_cmsg_fds(&mm[1].msg_hdr, fds, &trunc);
-        ok = rxbuf_got(rb, n1, fds, nfds, trunc, ok ? errp : NULL) && ok;
-    }
-    if (!ok) {
-        return VFIO_USER_RX_FAIL;
-    }
-    if (n0 == 0) {
-        rb->eof = true;
-        return VFIO_USER_RX_EOF;
-    }
-    return VFIO_USER_RX_DATA;
-}
-
-/* One receive part through the transport's ops; -1: NONE or FAIL. */
-static ssize_t rxbuf_recv_part(VFIOUserRxBuf *rb, size_t max, int flags,
-                               VFIOUserRxStatus *st, GError **errp)
+/*
+ * One receive of at most @max bytes at the buffer's end.  On a socket that
+ * is one recvmsg(): a single call, where a recvmmsg() of two parts would
+ * let the kernel reschedule between them (and run the peer, woken by the
+ * room the first part made, for nothing).
+ */
+static VFIOUserRxStatus rxbuf_recv(VFIOUserRxBuf *rb, size_t max, int flags,
+                                   GError **errp)
 {
     struct iovec iov = {.iov_base = rb->buf + rb->end, .iov_len = max};
     int fds[VFIO_USER_MAX_FDS];
@@ -162,29 +109,10 @@ static ssize_t rxbuf_recv_part(VFIOUserRxBuf *rb, size_t max, int flags,
         n = rb->tr->ops->recv(rb->tr, &iov, 1, fds, &nfds, &trunc, flags);
     } while (n < 0 && errno == EINTR);
     if (n < 0) {
-        *st = rxbuf_errno(errp);
-        return -1;
+        return rxbuf_errno(errp);
     }
     if (!rxbuf_got(rb, (size_t)n, fds, nfds, trunc, errp)) {
-        *st = VFIO_USER_RX_FAIL;
-        return -1;
-    }
-    return n;
-}
-
-/*
- * Another transport: the first part only.  A receive there may do more
- * than look (the client fuzzer's feeder takes an empty one for a client
- * that waits), so nothing is read ahead.
- */
-static VFIOUserRxStatus rxbuf_fill_ops(VFIOUserRxBuf *rb, size_t want0,
-                                       int flags, GError **errp)
-{
-    VFIOUserRxStatus st = VFIO_USER_RX_DATA;
-    ssize_t n = rxbuf_recv_part(rb, want0, flags, &st, errp);
-
-    if (n < 0) {
-        return st;
+        return VFIO_USER_RX_FAIL;
     }
     if (n == 0) {
         rb->eof = true;
@@ -197,6 +125,7 @@ VFIOUserRxStatus vfio_user_rxbuf_fill(VFIOUserRxBuf *rb, int flags,
                                       GError **errp)
 {
     size_t avail = vfio_user_rxbuf_avail(rb);
+    size_t room;
 
     g_assert(avail < sizeof(VFIOUserHdr));
     if (rb->eof) {
@@ -206,10 +135,13 @@ VFIOUserRxStatus vfio_user_rxbuf_fill(VFIOUserRxBuf *rb, int flags,
     memmove(rb->buf, rb->buf + rb->start, avail);
     rb->start = 0;
     rb->end = avail;
-    if (rb->mmsg) {
-        return rxbuf_fill_mmsg(rb, sizeof(VFIOUserHdr) - avail, flags, errp);
-    }
-    return rxbuf_fill_ops(rb, sizeof(VFIOUserHdr) - avail, flags, errp);
+    /*
+     * Another transport gets the rest of the header only: a receive there
+     * may do more than look (the client fuzzer's feeder takes an empty one
+     * for a client that waits), so nothing is read ahead.
+     */
+    room = rb->sock ? sizeof(rb->buf) - avail : sizeof(VFIOUserHdr) - avail;
+    return rxbuf_recv(rb, room, flags, errp);
 }
 
 bool vfio_user_rxbuf_need_hdr(VFIOUserRxBuf *rb, const VfioUserWait *wait,
@@ -251,7 +183,7 @@ static void rxbuf_drop_set(VFIOUserRxBuf *rb, size_t i)
 
 /*
  * Give the message at stream position @p, @size bytes long, the fds that
- * came with its header: a set whose part overlaps the header and ends
+ * came with its header: a set whose receive overlaps the header and ends
  * within the message.  A set that ends within the message otherwise came
  * inside a body (this one's or an earlier one's).
  */

@@ -206,13 +206,6 @@ static inline bool vfio_user_hdr_is_reply(const VFIOUserHdr *hdr)
 bool vfio_user_msg_send_error(int sock, const VFIOUserHdr *req, int errnum,
                               GError **errp);
 
-/*
- * Take the SCM_RIGHTS fds a recvmsg() put in @msg into @fds (room for
- * VFIO_USER_MAX_FDS) and return their count; fds beyond that are closed.
- * @truncated says whether any were lost (MSG_CTRUNC or too many).
- */
-size_t vfio_user_cmsg_fds(struct msghdr *msg, int *fds, bool *truncated);
-
 /* Close @n fds in @fds (skipping -1 entries) and set them to -1. */
 void vfio_user_close_fds(int *fds, size_t n);
 

@@ -20,6 +20,7 @@
 #include "hw/vfio-user/container.h"
 #include "hw/vfio-user/device.h"
 #include "hw/vfio-user/proxy.h"
+#include "hw/vfio-user/proxy-rxbuf.h"
 #include "hostile-server-case.h"
 #include "scripted-server.h"
 #include "vfio-user/error.h"
@@ -505,25 +506,36 @@ static void test_fds_flood(void)
     case_end(&c);
 }
 
-/* Fds that arrive with the body rather than the header. */
+/*
+ * Fds that arrive with the body rather than the header.  The reply is
+ * larger than the client's receive buffer and its first write larger
+ * still, so the receive that takes the header cannot reach the write
+ * with the fd (which a receive would otherwise glue to the header, as
+ * the kernel hands fds over with the bytes of earlier writes): the fd
+ * comes with the body's receive, EPROTO.
+ */
 static void test_fds_in_body(void)
 {
+    enum { BODY = 12000, FIRST = 9000 };
+    g_autofree uint8_t *msg = g_malloc0(sizeof(VFIOUserHdr) + BODY);
     VFIOUserHdr hdr;
     VFIOUserDeviceInfo info;
     GError *err = NULL;
     Case c;
     int fd;
 
+    G_STATIC_ASSERT(FIRST > VFIO_USER_RXBUF_SIZE);
     case_begin(&c);
     fd = dup(STDERR_FILENO);
     fake_version(c.fs, NULL);
     fake_expect(c.fs, VFIO_USER_DEVICE_GET_INFO);
     /* id 1: the first request after VERSION. */
-    vfio_user_hdr_init(&hdr, 1, VFIO_USER_DEVICE_GET_INFO,
-                       sizeof(hdr) + sizeof(info_reply),
+    vfio_user_hdr_init(&hdr, 1, VFIO_USER_DEVICE_GET_INFO, sizeof(hdr) + BODY,
                        VFIO_USER_F_TYPE_REPLY);
-    fake_send_raw(c.fs, &hdr, sizeof(hdr), NULL, 0);
-    fake_send_raw(c.fs, &info_reply, sizeof(info_reply), &fd, 1);
+    memcpy(msg, &hdr, sizeof(hdr));
+    memcpy(msg + sizeof(hdr), &info_reply, sizeof(info_reply));
+    fake_send_raw(c.fs, msg, sizeof(hdr) + FIRST, NULL, 0);
+    fake_send_raw(c.fs, msg + sizeof(hdr) + FIRST, BODY - FIRST, &fd, 1);
     fake_stall(c.fs);
     close(fd);
     case_connect(&c, 2000);

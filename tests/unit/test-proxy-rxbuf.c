@@ -1,11 +1,12 @@
 /*
  * The proxy's receive buffer (include/hw/vfio-user/proxy-rxbuf.h), on an
- * AF_UNIX socket pair (one recvmmsg() per fill) and on the in-memory
+ * AF_UNIX socket pair (one recvmsg() per fill) and on the in-memory
  * transport (a header per fill, no read-ahead): several messages in one
  * fill (a socket's) or one header per fill (the in-memory one), a
  * message split across fills, fds with the message they came with and
- * not another, fds inside a body, a header claiming more than the limit,
- * end of stream in a message, a payload larger than the buffer.
+ * not another, fds inside a body or glued to a header by the kernel, a
+ * header claiming more than the limit, end of stream in a message, a
+ * payload larger than the buffer.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -49,7 +50,7 @@ static void pair_open(Pair *p, gconstpointer mem)
     p->ours = t[0];
     p->peer = t[1];
     vfio_user_rxbuf_init(&p->rb, p->ours);
-    g_assert_cmpint(p->rb.mmsg, ==, !GPOINTER_TO_INT(mem));
+    g_assert_cmpint(p->rb.sock, ==, !GPOINTER_TO_INT(mem));
 }
 
 /* Close both ends; every fd a test received must be closed by now. */
@@ -293,41 +294,108 @@ static void test_fds_beyond_limit(gconstpointer mem)
     pair_close(&p);
 }
 
-/*
- * Take the next header; it must fail with @code and leave no fd open.
- * With @body, a header that passes is followed by its payload, which must
- * fail instead: without read-ahead (the in-memory transport) fds inside a
- * body come with the payload's receive.  On a socket the header fails.
- */
-static void take_fails(Pair *p, int code, bool body)
+/* Take the next header; it must fail with @code and leave no fd open. */
+static void take_fails(Pair *p, int code)
 {
     g_autoptr(GError) err = NULL;
     int got[VFIO_USER_MAX_FDS];
-    uint8_t buf[64];
-    struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
     VFIOUserHdr hdr;
     size_t n = 0;
 
-    if (vfio_user_rxbuf_need_hdr(&p->rb, NULL, &err) &&
-        vfio_user_rxbuf_take_hdr(&p->rb, &hdr, got, &n, VFIO_USER_MAX_FDS,
-                                 MAX_MSG, &err)) {
-        g_assert_true(body);
-        g_assert_cmpuint(n, ==, 0);
-        g_assert_cmpuint(hdr.size - sizeof(hdr), <=, sizeof(buf));
-        g_assert_false(vfio_user_rxbuf_readv(
-            &p->rb, &iov, 1, hdr.size - sizeof(hdr), NULL, &err));
+    if (vfio_user_rxbuf_need_hdr(&p->rb, NULL, &err)) {
+        g_assert_false(vfio_user_rxbuf_take_hdr(
+            &p->rb, &hdr, got, &n, VFIO_USER_MAX_FDS, MAX_MSG, &err));
     }
     g_assert_error(err, VFIO_USER_ERROR, code);
     g_assert_cmpuint(n, ==, 0);
 }
 
+/* Take the next header, which must pass and bring no fd. */
+static void take_hdr_only(Pair *p, VFIOUserHdr *hdr)
+{
+    g_autoptr(GError) err = NULL;
+    int got[VFIO_USER_MAX_FDS];
+    size_t n = 0;
+
+    g_assert_true(vfio_user_rxbuf_need_hdr(&p->rb, NULL, &err));
+    g_assert_true(vfio_user_rxbuf_take_hdr(&p->rb, hdr, got, &n,
+                                           VFIO_USER_MAX_FDS, MAX_MSG, &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(n, ==, 0);
+}
+
+/* Read @hdr's payload, which must fail with EPROTO. */
+static void payload_fails(Pair *p, const VFIOUserHdr *hdr)
+{
+    g_autoptr(GError) err = NULL;
+    uint8_t buf[64];
+    struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+
+    g_assert_cmpuint(hdr->size - sizeof(*hdr), <=, sizeof(buf));
+    g_assert_false(vfio_user_rxbuf_readv(&p->rb, &iov, 1,
+                                         hdr->size - sizeof(*hdr), NULL, &err));
+    g_assert_error(err, VFIO_USER_ERROR, EPROTO);
+}
+
 /*
- * An fd written with the payload rather than the header, the payload
- * written apart but read in the same fill as the header: EPROTO.
+ * An fd written with the payload, after its header was taken: the
+ * payload's receive brings it, inside a body: EPROTO.
  */
 static void test_fds_in_body(gconstpointer mem)
 {
     uint8_t m[16 + 8];
+    VFIOUserHdr hdr;
+    Pair p;
+    int fd;
+
+    pair_open(&p, mem);
+    fd = eventfd(0, EFD_CLOEXEC);
+    build_msg(m, 5, 8);
+    peer_write(&p, m, 16, NULL, 0);
+    take_hdr_only(&p, &hdr);
+    peer_write(&p, m + 16, 8, &fd, 1);
+    close(fd);
+    payload_fails(&p, &hdr);
+    pair_close(&p);
+}
+
+/*
+ * An fd written with the last bytes of a payload whose first bytes were
+ * read ahead with the header, another message following: EPROTO, the fd
+ * not given to the next message.
+ */
+static void test_fds_in_body_tail(gconstpointer mem)
+{
+    uint8_t m[16 + 8];
+    VFIOUserHdr hdr;
+    Pair p;
+    int fd;
+
+    pair_open(&p, mem);
+    fd = eventfd(0, EFD_CLOEXEC);
+    build_msg(m, 5, 8);
+    peer_write(&p, m, 20, NULL, 0);
+    take_hdr_only(&p, &hdr);
+    peer_write(&p, m + 20, 4, &fd, 1);
+    close(fd);
+    peer_msg(&p, 6, 0, NULL, 0);
+    payload_fails(&p, &hdr);
+    pair_close(&p);
+}
+
+/*
+ * An fd written with the payload, apart from its header but before the
+ * header was read.  On a socket one receive takes both writes, and the
+ * kernel hands the fd over with them: it cannot be told from an fd sent
+ * with the header, and goes to the message (as the server's buffer does).
+ * On the in-memory transport the header is read alone, so the fd comes
+ * with the payload's receive: EPROTO.
+ */
+static void test_fds_glued_to_header(gconstpointer mem)
+{
+    uint8_t m[16 + 8];
+    int got[VFIO_USER_MAX_FDS];
+    size_t n = 0;
     Pair p;
     int fd;
 
@@ -336,26 +404,18 @@ static void test_fds_in_body(gconstpointer mem)
     build_msg(m, 5, 8);
     peer_write(&p, m, 16, NULL, 0);
     peer_write(&p, m + 16, 8, &fd, 1);
-    close(fd);
-    take_fails(&p, EPROTO, GPOINTER_TO_INT(mem));
-    pair_close(&p);
-}
+    if (GPOINTER_TO_INT(mem)) {
+        VFIOUserHdr hdr;
 
-/* An fd written with the last bytes of a payload, a header following. */
-static void test_fds_in_body_tail(gconstpointer mem)
-{
-    uint8_t m[16 + 8];
-    Pair p;
-    int fd;
-
-    pair_open(&p, mem);
-    fd = eventfd(0, EFD_CLOEXEC);
-    build_msg(m, 5, 8);
-    peer_write(&p, m, 20, NULL, 0);
-    peer_write(&p, m + 20, 4, &fd, 1);
+        take_hdr_only(&p, &hdr);
+        payload_fails(&p, &hdr);
+    } else {
+        take_msg(&p, 5, 8, got, &n);
+        g_assert_cmpuint(n, ==, 1);
+        g_assert_true(same_file(got[0], fd));
+        close(got[0]);
+    }
     close(fd);
-    peer_msg(&p, 6, 0, NULL, 0);
-    take_fails(&p, EPROTO, GPOINTER_TO_INT(mem));
     pair_close(&p);
 }
 
@@ -378,7 +438,7 @@ static void test_size_out_of_bounds(gconstpointer mem)
                            VFIO_USER_F_TYPE_REQUEST);
         peer_write(&p, &hdr, sizeof(hdr), &fd, 1);
         close(fd);
-        take_fails(&p, EPROTO, false);
+        take_fails(&p, EPROTO);
         g_assert_cmpuint(p.rb.pos, ==, 0); /* not taken */
         pair_close(&p);
     }
@@ -409,14 +469,14 @@ static void test_eof(gconstpointer mem)
     pair_open(&p, mem);
     peer_write(&p, m, 9, NULL, 0);
     p.peer->ops->shutdown(p.peer, SHUT_WR);
-    take_fails(&p, EPROTO, false);
+    take_fails(&p, EPROTO);
     pair_close(&p);
 
     pair_open(&p, mem);
     peer_msg(&p, 3, 0, NULL, 0);
     p.peer->ops->shutdown(p.peer, SHUT_WR);
     take_msg(&p, 3, 0, NULL, NULL);
-    take_fails(&p, ECONNRESET, false);
+    take_fails(&p, ECONNRESET);
     pair_close(&p);
 }
 
@@ -454,6 +514,7 @@ int main(int argc, char **argv)
     add("fds-beyond-limit", test_fds_beyond_limit);
     add("fds-in-body", test_fds_in_body);
     add("fds-in-body-tail", test_fds_in_body_tail);
+    add("fds-glued-to-header", test_fds_glued_to_header);
     add("size-out-of-bounds", test_size_out_of_bounds);
     add("eof", test_eof);
     add("nothing-yet", test_nothing_yet);

@@ -5,25 +5,25 @@
  * through this buffer, so that one system call brings a header together
  * with its payload, and with whatever else has arrived: a few replies, or
  * a run of server requests.  On an AF_UNIX socket one fill is one
- * recvmmsg() of two parts: the rest of the next header, then as much as
- * the buffer holds.  Other transports (the in-memory one of tests and
- * fuzzers) get the first part only, so they read as they did before the
- * buffer: a header, then its payload straight.
+ * recvmsg() of as much as the buffer holds.  Other transports (the
+ * in-memory one of tests and fuzzers) get the rest of the next header
+ * only, so they read as they did before the buffer: a header, then its
+ * payload straight.
  *
  * File descriptors stay with the message they came with.  The kernel
  * attaches an SCM_RIGHTS set to the first byte of the sender's write and
  * ends a receive that returns it with the end of that write: bytes of
  * earlier writes may come in front of it, never bytes of a later one.  So
- * each set is kept with the stream positions of the receive part that
- * brought it, and goes to the message whose header those positions
- * overlap and which ends at or after them.  Since the first part of a fill
- * stops at the end of a header, fds with the first message of a fill are
- * judged exactly as a separate header read judges them: with its header,
- * or inside its body (an error).  For a message that follows in the same
- * part, fds sent apart from its header but glued to it by the kernel
- * cannot be told from fds sent with it; they go to that message.  Fds that
- * no header can take (inside a body) are a protocol error, EPROTO, as in
- * util/transport.c.
+ * each set is kept with the stream positions [lo, hi) of the receive that
+ * brought it, and goes to the message in which the receive ends (hi) if
+ * the receive overlaps that message's header: the last message whose
+ * header the receive overlaps, the rule of the server's buffer
+ * (server/rx.c).  Fds sent apart from a header, with the start of its body,
+ * but glued to the header by the kernel in one receive cannot be told from
+ * fds sent with it; they go to that message.  Fds that no header can take
+ * (a receive inside a body) are a protocol error, EPROTO, as in
+ * util/transport.c.  On other transports each header is read on its own,
+ * so fds after it are always inside a body.
  *
  * Payloads are never read into the buffer on purpose: what was read ahead
  * is copied out, and the rest goes straight from the transport to where
@@ -49,7 +49,7 @@
 /* Fd sets kept at once (each message has at most one). */
 #define VFIO_USER_RXBUF_SETS 4
 
-/* The fds of one receive part, and the stream positions [lo, hi) it read. */
+/* The fds of one receive, and the stream positions [lo, hi) it read. */
 typedef struct VFIOUserRxFds {
     uint64_t lo, hi;
     size_t n;
@@ -58,7 +58,7 @@ typedef struct VFIOUserRxFds {
 
 typedef struct VFIOUserRxBuf {
     VfioUserTransport *tr; /* not owned */
-    bool mmsg;             /* tr is a socket: fill with one recvmmsg() */
+    bool sock;             /* tr is a socket: fill the whole buffer */
     bool eof;              /* a receive returned end of stream */
     size_t start, end;     /* the unread bytes are buf[start, end) */
     uint64_t pos;          /* stream position of buf[start] */
@@ -93,9 +93,8 @@ static inline bool vfio_user_rxbuf_has_hdr(const VFIOUserRxBuf *rb)
 }
 
 /*
- * One receive, only while no whole header is buffered: the rest of the
- * next header, then (on a socket) what else has arrived, up to the
- * buffer's room.
+ * One receive, only while no whole header is buffered: on a socket, what
+ * has arrived, up to the buffer's room; elsewhere the rest of the header.
  * @flags: 0 (blocks; a socket's receive timeout bounds it) or MSG_DONTWAIT.
  */
 VFIOUserRxStatus vfio_user_rxbuf_fill(VFIOUserRxBuf *rb, int flags,
