@@ -338,6 +338,17 @@ static void payload_fails(Pair *p, const VFIOUserHdr *hdr)
 }
 
 /*
+ * The fd cases: a pair, message 5 with an 8-byte payload built in @m
+ * (24 bytes), and an eventfd to send with some part of it.
+ */
+static int fd_case_open(Pair *p, gconstpointer mem, uint8_t *m)
+{
+    pair_open(p, mem);
+    build_msg(m, 5, 8);
+    return eventfd(0, EFD_CLOEXEC);
+}
+
+/*
  * An fd written with the payload, after its header was taken: the
  * payload's receive brings it, inside a body: EPROTO.
  */
@@ -348,9 +359,7 @@ static void test_fds_in_body(gconstpointer mem)
     Pair p;
     int fd;
 
-    pair_open(&p, mem);
-    fd = eventfd(0, EFD_CLOEXEC);
-    build_msg(m, 5, 8);
+    fd = fd_case_open(&p, mem, m);
     peer_write(&p, m, 16, NULL, 0);
     take_hdr_only(&p, &hdr);
     peer_write(&p, m + 16, 8, &fd, 1);
@@ -371,9 +380,7 @@ static void test_fds_in_body_tail(gconstpointer mem)
     Pair p;
     int fd;
 
-    pair_open(&p, mem);
-    fd = eventfd(0, EFD_CLOEXEC);
-    build_msg(m, 5, 8);
+    fd = fd_case_open(&p, mem, m);
     peer_write(&p, m, 20, NULL, 0);
     take_hdr_only(&p, &hdr);
     peer_write(&p, m + 20, 4, &fd, 1);
@@ -399,9 +406,7 @@ static void test_fds_glued_to_header(gconstpointer mem)
     Pair p;
     int fd;
 
-    pair_open(&p, mem);
-    fd = eventfd(0, EFD_CLOEXEC);
-    build_msg(m, 5, 8);
+    fd = fd_case_open(&p, mem, m);
     peer_write(&p, m, 16, NULL, 0);
     peer_write(&p, m + 16, 8, &fd, 1);
     if (GPOINTER_TO_INT(mem)) {
