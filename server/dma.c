@@ -1,9 +1,10 @@
 /*
  * libvfio-user-server DMA: the map table (DMA_MAP / DMA_UNMAP) and the
- * device's way into guest memory, vus_dma_read() / vus_dma_write(), in the
- * three access modes: "mmap" (memcpy through our mapping of the client's
- * fd), "file-io" (pread/pwrite on the fd at fd_offset + (addr - base)) and
- * "message" (DMA_READ / DMA_WRITE requests answered by the client).
+ * device's way into guest memory, vus_dma_read() / vus_dma_write() and
+ * their vectored forms, in the three access modes: "mmap" (memcpy through
+ * our mapping of the client's fd), "file-io" (pread/pwrite on the fd at
+ * fd_offset + (addr - base)) and "message" (DMA_READ / DMA_WRITE requests
+ * answered by the client).
  *
  * DMA_MAP rules (the access-mode change to the spec, plus our choices):
  *   mmap bit: mmap() the fd; file-I/O bit: keep the fd for pread/pwrite;
@@ -394,11 +395,12 @@ static bool dma_reply_body(VusServer *srv, const VFIOUserHdr *reply,
 /*
  * Message mode keeps up to dma_msg_window requests of at most dma_msg_chunk
  * bytes (and never more than the negotiated max_data_xfer_size) in flight,
- * so that a transfer of several chunks does not pay a round trip per
- * chunk.  The client answers in order; each reply must match its
- * request's id and command.  When a chunk fails, the replies still owed
- * are read and dropped before the transfer fails, so that none of them is
- * taken for the answer to a later request.
+ * so that a transfer of several chunks, or of several pieces of a
+ * vectored call, does not pay a round trip per chunk.  The client answers
+ * in order; each reply must match its request's id and command.  When a
+ * chunk fails, the replies still owed are read and dropped before the
+ * transfer fails, so that none of them is taken for the answer to a later
+ * request.
  */
 #define DMA_MSG_WINDOW VUS_SERVER_MAX_DMA_MSG_WINDOW
 
@@ -446,65 +448,110 @@ static bool dma_msg_recv(VusServer *srv, uint64_t addr, uint8_t *buf,
            dma_reply_body(srv, &reply, addr, buf, len, is_write, errp);
 }
 
-/* After a failed chunk: read and drop the replies to @ids[from..to). */
-static void dma_msg_drain(VusServer *srv, const uint16_t *ids, size_t from,
-                          size_t to, bool is_write)
+/* A request in flight, and the map whose byte count it adds to. */
+typedef struct DmaChunk {
+    VusDmaMap *map;
+    uint64_t addr;
+    uint8_t *buf;
+    size_t len;
+    uint16_t id;
+} DmaChunk;
+
+/*
+ * The message requests of one call: chunks [done, sent) are in flight, in
+ * ring[i % DMA_MSG_WINDOW].  The maps stay put: srv->lock is held.
+ */
+typedef struct DmaPipe {
+    VusServer *srv;
+    bool is_write;
+    size_t chunk, window;
+    size_t sent, done;
+    DmaChunk ring[DMA_MSG_WINDOW];
+} DmaPipe;
+
+static void dma_count(VusDmaMap *m, size_t n, bool is_write)
 {
-    uint16_t cmd = is_write ? VFIO_USER_DMA_WRITE : VFIO_USER_DMA_READ;
-
-    for (size_t i = from; i < to && !srv->broken; i++) {
-        GError *err = NULL;
-        VFIOUserHdr reply;
-
-        if (!vus_server_wait_reply(srv, ids[i % DMA_MSG_WINDOW], cmd,
-                                   DMA_MSG_HEAD, &reply, &err)) {
-            /* An error reply is consumed; a late one is dropped later. */
-            bool timed_out = err->code == ETIMEDOUT || err->code == ENOBUFS;
-
-            g_error_free(err);
-            if (timed_out) {
-                return;
-            }
-        } else if (!vus_rx_discard(srv, reply.size - sizeof(reply), &err)) {
-            vus_server_mark_broken(srv, err);
-        }
+    if (is_write) {
+        m->bytes_written += n;
+    } else {
+        m->bytes_read += n;
     }
 }
 
-static bool dma_messages(VusServer *srv, uint64_t addr, uint8_t *buf, size_t n,
-                         bool is_write, GError **errp)
+/* Wait for the reply to the oldest request in flight. */
+static bool dma_pipe_complete(DmaPipe *p, GError **errp)
 {
-    size_t max = dma_msg_chunk(srv), window = srv->opts.dma_msg_window;
-    size_t chunks = n / max + (n % max != 0);
-    uint16_t ids[DMA_MSG_WINDOW];
-    size_t sent = 0, done = 0;
-    GError *err = NULL;
-    bool ok = true;
+    DmaChunk *c = &p->ring[p->done++ % DMA_MSG_WINDOW];
 
-    while (ok && done < chunks) {
-        while (ok && sent < chunks && sent - done < window) {
-            size_t off = sent * max;
+    if (!dma_msg_recv(p->srv, c->addr, c->buf, c->len, p->is_write, c->id,
+                      errp)) {
+        return false;
+    }
+    dma_count(c->map, c->len, p->is_write);
+    return true;
+}
 
-            ok = dma_msg_send(srv, addr + off, buf + off, MIN(max, n - off),
-                              is_write, &ids[sent % DMA_MSG_WINDOW], &err);
-            sent += ok;
+/* Ask for [@addr, @addr + @n) of map @m, a window's worth at a time. */
+static bool dma_pipe_push(DmaPipe *p, VusDmaMap *m, uint64_t addr, uint8_t *buf,
+                          size_t n, GError **errp)
+{
+    for (size_t off = 0; off < n;) {
+        DmaChunk *c;
+
+        if (p->sent - p->done == p->window && !dma_pipe_complete(p, errp)) {
+            return false;
         }
-        if (ok) {
-            size_t off = done * max;
+        c = &p->ring[p->sent % DMA_MSG_WINDOW];
+        *c = (DmaChunk){m, addr + off, buf + off, MIN(p->chunk, n - off), 0};
+        if (!dma_msg_send(p->srv, c->addr, c->buf, c->len, p->is_write, &c->id,
+                          errp)) {
+            return false;
+        }
+        p->sent++;
+        off += c->len;
+    }
+    return true;
+}
 
-            ok = dma_msg_recv(srv, addr + off, buf + off, MIN(max, n - off),
-                              is_write, ids[done % DMA_MSG_WINDOW], &err);
-            done++;
+static bool dma_pipe_flush(DmaPipe *p, GError **errp)
+{
+    while (p->done < p->sent) {
+        if (!dma_pipe_complete(p, errp)) {
+            return false;
         }
     }
-    if (!ok) {
-        /* After a timeout the client is stuck: late replies get dropped. */
-        if (err->code != ETIMEDOUT && err->code != ENOBUFS) {
-            dma_msg_drain(srv, ids, done, sent, is_write);
-        }
-        g_propagate_error(errp, err);
+    return true;
+}
+
+/*
+ * After a failed chunk (@err): read and drop the replies still owed.
+ * After a timeout the client is stuck: its late replies get dropped.
+ */
+static void dma_pipe_abort(DmaPipe *p, const GError *err)
+{
+    uint16_t cmd = p->is_write ? VFIO_USER_DMA_WRITE : VFIO_USER_DMA_READ;
+    VusServer *srv = p->srv;
+
+    if (err->code == ETIMEDOUT || err->code == ENOBUFS) {
+        return;
     }
-    return ok;
+    for (; p->done < p->sent && !srv->broken; p->done++) {
+        GError *e = NULL;
+        VFIOUserHdr reply;
+
+        if (!vus_server_wait_reply(srv, p->ring[p->done % DMA_MSG_WINDOW].id,
+                                   cmd, DMA_MSG_HEAD, &reply, &e)) {
+            /* An error reply is consumed; a late one is dropped later. */
+            bool timed_out = e->code == ETIMEDOUT || e->code == ENOBUFS;
+
+            g_error_free(e);
+            if (timed_out) {
+                return;
+            }
+        } else if (!vus_rx_discard(srv, reply.size - sizeof(reply), &e)) {
+            vus_server_mark_broken(srv, e);
+        }
+    }
 }
 
 /*
@@ -533,42 +580,67 @@ static bool dma_mmap_copy(VusServer *srv, VusDmaMap *m, uint64_t addr,
     return false;
 }
 
-static bool dma_part(VusServer *srv, VusDmaMap *m, uint64_t addr, uint8_t *buf,
-                     size_t n, bool is_write, GError **errp)
+/* One piece of a map in mmap or file-io mode. */
+static bool dma_direct(VusServer *srv, VusDmaMap *m, uint64_t addr,
+                       uint8_t *buf, size_t n, bool is_write, GError **errp)
 {
-    switch (m->mode) {
-    case VUS_DMA_MODE_MMAP:
-        return dma_mmap_copy(srv, m, addr, buf, n, is_write, errp);
-    case VUS_DMA_MODE_FILE_IO:
-        return dma_file_io(m, addr, buf, n, is_write, errp);
-    case VUS_DMA_MODE_MESSAGE:
-        return dma_messages(srv, addr, buf, n, is_write, errp);
+    bool ok = m->mode == VUS_DMA_MODE_MMAP
+                  ? dma_mmap_copy(srv, m, addr, buf, n, is_write, errp)
+                  : dma_file_io(m, addr, buf, n, is_write, errp);
+
+    if (ok) {
+        dma_count(m, n, is_write);
     }
-    g_assert_not_reached();
+    return ok;
 }
 
-static bool dma_rw(VusServer *srv, uint64_t addr, uint8_t *buf, size_t len,
-                   bool is_write, GError **errp)
+/* One piece, map by map; message parts join @p's requests in flight. */
+static bool dma_seg(DmaPipe *p, uint64_t addr, uint8_t *buf, size_t len,
+                    GError **errp)
 {
-    bool ok;
+    bool ok = true;
 
-    g_rec_mutex_lock(&srv->lock);
-    ok = dma_check_range(srv, addr, len, is_write, errp);
     while (ok && len > 0) {
-        VusDmaMap *m = lookup(srv, addr);
+        VusDmaMap *m = lookup(p->srv, addr);
         size_t n = MIN((uint64_t)len, m->size - (addr - m->addr));
 
-        ok = dma_part(srv, m, addr, buf, n, is_write, errp);
-        if (ok) {
-            if (is_write) {
-                m->bytes_written += n;
-            } else {
-                m->bytes_read += n;
-            }
+        if (m->mode == VUS_DMA_MODE_MESSAGE) {
+            ok = dma_pipe_push(p, m, addr, buf, n, errp);
+        } else {
+            ok = dma_pipe_flush(p, errp) &&
+                 dma_direct(p->srv, m, addr, buf, n, p->is_write, errp);
         }
         addr += n;
         buf += n;
         len -= n;
+    }
+    return ok;
+}
+
+static bool dma_rwv(VusServer *srv, const VusDmaSeg *segs, size_t nsegs,
+                    bool is_write, GError **errp)
+{
+    DmaPipe p = {.srv = srv, .is_write = is_write};
+    GError *err = NULL;
+    bool ok = true;
+
+    if (nsegs && !segs) {
+        return vfio_user_error_set(errp, EINVAL, "DMA of %zu pieces, no array",
+                                   nsegs);
+    }
+    g_rec_mutex_lock(&srv->lock);
+    p.chunk = dma_msg_chunk(srv);
+    p.window = srv->opts.dma_msg_window;
+    for (size_t i = 0; ok && i < nsegs; i++) {
+        ok = dma_check_range(srv, segs[i].addr, segs[i].len, is_write, &err);
+    }
+    for (size_t i = 0; ok && i < nsegs; i++) {
+        ok = dma_seg(&p, segs[i].addr, segs[i].buf, segs[i].len, &err);
+    }
+    ok = ok && dma_pipe_flush(&p, &err);
+    if (!ok) {
+        dma_pipe_abort(&p, err);
+        g_propagate_error(errp, err);
     }
     g_rec_mutex_unlock(&srv->lock);
     return ok;
@@ -577,14 +649,30 @@ static bool dma_rw(VusServer *srv, uint64_t addr, uint8_t *buf, size_t len,
 bool vus_dma_read(VusServer *srv, uint64_t addr, void *buf, size_t len,
                   GError **errp)
 {
-    return dma_rw(srv, addr, buf, len, false, errp);
+    VusDmaSeg seg = {addr, buf, len};
+
+    return dma_rwv(srv, &seg, 1, false, errp);
 }
 
 bool vus_dma_write(VusServer *srv, uint64_t addr, const void *buf, size_t len,
                    GError **errp)
 {
-    /* dma_rw only reads @buf when is_write is set. */
-    return dma_rw(srv, addr, (uint8_t *)buf, len, true, errp);
+    /* dma_rwv only reads the pieces' buffers when is_write is set. */
+    VusDmaSeg seg = {addr, (void *)buf, len};
+
+    return dma_rwv(srv, &seg, 1, true, errp);
+}
+
+bool vus_dma_readv(VusServer *srv, const VusDmaSeg *segs, size_t nsegs,
+                   GError **errp)
+{
+    return dma_rwv(srv, segs, nsegs, false, errp);
+}
+
+bool vus_dma_writev(VusServer *srv, const VusDmaSeg *segs, size_t nsegs,
+                    GError **errp)
+{
+    return dma_rwv(srv, segs, nsegs, true, errp);
 }
 
 GArray *vus_dma_get_maps(VusServer *srv)

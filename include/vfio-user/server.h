@@ -359,6 +359,28 @@ bool vus_dma_read(VusServer *srv, uint64_t addr, void *buf, size_t len,
 bool vus_dma_write(VusServer *srv, uint64_t addr, const void *buf, size_t len,
                    GError **errp);
 
+/* One piece of a vectored transfer: guest [addr, addr + len) and @buf. */
+typedef struct VusDmaSeg {
+    uint64_t addr;
+    void *buf; /* vus_dma_writev() only reads it */
+    size_t len;
+} VusDmaSeg;
+
+/*
+ * vus_dma_read() / vus_dma_write() of @nsegs pieces, in order, as one
+ * call.  Every piece is checked (EFAULT, EPERM as above) before any byte
+ * moves; @segs NULL with pieces: EINVAL.  In message mode the requests of
+ * all the pieces share the dma_msg_window: the next piece's request is on
+ * its way while the client answers the one before, where a call per piece
+ * waits for each reply before asking for more.  A piece in another mode
+ * waits until the message pieces before it are done.  On failure, which
+ * of the pieces arrived is unspecified.
+ */
+bool vus_dma_readv(VusServer *srv, const VusDmaSeg *segs, size_t nsegs,
+                   GError **errp);
+bool vus_dma_writev(VusServer *srv, const VusDmaSeg *segs, size_t nsegs,
+                    GError **errp);
+
 typedef struct VusDmaMapInfo {
     uint64_t addr;
     uint64_t size;
