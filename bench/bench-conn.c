@@ -207,6 +207,9 @@ bool bench_conn_dma(BenchConn *c, BenchDmaRun *run, GError **errp)
     G_STATIC_ASSERT(sizeof(cmd) == BENCH_REG_NS - BENCH_REG_ADDR);
     bench_dma_prepare(c, run);
     if (!vfio_user_region_write(&c->dev, VFIO_PCI_BAR0_REGION_INDEX,
+                                BENCH_REG_SEGS, &run->segs, sizeof(run->segs),
+                                false, errp) ||
+        !vfio_user_region_write(&c->dev, VFIO_PCI_BAR0_REGION_INDEX,
                                 BENCH_REG_ADDR, &cmd, sizeof(cmd), false,
                                 errp) ||
         !bench_reg_read(c, BENCH_REG_NS, &res, 28, errp)) {

@@ -4,11 +4,12 @@
  * BAR0 is a small register file behind an access callback (the BENCH_REG_*
  * layout in bench.h).  Writing the GO register runs COUNT DMA transfers of
  * LEN bytes at ADDR with vus_dma_read() or vus_dma_write(), on the serving
- * thread, and stores how long they took, how many heap allocations they
- * made and a checksum of the server's buffer.  The client's REGION_WRITE
- * returns once they are done, so a batch is one region write.  SCRATCH is
- * a plain register for latency measurements.  BAR2 is memory-backed, which
- * the client maps.
+ * thread (SEGS > 1: SEGS of them per vus_dma_readv() or vus_dma_writev(),
+ * all of the same bytes), and stores how long they took, how many heap
+ * allocations they made and a checksum of the server's buffer.  The
+ * client's REGION_WRITE returns once they are done, so a batch is one
+ * region write.  SCRATCH is a plain register for latency measurements.
+ * BAR2 is memory-backed, which the client maps.
  *
  * One process serves one connection; only its serving thread runs.
  *
@@ -40,14 +41,34 @@ static void set_reg64(BenchDev *d, unsigned off, uint64_t v)
     memcpy(d->regs + off, &v, sizeof(v));
 }
 
+/* @n transfers of @len bytes at @addr, in one call. */
+static bool bench_dev_xfer(BenchDev *d, uint32_t op, uint64_t addr,
+                           uint64_t len, uint32_t n, GError **errp)
+{
+    VusDmaSeg segs[BENCH_SEGS_MAX];
+
+    if (n == 1) {
+        return op == BENCH_GO_READ
+                   ? vus_dma_read(d->srv, addr, d->buf, len, errp)
+                   : vus_dma_write(d->srv, addr, d->buf, len, errp);
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        segs[i] = (VusDmaSeg){addr, d->buf, len};
+    }
+    return op == BENCH_GO_READ ? vus_dma_readv(d->srv, segs, n, errp)
+                               : vus_dma_writev(d->srv, segs, n, errp);
+}
+
 static void bench_dev_run(BenchDev *d, uint32_t op)
 {
     uint64_t addr = reg64(d, BENCH_REG_ADDR), len = reg64(d, BENCH_REG_LEN);
     uint64_t count = reg64(d, BENCH_REG_COUNT), a0, t0;
-    uint32_t seed, status = 0;
+    uint32_t seed, segs, status = 0;
     g_autoptr(GError) err = NULL;
 
     memcpy(&seed, d->regs + BENCH_REG_SEED, sizeof(seed));
+    memcpy(&segs, d->regs + BENCH_REG_SEGS, sizeof(segs));
+    segs = CLAMP(segs, 1, BENCH_SEGS_MAX);
     if (len > BENCH_XFER_MAX || (op != BENCH_GO_READ && op != BENCH_GO_WRITE)) {
         status = EINVAL;
         count = 0;
@@ -57,12 +78,10 @@ static void bench_dev_run(BenchDev *d, uint32_t op)
     }
     a0 = bench_alloc_count();
     t0 = bench_now_ns();
-    for (uint64_t i = 0; i < count; i++) {
-        bool ok = op == BENCH_GO_READ
-                      ? vus_dma_read(d->srv, addr, d->buf, len, &err)
-                      : vus_dma_write(d->srv, addr, d->buf, len, &err);
+    for (uint64_t i = 0; i < count; i += segs) {
+        uint32_t n = (uint32_t)MIN((uint64_t)segs, count - i);
 
-        if (!ok) {
+        if (!bench_dev_xfer(d, op, addr, len, n, &err)) {
             status = err->code ? (uint32_t)err->code : EIO;
             break;
         }

@@ -108,12 +108,14 @@ static void targets_placement(BenchPlacement pl)
 {
     const char *pn = bench_placement_name(pl);
 
-    for (int d = 0; d < 2; d++) {
-        const char *dir = d ? "write" : "read";
-        g_autofree char *n = g_strdup_printf(
-            "message %s 1 MiB / socket streaming (%s)", dir, pn);
-        g_autofree char *k =
-            g_strdup_printf("dma.message.%s.1048576.%s", dir, pn);
+    for (int i = 0; i < 4; i++) {
+        const char *dir = i & 1 ? "write" : "read";
+        bool vec = i >= 2; /* 4 transfers per vectored call */
+        g_autofree char *n =
+            g_strdup_printf("message %s 1 MiB%s / socket streaming (%s)", dir,
+                            vec ? ", 4 per call" : "", pn);
+        g_autofree char *k = g_strdup_printf("dma.message.%s.1048576%s.%s", dir,
+                                             vec ? ".v4" : "", pn);
 
         target(n, k, NULL, false, 0.9, true);
     }

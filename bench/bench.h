@@ -183,11 +183,13 @@ void bench_report_free(void);
 #define BENCH_REG_STATUS 0x38     /* u32: errno of the first failure, or 0 */
 #define BENCH_REG_SCRATCH 0x40    /* u32: plain register for latency */
 #define BENCH_REG_ALLOCS_NOW 0x48 /* u64: server allocations so far */
+#define BENCH_REG_SEGS 0x50       /* u32: transfers per call (vectored) */
 #define BENCH_GO_READ 1
 #define BENCH_GO_WRITE 2
 
 #define BENCH_BAR2_SIZE (1 * MiB) /* memory-backed, mmapped by the client */
 #define BENCH_XFER_MAX (1 * MiB)
+#define BENCH_SEGS_MAX 16 /* transfers in one vus_dma_readv()/_writev() */
 #define BENCH_RAM_IOVA 0x80000000ull
 #define BENCH_RAM_SIZE (2 * MiB)
 
@@ -234,6 +236,7 @@ typedef struct BenchDmaRun {
     uint64_t len;
     uint64_t count;
     uint32_t seed;
+    uint32_t segs; /* > 1: that many transfers per vectored call */
     /* out */
     uint64_t ns;
     uint64_t server_allocs;
