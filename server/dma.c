@@ -591,6 +591,10 @@ static bool dma_direct(VusServer *srv, VusDmaMap *m, uint64_t addr,
     if (ok) {
         dma_count(m, n, is_write);
     }
+    if (ok && is_write) {
+        /* A written piece is visible before the next (a ring's index). */
+        __atomic_thread_fence(__ATOMIC_RELEASE);
+    }
     return ok;
 }
 

@@ -7,7 +7,9 @@
  * (after vnet_frame_allowed()), frames slirp sends go into buffers of the
  * receive queue, or wait in a short backlog until the driver adds some.
  * Every byte of guest memory is reached through vus_dma_read() and
- * vus_dma_write(), so the device works in every DMA access mode.
+ * vus_dma_write() or their vectored forms (a chain's buffers, a used
+ * element with its index: one call), so the device works in every DMA
+ * access mode.
  *
  * The network (QEMU's -netdev user defaults): 10.0.2.0/24, host 10.0.2.2
  * (slirp connects to it on the host's 127.0.0.1), DHCP from 10.0.2.15, no
@@ -199,10 +201,25 @@ static bool vnet_mem_write(void *opaque, uint64_t addr, const void *buf,
     return vus_dma_write(opaque, addr, buf, len, errp);
 }
 
+static bool vnet_mem_rwv(void *opaque, const VringIov *iov, size_t n,
+                         bool is_write, GError **errp)
+{
+    VusDmaSeg segs[VRING_MAX_SIZE];
+
+    g_assert(n <= G_N_ELEMENTS(segs));
+    for (size_t i = 0; i < n; i++) {
+        segs[i] = (VusDmaSeg){iov[i].addr, iov[i].buf, iov[i].len};
+    }
+    return is_write ? vus_dma_writev(opaque, segs, n, errp)
+                    : vus_dma_readv(opaque, segs, n, errp);
+}
+
 static VringMem vnet_mem(VnetBackend *be)
 {
-    return (VringMem){
-        .read = vnet_mem_read, .write = vnet_mem_write, .opaque = be->dev->srv};
+    return (VringMem){.read = vnet_mem_read,
+                      .write = vnet_mem_write,
+                      .rwv = vnet_mem_rwv,
+                      .opaque = be->dev->srv};
 }
 
 /* ---- the filter ---- */

@@ -50,6 +50,27 @@ bool vring_check_config(const Vring *vr, GError **errp)
     return true;
 }
 
+/* @n pieces in order; a written piece is visible before the next. */
+static bool mem_rwv(const VringMem *mem, const VringIov *iov, size_t n,
+                    bool is_write, GError **errp)
+{
+    if (mem->rwv) {
+        return !n || mem->rwv(mem->opaque, iov, n, is_write, errp);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (i && is_write) {
+            __atomic_thread_fence(__ATOMIC_RELEASE);
+        }
+        if (is_write ? !mem->write(mem->opaque, iov[i].addr, iov[i].buf,
+                                   iov[i].len, errp)
+                     : !mem->read(mem->opaque, iov[i].addr, iov[i].buf,
+                                  iov[i].len, errp)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static bool read16(const VringMem *mem, uint64_t addr, uint16_t *v,
                    GError **errp)
 {
@@ -181,18 +202,14 @@ bool vring_push(Vring *vr, const VringMem *mem, uint16_t head, uint32_t len,
         .id = GUINT32_TO_LE(head),
         .len = GUINT32_TO_LE(len),
     };
-    uint16_t idx;
-
-    if (!mem->write(mem->opaque,
-                    vr->used + USED_RING + 8ull * (vr->used_idx % vr->num), &e,
-                    sizeof(e), errp)) {
-        return false;
-    }
+    uint16_t idx = GUINT16_TO_LE((uint16_t)(vr->used_idx + 1));
     /* The element must be visible before the index that publishes it. */
-    __atomic_thread_fence(__ATOMIC_RELEASE);
-    idx = GUINT16_TO_LE((uint16_t)(vr->used_idx + 1));
-    if (!mem->write(mem->opaque, vr->used + USED_IDX, &idx, sizeof(idx),
-                    errp)) {
+    VringIov iov[2] = {
+        {vr->used + USED_RING + 8ull * (vr->used_idx % vr->num), &e, sizeof(e)},
+        {vr->used + USED_IDX, &idx, sizeof(idx)},
+    };
+
+    if (!mem_rwv(mem, iov, 2, true, errp)) {
         return false;
     }
     vr->used_idx++;
@@ -213,7 +230,9 @@ bool vring_want_interrupt(const Vring *vr, const VringMem *mem, GError **errp)
 bool vring_chain_read(const VringChain *c, const VringMem *mem, void *buf,
                       size_t len, GError **errp)
 {
+    VringIov iov[VRING_MAX_SIZE];
     uint8_t *p = buf;
+    size_t n = 0;
 
     if (len > c->out_bytes) {
         return vfio_user_error_set(
@@ -221,21 +240,23 @@ bool vring_chain_read(const VringChain *c, const VringMem *mem, void *buf,
             c->head, c->out_bytes, len);
     }
     for (unsigned i = 0; i < c->nout && len; i++) {
-        size_t n = MIN((size_t)c->seg[i].len, len);
+        size_t k = MIN((size_t)c->seg[i].len, len);
 
-        if (n && !mem->read(mem->opaque, c->seg[i].addr, p, n, errp)) {
-            return false;
+        if (k) {
+            iov[n++] = (VringIov){c->seg[i].addr, p, k};
         }
-        p += n;
-        len -= n;
+        p += k;
+        len -= k;
     }
-    return true;
+    return mem_rwv(mem, iov, n, false, errp);
 }
 
 bool vring_chain_write(const VringChain *c, const VringMem *mem, uint64_t off,
                        const void *buf, size_t len, GError **errp)
 {
-    const uint8_t *p = buf;
+    VringIov iov[VRING_MAX_SIZE];
+    uint8_t *p = (uint8_t *)buf; /* only read: a write */
+    size_t n = 0;
 
     if (off > c->in_bytes || len > c->in_bytes - off) {
         return vfio_user_error_set(errp, EMSGSIZE,
@@ -245,19 +266,17 @@ bool vring_chain_write(const VringChain *c, const VringMem *mem, uint64_t off,
     }
     for (unsigned i = c->nout; i < c->nout + c->nin && len; i++) {
         const VringSeg *s = &c->seg[i];
-        size_t n;
+        size_t k;
 
         if (off >= s->len) {
             off -= s->len;
             continue;
         }
-        n = MIN((size_t)(s->len - off), len);
-        if (!mem->write(mem->opaque, s->addr + off, p, n, errp)) {
-            return false;
-        }
+        k = MIN((size_t)(s->len - off), len);
+        iov[n++] = (VringIov){s->addr + off, p, k};
         off = 0;
-        p += n;
-        len -= n;
+        p += k;
+        len -= k;
     }
-    return true;
+    return mem_rwv(mem, iov, n, true, errp);
 }

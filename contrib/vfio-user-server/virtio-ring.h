@@ -31,12 +31,28 @@
 
 #define VRING_MAX_SIZE 256 /* largest queue the device offers */
 
-/* Guest memory, as the device reaches it.  False with @errp set on error. */
+/* One piece of a vectored access: guest [addr, addr + len) and @buf. */
+typedef struct VringIov {
+    uint64_t addr;
+    void *buf;
+    size_t len;
+} VringIov;
+
+/*
+ * Guest memory, as the device reaches it.  False with @errp set on error.
+ * @rwv is optional: the pieces of one step (a chain's buffers, a used
+ * element and the index that publishes it) in one call, in order, each
+ * piece of a write visible before the next (the server library's
+ * vus_dma_readv()/_writev(), whose message-mode requests overlap); when
+ * NULL, one @read or @write per piece.
+ */
 typedef struct VringMem {
     bool (*read)(void *opaque, uint64_t addr, void *buf, size_t len,
                  GError **errp);
     bool (*write)(void *opaque, uint64_t addr, const void *buf, size_t len,
                   GError **errp);
+    bool (*rwv)(void *opaque, const VringIov *iov, size_t n, bool is_write,
+                GError **errp);
     void *opaque;
 } VringMem;
 

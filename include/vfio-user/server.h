@@ -373,8 +373,10 @@ typedef struct VusDmaSeg {
  * all the pieces share the dma_msg_window: the next piece's request is on
  * its way while the client answers the one before, where a call per piece
  * waits for each reply before asking for more.  A piece in another mode
- * waits until the message pieces before it are done.  On failure, which
- * of the pieces arrived is unspecified.
+ * waits until the message pieces before it are done.  The pieces of a
+ * write land in order, each visible before the next (a ring element, then
+ * the index that publishes it); the client handles its requests in order.
+ * On failure, which of the pieces arrived is unspecified.
  */
 bool vus_dma_readv(VusServer *srv, const VusDmaSeg *segs, size_t nsegs,
                    GError **errp);

@@ -4,8 +4,9 @@
  * input is: a 16-byte header picks the queue size and where the rings
  * are, the rest is guest RAM (descriptors, rings and buffers, all hostile).
  * The device then does what it does with each chain: read the readable
- * part, write the writable part, return it.  Any crash, leak, hang or
- * out-of-bounds access is a bug; errors are the expected outcome.
+ * part, write the writable part, return it, through one access per piece
+ * or (header byte 1, low bit) the vectored access.  Any crash, leak, hang
+ * or out-of-bounds access is a bug; errors are the expected outcome.
  *
  * Copyright (c) 2026 vfio-user-client developers
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -44,6 +45,17 @@ static bool fuzz_write(void *o, uint64_t a, const void *b, size_t l, GError **e)
     return fuzz_rw(o, a, (void *)b, l, true, e);
 }
 
+static bool fuzz_rwv(void *o, const VringIov *iov, size_t n, bool is_write,
+                     GError **e)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!fuzz_rw(o, iov[i].addr, iov[i].buf, iov[i].len, is_write, e)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static uint64_t get_addr(const uint8_t *p)
 {
     uint32_t v;
@@ -72,6 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .last_avail = (uint16_t)(data[14] | data[15] << 8),
     };
     vr.used_idx = vr.last_avail;
+    mem.rwv = data[1] & 1 ? fuzz_rwv : NULL;
     if (!vring_check_config(&vr, NULL)) {
         return 0;
     }

@@ -138,6 +138,85 @@ static void test_ring_good_chain(void)
     g_free(r.f);
 }
 
+/* The fake's vectored access, recording each call's pieces. */
+typedef struct RwvLog {
+    unsigned calls;
+    size_t pieces[8];
+    bool is_write[8];
+    uint64_t addr[8][4];
+} RwvLog;
+
+static RwvLog rwv_log;
+
+static bool fake_rwv(void *o, const VringIov *iov, size_t n, bool is_write,
+                     GError **e)
+{
+    unsigned c = rwv_log.calls++;
+
+    g_assert_cmpuint(c, <, G_N_ELEMENTS(rwv_log.pieces));
+    rwv_log.pieces[c] = n;
+    rwv_log.is_write[c] = is_write;
+    for (size_t i = 0; i < n; i++) {
+        if (i < G_N_ELEMENTS(rwv_log.addr[c])) {
+            rwv_log.addr[c][i] = iov[i].addr;
+        }
+        if (!fake_rw(o, iov[i].addr, iov[i].buf, iov[i].len, is_write, e)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * With a vectored access, each step is one call: a chain's readable
+ * buffers, the writable ones an output spans, and a used element with the
+ * index after it.
+ */
+static void test_ring_vectored(void)
+{
+    RingFixture r;
+    uint8_t out[20], in[16];
+    uint16_t used_idx;
+
+    ring_setup(&r);
+    r.mem.rwv = fake_rwv;
+    memset(&rwv_log, 0, sizeof(rwv_log));
+    memcpy(r.f->mem + 0x8000, "0123456789", 10);
+    memcpy(r.f->mem + 0x9000, "abcdefghij", 10);
+    put_desc(&r, 1, 0x8000, 10, VRING_DESC_F_NEXT, 2);
+    put_desc(&r, 2, 0x9000, 10, VRING_DESC_F_NEXT, 3);
+    put_desc(&r, 3, 0xa000, 8, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 4);
+    put_desc(&r, 4, 0xb000, 8, VRING_DESC_F_WRITE, 0);
+    publish(&r, 1, 1);
+    g_assert_cmpint(vring_pop(&r.vr, &r.mem, 4096, &r.c, NULL), ==,
+                    VRING_POP_OK);
+    g_assert_cmpuint(rwv_log.calls, ==, 0); /* the walk reads one by one */
+    g_assert_true(vring_chain_read(&r.c, &r.mem, out, 15, NULL));
+    g_assert_cmpmem(out, 15, "0123456789abcde", 15);
+    memset(in, 0x5c, sizeof(in));
+    g_assert_true(vring_chain_write(&r.c, &r.mem, 2, in, 12, NULL));
+    g_assert_cmpuint(r.f->mem[0xa001], ==, 0);
+    g_assert_cmpuint(r.f->mem[0xa002], ==, 0x5c);
+    g_assert_cmpuint(r.f->mem[0xb005], ==, 0x5c);
+    g_assert_cmpuint(r.f->mem[0xb006], ==, 0);
+    g_assert_true(vring_push(&r.vr, &r.mem, 1, 12, NULL));
+    memcpy(&used_idx, r.f->mem + USED + 2, 2);
+    g_assert_cmpuint(used_idx, ==, 1);
+    g_assert_cmpuint(rwv_log.calls, ==, 3);
+    g_assert_cmpuint(rwv_log.pieces[0], ==, 2);
+    g_assert_false(rwv_log.is_write[0]);
+    g_assert_cmpuint(rwv_log.addr[0][1], ==, 0x9000);
+    g_assert_cmpuint(rwv_log.pieces[1], ==, 2);
+    g_assert_true(rwv_log.is_write[1]);
+    g_assert_cmpuint(rwv_log.addr[1][0], ==, 0xa002);
+    g_assert_cmpuint(rwv_log.addr[1][1], ==, 0xb000);
+    /* The element first, then the index that publishes it. */
+    g_assert_cmpuint(rwv_log.pieces[2], ==, 2);
+    g_assert_cmpuint(rwv_log.addr[2][0], ==, USED + 4);
+    g_assert_cmpuint(rwv_log.addr[2][1], ==, USED + 2);
+    g_free(r.f);
+}
+
 static void test_ring_loop(void)
 {
     RingFixture r;
@@ -421,6 +500,7 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/virtio-net/ring/good-chain", test_ring_good_chain);
+    g_test_add_func("/virtio-net/ring/vectored", test_ring_vectored);
     g_test_add_func("/virtio-net/ring/loop", test_ring_loop);
     g_test_add_func("/virtio-net/ring/bad-indexes", test_ring_bad_indexes);
     g_test_add_func("/virtio-net/ring/bad-buffers", test_ring_bad_buffers);
