@@ -45,20 +45,18 @@ static bool proxy_check_request(VFIOUserProxy *proxy,
                                 const VFIOUserRequest *req, size_t *payload_len,
                                 GError **errp)
 {
-    const char *name = vfio_user_cmd_name(req->cmd);
-
     if (req->iovcnt < 0 || req->iovcnt > PROXY_MAX_IOV ||
         (req->iovcnt && !req->iov) || req->reply_iovcnt < 0 ||
         (req->reply_iovcnt && !req->reply_iov) || (req->nfds && !req->fds)) {
         return vfio_user_error_set(
             errp, EINVAL, "malformed %s request (at most %d payload pieces)",
-            name, PROXY_MAX_IOV);
+            vfio_user_cmd_name(req->cmd), PROXY_MAX_IOV);
     }
     if (req->nfds > proxy->caps.max_msg_fds) {
         return vfio_user_error_set(
             errp, E2BIG,
-            "%s with %zu fds, the server accepts at most %u per message", name,
-            req->nfds, proxy->caps.max_msg_fds);
+            "%s with %zu fds, the server accepts at most %u per message",
+            vfio_user_cmd_name(req->cmd), req->nfds, proxy->caps.max_msg_fds);
     }
     if (!vfio_user_proxy_iov_total(req->iov, req->iovcnt, payload_len) ||
         *payload_len > proxy->caps.max_data_xfer_size + PROXY_HDR_ALLOWANCE) {
@@ -66,7 +64,7 @@ static bool proxy_check_request(VFIOUserProxy *proxy,
             errp, EMSGSIZE,
             "%s payload is larger than the negotiated limit (%" PRIu64
             " bytes of data)",
-            name, proxy->caps.max_data_xfer_size);
+            vfio_user_cmd_name(req->cmd), proxy->caps.max_data_xfer_size);
     }
     return true;
 }
@@ -278,8 +276,10 @@ static bool proxy_begin_locked(VFIOUserProxy *proxy, VFIOUserRequest *req,
 bool vfio_user_proxy_call(VFIOUserProxy *proxy, VFIOUserRequest *req,
                           GError **errp)
 {
+    GThread *self = g_thread_self();
     GCond cond;
-    VFIOUserWaiter w = {.req = req, .cmd = req->cmd, .cond = &cond};
+    VFIOUserWaiter w = {
+        .req = req, .cmd = req->cmd, .cond = &cond, .self = self};
     GError *err = NULL;
     VFIOUserHdr hdr;
     ProxyOut m;
@@ -289,7 +289,7 @@ bool vfio_user_proxy_call(VFIOUserProxy *proxy, VFIOUserRequest *req,
     if (!proxy_begin_locked(proxy, req, &len, &w.id, errp)) {
         return false;
     }
-    if (g_thread_self() == proxy->thread || g_thread_self() == proxy->reader) {
+    if (self == proxy->thread || self == proxy->reader) {
         /* Nobody would read the reply: a handler must not block on one. */
         proxy_leave_locked(proxy);
         g_mutex_unlock(&proxy->lock);

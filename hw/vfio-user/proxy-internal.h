@@ -67,6 +67,7 @@ typedef enum WaiterState {
 /* One vfio_user_proxy_call() in progress; lives on the caller's stack. */
 typedef struct VFIOUserWaiter {
     VFIOUserRequest *req;
+    GThread *self; /* the calling thread */
     GCond *cond;   /* the caller's; signalled under proxy->lock when DONE */
     bool sleeping; /* the caller waits on cond (counted in proxy->sleepers) */
     uint16_t id;
@@ -135,6 +136,7 @@ struct VFIOUserProxy {
     gint64 rx_yield_us;
 
     GMutex lock; /* guards every field from here on */
+    /* Written under lock with atomic stores; read atomically without it. */
     VFIOProxyState state;
     GError *fail_err;    /* why the proxy entered ERROR */
     bool notified;       /* the failure notify has run */

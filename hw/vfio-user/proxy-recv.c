@@ -666,7 +666,7 @@ void vfio_user_proxy_read_for_locked(VFIOUserProxy *proxy, VFIOUserWaiter *w,
     GError *err = NULL;
 
     now = start;
-    proxy->reader = g_thread_self();
+    proxy->reader = w->self;
     proxy->stats.own_reads++;
     while (w->state != WAITER_DONE && proxy->state == VFIO_PROXY_CONNECTED) {
         RxWait r = RX_READY;

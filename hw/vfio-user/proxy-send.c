@@ -321,7 +321,7 @@ static void proxy_pass_sending_locked(VFIOUserProxy *proxy)
 bool vfio_user_proxy_send_wait_locked(VFIOUserProxy *proxy, ProxyOut *m,
                                       GError **errp)
 {
-    const char *name = vfio_user_cmd_name(m->hdr.cmd);
+    const char *name;
 
     g_queue_push_tail_link(&proxy->outq, &m->link);
     while (m->state == OUT_QUEUED) {
@@ -347,6 +347,7 @@ bool vfio_user_proxy_send_wait_locked(VFIOUserProxy *proxy, ProxyOut *m,
     if (m->state == OUT_SENT) {
         return true;
     }
+    name = vfio_user_cmd_name(m->hdr.cmd);
     if (proxy->state == VFIO_PROXY_ERROR && proxy->fail_err) {
         return vfio_user_error_set(errp, m->err, "cannot send %s: %s", name,
                                    proxy->fail_err->message);

@@ -108,7 +108,7 @@ void vfio_user_proxy_fail_locked(VFIOUserProxy *proxy, const GError *err)
         return;
     }
     trace_proxy_failed(proxy->path, err->message);
-    proxy->state = VFIO_PROXY_ERROR;
+    __atomic_store_n(&proxy->state, VFIO_PROXY_ERROR, __ATOMIC_RELEASE);
     proxy->fail_err = g_error_copy(err);
     vfio_user_proxy_wake_all_locked(proxy, vfio_user_error_errno(err));
     proxy->tr->ops->shutdown(proxy->tr, SHUT_RDWR);
@@ -177,7 +177,7 @@ static VFIOUserProxy *proxy_new(VfioUserTransport *tr, char *path,
     g_cond_init(&proxy->handler_cond);
     vfio_user_proxy_send_init(proxy);
     vfio_user_proxy_recv_init(proxy);
-    proxy->state = VFIO_PROXY_CONNECTED;
+    __atomic_store_n(&proxy->state, VFIO_PROXY_CONNECTED, __ATOMIC_RELEASE);
     proxy->next_id = 1;
     if (!vfio_user_proxy_negotiate(proxy, errp)) {
         vfio_user_proxy_destroy(proxy);
@@ -284,7 +284,7 @@ void vfio_user_proxy_destroy(VFIOUserProxy *proxy)
     while (proxy->users) {
         g_cond_wait(&proxy->users_cond, &proxy->lock);
     }
-    proxy->state = VFIO_PROXY_CLOSED;
+    __atomic_store_n(&proxy->state, VFIO_PROXY_CLOSED, __ATOMIC_RELEASE);
     g_mutex_unlock(&proxy->lock);
     if (proxy->thread) {
         g_thread_unref(proxy->thread);
@@ -318,7 +318,7 @@ void vfio_user_proxy_close(VFIOUserProxy *proxy)
         g_critical("%s: closed twice", proxy->label);
         return;
     }
-    proxy->state = VFIO_PROXY_CLOSING;
+    __atomic_store_n(&proxy->state, VFIO_PROXY_CLOSING, __ATOMIC_RELEASE);
     vfio_user_proxy_wake_all_locked(proxy, ECANCELED);
     /* A handler on a caller's thread: that caller leaves, then we free. */
     on_thread = g_thread_self() == proxy->thread ||
@@ -354,12 +354,8 @@ const VFIOUserCaps *vfio_user_proxy_server_caps(VFIOUserProxy *proxy)
 
 VFIOProxyState vfio_user_proxy_state(VFIOUserProxy *proxy)
 {
-    VFIOProxyState s;
-
-    g_mutex_lock(&proxy->lock);
-    s = proxy->state;
-    g_mutex_unlock(&proxy->lock);
-    return s;
+    /* Asked before every device access: no lock (see proxy-internal.h). */
+    return __atomic_load_n(&proxy->state, __ATOMIC_ACQUIRE);
 }
 
 const char *vfio_user_proxy_path(VFIOUserProxy *proxy)
