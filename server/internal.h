@@ -197,6 +197,7 @@ struct VusServer {
     size_t tx_cap;
 
     VusRegion regions[VUS_MAX_REGIONS];
+    size_t nr_ioeventfds; /* of all regions together */
     uint32_t num_regions;
     VusIrq irqs[VFIO_PCI_NUM_IRQS];
     VusPciConfig *pci;

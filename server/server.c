@@ -559,11 +559,15 @@ static int dispatch(VusServer *srv, VfioUserMsg *msg, VusReply *r)
  */
 void vus_server_handle(VusServer *srv, VfioUserMsg *msg)
 {
-    VusReply r = {.len = 0};
+    VusReply r;
     VFIOUserHdr hdr;
     GError *err = NULL;
     int ret;
 
+    /* Not the fd array: per message, handlers set fds[0..nfds) only. */
+    r.payload = NULL;
+    r.len = 0;
+    r.nfds = 0;
     trace_server_recv(vfio_user_cmd_name(msg->hdr.cmd), msg->hdr.id,
                       msg->hdr.size, msg->nfds);
     ret = dispatch(srv, msg, &r);
