@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include "bench.h"
 #include "vfio-user/error.h"
+#include "vfio-user/transport.h"
 
 static const uint64_t sizes[] = {4 * KiB, 64 * KiB, 1 * MiB};
 
@@ -32,6 +33,7 @@ typedef enum LimitKind {
     LIMIT_LOAD4,
     LIMIT_FILE,
     LIMIT_PINGPONG,
+    LIMIT_PINGPONG_WAIT,
     LIMIT_STREAM,
     LIMIT_ONEWAY,
 } LimitKind;
@@ -173,7 +175,12 @@ static bool file_batch(BenchLimit *l, uint64_t iters, GError **errp)
 
 /* ---- AF_UNIX between two processes ---- */
 
-enum { PEER_PINGPONG = 1, PEER_STREAM = 2, PEER_ONEWAY = 3 };
+enum {
+    PEER_PINGPONG = 1,
+    PEER_STREAM = 2,
+    PEER_ONEWAY = 3,
+    PEER_PINGPONG_WAIT = 4, /* receives as the server library does */
+};
 #define PEER_PINGPONG_MAX 64 /* largest ping-pong message */
 
 typedef struct PeerCmd {
@@ -195,6 +202,49 @@ static bool io_all(int fd, void *buf, size_t len, bool is_write)
         }
         if (n <= 0) {
             return false;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+/*
+ * Receive @len bytes as both libraries do: recvmsg() with room for fds
+ * (closed: none are sent here).  On a socket with SO_RCVTIMEO this is
+ * the client's wait for a reply; without, the server's wait between
+ * messages.
+ */
+static bool recv_as_library(int fd, void *buf, size_t len)
+{
+    uint8_t *p = buf;
+
+    while (len) {
+        union {
+            char buf[CMSG_SPACE(sizeof(int) * VFIO_USER_MAX_FDS)];
+            struct cmsghdr align;
+        } ctl;
+        struct iovec iov = {.iov_base = p, .iov_len = len};
+        struct msghdr msg = {
+            .msg_iov = &iov,
+            .msg_iovlen = 1,
+            .msg_control = ctl.buf,
+            .msg_controllen = sizeof(ctl.buf),
+        };
+        ssize_t n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return false;
+        }
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c;
+             c = CMSG_NXTHDR(&msg, c)) {
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                vfio_user_close_fds((int *)CMSG_DATA(c),
+                                    (c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+            }
         }
         p += n;
         len -= (size_t)n;
@@ -242,11 +292,16 @@ static int peer_main(int fd, int cpu)
             continue;
         }
         for (uint64_t i = 0; i < cmd.count; i++) {
-            if (cmd.op == PEER_PINGPONG
-                    ? cmd.len > sizeof(small) ||
-                          !io_all(fd, small, cmd.len, false) ||
-                          !io_all(fd, small, cmd.len, true)
-                    : !io_all(fd, big, 1 * MiB, true)) {
+            bool ping = cmd.op == PEER_PINGPONG || cmd.op == PEER_PINGPONG_WAIT;
+
+            if (ping && (cmd.len > sizeof(small) ||
+                         !(cmd.op == PEER_PINGPONG
+                               ? io_all(fd, small, cmd.len, false)
+                               : recv_as_library(fd, small, cmd.len)) ||
+                         !io_all(fd, small, cmd.len, true))) {
+                return 1;
+            }
+            if (!ping && !io_all(fd, big, 1 * MiB, true)) {
                 return 1;
             }
         }
@@ -307,6 +362,25 @@ BenchLimit *bench_limit_pingpong(uint64_t msg_bytes, int peer_cpu,
     return l;
 }
 
+BenchLimit *bench_limit_pingpong_wait(uint64_t msg_bytes, int peer_cpu,
+                                      GError **errp)
+{
+    BenchLimit *l = limit_new(LIMIT_PINGPONG_WAIT, msg_bytes, -1);
+    struct timeval tv = {.tv_sec = 10}; /* any bound arms a timer */
+
+    g_assert(msg_bytes <= PEER_PINGPONG_MAX);
+    if (!peer_start(&l->peer, peer_cpu, errp)) {
+        bench_limit_free(l);
+        return NULL;
+    }
+    if (setsockopt(l->peer.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+        vfio_user_error_set(errp, errno, "SO_RCVTIMEO: %s", g_strerror(errno));
+        bench_limit_free(l);
+        return NULL;
+    }
+    return l;
+}
+
 BenchLimit *bench_limit_oneway(uint64_t msg_bytes, int peer_cpu, GError **errp)
 {
     BenchLimit *l = limit_new(LIMIT_ONEWAY, msg_bytes, -1);
@@ -340,14 +414,18 @@ static bool oneway_batch(BenchLimit *l, uint64_t iters, GError **errp)
 
 static bool pingpong_batch(BenchLimit *l, uint64_t iters, GError **errp)
 {
-    PeerCmd cmd = {.op = PEER_PINGPONG, .len = l->bytes, .count = iters};
+    bool lib = l->kind == LIMIT_PINGPONG_WAIT;
+    PeerCmd cmd = {.op = lib ? PEER_PINGPONG_WAIT : PEER_PINGPONG,
+                   .len = l->bytes,
+                   .count = iters};
 
     if (!io_all(l->peer.fd, &cmd, sizeof(cmd), true)) {
         return vfio_user_error_set(errp, EPIPE, "ping-pong peer went away");
     }
     for (uint64_t i = 0; i < iters; i++) {
         if (!io_all(l->peer.fd, l->buf, l->bytes, true) ||
-            !io_all(l->peer.fd, l->buf, l->bytes, false)) {
+            !(lib ? recv_as_library(l->peer.fd, l->buf, l->bytes)
+                  : io_all(l->peer.fd, l->buf, l->bytes, false))) {
             return vfio_user_error_set(errp, EPIPE, "ping-pong peer went away");
         }
     }
@@ -381,6 +459,7 @@ static bool limit_run(BenchLimit *l, uint64_t iters, GError **errp)
     case LIMIT_FILE:
         return file_batch(l, iters, errp);
     case LIMIT_PINGPONG:
+    case LIMIT_PINGPONG_WAIT:
         return pingpong_batch(l, iters, errp);
     case LIMIT_STREAM:
         return stream_batch(l, iters, errp);

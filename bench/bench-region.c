@@ -6,7 +6,9 @@
  * and accesses to a memory-backed BAR that the client mmapped (compared
  * with plain loads and memcpy).  A raw round trip of the posted message
  * against its one-way stream gives the ceiling of posted / non-posted
- * throughput without batching.  A bare client's
+ * throughput without batching.  The raw round trip with both sides
+ * receiving as the libraries must (library-style) gives the floor of a
+ * REGION_READ.  A bare client's
  * REGION_READ (no client library) shows the server library's share.  Every
  * limit is measured again next to its figure, batches interleaved
  * (bench_measure_pair).
@@ -153,30 +155,46 @@ static void region_mmap(BenchConn *c, int cpu)
     bench_limit_free(copy);
 }
 
-/*
- * The ceiling of posted / non-posted throughput without batching: a raw
- * round trip of the posted write's 36-byte message against the one-way
- * stream of it, both at the socket's floor, measured as a pair.
- */
-static void region_ceiling(BenchPlacement pl, BenchLimit *rtt36,
-                           BenchLimit *oneway)
+/* Two raw probes measured as a pair: @a, reported against @b (@b_key). */
+static void region_limit_pair(BenchLimit *a, BenchLimit *b, const char *key,
+                              const char *label, const char *b_key)
 {
-    const char *pn = bench_placement_name(pl);
-    g_autofree char *key = g_strdup_printf("region.posted_ceiling.%s", pn);
-    g_autofree char *label = g_strdup_printf(
-        "socket %u B round trip, to one-way (%s)", BENCH_POSTED_MSG_BYTES, pn);
-    g_autofree char *ow_limit = g_strdup_printf("limit.sock_oneway.%s", pn);
     g_autoptr(GError) err = NULL;
     BenchStat s, ls;
 
-    if (!bench_measure_pair(bench_limit_batch, rtt36, bench_limit_batch, oneway,
-                            &s, &ls, &err)) {
+    if (!bench_measure_pair(bench_limit_batch, a, bench_limit_batch, b, &s, &ls,
+                            &err)) {
         bench_add_error("region", label, err);
     } else {
         BenchFigure f = {s.median, s.best, ls.median, ls.best};
 
-        bench_add_figure("region", key, label, "ns/op", &f, ow_limit);
+        bench_add_figure("region", key, label, "ns/op", &f, b_key);
     }
+}
+
+/*
+ * The bounds of the targets, from raw probes only.  The ceiling of posted
+ * / non-posted throughput without batching: a raw round trip of the
+ * posted write's 36-byte message against the one-way stream of it.  The
+ * floor of a REGION_READ: the raw ping-pong with each side receiving as
+ * its library must (room for fds; on the client a receive timeout, so one
+ * kernel timer per sleep) against the raw round trip.
+ */
+static void region_bounds(BenchPlacement pl, BenchLimit *rtt36,
+                          BenchLimit *oneway, BenchLimit *rttw, BenchLimit *rtt)
+{
+    const char *pn = bench_placement_name(pl);
+    g_autofree char *c_key = g_strdup_printf("region.posted_ceiling.%s", pn);
+    g_autofree char *c_label = g_strdup_printf(
+        "socket %u B round trip, to one-way (%s)", BENCH_POSTED_MSG_BYTES, pn);
+    g_autofree char *ow_key = g_strdup_printf("limit.sock_oneway.%s", pn);
+    g_autofree char *f_key = g_strdup_printf("region.rtt_floor.%s", pn);
+    g_autofree char *f_label =
+        g_strdup_printf("socket 16 B round trip, library-style (%s)", pn);
+    g_autofree char *rtt_key = g_strdup_printf("limit.sock_rtt.%s", pn);
+
+    region_limit_pair(rtt36, oneway, c_key, c_label, ow_key);
+    region_limit_pair(rttw, rtt, f_key, f_label, rtt_key);
 }
 
 /* The server library alone: a bare client's REGION_READ (bench-bare.c). */
@@ -248,17 +266,20 @@ static void region_placement(BenchPlacement pl)
         oneway ? bench_limit_pingpong(BENCH_POSTED_MSG_BYTES,
                                       bench_placement_server_cpu(pl), &err)
                : NULL;
+    BenchLimit *rttw = rtt36 ? bench_limit_pingpong_wait(
+                                   16, bench_placement_server_cpu(pl), &err)
+                             : NULL;
     RegionArgs nonposted;
     BenchConn c;
 
     if (rtt) {
         region_bare(pl, rtt);
     }
-    if (rtt36) {
+    if (rttw) {
         bench_pin(bench_placement_client_cpu(pl));
-        region_ceiling(pl, rtt36, oneway);
+        region_bounds(pl, rtt36, oneway, rttw, rtt);
     }
-    if (!rtt36 ||
+    if (!rttw ||
         !bench_conn_open(&c, bench_placement_client_cpu(pl),
                          bench_placement_server_cpu(pl),
                          VFIO_USER_DMA_ACCESS_AUTO, BENCH_RAM_NONE, &err)) {
@@ -266,6 +287,7 @@ static void region_placement(BenchPlacement pl)
         bench_limit_free(rtt);
         bench_limit_free(oneway);
         bench_limit_free(rtt36);
+        bench_limit_free(rttw);
         bench_pin(-1);
         return;
     }
@@ -296,6 +318,7 @@ static void region_placement(BenchPlacement pl)
     bench_limit_free(rtt);
     bench_limit_free(oneway);
     bench_limit_free(rtt36);
+    bench_limit_free(rttw);
     bench_pin(-1);
 }
 

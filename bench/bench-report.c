@@ -103,11 +103,11 @@ void bench_add_target(const char *name, double value, double median,
     g_array_append_val(targets, t);
 }
 
-void bench_add_ceiling(const char *name, double value, double median,
-                       bool available)
+void bench_add_bound(const char *name, const char *bound, double value,
+                     double median, bool available)
 {
     bench_add_target(name, value, median, 0, true, available);
-    g_array_index(targets, BenchTarget, targets->len - 1).ceiling = true;
+    g_array_index(targets, BenchTarget, targets->len - 1).bound = bound;
 }
 
 /* The limit of @r, or NULL. */
@@ -258,9 +258,9 @@ void bench_report_text(void)
     for (guint i = 0; targets && i < targets->len; i++) {
         const BenchTarget *t = &g_array_index(targets, BenchTarget, i);
 
-        if (t->ceiling) {
+        if (t->bound) {
             printf("    %-58s %8.3f    %-15s (median %.3f)\n", t->name,
-                   t->value, t->available ? "ceiling" : "not measured",
+                   t->value, t->available ? t->bound : "not measured",
                    t->median);
             continue;
         }
@@ -371,7 +371,7 @@ static void json_errors_targets(JsonBuilder *b)
     for (guint i = 0; targets && i < targets->len; i++) {
         const BenchTarget *t = &g_array_index(targets, BenchTarget, i);
 
-        if (t->ceiling) {
+        if (t->bound) {
             continue; /* its figure is in the region section */
         }
         json_builder_begin_object(b);

@@ -50,7 +50,23 @@ static void ceiling(const char *pn)
     double v = 0, med = 0;
     bool ok = bench_ratio_best(k, &v) && bench_ratio(k, &med);
 
-    bench_add_ceiling(n, v, med, ok);
+    bench_add_bound(n, "ceiling", v, med, ok);
+}
+
+/*
+ * Under the REGION_READ targets: a raw round trip with both sides waiting
+ * as the libraries must (fd-capable receives, a receive timeout on the
+ * client) over the raw round trip; no library code can go below it.
+ */
+static void floor_rtt(const char *pn)
+{
+    g_autofree char *n = g_strdup_printf(
+        "its floor: round trip as the libraries wait / raw (%s)", pn);
+    g_autofree char *k = g_strdup_printf("region.rtt_floor.%s", pn);
+    double v = 0, med = 0;
+    bool ok = bench_ratio_best(k, &v) && bench_ratio(k, &med);
+
+    bench_add_bound(n, "floor", v, med, ok);
 }
 
 static void targets_dma(const char *own)
@@ -127,6 +143,7 @@ static void targets_placement(BenchPlacement pl)
 
         target(n, k, NULL, false, 1.05, false);
     }
+    floor_rtt(pn);
     for (int b = 0; b < 2; b++) {
         g_autofree char *n =
             g_strdup_printf("%sposted / non-posted write throughput (%s)",

@@ -153,14 +153,18 @@ typedef struct BenchTarget {
     bool at_least;  /* value >= threshold, else value <= threshold */
     bool available; /* both figures were measured */
     bool met;
-    bool ceiling; /* not a goal: the bound of the target before it */
+    /* Not a goal: "ceiling" or "floor" of the target before it, or NULL. */
+    const char *bound;
 } BenchTarget;
 
 void bench_add_target(const char *name, double value, double median,
                       double threshold, bool at_least, bool available);
-/* A ratio printed under a target as its bound (text output only). */
-void bench_add_ceiling(const char *name, double value, double median,
-                       bool available);
+/*
+ * A ratio printed under a target as its bound (text output only): @bound
+ * is "ceiling" (the best the target's ratio can be) or "floor".
+ */
+void bench_add_bound(const char *name, const char *bound, double value,
+                     double median, bool available);
 /* Compute every target from the results (bench-targets.c). */
 void bench_targets(void);
 
@@ -281,6 +285,13 @@ BenchLimit *bench_limit_socket(bool stream, int peer_cpu, GError **errp);
 /* Round trips of @msg_bytes each way (at most 64), one send() each. */
 BenchLimit *bench_limit_pingpong(uint64_t msg_bytes, int peer_cpu,
                                  GError **errp);
+/*
+ * The same ping-pong, both sides receiving as the libraries do: recvmsg()
+ * with room for fds, and on this side a receive timeout (SO_RCVTIMEO),
+ * as a client whose calls time out must wait.
+ */
+BenchLimit *bench_limit_pingpong_wait(uint64_t msg_bytes, int peer_cpu,
+                                      GError **errp);
 /*
  * A one-way stream of @msg_bytes messages, one send() each, which the peer
  * takes as they come: the floor of unbatched posted writes.

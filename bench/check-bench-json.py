@@ -10,6 +10,8 @@ import subprocess
 import sys
 
 SECTIONS = ("limits", "dma", "region", "memory", "scale")
+# The figures behind the bounds printed under the targets (one CPU).
+BOUNDS = ("region.posted_ceiling.same", "region.rtt_floor.same")
 
 
 def fail(msg):
@@ -39,6 +41,10 @@ def main():
             for key in ("key", "label", "unit", "value"):
                 if key not in f:
                     fail("a figure of '%s' has no '%s'" % (name, key))
+    keys = {f["key"] for name in SECTIONS for f in doc["sections"][name]}
+    for key in BOUNDS:
+        if key not in keys:
+            fail("no figure '%s'" % key)
     if not doc["targets"]:
         fail("no targets")
     for t in doc["targets"]:

@@ -14,56 +14,37 @@ that make up the client's and the server's figure.  Set-up and tear-down
 cancel out in the difference.  strace slows every call down, so these runs
 say nothing about time.
 """
-import argparse
 import collections
 import os
 import re
-import shutil
-import subprocess
-import sys
-import tempfile
 
-OPS = ["region-read", "region-write", "posted-write", "fence", "bare-read",
-       "dma-read-message-1m", "dma-write-message-1m"]
+from opcount import parse_args, run_sides
+
 CALL = re.compile(r"^([a-z_0-9]+)\(")
+
+
+def parse(path):
+    """The system calls one strace output file names."""
+    calls = collections.Counter()
+    with open(path, errors="replace") as f:
+        for line in f:
+            c = CALL.match(line)
+            if c:
+                calls[c.group(1)] += 1
+    return calls
 
 
 def count(bench, op, n):
     """{'client': Counter, 'server': Counter} for one run."""
-    tmp = tempfile.mkdtemp(prefix="vfu-syscalls-")
-    try:
-        res = subprocess.run(
-            ["strace", "-f", "-ff", "-qq", "-o", os.path.join(tmp, "t"),
-             bench, "--op", op, "--count", str(n)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-            timeout=600, check=False)
-        m = re.search(r"server pid (\d+)", res.stderr)
-        if res.returncode != 0 or not m:
-            sys.exit(f"count-syscalls: {op}: vfu-bench failed: {res.stderr}")
-        server = m.group(1)
-        sides = {"client": collections.Counter(),
-                 "server": collections.Counter()}
-        for name in os.listdir(tmp):
-            pid = name.split(".")[-1]
-            side = sides["server" if pid == server else "client"]
-            with open(os.path.join(tmp, name), errors="replace") as f:
-                for line in f:
-                    c = CALL.match(line)
-                    if c:
-                        side[c.group(1)] += 1
-        return sides
-    finally:
-        shutil.rmtree(tmp)
+    return run_sides(
+        "syscalls",
+        lambda tmp: ["strace", "-f", "-ff", "-qq", "-o",
+                     os.path.join(tmp, "t")],
+        bench, op, n, parse, collections.Counter)
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--bench", default="build-release/bench/vfu-bench")
-    ap.add_argument("--count", type=int, default=2000)
-    ap.add_argument("ops", nargs="*", default=OPS)
-    args = ap.parse_args()
-    if not shutil.which("strace"):
-        sys.exit("count-syscalls: strace is not installed")
+    args = parse_args(__doc__, 2000, "strace")
     print(f"{'operation':22} {'side':7} {'calls/op':>9}  of which")
     for op in args.ops:
         n = args.count if "dma" not in op else max(1, args.count // 20)
